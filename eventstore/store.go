@@ -1,0 +1,375 @@
+// Package eventstore keeps events in a JetStream stream: one subject per
+// aggregate, optimistic concurrency through the expected last subject
+// sequence, de-duplication through message ids, and group commit of
+// concurrent appends into atomic batches so that one fsync serves many.
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+const (
+	// The server rejects atomic batches of more than 1,000 messages
+	// (nats-server stream.go, streamMaxBatchSize).
+	batchMessagesMax = 1000
+	// How many requests one group commit may hold; a request is one
+	// command's messages, so a batch stays below batchMessagesMax.
+	groupRequestsMax = 200
+	// The queue of appends waiting for a group commit.
+	queueLengthMax = 4096
+	// Concurrent group commits; more than one keeps the server busy
+	// while an earlier batch waits for its fsync.
+	committersDefault = 4
+	groupTimeout      = 10 * time.Second
+	loadBatchSize     = 1000
+	loadMessagesMax   = 1_000_000
+)
+
+// Message is one message to append.
+type Message struct {
+	Subject string
+	MsgID   string
+	Data    []byte
+	// ExpectedSequence is the stream sequence of the subject's last message
+	// that the writer saw; 0 means the subject must be empty.
+	ExpectedSequence uint64
+}
+
+// ConflictError reports that a subject moved on since the writer read it.
+type ConflictError struct {
+	Subject string
+	Cause   error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("append conflict on %s: %v", e.Subject, e.Cause)
+}
+
+// ErrConflict matches every ConflictError with errors.Is.
+var ErrConflict = errors.New("append conflict")
+
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Store appends to and reads from the events stream.
+type Store struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	name   string
+	queue  chan *request
+	done   chan struct{}
+}
+
+type request struct {
+	ctx      context.Context
+	messages []Message
+	result   chan result
+}
+
+type result struct {
+	sequences []uint64
+	err       error
+}
+
+// Open binds a store to an existing stream and starts its committers.
+func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Store, error) {
+	stream, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return nil, fmt.Errorf("open event stream %s: %w", streamName, err)
+	}
+	cfg := stream.CachedInfo().Config
+	if !cfg.AllowAtomicPublish || !cfg.AllowDirect {
+		return nil, fmt.Errorf("open event stream %s: needs allow_atomic and allow_direct", streamName)
+	}
+	s := &Store{
+		js:     js,
+		stream: stream,
+		name:   streamName,
+		queue:  make(chan *request, queueLengthMax),
+		done:   make(chan struct{}),
+	}
+	for range committersDefault {
+		go s.commitLoop()
+	}
+	return s, nil
+}
+
+// Close stops the committers; appends after Close fail.
+func (s *Store) Close() { close(s.done) }
+
+// Stream is the name of the stream the store writes to.
+func (s *Store) Stream() string { return s.name }
+
+// JetStream exposes the connection the store uses, for readers of the stream.
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Append stores the messages atomically: all or none. It returns the stream
+// sequence of each. A retry of an append that already succeeded reports
+// success with the original sequences.
+func (s *Store) Append(ctx context.Context, messages []Message) ([]uint64, error) {
+	if len(messages) == 0 || len(messages) > batchMessagesMax {
+		return nil, fmt.Errorf("append: %d messages, want 1 to %d", len(messages), batchMessagesMax)
+	}
+	req := &request{ctx: ctx, messages: messages, result: make(chan result, 1)}
+	select {
+	case s.queue <- req:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, ctx.Err())
+	case <-s.done:
+		return nil, fmt.Errorf("append %s: store closed", messages[0].Subject)
+	}
+	select {
+	case r := <-req.result:
+		return r.sequences, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, ctx.Err())
+	}
+}
+
+func (s *Store) commitLoop() {
+	for {
+		var first *request
+		select {
+		case first = <-s.queue:
+		case <-s.done:
+			return
+		}
+		group := []*request{first}
+		size := len(first.messages)
+	drain:
+		for len(group) < groupRequestsMax {
+			select {
+			case next := <-s.queue:
+				if size+len(next.messages) > batchMessagesMax {
+					s.commitGroup(group)
+					group, size = nil, 0
+				}
+				group = append(group, next)
+				size += len(next.messages)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup writes the requests as one atomic batch. When the batch is
+// refused because one request conflicts, each request is retried on its own
+// so that one writer's conflict does not fail the others.
+func (s *Store) commitGroup(group []*request) {
+	if len(group) == 1 {
+		r := group[0]
+		seqs, err := s.commitOne(r.ctx, r.messages)
+		r.result <- result{seqs, err}
+		return
+	}
+	var all []Message
+	var expect []bool
+	for _, r := range group {
+		all = append(all, r.messages...)
+		expect = append(expect, expectations(r.messages)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	seqs, err := s.publish(ctx, all, expect)
+	cancel()
+	if err == nil {
+		offset := 0
+		for _, r := range group {
+			r.result <- result{sequences: seqs[offset : offset+len(r.messages)]}
+			offset += len(r.messages)
+		}
+		return
+	}
+	for _, r := range group {
+		seqs, err := s.commitOne(r.ctx, r.messages)
+		r.result <- result{seqs, err}
+	}
+}
+
+// commitOne appends one request and tells a lost acknowledgement of an
+// earlier success apart from a real conflict.
+func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+	}
+	seqs, err := s.publish(ctx, messages, expectations(messages))
+	if err == nil {
+		return seqs, nil
+	}
+	if !isConflictCode(err) {
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+	}
+	stored, rerr := s.storedEarlier(ctx, messages)
+	if rerr != nil {
+		return nil, fmt.Errorf("append %s: reconcile after %v: %w", messages[0].Subject, err, rerr)
+	}
+	if stored != nil {
+		return stored, nil
+	}
+	return nil, &ConflictError{Subject: messages[0].Subject, Cause: err}
+}
+
+// storedEarlier checks whether these messages are already in the stream: on
+// a single server the sequence check runs before de-duplication, so a
+// retried success looks like a conflict. The first message after the
+// expected sequence on its subject is ours exactly when the append went
+// through, and an atomic batch is stored contiguously.
+func (s *Store) storedEarlier(ctx context.Context, messages []Message) ([]uint64, error) {
+	first := messages[0]
+	if first.MsgID == "" {
+		return nil, nil
+	}
+	msg, err := s.stream.GetMsg(ctx, first.ExpectedSequence+1, jetstream.WithGetMsgSubject(first.Subject))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if msg.Header.Get(jetstream.MsgIDHeader) != first.MsgID {
+		return nil, nil
+	}
+	seqs := make([]uint64, len(messages))
+	for i := range messages {
+		seqs[i] = msg.Sequence + uint64(i)
+	}
+	return seqs, nil
+}
+
+// expectations marks which messages of one request carry their expectation:
+// the server checks it only on the first message of a batch that writes a
+// subject, and the request's later messages on that subject are covered by
+// the batch being atomic. Requests combined into one batch keep their own
+// marks, so two requests on one subject make the server refuse the batch
+// rather than skip a check.
+func expectations(messages []Message) []bool {
+	out := make([]bool, len(messages))
+	written := make(map[string]bool, len(messages))
+	for i, m := range messages {
+		out[i] = !written[m.Subject]
+		written[m.Subject] = true
+	}
+	return out
+}
+
+func (s *Store) publish(ctx context.Context, messages []Message, expect []bool) ([]uint64, error) {
+	if len(messages) == 1 {
+		ack, err := s.js.PublishMsg(ctx, natsMsg(messages[0], true))
+		if err != nil {
+			return nil, err
+		}
+		return []uint64{ack.Sequence}, nil
+	}
+	msgs := make([]*nats.Msg, len(messages))
+	for i, m := range messages {
+		msgs[i] = natsMsg(m, expect[i])
+	}
+	ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+	if err != nil {
+		return nil, err
+	}
+	if ack.BatchSize != 0 && ack.BatchSize != uint64(len(messages)) {
+		return nil, fmt.Errorf("batch acknowledged %d of %d messages", ack.BatchSize, len(messages))
+	}
+	seqs := make([]uint64, len(messages))
+	for i := range messages {
+		seqs[i] = ack.Sequence - uint64(len(messages)-1-i)
+	}
+	return seqs, nil
+}
+
+func natsMsg(m Message, expect bool) *nats.Msg {
+	msg := nats.NewMsg(m.Subject)
+	msg.Data = m.Data
+	if m.MsgID != "" {
+		msg.Header.Set(jetstream.MsgIDHeader, m.MsgID)
+	}
+	if expect {
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(m.ExpectedSequence, 10))
+	}
+	return msg
+}
+
+// Server codes that mean "the expectation failed" or "already stored":
+// 10071 wrong last sequence, 10164 batch expectation failed, 10201 a batch
+// message id seen before.
+func isConflictCode(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10071, 10164, 10201:
+			return true
+		}
+	}
+	var jsErr jetstream.JetStreamError
+	if errors.As(err, &jsErr) && jsErr.APIError() != nil {
+		switch jsErr.APIError().ErrorCode {
+		case 10071, 10164, 10201:
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "wrong last sequence")
+}
+
+// Load reads every event of one aggregate subject and returns them with the
+// subject's version: the stream sequence of its last message, 0 when empty.
+func (s *Store) Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error) {
+	return s.LoadAfter(ctx, subject, 0)
+}
+
+// LoadAfter reads the events of a subject stored after sequence from.
+func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error) {
+	var out []events.Envelope
+	version := from
+	for len(out) < loadMessagesMax {
+		got := 0
+		it, err := jetstreamext.GetBatch(ctx, s.js, s.name, loadBatchSize,
+			jetstreamext.GetBatchSeq(version+1), jetstreamext.GetBatchSubject(subject))
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		for msg, err := range it {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+			}
+			env, err := events.Unmarshal(msg.Data, msg.Sequence)
+			if err != nil {
+				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+			}
+			out = append(out, env)
+			version = msg.Sequence
+			got++
+		}
+		if got < loadBatchSize {
+			return out, version, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("load %s: more than %d events", subject, loadMessagesMax)
+}
+
+// Last returns the data and sequence of the last message on a subject;
+// found is false when the subject is empty.
+func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error) {
+	msg, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+	}
+	return msg.Data, msg.Sequence, true, nil
+}

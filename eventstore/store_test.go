@@ -1,0 +1,193 @@
+package eventstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+func openStore(t *testing.T, syncAlways bool) *eventstore.Store {
+	t.Helper()
+	n := testkit.StartNATS(t, syncAlways)
+	s, err := eventstore.Open(context.Background(), n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func msg(subject, id string, expected uint64) eventstore.Message {
+	return eventstore.Message{Subject: subject, MsgID: id, ExpectedSequence: expected,
+		Data: fmt.Appendf(nil, `{"id":%q,"type":"test.event","data":{}}`, events.DeriveID(id, 0))}
+}
+
+func TestAppendConcurrentWritersExactlyOneWins(t *testing.T) {
+	s := openStore(t, false)
+	ctx := context.Background()
+	const subject = "events.t1.test.agg1"
+	seqs, err := s.Append(ctx, []eventstore.Message{msg(subject, "first", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := seqs[0]
+
+	const writers = 50
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Append(ctx, []eventstore.Message{msg(subject, fmt.Sprintf("w%d", i), version)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins, conflicts := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, eventstore.ErrConflict):
+			conflicts++
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if wins != 1 || conflicts != writers-1 {
+		t.Fatalf("wins=%d conflicts=%d, want 1 and %d", wins, conflicts, writers-1)
+	}
+	evs, v, err := s.Load(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || v <= version {
+		t.Fatalf("loaded %d events at version %d, want 2 after %d", len(evs), v, version)
+	}
+}
+
+func TestAppendRetryWithSameMessageIDIsStoredOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		batch bool
+	}{{"single", false}, {"batch", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, false)
+			ctx := context.Background()
+			subject := "events.t1.test.retry"
+			claim := "claims.t1.test.retry-claim"
+			write := []eventstore.Message{msg(subject, "e1", 0)}
+			if tc.batch {
+				write = append(write, msg(claim, "c1", 0))
+			}
+			first, err := s.Append(ctx, write)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := s.Append(ctx, write)
+			if err != nil {
+				t.Fatalf("retry of a successful append: %v", err)
+			}
+			if fmt.Sprint(first) != fmt.Sprint(again) {
+				t.Fatalf("retry reported sequences %v, first append %v", again, first)
+			}
+			evs, _, err := s.Load(ctx, subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 {
+				t.Fatalf("stored %d events, want 1", len(evs))
+			}
+			// A different write at the same expectation is a real conflict.
+			_, err = s.Append(ctx, []eventstore.Message{msg(subject, "other", 0)})
+			if !errors.Is(err, eventstore.ErrConflict) {
+				t.Fatalf("got %v, want a conflict", err)
+			}
+		})
+	}
+}
+
+func TestAppendRetryAfterLaterEventsStillSucceeds(t *testing.T) {
+	s := openStore(t, false)
+	ctx := context.Background()
+	subject := "events.t1.test.later"
+	first, err := s.Append(ctx, []eventstore.Message{msg(subject, "a", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []eventstore.Message{msg(subject, "b", first[0])}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctx, []eventstore.Message{msg(subject, "a", 0)})
+	if err != nil || again[0] != first[0] {
+		t.Fatalf("retry of the first append: %v %v, want sequence %d", again, err, first[0])
+	}
+}
+
+func TestAppendGroupCommitKeepsEachRequestsOutcome(t *testing.T) {
+	s := openStore(t, true)
+	ctx := context.Background()
+	const aggregates = 300
+	var wg sync.WaitGroup
+	seqs := make([][]uint64, aggregates)
+	errs := make([]error, aggregates)
+	for i := range aggregates {
+		wg.Go(func() {
+			subject := fmt.Sprintf("events.t1.test.g%d", i)
+			seqs[i], errs[i] = s.Append(ctx, []eventstore.Message{
+				msg(subject, fmt.Sprintf("g%d-0", i), 0),
+				msg(subject, fmt.Sprintf("g%d-1", i), 0),
+			})
+		})
+	}
+	// A conflicting writer among them must fail alone.
+	wg.Go(func() {
+		time.Sleep(time.Millisecond)
+		_, err := s.Append(ctx, []eventstore.Message{msg("events.t1.test.g0", "intruder", 999999)})
+		if !errors.Is(err, eventstore.ErrConflict) {
+			t.Errorf("intruder: got %v, want conflict", err)
+		}
+	})
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for i := range aggregates {
+		if errs[i] != nil {
+			t.Fatalf("aggregate %d: %v", i, errs[i])
+		}
+		if seqs[i][1] != seqs[i][0]+1 {
+			t.Fatalf("aggregate %d: sequences %v not contiguous", i, seqs[i])
+		}
+		evs, v, err := s.Load(ctx, fmt.Sprintf("events.t1.test.g%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || v != seqs[i][1] || evs[0].Sequence != seqs[i][0] {
+			t.Fatalf("aggregate %d: loaded %d events at %d, appended %v", i, len(evs), v, seqs[i])
+		}
+		for _, q := range seqs[i] {
+			if seen[q] {
+				t.Fatalf("sequence %d reported twice", q)
+			}
+			seen[q] = true
+		}
+	}
+}
+
+func TestAppendRejectsEmptyAndOversized(t *testing.T) {
+	s := openStore(t, false)
+	if _, err := s.Append(context.Background(), nil); err == nil {
+		t.Fatal("empty append accepted")
+	}
+	big := make([]eventstore.Message, 1001)
+	if _, err := s.Append(context.Background(), big); err == nil {
+		t.Fatal("oversized append accepted")
+	}
+}

@@ -1,0 +1,229 @@
+// Package streams reads the declaration of JetStream streams and consumers
+// (streams.yaml) and makes a server match it.
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"gopkg.in/yaml.v3"
+)
+
+// Declaration is the parsed streams.yaml.
+type Declaration struct {
+	Streams   []Stream   `yaml:"streams"`
+	Consumers []Consumer `yaml:"consumers"`
+}
+
+type Stream struct {
+	Name            string        `yaml:"name"`
+	Subjects        []string      `yaml:"subjects"`
+	Storage         string        `yaml:"storage"`
+	Retention       string        `yaml:"retention"`
+	DenyDelete      bool          `yaml:"deny_delete"`
+	DenyPurge       bool          `yaml:"deny_purge"`
+	AllowAtomic     bool          `yaml:"allow_atomic"`
+	AllowDirect     bool          `yaml:"allow_direct"`
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+}
+
+type Consumer struct {
+	Stream         string        `yaml:"stream"`
+	Name           string        `yaml:"name"`
+	FilterSubjects []string      `yaml:"filter_subjects"`
+	AckWait        time.Duration `yaml:"ack_wait"`
+	MaxAckPending  int           `yaml:"max_ack_pending"`
+	MaxDeliver     int           `yaml:"max_deliver"`
+}
+
+// Parse reads a declaration and checks that it is complete.
+func Parse(data []byte) (Declaration, error) {
+	var d Declaration
+	if err := yaml.Unmarshal(data, &d); err != nil {
+		return d, fmt.Errorf("parse streams declaration: %w", err)
+	}
+	names := map[string]bool{}
+	for _, s := range d.Streams {
+		if s.Name == "" || len(s.Subjects) == 0 {
+			return d, fmt.Errorf("parse streams declaration: stream %q needs a name and subjects", s.Name)
+		}
+		if _, err := storage(s.Storage); err != nil {
+			return d, err
+		}
+		if _, err := retention(s.Retention); err != nil {
+			return d, err
+		}
+		names[s.Name] = true
+	}
+	for _, c := range d.Consumers {
+		if !names[c.Stream] || c.Name == "" {
+			return d, fmt.Errorf("parse streams declaration: consumer %q on unknown stream %q", c.Name, c.Stream)
+		}
+	}
+	return d, nil
+}
+
+// Consumer returns the declared consumer with that name.
+func (d Declaration) Consumer(name string) (Consumer, bool) {
+	for _, c := range d.Consumers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Consumer{}, false
+}
+
+func storage(s string) (jetstream.StorageType, error) {
+	switch s {
+	case "", "file":
+		return jetstream.FileStorage, nil
+	case "memory":
+		return jetstream.MemoryStorage, nil
+	}
+	return 0, fmt.Errorf("parse streams declaration: unknown storage %q", s)
+}
+
+func retention(s string) (jetstream.RetentionPolicy, error) {
+	switch s {
+	case "", "limits":
+		return jetstream.LimitsPolicy, nil
+	case "workqueue":
+		return jetstream.WorkQueuePolicy, nil
+	case "interest":
+		return jetstream.InterestPolicy, nil
+	}
+	return 0, fmt.Errorf("parse streams declaration: unknown retention %q", s)
+}
+
+// StreamConfig is the server configuration a declared stream asks for.
+func (s Stream) StreamConfig(replicas int) jetstream.StreamConfig {
+	st, _ := storage(s.Storage)
+	rt, _ := retention(s.Retention)
+	return jetstream.StreamConfig{
+		Name:               s.Name,
+		Subjects:           s.Subjects,
+		Storage:            st,
+		Retention:          rt,
+		Replicas:           replicas,
+		DenyDelete:         s.DenyDelete,
+		DenyPurge:          s.DenyPurge,
+		AllowAtomicPublish: s.AllowAtomic,
+		AllowDirect:        s.AllowDirect,
+		Duplicates:         s.DuplicateWindow,
+	}
+}
+
+// ConsumerConfig is the server configuration a declared consumer asks for.
+func (c Consumer) ConsumerConfig() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:        c.Name,
+		FilterSubjects: c.FilterSubjects,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        c.AckWait,
+		MaxAckPending:  c.MaxAckPending,
+		MaxDeliver:     c.MaxDeliver,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+}
+
+// Changes counts what Apply did.
+type Changes struct {
+	Created int
+	Updated int
+}
+
+// Apply creates what is missing and updates what differs from the
+// declaration. Applying the same declaration twice changes nothing.
+func Apply(ctx context.Context, js jetstream.JetStream, d Declaration, replicas int, log *slog.Logger) (Changes, error) {
+	var ch Changes
+	if replicas < 1 {
+		replicas = 1
+	}
+	for _, s := range d.Streams {
+		want := s.StreamConfig(replicas)
+		stream, err := js.Stream(ctx, s.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if _, err := js.CreateStream(ctx, want); err != nil {
+				return ch, fmt.Errorf("create stream %s: %w", s.Name, err)
+			}
+			log.Info("stream created", "stream", s.Name)
+			ch.Created++
+			continue
+		}
+		if err != nil {
+			return ch, fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		if streamMatches(stream.CachedInfo().Config, want) {
+			continue
+		}
+		if _, err := js.UpdateStream(ctx, merged(stream.CachedInfo().Config, want)); err != nil {
+			return ch, fmt.Errorf("update stream %s: %w", s.Name, err)
+		}
+		log.Info("stream updated", "stream", s.Name)
+		ch.Updated++
+	}
+	for _, c := range d.Consumers {
+		want := c.ConsumerConfig()
+		cons, err := js.Consumer(ctx, c.Stream, c.Name)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			if _, err := js.CreateConsumer(ctx, c.Stream, want); err != nil {
+				return ch, fmt.Errorf("create consumer %s: %w", c.Name, err)
+			}
+			log.Info("consumer created", "stream", c.Stream, "consumer", c.Name)
+			ch.Created++
+			continue
+		}
+		if err != nil {
+			return ch, fmt.Errorf("consumer %s: %w", c.Name, err)
+		}
+		have := cons.CachedInfo().Config
+		if consumerMatches(have, want) {
+			continue
+		}
+		have.FilterSubjects, have.FilterSubject = want.FilterSubjects, ""
+		have.AckWait, have.MaxAckPending, have.MaxDeliver = want.AckWait, want.MaxAckPending, want.MaxDeliver
+		if _, err := js.UpdateConsumer(ctx, c.Stream, have); err != nil {
+			return ch, fmt.Errorf("update consumer %s: %w", c.Name, err)
+		}
+		log.Info("consumer updated", "stream", c.Stream, "consumer", c.Name)
+		ch.Updated++
+	}
+	return ch, nil
+}
+
+// merged keeps the server's settings that the declaration does not name.
+func merged(have, want jetstream.StreamConfig) jetstream.StreamConfig {
+	have.Subjects, have.Replicas = want.Subjects, want.Replicas
+	have.DenyDelete, have.DenyPurge = want.DenyDelete, want.DenyPurge
+	have.AllowAtomicPublish, have.AllowDirect = want.AllowAtomicPublish, want.AllowDirect
+	have.Duplicates = want.Duplicates
+	return have
+}
+
+func streamMatches(have, want jetstream.StreamConfig) bool {
+	return reflect.DeepEqual(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Retention == want.Retention &&
+		have.Replicas == want.Replicas &&
+		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
+		have.AllowAtomicPublish == want.AllowAtomicPublish && have.AllowDirect == want.AllowDirect &&
+		have.Duplicates == want.Duplicates
+}
+
+func consumerMatches(have, want jetstream.ConsumerConfig) bool {
+	filters := have.FilterSubjects
+	if len(filters) == 0 && have.FilterSubject != "" {
+		filters = []string{have.FilterSubject}
+	}
+	maxDeliver := want.MaxDeliver
+	if maxDeliver == 0 {
+		maxDeliver = -1
+	}
+	return reflect.DeepEqual(filters, want.FilterSubjects) &&
+		have.AckWait == want.AckWait && have.MaxAckPending == want.MaxAckPending &&
+		have.MaxDeliver == maxDeliver
+}

@@ -1,0 +1,160 @@
+// Package testkit starts the real dependencies tests need: an embedded
+// nats-server with the declared streams, a fresh Postgres database, Redis.
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	rafiki "github.com/rafiki-go/rafiki"
+	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/streams"
+)
+
+// NATS is an embedded server with the project's streams applied.
+type NATS struct {
+	Server *server.Server
+	Conn   *nats.Conn
+	JS     jetstream.JetStream
+	URL    string
+}
+
+// StartNATS runs a fresh server whose store lives in the test's temp dir.
+func StartNATS(t testing.TB, syncAlways bool) *NATS {
+	t.Helper()
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir(), SyncAlways: syncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	n := connect(t, ns)
+	n.Server = ns
+	return n
+}
+
+func connect(t testing.TB, ns *server.Server) *NATS {
+	t.Helper()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := streams.Apply(ctx, js, decl, 1, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return &NATS{Conn: nc, JS: js, URL: ns.ClientURL()}
+}
+
+// PostgresURL is the server tests create their databases on.
+func PostgresURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+var dbCounter atomic.Int64
+
+// NewDatabase creates an empty database for one test and drops it after.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, PostgresURL())
+	if err != nil {
+		t.Fatalf("connect to postgres: %v", err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("rafiki_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, dbCounter.Add(1))
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), PostgresURL())
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return withDatabase(PostgresURL(), name)
+}
+
+func withDatabase(url, name string) string {
+	base, query, _ := strings.Cut(url, "?")
+	i := strings.LastIndex(base, "/")
+	out := base[:i+1] + name
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}
+
+// Pool opens a pool on a database and closes it after the test.
+func Pool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// RedisURL is the Redis tests use.
+func RedisURL() string {
+	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// Redis connects to the test Redis.
+func Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Eventually polls cond until it holds or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("not true after %s: "+msg, append([]any{timeout}, args...)...)
+}
