@@ -20,11 +20,8 @@ type AssetThresholdsSet struct {
 type AssetDeleted struct{}
 
 // AssetReactivated brings back a soft-deleted asset when it is created again
-// with the same code and scale; the thresholds are the new request's.
-type AssetReactivated struct {
-	WithdrawalThreshold *uint64 `json:"withdrawalThreshold,string,omitempty"`
-	LiquidityThreshold  *uint64 `json:"liquidityThreshold,string,omitempty"`
-}
+// with the same code and scale. It keeps its id, ledger and thresholds.
+type AssetReactivated struct{}
 
 // FeeSet records a new fee for the asset; the latest of each type applies.
 type FeeSet struct {

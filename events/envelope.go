@@ -56,8 +56,9 @@ func DeriveID(commandID string, index int) uuid.UUID {
 	return uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s/%d", commandID, index))
 }
 
-// Seal wraps events caused by one command into envelopes with derived ids.
-func Seal(meta Meta, commandID string, evs ...Event) ([]Envelope, error) {
+// Seal wraps events caused by one command into envelopes with ids derived
+// from the command id and each event's index among the command's events.
+func Seal(meta Meta, commandID string, firstIndex int, evs ...Event) ([]Envelope, error) {
 	out := make([]Envelope, 0, len(evs))
 	for i, ev := range evs {
 		data, err := json.Marshal(ev)
@@ -65,7 +66,7 @@ func Seal(meta Meta, commandID string, evs ...Event) ([]Envelope, error) {
 			return nil, fmt.Errorf("encode %s: %w", ev.EventType(), err)
 		}
 		out = append(out, Envelope{
-			ID:            DeriveID(commandID, i),
+			ID:            DeriveID(commandID, firstIndex+i),
 			Type:          ev.EventType(),
 			SchemaVersion: ev.SchemaVersion(),
 			AggregateType: meta.AggregateType,

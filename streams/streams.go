@@ -39,6 +39,9 @@ type Consumer struct {
 	AckWait        time.Duration `yaml:"ack_wait"`
 	MaxAckPending  int           `yaml:"max_ack_pending"`
 	MaxDeliver     int           `yaml:"max_deliver"`
+	// AckPolicy is "explicit" (the default: each message acknowledged) or
+	// "all" (acknowledging one message acknowledges those before it).
+	AckPolicy string `yaml:"ack_policy"`
 }
 
 // Parse reads a declaration and checks that it is complete.
@@ -63,6 +66,9 @@ func Parse(data []byte) (Declaration, error) {
 	for _, c := range d.Consumers {
 		if !names[c.Stream] || c.Name == "" {
 			return d, fmt.Errorf("parse streams declaration: consumer %q on unknown stream %q", c.Name, c.Stream)
+		}
+		if _, err := ackPolicy(c.AckPolicy); err != nil {
+			return d, err
 		}
 	}
 	return d, nil
@@ -100,6 +106,16 @@ func retention(s string) (jetstream.RetentionPolicy, error) {
 	return 0, fmt.Errorf("parse streams declaration: unknown retention %q", s)
 }
 
+func ackPolicy(s string) (jetstream.AckPolicy, error) {
+	switch s {
+	case "", "explicit":
+		return jetstream.AckExplicitPolicy, nil
+	case "all":
+		return jetstream.AckAllPolicy, nil
+	}
+	return 0, fmt.Errorf("parse streams declaration: unknown ack policy %q", s)
+}
+
 // StreamConfig is the server configuration a declared stream asks for.
 func (s Stream) StreamConfig(replicas int) jetstream.StreamConfig {
 	st, _ := storage(s.Storage)
@@ -120,10 +136,11 @@ func (s Stream) StreamConfig(replicas int) jetstream.StreamConfig {
 
 // ConsumerConfig is the server configuration a declared consumer asks for.
 func (c Consumer) ConsumerConfig() jetstream.ConsumerConfig {
+	ack, _ := ackPolicy(c.AckPolicy)
 	return jetstream.ConsumerConfig{
 		Durable:        c.Name,
 		FilterSubjects: c.FilterSubjects,
-		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckPolicy:      ack,
 		AckWait:        c.AckWait,
 		MaxAckPending:  c.MaxAckPending,
 		MaxDeliver:     c.MaxDeliver,
@@ -223,7 +240,7 @@ func consumerMatches(have, want jetstream.ConsumerConfig) bool {
 	if maxDeliver == 0 {
 		maxDeliver = -1
 	}
-	return reflect.DeepEqual(filters, want.FilterSubjects) &&
+	return reflect.DeepEqual(filters, want.FilterSubjects) && have.AckPolicy == want.AckPolicy &&
 		have.AckWait == want.AckWait && have.MaxAckPending == want.MaxAckPending &&
 		have.MaxDeliver == maxDeliver
 }

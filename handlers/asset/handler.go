@@ -1,0 +1,152 @@
+package asset
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
+)
+
+// ledgerCounterSubject holds the last ledger number given to an asset. Each
+// new asset appends the next number expecting the last one, so no two
+// assets ever share a ledger.
+const ledgerCounterSubject = "claims._.asset_ledger"
+
+// Handler runs asset commands against the event store.
+type Handler struct {
+	store handlers.Store
+}
+
+func NewHandler(store handlers.Store) *Handler {
+	if store == nil {
+		panic("asset: NewHandler needs a store")
+	}
+	return &Handler{store: store}
+}
+
+// Subject is where an asset's events live.
+func Subject(tenantID, assetID string) string {
+	return handlers.Subject(tenantID, AggregateType, assetID)
+}
+
+func codeClaim(tenantID, code string, scale uint8) string {
+	return handlers.ClaimSubject(tenantID, "asset_code_scale", code+"/"+strconv.Itoa(int(scale)))
+}
+
+func info(m commands.Meta) handlers.CommandInfo {
+	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+}
+
+func target(tenantID, assetID string) handlers.Target {
+	return handlers.Target{Subject: Subject(tenantID, assetID), AggregateType: AggregateType, AggregateID: assetID, TenantID: tenantID}
+}
+
+// Create makes an asset, or re-activates a deleted one with the same code
+// and scale. It returns the asset's id.
+func (h *Handler) Create(ctx context.Context, c commands.CreateAsset) (string, handlers.Result, error) {
+	var id string
+	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
+		claim := codeClaim(c.TenantID, c.Code, c.Scale)
+		owner, _, claimed, err := h.store.Last(ctx, claim)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		if claimed {
+			id = string(owner)
+			return h.reactivate(ctx, c, id)
+		}
+		id = uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:asset:"+c.ID)).String()
+		return h.createNew(ctx, c, id, claim)
+	})
+	return id, res, err
+}
+
+func (h *Handler) reactivate(ctx context.Context, c commands.CreateAsset, id string) (handlers.Result, error) {
+	t := target(c.TenantID, id)
+	state, version, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	evs, err := decideCreate(state, c, 0)
+	if err != nil {
+		return handlers.Result{Sequence: version}, err
+	}
+	msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, evs...)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	seqs, err := h.store.Append(ctx, msgs)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+}
+
+func (h *Handler) createNew(ctx context.Context, c commands.CreateAsset, id, claim string) (handlers.Result, error) {
+	last, counterVersion, _, err := h.store.Last(ctx, ledgerCounterSubject)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	var ledger uint64
+	if counterVersion > 0 {
+		if ledger, err = strconv.ParseUint(string(last), 10, 32); err != nil {
+			return handlers.Result{}, fmt.Errorf("ledger counter at %d: %w", counterVersion, err)
+		}
+	}
+	evs, err := decideCreate(State{}, c, uint32(ledger+1))
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	t := target(c.TenantID, id)
+	msgs, err := handlers.Messages(t.Subject, 0, handlers.Meta(t, info(c.Meta)), c.ID, 0, evs...)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	counter := eventstore.Message{
+		Subject: ledgerCounterSubject, MsgID: "ledger:" + c.ID, ExpectedSequence: counterVersion,
+		Data: []byte(strconv.FormatUint(ledger+1, 10)),
+	}
+	msgs = append([]eventstore.Message{handlers.Claim(claim, id, c.ID), counter}, msgs...)
+	seqs, err := h.store.Append(ctx, msgs)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+}
+
+// execute runs a command on an existing asset known by id.
+func (h *Handler) execute(ctx context.Context, m commands.Meta, assetID string, decide func(State) ([]events.Event, error)) (handlers.Result, error) {
+	if _, err := uuid.Parse(assetID); err != nil {
+		return handlers.Result{}, apperr.E(apperr.NotFound, "Asset not found")
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, assetID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if !found {
+		return handlers.Result{}, apperr.E(apperr.NotFound, "Asset not found")
+	}
+	return handlers.Execute(ctx, h.store, target(tenantID, assetID), info(m), Evolve, decide)
+}
+
+func (h *Handler) Update(ctx context.Context, c commands.UpdateAsset) (handlers.Result, error) {
+	return h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) { return decideUpdate(s, c) })
+}
+
+func (h *Handler) Delete(ctx context.Context, c commands.DeleteAsset) (handlers.Result, error) {
+	return h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) { return decideDelete(s, c) })
+}
+
+// SetFee records a fee and returns its id.
+func (h *Handler) SetFee(ctx context.Context, c commands.SetFee) (string, handlers.Result, error) {
+	feeID := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:fee:"+c.ID)).String()
+	res, err := h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) { return decideSetFee(s, c, feeID) })
+	return feeID, res, err
+}

@@ -1,0 +1,178 @@
+// Package handlers holds what every command handler shares: loading an
+// aggregate by folding its events, sealing decided events into store
+// messages, and retrying a decision that lost a race. Each aggregate lives in
+// its own subpackage: state.go (the state and evolve), one file per command
+// (decide, a pure function of state and command), and the glue.
+package handlers
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+)
+
+// Store is what handlers need of the event store.
+type Store interface {
+	Append(ctx context.Context, messages []eventstore.Message) ([]uint64, error)
+	Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error)
+	Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error)
+}
+
+// Subject is where one aggregate's events live.
+func Subject(tenantID, aggregateType, id string) string {
+	return "events." + tenantID + "." + aggregateType + "." + id
+}
+
+// AnyTenantSubject finds an aggregate whose tenant is not known.
+func AnyTenantSubject(aggregateType, id string) string {
+	return "events.*." + aggregateType + "." + id
+}
+
+// ClaimSubject is where a unique key is claimed. The key is hex-encoded so
+// that any value makes a valid subject token.
+func ClaimSubject(scope, kind, key string) string {
+	return "claims." + scope + "." + kind + "." + hex.EncodeToString([]byte(key))
+}
+
+// Result is what a successful command reports: the sequence of the last
+// event it stored, which readers wait for to see its effect.
+type Result struct {
+	Sequence uint64
+}
+
+// Load folds the events of subject into a state.
+func Load[S any](ctx context.Context, store Store, subject string, evolve func(S, events.Envelope, events.Event) S) (S, uint64, error) {
+	var state S
+	envs, version, err := store.Load(ctx, subject)
+	if err != nil {
+		return state, 0, err
+	}
+	for _, env := range envs {
+		ev, err := events.Decode(env)
+		if err != nil {
+			return state, 0, err
+		}
+		state = evolve(state, env, ev)
+	}
+	return state, version, nil
+}
+
+// Messages seals events decided by a command into messages for subject,
+// expecting the subject to be at version.
+func Messages(subject string, version uint64, meta events.Meta, commandID string, firstIndex int, evs ...events.Event) ([]eventstore.Message, error) {
+	envs, err := events.Seal(meta, commandID, firstIndex, evs...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Message, len(envs))
+	for i := range envs {
+		data, err := events.Marshal(envs[i])
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", envs[i].Type, err)
+		}
+		out[i] = eventstore.Message{Subject: subject, MsgID: envs[i].ID.String(), Data: data, ExpectedSequence: version}
+	}
+	return out, nil
+}
+
+// Claim is a message that takes a unique key for an aggregate. It is
+// appended in the same atomic batch as the aggregate's first event.
+func Claim(subject, owner, commandID string) eventstore.Message {
+	return eventstore.Message{
+		Subject: subject,
+		MsgID:   "claim:" + commandID + ":" + subject,
+		Data:    []byte(owner),
+	}
+}
+
+// retriesMax bounds how often a command is decided again after losing a
+// race with another writer of the same aggregate.
+const retriesMax = 8
+
+// Retry runs attempt again while it reports a conflict.
+func Retry(ctx context.Context, attempt func() (Result, error)) (Result, error) {
+	var err error
+	for try := range retriesMax {
+		var res Result
+		res, err = attempt()
+		if !errors.Is(err, eventstore.ErrConflict) {
+			return res, err
+		}
+		backoff := time.Duration(try+1) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	return Result{}, apperr.E(apperr.Conflict, "too many concurrent changes, try again: %v", err)
+}
+
+// Target is the aggregate a command changes.
+type Target struct {
+	Subject       string
+	AggregateType string
+	AggregateID   string
+	TenantID      string
+}
+
+// Execute loads an aggregate, decides, and appends the decided events
+// expecting the version it loaded; on a lost race it does it all again.
+func Execute[S any](ctx context.Context, store Store, t Target, cmd CommandInfo,
+	evolve func(S, events.Envelope, events.Event) S, decide func(S) ([]events.Event, error)) (Result, error) {
+	return Retry(ctx, func() (Result, error) {
+		state, version, err := Load(ctx, store, t.Subject, evolve)
+		if err != nil {
+			return Result{}, err
+		}
+		evs, err := decide(state)
+		if err != nil || len(evs) == 0 {
+			return Result{Sequence: version}, err
+		}
+		msgs, err := Messages(t.Subject, version, cmd.meta(t), cmd.ID, 0, evs...)
+		if err != nil {
+			return Result{}, err
+		}
+		seqs, err := store.Append(ctx, msgs)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+}
+
+// CommandInfo is what events record about the command that caused them.
+type CommandInfo struct {
+	ID            string
+	CorrelationID string
+}
+
+func (c CommandInfo) meta(t Target) events.Meta {
+	return events.Meta{
+		AggregateType: t.AggregateType, AggregateID: t.AggregateID, TenantID: t.TenantID,
+		CausationID: c.ID, CorrelationID: c.CorrelationID, Time: time.Now(),
+	}
+}
+
+// Meta is the event metadata for a command's events on a target.
+func Meta(t Target, c CommandInfo) events.Meta { return c.meta(t) }
+
+// Locate finds the tenant of an aggregate known only by type and id; found
+// is false when it has no events. An aggregate never changes tenant.
+func Locate(ctx context.Context, store Store, aggregateType, id string) (tenantID string, found bool, err error) {
+	data, seq, found, err := store.Last(ctx, AnyTenantSubject(aggregateType, id))
+	if err != nil || !found {
+		return "", false, err
+	}
+	env, err := events.Unmarshal(data, seq)
+	if err != nil {
+		return "", false, err
+	}
+	return env.TenantID, true, nil
+}

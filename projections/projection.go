@@ -1,0 +1,124 @@
+// Package projections builds the Postgres read models from the event stream.
+// Each projection owns one Postgres schema (rm_<name>), applies events in
+// batches, and records the last applied stream sequence in the same
+// transaction, so that redelivery never applies an event twice and a crash
+// never skips one. Replay rebuilds a projection into a fresh schema and swaps
+// it in atomically.
+package projections
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+// Projection turns events into rows.
+type Projection interface {
+	// Name identifies the projection: its schema is rm_<name>, its
+	// consumer in streams.yaml is projection_<name>.
+	Name() string
+	// Tables creates the read model's tables. Statements use unqualified
+	// names: they run with the search path set to the target schema.
+	Tables() []string
+	// Apply queues the statements that fold one event into the tables.
+	Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error
+}
+
+// Schema is the Postgres schema a projection's live tables are in.
+func Schema(p Projection) string { return "rm_" + p.Name() }
+
+// ConsumerName is the durable consumer a projection reads.
+func ConsumerName(p Projection) string { return "projection_" + p.Name() }
+
+// lockKey is the advisory lock serialising a projection's writers: the live
+// runner's batches and a replay's swap.
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("rafiki.projection." + name))
+	return int64(h.Sum64())
+}
+
+// leaseKey is the advisory lock held by the one runner that reads the
+// projection's consumer.
+func leaseKey(name string) int64 { return lockKey(name) ^ 0x5a5a5a5a }
+
+// createSchema makes the schema and tables if they do not exist.
+func createSchema(ctx context.Context, tx pgx.Tx, p Projection, schema string) error {
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("projection %s: create schema %s: %w", p.Name(), schema, err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("projection %s: search path: %w", p.Name(), err)
+	}
+	for _, ddl := range p.Tables() {
+		if _, err := tx.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("projection %s: %s: %w", p.Name(), ddl, err)
+		}
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO public.projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING`, p.Name()); err != nil {
+		return fmt.Errorf("projection %s: checkpoint row: %w", p.Name(), err)
+	}
+	return nil
+}
+
+// applyBatch folds envelopes with sequence above the checkpoint into the
+// schema inside tx and moves the checkpoint. It returns the new checkpoint.
+func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, envs []events.Envelope, checkpoint uint64) (uint64, error) {
+	// The search path is set on its own: pgx prepares a batch's statements
+	// before it runs any of them.
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return 0, fmt.Errorf("projection %s: search path: %w", p.Name(), err)
+	}
+	b := &pgx.Batch{}
+	last := checkpoint
+	for _, env := range envs {
+		if env.Sequence <= last {
+			continue
+		}
+		ev, err := events.Decode(env)
+		if err != nil {
+			return 0, fmt.Errorf("projection %s: %w", p.Name(), err)
+		}
+		if err := p.Apply(b, env, ev); err != nil {
+			return 0, fmt.Errorf("projection %s: apply %s at %d: %w", p.Name(), env.Type, env.Sequence, err)
+		}
+		last = env.Sequence
+	}
+	if last == checkpoint {
+		return checkpoint, nil
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("projection %s: apply batch up to %d: %w", p.Name(), last, err)
+	}
+	return last, nil
+}
+
+// saveCheckpoint records the checkpoint and tells waiting readers.
+func saveCheckpoint(ctx context.Context, tx pgx.Tx, name string, sequence uint64) error {
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE public.projection_checkpoints SET sequence = $2, updated_at = now() WHERE name = $1`, name, int64(sequence))
+	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprintf("%s:%d", name, sequence))
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("projection %s: save checkpoint %d: %w", name, sequence, err)
+	}
+	return nil
+}
+
+// lockCheckpoint takes the projection's write lock for the transaction and
+// reads its checkpoint.
+func lockCheckpoint(ctx context.Context, tx pgx.Tx, name string) (uint64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(name)); err != nil {
+		return 0, fmt.Errorf("projection %s: lock: %w", name, err)
+	}
+	var seq int64
+	err := tx.QueryRow(ctx, `SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("projection %s: read checkpoint: %w", name, err)
+	}
+	return uint64(seq), nil
+}

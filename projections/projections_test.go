@@ -1,0 +1,241 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+const childEnv = "RAFIKI_PROJECTION_CHILD"
+
+// TestMain lets the crash test run a projection in a child process of this
+// test binary, so that it can be killed with SIGKILL.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		runChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func runChild() {
+	ctx := context.Background()
+	nc, err := nats.Connect(os.Getenv("CHILD_NATS_URL"))
+	if err != nil {
+		panic(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		panic(err)
+	}
+	pool, err := pgxpool.New(ctx, os.Getenv("CHILD_DATABASE_URL"))
+	if err != nil {
+		panic(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	_ = projections.NewRunner(pool, js, "EVENTS", projections.Tenants{}, log).Run(ctx)
+}
+
+type env struct {
+	nats  *testkit.NATS
+	store *eventstore.Store
+	dbURL string
+	pool  *pgxpool.Pool
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	n := testkit.StartNATS(t, false)
+	store, err := eventstore.Open(context.Background(), n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	dbURL := testkit.NewDatabase(t)
+	if err := migrations.Up(dbURL); err != nil {
+		t.Fatal(err)
+	}
+	return &env{nats: n, store: store, dbURL: dbURL, pool: testkit.Pool(t, dbURL)}
+}
+
+var operator = commands.Actor{TenantID: "00000000-0000-4000-8000-000000000001", Operator: true}
+
+// load writes tenants, each created then renamed updates times, from many
+// goroutines. It returns the last stream sequence written.
+func load(t *testing.T, e *env, tenants, updates int) uint64 {
+	t.Helper()
+	h := tenant.NewHandler(e.store, operator.TenantID, "test.rafiki")
+	ctx := context.Background()
+	var mu sync.Mutex
+	var last uint64
+	record := func(seq uint64) {
+		mu.Lock()
+		last = max(last, seq)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 64 {
+		wg.Go(func() {
+			for i := range work {
+				id, res, err := h.Create(ctx, commands.CreateTenant{
+					Meta:      commands.Meta{ID: fmt.Sprintf("create-%d", i), Actor: operator},
+					APISecret: "secret", PublicName: "tenant",
+				})
+				if err != nil {
+					t.Errorf("create %d: %v", i, err)
+					return
+				}
+				record(res.Sequence)
+				for u := range updates {
+					name := fmt.Sprintf("name-%d", u)
+					res, err := h.Update(ctx, commands.UpdateTenant{
+						Meta: commands.Meta{ID: fmt.Sprintf("update-%d-%d", i, u), Actor: operator}, TenantID: id, PublicName: &name,
+					})
+					if err != nil {
+						t.Errorf("update %d: %v", i, err)
+						return
+					}
+					record(res.Sequence)
+				}
+			}
+		})
+	}
+	for i := range tenants {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return last
+}
+
+func checkpoint(t *testing.T, pool *pgxpool.Pool, name string) uint64 {
+	t.Helper()
+	var seq int64
+	err := pool.QueryRow(context.Background(), `SELECT sequence FROM projection_checkpoints WHERE name = $1`, name).Scan(&seq)
+	if err != nil {
+		return 0
+	}
+	return uint64(seq)
+}
+
+// equalToReplay snapshots the live tables, replays the projection from
+// sequence 1 (which swaps fresh tables in) and compares both ways.
+func equalToReplay(t *testing.T, e *env) {
+	t.Helper()
+	ctx := context.Background()
+	for _, stmt := range []string{
+		`CREATE SCHEMA snapshot`,
+		`CREATE TABLE snapshot.tenants AS SELECT * FROM rm_tenants.tenants`,
+		`CREATE TABLE snapshot.tenant_settings AS SELECT * FROM rm_tenants.tenant_settings`,
+	} {
+		if _, err := e.pool.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"tenants", "tenant_settings"} {
+		var live, fresh, diff int
+		q := fmt.Sprintf(`SELECT (SELECT count(*) FROM snapshot.%[1]s), (SELECT count(*) FROM rm_tenants.%[1]s),
+			(SELECT count(*) FROM ((SELECT * FROM snapshot.%[1]s EXCEPT ALL SELECT * FROM rm_tenants.%[1]s)
+			UNION ALL (SELECT * FROM rm_tenants.%[1]s EXCEPT ALL SELECT * FROM snapshot.%[1]s)) d)`, table)
+		if err := e.pool.QueryRow(ctx, q).Scan(&live, &fresh, &diff); err != nil {
+			t.Fatal(err)
+		}
+		if live != fresh || diff != 0 {
+			t.Fatalf("%s: live has %d rows, replay %d, %d rows differ", table, live, fresh, diff)
+		}
+	}
+}
+
+func TestRunnerAppliesAndWaiterSeesCheckpoint(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	if err := projections.Prepare(ctx, e.pool, projections.Tenants{}); err != nil {
+		t.Fatal(err)
+	}
+	waiter := projections.NewWaiter(e.pool, log)
+	go waiter.Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	// A second runner stands by and must not disturb the first.
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+
+	last := load(t, e, 200, 2)
+	if err := waiter.Wait(ctx, "tenants", last, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var rows int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM rm_tenants.tenants WHERE public_name = 'name-1'`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 200 {
+		t.Fatalf("%d tenants updated, want 200", rows)
+	}
+	equalToReplay(t, e)
+}
+
+func TestProjectionSurvivesSIGKILLMidLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	e := setup(t)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"=1", "CHILD_NATS_URL="+e.nats.URL, "CHILD_DATABASE_URL="+e.dbURL)
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	child := start()
+	done := make(chan uint64)
+	go func() { done <- load(t, e, 2000, 4) }() // 10,000 events
+
+	testkit.Eventually(t, 60*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") > 2000 },
+		"projection never got going")
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	killedAt := checkpoint(t, e.pool, "tenants")
+	last := <-done
+	if killedAt >= last {
+		t.Fatalf("killed after the load finished (checkpoint %d, last %d): the test proves nothing", killedAt, last)
+	}
+	child = start()
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	testkit.Eventually(t, 60*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") == last },
+		"projection did not catch up to %d after restart", last)
+	var tenants int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM rm_tenants.tenants WHERE public_name = 'name-3'`).Scan(&tenants); err != nil {
+		t.Fatal(err)
+	}
+	if tenants != 2000 {
+		t.Fatalf("%d tenants at their last update, want 2000", tenants)
+	}
+	equalToReplay(t, e)
+	t.Logf("killed at checkpoint %d of %d; read model equals a fresh replay", killedAt, last)
+}

@@ -1,0 +1,164 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+const (
+	// Events read per direct-get request and applied per transaction while
+	// replaying.
+	replayBatchEvents = 1000
+	// Stop a runaway replay: no stream of ours holds this many events.
+	replayEventsMax = 1 << 40
+)
+
+// Progress reports how far a replay has come, in stream sequences.
+type Progress struct {
+	Sequence     uint64 // last sequence read
+	LastSequence uint64 // the stream's last sequence when the replay began
+	Applied      uint64 // events applied so far
+}
+
+// Replay rebuilds a projection from sequence 1 into a fresh schema, then
+// swaps it in for the live one in one transaction, while readers keep
+// reading the old tables until that moment. filter is the subject filter of
+// the projection's consumer. It returns the checkpoint of the new tables.
+func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, streamName string,
+	p Projection, filter string, progress func(Progress)) (uint64, error) {
+	if err := Prepare(ctx, pool, p); err != nil {
+		return 0, err
+	}
+	stream, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return 0, fmt.Errorf("replay %s: %w", p.Name(), err)
+	}
+	end := stream.CachedInfo().State.LastSeq
+	fresh := Schema(p) + "_replay"
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{fresh}.Sanitize()+" CASCADE"); err != nil {
+			return err
+		}
+		return createSchema(ctx, tx, p, fresh)
+	}); err != nil {
+		return 0, fmt.Errorf("replay %s: prepare %s: %w", p.Name(), fresh, err)
+	}
+	r := &replayer{js: js, stream: streamName, projection: p, filter: filter, schema: fresh, end: end, progress: progress}
+	// Most of the work happens outside the swap so that the live projection
+	// keeps running; the swap then only applies what arrived meanwhile.
+	for r.last < end {
+		var read int
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+			read, err = r.step(ctx, tx)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		if read == 0 {
+			break
+		}
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return r.swap(ctx, tx) })
+	if err != nil {
+		return 0, err
+	}
+	return r.last, nil
+}
+
+type replayer struct {
+	js         jetstream.JetStream
+	stream     string
+	projection Projection
+	filter     string
+	schema     string
+	end        uint64
+	progress   func(Progress)
+
+	last    uint64 // last stream sequence read
+	applied uint64
+}
+
+// step reads one batch after r.last and applies it, returning how many
+// events it read.
+func (r *replayer) step(ctx context.Context, tx pgx.Tx) (int, error) {
+	if r.applied > replayEventsMax {
+		return 0, fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
+	}
+	it, err := jetstreamext.GetBatch(ctx, r.js, r.stream, replayBatchEvents,
+		jetstreamext.GetBatchSeq(r.last+1), jetstreamext.GetBatchSubject(r.filter))
+	if err != nil {
+		return 0, fmt.Errorf("replay %s: read after %d: %w", r.projection.Name(), r.last, err)
+	}
+	envs := make([]events.Envelope, 0, replayBatchEvents)
+	for msg, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("replay %s: read after %d: %w", r.projection.Name(), r.last, err)
+		}
+		env, err := events.Unmarshal(msg.Data, msg.Sequence)
+		if err != nil {
+			return 0, err
+		}
+		envs = append(envs, env)
+	}
+	if len(envs) == 0 {
+		return 0, nil
+	}
+	if _, err := applyBatch(ctx, tx, r.projection, r.schema, envs, r.last); err != nil {
+		return 0, err
+	}
+	r.last = envs[len(envs)-1].Sequence
+	r.applied += uint64(len(envs))
+	if r.progress != nil {
+		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied})
+	}
+	return len(envs), nil
+}
+
+// swap stops the live runner (its write lock), applies the events that came
+// in since, and renames the fresh schema into place.
+func (r *replayer) swap(ctx context.Context, tx pgx.Tx) error {
+	name := r.projection.Name()
+	live, err := lockCheckpoint(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	for {
+		read, err := r.step(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if read == 0 {
+			break
+		}
+	}
+	if r.last < live {
+		return fmt.Errorf("replay %s: rebuilt up to %d but the live projection is at %d", name, r.last, live)
+	}
+	old := Schema(r.projection) + "_old"
+	for _, stmt := range []string{
+		"DROP SCHEMA IF EXISTS " + pgx.Identifier{old}.Sanitize() + " CASCADE",
+		"ALTER SCHEMA " + pgx.Identifier{Schema(r.projection)}.Sanitize() + " RENAME TO " + pgx.Identifier{old}.Sanitize(),
+		"ALTER SCHEMA " + pgx.Identifier{r.schema}.Sanitize() + " RENAME TO " + pgx.Identifier{Schema(r.projection)}.Sanitize(),
+		"DROP SCHEMA " + pgx.Identifier{old}.Sanitize() + " CASCADE",
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("replay %s: swap: %w", name, err)
+		}
+	}
+	return saveCheckpoint(ctx, tx, name, r.last)
+}

@@ -1,0 +1,232 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+const (
+	// The most events one transaction applies; the consumer's
+	// max_ack_pending in streams.yaml bounds it too.
+	batchEventsMax = 1000
+	// How long a runner that does not hold the lease waits before trying
+	// again to take over.
+	leaseRetry = time.Second
+	// Pause after a failed batch before the runner starts over from its
+	// checkpoint.
+	failureBackoff = 500 * time.Millisecond
+)
+
+// Runner keeps one projection up to date. Any number of runners may run for
+// the same projection in different processes: one holds the lease and reads,
+// the others stand by to take over.
+type Runner struct {
+	pool       *pgxpool.Pool
+	js         jetstream.JetStream
+	stream     string
+	projection Projection
+	log        *slog.Logger
+}
+
+// NewRunner builds a runner for a projection reading stream.
+func NewRunner(pool *pgxpool.Pool, js jetstream.JetStream, stream string, p Projection, log *slog.Logger) *Runner {
+	if pool == nil || js == nil || p == nil || log == nil {
+		panic("projections: NewRunner needs a pool, a JetStream context, a projection and a logger")
+	}
+	return &Runner{pool: pool, js: js, stream: stream, projection: p, log: log.With("projection", p.Name())}
+}
+
+// Prepare creates the projection's schema and checkpoint row.
+func Prepare(ctx context.Context, pool *pgxpool.Pool, p Projection) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(p.Name())); err != nil {
+			return err
+		}
+		return createSchema(ctx, tx, p, Schema(p))
+	})
+}
+
+// Run applies events until ctx ends. Errors inside are logged and retried
+// from the checkpoint; Run returns only when ctx is done.
+func (r *Runner) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := r.lead(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("projection stopped; restarting from checkpoint", "err", err)
+			sleep(ctx, failureBackoff)
+		}
+	}
+	return nil
+}
+
+// lead takes the lease, then reads and applies until ctx ends or a batch
+// fails. The lease is a session advisory lock, so it is released when the
+// connection closes, including when the process dies.
+func (r *Runner) lead(ctx context.Context) error {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire lease connection: %w", err)
+	}
+	defer conn.Release()
+	for {
+		var held bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(r.projection.Name())).Scan(&held); err != nil {
+			return fmt.Errorf("take lease: %w", err)
+		}
+		if held {
+			break
+		}
+		if !sleep(ctx, leaseRetry) {
+			return nil
+		}
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, leaseKey(r.projection.Name()))
+	}()
+	return r.follow(ctx)
+}
+
+// follow positions the consumer right after the checkpoint and applies what
+// it delivers, in order.
+func (r *Runner) follow(ctx context.Context) error {
+	if err := Prepare(ctx, r.pool, r.projection); err != nil {
+		return err
+	}
+	checkpoint, err := r.checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	name := ConsumerName(r.projection)
+	// Resetting drops any delivery state left by an earlier leader, so
+	// nothing is delivered out of order or skipped after a takeover.
+	if _, err := r.js.ResetConsumerToSequence(ctx, r.stream, name, checkpoint+1); err != nil {
+		return fmt.Errorf("reset consumer %s to %d: %w", name, checkpoint+1, err)
+	}
+	cons, err := r.js.Consumer(ctx, r.stream, name)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(batchEventsMax))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", name, err)
+	}
+	defer it.Stop()
+	feed := make(chan jetstream.Msg, batchEventsMax)
+	feedErr := make(chan error, 1)
+	go func() {
+		defer close(feed)
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				if !errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					feedErr <- err
+				}
+				return
+			}
+			feed <- msg
+		}
+	}()
+	r.log.Info("projection following", "from", checkpoint+1)
+	for {
+		batch, ok := take(feed)
+		if !ok {
+			select {
+			case err := <-feedErr:
+				return fmt.Errorf("read %s: %w", name, err)
+			default:
+				return nil
+			}
+		}
+		if err := r.commit(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// take blocks for one message, then takes whatever else is already there.
+func take(feed <-chan jetstream.Msg) ([]jetstream.Msg, bool) {
+	first, ok := <-feed
+	if !ok {
+		return nil, false
+	}
+	batch := []jetstream.Msg{first}
+	for len(batch) < batchEventsMax {
+		select {
+		case msg, ok := <-feed:
+			if !ok {
+				return batch, true
+			}
+			batch = append(batch, msg)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
+}
+
+func (r *Runner) commit(ctx context.Context, batch []jetstream.Msg) error {
+	envs := make([]events.Envelope, 0, len(batch))
+	for _, msg := range batch {
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("message metadata: %w", err)
+		}
+		env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream)
+		if err != nil {
+			return err
+		}
+		envs = append(envs, env)
+	}
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		// A crash can lose the last moments of commits; the checkpoint
+		// goes with them and the events are applied again from the stream.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
+		}
+		checkpoint, err := lockCheckpoint(ctx, tx, r.projection.Name())
+		if err != nil {
+			return err
+		}
+		last, err := applyBatch(ctx, tx, r.projection, Schema(r.projection), envs, checkpoint)
+		if err != nil || last == checkpoint {
+			return err
+		}
+		return saveCheckpoint(ctx, tx, r.projection.Name(), last)
+	})
+	if err != nil {
+		return err
+	}
+	if err := batch[len(batch)-1].Ack(); err != nil {
+		return fmt.Errorf("ack up to %d: %w", envs[len(envs)-1].Sequence, err)
+	}
+	return nil
+}
+
+func (r *Runner) checkpoint(ctx context.Context) (uint64, error) {
+	var seq int64
+	err := r.pool.QueryRow(ctx, `SELECT sequence FROM projection_checkpoints WHERE name = $1`, r.projection.Name()).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("projection %s: read checkpoint: %w", r.projection.Name(), err)
+	}
+	return uint64(seq), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
