@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
@@ -104,7 +105,8 @@ func Retry(ctx context.Context, attempt func() (Result, error)) (Result, error) 
 		if !errors.Is(err, eventstore.ErrConflict) {
 			return res, err
 		}
-		backoff := time.Duration(try+1) * time.Millisecond
+		// Jitter keeps writers that lost together from colliding again.
+		backoff := time.Duration(try+1)*time.Millisecond + rand.N(2*time.Millisecond)
 		select {
 		case <-ctx.Done():
 			return Result{}, ctx.Err()

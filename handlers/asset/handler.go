@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -22,6 +23,10 @@ const ledgerCounterSubject = "claims._.asset_ledger"
 // Handler runs asset commands against the event store.
 type Handler struct {
 	store handlers.Store
+	// newAssets serialises new assets within this process: they all take
+	// the next ledger number, so running them at once only makes them
+	// conflict. Processes still race, and the loser retries.
+	newAssets sync.Mutex
 }
 
 func NewHandler(store handlers.Store) *Handler {
@@ -90,6 +95,8 @@ func (h *Handler) reactivate(ctx context.Context, c commands.CreateAsset, id str
 }
 
 func (h *Handler) createNew(ctx context.Context, c commands.CreateAsset, id, claim string) (handlers.Result, error) {
+	h.newAssets.Lock()
+	defer h.newAssets.Unlock()
 	last, counterVersion, _, err := h.store.Last(ctx, ledgerCounterSubject)
 	if err != nil {
 		return handlers.Result{}, err

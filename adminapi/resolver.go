@@ -1,0 +1,85 @@
+// Package adminapi is the backend's admin GraphQL API: thin resolvers that
+// turn requests into commands, wait for the projections to show their
+// effect, and read the read models.
+package adminapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/adminauth"
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+// Resolver holds what the resolvers use.
+type Resolver struct {
+	Tenants               *tenant.Handler
+	Assets                *asset.Handler
+	Read                  *readmodel.Reader
+	Waiter                *projections.Waiter
+	ReadYourWritesTimeout time.Duration
+}
+
+// actor is the signed caller; the authentication middleware guarantees one.
+func actor(ctx context.Context) (commands.Actor, error) {
+	id, ok := adminauth.FromContext(ctx)
+	if !ok {
+		return commands.Actor{}, apperr.E(apperr.Unauthenticated, "request is not signed")
+	}
+	return commands.Actor{TenantID: id.TenantID, Operator: id.IsOperator}, nil
+}
+
+// meta starts a command sent on behalf of the caller.
+func meta(ctx context.Context) (commands.Meta, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return commands.Meta{}, err
+	}
+	id := uuid.NewString()
+	return commands.Meta{ID: id, CorrelationID: id, Actor: a}, nil
+}
+
+// seen waits until a projection shows the effect of a command.
+func (r *Resolver) seen(ctx context.Context, projection string, res handlers.Result) error {
+	if err := r.Waiter.Wait(ctx, projection, res.Sequence, r.ReadYourWritesTimeout); err != nil {
+		return apperr.E(apperr.Timeout, "the change is stored but not visible yet: %v", err)
+	}
+	return nil
+}
+
+// tenantScope is the tenant a query is limited to: the caller's own, or for
+// the operator the one asked for, or none.
+func tenantScope(a commands.Actor, requested *string) *string {
+	if a.Operator {
+		return requested
+	}
+	return &a.TenantID
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func optionalTimestamp(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := timestamp(*t)
+	return &s
+}
+
+func page(after, before *string, first, last *int, order *SortOrder) readmodel.Page {
+	return readmodel.Page{After: after, Before: before, First: first, Last: last,
+		Descending: order == nil || *order != SortOrderAsc}
+}
+
+func pageInfo(p readmodel.PageInfo) *PageInfo {
+	return &PageInfo{StartCursor: p.StartCursor, EndCursor: p.EndCursor,
+		HasNextPage: p.HasNextPage, HasPreviousPage: p.HasPreviousPage}
+}

@@ -1,0 +1,68 @@
+package adminapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/rafiki-go/rafiki/apperr"
+)
+
+// complexityMax bounds the work one query may ask for, as Rafiki's GraphQL
+// Armor cost limit does.
+const complexityMax = 5000
+
+// Options configure the GraphQL endpoint.
+type Options struct {
+	Introspection bool
+	Log           *slog.Logger
+}
+
+// Handler serves the admin GraphQL API on POST (and GET) /graphql.
+func Handler(r *Resolver, opts Options) http.Handler {
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.Use(extension.FixedComplexityLimit(complexityMax))
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		return present(ctx, err, opts.Log)
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		opts.Log.Error("graphql resolver panicked", "panic", v)
+		return errors.New("internal error")
+	})
+	return srv
+}
+
+// present maps an error to GraphQL: a domain error keeps its message and
+// gets its code from the error table; anything else is logged and hidden.
+func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
+	out := graphql.DefaultErrorPresenter(ctx, err)
+	kind := apperr.KindOf(err)
+	if gqlErr, ok := err.(*gqlerror.Error); ok && kind == apperr.Internal {
+		// Raised by the GraphQL layer itself: a query that does not parse or
+		// validate, or an argument that does not fit its type. Its message
+		// is about the caller's input, so it is shown.
+		if gqlErr.Extensions == nil || gqlErr.Extensions["code"] == nil {
+			out.Extensions = map[string]any{"code": apperr.Lookup(apperr.InvalidInput).GraphQL}
+		}
+		return out
+	}
+	if kind == apperr.Internal {
+		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
+	}
+	out.Message = apperr.Message(err)
+	out.Extensions = map[string]any{"code": apperr.Lookup(kind).GraphQL}
+	return out
+}

@@ -1,0 +1,196 @@
+// Package app wires the services together: it opens the connections a
+// process needs, starts projections and listeners, and shuts them down in
+// order.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	rafiki "github.com/rafiki-go/rafiki"
+	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/streams"
+)
+
+// EventsStream is the stream every domain event is kept in.
+const EventsStream = "EVENTS"
+
+// Deps are the connections of one process.
+type Deps struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Embedded *server.Server // nil when NATS_URL points elsewhere
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Streams  streams.Declaration
+	Store    *eventstore.Store
+	Pool     *pgxpool.Pool
+	Redis    *redis.Client
+}
+
+// Open connects to NATS (embedding a server when embed is set and NATS_URL
+// is not), applies the stream declaration, migrates and opens Postgres, and
+// connects Redis.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) (*Deps, error) {
+	d := &Deps{Config: cfg, Log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	if err := d.openNATS(ctx, embed); err != nil {
+		return nil, err
+	}
+	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err := migrations.Up(cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	d.Pool = pool
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	d.Redis = redis.NewClient(opts)
+	if err := d.Redis.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisURL, err)
+	}
+	ok = true
+	return d, nil
+}
+
+func (d *Deps) openNATS(ctx context.Context, embed bool) error {
+	natsURL := d.Config.NATSURL
+	if natsURL == "" {
+		if !embed {
+			return fmt.Errorf("NATS_URL must be set: this service shares a NATS JetStream server with the others")
+		}
+		dir, err := filepath.Abs(filepath.Join(d.Config.DataDir, "nats"))
+		if err != nil {
+			return err
+		}
+		ns, err := natsembed.Start(natsembed.Options{Port: d.Config.EmbeddedNATSPort, StoreDir: dir, SyncAlways: d.Config.NATSSyncAlways})
+		if err != nil {
+			return err
+		}
+		d.Embedded = ns
+		natsURL = ns.ClientURL()
+	}
+	nc, err := nats.Connect(natsURL, nats.Name("rafiki"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats at %s: %w", natsURL, err)
+	}
+	d.NC = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	d.JS = js
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		return err
+	}
+	d.Streams = decl
+	if _, err := streams.Apply(ctx, js, decl, d.Config.NATSStreamReplicas, d.Log); err != nil {
+		return err
+	}
+	store, err := eventstore.Open(ctx, js, EventsStream)
+	if err != nil {
+		return err
+	}
+	d.Store = store
+	return nil
+}
+
+// Close releases everything, the embedded server last so that the client
+// connection drains first.
+func (d *Deps) Close() {
+	if d.Store != nil {
+		d.Store.Close()
+	}
+	if d.Redis != nil {
+		d.Redis.Close()
+	}
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+	if d.NC != nil {
+		_ = d.NC.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !d.NC.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if d.Embedded != nil {
+		d.Embedded.Shutdown()
+		d.Embedded.WaitForShutdown()
+	}
+}
+
+// EnsureDatabase creates the database named in url when it is missing, so
+// that a fresh machine needs no manual step.
+func EnsureDatabase(ctx context.Context, databaseURL string) error {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return fmt.Errorf("database url: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return fmt.Errorf("database url %s names no database", u.Redacted())
+	}
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, aerr := pgx.Connect(ctx, admin.String())
+	if aerr != nil {
+		return fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if exists {
+		return fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Logger builds the process logger: JSON in production, text otherwise.
+func Logger(cfg config.Config) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Production {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

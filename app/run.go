@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/rafiki-go/rafiki/config"
+)
+
+// Set names the services one process runs.
+type Set struct {
+	Backend, Auth, Worker, AdminUI bool
+}
+
+// Running is a started process: its listeners, connections and background
+// work.
+type Running struct {
+	Config     config.Config
+	Listeners  []Listener
+	Servers    *Servers
+	Deps       *Deps // nil when no service of the set needs connections
+	Backend    *Backend
+	log        *slog.Logger
+	cancelWork context.CancelFunc
+	background sync.WaitGroup
+}
+
+// Start binds the ports of the set's services, opens their connections and
+// starts serving. dev means all services share this process: NATS is
+// embedded unless NATS_URL is set, and the auth admin port is
+// AUTH_ADMIN_PORT.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev bool) (*Running, error) {
+	r := &Running{Config: cfg, log: log}
+	if set.Backend {
+		r.Listeners = append(r.Listeners, BackendListeners(cfg)...)
+	}
+	if set.Auth {
+		r.Listeners = append(r.Listeners, AuthListeners(cfg, dev)...)
+	}
+	if set.AdminUI {
+		r.Listeners = append(r.Listeners, AdminUIListeners(cfg)...)
+	}
+	servers, err := Bind(r.Listeners, log)
+	if err != nil {
+		return nil, err
+	}
+	r.Servers = servers
+	if err := r.open(ctx, set, dev); err != nil {
+		servers.Close()
+		if r.Deps != nil {
+			r.Deps.Close()
+		}
+		return nil, err
+	}
+	servers.Serve()
+	return r, nil
+}
+
+func (r *Running) open(ctx context.Context, set Set, dev bool) error {
+	if !set.Backend && !set.Worker {
+		return nil
+	}
+	deps, err := Open(ctx, r.Config, r.log, dev)
+	if err != nil {
+		return err
+	}
+	r.Deps = deps
+	if err := deps.PrepareProjections(ctx); err != nil {
+		return err
+	}
+	work, cancel := context.WithCancel(context.Background())
+	r.cancelWork = cancel
+	if set.Worker {
+		runners := deps.RunProjections(work)
+		r.background.Go(runners.Wait)
+	}
+	if set.Backend {
+		r.Backend = NewBackend(deps)
+		r.background.Go(func() { r.Backend.Waiter.Run(work) })
+		if err := r.Backend.SeedOperator(ctx, deps); err != nil {
+			return err
+		}
+		r.Servers.Handle(AdminListener, r.Backend.AdminHandler(deps))
+	}
+	return nil
+}
+
+// Stop drains the process: listeners stop accepting and finish requests in
+// flight, background work finishes its batch, connections close.
+func (r *Running) Stop(ctx context.Context) {
+	r.Servers.Shutdown(ctx)
+	if r.cancelWork != nil {
+		r.cancelWork()
+	}
+	r.background.Wait()
+	if r.Deps != nil {
+		r.Deps.Close()
+	}
+}
+
+// URL is the base URL of a listener.
+func (r *Running) URL(name string) (string, error) {
+	addr, ok := r.Servers.Addr(name)
+	if !ok {
+		return "", fmt.Errorf("no listener %q", name)
+	}
+	return "http://" + addr, nil
+}

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/rafiki-go/rafiki/adminapi"
+	"github.com/rafiki-go/rafiki/adminauth"
+	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+// Projections are every read model this build keeps.
+func Projections() []projections.Projection {
+	return []projections.Projection{projections.Tenants{}, projections.Assets{}}
+}
+
+// Projection finds a projection by name.
+func Projection(name string) (projections.Projection, bool) {
+	for _, p := range Projections() {
+		if p.Name() == name {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// RunProjections keeps every projection up to date until ctx ends. Any
+// number of processes may do this: each projection is read by one of them.
+func (d *Deps) RunProjections(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, p := range Projections() {
+		r := projections.NewRunner(d.Pool, d.JS, EventsStream, p, d.Log)
+		wg.Go(func() { _ = r.Run(ctx) })
+	}
+	return &wg
+}
+
+// PrepareProjections creates every read model's tables, so that readers can
+// query them before the first event.
+func (d *Deps) PrepareProjections(ctx context.Context) error {
+	for _, p := range Projections() {
+		if err := projections.Prepare(ctx, d.Pool, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backend is the backend service: Open Payments, the admin API, the ILP
+// connector.
+type Backend struct {
+	Tenants *tenant.Handler
+	Assets  *asset.Handler
+	Read    *readmodel.Reader
+	Waiter  *projections.Waiter
+}
+
+// NewBackend builds the backend's handlers on open connections.
+func NewBackend(d *Deps) *Backend {
+	return &Backend{
+		Tenants: tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
+		Assets:  asset.NewHandler(d.Store),
+		Read:    readmodel.NewReader(d.Pool),
+		Waiter:  projections.NewWaiter(d.Pool, d.Log),
+	}
+}
+
+// SeedOperator makes sure the operator tenant exists with ADMIN_API_SECRET.
+func (b *Backend) SeedOperator(ctx context.Context, d *Deps) error {
+	if _, err := b.Tenants.EnsureOperator(ctx, d.Config.AdminAPISecret); err != nil {
+		return fmt.Errorf("seed operator tenant %s: %w", d.Config.OperatorTenantID, err)
+	}
+	return nil
+}
+
+// operatorSecrets answers for the operator from configuration, so that the
+// operator can sign requests before any projection has run, and for every
+// other tenant from the read model.
+type operatorSecrets struct {
+	operatorID, secret string
+	read               *readmodel.Reader
+}
+
+func (s operatorSecrets) APISecret(ctx context.Context, tenantID string) (string, bool, error) {
+	if tenantID == s.operatorID {
+		return s.secret, true, nil
+	}
+	return s.read.APISecret(ctx, tenantID)
+}
+
+// AdminHandler is the signed admin GraphQL endpoint.
+func (b *Backend) AdminHandler(d *Deps) http.Handler {
+	cfg := d.Config
+	gql := adminapi.Handler(&adminapi.Resolver{
+		Tenants: b.Tenants, Assets: b.Assets, Read: b.Read, Waiter: b.Waiter,
+		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
+	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log})
+	auth := adminauth.Middleware(adminauth.Config{
+		OperatorSecret: cfg.AdminAPISecret, SignatureVersion: cfg.AdminSignatureVersion, TTL: cfg.AdminSignatureTTL,
+	}, operatorSecrets{operatorID: cfg.OperatorTenantID, secret: cfg.AdminAPISecret, read: b.Read}, d.Redis, d.Log)
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", auth(gql))
+	return mux
+}
+
+// Listener names.
+const (
+	OpenPaymentsListener  = "Open Payments API"
+	AdminListener         = "backend admin GraphQL API"
+	ConnectorListener     = "ILP connector"
+	AuthListener          = "GNAP authorization server"
+	IntrospectionListener = "token introspection"
+	InteractionListener   = "interaction server"
+	AuthAdminListener     = "auth admin GraphQL API"
+	ServiceAPIListener    = "auth service API"
+	AdminUIListener       = "admin UI"
+)
+
+// BackendListeners are the backend's ports.
+func BackendListeners(c config.Config) []Listener {
+	return []Listener{
+		{Name: OpenPaymentsListener, EnvVar: "OPEN_PAYMENTS_PORT", Port: c.OpenPaymentsPort},
+		{Name: AdminListener, EnvVar: "ADMIN_PORT", Port: c.AdminPort},
+		{Name: ConnectorListener, EnvVar: "CONNECTOR_PORT", Port: c.ConnectorPort},
+	}
+}
+
+// AuthListeners are the auth service's ports. In dev the auth admin port is
+// AUTH_ADMIN_PORT, since both services run in one process.
+func AuthListeners(c config.Config, dev bool) []Listener {
+	adminVar := "ADMIN_PORT"
+	if dev {
+		adminVar = "AUTH_ADMIN_PORT"
+	}
+	return []Listener{
+		{Name: AuthListener, EnvVar: "AUTH_PORT", Port: c.AuthPort},
+		{Name: IntrospectionListener, EnvVar: "INTROSPECTION_PORT", Port: c.IntrospectionPort},
+		{Name: InteractionListener, EnvVar: "INTERACTION_PORT", Port: c.InteractionPort},
+		{Name: AuthAdminListener, EnvVar: adminVar, Port: c.AuthAdminPort},
+		{Name: ServiceAPIListener, EnvVar: "SERVICE_API_PORT", Port: c.ServiceAPIPort},
+	}
+}
+
+// AdminUIListeners are the admin UI's ports.
+func AdminUIListeners(c config.Config) []Listener {
+	return []Listener{{Name: AdminUIListener, EnvVar: "ADMIN_UI_PORT", Port: c.AdminUIPort}}
+}

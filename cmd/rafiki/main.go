@@ -1,0 +1,70 @@
+// Command rafiki runs the services of rafiki-go and the tools to operate
+// them. Every service reads its configuration from the environment, under
+// Rafiki's variable names.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/rafiki-go/rafiki/app"
+)
+
+const usage = `usage: rafiki <command> [arguments]
+
+services:
+  dev              every service in one process, with an embedded NATS JetStream
+                   server (store under DATA_DIR, ./data by default)
+  backend          Open Payments, the backend admin GraphQL API, the ILP connector
+  auth             the GNAP authorization server and its admin API
+  worker           projections and process managers; run as many as you like
+  adminui          the admin web UI
+
+tools:
+  migrate                     apply the Postgres migrations
+  streams apply               create or update the JetStream streams and consumers
+  replay <projection>         rebuild a read model from the first event, then swap it in
+  events <id> [--at <time>]   print the event history of an object, or its state at a time
+
+Services and tools connect to NATS_URL; without it, dev embeds a server and the
+tools use the one a running dev serves on EMBEDDED_NATS_PORT (4223), or the store
+under DATA_DIR.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "dev":
+		err = runServices("dev", true, app.Set{Backend: true, Auth: true, Worker: true, AdminUI: true})
+	case "backend":
+		err = runServices("backend", false, app.Set{Backend: true})
+	case "auth":
+		err = runServices("auth", false, app.Set{Auth: true})
+	case "worker":
+		err = runServices("worker", false, app.Set{Worker: true})
+	case "adminui":
+		err = runServices("adminui", false, app.Set{AdminUI: true})
+	case "migrate":
+		err = migrate()
+	case "streams":
+		err = streamsCommand(args)
+	case "replay":
+		err = replay(args)
+	case "events":
+		err = eventsCommand(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "rafiki: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rafiki %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

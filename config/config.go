@@ -1,0 +1,135 @@
+// Package config reads the settings of every service from the environment,
+// under Rafiki's variable names where Rafiki has one.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds every setting the services read.
+type Config struct {
+	// Production (NODE_ENV=production) logs JSON and hides GraphQL
+	// introspection unless GRAPHQL_INTROSPECTION is set.
+	Production           bool
+	LogLevel             string
+	GraphQLIntrospection bool
+
+	OperatorTenantID       string
+	AdminAPISecret         string
+	AdminSignatureVersion  int
+	AdminSignatureTTL      time.Duration
+	ILPAddress             string
+	OpenPaymentsURL        string
+	AuthServerGrantURL     string
+	DatabaseURL            string
+	AuthDatabaseURL        string
+	RedisURL               string
+	NATSURL                string // empty: run an embedded server
+	NATSStreamReplicas     int
+	DataDir                string
+	ReadYourWritesTimeout  time.Duration
+	ShutdownTimeout        time.Duration
+	OpenPaymentsPort       int
+	AdminPort              int
+	ConnectorPort          int
+	AuthPort               int
+	IntrospectionPort      int
+	InteractionPort        int
+	AuthAdminPort          int
+	ServiceAPIPort         int
+	AdminUIPort            int
+	EmbeddedNATSPort       int
+	NATSSyncAlways         bool
+	GraphQLIdempotencyTTL  time.Duration
+	GraphQLIdempotencyLock time.Duration
+}
+
+// Load reads the environment. Service is "backend", "auth" or "dev": Rafiki's
+// backend and auth both call their admin port ADMIN_PORT, so in `dev`, where
+// both run in one process, the auth admin port is AUTH_ADMIN_PORT.
+func Load(service string) (Config, error) {
+	r := reader{}
+	c := Config{
+		Production:             r.str("NODE_ENV", "development") == "production",
+		LogLevel:               r.str("LOG_LEVEL", "info"),
+		OperatorTenantID:       r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
+		AdminAPISecret:         r.str("ADMIN_API_SECRET", ""),
+		AdminSignatureVersion:  r.integer("ADMIN_API_SIGNATURE_VERSION", 1),
+		AdminSignatureTTL:      time.Duration(r.integer("ADMIN_API_SIGNATURE_TTL_SECONDS", 30)) * time.Second,
+		ILPAddress:             r.str("ILP_ADDRESS", "test.rafiki"),
+		DatabaseURL:            r.str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_backend?sslmode=disable"),
+		AuthDatabaseURL:        r.str("AUTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_auth?sslmode=disable"),
+		RedisURL:               r.str("REDIS_URL", "redis://127.0.0.1:6379"),
+		NATSURL:                r.str("NATS_URL", ""),
+		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 1),
+		DataDir:                r.str("DATA_DIR", "./data"),
+		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
+		ShutdownTimeout:        time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
+		OpenPaymentsPort:       r.integer("OPEN_PAYMENTS_PORT", 3000),
+		AdminPort:              r.integer("ADMIN_PORT", 3001),
+		ConnectorPort:          r.integer("CONNECTOR_PORT", 3002),
+		AuthPort:               r.integer("AUTH_PORT", 3006),
+		IntrospectionPort:      r.integer("INTROSPECTION_PORT", 3007),
+		InteractionPort:        r.integer("INTERACTION_PORT", 3009),
+		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
+		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
+		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
+		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
+		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
+		GraphQLIdempotencyTTL:  time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_TTL_MS", 86400000)) * time.Millisecond,
+		GraphQLIdempotencyLock: time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS", 2000)) * time.Millisecond,
+	}
+	if service == "auth" {
+		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
+	}
+	c.OpenPaymentsURL = strings.TrimRight(r.str("OPEN_PAYMENTS_URL", fmt.Sprintf("http://localhost:%d", c.OpenPaymentsPort)), "/")
+	c.AuthServerGrantURL = strings.TrimRight(r.str("AUTH_SERVER_GRANT_URL", fmt.Sprintf("http://localhost:%d", c.AuthPort)), "/")
+	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
+	if r.err != nil {
+		return c, r.err
+	}
+	if c.AdminAPISecret == "" {
+		if c.Production {
+			return c, fmt.Errorf("config: ADMIN_API_SECRET must be set in production")
+		}
+		c.AdminAPISecret = "rafiki-dev-admin-secret"
+	}
+	return c, nil
+}
+
+type reader struct{ err error }
+
+func (r *reader) str(name, fallback string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return fallback
+}
+
+func (r *reader) integer(name string, fallback int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return fallback
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("config: %s=%q is not a whole number", name, v)
+	}
+	return n
+}
+
+func (r *reader) boolean(name string, fallback bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return fallback
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("config: %s=%q is not true or false", name, v)
+	}
+	return b
+}
