@@ -209,7 +209,12 @@ func TestTenantsAndIsolation(t *testing.T) {
 	}
 
 	tc := s.client(tenantID, secret)
-	var who struct{ Whoami struct{ ID string; IsOperator bool } }
+	var who struct {
+		Whoami struct {
+			ID         string
+			IsOperator bool
+		}
+	}
 	if err := tc.Do(ctx, `{ whoami { id isOperator } }`, nil, &who); err != nil || who.Whoami.ID != tenantID || who.Whoami.IsOperator {
 		t.Fatalf("whoami: %v %+v", err, who)
 	}
@@ -220,7 +225,9 @@ func TestTenantsAndIsolation(t *testing.T) {
 	if _, err := getAsset(ctx, tc, opAsset.ID); code(t, err) != "NOT_FOUND" {
 		t.Fatalf("tenant reading the operator's asset: %v", err)
 	}
-	var upd struct{ UpdateAsset struct{ Asset *assetOut } `json:"updateAsset"` }
+	var upd struct {
+		UpdateAsset struct{ Asset *assetOut } `json:"updateAsset"`
+	}
 	err = tc.Do(ctx, `mutation($input: UpdateAssetInput!) { updateAsset(input: $input) { asset { id } } }`,
 		map[string]any{"input": map[string]any{"id": opAsset.ID, "liquidityThreshold": "1"}}, &upd)
 	if code(t, err) != "NOT_FOUND" {
@@ -253,7 +260,9 @@ func TestTenantsAndIsolation(t *testing.T) {
 	if err := tc.Do(ctx, `query($id: String!) { tenant(id: $id) { id } }`, map[string]any{"id": op.TenantID}, nil); code(t, err) != "NOT_FOUND" {
 		t.Fatalf("tenant reading the operator tenant: %v", err)
 	}
-	var renamed struct{ UpdateTenant struct{ Tenant struct{ PublicName string } } `json:"updateTenant"` }
+	var renamed struct {
+		UpdateTenant struct{ Tenant struct{ PublicName string } } `json:"updateTenant"`
+	}
 	if err := tc.Do(ctx, `mutation($id: ID!) { updateTenant(input: {id: $id, publicName: "Bank B2"}) { tenant { publicName } } }`,
 		map[string]any{"id": tenantID}, &renamed); err != nil || renamed.UpdateTenant.Tenant.PublicName != "Bank B2" {
 		t.Fatalf("tenant renaming itself: %v %+v", err, renamed)
@@ -316,7 +325,9 @@ func TestReadYourWritesUnderConcurrency(t *testing.T) {
 				errs <- fmt.Errorf("asset %s not readable right after its creation: %v", a.ID, err)
 				return
 			}
-			var upd struct{ UpdateAsset struct{ Asset assetOut } `json:"updateAsset"` }
+			var upd struct {
+				UpdateAsset struct{ Asset assetOut } `json:"updateAsset"`
+			}
 			err = s.operator.Do(ctx, `mutation($input: UpdateAssetInput!) { updateAsset(input: $input) { asset { liquidityThreshold } } }`,
 				map[string]any{"input": map[string]any{"id": a.ID, "liquidityThreshold": fmt.Sprint(i + 1)}}, &upd)
 			if err != nil {
