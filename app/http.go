@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // Listener is one HTTP port of a service.
@@ -96,13 +98,13 @@ func (s *Servers) Shutdown(ctx context.Context) {
 
 // withHealth adds GET /healthz to a handler.
 func withHealth(h http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	r := chi.NewRouter()
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	if h != nil {
-		mux.Handle("/", h)
+		r.Mount("/", h)
 	}
-	return mux
+	return r
 }

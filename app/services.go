@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/rafiki-go/rafiki/adminapi"
 	"github.com/rafiki-go/rafiki/adminauth"
 	"github.com/rafiki-go/rafiki/config"
@@ -104,9 +106,9 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	auth := adminauth.Middleware(adminauth.Config{
 		OperatorSecret: cfg.AdminAPISecret, SignatureVersion: cfg.AdminSignatureVersion, TTL: cfg.AdminSignatureTTL,
 	}, operatorSecrets{operatorID: cfg.OperatorTenantID, secret: cfg.AdminAPISecret, read: b.Read}, d.Redis, d.Log)
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", auth(gql))
-	return mux
+	r := chi.NewRouter()
+	r.Handle("/graphql", auth(gql))
+	return r
 }
 
 // Listener names.

@@ -1,0 +1,133 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestDevLifecycle runs the real binary as a user would: dev serves and
+// answers signed requests, a second dev on the same ports fails clearly,
+// SIGTERM drains and exits cleanly, and the tools read the stored events.
+func TestDevLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "rafiki")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ports := map[string]int{}
+	for _, v := range []string{"OPEN_PAYMENTS_PORT", "ADMIN_PORT", "CONNECTOR_PORT", "AUTH_PORT", "INTROSPECTION_PORT",
+		"INTERACTION_PORT", "AUTH_ADMIN_PORT", "SERVICE_API_PORT", "ADMIN_UI_PORT", "EMBEDDED_NATS_PORT"} {
+		ports[v] = freePort(t)
+	}
+	env := append(os.Environ(), "DATA_DIR="+t.TempDir(), "DATABASE_URL="+testkit.NewDatabase(t),
+		"REDIS_URL="+testkit.RedisURL(), "ADMIN_API_SECRET=lifecycle-secret", "NATS_URL=",
+		"OPERATOR_TENANT_ID=7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55")
+	for v, p := range ports {
+		env = append(env, fmt.Sprintf("%s=%d", v, p))
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	dev := exec.Command(bin, "dev")
+	dev.Env = env
+	var devOut bytes.Buffer
+	dev.Stdout, dev.Stderr = &devOut, &devOut
+	dev.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dev.Process.Kill() }()
+	for v, p := range ports {
+		if v == "EMBEDDED_NATS_PORT" {
+			continue
+		}
+		url := fmt.Sprintf("http://127.0.0.1:%d/healthz", p)
+		testkit.Eventually(t, 30*time.Second, func() bool {
+			resp, err := http.Get(url)
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		}, "%s (%s) never became healthy; output:\n%s", url, v, &devOut)
+	}
+
+	op := &adminclient.Client{URL: fmt.Sprintf("http://127.0.0.1:%d/graphql", ports["ADMIN_PORT"]),
+		TenantID: "7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55", Secret: "lifecycle-secret"}
+	var created struct {
+		CreateAsset struct{ Asset struct{ ID string } } `json:"createAsset"`
+	}
+	if err := op.Do(context.Background(), `mutation { createAsset(input: {code: "USD", scale: 2}) { asset { id } } }`, nil, &created); err != nil {
+		t.Fatalf("createAsset: %v\n%s", err, &devOut)
+	}
+	assetID := created.CreateAsset.Asset.ID
+
+	out, err := run("dev")
+	if err == nil || !strings.Contains(out, "already in use") {
+		t.Fatalf("second dev: err %v, output:\n%s", err, out)
+	}
+
+	if err := dev.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- dev.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("dev exited with %v after SIGTERM:\n%s", err, &devOut)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("dev did not exit within 20s of SIGTERM:\n%s", &devOut)
+	}
+	if !strings.Contains(devOut.String(), "stopped") {
+		t.Fatalf("dev did not report a clean stop:\n%s", &devOut)
+	}
+
+	// The tools find the events dev stored, from the store on disk.
+	out, err = run("events", assetID)
+	if err != nil || !strings.Contains(out, "asset.created") {
+		t.Fatalf("events: %v\n%s", err, out)
+	}
+	out, err = run("events", assetID, "--at", time.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil || !strings.Contains(out, `"Code": "USD"`) {
+		t.Fatalf("events --at: %v\n%s", err, out)
+	}
+	out, err = run("replay", "assets")
+	if err != nil || !strings.Contains(out, "replayed assets: 1 events") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	out, err = run("streams", "apply")
+	if err != nil || !strings.Contains(out, "0 created, 0 updated") {
+		t.Fatalf("streams apply: %v\n%s", err, out)
+	}
+}

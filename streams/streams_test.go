@@ -1,0 +1,125 @@
+package streams_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	rafiki "github.com/rafiki-go/rafiki"
+	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/streams"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestApplyTwiceChangesNothing(t *testing.T) {
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	first, err := streams.Apply(ctx, js, decl, 1, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Created != len(decl.Streams)+len(decl.Consumers) || first.Updated != 0 {
+		t.Fatalf("first apply: %+v", first)
+	}
+	before := snapshot(t, js, decl)
+	second, err := streams.Apply(ctx, js, decl, 1, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != (streams.Changes{}) {
+		t.Fatalf("second apply changed %+v", second)
+	}
+	after := snapshot(t, js, decl)
+	for name, cfg := range before {
+		if after[name] != cfg {
+			t.Fatalf("%s changed on the second apply:\n%s\n%s", name, cfg, after[name])
+		}
+	}
+
+	events, err := js.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := events.CachedInfo().Config
+	if !cfg.DenyDelete || !cfg.DenyPurge || cfg.Storage != jetstream.FileStorage || !cfg.AllowAtomicPublish {
+		t.Fatalf("EVENTS is not immutable file storage with atomic batches: %+v", cfg)
+	}
+	if err := events.Purge(ctx); err == nil {
+		t.Fatal("EVENTS accepted a purge")
+	}
+
+	// A stream changed by hand is brought back to the declaration.
+	declared := cfg.Duplicates
+	cfg.Duplicates = declared / 2
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	third, err := streams.Apply(ctx, js, decl, 1, log)
+	if err != nil || third.Updated != 1 {
+		t.Fatalf("apply after a manual change: %+v %v", third, err)
+	}
+	events, _ = js.Stream(ctx, "EVENTS")
+	if events.CachedInfo().Config.Duplicates != declared {
+		t.Fatalf("duplicate window %s, declared %s", events.CachedInfo().Config.Duplicates, declared)
+	}
+}
+
+func snapshot(t *testing.T, js jetstream.JetStream, d streams.Declaration) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	for _, s := range d.Streams {
+		st, err := js.Stream(ctx, s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := st.CachedInfo()
+		out["stream "+s.Name] = info.Created.String() + " " + jsonOf(info.Config)
+	}
+	for _, c := range d.Consumers {
+		cons, err := js.Consumer(ctx, c.Stream, c.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := cons.CachedInfo()
+		out["consumer "+c.Name] = info.Created.String() + " " + jsonOf(info.Config)
+	}
+	return out
+}
+
+func TestParseRejectsIncompleteDeclarations(t *testing.T) {
+	for name, yaml := range map[string]string{
+		"stream without subjects": "streams:\n  - name: A\n",
+		"unknown storage":         "streams:\n  - name: A\n    subjects: [a]\n    storage: tape\n",
+		"consumer on no stream":   "streams:\n  - name: A\n    subjects: [a]\nconsumers:\n  - stream: B\n    name: c\n",
+		"unknown ack policy":      "streams:\n  - name: A\n    subjects: [a]\nconsumers:\n  - stream: A\n    name: c\n    ack_policy: maybe\n",
+		"not yaml":                "streams: [",
+	} {
+		if _, err := streams.Parse([]byte(yaml)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
