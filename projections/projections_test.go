@@ -81,6 +81,12 @@ var operator = commands.Actor{TenantID: "00000000-0000-4000-8000-000000000001", 
 // goroutines. It returns the last stream sequence written.
 func load(t *testing.T, e *env, tenants, updates int) uint64 {
 	t.Helper()
+	return loadFrom(t, e, 0, tenants, updates)
+}
+
+// loadFrom is load for tenants numbered from first on.
+func loadFrom(t *testing.T, e *env, first, tenants, updates int) uint64 {
+	t.Helper()
 	h := tenant.NewHandler(e.store, operator.TenantID, "test.rafiki")
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -119,7 +125,7 @@ func load(t *testing.T, e *env, tenants, updates int) uint64 {
 		})
 	}
 	for i := range tenants {
-		work <- i
+		work <- first + i
 	}
 	close(work)
 	wg.Wait()
@@ -238,4 +244,72 @@ func TestProjectionSurvivesSIGKILLMidLoad(t *testing.T) {
 	}
 	equalToReplay(t, e)
 	t.Logf("killed at checkpoint %d of %d; read model equals a fresh replay", killedAt, last)
+}
+
+func TestReplaySwapsInWhileReadersAndWritersGoOn(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	if err := projections.Prepare(ctx, e.pool, projections.Tenants{}); err != nil {
+		t.Fatal(err)
+	}
+	waiter := projections.NewWaiter(e.pool, log)
+	go waiter.Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	first := load(t, e, 1000, 1)
+	if err := waiter.Wait(ctx, "tenants", first, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// Readers must never fail or see fewer tenants than before.
+	var readErr error
+	var reads int
+	stopReading := make(chan struct{})
+	readersDone := make(chan struct{})
+	go func() {
+		defer close(readersDone)
+		seen := 0
+		for {
+			select {
+			case <-stopReading:
+				return
+			default:
+			}
+			var n int
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM rm_tenants.tenants`).Scan(&n); err != nil {
+				readErr = err
+				return
+			}
+			if n < seen {
+				readErr = fmt.Errorf("tenant count fell from %d to %d", seen, n)
+				return
+			}
+			seen, reads = n, reads+1
+		}
+	}()
+	more := make(chan uint64)
+	go func() { more <- loadFrom(t, e, 1000, 500, 0) }()
+	var progressCalls int
+	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>",
+		func(projections.Progress) { progressCalls++ }); err != nil {
+		t.Fatal(err)
+	}
+	last := <-more
+	if err := waiter.Wait(ctx, "tenants", last, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	close(stopReading)
+	<-readersDone
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	var n int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM rm_tenants.tenants`).Scan(&n); err != nil || n != 1500 {
+		t.Fatalf("%d tenants after replay and more writes, want 1500 (%v)", n, err)
+	}
+	if reads == 0 || progressCalls == 0 {
+		t.Fatalf("reads %d, progress reports %d: the test did not exercise the swap", reads, progressCalls)
+	}
+	equalToReplay(t, e)
 }

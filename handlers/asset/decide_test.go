@@ -1,0 +1,85 @@
+package asset
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+)
+
+var (
+	owner    = commands.Actor{TenantID: "t1"}
+	stranger = commands.Actor{TenantID: "t2"}
+	operator = commands.Actor{TenantID: "op", Operator: true}
+	live     = State{Exists: true, ID: "a1", TenantID: "t1", Code: "USD", Scale: 2}
+	gone     = func() State { s := live; now := time.Now(); s.DeletedAt = &now; return s }()
+)
+
+func TestDecideCreate(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing State
+		cmd      commands.CreateAsset
+		ledger   uint32
+		want     apperr.Kind
+		wantType string
+	}{
+		{"new", State{}, commands.CreateAsset{Meta: commands.Meta{Actor: owner}, TenantID: "t1", Code: "USD", Scale: 2}, 1, "", "asset.created"},
+		{"operator for a tenant", State{}, commands.CreateAsset{Meta: commands.Meta{Actor: operator}, TenantID: "t1", Code: "USD"}, 1, "", "asset.created"},
+		{"for another tenant", State{}, commands.CreateAsset{Meta: commands.Meta{Actor: stranger}, TenantID: "t1", Code: "USD"}, 1, apperr.InvalidInput, ""},
+		{"duplicate", live, commands.CreateAsset{Meta: commands.Meta{Actor: owner}, TenantID: "t1", Code: "USD", Scale: 2}, 0, apperr.Duplicate, ""},
+		{"re-activate", gone, commands.CreateAsset{Meta: commands.Meta{Actor: owner}, TenantID: "t1", Code: "USD", Scale: 2}, 0, "", "asset.reactivated"},
+		{"empty code", State{}, commands.CreateAsset{Meta: commands.Meta{Actor: owner}, TenantID: "t1"}, 1, apperr.InvalidInput, ""},
+		{"space in code", State{}, commands.CreateAsset{Meta: commands.Meta{Actor: owner}, TenantID: "t1", Code: "U SD"}, 1, apperr.InvalidInput, ""},
+		{"ledgers exhausted", State{}, commands.CreateAsset{Meta: commands.Meta{Actor: owner}, TenantID: "t1", Code: "USD"}, ledgerMax + 1, apperr.InvalidInput, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, err := decideCreate(tc.existing, tc.cmd, tc.ledger)
+			if tc.want != "" {
+				if apperr.KindOf(err) != tc.want {
+					t.Fatalf("got %v, want %s", err, tc.want)
+				}
+				return
+			}
+			if err != nil || len(evs) != 1 || evs[0].EventType() != tc.wantType {
+				t.Fatalf("got %v %v, want %s", evs, err, tc.wantType)
+			}
+		})
+	}
+}
+
+func TestDecideOnExistingAsset(t *testing.T) {
+	if _, err := decideUpdate(live, commands.UpdateAsset{Meta: commands.Meta{Actor: stranger}}); apperr.KindOf(err) != apperr.NotFound {
+		t.Fatalf("stranger updating: %v", err)
+	}
+	if _, err := decideUpdate(gone, commands.UpdateAsset{Meta: commands.Meta{Actor: owner}}); apperr.KindOf(err) != apperr.NotFound {
+		t.Fatalf("updating a deleted asset: %v", err)
+	}
+	if evs, err := decideUpdate(live, commands.UpdateAsset{Meta: commands.Meta{Actor: operator}}); err != nil || len(evs) != 1 {
+		t.Fatalf("operator updating: %v %v", evs, err)
+	}
+	if _, err := decideDelete(gone, commands.DeleteAsset{Meta: commands.Meta{Actor: owner}}); apperr.KindOf(err) != apperr.NotFound {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	for _, tc := range []struct {
+		cmd  commands.SetFee
+		want apperr.Kind
+	}{
+		{commands.SetFee{Meta: commands.Meta{Actor: owner}, Type: FeeSending, BasisPoints: 10000}, ""},
+		{commands.SetFee{Meta: commands.Meta{Actor: owner}, Type: FeeReceiving, BasisPoints: 0}, ""},
+		{commands.SetFee{Meta: commands.Meta{Actor: owner}, Type: FeeSending, BasisPoints: 10001}, apperr.InvalidInput},
+		{commands.SetFee{Meta: commands.Meta{Actor: owner}, Type: FeeSending, BasisPoints: -1}, apperr.InvalidInput},
+		{commands.SetFee{Meta: commands.Meta{Actor: owner}, Type: "BOTH"}, apperr.InvalidInput},
+		{commands.SetFee{Meta: commands.Meta{Actor: stranger}, Type: FeeSending}, apperr.NotFound},
+	} {
+		evs, err := decideSetFee(live, tc.cmd, "f1")
+		if tc.want == "" && (err != nil || evs[0].(*events.FeeSet).FeeID != "f1") {
+			t.Fatalf("%+v: %v %v", tc.cmd, evs, err)
+		}
+		if tc.want != "" && apperr.KindOf(err) != tc.want {
+			t.Fatalf("%+v: %v, want %s", tc.cmd, err, tc.want)
+		}
+	}
+}
