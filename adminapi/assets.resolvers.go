@@ -11,9 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
-	"github.com/rafiki-go/rafiki/readmodel"
 )
 
 // ReceivingFee is the resolver for the receivingFee field.
@@ -194,54 +192,3 @@ func (r *queryResolver) Assets(ctx context.Context, after *string, before *strin
 func (r *Resolver) Asset() AssetResolver { return &assetResolver{r} }
 
 type assetResolver struct{ *Resolver }
-
-func (r *Resolver) assetAfter(ctx context.Context, id string, res handlers.Result) (*Asset, error) {
-	if err := r.seen(ctx, "assets", res); err != nil {
-		return nil, err
-	}
-	row, err := r.Read.Asset(ctx, id, nil)
-	if err != nil {
-		return nil, err
-	}
-	if row == nil {
-		return nil, apperr.E(apperr.NotFound, "Asset not found")
-	}
-	return assetOut(row), nil
-}
-
-func (r *Resolver) latestFee(ctx context.Context, assetID, feeType string) (*Fee, error) {
-	f, err := r.Read.LatestFee(ctx, assetID, feeType)
-	if err != nil || f == nil {
-		return nil, err
-	}
-	return feeOut(f), nil
-}
-
-func assetOut(a *readmodel.Asset) *Asset {
-	return &Asset{
-		ID: a.ID, Code: a.Code, Scale: scalars.UInt8(a.Scale), TenantID: a.TenantID,
-		WithdrawalThreshold: bigIntOut(a.WithdrawalThreshold), LiquidityThreshold: bigIntOut(a.LiquidityThreshold),
-		CreatedAt: timestamp(a.CreatedAt),
-	}
-}
-
-func feeOut(f *readmodel.Fee) *Fee {
-	return &Fee{ID: f.ID, AssetID: f.AssetID, Type: FeeType(f.Type), Fixed: scalars.BigInt(f.Fixed),
-		BasisPoints: f.BasisPoints, CreatedAt: timestamp(f.CreatedAt)}
-}
-
-func bigIntIn(v *scalars.BigInt) *uint64 {
-	if v == nil {
-		return nil
-	}
-	n := uint64(*v)
-	return &n
-}
-
-func bigIntOut(v *uint64) *scalars.BigInt {
-	if v == nil {
-		return nil
-	}
-	b := scalars.BigInt(*v)
-	return &b
-}

@@ -32,12 +32,19 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Tenant() TenantResolver
+	WalletAddress() WalletAddressResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AdditionalProperty struct {
+		Key                   func(childComplexity int) int
+		Value                 func(childComplexity int) int
+		VisibleInOpenPayments func(childComplexity int) int
+	}
+
 	Asset struct {
 		Code                func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
@@ -69,6 +76,14 @@ type ComplexityRoot struct {
 		Settings func(childComplexity int) int
 	}
 
+	CreateWalletAddressKeyMutationResponse struct {
+		WalletAddressKey func(childComplexity int) int
+	}
+
+	CreateWalletAddressMutationResponse struct {
+		WalletAddress func(childComplexity int) int
+	}
+
 	DeleteAssetMutationResponse struct {
 		Asset func(childComplexity int) int
 	}
@@ -96,15 +111,27 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	Jwk struct {
+		Alg func(childComplexity int) int
+		Crv func(childComplexity int) int
+		Kid func(childComplexity int) int
+		Kty func(childComplexity int) int
+		X   func(childComplexity int) int
+	}
+
 	Mutation struct {
-		CreateAsset          func(childComplexity int, input CreateAssetInput) int
-		CreateTenant         func(childComplexity int, input CreateTenantInput) int
-		CreateTenantSettings func(childComplexity int, input CreateTenantSettingsInput) int
-		DeleteAsset          func(childComplexity int, input DeleteAssetInput) int
-		DeleteTenant         func(childComplexity int, id string) int
-		SetFee               func(childComplexity int, input SetFeeInput) int
-		UpdateAsset          func(childComplexity int, input UpdateAssetInput) int
-		UpdateTenant         func(childComplexity int, input UpdateTenantInput) int
+		CreateAsset            func(childComplexity int, input CreateAssetInput) int
+		CreateTenant           func(childComplexity int, input CreateTenantInput) int
+		CreateTenantSettings   func(childComplexity int, input CreateTenantSettingsInput) int
+		CreateWalletAddress    func(childComplexity int, input CreateWalletAddressInput) int
+		CreateWalletAddressKey func(childComplexity int, input CreateWalletAddressKeyInput) int
+		DeleteAsset            func(childComplexity int, input DeleteAssetInput) int
+		DeleteTenant           func(childComplexity int, id string) int
+		RevokeWalletAddressKey func(childComplexity int, input RevokeWalletAddressKeyInput) int
+		SetFee                 func(childComplexity int, input SetFeeInput) int
+		UpdateAsset            func(childComplexity int, input UpdateAssetInput) int
+		UpdateTenant           func(childComplexity int, input UpdateTenantInput) int
+		UpdateWalletAddress    func(childComplexity int, input UpdateWalletAddressInput) int
 	}
 
 	PageInfo struct {
@@ -120,7 +147,14 @@ type ComplexityRoot struct {
 		Assets              func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
 		Tenant              func(childComplexity int, id string) int
 		Tenants             func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
+		WalletAddress       func(childComplexity int, id string) int
+		WalletAddressByURL  func(childComplexity int, url string) int
+		WalletAddresses     func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
 		Whoami              func(childComplexity int) int
+	}
+
+	RevokeWalletAddressKeyMutationResponse struct {
+		WalletAddressKey func(childComplexity int) int
 	}
 
 	SetFeeResponse struct {
@@ -158,6 +192,50 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	UpdateWalletAddressMutationResponse struct {
+		WalletAddress func(childComplexity int) int
+	}
+
+	WalletAddress struct {
+		AdditionalProperties func(childComplexity int) int
+		Address              func(childComplexity int) int
+		Asset                func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		PublicName           func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Tenant               func(childComplexity int) int
+		WalletAddressKeys    func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
+	}
+
+	WalletAddressEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WalletAddressKey struct {
+		CreatedAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Jwk             func(childComplexity int) int
+		Revoked         func(childComplexity int) int
+		WalletAddressID func(childComplexity int) int
+	}
+
+	WalletAddressKeyConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	WalletAddressKeyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WalletAddressesConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
 	WhoamiResponse struct {
 		ID         func(childComplexity int) int
 		IsOperator func(childComplexity int) int
@@ -184,6 +262,10 @@ type MutationResolver interface {
 	UpdateAsset(ctx context.Context, input UpdateAssetInput) (*AssetMutationResponse, error)
 	DeleteAsset(ctx context.Context, input DeleteAssetInput) (*DeleteAssetMutationResponse, error)
 	SetFee(ctx context.Context, input SetFeeInput) (*SetFeeResponse, error)
+	CreateWalletAddress(ctx context.Context, input CreateWalletAddressInput) (*CreateWalletAddressMutationResponse, error)
+	UpdateWalletAddress(ctx context.Context, input UpdateWalletAddressInput) (*UpdateWalletAddressMutationResponse, error)
+	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
+	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
 }
 type QueryResolver interface {
 	Tenant(ctx context.Context, id string) (*Tenant, error)
@@ -192,9 +274,19 @@ type QueryResolver interface {
 	Asset(ctx context.Context, id string) (*Asset, error)
 	AssetByCodeAndScale(ctx context.Context, code string, scale scalars.UInt8) (*Asset, error)
 	Assets(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*AssetsConnection, error)
+	WalletAddress(ctx context.Context, id string) (*WalletAddress, error)
+	WalletAddressByURL(ctx context.Context, url string) (*WalletAddress, error)
+	WalletAddresses(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*WalletAddressesConnection, error)
 }
 type TenantResolver interface {
 	Settings(ctx context.Context, obj *Tenant) ([]TenantSetting, error)
+}
+type WalletAddressResolver interface {
+	Asset(ctx context.Context, obj *WalletAddress) (*Asset, error)
+
+	WalletAddressKeys(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*WalletAddressKeyConnection, error)
+	AdditionalProperties(ctx context.Context, obj *WalletAddress) ([]*AdditionalProperty, error)
+	Tenant(ctx context.Context, obj *WalletAddress) (*Tenant, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -214,6 +306,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AdditionalProperty.key":
+		if e.ComplexityRoot.AdditionalProperty.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdditionalProperty.Key(childComplexity), true
+	case "AdditionalProperty.value":
+		if e.ComplexityRoot.AdditionalProperty.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdditionalProperty.Value(childComplexity), true
+	case "AdditionalProperty.visibleInOpenPayments":
+		if e.ComplexityRoot.AdditionalProperty.VisibleInOpenPayments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdditionalProperty.VisibleInOpenPayments(childComplexity), true
 
 	case "Asset.code":
 		if e.ComplexityRoot.Asset.Code == nil {
@@ -321,6 +432,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateTenantSettingsMutationResponse.Settings(childComplexity), true
 
+	case "CreateWalletAddressKeyMutationResponse.walletAddressKey":
+		if e.ComplexityRoot.CreateWalletAddressKeyMutationResponse.WalletAddressKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateWalletAddressKeyMutationResponse.WalletAddressKey(childComplexity), true
+
+	case "CreateWalletAddressMutationResponse.walletAddress":
+		if e.ComplexityRoot.CreateWalletAddressMutationResponse.WalletAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateWalletAddressMutationResponse.WalletAddress(childComplexity), true
+
 	case "DeleteAssetMutationResponse.asset":
 		if e.ComplexityRoot.DeleteAssetMutationResponse.Asset == nil {
 			break
@@ -398,6 +523,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FeesConnection.PageInfo(childComplexity), true
 
+	case "Jwk.alg":
+		if e.ComplexityRoot.Jwk.Alg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Jwk.Alg(childComplexity), true
+	case "Jwk.crv":
+		if e.ComplexityRoot.Jwk.Crv == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Jwk.Crv(childComplexity), true
+	case "Jwk.kid":
+		if e.ComplexityRoot.Jwk.Kid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Jwk.Kid(childComplexity), true
+	case "Jwk.kty":
+		if e.ComplexityRoot.Jwk.Kty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Jwk.Kty(childComplexity), true
+	case "Jwk.x":
+		if e.ComplexityRoot.Jwk.X == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Jwk.X(childComplexity), true
+
 	case "Mutation.createAsset":
 		if e.ComplexityRoot.Mutation.CreateAsset == nil {
 			break
@@ -431,6 +587,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTenantSettings(childComplexity, args["input"].(CreateTenantSettingsInput)), true
+	case "Mutation.createWalletAddress":
+		if e.ComplexityRoot.Mutation.CreateWalletAddress == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWalletAddress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWalletAddress(childComplexity, args["input"].(CreateWalletAddressInput)), true
+	case "Mutation.createWalletAddressKey":
+		if e.ComplexityRoot.Mutation.CreateWalletAddressKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWalletAddressKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWalletAddressKey(childComplexity, args["input"].(CreateWalletAddressKeyInput)), true
 	case "Mutation.deleteAsset":
 		if e.ComplexityRoot.Mutation.DeleteAsset == nil {
 			break
@@ -453,6 +631,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTenant(childComplexity, args["id"].(string)), true
+	case "Mutation.revokeWalletAddressKey":
+		if e.ComplexityRoot.Mutation.RevokeWalletAddressKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeWalletAddressKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeWalletAddressKey(childComplexity, args["input"].(RevokeWalletAddressKeyInput)), true
 	case "Mutation.setFee":
 		if e.ComplexityRoot.Mutation.SetFee == nil {
 			break
@@ -486,6 +675,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateTenant(childComplexity, args["input"].(UpdateTenantInput)), true
+	case "Mutation.updateWalletAddress":
+		if e.ComplexityRoot.Mutation.UpdateWalletAddress == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWalletAddress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWalletAddress(childComplexity, args["input"].(UpdateWalletAddressInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -568,12 +768,52 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tenants(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder)), true
+	case "Query.walletAddress":
+		if e.ComplexityRoot.Query.WalletAddress == nil {
+			break
+		}
+
+		args, err := ec.field_Query_walletAddress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WalletAddress(childComplexity, args["id"].(string)), true
+	case "Query.walletAddressByUrl":
+		if e.ComplexityRoot.Query.WalletAddressByURL == nil {
+			break
+		}
+
+		args, err := ec.field_Query_walletAddressByUrl_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WalletAddressByURL(childComplexity, args["url"].(string)), true
+	case "Query.walletAddresses":
+		if e.ComplexityRoot.Query.WalletAddresses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_walletAddresses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WalletAddresses(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
 	case "Query.whoami":
 		if e.ComplexityRoot.Query.Whoami == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Whoami(childComplexity), true
+
+	case "RevokeWalletAddressKeyMutationResponse.walletAddressKey":
+		if e.ComplexityRoot.RevokeWalletAddressKeyMutationResponse.WalletAddressKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeWalletAddressKeyMutationResponse.WalletAddressKey(childComplexity), true
 
 	case "SetFeeResponse.fee":
 		if e.ComplexityRoot.SetFeeResponse.Fee == nil {
@@ -683,6 +923,156 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantsConnection.PageInfo(childComplexity), true
 
+	case "UpdateWalletAddressMutationResponse.walletAddress":
+		if e.ComplexityRoot.UpdateWalletAddressMutationResponse.WalletAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateWalletAddressMutationResponse.WalletAddress(childComplexity), true
+
+	case "WalletAddress.additionalProperties":
+		if e.ComplexityRoot.WalletAddress.AdditionalProperties == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.AdditionalProperties(childComplexity), true
+	case "WalletAddress.address":
+		if e.ComplexityRoot.WalletAddress.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.Address(childComplexity), true
+	case "WalletAddress.asset":
+		if e.ComplexityRoot.WalletAddress.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.Asset(childComplexity), true
+	case "WalletAddress.createdAt":
+		if e.ComplexityRoot.WalletAddress.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.CreatedAt(childComplexity), true
+	case "WalletAddress.id":
+		if e.ComplexityRoot.WalletAddress.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.ID(childComplexity), true
+	case "WalletAddress.publicName":
+		if e.ComplexityRoot.WalletAddress.PublicName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.PublicName(childComplexity), true
+	case "WalletAddress.status":
+		if e.ComplexityRoot.WalletAddress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.Status(childComplexity), true
+	case "WalletAddress.tenant":
+		if e.ComplexityRoot.WalletAddress.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.Tenant(childComplexity), true
+	case "WalletAddress.walletAddressKeys":
+		if e.ComplexityRoot.WalletAddress.WalletAddressKeys == nil {
+			break
+		}
+
+		args, err := ec.field_WalletAddress_walletAddressKeys_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.WalletAddress.WalletAddressKeys(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder)), true
+
+	case "WalletAddressEdge.cursor":
+		if e.ComplexityRoot.WalletAddressEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressEdge.Cursor(childComplexity), true
+	case "WalletAddressEdge.node":
+		if e.ComplexityRoot.WalletAddressEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressEdge.Node(childComplexity), true
+
+	case "WalletAddressKey.createdAt":
+		if e.ComplexityRoot.WalletAddressKey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKey.CreatedAt(childComplexity), true
+	case "WalletAddressKey.id":
+		if e.ComplexityRoot.WalletAddressKey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKey.ID(childComplexity), true
+	case "WalletAddressKey.jwk":
+		if e.ComplexityRoot.WalletAddressKey.Jwk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKey.Jwk(childComplexity), true
+	case "WalletAddressKey.revoked":
+		if e.ComplexityRoot.WalletAddressKey.Revoked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKey.Revoked(childComplexity), true
+	case "WalletAddressKey.walletAddressId":
+		if e.ComplexityRoot.WalletAddressKey.WalletAddressID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKey.WalletAddressID(childComplexity), true
+
+	case "WalletAddressKeyConnection.edges":
+		if e.ComplexityRoot.WalletAddressKeyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKeyConnection.Edges(childComplexity), true
+	case "WalletAddressKeyConnection.pageInfo":
+		if e.ComplexityRoot.WalletAddressKeyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKeyConnection.PageInfo(childComplexity), true
+
+	case "WalletAddressKeyEdge.cursor":
+		if e.ComplexityRoot.WalletAddressKeyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKeyEdge.Cursor(childComplexity), true
+	case "WalletAddressKeyEdge.node":
+		if e.ComplexityRoot.WalletAddressKeyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressKeyEdge.Node(childComplexity), true
+
+	case "WalletAddressesConnection.edges":
+		if e.ComplexityRoot.WalletAddressesConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressesConnection.Edges(childComplexity), true
+	case "WalletAddressesConnection.pageInfo":
+		if e.ComplexityRoot.WalletAddressesConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressesConnection.PageInfo(childComplexity), true
+
 	case "WhoamiResponse.id":
 		if e.ComplexityRoot.WhoamiResponse.ID == nil {
 			break
@@ -705,15 +1095,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AdditionalPropertyInput", ec.unmarshalInputAdditionalPropertyInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
 			graphql.NewInputUnmarshaler("CreateTenantSettingsInput", ec.unmarshalInputCreateTenantSettingsInput),
+			graphql.NewInputUnmarshaler("CreateWalletAddressInput", ec.unmarshalInputCreateWalletAddressInput),
+			graphql.NewInputUnmarshaler("CreateWalletAddressKeyInput", ec.unmarshalInputCreateWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("DeleteAssetInput", ec.unmarshalInputDeleteAssetInput),
 			graphql.NewInputUnmarshaler("FeeDetails", ec.unmarshalInputFeeDetails),
+			graphql.NewInputUnmarshaler("JwkInput", ec.unmarshalInputJwkInput),
+			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("SetFeeInput", ec.unmarshalInputSetFeeInput),
 			graphql.NewInputUnmarshaler("TenantSettingInput", ec.unmarshalInputTenantSettingInput),
 			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
 			graphql.NewInputUnmarshaler("UpdateTenantInput", ec.unmarshalInputUpdateTenantInput),
+			graphql.NewInputUnmarshaler("UpdateWalletAddressInput", ec.unmarshalInputUpdateWalletAddressInput),
 		)
 	}
 	first := true
@@ -789,7 +1185,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/tenants.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -804,12 +1200,25 @@ var sources = []*ast.Source{
 	{Name: "schema/assets.graphql", Input: sourceData("schema/assets.graphql"), BuiltIn: false},
 	{Name: "schema/common.graphql", Input: sourceData("schema/common.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
+	{Name: "schema/wallet_addresses.graphql", Input: sourceData("schema/wallet_addresses.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AdditionalProperty(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_AdditionalProperty_key(ctx, field)
+	case "value":
+		return ec.fieldContext_AdditionalProperty_value(ctx, field)
+	case "visibleInOpenPayments":
+		return ec.fieldContext_AdditionalProperty_visibleInOpenPayments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdditionalProperty", field.Name)
+}
 
 func (ec *executionContext) childFields_Asset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -873,6 +1282,22 @@ func (ec *executionContext) childFields_CreateTenantSettingsMutationResponse(ctx
 	return nil, fmt.Errorf("no field named %q was found under type CreateTenantSettingsMutationResponse", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateWalletAddressKeyMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "walletAddressKey":
+		return ec.fieldContext_CreateWalletAddressKeyMutationResponse_walletAddressKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateWalletAddressKeyMutationResponse", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateWalletAddressMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "walletAddress":
+		return ec.fieldContext_CreateWalletAddressMutationResponse_walletAddress(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateWalletAddressMutationResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_DeleteAssetMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "asset":
@@ -927,6 +1352,22 @@ func (ec *executionContext) childFields_FeesConnection(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type FeesConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_Jwk(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kid":
+		return ec.fieldContext_Jwk_kid(ctx, field)
+	case "x":
+		return ec.fieldContext_Jwk_x(ctx, field)
+	case "alg":
+		return ec.fieldContext_Jwk_alg(ctx, field)
+	case "kty":
+		return ec.fieldContext_Jwk_kty(ctx, field)
+	case "crv":
+		return ec.fieldContext_Jwk_crv(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Jwk", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "endCursor":
@@ -939,6 +1380,14 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeWalletAddressKeyMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "walletAddressKey":
+		return ec.fieldContext_RevokeWalletAddressKeyMutationResponse_walletAddressKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeWalletAddressKeyMutationResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_SetFeeResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1009,6 +1458,94 @@ func (ec *executionContext) childFields_TenantsConnection(ctx context.Context, f
 		return ec.fieldContext_TenantsConnection_edges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TenantsConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateWalletAddressMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "walletAddress":
+		return ec.fieldContext_UpdateWalletAddressMutationResponse_walletAddress(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateWalletAddressMutationResponse", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WalletAddress_id(ctx, field)
+	case "asset":
+		return ec.fieldContext_WalletAddress_asset(ctx, field)
+	case "address":
+		return ec.fieldContext_WalletAddress_address(ctx, field)
+	case "publicName":
+		return ec.fieldContext_WalletAddress_publicName(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WalletAddress_createdAt(ctx, field)
+	case "status":
+		return ec.fieldContext_WalletAddress_status(ctx, field)
+	case "walletAddressKeys":
+		return ec.fieldContext_WalletAddress_walletAddressKeys(ctx, field)
+	case "additionalProperties":
+		return ec.fieldContext_WalletAddress_additionalProperties(ctx, field)
+	case "tenant":
+		return ec.fieldContext_WalletAddress_tenant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddress", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_WalletAddressEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_WalletAddressEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WalletAddressKey_id(ctx, field)
+	case "walletAddressId":
+		return ec.fieldContext_WalletAddressKey_walletAddressId(ctx, field)
+	case "jwk":
+		return ec.fieldContext_WalletAddressKey_jwk(ctx, field)
+	case "revoked":
+		return ec.fieldContext_WalletAddressKey_revoked(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WalletAddressKey_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressKey", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressKeyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_WalletAddressKeyConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_WalletAddressKeyConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressKeyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressKeyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_WalletAddressKeyEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_WalletAddressKeyEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressKeyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressesConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_WalletAddressesConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_WalletAddressesConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressesConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_WhoamiResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1225,6 +1762,34 @@ func (ec *executionContext) field_Mutation_createTenant_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createWalletAddressKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateWalletAddressKeyInput, error) {
+			return ec.unmarshalNCreateWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createWalletAddress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateWalletAddressInput, error) {
+			return ec.unmarshalNCreateWalletAddressInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1250,6 +1815,20 @@ func (ec *executionContext) field_Mutation_deleteTenant_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeWalletAddressKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RevokeWalletAddressKeyInput, error) {
+			return ec.unmarshalNRevokeWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -1287,6 +1866,20 @@ func (ec *executionContext) field_Mutation_updateTenant_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (UpdateTenantInput, error) {
 			return ec.unmarshalNUpdateTenantInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateTenantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateWalletAddress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UpdateWalletAddressInput, error) {
+			return ec.unmarshalNUpdateWalletAddressInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateWalletAddressInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1459,6 +2052,134 @@ func (ec *executionContext) field_Query_tenants_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_walletAddressByUrl_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "url",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["url"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_walletAddress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_walletAddresses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_WalletAddress_walletAddressKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1532,6 +2253,75 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AdditionalProperty_key(ctx context.Context, field graphql.CollectedField, obj *AdditionalProperty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdditionalProperty_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdditionalProperty_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdditionalProperty", field, false, false, "String")
+}
+
+func (ec *executionContext) _AdditionalProperty_value(ctx context.Context, field graphql.CollectedField, obj *AdditionalProperty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdditionalProperty_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdditionalProperty_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdditionalProperty", field, false, false, "String")
+}
+
+func (ec *executionContext) _AdditionalProperty_visibleInOpenPayments(ctx context.Context, field graphql.CollectedField, obj *AdditionalProperty) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdditionalProperty_visibleInOpenPayments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VisibleInOpenPayments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdditionalProperty_visibleInOpenPayments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AdditionalProperty", field, false, false, "Boolean")
+}
 
 func (ec *executionContext) _Asset_id(ctx context.Context, field graphql.CollectedField, obj *Asset) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -1994,6 +2784,70 @@ func (ec *executionContext) fieldContext_CreateTenantSettingsMutationResponse_se
 	return fc, nil
 }
 
+func (ec *executionContext) _CreateWalletAddressKeyMutationResponse_walletAddressKey(ctx context.Context, field graphql.CollectedField, obj *CreateWalletAddressKeyMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateWalletAddressKeyMutationResponse_walletAddressKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressKey) graphql.Marshaler {
+			return ec.marshalOWalletAddressKey2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateWalletAddressKeyMutationResponse_walletAddressKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateWalletAddressKeyMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateWalletAddressMutationResponse_walletAddress(ctx context.Context, field graphql.CollectedField, obj *CreateWalletAddressMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateWalletAddressMutationResponse_walletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+			return ec.marshalOWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateWalletAddressMutationResponse_walletAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateWalletAddressMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DeleteAssetMutationResponse_asset(ctx context.Context, field graphql.CollectedField, obj *DeleteAssetMutationResponse) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2304,6 +3158,121 @@ func (ec *executionContext) fieldContext_FeesConnection_edges(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Jwk_kid(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jwk_kid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jwk_kid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jwk", field, false, false, "String")
+}
+
+func (ec *executionContext) _Jwk_x(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jwk_x(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.X, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jwk_x(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jwk", field, false, false, "String")
+}
+
+func (ec *executionContext) _Jwk_alg(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jwk_alg(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Alg, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v Alg) graphql.Marshaler {
+			return ec.marshalNAlg2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAlg(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jwk_alg(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jwk", field, false, false, "Alg")
+}
+
+func (ec *executionContext) _Jwk_kty(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jwk_kty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v Kty) graphql.Marshaler {
+			return ec.marshalNKty2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐKty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jwk_kty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jwk", field, false, false, "Kty")
+}
+
+func (ec *executionContext) _Jwk_crv(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Jwk_crv(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Crv, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v Crv) graphql.Marshaler {
+			return ec.marshalNCrv2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCrv(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Jwk_crv(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Jwk", field, false, false, "Crv")
 }
 
 func (ec *executionContext) _Mutation_createTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -2658,6 +3627,182 @@ func (ec *executionContext) fieldContext_Mutation_setFee(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createWalletAddress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createWalletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateWalletAddress(ctx, fc.Args["input"].(CreateWalletAddressInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CreateWalletAddressMutationResponse) graphql.Marshaler {
+			return ec.marshalNCreateWalletAddressMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressMutationResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createWalletAddress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateWalletAddressMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createWalletAddress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateWalletAddress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateWalletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateWalletAddress(ctx, fc.Args["input"].(UpdateWalletAddressInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UpdateWalletAddressMutationResponse) graphql.Marshaler {
+			return ec.marshalNUpdateWalletAddressMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateWalletAddressMutationResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateWalletAddress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateWalletAddressMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateWalletAddress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createWalletAddressKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createWalletAddressKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateWalletAddressKey(ctx, fc.Args["input"].(CreateWalletAddressKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CreateWalletAddressKeyMutationResponse) graphql.Marshaler {
+			return ec.marshalOCreateWalletAddressKeyMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressKeyMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createWalletAddressKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateWalletAddressKeyMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createWalletAddressKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeWalletAddressKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeWalletAddressKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeWalletAddressKey(ctx, fc.Args["input"].(RevokeWalletAddressKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RevokeWalletAddressKeyMutationResponse) graphql.Marshaler {
+			return ec.marshalORevokeWalletAddressKeyMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeWalletAddressKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeWalletAddressKeyMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeWalletAddressKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3002,6 +4147,138 @@ func (ec *executionContext) fieldContext_Query_assets(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_walletAddress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_walletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WalletAddress(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+			return ec.marshalOWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_walletAddress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_walletAddress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_walletAddressByUrl(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_walletAddressByUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WalletAddressByURL(ctx, fc.Args["url"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+			return ec.marshalOWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_walletAddressByUrl(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_walletAddressByUrl_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_walletAddresses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_walletAddresses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WalletAddresses(ctx, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["tenantId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressesConnection) graphql.Marshaler {
+			return ec.marshalNWalletAddressesConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressesConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_walletAddresses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressesConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_walletAddresses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3073,6 +4350,38 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RevokeWalletAddressKeyMutationResponse_walletAddressKey(ctx context.Context, field graphql.CollectedField, obj *RevokeWalletAddressKeyMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeWalletAddressKeyMutationResponse_walletAddressKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressKey) graphql.Marshaler {
+			return ec.marshalOWalletAddressKey2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeWalletAddressKeyMutationResponse_walletAddressKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeWalletAddressKeyMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressKey(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3518,6 +4827,655 @@ func (ec *executionContext) fieldContext_TenantsConnection_edges(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TenantEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateWalletAddressMutationResponse_walletAddress(ctx context.Context, field graphql.CollectedField, obj *UpdateWalletAddressMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateWalletAddressMutationResponse_walletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+			return ec.marshalOWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateWalletAddressMutationResponse_walletAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateWalletAddressMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddress_id(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddress", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WalletAddress_asset(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WalletAddress().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Asset) graphql.Marshaler {
+			return ec.marshalNAsset2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAsset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddress_address(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddress", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddress_publicName(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_publicName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PublicName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_publicName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddress", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddress_createdAt(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddress", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddress_status(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v WalletAddressStatus) graphql.Marshaler {
+			return ec.marshalNWalletAddressStatus2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddress", field, false, false, "WalletAddressStatus")
+}
+
+func (ec *executionContext) _WalletAddress_walletAddressKeys(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_walletAddressKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.WalletAddress().WalletAddressKeys(ctx, obj, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressKeyConnection) graphql.Marshaler {
+			return ec.marshalOWalletAddressKeyConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKeyConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_walletAddressKeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressKeyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_WalletAddress_walletAddressKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddress_additionalProperties(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_additionalProperties(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WalletAddress().AdditionalProperties(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*AdditionalProperty) graphql.Marshaler {
+			return ec.marshalOAdditionalProperty2ᚕᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalProperty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_additionalProperties(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdditionalProperty(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddress_tenant(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WalletAddress().Tenant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Tenant) graphql.Marshaler {
+			return ec.marshalOTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressEdge_node(ctx context.Context, field graphql.CollectedField, obj *WalletAddressEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+			return ec.marshalNWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *WalletAddressEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddressKey_id(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressKey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WalletAddressKey_walletAddressId(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKey_walletAddressId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKey_walletAddressId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressKey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WalletAddressKey_jwk(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKey_jwk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jwk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Jwk) graphql.Marshaler {
+			return ec.marshalNJwk2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐJwk(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKey_jwk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressKey",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Jwk(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressKey_revoked(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKey_revoked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revoked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKey_revoked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressKey", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _WalletAddressKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddressKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKeyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKeyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKeyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []WalletAddressKeyEdge) graphql.Marshaler {
+			return ec.marshalNWalletAddressKeyEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKeyEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKeyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressKeyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKeyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKeyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressKey) graphql.Marshaler {
+			return ec.marshalNWalletAddressKey2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKeyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressKeyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *WalletAddressKeyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressKeyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressKeyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddressesConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *WalletAddressesConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressesConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressesConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressesConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressesConnection_edges(ctx context.Context, field graphql.CollectedField, obj *WalletAddressesConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressesConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []WalletAddressEdge) graphql.Marshaler {
+			return ec.marshalNWalletAddressEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressesConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressesConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressEdge(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4642,6 +6600,62 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAdditionalPropertyInput(ctx context.Context, obj any) (AdditionalPropertyInput, error) {
+	var it AdditionalPropertyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "value", "visibleInOpenPayments"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "visibleInOpenPayments":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visibleInOpenPayments"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VisibleInOpenPayments = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAdditionalPropertyInput unmarshals raw into the AdditionalPropertyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAdditionalPropertyInput(ctx context.Context, raw any) (AdditionalPropertyInput, error) {
+	var out AdditionalPropertyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdditionalPropertyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateAssetInput(ctx context.Context, obj any) (CreateAssetInput, error) {
 	var it CreateAssetInput
 	if obj == nil {
@@ -4845,6 +6859,139 @@ func UnmarshalCreateTenantSettingsInput(ctx context.Context, raw any) (CreateTen
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateWalletAddressInput(ctx context.Context, obj any) (CreateWalletAddressInput, error) {
+	var it CreateWalletAddressInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "assetId", "address", "publicName", "idempotencyKey", "additionalProperties"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "publicName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicName = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "additionalProperties":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("additionalProperties"))
+			data, err := ec.unmarshalOAdditionalPropertyInput2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalPropertyInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdditionalProperties = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateWalletAddressInput unmarshals raw into the CreateWalletAddressInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateWalletAddressInput(ctx context.Context, raw any) (CreateWalletAddressInput, error) {
+	var out CreateWalletAddressInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateWalletAddressInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateWalletAddressKeyInput(ctx context.Context, obj any) (CreateWalletAddressKeyInput, error) {
+	var it CreateWalletAddressKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressId", "jwk", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "jwk":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("jwk"))
+			data, err := ec.unmarshalNJwkInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐJwkInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Jwk = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateWalletAddressKeyInput unmarshals raw into the CreateWalletAddressKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateWalletAddressKeyInput(ctx context.Context, raw any) (CreateWalletAddressKeyInput, error) {
+	var out CreateWalletAddressKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateWalletAddressKeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDeleteAssetInput(ctx context.Context, obj any) (DeleteAssetInput, error) {
 	var it DeleteAssetInput
 	if obj == nil {
@@ -4940,6 +7087,125 @@ func (ec *executionContext) unmarshalInputFeeDetails(ctx context.Context, obj an
 func UnmarshalFeeDetails(ctx context.Context, raw any) (FeeDetails, error) {
 	var out FeeDetails
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FeeDetails", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputJwkInput(ctx context.Context, obj any) (JwkInput, error) {
+	var it JwkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kid", "x", "alg", "kty", "crv"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kid":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kid"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kid = data
+		case "x":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("x"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.X = data
+		case "alg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("alg"))
+			data, err := ec.unmarshalNAlg2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAlg(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Alg = data
+		case "kty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kty"))
+			data, err := ec.unmarshalNKty2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐKty(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kty = data
+		case "crv":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("crv"))
+			data, err := ec.unmarshalNCrv2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCrv(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Crv = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJwkInput unmarshals raw into the JwkInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJwkInput(ctx context.Context, raw any) (JwkInput, error) {
+	var out JwkInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JwkInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevokeWalletAddressKeyInput(ctx context.Context, obj any) (RevokeWalletAddressKeyInput, error) {
+	var it RevokeWalletAddressKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeWalletAddressKeyInput unmarshals raw into the RevokeWalletAddressKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeWalletAddressKeyInput(ctx context.Context, raw any) (RevokeWalletAddressKeyInput, error) {
+	var out RevokeWalletAddressKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeWalletAddressKeyInput", raw, &out)
 	return out, err
 }
 
@@ -5195,6 +7461,76 @@ func UnmarshalUpdateTenantInput(ctx context.Context, raw any) (UpdateTenantInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateWalletAddressInput(ctx context.Context, obj any) (UpdateWalletAddressInput, error) {
+	var it UpdateWalletAddressInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "publicName", "status", "idempotencyKey", "additionalProperties"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "publicName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("publicName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PublicName = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOWalletAddressStatus2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "additionalProperties":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("additionalProperties"))
+			data, err := ec.unmarshalOAdditionalPropertyInput2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalPropertyInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdditionalProperties = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateWalletAddressInput unmarshals raw into the UpdateWalletAddressInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateWalletAddressInput(ctx context.Context, raw any) (UpdateWalletAddressInput, error) {
+	var out UpdateWalletAddressInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateWalletAddressInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -5202,6 +7538,49 @@ func UnmarshalUpdateTenantInput(ctx context.Context, raw any) (UpdateTenantInput
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var additionalPropertyImplementors = []string{"AdditionalProperty"}
+
+func (ec *executionContext) _AdditionalProperty(ctx context.Context, sel ast.SelectionSet, obj *AdditionalProperty) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, additionalPropertyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdditionalProperty")
+		case "key":
+			out.Values[i] = ec._AdditionalProperty_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._AdditionalProperty_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibleInOpenPayments":
+			out.Values[i] = ec._AdditionalProperty_visibleInOpenPayments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var assetImplementors = []string{"Asset"}
 
@@ -5427,6 +7806,72 @@ func (ec *executionContext) _CreateTenantSettingsMutationResponse(ctx context.Co
 	return out
 }
 
+var createWalletAddressKeyMutationResponseImplementors = []string{"CreateWalletAddressKeyMutationResponse"}
+
+func (ec *executionContext) _CreateWalletAddressKeyMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *CreateWalletAddressKeyMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createWalletAddressKeyMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateWalletAddressKeyMutationResponse")
+		case "walletAddressKey":
+			out.Values[i] = ec._CreateWalletAddressKeyMutationResponse_walletAddressKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createWalletAddressMutationResponseImplementors = []string{"CreateWalletAddressMutationResponse"}
+
+func (ec *executionContext) _CreateWalletAddressMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *CreateWalletAddressMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createWalletAddressMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateWalletAddressMutationResponse")
+		case "walletAddress":
+			out.Values[i] = ec._CreateWalletAddressMutationResponse_walletAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deleteAssetMutationResponseImplementors = []string{"DeleteAssetMutationResponse"}
 
 func (ec *executionContext) _DeleteAssetMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *DeleteAssetMutationResponse) graphql.Marshaler {
@@ -5627,6 +8072,59 @@ func (ec *executionContext) _FeesConnection(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var jwkImplementors = []string{"Jwk"}
+
+func (ec *executionContext) _Jwk(ctx context.Context, sel ast.SelectionSet, obj *Jwk) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, jwkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Jwk")
+		case "kid":
+			out.Values[i] = ec._Jwk_kid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "x":
+			out.Values[i] = ec._Jwk_x(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "alg":
+			out.Values[i] = ec._Jwk_alg(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kty":
+			out.Values[i] = ec._Jwk_kty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "crv":
+			out.Values[i] = ec._Jwk_crv(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -5700,6 +8198,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 				return ec._Mutation_setFee(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createWalletAddress":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createWalletAddress(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateWalletAddress":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateWalletAddress(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createWalletAddressKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createWalletAddressKey(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "revokeWalletAddressKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeWalletAddressKey(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -5822,6 +8348,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_assets(ctx, field)
 				})
+		case "walletAddress":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_walletAddress(ctx, field)
+				})
+		case "walletAddressByUrl":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_walletAddressByUrl(ctx, field)
+				})
+		case "walletAddresses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_walletAddresses(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -5835,6 +8379,39 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeWalletAddressKeyMutationResponseImplementors = []string{"RevokeWalletAddressKeyMutationResponse"}
+
+func (ec *executionContext) _RevokeWalletAddressKeyMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *RevokeWalletAddressKeyMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeWalletAddressKeyMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeWalletAddressKeyMutationResponse")
+		case "walletAddressKey":
+			out.Values[i] = ec._RevokeWalletAddressKeyMutationResponse_walletAddressKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6087,6 +8664,321 @@ func (ec *executionContext) _TenantsConnection(ctx context.Context, sel ast.Sele
 			}
 		case "edges":
 			out.Values[i] = ec._TenantsConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateWalletAddressMutationResponseImplementors = []string{"UpdateWalletAddressMutationResponse"}
+
+func (ec *executionContext) _UpdateWalletAddressMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *UpdateWalletAddressMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateWalletAddressMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateWalletAddressMutationResponse")
+		case "walletAddress":
+			out.Values[i] = ec._UpdateWalletAddressMutationResponse_walletAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressImplementors = []string{"WalletAddress"}
+
+func (ec *executionContext) _WalletAddress(ctx context.Context, sel ast.SelectionSet, obj *WalletAddress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddress")
+		case "id":
+			out.Values[i] = ec._WalletAddress_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asset":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_asset(ctx, field, obj)
+				})
+		case "address":
+			out.Values[i] = ec._WalletAddress_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "publicName":
+			out.Values[i] = ec._WalletAddress_publicName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._WalletAddress_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._WalletAddress_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "walletAddressKeys":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_walletAddressKeys(ctx, field, obj)
+				})
+		case "additionalProperties":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_additionalProperties(ctx, field, obj)
+				})
+		case "tenant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_tenant(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressEdgeImplementors = []string{"WalletAddressEdge"}
+
+func (ec *executionContext) _WalletAddressEdge(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressEdge")
+		case "node":
+			out.Values[i] = ec._WalletAddressEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._WalletAddressEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressKeyImplementors = []string{"WalletAddressKey"}
+
+func (ec *executionContext) _WalletAddressKey(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressKey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressKeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressKey")
+		case "id":
+			out.Values[i] = ec._WalletAddressKey_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "walletAddressId":
+			out.Values[i] = ec._WalletAddressKey_walletAddressId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "jwk":
+			out.Values[i] = ec._WalletAddressKey_jwk(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revoked":
+			out.Values[i] = ec._WalletAddressKey_revoked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._WalletAddressKey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressKeyConnectionImplementors = []string{"WalletAddressKeyConnection"}
+
+func (ec *executionContext) _WalletAddressKeyConnection(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressKeyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressKeyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressKeyConnection")
+		case "pageInfo":
+			out.Values[i] = ec._WalletAddressKeyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._WalletAddressKeyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressKeyEdgeImplementors = []string{"WalletAddressKeyEdge"}
+
+func (ec *executionContext) _WalletAddressKeyEdge(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressKeyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressKeyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressKeyEdge")
+		case "node":
+			out.Values[i] = ec._WalletAddressKeyEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._WalletAddressKeyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressesConnectionImplementors = []string{"WalletAddressesConnection"}
+
+func (ec *executionContext) _WalletAddressesConnection(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressesConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressesConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressesConnection")
+		case "pageInfo":
+			out.Values[i] = ec._WalletAddressesConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._WalletAddressesConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6507,6 +9399,21 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAdditionalPropertyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalPropertyInput(ctx context.Context, v any) (AdditionalPropertyInput, error) {
+	res, err := ec.unmarshalInputAdditionalPropertyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAlg2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAlg(ctx context.Context, v any) (Alg, error) {
+	var res Alg
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAlg2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAlg(ctx context.Context, sel ast.SelectionSet, v Alg) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAsset2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAsset(ctx context.Context, sel ast.SelectionSet, v *Asset) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Asset!")
@@ -6588,6 +9495,34 @@ func (ec *executionContext) unmarshalNCreateTenantInput2githubᚗcomᚋrafikiᚑ
 func (ec *executionContext) unmarshalNCreateTenantSettingsInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateTenantSettingsInput(ctx context.Context, v any) (CreateTenantSettingsInput, error) {
 	res, err := ec.unmarshalInputCreateTenantSettingsInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateWalletAddressInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressInput(ctx context.Context, v any) (CreateWalletAddressInput, error) {
+	res, err := ec.unmarshalInputCreateWalletAddressInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressKeyInput(ctx context.Context, v any) (CreateWalletAddressKeyInput, error) {
+	res, err := ec.unmarshalInputCreateWalletAddressKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateWalletAddressMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressMutationResponse(ctx context.Context, sel ast.SelectionSet, v *CreateWalletAddressMutationResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateWalletAddressMutationResponse!")
+		return graphql.Null
+	}
+	return ec._CreateWalletAddressMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCrv2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCrv(ctx context.Context, v any) (Crv, error) {
+	var res Crv
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCrv2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCrv(ctx context.Context, sel ast.SelectionSet, v Crv) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNDeleteAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDeleteAssetInput(ctx context.Context, v any) (DeleteAssetInput, error) {
@@ -6682,12 +9617,40 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNJwk2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐJwk(ctx context.Context, sel ast.SelectionSet, v *Jwk) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Jwk!")
+		return graphql.Null
+	}
+	return ec._Jwk(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNJwkInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐJwkInput(ctx context.Context, v any) (*JwkInput, error) {
+	res, err := ec.unmarshalInputJwkInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNKty2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐKty(ctx context.Context, v any) (Kty, error) {
+	var res Kty
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNKty2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐKty(ctx context.Context, sel ast.SelectionSet, v Kty) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyInput(ctx context.Context, v any) (RevokeWalletAddressKeyInput, error) {
+	res, err := ec.unmarshalInputRevokeWalletAddressKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSetFeeInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSetFeeInput(ctx context.Context, v any) (SetFeeInput, error) {
@@ -6828,6 +9791,93 @@ func (ec *executionContext) unmarshalNUpdateAssetInput2githubᚗcomᚋrafikiᚑg
 func (ec *executionContext) unmarshalNUpdateTenantInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateTenantInput(ctx context.Context, v any) (UpdateTenantInput, error) {
 	res, err := ec.unmarshalInputUpdateTenantInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateWalletAddressInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateWalletAddressInput(ctx context.Context, v any) (UpdateWalletAddressInput, error) {
+	res, err := ec.unmarshalInputUpdateWalletAddressInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateWalletAddressMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateWalletAddressMutationResponse(ctx context.Context, sel ast.SelectionSet, v *UpdateWalletAddressMutationResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateWalletAddressMutationResponse!")
+		return graphql.Null
+	}
+	return ec._UpdateWalletAddressMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx context.Context, sel ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WalletAddress!")
+		return graphql.Null
+	}
+	return ec._WalletAddress(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWalletAddressEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressEdge(ctx context.Context, sel ast.SelectionSet, v WalletAddressEdge) graphql.Marshaler {
+	return ec._WalletAddressEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWalletAddressEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []WalletAddressEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWalletAddressEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWalletAddressKey2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKey(ctx context.Context, sel ast.SelectionSet, v *WalletAddressKey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WalletAddressKey!")
+		return graphql.Null
+	}
+	return ec._WalletAddressKey(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWalletAddressKeyEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKeyEdge(ctx context.Context, sel ast.SelectionSet, v WalletAddressKeyEdge) graphql.Marshaler {
+	return ec._WalletAddressKeyEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWalletAddressKeyEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKeyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []WalletAddressKeyEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWalletAddressKeyEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKeyEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNWalletAddressStatus2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressStatus(ctx context.Context, v any) (WalletAddressStatus, error) {
+	var res WalletAddressStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWalletAddressStatus2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressStatus(ctx context.Context, sel ast.SelectionSet, v WalletAddressStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNWalletAddressesConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressesConnection(ctx context.Context, sel ast.SelectionSet, v *WalletAddressesConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WalletAddressesConnection!")
+		return graphql.Null
+	}
+	return ec._WalletAddressesConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWhoamiResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWhoamiResponse(ctx context.Context, sel ast.SelectionSet, v *WhoamiResponse) graphql.Marshaler {
@@ -6980,6 +10030,43 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOAdditionalProperty2ᚕᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalProperty(ctx context.Context, sel ast.SelectionSet, v []*AdditionalProperty) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAdditionalProperty2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalProperty(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAdditionalProperty2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalProperty(ctx context.Context, sel ast.SelectionSet, v *AdditionalProperty) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AdditionalProperty(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAdditionalPropertyInput2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalPropertyInputᚄ(ctx context.Context, v any) ([]AdditionalPropertyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]AdditionalPropertyInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAdditionalPropertyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalPropertyInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOAsset2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAsset(ctx context.Context, sel ast.SelectionSet, v *Asset) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -7040,6 +10127,13 @@ func (ec *executionContext) marshalOCreateTenantSettingsMutationResponse2ᚖgith
 	return ec._CreateTenantSettingsMutationResponse(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCreateWalletAddressKeyMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressKeyMutationResponse(ctx context.Context, sel ast.SelectionSet, v *CreateWalletAddressKeyMutationResponse) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CreateWalletAddressKeyMutationResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOFee2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFee(ctx context.Context, sel ast.SelectionSet, v *Fee) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -7088,6 +10182,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalORevokeWalletAddressKeyMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyMutationResponse(ctx context.Context, sel ast.SelectionSet, v *RevokeWalletAddressKeyMutationResponse) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RevokeWalletAddressKeyMutationResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx context.Context, v any) (*SortOrder, error) {
@@ -7146,6 +10247,43 @@ func (ec *executionContext) unmarshalOTenantSettingInput2ᚕgithubᚗcomᚋrafik
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx context.Context, sel ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WalletAddress(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWalletAddressKey2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKey(ctx context.Context, sel ast.SelectionSet, v *WalletAddressKey) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WalletAddressKey(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWalletAddressKeyConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressKeyConnection(ctx context.Context, sel ast.SelectionSet, v *WalletAddressKeyConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WalletAddressKeyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWalletAddressStatus2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressStatus(ctx context.Context, v any) (*WalletAddressStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(WalletAddressStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWalletAddressStatus2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressStatus(ctx context.Context, sel ast.SelectionSet, v *WalletAddressStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

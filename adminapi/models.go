@@ -12,3 +12,15 @@ type Asset struct {
 	CreatedAt           string
 	TenantID            string
 }
+
+// WalletAddress is the GraphQL WalletAddress; the ids let its object fields
+// resolve.
+type WalletAddress struct {
+	ID         string
+	Address    string
+	PublicName *string
+	CreatedAt  string
+	Status     WalletAddressStatus
+	AssetID    string
+	TenantID   string
+}

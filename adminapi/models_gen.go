@@ -11,6 +11,26 @@ import (
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 )
 
+// An extra property of a wallet address.
+type AdditionalProperty struct {
+	// Property name.
+	Key string `json:"key"`
+	// Its value.
+	Value string `json:"value"`
+	// Whether the wallet address document shows it.
+	VisibleInOpenPayments bool `json:"visibleInOpenPayments"`
+}
+
+// An extra property to set.
+type AdditionalPropertyInput struct {
+	// Property name.
+	Key string `json:"key"`
+	// Its value.
+	Value string `json:"value"`
+	// Whether the wallet address document shows it.
+	VisibleInOpenPayments bool `json:"visibleInOpenPayments"`
+}
+
 // An asset in a page.
 type AssetEdge struct {
 	// The asset.
@@ -19,6 +39,7 @@ type AssetEdge struct {
 	Cursor string `json:"cursor"`
 }
 
+// Result of an asset mutation.
 type AssetMutationResponse struct {
 	// The asset as it is now.
 	Asset *Asset `json:"asset,omitempty"`
@@ -32,6 +53,7 @@ type AssetsConnection struct {
 	Edges []AssetEdge `json:"edges"`
 }
 
+// Input of createAsset.
 type CreateAssetInput struct {
 	// Code, such as USD.
 	Code string `json:"code"`
@@ -47,6 +69,7 @@ type CreateAssetInput struct {
 	TenantID *string `json:"tenantId,omitempty"`
 }
 
+// Input of createTenant.
 type CreateTenantInput struct {
 	// Tenant id (a UUID); a new one is made when omitted.
 	ID *string `json:"id,omitempty"`
@@ -64,16 +87,57 @@ type CreateTenantInput struct {
 	Settings []TenantSettingInput `json:"settings,omitempty"`
 }
 
+// Input of createTenantSettings.
 type CreateTenantSettingsInput struct {
 	// Settings to create or replace.
 	Settings []TenantSettingInput `json:"settings"`
 }
 
+// Result of createTenantSettings.
 type CreateTenantSettingsMutationResponse struct {
 	// The settings stored.
 	Settings []TenantSetting `json:"settings"`
 }
 
+// Input of createWalletAddress.
+type CreateWalletAddressInput struct {
+	// The operator may create it for another tenant.
+	TenantID *string `json:"tenantId,omitempty"`
+	// The asset it holds.
+	AssetID string `json:"assetId"`
+	// Its URL, or a path under the tenant's wallet address URL.
+	Address string `json:"address"`
+	// Name shown to payers.
+	PublicName *string `json:"publicName,omitempty"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Extra properties.
+	AdditionalProperties []AdditionalPropertyInput `json:"additionalProperties,omitempty"`
+}
+
+// Input of createWalletAddressKey.
+type CreateWalletAddressKeyInput struct {
+	// The wallet address.
+	WalletAddressID string `json:"walletAddressId"`
+	// The key.
+	Jwk *JwkInput `json:"jwk"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// Result of createWalletAddressKey.
+type CreateWalletAddressKeyMutationResponse struct {
+	// The key.
+	WalletAddressKey *WalletAddressKey `json:"walletAddressKey,omitempty"`
+}
+
+// Result of createWalletAddress.
+type CreateWalletAddressMutationResponse struct {
+	// The wallet address.
+	WalletAddress *WalletAddress `json:"walletAddress,omitempty"`
+}
+
+// Input of deleteAsset.
 type DeleteAssetInput struct {
 	// Asset id.
 	ID string `json:"id"`
@@ -81,11 +145,13 @@ type DeleteAssetInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+// Result of deleteAsset.
 type DeleteAssetMutationResponse struct {
 	// The deleted asset.
 	Asset *Asset `json:"asset,omitempty"`
 }
 
+// Result of deleteTenant.
 type DeleteTenantMutationResponse struct {
 	// Whether the tenant was deleted.
 	Success bool `json:"success"`
@@ -131,6 +197,35 @@ type FeesConnection struct {
 	Edges []FeeEdge `json:"edges"`
 }
 
+// An Ed25519 public key as a JSON Web Key.
+type Jwk struct {
+	// Key id, unique per wallet address.
+	Kid string `json:"kid"`
+	// The public key, base64url.
+	X string `json:"x"`
+	// Algorithm.
+	Alg Alg `json:"alg"`
+	// Key type.
+	Kty Kty `json:"kty"`
+	// Curve.
+	Crv Crv `json:"crv"`
+}
+
+// An Ed25519 public key to add.
+type JwkInput struct {
+	// Key id, unique per wallet address.
+	Kid string `json:"kid"`
+	// The public key, base64url.
+	X string `json:"x"`
+	// Algorithm.
+	Alg Alg `json:"alg"`
+	// Key type.
+	Kty Kty `json:"kty"`
+	// Curve.
+	Crv Crv `json:"crv"`
+}
+
+// Change the instance's objects.
 type Mutation struct {
 }
 
@@ -146,9 +241,25 @@ type PageInfo struct {
 	StartCursor *string `json:"startCursor,omitempty"`
 }
 
+// Read the instance's objects.
 type Query struct {
 }
 
+// Input of revokeWalletAddressKey.
+type RevokeWalletAddressKeyInput struct {
+	// Key id.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// Result of revokeWalletAddressKey.
+type RevokeWalletAddressKeyMutationResponse struct {
+	// The revoked key.
+	WalletAddressKey *WalletAddressKey `json:"walletAddressKey,omitempty"`
+}
+
+// Input of setFee.
 type SetFeeInput struct {
 	// Asset id.
 	AssetID string `json:"assetId"`
@@ -160,6 +271,7 @@ type SetFeeInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+// Result of setFee.
 type SetFeeResponse struct {
 	// The fee set.
 	Fee *Fee `json:"fee,omitempty"`
@@ -195,6 +307,7 @@ type TenantEdge struct {
 	Cursor string `json:"cursor"`
 }
 
+// Result of a tenant mutation.
 type TenantMutationResponse struct {
 	// The tenant as it is now.
 	Tenant *Tenant `json:"tenant"`
@@ -224,6 +337,7 @@ type TenantsConnection struct {
 	Edges []TenantEdge `json:"edges"`
 }
 
+// Input of updateAsset.
 type UpdateAssetInput struct {
 	// Asset id.
 	ID string `json:"id"`
@@ -235,6 +349,7 @@ type UpdateAssetInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+// Input of updateTenant.
 type UpdateTenantInput struct {
 	// Tenant id.
 	ID string `json:"id"`
@@ -250,12 +365,188 @@ type UpdateTenantInput struct {
 	PublicName *string `json:"publicName,omitempty"`
 }
 
+// Input of updateWalletAddress.
+type UpdateWalletAddressInput struct {
+	// Wallet address id.
+	ID string `json:"id"`
+	// New public name.
+	PublicName *string `json:"publicName,omitempty"`
+	// Activate or deactivate it.
+	Status *WalletAddressStatus `json:"status,omitempty"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Replaces all extra properties when given.
+	AdditionalProperties []AdditionalPropertyInput `json:"additionalProperties,omitempty"`
+}
+
+// Result of updateWalletAddress.
+type UpdateWalletAddressMutationResponse struct {
+	// The wallet address as it is now.
+	WalletAddress *WalletAddress `json:"walletAddress,omitempty"`
+}
+
+// A wallet address in a page.
+type WalletAddressEdge struct {
+	// The wallet address.
+	Node *WalletAddress `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// A public key of a wallet address.
+type WalletAddressKey struct {
+	// Key id.
+	ID string `json:"id"`
+	// The wallet address it belongs to.
+	WalletAddressID string `json:"walletAddressId"`
+	// The key.
+	Jwk *Jwk `json:"jwk"`
+	// Whether it is revoked.
+	Revoked bool `json:"revoked"`
+	// When it was added.
+	CreatedAt string `json:"createdAt"`
+}
+
+// A page of wallet address keys.
+type WalletAddressKeyConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The keys.
+	Edges []WalletAddressKeyEdge `json:"edges"`
+}
+
+// A key in a page.
+type WalletAddressKeyEdge struct {
+	// The key.
+	Node *WalletAddressKey `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// A page of wallet addresses.
+type WalletAddressesConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The wallet addresses.
+	Edges []WalletAddressEdge `json:"edges"`
+}
+
 // Who signed the request.
 type WhoamiResponse struct {
 	// Tenant id.
 	ID string `json:"id"`
 	// Whether the tenant is the operator.
 	IsOperator bool `json:"isOperator"`
+}
+
+// Signature algorithms.
+type Alg string
+
+const (
+	// Edwards-curve signatures.
+	AlgEdDsa Alg = "EdDSA"
+)
+
+var AllAlg = []Alg{
+	AlgEdDsa,
+}
+
+func (e Alg) IsValid() bool {
+	switch e {
+	case AlgEdDsa:
+		return true
+	}
+	return false
+}
+
+func (e Alg) String() string {
+	return string(e)
+}
+
+func (e *Alg) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Alg(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Alg", str)
+	}
+	return nil
+}
+
+func (e Alg) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Alg) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Alg) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Curves.
+type Crv string
+
+const (
+	// Curve25519 for signatures.
+	CrvEd25519 Crv = "Ed25519"
+)
+
+var AllCrv = []Crv{
+	CrvEd25519,
+}
+
+func (e Crv) IsValid() bool {
+	switch e {
+	case CrvEd25519:
+		return true
+	}
+	return false
+}
+
+func (e Crv) String() string {
+	return string(e)
+}
+
+func (e *Crv) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Crv(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Crv", str)
+	}
+	return nil
+}
+
+func (e Crv) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Crv) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Crv) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Who pays a fee.
@@ -311,6 +602,61 @@ func (e *FeeType) UnmarshalJSON(b []byte) error {
 }
 
 func (e FeeType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Key types.
+type Kty string
+
+const (
+	// Octet key pair.
+	KtyOkp Kty = "OKP"
+)
+
+var AllKty = []Kty{
+	KtyOkp,
+}
+
+func (e Kty) IsValid() bool {
+	switch e {
+	case KtyOkp:
+		return true
+	}
+	return false
+}
+
+func (e Kty) String() string {
+	return string(e)
+}
+
+func (e *Kty) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Kty(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Kty", str)
+	}
+	return nil
+}
+
+func (e Kty) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Kty) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Kty) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -439,6 +785,64 @@ func (e *TenantSettingKey) UnmarshalJSON(b []byte) error {
 }
 
 func (e TenantSettingKey) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Whether a wallet address can be used.
+type WalletAddressStatus string
+
+const (
+	// Deactivated: not served and not payable.
+	WalletAddressStatusInactive WalletAddressStatus = "INACTIVE"
+	// In use.
+	WalletAddressStatusActive WalletAddressStatus = "ACTIVE"
+)
+
+var AllWalletAddressStatus = []WalletAddressStatus{
+	WalletAddressStatusInactive,
+	WalletAddressStatusActive,
+}
+
+func (e WalletAddressStatus) IsValid() bool {
+	switch e {
+	case WalletAddressStatusInactive, WalletAddressStatusActive:
+		return true
+	}
+	return false
+}
+
+func (e WalletAddressStatus) String() string {
+	return string(e)
+}
+
+func (e *WalletAddressStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WalletAddressStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WalletAddressStatus", str)
+	}
+	return nil
+}
+
+func (e WalletAddressStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WalletAddressStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WalletAddressStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

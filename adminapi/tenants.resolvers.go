@@ -10,9 +10,6 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/events"
-	"github.com/rafiki-go/rafiki/handlers"
-	"github.com/rafiki-go/rafiki/readmodel"
 )
 
 // CreateTenant is the resolver for the createTenant field.
@@ -165,43 +162,8 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Tenant returns TenantResolver implementation.
 func (r *Resolver) Tenant() TenantResolver { return &tenantResolver{r} }
 
-type mutationResolver struct{ *Resolver }
-type queryResolver struct{ *Resolver }
-type tenantResolver struct{ *Resolver }
-
-// tenantAfter reads a tenant once the projection shows the command.
-func (r *Resolver) tenantAfter(ctx context.Context, id string, res handlers.Result, includeDeleted bool) (*Tenant, error) {
-	if err := r.seen(ctx, "tenants", res); err != nil {
-		return nil, err
-	}
-	t, err := r.Read.Tenant(ctx, id, includeDeleted)
-	if err != nil {
-		return nil, err
-	}
-	if t == nil {
-		return nil, apperr.E(apperr.NotFound, "tenant does not exist")
-	}
-	return tenantOut(t), nil
-}
-
-func settingsIn(in []TenantSettingInput) []events.Setting {
-	out := make([]events.Setting, len(in))
-	for i, s := range in {
-		out[i] = events.Setting{Key: string(s.Key), Value: s.Value}
-	}
-	return out
-}
-
-func setIfPresent(field *string, value *string) {
-	if value != nil {
-		*field = *value
-	}
-}
-
-func tenantOut(t *readmodel.Tenant) *Tenant {
-	return &Tenant{
-		ID: t.ID, Email: t.Email, APISecret: t.APISecret, IdpConsentURL: t.IDPConsentURL,
-		IdpSecret: t.IDPSecret, PublicName: t.PublicName,
-		CreatedAt: timestamp(t.CreatedAt), DeletedAt: optionalTimestamp(t.DeletedAt),
-	}
-}
+type (
+	mutationResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+	tenantResolver   struct{ *Resolver }
+)

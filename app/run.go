@@ -83,6 +83,10 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.Servers.Handle(AdminListener, r.Backend.AdminHandler(deps))
+		if err := r.Backend.WalletServer.Follow(work, deps.JS, EventsStream); err != nil {
+			return err
+		}
+		r.Servers.Handle(OpenPaymentsListener, r.Backend.WalletServer)
 	}
 	return nil
 }

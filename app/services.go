@@ -13,13 +13,17 @@ import (
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/openpayments"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
 // Projections are every read model this build keeps.
 func Projections() []projections.Projection {
-	return []projections.Projection{projections.Tenants{}, projections.Assets{}}
+	return []projections.Projection{
+		projections.Tenants{}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
+	}
 }
 
 // Projection finds a projection by name.
@@ -57,19 +61,27 @@ func (d *Deps) PrepareProjections(ctx context.Context) error {
 // Backend is the backend service: Open Payments, the admin API, the ILP
 // connector.
 type Backend struct {
-	Tenants *tenant.Handler
-	Assets  *asset.Handler
-	Read    *readmodel.Reader
-	Waiter  *projections.Waiter
+	Tenants         *tenant.Handler
+	Assets          *asset.Handler
+	WalletAddresses *walletaddress.Handler
+	Read            *readmodel.Reader
+	Waiter          *projections.Waiter
+	WalletServer    *openpayments.WalletAddresses
 }
 
 // NewBackend builds the backend's handlers on open connections.
 func NewBackend(d *Deps) *Backend {
+	read := readmodel.NewReader(d.Pool)
 	return &Backend{
-		Tenants: tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
-		Assets:  asset.NewHandler(d.Store),
-		Read:    readmodel.NewReader(d.Pool),
-		Waiter:  projections.NewWaiter(d.Pool, d.Log),
+		Tenants:         tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
+		Assets:          asset.NewHandler(d.Store),
+		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
+		Read:            read,
+		Waiter:          projections.NewWaiter(d.Pool, d.Log),
+		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
+			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
+			CacheTTL: d.Config.LocalCacheDuration,
+		}, d.Log),
 	}
 }
 
@@ -100,7 +112,7 @@ func (s operatorSecrets) APISecret(ctx context.Context, tenantID string) (string
 func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
-		Tenants: b.Tenants, Assets: b.Assets, Read: b.Read, Waiter: b.Waiter,
+		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Read: b.Read, Waiter: b.Waiter,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log})
 	auth := adminauth.Middleware(adminauth.Config{

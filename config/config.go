@@ -44,6 +44,7 @@ type Config struct {
 	AdminUIPort            int
 	EmbeddedNATSPort       int
 	NATSSyncAlways         bool
+	LocalCacheDuration     time.Duration
 	GraphQLIdempotencyTTL  time.Duration
 	GraphQLIdempotencyLock time.Duration
 }
@@ -80,6 +81,7 @@ func Load(service string) (Config, error) {
 		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
 		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
 		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
+		LocalCacheDuration:     time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
 		GraphQLIdempotencyTTL:  time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_TTL_MS", 86400000)) * time.Millisecond,
 		GraphQLIdempotencyLock: time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS", 2000)) * time.Millisecond,
 	}

@@ -63,6 +63,12 @@ func (r *Reader) Asset(ctx context.Context, id string, tenantID *string) (*Asset
 		WHERE id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR tenant_id = $2::uuid)`, id, tenantID)
 }
 
+// AssetIncludingDeleted finds an asset by id even when it is deleted, for
+// objects that still hold it.
+func (r *Reader) AssetIncludingDeleted(ctx context.Context, id string) (*Asset, error) {
+	return r.oneAsset(ctx, `SELECT `+assetColumns+` FROM rm_assets.assets WHERE id = $1`, id)
+}
+
 // AssetByCodeAndScale finds a tenant's live asset by code and scale.
 func (r *Reader) AssetByCodeAndScale(ctx context.Context, tenantID, code string, scale uint8) (*Asset, error) {
 	return r.oneAsset(ctx, `SELECT `+assetColumns+` FROM rm_assets.assets

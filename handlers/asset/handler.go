@@ -13,6 +13,7 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
 )
 
 // ledgerCounterSubject holds the last ledger number given to an asset. Each
@@ -57,6 +58,9 @@ func target(tenantID, assetID string) handlers.Target {
 // and scale. It returns the asset's id.
 func (h *Handler) Create(ctx context.Context, c commands.CreateAsset) (string, handlers.Result, error) {
 	var id string
+	if err := h.tenantActive(ctx, c.TenantID); err != nil {
+		return "", handlers.Result{}, err
+	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
 		claim := codeClaim(c.TenantID, c.Code, c.Scale)
 		owner, _, claimed, err := h.store.Last(ctx, claim)
@@ -71,6 +75,22 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateAsset) (string, h
 		return h.createNew(ctx, c, id, claim)
 	})
 	return id, res, err
+}
+
+// tenantActive checks that assets can be made for a tenant: its id names a
+// live tenant (and so is safe to use in a subject).
+func (h *Handler) tenantActive(ctx context.Context, tenantID string) error {
+	if _, err := uuid.Parse(tenantID); err != nil {
+		return apperr.E(apperr.InvalidInput, "invalid tenant id")
+	}
+	t, _, err := handlers.Load(ctx, h.store, tenant.Subject(tenantID), tenant.Evolve)
+	if err != nil {
+		return err
+	}
+	if !t.Active() {
+		return apperr.E(apperr.NotFound, "Tenant not found")
+	}
+	return nil
 }
 
 func (h *Handler) reactivate(ctx context.Context, c commands.CreateAsset, id string) (handlers.Result, error) {

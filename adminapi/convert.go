@@ -1,0 +1,140 @@
+package adminapi
+
+import (
+	"context"
+
+	"github.com/rafiki-go/rafiki/adminapi/scalars"
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+func (r *Resolver) assetAfter(ctx context.Context, id string, res handlers.Result) (*Asset, error) {
+	if err := r.seen(ctx, "assets", res); err != nil {
+		return nil, err
+	}
+	row, err := r.Read.Asset(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, apperr.E(apperr.NotFound, "Asset not found")
+	}
+	return assetOut(row), nil
+}
+func (r *Resolver) latestFee(ctx context.Context, assetID, feeType string) (*Fee, error) {
+	f, err := r.Read.LatestFee(ctx, assetID, feeType)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return feeOut(f), nil
+}
+func assetOut(a *readmodel.Asset) *Asset {
+	return &Asset{
+		ID: a.ID, Code: a.Code, Scale: scalars.UInt8(a.Scale), TenantID: a.TenantID,
+		WithdrawalThreshold: bigIntOut(a.WithdrawalThreshold), LiquidityThreshold: bigIntOut(a.LiquidityThreshold),
+		CreatedAt: timestamp(a.CreatedAt),
+	}
+}
+func feeOut(f *readmodel.Fee) *Fee {
+	return &Fee{ID: f.ID, AssetID: f.AssetID, Type: FeeType(f.Type), Fixed: scalars.BigInt(f.Fixed),
+		BasisPoints: f.BasisPoints, CreatedAt: timestamp(f.CreatedAt)}
+}
+func bigIntIn(v *scalars.BigInt) *uint64 {
+	if v == nil {
+		return nil
+	}
+	n := uint64(*v)
+	return &n
+}
+func bigIntOut(v *uint64) *scalars.BigInt {
+	if v == nil {
+		return nil
+	}
+	b := scalars.BigInt(*v)
+	return &b
+}
+
+func (r *Resolver) tenantAfter(ctx context.Context, id string, res handlers.Result, includeDeleted bool) (*Tenant, error) {
+	if err := r.seen(ctx, "tenants", res); err != nil {
+		return nil, err
+	}
+	t, err := r.Read.Tenant(ctx, id, includeDeleted)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, apperr.E(apperr.NotFound, "tenant does not exist")
+	}
+	return tenantOut(t), nil
+}
+func settingsIn(in []TenantSettingInput) []events.Setting {
+	out := make([]events.Setting, len(in))
+	for i, s := range in {
+		out[i] = events.Setting{Key: string(s.Key), Value: s.Value}
+	}
+	return out
+}
+func setIfPresent(field *string, value *string) {
+	if value != nil {
+		*field = *value
+	}
+}
+func tenantOut(t *readmodel.Tenant) *Tenant {
+	return &Tenant{
+		ID: t.ID, Email: t.Email, APISecret: t.APISecret, IdpConsentURL: t.IDPConsentURL,
+		IdpSecret: t.IDPSecret, PublicName: t.PublicName,
+		CreatedAt: timestamp(t.CreatedAt), DeletedAt: optionalTimestamp(t.DeletedAt),
+	}
+}
+
+func (r *Resolver) walletAddressAfter(ctx context.Context, id string, res handlers.Result) (*WalletAddress, error) {
+	if err := r.seen(ctx, "wallet_addresses", res); err != nil {
+		return nil, err
+	}
+	row, err := r.Read.WalletAddress(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, apperr.E(apperr.NotFound, "Wallet address not found")
+	}
+	return walletAddressOut(row), nil
+}
+
+func (r *Resolver) keyAfter(ctx context.Context, id string, res handlers.Result) (*WalletAddressKey, error) {
+	if err := r.seen(ctx, "wallet_address_keys", res); err != nil {
+		return nil, err
+	}
+	k, err := r.Read.Key(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if k == nil {
+		return nil, apperr.E(apperr.NotFound, "Wallet address key not found")
+	}
+	return keyOut(k), nil
+}
+
+func walletAddressOut(w *readmodel.WalletAddress) *WalletAddress {
+	status := WalletAddressStatusActive
+	if !w.Active() {
+		status = WalletAddressStatusInactive
+	}
+	return &WalletAddress{ID: w.ID, Address: w.Address, PublicName: w.PublicName, CreatedAt: timestamp(w.CreatedAt),
+		Status: status, AssetID: w.AssetID, TenantID: w.TenantID}
+}
+
+func keyOut(k *readmodel.Key) *WalletAddressKey {
+	return &WalletAddressKey{ID: k.ID, WalletAddressID: k.WalletAddressID, Revoked: k.Revoked, CreatedAt: timestamp(k.CreatedAt),
+		Jwk: &Jwk{Kid: k.Kid, X: k.X, Alg: Alg(k.Alg), Kty: Kty(k.Kty), Crv: Crv(k.Crv)}}
+}
+
+func propertiesIn(in []AdditionalPropertyInput) []events.Property {
+	out := make([]events.Property, len(in))
+	for i, p := range in {
+		out[i] = events.Property{Key: p.Key, Value: p.Value, Visible: p.VisibleInOpenPayments}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package walletaddress
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+)
+
+// Handler runs wallet address and key commands against the event store.
+type Handler struct {
+	store           handlers.Store
+	openPaymentsURL string
+}
+
+// NewHandler builds a handler; openPaymentsURL (OPEN_PAYMENTS_URL) is the
+// operator's base for wallet addresses given as paths.
+func NewHandler(store handlers.Store, openPaymentsURL string) *Handler {
+	if store == nil {
+		panic("walletaddress: NewHandler needs a store")
+	}
+	return &Handler{store: store, openPaymentsURL: openPaymentsURL}
+}
+
+// Subject is where a wallet address's events live.
+func Subject(tenantID, id string) string { return handlers.Subject(tenantID, AggregateType, id) }
+
+// KeySubject is where a key's events live.
+func KeySubject(tenantID, id string) string { return handlers.Subject(tenantID, KeyAggregateType, id) }
+
+func addressClaim(address string) string {
+	return handlers.ClaimSubject("_", "wallet_address_url", address)
+}
+
+func kidClaim(tenantID, walletAddressID, kid string) string {
+	return handlers.ClaimSubject(tenantID, "wallet_address_kid", walletAddressID+"/"+kid)
+}
+
+func info(m commands.Meta) handlers.CommandInfo {
+	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+}
+
+// Create makes a wallet address and returns its id.
+func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (string, handlers.Result, error) {
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:wallet_address:"+c.ID)).String()
+	if _, err := uuid.Parse(c.TenantID); err != nil {
+		return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "invalid tenant id")
+	}
+	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
+		if _, err := uuid.Parse(c.AssetID); err != nil {
+			return handlers.Result{}, apperr.E(apperr.InvalidInput, "unknown asset")
+		}
+		t, _, err := handlers.Load(ctx, h.store, tenant.Subject(c.TenantID), tenant.Evolve)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		a, _, err := handlers.Load(ctx, h.store, asset.Subject(c.TenantID, c.AssetID), asset.Evolve)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		address, evs, err := decideCreate(t, a, c, h.openPaymentsURL)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		claim := addressClaim(address)
+		if _, _, taken, err := h.store.Last(ctx, claim); err != nil || taken {
+			if err == nil {
+				err = apperr.E(apperr.Duplicate, "Duplicate wallet address found with the same url")
+			}
+			return handlers.Result{}, err
+		}
+		target := handlers.Target{Subject: Subject(c.TenantID, id), AggregateType: AggregateType, AggregateID: id, TenantID: c.TenantID}
+		msgs, err := handlers.Messages(target.Subject, 0, handlers.Meta(target, info(c.Meta)), c.ID, 0, evs...)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		seqs, err := h.store.Append(ctx, append(msgs, handlers.Claim(claim, id, c.ID)))
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+	return id, res, err
+}
+
+// Update changes a wallet address.
+func (h *Handler) Update(ctx context.Context, c commands.UpdateWalletAddress) (handlers.Result, error) {
+	t, err := h.locate(ctx, AggregateType, c.WalletAddressID, "unknown wallet address")
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	target := handlers.Target{Subject: Subject(t, c.WalletAddressID), AggregateType: AggregateType, AggregateID: c.WalletAddressID, TenantID: t}
+	return handlers.Execute(ctx, h.store, target, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+		return decideUpdate(s, c)
+	})
+}
+
+// CreateKey adds a key to a wallet address and returns the key's id.
+func (h *Handler) CreateKey(ctx context.Context, c commands.CreateWalletAddressKey) (string, handlers.Result, error) {
+	tenantID, err := h.locate(ctx, AggregateType, c.WalletAddressID, "unknown wallet address")
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	keyID := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:wallet_address_key:"+c.ID)).String()
+	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
+		wa, _, err := handlers.Load(ctx, h.store, Subject(tenantID, c.WalletAddressID), Evolve)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		evs, err := decideAddKey(wa, c)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		claim := kidClaim(tenantID, c.WalletAddressID, c.JWK.Kid)
+		if _, _, taken, err := h.store.Last(ctx, claim); err != nil || taken {
+			if err == nil {
+				err = apperr.E(apperr.Duplicate, "Key already exists")
+			}
+			return handlers.Result{}, err
+		}
+		target := handlers.Target{Subject: KeySubject(tenantID, keyID), AggregateType: KeyAggregateType, AggregateID: keyID, TenantID: tenantID}
+		msgs, err := handlers.Messages(target.Subject, 0, handlers.Meta(target, info(c.Meta)), c.ID, 0, evs...)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		seqs, err := h.store.Append(ctx, append(msgs, handlers.Claim(claim, keyID, c.ID)))
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+	return keyID, res, err
+}
+
+// RevokeKey revokes a key.
+func (h *Handler) RevokeKey(ctx context.Context, c commands.RevokeWalletAddressKey) (handlers.Result, error) {
+	tenantID, err := h.locate(ctx, KeyAggregateType, c.KeyID, "Wallet address key not found")
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	target := handlers.Target{Subject: KeySubject(tenantID, c.KeyID), AggregateType: KeyAggregateType, AggregateID: c.KeyID, TenantID: tenantID}
+	return handlers.Execute(ctx, h.store, target, info(c.Meta), EvolveKey, func(s KeyState) ([]events.Event, error) {
+		return decideRevokeKey(s, c)
+	})
+}
+
+func (h *Handler) locate(ctx context.Context, aggregateType, id, notFound string) (string, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return "", apperr.E(apperr.NotFound, "%s", notFound)
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, aggregateType, id)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", apperr.E(apperr.NotFound, "%s", notFound)
+	}
+	return tenantID, nil
+}

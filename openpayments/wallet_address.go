@@ -1,0 +1,221 @@
+// Package openpayments serves the Open Payments API: the wallet address
+// server now, the resource server as its domains land.
+package openpayments
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+// Config is what the wallet address server needs to know about its URLs.
+type Config struct {
+	OpenPaymentsURL    string // OPEN_PAYMENTS_URL
+	AuthServerGrantURL string // AUTH_SERVER_GRANT_URL
+	CacheTTL           time.Duration
+}
+
+// WalletAddresses serves wallet address documents and their keys.
+type WalletAddresses struct {
+	read   *readmodel.Reader
+	cfg    Config
+	scheme string
+	cache  *docCache
+	log    *slog.Logger
+}
+
+// NewWalletAddresses builds the server; Follow must run for its cache to
+// learn about changes.
+func NewWalletAddresses(read *readmodel.Reader, cfg Config, log *slog.Logger) *WalletAddresses {
+	scheme := "https"
+	if strings.HasPrefix(cfg.OpenPaymentsURL, "http://") {
+		scheme = "http"
+	}
+	return &WalletAddresses{read: read, cfg: cfg, scheme: scheme, cache: newDocCache(cfg.CacheTTL), log: log}
+}
+
+// Follow reads wallet address events as they are stored, with an ordered
+// consumer that resumes where it stopped after a reconnection, so that
+// cached documents follow them. It stops when ctx ends.
+func (s *WalletAddresses) Follow(ctx context.Context, js jetstream.JetStream, stream string) error {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"events.*." + walletaddress.AggregateType + ".*"},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("follow wallet address events: %w", err)
+	}
+	consumption, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		var env events.Envelope
+		if err == nil {
+			err = json.Unmarshal(m.Data(), &env)
+		}
+		if err != nil {
+			s.log.Warn("unreadable wallet address event; cache reset", "subject", m.Subject(), "err", err)
+			s.cache.resetNow()
+			return
+		}
+		s.cache.changed(env.AggregateID, meta.Sequence.Stream, time.Now())
+	})
+	if err != nil {
+		return fmt.Errorf("follow wallet address events: %w", err)
+	}
+	// Documents cached before the consumer started could have missed an
+	// event; start empty now that it runs.
+	s.cache.resetNow()
+	go func() {
+		<-ctx.Done()
+		consumption.Stop()
+	}()
+	return nil
+}
+
+// ServeHTTP answers GET /<path> with the wallet address document and
+// GET /<path>/jwks.json with its keys.
+func (s *WalletAddresses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	path := r.URL.Path
+	if keys, ok := strings.CutSuffix(path, "/jwks.json"); ok {
+		s.keys(w, r, s.addressURL(r, keys))
+		return
+	}
+	s.document(w, r, s.addressURL(r, path))
+}
+
+// addressURL is the wallet address a request names: the scheme of
+// OPEN_PAYMENTS_URL (or of the proxy in front), the host asked for, the path.
+func (s *WalletAddresses) addressURL(r *http.Request, path string) string {
+	scheme := s.scheme
+	if proto := r.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
+		scheme = proto
+	}
+	return strings.ToLower(scheme + "://" + r.Host + strings.TrimSuffix(path, "/"))
+}
+
+func (s *WalletAddresses) document(w http.ResponseWriter, r *http.Request, url string) {
+	now := time.Now()
+	if body, ok := s.cache.get(url, now); ok {
+		writeJSON(w, body)
+		return
+	}
+	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wa == nil || !wa.Active() {
+		writeError(w, http.StatusNotFound, "Could not get wallet address")
+		return
+	}
+	body, err := s.render(r.Context(), wa)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.cache.put(url, wa.ID, wa.Version, body, now)
+	writeJSON(w, body)
+}
+
+func (s *WalletAddresses) render(ctx context.Context, wa *readmodel.WalletAddress) ([]byte, error) {
+	props, err := s.read.Properties(ctx, wa.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	doc := struct {
+		ID                   string            `json:"id"`
+		PublicName           *string           `json:"publicName,omitempty"`
+		AssetCode            string            `json:"assetCode"`
+		AssetScale           uint8             `json:"assetScale"`
+		AuthServer           string            `json:"authServer"`
+		ResourceServer       string            `json:"resourceServer"`
+		AdditionalProperties map[string]string `json:"additionalProperties,omitempty"`
+	}{
+		ID: wa.Address, PublicName: wa.PublicName, AssetCode: wa.AssetCode, AssetScale: wa.AssetScale,
+		AuthServer:     withSlash(s.cfg.AuthServerGrantURL) + wa.TenantID,
+		ResourceServer: withSlash(s.cfg.OpenPaymentsURL) + wa.TenantID,
+	}
+	if len(props) > 0 {
+		doc.AdditionalProperties = make(map[string]string, len(props))
+		for _, p := range props {
+			doc.AdditionalProperties[p.Key] = p.Value
+		}
+	}
+	return json.Marshal(doc)
+}
+
+func (s *WalletAddresses) keys(w http.ResponseWriter, r *http.Request, url string) {
+	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wa == nil || !wa.Active() {
+		writeError(w, http.StatusNotFound, "Could not get wallet address")
+		return
+	}
+	keys, err := s.read.ActiveKeys(r.Context(), wa.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	type jwk struct {
+		Kid string `json:"kid"`
+		X   string `json:"x"`
+		Alg string `json:"alg"`
+		Kty string `json:"kty"`
+		Crv string `json:"crv"`
+	}
+	set := struct {
+		Keys []jwk `json:"keys"`
+	}{Keys: make([]jwk, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jwk{Kid: k.Kid, X: k.X, Alg: k.Alg, Kty: k.Kty, Crv: k.Crv})
+	}
+	body, err := json.Marshal(set)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, body)
+}
+
+func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("open payments request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "Internal error")
+}
+
+func withSlash(u string) string {
+	if strings.HasSuffix(u, "/") {
+		return u
+	}
+	return u + "/"
+}
+
+func writeJSON(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// writeError answers in the Open Payments error shape.
+func writeError(w http.ResponseWriter, status int, description string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{
+		"code": fmt.Sprint(status), "description": description,
+	}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
