@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 type system struct {
 	running  *app.Running
 	adminURL string
+	opURL    string
 	operator *adminclient.Client
 }
 
@@ -33,9 +35,10 @@ func start(t *testing.T) *system {
 		AdminSignatureVersion: 1, AdminSignatureTTL: 30 * time.Second, ILPAddress: "test.rafiki",
 		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
 		ReadYourWritesTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
+		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
 	}
 	ctx := context.Background()
-	r, err := app.Start(ctx, cfg, slog.New(slog.DiscardHandler), app.Set{Backend: true, Worker: true}, false)
+	r, err := app.Start(ctx, cfg, testLogger(), app.Set{Backend: true, Worker: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,11 @@ func start(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{running: r, adminURL: base + "/graphql"}
+	opBase, err := r.URL(app.OpenPaymentsListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &system{running: r, adminURL: base + "/graphql", opURL: opBase}
 	s.operator = s.client(cfg.OperatorTenantID, cfg.AdminAPISecret)
 	return s
 }
@@ -401,4 +408,12 @@ func TestAssetPagination(t *testing.T) {
 	if err := s.operator.Do(ctx, q, map[string]any{"last": 1}, nil); code(t, err) != "BAD_USER_INPUT" {
 		t.Fatalf("last without before: %v", err)
 	}
+}
+
+// testLogger shows the services' logs when RAFIKI_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("RAFIKI_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/rafiki-go/rafiki/events"
 )
 
 const (
@@ -69,14 +67,16 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // lead takes the lease, then reads and applies until ctx ends or a batch
-// fails. The lease is a session advisory lock, so it is released when the
-// connection closes, including when the process dies.
+// fails. The lease is a session advisory lock on a connection of its own, so
+// that holding it never takes a connection from the pool the batches need,
+// and it is released when the connection closes, including when the process
+// dies.
 func (r *Runner) lead(ctx context.Context) error {
-	conn, err := r.pool.Acquire(ctx)
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("acquire lease connection: %w", err)
+		return fmt.Errorf("lease connection: %w", err)
 	}
-	defer conn.Release()
+	defer conn.Close(context.WithoutCancel(ctx))
 	for {
 		var held bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(r.projection.Name())).Scan(&held); err != nil {
@@ -89,9 +89,6 @@ func (r *Runner) lead(ctx context.Context) error {
 			return nil
 		}
 	}
-	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, leaseKey(r.projection.Name()))
-	}()
 	return r.follow(ctx)
 }
 
@@ -120,8 +117,12 @@ func (r *Runner) follow(ctx context.Context) error {
 		return fmt.Errorf("consume %s: %w", name, err)
 	}
 	defer it.Stop()
-	feed := make(chan jetstream.Msg, batchEventsMax)
+	// Messages are decoded as they arrive, while the previous batch is
+	// being applied.
+	feed := make(chan delivery, batchEventsMax)
 	feedErr := make(chan error, 1)
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
 		defer close(feed)
 		for {
@@ -132,7 +133,11 @@ func (r *Runner) follow(ctx context.Context) error {
 				}
 				return
 			}
-			feed <- msg
+			select {
+			case feed <- receive(msg):
+			case <-stopped:
+				return
+			}
 		}
 	}()
 	r.log.Info("projection following", "from", checkpoint+1)
@@ -152,13 +157,29 @@ func (r *Runner) follow(ctx context.Context) error {
 	}
 }
 
+// delivery is one message from the consumer, decoded.
+type delivery struct {
+	msg jetstream.Msg
+	decoded
+	err error // unreadable metadata or envelope
+}
+
+func receive(msg jetstream.Msg) delivery {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return delivery{msg: msg, err: fmt.Errorf("message metadata: %w", err)}
+	}
+	d, err := decode(msg.Data(), meta.Sequence.Stream)
+	return delivery{msg: msg, decoded: d, err: err}
+}
+
 // take blocks for one message, then takes whatever else is already there.
-func take(feed <-chan jetstream.Msg) ([]jetstream.Msg, bool) {
+func take(feed <-chan delivery) ([]delivery, bool) {
 	first, ok := <-feed
 	if !ok {
 		return nil, false
 	}
-	batch := []jetstream.Msg{first}
+	batch := []delivery{first}
 	for len(batch) < batchEventsMax {
 		select {
 		case msg, ok := <-feed:
@@ -173,18 +194,13 @@ func take(feed <-chan jetstream.Msg) ([]jetstream.Msg, bool) {
 	return batch, true
 }
 
-func (r *Runner) commit(ctx context.Context, batch []jetstream.Msg) error {
-	envs := make([]events.Envelope, 0, len(batch))
-	for _, msg := range batch {
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("message metadata: %w", err)
+func (r *Runner) commit(ctx context.Context, batch []delivery) error {
+	evs := make([]decoded, 0, len(batch))
+	for _, d := range batch {
+		if d.err != nil {
+			return d.err
 		}
-		env, err := events.Unmarshal(msg.Data(), meta.Sequence.Stream)
-		if err != nil {
-			return err
-		}
-		envs = append(envs, env)
+		evs = append(evs, d.decoded)
 	}
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		// A crash can lose the last moments of commits; the checkpoint
@@ -196,7 +212,7 @@ func (r *Runner) commit(ctx context.Context, batch []jetstream.Msg) error {
 		if err != nil {
 			return err
 		}
-		last, err := applyBatch(ctx, tx, r.projection, Schema(r.projection), envs, checkpoint)
+		last, err := applyBatch(ctx, tx, r.projection, Schema(r.projection), evs, checkpoint)
 		if err != nil || last == checkpoint {
 			return err
 		}
@@ -205,8 +221,8 @@ func (r *Runner) commit(ctx context.Context, batch []jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if err := batch[len(batch)-1].Ack(); err != nil {
-		return fmt.Errorf("ack up to %d: %w", envs[len(envs)-1].Sequence, err)
+	if err := batch[len(batch)-1].msg.Ack(); err != nil {
+		return fmt.Errorf("ack up to %d: %w", evs[len(evs)-1].env.Sequence, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -157,4 +158,23 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("not true after %s: "+msg, append([]any{timeout}, args...)...)
+}
+
+// SharedPath finds a file of the shared/ folder that sits beside the
+// repository (here and in CI), walking up from the working directory.
+func SharedPath(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		candidate := filepath.Join(dir, "shared", rel)
+		if _, err := os.Stat(candidate); err == nil {
+			return candidate
+		}
+		dir = filepath.Dir(dir)
+	}
+	t.Fatalf("shared/%s not found beside the repository", rel)
+	return ""
 }

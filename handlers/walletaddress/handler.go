@@ -8,6 +8,7 @@ import (
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -80,7 +81,8 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		seqs, err := h.store.Append(ctx, append(msgs, handlers.Claim(claim, id, c.ID)))
+		// Claims go first: the result names the last event, which readers wait for.
+		seqs, err := h.store.Append(ctx, append([]eventstore.Message{handlers.Claim(claim, id, c.ID)}, msgs...))
 		if err != nil {
 			return handlers.Result{}, err
 		}
@@ -129,7 +131,7 @@ func (h *Handler) CreateKey(ctx context.Context, c commands.CreateWalletAddressK
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		seqs, err := h.store.Append(ctx, append(msgs, handlers.Claim(claim, keyID, c.ID)))
+		seqs, err := h.store.Append(ctx, append([]eventstore.Message{handlers.Claim(claim, keyID, c.ID)}, msgs...))
 		if err != nil {
 			return handlers.Result{}, err
 		}
