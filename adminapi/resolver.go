@@ -45,7 +45,10 @@ func meta(ctx context.Context) (commands.Meta, error) {
 	if err != nil {
 		return commands.Meta{}, err
 	}
-	id := uuid.NewString()
+	id, fixed := commandIDFrom(ctx)
+	if !fixed {
+		id = uuid.NewString()
+	}
 	return commands.Meta{ID: id, CorrelationID: id, Actor: a}, nil
 }
 

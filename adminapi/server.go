@@ -22,6 +22,7 @@ const complexityMax = 5000
 // Options configure the GraphQL endpoint.
 type Options struct {
 	Introspection bool
+	Idempotency   Idempotency
 	Log           *slog.Logger
 }
 
@@ -32,6 +33,7 @@ func Handler(r *Resolver, opts Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.Use(extension.FixedComplexityLimit(complexityMax))
+	srv.AroundFields(opts.Idempotency.Field)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}

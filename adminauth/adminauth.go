@@ -184,6 +184,8 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 	// The key is the canonical header, which equals what Rafiki's clients
 	// send; keying on the raw header instead would let a replay slip through
 	// by respacing it, upper-casing the hex or appending an ignored part.
+	// The nonce stays in the key, as in Rafiki, so that a client can send
+	// the same body twice in one millisecond.
 	// Only verified signatures are recorded, so unauthenticated traffic
 	// cannot fill Redis. A timestamp up to TTL in the future stays
 	// acceptable for up to 2×TTL, and the key must outlive that.

@@ -408,12 +408,25 @@ func TestMiddlewareRejectsReplay(t *testing.T) {
 		ts + ",v1=" + digest,
 		ts + ", v1=" + strings.ToUpper(digest),
 		ts + ", v01=" + digest,
-		sig + ", n=1",
+		sig + ", x=1",
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, request(tenant, replay, body))
 		checkError(t, rec, http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
 	}
+
+	// A nonce makes a second request with the same body in the same
+	// millisecond a request of its own, as in Rafiki; the nonce is then
+	// used up too.
+	withNonce := sig + ", n=" + uuid.NewString()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request(tenant, withNonce, body))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("same signature with a fresh nonce: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, request(tenant, withNonce, body))
+	checkError(t, rec, http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
 }
 
 func TestMiddlewareOutages(t *testing.T) {

@@ -22,6 +22,9 @@ type signature struct {
 	timestamp    int64 // milliseconds since the Unix epoch
 	version      int
 	digest       []byte
+	// nonce is the optional n= part. It is not signed, but it tells apart
+	// requests a client sends with the same body in the same millisecond.
+	nonce string
 }
 
 // parseSignatureHeader parses the signature header. Parts other than t and
@@ -33,6 +36,10 @@ func parseSignatureHeader(h string) (signature, error) {
 	var haveT, haveV bool
 	for part := range strings.SplitSeq(h, ",") {
 		key, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if key == "n" {
+			sig.nonce = val
+			continue
+		}
 		if key == "t" {
 			if haveT {
 				return signature{}, errors.New("more than one timestamp")
@@ -96,7 +103,11 @@ func Sign(secret string, version int, body []byte, at time.Time) (string, error)
 
 // String is the canonical header form, the one Rafiki's clients send.
 func (sig signature) String() string {
-	return fmt.Sprintf("t=%s, v%d=%s", sig.rawTimestamp, sig.version, hex.EncodeToString(sig.digest))
+	s := fmt.Sprintf("t=%s, v%d=%s", sig.rawTimestamp, sig.version, hex.EncodeToString(sig.digest))
+	if sig.nonce != "" {
+		s += ", n=" + sig.nonce
+	}
+	return s
 }
 
 // matches reports whether sig was made with secret over the canonical body.

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/adminauth"
 )
 
@@ -107,6 +109,8 @@ func (c *Client) Request(ctx context.Context, body []byte, at time.Time) (*http.
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("tenant-id", c.TenantID)
-	req.Header.Set("signature", sig)
+	// A nonce keeps two identical requests in one millisecond from looking
+	// like a replay.
+	req.Header.Set("signature", sig+", n="+uuid.NewString())
 	return req, nil
 }

@@ -35,6 +35,7 @@ func start(t *testing.T) *system {
 		AdminSignatureVersion: 1, AdminSignatureTTL: 30 * time.Second, ILPAddress: "test.rafiki",
 		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
 		ReadYourWritesTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
+		GraphQLIdempotencyTTL: time.Hour, GraphQLIdempotencyLock: 2 * time.Second,
 		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
 	}
 	ctx := context.Background()

@@ -72,15 +72,17 @@ type Backend struct {
 // NewBackend builds the backend's handlers on open connections.
 func NewBackend(d *Deps) *Backend {
 	read := readmodel.NewReader(d.Pool)
+	waiter := projections.NewWaiter(d.Pool, d.Log)
 	return &Backend{
 		Tenants:         tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:          asset.NewHandler(d.Store),
 		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Read:            read,
-		Waiter:          projections.NewWaiter(d.Pool, d.Log),
+		Waiter:          waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,
+			Applied:  func() uint64 { return waiter.Applied(projections.WalletAddresses{}.Name()) },
 		}, d.Log),
 	}
 }
@@ -114,7 +116,9 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Read: b.Read, Waiter: b.Waiter,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
-	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log})
+	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
+		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,
+	}})
 	auth := adminauth.Middleware(adminauth.Config{
 		OperatorSecret: cfg.AdminAPISecret, SignatureVersion: cfg.AdminSignatureVersion, TTL: cfg.AdminSignatureTTL,
 	}, operatorSecrets{operatorID: cfg.OperatorTenantID, secret: cfg.AdminAPISecret, read: b.Read}, d.Redis, d.Log)

@@ -18,11 +18,14 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
-// Config is what the wallet address server needs to know about its URLs.
+// Config is what the wallet address server needs to know.
 type Config struct {
 	OpenPaymentsURL    string // OPEN_PAYMENTS_URL
 	AuthServerGrantURL string // AUTH_SERVER_GRANT_URL
 	CacheTTL           time.Duration
+	// Applied is the last wallet address event the read model is known to
+	// have applied (the projection's checkpoint).
+	Applied func() uint64
 }
 
 // WalletAddresses serves wallet address documents and their keys.
@@ -108,9 +111,14 @@ func (s *WalletAddresses) addressURL(r *http.Request, path string) string {
 
 func (s *WalletAddresses) document(w http.ResponseWriter, r *http.Request, url string) {
 	now := time.Now()
-	if body, ok := s.cache.get(url, now); ok {
-		writeJSON(w, body)
-		return
+	// The cache is used only while its follower has seen every event the
+	// read model has applied: a change a client was told about is then
+	// either applied to the cache or not yet visible anywhere.
+	if s.cache.seen.Load() >= s.cfg.Applied() {
+		if body, ok := s.cache.get(url, now); ok {
+			writeJSON(w, body)
+			return
+		}
 	}
 	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
 	if err != nil {

@@ -1,0 +1,161 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+	"unicode"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rafiki-go/rafiki/adminauth"
+	"github.com/rafiki-go/rafiki/apperr"
+)
+
+// Idempotency makes mutations that carry input.idempotencyKey safe to
+// retry, as Rafiki does: a lock while the first request runs, then its result
+// kept and replayed for TTL; a different request under the same key is an
+// error. Keys are scoped per tenant, so tenants cannot see each other's.
+type Idempotency struct {
+	Redis redis.UniversalClient
+	TTL   time.Duration // GRAPHQL_IDEMPOTENCY_KEY_TTL_MS
+	Lock  time.Duration // GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS
+}
+
+type idempotentRecord struct {
+	OperationName string          `json:"operationName"`
+	RequestParams json.RawMessage `json:"requestParams"`
+	RequestResult json.RawMessage `json:"requestResult"`
+}
+
+type commandIDKey struct{}
+
+// commandIDFrom is the command id an idempotency key fixes, if any: a retry
+// after a lost response then produces the same events, which the event store
+// recognises.
+func commandIDFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(commandIDKey{}).(string)
+	return id, ok
+}
+
+// mutationResults maps each mutation to the Go type its resolver returns, so
+// that a replayed result decodes into what the executor expects.
+var mutationResults = func() map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	t := reflect.TypeFor[MutationResolver]()
+	for i := range t.NumMethod() {
+		m := t.Method(i)
+		out[m.Name] = m.Type.Out(0)
+	}
+	return out
+}()
+
+// Field is a gqlgen field middleware; it acts on mutations only.
+func (i Idempotency) Field(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "Mutation" || i.Redis == nil {
+		return next(ctx)
+	}
+	key := idempotencyKey(fc.Args)
+	if key == "" {
+		return next(ctx)
+	}
+	id, _ := adminauth.FromContext(ctx)
+	scoped := id.TenantID + ":" + key
+	lock := "lock:" + scoped
+	ok, err := i.Redis.SetNX(ctx, lock, "1", i.Lock).Result()
+	if err != nil {
+		return nil, fmt.Errorf("idempotency lock: %w", err)
+	}
+	if !ok {
+		return nil, apperr.E(apperr.Conflict, "Concurrent request for idempotencyKey: %s", key)
+	}
+	defer i.Redis.Del(context.WithoutCancel(ctx), lock)
+
+	params, err := json.Marshal(fc.Args)
+	if err != nil {
+		return nil, err
+	}
+	cacheKey := "idempotency:" + scoped
+	if cached, err := i.Redis.Get(ctx, cacheKey).Bytes(); err == nil {
+		return replay(fc, cached, params, key)
+	} else if !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("idempotency cache: %w", err)
+	}
+	ctx = context.WithValue(ctx, commandIDKey{}, uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:idempotency:"+scoped)).String())
+	res, err := next(ctx)
+	if err != nil {
+		return res, err
+	}
+	result, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	record, _ := json.Marshal(idempotentRecord{OperationName: fc.Field.Name, RequestParams: params, RequestResult: result})
+	if err := i.Redis.Set(ctx, cacheKey, record, i.TTL).Err(); err != nil {
+		return nil, fmt.Errorf("idempotency cache: %w", err)
+	}
+	return res, nil
+}
+
+func replay(fc *graphql.FieldContext, cached, params []byte, key string) (any, error) {
+	var rec idempotentRecord
+	if err := json.Unmarshal(cached, &rec); err != nil {
+		return nil, fmt.Errorf("idempotency record for %s: %w", key, err)
+	}
+	if rec.OperationName != fc.Field.Name || !jsonEqual(rec.RequestParams, params) {
+		return nil, apperr.E(apperr.InvalidInput, "Incoming arguments are different than the original request for idempotencyKey: %s", key)
+	}
+	t, ok := mutationResults[goName(fc.Field.Name)]
+	if !ok {
+		return nil, fmt.Errorf("no result type for mutation %s", fc.Field.Name)
+	}
+	out := reflect.New(t)
+	if err := json.Unmarshal(rec.RequestResult, out.Interface()); err != nil {
+		return nil, fmt.Errorf("idempotency record for %s: %w", key, err)
+	}
+	return out.Elem().Interface(), nil
+}
+
+// idempotencyKey reads input.idempotencyKey from a mutation's arguments.
+func idempotencyKey(args map[string]any) string {
+	input := reflect.ValueOf(args["input"])
+	for input.Kind() == reflect.Pointer {
+		if input.IsNil() {
+			return ""
+		}
+		input = input.Elem()
+	}
+	if input.Kind() != reflect.Struct {
+		return ""
+	}
+	f := input.FieldByName("IdempotencyKey")
+	switch {
+	case !f.IsValid():
+		return ""
+	case f.Kind() == reflect.String:
+		return f.String()
+	case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.String:
+		return f.Elem().String()
+	}
+	return ""
+}
+
+func goName(field string) string {
+	r := []rune(field)
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
