@@ -13,7 +13,7 @@ const (
 	// Wallet addresses whose newest known version is tracked; past it
 	// caching pauses briefly instead of tracking more.
 	floorEntriesMax = 200_000
-	cachePause        = time.Second
+	cachePause      = time.Second
 )
 
 // docCache keeps rendered wallet address documents by URL. It follows the
