@@ -1,15 +1,13 @@
 # syntax=docker/dockerfile:1
 # One image for every service: `rafiki backend|auth|worker|adminui|migrate|streams apply`.
 #
-# Static by default. tigerbeetle-go links a C library, so once it is imported
-# build with cgo on a glibc no newer than the runtime's:
-#   --build-arg GO_IMAGE=golang:1.26-bookworm --build-arg CGO_ENABLED=1 \
-#   --build-arg RUNTIME_IMAGE=gcr.io/distroless/base-debian12:nonroot
-ARG GO_IMAGE=golang:1.26
-ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+# tigerbeetle-go links a C library, so the binary is built with cgo on a glibc
+# no newer than the runtime image's.
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/base-debian12:nonroot
 
 FROM ${GO_IMAGE} AS build
-ARG CGO_ENABLED=0
+ARG CGO_ENABLED=1
 # The golang image pins GOTOOLCHAIN=local; auto fetches go.mod's Go if the base is older.
 ENV GOTOOLCHAIN=auto
 WORKDIR /src

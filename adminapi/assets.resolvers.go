@@ -63,6 +63,10 @@ func (r *mutationResolver) CreateAsset(ctx context.Context, input CreateAssetInp
 	if err != nil {
 		return nil, err
 	}
+	// The asset's liquidity and settlement accounts open with it.
+	if _, err := r.Liquidity.AssetOwner(ctx, commands.Actor{Operator: true}, id); err != nil {
+		return nil, err
+	}
 	a, err := r.assetAfter(ctx, id, res)
 	if err != nil {
 		return nil, err

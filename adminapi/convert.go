@@ -5,6 +5,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/readmodel"
@@ -135,6 +136,40 @@ func propertiesIn(in []AdditionalPropertyInput) []events.Property {
 	out := make([]events.Property, len(in))
 	for i, p := range in {
 		out[i] = events.Property{Key: p.Key, Value: p.Value, Visible: p.VisibleInOpenPayments}
+	}
+	return out
+}
+
+func (r *Resolver) peerAfter(ctx context.Context, id string, res handlers.Result) (*Peer, error) {
+	if err := r.seen(ctx, "peers", res); err != nil {
+		return nil, err
+	}
+	row, err := r.Read.Peer(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, apperr.E(apperr.NotFound, "peer not found")
+	}
+	return peerOut(row), nil
+}
+
+func peerOut(p *readmodel.Peer) *Peer {
+	return &Peer{
+		ID: p.ID, MaxPacketAmount: bigIntOut(p.MaxPacketAmount), StaticIlpAddress: p.StaticILPAddress, Name: p.Name,
+		LiquidityThreshold: bigIntOut(p.LiquidityThreshold), CreatedAt: timestamp(p.CreatedAt), Routes: p.Routes,
+		HTTP:    &HTTP{Outgoing: &HTTPOutgoing{AuthToken: p.OutgoingAuthToken, Endpoint: p.OutgoingEndpoint}},
+		AssetID: p.AssetID, TenantID: p.TenantID,
+	}
+}
+
+func httpIn(h *HTTPInput) commands.PeerHTTP {
+	var out commands.PeerHTTP
+	if h.Incoming != nil {
+		out.Incoming = &commands.PeerHTTPIncoming{AuthTokens: h.Incoming.AuthTokens}
+	}
+	if h.Outgoing != nil {
+		out.Outgoing = commands.PeerHTTPOutgoing{AuthToken: h.Outgoing.AuthToken, Endpoint: h.Outgoing.Endpoint}
 	}
 	return out
 }

@@ -30,6 +30,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Asset() AssetResolver
 	Mutation() MutationResolver
+	Peer() PeerResolver
 	Query() QueryResolver
 	Tenant() TenantResolver
 	WalletAddress() WalletAddressResolver
@@ -39,6 +40,23 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AccountingTransfer struct {
+		Amount          func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		CreditAccountID func(childComplexity int) int
+		DebitAccountID  func(childComplexity int) int
+		ExpiresAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Ledger          func(childComplexity int) int
+		State           func(childComplexity int) int
+		TransferType    func(childComplexity int) int
+	}
+
+	AccountingTransferConnection struct {
+		Credits func(childComplexity int) int
+		Debits  func(childComplexity int) int
+	}
+
 	AdditionalProperty struct {
 		Key                   func(childComplexity int) int
 		Value                 func(childComplexity int) int
@@ -50,6 +68,7 @@ type ComplexityRoot struct {
 		CreatedAt           func(childComplexity int) int
 		Fees                func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
 		ID                  func(childComplexity int) int
+		Liquidity           func(childComplexity int) int
 		LiquidityThreshold  func(childComplexity int) int
 		ReceivingFee        func(childComplexity int) int
 		Scale               func(childComplexity int) int
@@ -72,6 +91,10 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	CreatePeerMutationResponse struct {
+		Peer func(childComplexity int) int
+	}
+
 	CreateTenantSettingsMutationResponse struct {
 		Settings func(childComplexity int) int
 	}
@@ -86,6 +109,10 @@ type ComplexityRoot struct {
 
 	DeleteAssetMutationResponse struct {
 		Asset func(childComplexity int) int
+	}
+
+	DeletePeerMutationResponse struct {
+		Success func(childComplexity int) int
 	}
 
 	DeleteTenantMutationResponse struct {
@@ -111,6 +138,15 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	Http struct {
+		Outgoing func(childComplexity int) int
+	}
+
+	HttpOutgoing struct {
+		AuthToken func(childComplexity int) int
+		Endpoint  func(childComplexity int) int
+	}
+
 	Jwk struct {
 		Alg func(childComplexity int) int
 		Crv func(childComplexity int) int
@@ -119,19 +155,32 @@ type ComplexityRoot struct {
 		X   func(childComplexity int) int
 	}
 
+	LiquidityMutationResponse struct {
+		Success func(childComplexity int) int
+	}
+
 	Mutation struct {
-		CreateAsset            func(childComplexity int, input CreateAssetInput) int
-		CreateTenant           func(childComplexity int, input CreateTenantInput) int
-		CreateTenantSettings   func(childComplexity int, input CreateTenantSettingsInput) int
-		CreateWalletAddress    func(childComplexity int, input CreateWalletAddressInput) int
-		CreateWalletAddressKey func(childComplexity int, input CreateWalletAddressKeyInput) int
-		DeleteAsset            func(childComplexity int, input DeleteAssetInput) int
-		DeleteTenant           func(childComplexity int, id string) int
-		RevokeWalletAddressKey func(childComplexity int, input RevokeWalletAddressKeyInput) int
-		SetFee                 func(childComplexity int, input SetFeeInput) int
-		UpdateAsset            func(childComplexity int, input UpdateAssetInput) int
-		UpdateTenant           func(childComplexity int, input UpdateTenantInput) int
-		UpdateWalletAddress    func(childComplexity int, input UpdateWalletAddressInput) int
+		CreateAsset                    func(childComplexity int, input CreateAssetInput) int
+		CreateAssetLiquidityWithdrawal func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
+		CreatePeer                     func(childComplexity int, input CreatePeerInput) int
+		CreatePeerLiquidityWithdrawal  func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
+		CreateTenant                   func(childComplexity int, input CreateTenantInput) int
+		CreateTenantSettings           func(childComplexity int, input CreateTenantSettingsInput) int
+		CreateWalletAddress            func(childComplexity int, input CreateWalletAddressInput) int
+		CreateWalletAddressKey         func(childComplexity int, input CreateWalletAddressKeyInput) int
+		DeleteAsset                    func(childComplexity int, input DeleteAssetInput) int
+		DeletePeer                     func(childComplexity int, input DeletePeerInput) int
+		DeleteTenant                   func(childComplexity int, id string) int
+		DepositAssetLiquidity          func(childComplexity int, input DepositAssetLiquidityInput) int
+		DepositPeerLiquidity           func(childComplexity int, input DepositPeerLiquidityInput) int
+		PostLiquidityWithdrawal        func(childComplexity int, input PostLiquidityWithdrawalInput) int
+		RevokeWalletAddressKey         func(childComplexity int, input RevokeWalletAddressKeyInput) int
+		SetFee                         func(childComplexity int, input SetFeeInput) int
+		UpdateAsset                    func(childComplexity int, input UpdateAssetInput) int
+		UpdatePeer                     func(childComplexity int, input UpdatePeerInput) int
+		UpdateTenant                   func(childComplexity int, input UpdateTenantInput) int
+		UpdateWalletAddress            func(childComplexity int, input UpdateWalletAddressInput) int
+		VoidLiquidityWithdrawal        func(childComplexity int, input VoidLiquidityWithdrawalInput) int
 	}
 
 	PageInfo struct {
@@ -141,16 +190,44 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Peer struct {
+		Asset              func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		HTTP               func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Liquidity          func(childComplexity int) int
+		LiquidityThreshold func(childComplexity int) int
+		MaxPacketAmount    func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Routes             func(childComplexity int) int
+		StaticIlpAddress   func(childComplexity int) int
+		Tenant             func(childComplexity int) int
+	}
+
+	PeerEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PeersConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
 	Query struct {
-		Asset               func(childComplexity int, id string) int
-		AssetByCodeAndScale func(childComplexity int, code string, scale scalars.UInt8) int
-		Assets              func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
-		Tenant              func(childComplexity int, id string) int
-		Tenants             func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
-		WalletAddress       func(childComplexity int, id string) int
-		WalletAddressByURL  func(childComplexity int, url string) int
-		WalletAddresses     func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
-		Whoami              func(childComplexity int) int
+		AccountingTransfers   func(childComplexity int, id string, limit *int) int
+		Asset                 func(childComplexity int, id string) int
+		AssetByCodeAndScale   func(childComplexity int, code string, scale scalars.UInt8) int
+		Assets                func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		Peer                  func(childComplexity int, id string) int
+		PeerByAddressAndAsset func(childComplexity int, staticIlpAddress string, assetID string) int
+		Peers                 func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		Tenant                func(childComplexity int, id string) int
+		Tenants               func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
+		WalletAddress         func(childComplexity int, id string) int
+		WalletAddressByURL    func(childComplexity int, url string) int
+		WalletAddresses       func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		Whoami                func(childComplexity int) int
 	}
 
 	RevokeWalletAddressKeyMutationResponse struct {
@@ -190,6 +267,10 @@ type ComplexityRoot struct {
 	TenantsConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
+	}
+
+	UpdatePeerMutationResponse struct {
+		Peer func(childComplexity int) int
 	}
 
 	UpdateWalletAddressMutationResponse struct {
@@ -252,6 +333,7 @@ type AssetResolver interface {
 	Fees(ctx context.Context, obj *Asset, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*FeesConnection, error)
 
 	Tenant(ctx context.Context, obj *Asset) (*Tenant, error)
+	Liquidity(ctx context.Context, obj *Asset) (*scalars.BigInt, error)
 }
 type MutationResolver interface {
 	CreateTenant(ctx context.Context, input CreateTenantInput) (*TenantMutationResponse, error)
@@ -262,10 +344,25 @@ type MutationResolver interface {
 	UpdateAsset(ctx context.Context, input UpdateAssetInput) (*AssetMutationResponse, error)
 	DeleteAsset(ctx context.Context, input DeleteAssetInput) (*DeleteAssetMutationResponse, error)
 	SetFee(ctx context.Context, input SetFeeInput) (*SetFeeResponse, error)
+	DepositAssetLiquidity(ctx context.Context, input DepositAssetLiquidityInput) (*LiquidityMutationResponse, error)
+	CreateAssetLiquidityWithdrawal(ctx context.Context, input CreateAssetLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
+	DepositPeerLiquidity(ctx context.Context, input DepositPeerLiquidityInput) (*LiquidityMutationResponse, error)
+	CreatePeerLiquidityWithdrawal(ctx context.Context, input CreatePeerLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
+	PostLiquidityWithdrawal(ctx context.Context, input PostLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
+	VoidLiquidityWithdrawal(ctx context.Context, input VoidLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
+	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
+	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
+	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
 	CreateWalletAddress(ctx context.Context, input CreateWalletAddressInput) (*CreateWalletAddressMutationResponse, error)
 	UpdateWalletAddress(ctx context.Context, input UpdateWalletAddressInput) (*UpdateWalletAddressMutationResponse, error)
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
 	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
+}
+type PeerResolver interface {
+	Asset(ctx context.Context, obj *Peer) (*Asset, error)
+
+	Tenant(ctx context.Context, obj *Peer) (*Tenant, error)
+	Liquidity(ctx context.Context, obj *Peer) (*scalars.BigInt, error)
 }
 type QueryResolver interface {
 	Tenant(ctx context.Context, id string) (*Tenant, error)
@@ -274,6 +371,10 @@ type QueryResolver interface {
 	Asset(ctx context.Context, id string) (*Asset, error)
 	AssetByCodeAndScale(ctx context.Context, code string, scale scalars.UInt8) (*Asset, error)
 	Assets(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*AssetsConnection, error)
+	AccountingTransfers(ctx context.Context, id string, limit *int) (*AccountingTransferConnection, error)
+	Peer(ctx context.Context, id string) (*Peer, error)
+	PeerByAddressAndAsset(ctx context.Context, staticIlpAddress string, assetID string) (*Peer, error)
+	Peers(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*PeersConnection, error)
 	WalletAddress(ctx context.Context, id string) (*WalletAddress, error)
 	WalletAddressByURL(ctx context.Context, url string) (*WalletAddress, error)
 	WalletAddresses(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*WalletAddressesConnection, error)
@@ -306,6 +407,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AccountingTransfer.amount":
+		if e.ComplexityRoot.AccountingTransfer.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.Amount(childComplexity), true
+	case "AccountingTransfer.createdAt":
+		if e.ComplexityRoot.AccountingTransfer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.CreatedAt(childComplexity), true
+	case "AccountingTransfer.creditAccountId":
+		if e.ComplexityRoot.AccountingTransfer.CreditAccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.CreditAccountID(childComplexity), true
+	case "AccountingTransfer.debitAccountId":
+		if e.ComplexityRoot.AccountingTransfer.DebitAccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.DebitAccountID(childComplexity), true
+	case "AccountingTransfer.expiresAt":
+		if e.ComplexityRoot.AccountingTransfer.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.ExpiresAt(childComplexity), true
+	case "AccountingTransfer.id":
+		if e.ComplexityRoot.AccountingTransfer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.ID(childComplexity), true
+	case "AccountingTransfer.ledger":
+		if e.ComplexityRoot.AccountingTransfer.Ledger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.Ledger(childComplexity), true
+	case "AccountingTransfer.state":
+		if e.ComplexityRoot.AccountingTransfer.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.State(childComplexity), true
+	case "AccountingTransfer.transferType":
+		if e.ComplexityRoot.AccountingTransfer.TransferType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransfer.TransferType(childComplexity), true
+
+	case "AccountingTransferConnection.credits":
+		if e.ComplexityRoot.AccountingTransferConnection.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransferConnection.Credits(childComplexity), true
+	case "AccountingTransferConnection.debits":
+		if e.ComplexityRoot.AccountingTransferConnection.Debits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountingTransferConnection.Debits(childComplexity), true
 
 	case "AdditionalProperty.key":
 		if e.ComplexityRoot.AdditionalProperty.Key == nil {
@@ -355,6 +524,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Asset.ID(childComplexity), true
+	case "Asset.liquidity":
+		if e.ComplexityRoot.Asset.Liquidity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Asset.Liquidity(childComplexity), true
 	case "Asset.liquidityThreshold":
 		if e.ComplexityRoot.Asset.LiquidityThreshold == nil {
 			break
@@ -425,6 +600,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AssetsConnection.PageInfo(childComplexity), true
 
+	case "CreatePeerMutationResponse.peer":
+		if e.ComplexityRoot.CreatePeerMutationResponse.Peer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatePeerMutationResponse.Peer(childComplexity), true
+
 	case "CreateTenantSettingsMutationResponse.settings":
 		if e.ComplexityRoot.CreateTenantSettingsMutationResponse.Settings == nil {
 			break
@@ -452,6 +634,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeleteAssetMutationResponse.Asset(childComplexity), true
+
+	case "DeletePeerMutationResponse.success":
+		if e.ComplexityRoot.DeletePeerMutationResponse.Success == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePeerMutationResponse.Success(childComplexity), true
 
 	case "DeleteTenantMutationResponse.success":
 		if e.ComplexityRoot.DeleteTenantMutationResponse.Success == nil {
@@ -523,6 +712,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FeesConnection.PageInfo(childComplexity), true
 
+	case "Http.outgoing":
+		if e.ComplexityRoot.Http.Outgoing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Http.Outgoing(childComplexity), true
+
+	case "HttpOutgoing.authToken":
+		if e.ComplexityRoot.HttpOutgoing.AuthToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HttpOutgoing.AuthToken(childComplexity), true
+	case "HttpOutgoing.endpoint":
+		if e.ComplexityRoot.HttpOutgoing.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HttpOutgoing.Endpoint(childComplexity), true
+
 	case "Jwk.alg":
 		if e.ComplexityRoot.Jwk.Alg == nil {
 			break
@@ -554,6 +763,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Jwk.X(childComplexity), true
 
+	case "LiquidityMutationResponse.success":
+		if e.ComplexityRoot.LiquidityMutationResponse.Success == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiquidityMutationResponse.Success(childComplexity), true
+
 	case "Mutation.createAsset":
 		if e.ComplexityRoot.Mutation.CreateAsset == nil {
 			break
@@ -565,6 +781,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAsset(childComplexity, args["input"].(CreateAssetInput)), true
+	case "Mutation.createAssetLiquidityWithdrawal":
+		if e.ComplexityRoot.Mutation.CreateAssetLiquidityWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createAssetLiquidityWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAssetLiquidityWithdrawal(childComplexity, args["input"].(CreateAssetLiquidityWithdrawalInput)), true
+	case "Mutation.createPeer":
+		if e.ComplexityRoot.Mutation.CreatePeer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPeer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePeer(childComplexity, args["input"].(CreatePeerInput)), true
+	case "Mutation.createPeerLiquidityWithdrawal":
+		if e.ComplexityRoot.Mutation.CreatePeerLiquidityWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPeerLiquidityWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePeerLiquidityWithdrawal(childComplexity, args["input"].(CreatePeerLiquidityWithdrawalInput)), true
 	case "Mutation.createTenant":
 		if e.ComplexityRoot.Mutation.CreateTenant == nil {
 			break
@@ -620,6 +869,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAsset(childComplexity, args["input"].(DeleteAssetInput)), true
+	case "Mutation.deletePeer":
+		if e.ComplexityRoot.Mutation.DeletePeer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePeer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePeer(childComplexity, args["input"].(DeletePeerInput)), true
 	case "Mutation.deleteTenant":
 		if e.ComplexityRoot.Mutation.DeleteTenant == nil {
 			break
@@ -631,6 +891,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTenant(childComplexity, args["id"].(string)), true
+	case "Mutation.depositAssetLiquidity":
+		if e.ComplexityRoot.Mutation.DepositAssetLiquidity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_depositAssetLiquidity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DepositAssetLiquidity(childComplexity, args["input"].(DepositAssetLiquidityInput)), true
+	case "Mutation.depositPeerLiquidity":
+		if e.ComplexityRoot.Mutation.DepositPeerLiquidity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_depositPeerLiquidity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DepositPeerLiquidity(childComplexity, args["input"].(DepositPeerLiquidityInput)), true
+	case "Mutation.postLiquidityWithdrawal":
+		if e.ComplexityRoot.Mutation.PostLiquidityWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_postLiquidityWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PostLiquidityWithdrawal(childComplexity, args["input"].(PostLiquidityWithdrawalInput)), true
 	case "Mutation.revokeWalletAddressKey":
 		if e.ComplexityRoot.Mutation.RevokeWalletAddressKey == nil {
 			break
@@ -664,6 +957,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAsset(childComplexity, args["input"].(UpdateAssetInput)), true
+	case "Mutation.updatePeer":
+		if e.ComplexityRoot.Mutation.UpdatePeer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePeer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePeer(childComplexity, args["input"].(UpdatePeerInput)), true
 	case "Mutation.updateTenant":
 		if e.ComplexityRoot.Mutation.UpdateTenant == nil {
 			break
@@ -686,6 +990,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWalletAddress(childComplexity, args["input"].(UpdateWalletAddressInput)), true
+	case "Mutation.voidLiquidityWithdrawal":
+		if e.ComplexityRoot.Mutation.VoidLiquidityWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_voidLiquidityWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VoidLiquidityWithdrawal(childComplexity, args["input"].(VoidLiquidityWithdrawalInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -712,6 +1027,110 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Peer.asset":
+		if e.ComplexityRoot.Peer.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.Asset(childComplexity), true
+	case "Peer.createdAt":
+		if e.ComplexityRoot.Peer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.CreatedAt(childComplexity), true
+	case "Peer.http":
+		if e.ComplexityRoot.Peer.HTTP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.HTTP(childComplexity), true
+	case "Peer.id":
+		if e.ComplexityRoot.Peer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.ID(childComplexity), true
+	case "Peer.liquidity":
+		if e.ComplexityRoot.Peer.Liquidity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.Liquidity(childComplexity), true
+	case "Peer.liquidityThreshold":
+		if e.ComplexityRoot.Peer.LiquidityThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.LiquidityThreshold(childComplexity), true
+	case "Peer.maxPacketAmount":
+		if e.ComplexityRoot.Peer.MaxPacketAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.MaxPacketAmount(childComplexity), true
+	case "Peer.name":
+		if e.ComplexityRoot.Peer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.Name(childComplexity), true
+	case "Peer.routes":
+		if e.ComplexityRoot.Peer.Routes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.Routes(childComplexity), true
+	case "Peer.staticIlpAddress":
+		if e.ComplexityRoot.Peer.StaticIlpAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.StaticIlpAddress(childComplexity), true
+	case "Peer.tenant":
+		if e.ComplexityRoot.Peer.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Peer.Tenant(childComplexity), true
+
+	case "PeerEdge.cursor":
+		if e.ComplexityRoot.PeerEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PeerEdge.Cursor(childComplexity), true
+	case "PeerEdge.node":
+		if e.ComplexityRoot.PeerEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PeerEdge.Node(childComplexity), true
+
+	case "PeersConnection.edges":
+		if e.ComplexityRoot.PeersConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PeersConnection.Edges(childComplexity), true
+	case "PeersConnection.pageInfo":
+		if e.ComplexityRoot.PeersConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PeersConnection.PageInfo(childComplexity), true
+
+	case "Query.accountingTransfers":
+		if e.ComplexityRoot.Query.AccountingTransfers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_accountingTransfers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AccountingTransfers(childComplexity, args["id"].(string), args["limit"].(*int)), true
 	case "Query.asset":
 		if e.ComplexityRoot.Query.Asset == nil {
 			break
@@ -746,6 +1165,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Assets(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
 
+	case "Query.peer":
+		if e.ComplexityRoot.Query.Peer == nil {
+			break
+		}
+
+		args, err := ec.field_Query_peer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Peer(childComplexity, args["id"].(string)), true
+	case "Query.peerByAddressAndAsset":
+		if e.ComplexityRoot.Query.PeerByAddressAndAsset == nil {
+			break
+		}
+
+		args, err := ec.field_Query_peerByAddressAndAsset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PeerByAddressAndAsset(childComplexity, args["staticIlpAddress"].(string), args["assetId"].(string)), true
+	case "Query.peers":
+		if e.ComplexityRoot.Query.Peers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_peers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Peers(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
 	case "Query.tenant":
 		if e.ComplexityRoot.Query.Tenant == nil {
 			break
@@ -923,6 +1375,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantsConnection.PageInfo(childComplexity), true
 
+	case "UpdatePeerMutationResponse.peer":
+		if e.ComplexityRoot.UpdatePeerMutationResponse.Peer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePeerMutationResponse.Peer(childComplexity), true
+
 	case "UpdateWalletAddressMutationResponse.walletAddress":
 		if e.ComplexityRoot.UpdateWalletAddressMutationResponse.WalletAddress == nil {
 			break
@@ -1097,19 +1556,31 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AdditionalPropertyInput", ec.unmarshalInputAdditionalPropertyInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
+			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
+			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
+			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
 			graphql.NewInputUnmarshaler("CreateTenantSettingsInput", ec.unmarshalInputCreateTenantSettingsInput),
 			graphql.NewInputUnmarshaler("CreateWalletAddressInput", ec.unmarshalInputCreateWalletAddressInput),
 			graphql.NewInputUnmarshaler("CreateWalletAddressKeyInput", ec.unmarshalInputCreateWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("DeleteAssetInput", ec.unmarshalInputDeleteAssetInput),
+			graphql.NewInputUnmarshaler("DeletePeerInput", ec.unmarshalInputDeletePeerInput),
+			graphql.NewInputUnmarshaler("DepositAssetLiquidityInput", ec.unmarshalInputDepositAssetLiquidityInput),
+			graphql.NewInputUnmarshaler("DepositPeerLiquidityInput", ec.unmarshalInputDepositPeerLiquidityInput),
 			graphql.NewInputUnmarshaler("FeeDetails", ec.unmarshalInputFeeDetails),
+			graphql.NewInputUnmarshaler("HttpIncomingInput", ec.unmarshalInputHttpIncomingInput),
+			graphql.NewInputUnmarshaler("HttpInput", ec.unmarshalInputHttpInput),
+			graphql.NewInputUnmarshaler("HttpOutgoingInput", ec.unmarshalInputHttpOutgoingInput),
 			graphql.NewInputUnmarshaler("JwkInput", ec.unmarshalInputJwkInput),
+			graphql.NewInputUnmarshaler("PostLiquidityWithdrawalInput", ec.unmarshalInputPostLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("SetFeeInput", ec.unmarshalInputSetFeeInput),
 			graphql.NewInputUnmarshaler("TenantSettingInput", ec.unmarshalInputTenantSettingInput),
 			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
+			graphql.NewInputUnmarshaler("UpdatePeerInput", ec.unmarshalInputUpdatePeerInput),
 			graphql.NewInputUnmarshaler("UpdateTenantInput", ec.unmarshalInputUpdateTenantInput),
 			graphql.NewInputUnmarshaler("UpdateWalletAddressInput", ec.unmarshalInputUpdateWalletAddressInput),
+			graphql.NewInputUnmarshaler("VoidLiquidityWithdrawalInput", ec.unmarshalInputVoidLiquidityWithdrawalInput),
 		)
 	}
 	first := true
@@ -1185,7 +1656,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/liquidity.graphql" "schema/peers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1199,6 +1670,8 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/assets.graphql", Input: sourceData("schema/assets.graphql"), BuiltIn: false},
 	{Name: "schema/common.graphql", Input: sourceData("schema/common.graphql"), BuiltIn: false},
+	{Name: "schema/liquidity.graphql", Input: sourceData("schema/liquidity.graphql"), BuiltIn: false},
+	{Name: "schema/peers.graphql", Input: sourceData("schema/peers.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
 	{Name: "schema/wallet_addresses.graphql", Input: sourceData("schema/wallet_addresses.graphql"), BuiltIn: false},
 }
@@ -1207,6 +1680,40 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AccountingTransfer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AccountingTransfer_id(ctx, field)
+	case "debitAccountId":
+		return ec.fieldContext_AccountingTransfer_debitAccountId(ctx, field)
+	case "creditAccountId":
+		return ec.fieldContext_AccountingTransfer_creditAccountId(ctx, field)
+	case "amount":
+		return ec.fieldContext_AccountingTransfer_amount(ctx, field)
+	case "transferType":
+		return ec.fieldContext_AccountingTransfer_transferType(ctx, field)
+	case "ledger":
+		return ec.fieldContext_AccountingTransfer_ledger(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AccountingTransfer_createdAt(ctx, field)
+	case "state":
+		return ec.fieldContext_AccountingTransfer_state(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_AccountingTransfer_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountingTransfer", field.Name)
+}
+
+func (ec *executionContext) childFields_AccountingTransferConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "debits":
+		return ec.fieldContext_AccountingTransferConnection_debits(ctx, field)
+	case "credits":
+		return ec.fieldContext_AccountingTransferConnection_credits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountingTransferConnection", field.Name)
+}
 
 func (ec *executionContext) childFields_AdditionalProperty(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1242,6 +1749,8 @@ func (ec *executionContext) childFields_Asset(ctx context.Context, field graphql
 		return ec.fieldContext_Asset_createdAt(ctx, field)
 	case "tenant":
 		return ec.fieldContext_Asset_tenant(ctx, field)
+	case "liquidity":
+		return ec.fieldContext_Asset_liquidity(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Asset", field.Name)
 }
@@ -1274,6 +1783,14 @@ func (ec *executionContext) childFields_AssetsConnection(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type AssetsConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_CreatePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "peer":
+		return ec.fieldContext_CreatePeerMutationResponse_peer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatePeerMutationResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateTenantSettingsMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "settings":
@@ -1304,6 +1821,14 @@ func (ec *executionContext) childFields_DeleteAssetMutationResponse(ctx context.
 		return ec.fieldContext_DeleteAssetMutationResponse_asset(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteAssetMutationResponse", field.Name)
+}
+
+func (ec *executionContext) childFields_DeletePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "success":
+		return ec.fieldContext_DeletePeerMutationResponse_success(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeletePeerMutationResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_DeleteTenantMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1352,6 +1877,24 @@ func (ec *executionContext) childFields_FeesConnection(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type FeesConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_Http(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outgoing":
+		return ec.fieldContext_Http_outgoing(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Http", field.Name)
+}
+
+func (ec *executionContext) childFields_HttpOutgoing(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "authToken":
+		return ec.fieldContext_HttpOutgoing_authToken(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_HttpOutgoing_endpoint(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HttpOutgoing", field.Name)
+}
+
 func (ec *executionContext) childFields_Jwk(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "kid":
@@ -1368,6 +1911,14 @@ func (ec *executionContext) childFields_Jwk(ctx context.Context, field graphql.C
 	return nil, fmt.Errorf("no field named %q was found under type Jwk", field.Name)
 }
 
+func (ec *executionContext) childFields_LiquidityMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "success":
+		return ec.fieldContext_LiquidityMutationResponse_success(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiquidityMutationResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "endCursor":
@@ -1380,6 +1931,54 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Peer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Peer_id(ctx, field)
+	case "maxPacketAmount":
+		return ec.fieldContext_Peer_maxPacketAmount(ctx, field)
+	case "http":
+		return ec.fieldContext_Peer_http(ctx, field)
+	case "asset":
+		return ec.fieldContext_Peer_asset(ctx, field)
+	case "staticIlpAddress":
+		return ec.fieldContext_Peer_staticIlpAddress(ctx, field)
+	case "name":
+		return ec.fieldContext_Peer_name(ctx, field)
+	case "liquidityThreshold":
+		return ec.fieldContext_Peer_liquidityThreshold(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Peer_createdAt(ctx, field)
+	case "routes":
+		return ec.fieldContext_Peer_routes(ctx, field)
+	case "tenant":
+		return ec.fieldContext_Peer_tenant(ctx, field)
+	case "liquidity":
+		return ec.fieldContext_Peer_liquidity(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Peer", field.Name)
+}
+
+func (ec *executionContext) childFields_PeerEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PeerEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PeerEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PeerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PeersConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_PeersConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_PeersConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PeersConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeWalletAddressKeyMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1458,6 +2057,14 @@ func (ec *executionContext) childFields_TenantsConnection(ctx context.Context, f
 		return ec.fieldContext_TenantsConnection_edges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TenantsConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdatePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "peer":
+		return ec.fieldContext_UpdatePeerMutationResponse_peer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdatePeerMutationResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateWalletAddressMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1720,12 +2327,54 @@ func (ec *executionContext) field_Asset_fees_args(ctx context.Context, rawArgs m
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createAssetLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateAssetLiquidityWithdrawalInput, error) {
+			return ec.unmarshalNCreateAssetLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateAssetInput, error) {
 			return ec.unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createPeerLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreatePeerLiquidityWithdrawalInput, error) {
+			return ec.unmarshalNCreatePeerLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createPeer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreatePeerInput, error) {
+			return ec.unmarshalNCreatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1804,6 +2453,20 @@ func (ec *executionContext) field_Mutation_deleteAsset_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deletePeer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DeletePeerInput, error) {
+			return ec.unmarshalNDeletePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDeletePeerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1815,6 +2478,48 @@ func (ec *executionContext) field_Mutation_deleteTenant_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_depositAssetLiquidity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DepositAssetLiquidityInput, error) {
+			return ec.unmarshalNDepositAssetLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositAssetLiquidityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_depositPeerLiquidity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DepositPeerLiquidityInput, error) {
+			return ec.unmarshalNDepositPeerLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositPeerLiquidityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_postLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (PostLiquidityWithdrawalInput, error) {
+			return ec.unmarshalNPostLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPostLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -1860,6 +2565,20 @@ func (ec *executionContext) field_Mutation_updateAsset_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updatePeer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UpdatePeerInput, error) {
+			return ec.unmarshalNUpdatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdatePeerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1888,6 +2607,20 @@ func (ec *executionContext) field_Mutation_updateWalletAddress_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_voidLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (VoidLiquidityWithdrawalInput, error) {
+			return ec.unmarshalNVoidLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐVoidLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1899,6 +2632,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_accountingTransfers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg1
 	return args, nil
 }
 
@@ -1984,6 +2739,96 @@ func (ec *executionContext) field_Query_assets_args(ctx context.Context, rawArgs
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_peerByAddressAndAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "staticIlpAddress",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["staticIlpAddress"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "assetId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["assetId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_peer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_peers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2253,6 +3098,277 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AccountingTransfer_id(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccountingTransfer_debitAccountId(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_debitAccountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DebitAccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_debitAccountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccountingTransfer_creditAccountId(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_creditAccountId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditAccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_creditAccountId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AccountingTransfer_amount(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalars.BigInt) graphql.Marshaler {
+			return ec.marshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "BigInt")
+}
+
+func (ec *executionContext) _AccountingTransfer_transferType(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_transferType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TransferType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v TransferType) graphql.Marshaler {
+			return ec.marshalNTransferType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTransferType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_transferType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "TransferType")
+}
+
+func (ec *executionContext) _AccountingTransfer_ledger(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_ledger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ledger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalars.UInt8) graphql.Marshaler {
+			return ec.marshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐUInt8(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_ledger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "UInt8")
+}
+
+func (ec *executionContext) _AccountingTransfer_createdAt(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _AccountingTransfer_state(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v TransferState) graphql.Marshaler {
+			return ec.marshalNTransferState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTransferState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "TransferState")
+}
+
+func (ec *executionContext) _AccountingTransfer_expiresAt(ctx context.Context, field graphql.CollectedField, obj *AccountingTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransfer_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransfer_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountingTransfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _AccountingTransferConnection_debits(ctx context.Context, field graphql.CollectedField, obj *AccountingTransferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransferConnection_debits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Debits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []AccountingTransfer) graphql.Marshaler {
+			return ec.marshalNAccountingTransfer2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransferᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransferConnection_debits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountingTransferConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountingTransfer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AccountingTransferConnection_credits(ctx context.Context, field graphql.CollectedField, obj *AccountingTransferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountingTransferConnection_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []AccountingTransfer) graphql.Marshaler {
+			return ec.marshalNAccountingTransfer2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransferᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountingTransferConnection_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AccountingTransferConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountingTransfer(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AdditionalProperty_key(ctx context.Context, field graphql.CollectedField, obj *AdditionalProperty) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2601,6 +3717,29 @@ func (ec *executionContext) fieldContext_Asset_tenant(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Asset_liquidity(ctx context.Context, field graphql.CollectedField, obj *Asset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Asset_liquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Asset().Liquidity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Asset_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Asset", field, true, true, "BigInt")
+}
+
 func (ec *executionContext) _AssetEdge_node(ctx context.Context, field graphql.CollectedField, obj *AssetEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2752,6 +3891,38 @@ func (ec *executionContext) fieldContext_AssetsConnection_edges(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _CreatePeerMutationResponse_peer(ctx context.Context, field graphql.CollectedField, obj *CreatePeerMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreatePeerMutationResponse_peer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Peer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Peer) graphql.Marshaler {
+			return ec.marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreatePeerMutationResponse_peer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreatePeerMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Peer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateTenantSettingsMutationResponse_settings(ctx context.Context, field graphql.CollectedField, obj *CreateTenantSettingsMutationResponse) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2878,6 +4049,29 @@ func (ec *executionContext) fieldContext_DeleteAssetMutationResponse_asset(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DeletePeerMutationResponse_success(ctx context.Context, field graphql.CollectedField, obj *DeletePeerMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePeerMutationResponse_success(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Success, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePeerMutationResponse_success(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePeerMutationResponse", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _DeleteTenantMutationResponse_success(ctx context.Context, field graphql.CollectedField, obj *DeleteTenantMutationResponse) (ret graphql.Marshaler) {
@@ -3160,6 +4354,84 @@ func (ec *executionContext) fieldContext_FeesConnection_edges(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Http_outgoing(ctx context.Context, field graphql.CollectedField, obj *HTTP) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Http_outgoing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outgoing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *HTTPOutgoing) graphql.Marshaler {
+			return ec.marshalNHttpOutgoing2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPOutgoing(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Http_outgoing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Http",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HttpOutgoing(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _HttpOutgoing_authToken(ctx context.Context, field graphql.CollectedField, obj *HTTPOutgoing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HttpOutgoing_authToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HttpOutgoing_authToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HttpOutgoing", field, false, false, "String")
+}
+
+func (ec *executionContext) _HttpOutgoing_endpoint(ctx context.Context, field graphql.CollectedField, obj *HTTPOutgoing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HttpOutgoing_endpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Endpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HttpOutgoing_endpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HttpOutgoing", field, false, false, "String")
+}
+
 func (ec *executionContext) _Jwk_kid(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3273,6 +4545,29 @@ func (ec *executionContext) _Jwk_crv(ctx context.Context, field graphql.Collecte
 }
 func (ec *executionContext) fieldContext_Jwk_crv(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Jwk", field, false, false, "Crv")
+}
+
+func (ec *executionContext) _LiquidityMutationResponse_success(ctx context.Context, field graphql.CollectedField, obj *LiquidityMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiquidityMutationResponse_success(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Success, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiquidityMutationResponse_success(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiquidityMutationResponse", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Mutation_createTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3627,6 +4922,402 @@ func (ec *executionContext) fieldContext_Mutation_setFee(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_depositAssetLiquidity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_depositAssetLiquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DepositAssetLiquidity(ctx, fc.Args["input"].(DepositAssetLiquidityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_depositAssetLiquidity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_depositAssetLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createAssetLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createAssetLiquidityWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAssetLiquidityWithdrawal(ctx, fc.Args["input"].(CreateAssetLiquidityWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createAssetLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createAssetLiquidityWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_depositPeerLiquidity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_depositPeerLiquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DepositPeerLiquidity(ctx, fc.Args["input"].(DepositPeerLiquidityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_depositPeerLiquidity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_depositPeerLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createPeerLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPeerLiquidityWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePeerLiquidityWithdrawal(ctx, fc.Args["input"].(CreatePeerLiquidityWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPeerLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPeerLiquidityWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_postLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_postLiquidityWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PostLiquidityWithdrawal(ctx, fc.Args["input"].(PostLiquidityWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_postLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_postLiquidityWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_voidLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_voidLiquidityWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VoidLiquidityWithdrawal(ctx, fc.Args["input"].(VoidLiquidityWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_voidLiquidityWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_voidLiquidityWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createPeer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPeer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePeer(ctx, fc.Args["input"].(CreatePeerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CreatePeerMutationResponse) graphql.Marshaler {
+			return ec.marshalNCreatePeerMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerMutationResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPeer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreatePeerMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPeer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePeer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePeer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePeer(ctx, fc.Args["input"].(UpdatePeerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UpdatePeerMutationResponse) graphql.Marshaler {
+			return ec.marshalNUpdatePeerMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdatePeerMutationResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePeer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdatePeerMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePeer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePeer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePeer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePeer(ctx, fc.Args["input"].(DeletePeerInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeletePeerMutationResponse) graphql.Marshaler {
+			return ec.marshalNDeletePeerMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDeletePeerMutationResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePeer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePeerMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePeer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWalletAddress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3895,6 +5586,405 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
+func (ec *executionContext) _Peer_id(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Peer_maxPacketAmount(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_maxPacketAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxPacketAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_maxPacketAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "BigInt")
+}
+
+func (ec *executionContext) _Peer_http(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_http(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HTTP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *HTTP) graphql.Marshaler {
+			return ec.marshalNHttp2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTP(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_http(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Peer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Http(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Peer_asset(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Peer().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Asset) graphql.Marshaler {
+			return ec.marshalNAsset2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAsset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Peer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Peer_staticIlpAddress(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_staticIlpAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaticIlpAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_staticIlpAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Peer_name(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Peer_liquidityThreshold(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_liquidityThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LiquidityThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_liquidityThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "BigInt")
+}
+
+func (ec *executionContext) _Peer_createdAt(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Peer_routes(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_routes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Routes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_routes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Peer_tenant(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Peer().Tenant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Tenant) graphql.Marshaler {
+			return ec.marshalOTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Peer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Peer_liquidity(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Peer_liquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Peer().Liquidity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Peer_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Peer", field, true, true, "BigInt")
+}
+
+func (ec *executionContext) _PeerEdge_node(ctx context.Context, field graphql.CollectedField, obj *PeerEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PeerEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Peer) graphql.Marshaler {
+			return ec.marshalNPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PeerEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PeerEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Peer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PeerEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *PeerEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PeerEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PeerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PeerEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PeersConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *PeersConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PeersConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PeersConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PeersConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PeersConnection_edges(ctx context.Context, field graphql.CollectedField, obj *PeersConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PeersConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []PeerEdge) graphql.Marshaler {
+			return ec.marshalNPeerEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeerEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PeersConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PeersConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PeerEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_tenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4141,6 +6231,182 @@ func (ec *executionContext) fieldContext_Query_assets(ctx context.Context, field
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_assets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_accountingTransfers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_accountingTransfers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AccountingTransfers(ctx, fc.Args["id"].(string), fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *AccountingTransferConnection) graphql.Marshaler {
+			return ec.marshalNAccountingTransferConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransferConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_accountingTransfers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountingTransferConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_accountingTransfers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_peer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_peer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Peer(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Peer) graphql.Marshaler {
+			return ec.marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_peer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Peer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_peer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_peerByAddressAndAsset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_peerByAddressAndAsset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PeerByAddressAndAsset(ctx, fc.Args["staticIlpAddress"].(string), fc.Args["assetId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Peer) graphql.Marshaler {
+			return ec.marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_peerByAddressAndAsset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Peer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_peerByAddressAndAsset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_peers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_peers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Peers(ctx, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["tenantId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PeersConnection) graphql.Marshaler {
+			return ec.marshalNPeersConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeersConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_peers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PeersConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_peers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -4827,6 +7093,38 @@ func (ec *executionContext) fieldContext_TenantsConnection_edges(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TenantEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdatePeerMutationResponse_peer(ctx context.Context, field graphql.CollectedField, obj *UpdatePeerMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdatePeerMutationResponse_peer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Peer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Peer) graphql.Marshaler {
+			return ec.marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdatePeerMutationResponse_peer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdatePeerMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Peer(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6733,6 +9031,244 @@ func UnmarshalCreateAssetInput(ctx context.Context, raw any) (CreateAssetInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateAssetLiquidityWithdrawalInput(ctx context.Context, obj any) (CreateAssetLiquidityWithdrawalInput, error) {
+	var it CreateAssetLiquidityWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"assetId", "amount", "id", "idempotencyKey", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateAssetLiquidityWithdrawalInput unmarshals raw into the CreateAssetLiquidityWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateAssetLiquidityWithdrawalInput(ctx context.Context, raw any) (CreateAssetLiquidityWithdrawalInput, error) {
+	var out CreateAssetLiquidityWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAssetLiquidityWithdrawalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreatePeerInput(ctx context.Context, obj any) (CreatePeerInput, error) {
+	var it CreatePeerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"maxPacketAmount", "http", "assetId", "staticIlpAddress", "name", "liquidityThreshold", "initialLiquidity", "idempotencyKey", "routes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "maxPacketAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxPacketAmount"))
+			data, err := ec.unmarshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxPacketAmount = data
+		case "http":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("http"))
+			data, err := ec.unmarshalNHttpInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HTTP = data
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "staticIlpAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staticIlpAddress"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaticIlpAddress = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "liquidityThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liquidityThreshold"))
+			data, err := ec.unmarshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiquidityThreshold = data
+		case "initialLiquidity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initialLiquidity"))
+			data, err := ec.unmarshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitialLiquidity = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "routes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Routes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePeerInput unmarshals raw into the CreatePeerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePeerInput(ctx context.Context, raw any) (CreatePeerInput, error) {
+	var out CreatePeerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePeerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreatePeerLiquidityWithdrawalInput(ctx context.Context, obj any) (CreatePeerLiquidityWithdrawalInput, error) {
+	var it CreatePeerLiquidityWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"peerId", "amount", "id", "idempotencyKey", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "peerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("peerId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeerID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePeerLiquidityWithdrawalInput unmarshals raw into the CreatePeerLiquidityWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePeerLiquidityWithdrawalInput(ctx context.Context, raw any) (CreatePeerLiquidityWithdrawalInput, error) {
+	var out CreatePeerLiquidityWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePeerLiquidityWithdrawalInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateTenantInput(ctx context.Context, obj any) (CreateTenantInput, error) {
 	var it CreateTenantInput
 	if obj == nil {
@@ -7041,6 +9577,181 @@ func UnmarshalDeleteAssetInput(ctx context.Context, raw any) (DeleteAssetInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeletePeerInput(ctx context.Context, obj any) (DeletePeerInput, error) {
+	var it DeletePeerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeletePeerInput unmarshals raw into the DeletePeerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeletePeerInput(ctx context.Context, raw any) (DeletePeerInput, error) {
+	var out DeletePeerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeletePeerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDepositAssetLiquidityInput(ctx context.Context, obj any) (DepositAssetLiquidityInput, error) {
+	var it DepositAssetLiquidityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"assetId", "amount", "id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "assetId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDepositAssetLiquidityInput unmarshals raw into the DepositAssetLiquidityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDepositAssetLiquidityInput(ctx context.Context, raw any) (DepositAssetLiquidityInput, error) {
+	var out DepositAssetLiquidityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DepositAssetLiquidityInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDepositPeerLiquidityInput(ctx context.Context, obj any) (DepositPeerLiquidityInput, error) {
+	var it DepositPeerLiquidityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"peerId", "amount", "id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "peerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("peerId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PeerID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDepositPeerLiquidityInput unmarshals raw into the DepositPeerLiquidityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDepositPeerLiquidityInput(ctx context.Context, raw any) (DepositPeerLiquidityInput, error) {
+	var out DepositPeerLiquidityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DepositPeerLiquidityInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFeeDetails(ctx context.Context, obj any) (FeeDetails, error) {
 	var it FeeDetails
 	if obj == nil {
@@ -7087,6 +9798,146 @@ func (ec *executionContext) unmarshalInputFeeDetails(ctx context.Context, obj an
 func UnmarshalFeeDetails(ctx context.Context, raw any) (FeeDetails, error) {
 	var out FeeDetails
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FeeDetails", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputHttpIncomingInput(ctx context.Context, obj any) (HTTPIncomingInput, error) {
+	var it HTTPIncomingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"authTokens"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "authTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authTokens"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthTokens = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalHttpIncomingInput unmarshals raw into the HttpIncomingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalHttpIncomingInput(ctx context.Context, raw any) (HTTPIncomingInput, error) {
+	var out HTTPIncomingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "HttpIncomingInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputHttpInput(ctx context.Context, obj any) (HTTPInput, error) {
+	var it HTTPInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incoming", "outgoing"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incoming":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incoming"))
+			data, err := ec.unmarshalOHttpIncomingInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPIncomingInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Incoming = data
+		case "outgoing":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outgoing"))
+			data, err := ec.unmarshalNHttpOutgoingInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPOutgoingInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Outgoing = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalHttpInput unmarshals raw into the HttpInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalHttpInput(ctx context.Context, raw any) (HTTPInput, error) {
+	var out HTTPInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "HttpInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputHttpOutgoingInput(ctx context.Context, obj any) (HTTPOutgoingInput, error) {
+	var it HTTPOutgoingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"authToken", "endpoint"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "authToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("authToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AuthToken = data
+		case "endpoint":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endpoint"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Endpoint = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalHttpOutgoingInput unmarshals raw into the HttpOutgoingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalHttpOutgoingInput(ctx context.Context, raw any) (HTTPOutgoingInput, error) {
+	var out HTTPOutgoingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "HttpOutgoingInput", raw, &out)
 	return out, err
 }
 
@@ -7157,6 +10008,55 @@ func (ec *executionContext) unmarshalInputJwkInput(ctx context.Context, obj any)
 func UnmarshalJwkInput(ctx context.Context, raw any) (JwkInput, error) {
 	var out JwkInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "JwkInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPostLiquidityWithdrawalInput(ctx context.Context, obj any) (PostLiquidityWithdrawalInput, error) {
+	var it PostLiquidityWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"withdrawalId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "withdrawalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("withdrawalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WithdrawalID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPostLiquidityWithdrawalInput unmarshals raw into the PostLiquidityWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPostLiquidityWithdrawalInput(ctx context.Context, raw any) (PostLiquidityWithdrawalInput, error) {
+	var out PostLiquidityWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PostLiquidityWithdrawalInput", raw, &out)
 	return out, err
 }
 
@@ -7384,6 +10284,97 @@ func UnmarshalUpdateAssetInput(ctx context.Context, raw any) (UpdateAssetInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdatePeerInput(ctx context.Context, obj any) (UpdatePeerInput, error) {
+	var it UpdatePeerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "maxPacketAmount", "http", "staticIlpAddress", "name", "liquidityThreshold", "idempotencyKey", "routes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "maxPacketAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxPacketAmount"))
+			data, err := ec.unmarshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxPacketAmount = data
+		case "http":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("http"))
+			data, err := ec.unmarshalOHttpInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HTTP = data
+		case "staticIlpAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("staticIlpAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StaticIlpAddress = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "liquidityThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liquidityThreshold"))
+			data, err := ec.unmarshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiquidityThreshold = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "routes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Routes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdatePeerInput unmarshals raw into the UpdatePeerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdatePeerInput(ctx context.Context, raw any) (UpdatePeerInput, error) {
+	var out UpdatePeerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePeerInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateTenantInput(ctx context.Context, obj any) (UpdateTenantInput, error) {
 	var it UpdateTenantInput
 	if obj == nil {
@@ -7531,6 +10522,55 @@ func UnmarshalUpdateWalletAddressInput(ctx context.Context, raw any) (UpdateWall
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputVoidLiquidityWithdrawalInput(ctx context.Context, obj any) (VoidLiquidityWithdrawalInput, error) {
+	var it VoidLiquidityWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"withdrawalId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "withdrawalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("withdrawalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WithdrawalID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVoidLiquidityWithdrawalInput unmarshals raw into the VoidLiquidityWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVoidLiquidityWithdrawalInput(ctx context.Context, raw any) (VoidLiquidityWithdrawalInput, error) {
+	var out VoidLiquidityWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VoidLiquidityWithdrawalInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -7538,6 +10578,117 @@ func UnmarshalUpdateWalletAddressInput(ctx context.Context, raw any) (UpdateWall
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var accountingTransferImplementors = []string{"AccountingTransfer"}
+
+func (ec *executionContext) _AccountingTransfer(ctx context.Context, sel ast.SelectionSet, obj *AccountingTransfer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountingTransferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountingTransfer")
+		case "id":
+			out.Values[i] = ec._AccountingTransfer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "debitAccountId":
+			out.Values[i] = ec._AccountingTransfer_debitAccountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditAccountId":
+			out.Values[i] = ec._AccountingTransfer_creditAccountId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._AccountingTransfer_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferType":
+			out.Values[i] = ec._AccountingTransfer_transferType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ledger":
+			out.Values[i] = ec._AccountingTransfer_ledger(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._AccountingTransfer_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._AccountingTransfer_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._AccountingTransfer_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var accountingTransferConnectionImplementors = []string{"AccountingTransferConnection"}
+
+func (ec *executionContext) _AccountingTransferConnection(ctx context.Context, sel ast.SelectionSet, obj *AccountingTransferConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountingTransferConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountingTransferConnection")
+		case "debits":
+			out.Values[i] = ec._AccountingTransferConnection_debits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "credits":
+			out.Values[i] = ec._AccountingTransferConnection_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var additionalPropertyImplementors = []string{"AdditionalProperty"}
 
@@ -7647,6 +10798,12 @@ func (ec *executionContext) _Asset(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Asset_tenant(ctx, field, obj)
 				})
+		case "liquidity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Asset_liquidity(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7754,6 +10911,39 @@ func (ec *executionContext) _AssetsConnection(ctx context.Context, sel ast.Selec
 		case "edges":
 			out.Values[i] = ec._AssetsConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createPeerMutationResponseImplementors = []string{"CreatePeerMutationResponse"}
+
+func (ec *executionContext) _CreatePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *CreatePeerMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createPeerMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreatePeerMutationResponse")
+		case "peer":
+			out.Values[i] = ec._CreatePeerMutationResponse_peer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -7886,6 +11076,39 @@ func (ec *executionContext) _DeleteAssetMutationResponse(ctx context.Context, se
 		case "asset":
 			out.Values[i] = ec._DeleteAssetMutationResponse_asset(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deletePeerMutationResponseImplementors = []string{"DeletePeerMutationResponse"}
+
+func (ec *executionContext) _DeletePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *DeletePeerMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deletePeerMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeletePeerMutationResponse")
+		case "success":
+			out.Values[i] = ec._DeletePeerMutationResponse_success(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -8072,6 +11295,77 @@ func (ec *executionContext) _FeesConnection(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var httpImplementors = []string{"Http"}
+
+func (ec *executionContext) _Http(ctx context.Context, sel ast.SelectionSet, obj *HTTP) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, httpImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Http")
+		case "outgoing":
+			out.Values[i] = ec._Http_outgoing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var httpOutgoingImplementors = []string{"HttpOutgoing"}
+
+func (ec *executionContext) _HttpOutgoing(ctx context.Context, sel ast.SelectionSet, obj *HTTPOutgoing) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, httpOutgoingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HttpOutgoing")
+		case "authToken":
+			out.Values[i] = ec._HttpOutgoing_authToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endpoint":
+			out.Values[i] = ec._HttpOutgoing_endpoint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var jwkImplementors = []string{"Jwk"}
 
 func (ec *executionContext) _Jwk(ctx context.Context, sel ast.SelectionSet, obj *Jwk) graphql.Marshaler {
@@ -8105,6 +11399,39 @@ func (ec *executionContext) _Jwk(ctx context.Context, sel ast.SelectionSet, obj 
 			}
 		case "crv":
 			out.Values[i] = ec._Jwk_crv(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var liquidityMutationResponseImplementors = []string{"LiquidityMutationResponse"}
+
+func (ec *executionContext) _LiquidityMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *LiquidityMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liquidityMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiquidityMutationResponse")
+		case "success":
+			out.Values[i] = ec._LiquidityMutationResponse_success(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -8196,6 +11523,69 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setFee":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setFee(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "depositAssetLiquidity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_depositAssetLiquidity(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createAssetLiquidityWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createAssetLiquidityWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "depositPeerLiquidity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_depositPeerLiquidity(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createPeerLiquidityWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPeerLiquidityWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "postLiquidityWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_postLiquidityWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "voidLiquidityWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_voidLiquidityWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createPeer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPeer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePeer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePeer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePeer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePeer(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -8293,6 +11683,168 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var peerImplementors = []string{"Peer"}
+
+func (ec *executionContext) _Peer(ctx context.Context, sel ast.SelectionSet, obj *Peer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, peerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Peer")
+		case "id":
+			out.Values[i] = ec._Peer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxPacketAmount":
+			out.Values[i] = ec._Peer_maxPacketAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "http":
+			out.Values[i] = ec._Peer_http(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asset":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Peer_asset(ctx, field, obj)
+				})
+		case "staticIlpAddress":
+			out.Values[i] = ec._Peer_staticIlpAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Peer_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liquidityThreshold":
+			out.Values[i] = ec._Peer_liquidityThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Peer_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "routes":
+			out.Values[i] = ec._Peer_routes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Peer_tenant(ctx, field, obj)
+				})
+		case "liquidity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Peer_liquidity(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var peerEdgeImplementors = []string{"PeerEdge"}
+
+func (ec *executionContext) _PeerEdge(ctx context.Context, sel ast.SelectionSet, obj *PeerEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, peerEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PeerEdge")
+		case "node":
+			out.Values[i] = ec._PeerEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PeerEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var peersConnectionImplementors = []string{"PeersConnection"}
+
+func (ec *executionContext) _PeersConnection(ctx context.Context, sel ast.SelectionSet, obj *PeersConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, peersConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PeersConnection")
+		case "pageInfo":
+			out.Values[i] = ec._PeersConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._PeersConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -8347,6 +11899,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_assets(ctx, field)
+				})
+		case "accountingTransfers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accountingTransfers(ctx, field)
+				})
+		case "peer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_peer(ctx, field)
+				})
+		case "peerByAddressAndAsset":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_peerByAddressAndAsset(ctx, field)
+				})
+		case "peers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_peers(ctx, field)
 				})
 		case "walletAddress":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -8665,6 +12241,39 @@ func (ec *executionContext) _TenantsConnection(ctx context.Context, sel ast.Sele
 		case "edges":
 			out.Values[i] = ec._TenantsConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updatePeerMutationResponseImplementors = []string{"UpdatePeerMutationResponse"}
+
+func (ec *executionContext) _UpdatePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *UpdatePeerMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updatePeerMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdatePeerMutationResponse")
+		case "peer":
+			out.Values[i] = ec._UpdatePeerMutationResponse_peer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -9399,6 +13008,34 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAccountingTransfer2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransfer(ctx context.Context, sel ast.SelectionSet, v AccountingTransfer) graphql.Marshaler {
+	return ec._AccountingTransfer(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAccountingTransfer2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransferᚄ(ctx context.Context, sel ast.SelectionSet, v []AccountingTransfer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAccountingTransfer2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransfer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAccountingTransferConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAccountingTransferConnection(ctx context.Context, sel ast.SelectionSet, v *AccountingTransferConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AccountingTransferConnection!")
+		return graphql.Null
+	}
+	return ec._AccountingTransferConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAdditionalPropertyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAdditionalPropertyInput(ctx context.Context, v any) (AdditionalPropertyInput, error) {
 	res, err := ec.unmarshalInputAdditionalPropertyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9487,6 +13124,29 @@ func (ec *executionContext) unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑg
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateAssetLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetLiquidityWithdrawalInput(ctx context.Context, v any) (CreateAssetLiquidityWithdrawalInput, error) {
+	res, err := ec.unmarshalInputCreateAssetLiquidityWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerInput(ctx context.Context, v any) (CreatePeerInput, error) {
+	res, err := ec.unmarshalInputCreatePeerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreatePeerLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerLiquidityWithdrawalInput(ctx context.Context, v any) (CreatePeerLiquidityWithdrawalInput, error) {
+	res, err := ec.unmarshalInputCreatePeerLiquidityWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreatePeerMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, v *CreatePeerMutationResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreatePeerMutationResponse!")
+		return graphql.Null
+	}
+	return ec._CreatePeerMutationResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateTenantInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateTenantInput(ctx context.Context, v any) (CreateTenantInput, error) {
 	res, err := ec.unmarshalInputCreateTenantInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9538,12 +13198,35 @@ func (ec *executionContext) marshalNDeleteAssetMutationResponse2ᚖgithubᚗcom�
 	return ec._DeleteAssetMutationResponse(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDeletePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDeletePeerInput(ctx context.Context, v any) (DeletePeerInput, error) {
+	res, err := ec.unmarshalInputDeletePeerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeletePeerMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDeletePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, v *DeletePeerMutationResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeletePeerMutationResponse!")
+		return graphql.Null
+	}
+	return ec._DeletePeerMutationResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeleteTenantMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDeleteTenantMutationResponse(ctx context.Context, sel ast.SelectionSet, v *DeleteTenantMutationResponse) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeleteTenantMutationResponse!")
 		return graphql.Null
 	}
 	return ec._DeleteTenantMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDepositAssetLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositAssetLiquidityInput(ctx context.Context, v any) (DepositAssetLiquidityInput, error) {
+	res, err := ec.unmarshalInputDepositAssetLiquidityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDepositPeerLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositPeerLiquidityInput(ctx context.Context, v any) (DepositPeerLiquidityInput, error) {
+	res, err := ec.unmarshalInputDepositPeerLiquidityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNFee2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFee(ctx context.Context, sel ast.SelectionSet, v *Fee) graphql.Marshaler {
@@ -9587,6 +13270,32 @@ func (ec *executionContext) unmarshalNFeeType2githubᚗcomᚋrafikiᚑgoᚋrafik
 
 func (ec *executionContext) marshalNFeeType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFeeType(ctx context.Context, sel ast.SelectionSet, v FeeType) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNHttp2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTP(ctx context.Context, sel ast.SelectionSet, v *HTTP) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Http!")
+		return graphql.Null
+	}
+	return ec._Http(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNHttpInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPInput(ctx context.Context, v any) (*HTTPInput, error) {
+	res, err := ec.unmarshalInputHttpInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNHttpOutgoing2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPOutgoing(ctx context.Context, sel ast.SelectionSet, v *HTTPOutgoing) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "HttpOutgoing!")
+		return graphql.Null
+	}
+	return ec._HttpOutgoing(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNHttpOutgoingInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPOutgoingInput(ctx context.Context, v any) (*HTTPOutgoingInput, error) {
+	res, err := ec.unmarshalInputHttpOutgoingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -9648,6 +13357,47 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋraf
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx context.Context, sel ast.SelectionSet, v *Peer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Peer!")
+		return graphql.Null
+	}
+	return ec._Peer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPeerEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeerEdge(ctx context.Context, sel ast.SelectionSet, v PeerEdge) graphql.Marshaler {
+	return ec._PeerEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPeerEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeerEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []PeerEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPeerEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeerEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPeersConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeersConnection(ctx context.Context, sel ast.SelectionSet, v *PeersConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PeersConnection!")
+		return graphql.Null
+	}
+	return ec._PeersConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPostLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPostLiquidityWithdrawalInput(ctx context.Context, v any) (PostLiquidityWithdrawalInput, error) {
+	res, err := ec.unmarshalInputPostLiquidityWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRevokeWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyInput(ctx context.Context, v any) (RevokeWalletAddressKeyInput, error) {
 	res, err := ec.unmarshalInputRevokeWalletAddressKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9678,6 +13428,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx context.Context, sel ast.SelectionSet, v *Tenant) graphql.Marshaler {
@@ -9773,6 +13552,26 @@ func (ec *executionContext) marshalNTenantsConnection2ᚖgithubᚗcomᚋrafiki�
 	return ec._TenantsConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNTransferState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTransferState(ctx context.Context, v any) (TransferState, error) {
+	var res TransferState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTransferState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTransferState(ctx context.Context, sel ast.SelectionSet, v TransferState) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTransferType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTransferType(ctx context.Context, v any) (TransferType, error) {
+	var res TransferType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTransferType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTransferType(ctx context.Context, sel ast.SelectionSet, v TransferType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐUInt8(ctx context.Context, v any) (scalars.UInt8, error) {
 	var res scalars.UInt8
 	err := res.UnmarshalGQL(v)
@@ -9786,6 +13585,19 @@ func (ec *executionContext) marshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋ
 func (ec *executionContext) unmarshalNUpdateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateAssetInput(ctx context.Context, v any) (UpdateAssetInput, error) {
 	res, err := ec.unmarshalInputUpdateAssetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdatePeerInput(ctx context.Context, v any) (UpdatePeerInput, error) {
+	res, err := ec.unmarshalInputUpdatePeerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdatePeerMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdatePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, v *UpdatePeerMutationResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdatePeerMutationResponse!")
+		return graphql.Null
+	}
+	return ec._UpdatePeerMutationResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateTenantInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateTenantInput(ctx context.Context, v any) (UpdateTenantInput, error) {
@@ -9804,6 +13616,11 @@ func (ec *executionContext) marshalNUpdateWalletAddressMutationResponse2ᚖgithu
 		return graphql.Null
 	}
 	return ec._UpdateWalletAddressMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVoidLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐVoidLiquidityWithdrawalInput(ctx context.Context, v any) (VoidLiquidityWithdrawalInput, error) {
+	res, err := ec.unmarshalInputVoidLiquidityWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx context.Context, sel ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
@@ -10148,6 +13965,22 @@ func (ec *executionContext) marshalOFeesConnection2ᚖgithubᚗcomᚋrafikiᚑgo
 	return ec._FeesConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOHttpIncomingInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPIncomingInput(ctx context.Context, v any) (*HTTPIncomingInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputHttpIncomingInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOHttpInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPInput(ctx context.Context, v any) (*HTTPInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputHttpInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -10184,6 +14017,20 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx context.Context, sel ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LiquidityMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx context.Context, sel ast.SelectionSet, v *Peer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Peer(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalORevokeWalletAddressKeyMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyMutationResponse(ctx context.Context, sel ast.SelectionSet, v *RevokeWalletAddressKeyMutationResponse) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -10205,6 +14052,41 @@ func (ec *executionContext) marshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋra
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -24,3 +24,17 @@ type WalletAddress struct {
 	AssetID    string
 	TenantID   string
 }
+
+// Peer is the GraphQL Peer; the ids let its object fields resolve.
+type Peer struct {
+	ID                 string
+	MaxPacketAmount    *scalars.BigInt
+	HTTP               *HTTP
+	StaticIlpAddress   string
+	Name               *string
+	LiquidityThreshold *scalars.BigInt
+	CreatedAt          string
+	Routes             []string
+	AssetID            string
+	TenantID           string
+}

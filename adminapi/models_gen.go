@@ -11,6 +11,36 @@ import (
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 )
 
+// One ledger transfer.
+type AccountingTransfer struct {
+	// Transfer id.
+	ID string `json:"id"`
+	// The account debited.
+	DebitAccountID string `json:"debitAccountId"`
+	// The account credited.
+	CreditAccountID string `json:"creditAccountId"`
+	// Amount, in the asset's smallest unit.
+	Amount scalars.BigInt `json:"amount"`
+	// What it was for.
+	TransferType TransferType `json:"transferType"`
+	// The ledger (one per asset).
+	Ledger scalars.UInt8 `json:"ledger"`
+	// When it was made.
+	CreatedAt string `json:"createdAt"`
+	// Where it is in its two phases.
+	State TransferState `json:"state"`
+	// When a pending transfer expires.
+	ExpiresAt *string `json:"expiresAt,omitempty"`
+}
+
+// Ledger transfers of an account.
+type AccountingTransferConnection struct {
+	// Transfers out of it.
+	Debits []AccountingTransfer `json:"debits"`
+	// Transfers into it.
+	Credits []AccountingTransfer `json:"credits"`
+}
+
 // An extra property of a wallet address.
 type AdditionalProperty struct {
 	// Property name.
@@ -67,6 +97,62 @@ type CreateAssetInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 	// The operator may create the asset for another tenant.
 	TenantID *string `json:"tenantId,omitempty"`
+}
+
+// Input of createAssetLiquidityWithdrawal.
+type CreateAssetLiquidityWithdrawalInput struct {
+	// The asset.
+	AssetID string `json:"assetId"`
+	// Amount, in the asset's smallest unit.
+	Amount scalars.BigInt `json:"amount"`
+	// Transfer id (a UUID) chosen by the caller.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Seconds the withdrawal stays pending; 0 posts it at once.
+	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
+// Input of createPeer.
+type CreatePeerInput struct {
+	// The largest packet amount sent to it.
+	MaxPacketAmount *scalars.BigInt `json:"maxPacketAmount,omitempty"`
+	// How to reach it.
+	HTTP *HTTPInput `json:"http"`
+	// The asset of the relationship.
+	AssetID string `json:"assetId"`
+	// Its ILP address.
+	StaticIlpAddress string `json:"staticIlpAddress"`
+	// A name for it.
+	Name *string `json:"name,omitempty"`
+	// Liquidity below which it is low.
+	LiquidityThreshold *scalars.BigInt `json:"liquidityThreshold,omitempty"`
+	// Liquidity deposited when it is created.
+	InitialLiquidity *scalars.BigInt `json:"initialLiquidity,omitempty"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// More ILP address prefixes reached through it.
+	Routes []string `json:"routes,omitempty"`
+}
+
+// Input of createPeerLiquidityWithdrawal.
+type CreatePeerLiquidityWithdrawalInput struct {
+	// The peer.
+	PeerID string `json:"peerId"`
+	// Amount, in the asset's smallest unit.
+	Amount scalars.BigInt `json:"amount"`
+	// Transfer id (a UUID) chosen by the caller.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Seconds the withdrawal stays pending; 0 posts it at once.
+	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
+// Result of createPeer.
+type CreatePeerMutationResponse struct {
+	// The peer.
+	Peer *Peer `json:"peer,omitempty"`
 }
 
 // Input of createTenant.
@@ -151,10 +237,48 @@ type DeleteAssetMutationResponse struct {
 	Asset *Asset `json:"asset,omitempty"`
 }
 
+// Input of deletePeer.
+type DeletePeerInput struct {
+	// Peer id.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// Result of deletePeer.
+type DeletePeerMutationResponse struct {
+	// Whether it was deleted.
+	Success bool `json:"success"`
+}
+
 // Result of deleteTenant.
 type DeleteTenantMutationResponse struct {
 	// Whether the tenant was deleted.
 	Success bool `json:"success"`
+}
+
+// Input of depositAssetLiquidity.
+type DepositAssetLiquidityInput struct {
+	// The asset.
+	AssetID string `json:"assetId"`
+	// Amount, in the asset's smallest unit.
+	Amount scalars.BigInt `json:"amount"`
+	// Transfer id (a UUID) chosen by the caller.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// Input of depositPeerLiquidity.
+type DepositPeerLiquidityInput struct {
+	// The peer.
+	PeerID string `json:"peerId"`
+	// Amount, in the asset's smallest unit.
+	Amount scalars.BigInt `json:"amount"`
+	// Transfer id (a UUID) chosen by the caller.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // A fee on an asset.
@@ -197,6 +321,42 @@ type FeesConnection struct {
 	Edges []FeeEdge `json:"edges"`
 }
 
+// A peer's ILP-over-HTTP settings.
+type HTTP struct {
+	// How packets are sent to it.
+	Outgoing *HTTPOutgoing `json:"outgoing"`
+}
+
+// Tokens a peer authenticates with.
+type HTTPIncomingInput struct {
+	// The tokens.
+	AuthTokens []string `json:"authTokens"`
+}
+
+// ILP-over-HTTP settings to set.
+type HTTPInput struct {
+	// Tokens it authenticates with when it sends to us.
+	Incoming *HTTPIncomingInput `json:"incoming,omitempty"`
+	// How packets are sent to it.
+	Outgoing *HTTPOutgoingInput `json:"outgoing"`
+}
+
+// How packets are sent to a peer.
+type HTTPOutgoing struct {
+	// Token presented to it.
+	AuthToken string `json:"authToken"`
+	// Its ILP-over-HTTP URL.
+	Endpoint string `json:"endpoint"`
+}
+
+// How packets are sent to a peer.
+type HTTPOutgoingInput struct {
+	// Token presented to it.
+	AuthToken string `json:"authToken"`
+	// Its ILP-over-HTTP URL.
+	Endpoint string `json:"endpoint"`
+}
+
 // An Ed25519 public key as a JSON Web Key.
 type Jwk struct {
 	// Key id, unique per wallet address.
@@ -225,6 +385,12 @@ type JwkInput struct {
 	Crv Crv `json:"crv"`
 }
 
+// Result of a liquidity mutation.
+type LiquidityMutationResponse struct {
+	// Whether it succeeded.
+	Success bool `json:"success"`
+}
+
 // Change the instance's objects.
 type Mutation struct {
 }
@@ -239,6 +405,30 @@ type PageInfo struct {
 	HasPreviousPage bool `json:"hasPreviousPage"`
 	// Cursor of the first item of the page.
 	StartCursor *string `json:"startCursor,omitempty"`
+}
+
+// A peer in a page.
+type PeerEdge struct {
+	// The peer.
+	Node *Peer `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// A page of peers.
+type PeersConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The peers.
+	Edges []PeerEdge `json:"edges"`
+}
+
+// Input of postLiquidityWithdrawal.
+type PostLiquidityWithdrawalInput struct {
+	// The withdrawal's transfer id.
+	WithdrawalID string `json:"withdrawalId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // Read the instance's objects.
@@ -349,6 +539,32 @@ type UpdateAssetInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+// Input of updatePeer.
+type UpdatePeerInput struct {
+	// Peer id.
+	ID string `json:"id"`
+	// The largest packet amount sent to it.
+	MaxPacketAmount *scalars.BigInt `json:"maxPacketAmount,omitempty"`
+	// How to reach it.
+	HTTP *HTTPInput `json:"http,omitempty"`
+	// Its ILP address.
+	StaticIlpAddress *string `json:"staticIlpAddress,omitempty"`
+	// A name for it.
+	Name *string `json:"name,omitempty"`
+	// Liquidity below which it is low.
+	LiquidityThreshold *scalars.BigInt `json:"liquidityThreshold,omitempty"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Replaces the extra routes.
+	Routes []string `json:"routes,omitempty"`
+}
+
+// Result of updatePeer.
+type UpdatePeerMutationResponse struct {
+	// The peer as it is now.
+	Peer *Peer `json:"peer,omitempty"`
+}
+
 // Input of updateTenant.
 type UpdateTenantInput struct {
 	// Tenant id.
@@ -383,6 +599,14 @@ type UpdateWalletAddressInput struct {
 type UpdateWalletAddressMutationResponse struct {
 	// The wallet address as it is now.
 	WalletAddress *WalletAddress `json:"walletAddress,omitempty"`
+}
+
+// Input of voidLiquidityWithdrawal.
+type VoidLiquidityWithdrawalInput struct {
+	// The withdrawal's transfer id.
+	WithdrawalID string `json:"withdrawalId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // A wallet address in a page.
@@ -785,6 +1009,128 @@ func (e *TenantSettingKey) UnmarshalJSON(b []byte) error {
 }
 
 func (e TenantSettingKey) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a transfer is in its two phases.
+type TransferState string
+
+const (
+	// Held, not yet posted or voided.
+	TransferStatePending TransferState = "PENDING"
+	// Completed.
+	TransferStatePosted TransferState = "POSTED"
+	// Cancelled or expired.
+	TransferStateVoided TransferState = "VOIDED"
+)
+
+var AllTransferState = []TransferState{
+	TransferStatePending,
+	TransferStatePosted,
+	TransferStateVoided,
+}
+
+func (e TransferState) IsValid() bool {
+	switch e {
+	case TransferStatePending, TransferStatePosted, TransferStateVoided:
+		return true
+	}
+	return false
+}
+
+func (e TransferState) String() string {
+	return string(e)
+}
+
+func (e *TransferState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TransferState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TransferState", str)
+	}
+	return nil
+}
+
+func (e TransferState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TransferState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TransferState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a transfer was for.
+type TransferType string
+
+const (
+	// Into a liquidity account from settlement.
+	TransferTypeDeposit TransferType = "DEPOSIT"
+	// Out of a liquidity account to settlement.
+	TransferTypeWithdrawal TransferType = "WITHDRAWAL"
+	// Between liquidity accounts.
+	TransferTypeTransfer TransferType = "TRANSFER"
+)
+
+var AllTransferType = []TransferType{
+	TransferTypeDeposit,
+	TransferTypeWithdrawal,
+	TransferTypeTransfer,
+}
+
+func (e TransferType) IsValid() bool {
+	switch e {
+	case TransferTypeDeposit, TransferTypeWithdrawal, TransferTypeTransfer:
+		return true
+	}
+	return false
+}
+
+func (e TransferType) String() string {
+	return string(e)
+}
+
+func (e *TransferType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TransferType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TransferType", str)
+	}
+	return nil
+}
+
+func (e TransferType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TransferType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TransferType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

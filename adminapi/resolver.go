@@ -14,6 +14,8 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/liquidity"
+	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/projections"
@@ -25,6 +27,8 @@ type Resolver struct {
 	Tenants               *tenant.Handler
 	Assets                *asset.Handler
 	WalletAddresses       *walletaddress.Handler
+	Peers                 *peer.Handler
+	Liquidity             *liquidity.Handler
 	Read                  *readmodel.Reader
 	Waiter                *projections.Waiter
 	ReadYourWritesTimeout time.Duration

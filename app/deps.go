@@ -23,6 +23,9 @@ import (
 	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/postgres"
+	"github.com/rafiki-go/rafiki/ledger/tigerbeetle"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/natsembed"
 	"github.com/rafiki-go/rafiki/streams"
@@ -42,6 +45,7 @@ type Deps struct {
 	Store    *eventstore.Store
 	Pool     *pgxpool.Pool
 	Redis    *redis.Client
+	Ledger   ledger.Ledger
 }
 
 // Open connects to NATS (embedding a server when embed is set and NATS_URL
@@ -76,6 +80,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 	d.Redis = redis.NewClient(opts)
 	if err := d.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisURL, err)
+	}
+	if d.Ledger, err = openLedger(ctx, cfg, pool, log); err != nil {
+		return nil, err
 	}
 	ok = true
 	return d, nil
@@ -130,6 +137,9 @@ func (d *Deps) Close() {
 	if d.Store != nil {
 		d.Store.Close()
 	}
+	if d.Ledger != nil {
+		d.Ledger.Close()
+	}
 	if d.Redis != nil {
 		d.Redis.Close()
 	}
@@ -147,6 +157,23 @@ func (d *Deps) Close() {
 		d.Embedded.Shutdown()
 		d.Embedded.WaitForShutdown()
 	}
+}
+
+// openLedger opens the ledger balances live in: Postgres unless
+// USE_TIGERBEETLE is set.
+func openLedger(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (ledger.Ledger, error) {
+	if cfg.UseTigerBeetle {
+		l, err := tigerbeetle.New(ctx, tigerbeetle.Options{ClusterID: cfg.TigerBeetleClusterID, Addresses: cfg.TigerBeetleAddresses})
+		if err != nil {
+			return nil, fmt.Errorf("tigerbeetle at %v: %w", cfg.TigerBeetleAddresses, err)
+		}
+		return l, nil
+	}
+	l, err := postgres.New(ctx, pool, postgres.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // EnsureDatabase creates the database named in url when it is missing, so

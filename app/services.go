@@ -12,6 +12,8 @@ import (
 	"github.com/rafiki-go/rafiki/adminauth"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/liquidity"
+	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/openpayments"
@@ -23,6 +25,7 @@ import (
 func Projections() []projections.Projection {
 	return []projections.Projection{
 		projections.Tenants{}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
+		projections.Peers{},
 	}
 }
 
@@ -64,6 +67,8 @@ type Backend struct {
 	Tenants         *tenant.Handler
 	Assets          *asset.Handler
 	WalletAddresses *walletaddress.Handler
+	Peers           *peer.Handler
+	Liquidity       *liquidity.Handler
 	Read            *readmodel.Reader
 	Waiter          *projections.Waiter
 	WalletServer    *openpayments.WalletAddresses
@@ -77,6 +82,8 @@ func NewBackend(d *Deps) *Backend {
 		Tenants:         tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:          asset.NewHandler(d.Store),
 		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
+		Peers:           peer.NewHandler(d.Store),
+		Liquidity:       liquidity.NewHandler(d.Store, d.Ledger),
 		Read:            read,
 		Waiter:          waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
@@ -114,7 +121,8 @@ func (s operatorSecrets) APISecret(ctx context.Context, tenantID string) (string
 func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
-		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Read: b.Read, Waiter: b.Waiter,
+		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
+		Read: b.Read, Waiter: b.Waiter,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
 		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,

@@ -45,6 +45,9 @@ type Config struct {
 	EmbeddedNATSPort       int
 	NATSSyncAlways         bool
 	LocalCacheDuration     time.Duration
+	UseTigerBeetle         bool
+	TigerBeetleClusterID   uint64
+	TigerBeetleAddresses   []string
 	GraphQLIdempotencyTTL  time.Duration
 	GraphQLIdempotencyLock time.Duration
 }
@@ -87,6 +90,13 @@ func Load(service string) (Config, error) {
 	}
 	if service == "auth" {
 		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
+	}
+	c.UseTigerBeetle = r.boolean("USE_TIGERBEETLE", false)
+	c.TigerBeetleClusterID = uint64(r.integer("TIGERBEETLE_CLUSTER_ID", 0))
+	for _, a := range strings.Split(r.str("TIGERBEETLE_REPLICA_ADDRESSES", "3004"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.TigerBeetleAddresses = append(c.TigerBeetleAddresses, a)
+		}
 	}
 	c.OpenPaymentsURL = strings.TrimRight(r.str("OPEN_PAYMENTS_URL", fmt.Sprintf("http://localhost:%d", c.OpenPaymentsPort)), "/")
 	c.AuthServerGrantURL = strings.TrimRight(r.str("AUTH_SERVER_GRANT_URL", fmt.Sprintf("http://localhost:%d", c.AuthPort)), "/")

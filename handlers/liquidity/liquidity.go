@@ -1,0 +1,335 @@
+// Package liquidity moves money into and out of the liquidity accounts of
+// assets, peers and wallet addresses, and records each movement as an event
+// on the owner's stream. The ledger moves the money (idempotent by transfer
+// id); the event follows, with a claim on the transfer id in the same atomic
+// append, so that a retry after a crash between the two completes the record
+// instead of moving money twice.
+package liquidity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+// timeoutSecondsMax bounds a pending withdrawal: a day.
+const timeoutSecondsMax = 86_400
+
+// Owner is the object whose liquidity account moves.
+type Owner struct {
+	Target    handlers.Target
+	Account   ledger.Account
+	Threshold *uint64 // liquidity threshold; a low-liquidity event below it
+}
+
+// Handler runs liquidity commands.
+type Handler struct {
+	store  handlers.Store
+	ledger ledger.Ledger
+}
+
+func NewHandler(store handlers.Store, l ledger.Ledger) *Handler {
+	if store == nil || l == nil {
+		panic("liquidity: NewHandler needs a store and a ledger")
+	}
+	return &Handler{store: store, ledger: l}
+}
+
+// Ledger is the ledger the handler moves money in.
+func (h *Handler) Ledger() ledger.Ledger { return h.ledger }
+
+// transferClaim maps a transfer id to its owner's subject; it also keeps two
+// movements from recording the same transfer.
+func transferClaim(id uuid.UUID) string {
+	return handlers.ClaimSubject("_", "ledger_transfer", id.String())
+}
+
+// AssetOwner finds a visible asset and makes sure its accounts exist.
+func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID string) (Owner, error) {
+	unknown := apperr.E(apperr.NotFound, "Unknown asset")
+	id, err := uuid.Parse(assetID)
+	if err != nil {
+		return Owner{}, unknown
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, asset.AggregateType, assetID)
+	if err != nil || !found {
+		return Owner{}, errors.Join(err, unknown)
+	}
+	a, _, err := handlers.Load(ctx, h.store, asset.Subject(tenantID, assetID), asset.Evolve)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !a.Active() || !actor.CanActFor(a.TenantID) {
+		return Owner{}, unknown
+	}
+	if err := h.ledger.CreateAssetAccounts(ctx, id, a.Ledger); err != nil {
+		return Owner{}, fmt.Errorf("asset %s accounts: %w", assetID, err)
+	}
+	return Owner{
+		Target:    handlers.Target{Subject: asset.Subject(tenantID, assetID), AggregateType: asset.AggregateType, AggregateID: assetID, TenantID: tenantID},
+		Account:   ledger.Account{ID: id, Type: ledger.Asset, AssetID: id, Ledger: a.Ledger},
+		Threshold: a.LiquidityThreshold,
+	}, nil
+}
+
+// PeerOwner finds a visible peer and makes sure its account exists.
+func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID string) (Owner, error) {
+	unknown := apperr.E(apperr.NotFound, "Unknown peer")
+	id, err := uuid.Parse(peerID)
+	if err != nil {
+		return Owner{}, unknown
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, peer.AggregateType, peerID)
+	if err != nil || !found {
+		return Owner{}, errors.Join(err, unknown)
+	}
+	p, _, err := handlers.Load(ctx, h.store, peer.Subject(tenantID, peerID), peer.Evolve)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !p.Exists || p.DeletedAt != nil || !actor.CanActFor(p.TenantID) {
+		return Owner{}, unknown
+	}
+	assetOwner, err := h.AssetOwner(ctx, commands.Actor{Operator: true}, p.AssetID)
+	if err != nil {
+		return Owner{}, err
+	}
+	account := ledger.Account{ID: id, Type: ledger.Peer, AssetID: assetOwner.Account.ID, Ledger: assetOwner.Account.Ledger}
+	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
+		return Owner{}, fmt.Errorf("peer %s account: %w", peerID, err)
+	}
+	return Owner{
+		Target:    handlers.Target{Subject: peer.Subject(tenantID, peerID), AggregateType: peer.AggregateType, AggregateID: peerID, TenantID: tenantID},
+		Account:   account,
+		Threshold: p.LiquidityThreshold,
+	}, nil
+}
+
+func transferID(id string) (uuid.UUID, error) {
+	parsed, err := uuid.Parse(id)
+	if err != nil {
+		return uuid.Nil, apperr.E(apperr.InvalidInput, "Invalid transfer id")
+	}
+	return parsed, nil
+}
+
+// Deposit moves amount from the asset's settlement account into the owner's
+// account, posted at once.
+func (h *Handler) Deposit(ctx context.Context, m commands.Meta, o Owner, id string, amount uint64) (handlers.Result, error) {
+	tid, err := transferID(id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if amount == 0 {
+		return handlers.Result{}, apperr.E(apperr.InvalidInput, "Amount is zero")
+	}
+	err = h.ledger.Deposit(ctx, ledger.Deposit{ID: tid, Account: o.Account, Amount: amount})
+	if err := h.recoverable(err); err != nil {
+		return handlers.Result{}, err
+	}
+	res, rerr := h.record(ctx, m, o, tid, &events.LiquidityDeposited{TransferID: tid.String(), Amount: amount})
+	if rerr != nil {
+		return res, rerr
+	}
+	return res, mapError(err)
+}
+
+// Withdraw holds amount of the owner's account for a withdrawal: pending for
+// timeoutSeconds, or posted at once when it is 0.
+func (h *Handler) Withdraw(ctx context.Context, m commands.Meta, o Owner, id string, amount, timeoutSeconds uint64) (handlers.Result, error) {
+	tid, err := transferID(id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if amount == 0 {
+		return handlers.Result{}, apperr.E(apperr.InvalidInput, "Amount is zero")
+	}
+	if timeoutSeconds > timeoutSecondsMax {
+		return handlers.Result{}, apperr.E(apperr.InvalidInput, "Invalid transfer timeout provided")
+	}
+	err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: tid, Account: o.Account, Amount: amount, Timeout: time.Duration(timeoutSeconds) * time.Second})
+	if err := h.recoverable(err); err != nil {
+		return handlers.Result{}, err
+	}
+	res, rerr := h.record(ctx, m, o, tid, &events.LiquidityWithdrawalCreated{TransferID: tid.String(), Amount: amount, TimeoutSeconds: timeoutSeconds})
+	if rerr != nil {
+		return res, rerr
+	}
+	if err != nil {
+		return res, mapError(err)
+	}
+	return h.checkLow(ctx, m, o, res)
+}
+
+// PostWithdrawal completes a pending withdrawal; VoidWithdrawal releases it.
+func (h *Handler) PostWithdrawal(ctx context.Context, m commands.Meta, id string) (handlers.Result, error) {
+	return h.settle(ctx, m, id, true)
+}
+
+func (h *Handler) VoidWithdrawal(ctx context.Context, m commands.Meta, id string) (handlers.Result, error) {
+	return h.settle(ctx, m, id, false)
+}
+
+func (h *Handler) settle(ctx context.Context, m commands.Meta, id string, post bool) (handlers.Result, error) {
+	tid, err := transferID(id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	data, _, found, err := h.store.Last(ctx, transferClaim(tid))
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if !found {
+		return handlers.Result{}, apperr.E(apperr.NotFound, "Unknown transfer")
+	}
+	target, err := decodeTarget(data)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if !m.Actor.CanActFor(target.TenantID) {
+		return handlers.Result{}, apperr.E(apperr.NotFound, "Unknown transfer")
+	}
+	var ev events.Event
+	if post {
+		err, ev = h.ledger.PostWithdrawal(ctx, tid), &events.LiquidityWithdrawalPosted{TransferID: tid.String()}
+	} else {
+		err, ev = h.ledger.VoidWithdrawal(ctx, tid), &events.LiquidityWithdrawalVoided{TransferID: tid.String()}
+	}
+	if err != nil {
+		return handlers.Result{}, mapError(err)
+	}
+	return h.appendEvent(ctx, m, target, ev, tid.String()+"/settle")
+}
+
+// recoverable passes errors after which the movement may still need its
+// event: none, or the transfer existing already (a retry).
+func (h *Handler) recoverable(err error) error {
+	if err == nil || errors.Is(err, ledger.ErrTransferExists) {
+		return nil
+	}
+	return mapError(err)
+}
+
+// record appends the movement's event with the claim on its transfer id,
+// unless an earlier attempt already did.
+func (h *Handler) record(ctx context.Context, m commands.Meta, o Owner, tid uuid.UUID, ev events.Event) (handlers.Result, error) {
+	claim := transferClaim(tid)
+	_, seq, found, err := h.store.Last(ctx, claim)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if found {
+		return handlers.Result{Sequence: seq}, nil
+	}
+	return handlers.Retry(ctx, func() (handlers.Result, error) {
+		_, version, err := h.store.Load(ctx, o.Target.Subject)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		msgs, err := handlers.Messages(o.Target.Subject, version, handlers.Meta(o.Target, info(m)), "ledger:"+tid.String(), 0, ev)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		claimMsg := handlers.Claim(claim, encodeTarget(o.Target), "ledger:"+tid.String())
+		seqs, err := h.store.Append(ctx, append([]eventstore.Message{claimMsg}, msgs...))
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+}
+
+func (h *Handler) appendEvent(ctx context.Context, m commands.Meta, t handlers.Target, ev events.Event, eventKey string) (handlers.Result, error) {
+	return handlers.Retry(ctx, func() (handlers.Result, error) {
+		_, version, err := h.store.Load(ctx, t.Subject)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(m)), "ledger:"+eventKey, 0, ev)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		seqs, err := h.store.Append(ctx, msgs)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+}
+
+// checkLow records a low-liquidity event when the owner's balance is at or
+// below its threshold after a movement out of it.
+func (h *Handler) checkLow(ctx context.Context, m commands.Meta, o Owner, res handlers.Result) (handlers.Result, error) {
+	if o.Threshold == nil {
+		return res, nil
+	}
+	balance, err := h.ledger.Balance(ctx, o.Account.ID)
+	if err != nil {
+		return res, err
+	}
+	if balance > *o.Threshold {
+		return res, nil
+	}
+	return h.appendEvent(ctx, m, o.Target, &events.LiquidityLow{Balance: balance, Threshold: *o.Threshold},
+		fmt.Sprintf("low/%s/%d", o.Account.ID, res.Sequence))
+}
+
+func info(m commands.Meta) handlers.CommandInfo {
+	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+}
+
+func encodeTarget(t handlers.Target) string {
+	return t.AggregateType + " " + t.TenantID + " " + t.AggregateID
+}
+
+func decodeTarget(data []byte) (handlers.Target, error) {
+	var typ, tenantID, id string
+	if _, err := fmt.Sscanf(string(data), "%s %s %s", &typ, &tenantID, &id); err != nil {
+		return handlers.Target{}, fmt.Errorf("transfer claim %q: %w", data, err)
+	}
+	return handlers.Target{Subject: handlers.Subject(tenantID, typ, id), AggregateType: typ, AggregateID: id, TenantID: tenantID}, nil
+}
+
+// mapError turns ledger errors into the errors Rafiki's liquidity API
+// answers with.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, m := range []struct {
+		err  error
+		kind apperr.Kind
+	}{
+		{ledger.ErrTransferExists, apperr.Duplicate},
+		{ledger.ErrAlreadyPosted, apperr.Conflict},
+		{ledger.ErrAlreadyVoided, apperr.Conflict},
+		{ledger.ErrUnknownTransfer, apperr.NotFound},
+		{ledger.ErrTransferExpired, apperr.Forbidden},
+		{ledger.ErrInsufficientBalance, apperr.Forbidden},
+		{ledger.ErrInsufficientLiquidity, apperr.Forbidden},
+		{ledger.ErrInsufficientDebitBalance, apperr.Forbidden},
+		{ledger.ErrInvalidAmount, apperr.InvalidInput},
+		{ledger.ErrInvalidID, apperr.InvalidInput},
+		{ledger.ErrInvalidTimeout, apperr.InvalidInput},
+		{ledger.ErrUnknownSourceAccount, apperr.NotFound},
+		{ledger.ErrUnknownDestinationAccount, apperr.NotFound},
+		{ledger.ErrUnknownAccount, apperr.NotFound},
+	} {
+		if errors.Is(err, m.err) {
+			return apperr.E(m.kind, "%s", m.err.Error())
+		}
+	}
+	return err
+}

@@ -1,0 +1,231 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// request is one caller waiting for its operation's outcome.
+type request struct {
+	ctx  context.Context
+	op   *operation
+	done chan error // buffered, so a worker never waits for a caller
+}
+
+// submit queues an operation and waits for its outcome. When ctx ends
+// first the operation may still be applied; its ids make a retry safe (it
+// fails as existing, already posted or already voided).
+func (l *Ledger) submit(ctx context.Context, op *operation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-l.closing:
+		return ErrClosed
+	default:
+	}
+	r := &request{ctx: ctx, op: op, done: make(chan error, 1)}
+	select {
+	case l.queue <- r:
+	case <-l.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.stopped:
+		// Queued just as Close drained the queue: nobody will run it.
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// collect forms batches: it takes requests while every worker is busy and
+// hands over all it holds as soon as one is free. Under load, batches grow
+// by themselves; when idle, a lone request goes at once without waiting for
+// company.
+func (l *Ledger) collect() {
+	var batch []*request
+	for {
+		if len(batch) == 0 {
+			select {
+			case r := <-l.queue:
+				batch = append(batch, r)
+			case <-l.closing:
+				l.drain(nil)
+				return
+			}
+			continue
+		}
+		queue := l.queue
+		if len(batch) >= batchRequestsMax {
+			queue = nil // full: wait for a worker only
+		}
+		select {
+		case l.batches <- batch:
+			batch = nil
+		case r := <-queue:
+			batch = append(batch, r)
+		case <-l.closing:
+			l.drain(batch)
+			return
+		}
+	}
+}
+
+// drain fails the requests not yet handed to a worker.
+func (l *Ledger) drain(batch []*request) {
+	for _, r := range batch {
+		r.done <- ErrClosed
+	}
+	for range queueRequestsMax {
+		select {
+		case r := <-l.queue:
+			r.done <- ErrClosed
+		default:
+			return
+		}
+	}
+}
+
+func (l *Ledger) work() {
+	for batch := range l.batches {
+		l.apply(batch)
+	}
+}
+
+// apply runs one batch and answers each caller with its own outcome.
+func (l *Ledger) apply(batch []*request) {
+	live := make([]*request, 0, len(batch))
+	ops := make([]*operation, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err // the caller has gone: do not apply it
+			continue
+		}
+		live = append(live, r)
+		ops = append(ops, r.op)
+	}
+	if len(live) == 0 {
+		return
+	}
+	errs, err := l.run(l.ctx, ops)
+	var pgErr *pgconn.PgError
+	if err != nil && len(live) > 1 && errors.As(err, &pgErr) {
+		// Postgres refused something in the batch: apply the requests one
+		// at a time, so that only the one at fault fails.
+		l.log.Warn("batch refused; applying its requests one at a time", "requests", len(live), "err", err)
+		for _, r := range live {
+			one, err := l.run(l.ctx, []*operation{r.op})
+			if err == nil {
+				err = one[0]
+			}
+			r.done <- err
+		}
+		return
+	}
+	if err != nil {
+		l.log.Error("batch failed", "requests", len(live), "err", err)
+	}
+	for i, r := range live {
+		if err != nil {
+			r.done <- err
+		} else {
+			r.done <- errs[i]
+		}
+	}
+}
+
+// run decides and writes a batch in one transaction, again when it lost a
+// race with another transaction. It returns each operation's outcome.
+func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
+	var err error
+	for attempt := 1; attempt <= batchAttemptsMax; attempt++ {
+		var errs []error
+		errs, err = l.runOnce(ctx, ops)
+		if err == nil {
+			return errs, nil
+		}
+		if !retryable(err) {
+			break
+		}
+		l.log.Debug("batch lost a race; running it again", "attempt", attempt, "err", err)
+	}
+	return nil, err
+}
+
+// retryable is a race another transaction won: a new transfer id it
+// inserted first (same id, other accounts, so other locks), or a deadlock
+// or serialization failure, which the lock order should rule out.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "23505", "40P01", "40001": // unique_violation, deadlock_detected, serialization_failure
+		return true
+	}
+	return false
+}
+
+func (l *Ledger) runOnce(ctx context.Context, ops []*operation) ([]error, error) {
+	ctx, cancel := context.WithTimeout(ctx, batchTimeoutMs*time.Millisecond)
+	defer cancel()
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: acquire connection: %w", err)
+	}
+	defer func() {
+		// The pool closes a connection returned inside a transaction; a
+		// rollback keeps it.
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			rollbackCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, _ = conn.Exec(rollbackCtx, "ROLLBACK")
+		}
+		conn.Release()
+	}()
+	t0 := time.Now()
+	snap, err := lock(ctx, conn.Conn(), ops)
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	s, errs, err := decideAll(snap, nil, false, ops)
+	if err != nil {
+		return nil, err
+	}
+	if s.short {
+		expired, complete, readErr := readExpired(ctx, conn.Conn())
+		if readErr != nil {
+			return nil, readErr
+		}
+		if !complete {
+			l.log.Warn("more expired transfers than a batch reads; is the sweep running?", "read", len(expired))
+		}
+		if s, errs, err = decideAll(snap, expired, complete, ops); err != nil {
+			return nil, err
+		}
+	}
+	t2 := time.Now()
+	if err := write(ctx, conn.Conn(), s, l.log); err != nil {
+		return nil, err
+	}
+	DebugStats(len(ops), t1.Sub(t0), t2.Sub(t1), time.Since(t2))
+	return errs, nil
+}
+
+var DebugStats = func(n int, lock, decide, write time.Duration) {}

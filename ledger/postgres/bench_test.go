@@ -1,0 +1,98 @@
+package postgres_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/postgres"
+)
+
+const (
+	benchCallers  = 50
+	benchAccounts = 1_000
+	benchFunds    = 1 << 40
+)
+
+// BenchmarkTwoPhaseTransfers: 50 callers each create a two-phase transfer
+// between two random accounts of one asset and post it, b.N transfers in
+// all. Latency is per transfer, create plus post.
+func BenchmarkTwoPhaseTransfers(b *testing.B) {
+	pool := database(b)
+	l := open(b, pool, postgres.Options{})
+	ctx := context.Background()
+	accounts := benchSetup(b, l)
+
+	latencies := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range benchCallers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				source := rand.IntN(len(accounts))
+				destination := (source + 1 + rand.IntN(len(accounts)-1)) % len(accounts)
+				began := time.Now()
+				p, err := l.Transfer(ctx, ledger.TransferRequest{
+					ID: uuid.New(), Source: accounts[source], Destination: accounts[destination],
+					SourceAmount: 1 + uint64(rand.IntN(100)), Timeout: time.Minute,
+				})
+				if err == nil {
+					err = l.Post(ctx, p)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				latencies[i] = time.Since(began)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	slices.Sort(latencies)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
+	b.ReportMetric(float64(latencies[b.N/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(latencies[b.N*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(0, "ns/op") // meaningless with concurrent callers
+}
+
+// benchSetup creates an asset and funded accounts.
+func benchSetup(b *testing.B, l ledger.Ledger) []ledger.Account {
+	b.Helper()
+	ctx := context.Background()
+	asset := uuid.New()
+	if err := l.CreateAssetAccounts(ctx, asset, 1); err != nil {
+		b.Fatal(err)
+	}
+	accounts := make([]ledger.Account, benchAccounts)
+	var wg sync.WaitGroup
+	for i := range accounts {
+		accounts[i] = ledger.Account{ID: uuid.New(), Type: ledger.Peer, AssetID: asset, Ledger: 1}
+		wg.Go(func() {
+			if err := l.CreateLiquidityAccount(ctx, accounts[i]); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: accounts[i], Amount: benchFunds}); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	return accounts
+}

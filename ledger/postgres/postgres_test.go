@@ -1,0 +1,355 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/ledgertest"
+	"github.com/rafiki-go/rafiki/ledger/postgres"
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// database creates a fresh, migrated database and returns a pool on it.
+func database(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	url := testkit.NewDatabase(t)
+	if err := migrations.Up(url); err != nil {
+		t.Fatal(err)
+	}
+	return testkit.Pool(t, url)
+}
+
+// open starts a Ledger that the test closes.
+func open(t testing.TB, pool *pgxpool.Pool, opts postgres.Options) *postgres.Ledger {
+	t.Helper()
+	l, err := postgres.New(context.Background(), pool, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// reopenable lets the contract's crash test start a second Ledger on the
+// same database, as a restarted process would.
+type reopenable struct {
+	*postgres.Ledger
+	pool *pgxpool.Pool
+}
+
+func (r reopenable) Reopen(t *testing.T) ledger.Ledger {
+	return open(t, r.pool, postgres.Options{})
+}
+
+func TestContract(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T) ledger.Ledger {
+		pool := database(t)
+		return reopenable{Ledger: open(t, pool, postgres.Options{}), pool: pool}
+	})
+}
+
+// fixture is an asset with a funded account and a destination.
+type fixture struct {
+	asset       uuid.UUID
+	number      uint32
+	source      ledger.Account
+	destination ledger.Account
+}
+
+func newFixture(t *testing.T, l ledger.Ledger, funds uint64) fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := fixture{asset: uuid.New(), number: 1}
+	if err := l.CreateAssetAccounts(ctx, f.asset, f.number); err != nil {
+		t.Fatal(err)
+	}
+	f.source = ledger.Account{ID: uuid.New(), Type: ledger.Peer, AssetID: f.asset, Ledger: f.number}
+	f.destination = ledger.Account{ID: uuid.New(), Type: ledger.Incoming, AssetID: f.asset, Ledger: f.number}
+	for _, a := range []ledger.Account{f.source, f.destination} {
+		if err := l.CreateLiquidityAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: f.source, Amount: funds}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// consistent checks what the contract cannot see: every account's stored
+// totals are the sums of its transfers, and Check finds no imbalance.
+func consistent(t *testing.T, l ledger.Ledger, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	imbalances, err := l.Check(ctx)
+	if err != nil || len(imbalances) > 0 {
+		t.Errorf("Check = %v, %v", imbalances, err)
+	}
+	var wrong int
+	err = pool.QueryRow(ctx, `
+WITH sums AS (
+  SELECT a.id,
+         a.debits_pending  - COALESCE(sum(t.amount) FILTER (WHERE t.debit_account_id = a.id AND t.state = 'PENDING'), 0) AS dp,
+         a.debits_posted   - COALESCE(sum(t.amount) FILTER (WHERE t.debit_account_id = a.id AND t.state = 'POSTED'), 0) AS dpo,
+         a.credits_pending - COALESCE(sum(t.amount) FILTER (WHERE t.credit_account_id = a.id AND t.state = 'PENDING'), 0) AS cp,
+         a.credits_posted  - COALESCE(sum(t.amount) FILTER (WHERE t.credit_account_id = a.id AND t.state = 'POSTED'), 0) AS cpo
+  FROM ledger_accounts a
+  LEFT JOIN ledger_transfers t ON t.debit_account_id = a.id OR t.credit_account_id = a.id
+  GROUP BY a.id)
+SELECT count(*) FROM sums WHERE dp <> 0 OR dpo <> 0 OR cp <> 0 OR cpo <> 0`).Scan(&wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrong > 0 {
+		t.Errorf("%d accounts' totals differ from the sums of their transfers", wrong)
+	}
+}
+
+// TestTwoLedgersRace: two Ledgers on one database, as two processes,
+// race to spend one account's money; the row locks let exactly the funded
+// transfers through.
+func TestTwoLedgersRace(t *testing.T) {
+	const (
+		transfersEach = 300
+		fundedFor     = 250
+		amount        = 3
+	)
+	pool := database(t)
+	// Separate pools: the second process does not share connections.
+	other := testkit.Pool(t, pool.Config().ConnString())
+	ledgers := []*postgres.Ledger{open(t, pool, postgres.Options{}), open(t, other, postgres.Options{})}
+	f := newFixture(t, ledgers[0], fundedFor*amount)
+	ctx := context.Background()
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		pendings []struct {
+			l *postgres.Ledger
+			p ledger.PendingTransfer
+		}
+		refused atomic.Int64
+	)
+	for i := range 2 * transfersEach {
+		l := ledgers[i%2]
+		wg.Go(func() {
+			p, err := l.Transfer(ctx, ledger.TransferRequest{
+				ID: uuid.New(), Source: f.source, Destination: f.destination,
+				SourceAmount: amount, Timeout: time.Minute,
+			})
+			switch {
+			case err == nil:
+				mu.Lock()
+				pendings = append(pendings, struct {
+					l *postgres.Ledger
+					p ledger.PendingTransfer
+				}{ledgers[(i+1)%2], p}) // posted by the other process
+				mu.Unlock()
+			case errors.Is(err, ledger.ErrInsufficientBalance):
+				refused.Add(1)
+			default:
+				t.Errorf("Transfer: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(pendings) != fundedFor {
+		t.Fatalf("%d transfers succeeded (%d refused), want %d", len(pendings), refused.Load(), fundedFor)
+	}
+	for _, p := range pendings {
+		wg.Go(func() {
+			if err := p.l.Post(ctx, p.p); err != nil {
+				t.Errorf("Post: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, err := ledgers[1].TotalReceived(ctx, f.destination.ID); err != nil || got != fundedFor*amount {
+		t.Errorf("TotalReceived = %d, %v; want %d", got, err, fundedFor*amount)
+	}
+	consistent(t, ledgers[0], pool)
+}
+
+// TestRacingRetries: the same transfer request sent through two Ledgers at
+// once is applied once.
+func TestRacingRetries(t *testing.T) {
+	pool := database(t)
+	other := testkit.Pool(t, pool.Config().ConnString())
+	ledgers := []*postgres.Ledger{open(t, pool, postgres.Options{}), open(t, other, postgres.Options{})}
+	f := newFixture(t, ledgers[0], 1_000)
+	ctx := context.Background()
+	for range 50 {
+		req := ledger.TransferRequest{
+			ID: uuid.New(), Source: f.source, Destination: f.destination,
+			SourceAmount: 2, DestinationAmount: 1, Timeout: time.Minute,
+		}
+		var created, exists atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				_, err := ledgers[i%2].Transfer(ctx, req)
+				switch {
+				case err == nil:
+					created.Add(1)
+				case errors.Is(err, ledger.ErrTransferExists):
+					exists.Add(1)
+				default:
+					t.Errorf("Transfer: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if created.Load() != 1 || exists.Load() != 3 {
+			t.Fatalf("created %d times, existing %d times; want 1 and 3", created.Load(), exists.Load())
+		}
+	}
+	if got, err := ledgers[0].Balance(ctx, f.source.ID); err != nil || got != 1_000-50*2 {
+		t.Errorf("Balance = %d, %v; want %d", got, err, 1_000-50*2)
+	}
+	consistent(t, ledgers[0], pool)
+}
+
+// TestExpiredUnswept: decisions and reads treat an expired transfer as
+// voided before the sweep has voided it in the table; the sweep then does.
+func TestExpiredUnswept(t *testing.T) {
+	pool := database(t)
+	l := open(t, pool, postgres.Options{SweepInterval: time.Hour})
+	f := newFixture(t, l, 10)
+	ctx := context.Background()
+	w := ledger.Withdrawal{ID: uuid.New(), Account: f.source, Amount: 10, Timeout: 100 * time.Millisecond}
+	if err := l.Withdraw(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	var state string
+	if err := pool.QueryRow(ctx, `SELECT state FROM ledger_transfers WHERE id = $1`, w.ID).Scan(&state); err != nil || state != "PENDING" {
+		t.Fatalf("stored state = %q, %v; want PENDING (not swept yet)", state, err)
+	}
+	if got, err := l.Balance(ctx, f.source.ID); err != nil || got != 10 {
+		t.Fatalf("Balance = %d, %v; want 10", got, err)
+	}
+	// The expired withdrawal's 10 may be spent again, in one batch with
+	// its own (refused) post.
+	p, err := l.Transfer(ctx, ledger.TransferRequest{
+		ID: uuid.New(), Source: f.source, Destination: f.destination, SourceAmount: 10, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PostWithdrawal(ctx, w.ID); !errors.Is(err, ledger.ErrTransferExpired) {
+		t.Fatalf("PostWithdrawal = %v, want %v", err, ledger.ErrTransferExpired)
+	}
+	if err := l.Post(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	consistent(t, l, pool)
+
+	// A Ledger with a short interval sweeps it.
+	open(t, pool, postgres.Options{SweepInterval: 50 * time.Millisecond})
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		var pending int64
+		err := pool.QueryRow(ctx, `SELECT debits_pending FROM ledger_accounts WHERE id = $1`, f.source.ID).Scan(&pending)
+		return err == nil && pending == 0
+	}, "the sweep did not release the expired withdrawal")
+	if err := pool.QueryRow(ctx, `SELECT state FROM ledger_transfers WHERE id = $1`, w.ID).Scan(&state); err != nil || state != "EXPIRED" {
+		t.Fatalf("stored state = %q, %v; want EXPIRED", state, err)
+	}
+	if err := l.VoidWithdrawal(ctx, w.ID); !errors.Is(err, ledger.ErrTransferExpired) {
+		t.Fatalf("VoidWithdrawal after the sweep = %v, want %v", err, ledger.ErrTransferExpired)
+	}
+	if got, err := l.Balance(ctx, f.destination.ID); err != nil || got != 10 {
+		t.Fatalf("destination Balance = %d, %v; want 10", got, err)
+	}
+	consistent(t, l, pool)
+}
+
+// TestAccountsMustMatch: creating an account again with other properties
+// fails, and creates nothing.
+func TestAccountsMustMatch(t *testing.T) {
+	pool := database(t)
+	l := open(t, pool, postgres.Options{})
+	ctx := context.Background()
+	asset := uuid.New()
+	if err := l.CreateAssetAccounts(ctx, asset, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateAssetAccounts(ctx, uuid.New(), 7); err == nil {
+		t.Fatal("a second asset on ledger 7 was accepted")
+	}
+	a := ledger.Account{ID: uuid.New(), Type: ledger.Peer, AssetID: asset, Ledger: 7}
+	if err := l.CreateLiquidityAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	a.Type = ledger.Outgoing
+	if err := l.CreateLiquidityAccount(ctx, a); err == nil {
+		t.Fatal("an account was created again with another type")
+	}
+	if err := l.CreateLiquidityAccount(ctx, ledger.Account{ID: uuid.New(), Type: ledger.Settlement, AssetID: asset, Ledger: 7}); err == nil {
+		t.Fatal("a settlement account was created as a liquidity account")
+	}
+	// A deposit that names the wrong ledger for its account.
+	err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: ledger.Account{ID: a.ID, AssetID: asset, Ledger: 8}, Amount: 1})
+	if !errors.Is(err, ledger.ErrUnknownSourceAccount) {
+		t.Fatalf("deposit from a ledger without settlement account = %v, want %v", err, ledger.ErrUnknownSourceAccount)
+	}
+	if err := l.CreateAssetAccounts(ctx, uuid.New(), 8); err != nil {
+		t.Fatal(err)
+	}
+	err = l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: ledger.Account{ID: a.ID, AssetID: asset, Ledger: 8}, Amount: 1})
+	if !errors.Is(err, ledger.ErrDifferentAssets) {
+		t.Fatalf("deposit across ledgers = %v, want %v", err, ledger.ErrDifferentAssets)
+	}
+	consistent(t, l, pool)
+}
+
+// TestClose: writes after Close fail; reads still work.
+func TestClose(t *testing.T) {
+	pool := database(t)
+	l := open(t, pool, postgres.Options{})
+	f := newFixture(t, l, 10)
+	l.Close()
+	ctx := context.Background()
+	err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: f.source, Amount: 1})
+	if !errors.Is(err, postgres.ErrClosed) {
+		t.Fatalf("Deposit after Close = %v, want %v", err, postgres.ErrClosed)
+	}
+	if got, err := l.Balance(ctx, f.source.ID); err != nil || got != 10 {
+		t.Fatalf("Balance after Close = %d, %v", got, err)
+	}
+}
+
+// TestCallerGivesUp: a caller whose context ends gets its error; the
+// others in the batch are unaffected.
+func TestCallerGivesUp(t *testing.T) {
+	pool := database(t)
+	l := open(t, pool, postgres.Options{})
+	f := newFixture(t, l, 100)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := l.Deposit(cancelled, ledger.Deposit{ID: uuid.New(), Account: f.source, Amount: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Deposit with a cancelled context = %v", err)
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if err := l.Deposit(context.Background(), ledger.Deposit{ID: uuid.New(), Account: f.source, Amount: 1}); err != nil {
+				t.Errorf("Deposit: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, err := l.Balance(context.Background(), f.source.ID); err != nil || got != 120 {
+		t.Fatalf("Balance = %d, %v; want 120", got, err)
+	}
+	consistent(t, l, pool)
+}

@@ -1,0 +1,300 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+// Reads take no locks: one statement sees one snapshot, in which account
+// totals and transfer states agree.
+
+// sqlBalances reads account totals, and the pending debits of expired
+// transfers not yet swept, which no longer count: read from the partial
+// index of pending transfers (the order keeps it an index scan), and only
+// for an account with pending debits.
+const sqlBalances = `
+SELECT a.id, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
+       CASE WHEN a.debits_pending = 0 THEN 0 ELSE COALESCE((
+           SELECT sum(e.amount) FROM (
+               SELECT debit_account_id, amount FROM ledger_transfers
+               WHERE state = 'PENDING' AND expires_at <= now()
+               ORDER BY expires_at LIMIT $2) e
+           WHERE e.debit_account_id = a.id), 0) END
+FROM ledger_accounts a WHERE a.id = ANY($1::uuid[])`
+
+type totals struct {
+	flags          uint16
+	debitsPending  uint64 // expired ones left out
+	debitsPosted   uint64
+	creditsPending uint64
+	creditsPosted  uint64
+}
+
+// balance is TigerBeetle's, as Rafiki computes it: a settlement account's
+// is what was deposited minus what was withdrawn, a liquidity account's
+// what it may still send.
+func (t totals) balance() (uint64, error) {
+	if t.flags&flagCreditsMustNotExceedDebits != 0 {
+		if t.creditsPosted > t.debitsPosted {
+			return 0, fmt.Errorf("%w: settlement credits exceed debits", errInvariant)
+		}
+		return t.debitsPosted - t.creditsPosted + t.debitsPending, nil
+	}
+	used, over := sum(t.debitsPosted, t.debitsPending, 0)
+	if over || used > t.creditsPosted {
+		return 0, fmt.Errorf("%w: liquidity debits exceed credits", errInvariant)
+	}
+	return t.creditsPosted - used, nil
+}
+
+func (l *Ledger) totals(ctx context.Context, ids []uuid.UUID) ([]totals, error) {
+	if len(ids) > accountsLookupMax {
+		return nil, fmt.Errorf("ledger/postgres: %d accounts asked for, at most %d at once", len(ids), accountsLookupMax)
+	}
+	rows, err := l.pool.Query(ctx, sqlBalances, raws(ids), expiredScanMax)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: balances: %w", err)
+	}
+	byID := make(map[uuid.UUID]totals, len(ids))
+	for rows.Next() {
+		var (
+			id      uuid.UUID
+			t       totals
+			expired uint64
+		)
+		if err := rows.Scan(raw(&id), &t.flags, &t.debitsPending, &t.debitsPosted,
+			&t.creditsPending, &t.creditsPosted, &expired); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("ledger/postgres: balances: %w", err)
+		}
+		if expired > t.debitsPending {
+			rows.Close()
+			return nil, fmt.Errorf("%w: account %s expired debits exceed pending", errInvariant, id)
+		}
+		t.debitsPending -= expired
+		byID[id] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger/postgres: balances: %w", err)
+	}
+	out := make([]totals, len(ids))
+	for i, id := range ids {
+		t, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ledger.ErrUnknownAccount, id)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func (l *Ledger) one(ctx context.Context, id uuid.UUID) (totals, error) {
+	t, err := l.totals(ctx, []uuid.UUID{id})
+	if err != nil {
+		return totals{}, err
+	}
+	return t[0], nil
+}
+
+// Balance is credits posted minus debits posted minus debits pending for a
+// liquidity account (and the settlement formula for a settlement account).
+func (l *Ledger) Balance(ctx context.Context, id uuid.UUID) (uint64, error) {
+	t, err := l.one(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	return t.balance()
+}
+
+// SettlementBalance is debits posted minus credits posted plus debits
+// pending of the ledger's settlement account (TigerBeetle's formula, as in
+// Rafiki): pending withdrawals do not lower it until posted.
+func (l *Ledger) SettlementBalance(ctx context.Context, ledgerNumber uint32) (uint64, error) {
+	return l.Balance(ctx, ledger.SettlementID(ledgerNumber))
+}
+
+// TotalSent is an account's posted debits.
+func (l *Ledger) TotalSent(ctx context.Context, id uuid.UUID) (uint64, error) {
+	t, err := l.one(ctx, id)
+	return t.debitsPosted, err
+}
+
+// TotalReceived is an account's posted credits.
+func (l *Ledger) TotalReceived(ctx context.Context, id uuid.UUID) (uint64, error) {
+	t, err := l.one(ctx, id)
+	return t.creditsPosted, err
+}
+
+// TotalsSent is TotalSent for many accounts, in order; an unknown one fails
+// them all with ErrUnknownAccount.
+func (l *Ledger) TotalsSent(ctx context.Context, ids []uuid.UUID) ([]uint64, error) {
+	return l.pick(ctx, ids, func(t totals) uint64 { return t.debitsPosted })
+}
+
+// TotalsReceived is TotalReceived for many accounts, in order.
+func (l *Ledger) TotalsReceived(ctx context.Context, ids []uuid.UUID) ([]uint64, error) {
+	return l.pick(ctx, ids, func(t totals) uint64 { return t.creditsPosted })
+}
+
+func (l *Ledger) pick(ctx context.Context, ids []uuid.UUID, field func(totals) uint64) ([]uint64, error) {
+	if len(ids) == 0 {
+		return []uint64{}, nil
+	}
+	ts, err := l.totals(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(ts))
+	for i, t := range ts {
+		out[i] = field(t)
+	}
+	return out, nil
+}
+
+// sqlAccountTransfers lists one side of an account's transfers, newest
+// first; %s is the side's column.
+const sqlAccountTransfers = `
+SELECT id, debit_account_id, credit_account_id, amount, ledger, code, state,
+       timeout_ms, created_at, expires_at, now()
+FROM ledger_transfers WHERE %s = $1 ORDER BY seq DESC LIMIT $2`
+
+// AccountTransfers lists up to limit debits and up to limit credits of an
+// account, newest first: Rafiki's default of 20 when limit is 0 or less,
+// and at most 1,000. An expired transfer reads as voided.
+func (l *Ledger) AccountTransfers(ctx context.Context, id uuid.UUID, limit int) (ledger.AccountTransfers, error) {
+	if limit <= 0 {
+		limit = accountTransfersLimitDefault
+	}
+	limit = min(limit, accountTransfersLimitMax)
+	b := &pgx.Batch{}
+	b.Queue(fmt.Sprintf(sqlAccountTransfers, "debit_account_id"), [16]byte(id), limit)
+	b.Queue(fmt.Sprintf(sqlAccountTransfers, "credit_account_id"), [16]byte(id), limit)
+	br := l.pool.SendBatch(ctx, b)
+	defer br.Close()
+	var out ledger.AccountTransfers
+	var err error
+	if out.Debits, err = scanListed(br); err != nil {
+		return ledger.AccountTransfers{}, fmt.Errorf("ledger/postgres: account debits: %w", err)
+	}
+	if out.Credits, err = scanListed(br); err != nil {
+		return ledger.AccountTransfers{}, fmt.Errorf("ledger/postgres: account credits: %w", err)
+	}
+	return out, nil
+}
+
+func scanListed(br pgx.BatchResults) ([]ledger.Transfer, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.Transfer, error) {
+		var (
+			t         ledger.Transfer
+			state     string
+			timeoutMs int64
+			now       time.Time
+		)
+		err := row.Scan(raw(&t.ID), raw(&t.DebitAccountID), raw(&t.CreditAccountID), &t.Amount, &t.Ledger, &t.Type,
+			&state, &timeoutMs, &t.CreatedAt, &t.ExpiresAt, &now)
+		t.Timeout = time.Duration(timeoutMs) * time.Millisecond
+		t.State = transferState(state, t.ExpiresAt, now)
+		return t, err
+	})
+}
+
+// Check sums every ledger's account totals: posted debits must equal
+// posted credits, and pending debits pending credits. A ledger that fails
+// either is listed, with its posted sums.
+func (l *Ledger) Check(ctx context.Context) ([]ledger.Imbalance, error) {
+	const maxUint64 = "18446744073709551615"
+	rows, err := l.pool.Query(ctx, `
+SELECT ledger, LEAST(sum(debits_posted), `+maxUint64+`), LEAST(sum(credits_posted), `+maxUint64+`)
+FROM ledger_accounts GROUP BY ledger
+HAVING sum(debits_posted) <> sum(credits_posted) OR sum(debits_pending) <> sum(credits_pending)
+ORDER BY ledger`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: check: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.Imbalance, error) {
+		var i ledger.Imbalance
+		err := row.Scan(&i.Ledger, &i.Debits, &i.Credits)
+		return i, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: check: %w", err)
+	}
+	return out, nil
+}
+
+// accountRow is an account to create.
+type accountRow struct {
+	id      uuid.UUID
+	ledger  uint32
+	code    uint16
+	flags   uint16
+	assetID uuid.UUID
+}
+
+// createAccounts creates accounts together, or none. An account that
+// exists already is fine if it is the same account.
+func (l *Ledger) createAccounts(ctx context.Context, accounts []accountRow) error {
+	n := len(accounts)
+	ids, assets := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	ledgers, codes, flags := make([]int64, n), make([]int32, n), make([]int32, n)
+	for i, a := range accounts {
+		ids[i], assets[i] = a.id, a.assetID
+		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
+	}
+	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+INSERT INTO ledger_accounts (id, ledger, code, flags, asset_id)
+SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::integer[], $5::uuid[])
+ON CONFLICT (id) DO NOTHING`, raws(ids), ledgers, codes, flags, raws(assets))
+		if err != nil {
+			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, raws(ids))
+		if err != nil {
+			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+		}
+		stored, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (accountRow, error) {
+			var a accountRow
+			err := row.Scan(raw(&a.id), &a.ledger, &a.code, &a.flags, raw(&a.assetID))
+			return a, err
+		})
+		if err != nil {
+			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+		}
+		return sameAccounts(accounts, stored)
+	})
+}
+
+func sameAccounts(want, stored []accountRow) error {
+	if len(stored) != len(want) {
+		return fmt.Errorf("ledger/postgres: created %d accounts, found %d", len(want), len(stored))
+	}
+	for _, w := range want {
+		found := false
+		for _, s := range stored {
+			if s.id != w.id {
+				continue
+			}
+			found = true
+			if s != w {
+				return fmt.Errorf("ledger/postgres: account %s exists with ledger %d, code %d, asset %s (not %d, %d, %s)",
+					s.id, s.ledger, s.code, s.assetID, w.ledger, w.code, w.assetID)
+			}
+		}
+		if !found {
+			return errors.New("ledger/postgres: created account " + w.id.String() + " not found")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package projections
+
+import (
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+// Peers is the read model of peers and their incoming auth tokens. Its
+// consumer is projection_peers, filtered on events.*.peer.>.
+type Peers struct{}
+
+func (Peers) Name() string { return "peers" }
+
+func (Peers) Tables() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS peers (
+			id                  uuid PRIMARY KEY,
+			tenant_id           uuid NOT NULL,
+			asset_id            uuid NOT NULL,
+			static_ilp_address  text NOT NULL,
+			name                text,
+			max_packet_amount   numeric(20),
+			liquidity_threshold numeric(20),
+			outgoing_token      text NOT NULL,
+			outgoing_endpoint   text NOT NULL,
+			routes              text[] NOT NULL DEFAULT '{}',
+			created_at          timestamptz NOT NULL,
+			updated_at          timestamptz NOT NULL,
+			deleted_at          timestamptz,
+			version             bigint NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS peers_page ON peers (created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS peers_asset_address ON peers (asset_id, static_ilp_address) WHERE deleted_at IS NULL`,
+		// A token is unique: the event store's claims guarantee it, and a
+		// released token is deleted here (in stream order) before another
+		// peer's event takes it.
+		`CREATE TABLE IF NOT EXISTS peer_incoming_tokens (
+			token   text PRIMARY KEY,
+			peer_id uuid NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS peer_incoming_tokens_peer ON peer_incoming_tokens (peer_id)`,
+	}
+}
+
+func (Peers) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
+	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
+	switch e := ev.(type) {
+	case *events.PeerCreated:
+		b.Queue(`INSERT INTO peers (id, tenant_id, asset_id, static_ilp_address, name, max_packet_amount, liquidity_threshold,
+				outgoing_token, outgoing_endpoint, routes, created_at, updated_at, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::text[], '{}'), $11, $11, $12)`,
+			id, env.TenantID, e.AssetID, e.StaticILPAddress, e.Name, e.MaxPacketAmount, e.LiquidityThreshold,
+			e.OutgoingAuthToken, e.OutgoingEndpoint, e.Routes, at, seq)
+		queuePeerTokens(b, id, e.IncomingAuthTokens)
+	case *events.PeerUpdated:
+		var routes []string
+		if e.Routes != nil {
+			routes = *e.Routes
+		}
+		b.Queue(`UPDATE peers SET
+				static_ilp_address  = COALESCE($2, static_ilp_address),
+				name                = COALESCE($3, name),
+				max_packet_amount   = COALESCE($4::numeric, max_packet_amount),
+				liquidity_threshold = COALESCE($5::numeric, liquidity_threshold),
+				outgoing_token      = COALESCE($6, outgoing_token),
+				outgoing_endpoint   = COALESCE($7, outgoing_endpoint),
+				routes              = COALESCE($8::text[], routes),
+				updated_at = $9, version = $10
+			WHERE id = $1`,
+			id, e.StaticILPAddress, e.Name, e.MaxPacketAmount, e.LiquidityThreshold,
+			e.OutgoingAuthToken, e.OutgoingEndpoint, routes, at, seq)
+		if e.IncomingAuthTokens != nil {
+			b.Queue(`DELETE FROM peer_incoming_tokens WHERE peer_id = $1`, id)
+			queuePeerTokens(b, id, *e.IncomingAuthTokens)
+		}
+	case *events.PeerDeleted:
+		b.Queue(`UPDATE peers SET deleted_at = $2, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
+		b.Queue(`DELETE FROM peer_incoming_tokens WHERE peer_id = $1`, id)
+	}
+	return nil
+}
+
+func queuePeerTokens(b *pgx.Batch, peerID string, tokens []string) {
+	if len(tokens) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO peer_incoming_tokens (token, peer_id) SELECT unnest($2::text[]), $1`, peerID, tokens)
+}
