@@ -66,31 +66,39 @@ func createSchema(ctx context.Context, tx pgx.Tx, p Projection, schema string) e
 	return nil
 }
 
-// applyBatch folds envelopes with sequence above the checkpoint into the
+// decoded is one event read from the stream, decoded ahead of the
+// transaction that applies it so that decoding overlaps the database work.
+type decoded struct {
+	env events.Envelope
+	ev  events.Event
+	// err is the event's decoding error; applyBatch reports it only when it
+	// would apply the event, as it did when it decoded events itself.
+	err error
+}
+
+// decode reads a stored envelope and its event. Only an unreadable envelope
+// fails it.
+func decode(data []byte, sequence uint64) (decoded, error) {
+	env, err := events.Unmarshal(data, sequence)
+	if err != nil {
+		return decoded{}, err
+	}
+	ev, err := events.Decode(env)
+	return decoded{env: env, ev: ev, err: err}, nil
+}
+
+// applyBatch folds events with sequence above the checkpoint into the
 // schema inside tx and moves the checkpoint. It returns the new checkpoint.
-func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, envs []events.Envelope, checkpoint uint64) (uint64, error) {
+func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, evs []decoded, checkpoint uint64) (uint64, error) {
 	// The search path is set on its own: pgx prepares a batch's statements
 	// before it runs any of them.
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return 0, fmt.Errorf("projection %s: search path: %w", p.Name(), err)
 	}
 	b := &pgx.Batch{}
-	last := checkpoint
-	for _, env := range envs {
-		if env.Sequence <= last {
-			continue
-		}
-		ev, err := events.Decode(env)
-		if err != nil {
-			return 0, fmt.Errorf("projection %s: %w", p.Name(), err)
-		}
-		if err := p.Apply(b, env, ev); err != nil {
-			return 0, fmt.Errorf("projection %s: apply %s at %d: %w", p.Name(), env.Type, env.Sequence, err)
-		}
-		last = env.Sequence
-	}
-	if last == checkpoint {
-		return checkpoint, nil
+	last, err := queueApply(b, p, evs, checkpoint)
+	if err != nil || last == checkpoint {
+		return checkpoint, err
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("projection %s: apply batch up to %d: %w", p.Name(), last, err)
@@ -98,15 +106,41 @@ func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, env
 	return last, nil
 }
 
+// queueApply queues the statements that fold events with sequence above the
+// checkpoint. It returns the sequence of the last event queued, or the
+// checkpoint when there is none.
+func queueApply(b *pgx.Batch, p Projection, evs []decoded, checkpoint uint64) (uint64, error) {
+	last := checkpoint
+	for _, d := range evs {
+		if d.env.Sequence <= last {
+			continue
+		}
+		if d.err != nil {
+			return 0, fmt.Errorf("projection %s: %w", p.Name(), d.err)
+		}
+		if err := p.Apply(b, d.env, d.ev); err != nil {
+			return 0, fmt.Errorf("projection %s: apply %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
+		}
+		last = d.env.Sequence
+	}
+	return last, nil
+}
+
 // saveCheckpoint records the checkpoint and tells waiting readers.
 func saveCheckpoint(ctx context.Context, tx pgx.Tx, name string, sequence uint64) error {
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE public.projection_checkpoints SET sequence = $2, updated_at = now() WHERE name = $1`, name, int64(sequence))
-	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprintf("%s:%d", name, sequence))
+	queueCheckpoint(b, name, sequence)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("projection %s: save checkpoint %d: %w", name, sequence, err)
 	}
 	return nil
+}
+
+// queueCheckpoint queues recording the checkpoint and telling waiting
+// readers.
+func queueCheckpoint(b *pgx.Batch, name string, sequence uint64) {
+	b.Queue(`UPDATE public.projection_checkpoints SET sequence = $2, updated_at = now() WHERE name = $1`, name, int64(sequence))
+	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprintf("%s:%d", name, sequence))
 }
 
 // lockCheckpoint takes the projection's write lock for the transaction and

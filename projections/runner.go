@@ -202,21 +202,35 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 		}
 		evs = append(evs, d.decoded)
 	}
+	name := r.projection.Name()
+	// Four round trips: BEGIN, the preamble, the events with the
+	// checkpoint, COMMIT.
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		var checkpoint int64
+		pre := &pgx.Batch{}
 		// A crash can lose the last moments of commits; the checkpoint
 		// goes with them and the events are applied again from the stream.
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		pre.Queue(`SET LOCAL synchronous_commit = off`)
+		// The projection's write lock, as lockCheckpoint takes it.
+		pre.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(name))
+		// The search path is set before the batch that applies the events:
+		// pgx prepares a batch's statements before it runs any of them.
+		pre.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
+		pre.Queue(`SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&checkpoint) })
+		if err := tx.SendBatch(ctx, pre).Close(); err != nil {
+			return fmt.Errorf("projection %s: lock and read checkpoint: %w", name, err)
+		}
+		b := &pgx.Batch{}
+		last, err := queueApply(b, r.projection, evs, uint64(checkpoint))
+		if err != nil || last == uint64(checkpoint) {
 			return err
 		}
-		checkpoint, err := lockCheckpoint(ctx, tx, r.projection.Name())
-		if err != nil {
-			return err
+		queueCheckpoint(b, name, last)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("projection %s: apply batch up to %d: %w", name, last, err)
 		}
-		last, err := applyBatch(ctx, tx, r.projection, Schema(r.projection), evs, checkpoint)
-		if err != nil || last == checkpoint {
-			return err
-		}
-		return saveCheckpoint(ctx, tx, r.projection.Name(), last)
+		return nil
 	})
 	if err != nil {
 		return err
