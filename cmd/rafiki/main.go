@@ -25,6 +25,7 @@ tools:
   streams apply               create or update the JetStream streams and consumers
   replay <projection>         rebuild a read model from the first event, then swap it in
   events <id> [--at <time>]   print the event history of an object, or its state at a time
+  ledger check                verify that every ledger's balances sum to zero
 
 Services and tools connect to NATS_URL; without it, dev embeds a server and the
 tools use the one a running dev serves on EMBEDDED_NATS_PORT (4223), or the store
@@ -57,6 +58,8 @@ func main() {
 		err = replay(args)
 	case "events":
 		err = eventsCommand(args)
+	case "ledger":
+		err = ledgerCommand(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

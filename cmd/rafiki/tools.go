@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -211,4 +212,31 @@ func eventsCommand(args []string) error {
 	}
 	out.SetIndent("", "  ")
 	return out.Encode(state)
+}
+
+// errImbalanced makes `rafiki ledger check` exit non-zero.
+var errImbalanced = errors.New("ledger check failed")
+
+func ledgerCommand(args []string) error {
+	if len(args) != 1 || args[0] != "check" {
+		return fmt.Errorf("usage: rafiki ledger check")
+	}
+	ctx := context.Background()
+	deps, err := openForTool(ctx)
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	imbalances, err := deps.Ledger.Check(ctx)
+	if err != nil {
+		return err
+	}
+	if len(imbalances) == 0 {
+		fmt.Println("ledger check: every ledger balances")
+		return nil
+	}
+	for _, im := range imbalances {
+		fmt.Printf("ledger %d: posted debits %d, posted credits %d\n", im.Ledger, im.Debits, im.Credits)
+	}
+	return errImbalanced
 }
