@@ -168,6 +168,7 @@ type ComplexityRoot struct {
 		CreateTenantSettings           func(childComplexity int, input CreateTenantSettingsInput) int
 		CreateWalletAddress            func(childComplexity int, input CreateWalletAddressInput) int
 		CreateWalletAddressKey         func(childComplexity int, input CreateWalletAddressKeyInput) int
+		CreateWalletAddressWithdrawal  func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
 		DeleteAsset                    func(childComplexity int, input DeleteAssetInput) int
 		DeletePeer                     func(childComplexity int, input DeletePeerInput) int
 		DeleteTenant                   func(childComplexity int, id string) int
@@ -283,6 +284,7 @@ type ComplexityRoot struct {
 		Asset                func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		ID                   func(childComplexity int) int
+		Liquidity            func(childComplexity int) int
 		PublicName           func(childComplexity int) int
 		Status               func(childComplexity int) int
 		Tenant               func(childComplexity int) int
@@ -310,6 +312,16 @@ type ComplexityRoot struct {
 	WalletAddressKeyEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WalletAddressWithdrawal struct {
+		Amount        func(childComplexity int) int
+		ID            func(childComplexity int) int
+		WalletAddress func(childComplexity int) int
+	}
+
+	WalletAddressWithdrawalMutationResponse struct {
+		Withdrawal func(childComplexity int) int
 	}
 
 	WalletAddressesConnection struct {
@@ -350,6 +362,7 @@ type MutationResolver interface {
 	CreatePeerLiquidityWithdrawal(ctx context.Context, input CreatePeerLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	PostLiquidityWithdrawal(ctx context.Context, input PostLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	VoidLiquidityWithdrawal(ctx context.Context, input VoidLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
+	CreateWalletAddressWithdrawal(ctx context.Context, input CreateWalletAddressWithdrawalInput) (*WalletAddressWithdrawalMutationResponse, error)
 	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
 	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
 	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
@@ -388,6 +401,7 @@ type WalletAddressResolver interface {
 	WalletAddressKeys(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*WalletAddressKeyConnection, error)
 	AdditionalProperties(ctx context.Context, obj *WalletAddress) ([]*AdditionalProperty, error)
 	Tenant(ctx context.Context, obj *WalletAddress) (*Tenant, error)
+	Liquidity(ctx context.Context, obj *WalletAddress) (*scalars.BigInt, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -858,6 +872,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWalletAddressKey(childComplexity, args["input"].(CreateWalletAddressKeyInput)), true
+	case "Mutation.createWalletAddressWithdrawal":
+		if e.ComplexityRoot.Mutation.CreateWalletAddressWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWalletAddressWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWalletAddressWithdrawal(childComplexity, args["input"].(CreateWalletAddressWithdrawalInput)), true
 	case "Mutation.deleteAsset":
 		if e.ComplexityRoot.Mutation.DeleteAsset == nil {
 			break
@@ -1419,6 +1444,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WalletAddress.ID(childComplexity), true
+	case "WalletAddress.liquidity":
+		if e.ComplexityRoot.WalletAddress.Liquidity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddress.Liquidity(childComplexity), true
 	case "WalletAddress.publicName":
 		if e.ComplexityRoot.WalletAddress.PublicName == nil {
 			break
@@ -1519,6 +1550,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WalletAddressKeyEdge.Node(childComplexity), true
 
+	case "WalletAddressWithdrawal.amount":
+		if e.ComplexityRoot.WalletAddressWithdrawal.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressWithdrawal.Amount(childComplexity), true
+	case "WalletAddressWithdrawal.id":
+		if e.ComplexityRoot.WalletAddressWithdrawal.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressWithdrawal.ID(childComplexity), true
+	case "WalletAddressWithdrawal.walletAddress":
+		if e.ComplexityRoot.WalletAddressWithdrawal.WalletAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressWithdrawal.WalletAddress(childComplexity), true
+
+	case "WalletAddressWithdrawalMutationResponse.withdrawal":
+		if e.ComplexityRoot.WalletAddressWithdrawalMutationResponse.Withdrawal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WalletAddressWithdrawalMutationResponse.Withdrawal(childComplexity), true
+
 	case "WalletAddressesConnection.edges":
 		if e.ComplexityRoot.WalletAddressesConnection.Edges == nil {
 			break
@@ -1563,6 +1620,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateTenantSettingsInput", ec.unmarshalInputCreateTenantSettingsInput),
 			graphql.NewInputUnmarshaler("CreateWalletAddressInput", ec.unmarshalInputCreateWalletAddressInput),
 			graphql.NewInputUnmarshaler("CreateWalletAddressKeyInput", ec.unmarshalInputCreateWalletAddressKeyInput),
+			graphql.NewInputUnmarshaler("CreateWalletAddressWithdrawalInput", ec.unmarshalInputCreateWalletAddressWithdrawalInput),
 			graphql.NewInputUnmarshaler("DeleteAssetInput", ec.unmarshalInputDeleteAssetInput),
 			graphql.NewInputUnmarshaler("DeletePeerInput", ec.unmarshalInputDeletePeerInput),
 			graphql.NewInputUnmarshaler("DepositAssetLiquidityInput", ec.unmarshalInputDepositAssetLiquidityInput),
@@ -2095,6 +2153,8 @@ func (ec *executionContext) childFields_WalletAddress(ctx context.Context, field
 		return ec.fieldContext_WalletAddress_additionalProperties(ctx, field)
 	case "tenant":
 		return ec.fieldContext_WalletAddress_tenant(ctx, field)
+	case "liquidity":
+		return ec.fieldContext_WalletAddress_liquidity(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WalletAddress", field.Name)
 }
@@ -2143,6 +2203,26 @@ func (ec *executionContext) childFields_WalletAddressKeyEdge(ctx context.Context
 		return ec.fieldContext_WalletAddressKeyEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WalletAddressKeyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressWithdrawal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WalletAddressWithdrawal_id(ctx, field)
+	case "amount":
+		return ec.fieldContext_WalletAddressWithdrawal_amount(ctx, field)
+	case "walletAddress":
+		return ec.fieldContext_WalletAddressWithdrawal_walletAddress(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressWithdrawal", field.Name)
+}
+
+func (ec *executionContext) childFields_WalletAddressWithdrawalMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "withdrawal":
+		return ec.fieldContext_WalletAddressWithdrawalMutationResponse_withdrawal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WalletAddressWithdrawalMutationResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_WalletAddressesConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2417,6 +2497,20 @@ func (ec *executionContext) field_Mutation_createWalletAddressKey_args(ctx conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateWalletAddressKeyInput, error) {
 			return ec.unmarshalNCreateWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createWalletAddressWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateWalletAddressWithdrawalInput, error) {
+			return ec.unmarshalNCreateWalletAddressWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressWithdrawalInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5186,6 +5280,50 @@ func (ec *executionContext) fieldContext_Mutation_voidLiquidityWithdrawal(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createWalletAddressWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createWalletAddressWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateWalletAddressWithdrawal(ctx, fc.Args["input"].(CreateWalletAddressWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressWithdrawalMutationResponse) graphql.Marshaler {
+			return ec.marshalOWalletAddressWithdrawalMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressWithdrawalMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createWalletAddressWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressWithdrawalMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createWalletAddressWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createPeer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7417,6 +7555,29 @@ func (ec *executionContext) fieldContext_WalletAddress_tenant(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _WalletAddress_liquidity(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_liquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WalletAddress().Liquidity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddress", field, true, true, "BigInt")
+}
+
 func (ec *executionContext) _WalletAddressEdge_node(ctx context.Context, field graphql.CollectedField, obj *WalletAddressEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7713,6 +7874,116 @@ func (ec *executionContext) _WalletAddressKeyEdge_cursor(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_WalletAddressKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WalletAddressKeyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _WalletAddressWithdrawal_id(ctx context.Context, field graphql.CollectedField, obj *WalletAddressWithdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressWithdrawal_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressWithdrawal_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressWithdrawal", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WalletAddressWithdrawal_amount(ctx context.Context, field graphql.CollectedField, obj *WalletAddressWithdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressWithdrawal_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalars.BigInt) graphql.Marshaler {
+			return ec.marshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressWithdrawal_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WalletAddressWithdrawal", field, false, false, "BigInt")
+}
+
+func (ec *executionContext) _WalletAddressWithdrawal_walletAddress(ctx context.Context, field graphql.CollectedField, obj *WalletAddressWithdrawal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressWithdrawal_walletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddress) graphql.Marshaler {
+			return ec.marshalNWalletAddress2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressWithdrawal_walletAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressWithdrawal",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddressWithdrawalMutationResponse_withdrawal(ctx context.Context, field graphql.CollectedField, obj *WalletAddressWithdrawalMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddressWithdrawalMutationResponse_withdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Withdrawal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WalletAddressWithdrawal) graphql.Marshaler {
+			return ec.marshalOWalletAddressWithdrawal2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressWithdrawal(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddressWithdrawalMutationResponse_withdrawal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddressWithdrawalMutationResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WalletAddressWithdrawal(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WalletAddressesConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *WalletAddressesConnection) (ret graphql.Marshaler) {
@@ -9525,6 +9796,69 @@ func (ec *executionContext) unmarshalInputCreateWalletAddressKeyInput(ctx contex
 func UnmarshalCreateWalletAddressKeyInput(ctx context.Context, raw any) (CreateWalletAddressKeyInput, error) {
 	var out CreateWalletAddressKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateWalletAddressKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateWalletAddressWithdrawalInput(ctx context.Context, obj any) (CreateWalletAddressWithdrawalInput, error) {
+	var it CreateWalletAddressWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressId", "id", "idempotencyKey", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateWalletAddressWithdrawalInput unmarshals raw into the CreateWalletAddressWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateWalletAddressWithdrawalInput(ctx context.Context, raw any) (CreateWalletAddressWithdrawalInput, error) {
+	var out CreateWalletAddressWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateWalletAddressWithdrawalInput", raw, &out)
 	return out, err
 }
 
@@ -11569,6 +11903,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "createWalletAddressWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createWalletAddressWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "createPeer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createPeer(ctx, field)
@@ -12386,6 +12727,12 @@ func (ec *executionContext) _WalletAddress(ctx context.Context, sel ast.Selectio
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._WalletAddress_tenant(ctx, field, obj)
 				})
+		case "liquidity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_liquidity(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12551,6 +12898,82 @@ func (ec *executionContext) _WalletAddressKeyEdge(ctx context.Context, sel ast.S
 		case "cursor":
 			out.Values[i] = ec._WalletAddressKeyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressWithdrawalImplementors = []string{"WalletAddressWithdrawal"}
+
+func (ec *executionContext) _WalletAddressWithdrawal(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressWithdrawal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressWithdrawalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressWithdrawal")
+		case "id":
+			out.Values[i] = ec._WalletAddressWithdrawal_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._WalletAddressWithdrawal_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "walletAddress":
+			out.Values[i] = ec._WalletAddressWithdrawal_walletAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var walletAddressWithdrawalMutationResponseImplementors = []string{"WalletAddressWithdrawalMutationResponse"}
+
+func (ec *executionContext) _WalletAddressWithdrawalMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *WalletAddressWithdrawalMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, walletAddressWithdrawalMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WalletAddressWithdrawalMutationResponse")
+		case "withdrawal":
+			out.Values[i] = ec._WalletAddressWithdrawalMutationResponse_withdrawal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -13173,6 +13596,11 @@ func (ec *executionContext) marshalNCreateWalletAddressMutationResponse2ᚖgithu
 		return graphql.Null
 	}
 	return ec._CreateWalletAddressMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateWalletAddressWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateWalletAddressWithdrawalInput(ctx context.Context, v any) (CreateWalletAddressWithdrawalInput, error) {
+	res, err := ec.unmarshalInputCreateWalletAddressWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCrv2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCrv(ctx context.Context, v any) (Crv, error) {
@@ -14166,6 +14594,20 @@ func (ec *executionContext) marshalOWalletAddressStatus2ᚖgithubᚗcomᚋrafiki
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOWalletAddressWithdrawal2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressWithdrawal(ctx context.Context, sel ast.SelectionSet, v *WalletAddressWithdrawal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WalletAddressWithdrawal(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWalletAddressWithdrawalMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWalletAddressWithdrawalMutationResponse(ctx context.Context, sel ast.SelectionSet, v *WalletAddressWithdrawalMutationResponse) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WalletAddressWithdrawalMutationResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

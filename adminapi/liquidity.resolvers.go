@@ -105,6 +105,32 @@ func (r *mutationResolver) VoidLiquidityWithdrawal(ctx context.Context, input Vo
 	return &LiquidityMutationResponse{Success: true}, nil
 }
 
+// CreateWalletAddressWithdrawal is the resolver for the createWalletAddressWithdrawal field.
+func (r *mutationResolver) CreateWalletAddressWithdrawal(ctx context.Context, input CreateWalletAddressWithdrawalInput) (*WalletAddressWithdrawalMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := r.Liquidity.WalletAddressOwner(ctx, m.Actor, input.WalletAddressID)
+	if err != nil {
+		return nil, err
+	}
+	amount, _, err := r.Liquidity.WithdrawAll(ctx, m, owner, input.ID, uint64(input.TimeoutSeconds))
+	if err != nil {
+		return nil, err
+	}
+	row, err := r.Read.WalletAddress(ctx, input.WalletAddressID, nil)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, apperr.E(apperr.NotFound, "Unknown wallet address")
+	}
+	return &WalletAddressWithdrawalMutationResponse{Withdrawal: &WalletAddressWithdrawal{
+		ID: input.ID, Amount: scalars.BigInt(amount), WalletAddress: walletAddressOut(row),
+	}}, nil
+}
+
 // Liquidity is the resolver for the liquidity field.
 func (r *peerResolver) Liquidity(ctx context.Context, obj *Peer) (*scalars.BigInt, error) {
 	return r.balance(ctx, obj.ID)
@@ -127,4 +153,9 @@ func (r *queryResolver) AccountingTransfers(ctx context.Context, id string, limi
 		return nil, apperr.E(apperr.InvalidInput, "limit must be 1 to 100")
 	}
 	return r.accountTransfers(ctx, id, n)
+}
+
+// Liquidity is the resolver for the liquidity field.
+func (r *walletAddressResolver) Liquidity(ctx context.Context, obj *WalletAddress) (*scalars.BigInt, error) {
+	return r.balance(ctx, obj.ID)
 }

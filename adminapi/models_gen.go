@@ -223,6 +223,18 @@ type CreateWalletAddressMutationResponse struct {
 	WalletAddress *WalletAddress `json:"walletAddress,omitempty"`
 }
 
+// Input of createWalletAddressWithdrawal.
+type CreateWalletAddressWithdrawalInput struct {
+	// The wallet address.
+	WalletAddressID string `json:"walletAddressId"`
+	// Transfer id (a UUID) chosen by the caller.
+	ID string `json:"id"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Seconds the withdrawal stays pending; 0 posts it at once.
+	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
 // Input of deleteAsset.
 type DeleteAssetInput struct {
 	// Asset id.
@@ -645,6 +657,22 @@ type WalletAddressKeyEdge struct {
 	Node *WalletAddressKey `json:"node"`
 	// Its cursor.
 	Cursor string `json:"cursor"`
+}
+
+// A withdrawal from a wallet address.
+type WalletAddressWithdrawal struct {
+	// Transfer id.
+	ID string `json:"id"`
+	// Amount withdrawn.
+	Amount scalars.BigInt `json:"amount"`
+	// The wallet address.
+	WalletAddress *WalletAddress `json:"walletAddress"`
+}
+
+// Result of createWalletAddressWithdrawal.
+type WalletAddressWithdrawalMutationResponse struct {
+	// The withdrawal.
+	Withdrawal *WalletAddressWithdrawal `json:"withdrawal,omitempty"`
 }
 
 // A page of wallet addresses.

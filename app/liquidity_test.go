@@ -123,6 +123,20 @@ func TestPeersAndLiquidity(t *testing.T) {
 		t.Fatalf("peer transfers: %+v", at)
 	}
 
+	// A wallet address that received nothing has nothing to withdraw.
+	wa, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "wm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = op.Do(ctx, `mutation($input: CreateWalletAddressWithdrawalInput!) { createWalletAddressWithdrawal(input: $input) { withdrawal { id amount } } }`,
+		map[string]any{"input": map[string]any{"walletAddressId": wa.ID, "id": uuid.NewString(), "idempotencyKey": uuid.NewString(), "timeoutSeconds": "0"}}, nil)
+	if code(t, err) != "BAD_USER_INPUT" {
+		t.Fatalf("withdrawing an empty wallet address: %v", err)
+	}
+	if got := liquidityOf(t, s, `query($id: String!) { walletAddress(id: $id) { liquidity } }`, wa.ID); got == nil || *got != "0" {
+		t.Fatalf("wallet address liquidity: %v", got)
+	}
+
 	// Every movement is on the owner's event history.
 	history, err := app.History(ctx, s.running.Deps.JS, usd.ID)
 	if err != nil {

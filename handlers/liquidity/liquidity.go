@@ -21,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
@@ -115,6 +116,50 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 		Account:   account,
 		Threshold: p.LiquidityThreshold,
 	}, nil
+}
+
+// WalletAddressOwner finds a visible wallet address and makes sure its web
+// monetization account exists.
+func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, walletAddressID string) (Owner, error) {
+	unknown := apperr.E(apperr.NotFound, "Unknown wallet address")
+	id, err := uuid.Parse(walletAddressID)
+	if err != nil {
+		return Owner{}, unknown
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, walletAddressID)
+	if err != nil || !found {
+		return Owner{}, errors.Join(err, unknown)
+	}
+	wa, _, err := handlers.Load(ctx, h.store, walletaddress.Subject(tenantID, walletAddressID), walletaddress.Evolve)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !wa.Exists || !actor.CanActFor(wa.TenantID) {
+		return Owner{}, unknown
+	}
+	assetOwner, err := h.AssetOwner(ctx, commands.Actor{Operator: true}, wa.AssetID)
+	if err != nil {
+		return Owner{}, err
+	}
+	account := ledger.Account{ID: id, Type: ledger.WebMonetization, AssetID: assetOwner.Account.ID, Ledger: assetOwner.Account.Ledger}
+	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
+		return Owner{}, fmt.Errorf("wallet address %s account: %w", walletAddressID, err)
+	}
+	return Owner{
+		Target:  handlers.Target{Subject: walletaddress.Subject(tenantID, walletAddressID), AggregateType: walletaddress.AggregateType, AggregateID: walletAddressID, TenantID: tenantID},
+		Account: account,
+	}, nil
+}
+
+// WithdrawAll withdraws the whole balance of the owner's account, as
+// Rafiki's wallet address withdrawal does, and returns the amount.
+func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id string, timeoutSeconds uint64) (uint64, handlers.Result, error) {
+	balance, err := h.ledger.Balance(ctx, o.Account.ID)
+	if err != nil {
+		return 0, handlers.Result{}, mapError(err)
+	}
+	res, err := h.Withdraw(ctx, m, o, id, balance, timeoutSeconds)
+	return balance, res, err
 }
 
 func transferID(id string) (uuid.UUID, error) {
