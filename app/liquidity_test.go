@@ -77,9 +77,9 @@ func TestPeersAndLiquidity(t *testing.T) {
 		CreatePeer struct {
 			Peer struct {
 				ID, StaticIlpAddress string
-				Liquidity           *string
-				Routes              []string
-				HTTP                struct{ Outgoing struct{ Endpoint string } }
+				Liquidity            *string
+				Routes               []string
+				HTTP                 struct{ Outgoing struct{ Endpoint string } }
 			}
 		} `json:"createPeer"`
 	}
