@@ -33,42 +33,14 @@ func testAccountTransfers(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 	time.Sleep(expiryWait)
 
 	settlement := ledger.SettlementID(a.ledger)
-	type want struct {
-		id            uuid.UUID
-		debit, credit uuid.UUID
-		amount        uint64
-		typ           ledger.TransferType
-		state         ledger.TransferState
-		timeout       time.Duration
-	}
-	legDebit := want{transfer.Legs[0], acc.ID, other.ID, 3, ledger.TypeTransfer, ledger.Posted, timeoutLong}
-	expiredDebit := want{expiring.ID, acc.ID, settlement, 7, ledger.TypeWithdrawal, ledger.Voided, timeoutShort}
-	pendingDebit := want{pending.ID, acc.ID, settlement, 5, ledger.TypeWithdrawal, ledger.Pending, timeoutLong}
-	postedDebit := want{posted.ID, acc.ID, settlement, 10, ledger.TypeWithdrawal, ledger.Posted, 0}
-	depositCredit := want{deposit.ID, settlement, acc.ID, 100, ledger.TypeDeposit, ledger.Posted, 0}
-
-	check := func(what string, got []ledger.Transfer, wants ...want) {
+	legDebit := listed{transfer.Legs[0], acc.ID, other.ID, 3, ledger.TypeTransfer, ledger.Posted, timeoutLong}
+	expiredDebit := listed{expiring.ID, acc.ID, settlement, 7, ledger.TypeWithdrawal, ledger.Voided, timeoutShort}
+	pendingDebit := listed{pending.ID, acc.ID, settlement, 5, ledger.TypeWithdrawal, ledger.Pending, timeoutLong}
+	postedDebit := listed{posted.ID, acc.ID, settlement, 10, ledger.TypeWithdrawal, ledger.Posted, 0}
+	depositCredit := listed{deposit.ID, settlement, acc.ID, 100, ledger.TypeDeposit, ledger.Posted, 0}
+	check := func(what string, got []ledger.Transfer, wants ...listed) {
 		t.Helper()
-		if len(got) != len(wants) {
-			t.Fatalf("%s: %d transfers, want %d: %+v", what, len(got), len(wants), got)
-		}
-		for i, w := range wants {
-			g := got[i]
-			if g.ID != w.id || g.DebitAccountID != w.debit || g.CreditAccountID != w.credit ||
-				g.Amount != w.amount || g.Type != w.typ || g.State != w.state ||
-				g.Timeout != w.timeout || g.Ledger != a.ledger {
-				t.Errorf("%s[%d] = %+v, want %+v", what, i, g, w)
-			}
-			if g.CreatedAt.IsZero() {
-				t.Errorf("%s[%d] has no creation time", what, i)
-			}
-			switch {
-			case w.timeout == 0 && g.ExpiresAt != nil:
-				t.Errorf("%s[%d] expires at %s without a timeout", what, i, g.ExpiresAt)
-			case w.timeout > 0 && (g.ExpiresAt == nil || !g.ExpiresAt.Equal(g.CreatedAt.Add(w.timeout))):
-				t.Errorf("%s[%d] expires at %v, want %s + %s", what, i, g.ExpiresAt, g.CreatedAt, w.timeout)
-			}
-		}
+		checkListed(t, what, a.ledger, got, wants)
 	}
 
 	got, err := e.l.AccountTransfers(e.ctx, acc.ID, 0)
@@ -93,6 +65,40 @@ func testAccountTransfers(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 	}
 }
 
+// listed is a transfer as AccountTransfers should list it.
+type listed struct {
+	id            uuid.UUID
+	debit, credit uuid.UUID
+	amount        uint64
+	typ           ledger.TransferType
+	state         ledger.TransferState
+	timeout       time.Duration
+}
+
+func checkListed(t *testing.T, what string, number uint32, got []ledger.Transfer, wants []listed) {
+	t.Helper()
+	if len(got) != len(wants) {
+		t.Fatalf("%s: %d transfers, want %d: %+v", what, len(got), len(wants), got)
+	}
+	for i, w := range wants {
+		g := got[i]
+		if g.ID != w.id || g.DebitAccountID != w.debit || g.CreditAccountID != w.credit ||
+			g.Amount != w.amount || g.Type != w.typ || g.State != w.state ||
+			g.Timeout != w.timeout || g.Ledger != number {
+			t.Errorf("%s[%d] = %+v, want %+v", what, i, g, w)
+		}
+		if g.CreatedAt.IsZero() {
+			t.Errorf("%s[%d] has no creation time", what, i)
+		}
+		switch {
+		case w.timeout == 0 && g.ExpiresAt != nil:
+			t.Errorf("%s[%d] expires at %s without a timeout", what, i, g.ExpiresAt)
+		case w.timeout > 0 && (g.ExpiresAt == nil || !g.ExpiresAt.Equal(g.CreatedAt.Add(w.timeout))):
+			t.Errorf("%s[%d] expires at %v, want %s + %s", what, i, g.ExpiresAt, g.CreatedAt, w.timeout)
+		}
+	}
+}
+
 // testExpiry: a pending transfer's money is back once its timeout passes,
 // and can be spent again; posting or voiding it then fails.
 func testExpiry(t *testing.T, open func(t *testing.T) ledger.Ledger) {
@@ -104,9 +110,14 @@ func testExpiry(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 			p := e.newPair(sameAsset)
 			req := p.request(sourceStart, 4)
 			req.Timeout = timeoutShort
+			sent := time.Now()
 			pending, err := e.l.Transfer(e.ctx, req)
 			wantErr(t, "Transfer", err, nil)
-			e.wantBalance(p.source.ID, 0)
+			reserved, err := e.l.Balance(e.ctx, p.source.ID)
+			wantErr(t, "Balance", err, nil)
+			if reserved != 0 && time.Since(sent) < timeoutShort {
+				t.Errorf("Balance of a source with a pending transfer = %d, want 0", reserved)
+			}
 			time.Sleep(expiryWait)
 
 			e.wantBalance(p.source.ID, sourceStart)
@@ -151,28 +162,7 @@ func testConcurrentTransfers(t *testing.T, open func(t *testing.T) ledger.Ledger
 	e.deposit(source, fundedFor*amount)
 	destinations := []ledger.Account{e.newAccount(a), e.newAccount(a), e.newAccount(a)}
 
-	stop := make(chan struct{})
-	var samples atomic.Int64
-	var sampler sync.WaitGroup
-	sampler.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			balance, err := e.l.Balance(e.ctx, source.ID)
-			if err != nil {
-				t.Errorf("Balance during the race: %v", err)
-				return
-			}
-			if balance > fundedFor*amount {
-				t.Errorf("balance during the race = %d: below zero or above what was deposited", balance)
-				return
-			}
-			samples.Add(1)
-		}
-	})
+	stopSampling := sampleBalance(e, source.ID, fundedFor*amount)
 
 	var (
 		wg        sync.WaitGroup
@@ -200,14 +190,10 @@ func testConcurrentTransfers(t *testing.T, open func(t *testing.T) ledger.Ledger
 		})
 	}
 	wg.Wait()
-	close(stop)
-	sampler.Wait()
+	stopSampling()
 	if len(succeeded) != fundedFor || refused.Load() != transfers-fundedFor {
 		t.Fatalf("%d transfers succeeded and %d were refused, want %d and %d",
 			len(succeeded), refused.Load(), fundedFor, transfers-fundedFor)
-	}
-	if samples.Load() == 0 {
-		t.Error("the balance was never sampled during the race")
 	}
 	e.wantBalance(source.ID, 0)
 
@@ -221,6 +207,40 @@ func testConcurrentTransfers(t *testing.T, open func(t *testing.T) ledger.Ledger
 	wantErr(t, "TotalsReceived", err, nil)
 	if received[0]+received[1]+received[2] != fundedFor*amount {
 		t.Errorf("destinations received %v, want %d in all", received, fundedFor*amount)
+	}
+}
+
+// sampleBalance reads an account's balance over and over until stopped,
+// and fails the test if it is ever above limit (below zero, as a uint64).
+func sampleBalance(e env, id uuid.UUID, limit uint64) (stop func()) {
+	done := make(chan struct{})
+	var samples atomic.Int64
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			balance, err := e.l.Balance(e.ctx, id)
+			if err != nil {
+				e.t.Errorf("Balance during the race: %v", err)
+				return
+			}
+			if balance > limit {
+				e.t.Errorf("balance during the race = %d: below zero or above what was deposited", balance)
+				return
+			}
+			samples.Add(1)
+		}
+	})
+	return func() {
+		close(done)
+		sampler.Wait()
+		if samples.Load() == 0 {
+			e.t.Error("the balance was never sampled during the race")
+		}
 	}
 }
 

@@ -198,12 +198,10 @@ func (l *Ledger) runOnce(ctx context.Context, ops []*operation) ([]error, error)
 		}
 		conn.Release()
 	}()
-	t0 := time.Now()
 	snap, err := lock(ctx, conn.Conn(), ops)
 	if err != nil {
 		return nil, err
 	}
-	t1 := time.Now()
 	s, errs, err := decideAll(snap, nil, false, ops)
 	if err != nil {
 		return nil, err
@@ -220,12 +218,8 @@ func (l *Ledger) runOnce(ctx context.Context, ops []*operation) ([]error, error)
 			return nil, err
 		}
 	}
-	t2 := time.Now()
-	if err := write(ctx, conn.Conn(), s, l.log); err != nil {
+	if err := write(ctx, conn.Conn(), s); err != nil {
 		return nil, err
 	}
-	DebugStats(len(ops), t1.Sub(t0), t2.Sub(t1), time.Since(t2))
 	return errs, nil
 }
-
-var DebugStats = func(n int, lock, decide, write time.Duration) {}

@@ -73,7 +73,6 @@ type leg struct {
 type account struct {
 	id     uuid.UUID
 	ledger uint32
-	code   uint16
 	flags  uint16
 
 	debitsPending  uint64
@@ -111,10 +110,10 @@ type transfer struct {
 // snapshot is what a batch transaction read once its locks were held.
 type snapshot struct {
 	now       time.Time
-	accounts  []account            // locked: the batch's legs and settled transfers touch them
-	transfers []transfer           // to settle or expire, read under the locks
-	known     map[uuid.UUID]uint32 // existing accounts not locked: id → ledger
-	existing  map[uuid.UUID]bool   // ids of new transfers that exist already
+	accounts  []account          // locked: the batch's legs and settled transfers touch them
+	transfers []transfer         // to settle or expire, read under the locks
+	known     map[uuid.UUID]bool // accounts that exist but are not locked
+	existing  map[uuid.UUID]bool // ids of new transfers that exist already
 }
 
 // batchState is a batch's decisions so far: its methods decide operations
@@ -123,7 +122,7 @@ type snapshot struct {
 type batchState struct {
 	now       time.Time
 	accounts  map[uuid.UUID]*account
-	known     map[uuid.UUID]uint32
+	known     map[uuid.UUID]bool
 	transfers map[uuid.UUID]*transfer // read under the locks, or created by this batch
 	existing  map[uuid.UUID]bool
 
@@ -277,11 +276,7 @@ func (s *batchState) createCheck(op *operation) error {
 }
 
 func (s *batchState) exists(id uuid.UUID) bool {
-	if s.accounts[id] != nil {
-		return true
-	}
-	_, ok := s.known[id]
-	return ok
+	return s.accounts[id] != nil || s.known[id]
 }
 
 // applyLeg moves one leg's amount, pending or posted, if the accounts'

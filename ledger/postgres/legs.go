@@ -35,8 +35,12 @@ func transferOperation(t ledger.TransferRequest) (*operation, error) {
 		return nil, err
 	}
 	code := t.Type
-	if code == 0 {
+	switch code {
+	case 0:
 		code = ledger.TypeTransfer
+	case ledger.TypeTransfer, ledger.TypeDeposit, ledger.TypeWithdrawal:
+	default:
+		return nil, fmt.Errorf("ledger/postgres: transfer %s: unknown transfer type %d", t.ID, t.Type)
 	}
 	var legs []leg
 	if t.Source.Ledger == t.Destination.Ledger {

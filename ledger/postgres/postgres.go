@@ -38,7 +38,7 @@ const (
 	queueRequestsMax = 4096
 	// Batch transactions in flight per Ledger: one waits for its commit
 	// while the next takes its locks.
-	batchWorkersCount = 1
+	batchWorkersCount = 2
 	// A batch that lost a race to another process (the same new transfer
 	// id, a deadlock) runs again at most this often.
 	batchAttemptsMax = 3
@@ -92,9 +92,8 @@ type Ledger struct {
 	batches chan []*request // the collector hands batches to the workers
 
 	ctx     context.Context // cancelled by Close, after the batches finish
-	cancel  context.CancelFunc
-	closing chan struct{} // closed by Close: stop taking requests
-	stopped chan struct{} // closed when every goroutine has returned
+	closing chan struct{}   // closed by Close: stop taking requests
+	stopped chan struct{}   // closed when every goroutine has returned
 	once    sync.Once
 }
 
@@ -124,7 +123,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Ledger, error)
 		queue:   make(chan *request, queueRequestsMax),
 		batches: make(chan []*request),
 		ctx:     bg,
-		cancel:  cancel,
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -268,6 +266,8 @@ func (l *Ledger) Void(ctx context.Context, p ledger.PendingTransfer) error {
 	return l.settle(ctx, kindVoid, p)
 }
 
+// settle posts or voids a group's legs. A leg that is not p's (its group is
+// another transfer's) is unknown, so a withdrawal cannot settle a leg.
 func (l *Ledger) settle(ctx context.Context, k kind, p ledger.PendingTransfer) error {
 	if p.ID == uuid.Nil {
 		return ledger.ErrInvalidID
@@ -276,6 +276,7 @@ func (l *Ledger) settle(ctx context.Context, k kind, p ledger.PendingTransfer) e
 		return ledger.ErrUnknownTransfer
 	}
 	for i, id := range p.Legs {
+		// With two legs at most, a repeated leg repeats the first.
 		if id == uuid.Nil || (i > 0 && id == p.Legs[0]) {
 			return ledger.ErrInvalidID
 		}

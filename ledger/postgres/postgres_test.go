@@ -353,3 +353,56 @@ func TestCallerGivesUp(t *testing.T) {
 	}
 	consistent(t, l, pool)
 }
+
+// TestFaultIsolation: when Postgres refuses a batch, only the request at
+// fault fails. A trigger makes Postgres skip one account's update; the
+// batch's check of what it wrote fails the transaction before its commit,
+// and the requests are applied again one at a time.
+func TestFaultIsolation(t *testing.T) {
+	pool := database(t)
+	l := open(t, pool, postgres.Options{})
+	f := newFixture(t, l, 10)
+	ctx := context.Background()
+	accounts := make([]ledger.Account, 20)
+	for i := range accounts {
+		accounts[i] = ledger.Account{ID: uuid.New(), Type: ledger.Peer, AssetID: f.asset, Ledger: f.number}
+		if err := l.CreateLiquidityAccount(ctx, accounts[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := accounts[7].ID
+	_, err := pool.Exec(ctx, `
+CREATE FUNCTION skip_victim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id = '`+victim.String()+`' THEN RETURN NULL; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER skip_victim BEFORE UPDATE ON ledger_accounts FOR EACH ROW EXECUTE FUNCTION skip_victim();`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, len(accounts))
+	var wg sync.WaitGroup
+	for i, a := range accounts {
+		wg.Go(func() { errs[i] = l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: a, Amount: 1}) })
+	}
+	wg.Wait()
+	for i, a := range accounts {
+		want := uint64(1)
+		if a.ID == victim {
+			if errs[i] == nil {
+				t.Error("the deposit whose update Postgres skipped succeeded")
+			}
+			want = 0
+		} else if errs[i] != nil {
+			t.Errorf("deposit %d failed with the victim's: %v", i, errs[i])
+		}
+		if got, err := l.Balance(ctx, a.ID); err != nil || got != want {
+			t.Errorf("Balance(%d) = %d, %v; want %d", i, got, err, want)
+		}
+	}
+	if _, err := pool.Exec(ctx, `DROP TRIGGER skip_victim ON ledger_accounts`); err != nil {
+		t.Fatal(err)
+	}
+	consistent(t, l, pool)
+}

@@ -27,7 +27,7 @@ SELECT a.id, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.cr
                WHERE state = 'PENDING' AND expires_at <= now()
                ORDER BY expires_at LIMIT $2) e
            WHERE e.debit_account_id = a.id), 0) END
-FROM ledger_accounts a WHERE a.id = ANY($1::uuid[])`
+FROM unnest($1::uuid[]) AS k (id) JOIN ledger_accounts a ON a.id = k.id`
 
 type totals struct {
 	flags          uint16
@@ -260,7 +260,7 @@ ON CONFLICT (id) DO NOTHING`, raws(ids), ledgers, codes, flags, raws(assets))
 		if err != nil {
 			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
 		}
-		rows, err := tx.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, raws(ids))
+		rows, err := tx.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, raws(ids)) // two ids
 		if err != nil {
 			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
 		}
@@ -297,4 +297,16 @@ func sameAccounts(want, stored []accountRow) error {
 		}
 	}
 	return nil
+}
+
+// transferState is how a stored state reads: an expired transfer, swept or
+// not, reads as voided.
+func transferState(state string, expiresAt *time.Time, now time.Time) ledger.TransferState {
+	switch {
+	case state == stateExpired:
+		return ledger.Voided
+	case state == statePending && expiresAt != nil && !now.Before(*expiresAt):
+		return ledger.Voided
+	}
+	return ledger.TransferState(state)
 }

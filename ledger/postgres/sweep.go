@@ -12,8 +12,8 @@ import (
 // sweep voids expired pending transfers in the table, releasing their
 // pending amounts, every interval until the Ledger closes. Reads and
 // decisions already treat them as voided; the sweep keeps that set small.
-// Every Ledger on a database sweeps: the row locks keep two from voiding
-// one transfer twice.
+// Every Ledger on a database sweeps: a sweep batch locks the transfers'
+// accounts like any other, so two never void one transfer twice.
 func (l *Ledger) sweep(interval time.Duration) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()

@@ -19,6 +19,9 @@ CREATE TABLE ledger_accounts (
 -- own, grouped by group_id). state EXPIRED is a pending transfer voided by
 -- its timeout; it reads as VOIDED, but posting or voiding it again fails
 -- with "expired", as in TigerBeetle. seq orders the listing newest first.
+-- The account ids have no foreign keys: a batch writes a transfer only while
+-- it holds both accounts' locks, and accounts are never deleted, so a key
+-- would only add a trigger query per row.
 CREATE TABLE ledger_transfers (
     seq               bigint GENERATED ALWAYS AS IDENTITY,
     id                uuid    PRIMARY KEY,
@@ -43,3 +46,15 @@ CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account_id, seq
 -- and so do balance reads and batches, which treat them as voided.
 CREATE INDEX ledger_transfers_pending_expiry ON ledger_transfers (expires_at)
     WHERE state = 'PENDING';
+
+-- ledger_expect fails a batch's statement, and with it the transaction
+-- before its commit, when the statement wrote other than the rows the batch
+-- decided to write: an assertion that costs no round trip.
+CREATE FUNCTION ledger_expect(what text, got bigint, want bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF got <> want THEN
+        RAISE EXCEPTION 'ledger: % % rows, expected %', what, got, want;
+    END IF;
+END
+$$;
