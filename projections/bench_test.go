@@ -1,0 +1,448 @@
+package projections_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// The stream the throughput benchmarks project: benchTenants tenants, each
+// created (with the three settings the tenant handler gives a new tenant)
+// and then updated benchUpdates times, as the handlers would write them:
+// 20,000 × (1 + 4) = 100,000 events.
+const (
+	benchTenants = 20_000
+	benchUpdates = 4
+	// Messages published before waiting for their acks while pre-loading.
+	benchPublishWindow = 2_000
+)
+
+// benchTenantID is the id of the i-th benchmark tenant.
+func benchTenantID(i int) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "rafiki:bench:tenant:%d", i)).String()
+}
+
+// benchCreated is what the tenant handler decides for a new tenant.
+func benchCreated(id string) *events.TenantCreated {
+	return &events.TenantCreated{
+		APISecret: "secret", PublicName: "tenant",
+		Settings: []events.Setting{
+			{Key: tenant.SettingWebhookTimeout, Value: "2000"},
+			{Key: tenant.SettingWebhookMaxRetry, Value: "10"},
+			{Key: tenant.SettingILPAddress, Value: "test.rafiki." + id},
+		},
+	}
+}
+
+// benchMessage seals one tenant event the way handlers.Execute does, with
+// the envelope time at.
+func benchMessage(id, commandID string, version uint64, at time.Time, ev events.Event) eventstore.Message {
+	meta := events.Meta{AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id, CausationID: commandID, Time: at}
+	msgs, err := handlers.Messages(tenant.Subject(id), version, meta, commandID, 0, ev)
+	if err != nil {
+		panic(err) // only a type that does not marshal fails here
+	}
+	return msgs[0]
+}
+
+// benchPreload publishes the benchmark stream straight to JetStream with
+// async publishes (no expected-sequence checks: nothing can conflict). All
+// creates go first, then each round of updates, so that every update follows
+// its tenant's create. It returns the stream's last sequence and the number
+// of events.
+func benchPreload(b *testing.B, n *testkit.NATS) (uint64, int) {
+	b.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(n.Conn, jetstream.WithPublishAsyncMaxPending(2*benchPublishWindow))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	var pending []jetstream.PubAckFuture
+	flush := func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(time.Minute):
+			b.Fatal("pre-load: publishes not acknowledged after a minute")
+		}
+		for _, f := range pending {
+			select {
+			case err := <-f.Err():
+				b.Fatalf("pre-load: %v", err)
+			default:
+			}
+		}
+		pending = pending[:0]
+	}
+	publish := func(m eventstore.Message) {
+		msg := nats.NewMsg(m.Subject)
+		msg.Data = m.Data
+		msg.Header.Set(jetstream.MsgIDHeader, m.MsgID)
+		f, err := js.PublishMsgAsync(msg)
+		if err != nil {
+			b.Fatalf("pre-load: %v", err)
+		}
+		pending = append(pending, f)
+		if len(pending) == benchPublishWindow {
+			flush()
+		}
+	}
+	for i := range benchTenants {
+		id := benchTenantID(i)
+		publish(benchMessage(id, fmt.Sprintf("create-%d", i), 0, time.Now(), benchCreated(id)))
+	}
+	flush()
+	for u := range benchUpdates {
+		name := fmt.Sprintf("name-%d", u)
+		for i := range benchTenants {
+			publish(benchMessage(benchTenantID(i), fmt.Sprintf("update-%d-%d", i, u), 0, time.Now(), &events.TenantUpdated{PublicName: &name}))
+		}
+		flush()
+	}
+	stream, err := js.Stream(ctx, "EVENTS")
+	if err != nil {
+		b.Fatal(err)
+	}
+	last := stream.CachedInfo().State.LastSeq
+	total := benchTenants * (1 + benchUpdates)
+	if last != uint64(total) {
+		b.Fatalf("pre-load: stream ends at %d, want %d", last, total)
+	}
+	b.Logf("pre-loaded %d events in %s", total, time.Since(start).Round(time.Millisecond))
+	return last, total
+}
+
+// benchDatabase makes a fresh database with the backend migrations.
+func benchDatabase(b *testing.B) *pgxpool.Pool {
+	b.Helper()
+	url := testkit.NewDatabase(b)
+	if err := migrations.Up(url); err != nil {
+		b.Fatal(err)
+	}
+	return testkit.Pool(b, url)
+}
+
+// benchCheckTenants checks that the read model holds every tenant at its
+// last update.
+func benchCheckTenants(b *testing.B, pool *pgxpool.Pool) {
+	b.Helper()
+	var rows, settings int
+	err := pool.QueryRow(context.Background(),
+		`SELECT (SELECT count(*) FROM rm_tenants.tenants WHERE public_name = $1),
+		        (SELECT count(*) FROM rm_tenants.tenant_settings)`,
+		fmt.Sprintf("name-%d", benchUpdates-1)).Scan(&rows, &settings)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rows != benchTenants || settings != 3*benchTenants {
+		b.Fatalf("read model has %d tenants at their last update and %d settings, want %d and %d",
+			rows, settings, benchTenants, 3*benchTenants)
+	}
+}
+
+// cpuSample is CPU time used so far by this process (the benchmark, the
+// projection and the embedded NATS server) and by the Postgres backends
+// serving the benchmark's database, so that a run on a busy machine still
+// tells what the work costs.
+type cpuSample struct {
+	self time.Duration
+	pg   map[int]time.Duration // by backend pid
+}
+
+func sampleCPU(b *testing.B, pool *pgxpool.Pool) cpuSample {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	s := cpuSample{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), pg: map[int]time.Duration{}}
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, pid := range pids {
+		// Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised
+		// command name: user and system time in clock ticks (1/100 s).
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // Postgres on another host, or the backend ended
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		s.pg[int(pid)] = time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return s
+}
+
+// reportCPU reports the CPU time per event spent between two samples.
+// Backends that started in between count from zero.
+func reportCPU(b *testing.B, from, to cpuSample, events int) {
+	var pg time.Duration
+	for pid, t := range to.pg {
+		pg += t - from.pg[pid]
+	}
+	perEvent := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(events) }
+	b.ReportMetric(perEvent(to.self-from.self), "go-cpu-µs/event")
+	b.ReportMetric(perEvent(pg), "pg-cpu-µs/event")
+}
+
+// BenchmarkProjectionApply: a Runner for the tenants projection catches up
+// on 100,000 pre-loaded events; timed from the runner's start until the
+// Waiter sees the checkpoint at the stream's last sequence. Each iteration
+// uses a fresh database, so the runner starts from sequence 1.
+func BenchmarkProjectionApply(b *testing.B) {
+	n := testkit.StartNATS(b, false)
+	last, total := benchPreload(b, n)
+	log := slog.New(slog.DiscardHandler)
+	var elapsed time.Duration
+	var cpuFrom, cpuTo []cpuSample
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		pool := benchDatabase(b)
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := projections.Prepare(ctx, pool, projections.Tenants{}); err != nil {
+			b.Fatal(err)
+		}
+		waiter := projections.NewWaiter(pool, log)
+		go waiter.Run(ctx)
+		runner := projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{}, log)
+		var done sync.WaitGroup
+		cpuFrom = append(cpuFrom, sampleCPU(b, pool))
+		b.StartTimer()
+		start := time.Now()
+		done.Go(func() { _ = runner.Run(ctx) })
+		if err := waiter.Wait(ctx, "tenants", last, 2*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		b.StopTimer()
+		cpuTo = append(cpuTo, sampleCPU(b, pool))
+		cancel()
+		done.Wait()
+		benchCheckTenants(b, pool)
+	}
+	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "events/s")
+	reportCPUs(b, cpuFrom, cpuTo, total)
+}
+
+// reportCPUs reports the CPU time per event over all iterations.
+func reportCPUs(b *testing.B, from, to []cpuSample, events int) {
+	sum := func(ss []cpuSample) cpuSample {
+		out := cpuSample{pg: map[int]time.Duration{}}
+		for i, s := range ss {
+			out.self += s.self
+			for pid, t := range s.pg {
+				out.pg[i<<32|pid] = t // pids of different databases apart
+			}
+		}
+		return out
+	}
+	reportCPU(b, sum(from), sum(to), events*len(from))
+}
+
+// BenchmarkReplay: projections.Replay rebuilds the tenants projection from
+// 100,000 pre-loaded events into a fresh schema and swaps it in; timed
+// around the Replay call, in a fresh database each iteration.
+func BenchmarkReplay(b *testing.B) {
+	n := testkit.StartNATS(b, false)
+	last, total := benchPreload(b, n)
+	var elapsed time.Duration
+	var cpuFrom, cpuTo []cpuSample
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		pool := benchDatabase(b)
+		ctx := context.Background()
+		if err := projections.Prepare(ctx, pool, projections.Tenants{}); err != nil {
+			b.Fatal(err)
+		}
+		cpuFrom = append(cpuFrom, sampleCPU(b, pool))
+		b.StartTimer()
+		start := time.Now()
+		got, err := projections.Replay(ctx, pool, n.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
+		elapsed += time.Since(start)
+		b.StopTimer()
+		cpuTo = append(cpuTo, sampleCPU(b, pool))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != last {
+			b.Fatalf("replay checkpoint %d, want %d", got, last)
+		}
+		benchCheckTenants(b, pool)
+	}
+	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "events/s")
+	reportCPUs(b, cpuFrom, cpuTo, total)
+}
+
+// Offered load of BenchmarkProjectionLag.
+const (
+	lagRate     = 2_000 // events/s
+	lagDuration = 10 * time.Second
+	lagWarmup   = time.Second // appended at the same rate, not recorded
+)
+
+// BenchmarkProjectionLag: a paced writer appends one tenant.created per
+// command through eventstore.Store at lagRate (open loop: each append starts
+// at its scheduled time in its own goroutine, whether or not earlier ones
+// finished), against the embedded server in SyncAlways mode. Per event it
+// measures the time from the envelope's Time (set just before Append) until
+// the Waiter first sees the tenants checkpoint at or past its sequence,
+// which happens after the read-model transaction commits. Reports the
+// p50/p99/max of that, of the append alone (envelope time to ack) and of
+// the rest (ack to visible).
+func BenchmarkProjectionLag(b *testing.B) {
+	n := testkit.StartNATS(b, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(store.Close)
+	pool := benchDatabase(b)
+	log := slog.New(slog.DiscardHandler)
+	if err := projections.Prepare(ctx, pool, projections.Tenants{}); err != nil {
+		b.Fatal(err)
+	}
+	waiter := projections.NewWaiter(pool, log)
+	go waiter.Run(ctx)
+	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+
+	// The observer records every advance of the checkpoint the Waiter sees.
+	type advance struct {
+		seq uint64
+		at  time.Time
+	}
+	var advMu sync.Mutex
+	var advances []advance
+	go func() {
+		var seen uint64
+		for ctx.Err() == nil {
+			if err := waiter.Wait(ctx, "tenants", seen+1, time.Hour); err != nil {
+				return
+			}
+			at := time.Now()
+			seen = waiter.Applied("tenants")
+			advMu.Lock()
+			advances = append(advances, advance{seen, at})
+			advMu.Unlock()
+		}
+	}()
+
+	type sample struct {
+		seq        uint64
+		start, ack time.Time
+		record     bool
+	}
+	var lat, appendLat, afterAck []float64
+	var next int
+	b.ResetTimer()
+	for range b.N {
+		var mu sync.Mutex
+		var samples []sample
+		var wg sync.WaitGroup
+		interval := time.Second / lagRate
+		total := int((lagWarmup + lagDuration) / interval)
+		begin := time.Now()
+		for i := range total {
+			if d := time.Until(begin.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+			k := next
+			next++
+			record := time.Duration(i)*interval >= lagWarmup
+			wg.Go(func() {
+				id := benchTenantID(1_000_000 + k)
+				start := time.Now() // the envelope's Time
+				m := benchMessage(id, fmt.Sprintf("lag-%d", k), 0, start, benchCreated(id))
+				seqs, err := store.Append(ctx, []eventstore.Message{m})
+				ack := time.Now()
+				if err != nil {
+					b.Errorf("append %d: %v", k, err)
+					return
+				}
+				mu.Lock()
+				samples = append(samples, sample{seqs[0], start, ack, record})
+				mu.Unlock()
+			})
+		}
+		offered := time.Since(begin)
+		wg.Wait()
+		var lastSeq uint64
+		for _, s := range samples {
+			lastSeq = max(lastSeq, s.seq)
+		}
+		if err := waiter.Wait(ctx, "tenants", lastSeq, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // let the observer record the last advance
+		advMu.Lock()
+		advs := slices.Clone(advances)
+		advMu.Unlock()
+		for _, s := range samples {
+			if !s.record {
+				continue
+			}
+			j := sort.Search(len(advs), func(j int) bool { return advs[j].seq >= s.seq })
+			if j == len(advs) {
+				b.Fatalf("no checkpoint advance observed past %d", s.seq)
+			}
+			lat = append(lat, ms(advs[j].at.Sub(s.start)))
+			appendLat = append(appendLat, ms(s.ack.Sub(s.start)))
+			afterAck = append(afterAck, ms(advs[j].at.Sub(s.ack)))
+		}
+		b.Logf("offered %d events in %s (%.0f events/s)", total, offered.Round(time.Millisecond), float64(total)/offered.Seconds())
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	slices.Sort(appendLat)
+	slices.Sort(afterAck)
+	b.ReportMetric(percentile(lat, 0.50), "p50-ms")
+	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
+	b.ReportMetric(lat[len(lat)-1], "max-ms")
+	b.ReportMetric(percentile(appendLat, 0.50), "append-p50-ms")
+	b.ReportMetric(percentile(appendLat, 0.99), "append-p99-ms")
+	// From the ack to visible: what the projection adds (negative when the
+	// read model had it before the writer got its ack).
+	b.ReportMetric(percentile(afterAck, 0.50), "ack-to-visible-p50-ms")
+	b.ReportMetric(percentile(afterAck, 0.99), "ack-to-visible-p99-ms")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile of sorted values, nearest rank.
+func percentile(sorted []float64, p float64) float64 {
+	i := int(p*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
