@@ -9,7 +9,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/rafiki-go/rafiki/apperr"
@@ -18,6 +20,9 @@ import (
 // complexityMax bounds the work one query may ask for, as Rafiki's GraphQL
 // Armor cost limit does.
 const complexityMax = 5000
+
+// queryCacheEntriesMax bounds the parsed documents kept.
+const queryCacheEntriesMax = 1000
 
 // Options configure the GraphQL endpoint.
 type Options struct {
@@ -32,6 +37,9 @@ func Handler(r *Resolver, opts Options) http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	// Clients send the same few documents again and again; parsing and
+	// validating each once is enough.
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheEntriesMax))
 	srv.Use(extension.FixedComplexityLimit(complexityMax))
 	srv.AroundFields(opts.Idempotency.Field)
 	if opts.Introspection {

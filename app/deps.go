@@ -34,6 +34,10 @@ import (
 // EventsStream is the stream every domain event is kept in.
 const EventsStream = "EVENTS"
 
+// syncQueueLength holds a full batch of an aggregate load (1,000 events) and
+// its end-of-batch message.
+const syncQueueLength = 1024
+
 // Deps are the connections of one process.
 type Deps struct {
 	Config   config.Config
@@ -105,7 +109,9 @@ func (d *Deps) openNATS(ctx context.Context, embed bool) error {
 		d.Embedded = ns
 		natsURL = ns.ClientURL()
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("rafiki"), nats.MaxReconnects(-1))
+	// Aggregate loads read through short-lived synchronous subscriptions;
+	// the default queue of 65,536 messages costs half a megabyte per load.
+	nc, err := nats.Connect(natsURL, nats.Name("rafiki"), nats.MaxReconnects(-1), nats.SyncQueueLen(syncQueueLength))
 	if err != nil {
 		return fmt.Errorf("nats at %s: %w", natsURL, err)
 	}

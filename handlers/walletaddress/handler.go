@@ -57,11 +57,18 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 		if _, err := uuid.Parse(c.AssetID); err != nil {
 			return handlers.Result{}, apperr.E(apperr.InvalidInput, "unknown asset")
 		}
+		// The tenant and the asset are independent reads: load them together.
+		var a asset.State
+		assetLoaded := make(chan error, 1)
+		go func() {
+			var err error
+			a, _, err = handlers.Load(ctx, h.store, asset.Subject(c.TenantID, c.AssetID), asset.Evolve)
+			assetLoaded <- err
+		}()
 		t, _, err := handlers.Load(ctx, h.store, tenant.Subject(c.TenantID), tenant.Evolve)
-		if err != nil {
-			return handlers.Result{}, err
+		if aerr := <-assetLoaded; err == nil {
+			err = aerr
 		}
-		a, _, err := handlers.Load(ctx, h.store, asset.Subject(c.TenantID, c.AssetID), asset.Evolve)
 		if err != nil {
 			return handlers.Result{}, err
 		}
