@@ -28,9 +28,15 @@ const (
 	groupRequestsMax = 200
 	// The queue of appends waiting for a group commit.
 	queueLengthMax = 4096
-	// Concurrent group commits; more than one keeps the server busy
-	// while an earlier batch waits for its fsync.
-	committersDefault = 4
+	// Concurrent group commits. One: while a batch is in flight the next
+	// group gathers, so groups grow with load. On an R1 file stream the
+	// server stages every atomic batch in a temporary file store of its own
+	// (directory, metadata written with O_SYNC, fsync, removal), whatever
+	// the sync setting, so batches per second are what runs out and fewer,
+	// larger batches carry more events: with 256 concurrent appends on the
+	// 2-core VM, one committer gave about twice the events/s of four
+	// (BENCHMARKS.md).
+	committersDefault = 1
 	groupTimeout      = 10 * time.Second
 	loadBatchSize     = 1000
 	loadMessagesMax   = 1_000_000
@@ -275,7 +281,10 @@ func (s *Store) publish(ctx context.Context, messages []Message, expect []bool) 
 	for i, m := range messages {
 		msgs[i] = natsMsg(m, expect[i])
 	}
-	ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+	// The library waits for an ack of the first message before sending the
+	// rest; the commit's reply reports a batch the server refused at its
+	// start just as well ("incomplete batch"), so skip that round trip.
+	ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
 	if err != nil {
 		return nil, err
 	}
