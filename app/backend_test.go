@@ -29,13 +29,21 @@ type system struct {
 
 func start(t *testing.T) *system {
 	t.Helper()
-	n := testkit.StartNATS(t, false)
+	return startSystem(t, false)
+}
+
+// startSystem runs the backend and workers in process; syncAlways fsyncs
+// every event, as `make run` does.
+func startSystem(t testing.TB, syncAlways bool) *system {
+	t.Helper()
+	n := testkit.StartNATS(t, syncAlways)
 	cfg := config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator-" + uuid.NewString(),
 		AdminSignatureVersion: 1, AdminSignatureTTL: 30 * time.Second, ILPAddress: "test.rafiki",
 		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
 		ReadYourWritesTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
 		GraphQLIdempotencyTTL: time.Hour, GraphQLIdempotencyLock: 2 * time.Second,
+		StreamSecret: make([]byte, 32), EnableSPSP: true,
 		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
 	}
 	ctx := context.Background()

@@ -18,12 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/rafiki-go/rafiki/adminclient"
-	"github.com/rafiki-go/rafiki/app"
-	"github.com/rafiki-go/rafiki/config"
-	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // These benchmarks run the whole backend in-process (embedded NATS, a fresh
@@ -49,41 +44,6 @@ const (
 	mutationWarmup  = time.Second
 	mutationRun     = 10 * time.Second
 )
-
-// benchStart is start for benchmarks: the same configuration, with the
-// embedded NATS server's sync setting chosen by the caller.
-func benchStart(tb testing.TB, syncAlways bool) *system {
-	tb.Helper()
-	n := testkit.StartNATS(tb, syncAlways)
-	cfg := config.Config{
-		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator-" + uuid.NewString(),
-		AdminSignatureVersion: 1, AdminSignatureTTL: 30 * time.Second, ILPAddress: "test.rafiki",
-		DatabaseURL: testkit.NewDatabase(tb), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
-		ReadYourWritesTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
-		GraphQLIdempotencyTTL: time.Hour, GraphQLIdempotencyLock: 2 * time.Second,
-		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
-	}
-	r, err := app.Start(context.Background(), cfg, testLogger(), app.Set{Backend: true, Worker: true}, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Stop(stop)
-	})
-	base, err := r.URL(app.AdminListener)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opBase, err := r.URL(app.OpenPaymentsListener)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &system{running: r, adminURL: base + "/graphql", opURL: opBase}
-	s.operator = s.client(cfg.OperatorTenantID, cfg.AdminAPISecret)
-	return s
-}
 
 // loadResult is what one fixed-duration run measured.
 type loadResult struct {
@@ -254,7 +214,7 @@ func getLoad(b *testing.B, client *http.Client, url string, want []byte, warmup,
 // a bare net/http handler writing the same bytes, driven by the same client
 // in the same run.
 func BenchmarkWalletAddressGet(b *testing.B) {
-	s := benchStart(b, false)
+	s := startSystem(b, false)
 	ctx := context.Background()
 	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
 	if err != nil {
@@ -365,7 +325,7 @@ func postgresCPUSince(before, after map[int]time.Duration) time.Duration {
 // from 25 clients, each answered after its projection (read-your-writes),
 // with NATS syncing every write as `make run` does.
 func BenchmarkCreateWalletAddress(b *testing.B) {
-	s := benchStart(b, true)
+	s := startSystem(b, true)
 	ctx := context.Background()
 	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/ledger/postgres"
@@ -50,6 +51,8 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Redis    *redis.Client
 	Ledger   ledger.Ledger
+	// StreamCredentials make and open STREAM connection credentials.
+	StreamCredentials *stream.Credentials
 }
 
 // Open connects to NATS (embedding a server when embed is set and NATS_URL
@@ -57,6 +60,11 @@ type Deps struct {
 // connects Redis.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) (*Deps, error) {
 	d := &Deps{Config: cfg, Log: log}
+	credentials, err := stream.NewCredentials(cfg.StreamSecret)
+	if err != nil {
+		return nil, err
+	}
+	d.StreamCredentials = credentials
 	ok := false
 	defer func() {
 		if !ok {

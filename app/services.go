@@ -90,6 +90,7 @@ func NewBackend(d *Deps) *Backend {
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,
 			Applied:  func() uint64 { return waiter.Applied(projections.WalletAddresses{}.Name()) },
+			SPSP:     d.Config.EnableSPSP, Stream: d.StreamCredentials, ILPAddress: d.Config.ILPAddress,
 		}, d.Log),
 	}
 }

@@ -160,6 +160,40 @@ func TestWalletAddressesEndToEnd(t *testing.T) {
 		t.Fatalf("unknown address: %d %s", status, body)
 	}
 
+	// SPSP: STREAM credentials this receiver recognises, with receipts on request.
+	spsp := func(headers map[string]string) (int, string, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, s.opURL+"/alice", nil)
+		req.Host = "wallet.test"
+		req.Header.Set("Accept", "application/spsp4+json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), out
+	}
+	status, contentType, creds := spsp(nil)
+	if status != 200 || contentType != "application/spsp4+json" || creds["receipts_enabled"] != false {
+		t.Fatalf("SPSP: %d %s %v", status, contentType, creds)
+	}
+	tag, secret, err := s.running.Deps.StreamCredentials.Open("test.rafiki."+op.TenantID, creds["destination_account"].(string))
+	if err != nil || tag.ID.String() != wa.ID || base64.RawURLEncoding.EncodeToString(secret) != creds["shared_secret"] {
+		t.Fatalf("SPSP credentials do not open to the wallet address: %v %v", tag, err)
+	}
+	nonce, receiptSecret := make([]byte, 16), make([]byte, 32)
+	status, _, creds = spsp(map[string]string{"Receipt-Nonce": base64.StdEncoding.EncodeToString(nonce), "Receipt-Secret": base64.StdEncoding.EncodeToString(receiptSecret)})
+	if status != 200 || creds["receipts_enabled"] != true {
+		t.Fatalf("SPSP with receipts: %d %v", status, creds)
+	}
+	if status, _, _ := spsp(map[string]string{"Receipt-Nonce": base64.StdEncoding.EncodeToString(nonce)}); status != 400 {
+		t.Fatalf("SPSP with a nonce and no secret: %d", status)
+	}
+
 	// Keys: add two, revoke one; the key set shows the active one.
 	var key struct {
 		CreateWalletAddressKey struct{ WalletAddressKey struct{ ID string } } `json:"createWalletAddressKey"`

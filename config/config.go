@@ -3,6 +3,9 @@
 package config
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strconv"
@@ -45,6 +48,8 @@ type Config struct {
 	EmbeddedNATSPort       int
 	NATSSyncAlways         bool
 	LocalCacheDuration     time.Duration
+	EnableSPSP             bool
+	StreamSecret           []byte
 	UseTigerBeetle         bool
 	TigerBeetleClusterID   uint64
 	TigerBeetleAddresses   []string
@@ -91,6 +96,7 @@ func Load(service string) (Config, error) {
 	if service == "auth" {
 		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
 	}
+	c.EnableSPSP = r.boolean("ENABLE_SPSP_PAYMENT_POINTERS", true)
 	c.UseTigerBeetle = r.boolean("USE_TIGERBEETLE", false)
 	c.TigerBeetleClusterID = uint64(r.integer("TIGERBEETLE_CLUSTER_ID", 0))
 	for _, a := range strings.Split(r.str("TIGERBEETLE_REPLICA_ADDRESSES", "3004"), ",") {
@@ -110,6 +116,11 @@ func Load(service string) (Config, error) {
 		}
 		c.AdminAPISecret = "rafiki-dev-admin-secret"
 	}
+	secret, err := streamSecret(r.str("STREAM_SECRET", ""), c)
+	if err != nil {
+		return c, err
+	}
+	c.StreamSecret = secret
 	return c, nil
 }
 
@@ -144,4 +155,23 @@ func (r *reader) boolean(name string, fallback bool) bool {
 		r.err = fmt.Errorf("config: %s=%q is not true or false", name, v)
 	}
 	return b
+}
+
+// streamSecret reads STREAM_SECRET (base64, 32 bytes). Outside production it
+// may be unset: it is then derived from ADMIN_API_SECRET, so that every
+// process of one development setup agrees on it across restarts.
+func streamSecret(text string, c Config) ([]byte, error) {
+	if text == "" {
+		if c.Production {
+			return nil, fmt.Errorf("config: STREAM_SECRET must be set in production")
+		}
+		mac := hmac.New(sha256.New, []byte(c.AdminAPISecret))
+		mac.Write([]byte("rafiki development stream secret"))
+		return mac.Sum(nil), nil
+	}
+	secret, err := base64.StdEncoding.DecodeString(text)
+	if err != nil || len(secret) != 32 {
+		return nil, fmt.Errorf("config: STREAM_SECRET must be 32 bytes, base64-encoded")
+	}
+	return secret, nil
 }

@@ -170,9 +170,12 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commitGroup writes the requests as one atomic batch. When the batch is
-// refused because one request conflicts, each request is retried on its own
-// so that one writer's conflict does not fail the others.
+// commitGroup writes the requests as one atomic batch. When the server
+// refuses the batch, it does not say which request failed: the store then
+// reads the last sequence of every subject the group writes, commits the
+// requests whose expectations still hold as one batch again, and commits the
+// others one by one, so that one stale writer costs one extra batch rather
+// than a round trip for every request of the group.
 func (s *Store) commitGroup(group []*request) {
 	if len(group) == 1 {
 		r := group[0]
@@ -180,6 +183,22 @@ func (s *Store) commitGroup(group []*request) {
 		r.result <- result{seqs, err}
 		return
 	}
+	if s.commitBatch(group) == nil {
+		return
+	}
+	fresh, rest := s.partition(group)
+	if len(fresh) > 1 && s.commitBatch(fresh) == nil {
+		group = rest
+	}
+	for _, r := range group {
+		seqs, err := s.commitOne(r.ctx, r.messages)
+		r.result <- result{seqs, err}
+	}
+}
+
+// commitBatch publishes the requests as one atomic batch and, when that
+// succeeds, answers each of them.
+func (s *Store) commitBatch(group []*request) error {
 	var all []Message
 	var expect []bool
 	for _, r := range group {
@@ -189,18 +208,78 @@ func (s *Store) commitGroup(group []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	seqs, err := s.publish(ctx, all, expect)
 	cancel()
-	if err == nil {
-		offset := 0
-		for _, r := range group {
-			r.result <- result{sequences: seqs[offset : offset+len(r.messages)]}
-			offset += len(r.messages)
-		}
-		return
+	if err != nil {
+		return err
 	}
+	offset := 0
 	for _, r := range group {
-		seqs, err := s.commitOne(r.ctx, r.messages)
-		r.result <- result{seqs, err}
+		r.result <- result{sequences: seqs[offset : offset+len(r.messages)]}
+		offset += len(r.messages)
 	}
+	return nil
+}
+
+// partition splits a refused group into requests whose expectations match
+// the subjects' last sequences and do not share a subject with an earlier
+// request of the group, and the rest. When the sequences cannot be read,
+// every request goes to the rest.
+func (s *Store) partition(group []*request) (fresh, rest []*request) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	last, err := s.lastSequences(ctx, group)
+	if err != nil {
+		return nil, group
+	}
+	taken := map[string]bool{}
+	for _, r := range group {
+		ok := true
+		expect := expectations(r.messages)
+		for i, m := range r.messages {
+			if taken[m.Subject] || (expect[i] && last[m.Subject] != m.ExpectedSequence) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			rest = append(rest, r)
+			continue
+		}
+		for _, m := range r.messages {
+			taken[m.Subject] = true
+		}
+		fresh = append(fresh, r)
+	}
+	return fresh, rest
+}
+
+// lastSequences reads the last stream sequence of every subject a group
+// writes in one request; subjects with no message are absent (sequence 0).
+func (s *Store) lastSequences(ctx context.Context, group []*request) (map[string]uint64, error) {
+	var subjects []string
+	seen := map[string]bool{}
+	for _, r := range group {
+		for _, m := range r.messages {
+			if !seen[m.Subject] {
+				seen[m.Subject] = true
+				subjects = append(subjects, m.Subject)
+			}
+		}
+	}
+	it, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.name, subjects)
+	if err != nil {
+		return nil, err
+	}
+	last := make(map[string]uint64, len(subjects))
+	for msg, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		last[msg.Subject] = msg.Sequence
+	}
+	return last, nil
 }
 
 // commitOne appends one request and tells a lost acknowledgement of an

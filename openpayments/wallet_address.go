@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/readmodel"
@@ -26,6 +27,12 @@ type Config struct {
 	// Applied is the last wallet address event the read model is known to
 	// have applied (the projection's checkpoint).
 	Applied func() uint64
+	// SPSP answers Accept: application/spsp4+json with STREAM credentials
+	// (ENABLE_SPSP_PAYMENT_POINTERS); Stream makes them; ILPAddress is the
+	// address for tenants without an ILP_ADDRESS setting.
+	SPSP       bool
+	Stream     *stream.Credentials
+	ILPAddress string
 }
 
 // WalletAddresses serves wallet address documents and their keys.
@@ -94,6 +101,10 @@ func (s *WalletAddresses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if keys, ok := strings.CutSuffix(path, "/jwks.json"); ok {
 		s.keys(w, r, s.addressURL(r, keys))
+		return
+	}
+	if s.cfg.SPSP && strings.Contains(r.Header.Get("Accept"), spspContentType) {
+		s.spsp(w, r, s.addressURL(r, path))
 		return
 	}
 	s.document(w, r, s.addressURL(r, path))

@@ -1,0 +1,131 @@
+// Package stream holds the STREAM protocol pieces of the connector. This
+// file: the credentials a receiver hands out (over SPSP or in an incoming
+// payment) and later recognises on incoming packets.
+package stream
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// SecretLength is the length of STREAM_SECRET.
+const SecretLength = 32
+
+const (
+	nonceLength         = 12
+	receiptNonceLength  = 16
+	receiptSecretLength = 32
+	flagReceipts        = 1
+)
+
+// ReceiptSetup is what a sender asks receipts to be made with (STREAM
+// receipts, interledger RFC 0039).
+type ReceiptSetup struct {
+	Nonce  [receiptNonceLength]byte
+	Secret [receiptSecretLength]byte
+}
+
+// Tag is what a connection is for: the wallet address or incoming payment
+// that receives, and the receipt setup if any.
+type Tag struct {
+	ID      uuid.UUID
+	Receipt *ReceiptSetup
+}
+
+// Credentials makes and opens connection credentials with one secret. The
+// destination address carries the tag sealed with AES-GCM under a key
+// derived from the secret, so connectors on the path learn nothing, and the
+// shared secret is derived from the token, so the receiver stores nothing.
+type Credentials struct {
+	aead      cipher.AEAD
+	sharedKey []byte
+}
+
+// NewCredentials builds credentials from a STREAM_SECRET.
+func NewCredentials(secret []byte) (*Credentials, error) {
+	if len(secret) != SecretLength {
+		return nil, fmt.Errorf("stream secret: %d bytes, want %d", len(secret), SecretLength)
+	}
+	block, err := aes.NewCipher(derive(secret, "rafiki stream token key"))
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Credentials{aead: aead, sharedKey: derive(secret, "rafiki stream shared secret")}, nil
+}
+
+func derive(secret []byte, label string) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
+}
+
+// Generate makes a destination address under base and its shared secret.
+func (c *Credentials) Generate(base string, tag Tag) (address string, sharedSecret []byte, err error) {
+	plain := append(make([]byte, 0, 16+1+receiptNonceLength+receiptSecretLength), tag.ID[:]...)
+	if tag.Receipt != nil {
+		plain = append(plain, flagReceipts)
+		plain = append(plain, tag.Receipt.Nonce[:]...)
+		plain = append(plain, tag.Receipt.Secret[:]...)
+	} else {
+		plain = append(plain, 0)
+	}
+	nonce := make([]byte, nonceLength, nonceLength+len(plain)+c.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", nil, fmt.Errorf("stream credentials: %w", err)
+	}
+	token := c.aead.Seal(nonce, nonce, plain, nil)
+	return base + "." + base64.RawURLEncoding.EncodeToString(token), c.shared(token), nil
+}
+
+// ErrNotOurs is returned for an address this receiver did not make.
+var ErrNotOurs = errors.New("stream credentials: not a token of this receiver")
+
+// Open reads the tag and shared secret back from a destination address:
+// its segment after base.
+func (c *Credentials) Open(base, address string) (Tag, []byte, error) {
+	rest, ok := strings.CutPrefix(address, base+".")
+	if !ok {
+		return Tag{}, nil, ErrNotOurs
+	}
+	segment, _, _ := strings.Cut(rest, ".")
+	token, err := base64.RawURLEncoding.DecodeString(segment)
+	if err != nil || len(token) < nonceLength+c.aead.Overhead() {
+		return Tag{}, nil, ErrNotOurs
+	}
+	plain, err := c.aead.Open(nil, token[:nonceLength], token[nonceLength:], nil)
+	if err != nil || len(plain) < 17 {
+		return Tag{}, nil, ErrNotOurs
+	}
+	var tag Tag
+	copy(tag.ID[:], plain[:16])
+	switch {
+	case plain[16] == flagReceipts && len(plain) == 17+receiptNonceLength+receiptSecretLength:
+		r := &ReceiptSetup{}
+		copy(r.Nonce[:], plain[17:17+receiptNonceLength])
+		copy(r.Secret[:], plain[17+receiptNonceLength:])
+		tag.Receipt = r
+	case plain[16] == 0 && len(plain) == 17:
+	default:
+		return Tag{}, nil, ErrNotOurs
+	}
+	return tag, c.shared(token), nil
+}
+
+func (c *Credentials) shared(token []byte) []byte {
+	mac := hmac.New(sha256.New, c.sharedKey)
+	mac.Write(token)
+	return mac.Sum(nil)
+}
