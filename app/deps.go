@@ -35,9 +35,10 @@ import (
 // EventsStream is the stream every domain event is kept in.
 const EventsStream = "EVENTS"
 
-// syncQueueLength holds a full batch of an aggregate load (1,000 events) and
-// its end-of-batch message.
-const syncQueueLength = 1024
+// syncQueueLength holds the largest batch read through a synchronous
+// subscription (a replay reads 5,000 events at a time) and its end-of-batch
+// message; a batch larger than the queue is dropped by the client.
+const syncQueueLength = 8192
 
 // Deps are the connections of one process.
 type Deps struct {

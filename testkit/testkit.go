@@ -48,7 +48,7 @@ func StartNATS(t testing.TB, syncAlways bool) *NATS {
 
 func connect(t testing.TB, ns *server.Server) *NATS {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.SyncQueueLen(1024))
+	nc, err := nats.Connect(ns.ClientURL(), nats.SyncQueueLen(8192))
 	if err != nil {
 		t.Fatal(err)
 	}
