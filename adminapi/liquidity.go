@@ -10,6 +10,7 @@ import (
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/ledger"
 )
@@ -30,6 +31,39 @@ func (r *Resolver) balance(ctx context.Context, id string) (*scalars.BigInt, err
 	}
 	out := scalars.BigInt(b)
 	return &out, nil
+}
+
+// ownerOf finds the owner of a liquidity account the caller may act for.
+type ownerOf func(ctx context.Context, actor commands.Actor, id string) (liquidity.Owner, error)
+
+func (r *Resolver) deposit(ctx context.Context, owner ownerOf, ownerID, transferID string, amount scalars.BigInt) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := owner(ctx, m.Actor, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Liquidity.Deposit(ctx, m, o, transferID, uint64(amount)); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
+
+func (r *Resolver) withdraw(ctx context.Context, owner ownerOf, ownerID, transferID string, amount, timeoutSeconds scalars.BigInt) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := owner(ctx, m.Actor, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Liquidity.Withdraw(ctx, m, o, transferID, uint64(amount), uint64(timeoutSeconds)); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
 }
 
 // openPeerAccount creates a new peer's liquidity account and deposits its

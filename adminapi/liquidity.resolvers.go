@@ -19,66 +19,22 @@ func (r *assetResolver) Liquidity(ctx context.Context, obj *Asset) (*scalars.Big
 
 // DepositAssetLiquidity is the resolver for the depositAssetLiquidity field.
 func (r *mutationResolver) DepositAssetLiquidity(ctx context.Context, input DepositAssetLiquidityInput) (*LiquidityMutationResponse, error) {
-	m, err := meta(ctx)
-	if err != nil {
-		return nil, err
-	}
-	owner, err := r.Liquidity.AssetOwner(ctx, m.Actor, input.AssetID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := r.Liquidity.Deposit(ctx, m, owner, input.ID, uint64(input.Amount)); err != nil {
-		return nil, err
-	}
-	return &LiquidityMutationResponse{Success: true}, nil
+	return r.deposit(ctx, r.Liquidity.AssetOwner, input.AssetID, input.ID, input.Amount)
 }
 
 // CreateAssetLiquidityWithdrawal is the resolver for the createAssetLiquidityWithdrawal field.
 func (r *mutationResolver) CreateAssetLiquidityWithdrawal(ctx context.Context, input CreateAssetLiquidityWithdrawalInput) (*LiquidityMutationResponse, error) {
-	m, err := meta(ctx)
-	if err != nil {
-		return nil, err
-	}
-	owner, err := r.Liquidity.AssetOwner(ctx, m.Actor, input.AssetID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := r.Liquidity.Withdraw(ctx, m, owner, input.ID, uint64(input.Amount), uint64(input.TimeoutSeconds)); err != nil {
-		return nil, err
-	}
-	return &LiquidityMutationResponse{Success: true}, nil
+	return r.withdraw(ctx, r.Liquidity.AssetOwner, input.AssetID, input.ID, input.Amount, input.TimeoutSeconds)
 }
 
 // DepositPeerLiquidity is the resolver for the depositPeerLiquidity field.
 func (r *mutationResolver) DepositPeerLiquidity(ctx context.Context, input DepositPeerLiquidityInput) (*LiquidityMutationResponse, error) {
-	m, err := meta(ctx)
-	if err != nil {
-		return nil, err
-	}
-	owner, err := r.Liquidity.PeerOwner(ctx, m.Actor, input.PeerID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := r.Liquidity.Deposit(ctx, m, owner, input.ID, uint64(input.Amount)); err != nil {
-		return nil, err
-	}
-	return &LiquidityMutationResponse{Success: true}, nil
+	return r.deposit(ctx, r.Liquidity.PeerOwner, input.PeerID, input.ID, input.Amount)
 }
 
 // CreatePeerLiquidityWithdrawal is the resolver for the createPeerLiquidityWithdrawal field.
 func (r *mutationResolver) CreatePeerLiquidityWithdrawal(ctx context.Context, input CreatePeerLiquidityWithdrawalInput) (*LiquidityMutationResponse, error) {
-	m, err := meta(ctx)
-	if err != nil {
-		return nil, err
-	}
-	owner, err := r.Liquidity.PeerOwner(ctx, m.Actor, input.PeerID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := r.Liquidity.Withdraw(ctx, m, owner, input.ID, uint64(input.Amount), uint64(input.TimeoutSeconds)); err != nil {
-		return nil, err
-	}
-	return &LiquidityMutationResponse{Success: true}, nil
+	return r.withdraw(ctx, r.Liquidity.PeerOwner, input.PeerID, input.ID, input.Amount, input.TimeoutSeconds)
 }
 
 // PostLiquidityWithdrawal is the resolver for the postLiquidityWithdrawal field.

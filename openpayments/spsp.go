@@ -21,13 +21,8 @@ func (s *WalletAddresses) spsp(w http.ResponseWriter, r *http.Request, url strin
 		writeError(w, http.StatusBadRequest, "Failed to generate credentials: receipt nonce and secret must accompany each other")
 		return
 	}
-	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if wa == nil || !wa.Active() {
-		writeError(w, http.StatusNotFound, "Could not get wallet address")
+	wa, ok := s.active(w, r, url)
+	if !ok {
 		return
 	}
 	tag := stream.Tag{ID: uuid.MustParse(wa.ID)}

@@ -131,13 +131,8 @@ func (s *WalletAddresses) document(w http.ResponseWriter, r *http.Request, url s
 			return
 		}
 	}
-	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if wa == nil || !wa.Active() {
-		writeError(w, http.StatusNotFound, "Could not get wallet address")
+	wa, ok := s.active(w, r, url)
+	if !ok {
 		return
 	}
 	body, err := s.render(r.Context(), wa)
@@ -177,13 +172,8 @@ func (s *WalletAddresses) render(ctx context.Context, wa *readmodel.WalletAddres
 }
 
 func (s *WalletAddresses) keys(w http.ResponseWriter, r *http.Request, url string) {
-	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if wa == nil || !wa.Active() {
-		writeError(w, http.StatusNotFound, "Could not get wallet address")
+	wa, ok := s.active(w, r, url)
+	if !ok {
 		return
 	}
 	keys, err := s.read.ActiveKeys(r.Context(), wa.ID)
@@ -210,6 +200,21 @@ func (s *WalletAddresses) keys(w http.ResponseWriter, r *http.Request, url strin
 		return
 	}
 	writeJSON(w, body)
+}
+
+// active finds the active wallet address at url, or answers 404 (or 500)
+// itself and reports false.
+func (s *WalletAddresses) active(w http.ResponseWriter, r *http.Request, url string) (*readmodel.WalletAddress, bool) {
+	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	if wa == nil || !wa.Active() {
+		writeError(w, http.StatusNotFound, "Could not get wallet address")
+		return nil, false
+	}
+	return wa, true
 }
 
 func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error) {
