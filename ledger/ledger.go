@@ -119,11 +119,15 @@ type AccountTransfers struct {
 	Credits []Transfer
 }
 
-// Imbalance is a ledger whose accounts do not sum to zero.
+// Imbalance is a ledger whose accounts do not sum to zero, or whose
+// accounts' totals disagree with their transfers.
 type Imbalance struct {
 	Ledger  uint32
 	Debits  uint64 // posted debits over all the ledger's accounts
 	Credits uint64 // posted credits over all the ledger's accounts
+	// Accounts whose stored totals differ from the sums of their
+	// transfers, where the implementation keeps both (Postgres).
+	Accounts []uuid.UUID
 }
 
 // Ledger is the accounting service.
@@ -165,7 +169,9 @@ type Ledger interface {
 	AccountTransfers(ctx context.Context, id uuid.UUID, limit int) (AccountTransfers, error)
 
 	// Check verifies conservation: on every ledger the posted debits of all
-	// accounts equal their posted credits, and the same for pending ones.
+	// accounts equal their posted credits, and the same for pending ones;
+	// and, where totals are kept beside transfers, that each account's
+	// totals are the sums of its transfers.
 	Check(ctx context.Context) ([]Imbalance, error)
 
 	Close()

@@ -44,7 +44,8 @@ func TestDevLifecycle(t *testing.T) {
 		"INTERACTION_PORT", "AUTH_ADMIN_PORT", "SERVICE_API_PORT", "ADMIN_UI_PORT", "EMBEDDED_NATS_PORT"} {
 		ports[v] = freePort(t)
 	}
-	env := append(os.Environ(), "DATA_DIR="+t.TempDir(), "DATABASE_URL="+testkit.NewDatabase(t),
+	databaseURL := testkit.NewDatabase(t)
+	env := append(os.Environ(), "DATA_DIR="+t.TempDir(), "DATABASE_URL="+databaseURL,
 		"REDIS_URL="+testkit.RedisURL(), "ADMIN_API_SECRET=lifecycle-secret", "NATS_URL=",
 		"OPERATOR_TENANT_ID=7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55")
 	for v, p := range ports {
@@ -129,5 +130,19 @@ func TestDevLifecycle(t *testing.T) {
 	out, err = run("streams", "apply")
 	if err != nil || !strings.Contains(out, "0 created, 0 updated") {
 		t.Fatalf("streams apply: %v\n%s", err, out)
+	}
+
+	// The ledger balances; after a corrupted write it names the account.
+	out, err = run("ledger", "check")
+	if err != nil || !strings.Contains(out, "every ledger balances") {
+		t.Fatalf("ledger check: %v\n%s", err, out)
+	}
+	db := testkit.Pool(t, databaseURL)
+	if _, err := db.Exec(context.Background(), `UPDATE ledger_accounts SET credits_posted = credits_posted + 5 WHERE id = $1`, assetID); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run("ledger", "check")
+	if err == nil || !strings.Contains(out, "account "+assetID) {
+		t.Fatalf("ledger check of a corrupted ledger: err %v\n%s", err, out)
 	}
 }

@@ -237,6 +237,9 @@ func ledgerCommand(args []string) error {
 	}
 	for _, im := range imbalances {
 		fmt.Printf("ledger %d: posted debits %d, posted credits %d\n", im.Ledger, im.Debits, im.Credits)
+		for _, account := range im.Accounts {
+			fmt.Printf("  account %s: totals differ from its transfers\n", account)
+		}
 	}
 	return errImbalanced
 }

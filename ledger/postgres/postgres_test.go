@@ -406,3 +406,32 @@ CREATE TRIGGER skip_victim BEFORE UPDATE ON ledger_accounts FOR EACH ROW EXECUTE
 	}
 	consistent(t, l, pool)
 }
+
+// TestCheckNamesDriftedAccounts corrupts one account's stored totals, as a
+// bad write or a restore gone wrong would, and expects Check to name it.
+func TestCheckNamesDriftedAccounts(t *testing.T) {
+	pool := database(t)
+	ctx := context.Background()
+	l := open(t, pool, postgres.Options{})
+	asset := uuid.New()
+	if err := l.CreateAssetAccounts(ctx, asset, 9); err != nil {
+		t.Fatal(err)
+	}
+	account := ledger.Account{ID: asset, Type: ledger.Asset, AssetID: asset, Ledger: 9}
+	if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: account, Amount: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if imbalances, err := l.Check(ctx); err != nil || len(imbalances) != 0 {
+		t.Fatalf("healthy ledger: %v %v", imbalances, err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = $1`, asset); err != nil {
+		t.Fatal(err)
+	}
+	imbalances, err := l.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imbalances) != 1 || imbalances[0].Ledger != 9 || len(imbalances[0].Accounts) != 1 || imbalances[0].Accounts[0] != asset {
+		t.Fatalf("imbalances %+v, want ledger 9 naming account %s", imbalances, asset)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -229,6 +230,60 @@ ORDER BY ledger`)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: check: %w", err)
+	}
+	drifted, err := l.driftedAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range drifted {
+		i := slices.IndexFunc(out, func(im ledger.Imbalance) bool { return im.Ledger == d.ledger })
+		if i < 0 {
+			out = append(out, ledger.Imbalance{Ledger: d.ledger})
+			i = len(out) - 1
+		}
+		out[i].Accounts = append(out[i].Accounts, d.id)
+	}
+	return out, nil
+}
+
+type driftedAccount struct {
+	ledger uint32
+	id     uuid.UUID
+}
+
+// driftedAccounts finds accounts whose stored totals differ from the sums
+// of their transfers. One statement reads both tables, so it sees one
+// snapshot even while batches commit.
+func (l *Ledger) driftedAccounts(ctx context.Context) ([]driftedAccount, error) {
+	rows, err := l.pool.Query(ctx, `
+WITH moves AS (
+    SELECT debit_account_id AS account,
+           CASE WHEN state = 'POSTED' THEN amount ELSE 0 END AS dp, CASE WHEN state = 'PENDING' THEN amount ELSE 0 END AS dq,
+           0 AS cp, 0 AS cq
+    FROM ledger_transfers
+    UNION ALL
+    SELECT credit_account_id, 0, 0,
+           CASE WHEN state = 'POSTED' THEN amount ELSE 0 END, CASE WHEN state = 'PENDING' THEN amount ELSE 0 END
+    FROM ledger_transfers
+), sums AS (
+    SELECT account, sum(dp) AS dp, sum(dq) AS dq, sum(cp) AS cp, sum(cq) AS cq FROM moves GROUP BY account
+)
+SELECT a.ledger, a.id FROM ledger_accounts a LEFT JOIN sums s ON s.account = a.id
+WHERE a.debits_posted <> COALESCE(s.dp, 0) OR a.debits_pending <> COALESCE(s.dq, 0)
+   OR a.credits_posted <> COALESCE(s.cp, 0) OR a.credits_pending <> COALESCE(s.cq, 0)
+ORDER BY a.ledger, a.id`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: check accounts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (driftedAccount, error) {
+		var d driftedAccount
+		var id [16]byte
+		err := row.Scan(&d.ledger, &id)
+		d.id = id
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: check accounts: %w", err)
 	}
 	return out, nil
 }

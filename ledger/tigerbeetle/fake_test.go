@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -408,7 +409,7 @@ func TestCheckPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []ledger.Imbalance{{Ledger: 3, Debits: 3, Credits: 0}}
-	if !slices.Equal(imbalances, want) {
+	if !reflect.DeepEqual(imbalances, want) {
 		t.Errorf("imbalances = %+v, want %+v", imbalances, want)
 	}
 	var scans, rereads []tb.QueryFilter
@@ -431,7 +432,7 @@ func TestCheckPages(t *testing.T) {
 	f.requests = nil
 	f.queryAccounts = func(tb.QueryFilter) []tb.Account { return byLedger[3] }
 	imbalances, err = (&Ledger{client: f}).Check(context.Background())
-	if err != nil || !slices.Equal(imbalances, want) || len(f.requests) != 1 {
+	if err != nil || !reflect.DeepEqual(imbalances, want) || len(f.requests) != 1 {
 		t.Errorf("one page: %+v, %v after %d requests", imbalances, err, len(f.requests))
 	}
 }

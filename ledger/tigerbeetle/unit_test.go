@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -501,13 +502,13 @@ func TestImbalance(t *testing.T) {
 
 	posted := s
 	posted.creditsPosted = u128{lo: 9}
-	if posted.balanced() || posted.imbalance(3) != (ledger.Imbalance{Ledger: 3, Debits: 10, Credits: 9}) {
+	if posted.balanced() || !reflect.DeepEqual(posted.imbalance(3), ledger.Imbalance{Ledger: 3, Debits: 10, Credits: 9}) {
 		t.Errorf("posted imbalance: %+v", posted.imbalance(3))
 	}
 	// Imbalance carries posted sums only, as ledger/postgres reports it.
 	pending := s
 	pending.debitsPending = u128{lo: 5}
-	if pending.balanced() || pending.imbalance(3) != (ledger.Imbalance{Ledger: 3, Debits: 10, Credits: 10}) {
+	if pending.balanced() || !reflect.DeepEqual(pending.imbalance(3), ledger.Imbalance{Ledger: 3, Debits: 10, Credits: 10}) {
 		t.Errorf("pending imbalance: %+v", pending.imbalance(3))
 	}
 	wide := s
