@@ -123,6 +123,11 @@ func TestPeersAndLiquidity(t *testing.T) {
 		t.Fatalf("peer transfers: %+v", at)
 	}
 
+	// An asset held by a peer cannot be deleted.
+	if err := op.Do(ctx, `mutation($id: ID!) { deleteAsset(input: {id: $id}) { asset { id } } }`, map[string]any{"id": usd.ID}, nil); code(t, err) != "FORBIDDEN" {
+		t.Fatalf("deleting an asset in use: %v", err)
+	}
+
 	// A wallet address that received nothing has nothing to withdraw.
 	wa, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "wm"})
 	if err != nil {

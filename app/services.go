@@ -80,7 +80,7 @@ func NewBackend(d *Deps) *Backend {
 	waiter := projections.NewWaiter(d.Pool, d.Log)
 	return &Backend{
 		Tenants:         tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
-		Assets:          asset.NewHandler(d.Store),
+		Assets:          asset.NewHandler(d.Store, read.AssetInUse),
 		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:           peer.NewHandler(d.Store),
 		Liquidity:       liquidity.NewHandler(d.Store, d.Ledger),

@@ -69,6 +69,17 @@ func (r *Reader) AssetIncludingDeleted(ctx context.Context, id string) (*Asset, 
 	return r.oneAsset(ctx, `SELECT `+assetColumns+` FROM rm_assets.assets WHERE id = $1`, id)
 }
 
+// AssetInUse tells whether a live peer or any wallet address holds an asset.
+func (r *Reader) AssetInUse(ctx context.Context, id string) (bool, error) {
+	var used bool
+	err := r.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM rm_peers.peers WHERE asset_id = $1 AND deleted_at IS NULL)
+		OR EXISTS (SELECT 1 FROM rm_wallet_addresses.wallet_addresses WHERE asset_id = $1)`, id).Scan(&used)
+	if err != nil {
+		return false, fmt.Errorf("asset %s in use: %w", id, err)
+	}
+	return used, nil
+}
+
 // AssetByCodeAndScale finds a tenant's live asset by code and scale.
 func (r *Reader) AssetByCodeAndScale(ctx context.Context, tenantID, code string, scale uint8) (*Asset, error) {
 	return r.oneAsset(ctx, `SELECT `+assetColumns+` FROM rm_assets.assets

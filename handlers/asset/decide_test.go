@@ -60,8 +60,14 @@ func TestDecideOnExistingAsset(t *testing.T) {
 	if evs, err := decideUpdate(live, commands.UpdateAsset{Meta: commands.Meta{Actor: operator}}); err != nil || len(evs) != 1 {
 		t.Fatalf("operator updating: %v %v", evs, err)
 	}
-	if _, err := decideDelete(gone, commands.DeleteAsset{Meta: commands.Meta{Actor: owner}}); apperr.KindOf(err) != apperr.NotFound {
+	if _, err := decideDelete(gone, commands.DeleteAsset{Meta: commands.Meta{Actor: owner}}, false); apperr.KindOf(err) != apperr.NotFound {
 		t.Fatalf("deleting twice: %v", err)
+	}
+	if _, err := decideDelete(live, commands.DeleteAsset{Meta: commands.Meta{Actor: owner}}, true); apperr.KindOf(err) != apperr.Forbidden {
+		t.Fatalf("deleting an asset in use: %v", err)
+	}
+	if evs, err := decideDelete(live, commands.DeleteAsset{Meta: commands.Meta{Actor: owner}}, false); err != nil || len(evs) != 1 {
+		t.Fatalf("deleting an unused asset: %v %v", evs, err)
 	}
 	for _, tc := range []struct {
 		cmd  commands.SetFee

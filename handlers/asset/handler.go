@@ -21,20 +21,27 @@ import (
 // assets ever share a ledger.
 const ledgerCounterSubject = "claims._.asset_ledger"
 
+// InUse tells whether peers or wallet addresses hold an asset.
+type InUse func(ctx context.Context, assetID string) (bool, error)
+
 // Handler runs asset commands against the event store.
 type Handler struct {
 	store handlers.Store
+	inUse InUse
 	// newAssets serialises new assets within this process: they all take
 	// the next ledger number, so running them at once only makes them
 	// conflict. Processes still race, and the loser retries.
 	newAssets sync.Mutex
 }
 
-func NewHandler(store handlers.Store) *Handler {
-	if store == nil {
-		panic("asset: NewHandler needs a store")
+// NewHandler builds a handler; inUse answers from the read models, which
+// are what Rafiki consults too: a peer or wallet address created at the very
+// moment of the deletion may still slip through.
+func NewHandler(store handlers.Store, inUse InUse) *Handler {
+	if store == nil || inUse == nil {
+		panic("asset: NewHandler needs a store and an in-use check")
 	}
-	return &Handler{store: store}
+	return &Handler{store: store, inUse: inUse}
 }
 
 // Subject is where an asset's events live.
@@ -168,7 +175,16 @@ func (h *Handler) Update(ctx context.Context, c commands.UpdateAsset) (handlers.
 }
 
 func (h *Handler) Delete(ctx context.Context, c commands.DeleteAsset) (handlers.Result, error) {
-	return h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) { return decideDelete(s, c) })
+	return h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) {
+		if err := visible(s, c.Actor); err != nil {
+			return nil, err
+		}
+		used, err := h.inUse(ctx, c.AssetID)
+		if err != nil {
+			return nil, err
+		}
+		return decideDelete(s, c, used)
+	})
 }
 
 // SetFee records a fee and returns its id.

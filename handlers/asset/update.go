@@ -23,10 +23,14 @@ func decideUpdate(s State, c commands.UpdateAsset) ([]events.Event, error) {
 	}}, nil
 }
 
-// decideDelete soft-deletes the asset.
-func decideDelete(s State, c commands.DeleteAsset) ([]events.Event, error) {
+// decideDelete soft-deletes the asset, unless peers or wallet addresses
+// hold it.
+func decideDelete(s State, c commands.DeleteAsset, inUse bool) ([]events.Event, error) {
 	if err := visible(s, c.Actor); err != nil {
 		return nil, err
+	}
+	if inUse {
+		return nil, apperr.E(apperr.Forbidden, "Cannot delete! Asset in use.")
 	}
 	return []events.Event{&events.AssetDeleted{}}, nil
 }
