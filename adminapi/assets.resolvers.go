@@ -8,6 +8,8 @@ package adminapi
 import (
 	"context"
 
+	"github.com/rafiki-go/rafiki/readmodel"
+
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
@@ -30,10 +32,7 @@ func (r *assetResolver) Fees(ctx context.Context, obj *Asset, after *string, bef
 	if err != nil {
 		return nil, err
 	}
-	edges := make([]FeeEdge, len(rows))
-	for i := range rows {
-		edges[i] = FeeEdge{Node: feeOut(&rows[i]), Cursor: rows[i].ID}
-	}
+	edges := edgesOf(rows, func(r *readmodel.Fee) FeeEdge { return FeeEdge{Node: feeOut(r), Cursor: r.ID} })
 	return &FeesConnection{PageInfo: pageInfo(info), Edges: edges}, nil
 }
 
@@ -185,10 +184,7 @@ func (r *queryResolver) Assets(ctx context.Context, after *string, before *strin
 	if err != nil {
 		return nil, err
 	}
-	edges := make([]AssetEdge, len(rows))
-	for i := range rows {
-		edges[i] = AssetEdge{Node: assetOut(&rows[i]), Cursor: rows[i].ID}
-	}
+	edges := edgesOf(rows, func(r *readmodel.Asset) AssetEdge { return AssetEdge{Node: assetOut(r), Cursor: r.ID} })
 	return &AssetsConnection{PageInfo: pageInfo(info), Edges: edges}, nil
 }
 

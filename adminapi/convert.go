@@ -173,3 +173,12 @@ func httpIn(h *HTTPInput) commands.PeerHTTP {
 	}
 	return out
 }
+
+// edgesOf turns read-model rows into connection edges.
+func edgesOf[R, E any](rows []R, edge func(*R) E) []E {
+	out := make([]E, len(rows))
+	for i := range rows {
+		out[i] = edge(&rows[i])
+	}
+	return out
+}

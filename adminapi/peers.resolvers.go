@@ -8,6 +8,8 @@ package adminapi
 import (
 	"context"
 
+	"github.com/rafiki-go/rafiki/readmodel"
+
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 )
@@ -138,10 +140,7 @@ func (r *queryResolver) Peers(ctx context.Context, after *string, before *string
 	if err != nil {
 		return nil, err
 	}
-	edges := make([]PeerEdge, len(rows))
-	for i := range rows {
-		edges[i] = PeerEdge{Node: peerOut(&rows[i]), Cursor: rows[i].ID}
-	}
+	edges := edgesOf(rows, func(r *readmodel.Peer) PeerEdge { return PeerEdge{Node: peerOut(r), Cursor: r.ID} })
 	return &PeersConnection{PageInfo: pageInfo(info), Edges: edges}, nil
 }
 

@@ -8,6 +8,8 @@ package adminapi
 import (
 	"context"
 
+	"github.com/rafiki-go/rafiki/readmodel"
+
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 )
@@ -124,10 +126,7 @@ func (r *queryResolver) Tenants(ctx context.Context, after *string, before *stri
 	if err != nil {
 		return nil, err
 	}
-	edges := make([]TenantEdge, len(rows))
-	for i := range rows {
-		edges[i] = TenantEdge{Node: tenantOut(&rows[i]), Cursor: rows[i].ID}
-	}
+	edges := edgesOf(rows, func(r *readmodel.Tenant) TenantEdge { return TenantEdge{Node: tenantOut(r), Cursor: r.ID} })
 	return &TenantsConnection{PageInfo: pageInfo(info), Edges: edges}, nil
 }
 

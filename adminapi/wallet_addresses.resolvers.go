@@ -8,6 +8,8 @@ package adminapi
 import (
 	"context"
 
+	"github.com/rafiki-go/rafiki/readmodel"
+
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 )
@@ -139,10 +141,9 @@ func (r *queryResolver) WalletAddresses(ctx context.Context, after *string, befo
 	if err != nil {
 		return nil, err
 	}
-	edges := make([]WalletAddressEdge, len(rows))
-	for i := range rows {
-		edges[i] = WalletAddressEdge{Node: walletAddressOut(&rows[i]), Cursor: rows[i].ID}
-	}
+	edges := edgesOf(rows, func(r *readmodel.WalletAddress) WalletAddressEdge {
+		return WalletAddressEdge{Node: walletAddressOut(r), Cursor: r.ID}
+	})
 	return &WalletAddressesConnection{PageInfo: pageInfo(info), Edges: edges}, nil
 }
 
@@ -164,10 +165,9 @@ func (r *walletAddressResolver) WalletAddressKeys(ctx context.Context, obj *Wall
 	if err != nil {
 		return nil, err
 	}
-	edges := make([]WalletAddressKeyEdge, len(rows))
-	for i := range rows {
-		edges[i] = WalletAddressKeyEdge{Node: keyOut(&rows[i]), Cursor: rows[i].ID}
-	}
+	edges := edgesOf(rows, func(r *readmodel.Key) WalletAddressKeyEdge {
+		return WalletAddressKeyEdge{Node: keyOut(r), Cursor: r.ID}
+	})
 	return &WalletAddressKeyConnection{PageInfo: pageInfo(info), Edges: edges}, nil
 }
 
