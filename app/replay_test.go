@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // TestReplayRebuildsEveryReadModelIdentically fills every read model through
@@ -57,52 +57,13 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pool := s.running.Deps.Pool
 	for _, p := range app.Projections() {
-		schema := projections.Schema(p)
-		tables := tablesOf(t, pool, schema)
-		if len(tables) == 0 {
-			t.Fatalf("%s has no tables", schema)
-		}
-		snapshot := "snap_" + p.Name()
-		if _, err := pool.Exec(ctx, "CREATE SCHEMA "+snapshot); err != nil {
-			t.Fatal(err)
-		}
-		for _, table := range tables {
-			if _, err := pool.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s AS SELECT * FROM %s.%s", snapshot, table, schema, table)); err != nil {
-				t.Fatal(err)
-			}
-		}
 		consumer, _ := s.running.Deps.Streams.Consumer(projections.ConsumerName(p))
-		if _, err := projections.Replay(ctx, pool, s.running.Deps.JS, app.EventsStream, p, consumer.FilterSubjects[0], nil); err != nil {
-			t.Fatalf("replay %s: %v", p.Name(), err)
-		}
-		for _, table := range tables {
-			var live, fresh, diff int
-			q := fmt.Sprintf(`SELECT (SELECT count(*) FROM %[1]s.%[3]s), (SELECT count(*) FROM %[2]s.%[3]s),
-				(SELECT count(*) FROM ((SELECT * FROM %[1]s.%[3]s EXCEPT ALL SELECT * FROM %[2]s.%[3]s)
-				UNION ALL (SELECT * FROM %[2]s.%[3]s EXCEPT ALL SELECT * FROM %[1]s.%[3]s)) d)`, snapshot, schema, table)
-			if err := pool.QueryRow(ctx, q).Scan(&live, &fresh, &diff); err != nil {
-				t.Fatal(err)
-			}
-			if live == 0 || live != fresh || diff != 0 {
-				t.Fatalf("%s.%s: live %d rows, replayed %d, %d differ", schema, table, live, fresh, diff)
+		counts := testkit.ReplayMatchesLive(t, s.running.Deps.Pool, s.running.Deps.JS, app.EventsStream, p, consumer.FilterSubjects[0])
+		for table, n := range counts {
+			if n == 0 {
+				t.Fatalf("%s.%s is empty: the test did not exercise it", projections.Schema(p), table)
 			}
 		}
 	}
-}
-
-func tablesOf(t *testing.T, pool interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, schema string) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return names
 }

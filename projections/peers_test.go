@@ -277,31 +277,7 @@ func TestPeersReadModel(t *testing.T) {
 
 func peersEqualToReplay(t *testing.T, e *peersEnv) {
 	t.Helper()
-	ctx := context.Background()
-	for _, stmt := range []string{
-		`CREATE SCHEMA peers_snapshot`,
-		`CREATE TABLE peers_snapshot.peers AS SELECT * FROM rm_peers.peers`,
-		`CREATE TABLE peers_snapshot.peer_incoming_tokens AS SELECT * FROM rm_peers.peer_incoming_tokens`,
-	} {
-		if _, err := e.pool.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Peers{}, peersFilter, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, table := range []string{"peers", "peer_incoming_tokens"} {
-		var live, fresh, diff int
-		q := fmt.Sprintf(`SELECT (SELECT count(*) FROM peers_snapshot.%[1]s), (SELECT count(*) FROM rm_peers.%[1]s),
-			(SELECT count(*) FROM ((SELECT * FROM peers_snapshot.%[1]s EXCEPT ALL SELECT * FROM rm_peers.%[1]s)
-			UNION ALL (SELECT * FROM rm_peers.%[1]s EXCEPT ALL SELECT * FROM peers_snapshot.%[1]s)) d)`, table)
-		if err := e.pool.QueryRow(ctx, q).Scan(&live, &fresh, &diff); err != nil {
-			t.Fatal(err)
-		}
-		if live != fresh || diff != 0 {
-			t.Fatalf("%s: live has %d rows, replay %d, %d rows differ", table, live, fresh, diff)
-		}
-	}
+	testkit.ReplayMatchesLive(t, e.pool, e.nats.JS, "EVENTS", projections.Peers{}, peersFilter)
 }
 
 // notInUse stands in for the read-model check these tests do not exercise.
