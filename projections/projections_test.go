@@ -289,3 +289,37 @@ func TestReplaySwapsInWhileReadersAndWritersGoOn(t *testing.T) {
 	}
 	equalToReplay(t, e)
 }
+
+// A read model built from one event stream, then pointed at a new stream
+// (its store replaced), is rebuilt from the new stream's first event rather
+// than skipping events up to the old checkpoint.
+func TestRunnerRebuildsForAnotherStream(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	waiter := projections.NewWaiter(e.pool, log)
+	go waiter.Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	last := load(t, e, 50, 0)
+	if err := waiter.Wait(ctx, "tenants", last, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+
+	fresh := testkit.StartNATS(t, false)
+	store, err := eventstore.Open(context.Background(), fresh.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	second := &env{nats: fresh, store: store, dbURL: e.dbURL, pool: e.pool}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go projections.NewRunner(e.pool, fresh.JS, "EVENTS", projections.Tenants{}, log).Run(ctx2)
+	lastFresh := loadFrom(t, second, 1000, 3, 0)
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		var n int
+		_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM rm_tenants.tenants`).Scan(&n)
+		return n == 3 && checkpoint(t, e.pool, "tenants") == lastFresh
+	}, "the read model was not rebuilt from the new stream")
+}

@@ -98,6 +98,9 @@ func (r *Runner) follow(ctx context.Context) error {
 	if err := Prepare(ctx, r.pool, r.projection); err != nil {
 		return err
 	}
+	if err := r.sameStream(ctx); err != nil {
+		return err
+	}
 	checkpoint, err := r.checkpoint(ctx)
 	if err != nil {
 		return err
@@ -239,6 +242,57 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 		return fmt.Errorf("ack up to %d: %w", evs[len(evs)-1].env.Sequence, err)
 	}
 	return nil
+}
+
+// sameStream makes sure the checkpoint counts in the stream that is there
+// now. A read model built from another stream (its store was replaced, say)
+// would skip the new stream's events up to the old checkpoint, so it is
+// rebuilt from the first event instead.
+func (r *Runner) sameStream(ctx context.Context) error {
+	stream, err := r.js.Stream(ctx, r.stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", r.stream, err)
+	}
+	info := stream.CachedInfo()
+	var seq int64
+	var created *time.Time
+	err = r.pool.QueryRow(ctx, `SELECT sequence, stream_created FROM projection_checkpoints WHERE name = $1`,
+		r.projection.Name()).Scan(&seq, &created)
+	if err != nil {
+		return fmt.Errorf("projection %s: read checkpoint: %w", r.projection.Name(), err)
+	}
+	other := (created != nil && !created.Equal(info.Created)) || uint64(seq) > info.State.LastSeq
+	if other {
+		r.log.Warn("read model was built from another event stream; rebuilding it", "checkpoint", seq, "stream_last", info.State.LastSeq)
+		cons, err := r.js.Consumer(ctx, r.stream, ConsumerName(r.projection))
+		if err != nil {
+			return fmt.Errorf("consumer %s: %w", ConsumerName(r.projection), err)
+		}
+		filters := cons.CachedInfo().Config.FilterSubjects
+		if len(filters) != 1 {
+			return fmt.Errorf("projection %s: rebuild needs one filter subject, consumer has %v", r.projection.Name(), filters)
+		}
+		if err := r.resetCheckpoint(ctx); err != nil {
+			return err
+		}
+		if _, err := Replay(ctx, r.pool, r.js, r.stream, r.projection, filters[0], nil); err != nil {
+			return err
+		}
+	}
+	_, err = r.pool.Exec(ctx, `UPDATE projection_checkpoints SET stream_created = $2 WHERE name = $1`, r.projection.Name(), info.Created)
+	return err
+}
+
+// resetCheckpoint moves the checkpoint back to the start, under the
+// projection's write lock, so that a replay may rebuild from scratch.
+func (r *Runner) resetCheckpoint(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, err := lockCheckpoint(ctx, tx, r.projection.Name()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE projection_checkpoints SET sequence = 0 WHERE name = $1`, r.projection.Name())
+		return err
+	})
 }
 
 func (r *Runner) checkpoint(ctx context.Context) (uint64, error) {
