@@ -1,0 +1,73 @@
+package config
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaultsAndRafikiNames(t *testing.T) {
+	t.Setenv("NODE_ENV", "")
+	t.Setenv("ADMIN_API_SECRET", "")
+	t.Setenv("STREAM_SECRET", "")
+	t.Setenv("ADMIN_PORT", "4001")
+	t.Setenv("ADMIN_API_SIGNATURE_TTL_SECONDS", "45")
+	c, err := Load("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Production || !c.GraphQLIntrospection || c.AdminPort != 4001 || c.AdminSignatureTTL != 45*time.Second {
+		t.Fatalf("dev config %+v", c)
+	}
+	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	again, _ := Load("dev")
+	if string(again.StreamSecret) != string(c.StreamSecret) {
+		t.Fatal("the development stream secret is not stable across loads")
+	}
+	auth, _ := Load("auth")
+	if auth.AuthAdminPort != 4001 {
+		t.Fatalf("auth reads its admin port from ADMIN_PORT: %d", auth.AuthAdminPort)
+	}
+}
+
+func TestLoadProductionRequiresSecretsAndHidesIntrospection(t *testing.T) {
+	t.Setenv("NODE_ENV", "production")
+	t.Setenv("ADMIN_API_SECRET", "")
+	t.Setenv("STREAM_SECRET", "")
+	t.Setenv("GRAPHQL_INTROSPECTION", "")
+	if _, err := Load("backend"); err == nil || !strings.Contains(err.Error(), "ADMIN_API_SECRET") {
+		t.Fatalf("production without ADMIN_API_SECRET: %v", err)
+	}
+	t.Setenv("ADMIN_API_SECRET", "s")
+	if _, err := Load("backend"); err == nil || !strings.Contains(err.Error(), "STREAM_SECRET") {
+		t.Fatalf("production without STREAM_SECRET: %v", err)
+	}
+	t.Setenv("STREAM_SECRET", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	c, err := Load("backend")
+	if err != nil || c.GraphQLIntrospection {
+		t.Fatalf("production: %v, introspection %v", err, c.GraphQLIntrospection)
+	}
+	t.Setenv("GRAPHQL_INTROSPECTION", "true")
+	if c, _ := Load("backend"); !c.GraphQLIntrospection {
+		t.Fatal("GRAPHQL_INTROSPECTION=true did not turn introspection on")
+	}
+}
+
+func TestLoadRejectsMalformedValues(t *testing.T) {
+	for name, value := range map[string]string{
+		"ADMIN_PORT":       "three thousand",
+		"NATS_SYNC_ALWAYS": "perhaps",
+		"STREAM_SECRET":    base64.StdEncoding.EncodeToString(make([]byte, 16)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("NODE_ENV", "")
+			t.Setenv(name, value)
+			if _, err := Load("backend"); err == nil {
+				t.Fatalf("%s=%q accepted", name, value)
+			}
+		})
+	}
+}
