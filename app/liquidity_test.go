@@ -123,6 +123,26 @@ func TestPeersAndLiquidity(t *testing.T) {
 		t.Fatalf("peer transfers: %+v", at)
 	}
 
+	// A withdrawal posted in the ledger whose event was lost (a crash in
+	// between) is recorded when the post is retried.
+	lost := uuid.NewString()
+	if err := mutate("createPeerLiquidityWithdrawal", map[string]any{"peerId": p.ID, "amount": "10", "id": lost, "timeoutSeconds": "60"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.running.Deps.Ledger.PostWithdrawal(ctx, uuid.MustParse(lost)); err != nil {
+		t.Fatal(err)
+	}
+	if err := mutate("postLiquidityWithdrawal", map[string]any{"withdrawalId": lost}); code(t, err) != "CONFLICT" {
+		t.Fatalf("posting a posted withdrawal: %v", err)
+	}
+	peerHistory, err := app.History(ctx, s.running.Deps.JS, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := peerHistory[len(peerHistory)-1]; last.Type != "liquidity.withdrawal_posted" || !strings.Contains(string(last.Data), lost) {
+		t.Fatalf("the lost post was not recorded: %s %s", last.Type, last.Data)
+	}
+
 	// An asset held by a peer cannot be deleted.
 	if err := op.Do(ctx, `mutation($id: ID!) { deleteAsset(input: {id: $id}) { asset { id } } }`, map[string]any{"id": usd.ID}, nil); code(t, err) != "FORBIDDEN" {
 		t.Fatalf("deleting an asset in use: %v", err)

@@ -247,15 +247,41 @@ func (h *Handler) settle(ctx context.Context, m commands.Meta, id string, post b
 		return handlers.Result{}, apperr.E(apperr.NotFound, "Unknown transfer")
 	}
 	var ev events.Event
+	var done error // what the ledger says when this settlement happened before
 	if post {
-		err, ev = h.ledger.PostWithdrawal(ctx, tid), &events.LiquidityWithdrawalPosted{TransferID: tid.String()}
+		err, ev, done = h.ledger.PostWithdrawal(ctx, tid), &events.LiquidityWithdrawalPosted{TransferID: tid.String()}, ledger.ErrAlreadyPosted
 	} else {
-		err, ev = h.ledger.VoidWithdrawal(ctx, tid), &events.LiquidityWithdrawalVoided{TransferID: tid.String()}
+		err, ev, done = h.ledger.VoidWithdrawal(ctx, tid), &events.LiquidityWithdrawalVoided{TransferID: tid.String()}, ledger.ErrAlreadyVoided
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, done) {
 		return handlers.Result{}, mapError(err)
 	}
-	return h.appendEvent(ctx, m, target, ev, tid.String()+"/settle")
+	key := tid.String() + "/settle"
+	if err != nil {
+		// Settled before: answer as Rafiki does, but first make sure the
+		// event was recorded, in case a crash came between the ledger and
+		// the append.
+		recorded, rerr := h.recorded(ctx, target, events.DeriveID("ledger:"+key, 0).String())
+		if rerr == nil && !recorded {
+			_, rerr = h.appendEvent(ctx, m, target, ev, key)
+		}
+		return handlers.Result{}, errors.Join(mapError(err), rerr)
+	}
+	return h.appendEvent(ctx, m, target, ev, key)
+}
+
+// recorded tells whether the owner's stream holds the event with this id.
+func (h *Handler) recorded(ctx context.Context, t handlers.Target, eventID string) (bool, error) {
+	envs, _, err := h.store.Load(ctx, t.Subject)
+	if err != nil {
+		return false, err
+	}
+	for _, env := range envs {
+		if env.ID.String() == eventID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // recoverable passes errors after which the movement may still need its
