@@ -35,6 +35,9 @@ import (
 // EventsStream is the stream every domain event is kept in.
 const EventsStream = "EVENTS"
 
+// CommandsStream is the work queue of commands that can wait.
+const CommandsStream = "COMMANDS"
+
 // syncQueueLength holds the largest batch read through a synchronous
 // subscription (a replay reads 5,000 events at a time) and its end-of-batch
 // message; a batch larger than the queue is dropped by the client.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 func liquidityOf(t *testing.T, s *system, query, id string) *string {
@@ -141,6 +143,27 @@ func TestPeersAndLiquidity(t *testing.T) {
 	}
 	if last := peerHistory[len(peerHistory)-1]; last.Type != "liquidity.withdrawal_posted" || !strings.Contains(string(last.Data), lost) {
 		t.Fatalf("the lost post was not recorded: %s %s", last.Type, last.Data)
+	}
+
+	// A pending withdrawal left to expire is voided by the ledger and
+	// recorded on the owner's stream by a worker.
+	eur, err := createAsset(ctx, op, "EUR", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mutate("depositAssetLiquidity", map[string]any{"assetId": eur.ID, "amount": "50", "id": uuid.NewString()}); err != nil {
+		t.Fatal(err)
+	}
+	expiring := uuid.NewString()
+	if err := mutate("createAssetLiquidityWithdrawal", map[string]any{"assetId": eur.ID, "amount": "20", "id": expiring, "timeoutSeconds": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 15*time.Second, func() bool {
+		h, err := app.History(ctx, s.running.Deps.JS, eur.ID)
+		return err == nil && h[len(h)-1].Type == "liquidity.withdrawal_voided" && strings.Contains(string(h[len(h)-1].Data), expiring)
+	}, "the expired withdrawal was not recorded as voided")
+	if got := liquidityOf(t, s, assetLiquidity, eur.ID); *got != "50" {
+		t.Fatalf("liquidity after the withdrawal expired: %v", *got)
 	}
 
 	// An asset held by a peer cannot be deleted.

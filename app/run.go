@@ -75,6 +75,8 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	if set.Worker {
 		runners := deps.RunProjections(work)
 		r.background.Go(runners.Wait)
+		workers := deps.RunCommands(work)
+		r.background.Go(workers.Wait)
 	}
 	if set.Backend {
 		r.Backend = NewBackend(deps)

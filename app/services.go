@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/rafiki-go/rafiki/adminapi"
 	"github.com/rafiki-go/rafiki/adminauth"
+	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
@@ -50,6 +52,34 @@ func (d *Deps) RunProjections(ctx context.Context) *sync.WaitGroup {
 	return &wg
 }
 
+// Enqueue puts a command on the work queue.
+func (d *Deps) Enqueue(ctx context.Context, subject, id string, command any) error {
+	return commands.Enqueue(ctx, d.JS, subject, id, command)
+}
+
+// RunCommands runs the command workers until ctx ends. Any number of
+// processes may: each command goes to one of them.
+func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
+	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
+	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands", Log: d.Log,
+		Handlers: map[string]func(context.Context, []byte) (time.Duration, error){
+			commands.ExpireWithdrawalSubject: l.ExpireWithdrawal,
+		}}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			if err := w.Run(ctx); err != nil {
+				d.Log.Error("command worker stopped; restarting", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	})
+	return &wg
+}
+
 // PrepareProjections creates every read model's tables, so that readers can
 // query them before the first event.
 func (d *Deps) PrepareProjections(ctx context.Context) error {
@@ -83,7 +113,7 @@ func NewBackend(d *Deps) *Backend {
 		Assets:          asset.NewHandler(d.Store, read.AssetInUse),
 		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:           peer.NewHandler(d.Store),
-		Liquidity:       liquidity.NewHandler(d.Store, d.Ledger),
+		Liquidity:       liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue),
 		Read:            read,
 		Waiter:          waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{

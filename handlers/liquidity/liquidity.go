@@ -8,6 +8,7 @@ package liquidity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -35,17 +36,21 @@ type Owner struct {
 	Threshold *uint64 // liquidity threshold; a low-liquidity event below it
 }
 
+// Enqueue puts work that can wait on the command queue.
+type Enqueue func(ctx context.Context, subject, id string, command any) error
+
 // Handler runs liquidity commands.
 type Handler struct {
-	store  handlers.Store
-	ledger ledger.Ledger
+	store   handlers.Store
+	ledger  ledger.Ledger
+	enqueue Enqueue
 }
 
-func NewHandler(store handlers.Store, l ledger.Ledger) *Handler {
-	if store == nil || l == nil {
-		panic("liquidity: NewHandler needs a store and a ledger")
+func NewHandler(store handlers.Store, l ledger.Ledger, enqueue Enqueue) *Handler {
+	if store == nil || l == nil || enqueue == nil {
+		panic("liquidity: NewHandler needs a store, a ledger and a command queue")
 	}
-	return &Handler{store: store, ledger: l}
+	return &Handler{store: store, ledger: l, enqueue: enqueue}
 }
 
 // Ledger is the ledger the handler moves money in.
@@ -215,6 +220,15 @@ func (h *Handler) Withdraw(ctx context.Context, m commands.Meta, o Owner, id str
 	if err != nil {
 		return res, mapError(err)
 	}
+	if timeoutSeconds > 0 {
+		// The ledger voids the withdrawal when it expires; a command due
+		// then records it on the owner's stream.
+		due := time.Now().Add(time.Duration(timeoutSeconds) * time.Second)
+		if err := h.enqueue(ctx, commands.ExpireWithdrawalSubject, "expire:"+tid.String(),
+			commands.ExpireWithdrawal{TransferID: tid.String(), DueAt: due}); err != nil {
+			return res, err
+		}
+	}
 	return h.checkLow(ctx, m, o, res)
 }
 
@@ -268,6 +282,49 @@ func (h *Handler) settle(ctx context.Context, m commands.Meta, id string, post b
 		return handlers.Result{}, errors.Join(mapError(err), rerr)
 	}
 	return h.appendEvent(ctx, m, target, ev, key)
+}
+
+// expiryGrace lets the ledger's own clock pass a withdrawal's expiry before
+// the expiry is recorded.
+const expiryGrace = time.Second
+
+// ExpireWithdrawal records that a pending withdrawal expired, once it is
+// due; retryAfter asks to be run again later.
+func (h *Handler) ExpireWithdrawal(ctx context.Context, data []byte) (retryAfter time.Duration, err error) {
+	var c commands.ExpireWithdrawal
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, fmt.Errorf("expire withdrawal %q: %w", data, err)
+	}
+	if wait := time.Until(c.DueAt.Add(expiryGrace)); wait > 0 {
+		return wait, nil
+	}
+	tid, err := transferID(c.TransferID)
+	if err != nil {
+		return 0, err
+	}
+	claim, _, found, err := h.store.Last(ctx, transferClaim(tid))
+	if err != nil || !found {
+		return 0, errors.Join(err, fmt.Errorf("expire withdrawal %s: no record of it", tid))
+	}
+	target, err := decodeTarget(claim)
+	if err != nil {
+		return 0, err
+	}
+	err = h.ledger.VoidWithdrawal(ctx, tid)
+	switch {
+	case errors.Is(err, ledger.ErrAlreadyPosted):
+		return 0, nil
+	case err != nil && !errors.Is(err, ledger.ErrTransferExpired) && !errors.Is(err, ledger.ErrAlreadyVoided):
+		return 0, err
+	}
+	key := tid.String() + "/settle"
+	recorded, err := h.recorded(ctx, target, events.DeriveID("ledger:"+key, 0).String())
+	if err != nil || recorded {
+		return 0, err
+	}
+	m := commands.Meta{ID: "expire:" + tid.String(), Actor: commands.Actor{Operator: true}}
+	_, err = h.appendEvent(ctx, m, target, &events.LiquidityWithdrawalVoided{TransferID: tid.String()}, key)
+	return 0, err
 }
 
 // recorded tells whether the owner's stream holds the event with this id.
