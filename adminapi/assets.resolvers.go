@@ -38,11 +38,7 @@ func (r *assetResolver) Fees(ctx context.Context, obj *Asset, after *string, bef
 
 // Tenant is the resolver for the tenant field.
 func (r *assetResolver) Tenant(ctx context.Context, obj *Asset) (*Tenant, error) {
-	t, err := r.Read.Tenant(ctx, obj.TenantID, false)
-	if err != nil || t == nil {
-		return nil, err
-	}
-	return tenantOut(t), nil
+	return r.ownerTenant(ctx, obj.TenantID)
 }
 
 // CreateAsset is the resolver for the createAsset field.

@@ -182,3 +182,26 @@ func edgesOf[R, E any](rows []R, edge func(*R) E) []E {
 	}
 	return out
 }
+
+// ownerTenant resolves the tenant field of an object; null for a deleted
+// tenant.
+func (r *Resolver) ownerTenant(ctx context.Context, tenantID string) (*Tenant, error) {
+	t, err := r.Read.Tenant(ctx, tenantID, false)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	return tenantOut(t), nil
+}
+
+// heldAsset resolves the asset field of an object, deleted assets included:
+// the object still holds it.
+func (r *Resolver) heldAsset(ctx context.Context, assetID string) (*Asset, error) {
+	row, err := r.Read.AssetIncludingDeleted(ctx, assetID)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, apperr.E(apperr.NotFound, "Asset not found")
+	}
+	return assetOut(row), nil
+}

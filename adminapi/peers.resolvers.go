@@ -82,23 +82,12 @@ func (r *mutationResolver) DeletePeer(ctx context.Context, input DeletePeerInput
 
 // Asset is the resolver for the asset field.
 func (r *peerResolver) Asset(ctx context.Context, obj *Peer) (*Asset, error) {
-	row, err := r.Read.AssetIncludingDeleted(ctx, obj.AssetID)
-	if err != nil {
-		return nil, err
-	}
-	if row == nil {
-		return nil, apperr.E(apperr.NotFound, "Asset not found")
-	}
-	return assetOut(row), nil
+	return r.heldAsset(ctx, obj.AssetID)
 }
 
 // Tenant is the resolver for the tenant field.
 func (r *peerResolver) Tenant(ctx context.Context, obj *Peer) (*Tenant, error) {
-	t, err := r.Read.Tenant(ctx, obj.TenantID, false)
-	if err != nil || t == nil {
-		return nil, err
-	}
-	return tenantOut(t), nil
+	return r.ownerTenant(ctx, obj.TenantID)
 }
 
 // Peer is the resolver for the peer field.

@@ -149,14 +149,7 @@ func (r *queryResolver) WalletAddresses(ctx context.Context, after *string, befo
 
 // Asset is the resolver for the asset field.
 func (r *walletAddressResolver) Asset(ctx context.Context, obj *WalletAddress) (*Asset, error) {
-	row, err := r.Read.AssetIncludingDeleted(ctx, obj.AssetID)
-	if err != nil {
-		return nil, err
-	}
-	if row == nil {
-		return nil, apperr.E(apperr.NotFound, "Asset not found")
-	}
-	return assetOut(row), nil
+	return r.heldAsset(ctx, obj.AssetID)
 }
 
 // WalletAddressKeys is the resolver for the walletAddressKeys field.
@@ -186,11 +179,7 @@ func (r *walletAddressResolver) AdditionalProperties(ctx context.Context, obj *W
 
 // Tenant is the resolver for the tenant field.
 func (r *walletAddressResolver) Tenant(ctx context.Context, obj *WalletAddress) (*Tenant, error) {
-	t, err := r.Read.Tenant(ctx, obj.TenantID, false)
-	if err != nil || t == nil {
-		return nil, err
-	}
-	return tenantOut(t), nil
+	return r.ownerTenant(ctx, obj.TenantID)
 }
 
 // WalletAddress returns WalletAddressResolver implementation.
