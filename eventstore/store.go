@@ -53,6 +53,13 @@ type Message struct {
 	// ExpectedSequence is the stream sequence of the subject's last message
 	// that the writer saw; 0 means the subject must be empty.
 	ExpectedSequence uint64
+	// ExpectedSubject, when set, is the subject (wildcards allowed) whose
+	// last message ExpectedSequence is checked against instead of Subject:
+	// with 0 it makes "no aggregate of this id under any tenant" a check
+	// the server does at the append. A request with such a message is
+	// never combined with others into an atomic batch, because inside a
+	// batch the server tracks only the literal subjects being written.
+	ExpectedSubject string
 }
 
 // ConflictError reports that a subject moved on since the writer read it.
@@ -180,6 +187,10 @@ func (s *Store) commitLoop() {
 // others one by one, so that one stale writer costs one extra batch rather
 // than a round trip for every request of the group.
 func (s *Store) commitGroup(group []*request) {
+	group = s.commitApart(group)
+	if len(group) == 0 {
+		return
+	}
 	if len(group) == 1 {
 		r := group[0]
 		seqs, err := s.commitOne(r.ctx, r.messages)
@@ -201,6 +212,38 @@ func (s *Store) commitGroup(group []*request) {
 		seqs, err := s.commitOne(r.ctx, r.messages)
 		r.result <- result{seqs, err}
 	}
+}
+
+// commitApart commits the requests that check another subject than the one
+// they write (ExpectedSubject) outside any atomic batch, and returns the
+// others. One-message ones go as pipelined publishes, which the server checks
+// one after another; longer ones alone.
+func (s *Store) commitApart(group []*request) []*request {
+	var rest, pipelined []*request
+	for _, r := range group {
+		switch {
+		case !checksOtherSubject(r.messages):
+			rest = append(rest, r)
+		case len(r.messages) == 1:
+			pipelined = append(pipelined, r)
+		default:
+			seqs, err := s.commitOne(r.ctx, r.messages)
+			r.result <- result{seqs, err}
+		}
+	}
+	if len(pipelined) > 0 {
+		s.commitPipelined(pipelined)
+	}
+	return rest
+}
+
+func checksOtherSubject(messages []Message) bool {
+	for _, m := range messages {
+		if m.ExpectedSubject != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // singleMessages tells whether every request of a group is one message.
@@ -434,6 +477,9 @@ func natsMsg(m Message, expect bool) *nats.Msg {
 	}
 	if expect {
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(m.ExpectedSequence, 10))
+		if m.ExpectedSubject != "" {
+			msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, m.ExpectedSubject)
+		}
 	}
 	return msg
 }

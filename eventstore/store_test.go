@@ -191,3 +191,68 @@ func TestAppendRejectsEmptyAndOversized(t *testing.T) {
 		t.Fatal("oversized append accepted")
 	}
 }
+
+// An append may check another subject than the one it writes: writers of
+// the same aggregate id under different tenants race, and one wins, even
+// when their appends are grouped with ordinary ones.
+func TestAppendExpectedSubjectIsCheckedAcrossSubjects(t *testing.T) {
+	s := openStore(t, true)
+	ctx := context.Background()
+	const writers = 40
+	var wg sync.WaitGroup
+	claimErrs := make([]error, writers)
+	claimSeqs := make([]uint64, writers)
+	plainErrs := make([]error, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			m := msg(fmt.Sprintf("events.t%d.test.same", i), fmt.Sprintf("claim%d", i), 0)
+			m.ExpectedSubject = "events.*.test.same"
+			var seqs []uint64
+			seqs, claimErrs[i] = s.Append(ctx, []eventstore.Message{m})
+			if claimErrs[i] == nil {
+				claimSeqs[i] = seqs[0]
+			}
+		})
+		wg.Go(func() {
+			<-start
+			_, plainErrs[i] = s.Append(ctx, []eventstore.Message{msg(fmt.Sprintf("events.t%d.test.other%d", i, i), fmt.Sprintf("plain%d", i), 0)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range claimErrs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("writers %d and %d both won", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, eventstore.ErrConflict):
+			t.Fatalf("writer %d: unexpected error %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer won")
+	}
+	for i, err := range plainErrs {
+		if err != nil {
+			t.Fatalf("ordinary append %d: %v", i, err)
+		}
+	}
+	// The winner's retry is recognised as its own earlier success.
+	m := msg(fmt.Sprintf("events.t%d.test.same", winner), fmt.Sprintf("claim%d", winner), 0)
+	m.ExpectedSubject = "events.*.test.same"
+	seqs, err := s.Append(ctx, []eventstore.Message{m})
+	if err != nil || seqs[0] != claimSeqs[winner] {
+		t.Fatalf("retry of the winner: %v %v, want sequence %d", seqs, err, claimSeqs[winner])
+	}
+	// A loser's retry is still a conflict.
+	loser := (winner + 1) % writers
+	m = msg(fmt.Sprintf("events.t%d.test.same", loser), fmt.Sprintf("claim%d", loser), 0)
+	m.ExpectedSubject = "events.*.test.same"
+	if _, err := s.Append(ctx, []eventstore.Message{m}); !errors.Is(err, eventstore.ErrConflict) {
+		t.Fatalf("retry of a loser: %v, want a conflict", err)
+	}
+}

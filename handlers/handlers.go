@@ -22,6 +22,7 @@ import (
 type Store interface {
 	Append(ctx context.Context, messages []eventstore.Message) ([]uint64, error)
 	Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error)
+	LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error)
 	Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error)
 }
 

@@ -2,6 +2,7 @@ package walletaddress
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 
@@ -18,6 +19,8 @@ import (
 type Handler struct {
 	store           handlers.Store
 	openPaymentsURL string
+	tenants         *handlers.StateCache[tenant.State]
+	assets          *handlers.StateCache[asset.State]
 }
 
 // NewHandler builds a handler; openPaymentsURL (OPEN_PAYMENTS_URL) is the
@@ -26,7 +29,8 @@ func NewHandler(store handlers.Store, openPaymentsURL string) *Handler {
 	if store == nil {
 		panic("walletaddress: NewHandler needs a store")
 	}
-	return &Handler{store: store, openPaymentsURL: openPaymentsURL}
+	return &Handler{store: store, openPaymentsURL: openPaymentsURL,
+		tenants: handlers.NewStateCache(tenant.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
 }
 
 // Subject is where a wallet address's events live.
@@ -34,10 +38,6 @@ func Subject(tenantID, id string) string { return handlers.Subject(tenantID, Agg
 
 // KeySubject is where a key's events live.
 func KeySubject(tenantID, id string) string { return handlers.Subject(tenantID, KeyAggregateType, id) }
-
-func addressClaim(address string) string {
-	return handlers.ClaimSubject("_", "wallet_address_url", address)
-}
 
 func kidClaim(tenantID, walletAddressID, kid string) string {
 	return handlers.ClaimSubject(tenantID, "wallet_address_kid", walletAddressID+"/"+kid)
@@ -47,55 +47,55 @@ func info(m commands.Meta) handlers.CommandInfo {
 	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
 }
 
-// Create makes a wallet address and returns its id.
+// Create makes a wallet address and returns its id. The id is derived from
+// the address, so the aggregate's subject being empty under every tenant is
+// the check that the address is not taken, done by the server at the append.
 func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (string, handlers.Result, error) {
-	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:wallet_address:"+c.ID)).String()
 	if _, err := uuid.Parse(c.TenantID); err != nil {
 		return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "invalid tenant id")
 	}
-	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		if _, err := uuid.Parse(c.AssetID); err != nil {
-			return handlers.Result{}, apperr.E(apperr.InvalidInput, "unknown asset")
-		}
-		// The tenant and the asset are independent reads: load them together.
-		var a asset.State
-		assetLoaded := make(chan error, 1)
-		go func() {
-			var err error
-			a, _, err = handlers.Load(ctx, h.store, asset.Subject(c.TenantID, c.AssetID), asset.Evolve)
-			assetLoaded <- err
-		}()
-		t, _, err := handlers.Load(ctx, h.store, tenant.Subject(c.TenantID), tenant.Evolve)
-		if aerr := <-assetLoaded; err == nil {
-			err = aerr
-		}
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		address, evs, err := decideCreate(t, a, c, h.openPaymentsURL)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		claim := addressClaim(address)
-		if _, _, taken, err := h.store.Last(ctx, claim); err != nil || taken {
-			if err == nil {
-				err = apperr.E(apperr.Duplicate, "Duplicate wallet address found with the same url")
-			}
-			return handlers.Result{}, err
-		}
-		target := handlers.Target{Subject: Subject(c.TenantID, id), AggregateType: AggregateType, AggregateID: id, TenantID: c.TenantID}
-		msgs, err := handlers.Messages(target.Subject, 0, handlers.Meta(target, info(c.Meta)), c.ID, 0, evs...)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		// Claims go first: the result names the last event, which readers wait for.
-		seqs, err := h.store.Append(ctx, append([]eventstore.Message{handlers.Claim(claim, id, c.ID)}, msgs...))
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
-	})
-	return id, res, err
+	if _, err := uuid.Parse(c.AssetID); err != nil {
+		return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "unknown asset")
+	}
+	// The tenant and the asset are independent reads: load them together.
+	var a asset.State
+	assetLoaded := make(chan error, 1)
+	go func() {
+		var err error
+		a, _, err = h.assets.Load(ctx, h.store, asset.Subject(c.TenantID, c.AssetID))
+		assetLoaded <- err
+	}()
+	t, _, err := h.tenants.Load(ctx, h.store, tenant.Subject(c.TenantID))
+	if aerr := <-assetLoaded; err == nil {
+		err = aerr
+	}
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	address, evs, err := decideCreate(t, a, c, h.openPaymentsURL)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	id := AddressID(address)
+	target := handlers.Target{Subject: Subject(c.TenantID, id), AggregateType: AggregateType, AggregateID: id, TenantID: c.TenantID}
+	msgs, err := handlers.Messages(target.Subject, 0, handlers.Meta(target, info(c.Meta)), c.ID, 0, evs...)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	msgs[0].ExpectedSubject = handlers.AnyTenantSubject(AggregateType, id)
+	seqs, err := h.store.Append(ctx, msgs)
+	if errors.Is(err, eventstore.ErrConflict) {
+		return "", handlers.Result{}, apperr.E(apperr.Duplicate, "Duplicate wallet address found with the same url")
+	}
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	return id, handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+}
+
+// AddressID is the id of the wallet address at a (lower-case) address.
+func AddressID(address string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:wallet_address:"+address)).String()
 }
 
 // Update changes a wallet address.

@@ -1,0 +1,78 @@
+package handlers
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+// stateCacheEntriesMax bounds a StateCache; when it is full it starts over,
+// which costs one full load per aggregate read afterwards.
+const stateCacheEntriesMax = 10_000
+
+// StateCache keeps the folded state of aggregates that many commands read
+// but do not change (the tenant and the asset a wallet address is created
+// on), with the version each was folded to. A read then costs one request
+// for the subject's last sequence, and events stored since are folded on
+// top, so the state is as fresh as a full load.
+//
+// States are shared between readers: evolve must not change anything a
+// state it receives points to (maps are copied on write).
+type StateCache[S any] struct {
+	evolve  func(S, events.Envelope, events.Event) S
+	mu      sync.Mutex
+	entries map[string]cachedState[S]
+}
+
+type cachedState[S any] struct {
+	state   S
+	version uint64
+}
+
+// NewStateCache makes an empty cache for states folded with evolve.
+func NewStateCache[S any](evolve func(S, events.Envelope, events.Event) S) *StateCache[S] {
+	if evolve == nil {
+		panic("handlers: NewStateCache needs an evolve function")
+	}
+	return &StateCache[S]{evolve: evolve, entries: map[string]cachedState[S]{}}
+}
+
+// Load returns the state of subject and its version, like Load.
+func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (S, uint64, error) {
+	var zero S
+	_, last, found, err := store.Last(ctx, subject)
+	if err != nil || !found {
+		return zero, 0, err
+	}
+	c.mu.Lock()
+	cached, ok := c.entries[subject]
+	c.mu.Unlock()
+	if ok && cached.version == last {
+		return cached.state, last, nil
+	}
+	if !ok || cached.version > last {
+		cached = cachedState[S]{}
+	}
+	envs, version, err := store.LoadAfter(ctx, subject, cached.version)
+	if err != nil {
+		return zero, 0, err
+	}
+	state := cached.state
+	for _, env := range envs {
+		ev, err := events.Decode(env)
+		if err != nil {
+			return zero, 0, err
+		}
+		state = c.evolve(state, env, ev)
+	}
+	c.mu.Lock()
+	if len(c.entries) >= stateCacheEntriesMax {
+		clear(c.entries)
+	}
+	if newer, ok := c.entries[subject]; !ok || newer.version < version {
+		c.entries[subject] = cachedState[S]{state: state, version: version}
+	}
+	c.mu.Unlock()
+	return state, version, nil
+}
