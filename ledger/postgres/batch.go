@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -14,6 +15,11 @@ type request struct {
 	ctx  context.Context
 	op   *operation
 	done chan error // buffered, so a worker never waits for a caller
+	// accounts are those the request's batch will lock, as far as this
+	// Ledger knows (see schedule.go); skipped counts the batches that left
+	// without it because a batch in flight held one of them.
+	accounts []uuid.UUID
+	skipped  int
 }
 
 // submit queues an operation and waits for its outcome. When ctx ends
@@ -28,7 +34,7 @@ func (l *Ledger) submit(ctx context.Context, op *operation) error {
 		return ErrClosed
 	default:
 	}
-	r := &request{ctx: ctx, op: op, done: make(chan error, 1)}
+	r := &request{ctx: ctx, op: op, done: make(chan error, 1), accounts: l.legs.accountsOf(op)}
 	select {
 	case l.queue <- r:
 	case <-l.closing:
@@ -52,60 +58,6 @@ func (l *Ledger) submit(ctx context.Context, op *operation) error {
 	}
 }
 
-// collect forms batches: it takes requests while every worker is busy and
-// hands over all it holds as soon as one is free. Under load, batches grow
-// by themselves; when idle, a lone request goes at once without waiting for
-// company.
-func (l *Ledger) collect() {
-	var batch []*request
-	for {
-		if len(batch) == 0 {
-			select {
-			case r := <-l.queue:
-				batch = append(batch, r)
-			case <-l.closing:
-				l.drain(nil)
-				return
-			}
-			continue
-		}
-		queue := l.queue
-		if len(batch) >= batchRequestsMax {
-			queue = nil // full: wait for a worker only
-		}
-		select {
-		case l.batches <- batch:
-			batch = nil
-		case r := <-queue:
-			batch = append(batch, r)
-		case <-l.closing:
-			l.drain(batch)
-			return
-		}
-	}
-}
-
-// drain fails the requests not yet handed to a worker.
-func (l *Ledger) drain(batch []*request) {
-	for _, r := range batch {
-		r.done <- ErrClosed
-	}
-	for range queueRequestsMax {
-		select {
-		case r := <-l.queue:
-			r.done <- ErrClosed
-		default:
-			return
-		}
-	}
-}
-
-func (l *Ledger) work() {
-	for batch := range l.batches {
-		l.apply(batch)
-	}
-}
-
 // apply runs one batch and answers each caller with its own outcome.
 func (l *Ledger) apply(batch []*request) {
 	live := make([]*request, 0, len(batch))
@@ -122,6 +74,9 @@ func (l *Ledger) apply(batch []*request) {
 		return
 	}
 	errs, err := l.run(l.ctx, ops)
+	if err == nil {
+		l.legs.remember(ops, errs)
+	}
 	var pgErr *pgconn.PgError
 	if err != nil && len(live) > 1 && errors.As(err, &pgErr) {
 		// Postgres refused something in the batch: apply the requests one
