@@ -57,12 +57,14 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, command any) err
 	return commands.Enqueue(ctx, d.JS, subject, id, command)
 }
 
-// RunCommands runs the command workers until ctx ends. Any number of
-// processes may: each command goes to one of them.
+// RunCommands runs the command worker until ctx ends, then lets the
+// commands under way finish. Any number of processes may: each command goes
+// to one of them.
 func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
-	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands", Log: d.Log,
-		Handlers: map[string]func(context.Context, []byte) (time.Duration, error){
+	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands",
+		PoisonSubject: commands.PoisonSubject, Log: d.Log,
+		Handlers: map[string]commands.Handler{
 			commands.ExpireWithdrawalSubject: l.ExpireWithdrawal,
 		}}
 	var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,14 +9,26 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/commands/jsqueue"
 )
 
 // Subjects of the work that waits, on the COMMANDS work-queue stream.
 const (
 	ExpireWithdrawalSubject = "commands.liquidity.expire_withdrawal"
 )
+
+// PoisonSubject keeps the commands that can never succeed, on its own
+// stream (COMMANDS_POISON) that no worker reads.
+const PoisonSubject = "commands_poison"
+
+// ErrUnprocessable marks a command that can never succeed, whatever the
+// number of tries: it goes to PoisonSubject instead of coming back.
+var ErrUnprocessable = errors.New("command can never be processed")
 
 // ExpireWithdrawal asks, once DueAt has passed, to record that a pending
 // liquidity withdrawal expired.
@@ -31,67 +44,136 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, subject, id string, co
 	if err != nil {
 		return err
 	}
-	msg := nats.NewMsg(subject)
-	msg.Data = data
-	msg.Header.Set(jetstream.MsgIDHeader, id)
-	if _, err := js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("enqueue %s: %w", subject, err)
+	msg := message.NewMessageWithContext(ctx, id, data)
+	if err := jsqueue.NewPublisher(js).Publish(subject, msg); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
 	}
 	return nil
 }
 
-// Worker takes commands from a durable consumer and runs them. A command
-// that is not due yet goes back with a delay; one whose handler fails is
-// retried after a pause, up to the consumer's max deliveries.
+// Handler runs one command from its JSON. A positive retryAfter asks for
+// the command again after that delay (it is not due yet); an error wrapping
+// ErrUnprocessable sends it to the poison subject; any other error retries
+// it after Worker.FailureBackoff.
+type Handler func(ctx context.Context, data []byte) (retryAfter time.Duration, err error)
+
+// Worker runs commands from a durable consumer through a watermill router.
+// Each command goes to one worker. One that is not due yet comes back after
+// its own delay; one whose handler fails is retried after FailureBackoff up
+// to the consumer's max_deliver, and goes to PoisonSubject if its last
+// delivery fails too, as does one with no handler or that can never succeed.
 type Worker struct {
-	JS       jetstream.JetStream
-	Stream   string
-	Consumer string
-	Handlers map[string]func(ctx context.Context, data []byte) (retryAfter time.Duration, err error)
-	Log      *slog.Logger
+	JS            jetstream.JetStream
+	Stream        string
+	Consumer      string
+	PoisonSubject string
+	Handlers      map[string]Handler
+	Log           *slog.Logger
+	// Concurrency is how many commands one worker runs at once (default 8).
+	Concurrency int
+	// FailureBackoff spaces the retries of a failed command (default 5 s).
+	FailureBackoff time.Duration
+	// DrainTimeout is how long commands under way may finish once ctx ends
+	// (default 10 s).
+	DrainTimeout time.Duration
 }
 
-// failureBackoff spaces the retries of a failed command.
-const failureBackoff = 5 * time.Second
+const (
+	concurrencyDefault    = 8
+	failureBackoffDefault = 5 * time.Second
+	drainTimeoutDefault   = 10 * time.Second
+)
 
-// Run handles commands until ctx ends.
+// Run handles commands until ctx ends, then lets the commands under way
+// finish (up to DrainTimeout) and returns nil. It returns an error when the
+// consumer cannot be read or stops on its own.
 func (w *Worker) Run(ctx context.Context) error {
-	cons, err := w.JS.Consumer(ctx, w.Stream, w.Consumer)
-	if err != nil {
+	// The router leaks a goroutine when a subscription cannot start, so a
+	// missing consumer is found here first.
+	if _, err := w.JS.Consumer(ctx, w.Stream, w.Consumer); err != nil {
 		return fmt.Errorf("consumer %s: %w", w.Consumer, err)
 	}
-	it, err := cons.Messages()
+	drain := cmp.Or(w.DrainTimeout, drainTimeoutDefault)
+	sub, err := jsqueue.NewSubscriber(w.JS, jsqueue.Config{
+		Stream: w.Stream, Concurrency: cmp.Or(w.Concurrency, concurrencyDefault),
+		NakDelay: cmp.Or(w.FailureBackoff, failureBackoffDefault), DrainTimeout: drain, Log: w.log(),
+	})
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", w.Consumer, err)
+		return err
 	}
-	defer it.Stop()
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			return fmt.Errorf("consume %s: %w", w.Consumer, err)
+	defer sub.Close()
+	// The router's own messages (handlers added, started, closed) are
+	// debug; its errors stay errors.
+	logger := watermill.NewSlogLoggerWithLevelMapping(w.log(), map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: drain + time.Second}, logger)
+	if err != nil {
+		return err
+	}
+	poison, err := middleware.PoisonQueueWithFilter(jsqueue.NewPublisher(w.JS), w.PoisonSubject, w.poisoned)
+	if err != nil {
+		return err
+	}
+	// Outermost first: a panic becomes an error, an error at the last
+	// delivery becomes poison, poison is published and acked.
+	router.AddMiddleware(poison, poisonLastDelivery, middleware.Recoverer)
+	router.AddConsumerHandler(w.Consumer, w.Consumer, sub, w.dispatch)
+	if err := router.Run(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() == nil {
+		return fmt.Errorf("consumer %s stopped", w.Consumer)
+	}
+	return nil
+}
+
+// dispatch runs a command's handler, chosen by its subject.
+func (w *Worker) dispatch(msg *message.Message) error {
+	subject := jsqueue.Subject(msg)
+	handle, ok := w.Handlers[subject]
+	if !ok {
+		return fmt.Errorf("%w: no handler for %s (%s)", ErrUnprocessable, subject, msg.UUID)
+	}
+	retryAfter, err := handle(msg.Context(), msg.Payload)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s (%s): %w", subject, msg.UUID, err)
+	case retryAfter <= 0:
+		return nil
+	case jsqueue.LastDelivery(msg):
+		return fmt.Errorf("%w: %s (%s) still not due at its last delivery", ErrUnprocessable, subject, msg.UUID)
+	}
+	// Not due yet: nacked here, with its own delay, rather than by returning
+	// an error, which the router would log as a failure. The router's Ack
+	// that follows a nil return does nothing once Nack was sent.
+	jsqueue.NakAfter(msg, retryAfter)
+	msg.Nack()
+	return nil
+}
+
+// poisonLastDelivery makes a failure at the last delivery poison: JetStream
+// would not deliver the command again, and it would stay in the work queue
+// unread.
+func poisonLastDelivery(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && !errors.Is(err, ErrUnprocessable) && jsqueue.LastDelivery(msg) {
+			err = fmt.Errorf("%w: failed at its last delivery: %w", ErrUnprocessable, err)
 		}
-		w.handle(ctx, msg)
+		return out, err
 	}
 }
 
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
-	handler, ok := w.Handlers[msg.Subject()]
-	if !ok {
-		w.Log.Error("no handler for command; dropped", "subject", msg.Subject())
-		_ = msg.Term()
-		return
+func (w *Worker) poisoned(err error) bool {
+	if !errors.Is(err, ErrUnprocessable) {
+		return false
 	}
-	retryAfter, err := handler(ctx, msg.Data())
-	switch {
-	case err != nil:
-		w.Log.Warn("command failed; will retry", "subject", msg.Subject(), "err", err)
-		_ = msg.NakWithDelay(failureBackoff)
-	case retryAfter > 0:
-		_ = msg.NakWithDelay(retryAfter)
-	default:
-		_ = msg.Ack()
+	w.log().Error("command poisoned", "subject", w.PoisonSubject, "err", err)
+	return true
+}
+
+func (w *Worker) log() *slog.Logger {
+	if w.Log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
+	return w.Log
 }

@@ -293,7 +293,7 @@ const expiryGrace = time.Second
 func (h *Handler) ExpireWithdrawal(ctx context.Context, data []byte) (retryAfter time.Duration, err error) {
 	var c commands.ExpireWithdrawal
 	if err := json.Unmarshal(data, &c); err != nil {
-		return 0, fmt.Errorf("expire withdrawal %q: %w", data, err)
+		return 0, fmt.Errorf("%w: expire withdrawal %q: %w", commands.ErrUnprocessable, data, err)
 	}
 	if wait := time.Until(c.DueAt.Add(expiryGrace)); wait > 0 {
 		return wait, nil

@@ -1,0 +1,505 @@
+package commands_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/commands/jsqueue"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// The declared queue (streams.yaml) that the workers of the binary read.
+const (
+	commandsStream = "COMMANDS"
+	workerConsumer = "worker_commands"
+	poisonStream   = "COMMANDS_POISON"
+)
+
+// probe records when a test handler ran each command, by the id in its
+// payload.
+type probe struct {
+	mu    sync.Mutex
+	calls map[string][]time.Time
+}
+
+func newProbe() *probe { return &probe{calls: map[string][]time.Time{}} }
+
+func (p *probe) record(data []byte) (id string, call int) {
+	var c struct{ ID string }
+	_ = json.Unmarshal(data, &c)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls[c.ID] = append(p.calls[c.ID], time.Now())
+	return c.ID, len(p.calls[c.ID])
+}
+
+func (p *probe) times(id string) []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.calls[id]...)
+}
+
+func (p *probe) count(id string) int { return len(p.times(id)) }
+
+func (p *probe) distinct() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
+func enqueue(t *testing.T, js jetstream.JetStream, subject, id string) {
+	t.Helper()
+	if err := commands.Enqueue(context.Background(), js, subject, id, map[string]string{"ID": id}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func worker(js jetstream.JetStream, handlers map[string]commands.Handler) *commands.Worker {
+	return &commands.Worker{
+		JS: js, Stream: commandsStream, Consumer: workerConsumer, PoisonSubject: commands.PoisonSubject,
+		Handlers: handlers, Log: slog.New(slog.DiscardHandler),
+		Concurrency: 4, FailureBackoff: 3 * time.Second, DrainTimeout: 5 * time.Second,
+	}
+}
+
+// start runs w until the returned stop is called (or the test ends); stop
+// returns what Run returned.
+func start(t *testing.T, w *commands.Worker) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				err = errors.New("worker did not stop")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// workQueue makes a work-queue stream of its own (subjects "<name>.>") with
+// one consumer, for what the declared consumer's settings do not show.
+func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, maxAckPending int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: strings.ToUpper(name), Subjects: []string{name + ".>"},
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.MemoryStorage, Duplicates: time.Minute,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateConsumer(ctx, strings.ToUpper(name), jetstream.ConsumerConfig{
+		Durable: "work", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		MaxDeliver: maxDeliver, MaxAckPending: maxAckPending,
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEnqueueWithTheSameIDIsStoredOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		want uint64
+	}{
+		{"a retry with the same id", []string{"expire:1", "expire:1"}, 1},
+		{"two commands", []string{"expire:1", "expire:2"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			for i, id := range tc.ids {
+				err := commands.Enqueue(context.Background(), n.JS, "commands.test.x", id, map[string]int{"try": i})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := streamMsgs(t, n.JS, commandsStream); got != tc.want {
+				t.Fatalf("%d messages stored, want %d", got, tc.want)
+			}
+			s, _ := n.JS.Stream(context.Background(), commandsStream)
+			first, err := s.GetMsg(context.Background(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(first.Data) != `{"try":0}` || first.Header.Get(jetstream.MsgIDHeader) != tc.ids[0] {
+				t.Fatalf("first message %s %v", first.Data, first.Header)
+			}
+		})
+	}
+}
+
+func TestCommandIsHandledOnceAcrossTwoWorkers(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	const count = 40
+	p := newProbe()
+	handlers := map[string]commands.Handler{"commands.test.count": func(ctx context.Context, data []byte) (time.Duration, error) {
+		p.record(data)
+		time.Sleep(5 * time.Millisecond)
+		return 0, nil
+	}}
+	start(t, worker(n.JS, handlers))
+	start(t, worker(n.JS, handlers))
+	for i := range count {
+		enqueue(t, n.JS, "commands.test.count", fmt.Sprintf("c%d", i))
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return p.distinct() == count }, "every command handled")
+	testkit.Eventually(t, 5*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 },
+		"handled commands acknowledged and gone from the work queue")
+	time.Sleep(200 * time.Millisecond)
+	for i := range count {
+		if got := p.count(fmt.Sprintf("c%d", i)); got != 1 {
+			t.Fatalf("command c%d handled %d times", i, got)
+		}
+	}
+}
+
+func TestCommandNotDueComesBackAfterItsDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{
+		{"short", 200 * time.Millisecond},
+		{"longer", 700 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			p := newProbe()
+			start(t, worker(n.JS, map[string]commands.Handler{
+				"commands.test.later": func(ctx context.Context, data []byte) (time.Duration, error) {
+					if _, call := p.record(data); call == 1 {
+						return tc.delay, nil
+					}
+					return 0, nil
+				}}))
+			enqueue(t, n.JS, "commands.test.later", "later")
+			// FailureBackoff is 3 s: a redelivery after it would be the wrong delay.
+			testkit.Eventually(t, tc.delay+2*time.Second, func() bool { return p.count("later") == 2 }, "command back")
+			calls := p.times("later")
+			if gap := calls[1].Sub(calls[0]); gap < tc.delay {
+				t.Fatalf("command came back after %s, before its delay %s", gap, tc.delay)
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+			time.Sleep(tc.delay + 200*time.Millisecond)
+			if got := p.count("later"); got != 2 {
+				t.Fatalf("handled %d times, want 2", got)
+			}
+		})
+	}
+}
+
+func TestFailedCommandIsRetriedUntilItSucceeds(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"commands.test.flaky": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if _, call := p.record(data); call < 3 {
+				return 0, errors.New("ledger unavailable")
+			}
+			return 0, nil
+		}})
+	w.FailureBackoff = 150 * time.Millisecond
+	start(t, w)
+	enqueue(t, n.JS, "commands.test.flaky", "flaky")
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.count("flaky") == 3 }, "three tries")
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+	calls := p.times("flaky")
+	for i := 1; i < len(calls); i++ {
+		if gap := calls[i].Sub(calls[i-1]); gap < w.FailureBackoff {
+			t.Fatalf("try %d came %s after the previous one, before the backoff", i+1, gap)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got, poisoned := p.count("flaky"), streamMsgs(t, n.JS, poisonStream); got != 3 || poisoned != 0 {
+		t.Fatalf("handled %d times, %d poisoned; want 3 and 0", got, poisoned)
+	}
+}
+
+// poisoned reads the poison stream: each message's id with its original
+// subject and reason.
+func poisoned(t *testing.T, js jetstream.JetStream) map[string][2]string {
+	t.Helper()
+	s, err := js.Stream(context.Background(), poisonStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][2]string{}
+	for seq := uint64(1); seq <= streamMsgs(t, js, poisonStream); seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != commands.PoisonSubject {
+			t.Fatalf("poison message on %s", m.Subject)
+		}
+		out[m.Header.Get(jetstream.MsgIDHeader)] = [2]string{m.Header.Get(jsqueue.SubjectKey), m.Header.Get("reason_poisoned")}
+	}
+	return out
+}
+
+func TestCommandThatCanNeverSucceedIsPoisonedWithoutBlockingOthers(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"commands.test.malformed": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			return 0, fmt.Errorf("%w: cannot decode", commands.ErrUnprocessable)
+		},
+		"commands.test.ok": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			return 0, nil
+		}})
+	w.Concurrency = 1
+	enqueue(t, n.JS, "commands.test.unknown", "unknown")
+	enqueue(t, n.JS, "commands.test.malformed", "malformed")
+	enqueue(t, n.JS, "commands.test.ok", "ok")
+	start(t, w)
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.count("ok") == 1 }, "the good command handled")
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 },
+		"every command gone from the work queue")
+	got := poisoned(t, n.JS)
+	want := map[string]string{
+		"unknown":   "no handler for commands.test.unknown",
+		"malformed": "cannot decode",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("poisoned %v, want %v", got, want)
+	}
+	for id, reason := range want {
+		if got[id][0] != "commands.test."+id || !strings.Contains(got[id][1], reason) {
+			t.Fatalf("poisoned %s: %v, want subject commands.test.%s and reason %q", id, got[id], id, reason)
+		}
+	}
+	if tries := p.count("malformed"); tries != 1 {
+		t.Fatalf("a command that can never succeed was tried %d times", tries)
+	}
+}
+
+func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "lastdelivery", 2, 100)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"lastdelivery.fail": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			return 0, errors.New("always down")
+		},
+		"lastdelivery.panic": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			panic("bug")
+		},
+		"lastdelivery.never_due": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			return 50 * time.Millisecond, nil
+		}})
+	w.Stream, w.Consumer, w.FailureBackoff = "LASTDELIVERY", "work", 50*time.Millisecond
+	cases := map[string]string{
+		"fail":      "failed at its last delivery: lastdelivery.fail (fail): always down",
+		"panic":     "failed at its last delivery",
+		"never_due": "still not due at its last delivery",
+	}
+	for id := range cases {
+		enqueue(t, n.JS, "lastdelivery."+id, id)
+	}
+	start(t, w)
+	testkit.Eventually(t, 5*time.Second, func() bool { return streamMsgs(t, n.JS, poisonStream) == uint64(len(cases)) },
+		"every command poisoned")
+	got := poisoned(t, n.JS)
+	for id, reason := range cases {
+		if got[id][0] != "lastdelivery."+id || !strings.Contains(got[id][1], reason) {
+			t.Fatalf("poisoned %s: %v, want reason %q", id, got[id], reason)
+		}
+		if tries := p.count(id); tries != 2 {
+			t.Fatalf("%s tried %d times, want max_deliver (2)", id, tries)
+		}
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LASTDELIVERY") == 0 },
+		"poisoned commands gone from the work queue")
+}
+
+func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		maxAckPending       int // 0: the declared worker_commands
+		concurrency, within int
+	}{
+		{"declared consumer", 0, 3, 3},
+		{"max_ack_pending below the concurrency", 2, 10, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			subject := "commands.test.busy"
+			w := worker(n.JS, nil)
+			if tc.maxAckPending > 0 {
+				workQueue(t, n.JS, "bounded", 0, tc.maxAckPending)
+				subject, w.Stream, w.Consumer = "bounded.busy", "BOUNDED", "work"
+			}
+			consumer, err := n.JS.Consumer(context.Background(), w.Stream, w.Consumer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var running, runningMax, ackPendingMax, done int
+			w.Concurrency = tc.concurrency
+			w.Handlers = map[string]commands.Handler{subject: func(ctx context.Context, data []byte) (time.Duration, error) {
+				mu.Lock()
+				running++
+				runningMax = max(runningMax, running)
+				mu.Unlock()
+				if info, err := consumer.Info(ctx); err == nil {
+					mu.Lock()
+					ackPendingMax = max(ackPendingMax, info.NumAckPending)
+					mu.Unlock()
+				}
+				time.Sleep(30 * time.Millisecond)
+				mu.Lock()
+				running--
+				done++
+				mu.Unlock()
+				return 0, nil
+			}}
+			const count = 30
+			for i := range count {
+				enqueue(t, n.JS, subject, fmt.Sprintf("b%d", i))
+			}
+			start(t, w)
+			testkit.Eventually(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return done == count }, "all handled")
+			mu.Lock()
+			defer mu.Unlock()
+			if runningMax != tc.within {
+				t.Fatalf("%d commands ran at once, want %d", runningMax, tc.within)
+			}
+			if ackPendingMax > 2*tc.within {
+				t.Fatalf("%d commands unacknowledged at once, want at most %d", ackPendingMax, 2*tc.within)
+			}
+		})
+	}
+}
+
+// leftovers lists the goroutines still running code of the worker, its
+// adapter or watermill.
+func leftovers() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "ThreeDotsLabs/watermill") || strings.Contains(g, "rafiki/commands.") || strings.Contains(g, "rafiki/commands/jsqueue.") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func TestStopLetsCommandsUnderWayFinish(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		work     time.Duration // how long a command takes, unless cancelled
+		drain    time.Duration
+		finished bool // whether the commands under way complete
+	}{
+		{"commands finish within the drain timeout", 300 * time.Millisecond, 5 * time.Second, true},
+		{"commands that outlast it are cancelled", 30 * time.Second, 300 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			p := newProbe()
+			var mu sync.Mutex
+			var finished, cancelled int
+			w := worker(n.JS, map[string]commands.Handler{
+				"commands.test.slow": func(ctx context.Context, data []byte) (time.Duration, error) {
+					if id, _ := p.record(data); id == "s0" {
+						return 0, nil
+					}
+					select {
+					case <-time.After(tc.work):
+						mu.Lock()
+						finished++
+						mu.Unlock()
+						return 0, nil
+					case <-ctx.Done():
+						mu.Lock()
+						cancelled++
+						mu.Unlock()
+						return 0, ctx.Err()
+					}
+				}})
+			w.Concurrency, w.DrainTimeout = 2, tc.drain
+			const count = 6
+			for i := range count {
+				enqueue(t, n.JS, "commands.test.slow", fmt.Sprintf("s%d", i))
+			}
+			stop := start(t, w)
+			// s0 is quick; the pull that follows it brings one command to
+			// run and one to wait in the buffer.
+			consumer, err := n.JS.Consumer(context.Background(), commandsStream, workerConsumer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, 5*time.Second, func() bool {
+				info, err := consumer.Info(context.Background())
+				return err == nil && p.distinct() == 3 && info.NumAckPending == 3
+			}, "two commands under way and one pulled")
+			began := time.Now()
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(began); took > tc.drain+2*time.Second {
+				t.Fatalf("stop took %s", took)
+			}
+			mu.Lock()
+			if tc.finished && (finished != 2 || cancelled != 0) || !tc.finished && (finished != 0 || cancelled != 2) {
+				t.Fatalf("%d finished, %d cancelled", finished, cancelled)
+			}
+			mu.Unlock()
+			if tc.finished {
+				if got := streamMsgs(t, n.JS, commandsStream); got != count-3 {
+					t.Fatalf("%d commands left after stop, want %d", got, count-3)
+				}
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return len(leftovers()) == 0 }, "goroutines left: %v", leftovers())
+
+			// What the stopped worker had pulled but not started is handed
+			// back at once, not after ack_wait (60 s).
+			next := worker(n.JS, map[string]commands.Handler{"commands.test.slow": func(ctx context.Context, data []byte) (time.Duration, error) {
+				p.record(data)
+				return 0, nil
+			}})
+			next.FailureBackoff = 100 * time.Millisecond
+			start(t, next)
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.distinct() == count && streamMsgs(t, n.JS, commandsStream) == 0 },
+				"the remaining commands handled by the next worker")
+		})
+	}
+}

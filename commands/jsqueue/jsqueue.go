@@ -1,0 +1,140 @@
+// Package jsqueue adapts a JetStream work queue to watermill: Subscriber
+// reads a durable pull consumer, Publisher publishes to the stream.
+//
+// watermill-nats is not used: its subscriber is a push consumer whose
+// failures are lossy (an undecodable message is neither acked nor nacked, an
+// ack timeout drops the local copy). Here the consumer is the one declared in
+// streams.yaml, pulled, with its ack_wait, max_ack_pending and max_deliver.
+package jsqueue
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Metadata the subscriber sets on every message it hands to the router.
+// They travel on as headers when the message is published again, for
+// example to a poison subject.
+const (
+	// SubjectKey is the subject the message was published on.
+	SubjectKey = "Jetstream-Subject"
+	// DeliveredKey counts deliveries of the message, this one included.
+	DeliveredKey = "Jetstream-Delivered"
+	// MaxDeliverKey is the consumer's max_deliver; absent when unlimited.
+	MaxDeliverKey = "Jetstream-Max-Deliver"
+	// nakDelayKey is the redelivery delay of a nacked message (NakAfter).
+	nakDelayKey = "Jetstream-Nak-Delay"
+)
+
+// Subject is the subject a received message was published on.
+func Subject(msg *message.Message) string {
+	return msg.Metadata.Get(SubjectKey)
+}
+
+// LastDelivery tells whether JetStream will not deliver the message again
+// after this delivery: if it is nacked now, it stays in the stream unread.
+func LastDelivery(msg *message.Message) bool {
+	delivered, err := strconv.Atoi(msg.Metadata.Get(DeliveredKey))
+	if err != nil {
+		return false
+	}
+	limit, err := strconv.Atoi(msg.Metadata.Get(MaxDeliverKey))
+	return err == nil && limit > 0 && delivered >= limit
+}
+
+// NakAfter sets the delay after which a message comes back once it is
+// nacked; without it the subscriber's Config.NakDelay applies. Call it
+// before msg.Nack().
+//
+// The delay rides on the message's metadata because watermill's Nack takes
+// no argument and no error reaches the subscriber: the message is the one
+// thing the handler and the subscriber share, and the subscriber reads it
+// only after the Nack, which happens after this write.
+func NakAfter(msg *message.Message, delay time.Duration) {
+	msg.Metadata.Set(nakDelayKey, delay.String())
+}
+
+func nakDelay(msg *message.Message, fallback time.Duration) time.Duration {
+	delay, err := time.ParseDuration(msg.Metadata.Get(nakDelayKey))
+	if err != nil || delay < 0 {
+		return fallback
+	}
+	return delay
+}
+
+// Publisher publishes watermill messages to JetStream, one at a time, each
+// acknowledged by the stream before the next. The message's UUID is its
+// Nats-Msg-Id, so a retried publish within the stream's duplicate window is
+// stored once; metadata become headers.
+type Publisher struct {
+	js jetstream.JetStream
+}
+
+func NewPublisher(js jetstream.JetStream) *Publisher {
+	return &Publisher{js: js}
+}
+
+// Publish sends messages on subject topic under each message's context.
+func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
+	for _, m := range messages {
+		if m.UUID == "" {
+			return fmt.Errorf("publish %s: message without id", topic)
+		}
+		msg := nats.NewMsg(topic)
+		msg.Data = m.Payload
+		for key, value := range m.Metadata {
+			msg.Header.Set(key, value)
+		}
+		msg.Header.Set(jetstream.MsgIDHeader, m.UUID)
+		if _, err := p.js.PublishMsg(m.Context(), msg); err != nil {
+			return fmt.Errorf("publish %s: %w", topic, err)
+		}
+	}
+	return nil
+}
+
+// Close has nothing to release: the connection belongs to the caller.
+func (p *Publisher) Close() error { return nil }
+
+// received turns a JetStream message into a watermill one. Headers become
+// metadata, except the server's own (Nats-…), which would mean something
+// else if the message were published again.
+func received(ctx context.Context, jm jetstream.Msg, maxDeliver int) *message.Message {
+	// A message from a consumer always has metadata; without them it
+	// counts as a first delivery.
+	meta, err := jm.Metadata()
+	id := jm.Headers().Get(jetstream.MsgIDHeader)
+	if id == "" && err == nil {
+		id = meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	if id == "" {
+		id = watermill.NewUUID()
+	}
+	wm := message.NewMessageWithContext(ctx, id, jm.Data())
+	for key, values := range jm.Headers() {
+		if len(values) > 0 && !isServerHeader(key) {
+			wm.Metadata.Set(key, values[0])
+		}
+	}
+	wm.Metadata.Set(SubjectKey, jm.Subject())
+	if err == nil {
+		wm.Metadata.Set(DeliveredKey, strconv.FormatUint(meta.NumDelivered, 10))
+	}
+	if maxDeliver > 0 {
+		wm.Metadata.Set(MaxDeliverKey, strconv.Itoa(maxDeliver))
+	}
+	delete(wm.Metadata, nakDelayKey)
+	return wm
+}
+
+func isServerHeader(key string) bool {
+	return strings.HasPrefix(strings.ToLower(key), "nats-")
+}

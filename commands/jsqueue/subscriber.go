@@ -1,0 +1,252 @@
+package jsqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config of a Subscriber.
+type Config struct {
+	// Stream holds the durable consumers that Subscribe names.
+	Stream string
+	// Concurrency is how many messages of one subscription the router may
+	// handle at once, capped by the consumer's max_ack_pending. The
+	// consumer pulls no more than that many ahead, so a subscription holds
+	// at most twice as many unacknowledged messages.
+	Concurrency int
+	// NakDelay is when a message nacked without NakAfter comes back.
+	NakDelay time.Duration
+	// DrainTimeout is how long handlers may finish the messages they hold
+	// once their subscription stops; then their context is cancelled.
+	DrainTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// ackTimeout bounds the wait for the server to confirm an ack.
+const ackTimeout = 5 * time.Second
+
+// releaseWait bounds the wait for messages already pulled when a
+// subscription stops, which are handed back at once.
+const releaseWait = time.Second
+
+// verdictWait is how long a message waits for its handler's Ack or Nack
+// once the handler's context has ended.
+const verdictWait = time.Second
+
+// Subscriber hands the messages of a durable pull consumer to a watermill
+// router: Ack becomes a JetStream ack (confirmed by the server), Nack a
+// JetStream nak with the delay set by NakAfter or Config.NakDelay.
+type Subscriber struct {
+	js      jetstream.JetStream
+	config  Config
+	closing context.Context
+	close   context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	// running counts subscriptions and the messages they handed out that
+	// are not settled yet.
+	running sync.WaitGroup
+}
+
+func NewSubscriber(js jetstream.JetStream, config Config) (*Subscriber, error) {
+	if config.Stream == "" || config.Concurrency < 1 || config.NakDelay < 0 || config.DrainTimeout <= 0 {
+		return nil, fmt.Errorf("jsqueue: invalid config %+v", config)
+	}
+	if config.Log == nil {
+		config.Log = slog.New(slog.DiscardHandler)
+	}
+	closing, closeAll := context.WithCancel(context.Background())
+	return &Subscriber{js: js, config: config, closing: closing, close: closeAll}, nil
+}
+
+// Subscribe reads the durable consumer named topic until ctx ends or the
+// subscriber closes; then the channel closes. Messages handed out before
+// are still settled: their handlers get DrainTimeout to finish.
+//
+// A topic names a consumer of Config.Stream, not a subject: a consumer is
+// what JetStream delivers from, and one consumer of a work queue covers all
+// its subjects. A message's subject is in its metadata (Subject).
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	consumer, err := s.js.Consumer(ctx, s.config.Stream, topic)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", topic, err)
+	}
+	declared := consumer.CachedInfo().Config
+	limit := s.config.Concurrency
+	if declared.MaxAckPending > 0 {
+		limit = min(limit, declared.MaxAckPending)
+	}
+	it, err := consumer.Messages(jetstream.PullMaxMessages(limit))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", topic, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		it.Stop()
+		return nil, errors.New("jsqueue: subscriber closed")
+	}
+	s.running.Add(1)
+	s.mu.Unlock()
+
+	stop, stopped := context.WithCancel(ctx)
+	unlink := context.AfterFunc(s.closing, stopped)
+	handling, expire := context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(stop, func() { time.AfterFunc(s.config.DrainTimeout, expire) })
+	p := &pull{
+		subscriber: s, consumer: topic, it: it,
+		slots:    make(chan struct{}, limit),
+		handling: handling, ackWait: declared.AckWait, maxDeliver: declared.MaxDeliver,
+	}
+	if p.ackWait <= 0 {
+		p.ackWait = 30 * time.Second // the server's default
+	}
+	out := make(chan *message.Message)
+	go func() {
+		defer s.running.Done()
+		defer unlink()
+		defer stopped()
+		p.pump(stop, out)
+	}()
+	return out, nil
+}
+
+// Close stops every subscription and waits until every message handed out
+// was settled with the server or its handler ran out of time.
+func (s *Subscriber) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.close()
+	s.running.Wait()
+	return nil
+}
+
+// pull is one subscription.
+type pull struct {
+	subscriber *Subscriber
+	consumer   string
+	it         jetstream.MessagesContext
+	// slots holds one token per message handed out and not settled yet.
+	slots chan struct{}
+	// handling is the parent of the handlers' contexts: it outlives the
+	// subscription by DrainTimeout, so that a stop lets work finish.
+	handling   context.Context
+	ackWait    time.Duration
+	maxDeliver int
+}
+
+// pump hands messages to the router, one per free slot, until stop ends.
+func (p *pull) pump(stop context.Context, out chan<- *message.Message) {
+	defer close(out)
+	defer p.release()
+	for {
+		select {
+		case p.slots <- struct{}{}:
+		case <-stop.Done():
+			return
+		}
+		jm, err := p.it.Next(jetstream.NextContext(stop))
+		if err != nil {
+			<-p.slots
+			if stop.Err() == nil {
+				p.subscriber.config.Log.Error("consumer stopped", "consumer", p.consumer, "err", err)
+			}
+			return
+		}
+		// A handler gets at most ack_wait: after that JetStream hands the
+		// message to another worker anyway.
+		ctx, done := context.WithTimeout(p.handling, p.ackWait)
+		wm := received(ctx, jm, p.maxDeliver)
+		select {
+		case out <- wm:
+			p.subscriber.running.Add(1)
+			go p.settle(ctx, done, jm, wm)
+		case <-stop.Done():
+			done()
+			<-p.slots
+			p.nak(jm, 0)
+			return
+		}
+	}
+}
+
+// release stops pulling and hands back at once the messages already pulled
+// but not handed out, rather than leaving them to ack_wait.
+func (p *pull) release() {
+	p.it.Drain()
+	for {
+		jm, err := p.it.Next(jetstream.NextMaxWait(releaseWait))
+		if err != nil {
+			return
+		}
+		p.nak(jm, 0)
+	}
+}
+
+// settle tells the server what the router decided about a message.
+func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream.Msg, wm *message.Message) {
+	defer p.subscriber.running.Done()
+	defer func() { <-p.slots }()
+	defer done()
+	select {
+	case <-wm.Acked():
+	case <-wm.Nacked():
+	case <-ctx.Done():
+		// Out of time: a handler usually answers at once.
+		select {
+		case <-wm.Acked():
+		case <-wm.Nacked():
+		case <-time.After(verdictWait):
+		}
+	}
+	log := p.subscriber.config.Log
+	switch {
+	case isClosed(wm.Acked()):
+		ackCtx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+		defer cancel()
+		if err := jm.DoubleAck(ackCtx); err != nil {
+			log.Warn("ack not confirmed; the message may come again", "consumer", p.consumer, "id", wm.UUID, "err", err)
+		}
+	case isClosed(wm.Nacked()):
+		fallback := p.subscriber.config.NakDelay
+		if p.handling.Err() != nil {
+			// Cancelled by the stop, not failed: another subscriber may
+			// take it now.
+			fallback = 0
+		}
+		p.nak(jm, nakDelay(wm, fallback))
+	default:
+		log.Warn("handler still running when its time ran out; the message comes again after ack_wait",
+			"consumer", p.consumer, "id", wm.UUID)
+	}
+}
+
+func (p *pull) nak(jm jetstream.Msg, delay time.Duration) {
+	var err error
+	if delay > 0 {
+		err = jm.NakWithDelay(delay)
+	} else {
+		err = jm.Nak()
+	}
+	if err != nil {
+		p.subscriber.config.Log.Warn("nak not sent; the message comes again after ack_wait", "consumer", p.consumer, "err", err)
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
