@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ const (
 	groupTimeout      = 10 * time.Second
 	loadBatchSize     = 1000
 	loadMessagesMax   = 1_000_000
+	// A retry refused because its first attempt is still in process
+	// (codeDuplicateInProcess) is sent again this often, this far apart.
+	inProcessRetriesMax    = 20
+	inProcessRetryWait     = 50 * time.Millisecond
+	codeDuplicateInProcess = 10158
 )
 
 // Message is one message to append.
@@ -381,6 +387,21 @@ func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, er
 		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
 	}
 	seqs, err := s.publish(ctx, messages, expectations(messages))
+	// On a clustered stream, a retry that arrives while the first attempt
+	// is still being replicated is refused as "in process"; once that
+	// attempt settles, the retry is answered as a duplicate or refused as
+	// a conflict like any other.
+	for range inProcessRetriesMax {
+		if !hasErrorCode(err, codeDuplicateInProcess) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("append %s: %w", messages[0].Subject, ctx.Err())
+		case <-time.After(inProcessRetryWait):
+		}
+		seqs, err = s.publish(ctx, messages, expectations(messages))
+	}
 	if err == nil {
 		return seqs, nil
 	}
@@ -488,21 +509,20 @@ func natsMsg(m Message, expect bool) *nats.Msg {
 // 10071 wrong last sequence, 10164 batch expectation failed, 10201 a batch
 // message id seen before.
 func isConflictCode(err error) bool {
+	return hasErrorCode(err, 10071, 10164, 10201) || strings.Contains(err.Error(), "wrong last sequence")
+}
+
+// hasErrorCode tells whether err is a JetStream API error with one of codes.
+func hasErrorCode(err error, codes ...jetstream.ErrorCode) bool {
+	if err == nil {
+		return false
+	}
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode {
-		case 10071, 10164, 10201:
-			return true
-		}
+	if errors.As(err, &apiErr) && slices.Contains(codes, apiErr.ErrorCode) {
+		return true
 	}
 	var jsErr jetstream.JetStreamError
-	if errors.As(err, &jsErr) && jsErr.APIError() != nil {
-		switch jsErr.APIError().ErrorCode {
-		case 10071, 10164, 10201:
-			return true
-		}
-	}
-	return strings.Contains(err.Error(), "wrong last sequence")
+	return errors.As(err, &jsErr) && jsErr.APIError() != nil && slices.Contains(codes, jsErr.APIError().ErrorCode)
 }
 
 // Load reads every event of one aggregate subject and returns them with the

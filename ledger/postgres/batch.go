@@ -83,8 +83,10 @@ func (l *Ledger) apply(batch []*request) {
 		// at a time, so that only the one at fault fails.
 		l.log.Warn("batch refused; applying its requests one at a time", "requests", len(live), "err", err)
 		for _, r := range live {
-			one, err := l.run(l.ctx, []*operation{r.op})
+			ops := []*operation{r.op}
+			one, err := l.run(l.ctx, ops)
 			if err == nil {
+				l.legs.remember(ops, one)
 				err = one[0]
 			}
 			r.done <- err

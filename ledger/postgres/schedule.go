@@ -43,8 +43,12 @@ func (l *Ledger) collect() {
 	var pending []*request
 	idle := make([]chan []*request, 0, len(l.workers))
 	held := map[uuid.UUID]int{}
+	// blocked: every pending request conflicts with the batches in flight,
+	// so until one finishes only a newcomer can go; checking just it keeps
+	// a backlog on a busy account from being scanned at every arrival.
+	blocked := false
 	for {
-		if len(idle) > 0 && len(pending) > 0 {
+		if len(idle) > 0 && len(pending) > 0 && !blocked {
 			batch, rest := pick(pending, held)
 			if len(batch) > 0 {
 				hold(held, batch, 1)
@@ -54,6 +58,7 @@ func (l *Ledger) collect() {
 				pending = rest
 				continue
 			}
+			blocked = true
 		}
 		queue := l.queue
 		if len(pending) >= queueRequestsMax {
@@ -62,9 +67,11 @@ func (l *Ledger) collect() {
 		select {
 		case r := <-queue:
 			pending = append(pending, r)
+			blocked = blocked && conflicts(r, held)
 		case f := <-l.ready:
 			hold(held, f.batch, -1)
 			idle = append(idle, f.worker)
+			blocked = false
 		case <-l.closing:
 			l.drain(pending)
 			return
