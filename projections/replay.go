@@ -12,10 +12,11 @@ import (
 )
 
 const (
-	// Events read per direct-get request and applied per transaction while
-	// replaying. The server counts the pending messages matching the filter
-	// for every request, which costs in proportion to the stream's subjects,
-	// so fewer, larger requests read faster.
+	// Events read ahead and applied per transaction while replaying; also
+	// the most events one direct-get request of the swap reads. The server
+	// counts the pending messages matching the filter for every direct-get
+	// request, which costs in proportion to the stream's subjects, so fewer,
+	// larger requests read faster.
 	replayBatchEvents = 5000
 	// Stop a runaway replay: no stream of ours holds this many events.
 	replayEventsMax = 1 << 40
@@ -99,33 +100,75 @@ type readBatch struct {
 	err    error
 }
 
-// readAhead reads batches from sequence 1 until one reaches r.end or the
-// stream has no more, one batch ahead of the reader of the channel.
+// readAhead reads the events from sequence 1 until it reaches r.end or
+// the stream has no more, and delivers them in batches, one batch ahead of
+// the reader of the channel. It reads through an ordered consumer: the
+// server pushes the messages as they are stored, which costs it a fraction
+// of answering direct gets, whose every message carries headers built for
+// it.
 func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 	out := make(chan readBatch, 1)
 	go func() {
 		defer close(out)
-		var after uint64
-		for after < r.end {
-			evs, err := r.read(ctx, after)
-			if err == nil && len(evs) == 0 {
-				return
-			}
+		send := func(b readBatch) bool {
 			select {
-			case out <- readBatch{evs, err}:
+			case out <- b:
+				return b.err == nil
 			case <-ctx.Done():
-				return
+				return false
 			}
+		}
+		fail := func(err error) { send(readBatch{err: fmt.Errorf("replay %s: read: %w", r.projection.Name(), err)}) }
+		cons, err := r.js.OrderedConsumer(ctx, r.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{r.filter}, DeliverPolicy: jetstream.DeliverAllPolicy})
+		if err != nil {
+			fail(err)
+			return
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(replayBatchEvents))
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer it.Stop()
+		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+			return // nothing matches the filter yet
+		}
+		evs := make([]decoded, 0, replayBatchEvents)
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
+				fail(err)
 				return
 			}
-			after = evs[len(evs)-1].env.Sequence
+			meta, err := msg.Metadata()
+			if err != nil {
+				fail(err)
+				return
+			}
+			d, err := decode(msg.Data(), meta.Sequence.Stream)
+			if err != nil {
+				send(readBatch{err: err})
+				return
+			}
+			evs = append(evs, d)
+			// Nothing more was stored when the server sent this one, or
+			// the replay has what was there when it began: the swap reads
+			// the rest.
+			done := meta.NumPending == 0 || meta.Sequence.Stream >= r.end
+			if len(evs) == cap(evs) || done {
+				if !send(readBatch{events: evs}) || done {
+					return
+				}
+				evs = make([]decoded, 0, replayBatchEvents)
+			}
 		}
 	}()
 	return out
 }
 
-// read reads and decodes one batch of events after sequence after.
+// read reads and decodes one batch of events after sequence after, with a
+// direct get: the swap reads what came in since the consumer caught up.
 func (r *replayer) read(ctx context.Context, after uint64) ([]decoded, error) {
 	it, err := jetstreamext.GetBatch(ctx, r.js, r.stream, replayBatchEvents,
 		jetstreamext.GetBatchSeq(after+1), jetstreamext.GetBatchSubject(r.filter))
