@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -130,7 +131,16 @@ func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 			fail(err)
 			return
 		}
-		defer it.Stop()
+		defer func() {
+			it.Stop()
+			// The server would drop the consumer after a while of
+			// inactivity; it is of no use any more.
+			if info := cons.CachedInfo(); info != nil {
+				deleteCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				_ = r.js.DeleteConsumer(deleteCtx, r.stream, info.Name)
+				cancel()
+			}
+		}()
 		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 			return // nothing matches the filter yet
 		}
