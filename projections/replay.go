@@ -19,6 +19,8 @@ const (
 	// request, which costs in proportion to the stream's subjects, so fewer,
 	// larger requests read faster.
 	replayBatchEvents = 5000
+	// Rows a replay's fold holds before it writes them (see Fold).
+	replayFoldRows = 200_000
 	// Stop a runaway replay: no stream of ours holds this many events.
 	replayEventsMax = 1 << 40
 )
@@ -27,7 +29,7 @@ const (
 type Progress struct {
 	Sequence     uint64 // last sequence read
 	LastSequence uint64 // the stream's last sequence when the replay began
-	Applied      uint64 // events applied so far
+	Applied      uint64 // events folded or applied so far
 }
 
 // Replay rebuilds a projection from sequence 1 into a fresh schema, then
@@ -54,26 +56,25 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 		return 0, fmt.Errorf("replay %s: prepare %s: %w", p.Name(), fresh, err)
 	}
 	r := &replayer{js: js, stream: streamName, projection: p, filter: filter, schema: fresh, end: end, progress: progress}
+	b := newBuilder(pool, p, fresh, replayFoldRows)
 	// Most of the work happens outside the swap so that the live projection
 	// keeps running; the swap then only applies what arrived meanwhile.
-	// Batches are read and decoded ahead while the previous one is applied.
+	// Batches are read and decoded ahead while the previous one is folded
+	// or applied.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	for batch := range r.readAhead(readCtx) {
 		if batch.err != nil {
 			return 0, batch.err
 		}
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-				return err
-			}
-			return r.apply(ctx, tx, batch.events)
-		})
-		if err != nil {
+		if err := r.add(ctx, b, batch.events); err != nil {
 			return 0, err
 		}
 	}
 	stopReading()
+	if err := b.finish(ctx); err != nil {
+		return 0, err
+	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return r.swap(ctx, tx) })
 	if err != nil {
 		return 0, err
@@ -202,7 +203,29 @@ func (r *replayer) read(ctx context.Context, after uint64) ([]decoded, error) {
 	return evs, nil
 }
 
-// apply applies one batch read after r.last.
+// add folds or applies one batch read after r.last into the fresh schema.
+func (r *replayer) add(ctx context.Context, b *builder, evs []decoded) error {
+	if r.applied > replayEventsMax {
+		return fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
+	}
+	if err := b.add(ctx, evs); err != nil {
+		return err
+	}
+	r.advance(evs)
+	return nil
+}
+
+// advance records a batch as applied.
+func (r *replayer) advance(evs []decoded) {
+	r.last = evs[len(evs)-1].env.Sequence
+	r.applied += uint64(len(evs))
+	if r.progress != nil {
+		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied})
+	}
+}
+
+// apply applies one batch read after r.last with statements, inside the
+// swap.
 func (r *replayer) apply(ctx context.Context, tx pgx.Tx, evs []decoded) error {
 	if r.applied > replayEventsMax {
 		return fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
@@ -210,11 +233,7 @@ func (r *replayer) apply(ctx context.Context, tx pgx.Tx, evs []decoded) error {
 	if _, err := applyBatch(ctx, tx, r.projection, r.schema, evs, r.last); err != nil {
 		return err
 	}
-	r.last = evs[len(evs)-1].env.Sequence
-	r.applied += uint64(len(evs))
-	if r.progress != nil {
-		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied})
-	}
+	r.advance(evs)
 	return nil
 }
 
