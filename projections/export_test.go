@@ -17,20 +17,59 @@ func Build(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string,
 		return err
 	}
 	b := newBuilder(pool, p, schema, rowsMax)
-	for len(data) > 0 {
-		n := min(batch, len(data))
-		evs := make([]decoded, 0, n)
-		for i := range n {
-			d, err := decode(data[i], seqs[i])
-			if err != nil {
-				return err
-			}
-			evs = append(evs, d)
+	for evs := range batches(data, seqs, batch) {
+		if evs.err != nil {
+			return evs.err
 		}
-		if err := b.add(ctx, evs); err != nil {
+		if err := b.add(ctx, evs.events); err != nil {
 			return err
 		}
-		data, seqs = data[n:], seqs[n:]
 	}
 	return b.finish(ctx)
+}
+
+// BuildLive builds a projection's tables in a fresh schema from stored
+// events as the runner applies them, one transaction per batch of batch
+// events.
+func BuildLive(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, batch int, data [][]byte, seqs []uint64) error {
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, schema) }); err != nil {
+		return err
+	}
+	var last uint64
+	for evs := range batches(data, seqs, batch) {
+		if evs.err != nil {
+			return evs.err
+		}
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			last, err = applyBatch(ctx, tx, p, schema, evs.events, last)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batches decodes stored events in batches of n.
+func batches(data [][]byte, seqs []uint64, n int) func(func(readBatch) bool) {
+	return func(yield func(readBatch) bool) {
+		for len(data) > 0 {
+			k := min(n, len(data))
+			evs := make([]decoded, 0, k)
+			for i := range k {
+				d, err := decode(data[i], seqs[i])
+				if err != nil {
+					yield(readBatch{err: err})
+					return
+				}
+				evs = append(evs, d)
+			}
+			if !yield(readBatch{events: evs}) {
+				return
+			}
+			data, seqs = data[k:], seqs[k:]
+		}
+	}
 }

@@ -49,6 +49,7 @@ type Fold interface {
 type CopyRows struct {
 	Table   string
 	Columns []string
+	Count   int // rows in Rows
 	Rows    pgx.CopyFromSource
 }
 
@@ -89,7 +90,7 @@ func (h *held[T]) take() []*T {
 func copyRows[T any](table string, columns []string, items []*T, row func(*T, []any)) CopyRows {
 	values := make([]any, len(columns))
 	i := 0
-	return CopyRows{Table: table, Columns: columns, Rows: pgx.CopyFromFunc(func() ([]any, error) {
+	return CopyRows{Table: table, Columns: columns, Count: len(items), Rows: pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(items) {
 			return nil, nil
 		}
@@ -102,8 +103,12 @@ func copyRows[T any](table string, columns []string, items []*T, row func(*T, []
 // copyChildren is a COPY source of the rows each parent holds in a slice.
 func copyChildren[P, C any](table string, columns []string, parents []*P, children func(*P) []C, row func(*P, *C, int, []any)) CopyRows {
 	values := make([]any, len(columns))
+	count := 0
+	for _, parent := range parents {
+		count += len(children(parent))
+	}
 	p, c := 0, 0
-	return CopyRows{Table: table, Columns: columns, Rows: pgx.CopyFromFunc(func() ([]any, error) {
+	return CopyRows{Table: table, Columns: columns, Count: count, Rows: pgx.CopyFromFunc(func() ([]any, error) {
 		for p < len(parents) {
 			kids := children(parents[p])
 			if c < len(kids) {
@@ -129,6 +134,9 @@ func pgUUID(s string) (pgtype.UUID, error) {
 // writeFold writes the rows a fold holds into schema and empties it.
 func writeFold(ctx context.Context, tx pgx.Tx, schema string, f Fold) error {
 	for _, t := range f.Flush() {
+		if t.Count == 0 {
+			continue
+		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, t.Table}, t.Columns, t.Rows); err != nil {
 			return fmt.Errorf("copy into %s: %w", t.Table, err)
 		}
@@ -161,25 +169,12 @@ func newBuilder(pool *pgxpool.Pool, p Projection, schema string, rowsMax int) *b
 
 // add folds or applies the events after b.last, in order.
 func (b *builder) add(ctx context.Context, evs []decoded) error {
-	name := b.p.Name()
 	for _, d := range evs {
 		if d.env.Sequence <= b.last {
 			continue
 		}
-		if d.err != nil {
-			return fmt.Errorf("projection %s: %w", name, d.err)
-		}
-		held := false
-		if b.fold != nil {
-			var err error
-			if held, err = b.fold.Add(d.env, d.ev); err != nil {
-				return fmt.Errorf("projection %s: fold %s at %d: %w", name, d.env.Type, d.env.Sequence, err)
-			}
-		}
-		if !held {
-			if err := b.p.Apply(b.stmts, d.env, d.ev); err != nil {
-				return fmt.Errorf("projection %s: apply %s at %d: %w", name, d.env.Type, d.env.Sequence, err)
-			}
+		if err := queueEvent(b.stmts, b.p, b.fold, d); err != nil {
+			return err
 		}
 		b.last = d.env.Sequence
 		if b.fold != nil && b.fold.Rows() >= b.rowsMax {

@@ -57,10 +57,24 @@ func TestFoldEqualsStatements(t *testing.T) {
 					t.Fatalf("%s.%s has %d rows: the history does not exercise it", want, table, n)
 				}
 			}
-			for _, c := range []struct{ rowsMax, batch int }{{1 << 30, 100}, {1 << 30, 1}, {1, 100}, {5, 7}, {37, 100}, {200, 1000}} {
+			// A replay's fold, holding at most rowsMax rows, fed batches of
+			// batch events; or (live) the runner's batches, each folding the
+			// aggregates it creates when it is large enough.
+			for _, c := range []struct {
+				live           bool
+				rowsMax, batch int
+			}{{false, 1 << 30, 100}, {false, 1 << 30, 1}, {false, 1, 100}, {false, 5, 7}, {false, 37, 100}, {false, 200, 1000},
+				{true, 0, 64}, {true, 0, 150}, {true, 0, 1000}} {
 				got := fmt.Sprintf("fold_%s_%d_%d", p.Name(), c.rowsMax, c.batch)
-				if err := projections.Build(ctx, pool, p, got, c.rowsMax, c.batch, h.data, h.seqs); err != nil {
-					t.Fatalf("fold, %d rows held at most, batches of %d: %v", c.rowsMax, c.batch, err)
+				var err error
+				if c.live {
+					got = fmt.Sprintf("fold_%s_live_%d", p.Name(), c.batch)
+					err = projections.BuildLive(ctx, pool, p, got, c.batch, h.data, h.seqs)
+				} else {
+					err = projections.Build(ctx, pool, p, got, c.rowsMax, c.batch, h.data, h.seqs)
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", got, err)
 				}
 				for table := range counts {
 					var missing, extra int
@@ -70,8 +84,7 @@ func TestFoldEqualsStatements(t *testing.T) {
 						t.Fatal(err)
 					}
 					if missing != 0 || extra != 0 {
-						t.Errorf("fold, %d rows held at most, batches of %d: %s lacks %d of the statements' rows and has %d others",
-							c.rowsMax, c.batch, table, missing, extra)
+						t.Errorf("%s.%s lacks %d of the statements' rows and has %d others", got, table, missing, extra)
 					}
 				}
 			}
