@@ -5,6 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rafiki-go/rafiki/events"
 )
 
 // Build builds a projection's tables in a fresh schema from stored events
@@ -72,4 +74,16 @@ func batches(data [][]byte, seqs []uint64, n int) func(func(readBatch) bool) {
 			data, seqs = data[k:], seqs[k:]
 		}
 	}
+}
+
+// Decode is the decoding of stored events the runner and replays use.
+func Decode(data []byte, sequence uint64) (events.Envelope, events.Event, error, error) {
+	d, err := decode(data, sequence)
+	return d.env, d.ev, d.err, err
+}
+
+// ScanEnvelope reports whether decode reads an envelope in one pass.
+func ScanEnvelope(data []byte) bool {
+	_, ok := scanEnvelope(data)
+	return ok
 }

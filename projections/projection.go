@@ -76,17 +76,6 @@ type decoded struct {
 	err error
 }
 
-// decode reads a stored envelope and its event. Only an unreadable envelope
-// fails it.
-func decode(data []byte, sequence uint64) (decoded, error) {
-	env, err := events.Unmarshal(data, sequence)
-	if err != nil {
-		return decoded{}, err
-	}
-	ev, err := events.Decode(env)
-	return decoded{env: env, ev: ev, err: err}, nil
-}
-
 // applyBatch folds events with sequence above the checkpoint into the
 // schema inside tx. It returns the new checkpoint.
 func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, evs []decoded, checkpoint uint64) (uint64, error) {
