@@ -32,8 +32,10 @@ type Folder interface {
 // with Apply, to rows that are in the tables by then. The caller runs those
 // statements before it copies the rows held, so that a unique key a
 // statement frees (a peer's released token, say) is free before a held row
-// takes it. A fold relies on what the handlers guarantee: an aggregate's
-// first event creates it, and it is created once.
+// takes it. Otherwise the rows of different aggregates must not depend on
+// each other: the read models have no foreign keys, and no statement reads
+// another aggregate's rows. A fold relies on what the handlers guarantee:
+// an aggregate's first event creates it, and it is created once.
 type Fold interface {
 	// Add folds one event. It returns false, and changes nothing, when the
 	// event is about an aggregate the fold does not hold. Events the

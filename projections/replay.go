@@ -224,8 +224,8 @@ func (r *replayer) advance(evs []decoded) {
 	}
 }
 
-// apply applies one batch read after r.last with statements, inside the
-// swap.
+// apply applies one batch read after r.last inside the swap, as the runner
+// applies a batch.
 func (r *replayer) apply(ctx context.Context, tx pgx.Tx, evs []decoded) error {
 	if r.applied > replayEventsMax {
 		return fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
