@@ -1,7 +1,10 @@
 package projections
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rafiki-go/rafiki/events"
 )
@@ -61,4 +64,108 @@ func (Assets) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 			e.FeeID, id, e.Type, e.Fixed, e.BasisPoints, at, seq)
 	}
 	return nil
+}
+
+// NewFold folds assets and their fees in memory for a replay.
+func (Assets) NewFold() Fold { return &assetsFold{} }
+
+type assetRow struct {
+	id, tenantID                            pgtype.UUID
+	code                                    string
+	scale                                   int16
+	ledger                                  int32
+	withdrawalThreshold, liquidityThreshold *uint64
+	createdAt, updatedAt                    time.Time
+	deletedAt                               *time.Time
+	version                                 int64
+	fees                                    []feeRow
+}
+
+type feeRow struct {
+	id          pgtype.UUID
+	typ         string
+	fixed       uint64
+	basisPoints int
+	createdAt   time.Time
+	sequence    int64
+}
+
+type assetsFold struct {
+	assets held[assetRow]
+	rows   int
+}
+
+func (f *assetsFold) Rows() int { return f.rows }
+
+func (f *assetsFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	at, seq := env.Time, int64(env.Sequence)
+	if e, ok := ev.(*events.AssetCreated); ok {
+		id, err := pgUUID(env.AggregateID)
+		if err != nil {
+			return false, err
+		}
+		tenantID, err := pgUUID(env.TenantID)
+		if err != nil {
+			return false, err
+		}
+		a := &assetRow{id: id, tenantID: tenantID, code: e.Code, scale: int16(e.Scale), ledger: int32(e.Ledger),
+			withdrawalThreshold: e.WithdrawalThreshold, liquidityThreshold: e.LiquidityThreshold,
+			createdAt: at, updatedAt: at, version: seq}
+		if err := f.assets.add(env.AggregateID, a); err != nil {
+			return false, err
+		}
+		f.rows++
+		return true, nil
+	}
+	a, ok := f.assets.get(env.AggregateID)
+	switch e := ev.(type) {
+	case *events.AssetThresholdsSet:
+		if !ok {
+			return false, nil
+		}
+		a.withdrawalThreshold, a.liquidityThreshold = e.WithdrawalThreshold, e.LiquidityThreshold
+	case *events.AssetDeleted:
+		if !ok {
+			return false, nil
+		}
+		a.deletedAt = &at
+	case *events.AssetReactivated:
+		if !ok {
+			return false, nil
+		}
+		a.deletedAt = nil
+	case *events.FeeSet:
+		if !ok {
+			return false, nil
+		}
+		// A fee is a row of its own; the asset's row does not change.
+		feeID, err := pgUUID(e.FeeID)
+		if err != nil {
+			return false, err
+		}
+		a.fees = append(a.fees, feeRow{id: feeID, typ: e.Type, fixed: e.Fixed, basisPoints: e.BasisPoints, createdAt: at, sequence: seq})
+		f.rows++
+		return true, nil
+	default:
+		return true, nil
+	}
+	a.updatedAt, a.version = at, seq
+	return true, nil
+}
+
+func (f *assetsFold) Flush() []CopyRows {
+	as := f.assets.take()
+	f.rows = 0
+	return []CopyRows{
+		copyRows("assets", []string{"id", "tenant_id", "code", "scale", "ledger", "withdrawal_threshold", "liquidity_threshold",
+			"created_at", "updated_at", "deleted_at", "version"}, as, func(a *assetRow, v []any) {
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6] = &a.id, &a.tenantID, &a.code, &a.scale, &a.ledger, a.withdrawalThreshold, a.liquidityThreshold
+			v[7], v[8], v[9], v[10] = &a.createdAt, &a.updatedAt, a.deletedAt, &a.version
+		}),
+		copyChildren("fees", []string{"id", "asset_id", "type", "fixed", "basis_points", "created_at", "sequence"}, as,
+			func(a *assetRow) []feeRow { return a.fees },
+			func(a *assetRow, fee *feeRow, _ int, v []any) {
+				v[0], v[1], v[2], v[3], v[4], v[5], v[6] = &fee.id, &a.id, &fee.typ, &fee.fixed, &fee.basisPoints, &fee.createdAt, &fee.sequence
+			}),
+	}
 }

@@ -1,7 +1,10 @@
 package projections
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rafiki-go/rafiki/events"
 )
@@ -86,4 +89,111 @@ func queuePeerTokens(b *pgx.Batch, peerID string, tokens []string) {
 		return
 	}
 	b.Queue(`INSERT INTO peer_incoming_tokens (token, peer_id) SELECT unnest($2::text[]), $1`, peerID, tokens)
+}
+
+// NewFold folds peers and their incoming tokens in memory for a replay.
+func (Peers) NewFold() Fold { return &peersFold{} }
+
+type peerRow struct {
+	id, tenantID, assetID               pgtype.UUID
+	staticILPAddress                    string
+	name                                *string
+	maxPacketAmount, liquidityThreshold *uint64
+	outgoingToken, outgoingEndpoint     string
+	routes                              []string
+	createdAt, updatedAt                time.Time
+	deletedAt                           *time.Time
+	version                             int64
+	tokens                              []string
+}
+
+type peersFold struct {
+	peers held[peerRow]
+	rows  int
+}
+
+func (f *peersFold) Rows() int { return f.rows }
+
+func (f *peersFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	at, seq := env.Time, int64(env.Sequence)
+	if e, ok := ev.(*events.PeerCreated); ok {
+		p := &peerRow{staticILPAddress: e.StaticILPAddress, name: e.Name, maxPacketAmount: e.MaxPacketAmount,
+			liquidityThreshold: e.LiquidityThreshold, outgoingToken: e.OutgoingAuthToken, outgoingEndpoint: e.OutgoingEndpoint,
+			routes: e.Routes, createdAt: at, updatedAt: at, version: seq, tokens: e.IncomingAuthTokens}
+		if p.routes == nil {
+			p.routes = []string{}
+		}
+		var err error
+		if p.id, err = pgUUID(env.AggregateID); err != nil {
+			return false, err
+		}
+		if p.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		if p.assetID, err = pgUUID(e.AssetID); err != nil {
+			return false, err
+		}
+		if err := f.peers.add(env.AggregateID, p); err != nil {
+			return false, err
+		}
+		f.rows += 1 + len(p.tokens)
+		return true, nil
+	}
+	p, ok := f.peers.get(env.AggregateID)
+	switch e := ev.(type) {
+	case *events.PeerUpdated:
+		if !ok {
+			return false, nil
+		}
+		if e.StaticILPAddress != nil {
+			p.staticILPAddress = *e.StaticILPAddress
+		}
+		p.name = coalesce(e.Name, p.name)
+		p.maxPacketAmount = coalesce(e.MaxPacketAmount, p.maxPacketAmount)
+		p.liquidityThreshold = coalesce(e.LiquidityThreshold, p.liquidityThreshold)
+		if e.OutgoingAuthToken != nil {
+			p.outgoingToken = *e.OutgoingAuthToken
+		}
+		if e.OutgoingEndpoint != nil {
+			p.outgoingEndpoint = *e.OutgoingEndpoint
+		}
+		// A nil list is NULL to the statement, which keeps the routes.
+		if e.Routes != nil && *e.Routes != nil {
+			p.routes = *e.Routes
+		}
+		if e.IncomingAuthTokens != nil {
+			f.setTokens(p, *e.IncomingAuthTokens)
+		}
+	case *events.PeerDeleted:
+		if !ok {
+			return false, nil
+		}
+		p.deletedAt = &at
+		f.setTokens(p, nil)
+	default:
+		return true, nil
+	}
+	p.updatedAt, p.version = at, seq
+	return true, nil
+}
+
+func (f *peersFold) setTokens(p *peerRow, tokens []string) {
+	f.rows += len(tokens) - len(p.tokens)
+	p.tokens = tokens
+}
+
+func (f *peersFold) Flush() []CopyRows {
+	ps := f.peers.take()
+	f.rows = 0
+	return []CopyRows{
+		copyRows("peers", []string{"id", "tenant_id", "asset_id", "static_ilp_address", "name", "max_packet_amount",
+			"liquidity_threshold", "outgoing_token", "outgoing_endpoint", "routes", "created_at", "updated_at", "deleted_at", "version"},
+			ps, func(p *peerRow, v []any) {
+				v[0], v[1], v[2], v[3], v[4], v[5], v[6] = &p.id, &p.tenantID, &p.assetID, &p.staticILPAddress, p.name, p.maxPacketAmount, p.liquidityThreshold
+				v[7], v[8], v[9], v[10], v[11], v[12], v[13] = &p.outgoingToken, &p.outgoingEndpoint, p.routes, &p.createdAt, &p.updatedAt, p.deletedAt, &p.version
+			}),
+		copyChildren("peer_incoming_tokens", []string{"token", "peer_id"}, ps,
+			func(p *peerRow) []string { return p.tokens },
+			func(p *peerRow, token *string, _ int, v []any) { v[0], v[1] = token, &p.id }),
+	}
 }

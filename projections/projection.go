@@ -76,54 +76,93 @@ type decoded struct {
 	err error
 }
 
-// decode reads a stored envelope and its event. Only an unreadable envelope
-// fails it.
-func decode(data []byte, sequence uint64) (decoded, error) {
-	env, err := events.Unmarshal(data, sequence)
-	if err != nil {
-		return decoded{}, err
-	}
-	ev, err := events.Decode(env)
-	return decoded{env: env, ev: ev, err: err}, nil
-}
-
 // applyBatch folds events with sequence above the checkpoint into the
-// schema inside tx and moves the checkpoint. It returns the new checkpoint.
+// schema inside tx. It returns the new checkpoint.
 func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, evs []decoded, checkpoint uint64) (uint64, error) {
 	// The search path is set on its own: pgx prepares a batch's statements
 	// before it runs any of them.
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return 0, fmt.Errorf("projection %s: search path: %w", p.Name(), err)
 	}
+	return applyEvents(ctx, tx, p, schema, evs, checkpoint, nil)
+}
+
+// A batch of at least this many events folds the aggregates it creates and
+// copies their rows in; a smaller one applies statements only, since each
+// COPY costs round trips of its own.
+const foldEventsMin = 64
+
+// applyEvents applies the events with sequence above the checkpoint inside
+// tx, whose search path is the schema already. When the projection is a
+// Folder and the batch is large, the aggregates the batch creates are
+// folded, and their rows are copied in after the statements of the other
+// events, as a replay does. queue, when set, queues more statements after
+// the events'. It returns the sequence of the last event applied, or the
+// checkpoint when there is none.
+func applyEvents(ctx context.Context, tx pgx.Tx, p Projection, schema string, evs []decoded, checkpoint uint64,
+	queue func(b *pgx.Batch, last uint64)) (uint64, error) {
+	var fold Fold
+	if f, ok := p.(Folder); ok && len(evs) >= foldEventsMin {
+		fold = f.NewFold()
+	}
 	b := &pgx.Batch{}
-	last, err := queueApply(b, p, evs, checkpoint)
+	last, err := queueApply(b, p, fold, evs, checkpoint)
 	if err != nil || last == checkpoint {
 		return checkpoint, err
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, fmt.Errorf("projection %s: apply batch up to %d: %w", p.Name(), last, err)
+	if queue != nil {
+		queue(b, last)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return 0, fmt.Errorf("projection %s: apply batch up to %d: %w", p.Name(), last, err)
+		}
+	}
+	if fold != nil {
+		if err := writeFold(ctx, tx, schema, fold); err != nil {
+			return 0, fmt.Errorf("projection %s: apply batch up to %d: %w", p.Name(), last, err)
+		}
 	}
 	return last, nil
 }
 
 // queueApply queues the statements that fold events with sequence above the
-// checkpoint. It returns the sequence of the last event queued, or the
-// checkpoint when there is none.
-func queueApply(b *pgx.Batch, p Projection, evs []decoded, checkpoint uint64) (uint64, error) {
+// checkpoint, or folds them into fold when it takes them. It returns the
+// sequence of the last event queued or folded, or the checkpoint when there
+// is none.
+func queueApply(b *pgx.Batch, p Projection, fold Fold, evs []decoded, checkpoint uint64) (uint64, error) {
 	last := checkpoint
 	for _, d := range evs {
 		if d.env.Sequence <= last {
 			continue
 		}
-		if d.err != nil {
-			return 0, fmt.Errorf("projection %s: %w", p.Name(), d.err)
-		}
-		if err := p.Apply(b, d.env, d.ev); err != nil {
-			return 0, fmt.Errorf("projection %s: apply %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
+		if err := queueEvent(b, p, fold, d); err != nil {
+			return 0, err
 		}
 		last = d.env.Sequence
 	}
 	return last, nil
+}
+
+// queueEvent folds one event into fold, when there is one and it holds the
+// event's aggregate, or queues the event's statements.
+func queueEvent(b *pgx.Batch, p Projection, fold Fold, d decoded) error {
+	if d.err != nil {
+		return fmt.Errorf("projection %s: %w", p.Name(), d.err)
+	}
+	if fold != nil {
+		held, err := fold.Add(d.env, d.ev)
+		if err != nil {
+			return fmt.Errorf("projection %s: fold %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
+		}
+		if held {
+			return nil
+		}
+	}
+	if err := p.Apply(b, d.env, d.ev); err != nil {
+		return fmt.Errorf("projection %s: apply %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
+	}
+	return nil
 }
 
 // saveCheckpoint records the checkpoint and tells waiting readers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,11 +13,14 @@ import (
 )
 
 const (
-	// Events read per direct-get request and applied per transaction while
-	// replaying. The server counts the pending messages matching the filter
-	// for every request, which costs in proportion to the stream's subjects,
-	// so fewer, larger requests read faster.
+	// Events read ahead and applied per transaction while replaying; also
+	// the most events one direct-get request of the swap reads. The server
+	// counts the pending messages matching the filter for every direct-get
+	// request, which costs in proportion to the stream's subjects, so fewer,
+	// larger requests read faster.
 	replayBatchEvents = 5000
+	// Rows a replay's fold holds before it writes them (see Fold).
+	replayFoldRows = 200_000
 	// Stop a runaway replay: no stream of ours holds this many events.
 	replayEventsMax = 1 << 40
 )
@@ -25,7 +29,7 @@ const (
 type Progress struct {
 	Sequence     uint64 // last sequence read
 	LastSequence uint64 // the stream's last sequence when the replay began
-	Applied      uint64 // events applied so far
+	Applied      uint64 // events folded or applied so far
 }
 
 // Replay rebuilds a projection from sequence 1 into a fresh schema, then
@@ -52,26 +56,25 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 		return 0, fmt.Errorf("replay %s: prepare %s: %w", p.Name(), fresh, err)
 	}
 	r := &replayer{js: js, stream: streamName, projection: p, filter: filter, schema: fresh, end: end, progress: progress}
+	b := newBuilder(pool, p, fresh, replayFoldRows)
 	// Most of the work happens outside the swap so that the live projection
 	// keeps running; the swap then only applies what arrived meanwhile.
-	// Batches are read and decoded ahead while the previous one is applied.
+	// Batches are read and decoded ahead while the previous one is folded
+	// or applied.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	for batch := range r.readAhead(readCtx) {
 		if batch.err != nil {
 			return 0, batch.err
 		}
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-				return err
-			}
-			return r.apply(ctx, tx, batch.events)
-		})
-		if err != nil {
+		if err := r.add(ctx, b, batch.events); err != nil {
 			return 0, err
 		}
 	}
 	stopReading()
+	if err := b.finish(ctx); err != nil {
+		return 0, err
+	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return r.swap(ctx, tx) })
 	if err != nil {
 		return 0, err
@@ -99,33 +102,84 @@ type readBatch struct {
 	err    error
 }
 
-// readAhead reads batches from sequence 1 until one reaches r.end or the
-// stream has no more, one batch ahead of the reader of the channel.
+// readAhead reads the events from sequence 1 until it reaches r.end or
+// the stream has no more, and delivers them in batches, one batch ahead of
+// the reader of the channel. It reads through an ordered consumer: the
+// server pushes the messages as they are stored, which costs it a fraction
+// of answering direct gets, whose every message carries headers built for
+// it.
 func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 	out := make(chan readBatch, 1)
 	go func() {
 		defer close(out)
-		var after uint64
-		for after < r.end {
-			evs, err := r.read(ctx, after)
-			if err == nil && len(evs) == 0 {
-				return
-			}
+		send := func(b readBatch) bool {
 			select {
-			case out <- readBatch{evs, err}:
+			case out <- b:
+				return b.err == nil
 			case <-ctx.Done():
-				return
+				return false
 			}
+		}
+		fail := func(err error) { send(readBatch{err: fmt.Errorf("replay %s: read: %w", r.projection.Name(), err)}) }
+		cons, err := r.js.OrderedConsumer(ctx, r.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{r.filter}, DeliverPolicy: jetstream.DeliverAllPolicy})
+		if err != nil {
+			fail(err)
+			return
+		}
+		it, err := cons.Messages(jetstream.PullMaxMessages(replayBatchEvents))
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer func() {
+			it.Stop()
+			// The server would drop the consumer after a while of
+			// inactivity; it is of no use any more.
+			if info := cons.CachedInfo(); info != nil {
+				deleteCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				_ = r.js.DeleteConsumer(deleteCtx, r.stream, info.Name)
+				cancel()
+			}
+		}()
+		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+			return // nothing matches the filter yet
+		}
+		evs := make([]decoded, 0, replayBatchEvents)
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
+				fail(err)
 				return
 			}
-			after = evs[len(evs)-1].env.Sequence
+			meta, err := msg.Metadata()
+			if err != nil {
+				fail(err)
+				return
+			}
+			d, err := decode(msg.Data(), meta.Sequence.Stream)
+			if err != nil {
+				send(readBatch{err: err})
+				return
+			}
+			evs = append(evs, d)
+			// Nothing more was stored when the server sent this one, or
+			// the replay has what was there when it began: the swap reads
+			// the rest.
+			done := meta.NumPending == 0 || meta.Sequence.Stream >= r.end
+			if len(evs) == cap(evs) || done {
+				if !send(readBatch{events: evs}) || done {
+					return
+				}
+				evs = make([]decoded, 0, replayBatchEvents)
+			}
 		}
 	}()
 	return out
 }
 
-// read reads and decodes one batch of events after sequence after.
+// read reads and decodes one batch of events after sequence after, with a
+// direct get: the swap reads what came in since the consumer caught up.
 func (r *replayer) read(ctx context.Context, after uint64) ([]decoded, error) {
 	it, err := jetstreamext.GetBatch(ctx, r.js, r.stream, replayBatchEvents,
 		jetstreamext.GetBatchSeq(after+1), jetstreamext.GetBatchSubject(r.filter))
@@ -149,7 +203,29 @@ func (r *replayer) read(ctx context.Context, after uint64) ([]decoded, error) {
 	return evs, nil
 }
 
-// apply applies one batch read after r.last.
+// add folds or applies one batch read after r.last into the fresh schema.
+func (r *replayer) add(ctx context.Context, b *builder, evs []decoded) error {
+	if r.applied > replayEventsMax {
+		return fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
+	}
+	if err := b.add(ctx, evs); err != nil {
+		return err
+	}
+	r.advance(evs)
+	return nil
+}
+
+// advance records a batch as applied.
+func (r *replayer) advance(evs []decoded) {
+	r.last = evs[len(evs)-1].env.Sequence
+	r.applied += uint64(len(evs))
+	if r.progress != nil {
+		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied})
+	}
+}
+
+// apply applies one batch read after r.last inside the swap, as the runner
+// applies a batch.
 func (r *replayer) apply(ctx context.Context, tx pgx.Tx, evs []decoded) error {
 	if r.applied > replayEventsMax {
 		return fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
@@ -157,11 +233,7 @@ func (r *replayer) apply(ctx context.Context, tx pgx.Tx, evs []decoded) error {
 	if _, err := applyBatch(ctx, tx, r.projection, r.schema, evs, r.last); err != nil {
 		return err
 	}
-	r.last = evs[len(evs)-1].env.Sequence
-	r.applied += uint64(len(evs))
-	if r.progress != nil {
-		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied})
-	}
+	r.advance(evs)
 	return nil
 }
 

@@ -207,7 +207,8 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 	}
 	name := r.projection.Name()
 	// Four round trips: BEGIN, the preamble, the events with the
-	// checkpoint, COMMIT.
+	// checkpoint, COMMIT; and one COPY per table when a large batch
+	// creates aggregates.
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		var checkpoint int64
 		pre := &pgx.Batch{}
@@ -224,16 +225,9 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 		if err := tx.SendBatch(ctx, pre).Close(); err != nil {
 			return fmt.Errorf("projection %s: lock and read checkpoint: %w", name, err)
 		}
-		b := &pgx.Batch{}
-		last, err := queueApply(b, r.projection, evs, uint64(checkpoint))
-		if err != nil || last == uint64(checkpoint) {
-			return err
-		}
-		queueCheckpoint(b, name, last)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("projection %s: apply batch up to %d: %w", name, last, err)
-		}
-		return nil
+		_, err := applyEvents(ctx, tx, r.projection, Schema(r.projection), evs, uint64(checkpoint),
+			func(b *pgx.Batch, last uint64) { queueCheckpoint(b, name, last) })
+		return err
 	})
 	if err != nil {
 		return err

@@ -1,7 +1,10 @@
 package projections
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rafiki-go/rafiki/events"
 )
@@ -72,4 +75,108 @@ func nullable(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// NewFold folds tenants in memory for a replay.
+func (Tenants) NewFold() Fold { return &tenantsFold{} }
+
+type tenantRow struct {
+	id                                          pgtype.UUID
+	email, idpConsentURL, idpSecret, publicName *string
+	apiSecret                                   string
+	createdAt, updatedAt                        time.Time
+	deletedAt                                   *time.Time
+	version                                     int64
+	settings                                    []events.Setting
+}
+
+type tenantsFold struct {
+	tenants held[tenantRow]
+	rows    int
+}
+
+func (f *tenantsFold) Rows() int { return f.rows }
+
+func (f *tenantsFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	at, seq := env.Time, int64(env.Sequence)
+	if e, ok := ev.(*events.TenantCreated); ok {
+		id, err := pgUUID(env.AggregateID)
+		if err != nil {
+			return false, err
+		}
+		t := &tenantRow{id: id, email: nullable(e.Email), apiSecret: e.APISecret, idpConsentURL: nullable(e.IDPConsentURL),
+			idpSecret: nullable(e.IDPSecret), publicName: nullable(e.PublicName), createdAt: at, updatedAt: at, version: seq}
+		if err := f.tenants.add(env.AggregateID, t); err != nil {
+			return false, err
+		}
+		f.rows++
+		f.setSettings(t, e.Settings)
+		return true, nil
+	}
+	t, ok := f.tenants.get(env.AggregateID)
+	switch e := ev.(type) {
+	case *events.TenantUpdated:
+		if !ok {
+			return false, nil
+		}
+		t.email = coalesce(e.Email, t.email)
+		if e.APISecret != nil {
+			t.apiSecret = *e.APISecret
+		}
+		t.idpConsentURL = coalesce(e.IDPConsentURL, t.idpConsentURL)
+		t.idpSecret = coalesce(e.IDPSecret, t.idpSecret)
+		t.publicName = coalesce(e.PublicName, t.publicName)
+	case *events.TenantSettingsSet:
+		if !ok {
+			return false, nil
+		}
+		f.setSettings(t, e.Settings)
+	case *events.TenantDeleted:
+		if !ok {
+			return false, nil
+		}
+		t.deletedAt = &at
+	default:
+		return true, nil
+	}
+	t.updatedAt, t.version = at, seq
+	return true, nil
+}
+
+// setSettings upserts settings by key, as queueSettings does.
+func (f *tenantsFold) setSettings(t *tenantRow, settings []events.Setting) {
+next:
+	for _, s := range settings {
+		for i := range t.settings {
+			if t.settings[i].Key == s.Key {
+				t.settings[i].Value = s.Value
+				continue next
+			}
+		}
+		t.settings = append(t.settings, s)
+		f.rows++
+	}
+}
+
+func (f *tenantsFold) Flush() []CopyRows {
+	ts := f.tenants.take()
+	f.rows = 0
+	return []CopyRows{
+		copyRows("tenants", []string{"id", "email", "api_secret", "idp_consent_url", "idp_secret", "public_name",
+			"created_at", "updated_at", "deleted_at", "version"}, ts, func(t *tenantRow, v []any) {
+			v[0], v[1], v[2], v[3], v[4], v[5] = &t.id, t.email, &t.apiSecret, t.idpConsentURL, t.idpSecret, t.publicName
+			v[6], v[7], v[8], v[9] = &t.createdAt, &t.updatedAt, t.deletedAt, &t.version
+		}),
+		copyChildren("tenant_settings", []string{"tenant_id", "key", "value"}, ts,
+			func(t *tenantRow) []events.Setting { return t.settings },
+			func(t *tenantRow, s *events.Setting, _ int, v []any) { v[0], v[1], v[2] = &t.id, &s.Key, &s.Value }),
+	}
+}
+
+// coalesce is COALESCE(value, current) for an optional column.
+func coalesce[T any](value, current *T) *T {
+	if value != nil {
+		return value
+	}
+	return current
 }

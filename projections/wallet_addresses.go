@@ -1,7 +1,10 @@
 package projections
 
 import (
+	"time"
+
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rafiki-go/rafiki/events"
 )
@@ -104,4 +107,144 @@ func (WalletAddressKeys) Apply(b *pgx.Batch, env events.Envelope, ev events.Even
 		b.Queue(`UPDATE wallet_address_keys SET revoked = true, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
 	}
 	return nil
+}
+
+// NewFold folds wallet addresses and their properties in memory for a
+// replay.
+func (WalletAddresses) NewFold() Fold { return &walletAddressesFold{} }
+
+type walletAddressRow struct {
+	id, tenantID, assetID pgtype.UUID
+	address               string
+	publicName            *string
+	createdAt, updatedAt  time.Time
+	deactivatedAt         *time.Time
+	version               int64
+	properties            []events.Property
+}
+
+type walletAddressesFold struct {
+	addresses held[walletAddressRow]
+	rows      int
+}
+
+func (f *walletAddressesFold) Rows() int { return f.rows }
+
+func (f *walletAddressesFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	at, seq := env.Time, int64(env.Sequence)
+	if e, ok := ev.(*events.WalletAddressCreated); ok {
+		w := &walletAddressRow{address: e.Address, publicName: nullable(e.PublicName), createdAt: at, updatedAt: at, version: seq,
+			properties: e.AdditionalProperties}
+		var err error
+		if w.id, err = pgUUID(env.AggregateID); err != nil {
+			return false, err
+		}
+		if w.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		if w.assetID, err = pgUUID(e.AssetID); err != nil {
+			return false, err
+		}
+		if err := f.addresses.add(env.AggregateID, w); err != nil {
+			return false, err
+		}
+		f.rows += 1 + len(w.properties)
+		return true, nil
+	}
+	w, ok := f.addresses.get(env.AggregateID)
+	switch e := ev.(type) {
+	case *events.WalletAddressUpdated:
+		if !ok {
+			return false, nil
+		}
+		w.publicName = coalesce(e.PublicName, w.publicName)
+		if e.ReplaceProperties {
+			f.rows += len(e.AdditionalProperties) - len(w.properties)
+			w.properties = e.AdditionalProperties
+		}
+	case *events.WalletAddressDeactivated:
+		if !ok {
+			return false, nil
+		}
+		w.deactivatedAt = &at
+	case *events.WalletAddressActivated:
+		if !ok {
+			return false, nil
+		}
+		w.deactivatedAt = nil
+	default:
+		return true, nil
+	}
+	w.updatedAt, w.version = at, seq
+	return true, nil
+}
+
+func (f *walletAddressesFold) Flush() []CopyRows {
+	ws := f.addresses.take()
+	f.rows = 0
+	return []CopyRows{
+		copyRows("wallet_addresses", []string{"id", "tenant_id", "asset_id", "address", "public_name",
+			"created_at", "updated_at", "deactivated_at", "version"}, ws, func(w *walletAddressRow, v []any) {
+			v[0], v[1], v[2], v[3], v[4] = &w.id, &w.tenantID, &w.assetID, &w.address, w.publicName
+			v[5], v[6], v[7], v[8] = &w.createdAt, &w.updatedAt, w.deactivatedAt, &w.version
+		}),
+		copyChildren("wallet_address_properties", []string{"wallet_address_id", "position", "key", "value", "visible"}, ws,
+			func(w *walletAddressRow) []events.Property { return w.properties },
+			func(w *walletAddressRow, p *events.Property, i int, v []any) {
+				v[0], v[1], v[2], v[3], v[4] = &w.id, int32(i), &p.Key, &p.Value, &p.Visible
+			}),
+	}
+}
+
+// NewFold folds wallet address keys in memory for a replay.
+func (WalletAddressKeys) NewFold() Fold { return &walletAddressKeysFold{} }
+
+type walletAddressKeyRow struct {
+	id, tenantID, walletAddressID pgtype.UUID
+	kid, x, alg, kty, crv         string
+	revoked                       bool
+	createdAt, updatedAt          time.Time
+	version                       int64
+}
+
+type walletAddressKeysFold struct {
+	keys held[walletAddressKeyRow]
+}
+
+func (f *walletAddressKeysFold) Rows() int { return len(f.keys.order) }
+
+func (f *walletAddressKeysFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	at, seq := env.Time, int64(env.Sequence)
+	switch e := ev.(type) {
+	case *events.WalletAddressKeyAdded:
+		k := &walletAddressKeyRow{kid: e.Kid, x: e.X, alg: e.Alg, kty: e.Kty, crv: e.Crv, createdAt: at, updatedAt: at, version: seq}
+		var err error
+		if k.id, err = pgUUID(env.AggregateID); err != nil {
+			return false, err
+		}
+		if k.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		if k.walletAddressID, err = pgUUID(e.WalletAddressID); err != nil {
+			return false, err
+		}
+		return true, f.keys.add(env.AggregateID, k)
+	case *events.WalletAddressKeyRevoked:
+		k, ok := f.keys.get(env.AggregateID)
+		if !ok {
+			return false, nil
+		}
+		k.revoked, k.updatedAt, k.version = true, at, seq
+	}
+	return true, nil
+}
+
+func (f *walletAddressKeysFold) Flush() []CopyRows {
+	return []CopyRows{
+		copyRows("wallet_address_keys", []string{"id", "tenant_id", "wallet_address_id", "kid", "x", "alg", "kty", "crv",
+			"revoked", "created_at", "updated_at", "version"}, f.keys.take(), func(k *walletAddressKeyRow, v []any) {
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = &k.id, &k.tenantID, &k.walletAddressID, &k.kid, &k.x, &k.alg, &k.kty, &k.crv
+			v[8], v[9], v[10], v[11] = &k.revoked, &k.createdAt, &k.updatedAt, &k.version
+		}),
+	}
 }

@@ -1,0 +1,89 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+// Build builds a projection's tables in a fresh schema from stored events
+// (data[i] at stream sequence seqs[i]) the way a replay does before its
+// swap, in batches of batch events, with a fold that writes its rows when
+// it holds rowsMax of them. A projection that is no Folder is built with
+// statements only.
+func Build(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, rowsMax, batch int, data [][]byte, seqs []uint64) error {
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, schema) }); err != nil {
+		return err
+	}
+	b := newBuilder(pool, p, schema, rowsMax)
+	for evs := range batches(data, seqs, batch) {
+		if evs.err != nil {
+			return evs.err
+		}
+		if err := b.add(ctx, evs.events); err != nil {
+			return err
+		}
+	}
+	return b.finish(ctx)
+}
+
+// BuildLive builds a projection's tables in a fresh schema from stored
+// events as the runner applies them, one transaction per batch of batch
+// events.
+func BuildLive(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, batch int, data [][]byte, seqs []uint64) error {
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, schema) }); err != nil {
+		return err
+	}
+	var last uint64
+	for evs := range batches(data, seqs, batch) {
+		if evs.err != nil {
+			return evs.err
+		}
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			last, err = applyBatch(ctx, tx, p, schema, evs.events, last)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batches decodes stored events in batches of n.
+func batches(data [][]byte, seqs []uint64, n int) func(func(readBatch) bool) {
+	return func(yield func(readBatch) bool) {
+		for len(data) > 0 {
+			k := min(n, len(data))
+			evs := make([]decoded, 0, k)
+			for i := range k {
+				d, err := decode(data[i], seqs[i])
+				if err != nil {
+					yield(readBatch{err: err})
+					return
+				}
+				evs = append(evs, d)
+			}
+			if !yield(readBatch{events: evs}) {
+				return
+			}
+			data, seqs = data[k:], seqs[k:]
+		}
+	}
+}
+
+// Decode is the decoding of stored events the runner and replays use.
+func Decode(data []byte, sequence uint64) (events.Envelope, events.Event, error, error) {
+	d, err := decode(data, sequence)
+	return d.env, d.ev, d.err, err
+}
+
+// ScanEnvelope reports whether decode reads an envelope in one pass.
+func ScanEnvelope(data []byte) bool {
+	_, ok := scanEnvelope(data)
+	return ok
+}

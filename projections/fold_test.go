@@ -1,0 +1,383 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// statementsOnly hides a projection's fold, so that it is built with one
+// statement per row change, as the live runner applies events.
+type statementsOnly struct{ projections.Projection }
+
+// TestFoldEqualsStatements builds every projection from a generated history
+// (creations, updates, deletions, re-activations, replaced children, tokens
+// passed from one peer to another, events the projection ignores, events of
+// aggregates never created) once with statements and then with its fold,
+// holding every row until the end or writing them in small chunks so that
+// aggregates span chunks and their later events go back to statements.
+// Every table must hold the same rows.
+func TestFoldEqualsStatements(t *testing.T) {
+	dbURL := testkit.NewDatabase(t)
+	if err := migrations.Up(dbURL); err != nil {
+		t.Fatal(err)
+	}
+	pool := testkit.Pool(t, dbURL)
+	ctx := context.Background()
+	for _, p := range app.Projections() {
+		t.Run(p.Name(), func(t *testing.T) {
+			if _, ok := p.(projections.Folder); !ok {
+				t.Fatalf("%s has no fold: a replay applies its events one statement at a time", p.Name())
+			}
+			gen, ok := histories[p.Name()]
+			if !ok {
+				t.Fatalf("no history generator for %s", p.Name())
+			}
+			h := newHistory(int64(len(p.Name())))
+			gen(h)
+			want := "fold_" + p.Name() + "_statements"
+			if err := projections.Build(ctx, pool, statementsOnly{p}, want, 0, 100, h.data, h.seqs); err != nil {
+				t.Fatal(err)
+			}
+			counts := tableCounts(t, pool, want)
+			for table, n := range counts {
+				if n < 10 {
+					t.Fatalf("%s.%s has %d rows: the history does not exercise it", want, table, n)
+				}
+			}
+			// A replay's fold, holding at most rowsMax rows, fed batches of
+			// batch events; or (live) the runner's batches, each folding the
+			// aggregates it creates when it is large enough.
+			for _, c := range []struct {
+				live           bool
+				rowsMax, batch int
+			}{{false, 1 << 30, 100}, {false, 1 << 30, 1}, {false, 1, 100}, {false, 5, 7}, {false, 37, 100}, {false, 200, 1000},
+				{true, 0, 64}, {true, 0, 150}, {true, 0, 1000}} {
+				got := fmt.Sprintf("fold_%s_%d_%d", p.Name(), c.rowsMax, c.batch)
+				var err error
+				if c.live {
+					got = fmt.Sprintf("fold_%s_live_%d", p.Name(), c.batch)
+					err = projections.BuildLive(ctx, pool, p, got, c.batch, h.data, h.seqs)
+				} else {
+					err = projections.Build(ctx, pool, p, got, c.rowsMax, c.batch, h.data, h.seqs)
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", got, err)
+				}
+				for table := range counts {
+					var missing, extra int
+					q := fmt.Sprintf(`SELECT (SELECT count(*) FROM (SELECT * FROM %[1]s.%[3]s EXCEPT ALL SELECT * FROM %[2]s.%[3]s) d),
+						(SELECT count(*) FROM (SELECT * FROM %[2]s.%[3]s EXCEPT ALL SELECT * FROM %[1]s.%[3]s) d)`, want, got, table)
+					if err := pool.QueryRow(ctx, q).Scan(&missing, &extra); err != nil {
+						t.Fatal(err)
+					}
+					if missing != 0 || extra != 0 {
+						t.Errorf("%s.%s lacks %d of the statements' rows and has %d others", got, table, missing, extra)
+					}
+				}
+			}
+		})
+	}
+}
+
+// tableCounts counts the rows of every table of a schema.
+func tableCounts(t *testing.T, pool interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, schema string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("tables of %s: %v %v", schema, tables, err)
+	}
+	counts := map[string]int{}
+	for _, table := range tables {
+		var n int
+		if err := pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s.%s", schema, table)).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		counts[table] = n
+	}
+	return counts
+}
+
+// history is a generated stream of stored events: data[i] at sequence
+// seqs[i]. Sequences have gaps, as other aggregates' events lie between,
+// and times have nanoseconds, which the database rounds.
+type history struct {
+	rng  *rand.Rand
+	seq  uint64
+	at   time.Time
+	data [][]byte
+	seqs []uint64
+	ids  int
+}
+
+func newHistory(seed int64) *history {
+	return &history{rng: rand.New(rand.NewPCG(uint64(seed), 7)), at: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (h *history) add(aggregateType, id, tenantID string, ev events.Event) {
+	h.seq += 1 + uint64(h.rng.IntN(3))
+	h.at = h.at.Add(time.Duration(1 + h.rng.IntN(5_000_000)))
+	meta := events.Meta{AggregateType: aggregateType, AggregateID: id, TenantID: tenantID, CausationID: "c", Time: h.at}
+	envs, err := events.Seal(meta, fmt.Sprintf("command-%d", h.seq), 0, ev)
+	if err != nil {
+		panic(err)
+	}
+	data, err := events.Marshal(envs[0])
+	if err != nil {
+		panic(err)
+	}
+	h.data = append(h.data, data)
+	h.seqs = append(h.seqs, h.seq)
+}
+
+func (h *history) id() string {
+	h.ids++
+	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "fold-test-%d", h.ids)).String()
+}
+
+func (h *history) chance(percent int) bool { return h.rng.IntN(100) < percent }
+
+// text is an optional string: absent, empty or set.
+func (h *history) text(prefix string) *string {
+	switch h.rng.IntN(3) {
+	case 0:
+		return nil
+	case 1:
+		s := ""
+		return &s
+	default:
+		s := fmt.Sprintf("%s-%d", prefix, h.rng.IntN(1000))
+		return &s
+	}
+}
+
+func (h *history) value(prefix string) string {
+	if s := h.text(prefix); s != nil {
+		return *s
+	}
+	return ""
+}
+
+func (h *history) amount() *uint64 {
+	if h.chance(30) {
+		return nil
+	}
+	n := h.rng.Uint64() >> h.rng.IntN(64)
+	return &n
+}
+
+// steps runs a history of n steps: each creates an aggregate (while fewer
+// than aggregates exist) or changes a random existing one.
+func (h *history) steps(n, aggregates int, create func(), change func(i int), count func() int) {
+	for range n {
+		if count() < aggregates && (count() == 0 || h.chance(25)) {
+			create()
+		} else {
+			change(h.rng.IntN(count()))
+		}
+	}
+}
+
+var histories = map[string]func(h *history){
+	"tenants": func(h *history) {
+		const typ = "tenant"
+		var ids []string
+		settings := func() []events.Setting {
+			var out []events.Setting
+			for range h.rng.IntN(4) {
+				out = append(out, events.Setting{Key: fmt.Sprintf("K%d", h.rng.IntN(4)), Value: h.value("v")})
+			}
+			return out
+		}
+		h.steps(600, 60, func() {
+			id := h.id()
+			ids = append(ids, id)
+			h.add(typ, id, id, &events.TenantCreated{Email: h.value("e"), APISecret: h.value("s"), IDPConsentURL: h.value("u"),
+				IDPSecret: h.value("i"), PublicName: h.value("n"), Settings: settings()})
+		}, func(i int) {
+			id := ids[i]
+			switch h.rng.IntN(5) {
+			case 0, 1:
+				h.add(typ, id, id, &events.TenantUpdated{Email: h.text("e"), APISecret: h.text("s"), IDPConsentURL: h.text("u"),
+					IDPSecret: h.text("i"), PublicName: h.text("n")})
+			case 2:
+				h.add(typ, id, id, &events.TenantSettingsSet{Settings: settings()})
+			case 3:
+				h.add(typ, id, id, &events.TenantDeleted{})
+			default:
+				// An event of another type on the tenant's subject.
+				h.add(typ, id, id, &events.LiquidityLow{Balance: 1, Threshold: 2})
+			}
+		}, func() int { return len(ids) })
+		// A tenant never created.
+		ghost := h.id()
+		h.add(typ, ghost, ghost, &events.TenantUpdated{PublicName: h.text("n")})
+		h.add(typ, ghost, ghost, &events.TenantDeleted{})
+	},
+	"assets": func(h *history) {
+		const typ = "asset"
+		tenant := h.id()
+		var ids []string
+		h.steps(600, 60, func() {
+			id := h.id()
+			ids = append(ids, id)
+			h.add(typ, id, tenant, &events.AssetCreated{Code: fmt.Sprintf("C%d", len(ids)), Scale: uint8(h.rng.IntN(10)),
+				Ledger: uint32(len(ids)), WithdrawalThreshold: h.amount(), LiquidityThreshold: h.amount()})
+		}, func(i int) {
+			id := ids[i]
+			switch h.rng.IntN(6) {
+			case 0:
+				h.add(typ, id, tenant, &events.AssetThresholdsSet{WithdrawalThreshold: h.amount(), LiquidityThreshold: h.amount()})
+			case 1:
+				h.add(typ, id, tenant, &events.AssetDeleted{})
+			case 2:
+				h.add(typ, id, tenant, &events.AssetReactivated{})
+			case 3, 4:
+				h.add(typ, id, tenant, &events.FeeSet{FeeID: h.id(), Type: []string{"SENDING", "RECEIVING"}[h.rng.IntN(2)],
+					Fixed: h.rng.Uint64() >> h.rng.IntN(64), BasisPoints: h.rng.IntN(10_000)})
+			default:
+				h.add(typ, id, tenant, &events.LiquidityDeposited{TransferID: h.id(), Amount: 5})
+			}
+		}, func() int { return len(ids) })
+		ghost := h.id()
+		h.add(typ, ghost, tenant, &events.AssetThresholdsSet{})
+		h.add(typ, ghost, tenant, &events.FeeSet{FeeID: h.id(), Type: "SENDING", Fixed: 1, BasisPoints: 2})
+	},
+	"wallet_addresses": func(h *history) {
+		const typ = "wallet_address"
+		tenant, asset := h.id(), h.id()
+		var ids []string
+		properties := func() []events.Property {
+			var out []events.Property
+			for range h.rng.IntN(4) {
+				out = append(out, events.Property{Key: h.value("k"), Value: h.value("v"), Visible: h.chance(50)})
+			}
+			return out
+		}
+		h.steps(600, 60, func() {
+			id := h.id()
+			ids = append(ids, id)
+			h.add(typ, id, tenant, &events.WalletAddressCreated{AssetID: asset, Address: fmt.Sprintf("https://w.test/%d", len(ids)),
+				PublicName: h.value("n"), AdditionalProperties: properties()})
+		}, func(i int) {
+			id := ids[i]
+			switch h.rng.IntN(4) {
+			case 0, 1:
+				replace := h.chance(60)
+				var props []events.Property
+				if replace {
+					props = properties()
+				}
+				h.add(typ, id, tenant, &events.WalletAddressUpdated{PublicName: h.text("n"), ReplaceProperties: replace, AdditionalProperties: props})
+			case 2:
+				h.add(typ, id, tenant, &events.WalletAddressDeactivated{})
+			default:
+				h.add(typ, id, tenant, &events.WalletAddressActivated{})
+			}
+		}, func() int { return len(ids) })
+		ghost := h.id()
+		h.add(typ, ghost, tenant, &events.WalletAddressDeactivated{})
+	},
+	"wallet_address_keys": func(h *history) {
+		const typ = "wallet_address_key"
+		tenant := h.id()
+		wallets := []string{h.id(), h.id(), h.id()}
+		var ids []string
+		h.steps(300, 80, func() {
+			id := h.id()
+			ids = append(ids, id)
+			h.add(typ, id, tenant, &events.WalletAddressKeyAdded{WalletAddressID: wallets[h.rng.IntN(len(wallets))],
+				Kid: fmt.Sprintf("kid-%d", len(ids)), X: h.value("x"), Alg: "EdDSA", Kty: "OKP", Crv: "Ed25519"})
+		}, func(i int) {
+			h.add(typ, ids[i], tenant, &events.WalletAddressKeyRevoked{})
+		}, func() int { return len(ids) })
+		ghost := h.id()
+		h.add(typ, ghost, tenant, &events.WalletAddressKeyRevoked{})
+	},
+	"peers": func(h *history) {
+		const typ = "peer"
+		tenant, asset := h.id(), h.id()
+		var ids []string
+		owned := map[string][]string{} // tokens by peer
+		var free []string              // released tokens, which another peer may take
+		tokens := func() []string {
+			var out []string
+			for range h.rng.IntN(4) {
+				if len(free) > 0 && h.chance(50) {
+					k := h.rng.IntN(len(free))
+					out = append(out, free[k])
+					free = slices.Delete(free, k, k+1)
+				} else {
+					out = append(out, h.id())
+				}
+			}
+			return out
+		}
+		release := func(id string) {
+			free = append(free, owned[id]...)
+			delete(owned, id)
+		}
+		routes := func() []string {
+			switch h.rng.IntN(3) {
+			case 0:
+				return nil
+			case 1:
+				return []string{}
+			default:
+				return []string{"test.a", fmt.Sprintf("test.r%d", h.rng.IntN(9))}
+			}
+		}
+		h.steps(600, 60, func() {
+			id := h.id()
+			ids = append(ids, id)
+			owned[id] = tokens()
+			h.add(typ, id, tenant, &events.PeerCreated{AssetID: asset, StaticILPAddress: fmt.Sprintf("test.p%d", len(ids)),
+				Name: h.text("n"), MaxPacketAmount: h.amount(), LiquidityThreshold: h.amount(), IncomingAuthTokens: owned[id],
+				OutgoingAuthToken: h.value("o"), OutgoingEndpoint: h.value("http://p.test/"), Routes: routes()})
+		}, func(i int) {
+			id := ids[i]
+			switch h.rng.IntN(5) {
+			case 0, 1, 2:
+				e := &events.PeerUpdated{StaticILPAddress: h.text("test.s"), Name: h.text("n"), MaxPacketAmount: h.amount(),
+					LiquidityThreshold: h.amount(), OutgoingAuthToken: h.text("o"), OutgoingEndpoint: h.text("http://q.test/")}
+				if r := routes(); r != nil {
+					e.Routes = &r
+				}
+				if h.chance(50) {
+					release(id)
+					t := append([]string{}, tokens()...) // [] replaces, null would not
+					owned[id] = t
+					e.IncomingAuthTokens = &t
+				}
+				h.add(typ, id, tenant, e)
+			case 3:
+				release(id)
+				h.add(typ, id, tenant, &events.PeerDeleted{})
+			default:
+				h.add(typ, id, tenant, &events.LiquidityWithdrawalPosted{TransferID: h.id()})
+			}
+		}, func() int { return len(ids) })
+		ghost := h.id()
+		h.add(typ, ghost, tenant, &events.PeerDeleted{})
+	},
+}
