@@ -94,9 +94,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer %s: %w", w.Consumer, err)
 	}
 	drain := cmp.Or(w.DrainTimeout, drainTimeoutDefault)
+	poisonPub := &poisonPublisher{pub: jsqueue.NewPublisher(w.JS), log: w.log()}
 	sub, err := jsqueue.NewSubscriber(w.JS, jsqueue.Config{
 		Stream: w.Stream, Concurrency: cmp.Or(w.Concurrency, concurrencyDefault),
 		NakDelay: cmp.Or(w.FailureBackoff, failureBackoffDefault), DrainTimeout: drain, Log: w.log(),
+		Abandon: func(msg *message.Message, reason string) error {
+			if msg.Metadata.Get(middleware.ReasonForPoisonedKey) == "" {
+				msg.Metadata.Set(middleware.ReasonForPoisonedKey, fmt.Sprintf("%s: %s (%s)", reason, jsqueue.Subject(msg), msg.UUID))
+			}
+			return poisonPub.Publish(w.PoisonSubject, msg)
+		},
 	})
 	if err != nil {
 		return err
@@ -109,7 +116,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	poison, err := middleware.PoisonQueueWithFilter(jsqueue.NewPublisher(w.JS), w.PoisonSubject, w.poisoned)
+	poison, err := middleware.PoisonQueueWithFilter(poisonPub, w.PoisonSubject, poisoned)
 	if err != nil {
 		return err
 	}
@@ -163,13 +170,37 @@ func poisonLastDelivery(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-func (w *Worker) poisoned(err error) bool {
-	if !errors.Is(err, ErrUnprocessable) {
-		return false
-	}
-	w.log().Error("command poisoned", "subject", w.PoisonSubject, "err", err)
-	return true
+func poisoned(err error) bool { return errors.Is(err, ErrUnprocessable) }
+
+// poisonPublishTimeout bounds the publish of a poisoned command.
+const poisonPublishTimeout = 5 * time.Second
+
+// poisonPublisher publishes poisoned commands under a context of their own:
+// a command is often poisoned because its handler's context ended (ack_wait
+// reached, or the drain timeout of a stopping worker), and a publish under
+// that context would fail, leaving the command nacked at its last delivery.
+type poisonPublisher struct {
+	pub *jsqueue.Publisher
+	log *slog.Logger
 }
+
+func (p *poisonPublisher) Publish(topic string, messages ...*message.Message) error {
+	for _, m := range messages {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(m.Context()), poisonPublishTimeout)
+		c := m.Copy()
+		c.SetContext(ctx)
+		err := p.pub.Publish(topic, c)
+		cancel()
+		if err != nil {
+			return err
+		}
+		p.log.Error("command poisoned", "subject", topic, "id", m.UUID,
+			"command", jsqueue.Subject(m), "reason", m.Metadata.Get(middleware.ReasonForPoisonedKey))
+	}
+	return nil
+}
+
+func (p *poisonPublisher) Close() error { return nil }
 
 func (w *Worker) log() *slog.Logger {
 	if w.Log == nil {

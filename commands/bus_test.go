@@ -112,7 +112,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 
 // workQueue makes a work-queue stream of its own (subjects "<name>.>") with
 // one consumer, for what the declared consumer's settings do not show.
-func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, maxAckPending int) {
+func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, maxAckPending int, ackWait time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
@@ -122,7 +122,7 @@ func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, ma
 		t.Fatal(err)
 	}
 	if _, err := js.CreateConsumer(ctx, strings.ToUpper(name), jetstream.ConsumerConfig{
-		Durable: "work", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		Durable: "work", AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
 		MaxDeliver: maxDeliver, MaxAckPending: maxAckPending,
 	}); err != nil {
 		t.Fatal(err)
@@ -309,7 +309,7 @@ func TestCommandThatCanNeverSucceedIsPoisonedWithoutBlockingOthers(t *testing.T)
 
 func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 	n := testkit.StartNATS(t, false)
-	workQueue(t, n.JS, "lastdelivery", 2, 100)
+	workQueue(t, n.JS, "lastdelivery", 2, 100, 30*time.Second)
 	p := newProbe()
 	w := worker(n.JS, map[string]commands.Handler{
 		"lastdelivery.fail": func(ctx context.Context, data []byte) (time.Duration, error) {
@@ -349,6 +349,157 @@ func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 		"poisoned commands gone from the work queue")
 }
 
+// records keeps the messages logged at Info and above.
+type records struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+func (r *records) has(msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.msgs {
+		if m == msg {
+			return true
+		}
+	}
+	return false
+}
+
+// A command whose last delivery runs out of time, whether at ack_wait or
+// when a stopping worker's drain timeout cancels it, can never come back: it
+// must end in the poison stream, not stay in the work queue unread.
+func TestCommandOutOfTimeAtItsLastDeliveryIsPoisoned(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ackWait time.Duration
+		// handle runs the command "late"; release lets it return.
+		handle func(ctx context.Context, release <-chan struct{}) error
+		// stop stops the worker once the command runs.
+		stop   bool
+		reason string
+		within time.Duration // from the start of the command to its poisoning
+	}{
+		{"the handler gives up at ack_wait", time.Second, func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, false, "failed at its last delivery: lastdelivery.late (late): context deadline exceeded", 3 * time.Second},
+		{"the handler ignores its deadline", time.Second, func(ctx context.Context, release <-chan struct{}) error {
+			<-release
+			return nil
+		}, false, "no verdict at its last delivery", 4 * time.Second},
+		{"the handler is cancelled by the stop", 30 * time.Second, func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, true, "failed at its last delivery: lastdelivery.late (late): context", 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			workQueue(t, n.JS, "lastdelivery", 1, 100, tc.ackWait)
+			p := newProbe()
+			release := make(chan struct{})
+			defer close(release)
+			w := worker(n.JS, map[string]commands.Handler{
+				"lastdelivery.late": func(ctx context.Context, data []byte) (time.Duration, error) {
+					p.record(data)
+					return 0, tc.handle(ctx, release)
+				}})
+			w.Stream, w.Consumer, w.DrainTimeout = "LASTDELIVERY", "work", 300*time.Millisecond
+			enqueue(t, n.JS, "lastdelivery.late", "late")
+			stop := start(t, w)
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.count("late") == 1 }, "command running")
+			if tc.stop {
+				if err := stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testkit.Eventually(t, tc.within, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "command poisoned")
+			if got := poisoned(t, n.JS)["late"]; got[0] != "lastdelivery.late" || !strings.Contains(got[1], tc.reason) {
+				t.Fatalf("poisoned %v, want reason %q", got, tc.reason)
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LASTDELIVERY") == 0 },
+				"poisoned command gone from the work queue")
+		})
+	}
+}
+
+// A command pulled at its last delivery but not started when the worker
+// stops cannot be handed back: JetStream would never deliver it again.
+func TestCommandPulledAtItsLastDeliveryIsPoisonedWhenTheWorkerStops(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "lastdelivery", 1, 100, 30*time.Second)
+	p := newProbe()
+	proceed := make(chan struct{})
+	w := worker(n.JS, map[string]commands.Handler{
+		"lastdelivery.queued": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if id, _ := p.record(data); id != "quick" {
+				<-proceed
+			}
+			return 0, nil
+		}})
+	w.Stream, w.Consumer, w.Concurrency = "LASTDELIVERY", "work", 2
+	// As in TestStopLetsCommandsUnderWayFinish, the pull that follows the
+	// quick command brings one command to run and one to wait.
+	for _, id := range []string{"quick", "r1", "r2", "pulled"} {
+		enqueue(t, n.JS, "lastdelivery.queued", id)
+	}
+	stop := start(t, w)
+	consumer, err := n.JS.Consumer(context.Background(), "LASTDELIVERY", "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 3*time.Second, func() bool {
+		info, err := consumer.Info(context.Background())
+		return err == nil && p.distinct() == 3 && info.NumAckPending == 3
+	}, "two commands running and one pulled")
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(100 * time.Millisecond)
+	close(proceed)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "pulled command poisoned")
+	if got := poisoned(t, n.JS); !strings.Contains(got["pulled"][1], "not run at its last delivery") {
+		t.Fatalf("poisoned %v, want the pulled command", got)
+	}
+	if left := streamMsgs(t, n.JS, "LASTDELIVERY"); left != 0 || p.count("r1") != 1 || p.count("r2") != 1 || p.count("pulled") != 0 {
+		t.Fatalf("%d left in the work queue; handled r1 %d, r2 %d, pulled %d times",
+			left, p.count("r1"), p.count("r2"), p.count("pulled"))
+	}
+}
+
+func TestCommandIsLoggedAsPoisonedOnlyOnceStored(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "lastdelivery", 1, 100, 30*time.Second)
+	p := newProbe()
+	logs := &records{}
+	w := worker(n.JS, map[string]commands.Handler{
+		"lastdelivery.malformed": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			return 0, fmt.Errorf("%w: cannot decode", commands.ErrUnprocessable)
+		}})
+	// No stream stores this subject: every poison publish fails.
+	w.Stream, w.Consumer, w.PoisonSubject, w.Log = "LASTDELIVERY", "work", "nowhere", slog.New(logs)
+	enqueue(t, n.JS, "lastdelivery.malformed", "malformed")
+	start(t, w)
+	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("malformed") == 1 }, "command handled")
+	time.Sleep(500 * time.Millisecond)
+	if logs.has("command poisoned") {
+		t.Fatalf("logged as poisoned, though it was not stored: %v", logs.msgs)
+	}
+}
+
 func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
 	for _, tc := range []struct {
 		name                string
@@ -363,7 +514,7 @@ func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
 			subject := "commands.test.busy"
 			w := worker(n.JS, nil)
 			if tc.maxAckPending > 0 {
-				workQueue(t, n.JS, "bounded", 0, tc.maxAckPending)
+				workQueue(t, n.JS, "bounded", 0, tc.maxAckPending, 30*time.Second)
 				subject, w.Stream, w.Consumer = "bounded.busy", "BOUNDED", "work"
 			}
 			consumer, err := n.JS.Consumer(context.Background(), w.Stream, w.Consumer)
