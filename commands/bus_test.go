@@ -559,6 +559,40 @@ func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
 	}
 }
 
+// A command pulled ahead waits in the worker until a handler is free; its
+// ack_wait starts again when it is handed to one, so that the server does
+// not deliver it to another worker while it runs.
+func TestCommandPulledAheadGetsItsAckWaitFromItsStart(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "ahead", 0, 100, time.Second)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"ahead.work": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if id, _ := p.record(data); id == "quick" {
+				return 0, nil
+			}
+			time.Sleep(700 * time.Millisecond)
+			return 0, nil
+		}})
+	w.Stream, w.Consumer, w.Concurrency = "AHEAD", "work", 2
+	// As in TestStopLetsCommandsUnderWayFinish, the pull that follows the
+	// quick command brings one command to run and one to wait: "waiting"
+	// starts 700 ms after its delivery and runs for 700 ms, past ack_wait.
+	ids := []string{"quick", "first", "second", "waiting"}
+	for _, id := range ids {
+		enqueue(t, n.JS, "ahead.work", id)
+	}
+	start(t, w)
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.count("waiting") > 0 && streamMsgs(t, n.JS, "AHEAD") == 0 },
+		"every command handled")
+	time.Sleep(500 * time.Millisecond)
+	for _, id := range ids {
+		if got := p.count(id); got != 1 {
+			t.Fatalf("%s handled %d times", id, got)
+		}
+	}
+}
+
 // leftovers lists the goroutines still running code of the worker, its
 // adapter or watermill.
 func leftovers() []string {

@@ -171,8 +171,15 @@ func (p *pull) pump(stop context.Context, out chan<- *message.Message) {
 			return
 		}
 		// A handler gets at most ack_wait: after that JetStream hands the
-		// message to another worker anyway.
+		// message to another worker anyway. The message may have waited
+		// here since its delivery, up to a handler's run: its ack_wait
+		// starts again now, after the handler's deadline was set, so that
+		// the server's ends later than the handler's.
 		ctx, done := context.WithTimeout(p.handling, p.ackWait)
+		if err := jm.InProgress(); err != nil {
+			p.subscriber.config.Log.Warn("in-progress not sent; the message may come again while it runs",
+				"consumer", p.consumer, "err", err)
+		}
 		wm := received(ctx, jm, p.maxDeliver)
 		// What the router received, for Abandon: once handed out, the
 		// message belongs to its handler, which may still be changing it.
