@@ -3,6 +3,7 @@ package commands
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,31 +38,62 @@ type ExpireWithdrawal struct {
 	DueAt      time.Time `json:"dueAt"`
 }
 
-// Enqueue puts a command on the work queue; id makes a retried enqueue a
-// duplicate the stream drops.
+// ScheduledPrefix starts the subjects of the commands not due yet: message
+// schedules on the COMMANDS stream, outside "commands.>" so that no worker
+// reads them, which the server publishes on the command's subject when due.
+const ScheduledPrefix = "commands_scheduled."
+
+// Enqueue puts a command on the work queue, to run at once; id makes a
+// retried enqueue a duplicate the stream drops.
 func Enqueue(ctx context.Context, js jetstream.JetStream, subject, id string, command any) error {
+	return EnqueueAt(ctx, js, subject, id, time.Time{}, command)
+}
+
+// EnqueueAt puts a command on the work queue to run at at, not before; a
+// zero or past at runs it at once. A command not due yet is a JetStream
+// message schedule (ScheduledPrefix + the id, encoded) that the server
+// turns into the command when it is due: until then no worker sees it, so
+// it holds none of the places of the unacknowledged commands
+// (max_ack_pending) that commands due now need. id makes a retried enqueue
+// a duplicate the stream drops.
+func EnqueueAt(ctx context.Context, js jetstream.JetStream, subject, id string, at time.Time, command any) error {
 	data, err := json.Marshal(command)
 	if err != nil {
 		return err
 	}
 	msg := message.NewMessageWithContext(ctx, id, data)
-	if err := jsqueue.NewPublisher(js).Publish(subject, msg); err != nil {
+	pub := jsqueue.NewPublisher(js)
+	if at.After(time.Now()) {
+		err = pub.Schedule(subject, ScheduledPrefix+base64.RawURLEncoding.EncodeToString([]byte(id)), at, msg)
+	} else {
+		err = pub.Publish(subject, msg)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	return nil
 }
 
-// Handler runs one command from its JSON. A positive retryAfter asks for
-// the command again after that delay (it is not due yet); an error wrapping
-// ErrUnprocessable sends it to the poison subject; any other error retries
-// it after Worker.FailureBackoff.
+// Handler runs one command from its JSON. A positive retryAfter says the
+// command is not due yet: it comes back after that delay, but after no more
+// than a second (notDueDelayMax), since a command is enqueued for when it is
+// due (EnqueueAt) and one delivered before was delivered early (the
+// worker's clock is behind the server's); a command waiting for its
+// redelivery holds one of the consumer's max_ack_pending places. An error
+// wrapping ErrUnprocessable sends the command to the poison subject; any
+// other error retries it after Worker.FailureBackoff.
 type Handler func(ctx context.Context, data []byte) (retryAfter time.Duration, err error)
+
+// notDueDelayMax bounds the delay before a command that is not due yet
+// comes back.
+const notDueDelayMax = time.Second
 
 // Worker runs commands from a durable consumer through a watermill router.
 // Each command goes to one worker. One that is not due yet comes back after
-// its own delay; one whose handler fails is retried after FailureBackoff up
-// to the consumer's max_deliver, and goes to PoisonSubject if its last
-// delivery fails too, as does one with no handler or that can never succeed.
+// its own delay, a second at most; one whose handler fails is retried after
+// FailureBackoff up to the consumer's max_deliver, and goes to
+// PoisonSubject if its last delivery fails too, as does one with no handler
+// or that can never succeed.
 type Worker struct {
 	JS            jetstream.JetStream
 	Stream        string
@@ -152,7 +184,7 @@ func (w *Worker) dispatch(msg *message.Message) error {
 	// Not due yet: nacked here, with its own delay, rather than by returning
 	// an error, which the router would log as a failure. The router's Ack
 	// that follows a nil return does nothing once Nack was sent.
-	jsqueue.NakAfter(msg, retryAfter)
+	jsqueue.NakAfter(msg, min(retryAfter, notDueDelayMax))
 	msg.Nack()
 	return nil
 }

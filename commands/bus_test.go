@@ -220,6 +220,105 @@ func TestCommandNotDueComesBackAfterItsDelay(t *testing.T) {
 	}
 }
 
+// due is a command that knows when it is due, as ExpireWithdrawal does.
+type due struct {
+	ID    string
+	DueAt time.Time
+}
+
+// dueHandler records every call and says how long a command has to wait.
+func dueHandler(p *probe) commands.Handler {
+	return func(ctx context.Context, data []byte) (time.Duration, error) {
+		p.record(data)
+		var c due
+		if err := json.Unmarshal(data, &c); err != nil {
+			return 0, err
+		}
+		return time.Until(c.DueAt), nil
+	}
+}
+
+func enqueueAt(t *testing.T, js jetstream.JetStream, subject, id string, at time.Time) {
+	t.Helper()
+	if err := commands.EnqueueAt(context.Background(), js, subject, id, at, due{ID: id, DueAt: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Commands due later must not take the places of unacknowledged commands
+// (max_ack_pending) that commands due now need.
+func TestCommandsNotDueHoldNothingBack(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	ctx := context.Background()
+	consumer, err := n.JS.Consumer(ctx, commandsStream, workerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := consumer.CachedInfo().Config
+	cfg.MaxAckPending = 3
+	if _, err := n.JS.UpdateConsumer(ctx, commandsStream, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p := newProbe()
+	start(t, worker(n.JS, map[string]commands.Handler{"commands.test.due": dueHandler(p)}))
+	for i := range 3 {
+		enqueueAt(t, n.JS, "commands.test.due", fmt.Sprintf("later%d", i), time.Now().Add(time.Hour))
+	}
+	time.Sleep(300 * time.Millisecond)
+	enqueueAt(t, n.JS, "commands.test.due", "now", time.Now())
+	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("now") == 1 }, "the command due now handled")
+	if p.distinct() != 1 {
+		t.Fatalf("commands not due were handled: %v", p.calls)
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 3 },
+		"the command due now gone, the others kept")
+}
+
+func TestCommandEnqueuedWithADueTimeRunsThen(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p := newProbe()
+	start(t, worker(n.JS, map[string]commands.Handler{"commands.test.due": dueHandler(p)}))
+	at := time.Now().Add(1500 * time.Millisecond)
+	// A retried enqueue is stored once.
+	enqueueAt(t, n.JS, "commands.test.due", "later", at)
+	enqueueAt(t, n.JS, "commands.test.due", "later", at)
+	// A command scheduled keeps its id, here in the poison stream.
+	enqueueAt(t, n.JS, "commands.test.unknown", "unknown", at)
+	if got := streamMsgs(t, n.JS, commandsStream); got != 2 {
+		t.Fatalf("%d messages stored, want 2", got)
+	}
+	testkit.Eventually(t, 4*time.Second, func() bool { return p.count("later") > 0 }, "command handled")
+	if ran := p.times("later")[0]; ran.Before(at) {
+		t.Fatalf("command ran %s before it was due", at.Sub(ran))
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+	if got := poisoned(t, n.JS); len(got) != 1 || got["unknown"][0] != "commands.test.unknown" {
+		t.Fatalf("poisoned %v, want the command without handler under its id", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := p.count("later"); got != 1 {
+		t.Fatalf("handled %d times, want 1", got)
+	}
+}
+
+// A command delivered before it is due (its worker's clock is behind the
+// server's) comes back soon, whatever its handler asks for, rather than
+// holding its place among the unacknowledged commands.
+func TestCommandDeliveredBeforeItIsDueComesBackSoon(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p := newProbe()
+	start(t, worker(n.JS, map[string]commands.Handler{
+		"commands.test.early": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if _, call := p.record(data); call == 1 {
+				return time.Hour, nil
+			}
+			return 0, nil
+		}}))
+	enqueue(t, n.JS, "commands.test.early", "early")
+	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("early") == 2 }, "command back")
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+}
+
 func TestFailedCommandIsRetriedUntilItSucceeds(t *testing.T) {
 	n := testkit.StartNATS(t, false)
 	p := newProbe()
