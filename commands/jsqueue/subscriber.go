@@ -50,7 +50,8 @@ const verdictWait = time.Second
 
 // Subscriber hands the messages of a durable pull consumer to a watermill
 // router: Ack becomes a JetStream ack (confirmed by the server), Nack a
-// JetStream nak with the delay set by NakAfter or Config.NakDelay.
+// JetStream nak with the delay set by NakAfter or Config.NakDelay. A message
+// at its last delivery that is not acked goes to Config.Abandon instead.
 type Subscriber struct {
 	js      jetstream.JetStream
 	config  Config
@@ -246,8 +247,8 @@ func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream
 	case isClosed(wm.Acked()):
 		p.ack(jm, wm.UUID)
 	case kept != nil && isClosed(wm.Nacked()):
-		// Nacked at the last delivery: the handler failed and its failure
-		// could not be kept (the router read the message before the Nack).
+		// Nacked at the last delivery: its handler failed, and whatever
+		// should have kept the message (a poison queue) failed too.
 		p.abandon(jm, wm, "nacked at its last delivery")
 	case kept != nil:
 		// The handler may still change wm: the copy taken at hand-out goes.
