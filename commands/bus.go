@@ -64,7 +64,7 @@ func EnqueueAt(ctx context.Context, js jetstream.JetStream, subject, id string, 
 	msg := message.NewMessageWithContext(ctx, id, data)
 	pub := jsqueue.NewPublisher(js)
 	if at.After(time.Now()) {
-		err = pub.Schedule(subject, ScheduledPrefix+base64.RawURLEncoding.EncodeToString([]byte(id)), at, msg)
+		err = pub.Schedule(subject, scheduleSubject(id), at, msg)
 	} else {
 		err = pub.Publish(subject, msg)
 	}
@@ -74,23 +74,29 @@ func EnqueueAt(ctx context.Context, js jetstream.JetStream, subject, id string, 
 	return nil
 }
 
+// scheduleSubject is where the schedule of the command with this id is.
+func scheduleSubject(id string) string {
+	return ScheduledPrefix + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
 // Handler runs one command from its JSON. A positive retryAfter says the
-// command is not due yet: it comes back after that delay, but after no more
-// than a second (notDueDelayMax), since a command is enqueued for when it is
-// due (EnqueueAt) and one delivered before was delivered early (the
-// worker's clock is behind the server's); a command waiting for its
-// redelivery holds one of the consumer's max_ack_pending places. An error
-// wrapping ErrUnprocessable sends the command to the poison subject; any
-// other error retries it after Worker.FailureBackoff.
+// command is not due yet. One due within a second (notDueDelayMax), as when
+// it was delivered a little early (the worker's clock behind the server's),
+// is nacked and comes back after retryAfter; one due later is acked and
+// enqueued again for then (EnqueueAt), so that it holds none of the
+// consumer's max_ack_pending places meanwhile, or, when that enqueue fails,
+// comes back after a second. An error wrapping ErrUnprocessable sends the
+// command to the poison subject; any other error retries it after
+// Worker.FailureBackoff.
 type Handler func(ctx context.Context, data []byte) (retryAfter time.Duration, err error)
 
-// notDueDelayMax bounds the delay before a command that is not due yet
-// comes back.
+// notDueDelayMax is the longest a command not due yet waits as an
+// unacknowledged message.
 const notDueDelayMax = time.Second
 
 // Worker runs commands from a durable consumer through a watermill router.
-// Each command goes to one worker. One that is not due yet comes back after
-// its own delay, a second at most; one whose handler fails is retried after
+// Each command goes to one worker. One that is not due yet comes back when
+// it is (see Handler); one whose handler fails is retried after
 // FailureBackoff up to the consumer's max_deliver, and goes to
 // PoisonSubject if its last delivery fails too, as does one with no handler
 // or that can never succeed.
@@ -178,6 +184,16 @@ func (w *Worker) dispatch(msg *message.Message) error {
 		return fmt.Errorf("%s (%s): %w", subject, msg.UUID, err)
 	case retryAfter <= 0:
 		return nil
+	case retryAfter > notDueDelayMax:
+		err := w.reschedule(msg, retryAfter)
+		if err == nil {
+			return nil // acked: it is on the queue again, for later
+		}
+		w.log().Warn("command not due not enqueued again; it comes back in a second",
+			"subject", subject, "id", msg.UUID, "err", err)
+		if jsqueue.LastDelivery(msg) {
+			return fmt.Errorf("%w: %s (%s) still not due at its last delivery: %w", ErrUnprocessable, subject, msg.UUID, err)
+		}
 	case jsqueue.LastDelivery(msg):
 		return fmt.Errorf("%w: %s (%s) still not due at its last delivery", ErrUnprocessable, subject, msg.UUID)
 	}
@@ -187,6 +203,17 @@ func (w *Worker) dispatch(msg *message.Message) error {
 	jsqueue.NakAfter(msg, min(retryAfter, notDueDelayMax))
 	msg.Nack()
 	return nil
+}
+
+// reschedule enqueues a command again, due after retryAfter, on the
+// schedule subject EnqueueAt gives its id: a schedule stored for it before
+// and not yet due is replaced. Its message id is new, since the command's
+// own may still be in the stream's duplicate window.
+func (w *Worker) reschedule(msg *message.Message, retryAfter time.Duration) error {
+	at := time.Now().Add(retryAfter)
+	again := message.NewMessageWithContext(msg.Context(), msg.UUID+"@"+at.UTC().Format(time.RFC3339Nano), msg.Payload)
+	again.Metadata.Set(jsqueue.IDKey, msg.UUID)
+	return jsqueue.NewPublisher(w.JS).Schedule(jsqueue.Subject(msg), scheduleSubject(msg.UUID), at, again)
 }
 
 // poisonLastDelivery makes a failure at the last delivery poison: JetStream

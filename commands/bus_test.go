@@ -246,32 +246,55 @@ func enqueueAt(t *testing.T, js jetstream.JetStream, subject, id string, at time
 }
 
 // Commands due later must not take the places of unacknowledged commands
-// (max_ack_pending) that commands due now need.
+// (max_ack_pending) that commands due now need, whether they were enqueued
+// for later or delivered before they were due (enqueued at once, as before
+// commands could be scheduled).
 func TestCommandsNotDueHoldNothingBack(t *testing.T) {
-	n := testkit.StartNATS(t, false)
-	ctx := context.Background()
-	consumer, err := n.JS.Consumer(ctx, commandsStream, workerConsumer)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name    string
+		enqueue func(t *testing.T, js jetstream.JetStream, id string, at time.Time)
+	}{
+		{"enqueued for later", func(t *testing.T, js jetstream.JetStream, id string, at time.Time) {
+			enqueueAt(t, js, "commands.test.due", id, at)
+		}},
+		{"enqueued at once", func(t *testing.T, js jetstream.JetStream, id string, at time.Time) {
+			if err := commands.Enqueue(context.Background(), js, "commands.test.due", id, due{ID: id, DueAt: at}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			ctx := context.Background()
+			consumer, err := n.JS.Consumer(ctx, commandsStream, workerConsumer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := consumer.CachedInfo().Config
+			cfg.MaxAckPending = 3
+			if _, err := n.JS.UpdateConsumer(ctx, commandsStream, cfg); err != nil {
+				t.Fatal(err)
+			}
+			p := newProbe()
+			start(t, worker(n.JS, map[string]commands.Handler{"commands.test.due": dueHandler(p)}))
+			for i := range 3 {
+				tc.enqueue(t, n.JS, fmt.Sprintf("later%d", i), time.Now().Add(time.Hour))
+			}
+			time.Sleep(300 * time.Millisecond)
+			tc.enqueue(t, n.JS, "now", time.Now())
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.count("now") == 1 }, "the command due now handled")
+			for i := range 3 {
+				if got := p.count(fmt.Sprintf("later%d", i)); got > 1 {
+					t.Fatalf("command not due handled %d times", got)
+				}
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 3 },
+				"the command due now gone, the others kept")
+			if info, err := consumer.Info(ctx); err != nil || info.NumAckPending != 0 {
+				t.Fatalf("%v unacknowledged commands (%v), want none", info.NumAckPending, err)
+			}
+		})
 	}
-	cfg := consumer.CachedInfo().Config
-	cfg.MaxAckPending = 3
-	if _, err := n.JS.UpdateConsumer(ctx, commandsStream, cfg); err != nil {
-		t.Fatal(err)
-	}
-	p := newProbe()
-	start(t, worker(n.JS, map[string]commands.Handler{"commands.test.due": dueHandler(p)}))
-	for i := range 3 {
-		enqueueAt(t, n.JS, "commands.test.due", fmt.Sprintf("later%d", i), time.Now().Add(time.Hour))
-	}
-	time.Sleep(300 * time.Millisecond)
-	enqueueAt(t, n.JS, "commands.test.due", "now", time.Now())
-	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("now") == 1 }, "the command due now handled")
-	if p.distinct() != 1 {
-		t.Fatalf("commands not due were handled: %v", p.calls)
-	}
-	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 3 },
-		"the command due now gone, the others kept")
 }
 
 func TestCommandEnqueuedWithADueTimeRunsThen(t *testing.T) {
@@ -301,22 +324,55 @@ func TestCommandEnqueuedWithADueTimeRunsThen(t *testing.T) {
 	}
 }
 
-// A command delivered before it is due (its worker's clock is behind the
-// server's) comes back soon, whatever its handler asks for, rather than
-// holding its place among the unacknowledged commands.
-func TestCommandDeliveredBeforeItIsDueComesBackSoon(t *testing.T) {
+// A command delivered long before it is due is enqueued again for then
+// rather than kept as an unacknowledged message.
+func TestCommandNotDueIsEnqueuedAgainForWhenItIsDue(t *testing.T) {
 	n := testkit.StartNATS(t, false)
 	p := newProbe()
 	start(t, worker(n.JS, map[string]commands.Handler{
 		"commands.test.early": func(ctx context.Context, data []byte) (time.Duration, error) {
 			if _, call := p.record(data); call == 1 {
-				return time.Hour, nil
+				return 2 * time.Second, nil
 			}
 			return 0, nil
 		}}))
 	enqueue(t, n.JS, "commands.test.early", "early")
-	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("early") == 2 }, "command back")
+	testkit.Eventually(t, 2*time.Second, func() bool { return p.count("early") == 1 }, "command handled")
+	consumer, err := n.JS.Consumer(context.Background(), commandsStream, workerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, time.Second, func() bool {
+		info, err := consumer.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && streamMsgs(t, n.JS, commandsStream) == 1
+	}, "the command acknowledged and scheduled")
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.count("early") == 2 }, "command back")
+	calls := p.times("early")
+	if gap := calls[1].Sub(calls[0]); gap < 2*time.Second {
+		t.Fatalf("command came back after %s, before it was due", gap)
+	}
 	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+}
+
+// On a stream without schedules, a command not due yet comes back within a
+// second, whatever its handler asks for, rather than holding its place
+// among the unacknowledged commands.
+func TestCommandNotDueComesBackWithinASecondWithoutSchedules(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "early", 0, 100, 30*time.Second)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"early.work": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if _, call := p.record(data); call == 1 {
+				return time.Hour, nil
+			}
+			return 0, nil
+		}})
+	w.Stream, w.Consumer = "EARLY", "work"
+	enqueue(t, n.JS, "early.work", "early")
+	start(t, w)
+	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("early") == 2 }, "command back")
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "EARLY") == 0 }, "acknowledged")
 }
 
 func TestFailedCommandIsRetriedUntilItSucceeds(t *testing.T) {

@@ -36,7 +36,8 @@ const (
 
 // IDKey is the header that carries the id of a scheduled message
 // (Publisher.Schedule): the server drops Nats-Msg-Id from the message a
-// schedule publishes.
+// schedule publishes. A received message without Nats-Msg-Id takes its id
+// from it.
 const IDKey = "Jetstream-Msg-Id"
 
 // Subject is the subject a received message was published on.
@@ -113,7 +114,8 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 // server publishes it on topic and deletes the schedule. The stream must
 // allow message schedules. m's UUID is the schedule's Nats-Msg-Id, so a
 // retried Schedule within the duplicate window is stored once; a schedule
-// not yet due is replaced by the next one on the same subject.
+// not yet due is replaced by the next one on the same subject. The message
+// the schedule publishes has the id in m's IDKey metadata, or m's UUID.
 func (p *Publisher) Schedule(topic, schedule string, at time.Time, m *message.Message) error {
 	if m.UUID == "" {
 		return fmt.Errorf("schedule %s: message without id", topic)
@@ -124,7 +126,9 @@ func (p *Publisher) Schedule(topic, schedule string, at time.Time, m *message.Me
 		msg.Header.Set(key, value)
 	}
 	msg.Header.Set(jetstream.MsgIDHeader, m.UUID)
-	msg.Header.Set(IDKey, m.UUID)
+	if m.Metadata.Get(IDKey) == "" {
+		msg.Header.Set(IDKey, m.UUID)
+	}
 	// A schedule's time is in whole seconds: rounded up, never early.
 	if whole := at.Truncate(time.Second); whole.Before(at) {
 		at = whole.Add(time.Second)
