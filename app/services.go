@@ -52,9 +52,10 @@ func (d *Deps) RunProjections(ctx context.Context) *sync.WaitGroup {
 	return &wg
 }
 
-// Enqueue puts a command on the work queue.
-func (d *Deps) Enqueue(ctx context.Context, subject, id string, command any) error {
-	return commands.Enqueue(ctx, d.JS, subject, id, command)
+// Enqueue puts a command on the work queue, to run at at (at once when at
+// is zero).
+func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, command any) error {
+	return commands.EnqueueAt(ctx, d.JS, subject, id, at, command)
 }
 
 // RunCommands runs the command worker until ctx ends, then lets the

@@ -3,6 +3,7 @@ package commands
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,31 +38,68 @@ type ExpireWithdrawal struct {
 	DueAt      time.Time `json:"dueAt"`
 }
 
-// Enqueue puts a command on the work queue; id makes a retried enqueue a
-// duplicate the stream drops.
+// ScheduledPrefix starts the subjects of the commands not due yet: message
+// schedules on the COMMANDS stream, outside "commands.>" so that no worker
+// reads them, which the server publishes on the command's subject when due.
+const ScheduledPrefix = "commands_scheduled."
+
+// Enqueue puts a command on the work queue, to run at once; id makes a
+// retried enqueue a duplicate the stream drops.
 func Enqueue(ctx context.Context, js jetstream.JetStream, subject, id string, command any) error {
+	return EnqueueAt(ctx, js, subject, id, time.Time{}, command)
+}
+
+// EnqueueAt puts a command on the work queue to run at at, not before; a
+// zero or past at runs it at once. A command not due yet is a JetStream
+// message schedule (ScheduledPrefix + the id, encoded) that the server
+// turns into the command when it is due: until then no worker sees it, so
+// it holds none of the places of the unacknowledged commands
+// (max_ack_pending) that commands due now need. id makes a retried enqueue
+// a duplicate the stream drops.
+func EnqueueAt(ctx context.Context, js jetstream.JetStream, subject, id string, at time.Time, command any) error {
 	data, err := json.Marshal(command)
 	if err != nil {
 		return err
 	}
 	msg := message.NewMessageWithContext(ctx, id, data)
-	if err := jsqueue.NewPublisher(js).Publish(subject, msg); err != nil {
+	pub := jsqueue.NewPublisher(js)
+	if at.After(time.Now()) {
+		err = pub.Schedule(subject, scheduleSubject(id), at, msg)
+	} else {
+		err = pub.Publish(subject, msg)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
 	return nil
 }
 
-// Handler runs one command from its JSON. A positive retryAfter asks for
-// the command again after that delay (it is not due yet); an error wrapping
-// ErrUnprocessable sends it to the poison subject; any other error retries
-// it after Worker.FailureBackoff.
+// scheduleSubject is where the schedule of the command with this id is.
+func scheduleSubject(id string) string {
+	return ScheduledPrefix + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// Handler runs one command from its JSON. A positive retryAfter says the
+// command is not due yet. One due within a second (notDueDelayMax), as when
+// it was delivered a little early (the worker's clock behind the server's),
+// is nacked and comes back after retryAfter; one due later is acked and
+// enqueued again for then (EnqueueAt), so that it holds none of the
+// consumer's max_ack_pending places meanwhile, or, when that enqueue fails,
+// comes back after a second. An error wrapping ErrUnprocessable sends the
+// command to the poison subject; any other error retries it after
+// Worker.FailureBackoff.
 type Handler func(ctx context.Context, data []byte) (retryAfter time.Duration, err error)
 
+// notDueDelayMax is the longest a command not due yet waits as an
+// unacknowledged message.
+const notDueDelayMax = time.Second
+
 // Worker runs commands from a durable consumer through a watermill router.
-// Each command goes to one worker. One that is not due yet comes back after
-// its own delay; one whose handler fails is retried after FailureBackoff up
-// to the consumer's max_deliver, and goes to PoisonSubject if its last
-// delivery fails too, as does one with no handler or that can never succeed.
+// Each command goes to one worker. One that is not due yet comes back when
+// it is (see Handler); one whose handler fails is retried after
+// FailureBackoff up to the consumer's max_deliver, and goes to
+// PoisonSubject if its last delivery fails too, as does one with no handler
+// or that can never succeed.
 type Worker struct {
 	JS            jetstream.JetStream
 	Stream        string
@@ -94,9 +132,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("consumer %s: %w", w.Consumer, err)
 	}
 	drain := cmp.Or(w.DrainTimeout, drainTimeoutDefault)
+	poisonPub := &poisonPublisher{pub: jsqueue.NewPublisher(w.JS), log: w.log()}
 	sub, err := jsqueue.NewSubscriber(w.JS, jsqueue.Config{
 		Stream: w.Stream, Concurrency: cmp.Or(w.Concurrency, concurrencyDefault),
 		NakDelay: cmp.Or(w.FailureBackoff, failureBackoffDefault), DrainTimeout: drain, Log: w.log(),
+		Abandon: func(msg *message.Message, reason string) error {
+			if msg.Metadata.Get(middleware.ReasonForPoisonedKey) == "" {
+				msg.Metadata.Set(middleware.ReasonForPoisonedKey, fmt.Sprintf("%s: %s (%s)", reason, jsqueue.Subject(msg), msg.UUID))
+			}
+			return poisonPub.Publish(w.PoisonSubject, msg)
+		},
 	})
 	if err != nil {
 		return err
@@ -109,7 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	poison, err := middleware.PoisonQueueWithFilter(jsqueue.NewPublisher(w.JS), w.PoisonSubject, w.poisoned)
+	poison, err := middleware.PoisonQueueWithFilter(poisonPub, w.PoisonSubject, poisoned)
 	if err != nil {
 		return err
 	}
@@ -139,15 +184,36 @@ func (w *Worker) dispatch(msg *message.Message) error {
 		return fmt.Errorf("%s (%s): %w", subject, msg.UUID, err)
 	case retryAfter <= 0:
 		return nil
+	case retryAfter > notDueDelayMax:
+		err := w.reschedule(msg, retryAfter)
+		if err == nil {
+			return nil // acked: it is on the queue again, for later
+		}
+		w.log().Warn("command not due not enqueued again; it comes back in a second",
+			"subject", subject, "id", msg.UUID, "err", err)
+		if jsqueue.LastDelivery(msg) {
+			return fmt.Errorf("%w: %s (%s) still not due at its last delivery: %w", ErrUnprocessable, subject, msg.UUID, err)
+		}
 	case jsqueue.LastDelivery(msg):
 		return fmt.Errorf("%w: %s (%s) still not due at its last delivery", ErrUnprocessable, subject, msg.UUID)
 	}
 	// Not due yet: nacked here, with its own delay, rather than by returning
 	// an error, which the router would log as a failure. The router's Ack
 	// that follows a nil return does nothing once Nack was sent.
-	jsqueue.NakAfter(msg, retryAfter)
+	jsqueue.NakAfter(msg, min(retryAfter, notDueDelayMax))
 	msg.Nack()
 	return nil
+}
+
+// reschedule enqueues a command again, due after retryAfter, on the
+// schedule subject EnqueueAt gives its id: a schedule stored for it before
+// and not yet due is replaced. Its message id is new, since the command's
+// own may still be in the stream's duplicate window.
+func (w *Worker) reschedule(msg *message.Message, retryAfter time.Duration) error {
+	at := time.Now().Add(retryAfter)
+	again := message.NewMessageWithContext(msg.Context(), msg.UUID+"@"+at.UTC().Format(time.RFC3339Nano), msg.Payload)
+	again.Metadata.Set(jsqueue.IDKey, msg.UUID)
+	return jsqueue.NewPublisher(w.JS).Schedule(jsqueue.Subject(msg), scheduleSubject(msg.UUID), at, again)
 }
 
 // poisonLastDelivery makes a failure at the last delivery poison: JetStream
@@ -163,13 +229,37 @@ func poisonLastDelivery(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-func (w *Worker) poisoned(err error) bool {
-	if !errors.Is(err, ErrUnprocessable) {
-		return false
-	}
-	w.log().Error("command poisoned", "subject", w.PoisonSubject, "err", err)
-	return true
+func poisoned(err error) bool { return errors.Is(err, ErrUnprocessable) }
+
+// poisonPublishTimeout bounds the publish of a poisoned command.
+const poisonPublishTimeout = 5 * time.Second
+
+// poisonPublisher publishes poisoned commands under a context of their own:
+// a command is often poisoned because its handler's context ended (ack_wait
+// reached, or the drain timeout of a stopping worker), and a publish under
+// that context would fail, leaving the command nacked at its last delivery.
+type poisonPublisher struct {
+	pub *jsqueue.Publisher
+	log *slog.Logger
 }
+
+func (p *poisonPublisher) Publish(topic string, messages ...*message.Message) error {
+	for _, m := range messages {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(m.Context()), poisonPublishTimeout)
+		c := m.Copy()
+		c.SetContext(ctx)
+		err := p.pub.Publish(topic, c)
+		cancel()
+		if err != nil {
+			return err
+		}
+		p.log.Error("command poisoned", "subject", topic, "id", m.UUID,
+			"command", jsqueue.Subject(m), "reason", m.Metadata.Get(middleware.ReasonForPoisonedKey))
+	}
+	return nil
+}
+
+func (p *poisonPublisher) Close() error { return nil }
 
 func (w *Worker) log() *slog.Logger {
 	if w.Log == nil {

@@ -112,7 +112,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 
 // workQueue makes a work-queue stream of its own (subjects "<name>.>") with
 // one consumer, for what the declared consumer's settings do not show.
-func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, maxAckPending int) {
+func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, maxAckPending int, ackWait time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
@@ -122,7 +122,7 @@ func workQueue(t *testing.T, js jetstream.JetStream, name string, maxDeliver, ma
 		t.Fatal(err)
 	}
 	if _, err := js.CreateConsumer(ctx, strings.ToUpper(name), jetstream.ConsumerConfig{
-		Durable: "work", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		Durable: "work", AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
 		MaxDeliver: maxDeliver, MaxAckPending: maxAckPending,
 	}); err != nil {
 		t.Fatal(err)
@@ -220,6 +220,161 @@ func TestCommandNotDueComesBackAfterItsDelay(t *testing.T) {
 	}
 }
 
+// due is a command that knows when it is due, as ExpireWithdrawal does.
+type due struct {
+	ID    string
+	DueAt time.Time
+}
+
+// dueHandler records every call and says how long a command has to wait.
+func dueHandler(p *probe) commands.Handler {
+	return func(ctx context.Context, data []byte) (time.Duration, error) {
+		p.record(data)
+		var c due
+		if err := json.Unmarshal(data, &c); err != nil {
+			return 0, err
+		}
+		return time.Until(c.DueAt), nil
+	}
+}
+
+func enqueueAt(t *testing.T, js jetstream.JetStream, subject, id string, at time.Time) {
+	t.Helper()
+	if err := commands.EnqueueAt(context.Background(), js, subject, id, at, due{ID: id, DueAt: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Commands due later must not take the places of unacknowledged commands
+// (max_ack_pending) that commands due now need, whether they were enqueued
+// for later or delivered before they were due (enqueued at once, as before
+// commands could be scheduled).
+func TestCommandsNotDueHoldNothingBack(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		enqueue func(t *testing.T, js jetstream.JetStream, id string, at time.Time)
+	}{
+		{"enqueued for later", func(t *testing.T, js jetstream.JetStream, id string, at time.Time) {
+			enqueueAt(t, js, "commands.test.due", id, at)
+		}},
+		{"enqueued at once", func(t *testing.T, js jetstream.JetStream, id string, at time.Time) {
+			if err := commands.Enqueue(context.Background(), js, "commands.test.due", id, due{ID: id, DueAt: at}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			ctx := context.Background()
+			consumer, err := n.JS.Consumer(ctx, commandsStream, workerConsumer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := consumer.CachedInfo().Config
+			cfg.MaxAckPending = 3
+			if _, err := n.JS.UpdateConsumer(ctx, commandsStream, cfg); err != nil {
+				t.Fatal(err)
+			}
+			p := newProbe()
+			start(t, worker(n.JS, map[string]commands.Handler{"commands.test.due": dueHandler(p)}))
+			for i := range 3 {
+				tc.enqueue(t, n.JS, fmt.Sprintf("later%d", i), time.Now().Add(time.Hour))
+			}
+			time.Sleep(300 * time.Millisecond)
+			tc.enqueue(t, n.JS, "now", time.Now())
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.count("now") == 1 }, "the command due now handled")
+			for i := range 3 {
+				if got := p.count(fmt.Sprintf("later%d", i)); got > 1 {
+					t.Fatalf("command not due handled %d times", got)
+				}
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 3 },
+				"the command due now gone, the others kept")
+			if info, err := consumer.Info(ctx); err != nil || info.NumAckPending != 0 {
+				t.Fatalf("%v unacknowledged commands (%v), want none", info.NumAckPending, err)
+			}
+		})
+	}
+}
+
+func TestCommandEnqueuedWithADueTimeRunsThen(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p := newProbe()
+	start(t, worker(n.JS, map[string]commands.Handler{"commands.test.due": dueHandler(p)}))
+	at := time.Now().Add(1500 * time.Millisecond)
+	// A retried enqueue is stored once.
+	enqueueAt(t, n.JS, "commands.test.due", "later", at)
+	enqueueAt(t, n.JS, "commands.test.due", "later", at)
+	// A command scheduled keeps its id, here in the poison stream.
+	enqueueAt(t, n.JS, "commands.test.unknown", "unknown", at)
+	if got := streamMsgs(t, n.JS, commandsStream); got != 2 {
+		t.Fatalf("%d messages stored, want 2", got)
+	}
+	testkit.Eventually(t, 4*time.Second, func() bool { return p.count("later") > 0 }, "command handled")
+	if ran := p.times("later")[0]; ran.Before(at) {
+		t.Fatalf("command ran %s before it was due", at.Sub(ran))
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+	if got := poisoned(t, n.JS); len(got) != 1 || got["unknown"][0] != "commands.test.unknown" {
+		t.Fatalf("poisoned %v, want the command without handler under its id", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := p.count("later"); got != 1 {
+		t.Fatalf("handled %d times, want 1", got)
+	}
+}
+
+// A command delivered long before it is due is enqueued again for then
+// rather than kept as an unacknowledged message.
+func TestCommandNotDueIsEnqueuedAgainForWhenItIsDue(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p := newProbe()
+	start(t, worker(n.JS, map[string]commands.Handler{
+		"commands.test.early": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if _, call := p.record(data); call == 1 {
+				return 2 * time.Second, nil
+			}
+			return 0, nil
+		}}))
+	enqueue(t, n.JS, "commands.test.early", "early")
+	testkit.Eventually(t, 2*time.Second, func() bool { return p.count("early") == 1 }, "command handled")
+	consumer, err := n.JS.Consumer(context.Background(), commandsStream, workerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, time.Second, func() bool {
+		info, err := consumer.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && streamMsgs(t, n.JS, commandsStream) == 1
+	}, "the command acknowledged and scheduled")
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.count("early") == 2 }, "command back")
+	calls := p.times("early")
+	if gap := calls[1].Sub(calls[0]); gap < 2*time.Second {
+		t.Fatalf("command came back after %s, before it was due", gap)
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 }, "acknowledged")
+}
+
+// On a stream without schedules, a command not due yet comes back within a
+// second, whatever its handler asks for, rather than holding its place
+// among the unacknowledged commands.
+func TestCommandNotDueComesBackWithinASecondWithoutSchedules(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "early", 0, 100, 30*time.Second)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"early.work": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if _, call := p.record(data); call == 1 {
+				return time.Hour, nil
+			}
+			return 0, nil
+		}})
+	w.Stream, w.Consumer = "EARLY", "work"
+	enqueue(t, n.JS, "early.work", "early")
+	start(t, w)
+	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("early") == 2 }, "command back")
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "EARLY") == 0 }, "acknowledged")
+}
+
 func TestFailedCommandIsRetriedUntilItSucceeds(t *testing.T) {
 	n := testkit.StartNATS(t, false)
 	p := newProbe()
@@ -309,7 +464,7 @@ func TestCommandThatCanNeverSucceedIsPoisonedWithoutBlockingOthers(t *testing.T)
 
 func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 	n := testkit.StartNATS(t, false)
-	workQueue(t, n.JS, "lastdelivery", 2, 100)
+	workQueue(t, n.JS, "lastdelivery", 2, 100, 30*time.Second)
 	p := newProbe()
 	w := worker(n.JS, map[string]commands.Handler{
 		"lastdelivery.fail": func(ctx context.Context, data []byte) (time.Duration, error) {
@@ -349,6 +504,157 @@ func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 		"poisoned commands gone from the work queue")
 }
 
+// records keeps the messages logged at Info and above.
+type records struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+func (r *records) has(msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.msgs {
+		if m == msg {
+			return true
+		}
+	}
+	return false
+}
+
+// A command whose last delivery runs out of time, whether at ack_wait or
+// when a stopping worker's drain timeout cancels it, can never come back: it
+// must end in the poison stream, not stay in the work queue unread.
+func TestCommandOutOfTimeAtItsLastDeliveryIsPoisoned(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ackWait time.Duration
+		// handle runs the command "late"; release lets it return.
+		handle func(ctx context.Context, release <-chan struct{}) error
+		// stop stops the worker once the command runs.
+		stop   bool
+		reason string
+		within time.Duration // from the start of the command to its poisoning
+	}{
+		{"the handler gives up at ack_wait", time.Second, func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, false, "failed at its last delivery: lastdelivery.late (late): context deadline exceeded", 3 * time.Second},
+		{"the handler ignores its deadline", time.Second, func(ctx context.Context, release <-chan struct{}) error {
+			<-release
+			return nil
+		}, false, "no verdict at its last delivery", 4 * time.Second},
+		{"the handler is cancelled by the stop", 30 * time.Second, func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, true, "failed at its last delivery: lastdelivery.late (late): context", 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			workQueue(t, n.JS, "lastdelivery", 1, 100, tc.ackWait)
+			p := newProbe()
+			release := make(chan struct{})
+			defer close(release)
+			w := worker(n.JS, map[string]commands.Handler{
+				"lastdelivery.late": func(ctx context.Context, data []byte) (time.Duration, error) {
+					p.record(data)
+					return 0, tc.handle(ctx, release)
+				}})
+			w.Stream, w.Consumer, w.DrainTimeout = "LASTDELIVERY", "work", 300*time.Millisecond
+			enqueue(t, n.JS, "lastdelivery.late", "late")
+			stop := start(t, w)
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.count("late") == 1 }, "command running")
+			if tc.stop {
+				if err := stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testkit.Eventually(t, tc.within, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "command poisoned")
+			if got := poisoned(t, n.JS)["late"]; got[0] != "lastdelivery.late" || !strings.Contains(got[1], tc.reason) {
+				t.Fatalf("poisoned %v, want reason %q", got, tc.reason)
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LASTDELIVERY") == 0 },
+				"poisoned command gone from the work queue")
+		})
+	}
+}
+
+// A command pulled at its last delivery but not started when the worker
+// stops cannot be handed back: JetStream would never deliver it again.
+func TestCommandPulledAtItsLastDeliveryIsPoisonedWhenTheWorkerStops(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "lastdelivery", 1, 100, 30*time.Second)
+	p := newProbe()
+	proceed := make(chan struct{})
+	w := worker(n.JS, map[string]commands.Handler{
+		"lastdelivery.queued": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if id, _ := p.record(data); id != "quick" {
+				<-proceed
+			}
+			return 0, nil
+		}})
+	w.Stream, w.Consumer, w.Concurrency = "LASTDELIVERY", "work", 2
+	// As in TestStopLetsCommandsUnderWayFinish, the pull that follows the
+	// quick command brings one command to run and one to wait.
+	for _, id := range []string{"quick", "r1", "r2", "pulled"} {
+		enqueue(t, n.JS, "lastdelivery.queued", id)
+	}
+	stop := start(t, w)
+	consumer, err := n.JS.Consumer(context.Background(), "LASTDELIVERY", "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 3*time.Second, func() bool {
+		info, err := consumer.Info(context.Background())
+		return err == nil && p.distinct() == 3 && info.NumAckPending == 3
+	}, "two commands running and one pulled")
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(100 * time.Millisecond)
+	close(proceed)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "pulled command poisoned")
+	if got := poisoned(t, n.JS); !strings.Contains(got["pulled"][1], "not run at its last delivery") {
+		t.Fatalf("poisoned %v, want the pulled command", got)
+	}
+	if left := streamMsgs(t, n.JS, "LASTDELIVERY"); left != 0 || p.count("r1") != 1 || p.count("r2") != 1 || p.count("pulled") != 0 {
+		t.Fatalf("%d left in the work queue; handled r1 %d, r2 %d, pulled %d times",
+			left, p.count("r1"), p.count("r2"), p.count("pulled"))
+	}
+}
+
+func TestCommandIsLoggedAsPoisonedOnlyOnceStored(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "lastdelivery", 1, 100, 30*time.Second)
+	p := newProbe()
+	logs := &records{}
+	w := worker(n.JS, map[string]commands.Handler{
+		"lastdelivery.malformed": func(ctx context.Context, data []byte) (time.Duration, error) {
+			p.record(data)
+			return 0, fmt.Errorf("%w: cannot decode", commands.ErrUnprocessable)
+		}})
+	// No stream stores this subject: every poison publish fails.
+	w.Stream, w.Consumer, w.PoisonSubject, w.Log = "LASTDELIVERY", "work", "nowhere", slog.New(logs)
+	enqueue(t, n.JS, "lastdelivery.malformed", "malformed")
+	start(t, w)
+	testkit.Eventually(t, 3*time.Second, func() bool { return p.count("malformed") == 1 }, "command handled")
+	time.Sleep(500 * time.Millisecond)
+	if logs.has("command poisoned") {
+		t.Fatalf("logged as poisoned, though it was not stored: %v", logs.msgs)
+	}
+}
+
 func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
 	for _, tc := range []struct {
 		name                string
@@ -363,7 +669,7 @@ func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
 			subject := "commands.test.busy"
 			w := worker(n.JS, nil)
 			if tc.maxAckPending > 0 {
-				workQueue(t, n.JS, "bounded", 0, tc.maxAckPending)
+				workQueue(t, n.JS, "bounded", 0, tc.maxAckPending, 30*time.Second)
 				subject, w.Stream, w.Consumer = "bounded.busy", "BOUNDED", "work"
 			}
 			consumer, err := n.JS.Consumer(context.Background(), w.Stream, w.Consumer)
@@ -405,6 +711,40 @@ func TestWorkerHoldsNoMoreThanItsConcurrency(t *testing.T) {
 				t.Fatalf("%d commands unacknowledged at once, want at most %d", ackPendingMax, 2*tc.within)
 			}
 		})
+	}
+}
+
+// A command pulled ahead waits in the worker until a handler is free; its
+// ack_wait starts again when it is handed to one, so that the server does
+// not deliver it to another worker while it runs.
+func TestCommandPulledAheadGetsItsAckWaitFromItsStart(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	workQueue(t, n.JS, "ahead", 0, 100, time.Second)
+	p := newProbe()
+	w := worker(n.JS, map[string]commands.Handler{
+		"ahead.work": func(ctx context.Context, data []byte) (time.Duration, error) {
+			if id, _ := p.record(data); id == "quick" {
+				return 0, nil
+			}
+			time.Sleep(700 * time.Millisecond)
+			return 0, nil
+		}})
+	w.Stream, w.Consumer, w.Concurrency = "AHEAD", "work", 2
+	// As in TestStopLetsCommandsUnderWayFinish, the pull that follows the
+	// quick command brings one command to run and one to wait: "waiting"
+	// starts 700 ms after its delivery and runs for 700 ms, past ack_wait.
+	ids := []string{"quick", "first", "second", "waiting"}
+	for _, id := range ids {
+		enqueue(t, n.JS, "ahead.work", id)
+	}
+	start(t, w)
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.count("waiting") > 0 && streamMsgs(t, n.JS, "AHEAD") == 0 },
+		"every command handled")
+	time.Sleep(500 * time.Millisecond)
+	for _, id := range ids {
+		if got := p.count(id); got != 1 {
+			t.Fatalf("%s handled %d times", id, got)
+		}
 	}
 }
 

@@ -30,6 +30,10 @@ type Stream struct {
 	AllowAtomic     bool          `yaml:"allow_atomic"`
 	AllowDirect     bool          `yaml:"allow_direct"`
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	// AllowMsgSchedules lets messages carry a JetStream message schedule;
+	// the server then also allows roll-ups and purges on the stream, which
+	// a schedule needs, and never lets schedules be disabled again.
+	AllowMsgSchedules bool `yaml:"allow_msg_schedules"`
 }
 
 type Consumer struct {
@@ -131,6 +135,7 @@ func (s Stream) StreamConfig(replicas int) jetstream.StreamConfig {
 		AllowAtomicPublish: s.AllowAtomic,
 		AllowDirect:        s.AllowDirect,
 		Duplicates:         s.DuplicateWindow,
+		AllowMsgSchedules:  s.AllowMsgSchedules,
 	}
 }
 
@@ -219,6 +224,7 @@ func merged(have, want jetstream.StreamConfig) jetstream.StreamConfig {
 	have.DenyDelete, have.DenyPurge = want.DenyDelete, want.DenyPurge
 	have.AllowAtomicPublish, have.AllowDirect = want.AllowAtomicPublish, want.AllowDirect
 	have.Duplicates = want.Duplicates
+	have.AllowMsgSchedules = want.AllowMsgSchedules
 	return have
 }
 
@@ -228,7 +234,7 @@ func streamMatches(have, want jetstream.StreamConfig) bool {
 		have.Replicas == want.Replicas &&
 		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
 		have.AllowAtomicPublish == want.AllowAtomicPublish && have.AllowDirect == want.AllowDirect &&
-		have.Duplicates == want.Duplicates
+		have.Duplicates == want.Duplicates && have.AllowMsgSchedules == want.AllowMsgSchedules
 }
 
 func consumerMatches(have, want jetstream.ConsumerConfig) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"testing"
+	"time"
 
 	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/natsembed"
@@ -122,4 +123,71 @@ func TestParseRejectsIncompleteDeclarations(t *testing.T) {
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// A server set up before commands could be scheduled is brought to the
+// declaration: COMMANDS takes message schedules, and the workers' consumer
+// leaves the schedules alone.
+func TestApplyTurnsOnCommandSchedules(t *testing.T) {
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	before, err := streams.Parse([]byte(`streams:
+  - name: COMMANDS
+    subjects: ["commands.>"]
+    retention: workqueue
+    duplicate_window: 10m
+consumers:
+  - stream: COMMANDS
+    name: worker_commands
+    ack_wait: 60s
+    max_ack_pending: 1000
+    max_deliver: 50
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := streams.Apply(ctx, js, before, 1, log); err != nil {
+		t.Fatal(err)
+	}
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := streams.Apply(ctx, js, decl, 1, log); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, "COMMANDS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := s.CachedInfo().Config; !cfg.AllowMsgSchedules || len(cfg.Subjects) != 2 {
+		t.Fatalf("COMMANDS %+v", cfg)
+	}
+	c, err := js.Consumer(ctx, "COMMANDS", "worker_commands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.CachedInfo().Config.FilterSubjects; len(f) != 1 || f[0] != "commands.>" {
+		t.Fatalf("worker_commands reads %v", f)
+	}
+	msg := nats.NewMsg("commands_scheduled.x")
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithScheduleAt(time.Now().Add(time.Hour)),
+		jetstream.WithScheduleTarget("commands.test.x")); err != nil {
+		t.Fatalf("schedule refused: %v", err)
+	}
+	again, err := streams.Apply(ctx, js, decl, 1, log)
+	if err != nil || again != (streams.Changes{}) {
+		t.Fatalf("apply again: %+v %v", again, err)
+	}
 }

@@ -34,6 +34,12 @@ const (
 	nakDelayKey = "Jetstream-Nak-Delay"
 )
 
+// IDKey is the header that carries the id of a scheduled message
+// (Publisher.Schedule): the server drops Nats-Msg-Id from the message a
+// schedule publishes. A received message without Nats-Msg-Id takes its id
+// from it.
+const IDKey = "Jetstream-Msg-Id"
+
 // Subject is the subject a received message was published on.
 func Subject(msg *message.Message) string {
 	return msg.Metadata.Get(SubjectKey)
@@ -101,6 +107,39 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	return nil
 }
 
+// Schedule publishes m so that the stream stores it on subject topic at
+// at, not before. m is stored first on schedule, a subject of the same
+// stream that no consumer should read, as a JetStream message schedule
+// (Nats-Schedule "@at …", Nats-Schedule-Target topic); when it is due the
+// server publishes it on topic and deletes the schedule. The stream must
+// allow message schedules. m's UUID is the schedule's Nats-Msg-Id, so a
+// retried Schedule within the duplicate window is stored once; a schedule
+// not yet due is replaced by the next one on the same subject. The message
+// the schedule publishes has the id in m's IDKey metadata, or m's UUID.
+func (p *Publisher) Schedule(topic, schedule string, at time.Time, m *message.Message) error {
+	if m.UUID == "" {
+		return fmt.Errorf("schedule %s: message without id", topic)
+	}
+	msg := nats.NewMsg(schedule)
+	msg.Data = m.Payload
+	for key, value := range m.Metadata {
+		msg.Header.Set(key, value)
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, m.UUID)
+	if m.Metadata.Get(IDKey) == "" {
+		msg.Header.Set(IDKey, m.UUID)
+	}
+	// A schedule's time is in whole seconds: rounded up, never early.
+	if whole := at.Truncate(time.Second); whole.Before(at) {
+		at = whole.Add(time.Second)
+	}
+	_, err := p.js.PublishMsg(m.Context(), msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(topic))
+	if err != nil {
+		return fmt.Errorf("schedule %s at %s: %w", topic, at.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
 // Close has nothing to release: the connection belongs to the caller.
 func (p *Publisher) Close() error { return nil }
 
@@ -112,6 +151,9 @@ func received(ctx context.Context, jm jetstream.Msg, maxDeliver int) *message.Me
 	// counts as a first delivery.
 	meta, err := jm.Metadata()
 	id := jm.Headers().Get(jetstream.MsgIDHeader)
+	if id == "" {
+		id = jm.Headers().Get(IDKey)
+	}
 	if id == "" && err == nil {
 		id = meta.Stream + ":" + strconv.FormatUint(meta.Sequence.Stream, 10)
 	}

@@ -26,7 +26,15 @@ type Config struct {
 	// DrainTimeout is how long handlers may finish the messages they hold
 	// once their subscription stops; then their context is cancelled.
 	DrainTimeout time.Duration
-	Log          *slog.Logger
+	// Abandon takes a message at its last delivery (LastDelivery) that the
+	// router did not ack: its handler failed and the router nacked it, its
+	// handler gave no verdict in time, or the subscription stopped before
+	// handing it out. JetStream will not deliver it again, so Abandon should
+	// keep it elsewhere (a poison subject); once Abandon returns nil the
+	// message is acked and leaves the stream. Without Abandon, or when it
+	// fails, the message stays in the stream unread.
+	Abandon func(msg *message.Message, reason string) error
+	Log     *slog.Logger
 }
 
 // ackTimeout bounds the wait for the server to confirm an ack.
@@ -42,7 +50,8 @@ const verdictWait = time.Second
 
 // Subscriber hands the messages of a durable pull consumer to a watermill
 // router: Ack becomes a JetStream ack (confirmed by the server), Nack a
-// JetStream nak with the delay set by NakAfter or Config.NakDelay.
+// JetStream nak with the delay set by NakAfter or Config.NakDelay. A message
+// at its last delivery that is not acked goes to Config.Abandon instead.
 type Subscriber struct {
 	js      jetstream.JetStream
 	config  Config
@@ -163,17 +172,30 @@ func (p *pull) pump(stop context.Context, out chan<- *message.Message) {
 			return
 		}
 		// A handler gets at most ack_wait: after that JetStream hands the
-		// message to another worker anyway.
+		// message to another worker anyway. The message may have waited
+		// here since its delivery, up to a handler's run: its ack_wait
+		// starts again now, after the handler's deadline was set, so that
+		// the server's ends later than the handler's.
 		ctx, done := context.WithTimeout(p.handling, p.ackWait)
+		if err := jm.InProgress(); err != nil {
+			p.subscriber.config.Log.Warn("in-progress not sent; the message may come again while it runs",
+				"consumer", p.consumer, "err", err)
+		}
 		wm := received(ctx, jm, p.maxDeliver)
+		// What the router received, for Abandon: once handed out, the
+		// message belongs to its handler, which may still be changing it.
+		var kept *message.Message
+		if LastDelivery(wm) {
+			kept = wm.Copy()
+		}
 		select {
 		case out <- wm:
 			p.subscriber.running.Add(1)
-			go p.settle(ctx, done, jm, wm)
+			go p.settle(ctx, done, jm, wm, kept)
 		case <-stop.Done():
 			done()
 			<-p.slots
-			p.nak(jm, 0)
+			p.handBack(jm)
 			return
 		}
 	}
@@ -188,12 +210,25 @@ func (p *pull) release() {
 		if err != nil {
 			return
 		}
-		p.nak(jm, 0)
+		p.handBack(jm)
 	}
 }
 
-// settle tells the server what the router decided about a message.
-func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream.Msg, wm *message.Message) {
+// handBack returns a message that was pulled but not handed out, for
+// another subscriber to take at once. One at its last delivery would never
+// come again: it is abandoned instead.
+func (p *pull) handBack(jm jetstream.Msg) {
+	wm := received(context.Background(), jm, p.maxDeliver)
+	if LastDelivery(wm) {
+		p.abandon(jm, wm, "not run at its last delivery: the subscriber stopped")
+		return
+	}
+	p.nak(jm, 0)
+}
+
+// settle tells the server what the router decided about a message. kept is
+// the message as handed out when it was at its last delivery.
+func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream.Msg, wm, kept *message.Message) {
 	defer p.subscriber.running.Done()
 	defer func() { <-p.slots }()
 	defer done()
@@ -208,14 +243,16 @@ func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream
 		case <-time.After(verdictWait):
 		}
 	}
-	log := p.subscriber.config.Log
 	switch {
 	case isClosed(wm.Acked()):
-		ackCtx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-		defer cancel()
-		if err := jm.DoubleAck(ackCtx); err != nil {
-			log.Warn("ack not confirmed; the message may come again", "consumer", p.consumer, "id", wm.UUID, "err", err)
-		}
+		p.ack(jm, wm.UUID)
+	case kept != nil && isClosed(wm.Nacked()):
+		// Nacked at the last delivery: its handler failed, and whatever
+		// should have kept the message (a poison queue) failed too.
+		p.abandon(jm, wm, "nacked at its last delivery")
+	case kept != nil:
+		// The handler may still change wm: the copy taken at hand-out goes.
+		p.abandon(jm, kept, "no verdict at its last delivery: the handler was still running when its time ran out")
 	case isClosed(wm.Nacked()):
 		fallback := p.subscriber.config.NakDelay
 		if p.handling.Err() != nil {
@@ -225,9 +262,34 @@ func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream
 		}
 		p.nak(jm, nakDelay(wm, fallback))
 	default:
-		log.Warn("handler still running when its time ran out; the message comes again after ack_wait",
+		p.subscriber.config.Log.Warn("handler still running when its time ran out; the message comes again after ack_wait",
 			"consumer", p.consumer, "id", wm.UUID)
 	}
+}
+
+func (p *pull) ack(jm jetstream.Msg, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
+	defer cancel()
+	if err := jm.DoubleAck(ctx); err != nil {
+		p.subscriber.config.Log.Warn("ack not confirmed; the message may come again", "consumer", p.consumer, "id", id, "err", err)
+	}
+}
+
+// abandon hands a message at its last delivery to Config.Abandon and acks
+// it once kept elsewhere.
+func (p *pull) abandon(jm jetstream.Msg, wm *message.Message, reason string) {
+	log := p.subscriber.config.Log
+	if p.subscriber.config.Abandon == nil {
+		log.Error("message abandoned at its last delivery; it stays in the stream unread",
+			"consumer", p.consumer, "id", wm.UUID, "reason", reason)
+		return
+	}
+	if err := p.subscriber.config.Abandon(wm, reason); err != nil {
+		log.Error("abandoned message not kept; it stays in the stream unread",
+			"consumer", p.consumer, "id", wm.UUID, "reason", reason, "err", err)
+		return
+	}
+	p.ack(jm, wm.UUID)
 }
 
 func (p *pull) nak(jm jetstream.Msg, delay time.Duration) {

@@ -36,8 +36,9 @@ type Owner struct {
 	Threshold *uint64 // liquidity threshold; a low-liquidity event below it
 }
 
-// Enqueue puts work that can wait on the command queue.
-type Enqueue func(ctx context.Context, subject, id string, command any) error
+// Enqueue puts work that can wait on the command queue, to run at at (at
+// once when at is zero).
+type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
 
 // Handler runs liquidity commands.
 type Handler struct {
@@ -222,9 +223,10 @@ func (h *Handler) Withdraw(ctx context.Context, m commands.Meta, o Owner, id str
 	}
 	if timeoutSeconds > 0 {
 		// The ledger voids the withdrawal when it expires; a command due
-		// then records it on the owner's stream.
+		// then (and once the ledger's clock has passed it too) records it
+		// on the owner's stream.
 		due := time.Now().Add(time.Duration(timeoutSeconds) * time.Second)
-		if err := h.enqueue(ctx, commands.ExpireWithdrawalSubject, "expire:"+tid.String(),
+		if err := h.enqueue(ctx, commands.ExpireWithdrawalSubject, "expire:"+tid.String(), due.Add(expiryGrace),
 			commands.ExpireWithdrawal{TransferID: tid.String(), DueAt: due}); err != nil {
 			return res, err
 		}
