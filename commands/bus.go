@@ -97,9 +97,14 @@ const notDueDelayMax = time.Second
 // Worker runs commands from a durable consumer through a watermill router.
 // Each command goes to one worker. One that is not due yet comes back when
 // it is (see Handler); one whose handler fails is retried after
-// FailureBackoff up to the consumer's max_deliver, and goes to
-// PoisonSubject if its last delivery fails too, as does one with no handler
-// or that can never succeed.
+// FailureBackoff up to MaxDeliveries, and goes to PoisonSubject if its last
+// delivery fails too (an error, a panic, or no verdict before ack_wait), as
+// does one with no handler or that can never succeed.
+//
+// The limit is the worker's, not the consumer's: the consumer should have
+// no max_deliver, so that a command whose last delivery was never settled
+// (its worker crashed) is delivered again. That delivery, past the limit,
+// gets one more try, then goes to PoisonSubject if it fails.
 type Worker struct {
 	JS            jetstream.JetStream
 	Stream        string
@@ -114,12 +119,20 @@ type Worker struct {
 	// DrainTimeout is how long commands under way may finish once ctx ends
 	// (default 10 s).
 	DrainTimeout time.Duration
+	// MaxDeliveries is the delivery of a command, counted by JetStream, at
+	// which a failure poisons it instead of retrying it (default
+	// maxDeliveriesDefault). A consumer's max_deliver below it is the limit
+	// instead.
+	MaxDeliveries int
 }
 
 const (
 	concurrencyDefault    = 8
 	failureBackoffDefault = 5 * time.Second
 	drainTimeoutDefault   = 10 * time.Second
+	// maxDeliveriesDefault is how many deliveries a failing command gets:
+	// with FailureBackoff's 5 s, about four minutes of retries.
+	maxDeliveriesDefault = 50
 )
 
 // Run handles commands until ctx ends, then lets the commands under way
@@ -136,6 +149,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	sub, err := jsqueue.NewSubscriber(w.JS, jsqueue.Config{
 		Stream: w.Stream, Concurrency: cmp.Or(w.Concurrency, concurrencyDefault),
 		NakDelay: cmp.Or(w.FailureBackoff, failureBackoffDefault), DrainTimeout: drain, Log: w.log(),
+		MaxDeliveries: cmp.Or(w.MaxDeliveries, maxDeliveriesDefault),
 		Abandon: func(msg *message.Message, reason string) error {
 			if msg.Metadata.Get(middleware.ReasonForPoisonedKey) == "" {
 				msg.Metadata.Set(middleware.ReasonForPoisonedKey, fmt.Sprintf("%s: %s (%s)", reason, jsqueue.Subject(msg), msg.UUID))
@@ -216,9 +230,8 @@ func (w *Worker) reschedule(msg *message.Message, retryAfter time.Duration) erro
 	return jsqueue.NewPublisher(w.JS).Schedule(jsqueue.Subject(msg), scheduleSubject(msg.UUID), at, again)
 }
 
-// poisonLastDelivery makes a failure at the last delivery poison: JetStream
-// would not deliver the command again, and it would stay in the work queue
-// unread.
+// poisonLastDelivery makes a failure at the last delivery poison: the
+// command is not retried, and leaves the work queue.
 func poisonLastDelivery(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		out, err := h(msg)
@@ -237,7 +250,8 @@ const poisonPublishTimeout = 5 * time.Second
 // poisonPublisher publishes poisoned commands under a context of their own:
 // a command is often poisoned because its handler's context ended (ack_wait
 // reached, or the drain timeout of a stopping worker), and a publish under
-// that context would fail, leaving the command nacked at its last delivery.
+// that context would fail, and the command would come again past its last
+// delivery, or stay unread at the consumer's max_deliver.
 type poisonPublisher struct {
 	pub *jsqueue.Publisher
 	log *slog.Logger

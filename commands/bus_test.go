@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rafiki-go/rafiki/commands"
@@ -406,11 +408,22 @@ func TestFailedCommandIsRetriedUntilItSucceeds(t *testing.T) {
 // subject and reason.
 func poisoned(t *testing.T, js jetstream.JetStream) map[string][2]string {
 	t.Helper()
+	out := map[string][2]string{}
+	for id, h := range poisonHeaders(t, js) {
+		out[id] = [2]string{h.Get(jsqueue.SubjectKey), h.Get("reason_poisoned")}
+	}
+	return out
+}
+
+// poisonHeaders reads the headers of each message of the poison stream, by
+// id.
+func poisonHeaders(t *testing.T, js jetstream.JetStream) map[string]nats.Header {
+	t.Helper()
 	s, err := js.Stream(context.Background(), poisonStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][2]string{}
+	out := map[string]nats.Header{}
 	for seq := uint64(1); seq <= streamMsgs(t, js, poisonStream); seq++ {
 		m, err := s.GetMsg(context.Background(), seq)
 		if err != nil {
@@ -419,7 +432,7 @@ func poisoned(t *testing.T, js jetstream.JetStream) map[string][2]string {
 		if m.Subject != commands.PoisonSubject {
 			t.Fatalf("poison message on %s", m.Subject)
 		}
-		out[m.Header.Get(jetstream.MsgIDHeader)] = [2]string{m.Header.Get(jsqueue.SubjectKey), m.Header.Get("reason_poisoned")}
+		out[m.Header.Get(jetstream.MsgIDHeader)] = m.Header
 	}
 	return out
 }
@@ -502,6 +515,55 @@ func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 	}
 	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LASTDELIVERY") == 0 },
 		"poisoned commands gone from the work queue")
+}
+
+// A command that keeps failing on a consumer without max_deliver, which
+// delivers it as often as asked, is poisoned by the worker at its delivery
+// limit and leaves the work queue.
+func TestCommandFailingAtTheWorkersLimitIsPoisoned(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit int
+		// handle runs the command; release lets it return.
+		handle func(ctx context.Context, release <-chan struct{}) error
+		reason string
+		within time.Duration
+	}{
+		{"the handler fails", 3, func(ctx context.Context, _ <-chan struct{}) error {
+			return errors.New("always down")
+		}, "failed at its last delivery: limit.fail (fail): always down", 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			workQueue(t, n.JS, "limit", -1, 100, time.Second)
+			p := newProbe()
+			release := make(chan struct{})
+			defer close(release)
+			w := worker(n.JS, map[string]commands.Handler{
+				"limit.fail": func(ctx context.Context, data []byte) (time.Duration, error) {
+					p.record(data)
+					return 0, tc.handle(ctx, release)
+				}})
+			w.Stream, w.Consumer = "LIMIT", "work"
+			w.MaxDeliveries, w.FailureBackoff = tc.limit, 50*time.Millisecond
+			start(t, w)
+			enqueue(t, n.JS, "limit.fail", "fail")
+			testkit.Eventually(t, tc.within, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "command poisoned")
+			got := poisonHeaders(t, n.JS)["fail"]
+			if reason := got.Get("reason_poisoned"); !strings.Contains(reason, tc.reason) {
+				t.Fatalf("poisoned with reason %q, want %q", reason, tc.reason)
+			}
+			if delivered := got.Get(jsqueue.DeliveredKey); delivered != strconv.Itoa(tc.limit) {
+				t.Fatalf("poisoned at delivery %s, want %d", delivered, tc.limit)
+			}
+			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LIMIT") == 0 },
+				"poisoned command gone from the work queue")
+			time.Sleep(1500 * time.Millisecond) // past ack_wait: nothing comes again
+			if tries := p.count("fail"); tries != tc.limit {
+				t.Fatalf("tried %d times, want the limit (%d)", tries, tc.limit)
+			}
+		})
+	}
 }
 
 // records keeps the messages logged at Info and above.
@@ -589,48 +651,82 @@ func TestCommandOutOfTimeAtItsLastDeliveryIsPoisoned(t *testing.T) {
 }
 
 // A command pulled at its last delivery but not started when the worker
-// stops cannot be handed back: JetStream would never deliver it again.
-func TestCommandPulledAtItsLastDeliveryIsPoisonedWhenTheWorkerStops(t *testing.T) {
-	n := testkit.StartNATS(t, false)
-	workQueue(t, n.JS, "lastdelivery", 1, 100, 30*time.Second)
-	p := newProbe()
-	proceed := make(chan struct{})
-	w := worker(n.JS, map[string]commands.Handler{
-		"lastdelivery.queued": func(ctx context.Context, data []byte) (time.Duration, error) {
-			if id, _ := p.record(data); id != "quick" {
-				<-proceed
+// stops has not failed: it is handed back, and its next delivery, past the
+// limit, is its try. Only at the consumer's max_deliver, after which
+// JetStream would never deliver it again, is it poisoned instead.
+func TestCommandPulledAtItsLastDeliveryWhenTheWorkerStops(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		maxDeliver    int // the consumer's
+		maxDeliveries int // the worker's
+		poisoned      bool
+	}{
+		{"at the worker's limit it is handed back", -1, 1, false},
+		{"at the consumer's max_deliver it is poisoned", 1, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			workQueue(t, n.JS, "lastdelivery", tc.maxDeliver, 100, 30*time.Second)
+			p := newProbe()
+			proceed := make(chan struct{})
+			w := worker(n.JS, map[string]commands.Handler{
+				"lastdelivery.queued": func(ctx context.Context, data []byte) (time.Duration, error) {
+					if id, _ := p.record(data); id != "quick" {
+						<-proceed
+					}
+					return 0, nil
+				}})
+			w.Stream, w.Consumer, w.Concurrency, w.MaxDeliveries = "LASTDELIVERY", "work", 2, tc.maxDeliveries
+			// As in TestStopLetsCommandsUnderWayFinish, the pull that follows the
+			// quick command brings one command to run and one to wait.
+			for _, id := range []string{"quick", "r1", "r2", "pulled"} {
+				enqueue(t, n.JS, "lastdelivery.queued", id)
 			}
-			return 0, nil
-		}})
-	w.Stream, w.Consumer, w.Concurrency = "LASTDELIVERY", "work", 2
-	// As in TestStopLetsCommandsUnderWayFinish, the pull that follows the
-	// quick command brings one command to run and one to wait.
-	for _, id := range []string{"quick", "r1", "r2", "pulled"} {
-		enqueue(t, n.JS, "lastdelivery.queued", id)
-	}
-	stop := start(t, w)
-	consumer, err := n.JS.Consumer(context.Background(), "LASTDELIVERY", "work")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, 3*time.Second, func() bool {
-		info, err := consumer.Info(context.Background())
-		return err == nil && p.distinct() == 3 && info.NumAckPending == 3
-	}, "two commands running and one pulled")
-	stopped := make(chan error, 1)
-	go func() { stopped <- stop() }()
-	time.Sleep(100 * time.Millisecond)
-	close(proceed)
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "pulled command poisoned")
-	if got := poisoned(t, n.JS); !strings.Contains(got["pulled"][1], "not run at its last delivery") {
-		t.Fatalf("poisoned %v, want the pulled command", got)
-	}
-	if left := streamMsgs(t, n.JS, "LASTDELIVERY"); left != 0 || p.count("r1") != 1 || p.count("r2") != 1 || p.count("pulled") != 0 {
-		t.Fatalf("%d left in the work queue; handled r1 %d, r2 %d, pulled %d times",
-			left, p.count("r1"), p.count("r2"), p.count("pulled"))
+			stop := start(t, w)
+			consumer, err := n.JS.Consumer(context.Background(), "LASTDELIVERY", "work")
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, 3*time.Second, func() bool {
+				info, err := consumer.Info(context.Background())
+				return err == nil && p.distinct() == 3 && info.NumAckPending == 3
+			}, "two commands running and one pulled")
+			stopped := make(chan error, 1)
+			go func() { stopped <- stop() }()
+			time.Sleep(100 * time.Millisecond)
+			close(proceed)
+			if err := <-stopped; err != nil {
+				t.Fatal(err)
+			}
+			if p.count("r1") != 1 || p.count("r2") != 1 || p.count("pulled") != 0 {
+				t.Fatalf("handled r1 %d, r2 %d, pulled %d times", p.count("r1"), p.count("r2"), p.count("pulled"))
+			}
+			if tc.poisoned {
+				testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, poisonStream) == 1 }, "pulled command poisoned")
+				if got := poisoned(t, n.JS); !strings.Contains(got["pulled"][1], "not run at its last delivery") {
+					t.Fatalf("poisoned %v, want the pulled command", got)
+				}
+				if left := streamMsgs(t, n.JS, "LASTDELIVERY"); left != 0 {
+					t.Fatalf("%d left in the work queue", left)
+				}
+				return
+			}
+			if got := streamMsgs(t, n.JS, poisonStream); got != 0 {
+				t.Fatalf("%d poisoned, want none", got)
+			}
+			// Handed back at once, not after ack_wait (30 s).
+			next := worker(n.JS, map[string]commands.Handler{"lastdelivery.queued": func(ctx context.Context, data []byte) (time.Duration, error) {
+				p.record(data)
+				return 0, nil
+			}})
+			next.Stream, next.Consumer, next.MaxDeliveries = "LASTDELIVERY", "work", tc.maxDeliveries
+			start(t, next)
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.count("pulled") == 1 && streamMsgs(t, n.JS, "LASTDELIVERY") == 0 },
+				"the pulled command handled by the next worker")
+			if got := streamMsgs(t, n.JS, poisonStream); got != 0 {
+				t.Fatalf("%d poisoned, want none", got)
+			}
+		})
 	}
 }
 

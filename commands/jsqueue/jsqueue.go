@@ -4,7 +4,8 @@
 // watermill-nats is not used: its subscriber is a push consumer whose
 // failures are lossy (an undecodable message is neither acked nor nacked, an
 // ack timeout drops the local copy). Here the consumer is the one declared in
-// streams.yaml, pulled, with its ack_wait, max_ack_pending and max_deliver.
+// streams.yaml, pulled, with its ack_wait, max_ack_pending and max_deliver;
+// the subscriber may limit deliveries itself (Config.MaxDeliveries).
 package jsqueue
 
 import (
@@ -28,8 +29,10 @@ const (
 	SubjectKey = "Jetstream-Subject"
 	// DeliveredKey counts deliveries of the message, this one included.
 	DeliveredKey = "Jetstream-Delivered"
-	// MaxDeliverKey is the consumer's max_deliver; absent when unlimited.
-	MaxDeliverKey = "Jetstream-Max-Deliver"
+	// DeliveryLimitKey is the delivery from which a message whose handler
+	// fails is not retried: the lower of the consumer's max_deliver and
+	// Config.MaxDeliveries; absent when neither limits deliveries.
+	DeliveryLimitKey = "Jetstream-Delivery-Limit"
 	// nakDelayKey is the redelivery delay of a nacked message (NakAfter).
 	nakDelayKey = "Jetstream-Nak-Delay"
 )
@@ -45,15 +48,30 @@ func Subject(msg *message.Message) string {
 	return msg.Metadata.Get(SubjectKey)
 }
 
-// LastDelivery tells whether JetStream will not deliver the message again
-// after this delivery: if it is nacked now, it stays in the stream unread.
+// LastDelivery tells whether the message has reached its delivery limit
+// (DeliveryLimitKey): a failure now is final, and the message should be
+// kept elsewhere (Config.Abandon) rather than nacked. A delivery past the
+// limit is one whose delivery at the limit was never settled, its worker
+// having crashed; it is the last too.
 func LastDelivery(msg *message.Message) bool {
 	delivered, err := strconv.Atoi(msg.Metadata.Get(DeliveredKey))
 	if err != nil {
 		return false
 	}
-	limit, err := strconv.Atoi(msg.Metadata.Get(MaxDeliverKey))
+	limit, err := strconv.Atoi(msg.Metadata.Get(DeliveryLimitKey))
 	return err == nil && limit > 0 && delivered >= limit
+}
+
+// deliveryLimit is the lower of the limits that are set (positive), or 0
+// when none is.
+func deliveryLimit(limits ...int) int {
+	lowest := 0
+	for _, l := range limits {
+		if l > 0 && (lowest == 0 || l < lowest) {
+			lowest = l
+		}
+	}
+	return lowest
 }
 
 // NakAfter sets the delay after which a message comes back once it is
@@ -146,7 +164,7 @@ func (p *Publisher) Close() error { return nil }
 // received turns a JetStream message into a watermill one. Headers become
 // metadata, except the server's own (Nats-…), which would mean something
 // else if the message were published again.
-func received(ctx context.Context, jm jetstream.Msg, maxDeliver int) *message.Message {
+func received(ctx context.Context, jm jetstream.Msg, limit int) *message.Message {
 	// A message from a consumer always has metadata; without them it
 	// counts as a first delivery.
 	meta, err := jm.Metadata()
@@ -170,8 +188,11 @@ func received(ctx context.Context, jm jetstream.Msg, maxDeliver int) *message.Me
 	if err == nil {
 		wm.Metadata.Set(DeliveredKey, strconv.FormatUint(meta.NumDelivered, 10))
 	}
-	if maxDeliver > 0 {
-		wm.Metadata.Set(MaxDeliverKey, strconv.Itoa(maxDeliver))
+	// What a message republished by hand may carry from an earlier
+	// delivery does not count.
+	delete(wm.Metadata, DeliveryLimitKey)
+	if limit > 0 {
+		wm.Metadata.Set(DeliveryLimitKey, strconv.Itoa(limit))
 	}
 	delete(wm.Metadata, nakDelayKey)
 	return wm

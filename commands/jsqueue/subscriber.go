@@ -26,13 +26,24 @@ type Config struct {
 	// DrainTimeout is how long handlers may finish the messages they hold
 	// once their subscription stops; then their context is cancelled.
 	DrainTimeout time.Duration
+	// MaxDeliveries is the delivery from which a message whose handler
+	// fails goes to Abandon instead of coming back (LastDelivery); 0 leaves
+	// only the consumer's max_deliver, and the lower of the two applies.
+	// Unlike max_deliver, it leaves the server free to deliver again a
+	// message whose delivery at the limit was never settled (its worker
+	// crashed): on a consumer without max_deliver that delivery, past the
+	// limit, gets one more try before Abandon, and no message is left in
+	// the stream unread.
+	MaxDeliveries int
 	// Abandon takes a message at its last delivery (LastDelivery) that the
-	// router did not ack: its handler failed and the router nacked it, its
-	// handler gave no verdict in time, or the subscription stopped before
-	// handing it out. JetStream will not deliver it again, so Abandon should
-	// keep it elsewhere (a poison subject); once Abandon returns nil the
-	// message is acked and leaves the stream. Without Abandon, or when it
-	// fails, the message stays in the stream unread.
+	// router did not ack: its handler failed and the router nacked it, or
+	// its handler gave no verdict in time; and one that the subscription
+	// stopped before handing out, when the consumer's max_deliver is
+	// reached (otherwise it is handed back). Abandon should keep it
+	// elsewhere (a poison subject); once Abandon returns nil the message is
+	// acked and leaves the stream. Without Abandon, or when it fails, the
+	// message is not acked: it comes again after ack_wait, or, at the
+	// consumer's max_deliver, stays in the stream unread.
 	Abandon func(msg *message.Message, reason string) error
 	Log     *slog.Logger
 }
@@ -51,7 +62,8 @@ const verdictWait = time.Second
 // Subscriber hands the messages of a durable pull consumer to a watermill
 // router: Ack becomes a JetStream ack (confirmed by the server), Nack a
 // JetStream nak with the delay set by NakAfter or Config.NakDelay. A message
-// at its last delivery that is not acked goes to Config.Abandon instead.
+// at its last delivery (Config.MaxDeliveries or the consumer's max_deliver)
+// that is not acked goes to Config.Abandon instead.
 type Subscriber struct {
 	js      jetstream.JetStream
 	config  Config
@@ -66,7 +78,7 @@ type Subscriber struct {
 }
 
 func NewSubscriber(js jetstream.JetStream, config Config) (*Subscriber, error) {
-	if config.Stream == "" || config.Concurrency < 1 || config.NakDelay < 0 || config.DrainTimeout <= 0 {
+	if config.Stream == "" || config.Concurrency < 1 || config.NakDelay < 0 || config.DrainTimeout <= 0 || config.MaxDeliveries < 0 {
 		return nil, fmt.Errorf("jsqueue: invalid config %+v", config)
 	}
 	if config.Log == nil {
@@ -114,6 +126,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		subscriber: s, consumer: topic, it: it,
 		slots:    make(chan struct{}, limit),
 		handling: handling, ackWait: declared.AckWait, maxDeliver: declared.MaxDeliver,
+		deliveryLimit: deliveryLimit(declared.MaxDeliver, s.config.MaxDeliveries),
 	}
 	if p.ackWait <= 0 {
 		p.ackWait = 30 * time.Second // the server's default
@@ -148,9 +161,12 @@ type pull struct {
 	slots chan struct{}
 	// handling is the parent of the handlers' contexts: it outlives the
 	// subscription by DrainTimeout, so that a stop lets work finish.
-	handling   context.Context
-	ackWait    time.Duration
+	handling context.Context
+	ackWait  time.Duration
+	// maxDeliver is the consumer's: past it JetStream delivers nothing.
 	maxDeliver int
+	// deliveryLimit is where LastDelivery starts (DeliveryLimitKey).
+	deliveryLimit int
 }
 
 // pump hands messages to the router, one per free slot, until stop ends.
@@ -181,7 +197,7 @@ func (p *pull) pump(stop context.Context, out chan<- *message.Message) {
 			p.subscriber.config.Log.Warn("in-progress not sent; the message may come again while it runs",
 				"consumer", p.consumer, "err", err)
 		}
-		wm := received(ctx, jm, p.maxDeliver)
+		wm := received(ctx, jm, p.deliveryLimit)
 		// What the router received, for Abandon: once handed out, the
 		// message belongs to its handler, which may still be changing it.
 		var kept *message.Message
@@ -215,15 +231,23 @@ func (p *pull) release() {
 }
 
 // handBack returns a message that was pulled but not handed out, for
-// another subscriber to take at once. One at its last delivery would never
-// come again: it is abandoned instead.
+// another subscriber to take at once. It has not failed: one at its last
+// delivery is handed back too, and its next delivery, past the limit, is
+// its try. Only one at the consumer's max_deliver, which would never come
+// again, is abandoned instead.
 func (p *pull) handBack(jm jetstream.Msg) {
-	wm := received(context.Background(), jm, p.maxDeliver)
-	if LastDelivery(wm) {
-		p.abandon(jm, wm, "not run at its last delivery: the subscriber stopped")
+	if p.final(jm) {
+		p.abandon(jm, received(context.Background(), jm, p.deliveryLimit), "not run at its last delivery: the subscriber stopped")
 		return
 	}
 	p.nak(jm, 0)
+}
+
+// final tells whether JetStream will not deliver the message again: it is
+// at the consumer's max_deliver.
+func (p *pull) final(jm jetstream.Msg) bool {
+	meta, err := jm.Metadata()
+	return err == nil && p.maxDeliver > 0 && meta.NumDelivered >= uint64(p.maxDeliver)
 }
 
 // settle tells the server what the router decided about a message. kept is
@@ -279,13 +303,17 @@ func (p *pull) ack(jm jetstream.Msg, id string) {
 // it once kept elsewhere.
 func (p *pull) abandon(jm jetstream.Msg, wm *message.Message, reason string) {
 	log := p.subscriber.config.Log
+	fate := "it comes again after ack_wait"
+	if p.final(jm) {
+		fate = "it stays in the stream unread"
+	}
 	if p.subscriber.config.Abandon == nil {
-		log.Error("message abandoned at its last delivery; it stays in the stream unread",
+		log.Error("message abandoned at its last delivery; "+fate,
 			"consumer", p.consumer, "id", wm.UUID, "reason", reason)
 		return
 	}
 	if err := p.subscriber.config.Abandon(wm, reason); err != nil {
-		log.Error("abandoned message not kept; it stays in the stream unread",
+		log.Error("abandoned message not kept; "+fate,
 			"consumer", p.consumer, "id", wm.UUID, "reason", reason, "err", err)
 		return
 	}
