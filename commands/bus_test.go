@@ -519,7 +519,9 @@ func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 
 // A command that keeps failing on a consumer without max_deliver, which
 // delivers it as often as asked, is poisoned by the worker at its delivery
-// limit and leaves the work queue.
+// limit and leaves the work queue. A handler past its deadline at that
+// delivery does not let the server hand the command to another worker
+// while it is poisoned.
 func TestCommandFailingAtTheWorkersLimitIsPoisoned(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -532,6 +534,10 @@ func TestCommandFailingAtTheWorkersLimitIsPoisoned(t *testing.T) {
 		{"the handler fails", 3, func(ctx context.Context, _ <-chan struct{}) error {
 			return errors.New("always down")
 		}, "failed at its last delivery: limit.fail (fail): always down", 3 * time.Second},
+		{"the handler ignores its deadline", 2, func(ctx context.Context, release <-chan struct{}) error {
+			<-release
+			return nil
+		}, "no verdict at its last delivery", 6 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := testkit.StartNATS(t, false)
@@ -558,7 +564,7 @@ func TestCommandFailingAtTheWorkersLimitIsPoisoned(t *testing.T) {
 			}
 			testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LIMIT") == 0 },
 				"poisoned command gone from the work queue")
-			time.Sleep(1500 * time.Millisecond) // past ack_wait: nothing comes again
+			time.Sleep(1200 * time.Millisecond) // past ack_wait: nothing comes again
 			if tries := p.count("fail"); tries != tc.limit {
 				t.Fatalf("tried %d times, want the limit (%d)", tries, tc.limit)
 			}

@@ -256,6 +256,9 @@ func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream
 	defer p.subscriber.running.Done()
 	defer func() { <-p.slots }()
 	defer done()
+	if kept != nil {
+		defer p.keepInProgress(jm)()
+	}
 	select {
 	case <-wm.Acked():
 	case <-wm.Nacked():
@@ -288,6 +291,37 @@ func (p *pull) settle(ctx context.Context, done context.CancelFunc, jm jetstream
 	default:
 		p.subscriber.config.Log.Warn("handler still running when its time ran out; the message comes again after ack_wait",
 			"consumer", p.consumer, "id", wm.UUID)
+	}
+}
+
+// keepInProgress keeps the server from delivering a message at its last
+// delivery again until the returned func is called: the handler's deadline
+// is the server's ack_wait, and waiting for its verdict, then keeping the
+// message elsewhere (Abandon), take longer. Unless the consumer's
+// max_deliver is reached, the server would hand the message to another
+// worker meanwhile, for a try past the limit.
+func (p *pull) keepInProgress(jm jetstream.Msg) (stop func()) {
+	tick := time.NewTicker(p.ackWait / 2)
+	stopped := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-tick.C:
+				if err := jm.InProgress(); err != nil {
+					p.subscriber.config.Log.Warn("in-progress not sent; the message may come again while it is settled",
+						"consumer", p.consumer, "err", err)
+				}
+			case <-stopped:
+				return
+			}
+		}
+	}()
+	return func() {
+		tick.Stop()
+		close(stopped)
+		<-finished
 	}
 }
 
