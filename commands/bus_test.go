@@ -473,6 +473,10 @@ func TestCommandThatCanNeverSucceedIsPoisonedWithoutBlockingOthers(t *testing.T)
 	if tries := p.count("malformed"); tries != 1 {
 		t.Fatalf("a command that can never succeed was tried %d times", tries)
 	}
+	// The declared consumer does not limit deliveries: the worker does.
+	if limit := poisonHeaders(t, n.JS)["unknown"].Get(jsqueue.DeliveryLimitKey); limit != strconv.Itoa(commands.MaxDeliveriesDefault) {
+		t.Fatalf("delivery limit %q, want the worker's default (%d)", limit, commands.MaxDeliveriesDefault)
+	}
 }
 
 func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
@@ -515,6 +519,26 @@ func TestCommandFailingAtItsLastDeliveryIsPoisoned(t *testing.T) {
 	}
 	testkit.Eventually(t, 2*time.Second, func() bool { return streamMsgs(t, n.JS, "LASTDELIVERY") == 0 },
 		"poisoned commands gone from the work queue")
+}
+
+// declaredConsumer gives the declared worker_commands a shorter ack_wait,
+// for the tests of what happens when it runs out, and checks that it leaves
+// the deliveries unlimited to the worker.
+func declaredConsumer(t *testing.T, js jetstream.JetStream, ackWait time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	consumer, err := js.Consumer(ctx, commandsStream, workerConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := consumer.CachedInfo().Config
+	if cfg.MaxDeliver != -1 {
+		t.Fatalf("%s has max_deliver %d: the server would give up on a command whose worker crashed", workerConsumer, cfg.MaxDeliver)
+	}
+	cfg.AckWait = ackWait
+	if _, err := js.UpdateConsumer(ctx, commandsStream, cfg); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A command that keeps failing on a consumer without max_deliver, which
@@ -567,6 +591,80 @@ func TestCommandFailingAtTheWorkersLimitIsPoisoned(t *testing.T) {
 			time.Sleep(1200 * time.Millisecond) // past ack_wait: nothing comes again
 			if tries := p.count("fail"); tries != tc.limit {
 				t.Fatalf("tried %d times, want the limit (%d)", tries, tc.limit)
+			}
+		})
+	}
+}
+
+// A worker that crashes during a command's last delivery settles nothing.
+// The server, which does not count deliveries, delivers the command again
+// after ack_wait, past the limit, and the next worker gives it one more
+// try: whatever that try does, the command leaves the work queue.
+func TestCommandWhoseWorkerCrashedAtItsLastDeliveryIsTriedOnceMore(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		next     error // what the try after the crash returns
+		poisoned bool
+	}{
+		{"and poisoned if it fails", errors.New("still down"), true},
+		{"and acked if it succeeds", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := testkit.StartNATS(t, false)
+			declaredConsumer(t, n.JS, time.Second)
+			const limit = 3
+			// The crashing worker has a connection of its own, which it
+			// loses at the last delivery, as a process killed then would:
+			// no ack, nak or poison reaches the server afterwards.
+			nc, err := nats.Connect(n.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newProbe()
+			crashing := worker(js, map[string]commands.Handler{
+				"commands.test.crash": func(ctx context.Context, data []byte) (time.Duration, error) {
+					if _, call := p.record(data); call == limit {
+						nc.Close()
+					}
+					return 0, errors.New("ledger unavailable")
+				}})
+			crashing.MaxDeliveries, crashing.FailureBackoff = limit, 50*time.Millisecond
+			start(t, crashing)
+			enqueue(t, n.JS, "commands.test.crash", "crash")
+			testkit.Eventually(t, 3*time.Second, func() bool { return p.count("crash") == limit }, "last delivery reached")
+			time.Sleep(300 * time.Millisecond)
+			if poisoned, left := streamMsgs(t, n.JS, poisonStream), streamMsgs(t, n.JS, commandsStream); poisoned != 0 || left != 1 {
+				t.Fatalf("%d poisoned, %d left in the work queue after the crash; want 0 and 1", poisoned, left)
+			}
+
+			next := worker(n.JS, map[string]commands.Handler{
+				"commands.test.crash": func(ctx context.Context, data []byte) (time.Duration, error) {
+					p.record(data)
+					return 0, tc.next
+				}})
+			next.MaxDeliveries, next.FailureBackoff = limit, 50*time.Millisecond
+			start(t, next)
+			testkit.Eventually(t, 4*time.Second, func() bool { return streamMsgs(t, n.JS, commandsStream) == 0 },
+				"command gone from the work queue")
+			got := poisonHeaders(t, n.JS)
+			if !tc.poisoned && len(got) != 0 {
+				t.Fatalf("poisoned %v, want nothing", got)
+			}
+			if tc.poisoned {
+				h := got["crash"]
+				if reason := h.Get("reason_poisoned"); len(got) != 1 || !strings.Contains(reason, "failed at its last delivery") ||
+					!strings.Contains(reason, "still down") || h.Get(jsqueue.DeliveredKey) != strconv.Itoa(limit+1) {
+					t.Fatalf("poisoned %v, want the command at delivery %d", got, limit+1)
+				}
+			}
+			time.Sleep(1200 * time.Millisecond) // past ack_wait: nothing comes again
+			if tries := p.count("crash"); tries != limit+1 {
+				t.Fatalf("tried %d times, want %d", tries, limit+1)
 			}
 		})
 	}

@@ -42,7 +42,9 @@ type Consumer struct {
 	FilterSubjects []string      `yaml:"filter_subjects"`
 	AckWait        time.Duration `yaml:"ack_wait"`
 	MaxAckPending  int           `yaml:"max_ack_pending"`
-	MaxDeliver     int           `yaml:"max_deliver"`
+	// MaxDeliver is the number of deliveries after which the server gives
+	// up on a message, leaving it unacknowledged; -1 or unset: unlimited.
+	MaxDeliver int `yaml:"max_deliver"`
 	// AckPolicy is "explicit" (the default: each message acknowledged) or
 	// "all" (acknowledging one message acknowledges those before it).
 	AckPolicy string `yaml:"ack_policy"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +186,75 @@ consumers:
 	if _, err := js.PublishMsg(ctx, msg, jetstream.WithScheduleAt(time.Now().Add(time.Hour)),
 		jetstream.WithScheduleTarget("commands.test.x")); err != nil {
 		t.Fatalf("schedule refused: %v", err)
+	}
+	again, err := streams.Apply(ctx, js, decl, 1, log)
+	if err != nil || again != (streams.Changes{}) {
+		t.Fatalf("apply again: %+v %v", again, err)
+	}
+}
+
+// A server whose workers' consumer gave up on a command after 50 deliveries
+// (max_deliver), leaving it in the work queue unread when the worker of its
+// last delivery crashed, is brought to the declaration: the same consumer,
+// with its deliveries unlimited, since the worker limits them itself.
+func TestApplyMakesCommandDeliveriesUnlimited(t *testing.T) {
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	declared := string(rafiki.StreamsYAML)
+	const unlimited = "    max_deliver: -1\n"
+	if strings.Count(declared, unlimited) != 1 {
+		t.Fatalf("streams.yaml does not declare one consumer with unlimited deliveries")
+	}
+	before, err := streams.Parse([]byte(strings.Replace(declared, unlimited, "    max_deliver: 50\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := streams.Apply(ctx, js, before, 1, log); err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.Consumer(ctx, "COMMANDS", "worker_commands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := c.CachedInfo().Created
+	if got := c.CachedInfo().Config.MaxDeliver; got != 50 {
+		t.Fatalf("worker_commands set up with max_deliver %d, want 50", got)
+	}
+	// A command waiting in the queue stays there.
+	if _, err := js.Publish(ctx, "commands.test.x", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := streams.Apply(ctx, js, decl, 1, log)
+	if err != nil || ch != (streams.Changes{Updated: 1}) {
+		t.Fatalf("apply: %+v %v", ch, err)
+	}
+	c, err = js.Consumer(ctx, "COMMANDS", "worker_commands")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := c.CachedInfo()
+	if info.Config.MaxDeliver != -1 {
+		t.Fatalf("worker_commands max_deliver %d, want unlimited (-1)", info.Config.MaxDeliver)
+	}
+	if !info.Created.Equal(created) || info.NumPending != 1 {
+		t.Fatalf("worker_commands created %s (was %s), %d pending; want the same consumer with its command",
+			info.Created, created, info.NumPending)
 	}
 	again, err := streams.Apply(ctx, js, decl, 1, log)
 	if err != nil || again != (streams.Changes{}) {
