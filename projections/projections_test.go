@@ -323,3 +323,38 @@ func TestRunnerRebuildsForAnotherStream(t *testing.T) {
 		return n == 3 && checkpoint(t, e.pool, "tenants") == lastFresh
 	}, "the read model was not rebuilt from the new stream")
 }
+
+// A leader whose lease connection dies (idle_session_timeout, a proxy's
+// idle timeout, pg_terminate_backend) while its pool stays up does not
+// notice; a stand-by takes the lease and both pull from the one durable
+// consumer. Neither may apply its share of the events: the read model must
+// still hold every event.
+func TestRunnerThatLostItsLeaseSkipsNothing(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	if err := projections.Prepare(ctx, e.pool, projections.Tenants{}); err != nil {
+		t.Fatal(err)
+	}
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	first := load(t, e, 50, 0)
+	testkit.Eventually(t, 20*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") == first }, "first runner caught up")
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	time.Sleep(300 * time.Millisecond)
+	var killed bool
+	if err := e.pool.QueryRow(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate the lease connection: %v %v", killed, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the stand-by retries every second
+	last := loadFrom(t, e, 50, 3000, 2)
+	testkit.Eventually(t, 30*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") == last }, "caught up")
+	var n, updated int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE public_name = 'name-1') FROM rm_tenants.tenants`).Scan(&n, &updated); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3050 || updated != 3000 {
+		t.Fatalf("tenants %d (want 3050), at their last update %d (want 3000): events were skipped", n, updated)
+	}
+}

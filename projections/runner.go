@@ -144,6 +144,7 @@ func (r *Runner) follow(ctx context.Context) error {
 		}
 	}()
 	r.log.Info("projection following", "from", checkpoint+1)
+	nextDelivery := uint64(1)
 	for {
 		batch, ok := take(feed)
 		if !ok {
@@ -154,6 +155,9 @@ func (r *Runner) follow(ctx context.Context) error {
 				return nil
 			}
 		}
+		if nextDelivery, err = inOrder(batch, nextDelivery); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
 		if err := r.commit(ctx, batch); err != nil {
 			return err
 		}
@@ -163,6 +167,9 @@ func (r *Runner) follow(ctx context.Context) error {
 // delivery is one message from the consumer, decoded.
 type delivery struct {
 	msg jetstream.Msg
+	// consumerSeq numbers the consumer's deliveries to any reader, from 1
+	// after a reset (see inOrder).
+	consumerSeq uint64
 	decoded
 	err error // unreadable metadata or envelope
 }
@@ -173,7 +180,30 @@ func receive(msg jetstream.Msg) delivery {
 		return delivery{msg: msg, err: fmt.Errorf("message metadata: %w", err)}
 	}
 	d, err := decode(msg.Data(), meta.Sequence.Stream)
-	return delivery{msg: msg, decoded: d, err: err}
+	return delivery{msg: msg, consumerSeq: meta.Sequence.Consumer, decoded: d, err: err}
+}
+
+// inOrder checks that this runner received every delivery the consumer
+// made since the runner reset it, the next being want. A runner that lost
+// its lease without noticing (its lease connection died, its pool did not)
+// may still be pulling from the consumer beside the new leader; each then
+// gets only some events, and applying one's share would move the
+// checkpoint past events the other holds. The server numbers deliveries
+// from 1 after a reset, so a gap means that another reader took some, or
+// that deliveries were lost; a number from before the reset means that
+// another runner reset the consumer since. Either way the runner stops
+// before applying and starts over from its checkpoint.
+func inOrder(batch []delivery, want uint64) (next uint64, err error) {
+	for _, d := range batch {
+		if d.err != nil {
+			return want, d.err
+		}
+		if d.consumerSeq != want {
+			return want, fmt.Errorf("delivery %d of the consumer came after %d: another reader took some, or the consumer was reset", d.consumerSeq, want-1)
+		}
+		want++
+	}
+	return want, nil
 }
 
 // take blocks for one message, then takes whatever else is already there.
