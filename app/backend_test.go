@@ -426,3 +426,35 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// A tenant id chosen by the operator is kept in its canonical form, however
+// it was spelled, so its subjects and rows agree.
+func TestTenantIDIsCanonical(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	create := func(id string) (string, error) {
+		var out struct {
+			CreateTenant struct{ Tenant struct{ ID string } } `json:"createTenant"`
+		}
+		err := s.operator.Do(ctx, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`,
+			map[string]any{"input": map[string]any{"id": id, "apiSecret": "s"}}, &out)
+		return out.CreateTenant.Tenant.ID, err
+	}
+	const canonical = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+	got, err := create("urn:uuid:A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")
+	if err != nil || got != canonical {
+		t.Fatalf("created %q, %v; want %q", got, err, canonical)
+	}
+	if _, err := create("A0EEBC999C0B4EF8BB6D6BB9BD380A11"); code(t, err) != "DUPLICATE" {
+		t.Fatalf("the same id spelled otherwise: %v, want DUPLICATE", err)
+	}
+	if _, err := create("not-a-uuid"); code(t, err) != "BAD_USER_INPUT" {
+		t.Fatalf("a malformed id: %v, want BAD_USER_INPUT", err)
+	}
+	var read struct {
+		Tenant struct{ ID string } `json:"tenant"`
+	}
+	if err := s.operator.Do(ctx, `query($id: String!) { tenant(id: $id) { id } }`, map[string]any{"id": canonical}, &read); err != nil || read.Tenant.ID != canonical {
+		t.Fatalf("read back: %+v %v", read, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
@@ -44,9 +45,15 @@ func (h *Handler) Load(ctx context.Context, tenantID string) (State, uint64, err
 
 // Create makes a tenant and returns its id.
 func (h *Handler) Create(ctx context.Context, c commands.CreateTenant) (string, handlers.Result, error) {
-	id := c.TenantID
-	if id == "" {
-		id = uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:tenant:"+c.ID)).String()
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:tenant:"+c.ID)).String()
+	if c.TenantID != "" {
+		// An id chosen by the operator is kept in its canonical form: it
+		// names subjects and rows, which must agree on one spelling.
+		u, err := uuid.Parse(c.TenantID)
+		if err != nil {
+			return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "Invalid Tenant ID")
+		}
+		id = u.String()
 	}
 	res, err := handlers.Execute(ctx, h.store, target(id), info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
 		return decideCreate(s, c, id, h.operatorILPAddress)
