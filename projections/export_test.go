@@ -87,3 +87,6 @@ func ScanEnvelope(data []byte) bool {
 	_, ok := scanEnvelope(data)
 	return ok
 }
+
+// ReplayKey is the advisory lock a replay of the projection named holds.
+func ReplayKey(name string) int64 { return replayKey(name) }

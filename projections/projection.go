@@ -46,6 +46,10 @@ func lockKey(name string) int64 {
 // projection's consumer.
 func leaseKey(name string) int64 { return lockKey(name) ^ 0x5a5a5a5a }
 
+// replayKey is the advisory lock held by the one replay of a projection
+// that may run at a time: replays share the fresh schema they build in.
+func replayKey(name string) int64 { return lockKey(name) ^ 0x3c3c3c3c }
+
 // createSchema makes the schema and tables if they do not exist.
 func createSchema(ctx context.Context, tx pgx.Tx, p Projection, schema string) error {
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {

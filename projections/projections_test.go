@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -356,5 +357,36 @@ func TestRunnerThatLostItsLeaseSkipsNothing(t *testing.T) {
 	}
 	if n != 3050 || updated != 3000 {
 		t.Fatalf("tenants %d (want 3050), at their last update %d (want 3000): events were skipped", n, updated)
+	}
+}
+
+// Replays of one projection build in the same fresh schema, so only one
+// runs at a time; the other is refused with a clear error.
+func TestReplayRefusedWhileAnotherRuns(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	last := load(t, e, 20, 1)
+	other, err := e.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, `SELECT pg_advisory_lock($1)`, projections.ReplayKey("tenants")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
+	if !errors.Is(err, projections.ErrReplayRunning) {
+		t.Fatalf("replay beside another: %v, want ErrReplayRunning", err)
+	}
+	if _, err := other.Exec(ctx, `SELECT pg_advisory_unlock($1)`, projections.ReplayKey("tenants")); err != nil {
+		t.Fatal(err)
+	}
+	other.Release()
+	got, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
+	if err != nil || got != last {
+		t.Fatalf("replay once the other ended: %d, %v; want %d", got, err, last)
+	}
+	// The lock went back with the replay: a third replay runs too.
+	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil); err != nil {
+		t.Fatalf("a later replay: %v", err)
 	}
 }

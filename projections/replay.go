@@ -38,6 +38,11 @@ type Progress struct {
 // the projection's consumer. It returns the checkpoint of the new tables.
 func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, streamName string,
 	p Projection, filter string, progress func(Progress)) (uint64, error) {
+	release, err := holdReplayLock(ctx, pool, p.Name())
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	if err := Prepare(ctx, pool, p); err != nil {
 		return 0, err
 	}
@@ -80,6 +85,38 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 		return 0, err
 	}
 	return r.last, nil
+}
+
+// ErrReplayRunning is returned by Replay while another replay of the same
+// projection runs, in this process or another.
+var ErrReplayRunning = errors.New("another replay of this projection is running")
+
+// holdReplayLock takes the projection's replay lock on a connection kept
+// for the replay; release gives both back. The lock goes with the
+// connection if the process dies.
+func holdReplayLock(ctx context.Context, pool *pgxpool.Pool, name string) (release func(), err error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", name, err)
+	}
+	var held bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, replayKey(name)).Scan(&held); err != nil || !held {
+		conn.Release()
+		if err == nil {
+			err = ErrReplayRunning
+		}
+		return nil, fmt.Errorf("replay %s: %w", name, err)
+	}
+	return func() {
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock($1)`, replayKey(name)); err != nil {
+			// A connection that may still hold the lock must not go back
+			// to the pool.
+			_ = conn.Conn().Close(unlockCtx)
+		}
+		conn.Release()
+	}, nil
 }
 
 type replayer struct {
