@@ -90,3 +90,10 @@ func ScanEnvelope(data []byte) bool {
 
 // ReplayKey is the advisory lock a replay of the projection named holds.
 func ReplayKey(name string) int64 { return replayKey(name) }
+
+// LeaseLock is the projection's lease as pg_locks shows it: classid and
+// objid of the advisory lock on its 64-bit key.
+func LeaseLock(name string) (classid, objid int64) {
+	k := uint64(leaseKey(name))
+	return int64(k >> 32), int64(k & 0xffffffff)
+}

@@ -390,3 +390,32 @@ func TestReplayRefusedWhileAnotherRuns(t *testing.T) {
 		t.Fatalf("a later replay: %v", err)
 	}
 }
+
+// A leader whose lease connection dies notices within a few seconds and
+// takes the lease again on a new connection (or stands by if another
+// runner took it), rather than following without a lease.
+func TestRunnerTakesItsLeaseAgainWhenItsConnectionDies(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, slog.New(slog.DiscardHandler)).Run(ctx)
+	classid, objid := projections.LeaseLock("tenants")
+	leaseHolder := func() int {
+		var pid int
+		err := e.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, classid, objid).Scan(&pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return leaseHolder() != 0 }, "lease taken")
+	first := leaseHolder()
+	if _, err := e.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, first); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { h := leaseHolder(); return h != 0 && h != first }, "lease taken again")
+	last := load(t, e, 10, 1)
+	testkit.Eventually(t, 10*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") == last }, "following again")
+}

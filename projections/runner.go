@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,8 @@ const (
 	// Pause after a failed batch before the runner starts over from its
 	// checkpoint.
 	failureBackoff = 500 * time.Millisecond
+	// How often the leader checks that its lease connection is alive.
+	leaseCheckInterval = 2 * time.Second
 )
 
 // Runner keeps one projection up to date. Any number of runners may run for
@@ -89,7 +92,31 @@ func (r *Runner) lead(ctx context.Context) error {
 			return nil
 		}
 	}
-	return r.follow(ctx)
+	// The lease lives as long as its connection: once that is gone another
+	// runner may take over, so this one stops following and competes for
+	// the lease again.
+	followCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	lost := make(chan error, 1)
+	var checker sync.WaitGroup
+	checker.Go(func() {
+		for sleep(followCtx, leaseCheckInterval) {
+			if err := conn.Ping(followCtx); err != nil && followCtx.Err() == nil {
+				lost <- err
+				stop()
+				return
+			}
+		}
+	})
+	err = r.follow(followCtx)
+	stop()
+	checker.Wait() // the connection is closed only once nothing uses it
+	select {
+	case pingErr := <-lost:
+		return fmt.Errorf("lease connection lost: %w", pingErr)
+	default:
+		return err
+	}
 }
 
 // follow positions the consumer right after the checkpoint and applies what
