@@ -112,17 +112,23 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 		if m.UUID == "" {
 			return fmt.Errorf("publish %s: message without id", topic)
 		}
-		msg := nats.NewMsg(topic)
-		msg.Data = m.Payload
-		for key, value := range m.Metadata {
-			msg.Header.Set(key, value)
-		}
-		msg.Header.Set(jetstream.MsgIDHeader, m.UUID)
-		if _, err := p.js.PublishMsg(m.Context(), msg); err != nil {
+		if _, err := p.js.PublishMsg(m.Context(), natsMessage(topic, m)); err != nil {
 			return fmt.Errorf("publish %s: %w", topic, err)
 		}
 	}
 	return nil
+}
+
+// natsMessage carries m on subject, its metadata as headers and its UUID as
+// the message id the stream de-duplicates by.
+func natsMessage(subject string, m *message.Message) *nats.Msg {
+	msg := nats.NewMsg(subject)
+	msg.Data = m.Payload
+	for key, value := range m.Metadata {
+		msg.Header.Set(key, value)
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, m.UUID)
+	return msg
 }
 
 // Schedule publishes m so that the stream stores it on subject topic at
@@ -138,12 +144,7 @@ func (p *Publisher) Schedule(topic, schedule string, at time.Time, m *message.Me
 	if m.UUID == "" {
 		return fmt.Errorf("schedule %s: message without id", topic)
 	}
-	msg := nats.NewMsg(schedule)
-	msg.Data = m.Payload
-	for key, value := range m.Metadata {
-		msg.Header.Set(key, value)
-	}
-	msg.Header.Set(jetstream.MsgIDHeader, m.UUID)
+	msg := natsMessage(schedule, m)
 	if m.Metadata.Get(IDKey) == "" {
 		msg.Header.Set(IDKey, m.UUID)
 	}
