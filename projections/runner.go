@@ -210,8 +210,9 @@ func receive(msg jetstream.Msg) delivery {
 	return delivery{msg: msg, consumerSeq: meta.Sequence.Consumer, decoded: d, err: err}
 }
 
-// inOrder checks that this runner received every delivery the consumer
-// made since the runner reset it, the next being want. A runner that lost
+// inOrder checks that every delivery of a batch is readable and that this
+// runner received every delivery the consumer made since the runner reset
+// it, the next being want. A runner that lost
 // its lease without noticing (its lease connection died, its pool did not)
 // may still be pulling from the consumer beside the new leader; each then
 // gets only some events, and applying one's share would move the
@@ -255,11 +256,9 @@ func take(feed <-chan delivery) ([]delivery, bool) {
 }
 
 func (r *Runner) commit(ctx context.Context, batch []delivery) error {
+	// inOrder has refused a batch with an unreadable delivery.
 	evs := make([]decoded, 0, len(batch))
 	for _, d := range batch {
-		if d.err != nil {
-			return d.err
-		}
 		evs = append(evs, d.decoded)
 	}
 	name := r.projection.Name()
