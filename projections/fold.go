@@ -47,6 +47,35 @@ type Fold interface {
 	Flush() []CopyRows
 }
 
+// Patcher is a Folder that can also fold the events of a batch that change
+// aggregates whose rows are in the tables already (created by an earlier
+// batch) into set-based statements, one per table and kind of change,
+// instead of one or more statements per event. The result must equal what
+// Apply gives for the same events.
+type Patcher interface {
+	Folder
+	// NewPatch returns an empty patch.
+	NewPatch() Patch
+}
+
+// Patch holds, per aggregate, what a batch's events change in rows that are
+// in the tables already, as a change applied after the batch's other
+// statements. Once it took an event of an aggregate it must take every later
+// event of that aggregate in the batch, so that no statement of the
+// aggregate runs before the change of events that came earlier. The
+// aggregates it patches must not depend on rows the batch's other
+// statements change.
+type Patch interface {
+	// Add folds one event of an aggregate the batch does not create. It
+	// returns false, and changes nothing, when the event must be applied
+	// with statements. Events the projection ignores are reported as
+	// folded.
+	Add(env events.Envelope, ev events.Event) (bool, error)
+	// Queue queues the statements that apply the changes held, and
+	// empties the patch.
+	Queue(b *pgx.Batch) error
+}
+
 // CopyRows are rows of one of a projection's tables, for COPY.
 type CopyRows struct {
 	Table   string
@@ -175,7 +204,7 @@ func (b *builder) add(ctx context.Context, evs []decoded) error {
 		if d.env.Sequence <= b.last {
 			continue
 		}
-		if err := queueEvent(b.stmts, b.p, b.fold, d); err != nil {
+		if err := queueEvent(b.stmts, b.p, b.fold, nil, d); err != nil {
 			return err
 		}
 		b.last = d.env.Sequence

@@ -100,19 +100,30 @@ const foldEventsMin = 64
 // tx, whose search path is the schema already. When the projection is a
 // Folder and the batch is large, the aggregates the batch creates are
 // folded, and their rows are copied in after the statements of the other
-// events, as a replay does. queue, when set, queues more statements after
+// events, as a replay does; when it is also a Patcher, the changes to the
+// other aggregates are patched, and the patch's statements follow the
+// other events' statements. queue, when set, queues more statements after
 // the events'. It returns the sequence of the last event applied, or the
 // checkpoint when there is none.
 func applyEvents(ctx context.Context, tx pgx.Tx, p Projection, schema string, evs []decoded, checkpoint uint64,
 	queue func(b *pgx.Batch, last uint64)) (uint64, error) {
 	var fold Fold
+	var patch Patch
 	if f, ok := p.(Folder); ok && len(evs) >= foldEventsMin {
 		fold = f.NewFold()
+		if pf, ok := p.(Patcher); ok {
+			patch = pf.NewPatch()
+		}
 	}
 	b := &pgx.Batch{}
-	last, err := queueApply(b, p, fold, evs, checkpoint)
+	last, err := queueApply(b, p, fold, patch, evs, checkpoint)
 	if err != nil || last == checkpoint {
 		return checkpoint, err
+	}
+	if patch != nil {
+		if err := patch.Queue(b); err != nil {
+			return 0, fmt.Errorf("projection %s: apply batch up to %d: %w", p.Name(), last, err)
+		}
 	}
 	if queue != nil {
 		queue(b, last)
@@ -131,16 +142,16 @@ func applyEvents(ctx context.Context, tx pgx.Tx, p Projection, schema string, ev
 }
 
 // queueApply queues the statements that fold events with sequence above the
-// checkpoint, or folds them into fold when it takes them. It returns the
-// sequence of the last event queued or folded, or the checkpoint when there
-// is none.
-func queueApply(b *pgx.Batch, p Projection, fold Fold, evs []decoded, checkpoint uint64) (uint64, error) {
+// checkpoint, or folds them into fold or patch when they take them. It
+// returns the sequence of the last event queued or folded, or the
+// checkpoint when there is none.
+func queueApply(b *pgx.Batch, p Projection, fold Fold, patch Patch, evs []decoded, checkpoint uint64) (uint64, error) {
 	last := checkpoint
 	for _, d := range evs {
 		if d.env.Sequence <= last {
 			continue
 		}
-		if err := queueEvent(b, p, fold, d); err != nil {
+		if err := queueEvent(b, p, fold, patch, d); err != nil {
 			return 0, err
 		}
 		last = d.env.Sequence
@@ -149,8 +160,9 @@ func queueApply(b *pgx.Batch, p Projection, fold Fold, evs []decoded, checkpoint
 }
 
 // queueEvent folds one event into fold, when there is one and it holds the
-// event's aggregate, or queues the event's statements.
-func queueEvent(b *pgx.Batch, p Projection, fold Fold, d decoded) error {
+// event's aggregate, or else into patch, when there is one and it takes the
+// event, or queues the event's statements.
+func queueEvent(b *pgx.Batch, p Projection, fold Fold, patch Patch, d decoded) error {
 	if d.err != nil {
 		return fmt.Errorf("projection %s: %w", p.Name(), d.err)
 	}
@@ -160,6 +172,15 @@ func queueEvent(b *pgx.Batch, p Projection, fold Fold, d decoded) error {
 			return fmt.Errorf("projection %s: fold %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
 		}
 		if held {
+			return nil
+		}
+	}
+	if patch != nil {
+		taken, err := patch.Add(d.env, d.ev)
+		if err != nil {
+			return fmt.Errorf("projection %s: patch %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
+		}
+		if taken {
 			return nil
 		}
 	}

@@ -180,3 +180,119 @@ func coalesce[T any](value, current *T) *T {
 	}
 	return current
 }
+
+// NewPatch patches the tenants a large batch changes but does not create.
+func (Tenants) NewPatch() Patch { return &tenantsPatch{} }
+
+// tenantPatch is what a batch's events change in one tenant's row: the
+// last value given of each optional column, and the last deletion.
+type tenantPatch struct {
+	id                                                     pgtype.UUID
+	email, apiSecret, idpConsentURL, idpSecret, publicName *string
+	deletedAt                                              *time.Time
+	updatedAt                                              time.Time
+	version                                                int64
+}
+
+// tenantsPatch takes every event of a tenant: no statement of a patched
+// tenant runs before the patch. Settings are upserted by tenant and key,
+// the last value winning, whether or not the tenant's row exists, as
+// queueSettings does.
+type tenantsPatch struct {
+	tenants  held[tenantPatch]
+	settings map[settingKey]int // index in settingRows
+	rows     []settingRow
+}
+
+type settingKey struct {
+	tenant pgtype.UUID
+	key    string
+}
+
+type settingRow struct {
+	tenant     pgtype.UUID
+	key, value string
+}
+
+func (f *tenantsPatch) Add(env events.Envelope, ev events.Event) (bool, error) {
+	switch ev.(type) {
+	case *events.TenantUpdated, *events.TenantSettingsSet, *events.TenantDeleted:
+	case *events.TenantCreated:
+		// The batch's fold takes creations; this one would fail on the
+		// primary key, as it must.
+		return false, nil
+	default:
+		return true, nil
+	}
+	t, ok := f.tenants.get(env.AggregateID)
+	if !ok {
+		id, err := pgUUID(env.AggregateID)
+		if err != nil {
+			return false, err
+		}
+		t = &tenantPatch{id: id}
+		if err := f.tenants.add(env.AggregateID, t); err != nil {
+			return false, err
+		}
+	}
+	at := env.Time
+	switch e := ev.(type) {
+	case *events.TenantUpdated:
+		t.email = coalesce(e.Email, t.email)
+		t.apiSecret = coalesce(e.APISecret, t.apiSecret)
+		t.idpConsentURL = coalesce(e.IDPConsentURL, t.idpConsentURL)
+		t.idpSecret = coalesce(e.IDPSecret, t.idpSecret)
+		t.publicName = coalesce(e.PublicName, t.publicName)
+	case *events.TenantSettingsSet:
+		if f.settings == nil {
+			f.settings = map[settingKey]int{}
+		}
+		for _, s := range e.Settings {
+			k := settingKey{t.id, s.Key}
+			if i, ok := f.settings[k]; ok {
+				f.rows[i].value = s.Value
+				continue
+			}
+			f.settings[k] = len(f.rows)
+			f.rows = append(f.rows, settingRow{t.id, s.Key, s.Value})
+		}
+	case *events.TenantDeleted:
+		t.deletedAt = &at
+	}
+	t.updatedAt, t.version = at, int64(env.Sequence)
+	return true, nil
+}
+
+func (f *tenantsPatch) Queue(b *pgx.Batch) error {
+	if rows := f.rows; len(rows) > 0 {
+		tenants, keys, values := make([]pgtype.UUID, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+		for i, r := range rows {
+			tenants[i], keys[i], values[i] = r.tenant, r.key, r.value
+		}
+		b.Queue(`INSERT INTO tenant_settings (tenant_id, key, value)
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+			ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value`, tenants, keys, values)
+	}
+	if ts := f.tenants.take(); len(ts) > 0 {
+		n := len(ts)
+		ids := make([]pgtype.UUID, n)
+		email, apiSecret, idpConsentURL, idpSecret, publicName := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		deletedAt, updatedAt, version := make([]*time.Time, n), make([]time.Time, n), make([]int64, n)
+		for i, t := range ts {
+			ids[i] = t.id
+			email[i], apiSecret[i], idpConsentURL[i], idpSecret[i], publicName[i] = t.email, t.apiSecret, t.idpConsentURL, t.idpSecret, t.publicName
+			deletedAt[i], updatedAt[i], version[i] = t.deletedAt, t.updatedAt, t.version
+		}
+		b.Queue(`UPDATE tenants t SET
+			email = COALESCE(u.email, t.email), api_secret = COALESCE(u.api_secret, t.api_secret),
+			idp_consent_url = COALESCE(u.idp_consent_url, t.idp_consent_url), idp_secret = COALESCE(u.idp_secret, t.idp_secret),
+			public_name = COALESCE(u.public_name, t.public_name), deleted_at = COALESCE(u.deleted_at, t.deleted_at),
+			updated_at = u.updated_at, version = u.version
+			FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::bigint[])
+				AS u (id, email, api_secret, idp_consent_url, idp_secret, public_name, deleted_at, updated_at, version)
+			WHERE t.id = u.id`,
+			ids, email, apiSecret, idpConsentURL, idpSecret, publicName, deletedAt, updatedAt, version)
+	}
+	f.settings, f.rows = nil, nil
+	return nil
+}
