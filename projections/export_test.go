@@ -34,11 +34,24 @@ func Build(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string,
 // events as the runner applies them, one transaction per batch of batch
 // events.
 func BuildLive(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, batch int, data [][]byte, seqs []uint64) error {
+	return BuildRedelivered(ctx, pool, p, schema, batch, 0, data, seqs)
+}
+
+// BuildRedelivered is BuildLive with every batch after the first starting
+// again with the last back events of the batch before, as a consumer
+// redelivers them: the runner skips what its checkpoint has passed.
+func BuildRedelivered(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, batch, back int, data [][]byte, seqs []uint64) error {
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, schema) }); err != nil {
 		return err
 	}
 	var last uint64
-	for evs := range batches(data, seqs, batch) {
+	for from := 0; from < len(data); from += batch {
+		start := max(0, from-back)
+		to := min(len(data), from+batch)
+		var evs readBatch
+		for e := range batches(data[start:to], seqs[start:to], to-start) {
+			evs = e
+		}
 		if evs.err != nil {
 			return evs.err
 		}

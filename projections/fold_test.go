@@ -76,19 +76,67 @@ func TestFoldEqualsStatements(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", got, err)
 				}
-				for table := range counts {
-					var missing, extra int
-					q := fmt.Sprintf(`SELECT (SELECT count(*) FROM (SELECT * FROM %[1]s.%[3]s EXCEPT ALL SELECT * FROM %[2]s.%[3]s) d),
-						(SELECT count(*) FROM (SELECT * FROM %[2]s.%[3]s EXCEPT ALL SELECT * FROM %[1]s.%[3]s) d)`, want, got, table)
-					if err := pool.QueryRow(ctx, q).Scan(&missing, &extra); err != nil {
-						t.Fatal(err)
-					}
-					if missing != 0 || extra != 0 {
-						t.Errorf("%s.%s lacks %d of the statements' rows and has %d others", got, table, missing, extra)
-					}
-				}
+				sameTables(t, pool, want, got, counts)
 			}
 		})
+	}
+}
+
+// TestPatchEqualsStatements builds every projection from a generated
+// history that goes on changing its aggregates long after creating them,
+// once with statements and then as the runner applies it: batches large
+// enough that most of their events change rows earlier batches wrote, and
+// that each changes many aggregates several times (updates, deletions,
+// replaced children, tokens freed and taken again), with and without
+// redelivered events the checkpoint has passed. A Patcher's batches patch
+// those rows; every table must hold the same rows as with statements.
+func TestPatchEqualsStatements(t *testing.T) {
+	dbURL := testkit.NewDatabase(t)
+	if err := migrations.Up(dbURL); err != nil {
+		t.Fatal(err)
+	}
+	pool := testkit.Pool(t, dbURL)
+	ctx := context.Background()
+	for _, p := range app.Projections() {
+		t.Run(p.Name(), func(t *testing.T) {
+			if _, ok := p.(projections.Patcher); !ok && p.Name() == "tenants" {
+				t.Fatalf("%s has no patch: the runner updates its rows one statement at a time", p.Name())
+			}
+			h := newHistory(int64(len(p.Name())) + 100)
+			h.more = 3000
+			histories[p.Name()](h)
+			want := "patch_" + p.Name() + "_statements"
+			if err := projections.Build(ctx, pool, statementsOnly{p}, want, 0, 100, h.data, h.seqs); err != nil {
+				t.Fatal(err)
+			}
+			counts := tableCounts(t, pool, want)
+			for _, c := range []struct{ batch, back int }{{64, 0}, {250, 0}, {1000, 0}, {100, 40}, {700, 300}} {
+				got := fmt.Sprintf("patch_%s_%d_%d", p.Name(), c.batch, c.back)
+				if err := projections.BuildRedelivered(ctx, pool, p, got, c.batch, c.back, h.data, h.seqs); err != nil {
+					t.Fatalf("%s: %v", got, err)
+				}
+				sameTables(t, pool, want, got, counts)
+			}
+		})
+	}
+}
+
+// sameTables compares every table of schema got with the same table of
+// schema want, EXCEPT ALL both ways.
+func sameTables(t *testing.T, pool interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, want, got string, counts map[string]int) {
+	t.Helper()
+	for table := range counts {
+		var missing, extra int
+		q := fmt.Sprintf(`SELECT (SELECT count(*) FROM (SELECT * FROM %[1]s.%[3]s EXCEPT ALL SELECT * FROM %[2]s.%[3]s) d),
+			(SELECT count(*) FROM (SELECT * FROM %[2]s.%[3]s EXCEPT ALL SELECT * FROM %[1]s.%[3]s) d)`, want, got, table)
+		if err := pool.QueryRow(context.Background(), q).Scan(&missing, &extra); err != nil {
+			t.Fatal(err)
+		}
+		if missing != 0 || extra != 0 {
+			t.Errorf("%s.%s lacks %d of the statements' rows and has %d others", got, table, missing, extra)
+		}
 	}
 }
 
@@ -128,6 +176,8 @@ type history struct {
 	data [][]byte
 	seqs []uint64
 	ids  int
+	// more is how many steps each history takes beyond its own count.
+	more int
 }
 
 func newHistory(seed int64) *history {
@@ -189,7 +239,7 @@ func (h *history) amount() *uint64 {
 // steps runs a history of n steps: each creates an aggregate (while fewer
 // than aggregates exist) or changes a random existing one.
 func (h *history) steps(n, aggregates int, create func(), change func(i int), count func() int) {
-	for range n {
+	for range n + h.more {
 		if count() < aggregates && (count() == 0 || h.chance(25)) {
 			create()
 		} else {
