@@ -248,3 +248,57 @@ func (f *walletAddressKeysFold) Flush() []CopyRows {
 		}),
 	}
 }
+
+// NewPatch patches the keys a large batch revokes but does not add.
+func (WalletAddressKeys) NewPatch() Patch { return &walletAddressKeysPatch{} }
+
+// keyRevocation is a key's last revocation in a batch.
+type keyRevocation struct {
+	id        pgtype.UUID
+	updatedAt time.Time
+	version   int64
+}
+
+type walletAddressKeysPatch struct {
+	keys held[keyRevocation]
+}
+
+func (f *walletAddressKeysPatch) Add(env events.Envelope, ev events.Event) (bool, error) {
+	switch ev.(type) {
+	case *events.WalletAddressKeyRevoked:
+	case *events.WalletAddressKeyAdded:
+		// The batch's fold takes additions; this one would fail on the
+		// primary key, as it must.
+		return false, nil
+	default:
+		return true, nil
+	}
+	k, ok := f.keys.get(env.AggregateID)
+	if !ok {
+		id, err := pgUUID(env.AggregateID)
+		if err != nil {
+			return false, err
+		}
+		k = &keyRevocation{id: id}
+		if err := f.keys.add(env.AggregateID, k); err != nil {
+			return false, err
+		}
+	}
+	k.updatedAt, k.version = env.Time, int64(env.Sequence)
+	return true, nil
+}
+
+func (f *walletAddressKeysPatch) Queue(b *pgx.Batch) error {
+	ks := f.keys.take()
+	if len(ks) == 0 {
+		return nil
+	}
+	ids, updatedAt, version := make([]pgtype.UUID, len(ks)), make([]time.Time, len(ks)), make([]int64, len(ks))
+	for i, k := range ks {
+		ids[i], updatedAt[i], version[i] = k.id, k.updatedAt, k.version
+	}
+	b.Queue(`UPDATE wallet_address_keys k SET revoked = true, updated_at = u.updated_at, version = u.version
+		FROM unnest($1::uuid[], $2::timestamptz[], $3::bigint[]) AS u (id, updated_at, version)
+		WHERE k.id = u.id`, ids, updatedAt, version)
+	return nil
+}
