@@ -16,18 +16,28 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func TestApplyTwiceChangesNothing(t *testing.T) {
+// startServer runs an empty embedded server for one test.
+func startServer(t *testing.T) jetstream.JetStream {
+	t.Helper()
 	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Shutdown()
+	t.Cleanup(ns.Shutdown)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func TestApplyTwiceChangesNothing(t *testing.T) {
+	js := startServer(t)
 	decl, err := streams.Parse(rafiki.StreamsYAML)
 	if err != nil {
 		t.Fatal(err)
@@ -130,17 +140,7 @@ func jsonOf(v any) string {
 // declaration: COMMANDS takes message schedules, and the workers' consumer
 // leaves the schedules alone.
 func TestApplyTurnsOnCommandSchedules(t *testing.T) {
-	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := startServer(t)
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	before, err := streams.Parse([]byte(`streams:
@@ -198,17 +198,7 @@ consumers:
 // last delivery crashed, is brought to the declaration: the same consumer,
 // with its deliveries unlimited, since the worker limits them itself.
 func TestApplyMakesCommandDeliveriesUnlimited(t *testing.T) {
-	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := startServer(t)
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	declared := string(rafiki.StreamsYAML)
