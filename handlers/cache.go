@@ -58,13 +58,9 @@ func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (
 	if err != nil {
 		return zero, 0, err
 	}
-	state := cached.state
-	for _, env := range envs {
-		ev, err := events.Decode(env)
-		if err != nil {
-			return zero, 0, err
-		}
-		state = c.evolve(state, env, ev)
+	state, err := fold(cached.state, envs, c.evolve)
+	if err != nil {
+		return zero, 0, err
 	}
 	c.mu.Lock()
 	if len(c.entries) >= stateCacheEntriesMax {

@@ -55,14 +55,20 @@ func Load[S any](ctx context.Context, store Store, subject string, evolve func(S
 	if err != nil {
 		return state, 0, err
 	}
+	state, err = fold(state, envs, evolve)
+	return state, version, err
+}
+
+// fold applies stored events to a state.
+func fold[S any](state S, envs []events.Envelope, evolve func(S, events.Envelope, events.Event) S) (S, error) {
 	for _, env := range envs {
 		ev, err := events.Decode(env)
 		if err != nil {
-			return state, 0, err
+			return state, err
 		}
 		state = evolve(state, env, ev)
 	}
-	return state, version, nil
+	return state, nil
 }
 
 // Messages seals events decided by a command into messages for subject,
