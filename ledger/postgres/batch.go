@@ -107,25 +107,48 @@ func (l *Ledger) apply(batch []*request) {
 
 // run decides and writes a batch in one transaction, again when it lost a
 // race with another transaction. It returns each operation's outcome.
+//
+// A first attempt takes two shortcuts that a rerun drops. It does not look
+// up whether its new transfer ids exist: the insert finds out, failing the
+// batch as a unique violation. Reused ids are rare (a caller's retry), so
+// this spares a lookup per new transfer in nearly every batch. And it locks
+// the accounts of the transfers it settles as this Ledger remembers them
+// from their creation, when it remembers them all (legAccounts), with a
+// simpler statement than the one that finds them in the table; it fails
+// with errLegsNotLocked if a transfer read turns out to have others.
 func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
 	var err error
-	for attempt := 1; attempt <= batchAttemptsMax; attempt++ {
+	var a attempt
+	for n := 1; n <= batchAttemptsMax; n++ {
 		var errs []error
-		errs, err = l.runOnce(ctx, ops)
+		errs, err = l.runOnce(ctx, ops, a)
 		if err == nil {
 			return errs, nil
 		}
-		if !retryable(err) {
-			break
+		switch {
+		case errors.Is(err, errLegsNotLocked):
+			l.log.Error("a settled transfer's accounts were not those remembered; running the batch again", "err", err)
+			a.lockFromTable = true
+		case retryable(err):
+			l.log.Debug("batch lost a race or reused an id; running it again", "attempt", n, "err", err)
+			a.checkExisting = true
+		default:
+			return nil, err
 		}
-		l.log.Debug("batch lost a race; running it again", "attempt", attempt, "err", err)
 	}
 	return nil, err
 }
 
-// retryable is a race another transaction won: a new transfer id it
-// inserted first (same id, other accounts, so other locks), or a deadlock
-// or serialization failure, which the lock order should rule out.
+// attempt is how a batch reads: see Ledger.run.
+type attempt struct {
+	checkExisting bool // look up whether new transfer ids exist
+	lockFromTable bool // find settled transfers' accounts in the table
+}
+
+// retryable is a new transfer id that exists (inserted before, or by a
+// transaction that won a race: same id, other accounts, so other locks),
+// or a deadlock or serialization failure, which the lock order should rule
+// out.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
@@ -138,7 +161,7 @@ func retryable(err error) bool {
 	return false
 }
 
-func (l *Ledger) runOnce(ctx context.Context, ops []*operation) ([]error, error) {
+func (l *Ledger) runOnce(ctx context.Context, ops []*operation, a attempt) ([]error, error) {
 	ctx, cancel := context.WithTimeout(ctx, batchTimeoutMs*time.Millisecond)
 	defer cancel()
 	conn, err := l.pool.Acquire(ctx)
@@ -155,10 +178,11 @@ func (l *Ledger) runOnce(ctx context.Context, ops []*operation) ([]error, error)
 		}
 		conn.Release()
 	}()
-	snap, err := lock(ctx, conn.Conn(), ops)
+	snap, err := l.lock(ctx, conn.Conn(), ops, a)
 	if err != nil {
 		return nil, err
 	}
+	l.known.add(snap)
 	s, errs, err := decideAll(snap, nil, false, ops)
 	if err != nil {
 		return nil, err
@@ -174,6 +198,9 @@ func (l *Ledger) runOnce(ctx context.Context, ops []*operation) ([]error, error)
 		if s, errs, err = decideAll(snap, expired, complete, ops); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.assertRows(); err != nil {
+		return nil, err
 	}
 	if err := write(ctx, conn.Conn(), s); err != nil {
 		return nil, err

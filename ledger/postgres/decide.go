@@ -397,3 +397,57 @@ func sum(a, b, c uint64) (total uint64, over bool) {
 	total, carry2 := bits.Add64(ab, c, 0)
 	return total, carry1+carry2 != 0
 }
+
+// assertRows checks every row the batch is about to write: what the
+// decisions above must never produce. The tables hold no CHECKs (see
+// migration 0004); these are their rules, run once per batch in Go.
+func (s *batchState) assertRows() error {
+	for _, a := range s.accounts {
+		if !a.dirty {
+			continue
+		}
+		if a.debitsPending > amountMax || a.debitsPosted > amountMax ||
+			a.creditsPending > amountMax || a.creditsPosted > amountMax {
+			return fmt.Errorf("%w: account %s totals out of range", errInvariant, a.id)
+		}
+		if a.ledger == 0 {
+			return fmt.Errorf("%w: account %s has no ledger", errInvariant, a.id)
+		}
+	}
+	for _, t := range s.transfers {
+		if !t.created && !t.dirty {
+			continue
+		}
+		if err := t.valid(t.created); err != nil {
+			return fmt.Errorf("%w: transfer %s: %v", errInvariant, t.id, err)
+		}
+	}
+	return nil
+}
+
+// valid is a stored transfer's shape; a new one is pending or posted.
+func (t *transfer) valid(created bool) error {
+	switch {
+	case t.amount == 0 || t.amount > amountMax:
+		return fmt.Errorf("amount %d", t.amount)
+	case t.ledger == 0:
+		return errors.New("no ledger")
+	case t.debit == t.credit:
+		return errors.New("debits and credits one account")
+	case t.timeout < 0 || (t.timeout == 0) != t.expiresAt.IsZero():
+		return fmt.Errorf("timeout %s with expiry %s", t.timeout, t.expiresAt)
+	}
+	switch t.state {
+	case statePending, statePosted:
+	case stateVoided, stateExpired:
+		if created {
+			return fmt.Errorf("created %s", t.state)
+		}
+	default:
+		return fmt.Errorf("state %q", t.state)
+	}
+	if t.state == statePending && t.expiresAt.IsZero() {
+		return errors.New("pending without expiry")
+	}
+	return nil
+}

@@ -92,6 +92,7 @@ type Ledger struct {
 	workers []chan []*request // the collector hands each worker its batches
 	ready   chan finished     // a worker is free, and its batch's locks with it
 	legs    legAccounts
+	known   knownAccounts
 
 	ctx     context.Context // cancelled by Close, after the batches finish
 	closing chan struct{}   // closed by Close: stop taking requests
@@ -125,6 +126,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Ledger, error)
 		queue:   make(chan *request, queueRequestsMax),
 		ready:   make(chan finished, batchWorkersCount),
 		legs:    legAccounts{byLeg: map[uuid.UUID][2]uuid.UUID{}},
+		known:   knownAccounts{ids: map[uuid.UUID]struct{}{}},
 		ctx:     bg,
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),

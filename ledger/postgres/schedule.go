@@ -153,6 +153,36 @@ func (k *legAccounts) accountsOf(op *operation) []uuid.UUID {
 	return out
 }
 
+// addAccounts adds to accounts (deduplicated) those of the legs ids, when
+// it knows them all; all is false, and accounts unchanged, when it does
+// not.
+func (k *legAccounts) addAccounts(accounts, ids []uuid.UUID) (out []uuid.UUID, all bool) {
+	if len(ids) == 0 {
+		return accounts, true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := k.byLeg[id]; !ok {
+			return accounts, false
+		}
+	}
+	seen := make(map[uuid.UUID]bool, len(accounts)+2*len(ids))
+	for _, a := range accounts {
+		seen[a] = true
+	}
+	out = accounts
+	for _, id := range ids {
+		for _, a := range k.byLeg[id] {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out, true
+}
+
 // remember records the pending legs of the creates that succeeded and
 // forgets the legs of settlements, whatever their outcome.
 func (k *legAccounts) remember(ops []*operation, errs []error) {
@@ -190,5 +220,46 @@ func (l *Ledger) drain(pending []*request) {
 		default:
 			return
 		}
+	}
+}
+
+// knownAccountsMax bounds the account ids a Ledger remembers as existing;
+// when full it forgets them all and looks them up again.
+const knownAccountsMax = 100_000
+
+// knownAccounts remembers accounts that exist. Accounts are never deleted,
+// so a batch need not look up again an account a batch before it found.
+type knownAccounts struct {
+	mu  sync.Mutex
+	ids map[uuid.UUID]struct{}
+}
+
+// filter returns the ids not known yet and marks the others in known.
+func (k *knownAccounts) filter(ids []uuid.UUID, known map[uuid.UUID]bool) []uuid.UUID {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var unknown []uuid.UUID
+	for _, id := range ids {
+		if _, ok := k.ids[id]; ok {
+			known[id] = true
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	return unknown
+}
+
+// add remembers the accounts a batch locked or found.
+func (k *knownAccounts) add(snap *snapshot) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.ids)+len(snap.accounts)+len(snap.known) > knownAccountsMax {
+		clear(k.ids)
+	}
+	for _, a := range snap.accounts {
+		k.ids[a.id] = struct{}{}
+	}
+	for id := range snap.known {
+		k.ids[id] = struct{}{}
 	}
 }

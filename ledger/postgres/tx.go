@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -15,7 +16,10 @@ import (
 // transaction's time, locks the accounts the batch touches (in id order, in
 // one statement, so that no two transactions wait for each other in a
 // cycle), and then reads what decisions need. The second writes each
-// changed row once and commits. A third, between them, looks up expired
+// changed row once, in one statement, and commits. Decisions are made in
+// Go (decide.go), which also checks every row before it is written
+// (assertRows): the tables hold no CHECKs, whose per-statement cost was a
+// tenth of a batch's. A third, between them, looks up expired
 // transfers only when a balance check fails on an account with pending
 // amounts (see batchState.short).
 //
@@ -42,6 +46,14 @@ JOIN (SELECT unnest($1::uuid[]) AS id
 ORDER BY a.id
 FOR NO KEY UPDATE OF a`
 
+	// sqlLockListedAccounts locks the accounts listed, when the batch
+	// knows those of the transfers it settles.
+	sqlLockListedAccounts = `
+SELECT a.id, a.ledger, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
+FROM unnest($1::uuid[]) AS k (id) JOIN ledger_accounts a ON a.id = k.id
+ORDER BY a.id
+FOR NO KEY UPDATE OF a`
+
 	sqlTransfers = `
 SELECT t.id, t.group_id, t.debit_account_id, t.credit_account_id, t.amount, t.ledger, t.code,
        t.state, t.timeout_ms, t.created_at, t.expires_at
@@ -65,38 +77,56 @@ SELECT id, group_id, debit_account_id, credit_account_id, amount, ledger, code,
 FROM ledger_transfers WHERE state = 'PENDING' AND expires_at <= now()
 ORDER BY expires_at LIMIT $1`
 
-	sqlInsertTransfers = `
-INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger,
-                              code, state, timeout_ms, created_at, expires_at)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::bigint[],
-                     $7::integer[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])`
-
-	// The updates touch rows the batch read under its locks: each must
-	// change exactly one row per id, or the transaction fails uncommitted.
-	sqlUpdateTransfers = `
-WITH changed AS (
+	// sqlWrite is the batch's one write statement: it inserts the new
+	// transfers ($1–$11), sets the state of the settled ones ($12, $13) and
+	// the totals of the changed accounts ($14–$18). The updates touch rows
+	// the batch read under its locks: each must change exactly one row per
+	// id, or the transaction fails uncommitted. A transfer the batch both
+	// creates and settles is inserted in its final state, so no row is
+	// written twice.
+	sqlWrite = `
+WITH inserted AS (
+    INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger,
+                                  code, state, timeout_ms, created_at, expires_at)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::bigint[],
+                         $7::integer[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
+    RETURNING 1),
+settled AS (
     UPDATE ledger_transfers t SET state = u.state
-    FROM unnest($1::uuid[], $2::text[]) AS u (id, state)
+    FROM unnest($12::uuid[], $13::text[]) AS u (id, state)
     WHERE t.id = u.id
-    RETURNING 1)
-SELECT ledger_expect('updated transfers', count(*), cardinality($1::uuid[])) FROM changed`
-
-	sqlUpdateAccounts = `
-WITH changed AS (
+    RETURNING 1),
+changed AS (
     UPDATE ledger_accounts a
     SET debits_pending = u.debits_pending, debits_posted = u.debits_posted,
         credits_pending = u.credits_pending, credits_posted = u.credits_posted
-    FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+    FROM unnest($14::uuid[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
          AS u (id, debits_pending, debits_posted, credits_pending, credits_posted)
     WHERE a.id = u.id
     RETURNING 1)
-SELECT ledger_expect('updated accounts', count(*), cardinality($1::uuid[])) FROM changed`
+SELECT ledger_expect('inserted transfers', (SELECT count(*) FROM inserted), cardinality($1::uuid[])),
+       ledger_expect('updated transfers', (SELECT count(*) FROM settled), cardinality($12::uuid[])),
+       ledger_expect('updated accounts', (SELECT count(*) FROM changed), cardinality($14::uuid[]))`
 )
 
+// errLegsNotLocked: a transfer to settle has an account that the batch did
+// not lock, because this Ledger remembered its accounts wrong.
+var errLegsNotLocked = errors.New("ledger/postgres: a settled transfer's accounts are not locked")
+
 // lock is the first round trip: it begins the transaction and reads, under
-// the locks, what the batch decides against.
-func lock(ctx context.Context, conn *pgx.Conn, ops []*operation) (*snapshot, error) {
+// the locks, what the batch decides against. Accounts that must exist are
+// looked up only when this Ledger has not seen them yet.
+func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a attempt) (*snapshot, error) {
 	legAccounts, knownAccounts, newIDs, settleIDs := batchIDs(ops)
+	snapKnown := map[uuid.UUID]bool{}
+	knownAccounts = l.known.filter(knownAccounts, snapKnown)
+	if !a.checkExisting {
+		newIDs = nil
+	}
+	listed := false
+	if !a.lockFromTable {
+		legAccounts, listed = l.legs.addAccounts(legAccounts, settleIDs)
+	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	// Every statement of a batch looks rows up by id. Pin that plan: with
@@ -104,7 +134,11 @@ func lock(ctx context.Context, conn *pgx.Conn, ops []*operation) (*snapshot, err
 	// a small table (or one without statistics) it prefers scanning it,
 	// which costs more than it thinks where updates leave dead versions.
 	b.Queue("SELECT now(), set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)")
-	b.Queue(sqlLockAccounts, raws(legAccounts), raws(settleIDs))
+	if listed {
+		b.Queue(sqlLockListedAccounts, raws(legAccounts))
+	} else {
+		b.Queue(sqlLockAccounts, raws(legAccounts), raws(settleIDs))
+	}
 	if len(settleIDs) > 0 {
 		b.Queue(sqlTransfers, raws(settleIDs))
 	}
@@ -115,18 +149,36 @@ func lock(ctx context.Context, conn *pgx.Conn, ops []*operation) (*snapshot, err
 		b.Queue(sqlExistingTransfers, raws(newIDs))
 	}
 	br := conn.SendBatch(ctx, b)
-	snap, err := readLock(br, len(settleIDs) > 0, len(knownAccounts) > 0, len(newIDs) > 0)
+	snap, err := readLock(br, snapKnown, len(settleIDs) > 0, len(knownAccounts) > 0, len(newIDs) > 0)
 	if closeErr := br.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("ledger/postgres: lock: %w", closeErr)
+	}
+	if err == nil && listed {
+		err = snap.settledAccountsLocked()
 	}
 	return snap, err
 }
 
-func readLock(br pgx.BatchResults, settles, known, creates bool) (*snapshot, error) {
+// settledAccountsLocked checks that the batch locked the accounts of every
+// transfer it read to settle.
+func (snap *snapshot) settledAccountsLocked() error {
+	locked := make(map[uuid.UUID]bool, len(snap.accounts))
+	for _, a := range snap.accounts {
+		locked[a.id] = true
+	}
+	for _, t := range snap.transfers {
+		if !locked[t.debit] || !locked[t.credit] {
+			return fmt.Errorf("%w: transfer %s", errLegsNotLocked, t.id)
+		}
+	}
+	return nil
+}
+
+func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, settles, lookUpKnown, creates bool) (*snapshot, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: begin: %w", err)
 	}
-	snap := &snapshot{known: map[uuid.UUID]bool{}, existing: map[uuid.UUID]bool{}}
+	snap := &snapshot{known: known, existing: map[uuid.UUID]bool{}}
 	if err := br.QueryRow().Scan(&snap.now, nil, nil); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: now: %w", err)
 	}
@@ -139,7 +191,7 @@ func readLock(br pgx.BatchResults, settles, known, creates bool) (*snapshot, err
 			return nil, fmt.Errorf("ledger/postgres: transfers: %w", err)
 		}
 	}
-	if known {
+	if lookUpKnown {
 		if err := scanIDs(br, snap.known); err != nil {
 			return nil, fmt.Errorf("ledger/postgres: accounts: %w", err)
 		}
@@ -258,14 +310,17 @@ func raws(ids []uuid.UUID) [][16]byte {
 }
 
 // write is the second round trip: it inserts the new transfers, updates
-// the settled ones and the changed accounts, each row once, and commits.
+// the settled ones and the changed accounts, each row once, in one
+// statement, and commits.
 func write(ctx context.Context, conn *pgx.Conn, s *batchState) error {
 	b := &pgx.Batch{}
-	queueTransfers(b, s)
-	queueAccounts(b, s)
-	if b.Len() == 0 {
+	created, settled := writtenTransfers(s)
+	accounts := writtenAccounts(s)
+	if len(created)+len(settled)+len(accounts) == 0 {
 		b.Queue("ROLLBACK") // nothing to keep: skip the commit's fsync
 	} else {
+		args := append(append(createdArgs(created), settledArgs(settled)...), accountArgs(accounts)...)
+		b.Queue(sqlWrite, args...)
 		b.Queue("COMMIT")
 	}
 	// Close reads every result and returns the first error; after one,
@@ -276,11 +331,10 @@ func write(ctx context.Context, conn *pgx.Conn, s *batchState) error {
 	return nil
 }
 
-// queueTransfers queues the insert of the batch's new transfers, in id
-// order (two processes inserting the same ids wait on each other in one
-// order, never in a cycle), and the state update of the settled ones.
-func queueTransfers(b *pgx.Batch, s *batchState) {
-	var created, settled []*transfer
+// writtenTransfers lists the batch's new transfers, in id order (two
+// processes inserting the same ids wait on each other in one order, never
+// in a cycle), and the transfers it settled.
+func writtenTransfers(s *batchState) (created, settled []*transfer) {
 	for _, t := range s.transfers {
 		switch {
 		case t.created:
@@ -290,50 +344,60 @@ func queueTransfers(b *pgx.Batch, s *batchState) {
 		}
 	}
 	slices.SortFunc(created, func(a, b *transfer) int { return bytes.Compare(a.id[:], b.id[:]) })
-	if len(created) > 0 {
-		n := len(created)
-		var (
-			ids, groups, debits, credits = make([][16]byte, n), make([][16]byte, n), make([][16]byte, n), make([][16]byte, n)
-			amounts, ledgers, timeouts   = make([]int64, n), make([]int64, n), make([]int64, n)
-			codes                        = make([]int32, n)
-			states                       = make([]string, n)
-			createdAts                   = make([]time.Time, n)
-			expiresAts                   = make([]*time.Time, n)
-		)
-		for i, t := range created {
-			ids[i], groups[i], debits[i], credits[i] = t.id, t.group, t.debit, t.credit
-			amounts[i], ledgers[i], timeouts[i] = int64(t.amount), int64(t.ledger), t.timeout.Milliseconds()
-			codes[i], states[i], createdAts[i] = int32(t.code), t.state, t.createdAt
-			if !t.expiresAt.IsZero() {
-				expiresAts[i] = &t.expiresAt
-			}
-		}
-		b.Queue(sqlInsertTransfers, ids, groups, debits, credits, amounts, ledgers,
-			codes, states, timeouts, createdAts, expiresAts)
-	}
-	if len(settled) > 0 {
-		ids, states := make([][16]byte, len(settled)), make([]string, len(settled))
-		for i, t := range settled {
-			ids[i], states[i] = t.id, t.state
-		}
-		b.Queue(sqlUpdateTransfers, ids, states)
-	}
+	return created, settled
 }
 
-func queueAccounts(b *pgx.Batch, s *batchState) {
-	var ids [][16]byte
-	var debitsPending, debitsPosted, creditsPending, creditsPosted []int64
+func writtenAccounts(s *batchState) []*account {
+	var out []*account
 	for _, a := range s.accounts {
-		if !a.dirty {
-			continue
+		if a.dirty {
+			out = append(out, a)
 		}
-		ids = append(ids, a.id)
-		debitsPending = append(debitsPending, int64(a.debitsPending))
-		debitsPosted = append(debitsPosted, int64(a.debitsPosted))
-		creditsPending = append(creditsPending, int64(a.creditsPending))
-		creditsPosted = append(creditsPosted, int64(a.creditsPosted))
 	}
-	if len(ids) > 0 {
-		b.Queue(sqlUpdateAccounts, ids, debitsPending, debitsPosted, creditsPending, creditsPosted)
+	return out
+}
+
+// createdArgs are sqlWrite's $1–$11.
+func createdArgs(created []*transfer) []any {
+	n := len(created)
+	var (
+		ids, groups, debits, credits = make([][16]byte, n), make([][16]byte, n), make([][16]byte, n), make([][16]byte, n)
+		amounts, ledgers, timeouts   = make([]int64, n), make([]int64, n), make([]int64, n)
+		codes                        = make([]int32, n)
+		states                       = make([]string, n)
+		createdAts                   = make([]time.Time, n)
+		expiresAts                   = make([]*time.Time, n)
+	)
+	for i, t := range created {
+		ids[i], groups[i], debits[i], credits[i] = t.id, t.group, t.debit, t.credit
+		amounts[i], ledgers[i], timeouts[i] = int64(t.amount), int64(t.ledger), t.timeout.Milliseconds()
+		codes[i], states[i], createdAts[i] = int32(t.code), t.state, t.createdAt
+		if !t.expiresAt.IsZero() {
+			expiresAts[i] = &t.expiresAt
+		}
 	}
+	return []any{ids, groups, debits, credits, amounts, ledgers, codes, states, timeouts, createdAts, expiresAts}
+}
+
+// settledArgs are sqlWrite's $12 and $13.
+func settledArgs(settled []*transfer) []any {
+	ids, states := make([][16]byte, len(settled)), make([]string, len(settled))
+	for i, t := range settled {
+		ids[i], states[i] = t.id, t.state
+	}
+	return []any{ids, states}
+}
+
+// accountArgs are sqlWrite's $14–$18.
+func accountArgs(accounts []*account) []any {
+	n := len(accounts)
+	ids := make([][16]byte, n)
+	debitsPending, debitsPosted := make([]int64, n), make([]int64, n)
+	creditsPending, creditsPosted := make([]int64, n), make([]int64, n)
+	for i, a := range accounts {
+		ids[i] = a.id
+		debitsPending[i], debitsPosted[i] = int64(a.debitsPending), int64(a.debitsPosted)
+		creditsPending[i], creditsPosted[i] = int64(a.creditsPending), int64(a.creditsPosted)
+	}
+	return []any{ids, debitsPending, debitsPosted, creditsPending, creditsPosted}
 }

@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TestAssertRows: the rules the tables' CHECKs held, now run on every row a
+// batch writes.
+func TestAssertRows(t *testing.T) {
+	now := time.Now()
+	good := func() *transfer {
+		return &transfer{
+			id: uuid.New(), group: uuid.New(), debit: uuid.New(), credit: uuid.New(), amount: 5, ledger: 1,
+			state: statePending, timeout: time.Minute, createdAt: now, expiresAt: now.Add(time.Minute), created: true,
+		}
+	}
+	tests := []struct {
+		name    string
+		account func(*account)
+		change  func(*transfer)
+		ok      bool
+	}{
+		{name: "pending transfer", ok: true},
+		{name: "posted at once", change: func(t *transfer) { t.state, t.timeout, t.expiresAt = statePosted, 0, time.Time{} }, ok: true},
+		{name: "settled", change: func(t *transfer) { t.created, t.dirty, t.state = false, true, stateExpired }, ok: true},
+		{name: "unchanged rows are not checked", change: func(t *transfer) { t.created, t.amount = false, 0 }, ok: true},
+		{name: "zero amount", change: func(t *transfer) { t.amount = 0 }},
+		{name: "amount over int64", change: func(t *transfer) { t.amount = amountMax + 1 }},
+		{name: "no ledger", change: func(t *transfer) { t.ledger = 0 }},
+		{name: "one account both sides", change: func(t *transfer) { t.credit = t.debit }},
+		{name: "timeout without expiry", change: func(t *transfer) { t.expiresAt = time.Time{} }},
+		{name: "expiry without timeout", change: func(t *transfer) { t.timeout, t.state = 0, statePosted }},
+		{name: "negative timeout", change: func(t *transfer) { t.timeout = -time.Second }},
+		{name: "created voided", change: func(t *transfer) { t.state = stateVoided }},
+		{name: "unknown state", change: func(t *transfer) { t.created, t.dirty, t.state = false, true, "LOST" }},
+		{name: "account total over int64", account: func(a *account) { a.creditsPosted = amountMax + 1 }},
+		{name: "account without ledger", account: func(a *account) { a.ledger = 0 }},
+		{name: "clean account not checked", account: func(a *account) { a.dirty, a.debitsPosted = false, amountMax+1 }, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := good()
+			a := &account{id: tr.debit, ledger: 1, debitsPending: 5, dirty: true}
+			if tt.change != nil {
+				tt.change(tr)
+			}
+			if tt.account != nil {
+				tt.account(a)
+			}
+			s := &batchState{
+				accounts:  map[uuid.UUID]*account{a.id: a},
+				transfers: map[uuid.UUID]*transfer{tr.id: tr},
+			}
+			err := s.assertRows()
+			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, errInvariant)) {
+				t.Fatalf("assertRows = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
