@@ -161,6 +161,9 @@ func testWithdraw(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 			wantErr(t, "Withdraw again", e.l.Withdraw(e.ctx, w), ledger.ErrTransferExists)
 			w.Amount = 2
 			wantErr(t, "Withdraw again, another amount", e.l.Withdraw(e.ctx, w), ledger.ErrTransferExists)
+			// A retry is recognised before its money is checked.
+			w.Amount = start
+			wantErr(t, "Withdraw again, more than the balance left", e.l.Withdraw(e.ctx, w), ledger.ErrTransferExists)
 			e.wantBalance(acc.ID, start-1)
 		})
 	}

@@ -200,6 +200,11 @@ func testTransferRetry(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 			wantErr(t, "Transfer", err, nil)
 			_, err = e.l.Transfer(e.ctx, req)
 			wantErr(t, "Transfer again", err, ledger.ErrTransferExists)
+			// A retry is recognised before its money is checked.
+			more := req
+			more.SourceAmount, more.DestinationAmount = sourceStart, sourceStart
+			_, err = e.l.Transfer(e.ctx, more)
+			wantErr(t, "Transfer again, more than the balance left", err, ledger.ErrTransferExists)
 			e.wantBalance(p.source.ID, sourceStart-3)
 			wantErr(t, "Post", e.l.Post(e.ctx, pending), nil)
 			_, err = e.l.Transfer(e.ctx, req)

@@ -110,12 +110,15 @@ func (l *Ledger) apply(batch []*request) {
 //
 // A first attempt takes two shortcuts that a rerun drops. It does not look
 // up whether its new transfer ids exist: the insert finds out, failing the
-// batch as a unique violation. Reused ids are rare (a caller's retry), so
-// this spares a lookup per new transfer in nearly every batch. And it locks
+// batch as a unique violation; a create refused on its balance, which
+// inserts nothing, has its ids looked up before it is answered
+// (existingRefused). Reused ids are rare (a caller's retry), so this
+// spares a lookup per new transfer in nearly every batch. And it locks
 // the accounts of the transfers it settles as this Ledger remembers them
 // from their creation, when it remembers them all (legAccounts), with a
-// simpler statement than the one that finds them in the table; it fails
-// with errLegsNotLocked if a transfer read turns out to have others.
+// simpler statement than the one that finds them in the table. Either way
+// a batch fails with errLegsNotLocked, and runs again, when a transfer it
+// read has an account it did not lock.
 func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
 	var err error
 	var a attempt
@@ -127,7 +130,7 @@ func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
 		}
 		switch {
 		case errors.Is(err, errLegsNotLocked):
-			l.log.Error("a settled transfer's accounts were not those remembered; running the batch again", "err", err)
+			l.log.Warn("a settled transfer's accounts were not locked; running the batch again", "err", err)
 			a.lockFromTable = true
 		case retryable(err):
 			l.log.Debug("batch lost a race or reused an id; running it again", "attempt", n, "err", err)
@@ -196,6 +199,11 @@ func (l *Ledger) runOnce(ctx context.Context, ops []*operation, a attempt) ([]er
 			l.log.Warn("more expired transfers than a batch reads; is the sweep running?", "read", len(expired))
 		}
 		if s, errs, err = decideAll(snap, expired, complete, ops); err != nil {
+			return nil, err
+		}
+	}
+	if !a.checkExisting {
+		if err := existingRefused(ctx, conn.Conn(), ops, errs); err != nil {
 			return nil, err
 		}
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rafiki-go/rafiki/ledger"
 )
 
 // A batch transaction takes two round trips. The first begins, reads the
@@ -110,7 +112,9 @@ SELECT ledger_expect('inserted transfers', (SELECT count(*) FROM inserted), card
 )
 
 // errLegsNotLocked: a transfer to settle has an account that the batch did
-// not lock, because this Ledger remembered its accounts wrong.
+// not lock: this Ledger remembered its accounts wrong, or another process
+// committed the transfer while the lock statement waited (the lock did not
+// see it; the statement after it does). A rerun locks them.
 var errLegsNotLocked = errors.New("ledger/postgres: a settled transfer's accounts are not locked")
 
 // lock is the first round trip: it begins the transaction and reads, under
@@ -153,7 +157,7 @@ func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a a
 	if closeErr := br.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("ledger/postgres: lock: %w", closeErr)
 	}
-	if err == nil && listed {
+	if err == nil {
 		err = snap.settledAccountsLocked()
 	}
 	return snap, err
@@ -202,6 +206,53 @@ func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, settles, lookUpKnow
 		}
 	}
 	return snap, nil
+}
+
+// existingRefused answers as existing the creates that were refused on
+// their balance or amounts but whose ids exist: a retried request is
+// recognised before its money is checked, as when the ids are looked up
+// first. The refusals before that check (unknown accounts, different
+// assets) stand. Refused creates changed nothing, so no decision moves.
+func existingRefused(ctx context.Context, conn *pgx.Conn, ops []*operation, errs []error) error {
+	var ids []uuid.UUID
+	for i, op := range ops {
+		if op.kind == kindCreate && refusedAfterExistenceCheck(errs[i]) {
+			for _, l := range op.legs {
+				ids = append(ids, l.id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	existing := map[uuid.UUID]bool{}
+	rows, err := conn.Query(ctx, sqlExistingTransfers, raws(ids))
+	if err == nil {
+		err = scanRowIDs(rows, existing)
+	}
+	if err != nil {
+		return fmt.Errorf("ledger/postgres: refused transfers: %w", err)
+	}
+	for i, op := range ops {
+		if op.kind != kindCreate || !refusedAfterExistenceCheck(errs[i]) {
+			continue
+		}
+		for _, l := range op.legs {
+			if existing[l.id] {
+				errs[i] = ledger.ErrTransferExists
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func refusedAfterExistenceCheck(err error) bool {
+	return err != nil &&
+		!errors.Is(err, ledger.ErrUnknownSourceAccount) &&
+		!errors.Is(err, ledger.ErrUnknownDestinationAccount) &&
+		!errors.Is(err, ledger.ErrDifferentAssets) &&
+		!errors.Is(err, ledger.ErrTransferExists)
 }
 
 // readExpired reads the expired pending transfers not yet swept, at most
@@ -286,6 +337,10 @@ func scanIDs(br pgx.BatchResults, set map[uuid.UUID]bool) error {
 	if err != nil {
 		return err
 	}
+	return scanRowIDs(rows, set)
+}
+
+func scanRowIDs(rows pgx.Rows, set map[uuid.UUID]bool) error {
 	for rows.Next() {
 		var id uuid.UUID
 		if err := rows.Scan(raw(&id)); err != nil {
