@@ -20,6 +20,7 @@ type request struct {
 	// without it because a batch in flight held one of them.
 	accounts []uuid.UUID
 	skipped  int
+	arrived  time.Time // when the collector took it
 }
 
 // submit queues an operation and waits for its outcome. When ctx ends

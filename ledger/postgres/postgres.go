@@ -39,6 +39,10 @@ const (
 	// Batch transactions in flight per Ledger: batches on other accounts
 	// commit side by side (schedule.go). Three were slower on 2 cores.
 	batchWorkersCount = 2
+	// While a batch is in flight, a free worker waits up to lingerMaxUs
+	// for lingerRequestsMin requests (or for that batch to finish).
+	lingerRequestsMin = 16
+	lingerMaxUs       = 1_000
 	// A batch that lost a race to another process (the same new transfer
 	// id, a deadlock) runs again at most this often.
 	batchAttemptsMax = 3

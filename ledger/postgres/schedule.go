@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -33,7 +34,8 @@ type finished struct {
 // collect forms batches: it takes requests while every worker is busy and
 // hands a free worker all it holds that no batch in flight conflicts with.
 // Under load, batches grow by themselves; when idle, a lone request goes at
-// once without waiting for company.
+// once without waiting for company; in between, a free worker waits a
+// little for company while the other batch is in flight (lingerFor).
 func (l *Ledger) collect() {
 	defer func() {
 		for _, w := range l.workers {
@@ -47,8 +49,23 @@ func (l *Ledger) collect() {
 	// so until one finishes only a newcomer can go; checking just it keeps
 	// a backlog on a busy account from being scanned at every arrival.
 	blocked := false
+	// linger wakes the loop when the oldest pending request has waited
+	// long enough for company (see lingerFor); armed: it is set.
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	armed := false
 	for {
-		if len(idle) > 0 && len(pending) > 0 && !blocked {
+		ready := len(idle) > 0 && len(pending) > 0 && !blocked
+		if ready {
+			if wait := lingerFor(len(l.workers)-len(idle), len(pending), pending[0].arrived, time.Now()); wait > 0 {
+				ready = false
+				if !armed {
+					linger.Reset(wait)
+					armed = true
+				}
+			}
+		}
+		if ready {
 			batch, rest := pick(pending, held)
 			if len(batch) > 0 {
 				hold(held, batch, 1)
@@ -66,8 +83,11 @@ func (l *Ledger) collect() {
 		}
 		select {
 		case r := <-queue:
+			r.arrived = time.Now()
 			pending = append(pending, r)
 			blocked = blocked && conflicts(r, held)
+		case <-linger.C:
+			armed = false
 		case f := <-l.ready:
 			hold(held, f.batch, -1)
 			idle = append(idle, f.worker)
@@ -77,6 +97,19 @@ func (l *Ledger) collect() {
 			return
 		}
 	}
+}
+
+// lingerFor is how long a free worker waits before it takes a batch. With
+// no batch in flight it goes at once: a lone request is not delayed. With
+// one in flight, it waits until lingerRequestsMin requests are pending or
+// the oldest has waited lingerMaxUs (or the batch in flight finishes), so
+// that under a steady load batches are not tiny: each costs about as much
+// Postgres and Go work as a dozen transfers, whatever its size.
+func lingerFor(inFlight, pending int, oldest, now time.Time) time.Duration {
+	if inFlight == 0 || pending >= lingerRequestsMin {
+		return 0
+	}
+	return max(0, oldest.Add(lingerMaxUs*time.Microsecond).Sub(now))
 }
 
 // pick takes, in arrival order and up to batchRequestsMax, the requests

@@ -116,3 +116,27 @@ func TestLegAccountsFollowPendingLegs(t *testing.T) {
 		t.Fatal("a failed create is remembered")
 	}
 }
+
+func TestLingerFor(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name     string
+		inFlight int
+		pending  int
+		waited   time.Duration
+		want     time.Duration
+	}{
+		{name: "nothing in flight: go at once", inFlight: 0, pending: 1, want: 0},
+		{name: "a batch in flight, one request: wait", inFlight: 1, pending: 1, want: lingerMaxUs * time.Microsecond},
+		{name: "part of the wait spent", inFlight: 1, pending: 3, waited: 400 * time.Microsecond, want: lingerMaxUs*time.Microsecond - 400*time.Microsecond},
+		{name: "waited long enough", inFlight: 1, pending: 3, waited: 2 * lingerMaxUs * time.Microsecond, want: 0},
+		{name: "enough company", inFlight: 1, pending: lingerRequestsMin, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lingerFor(tt.inFlight, tt.pending, now.Add(-tt.waited), now); got != tt.want {
+				t.Errorf("lingerFor = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
