@@ -7,18 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // These benchmarks run the whole backend in-process (embedded NATS, a fresh
@@ -72,12 +69,6 @@ func (r loadResult) cpuPerOpMS() float64 {
 		return 0
 	}
 	return float64(r.cpu) / float64(time.Millisecond) / float64(r.ok)
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r loadResult) allocsPerOp() float64 {
@@ -145,13 +136,13 @@ func drive(clients int, warmup, d time.Duration, op func(worker, i int) error, m
 	if mark != nil {
 		mark(true)
 	}
-	cpuBefore := processCPU()
+	cpuBefore := testkit.ProcessCPU()
 	began := time.Now()
 	measuring.Store(true)
 	time.Sleep(d)
 	measuring.Store(false)
 	elapsed := time.Since(began)
-	cpu := processCPU() - cpuBefore
+	cpu := testkit.ProcessCPU() - cpuBefore
 	if mark != nil {
 		mark(false)
 	}
@@ -279,48 +270,6 @@ func BenchmarkWalletAddressGet(b *testing.B) {
 	b.ReportMetric(theirs.allocsPerOp(), "bare-allocs/req")
 }
 
-// postgresCPU is the CPU time the Postgres backends serving the system's
-// database have used so far, by process id, read from /proc (Postgres runs
-// on this machine in tests). Nil when it cannot be read.
-func postgresCPU(ctx context.Context, s *system) map[int]time.Duration {
-	rows, err := s.running.Deps.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	out := map[int]time.Duration{}
-	for rows.Next() {
-		var pid int
-		if rows.Scan(&pid) != nil {
-			return nil
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// utime and stime are the 12th and 13th fields after the command name.
-		_, rest, _ := strings.Cut(string(stat), ") ")
-		fields := strings.Fields(rest)
-		if len(fields) < 13 {
-			continue
-		}
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		out[pid] = time.Duration(utime+stime) * 10 * time.Millisecond // CLK_TCK is 100 on Linux
-	}
-	return out
-}
-
-// postgresCPUSince is the CPU the backends used between two readings;
-// backends that appeared in between count whole.
-func postgresCPUSince(before, after map[int]time.Duration) time.Duration {
-	var d time.Duration
-	for pid, t := range after {
-		d += t - before[pid]
-	}
-	return d
-}
-
 // BenchmarkCreateWalletAddress sends signed createWalletAddress mutations
 // from 25 clients, each answered after its projection (read-your-writes),
 // with NATS syncing every write as `make run` does.
@@ -340,13 +289,13 @@ func BenchmarkCreateWalletAddress(b *testing.B) {
 	}
 	const mutation = `mutation($input: CreateWalletAddressInput!) { createWalletAddress(input: $input) { walletAddress { id address publicName status asset { id code } } } }`
 	var created atomic.Int64
-	var pgBefore map[int]time.Duration
+	var cpuBefore testkit.CPU
 	var pgCPU time.Duration
 	mark := func(begin bool) {
 		if begin {
-			pgBefore = postgresCPU(ctx, s)
-		} else if pgBefore != nil {
-			pgCPU = postgresCPUSince(pgBefore, postgresCPU(ctx, s))
+			cpuBefore = testkit.SampleCPU(b, s.running.Deps.Pool)
+		} else {
+			_, pgCPU = testkit.SampleCPU(b, s.running.Deps.Pool).Used(cpuBefore)
 		}
 	}
 	b.ResetTimer()

@@ -1,22 +1,16 @@
 package projections_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -164,55 +158,18 @@ func benchCheckTenants(b *testing.B, pool *pgxpool.Pool) {
 	}
 }
 
-// cpuSample is CPU time used so far by this process (the benchmark, the
-// projection and the embedded NATS server) and by the Postgres backends
-// serving the benchmark's database, so that a run on a busy machine still
-// tells what the work costs.
-type cpuSample struct {
-	self time.Duration
-	pg   map[int]time.Duration // by backend pid
-}
-
-func sampleCPU(b *testing.B, pool *pgxpool.Pool) cpuSample {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+// reportCPU reports the CPU time per event used over all iterations.
+func reportCPU(b *testing.B, from, to []testkit.CPU, events int) {
+	var process, postgres time.Duration
+	for i := range from {
+		p, pg := to[i].Used(from[i])
+		process, postgres = process+p, postgres+pg
 	}
-	s := cpuSample{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), pg: map[int]time.Duration{}}
-	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		b.Fatal(err)
+	perEvent := func(d time.Duration) float64 {
+		return float64(d) / float64(time.Microsecond) / float64(events*len(from))
 	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, pid := range pids {
-		// Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised
-		// command name: user and system time in clock ticks (1/100 s).
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue // Postgres on another host, or the backend ended
-		}
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		s.pg[int(pid)] = time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return s
-}
-
-// reportCPU reports the CPU time per event spent between two samples.
-// Backends that started in between count from zero.
-func reportCPU(b *testing.B, from, to cpuSample, events int) {
-	var pg time.Duration
-	for pid, t := range to.pg {
-		pg += t - from.pg[pid]
-	}
-	perEvent := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(events) }
-	b.ReportMetric(perEvent(to.self-from.self), "go-cpu-µs/event")
-	b.ReportMetric(perEvent(pg), "pg-cpu-µs/event")
+	b.ReportMetric(perEvent(process), "go-cpu-µs/event")
+	b.ReportMetric(perEvent(postgres), "pg-cpu-µs/event")
 }
 
 // BenchmarkProjectionApply: a Runner for the tenants projection catches up
@@ -224,7 +181,7 @@ func BenchmarkProjectionApply(b *testing.B) {
 	last, total := benchPreload(b, n)
 	log := slog.New(slog.DiscardHandler)
 	var elapsed time.Duration
-	var cpuFrom, cpuTo []cpuSample
+	var cpuFrom, cpuTo []testkit.CPU
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -237,7 +194,7 @@ func BenchmarkProjectionApply(b *testing.B) {
 		go waiter.Run(ctx)
 		runner := projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{}, log)
 		var done sync.WaitGroup
-		cpuFrom = append(cpuFrom, sampleCPU(b, pool))
+		cpuFrom = append(cpuFrom, testkit.SampleCPU(b, pool))
 		b.StartTimer()
 		start := time.Now()
 		done.Go(func() { _ = runner.Run(ctx) })
@@ -246,28 +203,13 @@ func BenchmarkProjectionApply(b *testing.B) {
 		}
 		elapsed += time.Since(start)
 		b.StopTimer()
-		cpuTo = append(cpuTo, sampleCPU(b, pool))
+		cpuTo = append(cpuTo, testkit.SampleCPU(b, pool))
 		cancel()
 		done.Wait()
 		benchCheckTenants(b, pool)
 	}
 	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "events/s")
-	reportCPUs(b, cpuFrom, cpuTo, total)
-}
-
-// reportCPUs reports the CPU time per event over all iterations.
-func reportCPUs(b *testing.B, from, to []cpuSample, events int) {
-	sum := func(ss []cpuSample) cpuSample {
-		out := cpuSample{pg: map[int]time.Duration{}}
-		for i, s := range ss {
-			out.self += s.self
-			for pid, t := range s.pg {
-				out.pg[i<<32|pid] = t // pids of different databases apart
-			}
-		}
-		return out
-	}
-	reportCPU(b, sum(from), sum(to), events*len(from))
+	reportCPU(b, cpuFrom, cpuTo, total)
 }
 
 // BenchmarkReplay: projections.Replay rebuilds the tenants projection from
@@ -277,7 +219,7 @@ func BenchmarkReplay(b *testing.B) {
 	n := testkit.StartNATS(b, false)
 	last, total := benchPreload(b, n)
 	var elapsed time.Duration
-	var cpuFrom, cpuTo []cpuSample
+	var cpuFrom, cpuTo []testkit.CPU
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -286,13 +228,13 @@ func BenchmarkReplay(b *testing.B) {
 		if err := projections.Prepare(ctx, pool, projections.Tenants{}); err != nil {
 			b.Fatal(err)
 		}
-		cpuFrom = append(cpuFrom, sampleCPU(b, pool))
+		cpuFrom = append(cpuFrom, testkit.SampleCPU(b, pool))
 		b.StartTimer()
 		start := time.Now()
 		got, err := projections.Replay(ctx, pool, n.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
 		elapsed += time.Since(start)
 		b.StopTimer()
-		cpuTo = append(cpuTo, sampleCPU(b, pool))
+		cpuTo = append(cpuTo, testkit.SampleCPU(b, pool))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -302,7 +244,7 @@ func BenchmarkReplay(b *testing.B) {
 		benchCheckTenants(b, pool)
 	}
 	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "events/s")
-	reportCPUs(b, cpuFrom, cpuTo, total)
+	reportCPU(b, cpuFrom, cpuTo, total)
 }
 
 // Offered load of BenchmarkProjectionLag.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/ledger/postgres"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 const (
@@ -31,7 +32,9 @@ func BenchmarkTwoPhaseTransfers(b *testing.B) {
 // BenchmarkTwoPhaseTransfersAt5000: the same 50 callers, paced: transfer i
 // is due at i/5,000 s after the start, and its latency counts from then,
 // so time spent behind schedule counts too (no coordinated omission). This
-// is the latency at the target's load of 5,000 transfers/s.
+// is the latency at the target's load of 5,000 transfers/s. Both report
+// the CPU time per transfer of this process (callers included) and of the
+// database's Postgres backends.
 func BenchmarkTwoPhaseTransfersAt5000(b *testing.B) {
 	runTransfers(b, 5_000)
 }
@@ -44,6 +47,7 @@ func runTransfers(b *testing.B, ratePerSecond int) {
 	ctx := context.Background()
 	accounts := benchSetup(b, l)
 
+	before := testkit.SampleCPU(b, pool)
 	latencies := make([]time.Duration, b.N)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -81,6 +85,9 @@ func runTransfers(b *testing.B, ratePerSecond int) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	process, postgres := testkit.SampleCPU(b, pool).Used(before)
+	b.ReportMetric(float64(process.Microseconds())/float64(b.N), "go-cpu-µs/transfer")
+	b.ReportMetric(float64(postgres.Microseconds())/float64(b.N), "pg-cpu-µs/transfer")
 
 	slices.Sort(latencies)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
