@@ -142,6 +142,7 @@ func TestExpireWithLegsRememberedWrong(t *testing.T) {
 	wantBalances(t, l, a, 1_000, 1_000, 1_000)
 	wantTotalsMatchTransfers(t, l)
 }
+
 // A settle op for a transfer that another process commits while this
 // batch waits in its lock statement: the lock statement did not see the
 // transfer, so its accounts are not locked, yet the next statement reads
