@@ -425,7 +425,9 @@ func (s *batchState) assertRows() error {
 	return nil
 }
 
-// valid is a stored transfer's shape; a new one is pending or posted.
+// valid is a stored transfer's shape. A new one is pending or posted, or,
+// when the batch that creates it also settles it, posted or voided; only
+// the sweep expires, and never a transfer of its own batch.
 func (t *transfer) valid(created bool) error {
 	switch {
 	case t.amount == 0 || t.amount > amountMax:
@@ -439,7 +441,11 @@ func (t *transfer) valid(created bool) error {
 	}
 	switch t.state {
 	case statePending, statePosted:
-	case stateVoided, stateExpired:
+	case stateVoided:
+		if created && t.timeout == 0 {
+			return errors.New("created voided without a timeout")
+		}
+	case stateExpired:
 		if created {
 			return fmt.Errorf("created %s", t.state)
 		}

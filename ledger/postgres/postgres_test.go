@@ -85,35 +85,6 @@ func newFixture(t *testing.T, l ledger.Ledger, funds uint64) fixture {
 	return f
 }
 
-// consistent checks what the contract cannot see: every account's stored
-// totals are the sums of its transfers, and Check finds no imbalance.
-func consistent(t *testing.T, l ledger.Ledger, pool *pgxpool.Pool) {
-	t.Helper()
-	ctx := context.Background()
-	imbalances, err := l.Check(ctx)
-	if err != nil || len(imbalances) > 0 {
-		t.Errorf("Check = %v, %v", imbalances, err)
-	}
-	var wrong int
-	err = pool.QueryRow(ctx, `
-WITH sums AS (
-  SELECT a.id,
-         a.debits_pending  - COALESCE(sum(t.amount) FILTER (WHERE t.debit_account_id = a.id AND t.state = 'PENDING'), 0) AS dp,
-         a.debits_posted   - COALESCE(sum(t.amount) FILTER (WHERE t.debit_account_id = a.id AND t.state = 'POSTED'), 0) AS dpo,
-         a.credits_pending - COALESCE(sum(t.amount) FILTER (WHERE t.credit_account_id = a.id AND t.state = 'PENDING'), 0) AS cp,
-         a.credits_posted  - COALESCE(sum(t.amount) FILTER (WHERE t.credit_account_id = a.id AND t.state = 'POSTED'), 0) AS cpo
-  FROM ledger_accounts a
-  LEFT JOIN ledger_transfers t ON t.debit_account_id = a.id OR t.credit_account_id = a.id
-  GROUP BY a.id)
-SELECT count(*) FROM sums WHERE dp <> 0 OR dpo <> 0 OR cp <> 0 OR cpo <> 0`).Scan(&wrong)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wrong > 0 {
-		t.Errorf("%d accounts' totals differ from the sums of their transfers", wrong)
-	}
-}
-
 // TestTwoLedgersRace: two Ledgers on one database, as two processes,
 // race to spend one account's money; the row locks let exactly the funded
 // transfers through.
@@ -176,7 +147,7 @@ func TestTwoLedgersRace(t *testing.T) {
 	if got, err := ledgers[1].TotalReceived(ctx, f.destination.ID); err != nil || got != fundedFor*amount {
 		t.Errorf("TotalReceived = %d, %v; want %d", got, err, fundedFor*amount)
 	}
-	consistent(t, ledgers[0], pool)
+	postgres.Consistent(t, ledgers[0])
 }
 
 // TestRacingRetries: the same transfer request sent through two Ledgers at
@@ -215,7 +186,7 @@ func TestRacingRetries(t *testing.T) {
 	if got, err := ledgers[0].Balance(ctx, f.source.ID); err != nil || got != 1_000-50*2 {
 		t.Errorf("Balance = %d, %v; want %d", got, err, 1_000-50*2)
 	}
-	consistent(t, ledgers[0], pool)
+	postgres.Consistent(t, ledgers[0])
 }
 
 // TestExpiredUnswept: decisions and reads treat an expired transfer as
@@ -251,7 +222,7 @@ func TestExpiredUnswept(t *testing.T) {
 	if err := l.Post(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	consistent(t, l, pool)
+	postgres.Consistent(t, l)
 
 	// A Ledger with a short interval sweeps it.
 	open(t, pool, postgres.Options{SweepInterval: 50 * time.Millisecond})
@@ -269,7 +240,7 @@ func TestExpiredUnswept(t *testing.T) {
 	if got, err := l.Balance(ctx, f.destination.ID); err != nil || got != 10 {
 		t.Fatalf("destination Balance = %d, %v; want 10", got, err)
 	}
-	consistent(t, l, pool)
+	postgres.Consistent(t, l)
 }
 
 // TestAccountsMustMatch: creating an account again with other properties
@@ -308,7 +279,7 @@ func TestAccountsMustMatch(t *testing.T) {
 	if !errors.Is(err, ledger.ErrDifferentAssets) {
 		t.Fatalf("deposit across ledgers = %v, want %v", err, ledger.ErrDifferentAssets)
 	}
-	consistent(t, l, pool)
+	postgres.Consistent(t, l)
 }
 
 // TestClose: writes after Close fail; reads still work.
@@ -351,7 +322,7 @@ func TestCallerGivesUp(t *testing.T) {
 	if got, err := l.Balance(context.Background(), f.source.ID); err != nil || got != 120 {
 		t.Fatalf("Balance = %d, %v; want 120", got, err)
 	}
-	consistent(t, l, pool)
+	postgres.Consistent(t, l)
 }
 
 // TestFaultIsolation: when Postgres refuses a batch, only the request at
@@ -404,7 +375,7 @@ CREATE TRIGGER skip_victim BEFORE UPDATE ON ledger_accounts FOR EACH ROW EXECUTE
 	if _, err := pool.Exec(ctx, `DROP TRIGGER skip_victim ON ledger_accounts`); err != nil {
 		t.Fatal(err)
 	}
-	consistent(t, l, pool)
+	postgres.Consistent(t, l)
 }
 
 // TestCheckNamesDriftedAccounts corrupts one account's stored totals, as a

@@ -104,7 +104,7 @@ func TestTwoLedgersSettleRace(t *testing.T) {
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	consistent(t, l1, pool)
+	postgres.Consistent(t, l1)
 	for _, a := range accounts {
 		if _, err := l2.Balance(ctx, a.ID); err != nil {
 			t.Errorf("Balance: %v", err)
@@ -140,5 +140,5 @@ func TestKnownAccountsCreatedElsewhere(t *testing.T) {
 	if _, err := l1.Transfer(ctx, req); err != nil {
 		t.Fatalf("Transfer once created elsewhere = %v", err)
 	}
-	consistent(t, l1, pool)
+	postgres.Consistent(t, l1)
 }

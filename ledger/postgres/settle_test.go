@@ -11,6 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
+// wantBalances checks the balances of the first accounts.
 func wantBalances(t *testing.T, l *Ledger, a []ledger.Account, want ...uint64) {
 	t.Helper()
 	for i, w := range want {
@@ -20,6 +21,9 @@ func wantBalances(t *testing.T, l *Ledger, a []ledger.Account, want ...uint64) {
 	}
 }
 
+// wantTotalsMatchTransfers checks what the contract cannot see: every
+// account's stored totals are the sums of its transfers (counting expired
+// unswept ones as pending), and Check finds no imbalance.
 func wantTotalsMatchTransfers(t *testing.T, l *Ledger) {
 	t.Helper()
 	ctx := context.Background()
@@ -154,28 +158,9 @@ func TestSettleOfTransferCommittedDuringLock(t *testing.T) {
 	a := funded(t, l, 3)
 	x := uuid.New()
 
-	other, err := l.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Rollback(ctx)
 	// Another process's batch: it holds a[0] (another of its legs) and
 	// creates x from a[1] to a[2].
-	if _, err := other.Exec(ctx, `SELECT 1 FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
-		raws([]uuid.UUID{a[0].ID, a[1].ID, a[2].ID})); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Exec(ctx, `
-INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger, code, state, timeout_ms, created_at, expires_at)
-VALUES ($1, $1, $2, $3, 5, 1, 1, 'PENDING', 60000, now(), now() + interval '1 minute')`, raw(&x), raw(&a[1].ID), raw(&a[2].ID)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Exec(ctx, `UPDATE ledger_accounts SET debits_pending = debits_pending + 5 WHERE id = $1`, raw(&a[1].ID)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Exec(ctx, `UPDATE ledger_accounts SET credits_pending = credits_pending + 5 WHERE id = $1`, raw(&a[2].ID)); err != nil {
-		t.Fatal(err)
-	}
+	other := otherInsert(t, l, x, a[1], a[2], 5, true, a[0])
 
 	type result struct {
 		errs []error
