@@ -79,8 +79,9 @@ func (l *Ledger) apply(batch []*request) {
 		l.legs.remember(ops, errs)
 	}
 	var pgErr *pgconn.PgError
-	if err != nil && len(live) > 1 && errors.As(err, &pgErr) {
-		// Postgres refused something in the batch: apply the requests one
+	if err != nil && len(live) > 1 && (errors.As(err, &pgErr) || errors.Is(err, errInvariant)) {
+		// Postgres refused something in the batch, or a request met a
+		// state that should not be (corrupt rows): apply the requests one
 		// at a time, so that only the one at fault fails.
 		l.log.Warn("batch refused; applying its requests one at a time", "requests", len(live), "err", err)
 		for _, r := range live {
@@ -89,6 +90,8 @@ func (l *Ledger) apply(batch []*request) {
 			if err == nil {
 				l.legs.remember(ops, one)
 				err = one[0]
+			} else {
+				l.log.Error("request failed", "err", err)
 			}
 			r.done <- err
 		}
