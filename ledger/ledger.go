@@ -126,7 +126,8 @@ type Imbalance struct {
 	Debits  uint64 // posted debits over all the ledger's accounts
 	Credits uint64 // posted credits over all the ledger's accounts
 	// Accounts whose stored totals differ from the sums of their
-	// transfers, where the implementation keeps both (Postgres).
+	// transfers, where the implementation keeps both (Postgres), or whose
+	// rows or transfers break the ledger's rules.
 	Accounts []uuid.UUID
 }
 

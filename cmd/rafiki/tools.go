@@ -238,7 +238,7 @@ func ledgerCommand(args []string) error {
 	for _, im := range imbalances {
 		fmt.Printf("ledger %d: posted debits %d, posted credits %d\n", im.Ledger, im.Debits, im.Credits)
 		for _, account := range im.Accounts {
-			fmt.Printf("  account %s: totals differ from its transfers\n", account)
+			fmt.Printf("  account %s: totals differ from its transfers, or it or one of its transfers breaks the ledger's rules\n", account)
 		}
 	}
 	return errImbalanced

@@ -406,3 +406,47 @@ func TestCheckNamesDriftedAccounts(t *testing.T) {
 		t.Fatalf("imbalances %+v, want ledger 9 naming account %s", imbalances, asset)
 	}
 }
+
+// TestCheckNamesAccountsOfBrokenRows: rows that break the ledger's rules,
+// written around it (the tables hold no CHECKs), are named by Check even
+// where the totals add up.
+func TestCheckNamesAccountsOfBrokenRows(t *testing.T) {
+	tests := []struct {
+		name  string
+		sql   string // $1 and $2: two accounts of ledger 1
+		named int    // how many of the two Check names
+	}{
+		{name: "transfer in an unknown state", named: 2, sql: `
+INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger, code, state, timeout_ms, created_at)
+VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, 5, 1, 1, 'LOST', 0, now())`},
+		{name: "two-phase transfer without expiry", named: 2, sql: `
+INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger, code, state, timeout_ms, created_at)
+VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, 5, 1, 1, 'VOIDED', 1000, now())`},
+		{name: "zero amount", named: 2, sql: `
+INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger, code, state, timeout_ms, created_at)
+VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, 0, 1, 1, 'POSTED', 0, now())`},
+		{name: "account without a type", named: 1, sql: `
+UPDATE ledger_accounts SET code = 0 WHERE id = $1 AND $2::uuid IS NOT NULL`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := database(t)
+			ctx := context.Background()
+			l := open(t, pool, postgres.Options{})
+			f := newFixture(t, l, 10)
+			if imbalances, err := l.Check(ctx); err != nil || len(imbalances) != 0 {
+				t.Fatalf("healthy ledger: %v %v", imbalances, err)
+			}
+			if _, err := pool.Exec(ctx, tt.sql, f.source.ID, f.destination.ID); err != nil {
+				t.Fatal(err)
+			}
+			imbalances, err := l.Check(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(imbalances) != 1 || len(imbalances[0].Accounts) != tt.named {
+				t.Fatalf("imbalances %+v, want %d of the accounts named", imbalances, tt.named)
+			}
+		})
+	}
+}

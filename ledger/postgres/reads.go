@@ -212,7 +212,8 @@ func scanListed(br pgx.BatchResults) ([]ledger.Transfer, error) {
 
 // Check sums every ledger's account totals: posted debits must equal
 // posted credits, and pending debits pending credits. A ledger that fails
-// either is listed, with its posted sums.
+// either is listed, with its posted sums, and so is one with accounts that
+// driftedAccounts finds.
 func (l *Ledger) Check(ctx context.Context) ([]ledger.Imbalance, error) {
 	const maxUint64 = "18446744073709551615"
 	rows, err := l.pool.Query(ctx, `
@@ -252,11 +253,21 @@ type driftedAccount struct {
 }
 
 // driftedAccounts finds accounts whose stored totals differ from the sums
-// of their transfers. One statement reads both tables, so it sees one
-// snapshot even while batches commit.
+// of their transfers, and accounts whose row, or a transfer of theirs,
+// breaks the rules batches keep (assertRows; the tables hold no CHECKs, so
+// a row written around the ledger shows here). One statement reads both
+// tables, so it sees one snapshot even while batches commit.
 func (l *Ledger) driftedAccounts(ctx context.Context) ([]driftedAccount, error) {
 	rows, err := l.pool.Query(ctx, `
-WITH moves AS (
+WITH broken AS (
+    SELECT unnest(ARRAY[debit_account_id, credit_account_id]) AS account
+    FROM ledger_transfers
+    WHERE (amount > 0 AND ledger BETWEEN 1 AND 4294967295 AND code BETWEEN 0 AND 65535
+           AND state IN ('PENDING', 'POSTED', 'VOIDED', 'EXPIRED') AND timeout_ms >= 0
+           AND debit_account_id <> credit_account_id
+           AND (timeout_ms = 0) = (expires_at IS NULL)
+           AND (state <> 'PENDING' OR expires_at IS NOT NULL)) IS NOT TRUE
+), moves AS (
     SELECT debit_account_id AS account,
            CASE WHEN state = 'POSTED' THEN amount ELSE 0 END AS dp, CASE WHEN state = 'PENDING' THEN amount ELSE 0 END AS dq,
            0 AS cp, 0 AS cq
@@ -271,6 +282,10 @@ WITH moves AS (
 SELECT a.ledger, a.id FROM ledger_accounts a LEFT JOIN sums s ON s.account = a.id
 WHERE a.debits_posted <> COALESCE(s.dp, 0) OR a.debits_pending <> COALESCE(s.dq, 0)
    OR a.credits_posted <> COALESCE(s.cp, 0) OR a.credits_pending <> COALESCE(s.cq, 0)
+   OR (a.ledger BETWEEN 1 AND 4294967295 AND a.code BETWEEN 1 AND 65535 AND a.flags BETWEEN 0 AND 65535
+       AND a.debits_pending >= 0 AND a.debits_posted >= 0
+       AND a.credits_pending >= 0 AND a.credits_posted >= 0) IS NOT TRUE
+   OR a.id IN (SELECT account FROM broken)
 ORDER BY a.ledger, a.id`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: check accounts: %w", err)
