@@ -21,9 +21,10 @@ import (
 // changed row once, in one statement, and commits. Decisions are made in
 // Go (decide.go), which also checks every row before it is written
 // (assertRows): the tables hold no CHECKs, whose per-statement cost was a
-// tenth of a batch's. A third, between them, looks up expired
-// transfers only when a balance check fails on an account with pending
-// amounts (see batchState.short).
+// tenth of a batch's. Between them, rarely, come lookups of the expired
+// transfers, when a balance check fails on an account with pending amounts
+// (see batchState.short), and of the ids of creates refused on their money
+// (existingRefused).
 //
 // Transfers are not locked: their state changes only in a batch holding
 // both their accounts, so a transfer read after its accounts are locked
