@@ -120,28 +120,57 @@ func (l *Ledger) apply(batch []*request) {
 // spares a lookup per new transfer in nearly every batch. And it locks
 // the accounts of the transfers it settles as this Ledger remembers them
 // from their creation, when it remembers them all (legAccounts), with a
-// simpler statement than the one that finds them in the table. Either way
-// a batch fails with errLegsNotLocked, and runs again, when a transfer it
-// read has an account it did not lock.
+// simpler statement than the one that finds them in the table.
+//
+// Either way, a transfer the batch reads to settle may have an account the
+// batch did not lock: remembered wrong, or committed by another process
+// while the lock statement waited (that statement did not see it; the next
+// one does). The batch leaves the operations on such transfers undecided
+// (errLegsNotLocked) and runs them again, on their own, with the accounts
+// found in the table, which now shows those transfers.
 func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
+	errs, err := l.runAttempts(ctx, ops, attempt{})
+	for round := 1; err == nil && round <= legsRoundsMax; round++ {
+		var again []int
+		for i, e := range errs {
+			if errors.Is(e, errLegsNotLocked) {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 {
+			break
+		}
+		l.log.Debug("settled transfers' accounts were not locked; running their operations again", "operations", len(again))
+		sub := make([]*operation, len(again))
+		for j, i := range again {
+			sub[j] = ops[i]
+		}
+		subErrs, subErr := l.runAttempts(ctx, sub, attempt{lockFromTable: true})
+		for j, i := range again {
+			if subErr != nil {
+				errs[i] = subErr
+			} else {
+				errs[i] = subErrs[j]
+			}
+		}
+	}
+	return errs, err
+}
+
+// runAttempts runs a batch, again after a race lost or a reused id.
+func (l *Ledger) runAttempts(ctx context.Context, ops []*operation, a attempt) ([]error, error) {
 	var err error
-	var a attempt
 	for n := 1; n <= batchAttemptsMax; n++ {
 		var errs []error
 		errs, err = l.runOnce(ctx, ops, a)
 		if err == nil {
 			return errs, nil
 		}
-		switch {
-		case errors.Is(err, errLegsNotLocked):
-			l.log.Warn("a settled transfer's accounts were not locked; running the batch again", "err", err)
-			a.lockFromTable = true
-		case retryable(err):
-			l.log.Debug("batch lost a race or reused an id; running it again", "attempt", n, "err", err)
-			a.checkExisting = true
-		default:
+		if !retryable(err) {
 			return nil, err
 		}
+		l.log.Debug("batch lost a race or reused an id; running it again", "attempt", n, "err", err)
+		a.checkExisting = true
 	}
 	return nil, err
 }
@@ -195,7 +224,7 @@ func (l *Ledger) runOnce(ctx context.Context, ops []*operation, a attempt) ([]er
 		return nil, err
 	}
 	if s.short {
-		expired, complete, readErr := readExpired(ctx, conn.Conn())
+		expired, complete, readErr := readExpired(ctx, conn.Conn(), snap.now)
 		if readErr != nil {
 			return nil, readErr
 		}

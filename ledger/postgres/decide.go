@@ -114,6 +114,9 @@ type snapshot struct {
 	transfers []transfer         // to settle or expire, read under the locks
 	known     map[uuid.UUID]bool // accounts that exist but are not locked
 	existing  map[uuid.UUID]bool // ids of new transfers that exist already
+	// unlocked: transfers read to settle whose accounts the batch did not
+	// both lock; operations on them are left for another batch.
+	unlocked map[uuid.UUID]bool
 }
 
 // batchState is a batch's decisions so far: its methods decide operations
@@ -159,6 +162,10 @@ func decideAll(snap *snapshot, expired []transfer, complete bool, ops []*operati
 	}
 	errs := make([]error, len(ops))
 	for i, op := range ops {
+		if snap.touchesUnlocked(op) {
+			errs[i] = errLegsNotLocked
+			continue
+		}
 		err := s.decide(op)
 		if errors.Is(err, errInvariant) {
 			return nil, nil, err
@@ -166,6 +173,20 @@ func decideAll(snap *snapshot, expired []transfer, complete bool, ops []*operati
 		errs[i] = err
 	}
 	return s, errs, nil
+}
+
+// touchesUnlocked tells whether op settles a transfer whose accounts the
+// batch did not lock.
+func (snap *snapshot) touchesUnlocked(op *operation) bool {
+	if op.kind == kindCreate {
+		return false
+	}
+	for _, id := range op.ids {
+		if snap.unlocked[id] {
+			return true
+		}
+	}
+	return false
 }
 
 // countExpired records a pending transfer whose timeout has passed but which

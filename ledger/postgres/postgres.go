@@ -46,6 +46,10 @@ const (
 	// A batch that lost a race to another process (the same new transfer
 	// id, a deadlock) runs again at most this often.
 	batchAttemptsMax = 3
+	// Operations on transfers a batch read without their accounts locked
+	// run again, on their own, at most this many times (once is enough:
+	// the table then shows those transfers to the lock statement).
+	legsRoundsMax = 3
 	// A batch transaction that takes longer than this is cancelled.
 	batchTimeoutMs = 10_000
 

@@ -425,6 +425,13 @@ VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, 5, 1, 1, 'VOIDED', 1000, n
 		{name: "zero amount", named: 2, sql: `
 INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger, code, state, timeout_ms, created_at)
 VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, 0, 1, 1, 'POSTED', 0, now())`},
+		{name: "liquidity account overdrawn, totals matching", named: 1, sql: `
+WITH t AS (
+    INSERT INTO ledger_transfers (id, group_id, debit_account_id, credit_account_id, amount, ledger, code, state, timeout_ms, created_at)
+    VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, 1000, 1, 1, 'POSTED', 0, now()))
+UPDATE ledger_accounts SET debits_posted = debits_posted + CASE WHEN id = $1 THEN 1000 ELSE 0 END,
+                           credits_posted = credits_posted + CASE WHEN id = $2 THEN 1000 ELSE 0 END
+WHERE id IN ($1, $2)`},
 		{name: "account without a type", named: 1, sql: `
 UPDATE ledger_accounts SET code = 0 WHERE id = $1 AND $2::uuid IS NOT NULL`},
 	}

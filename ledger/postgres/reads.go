@@ -253,9 +253,10 @@ type driftedAccount struct {
 }
 
 // driftedAccounts finds accounts whose stored totals differ from the sums
-// of their transfers, and accounts whose row, or a transfer of theirs,
-// breaks the rules batches keep (assertRows; the tables hold no CHECKs, so
-// a row written around the ledger shows here). One statement reads both
+// of their transfers, accounts over their flags' limits, and accounts whose
+// row, or a transfer of theirs, breaks the rules batches keep (assertRows;
+// the tables hold no CHECKs, so a row written around the ledger shows
+// here). One statement reads both
 // tables, so it sees one snapshot even while batches commit.
 func (l *Ledger) driftedAccounts(ctx context.Context) ([]driftedAccount, error) {
 	rows, err := l.pool.Query(ctx, `
@@ -270,14 +271,17 @@ WITH broken AS (
 ), moves AS (
     SELECT debit_account_id AS account,
            CASE WHEN state = 'POSTED' THEN amount ELSE 0 END AS dp, CASE WHEN state = 'PENDING' THEN amount ELSE 0 END AS dq,
-           0 AS cp, 0 AS cq
+           CASE WHEN state = 'PENDING' AND expires_at > clock_timestamp() THEN amount ELSE 0 END AS dl,
+           0 AS cp, 0 AS cq, 0 AS cl
     FROM ledger_transfers
     UNION ALL
-    SELECT credit_account_id, 0, 0,
-           CASE WHEN state = 'POSTED' THEN amount ELSE 0 END, CASE WHEN state = 'PENDING' THEN amount ELSE 0 END
+    SELECT credit_account_id, 0, 0, 0,
+           CASE WHEN state = 'POSTED' THEN amount ELSE 0 END, CASE WHEN state = 'PENDING' THEN amount ELSE 0 END,
+           CASE WHEN state = 'PENDING' AND expires_at > clock_timestamp() THEN amount ELSE 0 END
     FROM ledger_transfers
 ), sums AS (
-    SELECT account, sum(dp) AS dp, sum(dq) AS dq, sum(cp) AS cp, sum(cq) AS cq FROM moves GROUP BY account
+    SELECT account, sum(dp) AS dp, sum(dq) AS dq, sum(dl) AS dl, sum(cp) AS cp, sum(cq) AS cq, sum(cl) AS cl
+    FROM moves GROUP BY account
 )
 SELECT a.ledger, a.id FROM ledger_accounts a LEFT JOIN sums s ON s.account = a.id
 WHERE a.debits_posted <> COALESCE(s.dp, 0) OR a.debits_pending <> COALESCE(s.dq, 0)
@@ -286,6 +290,11 @@ WHERE a.debits_posted <> COALESCE(s.dp, 0) OR a.debits_pending <> COALESCE(s.dq,
        AND a.debits_pending >= 0 AND a.debits_posted >= 0
        AND a.credits_pending >= 0 AND a.credits_posted >= 0) IS NOT TRUE
    OR a.id IN (SELECT account FROM broken)
+   -- Over its limit, counting expired pending transfers as void, as
+   -- decisions do. Their clock is read with their locks held, before they
+   -- commit, so any later clock counts as expired what they counted so.
+   OR (a.flags & 2 <> 0 AND a.debits_posted + COALESCE(s.dl, 0) > a.credits_posted)
+   OR (a.flags & 4 <> 0 AND a.credits_posted + COALESCE(s.cl, 0) > a.debits_posted)
 ORDER BY a.ledger, a.id`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: check accounts: %w", err)

@@ -77,7 +77,7 @@ SELECT t.id FROM unnest($1::uuid[]) AS k (id) JOIN ledger_transfers t ON t.id = 
 	sqlExpiredTransfers = `
 SELECT id, group_id, debit_account_id, credit_account_id, amount, ledger, code,
        state, timeout_ms, created_at, expires_at
-FROM ledger_transfers WHERE state = 'PENDING' AND expires_at <= now()
+FROM ledger_transfers WHERE state = 'PENDING' AND expires_at <= $2
 ORDER BY expires_at LIMIT $1`
 
 	// sqlWrite is the batch's one write statement: it inserts the new
@@ -112,10 +112,8 @@ SELECT ledger_expect('inserted transfers', (SELECT count(*) FROM inserted), card
        ledger_expect('updated accounts', (SELECT count(*) FROM changed), cardinality($14::uuid[]))`
 )
 
-// errLegsNotLocked: a transfer to settle has an account that the batch did
-// not lock: this Ledger remembered its accounts wrong, or another process
-// committed the transfer while the lock statement waited (the lock did not
-// see it; the statement after it does). A rerun locks them.
+// errLegsNotLocked answers, within a batch, an operation on a transfer
+// whose accounts the batch did not lock (see Ledger.run), which runs again.
 var errLegsNotLocked = errors.New("ledger/postgres: a settled transfer's accounts are not locked")
 
 // lock is the first round trip: it begins the transaction and reads, under
@@ -138,12 +136,17 @@ func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a a
 	// array parameters Postgres would plan each execution afresh, and on
 	// a small table (or one without statistics) it prefers scanning it,
 	// which costs more than it thinks where updates leave dead versions.
-	b.Queue("SELECT now(), set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)")
+	b.Queue("SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)")
 	if listed {
 		b.Queue(sqlLockListedAccounts, raws(legAccounts))
 	} else {
 		b.Queue(sqlLockAccounts, raws(legAccounts), raws(settleIDs))
 	}
+	// The batch decides as of now, with its locks held, not as of its
+	// start (now()): a batch that waited for a lock while a transfer
+	// expired must see it expired, as the batches before it that voided
+	// it or spent the money it held did.
+	b.Queue("SELECT clock_timestamp()")
 	if len(settleIDs) > 0 {
 		b.Queue(sqlTransfers, raws(settleIDs))
 	}
@@ -159,24 +162,31 @@ func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a a
 		err = fmt.Errorf("ledger/postgres: lock: %w", closeErr)
 	}
 	if err == nil {
-		err = snap.settledAccountsLocked()
+		snap.setAsideUnlocked()
 	}
 	return snap, err
 }
 
-// settledAccountsLocked checks that the batch locked the accounts of every
-// transfer it read to settle.
-func (snap *snapshot) settledAccountsLocked() error {
+// setAsideUnlocked moves the transfers read to settle whose accounts the
+// batch did not both lock out of the snapshot, into unlocked: operations
+// on them are not decided in this batch.
+func (snap *snapshot) setAsideUnlocked() {
 	locked := make(map[uuid.UUID]bool, len(snap.accounts))
 	for _, a := range snap.accounts {
 		locked[a.id] = true
 	}
+	kept := snap.transfers[:0]
 	for _, t := range snap.transfers {
-		if !locked[t.debit] || !locked[t.credit] {
-			return fmt.Errorf("%w: transfer %s", errLegsNotLocked, t.id)
+		if locked[t.debit] && locked[t.credit] {
+			kept = append(kept, t)
+			continue
 		}
+		if snap.unlocked == nil {
+			snap.unlocked = map[uuid.UUID]bool{}
+		}
+		snap.unlocked[t.id] = true
 	}
-	return nil
+	snap.transfers = kept
 }
 
 func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, settles, lookUpKnown, creates bool) (*snapshot, error) {
@@ -184,12 +194,15 @@ func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, settles, lookUpKnow
 		return nil, fmt.Errorf("ledger/postgres: begin: %w", err)
 	}
 	snap := &snapshot{known: known, existing: map[uuid.UUID]bool{}}
-	if err := br.QueryRow().Scan(&snap.now, nil, nil); err != nil {
-		return nil, fmt.Errorf("ledger/postgres: now: %w", err)
+	if err := br.QueryRow().Scan(nil, nil); err != nil {
+		return nil, fmt.Errorf("ledger/postgres: plan settings: %w", err)
 	}
 	var err error
 	if snap.accounts, err = scanAccounts(br.Query()); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: lock accounts: %w", err)
+	}
+	if err := br.QueryRow().Scan(&snap.now); err != nil {
+		return nil, fmt.Errorf("ledger/postgres: now: %w", err)
 	}
 	if settles {
 		if snap.transfers, err = scanTransfers(br.Query()); err != nil {
@@ -260,8 +273,8 @@ func refusedAfterExistenceCheck(err error) bool {
 // expiredScanMax; complete is false when there were more. Decisions then
 // count the rest as pending: they may refuse what they could allow, never
 // the reverse.
-func readExpired(ctx context.Context, conn *pgx.Conn) (expired []transfer, complete bool, err error) {
-	expired, err = scanTransfers(conn.Query(ctx, sqlExpiredTransfers, expiredScanMax+1))
+func readExpired(ctx context.Context, conn *pgx.Conn, now time.Time) (expired []transfer, complete bool, err error) {
+	expired, err = scanTransfers(conn.Query(ctx, sqlExpiredTransfers, expiredScanMax+1, now))
 	if err != nil {
 		return nil, false, fmt.Errorf("ledger/postgres: expired transfers: %w", err)
 	}
