@@ -14,10 +14,10 @@ import (
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
-// A batch transaction takes two round trips. The first begins, reads the
-// transaction's time, locks the accounts the batch touches (in id order, in
-// one statement, so that no two transactions wait for each other in a
-// cycle), and then reads what decisions need. The second writes each
+// A batch transaction takes two round trips. The first begins, locks the
+// accounts the batch touches (in id order, in one statement, so that no
+// two transactions wait for each other in a cycle), and then reads the
+// time the batch decides as of and what decisions need. The second writes each
 // changed row once, in one statement, and commits. Decisions are made in
 // Go (decide.go), which also checks every row before it is written
 // (assertRows): the tables hold no CHECKs, whose per-statement cost was a
