@@ -78,8 +78,7 @@ func (l *Ledger) apply(batch []*request) {
 	if err == nil {
 		l.legs.remember(ops, errs)
 	}
-	var pgErr *pgconn.PgError
-	if err != nil && len(live) > 1 && (errors.As(err, &pgErr) || errors.Is(err, errInvariant)) {
+	if err != nil && len(live) > 1 && isolatable(err) {
 		// Postgres refused something in the batch, or a request met a
 		// state that should not be (corrupt rows): apply the requests one
 		// at a time, so that only the one at fault fails.
@@ -145,16 +144,46 @@ func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
 		for j, i := range again {
 			sub[j] = ops[i]
 		}
-		subErrs, subErr := l.runAttempts(ctx, sub, attempt{lockFromTable: true})
+		subErrs := l.runIsolated(ctx, sub, attempt{lockFromTable: true})
 		for j, i := range again {
-			if subErr != nil {
-				errs[i] = subErr
-			} else {
-				errs[i] = subErrs[j]
-			}
+			errs[i] = subErrs[j]
 		}
 	}
 	return errs, err
+}
+
+// runIsolated runs ops as one batch and answers each; when the batch fails
+// in a way one operation can cause, it runs them one at a time, so that
+// only the one at fault fails.
+func (l *Ledger) runIsolated(ctx context.Context, ops []*operation, a attempt) []error {
+	errs, err := l.runAttempts(ctx, ops, a)
+	if err == nil {
+		return errs
+	}
+	errs = make([]error, len(ops))
+	if len(ops) == 1 || !isolatable(err) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, op := range ops {
+		one, err := l.runAttempts(ctx, []*operation{op}, a)
+		if err != nil {
+			errs[i] = err
+		} else {
+			errs[i] = one[0]
+		}
+	}
+	return errs
+}
+
+// isolatable is a batch's failure that one of its operations can cause:
+// Postgres refused a statement, or an operation met a state the ledger
+// never writes (a corrupt row).
+func isolatable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) || errors.Is(err, errInvariant)
 }
 
 // runAttempts runs a batch, again after a race lost or a reused id.

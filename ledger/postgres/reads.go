@@ -14,7 +14,11 @@ import (
 )
 
 // Reads take no locks: one statement sees one snapshot, in which account
-// totals and transfer states agree.
+// totals and transfer states agree. They tell expired transfers by the
+// clock read once the snapshot is taken, (SELECT clock_timestamp()), not
+// by now(), which is older: a batch reads its clock after taking its locks
+// and before it commits, so a transfer any visible batch counted as
+// expired is expired for the read too.
 
 // sqlBalances reads account totals, and the pending debits of expired
 // transfers not yet swept, which no longer count: read from the partial
@@ -25,7 +29,7 @@ SELECT a.id, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.cr
        CASE WHEN a.debits_pending = 0 THEN 0 ELSE COALESCE((
            SELECT sum(e.amount) FROM (
                SELECT debit_account_id, amount FROM ledger_transfers
-               WHERE state = 'PENDING' AND expires_at <= now()
+               WHERE state = 'PENDING' AND expires_at <= (SELECT clock_timestamp())
                ORDER BY expires_at LIMIT $2) e
            WHERE e.debit_account_id = a.id), 0) END
 FROM unnest($1::uuid[]) AS k (id) JOIN ledger_accounts a ON a.id = k.id`
@@ -163,7 +167,7 @@ func (l *Ledger) pick(ctx context.Context, ids []uuid.UUID, field func(totals) u
 // first; %s is the side's column.
 const sqlAccountTransfers = `
 SELECT id, debit_account_id, credit_account_id, amount, ledger, code, state,
-       timeout_ms, created_at, expires_at, now()
+       timeout_ms, created_at, expires_at, (SELECT clock_timestamp())
 FROM ledger_transfers WHERE %s = $1 ORDER BY seq DESC LIMIT $2`
 
 // AccountTransfers lists up to limit debits and up to limit credits of an
