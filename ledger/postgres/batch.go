@@ -74,37 +74,10 @@ func (l *Ledger) apply(batch []*request) {
 	if len(live) == 0 {
 		return
 	}
-	errs, err := l.run(l.ctx, ops)
-	if err == nil {
-		l.legs.remember(ops, errs)
-	}
-	if err != nil && len(live) > 1 && isolatable(err) {
-		// Postgres refused something in the batch, or a request met a
-		// state that should not be (corrupt rows): apply the requests one
-		// at a time, so that only the one at fault fails.
-		l.log.Warn("batch refused; applying its requests one at a time", "requests", len(live), "err", err)
-		for _, r := range live {
-			ops := []*operation{r.op}
-			one, err := l.run(l.ctx, ops)
-			if err == nil {
-				l.legs.remember(ops, one)
-				err = one[0]
-			} else {
-				l.log.Error("request failed", "err", err)
-			}
-			r.done <- err
-		}
-		return
-	}
-	if err != nil {
-		l.log.Error("batch failed", "requests", len(live), "err", err)
-	}
+	errs := l.answerEach(l.ctx, ops, l.run)
+	l.legs.remember(ops, errs)
 	for i, r := range live {
-		if err != nil {
-			r.done <- err
-		} else {
-			r.done <- errs[i]
-		}
+		r.done <- errs[i]
 	}
 }
 
@@ -144,7 +117,9 @@ func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
 		for j, i := range again {
 			sub[j] = ops[i]
 		}
-		subErrs := l.runIsolated(ctx, sub, attempt{lockFromTable: true})
+		subErrs := l.answerEach(ctx, sub, func(ctx context.Context, ops []*operation) ([]error, error) {
+			return l.runAttempts(ctx, ops, attempt{lockFromTable: true})
+		})
 		for j, i := range again {
 			errs[i] = subErrs[j]
 		}
@@ -152,28 +127,31 @@ func (l *Ledger) run(ctx context.Context, ops []*operation) ([]error, error) {
 	return errs, err
 }
 
-// runIsolated runs ops as one batch and answers each; when the batch fails
-// in a way one operation can cause, it runs them one at a time, so that
-// only the one at fault fails.
-func (l *Ledger) runIsolated(ctx context.Context, ops []*operation, a attempt) []error {
-	errs, err := l.runAttempts(ctx, ops, a)
+// answerEach runs ops as one batch with run and answers each. When the
+// batch fails in a way one operation can cause, it runs them one at a
+// time, so that only the one at fault fails.
+func (l *Ledger) answerEach(ctx context.Context, ops []*operation, run func(context.Context, []*operation) ([]error, error)) []error {
+	errs, err := run(ctx, ops)
 	if err == nil {
 		return errs
 	}
 	errs = make([]error, len(ops))
-	if len(ops) == 1 || !isolatable(err) {
-		for i := range errs {
-			errs[i] = err
+	if len(ops) > 1 && isolatable(err) {
+		l.log.Warn("batch refused; applying its requests one at a time", "requests", len(ops), "err", err)
+		for i, op := range ops {
+			one, err := run(ctx, []*operation{op})
+			if err != nil {
+				l.log.Error("request failed", "err", err)
+				errs[i] = err
+			} else {
+				errs[i] = one[0]
+			}
 		}
 		return errs
 	}
-	for i, op := range ops {
-		one, err := l.runAttempts(ctx, []*operation{op}, a)
-		if err != nil {
-			errs[i] = err
-		} else {
-			errs[i] = one[0]
-		}
+	l.log.Error("batch failed", "requests", len(ops), "err", err)
+	for i := range errs {
+		errs[i] = err
 	}
 	return errs
 }
