@@ -122,8 +122,9 @@ func TestKillDuringWrites(t *testing.T) {
 	base := r.OpenPaymentsURL()
 	checkAcknowledged(t, op, base, b.calls)
 	acked := len(b.acknowledged())
-	retried := retryUnacknowledged(t, op, assetID, base, b.calls)
-	t.Logf("%d acknowledged before the kill and all found after; %d retried with their idempotency keys", acked, retried)
+	retried, stored := retryUnacknowledged(t, op, assetID, base, b.calls)
+	t.Logf("%d acknowledged before the kill and all found after; %d retried with their idempotency keys, of which %d had been stored",
+		acked, retried, stored)
 	checkAcknowledged(t, op, base, b.calls)
 
 	pool := r.Pool(t)
