@@ -565,7 +565,8 @@ func leaseKey(name string) int64 {
 }
 
 // leaders names, for each projection whose lease is held, the
-// application_name of the connection holding it.
+// application_name of the connection holding it. Advisory locks of other
+// databases on the same server (other tests') are not ours.
 func leaders(t *testing.T, pool *pgxpool.Pool) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -573,7 +574,8 @@ func leaders(t *testing.T, pool *pgxpool.Pool) map[string]string {
 		key := uint64(leaseKey(name))
 		var holder string
 		err := pool.QueryRow(context.Background(), `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-			WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1`,
+			WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 			int64(key>>32), int64(key&0xffffffff)).Scan(&holder)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
