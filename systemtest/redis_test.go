@@ -1,0 +1,142 @@
+package systemtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/adminclient"
+)
+
+// TestRedisOutage stops the Redis `rafiki dev` uses, then starts it again.
+// While it is down, what needs no Redis keeps answering (/healthz, wallet
+// address documents), and signed admin calls, whose replay guard needs
+// Redis, fail at once with an error instead of hanging. Once it is back,
+// signed calls work again without a restart.
+func TestRedisOutage(t *testing.T) {
+	h := newHarness(t)
+	rs := h.RedisServer()
+	r := h.NewRafiki(map[string]string{"REDIS_URL": rs.URL()})
+	dev := r.Start("dev", nil, "dev")
+	r.WaitReady(t, dev, 90*time.Second)
+	op := r.Operator(15 * time.Second)
+	ctx := context.Background()
+	assetID, err := createAsset(ctx, op, "USD", 2)
+	if err != nil {
+		t.Fatalf("createAsset: %v", err)
+	}
+	if _, err := createWalletAddress(ctx, op, assetID, "/before", ""); err != nil {
+		t.Fatalf("createWalletAddress: %v", err)
+	}
+	document := r.OpenPaymentsURL() + "/before"
+	health := fmt.Sprintf("http://127.0.0.1:%d/healthz", r.Ports["ADMIN_PORT"])
+	for _, url := range []string{document, health} {
+		if status, took, err := get(url, 2*time.Second); err != nil || status != http.StatusOK {
+			t.Fatalf("GET %s with Redis up: %d after %s, %v", url, status, took, err)
+		}
+	}
+
+	if err := rs.Proc.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
+		t.Fatalf("stop redis: %v", err)
+	}
+	for _, url := range []string{document, health} {
+		if status, took, err := get(url, 2*time.Second); err != nil || status != http.StatusOK {
+			t.Errorf("GET %s with Redis down: %d after %s, %v", url, status, took, err)
+		}
+	}
+	const bound = 5 * time.Second
+	signed := map[string]func(context.Context) error{
+		"query": func(ctx context.Context) error { return listQuery(ctx, op) },
+		"mutation": func(ctx context.Context) error {
+			_, err := createWalletAddress(ctx, op, assetID, "/during", "")
+			return err
+		},
+	}
+	for name, call := range signed {
+		callCtx, cancel := context.WithTimeout(ctx, 3*bound)
+		start := time.Now()
+		err := call(callCtx)
+		took := time.Since(start)
+		cancel()
+		switch {
+		case err == nil:
+			t.Errorf("signed %s with Redis down succeeded: the replay guard was not consulted", name)
+		case took > bound:
+			dev.DumpDuring(func(ctx context.Context) { _ = call(ctx) })
+			t.Fatalf("signed %s with Redis down answered after %s (bound %s): %v; goroutines in %s", name, took.Round(time.Millisecond), bound, err, dev.LogPath)
+		default:
+			if msg := serviceError(err); msg != "" {
+				t.Errorf("signed %s with Redis down: %s", name, msg)
+			}
+			t.Logf("signed %s with Redis down: answered after %s: %v", name, took.Round(time.Millisecond), err)
+		}
+	}
+
+	rs.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := listQuery(callCtx, op)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("signed calls still fail 10s after Redis came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 5 {
+		if _, err := createWalletAddress(ctx, op, assetID, fmt.Sprintf("/after-%d", i), ""); err != nil {
+			t.Fatalf("createWalletAddress after Redis came back: %v", err)
+		}
+	}
+	if dev.Exited() {
+		t.Fatalf("dev exited: %v", dev.err)
+	}
+}
+
+// get fetches a URL and returns the status and how long it took.
+func get(url string, timeout time.Duration) (int, time.Duration, error) {
+	start := time.Now()
+	client := &http.Client{Timeout: timeout}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, time.Since(start), err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, time.Since(start), nil
+}
+
+// serviceError describes what is wrong with the error a signed call got
+// while a dependency was down, or returns "" when it is a server-side
+// failure a client can read: a 5xx with a GraphQL error and its code, or a
+// GraphQL error with a code.
+func serviceError(err error) string {
+	var status *adminclient.StatusError
+	var errs adminclient.Errors
+	switch {
+	case errors.As(err, &status):
+		if status.Status < 500 {
+			return fmt.Sprintf("answered %d, not a server-side failure: %s", status.Status, status.Body)
+		}
+		var body struct{ Errors adminclient.Errors }
+		if json.Unmarshal([]byte(status.Body), &body) != nil || len(body.Errors) == 0 || body.Errors[0].Code() == "" {
+			return fmt.Sprintf("answered %d without a GraphQL error and code: %s", status.Status, status.Body)
+		}
+	case errors.As(err, &errs):
+		if errs[0].Code() == "" {
+			return fmt.Sprintf("GraphQL error without a code: %v", err)
+		}
+	default:
+		return fmt.Sprintf("no answer from the service: %v", err)
+	}
+	return ""
+}
