@@ -160,21 +160,36 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 	t.Fatalf("not true after %s: "+msg, append([]any{timeout}, args...)...)
 }
 
-// SharedPath finds a file of the shared/ folder that sits beside the
-// repository (here and in CI), walking up from the working directory.
-func SharedPath(t testing.TB, rel string) string {
+// OpenPaymentsSpec is the path of one of the Open Payments OpenAPI specs
+// (auth-server.yaml, resource-server.yaml, wallet-address-server.yaml) as
+// the npm package @interledger/open-payments ships them; scripts/test-deps.sh
+// installs its pinned version below the module root.
+func OpenPaymentsSpec(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := moduleRoot()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Open Payments spec %s: %v", name, err)
 	}
-	for range 8 {
-		candidate := filepath.Join(dir, "shared", rel)
-		if _, err := os.Stat(candidate); err == nil {
-			return candidate
+	path := filepath.Join(root, "node_modules", "@interledger", "open-payments", "dist", "openapi", "specs", name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("Open Payments spec %s: %v; install the test packages with ./scripts/test-deps.sh (make test runs it)", name, err)
+	}
+	return path
+}
+
+// moduleRoot is the nearest folder at or above the working directory that
+// holds go.mod; go test runs in the package's folder.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
 		}
-		dir = filepath.Dir(dir)
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("no go.mod in %s or any folder above it", wd)
+		}
 	}
-	t.Fatalf("shared/%s not found beside the repository", rel)
-	return ""
 }
