@@ -46,6 +46,24 @@ func StartNATS(t testing.TB, syncAlways bool) *NATS {
 	return n
 }
 
+// RestartNATS shuts the server down and starts a new one on the same store,
+// as a restarted process does; the old connection is closed.
+func RestartNATS(t testing.TB, n *NATS, syncAlways bool) *NATS {
+	t.Helper()
+	dir := n.Server.StoreDir()
+	n.Conn.Close()
+	n.Server.Shutdown()
+	n.Server.WaitForShutdown()
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: dir, SyncAlways: syncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	restarted := connect(t, ns)
+	restarted.Server = ns
+	return restarted
+}
+
 func connect(t testing.TB, ns *server.Server) *NATS {
 	t.Helper()
 	nc, err := nats.Connect(ns.ClientURL(), nats.SyncQueueLen(8192))
