@@ -69,8 +69,12 @@ func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 		}
 		return out
 	}
-	if kind == apperr.Internal {
+	switch kind {
+	case apperr.Internal:
 		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
+	case apperr.Unavailable:
+		// The error's chain names what the request waited for.
+		log.Warn("graphql request ran out of time", "path", graphql.GetPath(ctx).String(), "err", err)
 	}
 	out.Message = apperr.Message(err)
 	out.Extensions = map[string]any{"code": apperr.Lookup(kind).GraphQL}

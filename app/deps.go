@@ -84,9 +84,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 	if err := migrations.Up(cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := OpenPool(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
 	}
 	d.Pool = pool
 	opts, err := redis.ParseURL(cfg.RedisURL)
@@ -192,6 +192,37 @@ func openLedger(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log 
 		return nil, err
 	}
 	return l, nil
+}
+
+const (
+	// The request pool's size unless DATABASE_URL sets pool_max_conns:
+	// a request holds one connection at a time, for one statement or one
+	// transaction, and the ledger two for its batches in flight.
+	requestConnsDefault = 10
+	// How long opening a connection may take unless DATABASE_URL sets
+	// connect_timeout.
+	connectTimeoutDefault = 5 * time.Second
+)
+
+// OpenPool opens the pool requests use (the admin API, Open Payments, the
+// ledger). Projections have a pool of their own (RunProjections); leases,
+// replay locks and the checkpoint listener have connections of their own.
+func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = requestConnsDefault
+	}
+	if !strings.Contains(databaseURL, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = connectTimeoutDefault
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return pool, nil
 }
 
 // EnsureDatabase creates the database named in url when it is missing, so

@@ -35,6 +35,7 @@ type Config struct {
 	NATSStreamReplicas     int
 	DataDir                string
 	ReadYourWritesTimeout  time.Duration
+	RequestTimeout         time.Duration
 	ShutdownTimeout        time.Duration
 	OpenPaymentsPort       int
 	AdminPort              int
@@ -77,6 +78,7 @@ func Load(service string) (Config, error) {
 		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 1),
 		DataDir:                r.str("DATA_DIR", "./data"),
 		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
+		RequestTimeout:         time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
 		OpenPaymentsPort:       r.integer("OPEN_PAYMENTS_PORT", 3000),
 		AdminPort:              r.integer("ADMIN_PORT", 3001),
@@ -109,6 +111,10 @@ func Load(service string) (Config, error) {
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
 	if r.err != nil {
 		return c, r.err
+	}
+	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
+		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
+			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
 	}
 	if c.AdminAPISecret == "" {
 		if c.Production {
