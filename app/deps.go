@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	if err := migrations.Up(cfg.DatabaseURL); err != nil {
+	if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
 		return nil, err
 	}
 	pool, err := OpenPool(ctx, cfg.DatabaseURL)
@@ -228,6 +228,7 @@ func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 // EnsureDatabase creates the database named in url when it is missing, so
 // that a fresh machine needs no manual step.
 func EnsureDatabase(ctx context.Context, databaseURL string) error {
+	databaseURL = config.ConnectionURL(databaseURL)
 	u, err := url.Parse(databaseURL)
 	if err != nil {
 		return fmt.Errorf("database url: %w", err)

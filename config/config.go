@@ -181,3 +181,23 @@ func streamSecret(text string, c Config) ([]byte, error) {
 	}
 	return secret, nil
 }
+
+// ConnectionURL is a database URL without the pool settings pgxpool reads
+// from it (pool_max_conns and the like), for a single connection: Postgres
+// would refuse them as unknown parameters.
+func ConnectionURL(databaseURL string) string {
+	base, query, found := strings.Cut(databaseURL, "?")
+	if !found {
+		return databaseURL
+	}
+	var kept []string
+	for _, param := range strings.Split(query, "&") {
+		if !strings.HasPrefix(param, "pool_") {
+			kept = append(kept, param)
+		}
+	}
+	if len(kept) == 0 {
+		return base
+	}
+	return base + "?" + strings.Join(kept, "&")
+}

@@ -27,22 +27,24 @@ import (
 
 // NATS is an embedded server with the project's streams applied.
 type NATS struct {
-	Server *server.Server
-	Conn   *nats.Conn
-	JS     jetstream.JetStream
-	URL    string
+	Server   *server.Server
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	URL      string
+	StoreDir string // what the server was started with
 }
 
 // StartNATS runs a fresh server whose store lives in the test's temp dir.
 func StartNATS(t testing.TB, syncAlways bool) *NATS {
 	t.Helper()
-	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir(), SyncAlways: syncAlways})
+	dir := t.TempDir()
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: dir, SyncAlways: syncAlways})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
 	n := connect(t, ns)
-	n.Server = ns
+	n.Server, n.StoreDir = ns, dir
 	return n
 }
 
@@ -50,18 +52,30 @@ func StartNATS(t testing.TB, syncAlways bool) *NATS {
 // as a restarted process does; the old connection is closed.
 func RestartNATS(t testing.TB, n *NATS, syncAlways bool) *NATS {
 	t.Helper()
-	dir := n.Server.StoreDir()
 	n.Conn.Close()
+	StopNATS(n)
+	ns := StartNATSAgain(t, n, -1, syncAlways)
+	restarted := connect(t, ns)
+	restarted.Server, restarted.StoreDir = ns, n.StoreDir
+	return restarted
+}
+
+// StopNATS shuts the server down; its clients stay, reconnecting.
+func StopNATS(n *NATS) {
 	n.Server.Shutdown()
 	n.Server.WaitForShutdown()
-	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: dir, SyncAlways: syncAlways})
+}
+
+// StartNATSAgain starts a server on the stopped one's store, on port (-1:
+// any free port; the old one's port lets its clients reconnect).
+func StartNATSAgain(t testing.TB, n *NATS, port int, syncAlways bool) *server.Server {
+	t.Helper()
+	ns, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: n.StoreDir, SyncAlways: syncAlways})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	restarted := connect(t, ns)
-	restarted.Server = ns
-	return restarted
+	return ns
 }
 
 func connect(t testing.TB, ns *server.Server) *NATS {
