@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/apperr"
 )
 
 // TestRedisOutage stops the Redis `rafiki dev` uses, then starts it again.
@@ -117,8 +118,8 @@ func get(url string, timeout time.Duration) (int, time.Duration, error) {
 
 // serviceError describes what is wrong with the error a signed call got
 // while a dependency was down, or returns "" when it is a server-side
-// failure a client can read: a 5xx with a GraphQL error and its code, or a
-// GraphQL error with a code.
+// failure a client can read: a GraphQL error (in a 5xx or a 200) whose
+// code is one of a server-side failure in apperr's table.
 func serviceError(err error) string {
 	var status *adminclient.StatusError
 	var errs adminclient.Errors
@@ -128,15 +129,21 @@ func serviceError(err error) string {
 			return fmt.Sprintf("answered %d, not a server-side failure: %s", status.Status, status.Body)
 		}
 		var body struct{ Errors adminclient.Errors }
-		if json.Unmarshal([]byte(status.Body), &body) != nil || len(body.Errors) == 0 || body.Errors[0].Code() == "" {
-			return fmt.Sprintf("answered %d without a GraphQL error and code: %s", status.Status, status.Body)
+		if json.Unmarshal([]byte(status.Body), &body) != nil || len(body.Errors) == 0 {
+			return fmt.Sprintf("answered %d without a GraphQL error: %s", status.Status, status.Body)
 		}
+		errs = body.Errors
 	case errors.As(err, &errs):
-		if errs[0].Code() == "" {
-			return fmt.Sprintf("GraphQL error without a code: %v", err)
-		}
 	default:
 		return fmt.Sprintf("no answer from the service: %v", err)
 	}
-	return ""
+	for _, row := range apperr.Rows() {
+		if row.GraphQL == errs[0].Code() {
+			if row.HTTP < 500 {
+				return fmt.Sprintf("error coded %s, a client's mistake, for a server-side failure: %v", row.GraphQL, errs)
+			}
+			return ""
+		}
+	}
+	return fmt.Sprintf("error code %q is not in apperr's table: %v", errs[0].Code(), errs)
 }
