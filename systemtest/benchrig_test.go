@@ -1,0 +1,386 @@
+package systemtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	rafiki "github.com/rafiki-go/rafiki"
+	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/streams"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// rig is the part of the harness (H) that benchmarks use. H, Rafiki.Start
+// and the checks of the scenarios take a *testing.T, which a benchmark does
+// not have; rig does the same on a testing.TB and starts the same Process.
+type rig struct {
+	tb     testing.TB
+	logDir string
+	mu     sync.Mutex
+	procs  []*Process
+	names  map[string]int
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("runs the rafiki binary and its dependencies as processes")
+	}
+	dir, err := os.MkdirTemp("", "rafiki-systemtest-"+regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(tb.Name(), "_")+"-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g := &rig{tb: tb, logDir: dir, names: map[string]int{}}
+	// Registered first, so it runs after every process has been stopped.
+	tb.Cleanup(func() {
+		if !tb.Failed() {
+			os.RemoveAll(dir)
+			return
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, p := range g.procs {
+			tb.Logf("---- %s, last lines of %s:\n%s", p.Name, p.LogPath, tail(p.LogPath, 40))
+		}
+		tb.Logf("process output kept in %s", dir)
+	})
+	return g
+}
+
+// start runs bin with exactly env, as H.Start does.
+func (g *rig) start(name string, env []string, bin string, args ...string) *Process {
+	g.tb.Helper()
+	g.mu.Lock()
+	g.names[name]++
+	logName := name
+	if n := g.names[name]; n > 1 {
+		logName = fmt.Sprintf("%s-%d", name, n)
+	}
+	g.mu.Unlock()
+	logPath := filepath.Join(g.logDir, logName+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		g.tb.Fatal(err)
+	}
+	defer f.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		g.tb.Fatalf("start %s: %v", name, err)
+	}
+	p := &Process{Name: logName, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	g.mu.Lock()
+	g.procs = append(g.procs, p)
+	g.mu.Unlock()
+	g.tb.Cleanup(p.Kill)
+	return p
+}
+
+// rafikiBinaryTB and natsServerBinaryTB build the binaries once per run,
+// sharing the harness's builds.
+func rafikiBinaryTB(tb testing.TB) string {
+	tb.Helper()
+	rafikiOnce.Do(func() {
+		rafikiBin = filepath.Join(buildDir, "rafiki")
+		rafikiErr = goBuild(rafikiBin, "github.com/rafiki-go/rafiki/cmd/rafiki")
+	})
+	if rafikiErr != nil {
+		tb.Fatal(rafikiErr)
+	}
+	return rafikiBin
+}
+
+func natsServerBinaryTB(tb testing.TB) string {
+	tb.Helper()
+	natsOnce.Do(func() {
+		natsBin = filepath.Join(buildDir, "nats-server")
+		natsErr = goBuild(natsBin, "github.com/nats-io/nats-server/v2")
+	})
+	if natsErr != nil {
+		tb.Fatal(natsErr)
+	}
+	return natsBin
+}
+
+func freePortsTB(tb testing.TB, n int) []int {
+	tb.Helper()
+	var ports []int
+	var listeners []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		listeners = append(listeners, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range listeners {
+		ln.Close()
+	}
+	return ports
+}
+
+// rafiki configures an installation as H.NewRafiki does, on dataDir and
+// the database dbName of the shared PostgreSQL, which the services create
+// when it is missing; the caller decides whether it outlives the benchmark.
+func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]string) *Rafiki {
+	g.tb.Helper()
+	ports := freePortsTB(g.tb, len(portVars))
+	r := &Rafiki{Env: map[string]string{}, Ports: map[string]int{}, TenantID: tenantID, Secret: secret}
+	for i, v := range portVars {
+		r.Ports[v] = ports[i]
+		r.Env[v] = strconv.Itoa(ports[i])
+	}
+	r.Env["DATA_DIR"] = dataDir
+	r.Env["REDIS_URL"] = testkit.RedisURL()
+	r.Env["OPERATOR_TENANT_ID"] = tenantID
+	r.Env["ADMIN_API_SECRET"] = secret
+	r.Env["OPEN_PAYMENTS_URL"] = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["OPEN_PAYMENTS_PORT"])
+	r.Env["NATS_URL"] = ""
+	r.Env["DATABASE_URL"] = withDatabase(testkit.PostgresURL(), dbName)
+	for k, v := range set {
+		r.Env[k] = v
+	}
+	r.DatabaseURL = r.Env["DATABASE_URL"]
+	return r
+}
+
+// freshDatabase names a database of the shared PostgreSQL that is dropped
+// when the benchmark ends.
+func (g *rig) freshDatabase() string {
+	name := fmt.Sprintf("rafiki_bench_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, databaseCounter.Add(1))
+	g.tb.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
+	return name
+}
+
+// run starts `rafiki <args>` of an installation; set overrides settings
+// for this process only.
+func (g *rig) run(r *Rafiki, name string, set map[string]string, args ...string) *Process {
+	g.tb.Helper()
+	return g.start(name, r.Environ(set), rafikiBinaryTB(g.tb), args...)
+}
+
+// awaitReady waits until a service has said it is ready.
+func awaitReady(tb testing.TB, p *Process, timeout time.Duration) {
+	tb.Helper()
+	if err := p.AwaitLine(timeout, "msg=ready"); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// natsServer starts a nats-server with JetStream on a free port and a store
+// of its own, with the server's default settings, as NATSServer does.
+func (g *rig) natsServer(name string) (url string, p *Process) {
+	g.tb.Helper()
+	port := freePortsTB(g.tb, 1)[0]
+	store := filepath.Join(g.tb.TempDir(), name)
+	p = g.start(name, baseEnv(), natsServerBinaryTB(g.tb), "-js", "-sd", store, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-n", name)
+	url = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := jetStreamAnswers(url); err == nil {
+			return url, p
+		} else if p.Exited() || time.Now().After(deadline) {
+			g.tb.Fatalf("%s: JetStream not available: %v", name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func jetStreamAnswers(url string) error {
+	js, closeConn, err := jetStreamAt(url)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = js.AccountInfo(ctx)
+	return err
+}
+
+// lastEvents is, for each projection, the stream sequence of the last
+// event its consumer's filter matches (0 when none).
+func lastEvents(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := js.Stream(ctx, app.EventsStream)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for _, p := range app.Projections() {
+		consumer, ok := decl.Consumer(projections.ConsumerName(p))
+		if !ok || len(consumer.FilterSubjects) != 1 {
+			return nil, fmt.Errorf("streams.yaml declares no consumer %s with one filter", projections.ConsumerName(p))
+		}
+		msg, err := stream.GetLastMsgForSubject(ctx, consumer.FilterSubjects[0])
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			out[p.Name()] = 0
+		case err != nil:
+			return nil, fmt.Errorf("last event of %s: %w", p.Name(), err)
+		default:
+			out[p.Name()] = msg.Sequence
+		}
+	}
+	return out, nil
+}
+
+// checkpointSequences reads projection_checkpoints.
+func checkpointSequences(ctx context.Context, pool *pgxpool.Pool) (map[string]uint64, error) {
+	rows, err := pool.Query(ctx, `SELECT name, sequence FROM projection_checkpoints`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	var name string
+	var seq int64
+	_, err = pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
+		out[name] = uint64(seq)
+		return nil
+	})
+	return out, err
+}
+
+// awaitCaughtUp waits until every projection's checkpoint has reached the
+// last event of its filter, as waitCaughtUp does, and returns the
+// checkpoints.
+func awaitCaughtUp(tb testing.TB, pool *pgxpool.Pool, js jetstream.JetStream, timeout time.Duration, progress func(behind map[string]uint64)) map[string]uint64 {
+	tb.Helper()
+	ctx := context.Background()
+	last, err := lastEvents(ctx, js)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	deadline := time.Now().Add(timeout)
+	report := time.Now()
+	for {
+		got, err := checkpointSequences(ctx, pool)
+		if err != nil && time.Now().After(deadline) {
+			tb.Fatal(err)
+		}
+		behind := map[string]uint64{}
+		for name, want := range last {
+			if got[name] < want {
+				behind[name] = want - got[name]
+			}
+		}
+		if err == nil && len(behind) == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("projections behind their last events after %s: %v (checkpoints %v, last events %v)", timeout, behind, got, last)
+		}
+		if progress != nil && time.Since(report) > 10*time.Second {
+			progress(behind)
+			report = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leaseHolders names, for each projection whose lease is held, the
+// application_name of the connection holding it (see leaders).
+func leaseHolders(ctx context.Context, pool *pgxpool.Pool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range projectionNames() {
+		key := uint64(leaseKey(name))
+		var holder string
+		err := pool.QueryRow(ctx, `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+			int64(key>>32), int64(key&0xffffffff)).Scan(&holder)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return nil, err
+		default:
+			out[name] = holder
+		}
+	}
+	return out, nil
+}
+
+// readyz reports whether GET /readyz on a port answers 200, and what it
+// answered.
+func readyz(client *http.Client, port int) (bool, string) {
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+}
+
+// loadAverage is the 1-minute load average, as text.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// logTime is the time= of a service's first log line holding every one of
+// parts.
+func logTime(p *Process, parts ...string) (time.Time, bool) {
+	for line := range strings.Lines(p.Output()) {
+		all := true
+		for _, part := range parts {
+			all = all && strings.Contains(line, part)
+		}
+		if !all || !strings.HasPrefix(line, "time=") {
+			continue
+		}
+		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err == nil {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// jetStreamAt connects to a NATS server; closeConn closes the connection.
+func jetStreamAt(url string) (js jetstream.JetStream, closeConn func(), err error) {
+	nc, err := nats.Connect(url, nats.Timeout(5*time.Second), nats.SyncQueueLen(8192))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats at %s: %w", url, err)
+	}
+	js, err = jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
+}
