@@ -22,6 +22,11 @@ const (
 	// Checks are run at most this often; probes in between get the last
 	// answer, so that a flood of probes costs the database nothing.
 	checkCacheFor = time.Second
+	// A failing answer is reused for a shorter while, so that a process
+	// becomes ready as soon as it can serve: at start the first probe often
+	// comes a moment before the checkpoint listener has connected, and
+	// keeping that answer for checkCacheFor delayed readiness by a second.
+	failedCheckCacheFor = 100 * time.Millisecond
 )
 
 // Check is one thing a listener needs in order to serve: nil when it can.
@@ -99,12 +104,17 @@ type healthReport struct {
 // NewHealth builds the readiness of a listener from its checks.
 func NewHealth(checks ...Check) *Health { return &Health{checks: checks} }
 
-// Report runs the checks (or reuses an answer less than checkCacheFor
-// old) and tells whether every one passed.
+// Report runs the checks (or reuses a passing answer less than
+// checkCacheFor old, a failing one less than failedCheckCacheFor) and tells
+// whether every one passed.
 func (h *Health) Report(ctx context.Context) (healthReport, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if time.Since(h.at) < checkCacheFor && h.report.Status != "" {
+	reuseFor := checkCacheFor
+	if h.report.Status != "ok" {
+		reuseFor = failedCheckCacheFor
+	}
+	if time.Since(h.at) < reuseFor && h.report.Status != "" {
 		return h.report, h.report.Status == "ok"
 	}
 	results := make([]error, len(h.checks))
