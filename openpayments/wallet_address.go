@@ -158,7 +158,7 @@ func (s *WalletAddresses) render(ctx context.Context, wa *readmodel.WalletAddres
 		ResourceServer       string            `json:"resourceServer"`
 		AdditionalProperties map[string]string `json:"additionalProperties,omitempty"`
 	}{
-		ID: wa.Address, PublicName: wa.PublicName, AssetCode: wa.AssetCode, AssetScale: wa.AssetScale,
+		ID: wa.Address, PublicName: wa.PublicName, AssetCode: wa.Asset.Code, AssetScale: wa.Asset.Scale,
 		AuthServer:     withSlash(s.cfg.AuthServerGrantURL) + wa.TenantID,
 		ResourceServer: withSlash(s.cfg.OpenPaymentsURL) + wa.TenantID,
 	}
