@@ -46,6 +46,7 @@ type options struct {
 	clients               int
 	warmup, duration      time.Duration
 	count                 int
+	rate                  float64 // requests per second in all, 0 for back to back
 	timeout               time.Duration
 	serverPID             int
 	postgresURL           string // empty: Postgres CPU is not measured
@@ -72,6 +73,7 @@ func run() error {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "load before measuring, not counted")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
 	flag.IntVar(&o.count, "count", 0, "measure this many requests instead of a duration (duration still bounds the run)")
+	flag.Float64Var(&o.rate, "rate", 0, "send this many requests per second in all, each client waiting for its turn (0: back to back); latency then counts from when a request was due")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	flag.IntVar(&o.serverPID, "pid", 0, "process id of the server, to report its CPU per request (read from /proc)")
 	flag.BoolVar(&pg, "pg", false, "report the CPU per request of the Postgres backends serving DATABASE_URL's database (Postgres on this host)")
@@ -151,6 +153,8 @@ func drive(ctx context.Context, o options, op func(ctx context.Context, worker, 
 	workers := make([]worker, o.clients)
 	var measuring, stopping atomic.Bool
 	var issued atomic.Int64 // requests started in the measured window, for -count
+	var tickets atomic.Int64 // requests due so far, for -rate
+	paceFrom := time.Now()
 	counted := make(chan struct{})
 	var countedOnce sync.Once
 	var wg sync.WaitGroup
@@ -165,6 +169,12 @@ func drive(ctx context.Context, o options, op func(ctx context.Context, worker, 
 					return
 				}
 				began := time.Now()
+				if o.rate > 0 {
+					// Each request has its due time; one sent late still
+					// counts its wait.
+					began = paceFrom.Add(time.Duration(float64(tickets.Add(1)-1) / o.rate * float64(time.Second)))
+					time.Sleep(time.Until(began))
+				}
 				err := op(ctx, w, i)
 				took := time.Since(began)
 				// By duration, what completes in the window counts; by
@@ -267,7 +277,11 @@ func (r result) print(w *os.File, o options) {
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "createWalletAddress, %d clients, %s measured after %s warm-up (%s)\n", o.clients, r.elapsed.Round(time.Millisecond), o.warmup, o.url)
+	pace := "back to back"
+	if o.rate > 0 {
+		pace = fmt.Sprintf("paced at %.0f/s", o.rate)
+	}
+	fmt.Fprintf(&b, "createWalletAddress, %d clients %s, %s measured after %s warm-up (%s)\n", o.clients, pace, r.elapsed.Round(time.Millisecond), o.warmup, o.url)
 	fmt.Fprintf(&b, "load average   %s → %s\n", r.loadavgBefore, r.loadavgAfter)
 	fmt.Fprintf(&b, "succeeded      %d (%.0f/s)\n", r.ok, perSecond)
 	fmt.Fprintf(&b, "failed         %d\n", r.failed)
