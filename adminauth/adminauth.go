@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gowebpki/jcs"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -164,7 +163,7 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 	if fail != nil {
 		return Identity{}, nil, fail
 	}
-	canonical, err := jcs.Transform(body)
+	canonical, err := canonicalJSON(body)
 	if err != nil {
 		return Identity{}, nil, unauthenticated("request body is not valid JSON")
 	}
