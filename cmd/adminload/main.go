@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ func run() error {
 	}
 	var o options
 	var pg bool
+	var cpuProfile string
 	flag.StringVar(&o.url, "url", fmt.Sprintf("http://localhost:%d/graphql", cfg.AdminPort), "admin GraphQL endpoint")
 	flag.StringVar(&o.tenantID, "tenant", cfg.OperatorTenantID, "tenant id the requests are signed for")
 	flag.StringVar(&o.secret, "secret", cfg.AdminAPISecret, "that tenant's API secret")
@@ -77,6 +79,7 @@ func run() error {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout")
 	flag.IntVar(&o.serverPID, "pid", 0, "process id of the server, to report its CPU per request (read from /proc)")
 	flag.BoolVar(&pg, "pg", false, "report the CPU per request of the Postgres backends serving DATABASE_URL's database (Postgres on this host)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write this tool's CPU profile to a file")
 	flag.Parse()
 	if o.clients < 1 {
 		return errors.New("-clients must be at least 1")
@@ -99,23 +102,17 @@ func run() error {
 	if err := client.Do(ctx, createAsset, map[string]any{"input": map[string]any{"code": "LOAD" + strings.ToUpper(runID), "scale": 2}}, &asset); err != nil {
 		return fmt.Errorf("create asset: %w", err)
 	}
-	op := func(ctx context.Context, worker, i int) error {
-		address := fmt.Sprintf("load-%s-%d-%d", runID, worker, i)
-		var out struct {
-			CreateWalletAddress struct {
-				WalletAddress struct{ ID, Address string }
-			} `json:"createWalletAddress"`
-		}
-		err := client.Do(ctx, createWalletAddress, map[string]any{"input": map[string]any{
-			"assetId": asset.CreateAsset.Asset.ID, "address": address, "publicName": "Load " + address,
-		}}, &out)
+	op := createWalletAddressOp(client, asset.CreateAsset.Asset.ID, runID)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
 		if err != nil {
 			return err
 		}
-		if wa := out.CreateWalletAddress.WalletAddress; wa.ID == "" || !strings.HasSuffix(wa.Address, "/"+address) {
-			return fmt.Errorf("unexpected answer %+v", wa)
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
 		}
-		return nil
+		defer pprof.StopCPUProfile()
 	}
 	res, err := drive(ctx, o, op)
 	if err != nil {
@@ -126,6 +123,29 @@ func run() error {
 		return fmt.Errorf("%d requests failed", res.failed)
 	}
 	return nil
+}
+
+// createWalletAddressOp creates a wallet address per call, at an address of
+// its own, and fails unless the answer is that wallet address.
+func createWalletAddressOp(client *adminclient.Client, assetID, runID string) func(ctx context.Context, worker, i int) error {
+	return func(ctx context.Context, worker, i int) error {
+		address := fmt.Sprintf("load-%s-%d-%d", runID, worker, i)
+		var out struct {
+			CreateWalletAddress struct {
+				WalletAddress struct{ ID, Address string }
+			} `json:"createWalletAddress"`
+		}
+		err := client.Do(ctx, createWalletAddress, map[string]any{"input": map[string]any{
+			"assetId": assetID, "address": address, "publicName": "Load " + address,
+		}}, &out)
+		if err != nil {
+			return err
+		}
+		if wa := out.CreateWalletAddress.WalletAddress; wa.ID == "" || !strings.HasSuffix(wa.Address, "/"+address) {
+			return fmt.Errorf("unexpected answer %+v", wa)
+		}
+		return nil
+	}
 }
 
 // result is what the measured window saw.
@@ -152,7 +172,7 @@ func drive(ctx context.Context, o options, op func(ctx context.Context, worker, 
 	}
 	workers := make([]worker, o.clients)
 	var measuring, stopping atomic.Bool
-	var issued atomic.Int64 // requests started in the measured window, for -count
+	var issued atomic.Int64  // requests started in the measured window, for -count
 	var tickets atomic.Int64 // requests due so far, for -rate
 	paceFrom := time.Now()
 	counted := make(chan struct{})
