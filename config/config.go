@@ -182,22 +182,26 @@ func streamSecret(text string, c Config) ([]byte, error) {
 	return secret, nil
 }
 
-// ConnectionURL is a database URL without the pool settings pgxpool reads
-// from it (pool_max_conns and the like), for a single connection: Postgres
-// would refuse them as unknown parameters.
+// ConnectionURL is a database URL for a single connection (migrations,
+// creating the database): without the pool settings pgxpool reads from it
+// (pool_max_conns and the like), which Postgres would refuse as unknown
+// parameters, and with a connect_timeout of 5 s unless it sets one, so that
+// an unreachable server fails the start instead of hanging it.
 func ConnectionURL(databaseURL string) string {
-	base, query, found := strings.Cut(databaseURL, "?")
-	if !found {
-		return databaseURL
-	}
+	base, query, _ := strings.Cut(databaseURL, "?")
 	var kept []string
+	timeout := false
 	for _, param := range strings.Split(query, "&") {
-		if !strings.HasPrefix(param, "pool_") {
-			kept = append(kept, param)
+		switch {
+		case param == "" || strings.HasPrefix(param, "pool_"):
+			continue
+		case strings.HasPrefix(param, "connect_timeout="):
+			timeout = true
 		}
+		kept = append(kept, param)
 	}
-	if len(kept) == 0 {
-		return base
+	if !timeout {
+		kept = append(kept, "connect_timeout=5")
 	}
 	return base + "?" + strings.Join(kept, "&")
 }
