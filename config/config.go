@@ -46,6 +46,7 @@ type Config struct {
 	AuthAdminPort          int
 	ServiceAPIPort         int
 	AdminUIPort            int
+	WorkerHealthPort       int // 0: a worker serves no health endpoints
 	EmbeddedNATSPort       int
 	NATSSyncAlways         bool
 	LocalCacheDuration     time.Duration
@@ -89,6 +90,7 @@ func Load(service string) (Config, error) {
 		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
 		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
 		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
+		WorkerHealthPort:       r.integer("WORKER_HEALTH_PORT", 0),
 		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
 		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
 		LocalCacheDuration:     time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
