@@ -35,6 +35,7 @@ type Config struct {
 	NATSStreamReplicas     int
 	DataDir                string
 	ReadYourWritesTimeout  time.Duration
+	RequestTimeout         time.Duration
 	ShutdownTimeout        time.Duration
 	OpenPaymentsPort       int
 	AdminPort              int
@@ -45,6 +46,7 @@ type Config struct {
 	AuthAdminPort          int
 	ServiceAPIPort         int
 	AdminUIPort            int
+	WorkerHealthPort       int // 0: a worker serves no health endpoints
 	EmbeddedNATSPort       int
 	NATSSyncAlways         bool
 	LocalCacheDuration     time.Duration
@@ -77,6 +79,7 @@ func Load(service string) (Config, error) {
 		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 1),
 		DataDir:                r.str("DATA_DIR", "./data"),
 		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
+		RequestTimeout:         time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
 		OpenPaymentsPort:       r.integer("OPEN_PAYMENTS_PORT", 3000),
 		AdminPort:              r.integer("ADMIN_PORT", 3001),
@@ -87,6 +90,7 @@ func Load(service string) (Config, error) {
 		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
 		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
 		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
+		WorkerHealthPort:       r.integer("WORKER_HEALTH_PORT", 0),
 		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
 		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
 		LocalCacheDuration:     time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
@@ -109,6 +113,10 @@ func Load(service string) (Config, error) {
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
 	if r.err != nil {
 		return c, r.err
+	}
+	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
+		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
+			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
 	}
 	if c.AdminAPISecret == "" {
 		if c.Production {
@@ -174,4 +182,28 @@ func streamSecret(text string, c Config) ([]byte, error) {
 		return nil, fmt.Errorf("config: STREAM_SECRET must be 32 bytes, base64-encoded")
 	}
 	return secret, nil
+}
+
+// ConnectionURL is a database URL for a single connection (migrations,
+// creating the database): without the pool settings pgxpool reads from it
+// (pool_max_conns and the like), which Postgres would refuse as unknown
+// parameters, and with a connect_timeout of 5 s unless it sets one, so that
+// an unreachable server fails the start instead of hanging it.
+func ConnectionURL(databaseURL string) string {
+	base, query, _ := strings.Cut(databaseURL, "?")
+	var kept []string
+	timeout := false
+	for _, param := range strings.Split(query, "&") {
+		switch {
+		case param == "" || strings.HasPrefix(param, "pool_"):
+			continue
+		case strings.HasPrefix(param, "connect_timeout="):
+			timeout = true
+		}
+		kept = append(kept, param)
+	}
+	if !timeout {
+		kept = append(kept, "connect_timeout=5")
+	}
+	return base + "?" + strings.Join(kept, "&")
 }
