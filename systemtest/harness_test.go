@@ -109,7 +109,7 @@ func newHarness(t *testing.T) *H {
 	h := &H{t: t, logDir: dir, names: map[string]int{}}
 	// Registered first, so it runs after every process has been stopped.
 	t.Cleanup(func() {
-		if !t.Failed() {
+		if !t.Failed() && os.Getenv("SYSTEMTEST_KEEP") == "" {
 			os.RemoveAll(dir)
 			return
 		}
@@ -779,8 +779,9 @@ func (s *PostgresServer) Start() {
 }
 
 // Restart shuts the instance down as `pg_ctl restart -m fast` does (SIGINT:
-// sessions are ended, then a clean shutdown) and starts it again.
-func (s *PostgresServer) Restart() {
+// sessions are ended, then a clean shutdown), waits for down, and starts
+// it again.
+func (s *PostgresServer) Restart(down time.Duration) {
 	s.h.t.Helper()
 	if err := s.Proc.Stop(syscall.SIGINT, 30*time.Second); err != nil {
 		var exit *exec.ExitError
@@ -788,6 +789,7 @@ func (s *PostgresServer) Restart() {
 			s.h.t.Fatalf("postgres fast shutdown: %v", err)
 		}
 	}
+	time.Sleep(down)
 	s.Start()
 }
 
