@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rafiki-go/rafiki/app"
 )
 
 // outageBound is the longest a signed call may take while a dependency is
@@ -138,4 +141,92 @@ func firstLines(lines []string, n int) string {
 		out += l + "\n"
 	}
 	return out
+}
+
+// TestNATSClusterNodeLoss runs `rafiki dev` on a three-node JetStream
+// cluster with every stream replicated three times, kills (SIGKILL) the
+// node leading the event stream in the middle of a burst of signed
+// createWalletAddress calls, and checks that the service goes on with two
+// nodes and that every acknowledged write is kept.
+func TestNATSClusterNodeLoss(t *testing.T) {
+	h := newHarness(t)
+	nodes := h.NATSCluster()
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.URL())
+	}
+	r := h.NewRafiki(map[string]string{"NATS_URL": strings.Join(urls, ","), "NATS_STREAM_REPLICAS": "3"})
+	if out, err := r.Run(time.Minute, "streams", "apply"); err != nil || !strings.Contains(out, "streams applied") {
+		t.Fatalf("rafiki streams apply: %v\n%s", err, out)
+	}
+	js := connectJetStream(t, strings.Join(urls, ","))
+	ctx := context.Background()
+	stream, err := js.Stream(ctx, app.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replicas := stream.CachedInfo().Config.Replicas; replicas != 3 {
+		t.Fatalf("%s has %d replicas, want 3", app.EventsStream, replicas)
+	}
+	dev := r.Start("dev", nil, "dev")
+	r.WaitReady(t, dev, 90*time.Second)
+	op := r.Operator(30 * time.Second)
+	assetID, err := createAsset(ctx, op, "USD", 2)
+	if err != nil {
+		t.Fatalf("createAsset: %v", err)
+	}
+	const calls = 300
+	b := startBurst(op, assetID, "cluster", calls, 10)
+	b.waitAcked(t, 80, 60*time.Second)
+	info, err := stream.Info(ctx)
+	if err != nil || info.Cluster == nil {
+		t.Fatalf("%s cluster info: %+v, %v", app.EventsStream, info, err)
+	}
+	var killed *NATSServer
+	for _, n := range nodes {
+		if n.Name == info.Cluster.Leader {
+			killed = n
+		}
+	}
+	if killed == nil {
+		t.Fatalf("%s is led by %q, none of the nodes", app.EventsStream, info.Cluster.Leader)
+	}
+	killed.Proc.Kill()
+	b.wait(t, 2*time.Minute)
+	t.Logf("killed %s, the leader of %s; burst: %s", killed.Name, app.EventsStream, b.summary())
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := createWalletAddress(callCtx, op, assetID, "/probe", "probe")
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("createWalletAddress still fails 30s after %s was killed: %v", killed.Name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	after := startBurst(op, assetID, "after", 50, 10)
+	after.wait(t, time.Minute)
+	if n := len(after.acknowledged()); n != 50 {
+		t.Fatalf("with two nodes left %d of 50 calls succeeded: %s", n, after.summary())
+	}
+	base := r.OpenPaymentsURL()
+	checkAcknowledged(t, op, base, b.calls)
+	acked := len(b.acknowledged())
+	retried, stored := retryUnacknowledged(t, op, assetID, base, b.calls)
+	t.Logf("%d acknowledged and all found with two nodes; %d retried with their idempotency keys, of which %d had been stored",
+		acked, retried, stored)
+	pool := r.Pool(t)
+	waitCaughtUp(t, pool, js, 30*time.Second)
+	checkNoDuplicates(t, pool, js, base, "cluster", calls)
+	checkNoDuplicates(t, pool, js, base, "after", 50)
+	live := dumpReadModels(t, pool)
+	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+	replayAll(t, r)
+	compareDumps(t, live, dumpReadModels(t, pool))
 }
