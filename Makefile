@@ -14,6 +14,7 @@ build:
 
 test:
 	./scripts/services.sh
+	./scripts/test-deps.sh
 	$(GO) vet ./...
 	$(GO) test $(TEST_FLAGS) ./...
 

@@ -65,3 +65,6 @@ require (
 )
 
 tool github.com/99designs/gqlgen
+
+// npm packages the tests read (scripts/test-deps.sh); no Go code.
+ignore ./node_modules

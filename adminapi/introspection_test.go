@@ -2,7 +2,10 @@ package adminapi_test
 
 // TestSchemaMatchesRafiki keeps the admin GraphQL schema honest against
 // Rafiki's backend schema, recorded as an introspection result (names and
-// types only, no descriptions) in shared/research/graphql.
+// types only, no descriptions) in shared/research/graphql, a folder beside
+// the repository that no package provides. Where it is absent the
+// comparison is skipped, with a message, unless CI=true: there its absence
+// fails, so that CI never skips it.
 //
 // Our schema is read by running the standard full introspection query
 // against the handler in-process. Then:
@@ -14,11 +17,14 @@ package adminapi_test
 //   - everything Rafiki has that we lack must be listed in pendingTypes or
 //     pendingFields, and nothing listed there may exist in our schema yet:
 //     implementing something means deleting it from the lists, which only
-//     ever shrink;
+//     ever shrink.
+//
+// TestSchemaDocumented, which needs no recording, checks that:
+//
 //   - every object, input and enum type we define, and every Query and
 //     Mutation field, carries a description;
 //   - every file in schema/ is compiled into generated.go (run go generate
-//     after adding one), so that this test sees it.
+//     after adding one), so that both tests see it.
 //
 // Rafiki's recording has no interfaces, possibleTypes, default values or
 // deprecations, so those are not compared.
@@ -154,6 +160,18 @@ const rafikiSchemaDir = "shared/research/graphql"
 
 const rafikiBackendSchema = "rafiki-backend-schema.json"
 
+func TestSchemaDocumented(t *testing.T) {
+	ours := introspectOurs(t)
+	oursByName := typesByName(ours)
+
+	t.Run("descriptions", func(t *testing.T) {
+		report(t, "descriptions are missing", missingDescriptions(oursByName, ours))
+	})
+	t.Run("generated code has every schema file", func(t *testing.T) {
+		report(t, "generated.go is stale (run go generate ./adminapi/)", staleGeneratedCode(t))
+	})
+}
+
 func TestSchemaMatchesRafiki(t *testing.T) {
 	rafiki := loadRafikiSchema(t)
 	ours := introspectOurs(t)
@@ -173,12 +191,6 @@ func TestSchemaMatchesRafiki(t *testing.T) {
 	})
 	t.Run("pending lists are current", func(t *testing.T) {
 		report(t, "the pending lists are out of date", checkPending(oursByName, rafikiByName))
-	})
-	t.Run("descriptions", func(t *testing.T) {
-		report(t, "descriptions are missing", missingDescriptions(oursByName, ours))
-	})
-	t.Run("generated code has every schema file", func(t *testing.T) {
-		report(t, "generated.go is stale (run go generate ./adminapi/)", staleGeneratedCode(t))
 	})
 
 	logSummary(t, oursByName, rafikiByName, rafiki)
@@ -308,8 +320,8 @@ func inputsByName(vs []inputValue) map[string]inputValue {
 // --- loading both schemas -------------------------------------------------
 
 // loadRafikiSchema finds shared/research/graphql by walking up from the
-// package directory: /work/main/adminapi finds /work/shared, and CI's clone
-// finds the copy of shared/ placed beside it.
+// package directory, so that a clone beside shared/ finds it. Without it
+// the test is skipped, or fails under CI=true.
 func loadRafikiSchema(t *testing.T) *introspection {
 	t.Helper()
 	wd, err := os.Getwd()
@@ -336,8 +348,13 @@ func loadRafikiSchema(t *testing.T) *introspection {
 			break
 		}
 	}
-	t.Fatalf("Rafiki's backend schema not found: no %s in %s or any folder above it (looked at %s); "+
-		"the shared/ folder must sit beside the repository", rafikiSchemaDir, wd, strings.Join(tried, ", "))
+	missing := fmt.Sprintf("Rafiki's backend schema not found: no %s in %s or any folder above it (looked at %s)",
+		rafikiSchemaDir, wd, strings.Join(tried, ", "))
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; under CI=true the comparison must run: place shared/ beside the repository", missing)
+	}
+	t.Skipf("%s; not compared with Rafiki's backend schema: types and their kinds, fields, arguments, "+
+		"input fields and enum values, the root types, and the pending lists", missing)
 	return nil
 }
 

@@ -41,6 +41,7 @@ func Handler(r *Resolver, opts Options) http.Handler {
 	// validating each once is enough.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheEntriesMax))
 	srv.Use(extension.FixedComplexityLimit(complexityMax))
+	srv.AroundFields(markResolverErrors)
 	srv.AroundFields(opts.Idempotency.Field)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
@@ -55,12 +56,29 @@ func Handler(r *Resolver, opts Options) http.Handler {
 	return srv
 }
 
+// resolverError marks an error that a resolver returned, as opposed to one
+// the GraphQL layer raised about the request itself; gqlgen hands both to
+// the presenter wrapped in a *gqlerror.Error.
+type resolverError struct{ err error }
+
+func (e resolverError) Error() string { return e.err.Error() }
+func (e resolverError) Unwrap() error { return e.err }
+
+func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil {
+		err = resolverError{err}
+	}
+	return res, err
+}
+
 // present maps an error to GraphQL: a domain error keeps its message and
 // gets its code from the error table; anything else is logged and hidden.
 func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 	out := graphql.DefaultErrorPresenter(ctx, err)
 	kind := apperr.KindOf(err)
-	if gqlErr, ok := err.(*gqlerror.Error); ok && kind == apperr.Internal {
+	var fromResolver resolverError
+	if gqlErr, ok := err.(*gqlerror.Error); ok && kind == apperr.Internal && !errors.As(err, &fromResolver) {
 		// Raised by the GraphQL layer itself: a query that does not parse or
 		// validate, or an argument that does not fit its type. Its message
 		// is about the caller's input, so it is shown.
@@ -69,8 +87,12 @@ func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 		}
 		return out
 	}
-	if kind == apperr.Internal {
+	switch kind {
+	case apperr.Internal:
 		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
+	case apperr.Unavailable:
+		// The error's chain names what the request waited for.
+		log.Warn("graphql request ran out of time", "path", graphql.GetPath(ctx).String(), "err", err)
 	}
 	out.Message = apperr.Message(err)
 	out.Extensions = map[string]any{"code": apperr.Lookup(kind).GraphQL}

@@ -22,6 +22,7 @@ import (
 
 type system struct {
 	running  *app.Running
+	nats     *testkit.NATS
 	adminURL string
 	opURL    string
 	operator *adminclient.Client
@@ -33,18 +34,22 @@ func start(t *testing.T) *system {
 }
 
 // startSystem runs the backend and workers in process; syncAlways fsyncs
-// every event, as `make run` does.
-func startSystem(t testing.TB, syncAlways bool) *system {
+// every event, as `make run` does. configure, when given, changes the
+// configuration before the start.
+func startSystem(t testing.TB, syncAlways bool, configure ...func(*config.Config)) *system {
 	t.Helper()
 	n := testkit.StartNATS(t, syncAlways)
 	cfg := config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator-" + uuid.NewString(),
 		AdminSignatureVersion: 1, AdminSignatureTTL: 30 * time.Second, ILPAddress: "test.rafiki",
 		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
-		ReadYourWritesTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
+		ReadYourWritesTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
 		GraphQLIdempotencyTTL: time.Hour, GraphQLIdempotencyLock: 2 * time.Second,
 		StreamSecret: make([]byte, 32), EnableSPSP: true,
 		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
+	}
+	for _, f := range configure {
+		f(&cfg)
 	}
 	ctx := context.Background()
 	r, err := app.Start(ctx, cfg, testLogger(), app.Set{Backend: true, Worker: true}, false)
@@ -64,7 +69,7 @@ func startSystem(t testing.TB, syncAlways bool) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{running: r, adminURL: base + "/graphql", opURL: opBase}
+	s := &system{running: r, nats: n, adminURL: base + "/graphql", opURL: opBase}
 	s.operator = s.client(cfg.OperatorTenantID, cfg.AdminAPISecret)
 	return s
 }

@@ -81,12 +81,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	if err := migrations.Up(cfg.DatabaseURL); err != nil {
+	if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := OpenPool(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
 	}
 	d.Pool = pool
 	opts, err := redis.ParseURL(cfg.RedisURL)
@@ -194,9 +194,41 @@ func openLedger(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log 
 	return l, nil
 }
 
+const (
+	// The request pool's size unless DATABASE_URL sets pool_max_conns:
+	// a request holds one connection at a time, for one statement or one
+	// transaction, and the ledger two for its batches in flight.
+	requestConnsDefault = 10
+	// How long opening a connection may take unless DATABASE_URL sets
+	// connect_timeout.
+	connectTimeoutDefault = 5 * time.Second
+)
+
+// OpenPool opens the pool requests use (the admin API, Open Payments, the
+// ledger). Projections have a pool of their own (RunProjections); leases,
+// replay locks and the checkpoint listener have connections of their own.
+func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = requestConnsDefault
+	}
+	if !strings.Contains(databaseURL, "connect_timeout") {
+		cfg.ConnConfig.ConnectTimeout = connectTimeoutDefault
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return pool, nil
+}
+
 // EnsureDatabase creates the database named in url when it is missing, so
 // that a fresh machine needs no manual step.
 func EnsureDatabase(ctx context.Context, databaseURL string) error {
+	databaseURL = config.ConnectionURL(databaseURL)
 	u, err := url.Parse(databaseURL)
 	if err != nil {
 		return fmt.Errorf("database url: %w", err)

@@ -23,18 +23,21 @@ type Listener struct {
 
 // Servers are bound listeners, ready to serve.
 type Servers struct {
-	log      *slog.Logger
-	servers  []*http.Server
-	bound    []net.Listener
-	names    []string
-	handlers map[string]http.Handler
-	wg       sync.WaitGroup
+	log            *slog.Logger
+	requestTimeout time.Duration
+	servers        []*http.Server
+	bound          []net.Listener
+	names          []string
+	handlers       map[string]http.Handler
+	health         map[string]*Health
+	wg             sync.WaitGroup
 }
 
 // Bind takes every port before anything else starts, so that a second
-// instance on busy ports fails at once with a clear message.
-func Bind(listeners []Listener, log *slog.Logger) (*Servers, error) {
-	s := &Servers{log: log, handlers: map[string]http.Handler{}}
+// instance on busy ports fails at once with a clear message. Every request
+// gets requestTimeout as its deadline.
+func Bind(listeners []Listener, requestTimeout time.Duration, log *slog.Logger) (*Servers, error) {
+	s := &Servers{log: log, requestTimeout: requestTimeout, handlers: map[string]http.Handler{}, health: map[string]*Health{}}
 	for _, l := range listeners {
 		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", l.Port))
 		if err != nil {
@@ -71,13 +74,20 @@ func (s *Servers) Addr(name string) (string, bool) {
 	return "", false
 }
 
-// Handle sets what a listener serves besides /healthz.
+// Handle sets what a listener serves besides its health endpoints.
 func (s *Servers) Handle(name string, h http.Handler) { s.handlers[name] = h }
+
+// SetHealth sets the checks a listener's readiness depends on.
+func (s *Servers) SetHealth(name string, h *Health) { s.health[name] = h }
 
 // Serve starts serving on every bound port.
 func (s *Servers) Serve() {
 	for i, srv := range s.servers {
-		srv.Handler = withHealth(s.handlers[s.names[i]])
+		health := s.health[s.names[i]]
+		if health == nil {
+			health = NewHealth()
+		}
+		srv.Handler = withHealth(withDeadline(s.handlers[s.names[i]], s.requestTimeout), health)
 		s.wg.Go(func() {
 			if err := srv.Serve(s.bound[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("http server stopped", "listener", s.names[i], "err", err)
@@ -96,15 +106,28 @@ func (s *Servers) Shutdown(ctx context.Context) {
 	s.wg.Wait()
 }
 
-// withHealth adds GET /healthz to a handler.
-func withHealth(h http.Handler) http.Handler {
+// withHealth adds the health endpoints to a handler: GET /healthz (as
+// Rafiki has it) and /readyz answer readiness, /livez liveness.
+func withHealth(h http.Handler, health *Health) http.Handler {
 	r := chi.NewRouter()
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	})
+	r.Get("/healthz", health.serveReadiness)
+	r.Get("/readyz", health.serveReadiness)
+	r.Get("/livez", serveLiveness)
 	if h != nil {
 		r.Mount("/", h)
 	}
 	return r
+}
+
+// withDeadline gives every request a deadline, so that nothing it waits for
+// (a pool connection, the event store, a read model) holds it for good.
+func withDeadline(h http.Handler, timeout time.Duration) http.Handler {
+	if h == nil {
+		return nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

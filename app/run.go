@@ -42,7 +42,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 	if set.AdminUI {
 		r.Listeners = append(r.Listeners, AdminUIListeners(cfg)...)
 	}
-	servers, err := Bind(r.Listeners, log)
+	servers, err := Bind(r.Listeners, cfg.RequestTimeout, log)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +72,21 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	}
 	work, cancel := context.WithCancel(context.Background())
 	r.cancelWork = cancel
+	// What every listener needs: the database, the event store, and the
+	// projections this process leads.
+	base := []Check{PostgresCheck(deps.Pool), NATSCheck(deps.NC)}
 	if set.Worker {
-		runners := deps.RunProjections(work)
-		r.background.Go(runners.Wait)
+		runners, wg, err := deps.RunProjections(work)
+		if err != nil {
+			return err
+		}
+		r.background.Go(wg.Wait)
+		base = append(base, ProjectionsCheck(runners))
 		workers := deps.RunCommands(work)
 		r.background.Go(workers.Wait)
+	}
+	for _, l := range r.Listeners {
+		r.Servers.SetHealth(l.Name, NewHealth(base...))
 	}
 	if set.Backend {
 		r.Backend = NewBackend(deps)
@@ -84,6 +94,9 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		if err := r.Backend.SeedOperator(ctx, deps); err != nil {
 			return err
 		}
+		// Signed requests need Redis (the replay guard) and mutations the
+		// checkpoints of their read models.
+		r.Servers.SetHealth(AdminListener, NewHealth(append(base, RedisCheck(deps.Redis), WaiterCheck(r.Backend.Waiter))...))
 		r.Servers.Handle(AdminListener, r.Backend.AdminHandler(deps))
 		if err := r.Backend.WalletServer.Follow(work, deps.JS, EventsStream); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rafiki-go/rafiki/adminapi"
 	"github.com/rafiki-go/rafiki/adminauth"
@@ -43,13 +44,30 @@ func Projection(name string) (projections.Projection, bool) {
 
 // RunProjections keeps every projection up to date until ctx ends. Any
 // number of processes may do this: each projection is read by one of them.
-func (d *Deps) RunProjections(ctx context.Context) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	for _, p := range Projections() {
-		r := projections.NewRunner(d.Pool, d.JS, EventsStream, p, d.Log)
-		wg.Go(func() { _ = r.Run(ctx) })
+// The runners have a pool of their own, one connection for each (a runner
+// uses one at a time, its rebuilds included), so that requests and
+// projections never wait for each other's connections.
+func (d *Deps) RunProjections(ctx context.Context) ([]*projections.Runner, *sync.WaitGroup, error) {
+	cfg := d.Pool.Config().Copy()
+	cfg.MaxConns = int32(len(Projections()))
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("projections pool: %w", err)
 	}
-	return &wg
+	var runners []*projections.Runner
+	var running sync.WaitGroup
+	for _, p := range Projections() {
+		r := projections.NewRunner(pool, d.JS, EventsStream, p, d.Log)
+		runners = append(runners, r)
+		running.Go(func() { _ = r.Run(ctx) })
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		running.Wait()
+		pool.Close()
+	})
+	return runners, &wg, nil
 }
 
 // Enqueue puts a command on the work queue, to run at at (at once when at

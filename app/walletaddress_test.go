@@ -72,7 +72,7 @@ func createWalletAddress(ctx context.Context, c *adminclient.Client, input map[s
 
 func schemaValidator(t *testing.T) *openapi3.T {
 	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromFile(testkit.SharedPath(t, "research/openapi/wallet-address-server.yaml"))
+	doc, err := openapi3.NewLoader().LoadFromFile(testkit.OpenPaymentsSpec(t, "wallet-address-server.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

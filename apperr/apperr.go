@@ -4,6 +4,7 @@
 package apperr
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ const (
 	Conflict        Kind = "Conflict"
 	Inactive        Kind = "Inactive"
 	Timeout         Kind = "Timeout"
+	Unavailable     Kind = "Unavailable"
 	Internal        Kind = "Internal"
 )
 
@@ -77,21 +79,32 @@ func E(kind Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
-// KindOf finds the kind of the first Error in err's chain; any other error
-// is Internal, and its text must not reach the caller.
+// KindOf finds the kind of the first Error in err's chain. A deadline that
+// passed is Unavailable: something the request waited for did not answer in
+// time. Any other error is Internal, and its text must not reach the caller.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Unavailable
+	}
 	return Internal
 }
+
+// unavailableMessage is what a caller is told when its request's deadline
+// passed; what it waited for is in the server log.
+const unavailableMessage = "A service this request needs did not answer in time. Retry it, with the same idempotency key if it changes something."
 
 // Message is what a caller may be told about err.
 func Message(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return unavailableMessage
 	}
 	return "Internal error."
 }

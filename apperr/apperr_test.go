@@ -1,12 +1,13 @@
 package apperr
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
 
 func TestEveryKindIsInTheTable(t *testing.T) {
-	kinds := []Kind{InvalidInput, Unauthenticated, Forbidden, NotFound, Duplicate, Conflict, Inactive, Timeout, Internal}
+	kinds := []Kind{InvalidInput, Unauthenticated, Forbidden, NotFound, Duplicate, Conflict, Inactive, Timeout, Unavailable, Internal}
 	ids := map[int]bool{}
 	for _, k := range kinds {
 		r, ok := table[k]
@@ -27,6 +28,10 @@ func TestKindOfUnwrapsAndHidesOthers(t *testing.T) {
 	wrapped := fmt.Errorf("create asset: %w", E(Duplicate, "Asset already exists"))
 	if KindOf(wrapped) != Duplicate || Message(wrapped) != "Asset already exists" {
 		t.Fatalf("got %s %q", KindOf(wrapped), Message(wrapped))
+	}
+	late := fmt.Errorf("append events.t.asset.a: %w", context.DeadlineExceeded)
+	if KindOf(late) != Unavailable || Message(late) == late.Error() || Message(late) == "Internal error." {
+		t.Fatalf("a passed deadline: got %s %q", KindOf(late), Message(late))
 	}
 	other := fmt.Errorf("dial tcp: refused")
 	if KindOf(other) != Internal || Message(other) != "Internal error." {

@@ -35,6 +35,7 @@ type Config struct {
 	NATSStreamReplicas     int
 	DataDir                string
 	ReadYourWritesTimeout  time.Duration
+	RequestTimeout         time.Duration
 	ShutdownTimeout        time.Duration
 	OpenPaymentsPort       int
 	AdminPort              int
@@ -77,6 +78,7 @@ func Load(service string) (Config, error) {
 		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 1),
 		DataDir:                r.str("DATA_DIR", "./data"),
 		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
+		RequestTimeout:         time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
 		OpenPaymentsPort:       r.integer("OPEN_PAYMENTS_PORT", 3000),
 		AdminPort:              r.integer("ADMIN_PORT", 3001),
@@ -109,6 +111,10 @@ func Load(service string) (Config, error) {
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
 	if r.err != nil {
 		return c, r.err
+	}
+	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
+		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
+			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
 	}
 	if c.AdminAPISecret == "" {
 		if c.Production {
@@ -174,4 +180,24 @@ func streamSecret(text string, c Config) ([]byte, error) {
 		return nil, fmt.Errorf("config: STREAM_SECRET must be 32 bytes, base64-encoded")
 	}
 	return secret, nil
+}
+
+// ConnectionURL is a database URL without the pool settings pgxpool reads
+// from it (pool_max_conns and the like), for a single connection: Postgres
+// would refuse them as unknown parameters.
+func ConnectionURL(databaseURL string) string {
+	base, query, found := strings.Cut(databaseURL, "?")
+	if !found {
+		return databaseURL
+	}
+	var kept []string
+	for _, param := range strings.Split(query, "&") {
+		if !strings.HasPrefix(param, "pool_") {
+			kept = append(kept, param)
+		}
+	}
+	if len(kept) == 0 {
+		return base
+	}
+	return base + "?" + strings.Join(kept, "&")
 }

@@ -71,3 +71,17 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 		})
 	}
 }
+
+func TestConnectionURLDropsPoolSettings(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://h/db":                                             "postgres://h/db",
+		"postgres://h/db?sslmode=disable":                             "postgres://h/db?sslmode=disable",
+		"postgres://h/db?pool_max_conns=1":                            "postgres://h/db",
+		"postgres://h/db?sslmode=disable&pool_max_conns=1&a=b":        "postgres://h/db?sslmode=disable&a=b",
+		"postgres://h/db?pool_min_conns=2&pool_max_conn_idle_time=1s": "postgres://h/db",
+	} {
+		if got := ConnectionURL(in); got != want {
+			t.Errorf("ConnectionURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/events"
 )
 
@@ -142,6 +143,9 @@ func (s *Store) Append(ctx context.Context, messages []Message) ([]uint64, error
 	if len(messages) == 0 || len(messages) > batchMessagesMax {
 		return nil, fmt.Errorf("append: %d messages, want 1 to %d", len(messages), batchMessagesMax)
 	}
+	if err := s.reachable(); err != nil {
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+	}
 	req := &request{ctx: ctx, messages: messages, result: make(chan result, 1)}
 	select {
 	case s.queue <- req:
@@ -156,6 +160,17 @@ func (s *Store) Append(ctx context.Context, messages []Message) ([]uint64, error
 	case <-ctx.Done():
 		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, ctx.Err())
 	}
+}
+
+// reachable fails at once while the connection to the server is down: a
+// request would only wait in the client's reconnect buffer until its
+// deadline.
+func (s *Store) reachable() error {
+	if status := s.js.Conn().Status(); status != nats.CONNECTED {
+		return apperr.E(apperr.Unavailable, "The event store is not reachable (NATS connection %s): nothing was read or stored. Retry later.",
+			strings.ToLower(status.String()))
+	}
+	return nil
 }
 
 func (s *Store) commitLoop() {
@@ -533,6 +548,9 @@ func (s *Store) Load(ctx context.Context, subject string) ([]events.Envelope, ui
 
 // LoadAfter reads the events of a subject stored after sequence from.
 func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error) {
+	if err := s.reachable(); err != nil {
+		return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+	}
 	var out []events.Envelope
 	version := from
 	for len(out) < loadMessagesMax {
@@ -567,6 +585,9 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 // Last returns the data and sequence of the last message on a subject;
 // found is false when the subject is empty.
 func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error) {
+	if err := s.reachable(); err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+	}
 	msg, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, 0, false, nil

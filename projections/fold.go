@@ -232,7 +232,7 @@ func (b *builder) finish(ctx context.Context) error {
 // when asked to. The statements are about aggregates whose rows are in the
 // tables already, so they may go first.
 func (b *builder) write(ctx context.Context, copyFold bool) error {
-	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+	err := beginWithTimeout(ctx, b.pool, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return err
 		}

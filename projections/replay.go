@@ -43,16 +43,22 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 		return 0, err
 	}
 	defer release()
-	if err := Prepare(ctx, pool, p); err != nil {
-		return 0, err
-	}
-	stream, err := js.Stream(ctx, streamName)
-	if err != nil {
+	if err := withTimeout(ctx, func(ctx context.Context) error { return Prepare(ctx, pool, p) }); err != nil {
 		return 0, fmt.Errorf("replay %s: %w", p.Name(), err)
 	}
-	end := stream.CachedInfo().State.LastSeq
+	var end uint64
+	if err := withTimeout(ctx, func(ctx context.Context) error {
+		stream, err := js.Stream(ctx, streamName)
+		if err != nil {
+			return err
+		}
+		end = stream.CachedInfo().State.LastSeq
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("replay %s: %w", p.Name(), err)
+	}
 	fresh := Schema(p) + "_replay"
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	if err := beginWithTimeout(ctx, pool, func(ctx context.Context, tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{fresh}.Sanitize()+" CASCADE"); err != nil {
 			return err
 		}
@@ -80,42 +86,60 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 	if err := b.finish(ctx); err != nil {
 		return 0, err
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return r.swap(ctx, tx) })
-	if err != nil {
+	if err := beginWithTimeout(ctx, pool, r.swap); err != nil {
 		return 0, err
 	}
 	return r.last, nil
+}
+
+// withTimeout runs one step of a replay under stepTimeout.
+func withTimeout(ctx context.Context, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	return f(ctx)
+}
+
+// beginWithTimeout runs one transaction of a replay under stepTimeout.
+func beginWithTimeout(ctx context.Context, pool *pgxpool.Pool, f func(ctx context.Context, tx pgx.Tx) error) error {
+	return withTimeout(ctx, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return f(ctx, tx) })
+	})
 }
 
 // ErrReplayRunning is returned by Replay while another replay of the same
 // projection runs, in this process or another.
 var ErrReplayRunning = errors.New("another replay of this projection is running")
 
-// holdReplayLock takes the projection's replay lock on a connection kept
-// for the replay; release gives both back. The lock goes with the
-// connection if the process dies.
+// holdReplayLock takes the projection's replay lock on a connection of its
+// own, outside the pool: a replay holding a pooled connection while it
+// waits for another could starve with others doing the same. release
+// closes the connection, which gives the lock back; so does the death of
+// the process.
 func holdReplayLock(ctx context.Context, pool *pgxpool.Pool, name string) (release func(), err error) {
-	conn, err := pool.Acquire(ctx)
+	var conn *pgx.Conn
+	err = withTimeout(ctx, func(ctx context.Context) error {
+		if conn, err = pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy()); err != nil {
+			return err
+		}
+		var held bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, replayKey(name)).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			return ErrReplayRunning
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("replay %s: %w", name, err)
-	}
-	var held bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, replayKey(name)).Scan(&held); err != nil || !held {
-		conn.Release()
-		if err == nil {
-			err = ErrReplayRunning
+		if conn != nil {
+			_ = conn.Close(context.WithoutCancel(ctx))
 		}
 		return nil, fmt.Errorf("replay %s: %w", name, err)
 	}
 	return func() {
-		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock($1)`, replayKey(name)); err != nil {
-			// A connection that may still hold the lock must not go back
-			// to the pool.
-			_ = conn.Conn().Close(unlockCtx)
-		}
-		conn.Release()
+		_ = conn.Close(closeCtx)
 	}, nil
 }
 
@@ -182,9 +206,16 @@ func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 			return // nothing matches the filter yet
 		}
+		// Each read waits at most stepTimeout; the iterator stops when ctx
+		// ends.
+		stopOnDone := context.AfterFunc(ctx, it.Stop)
+		defer stopOnDone()
 		evs := make([]decoded, 0, replayBatchEvents)
 		for {
-			msg, err := it.Next(jetstream.NextContext(ctx))
+			msg, err := it.Next(jetstream.NextMaxWait(stepTimeout))
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+				return
+			}
 			if err != nil {
 				fail(err)
 				return

@@ -25,6 +25,14 @@ const (
 	failureBackoff = 500 * time.Millisecond
 	// How often the leader checks that its lease connection is alive.
 	leaseCheckInterval = 2 * time.Second
+	// The longest one step may take: taking the lease, preparing the
+	// schema, checking the stream, positioning the consumer, or applying a
+	// batch. A step past it fails and the runner starts over, so a database
+	// or server that stops answering never holds the runner for good.
+	stepTimeout = 30 * time.Second
+	// A leader whose steps have failed for this long, or whose step has run
+	// this long, is stuck: the health check says so.
+	stuckAfter = 10 * time.Second
 )
 
 // Runner keeps one projection up to date. Any number of runners may run for
@@ -36,6 +44,36 @@ type Runner struct {
 	stream     string
 	projection Projection
 	log        *slog.Logger
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is what a runner is doing, for health checks.
+type Status struct {
+	Projection string
+	Leading    bool
+	Rebuilding bool
+	Checkpoint uint64
+	// StepStarted is when the step under way began; zero between steps.
+	StepStarted time.Time
+	// FailingSince is when the first of the steps that failed in a row
+	// failed; zero once a step succeeds.
+	FailingSince time.Time
+	LastError    string
+}
+
+// Stuck reports why a leading runner is not moving, or "" when it is.
+func (s Status) Stuck(now time.Time) string {
+	switch {
+	case !s.Leading:
+		return ""
+	case !s.FailingSince.IsZero() && now.Sub(s.FailingSince) >= stuckAfter:
+		return fmt.Sprintf("failing since %s: %s", s.FailingSince.UTC().Format(time.RFC3339), s.LastError)
+	case !s.StepStarted.IsZero() && !s.Rebuilding && now.Sub(s.StepStarted) >= stuckAfter:
+		return fmt.Sprintf("one step running since %s", s.StepStarted.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // NewRunner builds a runner for a projection reading stream.
@@ -43,7 +81,53 @@ func NewRunner(pool *pgxpool.Pool, js jetstream.JetStream, stream string, p Proj
 	if pool == nil || js == nil || p == nil || log == nil {
 		panic("projections: NewRunner needs a pool, a JetStream context, a projection and a logger")
 	}
-	return &Runner{pool: pool, js: js, stream: stream, projection: p, log: log.With("projection", p.Name())}
+	return &Runner{pool: pool, js: js, stream: stream, projection: p, log: log.With("projection", p.Name()),
+		status: Status{Projection: p.Name()}}
+}
+
+// Status is what the runner is doing now.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+func (r *Runner) update(f func(*Status)) {
+	r.mu.Lock()
+	f(&r.status)
+	r.mu.Unlock()
+}
+
+// step runs one step of the runner under stepTimeout, recording it in the
+// runner's status.
+func (r *Runner) step(ctx context.Context, what string, f func(ctx context.Context) error) error {
+	return r.stepFor(ctx, stepTimeout, what, f)
+}
+
+// stepFor is step with a timeout of its own; none when it is 0.
+func (r *Runner) stepFor(ctx context.Context, timeout time.Duration, what string, f func(ctx context.Context) error) error {
+	r.update(func(s *Status) { s.StepStarted = time.Now() })
+	stepCtx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		stepCtx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	err := f(stepCtx)
+	cancel()
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("%s: no answer within %s: %w", what, timeout, err)
+	}
+	r.update(func(s *Status) {
+		s.StepStarted = time.Time{}
+		if err == nil {
+			s.FailingSince, s.LastError = time.Time{}, ""
+		} else if ctx.Err() == nil {
+			if s.FailingSince.IsZero() {
+				s.FailingSince = time.Now()
+			}
+			s.LastError = err.Error()
+		}
+	})
+	return err
 }
 
 // Prepare creates the projection's schema and checkpoint row.
@@ -75,14 +159,21 @@ func (r *Runner) Run(ctx context.Context) error {
 // and it is released when the connection closes, including when the process
 // dies.
 func (r *Runner) lead(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	var conn *pgx.Conn
+	err := r.step(ctx, "lease connection", func(ctx context.Context) (err error) {
+		conn, err = pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("lease connection: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	for {
 		var held bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(r.projection.Name())).Scan(&held); err != nil {
+		err := r.step(ctx, "take lease", func(ctx context.Context) error {
+			return conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaseKey(r.projection.Name())).Scan(&held)
+		})
+		if err != nil {
 			return fmt.Errorf("take lease: %w", err)
 		}
 		if held {
@@ -92,6 +183,8 @@ func (r *Runner) lead(ctx context.Context) error {
 			return nil
 		}
 	}
+	r.update(func(s *Status) { s.Leading = true })
+	defer r.update(func(s *Status) { s.Leading, s.Rebuilding = false, false })
 	// The lease lives as long as its connection: once that is gone another
 	// runner may take over, so this one stops following and competes for
 	// the lease again.
@@ -101,7 +194,10 @@ func (r *Runner) lead(ctx context.Context) error {
 	var checker sync.WaitGroup
 	checker.Go(func() {
 		for sleep(followCtx, leaseCheckInterval) {
-			if err := conn.Ping(followCtx); err != nil && followCtx.Err() == nil {
+			pingCtx, cancel := context.WithTimeout(followCtx, leaseCheckInterval)
+			err := conn.Ping(pingCtx)
+			cancel()
+			if err != nil && followCtx.Err() == nil {
 				lost <- err
 				stop()
 				return
@@ -122,26 +218,34 @@ func (r *Runner) lead(ctx context.Context) error {
 // follow positions the consumer right after the checkpoint and applies what
 // it delivers, in order.
 func (r *Runner) follow(ctx context.Context) error {
-	if err := Prepare(ctx, r.pool, r.projection); err != nil {
+	if err := r.step(ctx, "prepare schema", func(ctx context.Context) error { return Prepare(ctx, r.pool, r.projection) }); err != nil {
 		return err
 	}
 	if err := r.sameStream(ctx); err != nil {
 		return err
 	}
-	checkpoint, err := r.checkpoint(ctx)
+	name := ConsumerName(r.projection)
+	var checkpoint uint64
+	var cons jetstream.Consumer
+	err := r.step(ctx, "position consumer "+name, func(ctx context.Context) error {
+		var err error
+		if checkpoint, err = r.checkpoint(ctx); err != nil {
+			return err
+		}
+		// Resetting drops any delivery state left by an earlier leader, so
+		// nothing is delivered out of order or skipped after a takeover.
+		if _, err := r.js.ResetConsumerToSequence(ctx, r.stream, name, checkpoint+1); err != nil {
+			return fmt.Errorf("reset consumer %s to %d: %w", name, checkpoint+1, err)
+		}
+		if cons, err = r.js.Consumer(ctx, r.stream, name); err != nil {
+			return fmt.Errorf("consumer %s: %w", name, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	name := ConsumerName(r.projection)
-	// Resetting drops any delivery state left by an earlier leader, so
-	// nothing is delivered out of order or skipped after a takeover.
-	if _, err := r.js.ResetConsumerToSequence(ctx, r.stream, name, checkpoint+1); err != nil {
-		return fmt.Errorf("reset consumer %s to %d: %w", name, checkpoint+1, err)
-	}
-	cons, err := r.js.Consumer(ctx, r.stream, name)
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", name, err)
-	}
+	r.update(func(s *Status) { s.Checkpoint = checkpoint })
 	it, err := cons.Messages(jetstream.PullMaxMessages(batchEventsMax))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
@@ -185,9 +289,12 @@ func (r *Runner) follow(ctx context.Context) error {
 		if nextDelivery, err = inOrder(batch, nextDelivery); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		if err := r.commit(ctx, batch); err != nil {
+		last := batch[len(batch)-1].env.Sequence
+		err := r.step(ctx, fmt.Sprintf("apply events up to %d", last), func(ctx context.Context) error { return r.commit(ctx, batch) })
+		if err != nil {
 			return err
 		}
+		r.update(func(s *Status) { s.Checkpoint = max(s.Checkpoint, last) })
 	}
 }
 
@@ -297,23 +404,48 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 // sameStream makes sure the checkpoint counts in the stream that is there
 // now. A read model built from another stream (its store was replaced, say)
 // would skip the new stream's events up to the old checkpoint, so it is
-// rebuilt from the first event instead.
+// rebuilt from the first event instead. The stream is known by its creation
+// time, stored to the nanosecond as the server reports it.
 func (r *Runner) sameStream(ctx context.Context) error {
-	stream, err := r.js.Stream(ctx, r.stream)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", r.stream, err)
-	}
-	info := stream.CachedInfo()
+	var info *jetstream.StreamInfo
 	var seq int64
-	var created *time.Time
-	err = r.pool.QueryRow(ctx, `SELECT sequence, stream_created FROM projection_checkpoints WHERE name = $1`,
-		r.projection.Name()).Scan(&seq, &created)
+	var created *int64
+	err := r.step(ctx, "check stream "+r.stream, func(ctx context.Context) error {
+		stream, err := r.js.Stream(ctx, r.stream)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", r.stream, err)
+		}
+		info = stream.CachedInfo()
+		err = r.pool.QueryRow(ctx, `SELECT sequence, stream_created_unix_nanos FROM projection_checkpoints WHERE name = $1`,
+			r.projection.Name()).Scan(&seq, &created)
+		if err != nil {
+			return fmt.Errorf("projection %s: read checkpoint: %w", r.projection.Name(), err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("projection %s: read checkpoint: %w", r.projection.Name(), err)
+		return err
 	}
-	other := (created != nil && !created.Equal(info.Created)) || uint64(seq) > info.State.LastSeq
-	if other {
-		r.log.Warn("read model was built from another event stream; rebuilding it", "checkpoint", seq, "stream_last", info.State.LastSeq)
+	streamCreated := info.Created.UnixNano()
+	if (created != nil && *created != streamCreated) || uint64(seq) > info.State.LastSeq {
+		if err := r.rebuild(ctx, seq, created, info); err != nil {
+			return err
+		}
+	}
+	return r.step(ctx, "record stream", func(ctx context.Context) error {
+		_, err := r.pool.Exec(ctx, `UPDATE projection_checkpoints SET stream_created_unix_nanos = $2 WHERE name = $1`,
+			r.projection.Name(), streamCreated)
+		return err
+	})
+}
+
+// rebuild builds the read model again from the first event of the stream
+// that is there now.
+func (r *Runner) rebuild(ctx context.Context, checkpoint int64, created *int64, info *jetstream.StreamInfo) error {
+	r.log.Warn("read model was built from another event stream; rebuilding it", "checkpoint", checkpoint,
+		"stream_last", info.State.LastSeq, "stream_created", info.Created, "recorded_created_unix_nanos", created)
+	var filter string
+	err := r.step(ctx, "reset checkpoint", func(ctx context.Context) error {
 		cons, err := r.js.Consumer(ctx, r.stream, ConsumerName(r.projection))
 		if err != nil {
 			return fmt.Errorf("consumer %s: %w", ConsumerName(r.projection), err)
@@ -322,15 +454,20 @@ func (r *Runner) sameStream(ctx context.Context) error {
 		if len(filters) != 1 {
 			return fmt.Errorf("projection %s: rebuild needs one filter subject, consumer has %v", r.projection.Name(), filters)
 		}
-		if err := r.resetCheckpoint(ctx); err != nil {
-			return err
-		}
-		if _, err := Replay(ctx, r.pool, r.js, r.stream, r.projection, filters[0], nil); err != nil {
-			return err
-		}
+		filter = filters[0]
+		return r.resetCheckpoint(ctx)
+	})
+	if err != nil {
+		return err
 	}
-	_, err = r.pool.Exec(ctx, `UPDATE projection_checkpoints SET stream_created = $2 WHERE name = $1`, r.projection.Name(), info.Created)
-	return err
+	r.update(func(s *Status) { s.Rebuilding, s.Checkpoint = true, 0 })
+	defer r.update(func(s *Status) { s.Rebuilding = false })
+	// A replay reads the whole stream, for as long as that takes; each of
+	// its reads and transactions has a deadline of its own.
+	return r.stepFor(ctx, 0, "rebuild", func(ctx context.Context) error {
+		_, err := Replay(ctx, r.pool, r.js, r.stream, r.projection, filter, nil)
+		return err
+	})
 }
 
 // resetCheckpoint moves the checkpoint back to the start, under the

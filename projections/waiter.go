@@ -2,18 +2,26 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // notifyChannel carries "<projection>:<sequence>" after every checkpoint.
 const notifyChannel = "rafiki_projection_checkpoint"
+
+// listenCheckInterval is how long the listener waits for a notification
+// before it checks that its connection still answers, and how long it
+// waits for an answer.
+const listenCheckInterval = 5 * time.Second
 
 // Waiter lets a request wait until projections have applied the events it
 // wrote (read-your-writes). It follows checkpoints through LISTEN/NOTIFY, so
@@ -21,6 +29,8 @@ const notifyChannel = "rafiki_projection_checkpoint"
 type Waiter struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+
+	connected atomic.Bool // the listener follows notifications
 
 	mu      sync.Mutex
 	applied map[string]uint64
@@ -42,17 +52,21 @@ func (w *Waiter) Run(ctx context.Context) {
 	}
 }
 
+// listen follows notifications on a connection of its own, outside the
+// pool, which it holds for as long as it listens.
 func (w *Waiter) listen(ctx context.Context) error {
-	conn, err := w.pool.Acquire(ctx)
+	setupCtx, cancel := context.WithTimeout(ctx, listenCheckInterval)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(setupCtx, w.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return err
+		return fmt.Errorf("checkpoint listener connection: %w", err)
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(setupCtx, "LISTEN "+notifyChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	// Read the table after LISTEN so that no advance falls in between.
-	rows, err := conn.Query(ctx, `SELECT name, sequence FROM projection_checkpoints`)
+	rows, err := conn.Query(setupCtx, `SELECT name, sequence FROM projection_checkpoints`)
 	if err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
@@ -69,8 +83,23 @@ func (w *Waiter) listen(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	w.connected.Store(true)
+	defer w.connected.Store(false)
 	for {
-		n, err := conn.Conn().WaitForNotification(ctx)
+		// A connection that died without a word (a network partition)
+		// delivers nothing: after a quiet while, make sure it still answers.
+		waitCtx, cancel := context.WithTimeout(ctx, listenCheckInterval)
+		n, err := conn.WaitForNotification(waitCtx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			pingCtx, cancel := context.WithTimeout(ctx, listenCheckInterval)
+			err = conn.Ping(pingCtx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("checkpoint listener connection: %w", err)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -96,6 +125,10 @@ func (w *Waiter) advance(name string, seq uint64) {
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
+
+// Connected reports whether the waiter follows checkpoints now; while it
+// does not, waits end at their timeout.
+func (w *Waiter) Connected() bool { return w.connected.Load() }
 
 // Applied is the last sequence the projection is known to have applied.
 func (w *Waiter) Applied(name string) uint64 {

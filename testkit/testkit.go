@@ -27,23 +27,55 @@ import (
 
 // NATS is an embedded server with the project's streams applied.
 type NATS struct {
-	Server *server.Server
-	Conn   *nats.Conn
-	JS     jetstream.JetStream
-	URL    string
+	Server   *server.Server
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	URL      string
+	StoreDir string // what the server was started with
 }
 
 // StartNATS runs a fresh server whose store lives in the test's temp dir.
 func StartNATS(t testing.TB, syncAlways bool) *NATS {
 	t.Helper()
-	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: t.TempDir(), SyncAlways: syncAlways})
+	dir := t.TempDir()
+	ns, err := natsembed.Start(natsembed.Options{Port: -1, StoreDir: dir, SyncAlways: syncAlways})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
 	n := connect(t, ns)
-	n.Server = ns
+	n.Server, n.StoreDir = ns, dir
 	return n
+}
+
+// RestartNATS shuts the server down and starts a new one on the same store,
+// as a restarted process does; the old connection is closed.
+func RestartNATS(t testing.TB, n *NATS, syncAlways bool) *NATS {
+	t.Helper()
+	n.Conn.Close()
+	StopNATS(n)
+	ns := StartNATSAgain(t, n, -1, syncAlways)
+	restarted := connect(t, ns)
+	restarted.Server, restarted.StoreDir = ns, n.StoreDir
+	return restarted
+}
+
+// StopNATS shuts the server down; its clients stay, reconnecting.
+func StopNATS(n *NATS) {
+	n.Server.Shutdown()
+	n.Server.WaitForShutdown()
+}
+
+// StartNATSAgain starts a server on the stopped one's store, on port (-1:
+// any free port; the old one's port lets its clients reconnect).
+func StartNATSAgain(t testing.TB, n *NATS, port int, syncAlways bool) *server.Server {
+	t.Helper()
+	ns, err := natsembed.Start(natsembed.Options{Port: port, StoreDir: n.StoreDir, SyncAlways: syncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
 }
 
 func connect(t testing.TB, ns *server.Server) *NATS {
@@ -160,21 +192,36 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 	t.Fatalf("not true after %s: "+msg, append([]any{timeout}, args...)...)
 }
 
-// SharedPath finds a file of the shared/ folder that sits beside the
-// repository (here and in CI), walking up from the working directory.
-func SharedPath(t testing.TB, rel string) string {
+// OpenPaymentsSpec is the path of one of the Open Payments OpenAPI specs
+// (auth-server.yaml, resource-server.yaml, wallet-address-server.yaml) as
+// the npm package @interledger/open-payments ships them; scripts/test-deps.sh
+// installs its pinned version below the module root.
+func OpenPaymentsSpec(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := moduleRoot()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Open Payments spec %s: %v", name, err)
 	}
-	for range 8 {
-		candidate := filepath.Join(dir, "shared", rel)
-		if _, err := os.Stat(candidate); err == nil {
-			return candidate
+	path := filepath.Join(root, "node_modules", "@interledger", "open-payments", "dist", "openapi", "specs", name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("Open Payments spec %s: %v; install the test packages with ./scripts/test-deps.sh (make test runs it)", name, err)
+	}
+	return path
+}
+
+// moduleRoot is the nearest folder at or above the working directory that
+// holds go.mod; go test runs in the package's folder.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
 		}
-		dir = filepath.Dir(dir)
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("no go.mod in %s or any folder above it", wd)
+		}
 	}
-	t.Fatalf("shared/%s not found beside the repository", rel)
-	return ""
 }

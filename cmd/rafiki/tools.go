@@ -32,7 +32,7 @@ func migrate() error {
 	if err := app.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	if err := migrations.Up(cfg.DatabaseURL); err != nil {
+	if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
 		return err
 	}
 	fmt.Println("migrations applied")

@@ -1,0 +1,152 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rafiki-go/rafiki/projections"
+)
+
+const (
+	// How long one check may take: a pool that cannot hand out a
+	// connection this fast cannot serve requests either.
+	checkTimeout = time.Second
+	// Checks are run at most this often; probes in between get the last
+	// answer, so that a flood of probes costs the database nothing.
+	checkCacheFor = time.Second
+)
+
+// Check is one thing a listener needs in order to serve: nil when it can.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// PostgresCheck asks the pool for a connection and a round trip.
+func PostgresCheck(pool *pgxpool.Pool) Check {
+	return Check{Name: "postgres", Run: func(ctx context.Context) error {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("no connection from the pool: %w", err)
+		}
+		defer conn.Release()
+		return conn.Ping(ctx)
+	}}
+}
+
+// NATSCheck reports the connection to the NATS server.
+func NATSCheck(nc *nats.Conn) Check {
+	return Check{Name: "nats", Run: func(context.Context) error {
+		if status := nc.Status(); status != nats.CONNECTED {
+			return fmt.Errorf("connection %s", status)
+		}
+		return nil
+	}}
+}
+
+// RedisCheck pings Redis.
+func RedisCheck(client *redis.Client) Check {
+	return Check{Name: "redis", Run: func(ctx context.Context) error { return client.Ping(ctx).Err() }}
+}
+
+// WaiterCheck reports whether mutations can wait for their read models.
+func WaiterCheck(w *projections.Waiter) Check {
+	return Check{Name: "checkpoint_listener", Run: func(context.Context) error {
+		if !w.Connected() {
+			return fmt.Errorf("not following projection checkpoints")
+		}
+		return nil
+	}}
+}
+
+// ProjectionsCheck reports the projections this process leads that are
+// stuck.
+func ProjectionsCheck(runners []*projections.Runner) Check {
+	return Check{Name: "projections", Run: func(context.Context) error {
+		now := time.Now()
+		for _, r := range runners {
+			s := r.Status()
+			if why := s.Stuck(now); why != "" {
+				return fmt.Errorf("projection %s is stuck: %s", s.Projection, why)
+			}
+		}
+		return nil
+	}}
+}
+
+// Health answers readiness from a set of checks.
+type Health struct {
+	checks []Check
+
+	mu     sync.Mutex
+	at     time.Time
+	report healthReport
+}
+
+type healthReport struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// NewHealth builds the readiness of a listener from its checks.
+func NewHealth(checks ...Check) *Health { return &Health{checks: checks} }
+
+// Report runs the checks (or reuses an answer less than checkCacheFor
+// old) and tells whether every one passed.
+func (h *Health) Report(ctx context.Context) (healthReport, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.at) < checkCacheFor && h.report.Status != "" {
+		return h.report, h.report.Status == "ok"
+	}
+	results := make([]error, len(h.checks))
+	var wg sync.WaitGroup
+	for i, c := range h.checks {
+		wg.Go(func() {
+			checkCtx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			results[i] = c.Run(checkCtx)
+		})
+	}
+	wg.Wait()
+	report := healthReport{Status: "ok", Checks: make(map[string]string, len(h.checks))}
+	for i, c := range h.checks {
+		report.Checks[c.Name] = "ok"
+		if results[i] != nil {
+			report.Checks[c.Name] = results[i].Error()
+			report.Status = "error"
+		}
+	}
+	h.at, h.report = time.Now(), report
+	return report, report.Status == "ok"
+}
+
+// serveReadiness answers 200 when every check passes, 503 otherwise, with
+// what each check found.
+func (h *Health) serveReadiness(w http.ResponseWriter, r *http.Request) {
+	report, ok := h.Report(r.Context())
+	body, _ := json.Marshal(report)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = w.Write(body)
+}
+
+// serveLiveness answers 200 while the process serves HTTP at all: a
+// restart cures none of what readiness checks (a database or server out of
+// reach), so liveness does not depend on them.
+func serveLiveness(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}
