@@ -428,7 +428,9 @@ func (h *H) NewRafiki(set map[string]string) *Rafiki {
 	}
 	if _, ok := set["DATABASE_URL"]; !ok {
 		name := fmt.Sprintf("rafiki_system_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, databaseCounter.Add(1))
-		r.Env["DATABASE_URL"] = withDatabase(testkit.PostgresURL(), name)
+		// A small request pool: the shared server's connections are
+		// shared with every other test running meanwhile.
+		r.Env["DATABASE_URL"] = withParam(withDatabase(testkit.PostgresURL(), name), "pool_max_conns", "4")
 		h.t.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
 	}
 	r.DatabaseURL = r.Env["DATABASE_URL"]
@@ -525,14 +527,14 @@ func (r *Rafiki) Operator(timeout time.Duration) *adminclient.Client {
 }
 
 // WaitReady waits until a service process has said it is ready and, when
-// it serves the admin API, answers /healthz there.
+// it serves the admin API, that listener's readiness (/readyz) is 200.
 func (r *Rafiki) WaitReady(t *testing.T, p *Process, timeout time.Duration) {
 	t.Helper()
 	p.WaitOutput(t, "msg=ready", timeout)
 	if !strings.Contains(p.Output(), "backend admin GraphQL API") {
 		return
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", r.Ports["ADMIN_PORT"])
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", r.Ports["ADMIN_PORT"])
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(timeout)
 	for {
