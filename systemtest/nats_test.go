@@ -2,29 +2,41 @@ package systemtest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/app"
 )
 
-// outageBound is the longest a signed call may take while a dependency is
-// down: it must fail, not wait for the dependency to come back.
-const outageBound = 6 * time.Second
+const (
+	// requestTimeout is REQUEST_TIMEOUT_MS as the tests set it (its
+	// default): no request may take longer.
+	requestTimeout = 10 * time.Second
+	// freshBound is the longest a call sent while NATS is known to be down
+	// may take: the store refuses it at once.
+	freshBound = 2 * time.Second
+	// noticeGrace is how long after the server went away a call may still
+	// be sent as if it were there: the client's connection has not seen
+	// it go yet.
+	noticeGrace = 500 * time.Millisecond
+)
 
 // TestNATSOutage stops the nats-server `rafiki dev` uses in the middle of a
-// burst of signed createWalletAddress calls and starts it again: while it
-// is down, calls fail within outageBound with an error the client can
-// read; after, calls succeed again without a restart, no acknowledged
-// wallet address is lost and the read models equal a full replay.
+// burst of signed createWalletAddress calls, for longer than a request's
+// deadline, and starts it again. While it is down, calls sent fail at once
+// with SERVICE_UNAVAILABLE and calls under way end by their deadline; after,
+// calls succeed again without a restart, no acknowledged wallet address is
+// lost and the read models equal a full replay.
 func TestNATSOutage(t *testing.T) {
 	h := newHarness(t)
 	ns := h.NATSServer("nats")
-	r := h.NewRafiki(map[string]string{"NATS_URL": ns.URL()})
+	r := h.NewRafiki(map[string]string{"NATS_URL": ns.URL(), "REQUEST_TIMEOUT_MS": fmt.Sprint(requestTimeout.Milliseconds())})
 	dev := r.Start("dev", nil, "dev")
 	r.WaitReady(t, dev, 90*time.Second)
 	op := r.Operator(30 * time.Second)
@@ -40,14 +52,25 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatalf("stop nats-server: %v", err)
 	}
 	down := time.Now()
-	// Long enough that a call waiting for the server to come back would
-	// take more than outageBound.
-	time.Sleep(outageBound + 2*time.Second)
+	// Calls sent one after another while the server is down, whatever the
+	// burst's clients are doing.
+	var probes []*call
+	outage := requestTimeout + 2*time.Second
+	time.Sleep(noticeGrace)
+	for i := 0; time.Since(down) < outage-freshBound; i++ {
+		c := &call{Path: fmt.Sprintf("/down-%d", i), Key: fmt.Sprintf("down-%d", i), At: time.Now()}
+		wa, err := createWalletAddress(ctx, op, assetID, c.Path, c.Key)
+		c.Took, c.Err = time.Since(c.At), err
+		c.Acked, c.ID = err == nil, wa.ID
+		probes = append(probes, c)
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(outage - time.Since(down))
 	up := time.Now()
 	ns.Start()
 	b.wait(t, 2*time.Minute)
 	t.Logf("burst: %s", b.summary())
-	checkOutageCalls(t, b, down, up)
+	checkOutageCalls(t, append(probes, b.calls...), down, up)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -72,6 +95,13 @@ func TestNATSOutage(t *testing.T) {
 	js := connectJetStream(t, ns.URL())
 	waitCaughtUp(t, pool, js, 30*time.Second)
 	checkNoDuplicates(t, pool, js, base, "outage", calls)
+	var storedProbes int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM rm_wallet_addresses.wallet_addresses WHERE address LIKE $1`, base+"/down-%").Scan(&storedProbes); err != nil {
+		t.Fatal(err)
+	}
+	if storedProbes != 0 {
+		t.Errorf("%d calls refused while the server was down were stored", storedProbes)
+	}
 	live := dumpReadModels(t, pool)
 	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
 		t.Fatalf("dev after SIGTERM: %v", err)
@@ -81,48 +111,78 @@ func TestNATSOutage(t *testing.T) {
 }
 
 // checkOutageCalls fails the test unless every call under way while the
-// server was down ended within outageBound of the moment it went down or
-// of the call's start, whichever came later, and those that failed did so
-// with an error the client can read. As the outage lasts longer than
-// outageBound, a call that waited for the server to come back fails this.
-func checkOutageCalls(t *testing.T, b *burst, down, up time.Time) {
+// server was down behaved: one sent once the service could know the server
+// was gone failed within freshBound with SERVICE_UNAVAILABLE; one sent
+// before ended within requestTimeout of the server going down, and if it
+// failed, with a server-side error.
+func checkOutageCalls(t *testing.T, calls []*call, down, up time.Time) {
 	t.Helper()
-	var during []*call
-	for _, c := range b.calls {
-		if !c.At.IsZero() && c.At.Before(up) && c.At.Add(c.Took).After(down) {
-			during = append(during, c)
+	var fresh, inFlight []*call
+	for _, c := range calls {
+		switch {
+		case c.At.IsZero() || !c.At.Before(up) || !c.At.Add(c.Took).After(down):
+		case c.At.After(down.Add(noticeGrace)):
+			fresh = append(fresh, c)
+		default:
+			inFlight = append(inFlight, c)
 		}
 	}
-	if len(during) == 0 {
-		t.Fatal("no call was under way while the server was down")
+	if len(fresh) == 0 {
+		t.Fatal("no call was sent while the server was down")
 	}
-	waited := func(c *call) time.Duration {
-		if c.At.Before(down) {
-			return c.At.Add(c.Took).Sub(down)
-		}
-		return c.Took
-	}
-	sort.Slice(during, func(i, j int) bool { return waited(during[i]) > waited(during[j]) })
 	var problems []string
-	sent := 0
-	for _, c := range during {
-		if c.At.After(down) {
-			sent++
+	slowestFresh := fresh[0]
+	for _, c := range fresh {
+		if c.Took > slowestFresh.Took {
+			slowestFresh = c
 		}
 		switch {
-		case waited(c) > outageBound:
-			problems = append(problems, fmt.Sprintf("%s waited %s while the server was down, then %s", c.Path, waited(c).Round(time.Millisecond), outcome(c)))
+		case c.Took > freshBound:
+			problems = append(problems, fmt.Sprintf("%s, sent %s after the server went down, took %s, then %s",
+				c.Path, c.At.Sub(down).Round(time.Millisecond), c.Took.Round(time.Millisecond), outcome(c)))
+		case c.Acked:
+			problems = append(problems, fmt.Sprintf("%s, sent %s after the server went down, succeeded", c.Path, c.At.Sub(down).Round(time.Millisecond)))
+		case errorCode(c.Err) != "SERVICE_UNAVAILABLE":
+			problems = append(problems, fmt.Sprintf("%s, sent while the server was down, failed with %v, not SERVICE_UNAVAILABLE", c.Path, c.Err))
+		}
+	}
+	var longest time.Duration
+	for _, c := range inFlight {
+		waited := c.At.Add(c.Took).Sub(down)
+		longest = max(longest, waited)
+		switch {
+		case waited > requestTimeout+time.Second:
+			problems = append(problems, fmt.Sprintf("%s, under way when the server went down, ended %s later, past the request deadline, then %s",
+				c.Path, waited.Round(time.Millisecond), outcome(c)))
 		case !c.Acked:
 			if msg := serviceError(c.Err); msg != "" {
 				problems = append(problems, c.Path+": "+msg)
 			}
 		}
 	}
-	t.Logf("%d calls under way while the server was down (%d sent meanwhile); the longest waited %s, then %s",
-		len(during), sent, waited(during[0]).Round(time.Millisecond), outcome(during[0]))
+	t.Logf("while the server was down (%s): %d calls sent, the slowest answered after %s (%s); %d under way, the last ended %s after it went down",
+		up.Sub(down).Round(time.Millisecond), len(fresh), slowestFresh.Took.Round(time.Millisecond), outcome(slowestFresh), len(inFlight), longest.Round(time.Millisecond))
 	if len(problems) > 0 {
-		t.Errorf("calls while the server was down (%s):\n%s", up.Sub(down).Round(time.Millisecond), firstLines(problems, 10))
+		t.Errorf("calls while the server was down:\n%s", firstLines(problems, 10))
 	}
+}
+
+// errorCode is the GraphQL code of a call's error, from a 200 or a 5xx.
+func errorCode(err error) string {
+	var status *adminclient.StatusError
+	var errs adminclient.Errors
+	switch {
+	case errors.As(err, &errs):
+	case errors.As(err, &status):
+		var body struct{ Errors adminclient.Errors }
+		if json.Unmarshal([]byte(status.Body), &body) != nil || len(body.Errors) == 0 {
+			return ""
+		}
+		errs = body.Errors
+	default:
+		return ""
+	}
+	return errs[0].Code()
 }
 
 func outcome(c *call) string {
