@@ -12,7 +12,8 @@ import (
 // shutdown, as `pg_ctl restart -m fast`, and 3 s down) in the middle of a burst of signed
 // createWalletAddress calls: the service recovers by itself, without a
 // restart; calls after the recovery succeed, acknowledged ones are kept and
-// the read models equal a full replay.
+// the read models equal a full replay. Calls that fail meanwhile fail with
+// SERVICE_UNAVAILABLE.
 func TestPostgresRestart(t *testing.T) {
 	h := newHarness(t)
 	pg := h.PostgresServer()
@@ -35,6 +36,15 @@ func TestPostgresRestart(t *testing.T) {
 	t.Logf("PostgreSQL restarted in %s", time.Since(restartBegan).Round(time.Millisecond))
 	b.wait(t, 2*time.Minute)
 	t.Logf("burst: %s", b.summary())
+	var unavailable []string
+	for _, c := range b.calls {
+		if c.Err != nil && errorCode(c.Err) != "SERVICE_UNAVAILABLE" {
+			unavailable = append(unavailable, fmt.Sprintf("%s after %s: %v", c.Path, c.Took.Round(time.Millisecond), c.Err))
+		}
+	}
+	if len(unavailable) > 0 {
+		t.Errorf("calls failed otherwise than with SERVICE_UNAVAILABLE while PostgreSQL restarted:\n%s", firstLines(unavailable, 10))
+	}
 
 	recovered := time.Now()
 	deadline := recovered.Add(30 * time.Second)
