@@ -136,8 +136,9 @@ func (h *H) dir(name string) string {
 
 // Process is a child process whose output goes to a file.
 type Process struct {
-	Name    string
-	LogPath string
+	Name      string
+	LogPath   string
+	HealthURL string // the base of its /readyz, when it serves one
 	cmd     *exec.Cmd
 	done    chan struct{}
 	err     error // how it exited, once done is closed
@@ -486,7 +487,14 @@ func (r *Rafiki) Environ(set map[string]string) []string {
 // process only.
 func (r *Rafiki) Start(name string, set map[string]string, args ...string) *Process {
 	r.h.t.Helper()
-	return r.h.Start(name, r.Environ(set), rafikiBinary(r.h.t), args...)
+	p := r.h.Start(name, r.Environ(set), rafikiBinary(r.h.t), args...)
+	switch {
+	case args[0] == "dev" || args[0] == "backend":
+		p.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["ADMIN_PORT"])
+	case args[0] == "worker" && set["WORKER_HEALTH_PORT"] != "":
+		p.HealthURL = "http://127.0.0.1:" + set["WORKER_HEALTH_PORT"]
+	}
+	return p
 }
 
 // Run runs a rafiki tool to its end, within timeout, and returns its
@@ -527,26 +535,23 @@ func (r *Rafiki) Operator(timeout time.Duration) *adminclient.Client {
 }
 
 // WaitReady waits until a service process has said it is ready and, when
-// it serves the admin API, that listener's readiness (/readyz) is 200.
+// it serves health endpoints (the admin listener of dev and backend, a
+// worker's WORKER_HEALTH_PORT), its readiness (/readyz) is 200.
 func (r *Rafiki) WaitReady(t *testing.T, p *Process, timeout time.Duration) {
 	t.Helper()
 	p.WaitOutput(t, "msg=ready", timeout)
-	if !strings.Contains(p.Output(), "backend admin GraphQL API") {
+	if p.HealthURL == "" {
 		return
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", r.Ports["ADMIN_PORT"])
-	client := &http.Client{Timeout: time.Second}
+	url := p.HealthURL + "/readyz"
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		status, body, err := getBody(url, time.Second)
+		if err == nil && status == http.StatusOK {
+			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s not OK within %s: %v", p.Name, url, timeout, err)
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("%s: %s not OK within %s: %d %s %v", p.Name, url, timeout, status, body, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
