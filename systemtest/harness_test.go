@@ -139,9 +139,9 @@ type Process struct {
 	Name      string
 	LogPath   string
 	HealthURL string // the base of its /readyz, when it serves one
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error // how it exited, once done is closed
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error // how it exited, once done is closed
 }
 
 // Start runs bin with exactly env. Each start of a name gets a log file of
