@@ -194,8 +194,10 @@ func outcome(c *call) string {
 }
 
 // nodeLossBound is how soon writes must resume after a node of the
-// cluster is lost: an election and a reconnection.
-const nodeLossBound = 8 * time.Second
+// cluster is lost: the stream's followers wait 4 to 9 s (nats-server's
+// election timeouts) before they elect a new leader, then the client
+// reconnects and the request is sent again.
+const nodeLossBound = 12 * time.Second
 
 // outageCode reports whether a call's error code is one a dependency's
 // outage may cause: the dependency did not answer (SERVICE_UNAVAILABLE),
@@ -325,8 +327,8 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		problems = append(problems, "no call sent after the kill succeeded during the burst")
 	} else {
 		t.Logf("the first call sent after the kill to succeed ended %s after it", firstSuccess.Sub(killedAt).Round(time.Millisecond))
-		// docs/OPERATIONS.md: writes go on after a leader election of a
-		// few seconds at most.
+		// docs/OPERATIONS.md: writes go on once the stream has elected
+		// a new leader.
 		if firstSuccess.Sub(killedAt) > nodeLossBound {
 			problems = append(problems, fmt.Sprintf("writes resumed only %s after the kill (bound %s)", firstSuccess.Sub(killedAt).Round(time.Millisecond), nodeLossBound))
 		}
