@@ -40,14 +40,9 @@ func TestNATSOutage(t *testing.T) {
 	h := newHarness(t)
 	ns := h.NATSServer("nats")
 	r := h.NewRafiki(map[string]string{"NATS_URL": ns.URL(), "REQUEST_TIMEOUT_MS": fmt.Sprint(requestTimeout.Milliseconds())})
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
-	op := r.Operator(30 * time.Second)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 30*time.Second)
 	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
 	const calls = 300
 	b := startBurst(op, assetID, "outage", calls, 10)
 	b.waitAcked(t, 80, 60*time.Second)
@@ -294,15 +289,10 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	if replicas := stream.CachedInfo().Config.Replicas; replicas != 3 {
 		t.Fatalf("%s has %d replicas, want 3", app.EventsStream, replicas)
 	}
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
+	dev := startDev(t, r)
 	killed := connectedNode(t, nodes, "rafiki")
 	leadStream(t, js, app.EventsStream, killed.Name)
-	op := r.Operator(30 * time.Second)
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
+	op, assetID := operatorWithAsset(t, r, 30*time.Second)
 	const calls = 300
 	b := startBurst(op, assetID, "cluster", calls, 10)
 	b.waitAcked(t, 80, 60*time.Second)

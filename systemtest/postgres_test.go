@@ -18,14 +18,9 @@ func TestPostgresRestart(t *testing.T) {
 	h := newHarness(t)
 	pg := h.PostgresServer()
 	r := h.NewRafiki(map[string]string{"DATABASE_URL": pg.URL("rafiki")})
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
-	op := r.Operator(20 * time.Second)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 20*time.Second)
 	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
 	const calls = 300
 	b := startBurst(op, assetID, "restart", calls, 10)
 	b.waitAcked(t, 80, 60*time.Second)

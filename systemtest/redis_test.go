@@ -27,14 +27,9 @@ func TestRedisOutage(t *testing.T) {
 	h := newHarness(t)
 	rs := h.RedisServer()
 	r := h.NewRafiki(map[string]string{"REDIS_URL": rs.URL()})
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
-	op := r.Operator(15 * time.Second)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 15*time.Second)
 	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
 	if _, err := createWalletAddress(ctx, op, assetID, "/before", ""); err != nil {
 		t.Fatalf("createWalletAddress: %v", err)
 	}

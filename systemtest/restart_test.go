@@ -17,14 +17,9 @@ import (
 func TestGracefulRestart(t *testing.T) {
 	h := newHarness(t)
 	r := h.NewRafiki(nil)
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
-	op := r.Operator(15 * time.Second)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 15*time.Second)
 	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
 	for i := range 20 {
 		if _, err := createWalletAddress(ctx, op, assetID, fmt.Sprintf("/before-%d", i), ""); err != nil {
 			t.Fatalf("createWalletAddress: %v", err)
@@ -101,14 +96,8 @@ func TestGracefulRestart(t *testing.T) {
 func TestKillDuringWrites(t *testing.T) {
 	h := newHarness(t)
 	r := h.NewRafiki(nil)
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
-	op := r.Operator(20 * time.Second)
-	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 20*time.Second)
 	const calls = 300
 	b := startBurst(op, assetID, "crash", calls, 25)
 	b.waitAcked(t, 100, 60*time.Second)

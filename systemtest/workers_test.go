@@ -52,12 +52,7 @@ func TestWorkerTakeover(t *testing.T) {
 	}
 	leaderOf("wallet_addresses")
 
-	op := r.Operator(20 * time.Second)
-	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
+	op, assetID := operatorWithAsset(t, r, 20*time.Second)
 	const calls = 300
 	b := startBurst(op, assetID, "takeover", calls, 25)
 	b.waitAcked(t, 100, 60*time.Second)

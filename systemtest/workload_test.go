@@ -34,6 +34,26 @@ type walletAddress struct {
 	} `json:"asset"`
 }
 
+// startDev starts rafiki dev and waits until it is ready.
+func startDev(t *testing.T, r *Rafiki) *Process {
+	t.Helper()
+	dev := r.Start("dev", nil, "dev")
+	r.WaitReady(t, dev, 90*time.Second)
+	return dev
+}
+
+// operatorWithAsset is the operator's client, each call bounded by
+// timeout, and a USD asset to create wallet addresses under.
+func operatorWithAsset(t *testing.T, r *Rafiki, timeout time.Duration) (*adminclient.Client, string) {
+	t.Helper()
+	op := r.Operator(timeout)
+	assetID, err := createAsset(context.Background(), op, "USD", 2)
+	if err != nil {
+		t.Fatalf("createAsset: %v", err)
+	}
+	return op, assetID
+}
+
 func createAsset(ctx context.Context, c *adminclient.Client, code string, scale int) (string, error) {
 	var out struct {
 		CreateAsset struct{ Asset struct{ ID string } } `json:"createAsset"`
