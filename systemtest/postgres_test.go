@@ -3,7 +3,6 @@ package systemtest
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -57,32 +56,10 @@ func TestPostgresRestart(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("calls succeed again %s after the burst ended", time.Since(recovered).Round(time.Millisecond))
-	after := startBurst(op, assetID, "after", 50, 10)
-	after.wait(t, time.Minute)
-	if n := len(after.acknowledged()); n != 50 {
-		t.Fatalf("after the recovery %d of 50 calls succeeded: %s", n, after.summary())
-	}
-
-	base := r.OpenPaymentsURL()
-	checkAcknowledged(t, op, base, b.calls)
-	acked := len(b.acknowledged())
-	retried, stored := retryUnacknowledged(t, op, assetID, base, b.calls)
-	t.Logf("%d acknowledged and all found after the restart; %d retried with their idempotency keys, of which %d had been stored",
-		acked, retried, stored)
 	if dev.Exited() {
 		t.Fatalf("dev exited: %v", dev.err)
 	}
-	pool := r.Pool(t)
-	js := connectJetStream(t, r.EmbeddedNATSURL())
-	waitCaughtUp(t, pool, js, 30*time.Second)
-	checkNoDuplicates(t, pool, js, base, "restart", calls)
-	checkNoDuplicates(t, pool, js, base, "after", 50)
-	live := dumpReadModels(t, pool)
-	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
-		t.Fatalf("dev after SIGTERM: %v", err)
-	}
-	replayAll(t, r)
-	compareDumps(t, live, dumpReadModels(t, pool))
+	checkAfterOutage(t, r, dev, op, assetID, b, "restart", connectJetStream(t, r.EmbeddedNATSURL()), "after the recovery", nil)
 	if n := len(grepLines(dev.Output(), "rebuilding")); n > 0 {
 		t.Errorf("a read model was rebuilt: %s", fmt.Sprint(grepLines(dev.Output(), "rebuilding")))
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -604,4 +605,38 @@ func leaders(t *testing.T, pool *pgxpool.Pool) map[string]string {
 		}
 	}
 	return out
+}
+
+// checkAfterOutage checks what an outage during burst b (its calls named
+// prefix) left: 50 more calls all succeed, every acknowledged call is
+// there, the others resolve when retried with their idempotency keys,
+// nothing is duplicated, and once dev stops every read model equals a full
+// replay. when says when the 50 calls ran, for messages; beforeReplay, when
+// set, runs once dev has stopped.
+func checkAfterOutage(t *testing.T, r *Rafiki, dev *Process, op *adminclient.Client, assetID string, b *burst, prefix string,
+	js jetstream.JetStream, when string, beforeReplay func()) {
+	t.Helper()
+	after := startBurst(op, assetID, "after", 50, 10)
+	after.wait(t, time.Minute)
+	if n := len(after.acknowledged()); n != 50 {
+		t.Fatalf("%s %d of 50 calls succeeded: %s", when, n, after.summary())
+	}
+	base := r.OpenPaymentsURL()
+	checkAcknowledged(t, op, base, b.calls)
+	retried, stored := retryUnacknowledged(t, op, assetID, base, b.calls)
+	t.Logf("%d acknowledged and all found %s; %d retried with their idempotency keys, of which %d had been stored",
+		len(b.acknowledged()), when, retried, stored)
+	pool := r.Pool(t)
+	waitCaughtUp(t, pool, js, 30*time.Second)
+	checkNoDuplicates(t, pool, js, base, prefix, len(b.calls))
+	checkNoDuplicates(t, pool, js, base, "after", 50)
+	live := dumpReadModels(t, pool)
+	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+	if beforeReplay != nil {
+		beforeReplay()
+	}
+	replayAll(t, r)
+	compareDumps(t, live, dumpReadModels(t, pool))
 }
