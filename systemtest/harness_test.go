@@ -26,15 +26,33 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// Binaries are built once per test run, on first use, into buildDir.
+// buildDir holds the binaries the tests build.
+var buildDir string
+
+// binary is a main package built once per test run, on first use, into
+// buildDir.
+type binary struct {
+	name, pkg string
+	once      sync.Once
+	path      string
+	err       error
+}
+
+func (b *binary) get(t *testing.T) string {
+	t.Helper()
+	b.once.Do(func() {
+		b.path = filepath.Join(buildDir, b.name)
+		b.err = goBuild(b.path, b.pkg)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
 var (
-	buildDir   string
-	rafikiOnce sync.Once
-	rafikiBin  string
-	rafikiErr  error
-	natsOnce   sync.Once
-	natsBin    string
-	natsErr    error
+	rafikiBuild = &binary{name: "rafiki", pkg: "github.com/rafiki-go/rafiki/cmd/rafiki"}
+	natsBuild   = &binary{name: "nats-server", pkg: "github.com/nats-io/nats-server/v2"}
 )
 
 func TestMain(m *testing.M) {
@@ -61,29 +79,9 @@ func goBuild(out, pkg string) error {
 	return nil
 }
 
-func rafikiBinary(t *testing.T) string {
-	t.Helper()
-	rafikiOnce.Do(func() {
-		rafikiBin = filepath.Join(buildDir, "rafiki")
-		rafikiErr = goBuild(rafikiBin, "github.com/rafiki-go/rafiki/cmd/rafiki")
-	})
-	if rafikiErr != nil {
-		t.Fatal(rafikiErr)
-	}
-	return rafikiBin
-}
+func rafikiBinary(t *testing.T) string { return rafikiBuild.get(t) }
 
-func natsServerBinary(t *testing.T) string {
-	t.Helper()
-	natsOnce.Do(func() {
-		natsBin = filepath.Join(buildDir, "nats-server")
-		natsErr = goBuild(natsBin, "github.com/nats-io/nats-server/v2")
-	})
-	if natsErr != nil {
-		t.Fatal(natsErr)
-	}
-	return natsBin
-}
+func natsServerBinary(t *testing.T) string { return natsBuild.get(t) }
 
 // H is one test's harness: the processes it started and the folder their
 // output goes to. The folder is kept when the test fails.
