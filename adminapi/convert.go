@@ -124,7 +124,7 @@ func walletAddressOut(w *readmodel.WalletAddress) *WalletAddress {
 		status = WalletAddressStatusInactive
 	}
 	return &WalletAddress{ID: w.ID, Address: w.Address, PublicName: w.PublicName, CreatedAt: timestamp(w.CreatedAt),
-		Status: status, AssetID: w.AssetID, TenantID: w.TenantID}
+		Status: status, AssetID: w.AssetID, TenantID: w.TenantID, asset: assetOut(&w.Asset)}
 }
 
 func keyOut(k *readmodel.Key) *WalletAddressKey {

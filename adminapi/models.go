@@ -23,6 +23,9 @@ type WalletAddress struct {
 	Status     WalletAddressStatus
 	AssetID    string
 	TenantID   string
+	// asset is the asset as read with the wallet address, when it was, so
+	// that the asset field costs no second query.
+	asset *Asset
 }
 
 // Peer is the GraphQL Peer; the ids let its object fields resolve.

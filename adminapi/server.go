@@ -90,7 +90,7 @@ func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 	switch kind {
 	case apperr.Internal:
 		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
-	case apperr.Unavailable:
+	case apperr.Unavailable, apperr.Timeout:
 		// The error's chain names what the request waited for.
 		log.Warn("graphql request ran out of time", "path", graphql.GetPath(ctx).String(), "err", err)
 	}

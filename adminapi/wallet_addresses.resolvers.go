@@ -149,6 +149,9 @@ func (r *queryResolver) WalletAddresses(ctx context.Context, after *string, befo
 
 // Asset is the resolver for the asset field.
 func (r *walletAddressResolver) Asset(ctx context.Context, obj *WalletAddress) (*Asset, error) {
+	if obj.asset != nil {
+		return obj.asset, nil
+	}
 	return r.heldAsset(ctx, obj.AssetID)
 }
 

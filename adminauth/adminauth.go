@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/gowebpki/jcs"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rafiki-go/rafiki/apperr"
 )
 
 // maxBodyBytes caps what is buffered for canonicalization; GraphQL admin
@@ -113,7 +114,17 @@ func unauthenticated(format string, args ...any) *failure {
 }
 
 func internal(err error) *failure {
+	if apperr.KindOf(err) == apperr.Unavailable {
+		return unavailable(apperr.Message(err), err)
+	}
 	return &failure{status: http.StatusInternalServerError, code: "INTERNAL_SERVER_ERROR", message: "internal server error", err: err}
+}
+
+// unavailable is a request that could not be checked because a service it
+// needs did not answer; the client may retry it.
+func unavailable(message string, err error) *failure {
+	row := apperr.Lookup(apperr.Unavailable)
+	return &failure{status: row.HTTP, code: row.GraphQL, message: message, err: err}
 }
 
 // write sends the failure in the GraphQL error shape clients already parse.
@@ -164,7 +175,7 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 	if fail != nil {
 		return Identity{}, nil, fail
 	}
-	canonical, err := jcs.Transform(body)
+	canonical, err := canonicalJSON(body)
 	if err != nil {
 		return Identity{}, nil, unauthenticated("request body is not valid JSON")
 	}
@@ -191,7 +202,8 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 	// acceptable for up to 2×TTL, and the key must outlive that.
 	fresh, err := a.rdb.SetNX(r.Context(), "signature:"+sig.String(), 1, 2*a.cfg.TTL).Result()
 	if err != nil {
-		return Identity{}, nil, internal(fmt.Errorf("recording signature for replay protection: %w", err))
+		return Identity{}, nil, unavailable("The replay guard (Redis) did not answer, so the signature cannot be checked. Retry later.",
+			fmt.Errorf("recording signature for replay protection: %w", err))
 	}
 	if !fresh {
 		return Identity{}, nil, unauthenticated("signature has already been used")

@@ -439,9 +439,16 @@ func TestMiddlewareOutages(t *testing.T) {
 		secrets adminauth.Secrets
 		rdb     redis.UniversalClient
 		logged  string
+		status  int
+		code    string
+		message string
 	}{
-		{"secrets lookup fails", failingSecrets{}, testkit.Redis(t), "connection refused"},
-		{"redis down", secretMap{tenant: secret}, down, "replay protection"},
+		{"secrets lookup fails", failingSecrets{}, testkit.Redis(t), "connection refused",
+			http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error"},
+		{"redis down", secretMap{tenant: secret}, down, "replay protection",
+			http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "replay guard (Redis) did not answer"},
+		{"secrets lookup past the deadline", slowSecrets{}, testkit.Redis(t), "deadline exceeded",
+			http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "did not answer, or not in time"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -451,7 +458,7 @@ func TestMiddlewareOutages(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, request(tenant, sign(t, secret, 1, body, time.Now()), body))
 
-			checkError(t, rec, http.StatusInternalServerError, "INTERNAL_SERVER_ERROR", "internal server error")
+			checkError(t, rec, tc.status, tc.code, tc.message)
 			if got.called {
 				t.Error("handler was called")
 			}
@@ -460,6 +467,13 @@ func TestMiddlewareOutages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slowSecrets fails as a lookup whose request ran out of time does.
+type slowSecrets struct{}
+
+func (slowSecrets) APISecret(context.Context, string) (string, bool, error) {
+	return "", false, fmt.Errorf("acquire connection: %w", context.DeadlineExceeded)
 }
 
 func TestIdentityContext(t *testing.T) {

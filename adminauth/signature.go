@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gowebpki/jcs"
 )
 
 // signature is a parsed `signature` header: "t=<ms>, v<version>=<hex digest>".
@@ -93,7 +91,7 @@ func Sign(secret string, version int, body []byte, at time.Time) (string, error)
 	if version < 1 {
 		return "", fmt.Errorf("signature version must be at least 1, got %d", version)
 	}
-	canonical, err := jcs.Transform(body)
+	canonical, err := canonicalJSON(body)
 	if err != nil {
 		return "", fmt.Errorf("canonicalizing body: %w", err)
 	}

@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -118,4 +123,70 @@ func TestNATSOutage(t *testing.T) {
 		}
 	}
 	testkit.Eventually(t, 10*time.Second, func() bool { status, _ := s.probe(t, "/healthz"); return status == http.StatusOK }, "ready again")
+}
+
+// A worker without a backend serves its health endpoints on
+// WORKER_HEALTH_PORT, and only when it is set.
+func TestWorkerHealthEndpoints(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := config.Config{
+		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator", AdminSignatureVersion: 1,
+		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
+		ReadYourWritesTimeout: time.Second, RequestTimeout: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
+		StreamSecret: make([]byte, 32), WorkerHealthPort: port,
+	}
+	r, err := app.Start(context.Background(), cfg, testLogger(), app.Set{Worker: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.Stop(stop)
+	}()
+	if len(r.Listeners) != 1 || r.Listeners[0].Name != app.WorkerHealthListener {
+		t.Fatalf("a worker's listeners: %+v", r.Listeners)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	var body string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	}, "worker ready: %s", body)
+	for _, check := range []string{`"postgres":"ok"`, `"nats":"ok"`, `"projections":"ok"`} {
+		if !strings.Contains(body, check) {
+			t.Fatalf("worker readiness %s lacks %s", body, check)
+		}
+	}
+	resp, err := http.Get(base + "/livez")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("worker liveness: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	cfg.WorkerHealthPort = 0
+	quiet, err := app.Start(context.Background(), cfg, testLogger(), app.Set{Worker: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		quiet.Stop(stop)
+	}()
+	if len(quiet.Listeners) != 0 {
+		t.Fatalf("a worker without WORKER_HEALTH_PORT listens on %+v", quiet.Listeners)
+	}
 }

@@ -42,6 +42,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 	if set.AdminUI {
 		r.Listeners = append(r.Listeners, AdminUIListeners(cfg)...)
 	}
+	if set.Worker && !set.Backend && cfg.WorkerHealthPort != 0 {
+		r.Listeners = append(r.Listeners, WorkerListeners(cfg)...)
+	}
 	servers, err := Bind(r.Listeners, cfg.RequestTimeout, log)
 	if err != nil {
 		return nil, err

@@ -198,6 +198,7 @@ const (
 	AuthAdminListener     = "auth admin GraphQL API"
 	ServiceAPIListener    = "auth service API"
 	AdminUIListener       = "admin UI"
+	WorkerHealthListener  = "worker health"
 )
 
 // BackendListeners are the backend's ports.
@@ -223,6 +224,13 @@ func AuthListeners(c config.Config, dev bool) []Listener {
 		{Name: AuthAdminListener, EnvVar: adminVar, Port: c.AuthAdminPort},
 		{Name: ServiceAPIListener, EnvVar: "SERVICE_API_PORT", Port: c.ServiceAPIPort},
 	}
+}
+
+// WorkerListeners are the ports of a worker that runs without a backend,
+// when WORKER_HEALTH_PORT is set: only its health endpoints. Unset by
+// default, so that any number of workers can run on one host.
+func WorkerListeners(c config.Config) []Listener {
+	return []Listener{{Name: WorkerHealthListener, EnvVar: "WORKER_HEALTH_PORT", Port: c.WorkerHealthPort}}
 }
 
 // AdminUIListeners are the admin UI's ports.

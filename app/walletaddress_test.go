@@ -361,3 +361,94 @@ func TestWalletAddressTenantIsolation(t *testing.T) {
 		t.Fatalf("tenant finding the operator's wallet address by URL: %v %+v", err, byURL)
 	}
 }
+
+// The asset field of a wallet address is read with the wallet address; it
+// must show what the asset query shows, changes included, wherever a wallet
+// address is answered.
+func TestWalletAddressAsset(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, map[string]any{"withdrawalThreshold": "100", "liquidityThreshold": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fields = `asset { ` + assetFields + ` }`
+	var created struct {
+		CreateWalletAddress struct {
+			WalletAddress struct {
+				ID    string
+				Asset assetOut
+			}
+		} `json:"createWalletAddress"`
+	}
+	if err := op.Do(ctx, `mutation($input: CreateWalletAddressInput!) { createWalletAddress(input: $input) { walletAddress { id `+fields+` } } }`,
+		map[string]any{"input": map[string]any{"assetId": usd.ID, "address": "dora"}}, &created); err != nil {
+		t.Fatal(err)
+	}
+	wa := created.CreateWalletAddress.WalletAddress
+	if diff := cmpJSON(t, wa.Asset, usd); diff != "" {
+		t.Fatalf("createWalletAddress: asset %s", diff)
+	}
+
+	var updated struct {
+		UpdateAsset struct{ Asset assetOut } `json:"updateAsset"`
+	}
+	if err := op.Do(ctx, `mutation($id: String!) { updateAsset(input: {id: $id, withdrawalThreshold: "7"}) { asset { `+assetFields+` } } }`,
+		map[string]any{"id": usd.ID}, &updated); err != nil {
+		t.Fatal(err)
+	}
+	want := updated.UpdateAsset.Asset
+	if want.WithdrawalThreshold == nil || *want.WithdrawalThreshold != "7" || want.LiquidityThreshold != nil {
+		t.Fatalf("updated asset %+v", want)
+	}
+	var one struct {
+		WalletAddress struct{ Asset assetOut } `json:"walletAddress"`
+	}
+	if err := op.Do(ctx, `query($id: String!) { walletAddress(id: $id) { `+fields+` } }`, map[string]any{"id": wa.ID}, &one); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmpJSON(t, one.WalletAddress.Asset, want); diff != "" {
+		t.Fatalf("walletAddress after updateAsset: asset %s", diff)
+	}
+	var byURL struct {
+		WalletAddressByURL struct{ Asset assetOut } `json:"walletAddressByUrl"`
+	}
+	if err := op.Do(ctx, `{ walletAddressByUrl(url: "http://wallet.test/dora") { `+fields+` } }`, nil, &byURL); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmpJSON(t, byURL.WalletAddressByURL.Asset, want); diff != "" {
+		t.Fatalf("walletAddressByUrl: asset %s", diff)
+	}
+	var list struct {
+		WalletAddresses struct {
+			Edges []struct{ Node struct{ Asset assetOut } }
+		} `json:"walletAddresses"`
+	}
+	if err := op.Do(ctx, `{ walletAddresses { edges { node { `+fields+` } } } }`, nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.WalletAddresses.Edges) != 1 {
+		t.Fatalf("list %+v", list)
+	}
+	if diff := cmpJSON(t, list.WalletAddresses.Edges[0].Node.Asset, want); diff != "" {
+		t.Fatalf("walletAddresses: asset %s", diff)
+	}
+}
+
+// cmpJSON compares two values by their JSON and describes the difference.
+func cmpJSON(t *testing.T, got, want any) string {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		return fmt.Sprintf("%s, want %s", g, w)
+	}
+	return ""
+}

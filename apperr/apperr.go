@@ -4,7 +4,6 @@
 package apperr
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -79,23 +78,25 @@ func E(kind Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
-// KindOf finds the kind of the first Error in err's chain. A deadline that
-// passed is Unavailable: something the request waited for did not answer in
-// time. Any other error is Internal, and its text must not reach the caller.
+// KindOf finds the kind of the first Error in err's chain. The failure of a
+// service the request needs (a database, the event store or the cache gone,
+// or not answering before the request's deadline) is Unavailable. Any other
+// error is Internal, and its text must not reach the caller.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if unavailable(err) {
 		return Unavailable
 	}
 	return Internal
 }
 
-// unavailableMessage is what a caller is told when its request's deadline
-// passed; what it waited for is in the server log.
-const unavailableMessage = "A service this request needs did not answer in time. Retry it, with the same idempotency key if it changes something."
+// unavailableMessage is what a caller is told when a service its request
+// needs failed; which one, and how, is in the server log.
+const unavailableMessage = "A service this request needs (database, event store or cache) did not answer, or not in time. " +
+	"Retry it; if it changes something, with the same idempotency key, so that a change already stored is not made twice."
 
 // Message is what a caller may be told about err.
 func Message(err error) string {
@@ -103,7 +104,7 @@ func Message(err error) string {
 	if errors.As(err, &e) {
 		return e.Message
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if unavailable(err) {
 		return unavailableMessage
 	}
 	return "Internal error."

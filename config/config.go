@@ -46,6 +46,7 @@ type Config struct {
 	AuthAdminPort          int
 	ServiceAPIPort         int
 	AdminUIPort            int
+	WorkerHealthPort       int // 0: a worker serves no health endpoints
 	EmbeddedNATSPort       int
 	NATSSyncAlways         bool
 	LocalCacheDuration     time.Duration
@@ -89,6 +90,7 @@ func Load(service string) (Config, error) {
 		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
 		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
 		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
+		WorkerHealthPort:       r.integer("WORKER_HEALTH_PORT", 0),
 		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
 		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
 		LocalCacheDuration:     time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
@@ -182,22 +184,26 @@ func streamSecret(text string, c Config) ([]byte, error) {
 	return secret, nil
 }
 
-// ConnectionURL is a database URL without the pool settings pgxpool reads
-// from it (pool_max_conns and the like), for a single connection: Postgres
-// would refuse them as unknown parameters.
+// ConnectionURL is a database URL for a single connection (migrations,
+// creating the database): without the pool settings pgxpool reads from it
+// (pool_max_conns and the like), which Postgres would refuse as unknown
+// parameters, and with a connect_timeout of 5 s unless it sets one, so that
+// an unreachable server fails the start instead of hanging it.
 func ConnectionURL(databaseURL string) string {
-	base, query, found := strings.Cut(databaseURL, "?")
-	if !found {
-		return databaseURL
-	}
+	base, query, _ := strings.Cut(databaseURL, "?")
 	var kept []string
+	timeout := false
 	for _, param := range strings.Split(query, "&") {
-		if !strings.HasPrefix(param, "pool_") {
-			kept = append(kept, param)
+		switch {
+		case param == "" || strings.HasPrefix(param, "pool_"):
+			continue
+		case strings.HasPrefix(param, "connect_timeout="):
+			timeout = true
 		}
+		kept = append(kept, param)
 	}
-	if len(kept) == 0 {
-		return base
+	if !timeout {
+		kept = append(kept, "connect_timeout=5")
 	}
 	return base + "?" + strings.Join(kept, "&")
 }

@@ -74,11 +74,11 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 
 func TestConnectionURLDropsPoolSettings(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://h/db":                                             "postgres://h/db",
-		"postgres://h/db?sslmode=disable":                             "postgres://h/db?sslmode=disable",
-		"postgres://h/db?pool_max_conns=1":                            "postgres://h/db",
-		"postgres://h/db?sslmode=disable&pool_max_conns=1&a=b":        "postgres://h/db?sslmode=disable&a=b",
-		"postgres://h/db?pool_min_conns=2&pool_max_conn_idle_time=1s": "postgres://h/db",
+		"postgres://h/db":                                      "postgres://h/db?connect_timeout=5",
+		"postgres://h/db?sslmode=disable":                      "postgres://h/db?sslmode=disable&connect_timeout=5",
+		"postgres://h/db?pool_max_conns=1":                     "postgres://h/db?connect_timeout=5",
+		"postgres://h/db?sslmode=disable&pool_max_conns=1&a=b": "postgres://h/db?sslmode=disable&a=b&connect_timeout=5",
+		"postgres://h/db?pool_min_conns=2&connect_timeout=9":   "postgres://h/db?connect_timeout=9",
 	} {
 		if got := ConnectionURL(in); got != want {
 			t.Errorf("ConnectionURL(%q) = %q, want %q", in, got, want)

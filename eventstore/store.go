@@ -91,6 +91,7 @@ type Store struct {
 	name   string
 	queue  chan *request
 	done   chan struct{}
+	link   *link
 }
 
 type request struct {
@@ -120,7 +121,9 @@ func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Stor
 		name:   streamName,
 		queue:  make(chan *request, queueLengthMax),
 		done:   make(chan struct{}),
+		link:   newLink(),
 	}
+	s.link.follow(js.Conn(), s.done)
 	for range committersDefault {
 		go s.commitLoop()
 	}
@@ -292,7 +295,9 @@ func (s *Store) commitPipelined(group []*request) {
 		}
 		futures[i] = f
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	bound, unbind := s.link.bind(context.Background())
+	defer unbind()
+	ctx, cancel := context.WithTimeout(bound, groupTimeout)
 	defer cancel()
 	for i, r := range group {
 		if f := futures[i]; f != nil {
@@ -318,9 +323,11 @@ func (s *Store) commitBatch(group []*request) error {
 		all = append(all, r.messages...)
 		expect = append(expect, expectations(r.messages)...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	bound, unbind := s.link.bind(context.Background())
+	ctx, cancel := context.WithTimeout(bound, groupTimeout)
 	seqs, err := s.publish(ctx, all, expect)
 	cancel()
+	unbind()
 	if err != nil {
 		return err
 	}
@@ -337,7 +344,9 @@ func (s *Store) commitBatch(group []*request) error {
 // request of the group, and the rest. When the sequences cannot be read,
 // every request goes to the rest.
 func (s *Store) partition(group []*request) (fresh, rest []*request) {
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	bound, unbind := s.link.bind(context.Background())
+	defer unbind()
+	ctx, cancel := context.WithTimeout(bound, groupTimeout)
 	defer cancel()
 	last, err := s.lastSequences(ctx, group)
 	if err != nil {
@@ -401,6 +410,11 @@ func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
 	}
+	if err := s.reachable(); err != nil {
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+	}
+	ctx, unbind := s.link.bind(ctx)
+	defer unbind()
 	seqs, err := s.publish(ctx, messages, expectations(messages))
 	// On a clustered stream, a retry that arrives while the first attempt
 	// is still being replicated is refused as "in process"; once that
@@ -421,11 +435,11 @@ func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, er
 		return seqs, nil
 	}
 	if !isConflictCode(err) {
-		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, lostOr(ctx, err))
 	}
 	stored, rerr := s.storedEarlier(ctx, messages)
 	if rerr != nil {
-		return nil, fmt.Errorf("append %s: reconcile after %v: %w", messages[0].Subject, err, rerr)
+		return nil, fmt.Errorf("append %s: reconcile after %v: %w", messages[0].Subject, err, lostOr(ctx, rerr))
 	}
 	if stored != nil {
 		return stored, nil
@@ -551,6 +565,8 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 	if err := s.reachable(); err != nil {
 		return nil, 0, fmt.Errorf("load %s: %w", subject, err)
 	}
+	ctx, unbind := s.link.bind(ctx)
+	defer unbind()
 	var out []events.Envelope
 	version := from
 	for len(out) < loadMessagesMax {
@@ -558,14 +574,14 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 		it, err := jetstreamext.GetBatch(ctx, s.js, s.name, loadBatchSize,
 			jetstreamext.GetBatchSeq(version+1), jetstreamext.GetBatchSubject(subject))
 		if err != nil {
-			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+			return nil, 0, fmt.Errorf("load %s: %w", subject, lostOr(ctx, err))
 		}
 		for msg, err := range it {
 			if errors.Is(err, jetstreamext.ErrNoMessages) {
 				break
 			}
 			if err != nil {
-				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+				return nil, 0, fmt.Errorf("load %s: %w", subject, lostOr(ctx, err))
 			}
 			env, err := events.Unmarshal(msg.Data, msg.Sequence)
 			if err != nil {
@@ -588,12 +604,14 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 	if err := s.reachable(); err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
 	}
+	ctx, unbind := s.link.bind(ctx)
+	defer unbind()
 	msg, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, 0, false, nil
 	}
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, lostOr(ctx, err))
 	}
 	return msg.Data, msg.Sequence, true, nil
 }

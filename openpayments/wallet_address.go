@@ -15,7 +15,6 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/connector/stream"
-	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
@@ -67,17 +66,17 @@ func (s *WalletAddresses) Follow(ctx context.Context, js jetstream.JetStream, st
 		return fmt.Errorf("follow wallet address events: %w", err)
 	}
 	consumption, err := cons.Consume(func(m jetstream.Msg) {
+		// The subject ends with the wallet address's id, all the cache
+		// needs: the event itself is not decoded.
+		subject := m.Subject()
+		id := subject[strings.LastIndexByte(subject, '.')+1:]
 		meta, err := m.Metadata()
-		var env events.Envelope
-		if err == nil {
-			err = json.Unmarshal(m.Data(), &env)
-		}
-		if err != nil {
-			s.log.Warn("unreadable wallet address event; cache reset", "subject", m.Subject(), "err", err)
+		if err != nil || id == "" {
+			s.log.Warn("unreadable wallet address event; cache reset", "subject", subject, "err", err)
 			s.cache.resetNow()
 			return
 		}
-		s.cache.changed(env.AggregateID, meta.Sequence.Stream, time.Now())
+		s.cache.changed(id, meta.Sequence.Stream, time.Now())
 	})
 	if err != nil {
 		return fmt.Errorf("follow wallet address events: %w", err)
@@ -159,7 +158,7 @@ func (s *WalletAddresses) render(ctx context.Context, wa *readmodel.WalletAddres
 		ResourceServer       string            `json:"resourceServer"`
 		AdditionalProperties map[string]string `json:"additionalProperties,omitempty"`
 	}{
-		ID: wa.Address, PublicName: wa.PublicName, AssetCode: wa.AssetCode, AssetScale: wa.AssetScale,
+		ID: wa.Address, PublicName: wa.PublicName, AssetCode: wa.Asset.Code, AssetScale: wa.Asset.Scale,
 		AuthServer:     withSlash(s.cfg.AuthServerGrantURL) + wa.TenantID,
 		ResourceServer: withSlash(s.cfg.OpenPaymentsURL) + wa.TenantID,
 	}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -109,4 +110,12 @@ func ReplayKey(name string) int64 { return replayKey(name) }
 func LeaseLock(name string) (classid, objid int64) {
 	k := uint64(leaseKey(name))
 	return int64(k >> 32), int64(k & 0xffffffff)
+}
+
+// SetStuckAfter changes how long a runner may fail before it is stuck, for
+// one test; the returned func restores it.
+func SetStuckAfter(d time.Duration) (restore func()) {
+	old := stuckAfter
+	stuckAfter = d
+	return func() { stuckAfter = old }
 }

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
@@ -187,4 +190,32 @@ func TestEveryProjectionRebuildsOnOneConnection(t *testing.T) {
 		t.Fatalf("checkpoint %d, want at least %d", last, first+80)
 	}
 	equalToReplay(t, e)
+}
+
+// broken is a projection whose every event fails to apply.
+type broken struct{ projections.Tenants }
+
+func (broken) Apply(*pgx.Batch, events.Envelope, events.Event) error {
+	return errors.New("cannot apply this event")
+}
+
+// A runner that keeps failing on an event is reported stuck, with the
+// error; one that follows, idle or not, is not.
+func TestStuckRunnerIsReported(t *testing.T) {
+	defer projections.SetStuckAfter(time.Second)()
+	e := setup(t)
+	quiet := slog.New(slog.DiscardHandler)
+	healthy := projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Assets{}, quiet)
+	defer runUntil(healthy)()
+	load(t, e, 3, 0)
+	failing := projections.NewRunner(e.pool, e.nats.JS, "EVENTS", broken{}, quiet)
+	defer runUntil(failing)()
+	testkit.Eventually(t, 10*time.Second, func() bool { return failing.Status().Stuck(time.Now()) != "" }, "the failing runner is stuck")
+	if why := failing.Status().Stuck(time.Now()); !strings.Contains(why, "cannot apply this event") {
+		t.Fatalf("stuck because %q, want the apply error", why)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s := healthy.Status(); !s.Leading || s.Stuck(time.Now()) != "" {
+		t.Fatalf("an idle runner that follows: %+v, stuck: %q", s, s.Stuck(time.Now()))
+	}
 }

@@ -22,7 +22,8 @@ const (
 	leaseRetry = time.Second
 	// Pause after a failed batch before the runner starts over from its
 	// checkpoint.
-	failureBackoff = 500 * time.Millisecond
+	failureBackoff    = 500 * time.Millisecond
+	failureBackoffMax = 5 * time.Second
 	// How often the leader checks that its lease connection is alive.
 	leaseCheckInterval = 2 * time.Second
 	// The longest one step may take: taking the lease, preparing the
@@ -30,10 +31,12 @@ const (
 	// batch. A step past it fails and the runner starts over, so a database
 	// or server that stops answering never holds the runner for good.
 	stepTimeout = 30 * time.Second
-	// A leader whose steps have failed for this long, or whose step has run
-	// this long, is stuck: the health check says so.
-	stuckAfter = 10 * time.Second
 )
+
+// A runner that has not followed for this long since it stopped on an
+// error, or whose step has run this long, is stuck: the health check says
+// so. A variable for tests.
+var stuckAfter = 10 * time.Second
 
 // Runner keeps one projection up to date. Any number of runners may run for
 // the same projection in different processes: one holds the lease and reads,
@@ -57,17 +60,17 @@ type Status struct {
 	Checkpoint uint64
 	// StepStarted is when the step under way began; zero between steps.
 	StepStarted time.Time
-	// FailingSince is when the first of the steps that failed in a row
-	// failed; zero once a step succeeds.
+	// FailingSince is when the runner last stopped on an error after it
+	// had been following; zero while it follows (or stands by).
 	FailingSince time.Time
 	LastError    string
 }
 
-// Stuck reports why a leading runner is not moving, or "" when it is.
+// Stuck reports why a runner is not moving, or "" when it is: it has not
+// followed for stuckAfter since it stopped on an error, or one of its steps
+// has run that long (a rebuild apart, which takes as long as it takes).
 func (s Status) Stuck(now time.Time) string {
 	switch {
-	case !s.Leading:
-		return ""
 	case !s.FailingSince.IsZero() && now.Sub(s.FailingSince) >= stuckAfter:
 		return fmt.Sprintf("failing since %s: %s", s.FailingSince.UTC().Format(time.RFC3339), s.LastError)
 	case !s.StepStarted.IsZero() && !s.Rebuilding && now.Sub(s.StepStarted) >= stuckAfter:
@@ -116,18 +119,14 @@ func (r *Runner) stepFor(ctx context.Context, timeout time.Duration, what string
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("%s: no answer within %s: %w", what, timeout, err)
 	}
-	r.update(func(s *Status) {
-		s.StepStarted = time.Time{}
-		if err == nil {
-			s.FailingSince, s.LastError = time.Time{}, ""
-		} else if ctx.Err() == nil {
-			if s.FailingSince.IsZero() {
-				s.FailingSince = time.Now()
-			}
-			s.LastError = err.Error()
-		}
-	})
+	r.update(func(s *Status) { s.StepStarted = time.Time{} })
 	return err
+}
+
+// following records that the runner follows the stream, or stands by: it
+// is no longer failing.
+func (r *Runner) following() {
+	r.update(func(s *Status) { s.FailingSince, s.LastError = time.Time{}, "" })
 }
 
 // Prepare creates the projection's schema and checkpoint row.
@@ -142,13 +141,29 @@ func Prepare(ctx context.Context, pool *pgxpool.Pool, p Projection) error {
 
 // Run applies events until ctx ends. Errors inside are logged and retried
 // from the checkpoint; Run returns only when ctx is done.
+// A runner whose steps keep failing (its database is down, say) waits
+// twice as long after each failure, up to failureBackoffMax.
 func (r *Runner) Run(ctx context.Context) error {
+	backoff := failureBackoff
 	for ctx.Err() == nil {
 		err := r.lead(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.log.Error("projection stopped; restarting from checkpoint", "err", err)
-			sleep(ctx, failureBackoff)
+		if err == nil || ctx.Err() != nil {
+			continue
 		}
+		failing := false
+		r.update(func(s *Status) {
+			failing = !s.FailingSince.IsZero()
+			if !failing {
+				s.FailingSince = time.Now()
+			}
+			s.LastError = err.Error()
+		})
+		if !failing {
+			backoff = failureBackoff // it followed before this failure
+		}
+		r.log.Error("projection stopped; restarting from checkpoint", "err", err, "retry_in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, failureBackoffMax)
 	}
 	return nil
 }
@@ -179,6 +194,7 @@ func (r *Runner) lead(ctx context.Context) error {
 		if held {
 			break
 		}
+		r.following() // standing by is no failure
 		if !sleep(ctx, leaseRetry) {
 			return nil
 		}
@@ -245,10 +261,15 @@ func (r *Runner) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.update(func(s *Status) { s.Checkpoint = checkpoint })
 	it, err := cons.Messages(jetstream.PullMaxMessages(batchEventsMax))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
+	}
+	r.update(func(s *Status) { s.Checkpoint = checkpoint })
+	// A runner is past a failure once it applies a batch, or at once when
+	// there is nothing to apply.
+	if cons.CachedInfo().NumPending == 0 {
+		r.following()
 	}
 	defer it.Stop()
 	// Messages are decoded as they arrive, while the previous batch is
@@ -295,6 +316,7 @@ func (r *Runner) follow(ctx context.Context) error {
 			return err
 		}
 		r.update(func(s *Status) { s.Checkpoint = max(s.Checkpoint, last) })
+		r.following()
 	}
 }
 

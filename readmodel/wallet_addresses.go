@@ -12,13 +12,12 @@ import (
 )
 
 // WalletAddress is a row of the wallet addresses read model, with its
-// asset's code and scale.
+// asset (deleted or not), read in the same query.
 type WalletAddress struct {
 	ID            string
 	TenantID      string
 	AssetID       string
-	AssetCode     string
-	AssetScale    uint8
+	Asset         Asset
 	Address       string
 	PublicName    *string
 	CreatedAt     time.Time
@@ -46,18 +45,22 @@ type Key struct {
 	CreatedAt       time.Time
 }
 
-const walletAddressColumns = `w.id::text, w.tenant_id::text, w.asset_id::text, a.code, a.scale, w.address, w.public_name,
-	w.created_at, w.deactivated_at, w.version`
+const walletAddressColumns = `w.id::text, w.tenant_id::text, w.asset_id::text, w.address, w.public_name,
+	w.created_at, w.deactivated_at, w.version,
+	a.tenant_id::text, a.code, a.scale, a.ledger, a.withdrawal_threshold, a.liquidity_threshold, a.created_at`
 
 const walletAddressFrom = `rm_wallet_addresses.wallet_addresses w JOIN rm_assets.assets a ON a.id = w.asset_id`
 
 func scanWalletAddress(row pgx.Row) (WalletAddress, string, error) {
 	var w WalletAddress
-	var scale int16
 	var version int64
-	err := row.Scan(&w.ID, &w.TenantID, &w.AssetID, &w.AssetCode, &scale, &w.Address, &w.PublicName,
-		&w.CreatedAt, &w.DeactivatedAt, &version)
-	w.AssetScale, w.Version = uint8(scale), uint64(version)
+	var scale int16
+	var ledger int32
+	a := &w.Asset
+	err := row.Scan(&w.ID, &w.TenantID, &w.AssetID, &w.Address, &w.PublicName, &w.CreatedAt, &w.DeactivatedAt, &version,
+		&a.TenantID, &a.Code, &scale, &ledger, &a.WithdrawalThreshold, &a.LiquidityThreshold, &a.CreatedAt)
+	w.Version = uint64(version)
+	a.ID, a.Scale, a.Ledger = w.AssetID, uint8(scale), uint32(ledger)
 	return w, w.ID, err
 }
 

@@ -3,13 +3,11 @@ package systemtest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -23,22 +21,38 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// Binaries are built once per test run, on first use, into buildDir.
+// buildDir holds the binaries the tests build.
+var buildDir string
+
+// binary is a main package built once per test run, on first use, into
+// buildDir.
+type binary struct {
+	name, pkg string
+	once      sync.Once
+	path      string
+	err       error
+}
+
+func (b *binary) get(t *testing.T) string {
+	t.Helper()
+	b.once.Do(func() {
+		b.path = filepath.Join(buildDir, b.name)
+		b.err = goBuild(b.path, b.pkg)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
 var (
-	buildDir   string
-	rafikiOnce sync.Once
-	rafikiBin  string
-	rafikiErr  error
-	natsOnce   sync.Once
-	natsBin    string
-	natsErr    error
+	rafikiBuild = &binary{name: "rafiki", pkg: "github.com/rafiki-go/rafiki/cmd/rafiki"}
+	natsBuild   = &binary{name: "nats-server", pkg: "github.com/nats-io/nats-server/v2"}
 )
 
 func TestMain(m *testing.M) {
@@ -56,36 +70,18 @@ func TestMain(m *testing.M) {
 // goBuild builds a main package of this module or of one it requires, at
 // the version go.mod names.
 func goBuild(out, pkg string) error {
-	output, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput()
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	output, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, output)
 	}
 	return nil
 }
 
-func rafikiBinary(t *testing.T) string {
-	t.Helper()
-	rafikiOnce.Do(func() {
-		rafikiBin = filepath.Join(buildDir, "rafiki")
-		rafikiErr = goBuild(rafikiBin, "github.com/rafiki-go/rafiki/cmd/rafiki")
-	})
-	if rafikiErr != nil {
-		t.Fatal(rafikiErr)
-	}
-	return rafikiBin
-}
+func rafikiBinary(t *testing.T) string { return rafikiBuild.get(t) }
 
-func natsServerBinary(t *testing.T) string {
-	t.Helper()
-	natsOnce.Do(func() {
-		natsBin = filepath.Join(buildDir, "nats-server")
-		natsErr = goBuild(natsBin, "github.com/nats-io/nats-server/v2")
-	})
-	if natsErr != nil {
-		t.Fatal(natsErr)
-	}
-	return natsBin
-}
+func natsServerBinary(t *testing.T) string { return natsBuild.get(t) }
 
 // H is one test's harness: the processes it started and the folder their
 // output goes to. The folder is kept when the test fails.
@@ -110,7 +106,11 @@ func newHarness(t *testing.T) *H {
 	// Registered first, so it runs after every process has been stopped.
 	t.Cleanup(func() {
 		if !t.Failed() {
-			os.RemoveAll(dir)
+			if os.Getenv("SYSTEMTEST_KEEP") == "" {
+				os.RemoveAll(dir)
+			} else {
+				t.Logf("process output kept in %s", dir)
+			}
 			return
 		}
 		h.mu.Lock()
@@ -134,11 +134,12 @@ func (h *H) dir(name string) string {
 
 // Process is a child process whose output goes to a file.
 type Process struct {
-	Name    string
-	LogPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error // how it exited, once done is closed
+	Name      string
+	LogPath   string
+	HealthURL string // the base of its /readyz, when it serves one
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error // how it exited, once done is closed
 }
 
 // Start runs bin with exactly env. Each start of a name gets a log file of
@@ -182,9 +183,6 @@ func (h *H) start(name string, env []string, cred *syscall.Credential, bin strin
 	h.t.Cleanup(p.Kill)
 	return p
 }
-
-// Pid is the process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Exited reports whether the process has ended.
 func (p *Process) Exited() bool {
@@ -428,7 +426,9 @@ func (h *H) NewRafiki(set map[string]string) *Rafiki {
 	}
 	if _, ok := set["DATABASE_URL"]; !ok {
 		name := fmt.Sprintf("rafiki_system_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, databaseCounter.Add(1))
-		r.Env["DATABASE_URL"] = withDatabase(testkit.PostgresURL(), name)
+		// A small request pool: the shared server's connections are
+		// shared with every other test running meanwhile.
+		r.Env["DATABASE_URL"] = withParam(withDatabase(testkit.PostgresURL(), name), "pool_max_conns", "4")
 		h.t.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
 	}
 	r.DatabaseURL = r.Env["DATABASE_URL"]
@@ -485,7 +485,14 @@ func (r *Rafiki) Environ(set map[string]string) []string {
 // process only.
 func (r *Rafiki) Start(name string, set map[string]string, args ...string) *Process {
 	r.h.t.Helper()
-	return r.h.Start(name, r.Environ(set), rafikiBinary(r.h.t), args...)
+	p := r.h.Start(name, r.Environ(set), rafikiBinary(r.h.t), args...)
+	switch {
+	case args[0] == "dev" || args[0] == "backend":
+		p.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["ADMIN_PORT"])
+	case args[0] == "worker" && set["WORKER_HEALTH_PORT"] != "":
+		p.HealthURL = "http://127.0.0.1:" + set["WORKER_HEALTH_PORT"]
+	}
+	return p
 }
 
 // Run runs a rafiki tool to its end, within timeout, and returns its
@@ -496,6 +503,7 @@ func (r *Rafiki) Run(timeout time.Duration, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, rafikiBinary(r.h.t), args...)
 	cmd.Env = r.Environ(nil)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -525,26 +533,23 @@ func (r *Rafiki) Operator(timeout time.Duration) *adminclient.Client {
 }
 
 // WaitReady waits until a service process has said it is ready and, when
-// it serves the admin API, answers /healthz there.
+// it serves health endpoints (the admin listener of dev and backend, a
+// worker's WORKER_HEALTH_PORT), its readiness (/readyz) is 200.
 func (r *Rafiki) WaitReady(t *testing.T, p *Process, timeout time.Duration) {
 	t.Helper()
 	p.WaitOutput(t, "msg=ready", timeout)
-	if !strings.Contains(p.Output(), "backend admin GraphQL API") {
+	if p.HealthURL == "" {
 		return
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", r.Ports["ADMIN_PORT"])
-	client := &http.Client{Timeout: time.Second}
+	url := p.HealthURL + "/readyz"
 	deadline := time.Now().Add(timeout)
 	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		status, body, err := getBody(url, time.Second)
+		if err == nil && status == http.StatusOK {
+			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s not OK within %s: %v", p.Name, url, timeout, err)
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("%s: %s not OK within %s: %d %s %v", p.Name, url, timeout, status, body, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -554,244 +559,4 @@ func (r *Rafiki) WaitReady(t *testing.T, p *Process, timeout time.Duration) {
 func (r *Rafiki) Pool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	return testkit.Pool(t, r.DatabaseURL)
-}
-
-// JetStream connects the test to a NATS server.
-func connectJetStream(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatalf("nats at %s: %v", url, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
-// NATSServer is a nats-server process with JetStream and its store.
-type NATSServer struct {
-	h        *H
-	Name     string
-	Port     int
-	StoreDir string
-	args     []string
-	Proc     *Process
-}
-
-// NATSServer starts a single nats-server with JetStream on a free port.
-func (h *H) NATSServer(name string) *NATSServer {
-	h.t.Helper()
-	port := freePorts(h.t, 1)[0]
-	n := &NATSServer{h: h, Name: name, Port: port, StoreDir: h.dir(name)}
-	n.args = []string{"-js", "-sd", n.StoreDir, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-n", name}
-	n.Start()
-	return n
-}
-
-// NATSCluster starts three nats-servers forming one JetStream cluster.
-func (h *H) NATSCluster() []*NATSServer {
-	h.t.Helper()
-	ports := freePorts(h.t, 6)
-	var routes []string
-	for i := range 3 {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[3+i]))
-	}
-	var nodes []*NATSServer
-	for i := range 3 {
-		name := fmt.Sprintf("nats-%d", i+1)
-		n := &NATSServer{h: h, Name: name, Port: ports[i], StoreDir: h.dir(name)}
-		n.args = []string{"-js", "-sd", n.StoreDir, "-a", "127.0.0.1", "-p", strconv.Itoa(n.Port), "-n", name,
-			"--cluster_name", "rafiki-system", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]),
-			"--routes", strings.Join(routes, ",")}
-		n.Proc = h.Start(n.Name, baseEnv(), natsServerBinary(h.t), n.args...)
-		nodes = append(nodes, n)
-	}
-	for _, n := range nodes {
-		n.waitJetStream(30 * time.Second)
-	}
-	return nodes
-}
-
-// URL is the server's client URL.
-func (n *NATSServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Port) }
-
-// Start runs the server (again) on its port and store.
-func (n *NATSServer) Start() {
-	n.h.t.Helper()
-	n.Proc = n.h.Start(n.Name, baseEnv(), natsServerBinary(n.h.t), n.args...)
-	n.waitJetStream(15 * time.Second)
-}
-
-// waitJetStream waits until the server answers JetStream requests, which
-// in a cluster means that a meta leader has been elected.
-func (n *NATSServer) waitJetStream(timeout time.Duration) {
-	t := n.h.t
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		if n.Proc.Exited() {
-			t.Fatalf("%s exited: %v", n.Name, n.Proc.err)
-		}
-		last = func() error {
-			nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second))
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			_, err = js.AccountInfo(ctx)
-			return err
-		}()
-		if last == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: JetStream not available within %s: %v", n.Name, timeout, last)
-}
-
-// RedisServer is a redis-server process that keeps nothing on disk.
-type RedisServer struct {
-	h    *H
-	Port int
-	Proc *Process
-}
-
-// RedisServer starts a redis-server on a free port.
-func (h *H) RedisServer() *RedisServer {
-	h.t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		h.t.Fatalf("redis-server is needed to stop and start Redis under the services: %v", err)
-	}
-	r := &RedisServer{h: h, Port: freePorts(h.t, 1)[0]}
-	r.start(bin)
-	return r
-}
-
-func (r *RedisServer) start(bin string) {
-	r.h.t.Helper()
-	r.Proc = r.h.Start("redis", baseEnv(), bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.h.dir("redis"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.Port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if r.Proc.Exited() || time.Now().After(deadline) {
-			r.h.t.Fatalf("redis-server on %d did not start: %v", r.Port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Start runs the server again on its port.
-func (r *RedisServer) Start() {
-	r.h.t.Helper()
-	bin, _ := exec.LookPath("redis-server")
-	r.start(bin)
-}
-
-// URL is the server's REDIS_URL.
-func (r *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.Port) }
-
-// PostgresServer is a PostgreSQL instance of the test's own: its own data
-// folder, port and socket folder. PostgreSQL refuses to run as root, so a
-// test running as root runs it as the user postgres.
-type PostgresServer struct {
-	h    *H
-	Port int
-	Dir  string
-	cred *syscall.Credential
-	Proc *Process
-}
-
-// PostgresServer initialises and starts an instance with trust auth.
-func (h *H) PostgresServer() *PostgresServer {
-	h.t.Helper()
-	initdb, err := exec.LookPath("initdb")
-	if err != nil {
-		h.t.Fatalf("initdb is needed to run a PostgreSQL of the test's own: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "rafiki-systemtest-pg-")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &PostgresServer{h: h, Port: freePorts(h.t, 1)[0], Dir: dir}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			h.t.Fatalf("running as root, PostgreSQL needs a user to run as, and there is no user postgres: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	cmd := exec.Command(initdb, "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-	cmd.Env = append(baseEnv(), "LC_ALL=C")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		h.t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	s.Start()
-	return s
-}
-
-// Start runs the postmaster on the instance's data, as a child of the test.
-func (s *PostgresServer) Start() {
-	s.h.t.Helper()
-	bin, err := exec.LookPath("postgres")
-	if err != nil {
-		s.h.t.Fatal(err)
-	}
-	s.Proc = s.h.start("postgres", append(baseEnv(), "LC_ALL=C"), s.cred, bin, "-D", filepath.Join(s.Dir, "data"),
-		"-p", strconv.Itoa(s.Port), "-k", s.Dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-		"-c", "max_connections=200")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		c, err := pgx.Connect(ctx, s.URL("postgres"))
-		cancel()
-		if err == nil {
-			c.Close(context.Background())
-			return
-		}
-		if s.Proc.Exited() || time.Now().After(deadline) {
-			s.h.t.Fatalf("postgres on %d did not start: %v", s.Port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Restart shuts the instance down as `pg_ctl restart -m fast` does (SIGINT:
-// sessions are ended, then a clean shutdown) and starts it again.
-func (s *PostgresServer) Restart() {
-	s.h.t.Helper()
-	if err := s.Proc.Stop(syscall.SIGINT, 30*time.Second); err != nil {
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) {
-			s.h.t.Fatalf("postgres fast shutdown: %v", err)
-		}
-	}
-	s.Start()
-}
-
-// URL is a connection URL for a database of the instance.
-func (s *PostgresServer) URL(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, database)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,28 +17,26 @@ import (
 )
 
 // TestRedisOutage stops the Redis `rafiki dev` uses, then starts it again.
-// While it is down, what needs no Redis keeps answering (/healthz, wallet
-// address documents), and signed admin calls, whose replay guard needs
-// Redis, fail at once with an error instead of hanging. Once it is back,
-// signed calls work again without a restart.
+// While it is down, what needs no Redis keeps answering (wallet address
+// documents and the Open Payments listener's readiness, liveness), the
+// admin listener's readiness says Redis is missing, and signed admin
+// calls, whose replay guard needs Redis, fail at once with a server-side
+// error instead of hanging. Once it is back, signed calls work again
+// without a restart.
 func TestRedisOutage(t *testing.T) {
 	h := newHarness(t)
 	rs := h.RedisServer()
 	r := h.NewRafiki(map[string]string{"REDIS_URL": rs.URL()})
-	dev := r.Start("dev", nil, "dev")
-	r.WaitReady(t, dev, 90*time.Second)
-	op := r.Operator(15 * time.Second)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 15*time.Second)
 	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
 	if _, err := createWalletAddress(ctx, op, assetID, "/before", ""); err != nil {
 		t.Fatalf("createWalletAddress: %v", err)
 	}
-	document := r.OpenPaymentsURL() + "/before"
-	health := fmt.Sprintf("http://127.0.0.1:%d/healthz", r.Ports["ADMIN_PORT"])
-	for _, url := range []string{document, health} {
+	admin := fmt.Sprintf("http://127.0.0.1:%d", r.Ports["ADMIN_PORT"])
+	openPayments := fmt.Sprintf("http://127.0.0.1:%d", r.Ports["OPEN_PAYMENTS_PORT"])
+	untouched := []string{r.OpenPaymentsURL() + "/before", openPayments + "/readyz", openPayments + "/healthz", admin + "/livez"}
+	for _, url := range append(untouched, admin+"/readyz") {
 		if status, took, err := get(url, 2*time.Second); err != nil || status != http.StatusOK {
 			t.Fatalf("GET %s with Redis up: %d after %s, %v", url, status, took, err)
 		}
@@ -46,7 +45,19 @@ func TestRedisOutage(t *testing.T) {
 	if err := rs.Proc.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 		t.Fatalf("stop redis: %v", err)
 	}
-	for _, url := range []string{document, health} {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, body, err := getBody(admin+"/readyz", 3*time.Second)
+		if err == nil && status == http.StatusServiceUnavailable && strings.Contains(body, "redis") {
+			t.Logf("admin readiness with Redis down: %d %s", status, body)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("admin /readyz 5s after Redis stopped: %d %s %v", status, body, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, url := range untouched {
 		if status, took, err := get(url, 2*time.Second); err != nil || status != http.StatusOK {
 			t.Errorf("GET %s with Redis down: %d after %s, %v", url, status, took, err)
 		}
@@ -80,7 +91,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 
 	rs.Start()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := listQuery(callCtx, op)
@@ -98,9 +109,32 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatalf("createWalletAddress after Redis came back: %v", err)
 		}
 	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		status, body, err := getBody(admin+"/readyz", 3*time.Second)
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("admin /readyz 5s after Redis came back: %d %s %v", status, body, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if dev.Exited() {
 		t.Fatalf("dev exited: %v", dev.err)
 	}
+}
+
+// getBody fetches a URL and returns the status and the body.
+func getBody(url string, timeout time.Duration) (int, string, error) {
+	client := &http.Client{Timeout: timeout}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(body), err
 }
 
 // get fetches a URL and returns the status and how long it took.

@@ -24,10 +24,12 @@ func TestWorkerTakeover(t *testing.T) {
 	backend := r.Start("backend", nil, "backend")
 	r.WaitReady(t, backend, 90*time.Second)
 	workers := map[string]*Process{}
-	for _, name := range []string{"worker-1", "worker-2"} {
+	healthPorts := freePorts(t, 2)
+	for i, name := range []string{"worker-1", "worker-2"} {
 		// The application name tells the workers' connections apart in
 		// pg_stat_activity, and so which of them holds a lease.
-		w := r.Start(name, map[string]string{"DATABASE_URL": withParam(r.DatabaseURL, "application_name", name)}, "worker")
+		w := r.Start(name, map[string]string{"DATABASE_URL": withParam(r.DatabaseURL, "application_name", name),
+			"WORKER_HEALTH_PORT": fmt.Sprint(healthPorts[i])}, "worker")
 		r.WaitReady(t, w, 60*time.Second)
 		workers[name] = w
 	}
@@ -50,12 +52,7 @@ func TestWorkerTakeover(t *testing.T) {
 	}
 	leaderOf("wallet_addresses")
 
-	op := r.Operator(20 * time.Second)
-	ctx := context.Background()
-	assetID, err := createAsset(ctx, op, "USD", 2)
-	if err != nil {
-		t.Fatalf("createAsset: %v", err)
-	}
+	op, assetID := operatorWithAsset(t, r, 20*time.Second)
 	const calls = 300
 	b := startBurst(op, assetID, "takeover", calls, 25)
 	b.waitAcked(t, 100, 60*time.Second)
@@ -77,6 +74,7 @@ func TestWorkerTakeover(t *testing.T) {
 		t.Fatalf("wallet_addresses is led by %s after %s was killed", got, killed)
 	}
 	probe(t, backend, op, 10*time.Second)
+	r.WaitReady(t, workers[survivor], 10*time.Second)
 
 	base := r.OpenPaymentsURL()
 	checkAcknowledged(t, op, base, b.calls)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +33,26 @@ type walletAddress struct {
 	Asset   struct {
 		ID string `json:"id"`
 	} `json:"asset"`
+}
+
+// startDev starts rafiki dev and waits until it is ready.
+func startDev(t *testing.T, r *Rafiki) *Process {
+	t.Helper()
+	dev := r.Start("dev", nil, "dev")
+	r.WaitReady(t, dev, 90*time.Second)
+	return dev
+}
+
+// operatorWithAsset is the operator's client, each call bounded by
+// timeout, and a USD asset to create wallet addresses under.
+func operatorWithAsset(t *testing.T, r *Rafiki, timeout time.Duration) (*adminclient.Client, string) {
+	t.Helper()
+	op := r.Operator(timeout)
+	assetID, err := createAsset(context.Background(), op, "USD", 2)
+	if err != nil {
+		t.Fatalf("createAsset: %v", err)
+	}
+	return op, assetID
 }
 
 func createAsset(ctx context.Context, c *adminclient.Client, code string, scale int) (string, error) {
@@ -276,7 +297,8 @@ func checkAcknowledged(t *testing.T, c *adminclient.Client, base string, calls [
 
 // retryUnacknowledged sends every call that was not acknowledged again,
 // with its idempotency key: each must now succeed, with the wallet address
-// of its path, and the one stored already if the first attempt stored it.
+// of its path, and the one stored already if the first attempt stored it,
+// as it must have when it was answered TIMEOUT.
 // It returns how many calls it retried and how many of those had been
 // stored by their first attempt.
 func retryUnacknowledged(t *testing.T, c *adminclient.Client, assetID, base string, calls []*call) (retried, stored int) {
@@ -308,6 +330,8 @@ func retryUnacknowledged(t *testing.T, c *adminclient.Client, assetID, base stri
 			return fmt.Errorf("retry of %s answered %s", cl.Path, wa.Address)
 		case before != nil && before.ID != wa.ID:
 			return fmt.Errorf("retry of %s answered %s, the first attempt stored %s", cl.Path, wa.ID, before.ID)
+		case before == nil && errorCode(cl.Err) == "TIMEOUT":
+			return fmt.Errorf("%s was answered TIMEOUT, which says the change was stored, and was not there: %v", cl.Path, cl.Err)
 		}
 		if before != nil {
 			found.Add(1)
@@ -512,23 +536,18 @@ func replayAll(t *testing.T, r *Rafiki) {
 	}
 }
 
-// checkpoint is a row of projection_checkpoints.
-type checkpoint struct {
-	Sequence      int64
-	StreamCreated *time.Time
-}
-
-func checkpoints(t *testing.T, pool *pgxpool.Pool) map[string]checkpoint {
+// checkpoints are the sequences in projection_checkpoints, by projection.
+func checkpoints(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT name, sequence, stream_created FROM projection_checkpoints`)
+	rows, err := pool.Query(context.Background(), `SELECT name, sequence FROM projection_checkpoints`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]checkpoint{}
+	out := map[string]int64{}
 	var name string
-	var c checkpoint
-	if _, err := pgx.ForEachRow(rows, []any{&name, &c.Sequence, &c.StreamCreated}, func() error {
-		out[name] = c
+	var seq int64
+	if _, err := pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
+		out[name] = seq
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -586,4 +605,38 @@ func leaders(t *testing.T, pool *pgxpool.Pool) map[string]string {
 		}
 	}
 	return out
+}
+
+// checkAfterOutage checks what an outage during burst b (its calls named
+// prefix) left: 50 more calls all succeed, every acknowledged call is
+// there, the others resolve when retried with their idempotency keys,
+// nothing is duplicated, and once dev stops every read model equals a full
+// replay. when says when the 50 calls ran, for messages; beforeReplay, when
+// set, runs once dev has stopped.
+func checkAfterOutage(t *testing.T, r *Rafiki, dev *Process, op *adminclient.Client, assetID string, b *burst, prefix string,
+	js jetstream.JetStream, when string, beforeReplay func()) {
+	t.Helper()
+	after := startBurst(op, assetID, "after", 50, 10)
+	after.wait(t, time.Minute)
+	if n := len(after.acknowledged()); n != 50 {
+		t.Fatalf("%s %d of 50 calls succeeded: %s", when, n, after.summary())
+	}
+	base := r.OpenPaymentsURL()
+	checkAcknowledged(t, op, base, b.calls)
+	retried, stored := retryUnacknowledged(t, op, assetID, base, b.calls)
+	t.Logf("%d acknowledged and all found %s; %d retried with their idempotency keys, of which %d had been stored",
+		len(b.acknowledged()), when, retried, stored)
+	pool := r.Pool(t)
+	waitCaughtUp(t, pool, js, 30*time.Second)
+	checkNoDuplicates(t, pool, js, base, prefix, len(b.calls))
+	checkNoDuplicates(t, pool, js, base, "after", 50)
+	live := dumpReadModels(t, pool)
+	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+	if beforeReplay != nil {
+		beforeReplay()
+	}
+	replayAll(t, r)
+	compareDumps(t, live, dumpReadModels(t, pool))
 }
