@@ -102,30 +102,22 @@ func (g *rig) start(name string, env []string, bin string, args ...string) *Proc
 	return p
 }
 
-// rafikiBinaryTB and natsServerBinaryTB build the binaries once per run,
-// sharing the harness's builds.
-func rafikiBinaryTB(tb testing.TB) string {
-	tb.Helper()
-	rafikiOnce.Do(func() {
-		rafikiBin = filepath.Join(buildDir, "rafiki")
-		rafikiErr = goBuild(rafikiBin, "github.com/rafiki-go/rafiki/cmd/rafiki")
-	})
-	if rafikiErr != nil {
-		tb.Fatal(rafikiErr)
-	}
-	return rafikiBin
-}
+// rafikiBinaryTB and natsServerBinaryTB are rafikiBinary and
+// natsServerBinary for a benchmark: the same builds, once per run.
+func rafikiBinaryTB(tb testing.TB) string { return builtTB(tb, rafikiBuild) }
 
-func natsServerBinaryTB(tb testing.TB) string {
+func natsServerBinaryTB(tb testing.TB) string { return builtTB(tb, natsBuild) }
+
+func builtTB(tb testing.TB, b *binary) string {
 	tb.Helper()
-	natsOnce.Do(func() {
-		natsBin = filepath.Join(buildDir, "nats-server")
-		natsErr = goBuild(natsBin, "github.com/nats-io/nats-server/v2")
+	b.once.Do(func() {
+		b.path = filepath.Join(buildDir, b.name)
+		b.err = goBuild(b.path, b.pkg)
 	})
-	if natsErr != nil {
-		tb.Fatal(natsErr)
+	if b.err != nil {
+		tb.Fatal(b.err)
 	}
-	return natsBin
+	return b.path
 }
 
 func freePortsTB(tb testing.TB, n int) []int {
