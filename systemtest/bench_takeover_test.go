@@ -3,6 +3,7 @@ package systemtest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"slices"
@@ -62,8 +63,9 @@ const (
 // wallet address events per second (half creates, half updates of wallet
 // addresses created before), and SIGKILLs the worker that holds the wallet
 // address projection's lease (found through pg_locks): once per iteration,
-// killBefore into it, after which the load goes on for killAfter and the
-// killed worker is started again, to stand by.
+// killBefore and a random fraction of a second into it (a standby tries to
+// take the lease once a second), after which the load goes on for
+// killAfter and the killed worker is started again, to stand by.
 //
 // The lag of an event is from its stream timestamp (set by the server as it
 // stores the event) to the moment the benchmark receives the checkpoint
@@ -143,7 +145,9 @@ func benchLeaderKill(b *testing.B, overHTTP bool) {
 	var kills []killRecord
 	b.ResetTimer()
 	for i := range b.N {
-		time.Sleep(killBefore)
+		// A standby tries to take the lease once a second; the kill falls
+		// anywhere in that second, not always just before its next try.
+		time.Sleep(killBefore + rand.N(time.Second))
 		k := killRecord{load: loadAverage()}
 		holders, err := leaseHolders(ctx, pool)
 		if err != nil {
