@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,6 +46,8 @@ const (
 	groupTimeout      = 10 * time.Second
 	loadBatchSize     = 1000
 	loadMessagesMax   = 1_000_000
+	// Requests of a refused group committed one by one at the same time.
+	eachInFlightMax = 32
 	// A retry refused because its first attempt is still in process
 	// (codeDuplicateInProcess) is sent again this often, this far apart.
 	inProcessRetriesMax    = 20
@@ -208,8 +211,9 @@ func (s *Store) commitLoop() {
 // refuses the batch, it does not say which request failed: the store then
 // reads the last sequence of every subject the group writes, commits the
 // requests whose expectations still hold as one batch again, and commits the
-// others one by one, so that one stale writer costs one extra batch rather
-// than a round trip for every request of the group.
+// others one by one, several at a time (commitEach), so that one stale
+// writer costs one extra batch rather than a round trip for every request of
+// the group.
 func (s *Store) commitGroup(group []*request) {
 	group = s.commitApart(group)
 	if len(group) == 0 {
@@ -232,10 +236,26 @@ func (s *Store) commitGroup(group []*request) {
 	if len(fresh) > 1 && s.commitBatch(fresh) == nil {
 		group = rest
 	}
+	s.commitEach(group)
+}
+
+// commitEach commits requests one by one, up to eachInFlightMax at once.
+// They are independent, and the server orders those that write one subject;
+// one after another they would hold the committer for a round trip and an
+// fsync each, so that a burst of conflicting writers (most of whom are
+// refused) could keep every other append waiting past its deadline.
+func (s *Store) commitEach(group []*request) {
+	slots := make(chan struct{}, eachInFlightMax)
+	var wg sync.WaitGroup
 	for _, r := range group {
-		seqs, err := s.commitOne(r.ctx, r.messages)
-		r.result <- result{seqs, err}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			seqs, err := s.commitOne(r.ctx, r.messages)
+			r.result <- result{seqs, err}
+		})
 	}
+	wg.Wait()
 }
 
 // commitApart commits the requests that check another subject than the one
