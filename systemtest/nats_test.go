@@ -13,8 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 const (
@@ -340,6 +342,35 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	if len(problems) > 0 {
 		t.Errorf("calls while a node was lost:\n%s", firstLines(problems, 10))
 	}
-	// The tools run once the node is back, as an operator runs them.
-	checkAfterOutage(t, r, dev, op, assetID, b, "cluster", js, "with two nodes left", killed.Start)
+	// The tools run once the node is back and every stream answers again,
+	// as an operator runs them.
+	checkAfterOutage(t, r, dev, op, assetID, b, "cluster", js, "with two nodes left", func() {
+		killed.Start()
+		waitStreamsAnswer(t, js, 30*time.Second)
+	})
+}
+
+// waitStreamsAnswer waits until every declared stream answers an info
+// request: after a node comes back, each elects its leader in its time.
+func waitStreamsAnswer(t *testing.T, js jetstream.JetStream, timeout time.Duration) {
+	t.Helper()
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(timeout)
+	for _, st := range decl.Streams {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := js.Stream(ctx, st.Name)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stream %s does not answer %s after the node came back: %v", st.Name, timeout, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
