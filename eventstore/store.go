@@ -6,6 +6,7 @@ package eventstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,8 +51,11 @@ const (
 	eachInFlightMax = 32
 	// A retry refused because its first attempt is still in process
 	// (codeDuplicateInProcess) is sent again this often, this far apart.
-	inProcessRetriesMax    = 20
-	inProcessRetryWait     = 50 * time.Millisecond
+	inProcessRetriesMax = 20
+	inProcessRetryWait  = 50 * time.Millisecond
+	// How long a read from the stream's leader may take when the caller
+	// set no deadline.
+	leaderGetTimeout       = 5 * time.Second
 	codeDuplicateInProcess = 10158
 )
 
@@ -618,20 +622,49 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 	return nil, 0, fmt.Errorf("load %s: more than %d events", subject, loadMessagesMax)
 }
 
-// Last returns the data and sequence of the last message on a subject;
-// found is false when the subject is empty.
+// Last returns the data and sequence of the last message on a subject
+// (wildcards allowed); found is false when the subject is empty. It asks the
+// stream's leader: a direct get may be answered by any replica of a
+// clustered stream, and a follower may not yet hold a message the leader
+// has acknowledged, so a writer could miss its own write.
 func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error) {
 	if err := s.reachable(); err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
 	}
 	ctx, unbind := s.link.bind(ctx)
 	defer unbind()
-	msg, err := s.stream.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, 0, false, nil
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
+		defer cancel()
 	}
+	req, err := json.Marshal(struct {
+		LastFor string `json:"last_by_subj"`
+	}{subject})
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+	}
+	reply, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, req)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, lostOr(ctx, err))
 	}
-	return msg.Data, msg.Sequence, true, nil
+	var resp struct {
+		Message *struct {
+			Sequence uint64 `json:"seq"`
+			Data     []byte `json:"data"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(reply.Data, &resp); err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return nil, 0, false, nil
+	case resp.Error != nil:
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, resp.Error)
+	case resp.Message == nil:
+		return nil, 0, false, fmt.Errorf("last message of %s: empty answer", subject)
+	}
+	return resp.Message.Data, resp.Message.Sequence, true, nil
 }

@@ -350,8 +350,9 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	})
 }
 
-// waitStreamsAnswer waits until every declared stream answers an info
-// request: after a node comes back, each elects its leader in its time.
+// waitStreamsAnswer waits until every declared stream and consumer answers
+// an info request: after a node comes back, each elects its leader in its
+// time, and the tools ask them all.
 func waitStreamsAnswer(t *testing.T, js jetstream.JetStream, timeout time.Duration) {
 	t.Helper()
 	decl, err := streams.Parse(rafiki.StreamsYAML)
@@ -359,18 +360,24 @@ func waitStreamsAnswer(t *testing.T, js jetstream.JetStream, timeout time.Durati
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(timeout)
-	for _, st := range decl.Streams {
+	await := func(what string, ask func(ctx context.Context) error) {
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_, err := js.Stream(ctx, st.Name)
+			err := ask(ctx)
 			cancel()
 			if err == nil {
-				break
+				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("stream %s does not answer %s after the node came back: %v", st.Name, timeout, err)
+				t.Fatalf("%s does not answer %s after the node came back: %v", what, timeout, err)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+	for _, st := range decl.Streams {
+		await("stream "+st.Name, func(ctx context.Context) error { _, err := js.Stream(ctx, st.Name); return err })
+	}
+	for _, c := range decl.Consumers {
+		await("consumer "+c.Name, func(ctx context.Context) error { _, err := js.Consumer(ctx, c.Stream, c.Name); return err })
 	}
 }
