@@ -199,24 +199,18 @@ const (
 	// a request holds one connection at a time, for one statement or one
 	// transaction, and the ledger two for its batches in flight.
 	requestConnsDefault = 10
-	// How long opening a connection may take unless DATABASE_URL sets
-	// connect_timeout.
-	connectTimeoutDefault = 5 * time.Second
 )
 
 // OpenPool opens the pool requests use (the admin API, Open Payments, the
 // ledger). Projections have a pool of their own (RunProjections); leases,
 // replay locks and the checkpoint listener have connections of their own.
 func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(databaseURL)
+	cfg, err := pgxpool.ParseConfig(config.WithConnectTimeout(databaseURL))
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	if !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = requestConnsDefault
-	}
-	if !strings.Contains(databaseURL, "connect_timeout") {
-		cfg.ConnConfig.ConnectTimeout = connectTimeoutDefault
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

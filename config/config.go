@@ -187,23 +187,33 @@ func streamSecret(text string, c Config) ([]byte, error) {
 // ConnectionURL is a database URL for a single connection (migrations,
 // creating the database): without the pool settings pgxpool reads from it
 // (pool_max_conns and the like), which Postgres would refuse as unknown
-// parameters, and with a connect_timeout of 5 s unless it sets one, so that
-// an unreachable server fails the start instead of hanging it.
+// parameters, and with the default connect timeout (WithConnectTimeout).
 func ConnectionURL(databaseURL string) string {
 	base, query, _ := strings.Cut(databaseURL, "?")
 	var kept []string
-	timeout := false
 	for _, param := range strings.Split(query, "&") {
-		switch {
-		case param == "" || strings.HasPrefix(param, "pool_"):
-			continue
-		case strings.HasPrefix(param, "connect_timeout="):
-			timeout = true
+		if param != "" && !strings.HasPrefix(param, "pool_") {
+			kept = append(kept, param)
 		}
-		kept = append(kept, param)
 	}
-	if !timeout {
-		kept = append(kept, "connect_timeout=5")
+	if len(kept) == 0 {
+		return WithConnectTimeout(base)
 	}
-	return base + "?" + strings.Join(kept, "&")
+	return WithConnectTimeout(base + "?" + strings.Join(kept, "&"))
+}
+
+// WithConnectTimeout is a database URL with a connect_timeout of 5 s unless
+// it sets one, so that an unreachable server fails a start or a request
+// instead of hanging it.
+func WithConnectTimeout(databaseURL string) string {
+	base, query, found := strings.Cut(databaseURL, "?")
+	for _, param := range strings.Split(query, "&") {
+		if strings.HasPrefix(param, "connect_timeout=") {
+			return databaseURL
+		}
+	}
+	if !found || query == "" {
+		return base + "?connect_timeout=5"
+	}
+	return databaseURL + "&connect_timeout=5"
 }
