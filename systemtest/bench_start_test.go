@@ -161,7 +161,7 @@ func measureStart(b *testing.B, g *rig, data startData, i int) startTimes {
 	b.Helper()
 	r := g.rafiki(data.DataDir, data.Database, data.TenantID, data.Secret, nil)
 	r.Env["DATABASE_URL"] = withParam(r.DatabaseURL, "application_name", startAppName)
-	rafikiBinaryTB(b) // built before the clock starts
+	rafikiBinary(b) // built before the clock starts
 	s := startTimes{load: loadAverage()}
 	s.exec = time.Now()
 	dev := g.run(r, "dev", nil, "dev")

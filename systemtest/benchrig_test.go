@@ -5,16 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,120 +25,17 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// rig is the part of the harness (H) that benchmarks use. H, Rafiki.Start
-// and the checks of the scenarios take a *testing.T, which a benchmark does
-// not have; rig does the same on a testing.TB and starts the same Process.
-type rig struct {
-	tb     testing.TB
-	logDir string
-	mu     sync.Mutex
-	procs  []*Process
-	names  map[string]int
-}
+// rig is the harness (H) as benchmarks use it, with what only they need.
+type rig struct{ *H }
 
-func newRig(tb testing.TB) *rig {
-	tb.Helper()
-	if testing.Short() {
-		tb.Skip("runs the rafiki binary and its dependencies as processes")
-	}
-	dir, err := os.MkdirTemp("", "rafiki-systemtest-"+regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(tb.Name(), "_")+"-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	g := &rig{tb: tb, logDir: dir, names: map[string]int{}}
-	// Registered first, so it runs after every process has been stopped.
-	tb.Cleanup(func() {
-		if !tb.Failed() {
-			os.RemoveAll(dir)
-			return
-		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		for _, p := range g.procs {
-			tb.Logf("---- %s, last lines of %s:\n%s", p.Name, p.LogPath, tail(p.LogPath, 40))
-		}
-		tb.Logf("process output kept in %s", dir)
-	})
-	return g
-}
-
-// start runs bin with exactly env, as H.Start does.
-func (g *rig) start(name string, env []string, bin string, args ...string) *Process {
-	g.tb.Helper()
-	g.mu.Lock()
-	g.names[name]++
-	logName := name
-	if n := g.names[name]; n > 1 {
-		logName = fmt.Sprintf("%s-%d", name, n)
-	}
-	g.mu.Unlock()
-	logPath := filepath.Join(g.logDir, logName+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		g.tb.Fatal(err)
-	}
-	defer f.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		g.tb.Fatalf("start %s: %v", name, err)
-	}
-	p := &Process{Name: logName, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	g.mu.Lock()
-	g.procs = append(g.procs, p)
-	g.mu.Unlock()
-	g.tb.Cleanup(p.Kill)
-	return p
-}
-
-// rafikiBinaryTB and natsServerBinaryTB are rafikiBinary and
-// natsServerBinary for a benchmark: the same builds, once per run.
-func rafikiBinaryTB(tb testing.TB) string { return builtTB(tb, rafikiBuild) }
-
-func natsServerBinaryTB(tb testing.TB) string { return builtTB(tb, natsBuild) }
-
-func builtTB(tb testing.TB, b *binary) string {
-	tb.Helper()
-	b.once.Do(func() {
-		b.path = filepath.Join(buildDir, b.name)
-		b.err = goBuild(b.path, b.pkg)
-	})
-	if b.err != nil {
-		tb.Fatal(b.err)
-	}
-	return b.path
-}
-
-func freePortsTB(tb testing.TB, n int) []int {
-	tb.Helper()
-	var ports []int
-	var listeners []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		listeners = append(listeners, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range listeners {
-		ln.Close()
-	}
-	return ports
-}
+func newRig(tb testing.TB) *rig { return &rig{newHarness(tb)} }
 
 // rafiki configures an installation as H.NewRafiki does, on dataDir and
 // the database dbName of the shared PostgreSQL, which the services create
 // when it is missing; the caller decides whether it outlives the benchmark.
 func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]string) *Rafiki {
-	g.tb.Helper()
-	ports := freePortsTB(g.tb, len(portVars))
+	g.t.Helper()
+	ports := freePorts(g.t, len(portVars))
 	r := &Rafiki{Env: map[string]string{}, Ports: map[string]int{}, TenantID: tenantID, Secret: secret}
 	for i, v := range portVars {
 		r.Ports[v] = ports[i]
@@ -167,15 +59,15 @@ func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]st
 // when the benchmark ends.
 func (g *rig) freshDatabase() string {
 	name := fmt.Sprintf("rafiki_bench_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, databaseCounter.Add(1))
-	g.tb.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
+	g.t.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
 	return name
 }
 
 // run starts `rafiki <args>` of an installation; set overrides settings
 // for this process only.
 func (g *rig) run(r *Rafiki, name string, set map[string]string, args ...string) *Process {
-	g.tb.Helper()
-	return g.start(name, r.Environ(set), rafikiBinaryTB(g.tb), args...)
+	g.t.Helper()
+	return g.Start(name, r.Environ(set), rafikiBinary(g.t), args...)
 }
 
 // awaitReady waits until a service has said it is ready.
@@ -189,17 +81,17 @@ func awaitReady(tb testing.TB, p *Process, timeout time.Duration) {
 // natsServer starts a nats-server with JetStream on a free port and a store
 // of its own, with the server's default settings, as NATSServer does.
 func (g *rig) natsServer(name string) (url string, p *Process) {
-	g.tb.Helper()
-	port := freePortsTB(g.tb, 1)[0]
-	store := filepath.Join(g.tb.TempDir(), name)
-	p = g.start(name, baseEnv(), natsServerBinaryTB(g.tb), "-js", "-sd", store, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-n", name)
+	g.t.Helper()
+	port := freePorts(g.t, 1)[0]
+	store := filepath.Join(g.t.TempDir(), name)
+	p = g.Start(name, baseEnv(), natsServerBinary(g.t), "-js", "-sd", store, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-n", name)
 	url = fmt.Sprintf("nats://127.0.0.1:%d", port)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if err := jetStreamAnswers(url); err == nil {
 			return url, p
 		} else if p.Exited() || time.Now().After(deadline) {
-			g.tb.Fatalf("%s: JetStream not available: %v", name, err)
+			g.t.Fatalf("%s: JetStream not available: %v", name, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -23,7 +23,7 @@ import (
 )
 
 // connectJetStream connects the test to a NATS server.
-func connectJetStream(t *testing.T, url string) jetstream.JetStream {
+func connectJetStream(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
 	if err != nil {

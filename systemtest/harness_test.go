@@ -38,7 +38,7 @@ type binary struct {
 	err       error
 }
 
-func (b *binary) get(t *testing.T) string {
+func (b *binary) get(t testing.TB) string {
 	t.Helper()
 	b.once.Do(func() {
 		b.path = filepath.Join(buildDir, b.name)
@@ -79,21 +79,21 @@ func goBuild(out, pkg string) error {
 	return nil
 }
 
-func rafikiBinary(t *testing.T) string { return rafikiBuild.get(t) }
+func rafikiBinary(t testing.TB) string { return rafikiBuild.get(t) }
 
-func natsServerBinary(t *testing.T) string { return natsBuild.get(t) }
+func natsServerBinary(t testing.TB) string { return natsBuild.get(t) }
 
 // H is one test's harness: the processes it started and the folder their
 // output goes to. The folder is kept when the test fails.
 type H struct {
-	t      *testing.T
+	t      testing.TB
 	logDir string
 	mu     sync.Mutex
 	procs  []*Process
 	names  map[string]int
 }
 
-func newHarness(t *testing.T) *H {
+func newHarness(t testing.TB) *H {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the rafiki binary and its dependencies as processes")
@@ -261,7 +261,7 @@ func (p *Process) Output() string {
 
 // WaitOutput waits until the process has written substr, and fails the
 // test if it exits or the timeout passes first.
-func (p *Process) WaitOutput(t *testing.T, substr string, timeout time.Duration) {
+func (p *Process) WaitOutput(t testing.TB, substr string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -278,7 +278,7 @@ func (p *Process) WaitOutput(t *testing.T, substr string, timeout time.Duration)
 
 // WaitLine waits until the process has written a line holding every one
 // of parts, and fails the test if it exits or the timeout passes first.
-func (p *Process) WaitLine(t *testing.T, timeout time.Duration, parts ...string) {
+func (p *Process) WaitLine(t testing.TB, timeout time.Duration, parts ...string) {
 	t.Helper()
 	if err := p.AwaitLine(timeout, parts...); err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func tail(path string, lines int) string {
 }
 
 // freePorts reserves n distinct ports, then frees them for the processes.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var listeners []net.Listener
@@ -354,7 +354,7 @@ func freePorts(t *testing.T, n int) []int {
 
 // waitPort waits until a port of the process accepts connections and
 // returns when it first did.
-func waitPort(t *testing.T, p *Process, port int, timeout time.Duration) time.Time {
+func waitPort(t testing.TB, p *Process, port int, timeout time.Duration) time.Time {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(timeout)
@@ -535,7 +535,7 @@ func (r *Rafiki) Operator(timeout time.Duration) *adminclient.Client {
 // WaitReady waits until a service process has said it is ready and, when
 // it serves health endpoints (the admin listener of dev and backend, a
 // worker's WORKER_HEALTH_PORT), its readiness (/readyz) is 200.
-func (r *Rafiki) WaitReady(t *testing.T, p *Process, timeout time.Duration) {
+func (r *Rafiki) WaitReady(t testing.TB, p *Process, timeout time.Duration) {
 	t.Helper()
 	p.WaitOutput(t, "msg=ready", timeout)
 	if p.HealthURL == "" {
@@ -556,7 +556,7 @@ func (r *Rafiki) WaitReady(t *testing.T, p *Process, timeout time.Duration) {
 }
 
 // Pool connects the test to the installation's database.
-func (r *Rafiki) Pool(t *testing.T) *pgxpool.Pool {
+func (r *Rafiki) Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	return testkit.Pool(t, r.DatabaseURL)
 }

@@ -36,7 +36,7 @@ type walletAddress struct {
 }
 
 // startDev starts rafiki dev and waits until it is ready.
-func startDev(t *testing.T, r *Rafiki) *Process {
+func startDev(t testing.TB, r *Rafiki) *Process {
 	t.Helper()
 	dev := r.Start("dev", nil, "dev")
 	r.WaitReady(t, dev, 90*time.Second)
@@ -45,7 +45,7 @@ func startDev(t *testing.T, r *Rafiki) *Process {
 
 // operatorWithAsset is the operator's client, each call bounded by
 // timeout, and a USD asset to create wallet addresses under.
-func operatorWithAsset(t *testing.T, r *Rafiki, timeout time.Duration) (*adminclient.Client, string) {
+func operatorWithAsset(t testing.TB, r *Rafiki, timeout time.Duration) (*adminclient.Client, string) {
 	t.Helper()
 	op := r.Operator(timeout)
 	assetID, err := createAsset(context.Background(), op, "USD", 2)
@@ -92,7 +92,7 @@ func walletAddressByURL(ctx context.Context, c *adminclient.Client, url string) 
 // probe fails the test unless the service answers a signed query within
 // timeout; when it does not, the process's goroutines are dumped while a
 // query waits.
-func probe(t *testing.T, p *Process, c *adminclient.Client, timeout time.Duration) {
+func probe(t testing.TB, p *Process, c *adminclient.Client, timeout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -164,7 +164,7 @@ func startBurst(c *adminclient.Client, assetID, prefix string, n, clients int) *
 }
 
 // waitAcked waits until at least k calls were acknowledged.
-func (b *burst) waitAcked(t *testing.T, k int, timeout time.Duration) {
+func (b *burst) waitAcked(t testing.TB, k int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for b.acked.Load() < int64(k) {
@@ -180,7 +180,7 @@ func (b *burst) waitAcked(t *testing.T, k int, timeout time.Duration) {
 }
 
 // wait waits for every call to end.
-func (b *burst) wait(t *testing.T, timeout time.Duration) {
+func (b *burst) wait(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	select {
 	case <-b.done:
@@ -259,7 +259,7 @@ func forEach(calls []*call, f func(*call) error) []error {
 	return errs
 }
 
-func failErrors(t *testing.T, what string, errs []error) {
+func failErrors(t testing.TB, what string, errs []error) {
 	t.Helper()
 	if len(errs) == 0 {
 		return
@@ -273,7 +273,7 @@ func failErrors(t *testing.T, what string, errs []error) {
 
 // checkAcknowledged fails the test unless every acknowledged call's wallet
 // address is there, with the id the call answered.
-func checkAcknowledged(t *testing.T, c *adminclient.Client, base string, calls []*call) {
+func checkAcknowledged(t testing.TB, c *adminclient.Client, base string, calls []*call) {
 	t.Helper()
 	errs := forEach(calls, func(cl *call) error {
 		if !cl.Acked {
@@ -301,7 +301,7 @@ func checkAcknowledged(t *testing.T, c *adminclient.Client, base string, calls [
 // as it must have when it was answered TIMEOUT.
 // It returns how many calls it retried and how many of those had been
 // stored by their first attempt.
-func retryUnacknowledged(t *testing.T, c *adminclient.Client, assetID, base string, calls []*call) (retried, stored int) {
+func retryUnacknowledged(t testing.TB, c *adminclient.Client, assetID, base string, calls []*call) (retried, stored int) {
 	t.Helper()
 	var retries, found atomic.Int64
 	errs := forEach(calls, func(cl *call) error {
@@ -353,7 +353,7 @@ func concurrentRequest(err error) bool {
 // checkNoDuplicates fails the test unless the read model and the event
 // stream hold one wallet address per path of the burst: one row, one
 // aggregate subject with exactly one event (the calls only create).
-func checkNoDuplicates(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream, base, prefix string, n int) {
+func checkNoDuplicates(t testing.TB, pool *pgxpool.Pool, js jetstream.JetStream, base, prefix string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	var rows, urls int
@@ -402,7 +402,7 @@ func projectionNames() []string {
 
 // waitCaughtUp waits until every projection's checkpoint has reached the
 // last event of its consumer's filter.
-func waitCaughtUp(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream, timeout time.Duration) {
+func waitCaughtUp(t testing.TB, pool *pgxpool.Pool, js jetstream.JetStream, timeout time.Duration) {
 	t.Helper()
 	decl, err := streams.Parse(rafiki.StreamsYAML)
 	if err != nil {
@@ -444,7 +444,7 @@ func waitCaughtUp(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream, time
 
 // dumpReadModels reads every row of every read model table, as text,
 // sorted.
-func dumpReadModels(t *testing.T, pool *pgxpool.Pool) map[string][]string {
+func dumpReadModels(t testing.TB, pool *pgxpool.Pool) map[string][]string {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string][]string{}
@@ -474,7 +474,7 @@ func dumpReadModels(t *testing.T, pool *pgxpool.Pool) map[string][]string {
 }
 
 // compareDumps fails the test unless both dumps hold the same rows.
-func compareDumps(t *testing.T, live, replayed map[string][]string) {
+func compareDumps(t testing.TB, live, replayed map[string][]string) {
 	t.Helper()
 	var problems []string
 	var tables []string
@@ -526,7 +526,7 @@ func firstFew(rows []string) string {
 
 // replayAll rebuilds every read model with the binary's own tool. The
 // services should be stopped, so that nothing moves meanwhile.
-func replayAll(t *testing.T, r *Rafiki) {
+func replayAll(t testing.TB, r *Rafiki) {
 	t.Helper()
 	for _, name := range projectionNames() {
 		out, err := r.Run(2*time.Minute, "replay", name)
@@ -537,7 +537,7 @@ func replayAll(t *testing.T, r *Rafiki) {
 }
 
 // checkpoints are the sequences in projection_checkpoints, by projection.
-func checkpoints(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
+func checkpoints(t testing.TB, pool *pgxpool.Pool) map[string]int64 {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `SELECT name, sequence FROM projection_checkpoints`)
 	if err != nil {
@@ -557,7 +557,7 @@ func checkpoints(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
 
 // schemaOIDs identify the read models' schemas: a rebuild swaps a fresh
 // schema in, under the same name but another oid.
-func schemaOIDs(t *testing.T, pool *pgxpool.Pool) map[string]uint32 {
+func schemaOIDs(t testing.TB, pool *pgxpool.Pool) map[string]uint32 {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), `SELECT nspname, oid FROM pg_namespace WHERE nspname LIKE 'rm\_%'`)
 	if err != nil {
@@ -586,7 +586,7 @@ func leaseKey(name string) int64 {
 // leaders names, for each projection whose lease is held, the
 // application_name of the connection holding it. Advisory locks of other
 // databases on the same server (other tests') are not ours.
-func leaders(t *testing.T, pool *pgxpool.Pool) map[string]string {
+func leaders(t testing.TB, pool *pgxpool.Pool) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, name := range projectionNames() {
@@ -613,7 +613,7 @@ func leaders(t *testing.T, pool *pgxpool.Pool) map[string]string {
 // nothing is duplicated, and once dev stops every read model equals a full
 // replay. when says when the 50 calls ran, for messages; beforeReplay, when
 // set, runs once dev has stopped.
-func checkAfterOutage(t *testing.T, r *Rafiki, dev *Process, op *adminclient.Client, assetID string, b *burst, prefix string,
+func checkAfterOutage(t testing.TB, r *Rafiki, dev *Process, op *adminclient.Client, assetID string, b *burst, prefix string,
 	js jetstream.JetStream, when string, beforeReplay func()) {
 	t.Helper()
 	after := startBurst(op, assetID, "after", 50, 10)
