@@ -31,11 +31,11 @@ type Options struct {
 	Log           *slog.Logger
 }
 
-// Handler serves the admin GraphQL API on POST (and GET) /graphql.
+// Handler serves the admin GraphQL API on POST /graphql. POST is the only
+// transport: the request signature covers the body alone, so a query read
+// from the URL (GET) would run unsigned.
 func Handler(r *Resolver, opts Options) http.Handler {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	// Clients send the same few documents again and again; parsing and
 	// validating each once is enough.

@@ -146,6 +146,14 @@ func (f *failure) write(w http.ResponseWriter) {
 // authenticate runs the cheap header checks first and touches Postgres and
 // Redis last, so junk requests cost as little as possible.
 func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Identity, []byte, *failure) {
+	// Only the body is signed, so only a request whose whole meaning is its
+	// body may pass: a GET carries its query in the URL, which no signature
+	// covers.
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		row := apperr.Lookup(apperr.MethodNotAllowed)
+		return Identity{}, nil, &failure{status: row.HTTP, code: row.GraphQL, message: "only signed POST requests are accepted"}
+	}
 	tenantHeader, sigHeader := r.Header.Get("tenant-id"), r.Header.Get("signature")
 	if tenantHeader == "" {
 		return Identity{}, nil, unauthenticated("missing tenant-id header")
@@ -192,15 +200,10 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 		return Identity{}, nil, unauthenticated("signature does not match")
 	}
 
-	// The key is the canonical header, which equals what Rafiki's clients
-	// send; keying on the raw header instead would let a replay slip through
-	// by respacing it, upper-casing the hex or appending an ignored part.
-	// The nonce stays in the key, as in Rafiki, so that a client can send
-	// the same body twice in one millisecond.
 	// Only verified signatures are recorded, so unauthenticated traffic
 	// cannot fill Redis. A timestamp up to TTL in the future stays
 	// acceptable for up to 2×TTL, and the key must outlive that.
-	fresh, err := a.rdb.SetNX(r.Context(), "signature:"+sig.String(), 1, 2*a.cfg.TTL).Result()
+	fresh, err := a.rdb.SetNX(r.Context(), sig.replayKey(tenantID.String()), 1, 2*a.cfg.TTL).Result()
 	if err != nil {
 		return Identity{}, nil, unavailable("The replay guard (Redis) did not answer, so the signature cannot be checked. Retry later.",
 			fmt.Errorf("recording signature for replay protection: %w", err))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -385,48 +386,98 @@ func TestMiddlewareRejectsReplay(t *testing.T) {
 	h, _ := newHandler(t, adminauth.Config{}, secretMap{tenant: secret}, rdb, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	body := gqlBody(uuid.NewString())
 	sig := sign(t, secret, 1, body, time.Now())
-	t.Cleanup(func() { rdb.Del(context.Background(), "signature:"+sig) })
+	ts, digest, _ := strings.Cut(sig, ", v1=")
+	key := "signature:" + tenant + ":v1:" + digest
+	t.Cleanup(func() { rdb.Del(context.Background(), key) })
 
 	first := httptest.NewRecorder()
 	h.ServeHTTP(first, request(tenant, sig, body))
 	if first.Code != http.StatusOK {
 		t.Fatalf("first request: status = %d; body %s", first.Code, first.Body)
 	}
-	ttl, err := rdb.PTTL(context.Background(), "signature:"+sig).Result()
+	ttl, err := rdb.PTTL(context.Background(), key).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ttl <= 0 || ttl > time.Minute {
-		t.Errorf("replay key expiry = %v, want within (0, 2×TTL]", ttl)
+		t.Errorf("replay key %s expiry = %v, want within (0, 2×TTL]", key, ttl)
 	}
 
-	// Respacing, upper-casing the digest or adding an ignored part must not
-	// turn the same signature into a fresh one.
-	ts, digest, _ := strings.Cut(sig, ", v1=")
+	// Nothing that is not signed may turn the same signature into a fresh
+	// one: not spacing, case, leading zeros in the version, nor any part
+	// appended to the header, a nonce included.
 	for _, replay := range []string{
 		sig,
 		ts + ",v1=" + digest,
 		ts + ", v1=" + strings.ToUpper(digest),
 		ts + ", v01=" + digest,
 		sig + ", x=1",
+		sig + ", n=x1",
+		sig + ", n=" + uuid.NewString(),
+		"n=x2, " + sig,
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, request(tenant, replay, body))
 		checkError(t, rec, http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
 	}
 
-	// A nonce makes a second request with the same body in the same
-	// millisecond a request of its own, as in Rafiki; the nonce is then
-	// used up too.
-	withNonce := sig + ", n=" + uuid.NewString()
+	// The same body signed again, even within the same second, is a new
+	// request: its timestamp is signed.
+	again := sign(t, secret, 1, body, time.Now().Add(time.Millisecond))
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, request(tenant, withNonce, body))
+	h.ServeHTTP(rec, request(tenant, again, body))
 	if rec.Code != http.StatusOK {
-		t.Fatalf("same signature with a fresh nonce: %d %s", rec.Code, rec.Body)
+		t.Fatalf("same body signed at another millisecond: %d %s", rec.Code, rec.Body)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, request(tenant, withNonce, body))
-	checkError(t, rec, http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
+}
+
+// A signature holds only for what it signed: its body under its tenant's
+// secret, sent as a POST. Moved to another body, tenant or method, it is
+// refused, and a GET cannot smuggle a query in its URL.
+func TestSignatureDoesNotTravel(t *testing.T) {
+	t.Parallel()
+	rdb := testkit.Redis(t)
+	tenant, secret := uuid.NewString(), "tenant-"+uuid.NewString()
+	other, otherSecret := uuid.NewString(), "tenant-"+uuid.NewString()
+	h, s := newHandler(t, adminauth.Config{}, secretMap{tenant: secret, other: otherSecret}, rdb, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	body := []byte(`{"query":"{ __typename }"}`)
+
+	cases := []struct {
+		name    string
+		req     func(sig string) *http.Request
+		status  int
+		code    string
+		message string
+	}{
+		{"another body", func(sig string) *http.Request {
+			return request(tenant, sig, []byte(`{"query":"{ tenants { edges { node { id apiSecret } } } }"}`))
+		}, http.StatusUnauthorized, "UNAUTHENTICATED", "does not match"},
+		{"another tenant", func(sig string) *http.Request { return request(other, sig, body) },
+			http.StatusUnauthorized, "UNAUTHENTICATED", "does not match"},
+		{"GET with the query in the URL", func(sig string) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/graphql?query="+url.QueryEscape("{ tenants { edges { node { id apiSecret } } } }"), bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("tenant-id", tenant)
+			r.Header.Set("signature", sig)
+			return r
+		}, http.StatusMethodNotAllowed, "BAD_REQUEST", "only signed POST"},
+		{"PUT", func(sig string) *http.Request {
+			r := request(tenant, sig, body)
+			r.Method = http.MethodPut
+			return r
+		}, http.StatusMethodNotAllowed, "BAD_REQUEST", "only signed POST"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			*s = seen{}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, tc.req(sign(t, secret, 1, body, time.Now())))
+			checkError(t, rec, tc.status, tc.code, tc.message)
+			if s.called {
+				t.Fatal("the request reached the API")
+			}
+		})
+	}
 }
 
 func TestMiddlewareOutages(t *testing.T) {

@@ -20,24 +20,17 @@ type signature struct {
 	timestamp    int64 // milliseconds since the Unix epoch
 	version      int
 	digest       []byte
-	// nonce is the optional n= part. It is not signed, but it tells apart
-	// requests a client sends with the same body in the same millisecond.
-	nonce string
 }
 
 // parseSignatureHeader parses the signature header. Parts other than t and
-// v<version> are ignored so clients can add fields (such as a nonce)
-// without breaking older servers. Errors never quote the input: it is
+// v<version> (such as Rafiki clients' n= nonce) are ignored: they are not
+// signed, so nothing may depend on them. Errors never quote the input: it is
 // attacker-controlled and ends up in responses and logs.
 func parseSignatureHeader(h string) (signature, error) {
 	var sig signature
 	var haveT, haveV bool
 	for part := range strings.SplitSeq(h, ",") {
 		key, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-		if key == "n" {
-			sig.nonce = val
-			continue
-		}
 		if key == "t" {
 			if haveT {
 				return signature{}, errors.New("more than one timestamp")
@@ -101,11 +94,16 @@ func Sign(secret string, version int, body []byte, at time.Time) (string, error)
 
 // String is the canonical header form, the one Rafiki's clients send.
 func (sig signature) String() string {
-	s := fmt.Sprintf("t=%s, v%d=%s", sig.rawTimestamp, sig.version, hex.EncodeToString(sig.digest))
-	if sig.nonce != "" {
-		s += ", n=" + sig.nonce
-	}
-	return s
+	return fmt.Sprintf("t=%s, v%d=%s", sig.rawTimestamp, sig.version, hex.EncodeToString(sig.digest))
+}
+
+// replayKey names exactly what was signed: the digest is an HMAC over the
+// timestamp and the canonical body under the tenant's secret, and the
+// tenant and version say which secret and scheme. Any part of the header
+// that is not signed (spacing, case, extra parts) leaves it unchanged, so a
+// captured request cannot be sent again by dressing up its header.
+func (sig signature) replayKey(tenantID string) string {
+	return fmt.Sprintf("signature:%s:v%d:%x", tenantID, sig.version, sig.digest)
 }
 
 // matches reports whether sig was made with secret over the canonical body.

@@ -18,11 +18,11 @@ func TestParseSignatureHeader(t *testing.T) {
 		header string
 		want   signature
 	}{
-		{"t=1700000000123, v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest, ""}},
-		{"t=1700000000123,v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest, ""}},
-		{"  v1=" + strings.ToUpper(hexDigest) + " ,  t=5 ", signature{"5", 5, 1, digest, ""}},
-		{"t=007, n=nonce, v2=" + hexDigest + ", x", signature{"007", 7, 2, digest, "nonce"}},
-		{"t=1, vx=zz, v12=" + hexDigest, signature{"1", 1, 12, digest, ""}},
+		{"t=1700000000123, v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest}},
+		{"t=1700000000123,v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest}},
+		{"  v1=" + strings.ToUpper(hexDigest) + " ,  t=5 ", signature{"5", 5, 1, digest}},
+		{"t=007, n=nonce, v2=" + hexDigest + ", x", signature{"007", 7, 2, digest}},
+		{"t=1, vx=zz, v12=" + hexDigest, signature{"1", 1, 12, digest}},
 	}
 	for _, tc := range valid {
 		got, err := parseSignatureHeader(tc.header)

@@ -57,7 +57,10 @@ func (e *StatusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Statu
 // Do sends a query with its variables and decodes data into out. GraphQL
 // errors come back as Errors.
 func (c *Client) Do(ctx context.Context, query string, variables map[string]any, out any) error {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": variables})
+	// The nonce is signed with the rest of the body, so that two identical
+	// queries sent in one millisecond are two requests, not a replay.
+	body, err := json.Marshal(map[string]any{"query": query, "variables": variables,
+		"extensions": map[string]any{"nonce": uuid.NewString()}})
 	if err != nil {
 		return err
 	}
@@ -109,8 +112,6 @@ func (c *Client) Request(ctx context.Context, body []byte, at time.Time) (*http.
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("tenant-id", c.TenantID)
-	// A nonce keeps two identical requests in one millisecond from looking
-	// like a replay.
-	req.Header.Set("signature", sig+", n="+uuid.NewString())
+	req.Header.Set("signature", sig)
 	return req, nil
 }

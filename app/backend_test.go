@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -321,10 +323,29 @@ func TestAdminAPIRejectsBadSignatures(t *testing.T) {
 	stale, _ := s.operator.Request(ctx, body, time.Now().Add(-time.Minute))
 	wrong, _ := s.client(s.operator.TenantID, "not-the-secret").Request(ctx, body, time.Now())
 	unsigned, _ := http.NewRequest(http.MethodPost, s.adminURL, strings.NewReader(string(body)))
-	for name, req := range map[string]*http.Request{"replayed": replay, "stale": stale, "wrong secret": wrong, "unsigned": unsigned} {
+	nonced, _ := s.operator.Request(ctx, body, time.Now())
+	nonced.Header.Set("signature", good.Header.Get("signature")+", n=x1")
+	for name, req := range map[string]*http.Request{"replayed": replay, "replayed with a nonce": nonced,
+		"stale": stale, "wrong secret": wrong, "unsigned": unsigned} {
 		if got := send(req); got != http.StatusUnauthorized {
 			t.Errorf("%s request: %d, want 401", name, got)
 		}
+	}
+
+	// A signed harmless body cannot carry a query in the URL: GET is not
+	// served at all.
+	smuggled, _ := s.operator.Request(ctx, body, time.Now())
+	smuggled.Method = http.MethodGet
+	smuggled.URL.RawQuery = url.Values{"query": {"{ tenants { edges { node { id apiSecret } } } }"}}.Encode()
+	resp, err := http.DefaultClient.Do(smuggled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || strings.Contains(string(answer), "apiSecret") ||
+		strings.Contains(string(answer), s.operator.Secret) {
+		t.Fatalf("signed GET with a query in the URL: %d %s, want 405 and nothing else", resp.StatusCode, answer)
 	}
 }
 

@@ -14,16 +14,17 @@ import (
 type Kind string
 
 const (
-	InvalidInput    Kind = "InvalidInput"
-	Unauthenticated Kind = "Unauthenticated"
-	Forbidden       Kind = "Forbidden"
-	NotFound        Kind = "NotFound"
-	Duplicate       Kind = "Duplicate"
-	Conflict        Kind = "Conflict"
-	Inactive        Kind = "Inactive"
-	Timeout         Kind = "Timeout"
-	Unavailable     Kind = "Unavailable"
-	Internal        Kind = "Internal"
+	InvalidInput     Kind = "InvalidInput"
+	Unauthenticated  Kind = "Unauthenticated"
+	Forbidden        Kind = "Forbidden"
+	NotFound         Kind = "NotFound"
+	Duplicate        Kind = "Duplicate"
+	Conflict         Kind = "Conflict"
+	Inactive         Kind = "Inactive"
+	Timeout          Kind = "Timeout"
+	Unavailable      Kind = "Unavailable"
+	MethodNotAllowed Kind = "MethodNotAllowed"
+	Internal         Kind = "Internal"
 )
 
 // Row is one entry of the table.

@@ -15,7 +15,7 @@ import (
 )
 
 func TestEveryKindIsInTheTable(t *testing.T) {
-	kinds := []Kind{InvalidInput, Unauthenticated, Forbidden, NotFound, Duplicate, Conflict, Inactive, Timeout, Unavailable, Internal}
+	kinds := []Kind{InvalidInput, Unauthenticated, Forbidden, NotFound, Duplicate, Conflict, Inactive, Timeout, Unavailable, MethodNotAllowed, Internal}
 	ids := map[int]bool{}
 	for _, k := range kinds {
 		r, ok := table[k]
