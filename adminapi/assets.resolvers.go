@@ -95,10 +95,6 @@ func (r *mutationResolver) DeleteAsset(ctx context.Context, input DeleteAssetInp
 	if err != nil {
 		return nil, err
 	}
-	before, err := r.Read.Asset(ctx, input.ID, tenantScope(m.Actor, nil))
-	if err != nil {
-		return nil, err
-	}
 	res, err := r.Assets.Delete(ctx, commands.DeleteAsset{Meta: m, AssetID: input.ID})
 	if err != nil {
 		return nil, err
@@ -106,10 +102,16 @@ func (r *mutationResolver) DeleteAsset(ctx context.Context, input DeleteAssetInp
 	if err := r.seen(ctx, "assets", res); err != nil {
 		return nil, err
 	}
-	if before == nil {
+	// Read once deleted, so that a retry of a deletion that ran before
+	// answers the same asset as the deletion itself.
+	row, err := r.Read.AssetIncludingDeleted(ctx, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil || !m.Actor.CanActFor(row.TenantID) {
 		return &DeleteAssetMutationResponse{}, nil
 	}
-	return &DeleteAssetMutationResponse{Asset: assetOut(before)}, nil
+	return &DeleteAssetMutationResponse{Asset: assetOut(row)}, nil
 }
 
 // SetFee is the resolver for the setFee field.

@@ -36,8 +36,8 @@ type idempotentRecord struct {
 type commandIDKey struct{}
 
 // commandIDFrom is the command id an idempotency key fixes, if any: a retry
-// after a lost response then produces the same events, which the event store
-// recognises.
+// then is the same command, which answers what it did the first time and
+// stores nothing new, even after its record here has expired.
 func commandIDFrom(ctx context.Context) (string, bool) {
 	id, ok := ctx.Value(commandIDKey{}).(string)
 	return id, ok
@@ -87,7 +87,7 @@ func (i Idempotency) Field(ctx context.Context, next graphql.Resolver) (any, err
 	} else if !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("idempotency cache: %w", err)
 	}
-	ctx = context.WithValue(ctx, commandIDKey{}, uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:idempotency:"+scoped)).String())
+	ctx = context.WithValue(ctx, commandIDKey{}, commandID(scoped, fc.Field.Name, params))
 	res, err := next(ctx)
 	if err != nil {
 		return res, err
@@ -101,6 +101,14 @@ func (i Idempotency) Field(ctx context.Context, next graphql.Resolver) (any, err
 		return nil, fmt.Errorf("idempotency cache: %w", err)
 	}
 	return res, nil
+}
+
+// commandID derives the command a keyed request is: the key, the mutation
+// and its arguments. A retry is the same command; a key used again for
+// another request once its record has expired (as Rafiki allows) is another
+// command, not a retry that would answer the first request's result.
+func commandID(scopedKey, operation string, params []byte) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "rafiki:idempotency:%s\x00%s\x00%s", scopedKey, operation, params)).String()
 }
 
 func replay(fc *graphql.FieldContext, cached, params []byte, key string) (any, error) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 func TestIdempotencyKeys(t *testing.T) {
@@ -26,6 +28,16 @@ func TestIdempotencyKeys(t *testing.T) {
 	}
 	if _, err := createAsset(ctx, op, "USD", 2, nil); code(t, err) != "DUPLICATE" {
 		t.Fatalf("no key: %v", err)
+	}
+
+	// Once its record has expired, a key may name another request, as in
+	// Rafiki: that request is a command of its own, not a retry of the first.
+	if err := testkit.Redis(t).Del(ctx, "idempotency:"+op.TenantID+":"+key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	other, err := createAsset(ctx, op, "EUR", 2, map[string]any{"idempotencyKey": key})
+	if err != nil || other.ID == first.ID || other.Code != "EUR" {
+		t.Fatalf("the key reused for another request once expired: %+v %v, want a new EUR asset", other, err)
 	}
 
 	// Another tenant's key space is its own.

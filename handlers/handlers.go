@@ -59,6 +59,40 @@ func Load[S any](ctx context.Context, store Store, subject string, evolve func(S
 	return state, version, err
 }
 
+// LoadFor loads an aggregate for a command. done is the command's result
+// when the aggregate already holds events it caused: the command ran before
+// and a retry of it must answer that result instead of deciding again, which
+// would append its events a second time once the stream's duplicate window
+// has passed, or refuse it because its own first run changed the state (a
+// create finding the object it made, a delete finding it gone). A command
+// therefore decides once per aggregate: no command appends to one aggregate
+// in two steps.
+func LoadFor[S any](ctx context.Context, store Store, subject, commandID string, evolve func(S, events.Envelope, events.Event) S) (state S, version uint64, done *Result, err error) {
+	envs, version, err := store.Load(ctx, subject)
+	if err != nil {
+		return state, 0, nil, err
+	}
+	if res, ok := ranBefore(envs, commandID); ok {
+		return state, version, &res, nil
+	}
+	state, err = fold(state, envs, evolve)
+	return state, version, nil, err
+}
+
+// ranBefore finds the events a command caused among an aggregate's; its
+// result is the sequence of the last one.
+func ranBefore(envs []events.Envelope, commandID string) (Result, bool) {
+	if commandID == "" {
+		return Result{}, false
+	}
+	for i := len(envs) - 1; i >= 0; i-- {
+		if envs[i].CausationID == commandID {
+			return Result{Sequence: envs[i].Sequence}, true
+		}
+	}
+	return Result{}, false
+}
+
 // fold applies stored events to a state.
 func fold[S any](state S, envs []events.Envelope, evolve func(S, events.Envelope, events.Event) S) (S, error) {
 	for _, env := range envs {
@@ -132,13 +166,17 @@ type Target struct {
 }
 
 // Execute loads an aggregate, decides, and appends the decided events
-// expecting the version it loaded; on a lost race it does it all again.
+// expecting the version it loaded; on a lost race it does it all again. A
+// command that ran before answers its result then and appends nothing.
 func Execute[S any](ctx context.Context, store Store, t Target, cmd CommandInfo,
 	evolve func(S, events.Envelope, events.Event) S, decide func(S) ([]events.Event, error)) (Result, error) {
 	return Retry(ctx, func() (Result, error) {
-		state, version, err := Load(ctx, store, t.Subject, evolve)
+		state, version, done, err := LoadFor(ctx, store, t.Subject, cmd.ID, evolve)
 		if err != nil {
 			return Result{}, err
+		}
+		if done != nil {
+			return *done, nil
 		}
 		evs, err := decide(state)
 		if err != nil || len(evs) == 0 {

@@ -100,11 +100,16 @@ func (h *Handler) tenantActive(ctx context.Context, tenantID string) error {
 	return nil
 }
 
+// reactivate runs a create whose code and scale are claimed by asset id:
+// the claim may be this command's own, taken when it ran before.
 func (h *Handler) reactivate(ctx context.Context, c commands.CreateAsset, id string) (handlers.Result, error) {
 	t := target(c.TenantID, id)
-	state, version, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+	state, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
 	if err != nil {
 		return handlers.Result{}, err
+	}
+	if done != nil {
+		return *done, nil
 	}
 	evs, err := decideCreate(state, c, 0)
 	if err != nil {

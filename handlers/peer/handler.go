@@ -227,9 +227,12 @@ func (h *Handler) execute(ctx context.Context, m commands.Meta, peerID string,
 	}
 	t := target(tenantID, id)
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
-		s, version, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, m.ID, Evolve)
 		if err != nil {
 			return handlers.Result{}, err
+		}
+		if done != nil {
+			return *done, nil
 		}
 		var claims map[string]claim
 		var holders Holders

@@ -126,14 +126,15 @@ func (h *Handler) CreateKey(ctx context.Context, c commands.CreateWalletAddressK
 		if err != nil {
 			return handlers.Result{}, err
 		}
+		target := handlers.Target{Subject: KeySubject(tenantID, keyID), AggregateType: KeyAggregateType, AggregateID: keyID, TenantID: tenantID}
 		claim := kidClaim(tenantID, c.WalletAddressID, c.JWK.Kid)
-		if _, _, taken, err := h.store.Last(ctx, claim); err != nil || taken {
-			if err == nil {
-				err = apperr.E(apperr.Duplicate, "Key already exists")
-			}
+		holder, _, taken, err := h.store.Last(ctx, claim)
+		if err != nil {
 			return handlers.Result{}, err
 		}
-		target := handlers.Target{Subject: KeySubject(tenantID, keyID), AggregateType: KeyAggregateType, AggregateID: keyID, TenantID: tenantID}
+		if taken {
+			return h.keyAddedBefore(ctx, target, string(holder), c.ID)
+		}
 		msgs, err := handlers.Messages(target.Subject, 0, handlers.Meta(target, info(c.Meta)), c.ID, 0, evs...)
 		if err != nil {
 			return handlers.Result{}, err
@@ -145,6 +146,22 @@ func (h *Handler) CreateKey(ctx context.Context, c commands.CreateWalletAddressK
 		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
 	})
 	return keyID, res, err
+}
+
+// keyAddedBefore answers a key create whose kid is claimed by holder: the
+// claim is this command's own when it ran before, as the key's id derives
+// from the command id.
+func (h *Handler) keyAddedBefore(ctx context.Context, t handlers.Target, holder, commandID string) (handlers.Result, error) {
+	if holder == t.AggregateID {
+		_, _, done, err := handlers.LoadFor(ctx, h.store, t.Subject, commandID, EvolveKey)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		if done != nil {
+			return *done, nil
+		}
+	}
+	return handlers.Result{}, apperr.E(apperr.Duplicate, "Key already exists")
 }
 
 // RevokeKey revokes a key.
