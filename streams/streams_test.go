@@ -252,3 +252,30 @@ func TestApplyMakesCommandDeliveriesUnlimited(t *testing.T) {
 		t.Fatalf("apply again: %+v %v", again, err)
 	}
 }
+
+// Parse accepts only complete declarations, and never panics.
+func FuzzParse(f *testing.F) {
+	f.Add(string(rafiki.StreamsYAML))
+	f.Add(declared)
+	f.Add("streams:\n  - name: A\n    subjects: [a]\n    duplicate_window: x\n")
+	f.Fuzz(func(t *testing.T, yaml string) {
+		d, err := streams.Parse([]byte(yaml))
+		if err != nil {
+			return
+		}
+		names := map[string]bool{}
+		for _, s := range d.Streams {
+			if s.Name == "" || len(s.Subjects) == 0 {
+				t.Fatalf("accepted stream %+v", s)
+			}
+			names[s.Name] = true
+			_ = s.StreamConfig(0)
+		}
+		for _, c := range d.Consumers {
+			if c.Name == "" || !names[c.Stream] {
+				t.Fatalf("accepted consumer %+v", c)
+			}
+			_ = c.ConsumerConfig()
+		}
+	})
+}
