@@ -59,10 +59,12 @@ type Deps struct {
 	StreamCredentials *stream.Credentials
 }
 
-// Open connects to NATS (embedding a server when embed is set and NATS_URL
-// is not), applies the stream declaration, migrates and opens Postgres, and
-// connects Redis.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) (*Deps, error) {
+// Open connects a service to NATS (embedding a server under dev when
+// NATS_URL is not set), migrates and opens Postgres, and connects Redis.
+// Only dev makes the streams match streams.yaml; any other service checks
+// them and refuses to start, naming each difference, so that only `rafiki
+// streams apply` changes the streams of a shared server.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*Deps, error) {
 	d := &Deps{Config: cfg, Log: log}
 	credentials, err := stream.NewCredentials(cfg.StreamSecret)
 	if err != nil {
@@ -75,9 +77,21 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 			d.Close()
 		}
 	}()
-	if err := d.openNATS(ctx, embed); err != nil {
+	if err := d.connectNATS(dev); err != nil {
 		return nil, err
 	}
+	if dev {
+		if _, err := streams.Apply(ctx, d.JS, d.Streams, cfg.NATSStreamReplicas, log); err != nil {
+			return nil, err
+		}
+	} else if err := CheckStreams(ctx, d.JS, d.Streams, cfg.NATSStreamReplicas); err != nil {
+		return nil, err
+	}
+	store, err := eventstore.Open(ctx, d.JS, EventsStream)
+	if err != nil {
+		return nil, err
+	}
+	d.Store = store
 	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
@@ -104,7 +118,71 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 	return d, nil
 }
 
-func (d *Deps) openNATS(ctx context.Context, embed bool) error {
+// CheckStreams fails with a streams.MismatchError when the server differs
+// from the declaration; replicas 0 accepts any number of replicas.
+func CheckStreams(ctx context.Context, js jetstream.JetStream, decl streams.Declaration, replicas int) error {
+	mismatches, err := streams.Check(ctx, js, decl, replicas)
+	if err != nil {
+		return err
+	}
+	if len(mismatches) > 0 {
+		return &streams.MismatchError{Mismatches: mismatches}
+	}
+	return nil
+}
+
+// ToolNeeds are what a tool reads or writes; it opens nothing else.
+type ToolNeeds struct {
+	// NATS connects to JetStream and reads the declaration; no stream is
+	// changed.
+	NATS bool
+	// Postgres opens the request pool on a database migrated to this
+	// build; a tool does not migrate it.
+	Postgres bool
+	// Ledger opens the ledger (Postgres's unless USE_TIGERBEETLE is set).
+	Ledger bool
+}
+
+// OpenTool connects a tool to what it needs only: an audit of the events
+// needs no database, a ledger check no NATS. NATS is embedded when embed
+// is set and NATS_URL is not.
+func OpenTool(ctx context.Context, cfg config.Config, log *slog.Logger, needs ToolNeeds, embed bool) (*Deps, error) {
+	d := &Deps{Config: cfg, Log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	if needs.NATS {
+		if err := d.connectNATS(embed); err != nil {
+			return nil, err
+		}
+	}
+	if needs.Postgres || (needs.Ledger && !cfg.UseTigerBeetle) {
+		if err := migrations.Check(ctx, config.ConnectionURL(cfg.DatabaseURL)); err != nil {
+			return nil, err
+		}
+		pool, err := OpenPool(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		d.Pool = pool
+	}
+	if needs.Ledger {
+		l, err := openLedger(ctx, cfg, d.Pool, log)
+		if err != nil {
+			return nil, err
+		}
+		d.Ledger = l
+	}
+	ok = true
+	return d, nil
+}
+
+// connectNATS connects to NATS_URL, or embeds a server when embed is set
+// and NATS_URL is not, and reads the stream declaration.
+func (d *Deps) connectNATS(embed bool) error {
 	natsURL := d.Config.NATSURL
 	if natsURL == "" {
 		if !embed {
@@ -138,14 +216,6 @@ func (d *Deps) openNATS(ctx context.Context, embed bool) error {
 		return err
 	}
 	d.Streams = decl
-	if _, err := streams.Apply(ctx, js, decl, d.Config.NATSStreamReplicas, d.Log); err != nil {
-		return err
-	}
-	store, err := eventstore.Open(ctx, js, EventsStream)
-	if err != nil {
-		return err
-	}
-	d.Store = store
 	return nil
 }
 

@@ -32,7 +32,7 @@ type Config struct {
 	AuthDatabaseURL        string
 	RedisURL               string
 	NATSURL                string // empty: run an embedded server
-	NATSStreamReplicas     int
+	NATSStreamReplicas     int    // 0 (unset): what the server has; 1 for a new stream
 	DataDir                string
 	ReadYourWritesTimeout  time.Duration
 	RequestTimeout         time.Duration
@@ -76,7 +76,7 @@ func Load(service string) (Config, error) {
 		AuthDatabaseURL:        r.str("AUTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_auth?sslmode=disable"),
 		RedisURL:               r.str("REDIS_URL", "redis://127.0.0.1:6379"),
 		NATSURL:                r.str("NATS_URL", ""),
-		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 1),
+		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 0),
 		DataDir:                r.str("DATA_DIR", "./data"),
 		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
 		RequestTimeout:         time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
@@ -117,6 +117,9 @@ func Load(service string) (Config, error) {
 	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
 			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
+	}
+	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
+		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)
 	}
 	if c.AdminAPISecret == "" {
 		if c.Production {

@@ -13,6 +13,7 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 	t.Setenv("STREAM_SECRET", "")
 	t.Setenv("ADMIN_PORT", "4001")
 	t.Setenv("ADMIN_API_SIGNATURE_TTL_SECONDS", "45")
+	t.Setenv("NATS_STREAM_REPLICAS", "")
 	c, err := Load("dev")
 	if err != nil {
 		t.Fatal(err)
@@ -20,7 +21,8 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 	if c.Production || !c.GraphQLIntrospection || c.AdminPort != 4001 || c.AdminSignatureTTL != 45*time.Second {
 		t.Fatalf("dev config %+v", c)
 	}
-	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 {
+	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
+		c.NATSStreamReplicas != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")
@@ -60,7 +62,9 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 	for name, value := range map[string]string{
 		"ADMIN_PORT":       "three thousand",
 		"NATS_SYNC_ALWAYS": "perhaps",
-		"STREAM_SECRET":    base64.StdEncoding.EncodeToString(make([]byte, 16)),
+		// JetStream allows 1 to 5 replicas.
+		"NATS_STREAM_REPLICAS": "7",
+		"STREAM_SECRET":        base64.StdEncoding.EncodeToString(make([]byte, 16)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("NODE_ENV", "")

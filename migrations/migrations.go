@@ -3,14 +3,19 @@
 package migrations
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers pgx5://
+	"github.com/golang-migrate/migrate/v4/source"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 //go:embed backend/*.sql
@@ -33,6 +38,57 @@ func Up(url string) error {
 		return fmt.Errorf("migrations: up: %w", err)
 	}
 	return nil
+}
+
+// Check fails unless every migration of this build has been applied to the
+// database at url, and changes nothing: for tools, which leave migrating to
+// `rafiki migrate` and the services. A database migrated further by a
+// newer build passes.
+func Check(ctx context.Context, url string) error {
+	latest, err := latestVersion()
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("migrations: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	var version int64
+	var dirty bool
+	err = conn.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("migrations: the database has none of the %d migrations this build needs: run `rafiki migrate`", latest)
+	case err != nil:
+		return fmt.Errorf("migrations: read the version: %w", err)
+	case dirty:
+		return fmt.Errorf("migrations: migration %d stopped half-way (dirty): repair it, then run `rafiki migrate`", version)
+	case version < int64(latest):
+		return fmt.Errorf("migrations: the database is at migration %d, this build needs %d: run `rafiki migrate`", version, latest)
+	}
+	return nil
+}
+
+// latestVersion is the version of the last migration this build holds.
+func latestVersion() (uint, error) {
+	files, err := fs.ReadDir(backend, "backend")
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	var latest uint
+	for _, f := range files {
+		m, err := source.Parse(f.Name())
+		if err != nil {
+			return 0, fmt.Errorf("migrations: %s: %w", f.Name(), err)
+		}
+		latest = max(latest, m.Version)
+	}
+	if latest == 0 {
+		return 0, errors.New("migrations: none in this build")
+	}
+	return latest, nil
 }
 
 func pgx5URL(url string) string {

@@ -1,13 +1,10 @@
 // Package streams reads the declaration of JetStream streams and consumers
-// (streams.yaml) and makes a server match it.
+// (streams.yaml), compares a server with it (Check) and makes a server
+// match it (Apply).
 package streams
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -122,7 +119,9 @@ func ackPolicy(s string) (jetstream.AckPolicy, error) {
 	return 0, fmt.Errorf("parse streams declaration: unknown ack policy %q", s)
 }
 
-// StreamConfig is the server configuration a declared stream asks for.
+// StreamConfig is the server configuration a declared stream asks for;
+// replicas 0 leaves the number of replicas to the server (1 for a new
+// stream, what it has for an existing one).
 func (s Stream) StreamConfig(replicas int) jetstream.StreamConfig {
 	st, _ := storage(s.Storage)
 	rt, _ := retention(s.Retention)
@@ -153,102 +152,4 @@ func (c Consumer) ConsumerConfig() jetstream.ConsumerConfig {
 		MaxDeliver:     c.MaxDeliver,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
-}
-
-// Changes counts what Apply did.
-type Changes struct {
-	Created int
-	Updated int
-}
-
-// Apply creates what is missing and updates what differs from the
-// declaration. Applying the same declaration twice changes nothing.
-func Apply(ctx context.Context, js jetstream.JetStream, d Declaration, replicas int, log *slog.Logger) (Changes, error) {
-	var ch Changes
-	if replicas < 1 {
-		replicas = 1
-	}
-	for _, s := range d.Streams {
-		want := s.StreamConfig(replicas)
-		stream, err := js.Stream(ctx, s.Name)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			if _, err := js.CreateStream(ctx, want); err != nil {
-				return ch, fmt.Errorf("create stream %s: %w", s.Name, err)
-			}
-			log.Info("stream created", "stream", s.Name)
-			ch.Created++
-			continue
-		}
-		if err != nil {
-			return ch, fmt.Errorf("stream %s: %w", s.Name, err)
-		}
-		if streamMatches(stream.CachedInfo().Config, want) {
-			continue
-		}
-		if _, err := js.UpdateStream(ctx, merged(stream.CachedInfo().Config, want)); err != nil {
-			return ch, fmt.Errorf("update stream %s: %w", s.Name, err)
-		}
-		log.Info("stream updated", "stream", s.Name)
-		ch.Updated++
-	}
-	for _, c := range d.Consumers {
-		want := c.ConsumerConfig()
-		cons, err := js.Consumer(ctx, c.Stream, c.Name)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			if _, err := js.CreateConsumer(ctx, c.Stream, want); err != nil {
-				return ch, fmt.Errorf("create consumer %s: %w", c.Name, err)
-			}
-			log.Info("consumer created", "stream", c.Stream, "consumer", c.Name)
-			ch.Created++
-			continue
-		}
-		if err != nil {
-			return ch, fmt.Errorf("consumer %s: %w", c.Name, err)
-		}
-		have := cons.CachedInfo().Config
-		if consumerMatches(have, want) {
-			continue
-		}
-		have.FilterSubjects, have.FilterSubject = want.FilterSubjects, ""
-		have.AckWait, have.MaxAckPending, have.MaxDeliver = want.AckWait, want.MaxAckPending, want.MaxDeliver
-		if _, err := js.UpdateConsumer(ctx, c.Stream, have); err != nil {
-			return ch, fmt.Errorf("update consumer %s: %w", c.Name, err)
-		}
-		log.Info("consumer updated", "stream", c.Stream, "consumer", c.Name)
-		ch.Updated++
-	}
-	return ch, nil
-}
-
-// merged keeps the server's settings that the declaration does not name.
-func merged(have, want jetstream.StreamConfig) jetstream.StreamConfig {
-	have.Subjects, have.Replicas = want.Subjects, want.Replicas
-	have.DenyDelete, have.DenyPurge = want.DenyDelete, want.DenyPurge
-	have.AllowAtomicPublish, have.AllowDirect = want.AllowAtomicPublish, want.AllowDirect
-	have.Duplicates = want.Duplicates
-	have.AllowMsgSchedules = want.AllowMsgSchedules
-	return have
-}
-
-func streamMatches(have, want jetstream.StreamConfig) bool {
-	return reflect.DeepEqual(have.Subjects, want.Subjects) &&
-		have.Storage == want.Storage && have.Retention == want.Retention &&
-		have.Replicas == want.Replicas &&
-		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
-		have.AllowAtomicPublish == want.AllowAtomicPublish && have.AllowDirect == want.AllowDirect &&
-		have.Duplicates == want.Duplicates && have.AllowMsgSchedules == want.AllowMsgSchedules
-}
-
-func consumerMatches(have, want jetstream.ConsumerConfig) bool {
-	filters := have.FilterSubjects
-	if len(filters) == 0 && have.FilterSubject != "" {
-		filters = []string{have.FilterSubject}
-	}
-	maxDeliver := want.MaxDeliver
-	if maxDeliver == 0 {
-		maxDeliver = -1
-	}
-	return reflect.DeepEqual(filters, want.FilterSubjects) && have.AckPolicy == want.AckPolicy &&
-		have.AckWait == want.AckWait && have.MaxAckPending == want.MaxAckPending &&
-		have.MaxDeliver == maxDeliver
 }

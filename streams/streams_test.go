@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Created != len(decl.Streams)+len(decl.Consumers) || first.Updated != 0 {
+	if len(first.Created) != len(decl.Streams)+len(decl.Consumers) || len(first.Updated) != 0 {
 		t.Fatalf("first apply: %+v", first)
 	}
 	before := snapshot(t, js, decl)
@@ -56,7 +57,7 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second != (streams.Changes{}) {
+	if len(second.Created)+len(second.Updated) != 0 {
 		t.Fatalf("second apply changed %+v", second)
 	}
 	after := snapshot(t, js, decl)
@@ -85,7 +86,7 @@ func TestApplyTwiceChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, err := streams.Apply(ctx, js, decl, 1, log)
-	if err != nil || third.Updated != 1 {
+	if err != nil || len(third.Created) != 0 || !slices.Equal(third.Updated, []string{"stream EVENTS: duplicate_window 5m0s -> 10m0s"}) {
 		t.Fatalf("apply after a manual change: %+v %v", third, err)
 	}
 	events, _ = js.Stream(ctx, "EVENTS")
@@ -188,7 +189,7 @@ consumers:
 		t.Fatalf("schedule refused: %v", err)
 	}
 	again, err := streams.Apply(ctx, js, decl, 1, log)
-	if err != nil || again != (streams.Changes{}) {
+	if err != nil || len(again.Created)+len(again.Updated) != 0 {
 		t.Fatalf("apply again: %+v %v", again, err)
 	}
 }
@@ -231,7 +232,7 @@ func TestApplyMakesCommandDeliveriesUnlimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch, err := streams.Apply(ctx, js, decl, 1, log)
-	if err != nil || ch != (streams.Changes{Updated: 1}) {
+	if err != nil || len(ch.Created) != 0 || !slices.Equal(ch.Updated, []string{"consumer worker_commands on stream COMMANDS: max_deliver 50 -> -1"}) {
 		t.Fatalf("apply: %+v %v", ch, err)
 	}
 	c, err = js.Consumer(ctx, "COMMANDS", "worker_commands")
@@ -247,7 +248,34 @@ func TestApplyMakesCommandDeliveriesUnlimited(t *testing.T) {
 			info.Created, created, info.NumPending)
 	}
 	again, err := streams.Apply(ctx, js, decl, 1, log)
-	if err != nil || again != (streams.Changes{}) {
+	if err != nil || len(again.Created)+len(again.Updated) != 0 {
 		t.Fatalf("apply again: %+v %v", again, err)
 	}
+}
+
+// Parse accepts only complete declarations, and never panics.
+func FuzzParse(f *testing.F) {
+	f.Add(string(rafiki.StreamsYAML))
+	f.Add(declared)
+	f.Add("streams:\n  - name: A\n    subjects: [a]\n    duplicate_window: x\n")
+	f.Fuzz(func(t *testing.T, yaml string) {
+		d, err := streams.Parse([]byte(yaml))
+		if err != nil {
+			return
+		}
+		names := map[string]bool{}
+		for _, s := range d.Streams {
+			if s.Name == "" || len(s.Subjects) == 0 {
+				t.Fatalf("accepted stream %+v", s)
+			}
+			names[s.Name] = true
+			_ = s.StreamConfig(0)
+		}
+		for _, c := range d.Consumers {
+			if c.Name == "" || !names[c.Stream] {
+				t.Fatalf("accepted consumer %+v", c)
+			}
+			_ = c.ConsumerConfig()
+		}
+	})
 }

@@ -92,6 +92,7 @@ func benchLeaderKill(b *testing.B, overHTTP bool) {
 	g := newRig(b)
 	natsURL, _ := g.natsServer("nats")
 	r := g.rafiki(b.TempDir(), g.freshDatabase(), uuid.NewString(), "operator-"+uuid.NewString(), map[string]string{"NATS_URL": natsURL})
+	r.ApplyStreams(b)
 	backend := g.run(r, "backend", nil, "backend")
 	awaitReady(b, backend, 90*time.Second)
 	workers := map[string]*Process{}

@@ -36,7 +36,7 @@ func newRig(tb testing.TB) *rig { return &rig{newHarness(tb)} }
 func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]string) *Rafiki {
 	g.t.Helper()
 	ports := freePorts(g.t, len(portVars))
-	r := &Rafiki{Env: map[string]string{}, Ports: map[string]int{}, TenantID: tenantID, Secret: secret}
+	r := &Rafiki{h: g.H, Env: map[string]string{}, Ports: map[string]int{}, TenantID: tenantID, Secret: secret}
 	for i, v := range portVars {
 		r.Ports[v] = ports[i]
 		r.Env[v] = strconv.Itoa(ports[i])

@@ -512,6 +512,18 @@ func (r *Rafiki) Run(timeout time.Duration, args ...string) (string, error) {
 	return string(out), err
 }
 
+// ApplyStreams runs `rafiki streams apply`: a backend or worker refuses to
+// start on a NATS server whose streams differ from streams.yaml, and only
+// the tool (and dev) makes them match.
+func (r *Rafiki) ApplyStreams(t testing.TB) string {
+	t.Helper()
+	out, err := r.Run(time.Minute, "streams", "apply")
+	if err != nil || !strings.Contains(out, "streams applied") {
+		t.Fatalf("rafiki streams apply: %v\n%s", err, out)
+	}
+	return out
+}
+
 // AdminURL is the backend admin GraphQL endpoint.
 func (r *Rafiki) AdminURL() string {
 	return fmt.Sprintf("http://127.0.0.1:%d/graphql", r.Ports["ADMIN_PORT"])

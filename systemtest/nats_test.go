@@ -279,9 +279,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	}
 	r := h.NewRafiki(map[string]string{"NATS_URL": strings.Join(urls, ","), "NATS_STREAM_REPLICAS": "3",
 		"REQUEST_TIMEOUT_MS": fmt.Sprint(requestTimeout.Milliseconds())})
-	if out, err := r.Run(time.Minute, "streams", "apply"); err != nil || !strings.Contains(out, "streams applied") {
-		t.Fatalf("rafiki streams apply: %v\n%s", err, out)
-	}
+	r.ApplyStreams(t)
 	js := connectJetStream(t, strings.Join(urls, ","))
 	ctx := context.Background()
 	stream, err := js.Stream(ctx, app.EventsStream)

@@ -21,6 +21,7 @@ func TestWorkerTakeover(t *testing.T) {
 	h := newHarness(t)
 	ns := h.NATSServer("nats")
 	r := h.NewRafiki(map[string]string{"NATS_URL": ns.URL()})
+	r.ApplyStreams(t)
 	backend := r.Start("backend", nil, "backend")
 	r.WaitReady(t, backend, 90*time.Second)
 	workers := map[string]*Process{}

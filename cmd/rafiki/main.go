@@ -23,9 +23,17 @@ services:
 tools:
   migrate                     apply the Postgres migrations
   streams apply               create or update the JetStream streams and consumers
+                              as streams.yaml declares them, with NATS_STREAM_REPLICAS
+                              replicas (unset: existing streams keep theirs)
+  streams check               compare the server with streams.yaml; exit 1 if it differs
   replay <projection>         rebuild a read model from the first event, then swap it in
   events <id> [--at <time>]   print the event history of an object, or its state at a time
   ledger check                verify that every ledger's balances sum to zero
+
+Only dev and streams apply change the streams; backend and worker refuse to
+start while the server differs from streams.yaml. The tools open only what
+they read and do not migrate: events reads NATS, ledger check the ledger,
+replay both (on a database that rafiki migrate or a service migrated).
 
 Services and tools connect to NATS_URL; without it, dev embeds a server and the
 tools use the one a running dev serves on EMBEDDED_NATS_PORT (4223), or the store

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,40 @@ import (
 	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/testkit"
 )
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildRafiki builds the binary once for the tests of this package.
+func buildRafiki(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rafiki-cmd-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "rafiki")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -35,10 +70,7 @@ func TestDevLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "rafiki")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildRafiki(t)
 	ports := map[string]int{}
 	for _, v := range []string{"OPEN_PAYMENTS_PORT", "ADMIN_PORT", "CONNECTOR_PORT", "AUTH_PORT", "INTROSPECTION_PORT",
 		"INTERACTION_PORT", "AUTH_ADMIN_PORT", "SERVICE_API_PORT", "ADMIN_UI_PORT", "EMBEDDED_NATS_PORT"} {

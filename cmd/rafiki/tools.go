@@ -39,15 +39,16 @@ func migrate() error {
 	return nil
 }
 
-// openForTool connects a tool: to NATS_URL, else to the server a running
-// dev embeds, else to an embedded server of its own on DATA_DIR's store.
-func openForTool(ctx context.Context) (*app.Deps, error) {
+// openForTool connects a tool to what it needs and nothing else. NATS is
+// NATS_URL, else the server a running dev embeds, else an embedded server
+// of its own on DATA_DIR's store.
+func openForTool(ctx context.Context, needs app.ToolNeeds) (*app.Deps, error) {
 	cfg, err := config.Load("backend")
 	if err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if cfg.NATSURL == "" {
+	if needs.NATS && cfg.NATSURL == "" {
 		local := fmt.Sprintf("nats://127.0.0.1:%d", cfg.EmbeddedNATSPort)
 		if nc, err := nats.Connect(local, nats.Timeout(time.Second)); err == nil {
 			nc.Close()
@@ -56,31 +57,55 @@ func openForTool(ctx context.Context) (*app.Deps, error) {
 			cfg.EmbeddedNATSPort = -1
 		}
 	}
-	return app.Open(ctx, cfg, log, true)
+	return app.OpenTool(ctx, cfg, log, needs, true)
 }
 
+// errStreamsDiffer makes `rafiki streams check` exit non-zero.
+var errStreamsDiffer = errors.New("the streams differ from streams.yaml")
+
+// streamsCommand applies the declaration, the one way besides dev to
+// change the streams, or checks the server against it.
 func streamsCommand(args []string) error {
-	if len(args) != 1 || args[0] != "apply" {
-		return fmt.Errorf("usage: rafiki streams apply")
+	if len(args) != 1 || (args[0] != "apply" && args[0] != "check") {
+		return fmt.Errorf("usage: rafiki streams apply|check")
 	}
 	ctx := context.Background()
-	cfg, err := config.Load("backend")
-	if err != nil {
-		return err
-	}
-	deps, err := openForTool(ctx)
+	deps, err := openForTool(ctx, app.ToolNeeds{NATS: true})
 	if err != nil {
 		return err
 	}
 	defer deps.Close()
-	// Open applied the declaration already; a second pass reports that
-	// nothing is left to change.
-	changes, err := streams.Apply(ctx, deps.JS, deps.Streams, cfg.NATSStreamReplicas, deps.Log)
+	replicas := deps.Config.NATSStreamReplicas
+	declared := fmt.Sprintf("%d streams, %d consumers declared", len(deps.Streams.Streams), len(deps.Streams.Consumers))
+	if args[0] == "check" {
+		mismatches, err := streams.Check(ctx, deps.JS, deps.Streams, replicas)
+		if err != nil {
+			return err
+		}
+		for _, m := range mismatches {
+			fmt.Println(m)
+		}
+		if len(mismatches) > 0 {
+			fmt.Printf("streams check: %s; %d differences\n", declared, len(mismatches))
+			return errStreamsDiffer
+		}
+		fmt.Printf("streams check: %s; the server matches\n", declared)
+		return nil
+	}
+	if replicas == 0 {
+		fmt.Println("NATS_STREAM_REPLICAS is not set: new streams get one replica, existing streams keep theirs")
+	}
+	changes, err := streams.Apply(ctx, deps.JS, deps.Streams, replicas, deps.Log)
+	for _, c := range changes.Created {
+		fmt.Println("created", c)
+	}
+	for _, u := range changes.Updated {
+		fmt.Println("updated", u)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("streams applied: %d streams, %d consumers declared; %d created, %d updated on this pass\n",
-		len(deps.Streams.Streams), len(deps.Streams.Consumers), changes.Created, changes.Updated)
+	fmt.Printf("streams applied: %s; %d created, %d updated\n", declared, len(changes.Created), len(changes.Updated))
 	return nil
 }
 
@@ -98,7 +123,7 @@ func replay(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	deps, err := openForTool(ctx)
+	deps, err := openForTool(ctx, app.ToolNeeds{NATS: true, Postgres: true})
 	if err != nil {
 		return err
 	}
@@ -181,7 +206,7 @@ func eventsCommand(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	deps, err := openForTool(ctx)
+	deps, err := openForTool(ctx, app.ToolNeeds{NATS: true})
 	if err != nil {
 		return err
 	}
@@ -222,7 +247,7 @@ func ledgerCommand(args []string) error {
 		return fmt.Errorf("usage: rafiki ledger check")
 	}
 	ctx := context.Background()
-	deps, err := openForTool(ctx)
+	deps, err := openForTool(ctx, app.ToolNeeds{Ledger: true})
 	if err != nil {
 		return err
 	}
