@@ -75,7 +75,7 @@ func TestHostileMutationInput(t *testing.T) {
 
 type hostileFixture struct {
 	tenantID, assetID, peerID, walletAddressID, keyID string
-	calls, refused                                     int
+	calls, refused                                    int
 }
 
 func newHostileFixture(t *testing.T, s *system) *hostileFixture {

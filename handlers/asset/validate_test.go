@@ -24,13 +24,19 @@ func TestCheckCommands(t *testing.T) {
 		{"update >", func() error { _, err := checkUpdate(commands.UpdateAsset{AssetID: ">"}); return err }, false},
 		{"update upper case", func() error { _, err := checkUpdate(commands.UpdateAsset{AssetID: strings.ToUpper(id)}); return err }, true},
 		{"delete a.b", func() error { _, err := checkDelete(commands.DeleteAsset{AssetID: "a.b"}); return err }, false},
-		{"fee", func() error { _, err := checkSetFee(commands.SetFee{AssetID: id, Type: FeeSending, BasisPoints: 10000}); return err }, true},
+		{"fee", func() error {
+			_, err := checkSetFee(commands.SetFee{AssetID: id, Type: FeeSending, BasisPoints: 10000})
+			return err
+		}, true},
 		{"fee 0", func() error { _, err := checkSetFee(commands.SetFee{AssetID: id, Type: FeeReceiving}); return err }, true},
 		{"fee above 10000", func() error {
 			_, err := checkSetFee(commands.SetFee{AssetID: id, Type: FeeSending, BasisPoints: 10001})
 			return err
 		}, false},
-		{"fee negative", func() error { _, err := checkSetFee(commands.SetFee{AssetID: id, Type: FeeSending, BasisPoints: -1}); return err }, false},
+		{"fee negative", func() error {
+			_, err := checkSetFee(commands.SetFee{AssetID: id, Type: FeeSending, BasisPoints: -1})
+			return err
+		}, false},
 		{"fee type", func() error { _, err := checkSetFee(commands.SetFee{AssetID: id, Type: "BOTH"}); return err }, false},
 		{"fee asset *", func() error { _, err := checkSetFee(commands.SetFee{AssetID: "*", Type: FeeSending}); return err }, false},
 	} {

@@ -1,7 +1,6 @@
 package tenant
 
 import (
-
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"

@@ -29,7 +29,9 @@ func NewHandler(store handlers.Store, operatorTenantID, operatorILPAddress strin
 }
 
 // Subject is where a tenant's events live.
-func Subject(tenantID string) (string, error) { return handlers.Subject(tenantID, AggregateType, tenantID) }
+func Subject(tenantID string) (string, error) {
+	return handlers.Subject(tenantID, AggregateType, tenantID)
+}
 
 func target(tenantID string) (handlers.Target, error) {
 	return handlers.NewTarget(tenantID, AggregateType, tenantID)

@@ -51,15 +51,30 @@ func TestCheckUpdateDeleteAndSettings(t *testing.T) {
 		check func() error
 		ok    bool
 	}{
-		{"update", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, PublicName: str("B")}); return err }, true},
-		{"update upper-case id", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: strings.ToUpper(tenantID)}); return err }, true},
+		{"update", func() error {
+			_, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, PublicName: str("B")})
+			return err
+		}, true},
+		{"update upper-case id", func() error {
+			_, err := checkUpdate(commands.UpdateTenant{TenantID: strings.ToUpper(tenantID)})
+			return err
+		}, true},
 		{"update *", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: "*"}); return err }, false},
 		{"update >", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: ">"}); return err }, false},
 		{"update empty id", func() error { _, err := checkUpdate(commands.UpdateTenant{}); return err }, false},
 		{"update braced id", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: "{" + tenantID + "}"}); return err }, false},
-		{"update empty secret", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, APISecret: str("")}); return err }, false},
-		{"update NUL in email", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, Email: str("a\x00@b")}); return err }, false},
-		{"update consent URL", func() error { _, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, IDPConsentURL: str("ftp://x")}); return err }, false},
+		{"update empty secret", func() error {
+			_, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, APISecret: str("")})
+			return err
+		}, false},
+		{"update NUL in email", func() error {
+			_, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, Email: str("a\x00@b")})
+			return err
+		}, false},
+		{"update consent URL", func() error {
+			_, err := checkUpdate(commands.UpdateTenant{TenantID: tenantID, IDPConsentURL: str("ftp://x")})
+			return err
+		}, false},
 		{"delete", func() error { _, err := checkDelete(commands.DeleteTenant{TenantID: tenantID}); return err }, true},
 		{"delete *", func() error { _, err := checkDelete(commands.DeleteTenant{TenantID: "*"}); return err }, false},
 		{"settings none", func() error { _, err := checkSetSettings(commands.SetTenantSettings{TenantID: tenantID}); return err }, false},

@@ -35,7 +35,9 @@ func NewHandler(store handlers.Store, openPaymentsURL string) *Handler {
 }
 
 // Subject is where a wallet address's events live.
-func Subject(tenantID, id string) (string, error) { return handlers.Subject(tenantID, AggregateType, id) }
+func Subject(tenantID, id string) (string, error) {
+	return handlers.Subject(tenantID, AggregateType, id)
+}
 
 // KeySubject is where a key's events live.
 func KeySubject(tenantID, id string) (string, error) {

@@ -45,9 +45,15 @@ func TestCheckCommands(t *testing.T) {
 		{"create many properties", create(func(c *commands.CreateWalletAddress) { c.AdditionalProperties = props(propertiesMax+1, "k") }), false},
 		{"create property with NUL", create(func(c *commands.CreateWalletAddress) { c.AdditionalProperties = props(1, "k\x00") }), false},
 		{"create blank property", create(func(c *commands.CreateWalletAddress) { c.AdditionalProperties = props(1, "  ") }), true},
-		{"update", func() error { _, err := checkUpdate(commands.UpdateWalletAddress{WalletAddressID: assetID, Status: StatusInactive}); return err }, true},
+		{"update", func() error {
+			_, err := checkUpdate(commands.UpdateWalletAddress{WalletAddressID: assetID, Status: StatusInactive})
+			return err
+		}, true},
 		{"update id *", func() error { _, err := checkUpdate(commands.UpdateWalletAddress{WalletAddressID: "*"}); return err }, false},
-		{"update status", func() error { _, err := checkUpdate(commands.UpdateWalletAddress{WalletAddressID: assetID, Status: "GONE"}); return err }, false},
+		{"update status", func() error {
+			_, err := checkUpdate(commands.UpdateWalletAddress{WalletAddressID: assetID, Status: "GONE"})
+			return err
+		}, false},
 		{"update properties", func() error {
 			p := props(1, strings.Repeat("k", 256))
 			_, err := checkUpdate(commands.UpdateWalletAddress{WalletAddressID: assetID, AdditionalProperties: &p})
@@ -61,7 +67,10 @@ func TestCheckCommands(t *testing.T) {
 			_, err := checkCreateKey(commands.CreateWalletAddressKey{WalletAddressID: ">", JWK: commands.JWK{Kid: "k"}})
 			return err
 		}, false},
-		{"key empty kid", func() error { _, err := checkCreateKey(commands.CreateWalletAddressKey{WalletAddressID: assetID}); return err }, false},
+		{"key empty kid", func() error {
+			_, err := checkCreateKey(commands.CreateWalletAddressKey{WalletAddressID: assetID})
+			return err
+		}, false},
 		{"key kid with NUL", func() error {
 			_, err := checkCreateKey(commands.CreateWalletAddressKey{WalletAddressID: assetID, JWK: commands.JWK{Kid: "\x00"}})
 			return err
