@@ -64,9 +64,13 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateTenant) (string, 
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	res, err := h.claiming(ctx, t, info(c.Meta), func(s State) ([]events.Event, error) {
-		return decideCreate(s, c, id, h.operatorILPAddress)
-	})
+	decide := func(s State) ([]events.Event, error) { return decideCreate(s, c, id, h.operatorILPAddress) }
+	var res handlers.Result
+	if space, claims := requestedSpace(c.Settings); claims {
+		res, err = h.claiming(ctx, t, info(c.Meta), space, decide)
+	} else {
+		res, err = handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, decide)
+	}
 	return id, res, err
 }
 
@@ -107,15 +111,21 @@ func (h *Handler) SetSettings(ctx context.Context, c commands.SetTenantSettings)
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	return h.claiming(ctx, t, info(c.Meta), func(s State) ([]events.Event, error) {
-		return decideSetSettings(s, c)
-	})
+	decide := func(s State) ([]events.Event, error) { return decideSetSettings(s, c) }
+	if space, claims := requestedSpace(c.Settings); claims {
+		return h.claiming(ctx, t, info(c.Meta), space, decide)
+	}
+	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, decide)
 }
 
-// claiming runs a command that may change the tenant's space: its event is
-// appended only if no tenant event was stored since the spaces it was
-// checked against (see Spaces), and it is decided again otherwise.
-func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.CommandInfo, decide func(State) ([]events.Event, error)) (handlers.Result, error) {
+// claiming runs a command that sets a space: its event is appended only if
+// no tenant event was stored since the spaces it was checked against (see
+// Spaces), and it is decided again otherwise.
+func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.CommandInfo, space Space,
+	decide func(State) ([]events.Event, error)) (handlers.Result, error) {
+	if err := reservedForDefaults(space.ILPAddress, h.operatorILPAddress, t.AggregateID); err != nil {
+		return handlers.Result{}, err
+	}
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
 		version, err := h.spaces.Load(ctx, h.store)
 		if err != nil {
@@ -132,8 +142,7 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 		if len(evs) != 1 {
 			return handlers.Result{}, fmt.Errorf("tenant %s: %d events claim a space, want one", t.AggregateID, len(evs))
 		}
-		after := Evolve(state, events.Envelope{AggregateID: t.AggregateID}, evs[0])
-		if err := h.spaces.Overlap(t.AggregateID, spaceOf(after.Settings)); err != nil {
+		if err := h.spaces.Overlap(t.AggregateID, space); err != nil {
 			return handlers.Result{}, err
 		}
 		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, cmd), cmd.ID, 0, evs...)

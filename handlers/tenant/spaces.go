@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/rafiki-go/rafiki/apperr"
@@ -20,8 +21,42 @@ type Space struct {
 	ILPAddress       string
 }
 
-func spaceOf(settings map[string]string) Space {
-	return Space{WalletAddressURL: settings[SettingWalletAddressURL], ILPAddress: settings[SettingILPAddress]}
+// requestedSpace is the space settings ask for; claims is false when they
+// set neither part.
+func requestedSpace(settings []events.Setting) (space Space, claims bool) {
+	for _, s := range settings {
+		switch s.Key {
+		case SettingWalletAddressURL:
+			space.WalletAddressURL, claims = s.Value, true
+		case SettingILPAddress:
+			space.ILPAddress, claims = s.Value, true
+		}
+	}
+	return space, claims
+}
+
+// reservedForDefaults keeps requested ILP addresses out of the ones tenants
+// get by default, "<ILP_ADDRESS>.<tenant id>": an address may not hold the
+// operator's ILP_ADDRESS, nor lie under it in another tenant id's segment.
+// Default addresses then never overlap a requested one, present or future,
+// nor each other, so tenants created with defaults claim nothing and are not
+// serialised.
+func reservedForDefaults(requested, operatorILPAddress, tenantID string) error {
+	if requested == "" || operatorILPAddress == "" {
+		return nil
+	}
+	refused := apperr.E(apperr.InvalidInput, "ILP address overlaps the addresses tenants get by default")
+	if valid.ILPWithin(operatorILPAddress, requested) {
+		return refused
+	}
+	if !valid.ILPWithin(requested, operatorILPAddress) {
+		return nil
+	}
+	next, _, _ := strings.Cut(requested[len(operatorILPAddress)+1:], ".")
+	if _, isID := valid.ID(next); isID && !strings.EqualFold(next, tenantID) {
+		return refused
+	}
+	return nil
 }
 
 // Spaces folds every tenant's events into the spaces they hold, as of a
@@ -30,12 +65,13 @@ func spaceOf(settings map[string]string) Space {
 // deleted tenant's settings in its duplicate check): its wallet addresses
 // still exist. The fold holds one entry per tenant.
 //
-// A change of a tenant's space is appended expecting allTenants to be at the
-// sequence its check saw, so of two tenants claiming overlapping spaces at
-// once one append fails, is decided again, and finds the other's claim:
-// no two tenants can ever hold overlapping spaces, whatever the concurrency.
-// The price is that changes to spaces (tenant creations and settings) are
-// serialised over the whole instance.
+// A requested space is appended expecting allTenants to be at the sequence
+// its check saw, so of two tenants claiming overlapping spaces at once one
+// append fails, is decided again, and finds the other's claim: no two
+// tenants can ever hold overlapping spaces, whatever the concurrency. The
+// price is that requests for spaces are serialised over the whole instance;
+// a tenant created with the default ILP address and no WALLET_ADDRESS_URL
+// claims nothing (see reservedForDefaults).
 type Spaces struct {
 	mu       sync.Mutex
 	version  uint64

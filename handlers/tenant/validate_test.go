@@ -168,3 +168,41 @@ func TestSpacesOverlap(t *testing.T) {
 		t.Error("a URL outside has a holder")
 	}
 }
+
+// Requested ILP addresses stay clear of the ones tenants get by default.
+func TestReservedForDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		requested string
+		ok        bool
+	}{
+		{"test.bank", true},
+		{"test.rafiki.bank", true},
+		{"test.rafiki." + tenantID, true},
+		{"test.rafiki." + tenantID + ".sub", true},
+		{"test.rafiki." + operatorID, false},
+		{"test.rafiki." + operatorID + ".sub", false},
+		{"test.rafiki", false},
+		{"test", false},
+		{"test.rafikix", true},
+		{"", true},
+	} {
+		err := reservedForDefaults(tc.requested, "test.rafiki", tenantID)
+		if tc.ok != (err == nil) || (!tc.ok && apperr.KindOf(err) != apperr.InvalidInput) {
+			t.Errorf("%q: %v, want ok %v", tc.requested, err, tc.ok)
+		}
+	}
+	if err := reservedForDefaults("test.rafiki", "", tenantID); err != nil {
+		t.Errorf("without an operator ILP address nothing is reserved: %v", err)
+	}
+}
+
+func TestRequestedSpace(t *testing.T) {
+	space, claims := requestedSpace([]events.Setting{{Key: SettingWebhookMaxRetry, Value: "1"}})
+	if claims || space != (Space{}) {
+		t.Fatalf("settings without a space claim %+v", space)
+	}
+	space, claims = requestedSpace([]events.Setting{{Key: SettingILPAddress, Value: "test.x"}, {Key: SettingWalletAddressURL, Value: "https://a.example"}})
+	if !claims || space != (Space{WalletAddressURL: "https://a.example", ILPAddress: "test.x"}) {
+		t.Fatalf("requested space %+v %v", space, claims)
+	}
+}
