@@ -21,7 +21,10 @@ const historyEventsMax = 1_000_000
 // History reads every event of the aggregate with this id, whatever its
 // tenant and type: the audit trail of one object.
 func History(ctx context.Context, js jetstream.JetStream, id string) ([]events.Envelope, error) {
-	subject := handlers.AnyTenantSubject("*", id)
+	subject, err := handlers.AnyTenantSubject("*", id)
+	if err != nil {
+		return nil, err
+	}
 	var out []events.Envelope
 	var last uint64
 	for len(out) < historyEventsMax {

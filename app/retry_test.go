@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/handlers"
@@ -104,7 +103,11 @@ func (f *retryFixture) fund(walletAddressID string, amount uint64) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	a, _, err := handlers.Load(f.ctx, deps.Store, asset.Subject(tenantID, f.usd), asset.Evolve)
+	subject, err := asset.Subject(tenantID, f.usd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	a, _, err := handlers.Load(f.ctx, deps.Store, subject, asset.Evolve)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -343,15 +346,6 @@ func TestRetryAnswersTheFirstResult(t *testing.T) {
 			}
 		})
 	}
-}
-
-func lastSequence(t *testing.T, stream jetstream.Stream) uint64 {
-	t.Helper()
-	info, err := stream.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
 }
 
 func jsonOf(v any) string {

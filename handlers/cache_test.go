@@ -20,7 +20,10 @@ func TestStateCacheFoldsOnlyNewEvents(t *testing.T) {
 	}
 	t.Cleanup(store.Close)
 	const id = "6f1b8c1e-59b5-4a4a-9d6c-1f1b7c9f0a01"
-	subject := tenant.Subject(id)
+	subject, err := tenant.Subject(id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	target := handlers.Target{Subject: subject, AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id}
 	var version uint64
 	appendEvent := func(commandID string, ev events.Event) {

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Store is what handlers need of the event store.
@@ -26,20 +28,51 @@ type Store interface {
 	Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error)
 }
 
-// Subject is where one aggregate's events live.
-func Subject(tenantID, aggregateType, id string) string {
-	return "events." + tenantID + "." + aggregateType + "." + id
+// aggregateTypePattern is an aggregate type as code names it.
+var aggregateTypePattern = regexp.MustCompile(`^[a-z][a-z_]*$`)
+
+// Subject is where one aggregate's events live. Its tokens must be canonical
+// UUIDs and an aggregate type: commands check their ids first, and this
+// refuses any that slipped through, since a token such as "*", ">" or "a.b"
+// would make a subject that matches many aggregates or none.
+func Subject(tenantID, aggregateType, id string) (string, error) {
+	if !valid.IsID(tenantID) {
+		return "", apperr.E(apperr.InvalidInput, "invalid tenant id %q", tenantID)
+	}
+	if !valid.IsID(id) {
+		return "", apperr.E(apperr.InvalidInput, "invalid %s id %q", aggregateType, id)
+	}
+	if !aggregateTypePattern.MatchString(aggregateType) {
+		return "", fmt.Errorf("subject of aggregate type %q", aggregateType)
+	}
+	return "events." + tenantID + "." + aggregateType + "." + id, nil
 }
 
-// AnyTenantSubject finds an aggregate whose tenant is not known.
-func AnyTenantSubject(aggregateType, id string) string {
-	return "events.*." + aggregateType + "." + id
+// AnyTenantSubject finds an aggregate whose tenant is not known; aggregateType
+// may be "*" for any type.
+func AnyTenantSubject(aggregateType, id string) (string, error) {
+	if !valid.IsID(id) {
+		return "", apperr.E(apperr.InvalidInput, "invalid %s id %q", aggregateType, id)
+	}
+	if aggregateType != "*" && !aggregateTypePattern.MatchString(aggregateType) {
+		return "", fmt.Errorf("subject of aggregate type %q", aggregateType)
+	}
+	return "events.*." + aggregateType + "." + id, nil
 }
 
 // ClaimSubject is where a unique key is claimed. The key is hex-encoded so
 // that any value makes a valid subject token.
-func ClaimSubject(scope, kind, key string) string {
-	return "claims." + scope + "." + kind + "." + hex.EncodeToString([]byte(key))
+// The key is unique within a tenant, whose id must be a canonical UUID.
+func ClaimSubject(tenantID, kind, key string) (string, error) {
+	if !valid.IsID(tenantID) {
+		return "", apperr.E(apperr.InvalidInput, "invalid tenant id %q", tenantID)
+	}
+	return "claims." + tenantID + "." + kind + "." + hex.EncodeToString([]byte(key)), nil
+}
+
+// GlobalClaimSubject is where a key unique across tenants is claimed.
+func GlobalClaimSubject(kind, key string) string {
+	return "claims._." + kind + "." + hex.EncodeToString([]byte(key))
 }
 
 // Result is what a successful command reports: the sequence of the last
@@ -165,6 +198,16 @@ type Target struct {
 	TenantID      string
 }
 
+// NewTarget is the aggregate of this type and id under tenantID; both ids
+// must be canonical UUIDs (see Subject).
+func NewTarget(tenantID, aggregateType, id string) (Target, error) {
+	subject, err := Subject(tenantID, aggregateType, id)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Subject: subject, AggregateType: aggregateType, AggregateID: id, TenantID: tenantID}, nil
+}
+
 // Execute loads an aggregate, decides, and appends the decided events
 // expecting the version it loaded; on a lost race it does it all again. A
 // command that ran before answers its result then and appends nothing.
@@ -213,7 +256,11 @@ func Meta(t Target, c CommandInfo) events.Meta { return c.meta(t) }
 // Locate finds the tenant of an aggregate known only by type and id; found
 // is false when it has no events. An aggregate never changes tenant.
 func Locate(ctx context.Context, store Store, aggregateType, id string) (tenantID string, found bool, err error) {
-	data, seq, found, err := store.Last(ctx, AnyTenantSubject(aggregateType, id))
+	subject, err := AnyTenantSubject(aggregateType, id)
+	if err != nil {
+		return "", false, err
+	}
+	data, seq, found, err := store.Last(ctx, subject)
 	if err != nil || !found {
 		return "", false, err
 	}

@@ -56,7 +56,11 @@ func benchCreated(id string) *events.TenantCreated {
 // the envelope time at.
 func benchMessage(id, commandID string, version uint64, at time.Time, ev events.Event) eventstore.Message {
 	meta := events.Meta{AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id, CausationID: commandID, Time: at}
-	msgs, err := handlers.Messages(tenant.Subject(id), version, meta, commandID, 0, ev)
+	subject, err := tenant.Subject(id)
+	if err != nil {
+		panic(err) // ids here are made with uuid
+	}
+	msgs, err := handlers.Messages(subject, version, meta, commandID, 0, ev)
 	if err != nil {
 		panic(err) // only a type that does not marshal fails here
 	}

@@ -21,9 +21,6 @@ func decideCreate(existing State, c commands.CreateAsset, nextLedger uint32) ([]
 	if !c.Actor.CanActFor(c.TenantID) {
 		return nil, apperr.E(apperr.InvalidInput, "Assignment to the specified tenant is not permitted")
 	}
-	if err := validateCode(c.Code); err != nil {
-		return nil, err
-	}
 	if existing.Exists {
 		if existing.DeletedAt == nil {
 			return nil, apperr.E(apperr.Duplicate, "Asset already exists")

@@ -45,11 +45,11 @@ func NewHandler(store handlers.Store, inUse InUse) *Handler {
 }
 
 // Subject is where an asset's events live.
-func Subject(tenantID, assetID string) string {
+func Subject(tenantID, assetID string) (string, error) {
 	return handlers.Subject(tenantID, AggregateType, assetID)
 }
 
-func codeClaim(tenantID, code string, scale uint8) string {
+func codeClaim(tenantID, code string, scale uint8) (string, error) {
 	return handlers.ClaimSubject(tenantID, "asset_code_scale", code+"/"+strconv.Itoa(int(scale)))
 }
 
@@ -57,19 +57,26 @@ func info(m commands.Meta) handlers.CommandInfo {
 	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
 }
 
-func target(tenantID, assetID string) handlers.Target {
-	return handlers.Target{Subject: Subject(tenantID, assetID), AggregateType: AggregateType, AggregateID: assetID, TenantID: tenantID}
+func target(tenantID, assetID string) (handlers.Target, error) {
+	return handlers.NewTarget(tenantID, AggregateType, assetID)
 }
 
 // Create makes an asset, or re-activates a deleted one with the same code
 // and scale. It returns the asset's id.
 func (h *Handler) Create(ctx context.Context, c commands.CreateAsset) (string, handlers.Result, error) {
 	var id string
+	c, err := checkCreate(c)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	if err := h.tenantActive(ctx, c.TenantID); err != nil {
 		return "", handlers.Result{}, err
 	}
+	claim, err := codeClaim(c.TenantID, c.Code, c.Scale)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		claim := codeClaim(c.TenantID, c.Code, c.Scale)
 		owner, _, claimed, err := h.store.Last(ctx, claim)
 		if err != nil {
 			return handlers.Result{}, err
@@ -85,12 +92,13 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateAsset) (string, h
 }
 
 // tenantActive checks that assets can be made for a tenant: its id names a
-// live tenant (and so is safe to use in a subject).
+// live tenant.
 func (h *Handler) tenantActive(ctx context.Context, tenantID string) error {
-	if _, err := uuid.Parse(tenantID); err != nil {
-		return apperr.E(apperr.InvalidInput, "invalid tenant id")
+	subject, err := tenant.Subject(tenantID)
+	if err != nil {
+		return err
 	}
-	t, _, err := handlers.Load(ctx, h.store, tenant.Subject(tenantID), tenant.Evolve)
+	t, _, err := handlers.Load(ctx, h.store, subject, tenant.Evolve)
 	if err != nil {
 		return err
 	}
@@ -103,7 +111,10 @@ func (h *Handler) tenantActive(ctx context.Context, tenantID string) error {
 // reactivate runs a create whose code and scale are claimed by asset id:
 // the claim may be this command's own, taken when it ran before.
 func (h *Handler) reactivate(ctx context.Context, c commands.CreateAsset, id string) (handlers.Result, error) {
-	t := target(c.TenantID, id)
+	t, err := target(c.TenantID, id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	state, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
 	if err != nil {
 		return handlers.Result{}, err
@@ -143,7 +154,10 @@ func (h *Handler) createNew(ctx context.Context, c commands.CreateAsset, id, cla
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	t := target(c.TenantID, id)
+	t, err := target(c.TenantID, id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	msgs, err := handlers.Messages(t.Subject, 0, handlers.Meta(t, info(c.Meta)), c.ID, 0, evs...)
 	if err != nil {
 		return handlers.Result{}, err
@@ -162,9 +176,6 @@ func (h *Handler) createNew(ctx context.Context, c commands.CreateAsset, id, cla
 
 // execute runs a command on an existing asset known by id.
 func (h *Handler) execute(ctx context.Context, m commands.Meta, assetID string, decide func(State) ([]events.Event, error)) (handlers.Result, error) {
-	if _, err := uuid.Parse(assetID); err != nil {
-		return handlers.Result{}, apperr.E(apperr.NotFound, "Asset not found")
-	}
 	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, assetID)
 	if err != nil {
 		return handlers.Result{}, err
@@ -172,14 +183,26 @@ func (h *Handler) execute(ctx context.Context, m commands.Meta, assetID string, 
 	if !found {
 		return handlers.Result{}, apperr.E(apperr.NotFound, "Asset not found")
 	}
-	return handlers.Execute(ctx, h.store, target(tenantID, assetID), info(m), Evolve, decide)
+	t, err := target(tenantID, assetID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return handlers.Execute(ctx, h.store, t, info(m), Evolve, decide)
 }
 
 func (h *Handler) Update(ctx context.Context, c commands.UpdateAsset) (handlers.Result, error) {
+	c, err := checkUpdate(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	return h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) { return decideUpdate(s, c) })
 }
 
 func (h *Handler) Delete(ctx context.Context, c commands.DeleteAsset) (handlers.Result, error) {
+	c, err := checkDelete(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	return h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) {
 		if err := visible(s, c.Actor); err != nil {
 			return nil, err
@@ -194,6 +217,10 @@ func (h *Handler) Delete(ctx context.Context, c commands.DeleteAsset) (handlers.
 
 // SetFee records a fee and returns its id.
 func (h *Handler) SetFee(ctx context.Context, c commands.SetFee) (string, handlers.Result, error) {
+	c, err := checkSetFee(c)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	feeID := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:fee:"+c.ID)).String()
 	res, err := h.execute(ctx, c.Meta, c.AssetID, func(s State) ([]events.Event, error) { return decideSetFee(s, c, feeID) })
 	return feeID, res, err

@@ -24,6 +24,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // timeoutSecondsMax bounds a pending withdrawal: a day.
@@ -60,21 +61,26 @@ func (h *Handler) Ledger() ledger.Ledger { return h.ledger }
 // transferClaim maps a transfer id to its owner's subject; it also keeps two
 // movements from recording the same transfer.
 func transferClaim(id uuid.UUID) string {
-	return handlers.ClaimSubject("_", "ledger_transfer", id.String())
+	return handlers.GlobalClaimSubject("ledger_transfer", id.String())
 }
 
 // AssetOwner finds a visible asset and makes sure its accounts exist.
 func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID string) (Owner, error) {
 	unknown := apperr.E(apperr.NotFound, "Unknown asset")
-	id, err := uuid.Parse(assetID)
+	id, err := ownerID(assetID, "asset")
 	if err != nil {
-		return Owner{}, unknown
+		return Owner{}, err
 	}
+	assetID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, asset.AggregateType, assetID)
 	if err != nil || !found {
 		return Owner{}, errors.Join(err, unknown)
 	}
-	a, _, err := handlers.Load(ctx, h.store, asset.Subject(tenantID, assetID), asset.Evolve)
+	target, err := handlers.NewTarget(tenantID, asset.AggregateType, assetID)
+	if err != nil {
+		return Owner{}, err
+	}
+	a, _, err := handlers.Load(ctx, h.store, target.Subject, asset.Evolve)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -85,7 +91,7 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 		return Owner{}, fmt.Errorf("asset %s accounts: %w", assetID, err)
 	}
 	return Owner{
-		Target:    handlers.Target{Subject: asset.Subject(tenantID, assetID), AggregateType: asset.AggregateType, AggregateID: assetID, TenantID: tenantID},
+		Target:    target,
 		Account:   ledger.Account{ID: id, Type: ledger.Asset, AssetID: id, Ledger: a.Ledger},
 		Threshold: a.LiquidityThreshold,
 	}, nil
@@ -94,15 +100,20 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 // PeerOwner finds a visible peer and makes sure its account exists.
 func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID string) (Owner, error) {
 	unknown := apperr.E(apperr.NotFound, "Unknown peer")
-	id, err := uuid.Parse(peerID)
+	id, err := ownerID(peerID, "peer")
 	if err != nil {
-		return Owner{}, unknown
+		return Owner{}, err
 	}
+	peerID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, peer.AggregateType, peerID)
 	if err != nil || !found {
 		return Owner{}, errors.Join(err, unknown)
 	}
-	p, _, err := handlers.Load(ctx, h.store, peer.Subject(tenantID, peerID), peer.Evolve)
+	target, err := handlers.NewTarget(tenantID, peer.AggregateType, peerID)
+	if err != nil {
+		return Owner{}, err
+	}
+	p, _, err := handlers.Load(ctx, h.store, target.Subject, peer.Evolve)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -118,7 +129,7 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 		return Owner{}, fmt.Errorf("peer %s account: %w", peerID, err)
 	}
 	return Owner{
-		Target:    handlers.Target{Subject: peer.Subject(tenantID, peerID), AggregateType: peer.AggregateType, AggregateID: peerID, TenantID: tenantID},
+		Target:    target,
 		Account:   account,
 		Threshold: p.LiquidityThreshold,
 	}, nil
@@ -128,15 +139,20 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 // monetization account exists.
 func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, walletAddressID string) (Owner, error) {
 	unknown := apperr.E(apperr.NotFound, "Unknown wallet address")
-	id, err := uuid.Parse(walletAddressID)
+	id, err := ownerID(walletAddressID, "wallet address")
 	if err != nil {
-		return Owner{}, unknown
+		return Owner{}, err
 	}
+	walletAddressID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, walletAddressID)
 	if err != nil || !found {
 		return Owner{}, errors.Join(err, unknown)
 	}
-	wa, _, err := handlers.Load(ctx, h.store, walletaddress.Subject(tenantID, walletAddressID), walletaddress.Evolve)
+	target, err := handlers.NewTarget(tenantID, walletaddress.AggregateType, walletAddressID)
+	if err != nil {
+		return Owner{}, err
+	}
+	wa, _, err := handlers.Load(ctx, h.store, target.Subject, walletaddress.Evolve)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -152,7 +168,7 @@ func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, 
 		return Owner{}, fmt.Errorf("wallet address %s account: %w", walletAddressID, err)
 	}
 	return Owner{
-		Target:  handlers.Target{Subject: walletaddress.Subject(tenantID, walletAddressID), AggregateType: walletaddress.AggregateType, AggregateID: walletAddressID, TenantID: tenantID},
+		Target:  target,
 		Account: account,
 	}, nil
 }
@@ -166,6 +182,15 @@ func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id 
 	}
 	res, err := h.Withdraw(ctx, m, o, id, balance, timeoutSeconds)
 	return balance, res, err
+}
+
+// ownerID reads the id of an asset, peer or wallet address.
+func ownerID(v, kind string) (uuid.UUID, error) {
+	id, ok := valid.ID(v)
+	if !ok {
+		return uuid.Nil, apperr.E(apperr.InvalidInput, "invalid %s id", kind)
+	}
+	return uuid.MustParse(id), nil
 }
 
 func transferID(id string) (uuid.UUID, error) {
@@ -429,7 +454,7 @@ func decodeTarget(data []byte) (handlers.Target, error) {
 	if _, err := fmt.Sscanf(string(data), "%s %s %s", &typ, &tenantID, &id); err != nil {
 		return handlers.Target{}, fmt.Errorf("transfer claim %q: %w", data, err)
 	}
-	return handlers.Target{Subject: handlers.Subject(tenantID, typ, id), AggregateType: typ, AggregateID: id, TenantID: tenantID}, nil
+	return handlers.NewTarget(tenantID, typ, id)
 }
 
 // mapError turns ledger errors into the errors Rafiki's liquidity API

@@ -274,14 +274,28 @@ func TestEvolveAndKeys(t *testing.T) {
 	if !s.Active() || s.ID != peerID || s.TenantID != tenantID || *s.InitialLiquidity != 9 {
 		t.Fatalf("created %+v", s)
 	}
-	before := keys(s)
-	if len(before) != 2 || !before[tokenClaim("t1")] || !before[addressClaim(tenantID, assetID, "test.a")] {
+	address := func(a string) string {
+		subject, err := addressClaim(tenantID, assetID, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return subject
+	}
+	held := func(s State) map[string]bool {
+		out, err := keys(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := held(s)
+	if len(before) != 2 || !before[tokenClaim("t1")] || !before[address("test.a")] {
 		t.Fatalf("keys %v", before)
 	}
 	tokens := []string{"t2"}
 	s = Evolve(s, env, &events.PeerUpdated{StaticILPAddress: str("test.b"), IncomingAuthTokens: &tokens})
-	after := keys(s)
-	if after[tokenClaim("t1")] || !after[tokenClaim("t2")] || !after[addressClaim(tenantID, assetID, "test.b")] || len(after) != 2 {
+	after := held(s)
+	if after[tokenClaim("t1")] || !after[tokenClaim("t2")] || !after[address("test.b")] || len(after) != 2 {
 		t.Fatalf("keys after update %v", after)
 	}
 	tokens[0] = "mutated"
@@ -289,8 +303,8 @@ func TestEvolveAndKeys(t *testing.T) {
 		t.Fatal("state shares the event's slice")
 	}
 	s = Evolve(s, env, &events.PeerDeleted{})
-	if s.Active() || keys(s) != nil {
-		t.Fatalf("deleted peer still holds %v", keys(s))
+	if s.Active() || held(s) != nil {
+		t.Fatalf("deleted peer still holds %v", held(s))
 	}
 	if got := tokenClaim("secret"); strings.Contains(got, "736563726574") || !strings.HasPrefix(got, "claims._.peer_incoming_token.") || len(got) != len("claims._.peer_incoming_token.")+64 {
 		t.Fatalf("token claim subject %s", got)

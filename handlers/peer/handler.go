@@ -49,23 +49,27 @@ const (
 
 func tokenClaim(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return handlers.ClaimSubject("_", tokenClaimKind, string(sum[:]))
+	return handlers.GlobalClaimSubject(tokenClaimKind, string(sum[:]))
 }
 
-func addressClaim(tenantID, assetID, address string) string {
+func addressClaim(tenantID, assetID, address string) (string, error) {
 	return handlers.ClaimSubject(tenantID, addressClaimKind, assetID+" "+address)
 }
 
 // keys are the claim subjects a peer holds: none once deleted.
-func keys(s State) map[string]bool {
+func keys(s State) (map[string]bool, error) {
 	if !s.Active() {
-		return nil
+		return nil, nil
 	}
-	out := map[string]bool{addressClaim(s.TenantID, s.AssetID, s.StaticILPAddress): true}
+	address, err := addressClaim(s.TenantID, s.AssetID, s.StaticILPAddress)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{address: true}
 	for _, t := range s.IncomingAuthTokens {
 		out[tokenClaim(t)] = true
 	}
-	return out
+	return out, nil
 }
 
 // claim is what a claim subject holds now.
@@ -87,12 +91,12 @@ func NewHandler(store handlers.Store) *Handler {
 }
 
 // Subject is where a peer's events live.
-func Subject(tenantID, peerID string) string {
+func Subject(tenantID, peerID string) (string, error) {
 	return handlers.Subject(tenantID, AggregateType, peerID)
 }
 
-func target(tenantID, peerID string) handlers.Target {
-	return handlers.Target{Subject: Subject(tenantID, peerID), AggregateType: AggregateType, AggregateID: peerID, TenantID: tenantID}
+func target(tenantID, peerID string) (handlers.Target, error) {
+	return handlers.NewTarget(tenantID, AggregateType, peerID)
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
@@ -126,6 +130,10 @@ type Created struct {
 // Create adds a peer. Its id derives from the command id, so a retried
 // command reports the peer it created the first time.
 func (h *Handler) Create(ctx context.Context, c commands.CreatePeer) (Created, error) {
+	c, err := checkCreate(c)
+	if err != nil {
+		return Created{}, err
+	}
 	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:peer:"+c.ID)).String()
 	var out Created
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
@@ -140,7 +148,10 @@ func (h *Handler) Create(ctx context.Context, c commands.CreatePeer) (Created, e
 			}
 			return handlers.Result{}, errUnknownAsset()
 		}
-		t := target(a.TenantID, id)
+		t, err := target(a.TenantID, id)
+		if err != nil {
+			return handlers.Result{}, err
+		}
 		s, version, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
 		if err != nil {
 			return handlers.Result{}, err
@@ -173,6 +184,10 @@ func (h *Handler) Create(ctx context.Context, c commands.CreatePeer) (Created, e
 
 // Update changes a peer.
 func (h *Handler) Update(ctx context.Context, c commands.UpdatePeer) (handlers.Result, error) {
+	c, err := checkUpdate(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	wants := func(State) ([]string, *string) {
 		var tokens []string
 		if c.HTTP != nil && c.HTTP.Incoming != nil {
@@ -187,6 +202,10 @@ func (h *Handler) Update(ctx context.Context, c commands.UpdatePeer) (handlers.R
 
 // Delete deletes a peer and releases its incoming tokens and address.
 func (h *Handler) Delete(ctx context.Context, c commands.DeletePeer) (handlers.Result, error) {
+	c, err := checkDelete(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	return h.execute(ctx, c.Meta, c.PeerID, nil, func(s State, _ Holders) ([]events.Event, error) {
 		return decideDelete(s, c)
 	})
@@ -202,7 +221,11 @@ func (h *Handler) Load(ctx context.Context, peerID string) (s State, found bool,
 	if err != nil || !found {
 		return State{}, false, err
 	}
-	s, _, err = handlers.Load(ctx, h.store, Subject(tenantID, id), Evolve)
+	subject, err := Subject(tenantID, id)
+	if err != nil {
+		return State{}, false, err
+	}
+	s, _, err = handlers.Load(ctx, h.store, subject, Evolve)
 	return s, err == nil, err
 }
 
@@ -225,7 +248,10 @@ func (h *Handler) execute(ctx context.Context, m commands.Meta, peerID string,
 		}
 		return handlers.Result{}, errUnknownPeer()
 	}
-	t := target(tenantID, id)
+	t, err := target(tenantID, id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
 		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, m.ID, Evolve)
 		if err != nil {
@@ -262,7 +288,11 @@ func (h *Handler) holders(ctx context.Context, tenantID, assetID string, tokens 
 		out.Tokens[tok] = cl.holder
 	}
 	if address != nil {
-		cl, err := h.claimAt(ctx, claims, addressClaim(tenantID, assetID, *address))
+		subject, err := addressClaim(tenantID, assetID, *address)
+		if err != nil {
+			return nil, Holders{}, err
+		}
+		cl, err := h.claimAt(ctx, claims, subject)
 		if err != nil {
 			return nil, Holders{}, err
 		}
@@ -309,7 +339,14 @@ func (h *Handler) append(ctx context.Context, t handlers.Target, version uint64,
 	if claims == nil {
 		claims = map[string]claim{}
 	}
-	was, now := keys(before), keys(after)
+	was, err := keys(before)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	now, err := keys(after)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	for _, subject := range slices.Sorted(maps.Keys(now)) {
 		if was[subject] {
 			continue
@@ -362,6 +399,10 @@ func (h *Handler) loadAsset(ctx context.Context, assetID string) (asset.State, e
 	if err != nil || !found {
 		return asset.State{}, err
 	}
-	s, _, err := handlers.Load(ctx, h.store, asset.Subject(tenantID, id), asset.Evolve)
+	subject, err := asset.Subject(tenantID, id)
+	if err != nil {
+		return asset.State{}, err
+	}
+	s, _, err := handlers.Load(ctx, h.store, subject, asset.Evolve)
 	return s, err
 }

@@ -108,7 +108,7 @@ func (f *fixture) claimHistory(token string) []string {
 	f.t.Helper()
 	ctx := context.Background()
 	sum := sha256.Sum256([]byte(token))
-	subject := handlers.ClaimSubject("_", "peer_incoming_token", string(sum[:]))
+	subject := handlers.GlobalClaimSubject("peer_incoming_token", string(sum[:]))
 	stream, err := f.store.JetStream().Stream(ctx, f.store.Stream())
 	if err != nil {
 		f.t.Fatal(err)
@@ -205,7 +205,7 @@ func TestPeerUniqueKeys(t *testing.T) {
 	_, err = f.peers.Delete(ctx, commands.DeletePeer{Meta: f.meta(stranger), PeerID: first.PeerID})
 	want(t, err, apperr.NotFound, "unknown peer")
 	_, err = f.peers.Delete(ctx, commands.DeletePeer{Meta: f.meta(owner), PeerID: "not-a-uuid"})
-	want(t, err, apperr.NotFound, "unknown peer")
+	want(t, err, apperr.InvalidInput, "invalid peer id")
 
 	// A deleted asset takes no peers.
 	if _, err := f.assets.Delete(ctx, commands.DeleteAsset{Meta: f.meta(owner), AssetID: eur}); err != nil {
@@ -237,7 +237,11 @@ func TestCreateIsIdempotentAndReportsItsDeposit(t *testing.T) {
 	}
 	// The peer's event is the last thing stored; claims come after it in
 	// the batch but readers wait for the event's sequence.
-	envs, version, err := f.store.Load(context.Background(), handlers.Subject(tenantID, peer.AggregateType, first.PeerID))
+	subject, err := peer.Subject(tenantID, first.PeerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, version, err := f.store.Load(context.Background(), subject)
 	if err != nil || len(envs) != 1 || version != first.Sequence {
 		t.Fatalf("stream holds %d events at %d (%v), result says %d", len(envs), version, err, first.Sequence)
 	}

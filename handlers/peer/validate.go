@@ -2,12 +2,10 @@ package peer
 
 import (
 	"math"
-	"net/url"
-	"regexp"
-	"slices"
-	"strings"
 
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Errors, with Rafiki's messages (payment-method/ilp/peer/errors.ts).
@@ -28,11 +26,8 @@ func InvalidInitialLiquidity() error {
 }
 
 const (
-	// ilpAddressLengthMax and the pattern are ILP addresses as interledger
-	// RFC 0015 (and Rafiki's ilp-packet) define them.
-	ilpAddressLengthMax = 1023
-	// tokenLengthMax is the width of Rafiki's httpTokens.token column.
-	tokenLengthMax = 255
+	// routesMax bounds a peer's routes, which every peer event carries.
+	routesMax = 100
 	// incomingTokensMax bounds the tokens of one peer: each is a claim
 	// message in the peer's append, and an atomic batch holds at most
 	// 1,000 messages (an update may claim new tokens and release old ones).
@@ -42,21 +37,67 @@ const (
 	initialLiquidityMax = math.MaxInt64
 )
 
-var ilpAddressPattern = regexp.MustCompile(`^(g|private|example|peer|self|test[1-3]?|local)([.][a-zA-Z0-9_~-]+)+$`)
-
+// validILPAddress is an ILP address that fits Rafiki's staticIlpAddress
+// column.
 func validILPAddress(a string) bool {
-	return len(a) <= ilpAddressLengthMax && ilpAddressPattern.MatchString(a)
+	return len(a) <= valid.TextLengthMax && valid.ILPAddress(a)
 }
 
-// validHTTPURL is Rafiki's isValidHttpUrl: an absolute http or https URL
-// with a host name that has no empty labels.
-func validHTTPURL(raw string) bool {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return false
+// validHTTPURL is Rafiki's isValidHttpUrl, no wider than its column.
+func validHTTPURL(raw string) bool { return valid.HTTPURL(raw, valid.TextLengthMax) }
+
+// checkCreate checks what decideCreate does not: the asset id (returned in
+// canonical form), the name, the outgoing token and the routes.
+func checkCreate(c commands.CreatePeer) (commands.CreatePeer, error) {
+	id, ok := valid.ID(c.AssetID)
+	if !ok {
+		return c, apperr.E(apperr.InvalidInput, "invalid asset id")
 	}
-	host := u.Hostname()
-	return host != "" && !slices.Contains(strings.Split(host, "."), "")
+	c.AssetID = id
+	return c, checkDetails(c.Name, &c.HTTP, c.Routes)
+}
+
+func checkUpdate(c commands.UpdatePeer) (commands.UpdatePeer, error) {
+	id, err := checkPeerID(c.PeerID)
+	if err != nil {
+		return c, err
+	}
+	c.PeerID = id
+	return c, checkDetails(c.Name, c.HTTP, c.Routes)
+}
+
+func checkDelete(c commands.DeletePeer) (commands.DeletePeer, error) {
+	id, err := checkPeerID(c.PeerID)
+	c.PeerID = id
+	return c, err
+}
+
+func checkPeerID(v string) (string, error) {
+	id, ok := valid.ID(v)
+	if !ok {
+		return "", apperr.E(apperr.InvalidInput, "invalid peer id")
+	}
+	return id, nil
+}
+
+// checkDetails checks a peer's name and routes, and the token presented
+// to it, which goes into an HTTP header; nil ones are not set.
+func checkDetails(name *string, http *commands.PeerHTTP, routes []string) error {
+	if name != nil && !valid.Text(*name, valid.TextLengthMax) {
+		return apperr.E(apperr.InvalidInput, "name must be at most %d characters, without control characters", valid.TextLengthMax)
+	}
+	if http != nil && !valid.Token(http.Outgoing.AuthToken) {
+		return apperr.E(apperr.InvalidInput, "the outgoing auth token must be 1 to %d printable characters", valid.TextLengthMax)
+	}
+	if len(routes) > routesMax {
+		return apperr.E(apperr.InvalidInput, "a peer has at most %d routes", routesMax)
+	}
+	for _, r := range routes {
+		if !valid.ILPAddress(r) {
+			return apperr.E(apperr.InvalidInput, "invalid route %q: routes are ILP address prefixes", r)
+		}
+	}
+	return nil
 }
 
 // validateTokens checks a list of incoming tokens on its own: each
@@ -67,8 +108,8 @@ func validateTokens(tokens []string) error {
 	}
 	seen := make(map[string]bool, len(tokens))
 	for _, t := range tokens {
-		if t == "" || len(t) > tokenLengthMax {
-			return apperr.E(apperr.InvalidInput, "incoming auth tokens must be 1 to %d characters", tokenLengthMax)
+		if !valid.Token(t) {
+			return apperr.E(apperr.InvalidInput, "incoming auth tokens must be 1 to %d printable characters", valid.TextLengthMax)
 		}
 		if seen[t] {
 			return errDuplicateIncomingToken()

@@ -1,29 +1,19 @@
 package tenant
 
 import (
-	"github.com/google/uuid"
-
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 )
 
-// decideCreate creates a tenant; only the operator may.
+// decideCreate creates a tenant (its input checked by checkCreate); only the
+// operator may.
 func decideCreate(s State, c commands.CreateTenant, tenantID, operatorILPAddress string) ([]events.Event, error) {
 	if !c.Actor.Operator {
 		return nil, apperr.E(apperr.Forbidden, "permission denied")
 	}
-	if _, err := uuid.Parse(tenantID); err != nil {
-		return nil, apperr.E(apperr.InvalidInput, "Invalid Tenant ID")
-	}
-	if c.APISecret == "" {
-		return nil, apperr.E(apperr.InvalidInput, "apiSecret must not be empty")
-	}
 	if s.Exists {
 		return nil, apperr.E(apperr.Duplicate, "Tenant already exists")
-	}
-	if err := validateSettings(c.Settings); err != nil {
-		return nil, err
 	}
 	return []events.Event{&events.TenantCreated{
 		Email: c.Email, APISecret: c.APISecret, IDPConsentURL: c.IDPConsentURL, IDPSecret: c.IDPSecret,

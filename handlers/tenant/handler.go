@@ -2,10 +2,10 @@ package tenant
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/google/uuid"
 
-	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
@@ -16,6 +16,7 @@ type Handler struct {
 	store              handlers.Store
 	operatorTenantID   string
 	operatorILPAddress string
+	spaces             *Spaces
 }
 
 // NewHandler builds a handler. operatorILPAddress (ILP_ADDRESS) prefixes the
@@ -24,14 +25,16 @@ func NewHandler(store handlers.Store, operatorTenantID, operatorILPAddress strin
 	if store == nil {
 		panic("tenant: NewHandler needs a store")
 	}
-	return &Handler{store: store, operatorTenantID: operatorTenantID, operatorILPAddress: operatorILPAddress}
+	return &Handler{store: store, operatorTenantID: operatorTenantID, operatorILPAddress: operatorILPAddress, spaces: NewSpaces()}
 }
 
 // Subject is where a tenant's events live.
-func Subject(tenantID string) string { return handlers.Subject(tenantID, AggregateType, tenantID) }
+func Subject(tenantID string) (string, error) {
+	return handlers.Subject(tenantID, AggregateType, tenantID)
+}
 
-func target(tenantID string) handlers.Target {
-	return handlers.Target{Subject: Subject(tenantID), AggregateType: AggregateType, AggregateID: tenantID, TenantID: tenantID}
+func target(tenantID string) (handlers.Target, error) {
+	return handlers.NewTarget(tenantID, AggregateType, tenantID)
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
@@ -40,42 +43,118 @@ func info(m commands.Meta) handlers.CommandInfo {
 
 // Load reads a tenant's current state.
 func (h *Handler) Load(ctx context.Context, tenantID string) (State, uint64, error) {
-	return handlers.Load(ctx, h.store, Subject(tenantID), Evolve)
+	subject, err := Subject(tenantID)
+	if err != nil {
+		return State{}, 0, err
+	}
+	return handlers.Load(ctx, h.store, subject, Evolve)
 }
 
 // Create makes a tenant and returns its id.
 func (h *Handler) Create(ctx context.Context, c commands.CreateTenant) (string, handlers.Result, error) {
+	c, err := checkCreate(c)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:tenant:"+c.ID)).String()
 	if c.TenantID != "" {
-		// An id chosen by the operator is kept in its canonical form: it
-		// names subjects and rows, which must agree on one spelling.
-		u, err := uuid.Parse(c.TenantID)
-		if err != nil {
-			return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "Invalid Tenant ID")
-		}
-		id = u.String()
+		id = c.TenantID
 	}
-	res, err := handlers.Execute(ctx, h.store, target(id), info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
-		return decideCreate(s, c, id, h.operatorILPAddress)
-	})
+	t, err := target(id)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	decide := func(s State) ([]events.Event, error) { return decideCreate(s, c, id, h.operatorILPAddress) }
+	var res handlers.Result
+	if space, claims := requestedSpace(c.Settings); claims {
+		res, err = h.claiming(ctx, t, info(c.Meta), space, decide)
+	} else {
+		res, err = handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, decide)
+	}
 	return id, res, err
 }
 
 func (h *Handler) Update(ctx context.Context, c commands.UpdateTenant) (handlers.Result, error) {
-	return handlers.Execute(ctx, h.store, target(c.TenantID), info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+	c, err := checkUpdate(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	t, err := target(c.TenantID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
 		return decideUpdate(s, c)
 	})
 }
 
 func (h *Handler) Delete(ctx context.Context, c commands.DeleteTenant) (handlers.Result, error) {
-	return handlers.Execute(ctx, h.store, target(c.TenantID), info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+	c, err := checkDelete(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	t, err := target(c.TenantID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
 		return decideDelete(s, c, h.operatorTenantID)
 	})
 }
 
 func (h *Handler) SetSettings(ctx context.Context, c commands.SetTenantSettings) (handlers.Result, error) {
-	return handlers.Execute(ctx, h.store, target(c.TenantID), info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
-		return decideSetSettings(s, c)
+	c, err := checkSetSettings(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	t, err := target(c.TenantID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	decide := func(s State) ([]events.Event, error) { return decideSetSettings(s, c) }
+	if space, claims := requestedSpace(c.Settings); claims {
+		return h.claiming(ctx, t, info(c.Meta), space, decide)
+	}
+	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, decide)
+}
+
+// claiming runs a command that sets a space: its event is appended only if
+// no tenant event was stored since the spaces it was checked against (see
+// Spaces), and it is decided again otherwise.
+func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.CommandInfo, space Space,
+	decide func(State) ([]events.Event, error)) (handlers.Result, error) {
+	if err := reservedForDefaults(space.ILPAddress, h.operatorILPAddress, t.AggregateID); err != nil {
+		return handlers.Result{}, err
+	}
+	return handlers.Retry(ctx, func() (handlers.Result, error) {
+		version, err := h.spaces.Load(ctx, h.store)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		state, own, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		evs, err := decide(state)
+		if err != nil || len(evs) == 0 {
+			return handlers.Result{Sequence: own}, err
+		}
+		if len(evs) != 1 {
+			return handlers.Result{}, fmt.Errorf("tenant %s: %d events claim a space, want one", t.AggregateID, len(evs))
+		}
+		if err := h.spaces.Overlap(t.AggregateID, space); err != nil {
+			return handlers.Result{}, err
+		}
+		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, cmd), cmd.ID, 0, evs...)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		msgs[0].ExpectedSubject = allTenants
+		seqs, err := h.store.Append(ctx, msgs)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
 	})
 }
 
@@ -83,7 +162,11 @@ func (h *Handler) SetSettings(ctx context.Context, c commands.SetTenantSettings)
 // equal to the configured ADMIN_API_SECRET.
 func (h *Handler) EnsureOperator(ctx context.Context, secret string) (handlers.Result, error) {
 	cmd := handlers.CommandInfo{ID: "operator-seed:" + uuid.NewString()}
-	return handlers.Execute(ctx, h.store, target(h.operatorTenantID), cmd, Evolve, func(s State) ([]events.Event, error) {
+	t, err := target(h.operatorTenantID)
+	if err != nil {
+		return handlers.Result{}, fmt.Errorf("OPERATOR_TENANT_ID: %w", err)
+	}
+	return handlers.Execute(ctx, h.store, t, cmd, Evolve, func(s State) ([]events.Event, error) {
 		return decideEnsureOperator(s, h.operatorTenantID, secret, h.operatorILPAddress)
 	})
 }

@@ -1,13 +1,13 @@
 package tenant
 
 import (
-	"net/url"
-	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Setting keys, as Rafiki names them.
@@ -20,39 +20,48 @@ const (
 	SettingILPAddress       = "ILP_ADDRESS"
 )
 
-// An ILP address: an allocation scheme, then one or more segments
-// (interledger RFC 0015).
-var ilpAddressPattern = regexp.MustCompile(`^(g|private|example|peer|self|test[1-3]?|local)([.][a-zA-Z0-9_~-]+)+$`)
+// Bounds of the numeric settings: a webhook waits at most ten minutes for an
+// answer and is sent at most a thousand times.
+const (
+	webhookTimeoutMillisecondsMax = 600_000
+	webhookRetriesMax             = 1_000
+)
 
+// settingValidators are Rafiki's (tenants/settings/model.ts), stricter where
+// Rafiki takes anything its parser does: URLs are http(s), numbers whole
+// milliseconds and counts, values no wider than Rafiki's column.
 var settingValidators = map[string]func(string) bool{
-	SettingExchangeRatesURL: validURL,
-	SettingWebhookURL:       validURL,
-	SettingWalletAddressURL: validURL,
-	SettingWebhookTimeout:   func(v string) bool { return number(v) > 0 },
-	SettingWebhookMaxRetry:  func(v string) bool { return number(v) >= 0 },
-	SettingILPAddress:       func(v string) bool { return len(v) <= 1023 && ilpAddressPattern.MatchString(v) },
+	SettingExchangeRatesURL: func(v string) bool { return valid.HTTPURL(v, valid.TextLengthMax) },
+	SettingWebhookURL:       func(v string) bool { return valid.HTTPURL(v, valid.TextLengthMax) },
+	SettingWalletAddressURL: valid.SpaceURL,
+	SettingWebhookTimeout:   func(v string) bool { n, ok := whole(v); return ok && n > 0 && n <= webhookTimeoutMillisecondsMax },
+	SettingWebhookMaxRetry:  func(v string) bool { n, ok := whole(v); return ok && n <= webhookRetriesMax },
+	SettingILPAddress:       func(v string) bool { return len(v) <= valid.TextLengthMax && valid.ILPAddress(v) },
 }
 
-func validURL(v string) bool {
-	u, err := url.Parse(v)
-	return err == nil && u.Scheme != "" && u.Host != ""
-}
-
-// number parses a setting as a number; anything else reads as -1.
-func number(v string) float64 {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return -1
+// whole reads a setting written as decimal digits only.
+func whole(v string) (int, bool) {
+	if v == "" || len(v) > 9 || strings.Trim(v, "0123456789") != "" {
+		return 0, false
 	}
-	return f
+	n, err := strconv.Atoi(v)
+	return n, err == nil
 }
 
+func errInvalidSettings() error {
+	return apperr.E(apperr.InvalidInput, "Invalid value for one or more tenant settings")
+}
+
+// validateSettings checks each setting's value by its key; a key twice in
+// one request would leave which value holds to chance.
 func validateSettings(settings []events.Setting) error {
+	seen := make(map[string]bool, len(settings))
 	for _, s := range settings {
-		valid, known := settingValidators[s.Key]
-		if !known || !valid(s.Value) {
-			return apperr.E(apperr.InvalidInput, "Invalid value for one or more tenant settings")
+		check, known := settingValidators[s.Key]
+		if !known || seen[s.Key] || !check(s.Value) {
+			return errInvalidSettings()
 		}
+		seen[s.Key] = true
 	}
 	return nil
 }
@@ -80,12 +89,6 @@ func initialSettings(tenantID, operatorILPAddress string, requested []events.Set
 func decideSetSettings(s State, c commands.SetTenantSettings) ([]events.Event, error) {
 	if !s.Active() {
 		return nil, apperr.E(apperr.NotFound, "Tenant not found")
-	}
-	if len(c.Settings) == 0 {
-		return nil, apperr.E(apperr.InvalidInput, "Invalid value for one or more tenant settings")
-	}
-	if err := validateSettings(c.Settings); err != nil {
-		return nil, err
 	}
 	return []events.Event{&events.TenantSettingsSet{Settings: c.Settings}}, nil
 }

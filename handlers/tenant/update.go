@@ -19,9 +19,6 @@ func decideUpdate(s State, c commands.UpdateTenant) ([]events.Event, error) {
 	if !s.Active() {
 		return nil, apperr.E(apperr.NotFound, "failed to update tenant")
 	}
-	if c.APISecret != nil && *c.APISecret == "" {
-		return nil, apperr.E(apperr.InvalidInput, "apiSecret must not be empty")
-	}
 	e := &events.TenantUpdated{
 		Email: c.Email, APISecret: c.APISecret, IDPConsentURL: c.IDPConsentURL,
 		IDPSecret: c.IDPSecret, PublicName: c.PublicName,

@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Paths of Open Payments resources; a wallet address must not contain them,
@@ -13,17 +13,20 @@ var forbiddenPaths = []string{"/incoming-payments", "/outgoing-payments", "/quot
 
 // resolveAddress turns a requested address (a full URL, or a path) into the
 // wallet address URL. base is the tenant's WALLET_ADDRESS_URL setting, or for
-// the operator OPEN_PAYMENTS_URL when it has none; a full URL must start with
-// it. URLs are kept in lower case, as they are compared.
+// the operator OPEN_PAYMENTS_URL when it has none; a full URL must have its
+// scheme and lie in its space, on whole path segments:
+// "https://a.example/ali" holds "https://a.example/ali/x" but not
+// "https://a.example/alice". URLs are kept in lower case, as they are
+// compared.
 func resolveAddress(requested, base string) (string, error) {
 	baseURL, err := url.Parse(base)
 	if err != nil || baseURL.Scheme == "" || baseURL.Host == "" {
-		return "", apperr.E(apperr.InvalidInput, "invalid url")
+		return "", errInvalidURL()
 	}
 	var full string
 	if u, err := url.Parse(requested); err == nil && u.Scheme != "" && u.Host != "" {
-		if !strings.HasPrefix(strings.ToLower(u.String()), strings.ToLower(baseURL.String())) {
-			return "", apperr.E(apperr.InvalidInput, "invalid url")
+		if !strings.EqualFold(u.Scheme, baseURL.Scheme) || !valid.URLWithin(requested, base) {
+			return "", errInvalidURL()
 		}
 		full = u.String()
 	} else {
@@ -34,19 +37,20 @@ func resolveAddress(requested, base string) (string, error) {
 		full = prefix + strings.TrimPrefix(requested, "/")
 	}
 	if !validAddress(full) {
-		return "", apperr.E(apperr.InvalidInput, "invalid url")
+		return "", errInvalidURL()
 	}
 	return strings.ToLower(full), nil
 }
 
 // validAddress accepts https URLs, and http ones for development setups
-// whose OPEN_PAYMENTS_URL is http, with a path that is not the root.
+// whose OPEN_PAYMENTS_URL is http, with a path that is not the root and
+// whose segments read the same to every component (valid.SpaceURL).
 func validAddress(address string) bool {
 	u, err := url.Parse(address)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if err != nil || !valid.SpaceURL(address) {
 		return false
 	}
-	if u.Path == "" || u.Path == "/" || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Path, "//") {
+	if u.Path == "" || u.Path == "/" {
 		return false
 	}
 	for _, p := range forbiddenPaths {

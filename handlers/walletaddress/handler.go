@@ -21,6 +21,7 @@ type Handler struct {
 	openPaymentsURL string
 	tenants         *handlers.StateCache[tenant.State]
 	assets          *handlers.StateCache[asset.State]
+	spaces          *tenant.Spaces
 }
 
 // NewHandler builds a handler; openPaymentsURL (OPEN_PAYMENTS_URL) is the
@@ -30,16 +31,20 @@ func NewHandler(store handlers.Store, openPaymentsURL string) *Handler {
 		panic("walletaddress: NewHandler needs a store")
 	}
 	return &Handler{store: store, openPaymentsURL: openPaymentsURL,
-		tenants: handlers.NewStateCache(tenant.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+		tenants: handlers.NewStateCache(tenant.Evolve), assets: handlers.NewStateCache(asset.Evolve), spaces: tenant.NewSpaces()}
 }
 
 // Subject is where a wallet address's events live.
-func Subject(tenantID, id string) string { return handlers.Subject(tenantID, AggregateType, id) }
+func Subject(tenantID, id string) (string, error) {
+	return handlers.Subject(tenantID, AggregateType, id)
+}
 
 // KeySubject is where a key's events live.
-func KeySubject(tenantID, id string) string { return handlers.Subject(tenantID, KeyAggregateType, id) }
+func KeySubject(tenantID, id string) (string, error) {
+	return handlers.Subject(tenantID, KeyAggregateType, id)
+}
 
-func kidClaim(tenantID, walletAddressID, kid string) string {
+func kidClaim(tenantID, walletAddressID, kid string) (string, error) {
 	return handlers.ClaimSubject(tenantID, "wallet_address_kid", walletAddressID+"/"+kid)
 }
 
@@ -51,21 +56,27 @@ func info(m commands.Meta) handlers.CommandInfo {
 // the address, so the aggregate's subject being empty under every tenant is
 // the check that the address is not taken, done by the server at the append.
 func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (string, handlers.Result, error) {
-	if _, err := uuid.Parse(c.TenantID); err != nil {
-		return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "invalid tenant id")
+	c, err := checkCreate(c)
+	if err != nil {
+		return "", handlers.Result{}, err
 	}
-	if _, err := uuid.Parse(c.AssetID); err != nil {
-		return "", handlers.Result{}, apperr.E(apperr.InvalidInput, "unknown asset")
+	tenantSubject, err := tenant.Subject(c.TenantID)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	assetSubject, err := asset.Subject(c.TenantID, c.AssetID)
+	if err != nil {
+		return "", handlers.Result{}, err
 	}
 	// The tenant and the asset are independent reads: load them together.
 	var a asset.State
 	assetLoaded := make(chan error, 1)
 	go func() {
 		var err error
-		a, _, err = h.assets.Load(ctx, h.store, asset.Subject(c.TenantID, c.AssetID))
+		a, _, err = h.assets.Load(ctx, h.store, assetSubject)
 		assetLoaded <- err
 	}()
-	t, _, err := h.tenants.Load(ctx, h.store, tenant.Subject(c.TenantID))
+	t, _, err := h.tenants.Load(ctx, h.store, tenantSubject)
 	if aerr := <-assetLoaded; err == nil {
 		err = aerr
 	}
@@ -76,13 +87,23 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
+	if t.Settings[tenant.SettingWalletAddressURL] == "" {
+		if err := h.outsideOtherSpaces(ctx, c.TenantID, address); err != nil {
+			return "", handlers.Result{}, err
+		}
+	}
 	id := AddressID(address)
-	target := handlers.Target{Subject: Subject(c.TenantID, id), AggregateType: AggregateType, AggregateID: id, TenantID: c.TenantID}
+	target, err := handlers.NewTarget(c.TenantID, AggregateType, id)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	msgs, err := handlers.Messages(target.Subject, 0, handlers.Meta(target, info(c.Meta)), c.ID, 0, evs...)
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	msgs[0].ExpectedSubject = handlers.AnyTenantSubject(AggregateType, id)
+	if msgs[0].ExpectedSubject, err = handlers.AnyTenantSubject(AggregateType, id); err != nil {
+		return "", handlers.Result{}, err
+	}
 	seqs, err := h.store.Append(ctx, msgs)
 	if errors.Is(err, eventstore.ErrConflict) {
 		return "", handlers.Result{}, apperr.E(apperr.Duplicate, "Duplicate wallet address found with the same url")
@@ -93,6 +114,20 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 	return id, handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
 }
 
+// outsideOtherSpaces checks that an address made under the operator's
+// OPEN_PAYMENTS_URL does not lie in another tenant's WALLET_ADDRESS_URL. It
+// is checked against the spaces held when the address is made: a tenant
+// claiming the space at that very moment may still find the address there.
+func (h *Handler) outsideOtherSpaces(ctx context.Context, tenantID, address string) error {
+	if _, err := h.spaces.Load(ctx, h.store); err != nil {
+		return err
+	}
+	if holder, held := h.spaces.Holder(address); held && holder != tenantID {
+		return errInvalidURL()
+	}
+	return nil
+}
+
 // AddressID is the id of the wallet address at a (lower-case) address.
 func AddressID(address string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:wallet_address:"+address)).String()
@@ -100,11 +135,18 @@ func AddressID(address string) string {
 
 // Update changes a wallet address.
 func (h *Handler) Update(ctx context.Context, c commands.UpdateWalletAddress) (handlers.Result, error) {
+	c, err := checkUpdate(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	t, err := h.locate(ctx, AggregateType, c.WalletAddressID, "unknown wallet address")
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	target := handlers.Target{Subject: Subject(t, c.WalletAddressID), AggregateType: AggregateType, AggregateID: c.WalletAddressID, TenantID: t}
+	target, err := handlers.NewTarget(t, AggregateType, c.WalletAddressID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	return handlers.Execute(ctx, h.store, target, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
 		return decideUpdate(s, c)
 	})
@@ -112,13 +154,29 @@ func (h *Handler) Update(ctx context.Context, c commands.UpdateWalletAddress) (h
 
 // CreateKey adds a key to a wallet address and returns the key's id.
 func (h *Handler) CreateKey(ctx context.Context, c commands.CreateWalletAddressKey) (string, handlers.Result, error) {
+	c, err := checkCreateKey(c)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	tenantID, err := h.locate(ctx, AggregateType, c.WalletAddressID, "unknown wallet address")
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
 	keyID := uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:wallet_address_key:"+c.ID)).String()
+	subject, err := Subject(tenantID, c.WalletAddressID)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	claim, err := kidClaim(tenantID, c.WalletAddressID, c.JWK.Kid)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	target, err := handlers.NewTarget(tenantID, KeyAggregateType, keyID)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		wa, _, err := handlers.Load(ctx, h.store, Subject(tenantID, c.WalletAddressID), Evolve)
+		wa, _, err := handlers.Load(ctx, h.store, subject, Evolve)
 		if err != nil {
 			return handlers.Result{}, err
 		}
@@ -126,8 +184,6 @@ func (h *Handler) CreateKey(ctx context.Context, c commands.CreateWalletAddressK
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		target := handlers.Target{Subject: KeySubject(tenantID, keyID), AggregateType: KeyAggregateType, AggregateID: keyID, TenantID: tenantID}
-		claim := kidClaim(tenantID, c.WalletAddressID, c.JWK.Kid)
 		holder, _, taken, err := h.store.Last(ctx, claim)
 		if err != nil {
 			return handlers.Result{}, err
@@ -166,20 +222,24 @@ func (h *Handler) keyAddedBefore(ctx context.Context, t handlers.Target, holder,
 
 // RevokeKey revokes a key.
 func (h *Handler) RevokeKey(ctx context.Context, c commands.RevokeWalletAddressKey) (handlers.Result, error) {
+	c, err := checkRevokeKey(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	tenantID, err := h.locate(ctx, KeyAggregateType, c.KeyID, "Wallet address key not found")
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	target := handlers.Target{Subject: KeySubject(tenantID, c.KeyID), AggregateType: KeyAggregateType, AggregateID: c.KeyID, TenantID: tenantID}
+	target, err := handlers.NewTarget(tenantID, KeyAggregateType, c.KeyID)
+	if err != nil {
+		return handlers.Result{}, err
+	}
 	return handlers.Execute(ctx, h.store, target, info(c.Meta), EvolveKey, func(s KeyState) ([]events.Event, error) {
 		return decideRevokeKey(s, c)
 	})
 }
 
 func (h *Handler) locate(ctx context.Context, aggregateType, id, notFound string) (string, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return "", apperr.E(apperr.NotFound, "%s", notFound)
-	}
 	tenantID, found, err := handlers.Locate(ctx, h.store, aggregateType, id)
 	if err != nil {
 		return "", err

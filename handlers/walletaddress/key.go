@@ -16,9 +16,6 @@ func decideAddKey(wa State, c commands.CreateWalletAddressKey) ([]events.Event, 
 		return nil, err
 	}
 	k := c.JWK
-	if k.Kid == "" || len(k.Kid) > kidLengthMax {
-		return nil, apperr.E(apperr.InvalidInput, "kid must be 1 to %d characters", kidLengthMax)
-	}
 	if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" {
 		return nil, apperr.E(apperr.InvalidInput, "only Ed25519 keys are supported: kty OKP, crv Ed25519, alg EdDSA")
 	}

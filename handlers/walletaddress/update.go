@@ -25,9 +25,6 @@ func decideUpdate(s State, c commands.UpdateWalletAddress) ([]events.Event, erro
 	if err := visible(s, c.Actor); err != nil {
 		return nil, err
 	}
-	if c.Status != "" && c.Status != StatusActive && c.Status != StatusInactive {
-		return nil, apperr.E(apperr.InvalidInput, "status must be ACTIVE or INACTIVE")
-	}
 	var out []events.Event
 	if c.PublicName != nil || c.AdditionalProperties != nil {
 		e := &events.WalletAddressUpdated{PublicName: c.PublicName}

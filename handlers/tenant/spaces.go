@@ -1,0 +1,157 @@
+package tenant
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/valid"
+)
+
+// allTenants is every tenant's events: the record of who holds which space.
+const allTenants = "events.*.tenant.*"
+
+// Space is what a tenant's settings give it alone: the wallet addresses
+// under its WALLET_ADDRESS_URL and the ILP addresses under its ILP_ADDRESS.
+type Space struct {
+	WalletAddressURL string
+	ILPAddress       string
+}
+
+// requestedSpace is the space settings ask for; claims is false when they
+// set neither part.
+func requestedSpace(settings []events.Setting) (space Space, claims bool) {
+	for _, s := range settings {
+		switch s.Key {
+		case SettingWalletAddressURL:
+			space.WalletAddressURL, claims = s.Value, true
+		case SettingILPAddress:
+			space.ILPAddress, claims = s.Value, true
+		}
+	}
+	return space, claims
+}
+
+// reservedForDefaults keeps requested ILP addresses out of the ones tenants
+// get by default, "<ILP_ADDRESS>.<tenant id>": an address may not hold the
+// operator's ILP_ADDRESS, nor lie under it in another tenant id's segment.
+// Default addresses then never overlap a requested one, present or future,
+// nor each other, so tenants created with defaults claim nothing and are not
+// serialised.
+func reservedForDefaults(requested, operatorILPAddress, tenantID string) error {
+	if requested == "" || operatorILPAddress == "" {
+		return nil
+	}
+	refused := apperr.E(apperr.InvalidInput, "ILP address overlaps the addresses tenants get by default")
+	if valid.ILPWithin(operatorILPAddress, requested) {
+		return refused
+	}
+	if !valid.ILPWithin(requested, operatorILPAddress) {
+		return nil
+	}
+	next, _, _ := strings.Cut(requested[len(operatorILPAddress)+1:], ".")
+	if _, isID := valid.ID(next); isID && !strings.EqualFold(next, tenantID) {
+		return refused
+	}
+	return nil
+}
+
+// Spaces folds every tenant's events into the spaces they hold, as of a
+// stream sequence, and tells whether a tenant's new space would overlap
+// another's. A tenant keeps its space once deleted (as Rafiki keeps a
+// deleted tenant's settings in its duplicate check): its wallet addresses
+// still exist. The fold holds one entry per tenant.
+//
+// A requested space is appended expecting allTenants to be at the sequence
+// its check saw, so of two tenants claiming overlapping spaces at once one
+// append fails, is decided again, and finds the other's claim: no two
+// tenants can ever hold overlapping spaces, whatever the concurrency. The
+// price is that requests for spaces are serialised over the whole instance;
+// a tenant created with the default ILP address and no WALLET_ADDRESS_URL
+// claims nothing (see reservedForDefaults).
+type Spaces struct {
+	mu       sync.Mutex
+	version  uint64
+	byTenant map[string]Space
+}
+
+func NewSpaces() *Spaces { return &Spaces{byTenant: map[string]Space{}} }
+
+// Load brings the fold up to the stream and returns the sequence it is at.
+func (sp *Spaces) Load(ctx context.Context, store handlers.Store) (uint64, error) {
+	_, last, found, err := store.Last(ctx, allTenants)
+	if err != nil || !found {
+		return 0, err
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if last <= sp.version {
+		return sp.version, nil
+	}
+	envs, version, err := store.LoadAfter(ctx, allTenants, sp.version)
+	if err != nil {
+		return 0, err
+	}
+	for _, env := range envs {
+		ev, err := events.Decode(env)
+		if err != nil {
+			return 0, err
+		}
+		var settings []events.Setting
+		switch e := ev.(type) {
+		case *events.TenantCreated:
+			sp.byTenant[env.AggregateID] = Space{}
+			settings = e.Settings
+		case *events.TenantSettingsSet:
+			settings = e.Settings
+		}
+		space := sp.byTenant[env.AggregateID]
+		for _, s := range settings {
+			switch s.Key {
+			case SettingWalletAddressURL:
+				space.WalletAddressURL = s.Value
+			case SettingILPAddress:
+				space.ILPAddress = s.Value
+			}
+		}
+		if settings != nil {
+			sp.byTenant[env.AggregateID] = space
+		}
+	}
+	sp.version = version
+	return version, nil
+}
+
+// Overlap reports, as an InvalidInput error, a part of space that lies in
+// another tenant's space or holds it.
+func (sp *Spaces) Overlap(tenantID string, space Space) error {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for other, held := range sp.byTenant {
+		if other == tenantID {
+			continue
+		}
+		if space.WalletAddressURL != "" && held.WalletAddressURL != "" && valid.URLsOverlap(space.WalletAddressURL, held.WalletAddressURL) {
+			return apperr.E(apperr.InvalidInput, "Wallet Address Url overlaps the wallet address URL of another tenant")
+		}
+		if space.ILPAddress != "" && held.ILPAddress != "" && valid.ILPAddressesOverlap(space.ILPAddress, held.ILPAddress) {
+			return apperr.E(apperr.InvalidInput, "ILP address overlaps the ILP address of another tenant")
+		}
+	}
+	return nil
+}
+
+// Holder is the tenant whose WALLET_ADDRESS_URL holds address, if any.
+func (sp *Spaces) Holder(address string) (string, bool) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for tenantID, held := range sp.byTenant {
+		if held.WalletAddressURL != "" && valid.URLWithin(address, held.WalletAddressURL) {
+			return tenantID, true
+		}
+	}
+	return "", false
+}
