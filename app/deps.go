@@ -29,6 +29,7 @@ import (
 	"github.com/rafiki-go/rafiki/ledger/tigerbeetle"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/streams"
 )
 
@@ -57,6 +58,8 @@ type Deps struct {
 	Ledger   ledger.Ledger
 	// StreamCredentials make and open STREAM connection credentials.
 	StreamCredentials *stream.Credentials
+	// Keys seal and open the secrets events carry.
+	Keys *secrets.Keyring
 }
 
 // Open connects to NATS (embedding a server when embed is set and NATS_URL
@@ -69,6 +72,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 		return nil, err
 	}
 	d.StreamCredentials = credentials
+	masterKey, err := EventSecretsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -76,6 +83,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, embed bool) 
 		}
 	}()
 	if err := d.openNATS(ctx, embed); err != nil {
+		return nil, err
+	}
+	var previous [][]byte
+	if cfg.EventSecretsPreviousKey != nil {
+		previous = append(previous, cfg.EventSecretsPreviousKey)
+	}
+	if d.Keys, err = secrets.New(d.JS, KeysStream, masterKey, previous...); err != nil {
 		return nil, err
 	}
 	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {

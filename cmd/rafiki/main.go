@@ -26,6 +26,10 @@ tools:
   replay <projection>         rebuild a read model from the first event, then swap it in
   events <id> [--at <time>]   print the event history of an object, or its state at a time
   ledger check                verify that every ledger's balances sum to zero
+  secrets shred tenant|peer <id>
+                              make a deleted tenant's or peer's secrets unreadable for
+                              good (drops its data key), then rebuild its read model
+  secrets rewrap              wrap every data key with EVENT_SECRETS_KEY (after a rotation)
 
 Services and tools connect to NATS_URL; without it, dev embeds a server and the
 tools use the one a running dev serves on EMBEDDED_NATS_PORT (4223), or the store
@@ -60,6 +64,8 @@ func main() {
 		err = eventsCommand(args)
 	case "ledger":
 		err = ledgerCommand(args)
+	case "secrets":
+		err = secretsCommand(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

@@ -48,6 +48,10 @@ func openForTool(ctx context.Context) (*app.Deps, error) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if cfg.NATSURL == "" {
+		// The tools share dev's store, and so its key.
+		if cfg.EventSecretsKey, err = app.EventSecretsKey(cfg); err != nil {
+			return nil, err
+		}
 		local := fmt.Sprintf("nats://127.0.0.1:%d", cfg.EmbeddedNATSPort)
 		if nc, err := nats.Connect(local, nats.Timeout(time.Second)); err == nil {
 			nc.Close()
@@ -88,10 +92,9 @@ func replay(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: rafiki replay <projection>")
 	}
-	p, ok := app.Projection(args[0])
-	if !ok {
+	if _, ok := app.Projection(args[0], nil); !ok {
 		var names []string
-		for _, p := range app.Projections() {
+		for _, p := range app.Projections(nil) {
 			names = append(names, p.Name())
 		}
 		return fmt.Errorf("no projection %q (projections: %v)", args[0], names)
@@ -103,6 +106,15 @@ func replay(args []string) error {
 		return err
 	}
 	defer deps.Close()
+	return replayOn(ctx, deps, args[0])
+}
+
+// replayOn rebuilds the named projection with deps.
+func replayOn(ctx context.Context, deps *app.Deps, name string) error {
+	p, ok := app.Projection(name, deps.Keys)
+	if !ok {
+		return fmt.Errorf("no projection %q", name)
+	}
 	consumer, ok := deps.Streams.Consumer(projections.ConsumerName(p))
 	if !ok || len(consumer.FilterSubjects) != 1 {
 		return fmt.Errorf("streams.yaml must declare consumer %s with one filter subject", projections.ConsumerName(p))
@@ -198,7 +210,7 @@ func eventsCommand(args []string) error {
 		for _, env := range history {
 			fmt.Printf("%d  %s  %-28s %s/%s  tenant %s  cause %s\n", env.Sequence, env.Time.Format(time.RFC3339Nano),
 				env.Type, env.AggregateType, env.AggregateID, env.TenantID, env.CausationID)
-			fmt.Printf("    %s\n", env.Data)
+			fmt.Printf("    %s\n", app.RedactedData(env))
 		}
 		return nil
 	}
