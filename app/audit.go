@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -56,7 +58,51 @@ func History(ctx context.Context, js jetstream.JetStream, id string) ([]events.E
 	return nil, fmt.Errorf("history of %s: more than %d events", id, historyEventsMax)
 }
 
-// StateAt folds an aggregate's history up to a moment into its state.
+// Redacted is what the audit tools print for a secret.
+const Redacted = "[redacted]"
+
+// RedactedData is an event's payload for printing: every field that holds
+// a secret (events.SecretFields), sealed or, in an event recorded before
+// secrets were sealed, in plain text, shows as Redacted, whatever the
+// event's type or version. A payload that is not a JSON object is not
+// printed at all.
+func RedactedData(env events.Envelope) string {
+	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec.UseNumber()
+	var fields map[string]any
+	if err := dec.Decode(&fields); err != nil {
+		return fmt.Sprintf("[payload of %d bytes that is not a JSON object]", len(env.Data))
+	}
+	for name, v := range fields {
+		if !events.SecretFields[name] {
+			continue
+		}
+		if list, ok := v.([]any); ok {
+			for i := range list {
+				list[i] = Redacted
+			}
+			continue
+		}
+		fields[name] = Redacted
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return fmt.Sprintf("[payload of %d bytes: %v]", len(env.Data), err)
+	}
+	return string(out)
+}
+
+// redactEvent hides an event's secrets from the state the audit tools fold.
+func redactEvent(ev events.Event) (events.Event, error) {
+	s, ok := ev.(events.Secretive)
+	if !ok {
+		return ev, nil
+	}
+	return s.MapSecrets(func(string, string) (string, error) { return Redacted, nil })
+}
+
+// StateAt folds an aggregate's history up to a moment into its state, with
+// its secrets shown as Redacted.
 func StateAt(history []events.Envelope, at time.Time) (any, error) {
 	if len(history) == 0 {
 		return nil, fmt.Errorf("no events")
@@ -79,6 +125,9 @@ func foldUntil[S any](history []events.Envelope, at time.Time, evolve func(S, ev
 		}
 		ev, err := events.Decode(env)
 		if err != nil {
+			return s, err
+		}
+		if ev, err = redactEvent(ev); err != nil {
 			return s, err
 		}
 		s = evolve(s, env, ev)

@@ -47,7 +47,7 @@ func startSystem(t testing.TB, syncAlways bool, configure ...func(*config.Config
 		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
 		ReadYourWritesTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second, GraphQLIntrospection: true,
 		GraphQLIdempotencyTTL: time.Hour, GraphQLIdempotencyLock: 2 * time.Second,
-		StreamSecret: make([]byte, 32), EnableSPSP: true,
+		StreamSecret: make([]byte, 32), EnableSPSP: true, EventSecretsKey: testkit.EventSecretsKey,
 		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
 	}
 	for _, f := range configure {

@@ -29,6 +29,7 @@ import (
 	"github.com/rafiki-go/rafiki/ledger/tigerbeetle"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/streams"
 )
 
@@ -57,6 +58,8 @@ type Deps struct {
 	Ledger   ledger.Ledger
 	// StreamCredentials make and open STREAM connection credentials.
 	StreamCredentials *stream.Credentials
+	// Keys seal and open the secrets events carry.
+	Keys *secrets.Keyring
 }
 
 // Open connects a service to NATS (embedding a server under dev when
@@ -71,6 +74,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*
 		return nil, err
 	}
 	d.StreamCredentials = credentials
+	masterKey, err := EventSecretsKey(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -92,6 +99,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*
 		return nil, err
 	}
 	d.Store = store
+	if err := d.openKeys(masterKey); err != nil {
+		return nil, err
+	}
 	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
@@ -141,6 +151,10 @@ type ToolNeeds struct {
 	Postgres bool
 	// Ledger opens the ledger (Postgres's unless USE_TIGERBEETLE is set).
 	Ledger bool
+	// Events opens the event store and the keyring that opens the secrets
+	// its events carry (EVENT_SECRETS_KEY, or dev's key file); it implies
+	// NATS.
+	Events bool
 }
 
 // OpenTool connects a tool to what it needs only: an audit of the events
@@ -154,8 +168,20 @@ func OpenTool(ctx context.Context, cfg config.Config, log *slog.Logger, needs To
 			d.Close()
 		}
 	}()
-	if needs.NATS {
+	if needs.NATS || needs.Events {
 		if err := d.connectNATS(embed); err != nil {
+			return nil, err
+		}
+	}
+	if needs.Events {
+		masterKey, err := EventSecretsKey(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.openKeys(masterKey); err != nil {
+			return nil, err
+		}
+		if d.Store, err = eventstore.Open(ctx, d.JS, EventsStream); err != nil {
 			return nil, err
 		}
 	}
@@ -178,6 +204,21 @@ func OpenTool(ctx context.Context, cfg config.Config, log *slog.Logger, needs To
 	}
 	ok = true
 	return d, nil
+}
+
+// openKeys opens the keyring of the secrets in events under masterKey, and
+// under EVENT_SECRETS_KEY_PREVIOUS while a rotation is under way.
+func (d *Deps) openKeys(masterKey []byte) error {
+	var previous [][]byte
+	if d.Config.EventSecretsPreviousKey != nil {
+		previous = append(previous, d.Config.EventSecretsPreviousKey)
+	}
+	keys, err := secrets.New(d.JS, KeysStream, masterKey, previous...)
+	if err != nil {
+		return err
+	}
+	d.Keys = keys
+	return nil
 }
 
 // connectNATS connects to NATS_URL, or embeds a server when embed is set

@@ -57,7 +57,7 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, p := range app.Projections() {
+	for _, p := range app.Projections(s.running.Deps.Keys) {
 		consumer, _ := s.running.Deps.Streams.Consumer(projections.ConsumerName(p))
 		counts := testkit.ReplayMatchesLive(t, s.running.Deps.Pool, s.running.Deps.JS, app.EventsStream, p, consumer.FilterSubjects[0])
 		for table, n := range counts {

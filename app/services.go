@@ -14,6 +14,7 @@ import (
 	"github.com/rafiki-go/rafiki/adminauth"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
@@ -24,17 +25,18 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
-// Projections are every read model this build keeps.
-func Projections() []projections.Projection {
+// Projections are every read model this build keeps; keys open the secrets
+// of the events they apply (nil will do where only their names matter).
+func Projections(keys projections.Opener) []projections.Projection {
 	return []projections.Projection{
-		projections.Tenants{}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
-		projections.Peers{},
+		projections.Tenants{Secrets: keys}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
+		projections.Peers{Secrets: keys},
 	}
 }
 
 // Projection finds a projection by name.
-func Projection(name string) (projections.Projection, bool) {
-	for _, p := range Projections() {
+func Projection(name string, keys projections.Opener) (projections.Projection, bool) {
+	for _, p := range Projections(keys) {
 		if p.Name() == name {
 			return p, true
 		}
@@ -49,7 +51,7 @@ func Projection(name string) (projections.Projection, bool) {
 // projections never wait for each other's connections.
 func (d *Deps) RunProjections(ctx context.Context) ([]*projections.Runner, *sync.WaitGroup, error) {
 	cfg := d.Pool.Config().Copy()
-	cfg.MaxConns = int32(len(Projections()))
+	cfg.MaxConns = int32(len(Projections(nil)))
 	cfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -57,7 +59,7 @@ func (d *Deps) RunProjections(ctx context.Context) ([]*projections.Runner, *sync
 	}
 	var runners []*projections.Runner
 	var running sync.WaitGroup
-	for _, p := range Projections() {
+	for _, p := range Projections(d.Keys) {
 		r := projections.NewRunner(pool, d.JS, EventsStream, p, d.Log)
 		runners = append(runners, r)
 		running.Go(func() { _ = r.Run(ctx) })
@@ -104,7 +106,7 @@ func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 // PrepareProjections creates every read model's tables, so that readers can
 // query them before the first event.
 func (d *Deps) PrepareProjections(ctx context.Context) error {
-	for _, p := range Projections() {
+	for _, p := range Projections(d.Keys) {
 		if err := projections.Prepare(ctx, d.Pool, p); err != nil {
 			return err
 		}
@@ -130,10 +132,10 @@ func NewBackend(d *Deps) *Backend {
 	read := readmodel.NewReader(d.Pool)
 	waiter := projections.NewWaiter(d.Pool, d.Log)
 	return &Backend{
-		Tenants:         tenant.NewHandler(d.Store, d.Config.OperatorTenantID, d.Config.ILPAddress),
+		Tenants:         tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:          asset.NewHandler(d.Store, read.AssetInUse),
 		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
-		Peers:           peer.NewHandler(d.Store),
+		Peers:           peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:       liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue),
 		Read:            read,
 		Waiter:          waiter,

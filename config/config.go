@@ -21,42 +21,48 @@ type Config struct {
 	LogLevel             string
 	GraphQLIntrospection bool
 
-	OperatorTenantID       string
-	AdminAPISecret         string
-	AdminSignatureVersion  int
-	AdminSignatureTTL      time.Duration
-	ILPAddress             string
-	OpenPaymentsURL        string
-	AuthServerGrantURL     string
-	DatabaseURL            string
-	AuthDatabaseURL        string
-	RedisURL               string
-	NATSURL                string // empty: run an embedded server
-	NATSStreamReplicas     int    // 0 (unset): what the server has; 1 for a new stream
-	DataDir                string
-	ReadYourWritesTimeout  time.Duration
-	RequestTimeout         time.Duration
-	ShutdownTimeout        time.Duration
-	OpenPaymentsPort       int
-	AdminPort              int
-	ConnectorPort          int
-	AuthPort               int
-	IntrospectionPort      int
-	InteractionPort        int
-	AuthAdminPort          int
-	ServiceAPIPort         int
-	AdminUIPort            int
-	WorkerHealthPort       int // 0: a worker serves no health endpoints
-	EmbeddedNATSPort       int
-	NATSSyncAlways         bool
-	LocalCacheDuration     time.Duration
-	EnableSPSP             bool
-	StreamSecret           []byte
-	UseTigerBeetle         bool
-	TigerBeetleClusterID   uint64
-	TigerBeetleAddresses   []string
-	GraphQLIdempotencyTTL  time.Duration
-	GraphQLIdempotencyLock time.Duration
+	OperatorTenantID      string
+	AdminAPISecret        string
+	AdminSignatureVersion int
+	AdminSignatureTTL     time.Duration
+	ILPAddress            string
+	OpenPaymentsURL       string
+	AuthServerGrantURL    string
+	DatabaseURL           string
+	AuthDatabaseURL       string
+	RedisURL              string
+	NATSURL               string // empty: run an embedded server
+	NATSStreamReplicas    int    // 0 (unset): what the server has; 1 for a new stream
+	DataDir               string
+	ReadYourWritesTimeout time.Duration
+	RequestTimeout        time.Duration
+	ShutdownTimeout       time.Duration
+	OpenPaymentsPort      int
+	AdminPort             int
+	ConnectorPort         int
+	AuthPort              int
+	IntrospectionPort     int
+	InteractionPort       int
+	AuthAdminPort         int
+	ServiceAPIPort        int
+	AdminUIPort           int
+	WorkerHealthPort      int // 0: a worker serves no health endpoints
+	EmbeddedNATSPort      int
+	NATSSyncAlways        bool
+	LocalCacheDuration    time.Duration
+	EnableSPSP            bool
+	StreamSecret          []byte
+	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
+	// the secrets events carry; nil when unset, which only a process on
+	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
+	// EventSecretsPreviousKey is the key before a rotation.
+	EventSecretsKey         []byte
+	EventSecretsPreviousKey []byte
+	UseTigerBeetle          bool
+	TigerBeetleClusterID    uint64
+	TigerBeetleAddresses    []string
+	GraphQLIdempotencyTTL   time.Duration
+	GraphQLIdempotencyLock  time.Duration
 }
 
 // Load reads the environment. Service is "backend", "auth" or "dev": Rafiki's
@@ -125,14 +131,40 @@ func Load(service string) (Config, error) {
 		if c.Production {
 			return c, fmt.Errorf("config: ADMIN_API_SECRET must be set in production")
 		}
-		c.AdminAPISecret = "rafiki-dev-admin-secret"
+		c.AdminAPISecret = devAdminAPISecret
 	}
 	secret, err := streamSecret(r.str("STREAM_SECRET", ""), c)
 	if err != nil {
 		return c, err
 	}
 	c.StreamSecret = secret
+	if c.EventSecretsKey, err = key("EVENT_SECRETS_KEY", r.str("EVENT_SECRETS_KEY", "")); err != nil {
+		return c, err
+	}
+	if c.EventSecretsPreviousKey, err = key("EVENT_SECRETS_KEY_PREVIOUS", r.str("EVENT_SECRETS_KEY_PREVIOUS", "")); err != nil {
+		return c, err
+	}
+	if c.Production {
+		if c.EventSecretsKey == nil {
+			return c, fmt.Errorf("config: EVENT_SECRETS_KEY must be set in production")
+		}
+		if err := refuseShippedSecrets(r); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// key reads a 32-byte key, base64-encoded; nil when unset.
+func key(name, text string) ([]byte, error) {
+	if text == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(text)
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("config: %s must be 32 bytes, base64-encoded (openssl rand -base64 32)", name)
+	}
+	return k, nil
 }
 
 type reader struct{ err error }

@@ -48,6 +48,10 @@ func TestLoadProductionRequiresSecretsAndHidesIntrospection(t *testing.T) {
 		t.Fatalf("production without STREAM_SECRET: %v", err)
 	}
 	t.Setenv("STREAM_SECRET", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	if _, err := Load("backend"); err == nil || !strings.Contains(err.Error(), "EVENT_SECRETS_KEY") {
+		t.Fatalf("production without EVENT_SECRETS_KEY: %v", err)
+	}
+	t.Setenv("EVENT_SECRETS_KEY", base64.StdEncoding.EncodeToString(make([]byte, 32)))
 	c, err := Load("backend")
 	if err != nil || c.GraphQLIntrospection {
 		t.Fatalf("production: %v, introspection %v", err, c.GraphQLIntrospection)
@@ -65,6 +69,7 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 		// JetStream allows 1 to 5 replicas.
 		"NATS_STREAM_REPLICAS": "7",
 		"STREAM_SECRET":        base64.StdEncoding.EncodeToString(make([]byte, 16)),
+		"EVENT_SECRETS_KEY":    base64.StdEncoding.EncodeToString(make([]byte, 16)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("NODE_ENV", "")

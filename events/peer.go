@@ -9,7 +9,8 @@ package events
 // keeps them: its static ILP address first, then the requested ones.
 // InitialLiquidity, when set, is what the peer's liquidity account is to be
 // credited with once the account exists (the ledger does that, not the
-// event store).
+// event store). IncomingAuthTokens and OutgoingAuthToken are sealed in the
+// log (see Secretive).
 type PeerCreated struct {
 	AssetID            string   `json:"assetId"`
 	StaticILPAddress   string   `json:"staticIlpAddress"`
@@ -46,9 +47,34 @@ func (PeerCreated) EventType() string { return "peer.created" }
 func (PeerUpdated) EventType() string { return "peer.updated" }
 func (PeerDeleted) EventType() string { return "peer.deleted" }
 
-func (PeerCreated) SchemaVersion() int { return 1 }
-func (PeerUpdated) SchemaVersion() int { return 1 }
+func (PeerCreated) SchemaVersion() int { return SealedSecretsVersion }
+func (PeerUpdated) SchemaVersion() int { return SealedSecretsVersion }
 func (PeerDeleted) SchemaVersion() int { return 1 }
+
+func (e PeerCreated) MapSecrets(f func(field, value string) (string, error)) (Event, error) {
+	var err error
+	if e.IncomingAuthTokens, err = mapSecretList(f, "incomingAuthTokens", e.IncomingAuthTokens); err != nil {
+		return nil, err
+	}
+	if err := mapSecret(f, "outgoingAuthToken", &e.OutgoingAuthToken); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (e PeerUpdated) MapSecrets(f func(field, value string) (string, error)) (Event, error) {
+	if e.IncomingAuthTokens != nil {
+		tokens, err := mapSecretList(f, "incomingAuthTokens", *e.IncomingAuthTokens)
+		if err != nil {
+			return nil, err
+		}
+		e.IncomingAuthTokens = &tokens
+	}
+	if err := mapSecretPtr(f, "outgoingAuthToken", &e.OutgoingAuthToken); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
 
 func init() {
 	register(

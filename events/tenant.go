@@ -9,6 +9,8 @@ type Setting struct {
 	Value string `json:"value"`
 }
 
+// TenantCreated's APISecret and IDPSecret are sealed in the log (see
+// Secretive).
 type TenantCreated struct {
 	Email         string    `json:"email,omitempty"`
 	APISecret     string    `json:"apiSecret"`
@@ -39,10 +41,30 @@ func (TenantUpdated) EventType() string     { return "tenant.updated" }
 func (TenantDeleted) EventType() string     { return "tenant.deleted" }
 func (TenantSettingsSet) EventType() string { return "tenant.settings_set" }
 
-func (TenantCreated) SchemaVersion() int     { return 1 }
-func (TenantUpdated) SchemaVersion() int     { return 1 }
+func (TenantCreated) SchemaVersion() int     { return SealedSecretsVersion }
+func (TenantUpdated) SchemaVersion() int     { return SealedSecretsVersion }
 func (TenantDeleted) SchemaVersion() int     { return 1 }
 func (TenantSettingsSet) SchemaVersion() int { return 1 }
+
+func (e TenantCreated) MapSecrets(f func(field, value string) (string, error)) (Event, error) {
+	if err := mapSecret(f, "apiSecret", &e.APISecret); err != nil {
+		return nil, err
+	}
+	if err := mapSecret(f, "idpSecret", &e.IDPSecret); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+func (e TenantUpdated) MapSecrets(f func(field, value string) (string, error)) (Event, error) {
+	if err := mapSecretPtr(f, "apiSecret", &e.APISecret); err != nil {
+		return nil, err
+	}
+	if err := mapSecretPtr(f, "idpSecret", &e.IDPSecret); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
 
 func init() {
 	register(

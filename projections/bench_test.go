@@ -21,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -52,9 +53,13 @@ func benchCreated(id string) *events.TenantCreated {
 	}
 }
 
-// benchMessage seals one tenant event the way handlers.Execute does, with
-// the envelope time at.
-func benchMessage(id, commandID string, version uint64, at time.Time, ev events.Event) eventstore.Message {
+// benchMessage seals one tenant event the way handlers.Execute does, its
+// secrets sealed with keys, with the envelope time at.
+func benchMessage(keys *secrets.Keyring, id, commandID string, version uint64, at time.Time, ev events.Event) eventstore.Message {
+	ev, err := keys.SealEvent(context.Background(), tenant.AggregateType, id, ev)
+	if err != nil {
+		panic(err)
+	}
 	meta := events.Meta{AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id, CausationID: commandID, Time: at}
 	subject, err := tenant.Subject(id)
 	if err != nil {
@@ -79,6 +84,7 @@ func benchPreload(b *testing.B, n *testkit.NATS) (uint64, int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	keys := testkit.Keyring(b, n.JS)
 	start := time.Now()
 	var pending []jetstream.PubAckFuture
 	flush := func() {
@@ -111,13 +117,13 @@ func benchPreload(b *testing.B, n *testkit.NATS) (uint64, int) {
 	}
 	for i := range benchTenants {
 		id := benchTenantID(i)
-		publish(benchMessage(id, fmt.Sprintf("create-%d", i), 0, time.Now(), benchCreated(id)))
+		publish(benchMessage(keys, id, fmt.Sprintf("create-%d", i), 0, time.Now(), benchCreated(id)))
 	}
 	flush()
 	for u := range benchUpdates {
 		name := fmt.Sprintf("name-%d", u)
 		for i := range benchTenants {
-			publish(benchMessage(benchTenantID(i), fmt.Sprintf("update-%d-%d", i, u), 0, time.Now(), &events.TenantUpdated{PublicName: &name}))
+			publish(benchMessage(keys, benchTenantID(i), fmt.Sprintf("update-%d-%d", i, u), 0, time.Now(), &events.TenantUpdated{PublicName: &name}))
 		}
 		flush()
 	}
@@ -196,7 +202,7 @@ func BenchmarkProjectionApply(b *testing.B) {
 		}
 		waiter := projections.NewWaiter(pool, log)
 		go waiter.Run(ctx)
-		runner := projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{}, log)
+		runner := projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{Secrets: testkit.Keyring(b, n.JS)}, log)
 		var done sync.WaitGroup
 		cpuFrom = append(cpuFrom, testkit.SampleCPU(b, pool))
 		b.StartTimer()
@@ -235,7 +241,7 @@ func BenchmarkReplay(b *testing.B) {
 		cpuFrom = append(cpuFrom, testkit.SampleCPU(b, pool))
 		b.StartTimer()
 		start := time.Now()
-		got, err := projections.Replay(ctx, pool, n.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
+		got, err := projections.Replay(ctx, pool, n.JS, "EVENTS", projections.Tenants{Secrets: testkit.Keyring(b, n.JS)}, "events.*.tenant.>", nil)
 		elapsed += time.Since(start)
 		b.StopTimer()
 		cpuTo = append(cpuTo, testkit.SampleCPU(b, pool))
@@ -281,12 +287,13 @@ func BenchmarkProjectionLag(b *testing.B) {
 	b.Cleanup(store.Close)
 	pool := benchDatabase(b)
 	log := slog.New(slog.DiscardHandler)
+	keys := testkit.Keyring(b, n.JS)
 	if err := projections.Prepare(ctx, pool, projections.Tenants{}); err != nil {
 		b.Fatal(err)
 	}
 	waiter := projections.NewWaiter(pool, log)
 	go waiter.Run(ctx)
-	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Tenants{Secrets: keys}, log).Run(ctx)
 
 	// The observer records every advance of the checkpoint the Waiter sees.
 	type advance struct {
@@ -334,7 +341,7 @@ func BenchmarkProjectionLag(b *testing.B) {
 			wg.Go(func() {
 				id := benchTenantID(1_000_000 + k)
 				start := time.Now() // the envelope's Time
-				m := benchMessage(id, fmt.Sprintf("lag-%d", k), 0, start, benchCreated(id))
+				m := benchMessage(keys, id, fmt.Sprintf("lag-%d", k), 0, start, benchCreated(id))
 				seqs, err := store.Append(ctx, []eventstore.Message{m})
 				ack := time.Now()
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -36,7 +37,8 @@ func TestFoldEqualsStatements(t *testing.T) {
 	}
 	pool := testkit.Pool(t, dbURL)
 	ctx := context.Background()
-	for _, p := range app.Projections() {
+	keys := testkit.Keyring(t, testkit.StartNATS(t, false).JS)
+	for _, p := range app.Projections(keys) {
 		t.Run(p.Name(), func(t *testing.T) {
 			if _, ok := p.(projections.Folder); !ok {
 				t.Fatalf("%s has no fold: a replay applies its events one statement at a time", p.Name())
@@ -45,7 +47,7 @@ func TestFoldEqualsStatements(t *testing.T) {
 			if !ok {
 				t.Fatalf("no history generator for %s", p.Name())
 			}
-			h := newHistory(int64(len(p.Name())))
+			h := newHistory(int64(len(p.Name())), keys)
 			gen(h)
 			want := "fold_" + p.Name() + "_statements"
 			if err := projections.Build(ctx, pool, statementsOnly{p}, want, 0, 100, h.data, h.seqs); err != nil {
@@ -97,12 +99,13 @@ func TestPatchEqualsStatements(t *testing.T) {
 	}
 	pool := testkit.Pool(t, dbURL)
 	ctx := context.Background()
-	for _, p := range app.Projections() {
+	keys := testkit.Keyring(t, testkit.StartNATS(t, false).JS)
+	for _, p := range app.Projections(keys) {
 		t.Run(p.Name(), func(t *testing.T) {
 			if _, ok := p.(projections.Patcher); !ok && patched[p.Name()] {
 				t.Fatalf("%s has no patch: the runner updates its rows one statement at a time", p.Name())
 			}
-			h := newHistory(int64(len(p.Name())) + 100)
+			h := newHistory(int64(len(p.Name()))+100, keys)
 			h.more = 3000
 			histories[p.Name()](h)
 			want := "patch_" + p.Name() + "_statements"
@@ -171,8 +174,10 @@ func tableCounts(t *testing.T, pool interface {
 
 // history is a generated stream of stored events: data[i] at sequence
 // seqs[i]. Sequences have gaps, as other aggregates' events lie between,
-// and times have nanoseconds, which the database rounds.
+// and times have nanoseconds, which the database rounds. Secrets are
+// sealed with keys, as the handlers store them, unless keys is nil.
 type history struct {
+	keys *secrets.Keyring
 	rng  *rand.Rand
 	seq  uint64
 	at   time.Time
@@ -183,14 +188,20 @@ type history struct {
 	more int
 }
 
-func newHistory(seed int64) *history {
-	return &history{rng: rand.New(rand.NewPCG(uint64(seed), 7)), at: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+func newHistory(seed int64, keys *secrets.Keyring) *history {
+	return &history{keys: keys, rng: rand.New(rand.NewPCG(uint64(seed), 7)), at: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
 func (h *history) add(aggregateType, id, tenantID string, ev events.Event) {
 	h.seq += 1 + uint64(h.rng.IntN(3))
 	h.at = h.at.Add(time.Duration(1 + h.rng.IntN(5_000_000)))
 	meta := events.Meta{AggregateType: aggregateType, AggregateID: id, TenantID: tenantID, CausationID: "c", Time: h.at}
+	if h.keys != nil {
+		var err error
+		if ev, err = h.keys.SealEvent(context.Background(), aggregateType, id, ev); err != nil {
+			panic(err)
+		}
+	}
 	envs, err := events.Seal(meta, fmt.Sprintf("command-%d", h.seq), 0, ev)
 	if err != nil {
 		panic(err)

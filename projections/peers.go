@@ -10,8 +10,12 @@ import (
 )
 
 // Peers is the read model of peers and their incoming auth tokens. Its
-// consumer is projection_peers, filtered on events.*.peer.>.
-type Peers struct{}
+// consumer is projection_peers, filtered on events.*.peer.>. Secrets opens
+// the peers' tokens, which the log keeps sealed; a peer whose data key was
+// shredded has an empty outgoing token and no incoming tokens.
+type Peers struct {
+	Secrets Opener
+}
 
 func (Peers) Name() string { return "peers" }
 
@@ -46,7 +50,11 @@ func (Peers) Tables() []string {
 	}
 }
 
-func (Peers) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
+func (p Peers) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
+	ev, err := openSecrets(p.Secrets, env, ev)
+	if err != nil {
+		return err
+	}
 	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
 	switch e := ev.(type) {
 	case *events.PeerCreated:
@@ -92,7 +100,7 @@ func queuePeerTokens(b *pgx.Batch, peerID string, tokens []string) {
 }
 
 // NewFold folds peers and their incoming tokens in memory for a replay.
-func (Peers) NewFold() Fold { return &peersFold{} }
+func (p Peers) NewFold() Fold { return &peersFold{secrets: p.Secrets} }
 
 type peerRow struct {
 	id, tenantID, assetID               pgtype.UUID
@@ -108,13 +116,18 @@ type peerRow struct {
 }
 
 type peersFold struct {
-	peers held[peerRow]
-	rows  int
+	secrets Opener
+	peers   held[peerRow]
+	rows    int
 }
 
 func (f *peersFold) Rows() int { return f.rows }
 
 func (f *peersFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	ev, err := openSecrets(f.secrets, env, ev)
+	if err != nil {
+		return false, err
+	}
 	at, seq := env.Time, int64(env.Sequence)
 	if e, ok := ev.(*events.PeerCreated); ok {
 		p := &peerRow{staticILPAddress: e.StaticILPAddress, name: e.Name, maxPacketAmount: e.MaxPacketAmount,
@@ -123,7 +136,6 @@ func (f *peersFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		if p.routes == nil {
 			p.routes = []string{}
 		}
-		var err error
 		if p.id, err = pgUUID(env.AggregateID); err != nil {
 			return false, err
 		}

@@ -14,12 +14,14 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -57,6 +59,7 @@ type peersEnv struct {
 	waiter *projections.Waiter
 	assets *asset.Handler
 	peers  *peer.Handler
+	keys   *secrets.Keyring
 	cmds   int
 	last   uint64
 }
@@ -70,6 +73,8 @@ func peersSetup(t *testing.T) *peersEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
+	keys := testkit.Keyring(t, n.JS)
+	sealing := handlers.SealSecrets(store, keys)
 	dbURL := testkit.NewDatabase(t)
 	if err := migrations.Up(dbURL); err != nil {
 		t.Fatal(err)
@@ -85,10 +90,10 @@ func peersSetup(t *testing.T) *peersEnv {
 	}
 	waiter := projections.NewWaiter(pool, log)
 	go waiter.Run(ctx)
-	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Peers{}, log).Run(ctx)
+	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Peers{Secrets: keys}, log).Run(ctx)
 	e := &peersEnv{t: t, nats: n, pool: pool, read: readmodel.NewReader(pool), waiter: waiter,
-		assets: asset.NewHandler(store, notInUse), peers: peer.NewHandler(store)}
-	tenants := tenant.NewHandler(store, peersOperator.TenantID, "test.rafiki")
+		assets: asset.NewHandler(store, notInUse), peers: peer.NewHandler(sealing), keys: keys}
+	tenants := tenant.NewHandler(sealing, peersOperator.TenantID, "test.rafiki")
 	for _, id := range []string{peersTenantA, peersTenantB} {
 		if _, _, err := tenants.Create(ctx, commands.CreateTenant{Meta: e.meta(peersOperator), TenantID: id, APISecret: "s"}); err != nil {
 			t.Fatal(err)
@@ -277,7 +282,7 @@ func TestPeersReadModel(t *testing.T) {
 
 func peersEqualToReplay(t *testing.T, e *peersEnv) {
 	t.Helper()
-	testkit.ReplayMatchesLive(t, e.pool, e.nats.JS, "EVENTS", projections.Peers{}, peersFilter)
+	testkit.ReplayMatchesLive(t, e.pool, e.nats.JS, "EVENTS", projections.Peers{Secrets: e.keys}, peersFilter)
 }
 
 // notInUse stands in for the read-model check these tests do not exercise.

@@ -18,9 +18,11 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -51,12 +53,17 @@ func runChild() {
 		panic(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	_ = projections.NewRunner(pool, js, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	keys, err := secrets.New(js, "EVENT_KEYS", testkit.EventSecretsKey)
+	if err != nil {
+		panic(err)
+	}
+	_ = projections.NewRunner(pool, js, "EVENTS", projections.Tenants{Secrets: keys}, log).Run(ctx)
 }
 
 type env struct {
 	nats  *testkit.NATS
 	store *eventstore.Store
+	keys  *secrets.Keyring
 	dbURL string
 	pool  *pgxpool.Pool
 }
@@ -73,8 +80,11 @@ func setup(t *testing.T) *env {
 	if err := migrations.Up(dbURL); err != nil {
 		t.Fatal(err)
 	}
-	return &env{nats: n, store: store, dbURL: dbURL, pool: testkit.Pool(t, dbURL)}
+	return &env{nats: n, store: store, keys: testkit.Keyring(t, n.JS), dbURL: dbURL, pool: testkit.Pool(t, dbURL)}
 }
+
+// tenants is the tenants projection with the test's keyring.
+func (e *env) tenants() projections.Tenants { return projections.Tenants{Secrets: e.keys} }
 
 var operator = commands.Actor{TenantID: "00000000-0000-4000-8000-000000000001", Operator: true}
 
@@ -88,7 +98,7 @@ func load(t *testing.T, e *env, tenants, updates int) uint64 {
 // loadFrom is load for tenants numbered from first on.
 func loadFrom(t *testing.T, e *env, first, tenants, updates int) uint64 {
 	t.Helper()
-	h := tenant.NewHandler(e.store, operator.TenantID, "test.rafiki")
+	h := tenant.NewHandler(handlers.SealSecrets(e.store, e.keys), operator.TenantID, "test.rafiki")
 	ctx := context.Background()
 	var mu sync.Mutex
 	var last uint64
@@ -147,7 +157,7 @@ func checkpoint(t *testing.T, pool *pgxpool.Pool, name string) uint64 {
 // compares it with the live tables.
 func equalToReplay(t *testing.T, e *env) {
 	t.Helper()
-	testkit.ReplayMatchesLive(t, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>")
+	testkit.ReplayMatchesLive(t, e.pool, e.nats.JS, "EVENTS", e.tenants(), "events.*.tenant.>")
 }
 
 func TestRunnerAppliesAndWaiterSeesCheckpoint(t *testing.T) {
@@ -155,14 +165,14 @@ func TestRunnerAppliesAndWaiterSeesCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	if err := projections.Prepare(ctx, e.pool, projections.Tenants{}); err != nil {
+	if err := projections.Prepare(ctx, e.pool, e.tenants()); err != nil {
 		t.Fatal(err)
 	}
 	waiter := projections.NewWaiter(e.pool, log)
 	go waiter.Run(ctx)
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log).Run(ctx)
 	// A second runner stands by and must not disturb the first.
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log).Run(ctx)
 
 	last := load(t, e, 200, 2)
 	if err := waiter.Wait(ctx, "tenants", last, 10*time.Second); err != nil {
@@ -228,12 +238,12 @@ func TestReplaySwapsInWhileReadersAndWritersGoOn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	if err := projections.Prepare(ctx, e.pool, projections.Tenants{}); err != nil {
+	if err := projections.Prepare(ctx, e.pool, e.tenants()); err != nil {
 		t.Fatal(err)
 	}
 	waiter := projections.NewWaiter(e.pool, log)
 	go waiter.Run(ctx)
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log).Run(ctx)
 	first := load(t, e, 1000, 1)
 	if err := waiter.Wait(ctx, "tenants", first, 20*time.Second); err != nil {
 		t.Fatal(err)
@@ -268,7 +278,7 @@ func TestReplaySwapsInWhileReadersAndWritersGoOn(t *testing.T) {
 	more := make(chan uint64)
 	go func() { more <- loadFrom(t, e, 1000, 500, 0) }()
 	var progressCalls int
-	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>",
+	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", e.tenants(), "events.*.tenant.>",
 		func(projections.Progress) { progressCalls++ }); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +310,7 @@ func TestRunnerRebuildsForAnotherStream(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	waiter := projections.NewWaiter(e.pool, log)
 	go waiter.Run(ctx)
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log).Run(ctx)
 	last := load(t, e, 50, 0)
 	if err := waiter.Wait(ctx, "tenants", last, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -313,10 +323,10 @@ func TestRunnerRebuildsForAnotherStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	second := &env{nats: fresh, store: store, dbURL: e.dbURL, pool: e.pool}
+	second := &env{nats: fresh, store: store, keys: testkit.Keyring(t, fresh.JS), dbURL: e.dbURL, pool: e.pool}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	go projections.NewRunner(e.pool, fresh.JS, "EVENTS", projections.Tenants{}, log).Run(ctx2)
+	go projections.NewRunner(e.pool, fresh.JS, "EVENTS", second.tenants(), log).Run(ctx2)
 	lastFresh := loadFrom(t, second, 1000, 3, 0)
 	testkit.Eventually(t, 20*time.Second, func() bool {
 		var n int
@@ -335,13 +345,13 @@ func TestRunnerThatLostItsLeaseSkipsNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	if err := projections.Prepare(ctx, e.pool, projections.Tenants{}); err != nil {
+	if err := projections.Prepare(ctx, e.pool, e.tenants()); err != nil {
 		t.Fatal(err)
 	}
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log).Run(ctx)
 	first := load(t, e, 50, 0)
 	testkit.Eventually(t, 20*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") == first }, "first runner caught up")
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log).Run(ctx)
 	time.Sleep(300 * time.Millisecond)
 	var killed bool
 	if err := e.pool.QueryRow(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
@@ -373,7 +383,7 @@ func TestReplayRefusedWhileAnotherRuns(t *testing.T) {
 	if _, err := other.Exec(ctx, `SELECT pg_advisory_lock($1)`, projections.ReplayKey("tenants")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
+	_, err = projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", e.tenants(), "events.*.tenant.>", nil)
 	if !errors.Is(err, projections.ErrReplayRunning) {
 		t.Fatalf("replay beside another: %v, want ErrReplayRunning", err)
 	}
@@ -381,12 +391,12 @@ func TestReplayRefusedWhileAnotherRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.Release()
-	got, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil)
+	got, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", e.tenants(), "events.*.tenant.>", nil)
 	if err != nil || got != last {
 		t.Fatalf("replay once the other ended: %d, %v; want %d", got, err, last)
 	}
 	// The lock went back with the replay: a third replay runs too.
-	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, "events.*.tenant.>", nil); err != nil {
+	if _, err := projections.Replay(ctx, e.pool, e.nats.JS, "EVENTS", e.tenants(), "events.*.tenant.>", nil); err != nil {
 		t.Fatalf("a later replay: %v", err)
 	}
 }
@@ -398,7 +408,7 @@ func TestRunnerTakesItsLeaseAgainWhenItsConnectionDies(t *testing.T) {
 	e := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, slog.New(slog.DiscardHandler)).Run(ctx)
+	go projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), slog.New(slog.DiscardHandler)).Run(ctx)
 	classid, objid := projections.LeaseLock("tenants")
 	leaseHolder := func() int {
 		var pid int

@@ -67,7 +67,7 @@ func runUntil(r *projections.Runner) (stop func()) {
 func TestRestartKeepsCheckpoint(t *testing.T) {
 	e := setup(t)
 	log, logs := capture()
-	stop := runUntil(projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log))
+	stop := runUntil(projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log))
 	first := load(t, e, 40, 1)
 	testkit.Eventually(t, 20*time.Second, func() bool { return checkpoint(t, e.pool, "tenants") == first }, "caught up")
 	stop()
@@ -78,7 +78,7 @@ func TestRestartKeepsCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	e.store = store
+	e.store, e.keys = store, testkit.Keyring(t, e.nats.JS)
 	// A checkpoint moved back to 0 would show here: the runner below
 	// applies only events it has not applied.
 	var movedBack sync.WaitGroup
@@ -90,7 +90,7 @@ func TestRestartKeepsCheckpoint(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	runner := projections.NewRunner(e.pool, e.nats.JS, "EVENTS", projections.Tenants{}, log)
+	runner := projections.NewRunner(e.pool, e.nats.JS, "EVENTS", e.tenants(), log)
 	stop = runUntil(runner)
 	defer stop()
 	testkit.Eventually(t, 10*time.Second, func() bool { return runner.Status().Leading && runner.Status().StepStarted.IsZero() }, "following")
@@ -123,8 +123,8 @@ func TestRestartKeepsCheckpoint(t *testing.T) {
 // holds a pooled connection while it waits for another.
 func TestEveryProjectionRebuildsOnOneConnection(t *testing.T) {
 	e := setup(t)
-	all := []projections.Projection{projections.Tenants{}, projections.Assets{}, projections.WalletAddresses{},
-		projections.WalletAddressKeys{}, projections.Peers{}}
+	all := []projections.Projection{e.tenants(), projections.Assets{}, projections.WalletAddresses{},
+		projections.WalletAddressKeys{}, projections.Peers{Secrets: e.keys}}
 	quiet := slog.New(slog.DiscardHandler)
 	var stops []func()
 	for _, p := range all {

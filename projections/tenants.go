@@ -9,8 +9,12 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 )
 
-// Tenants is the read model of tenants and their settings.
-type Tenants struct{}
+// Tenants is the read model of tenants and their settings. Secrets opens the
+// tenants' secrets, which the log keeps sealed; a tenant whose data key was
+// shredded has an empty API secret (it cannot sign) and no IDP secret.
+type Tenants struct {
+	Secrets Opener
+}
 
 func (Tenants) Name() string { return "tenants" }
 
@@ -38,7 +42,11 @@ func (Tenants) Tables() []string {
 	}
 }
 
-func (Tenants) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
+func (t Tenants) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
+	ev, err := openSecrets(t.Secrets, env, ev)
+	if err != nil {
+		return err
+	}
 	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
 	switch e := ev.(type) {
 	case *events.TenantCreated:
@@ -78,7 +86,7 @@ func nullable(s string) *string {
 }
 
 // NewFold folds tenants in memory for a replay.
-func (Tenants) NewFold() Fold { return &tenantsFold{} }
+func (t Tenants) NewFold() Fold { return &tenantsFold{secrets: t.Secrets} }
 
 type tenantRow struct {
 	id                                          pgtype.UUID
@@ -91,6 +99,7 @@ type tenantRow struct {
 }
 
 type tenantsFold struct {
+	secrets Opener
 	tenants held[tenantRow]
 	rows    int
 }
@@ -98,6 +107,10 @@ type tenantsFold struct {
 func (f *tenantsFold) Rows() int { return f.rows }
 
 func (f *tenantsFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	ev, err := openSecrets(f.secrets, env, ev)
+	if err != nil {
+		return false, err
+	}
 	at, seq := env.Time, int64(env.Sequence)
 	if e, ok := ev.(*events.TenantCreated); ok {
 		id, err := pgUUID(env.AggregateID)
@@ -182,7 +195,7 @@ func coalesce[T any](value, current *T) *T {
 }
 
 // NewPatch patches the tenants a large batch changes but does not create.
-func (Tenants) NewPatch() Patch { return &tenantsPatch{} }
+func (t Tenants) NewPatch() Patch { return &tenantsPatch{secrets: t.Secrets} }
 
 // tenantPatch is what a batch's events change in one tenant's row: the
 // last value given of each optional column, and the last deletion.
@@ -199,6 +212,7 @@ type tenantPatch struct {
 // the last value winning, whether or not the tenant's row exists, as
 // queueSettings does.
 type tenantsPatch struct {
+	secrets  Opener
 	tenants  held[tenantPatch]
 	settings map[settingKey]int // index in settingRows
 	rows     []settingRow
@@ -215,6 +229,10 @@ type settingRow struct {
 }
 
 func (f *tenantsPatch) Add(env events.Envelope, ev events.Event) (bool, error) {
+	ev, err := openSecrets(f.secrets, env, ev)
+	if err != nil {
+		return false, err
+	}
 	switch ev.(type) {
 	case *events.TenantUpdated, *events.TenantSettingsSet, *events.TenantDeleted:
 	case *events.TenantCreated:

@@ -32,10 +32,12 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/streams"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -297,7 +299,7 @@ func startDataKey() (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "data %s\n", startDataVersion)
 	h.Write(rafiki.StreamsYAML)
-	for _, p := range app.Projections() {
+	for _, p := range app.Projections(nil) {
 		fmt.Fprintf(h, "projection %s\n%s\n", p.Name(), strings.Join(p.Tables(), "\n"))
 	}
 	migrations, err := filepath.Glob("../migrations/backend/*.sql")
@@ -438,7 +440,11 @@ func writeStartEvents(b *testing.B, storeDir, operatorID string) error {
 	defer store.Close()
 	operator := commands.Actor{TenantID: operatorID, Operator: true}
 	meta := func(id string) commands.Meta { return commands.Meta{ID: id, Actor: operator} }
-	tenants := tenant.NewHandler(store, operatorID, "test.rafiki")
+	keys, err := secrets.New(js, app.KeysStream, testkit.EventSecretsKey)
+	if err != nil {
+		return err
+	}
+	tenants := tenant.NewHandler(handlers.SealSecrets(store, keys), operatorID, "test.rafiki")
 	assets := asset.NewHandler(store, func(context.Context, string) (bool, error) { return false, nil })
 	wallets := walletaddress.NewHandler(store, "https://wallet.example")
 

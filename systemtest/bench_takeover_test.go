@@ -23,9 +23,11 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -117,7 +119,11 @@ func benchLeaderKill(b *testing.B, overHTTP bool) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	l := newKillLoad(b, r, store, overHTTP)
+	keys, err := secrets.New(js, app.KeysStream, testkit.EventSecretsKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := newKillLoad(b, r, store, keys, overHTTP)
 	stream, err := js.Stream(ctx, app.EventsStream)
 	if err != nil {
 		b.Fatal(err)
@@ -559,13 +565,13 @@ type killLoad struct {
 	elapsed time.Duration
 }
 
-func newKillLoad(b *testing.B, r *Rafiki, store *eventstore.Store, overHTTP bool) *killLoad {
+func newKillLoad(b *testing.B, r *Rafiki, store *eventstore.Store, keys *secrets.Keyring, overHTTP bool) *killLoad {
 	b.Helper()
 	ctx := context.Background()
 	operator := commands.Actor{TenantID: r.TenantID, Operator: true}
 	meta := func(id string) commands.Meta { return commands.Meta{ID: id, Actor: operator} }
 	run := uuid.NewString()
-	tenantID, _, err := tenant.NewHandler(store, r.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta("tenant-" + run),
+	tenantID, _, err := tenant.NewHandler(handlers.SealSecrets(store, keys), r.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta("tenant-" + run),
 		APISecret: "secret-" + run, PublicName: "Load",
 		Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://load.wallet.example"}}})
 	if err != nil {

@@ -2,6 +2,7 @@ package systemtest
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,7 @@ func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]st
 	r.Env["REDIS_URL"] = testkit.RedisURL()
 	r.Env["OPERATOR_TENANT_ID"] = tenantID
 	r.Env["ADMIN_API_SECRET"] = secret
+	r.Env["EVENT_SECRETS_KEY"] = base64.StdEncoding.EncodeToString(testkit.EventSecretsKey)
 	r.Env["OPEN_PAYMENTS_URL"] = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["OPEN_PAYMENTS_PORT"])
 	r.Env["NATS_URL"] = ""
 	r.Env["DATABASE_URL"] = withDatabase(testkit.PostgresURL(), dbName)
@@ -121,7 +123,7 @@ func lastEvents(ctx context.Context, js jetstream.JetStream) (map[string]uint64,
 		return nil, err
 	}
 	out := map[string]uint64{}
-	for _, p := range app.Projections() {
+	for _, p := range app.Projections(nil) {
 		consumer, ok := decl.Consumer(projections.ConsumerName(p))
 		if !ok || len(consumer.FilterSubjects) != 1 {
 			return nil, fmt.Errorf("streams.yaml declares no consumer %s with one filter", projections.ConsumerName(p))

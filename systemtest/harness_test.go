@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -419,6 +420,7 @@ func (h *H) NewRafiki(set map[string]string) *Rafiki {
 	r.Env["REDIS_URL"] = testkit.RedisURL()
 	r.Env["OPERATOR_TENANT_ID"] = r.TenantID
 	r.Env["ADMIN_API_SECRET"] = r.Secret
+	r.Env["EVENT_SECRETS_KEY"] = base64.StdEncoding.EncodeToString(testkit.EventSecretsKey)
 	r.Env["OPEN_PAYMENTS_URL"] = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["OPEN_PAYMENTS_PORT"])
 	r.Env["NATS_URL"] = ""
 	for k, v := range set {

@@ -394,7 +394,7 @@ func checkNoDuplicates(t testing.TB, pool *pgxpool.Pool, js jetstream.JetStream,
 // projectionNames are the read models the services keep.
 func projectionNames() []string {
 	var names []string
-	for _, p := range app.Projections() {
+	for _, p := range app.Projections(nil) {
 		names = append(names, p.Name())
 	}
 	return names
@@ -413,7 +413,7 @@ func waitCaughtUp(t testing.TB, pool *pgxpool.Pool, js jetstream.JetStream, time
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range app.Projections() {
+	for _, p := range app.Projections(nil) {
 		consumer, ok := decl.Consumer(projections.ConsumerName(p))
 		if !ok || len(consumer.FilterSubjects) != 1 {
 			t.Fatalf("streams.yaml declares no consumer %s with one filter", projections.ConsumerName(p))

@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -22,6 +23,7 @@ import (
 
 	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/streams"
 )
 
@@ -224,4 +226,21 @@ func moduleRoot() (string, error) {
 			return "", fmt.Errorf("no go.mod in %s or any folder above it", wd)
 		}
 	}
+}
+
+// EventSecretsKey is the master key of the keyrings tests make.
+var EventSecretsKey = func() []byte {
+	sum := sha256.Sum256([]byte("rafiki-go testkit event secrets key"))
+	return sum[:]
+}()
+
+// Keyring seals and opens event secrets on the server's EVENT_KEYS stream
+// with EventSecretsKey.
+func Keyring(t testing.TB, js jetstream.JetStream) *secrets.Keyring {
+	t.Helper()
+	k, err := secrets.New(js, "EVENT_KEYS", EventSecretsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -29,6 +29,10 @@ tools:
   replay <projection>         rebuild a read model from the first event, then swap it in
   events <id> [--at <time>]   print the event history of an object, or its state at a time
   ledger check                verify that every ledger's balances sum to zero
+  secrets shred tenant|peer <id>
+                              make a deleted tenant's or peer's secrets unreadable for
+                              good (drops its data key), then rebuild its read model
+  secrets rewrap              wrap every data key with EVENT_SECRETS_KEY (after a rotation)
 
 Only dev and streams apply change the streams; backend and worker refuse to
 start while the server differs from streams.yaml. The tools open only what
@@ -68,6 +72,8 @@ func main() {
 		err = eventsCommand(args)
 	case "ledger":
 		err = ledgerCommand(args)
+	case "secrets":
+		err = secretsCommand(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

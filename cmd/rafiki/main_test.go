@@ -77,8 +77,9 @@ func TestDevLifecycle(t *testing.T) {
 		ports[v] = freePort(t)
 	}
 	databaseURL := testkit.NewDatabase(t)
-	env := append(os.Environ(), "DATA_DIR="+t.TempDir(), "DATABASE_URL="+databaseURL,
-		"REDIS_URL="+testkit.RedisURL(), "ADMIN_API_SECRET=lifecycle-secret", "NATS_URL=",
+	dataDir := t.TempDir()
+	env := append(os.Environ(), "DATA_DIR="+dataDir, "DATABASE_URL="+databaseURL,
+		"REDIS_URL="+testkit.RedisURL(), "ADMIN_API_SECRET=lifecycle-secret", "NATS_URL=", "EVENT_SECRETS_KEY=",
 		"OPERATOR_TENANT_ID=7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55")
 	for v, p := range ports {
 		env = append(env, fmt.Sprintf("%s=%d", v, p))
@@ -123,6 +124,24 @@ func TestDevLifecycle(t *testing.T) {
 		t.Fatalf("createAsset: %v\n%s", err, &devOut)
 	}
 	assetID := created.CreateAsset.Asset.ID
+	var tenant struct {
+		CreateTenant struct{ Tenant struct{ ID string } } `json:"createTenant"`
+	}
+	if err := op.Do(context.Background(), `mutation { createTenant(input: {apiSecret: "lifecycle-api-plain", idpSecret: "lifecycle-idp-plain"}) { tenant { id } } }`,
+		nil, &tenant); err != nil {
+		t.Fatalf("createTenant: %v\n%s", err, &devOut)
+	}
+	// Without EVENT_SECRETS_KEY, dev keeps its key in DATA_DIR, readable by
+	// its owner only.
+	keyFile := filepath.Join(dataDir, "event-secrets.key")
+	info, err := os.Stat(keyFile)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("dev's key file: %v %v", info, err)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	out, err := run("dev")
 	if err == nil || !strings.Contains(out, "already in use") {
@@ -158,6 +177,25 @@ func TestDevLifecycle(t *testing.T) {
 	out, err = run("replay", "assets")
 	if err != nil || !strings.Contains(out, "replayed assets: 1 events") {
 		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	// The tools print no secret; replaying tenants opens them with dev's
+	// key, which stays as it was.
+	out, err = run("events", tenant.CreateTenant.Tenant.ID)
+	if err != nil || !strings.Contains(out, "tenant.created") || !strings.Contains(out, `"apiSecret":"[redacted]"`) ||
+		strings.Contains(out, "lifecycle-") || strings.Contains(out, "enc:v1:") {
+		t.Fatalf("events of a tenant: %v\n%s", err, out)
+	}
+	out, err = run("replay", "tenants")
+	if err != nil || !strings.Contains(out, "replayed tenants") {
+		t.Fatalf("replay tenants: %v\n%s", err, out)
+	}
+	if again, err := os.ReadFile(keyFile); err != nil || string(again) != string(key) {
+		t.Fatalf("dev's key file changed: %v", err)
+	}
+	var apiSecret string
+	if err := testkit.Pool(t, databaseURL).QueryRow(context.Background(), `SELECT api_secret FROM rm_tenants.tenants WHERE id = $1`,
+		tenant.CreateTenant.Tenant.ID).Scan(&apiSecret); err != nil || apiSecret != "lifecycle-api-plain" {
+		t.Fatalf("the replayed tenant's secret: %q %v", apiSecret, err)
 	}
 	out, err = run("streams", "apply")
 	if err != nil || !strings.Contains(out, "0 created, 0 updated") {

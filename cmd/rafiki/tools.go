@@ -48,7 +48,13 @@ func openForTool(ctx context.Context, needs app.ToolNeeds) (*app.Deps, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if needs.NATS && cfg.NATSURL == "" {
+	if (needs.NATS || needs.Events) && cfg.NATSURL == "" {
+		if needs.Events {
+			// The tools share dev's store, and so its key.
+			if cfg.EventSecretsKey, err = app.EventSecretsKey(cfg); err != nil {
+				return nil, err
+			}
+		}
 		local := fmt.Sprintf("nats://127.0.0.1:%d", cfg.EmbeddedNATSPort)
 		if nc, err := nats.Connect(local, nats.Timeout(time.Second)); err == nil {
 			nc.Close()
@@ -113,21 +119,29 @@ func replay(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: rafiki replay <projection>")
 	}
-	p, ok := app.Projection(args[0])
-	if !ok {
+	if _, ok := app.Projection(args[0], nil); !ok {
 		var names []string
-		for _, p := range app.Projections() {
+		for _, p := range app.Projections(nil) {
 			names = append(names, p.Name())
 		}
 		return fmt.Errorf("no projection %q (projections: %v)", args[0], names)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	deps, err := openForTool(ctx, app.ToolNeeds{NATS: true, Postgres: true})
+	deps, err := openForTool(ctx, app.ToolNeeds{Events: true, Postgres: true})
 	if err != nil {
 		return err
 	}
 	defer deps.Close()
+	return replayOn(ctx, deps, args[0])
+}
+
+// replayOn rebuilds the named projection with deps.
+func replayOn(ctx context.Context, deps *app.Deps, name string) error {
+	p, ok := app.Projection(name, deps.Keys)
+	if !ok {
+		return fmt.Errorf("no projection %q", name)
+	}
 	consumer, ok := deps.Streams.Consumer(projections.ConsumerName(p))
 	if !ok || len(consumer.FilterSubjects) != 1 {
 		return fmt.Errorf("streams.yaml must declare consumer %s with one filter subject", projections.ConsumerName(p))
@@ -223,7 +237,7 @@ func eventsCommand(args []string) error {
 		for _, env := range history {
 			fmt.Printf("%d  %s  %-28s %s/%s  tenant %s  cause %s\n", env.Sequence, env.Time.Format(time.RFC3339Nano),
 				env.Type, env.AggregateType, env.AggregateID, env.TenantID, env.CausationID)
-			fmt.Printf("    %s\n", env.Data)
+			fmt.Printf("    %s\n", app.RedactedData(env))
 		}
 		return nil
 	}

@@ -1,0 +1,146 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/secrets"
+)
+
+// KeysStream keeps the wrapped data keys of event secrets; unlike
+// EventsStream it allows deletes, which shred a key.
+const KeysStream = "EVENT_KEYS"
+
+// DevKeyFile is where a process on the embedded NATS store keeps its
+// EVENT_SECRETS_KEY when the variable is unset, beside the store it
+// protects.
+const DevKeyFile = "event-secrets.key"
+
+// EventSecretsKey is the master key of event secrets: EVENT_SECRETS_KEY, or,
+// when it is unset and the process uses the embedded NATS store (no
+// NATS_URL), the key in DATA_DIR, made on first use. Processes on a shared
+// NATS_URL open each other's secrets, so they must be given one key.
+func EventSecretsKey(cfg config.Config) ([]byte, error) {
+	if cfg.EventSecretsKey != nil {
+		return cfg.EventSecretsKey, nil
+	}
+	if cfg.NATSURL != "" {
+		return nil, errors.New("EVENT_SECRETS_KEY must be set: every process on NATS_URL opens the secrets the others " +
+			"sealed, so all share one key (openssl rand -base64 32)")
+	}
+	return DevEventSecretsKey(cfg.DataDir)
+}
+
+// DevEventSecretsKey reads the key kept in dataDir, making it the first
+// time: 32 random bytes, base64, in a file only its owner may read.
+func DevEventSecretsKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, DevKeyFile)
+	key, err := readKeyFile(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("event secrets key: %w", err)
+	}
+	key = make([]byte, secrets.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("event secrets key: %w", err)
+	}
+	// Written under another name and linked into place, so that the key
+	// file, once there, is whole, and of two processes making one at once
+	// both use the one that won.
+	tmp, err := os.CreateTemp(dataDir, DevKeyFile+".*")
+	if err != nil {
+		return nil, fmt.Errorf("event secrets key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event secrets key %s: %w", tmp.Name(), err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("event secrets key %s: %w", path, err)
+	}
+	return readKeyFile(path)
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("event secrets key: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("event secrets key %s: mode %v lets others read it; chmod 600 it", path, info.Mode().Perm())
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("event secrets key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(text)))
+	if err != nil || len(key) != secrets.KeySize {
+		return nil, fmt.Errorf("event secrets key %s: want %d bytes, base64-encoded", path, secrets.KeySize)
+	}
+	return key, nil
+}
+
+// Shred drops the data key of a deleted tenant or peer, so that the secrets
+// its events carry can never be read again; the read models forget them
+// when they are next rebuilt (`rafiki replay`). A live aggregate is refused:
+// its secrets are in use, and it could get no new ones.
+func (d *Deps) Shred(ctx context.Context, aggregateType, id string) error {
+	var deleted, found bool
+	switch aggregateType {
+	case tenant.AggregateType:
+		subject, err := tenant.Subject(id)
+		if err != nil {
+			return err
+		}
+		s, _, err := handlers.Load(ctx, d.Store, subject, tenant.Evolve)
+		if err != nil {
+			return err
+		}
+		found, deleted = s.Exists, s.DeletedAt != nil
+	case peer.AggregateType:
+		tenantID, ok, err := handlers.Locate(ctx, d.Store, peer.AggregateType, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			subject, err := peer.Subject(tenantID, id)
+			if err != nil {
+				return err
+			}
+			s, _, err := handlers.Load(ctx, d.Store, subject, peer.Evolve)
+			if err != nil {
+				return err
+			}
+			found, deleted = s.Exists, s.DeletedAt != nil
+		}
+	default:
+		return fmt.Errorf("shred: %q has no secrets (tenant or peer)", aggregateType)
+	}
+	if !found {
+		return fmt.Errorf("shred: no %s %s", aggregateType, id)
+	}
+	if !deleted {
+		return fmt.Errorf("shred: %s %s is not deleted; delete it first", aggregateType, id)
+	}
+	return d.Keys.Shred(ctx, aggregateType, id)
+}
