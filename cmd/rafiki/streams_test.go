@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,8 +16,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	rafiki "github.com/rafiki-go/rafiki"
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/streams"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -81,7 +85,11 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 	}
 	defer store.Close()
 	tenantID := uuid.NewString()
-	if _, err := tenant.NewHandler(store, tenantID, "test.rafiki").EnsureOperator(ctx, "secret"); err != nil {
+	keys, err := secrets.New(n.JS, app.KeysStream, testkit.EventSecretsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenant.NewHandler(handlers.SealSecrets(store, keys), tenantID, "test.rafiki").EnsureOperator(ctx, "secret"); err != nil {
 		t.Fatal(err)
 	}
 	events, err := n.JS.Stream(ctx, "EVENTS")
@@ -110,6 +118,7 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 		t.Helper()
 		env := append([]string{}, base...)
 		env = append(env, "DATA_DIR="+t.TempDir(), "ADMIN_API_SECRET=tools-secret", "OPERATOR_TENANT_ID="+tenantID,
+			"EVENT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(testkit.EventSecretsKey),
 			fmt.Sprintf("OPEN_PAYMENTS_PORT=%d", freePort(t)), fmt.Sprintf("ADMIN_PORT=%d", freePort(t)),
 			fmt.Sprintf("CONNECTOR_PORT=%d", freePort(t)), fmt.Sprintf("EMBEDDED_NATS_PORT=%d", freePort(t)))
 		for k, v := range set {
