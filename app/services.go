@@ -85,6 +85,7 @@ func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 		PoisonSubject: commands.PoisonSubject, Log: d.Log,
 		Handlers: map[string]commands.Handler{
 			commands.ExpireWithdrawalSubject: l.ExpireWithdrawal,
+			commands.CompleteTransferSubject: l.CompleteTransfer,
 		}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
