@@ -155,7 +155,8 @@ func explain(t *transfer, x ledger.Transfer, now time.Time) string {
 		}
 		return fmt.Sprintf("%s at %s, its outcome is not recorded", last.request.EventType(), last.env.Time.Format(time.RFC3339))
 	}
-	if want == ledger.Pending && x.State == ledger.Voided && x.ExpiresAt != nil && now.Sub(*x.ExpiresAt) < CheckWindow {
+	if want == ledger.Pending && x.State == ledger.Voided && x.ExpiresAt != nil &&
+		!now.Before(*x.ExpiresAt) && now.Sub(*x.ExpiresAt) < CheckWindow {
 		return "" // expired; its expiry is recorded soon
 	}
 	return fmt.Sprintf("%s in the ledger, %s by its events", x.State, want)

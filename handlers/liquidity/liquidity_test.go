@@ -442,7 +442,7 @@ func TestKilledAfterRequest(t *testing.T) {
 		want       []string
 	}{
 		{
-			name:    "deposit",
+			name: "deposit",
 			request: func(f *fixture, h *liquidity.Handler, m commands.Meta, o liquidity.Owner, id string) error {
 				_, err := h.Deposit(f.ctx, m, o, id, 70)
 				return err
@@ -534,10 +534,7 @@ func TestKilledAfterRequest(t *testing.T) {
 			if c.ledgerDone != nil {
 				c.ledgerDone(f, usd, id)
 			}
-			// Until the request is completed, its retry answers that it is
-			// under way.
 			restarted := f.handler(enqueue)
-			wantKind(t, "retry before completion", c.request(f, restarted, m, usd, id), apperr.Unavailable)
 
 			worker := &commands.Worker{JS: f.nats.JS, Stream: "COMMANDS", Consumer: "worker_commands",
 				PoisonSubject: commands.PoisonSubject, Log: slog.New(slog.DiscardHandler),
@@ -555,9 +552,16 @@ func TestKilledAfterRequest(t *testing.T) {
 				}
 			})
 			want := append([]string{"deposit_requested", "deposited"}, c.want...)
+			var disagree []liquidity.Discrepancy
+			defer func() {
+				if t.Failed() {
+					t.Logf("events %v, want %v; the check found %v", f.liquidityEvents(usd), want, disagree)
+				}
+			}()
 			testkit.Eventually(t, 30*time.Second, func() bool {
-				return slices.Equal(f.liquidityEvents(usd), want)
-			}, "the request was not completed: %v, want %v", f.liquidityEvents(usd), want)
+				disagree = f.check(time.Now().Add(liquidity.CheckWindow), usd)
+				return slices.Equal(f.liquidityEvents(usd), want) && len(disagree) == 0
+			}, "the request was not completed")
 			if got := f.balance(usd); got != c.balance {
 				t.Fatalf("balance %d, want %d", got, c.balance)
 			}
@@ -572,6 +576,49 @@ func TestKilledAfterRequest(t *testing.T) {
 			wantEvents(t, f.liquidityEvents(usd), want...)
 		})
 	}
+}
+
+// While a request waits for its outcome, its retry answers that it is under
+// way rather than doing the ledger's step a second time at once.
+func TestRetryWhileUnderWay(t *testing.T) {
+	f := setup(t)
+	usd := f.asset("USD")
+	killed := f.handler(f.queue.enqueue)
+	liquidity.StopAfterRequest(killed, errKilled)
+	id, m := uuid.NewString(), f.meta()
+	if _, err := killed.Deposit(f.ctx, m, usd, id, 5); !errors.Is(err, errKilled) {
+		t.Fatal(err)
+	}
+	for _, retry := range []commands.Meta{m, f.meta()} {
+		_, err := f.h.Deposit(f.ctx, retry, usd, id, 5)
+		wantKind(t, "retry under way", err, apperr.Unavailable)
+	}
+	completions := f.queue.of(commands.CompleteTransferSubject)
+	if len(completions) != 1 {
+		t.Fatalf("completion commands %v", completions)
+	}
+	// Before it is due the command waits; then it completes the deposit.
+	if wait, err := f.h.CompleteTransfer(f.ctx, completions[0].data); err != nil || wait <= 0 {
+		t.Fatalf("completion before it is due: %s %v", wait, err)
+	}
+	if got := f.balance(usd); got != 0 {
+		t.Fatalf("balance before completion %d", got)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		wait, err := f.h.CompleteTransfer(f.ctx, completions[0].data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wait == 0
+	}, "the completion never came due")
+	if _, err := f.h.Deposit(f.ctx, m, usd, id, 5); err != nil {
+		t.Fatalf("retry after completion: %v", err)
+	}
+	if got := f.balance(usd); got != 5 {
+		t.Fatalf("balance %d, want 5", got)
+	}
+	wantEvents(t, f.liquidityEvents(usd), "deposit_requested", "deposited")
+	f.agree(usd)
 }
 
 // The check finds a ledger movement that no event explains, as a process
@@ -591,6 +638,34 @@ func TestCheckFindsUnexplainedTransfers(t *testing.T) {
 	got := f.check(time.Now(), usd)
 	if len(got) != 1 || got[0].TransferID != stray || !strings.Contains(got[0].Problem, "no liquidity event") {
 		t.Fatalf("check found %v, want the stray deposit %s", got, stray)
+	}
+
+	// A withdrawal voided in the ledger that its events say is pending is
+	// reported; one that expired is not, while its expiry may still be
+	// recorded.
+	voided, expiring := uuid.New(), uuid.New()
+	if _, err := f.h.Withdraw(f.ctx, f.meta(), usd, voided.String(), 10, 3600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.Withdraw(f.ctx, f.meta(), usd, expiring.String(), 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ledger.VoidWithdrawal(f.ctx, voided); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	problems := map[uuid.UUID]string{}
+	for _, d := range f.check(time.Now(), usd) {
+		problems[d.TransferID] = d.Problem
+	}
+	if len(problems) != 2 || !strings.Contains(problems[voided], "VOIDED in the ledger, PENDING by its events") || problems[expiring] != "" {
+		t.Fatalf("check found %v, want the stray deposit and the voided withdrawal %s", problems, voided)
+	}
+	for _, d := range f.check(time.Now().Add(liquidity.CheckWindow+2*time.Second), usd) {
+		problems[d.TransferID] = d.Problem
+	}
+	if !strings.Contains(problems[expiring], "VOIDED in the ledger, PENDING by its events") {
+		t.Fatalf("check found %v, want the expiry never recorded of %s", problems, expiring)
 	}
 
 	// A request whose outcome is missing is reported once it is older than
