@@ -7,7 +7,3 @@ import "time"
 func SetWindows(h *Handler, own, recoverAfter time.Duration) {
 	h.ownWindow, h.recoverAfter = own, recoverAfter
 }
-
-// StopAfterRequest makes the handler stop right after it stored a request,
-// with err, as a process killed there would.
-func StopAfterRequest(h *Handler, err error) { h.afterRequest = func() error { return err } }

@@ -53,8 +53,6 @@ type Handler struct {
 	// a refusal while the other's transfer goes through).
 	ownWindow    time.Duration
 	recoverAfter time.Duration
-	// afterRequest, when set, runs right after a request is stored; tests
-	// make it stop the handler there, as a crash would.
 	afterRequest func() error
 }
 
@@ -69,6 +67,11 @@ func NewHandler(store handlers.Store, l ledger.Ledger, enqueue Enqueue) *Handler
 	}
 	return &Handler{store: store, ledger: l, enqueue: enqueue, ownWindow: ownWindowDefault, recoverAfter: recoverAfterDefault}
 }
+
+// AfterRequest makes f run right after a request is stored, before the
+// ledger's step; an error from f ends the call with it. Tests and the
+// RAFIKI_FAILPOINT failpoint stop the handler there, as a crash would.
+func (h *Handler) AfterRequest(f func() error) { h.afterRequest = f }
 
 // Ledger is the ledger the handler moves money in.
 func (h *Handler) Ledger() ledger.Ledger { return h.ledger }
@@ -402,7 +405,10 @@ func (h *Handler) enqueueFollowUps(ctx context.Context, tid, requestID uuid.UUID
 // record; an error when the ledger gave none (it may or may not have moved
 // the money: the step is run again later, and it is idempotent).
 func (h *Handler) perform(ctx context.Context, target handlers.Target, req events.Event) (events.Event, error) {
-	var err error
+	tid, err := uuid.Parse(transferIDOf(req))
+	if err != nil {
+		return nil, fmt.Errorf("liquidity: %s: transfer id: %w", req.EventType(), err)
+	}
 	var done events.Event
 	var again error // what the ledger says when this step was done before
 	switch r := req.(type) {
@@ -411,21 +417,21 @@ func (h *Handler) perform(ctx context.Context, target handlers.Target, req event
 		if aerr != nil {
 			return nil, aerr
 		}
-		err = h.ledger.Deposit(ctx, ledger.Deposit{ID: uuid.MustParse(r.TransferID), Account: account, Amount: r.Amount})
+		err = h.ledger.Deposit(ctx, ledger.Deposit{ID: tid, Account: account, Amount: r.Amount})
 		done, again = &events.LiquidityDeposited{TransferID: r.TransferID, Amount: r.Amount}, ledger.ErrTransferExists
 	case *events.LiquidityWithdrawalRequested:
 		account, aerr := requestAccount(target, r.AssetID, r.Ledger)
 		if aerr != nil {
 			return nil, aerr
 		}
-		err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: uuid.MustParse(r.TransferID), Account: account, Amount: r.Amount,
+		err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: tid, Account: account, Amount: r.Amount,
 			Timeout: time.Duration(r.TimeoutSeconds) * time.Second})
 		done, again = &events.LiquidityWithdrawalCreated{TransferID: r.TransferID, Amount: r.Amount, TimeoutSeconds: r.TimeoutSeconds}, ledger.ErrTransferExists
 	case *events.LiquidityWithdrawalPostRequested:
-		err = h.ledger.PostWithdrawal(ctx, uuid.MustParse(r.TransferID))
+		err = h.ledger.PostWithdrawal(ctx, tid)
 		done, again = &events.LiquidityWithdrawalPosted{TransferID: r.TransferID}, ledger.ErrAlreadyPosted
 	case *events.LiquidityWithdrawalVoidRequested:
-		err = h.ledger.VoidWithdrawal(ctx, uuid.MustParse(r.TransferID))
+		err = h.ledger.VoidWithdrawal(ctx, tid)
 		done, again = &events.LiquidityWithdrawalVoided{TransferID: r.TransferID}, ledger.ErrAlreadyVoided
 	default:
 		return nil, fmt.Errorf("liquidity: %s is no request", req.EventType())
@@ -490,6 +496,11 @@ func (h *Handler) recordOutcome(ctx context.Context, c handlers.CommandInfo, tar
 // expiryGrace lets the ledger's own clock pass a withdrawal's expiry before
 // the expiry is recorded.
 const expiryGrace = time.Second
+
+// expiryWaitMax bounds how long an expiry waits for the requests on its
+// withdrawal to have their outcomes; past it the command is poisoned, for an
+// operator to look at.
+const expiryWaitMax = 24 * time.Hour
 
 // CompleteTransfer makes sure a request has its outcome: when the request is
 // stored and its outcome is not, it does the ledger's step and records the
@@ -561,14 +572,18 @@ func (h *Handler) ExpireWithdrawal(ctx context.Context, data []byte) (retryAfter
 		return decideExpiry(t, time.Now(), expiryGrace, h.recoverAfter), version, nil
 	}
 	e, _, err := decide()
+	if err == nil && e.retryAfter > 0 && time.Since(c.DueAt) > expiryWaitMax {
+		return 0, fmt.Errorf("%w: expire withdrawal %s: a request on it still has no outcome %s after it was due",
+			commands.ErrUnprocessable, tid, expiryWaitMax)
+	}
 	if err != nil || e.done || e.retryAfter > 0 {
 		return e.retryAfter, err
 	}
 	err = h.ledger.VoidWithdrawal(ctx, tid)
 	switch {
 	case errors.Is(err, ledger.ErrAlreadyPosted):
-		// Posted at the last moment: its post request records it.
-		return h.recoverAfter, nil
+		// Posted before it expired: its post request records it.
+		return 0, nil
 	case err != nil && !errors.Is(err, ledger.ErrTransferExpired) && !errors.Is(err, ledger.ErrAlreadyVoided):
 		return 0, err
 	}

@@ -526,7 +526,7 @@ func TestKilledAfterRequest(t *testing.T) {
 				return commands.EnqueueAt(ctx, f.nats.JS, subject, id, at, command)
 			}
 			killed := f.handler(enqueue)
-			liquidity.StopAfterRequest(killed, errKilled)
+			killed.AfterRequest(func() error { return errKilled })
 			m := f.meta()
 			if err := c.request(f, killed, m, usd, id); !errors.Is(err, errKilled) {
 				t.Fatalf("request: %v, want it killed", err)
@@ -584,7 +584,7 @@ func TestRetryWhileUnderWay(t *testing.T) {
 	f := setup(t)
 	usd := f.asset("USD")
 	killed := f.handler(f.queue.enqueue)
-	liquidity.StopAfterRequest(killed, errKilled)
+	killed.AfterRequest(func() error { return errKilled })
 	id, m := uuid.NewString(), f.meta()
 	if _, err := killed.Deposit(f.ctx, m, usd, id, 5); !errors.Is(err, errKilled) {
 		t.Fatal(err)
@@ -672,7 +672,7 @@ func TestCheckFindsUnexplainedTransfers(t *testing.T) {
 	// the check's window.
 	g := setup(t)
 	eur := g.asset("EUR")
-	liquidity.StopAfterRequest(g.h, errKilled)
+	g.h.AfterRequest(func() error { return errKilled })
 	if _, err := g.h.Deposit(g.ctx, g.meta(), eur, uuid.NewString(), 5); !errors.Is(err, errKilled) {
 		t.Fatal(err)
 	}
