@@ -25,7 +25,8 @@ tools:
   streams apply               create or update the JetStream streams and consumers
   replay <projection>         rebuild a read model from the first event, then swap it in
   events <id> [--at <time>]   print the event history of an object, or its state at a time
-  ledger check                verify that every ledger's balances sum to zero
+  ledger check                verify that every ledger's balances sum to zero and that events
+                              explain every deposit and withdrawal
 
 Services and tools connect to NATS_URL; without it, dev embeds a server and the
 tools use the one a running dev serves on EMBEDDED_NATS_PORT (4223), or the store
