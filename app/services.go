@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -87,6 +89,7 @@ func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 		PoisonSubject: commands.PoisonSubject, Log: d.Log,
 		Handlers: map[string]commands.Handler{
 			commands.ExpireWithdrawalSubject: l.ExpireWithdrawal,
+			commands.CompleteTransferSubject: l.CompleteTransfer,
 		}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -127,16 +130,35 @@ type Backend struct {
 	WalletServer    *openpayments.WalletAddresses
 }
 
+// FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
+// after it stored a liquidity request, before the ledger moves the money:
+// the system tests show that such a request is completed after a restart.
+const FailpointLiquidityAfterRequest = "liquidity_after_request"
+
+// killSelf ends the process at once, as a crash would: nothing deferred
+// runs and nothing is flushed.
+func killSelf() error {
+	if err := syscall.Kill(os.Getpid(), syscall.SIGKILL); err != nil {
+		return err
+	}
+	select {}
+}
+
 // NewBackend builds the backend's handlers on open connections.
 func NewBackend(d *Deps) *Backend {
 	read := readmodel.NewReader(d.Pool)
 	waiter := projections.NewWaiter(d.Pool, d.Log)
+	liquidityHandler := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
+	if d.Config.Failpoint == FailpointLiquidityAfterRequest {
+		d.Log.Warn("failpoint armed: the process kills itself after it stores a liquidity request", "failpoint", d.Config.Failpoint)
+		liquidityHandler.AfterRequest(killSelf)
+	}
 	return &Backend{
 		Tenants:         tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:          asset.NewHandler(d.Store, read.AssetInUse),
 		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:           peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
-		Liquidity:       liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue),
+		Liquidity:       liquidityHandler,
 		Read:            read,
 		Waiter:          waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{

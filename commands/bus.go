@@ -21,6 +21,7 @@ import (
 // Subjects of the work that waits, on the COMMANDS work-queue stream.
 const (
 	ExpireWithdrawalSubject = "commands.liquidity.expire_withdrawal"
+	CompleteTransferSubject = "commands.liquidity.complete_transfer"
 )
 
 // PoisonSubject keeps the commands that can never succeed, on its own
@@ -35,6 +36,17 @@ var ErrUnprocessable = errors.New("command can never be processed")
 // liquidity withdrawal expired.
 type ExpireWithdrawal struct {
 	TransferID string    `json:"transferId"`
+	DueAt      time.Time `json:"dueAt"`
+}
+
+// CompleteTransfer asks, once DueAt has passed, to make sure the liquidity
+// request RequestID (the id of its event) on transfer TransferID has its
+// outcome: the ledger's step done and recorded. It is enqueued before the
+// request is appended, so that a crash anywhere after leaves it to finish
+// the work.
+type CompleteTransfer struct {
+	TransferID string    `json:"transferId"`
+	RequestID  string    `json:"requestId"`
 	DueAt      time.Time `json:"dueAt"`
 }
 

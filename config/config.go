@@ -63,6 +63,10 @@ type Config struct {
 	TigerBeetleAddresses    []string
 	GraphQLIdempotencyTTL   time.Duration
 	GraphQLIdempotencyLock  time.Duration
+	// Failpoint names a point where the process kills itself, for tests
+	// of crash recovery (RAFIKI_FAILPOINT; docs/OPERATIONS.md); "" in
+	// production.
+	Failpoint string
 }
 
 // Load reads the environment. Service is "backend", "auth" or "dev": Rafiki's
@@ -107,6 +111,7 @@ func Load(service string) (Config, error) {
 		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
 	}
 	c.EnableSPSP = r.boolean("ENABLE_SPSP_PAYMENT_POINTERS", true)
+	c.Failpoint = r.str("RAFIKI_FAILPOINT", "")
 	c.UseTigerBeetle = r.boolean("USE_TIGERBEETLE", false)
 	c.TigerBeetleClusterID = uint64(r.integer("TIGERBEETLE_CLUSTER_ID", 0))
 	for _, a := range strings.Split(r.str("TIGERBEETLE_REPLICA_ADDRESSES", "3004"), ",") {

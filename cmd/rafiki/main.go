@@ -28,7 +28,8 @@ tools:
   streams check               compare the server with streams.yaml; exit 1 if it differs
   replay <projection>         rebuild a read model from the first event, then swap it in
   events <id> [--at <time>]   print the event history of an object, or its state at a time
-  ledger check                verify that every ledger's balances sum to zero
+  ledger check                verify that every ledger's balances sum to zero and that events
+                              explain every deposit and withdrawal
   secrets shred tenant|peer <id>
                               make a deleted tenant's or peer's secrets unreadable for
                               good (drops its data key), then rebuild its read model

@@ -270,8 +270,12 @@ func ledgerCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(imbalances) == 0 {
-		fmt.Println("ledger check: every ledger balances")
+	discrepancies, err := app.CheckLiquidity(ctx, deps.JS, deps.Ledger)
+	if err != nil {
+		return err
+	}
+	if len(imbalances) == 0 && len(discrepancies) == 0 {
+		fmt.Println("ledger check: every ledger balances, and events explain every deposit and withdrawal")
 		return nil
 	}
 	for _, im := range imbalances {
@@ -279,6 +283,9 @@ func ledgerCommand(args []string) error {
 		for _, account := range im.Accounts {
 			fmt.Printf("  account %s: totals differ from its transfers, or it or one of its transfers breaks the ledger's rules\n", account)
 		}
+	}
+	for _, d := range discrepancies {
+		fmt.Println(d)
 	}
 	return errImbalanced
 }

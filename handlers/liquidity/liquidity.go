@@ -1,9 +1,11 @@
 // Package liquidity moves money into and out of the liquidity accounts of
-// assets, peers and wallet addresses, and records each movement as an event
-// on the owner's stream. The ledger moves the money (idempotent by transfer
-// id); the event follows, with a claim on the transfer id in the same atomic
-// append, so that a retry after a crash between the two completes the record
-// instead of moving money twice.
+// assets, peers and wallet addresses, and records each movement as events
+// on the owner's stream. No money moves without its event: a movement is
+// first requested (an event, with a claim on the transfer id when it creates
+// one), then the ledger moves the money (idempotent by transfer id), then
+// its outcome is recorded. A command enqueued before the request
+// (commands.CompleteTransfer) finishes the work of a request whose outcome
+// is still missing later, as after a crash between two of these steps.
 package liquidity
 
 import (
@@ -46,20 +48,37 @@ type Handler struct {
 	store   handlers.Store
 	ledger  ledger.Ledger
 	enqueue Enqueue
+	// A request's own handler does the ledger's step within ownWindow of
+	// the request; the command that completes it waits recoverAfter, so
+	// that the two never do it at the same time (one of them could record
+	// a refusal while the other's transfer goes through).
+	ownWindow    time.Duration
+	recoverAfter time.Duration
+	afterRequest func() error
 }
+
+const (
+	ownWindowDefault    = 20 * time.Second
+	recoverAfterDefault = time.Minute
+)
 
 func NewHandler(store handlers.Store, l ledger.Ledger, enqueue Enqueue) *Handler {
 	if store == nil || l == nil || enqueue == nil {
 		panic("liquidity: NewHandler needs a store, a ledger and a command queue")
 	}
-	return &Handler{store: store, ledger: l, enqueue: enqueue}
+	return &Handler{store: store, ledger: l, enqueue: enqueue, ownWindow: ownWindowDefault, recoverAfter: recoverAfterDefault}
 }
+
+// AfterRequest makes f run right after a request is stored, before the
+// ledger's step; an error from f ends the call with it. Tests and the
+// RAFIKI_FAILPOINT failpoint stop the handler there, as a crash would.
+func (h *Handler) AfterRequest(f func() error) { h.afterRequest = f }
 
 // Ledger is the ledger the handler moves money in.
 func (h *Handler) Ledger() ledger.Ledger { return h.ledger }
 
 // transferClaim maps a transfer id to its owner's subject; it also keeps two
-// movements from recording the same transfer.
+// owners from requesting the same transfer.
 func transferClaim(id uuid.UUID) string {
 	return handlers.GlobalClaimSubject("ledger_transfer", id.String())
 }
@@ -174,14 +193,30 @@ func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, 
 }
 
 // WithdrawAll withdraws the whole balance of the owner's account, as
-// Rafiki's wallet address withdrawal does, and returns the amount.
+// Rafiki's wallet address withdrawal does, and returns the amount. A retry
+// withdraws what the first request did.
 func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id string, timeoutSeconds uint64) (uint64, handlers.Result, error) {
-	balance, err := h.ledger.Balance(ctx, o.Account.ID)
+	tid, err := transferID(id)
 	if err != nil {
-		return 0, handlers.Result{}, mapError(err)
+		return 0, handlers.Result{}, err
 	}
-	res, err := h.Withdraw(ctx, m, o, id, balance, timeoutSeconds)
-	return balance, res, err
+	envs, _, err := h.store.Load(ctx, o.Target.Subject)
+	if err != nil {
+		return 0, handlers.Result{}, err
+	}
+	t, err := foldTransfer(envs, tid)
+	if err != nil {
+		return 0, handlers.Result{}, err
+	}
+	first, _ := t.creation()
+	amount, _, requested := first.withdrawal()
+	if !requested {
+		if amount, err = h.ledger.Balance(ctx, o.Account.ID); err != nil {
+			return 0, handlers.Result{}, mapError(err)
+		}
+	}
+	res, err := h.Withdraw(ctx, m, o, id, amount, timeoutSeconds)
+	return amount, res, err
 }
 
 // ownerID reads the id of an asset, peer or wallet address.
@@ -211,15 +246,12 @@ func (h *Handler) Deposit(ctx context.Context, m commands.Meta, o Owner, id stri
 	if amount == 0 {
 		return handlers.Result{}, apperr.E(apperr.InvalidInput, "Amount is zero")
 	}
-	err = h.ledger.Deposit(ctx, ledger.Deposit{ID: tid, Account: o.Account, Amount: amount})
-	if err := h.recoverable(err); err != nil {
-		return handlers.Result{}, err
-	}
-	res, rerr := h.record(ctx, m, o, tid, &events.LiquidityDeposited{TransferID: tid.String(), Amount: amount})
-	if rerr != nil {
-		return res, rerr
-	}
-	return res, mapError(err)
+	want := &events.LiquidityDepositRequested{TransferID: tid.String(), Amount: amount,
+		AssetID: o.Account.AssetID.String(), Ledger: o.Account.Ledger}
+	res, _, err := h.request(ctx, m, o.Target, tid, true, func(t transfer) (events.Event, error) {
+		return decideCreate(t, want, m.ID)
+	})
+	return res, err
 }
 
 // Withdraw holds amount of the owner's account for a withdrawal: pending for
@@ -235,26 +267,13 @@ func (h *Handler) Withdraw(ctx context.Context, m commands.Meta, o Owner, id str
 	if timeoutSeconds > timeoutSecondsMax {
 		return handlers.Result{}, apperr.E(apperr.InvalidInput, "Invalid transfer timeout provided")
 	}
-	err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: tid, Account: o.Account, Amount: amount, Timeout: time.Duration(timeoutSeconds) * time.Second})
-	if err := h.recoverable(err); err != nil {
-		return handlers.Result{}, err
-	}
-	res, rerr := h.record(ctx, m, o, tid, &events.LiquidityWithdrawalCreated{TransferID: tid.String(), Amount: amount, TimeoutSeconds: timeoutSeconds})
-	if rerr != nil {
-		return res, rerr
-	}
-	if err != nil {
-		return res, mapError(err)
-	}
-	if timeoutSeconds > 0 {
-		// The ledger voids the withdrawal when it expires; a command due
-		// then (and once the ledger's clock has passed it too) records it
-		// on the owner's stream.
-		due := time.Now().Add(time.Duration(timeoutSeconds) * time.Second)
-		if err := h.enqueue(ctx, commands.ExpireWithdrawalSubject, "expire:"+tid.String(), due.Add(expiryGrace),
-			commands.ExpireWithdrawal{TransferID: tid.String(), DueAt: due}); err != nil {
-			return res, err
-		}
+	want := &events.LiquidityWithdrawalRequested{TransferID: tid.String(), Amount: amount, TimeoutSeconds: timeoutSeconds,
+		AssetID: o.Account.AssetID.String(), Ledger: o.Account.Ledger}
+	res, moved, err := h.request(ctx, m, o.Target, tid, true, func(t transfer) (events.Event, error) {
+		return decideCreate(t, want, m.ID)
+	})
+	if err != nil || !moved {
+		return res, err
 	}
 	return h.checkLow(ctx, m, o, res)
 }
@@ -273,47 +292,280 @@ func (h *Handler) settle(ctx context.Context, m commands.Meta, id string, post b
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	data, _, found, err := h.store.Last(ctx, transferClaim(tid))
+	target, found, err := h.owner(ctx, tid)
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	if !found {
+	if !found || !m.Actor.CanActFor(target.TenantID) {
 		return handlers.Result{}, apperr.E(apperr.NotFound, "Unknown transfer")
+	}
+	res, _, err := h.request(ctx, m, target, tid, false, func(t transfer) (events.Event, error) {
+		return decideSettle(t, post, m.ID)
+	})
+	return res, err
+}
+
+// owner finds the target a transfer id was claimed for.
+func (h *Handler) owner(ctx context.Context, tid uuid.UUID) (handlers.Target, bool, error) {
+	data, _, found, err := h.store.Last(ctx, transferClaim(tid))
+	if err != nil || !found {
+		return handlers.Target{}, false, err
 	}
 	target, err := decodeTarget(data)
-	if err != nil {
-		return handlers.Result{}, err
-	}
-	if !m.Actor.CanActFor(target.TenantID) {
-		return handlers.Result{}, apperr.E(apperr.NotFound, "Unknown transfer")
-	}
-	var ev events.Event
-	var done error // what the ledger says when this settlement happened before
-	if post {
-		err, ev, done = h.ledger.PostWithdrawal(ctx, tid), &events.LiquidityWithdrawalPosted{TransferID: tid.String()}, ledger.ErrAlreadyPosted
-	} else {
-		err, ev, done = h.ledger.VoidWithdrawal(ctx, tid), &events.LiquidityWithdrawalVoided{TransferID: tid.String()}, ledger.ErrAlreadyVoided
-	}
-	if err != nil && !errors.Is(err, done) {
-		return handlers.Result{}, mapError(err)
-	}
-	key := tid.String() + "/settle"
-	if err != nil {
-		// Settled before: answer as Rafiki does, but first make sure the
-		// event was recorded, in case a crash came between the ledger and
-		// the append.
-		recorded, rerr := h.recorded(ctx, target, events.DeriveID("ledger:"+key, 0).String())
-		if rerr == nil && !recorded {
-			_, rerr = h.appendEvent(ctx, m, target, ev, key)
+	return target, err == nil, err
+}
+
+// stored is a request as appended.
+type stored struct {
+	id    uuid.UUID
+	event events.Event
+	at    time.Time
+}
+
+// request decides a request on a transfer from the owner's events and, when
+// decide asks for one, enqueues the command that completes it, appends it
+// (with the transfer id's claim when claim is set), then does the ledger's
+// step and records its outcome. moved tells whether the ledger moved money
+// for this call.
+func (h *Handler) request(ctx context.Context, m commands.Meta, target handlers.Target, tid uuid.UUID, claim bool,
+	decide func(transfer) (events.Event, error)) (res handlers.Result, moved bool, err error) {
+	var req *stored
+	res, err = handlers.Retry(ctx, func() (handlers.Result, error) {
+		if claim {
+			owner, found, err := h.owner(ctx, tid)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			if found && owner.Subject != target.Subject {
+				return handlers.Result{}, mapError(ledger.ErrTransferExists)
+			}
 		}
-		return handlers.Result{}, errors.Join(mapError(err), rerr)
+		envs, version, err := h.store.Load(ctx, target.Subject)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		t, err := foldTransfer(envs, tid)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		ev, err := decide(t)
+		if err != nil || ev == nil {
+			return handlers.Result{Sequence: version}, err
+		}
+		if len(t.steps) >= stepsMax {
+			return handlers.Result{}, apperr.E(apperr.Conflict, "Too many requests on transfer %s", tid)
+		}
+		key := fmt.Sprintf("liquidity:%s/%d", tid, len(t.steps))
+		meta := handlers.Meta(target, info(m))
+		id := events.DeriveID(key, 0)
+		if err := h.enqueueFollowUps(ctx, tid, id, ev, meta.Time); err != nil {
+			return handlers.Result{}, err
+		}
+		msgs, err := handlers.Messages(target.Subject, version, meta, key, 0, ev)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		if claim {
+			msgs = append([]eventstore.Message{handlers.Claim(transferClaim(tid), encodeTarget(target), key)}, msgs...)
+		}
+		seqs, err := h.store.Append(ctx, msgs)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		req = &stored{id: id, event: ev, at: meta.Time}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+	if err != nil || req == nil {
+		return res, false, err
 	}
-	return h.appendEvent(ctx, m, target, ev, key)
+	if h.afterRequest != nil {
+		if err := h.afterRequest(); err != nil {
+			return res, false, err
+		}
+	}
+	if time.Since(req.at) >= h.ownWindow {
+		return res, false, inProgress()
+	}
+	ctx, cancel := context.WithDeadline(ctx, req.at.Add(h.ownWindow))
+	defer cancel()
+	outcome, err := h.perform(ctx, target, req.event)
+	if err != nil {
+		return res, false, err
+	}
+	if _, failed := outcome.(*events.LiquidityRequestFailed); failed && time.Since(req.at) >= h.ownWindow {
+		// Past its window the completing command may run the request too
+		// and see another answer; it records the outcome.
+		return res, false, inProgress()
+	}
+	recorded, res, err := h.recordOutcome(ctx, info(m), target, tid, req.id, outcome)
+	if err != nil {
+		return res, false, err
+	}
+	if f, failed := recorded.(*events.LiquidityRequestFailed); failed {
+		return res, false, mapError(ledgerError(f.Error))
+	}
+	return res, true, nil
+}
+
+// enqueueFollowUps enqueues, before a request is stored, the commands that
+// make sure its work is done: the one that completes it, and a withdrawal's
+// expiry. Either finds nothing to do when the request was never stored.
+func (h *Handler) enqueueFollowUps(ctx context.Context, tid, requestID uuid.UUID, ev events.Event, now time.Time) error {
+	if err := h.enqueue(ctx, commands.CompleteTransferSubject, "complete:"+requestID.String(), now.Add(h.recoverAfter),
+		commands.CompleteTransfer{TransferID: tid.String(), RequestID: requestID.String(), DueAt: now.Add(h.recoverAfter)}); err != nil {
+		return err
+	}
+	w, ok := ev.(*events.LiquidityWithdrawalRequested)
+	if !ok || w.TimeoutSeconds == 0 {
+		return nil
+	}
+	// The ledger voids the withdrawal when it expires; a command due then
+	// (and once the ledger's clock has passed it too) records it.
+	due := now.Add(time.Duration(w.TimeoutSeconds) * time.Second)
+	return h.enqueue(ctx, commands.ExpireWithdrawalSubject, expiryCommandPrefix+tid.String(), due.Add(expiryGrace),
+		commands.ExpireWithdrawal{TransferID: tid.String(), DueAt: due})
+}
+
+// perform does a request's step in the ledger and returns the outcome to
+// record; an error when the ledger gave none (it may or may not have moved
+// the money: the step is run again later, and it is idempotent).
+func (h *Handler) perform(ctx context.Context, target handlers.Target, req events.Event) (events.Event, error) {
+	tid, err := uuid.Parse(transferIDOf(req))
+	if err != nil {
+		return nil, fmt.Errorf("liquidity: %s: transfer id: %w", req.EventType(), err)
+	}
+	var done events.Event
+	var again error // what the ledger says when this step was done before
+	switch r := req.(type) {
+	case *events.LiquidityDepositRequested:
+		account, aerr := requestAccount(target, r.AssetID, r.Ledger)
+		if aerr != nil {
+			return nil, aerr
+		}
+		err = h.ledger.Deposit(ctx, ledger.Deposit{ID: tid, Account: account, Amount: r.Amount})
+		done, again = &events.LiquidityDeposited{TransferID: r.TransferID, Amount: r.Amount}, ledger.ErrTransferExists
+	case *events.LiquidityWithdrawalRequested:
+		account, aerr := requestAccount(target, r.AssetID, r.Ledger)
+		if aerr != nil {
+			return nil, aerr
+		}
+		err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: tid, Account: account, Amount: r.Amount,
+			Timeout: time.Duration(r.TimeoutSeconds) * time.Second})
+		done, again = &events.LiquidityWithdrawalCreated{TransferID: r.TransferID, Amount: r.Amount, TimeoutSeconds: r.TimeoutSeconds}, ledger.ErrTransferExists
+	case *events.LiquidityWithdrawalPostRequested:
+		err = h.ledger.PostWithdrawal(ctx, tid)
+		done, again = &events.LiquidityWithdrawalPosted{TransferID: r.TransferID}, ledger.ErrAlreadyPosted
+	case *events.LiquidityWithdrawalVoidRequested:
+		err = h.ledger.VoidWithdrawal(ctx, tid)
+		done, again = &events.LiquidityWithdrawalVoided{TransferID: r.TransferID}, ledger.ErrAlreadyVoided
+	default:
+		return nil, fmt.Errorf("liquidity: %s is no request", req.EventType())
+	}
+	switch known := knownLedgerError(err); {
+	case err == nil || errors.Is(err, again):
+		return done, nil
+	case known != nil:
+		return &events.LiquidityRequestFailed{TransferID: transferIDOf(req), Error: known.Error()}, nil
+	}
+	return nil, fmt.Errorf("%s %s: %w", req.EventType(), transferIDOf(req), err)
+}
+
+// requestAccount is the liquidity account of a request's owner.
+func requestAccount(target handlers.Target, assetID string, number uint32) (ledger.Account, error) {
+	types := map[string]ledger.AccountType{
+		asset.AggregateType: ledger.Asset, peer.AggregateType: ledger.Peer, walletaddress.AggregateType: ledger.WebMonetization,
+	}
+	typ, ok := types[target.AggregateType]
+	id, err := uuid.Parse(target.AggregateID)
+	assetAccount, aerr := uuid.Parse(assetID)
+	if !ok || err != nil || aerr != nil {
+		return ledger.Account{}, fmt.Errorf("liquidity: no account for %s %s (asset %q)", target.AggregateType, target.AggregateID, assetID)
+	}
+	return ledger.Account{ID: id, Type: typ, AssetID: assetAccount, Ledger: number}, nil
+}
+
+// recordOutcome appends a request's outcome unless one is recorded already,
+// and returns the outcome recorded.
+func (h *Handler) recordOutcome(ctx context.Context, c handlers.CommandInfo, target handlers.Target, tid, requestID uuid.UUID, outcome events.Event) (events.Event, handlers.Result, error) {
+	recorded := outcome
+	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
+		envs, version, err := h.store.Load(ctx, target.Subject)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		t, err := foldTransfer(envs, tid)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		s, found := t.step(requestID)
+		if !found {
+			return handlers.Result{}, fmt.Errorf("liquidity: request %s of transfer %s is not stored", requestID, tid)
+		}
+		if s.outcome != nil {
+			recorded = s.outcome
+			return handlers.Result{Sequence: version}, nil
+		}
+		msgs, err := handlers.Messages(target.Subject, version, handlers.Meta(target, c), "liquidity:outcome:"+requestID.String(), 0, outcome)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		seqs, err := h.store.Append(ctx, msgs)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	})
+	return recorded, res, err
 }
 
 // expiryGrace lets the ledger's own clock pass a withdrawal's expiry before
 // the expiry is recorded.
 const expiryGrace = time.Second
+
+// expiryWaitMax bounds how long an expiry waits for the requests on its
+// withdrawal to have their outcomes; past it the command is poisoned, for an
+// operator to look at.
+const expiryWaitMax = 24 * time.Hour
+
+// CompleteTransfer makes sure a request has its outcome: when the request is
+// stored and its outcome is not, it does the ledger's step and records the
+// outcome. It runs once the request's own handler is past its window.
+func (h *Handler) CompleteTransfer(ctx context.Context, data []byte) (retryAfter time.Duration, err error) {
+	var c commands.CompleteTransfer
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, fmt.Errorf("%w: complete transfer %q: %w", commands.ErrUnprocessable, data, err)
+	}
+	if wait := time.Until(c.DueAt); wait > 0 {
+		return wait, nil
+	}
+	tid, terr := uuid.Parse(c.TransferID)
+	requestID, rerr := uuid.Parse(c.RequestID)
+	if terr != nil || rerr != nil {
+		return 0, fmt.Errorf("%w: complete transfer %q: bad ids", commands.ErrUnprocessable, data)
+	}
+	target, found, err := h.owner(ctx, tid)
+	if err != nil || !found {
+		return 0, err // not found: the request was never stored
+	}
+	envs, _, err := h.store.Load(ctx, target.Subject)
+	if err != nil {
+		return 0, err
+	}
+	t, err := foldTransfer(envs, tid)
+	if err != nil {
+		return 0, err
+	}
+	s, found := t.step(requestID)
+	if !found || s.outcome != nil {
+		return 0, nil
+	}
+	outcome, err := h.perform(ctx, target, s.request)
+	if err != nil {
+		return 0, err
+	}
+	_, _, err = h.recordOutcome(ctx, handlers.CommandInfo{ID: "complete:" + requestID.String()}, target, tid, requestID, outcome)
+	return 0, err
+}
 
 // ExpireWithdrawal records that a pending withdrawal expired, once it is
 // due; retryAfter asks to be run again later.
@@ -325,85 +577,58 @@ func (h *Handler) ExpireWithdrawal(ctx context.Context, data []byte) (retryAfter
 	if wait := time.Until(c.DueAt.Add(expiryGrace)); wait > 0 {
 		return wait, nil
 	}
-	tid, err := transferID(c.TransferID)
+	tid, err := uuid.Parse(c.TransferID)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w: expire withdrawal %q: %w", commands.ErrUnprocessable, data, err)
 	}
-	claim, _, found, err := h.store.Last(ctx, transferClaim(tid))
+	target, found, err := h.owner(ctx, tid)
 	if err != nil || !found {
-		return 0, errors.Join(err, fmt.Errorf("expire withdrawal %s: no record of it", tid))
+		return 0, err // not found: the withdrawal was never requested
 	}
-	target, err := decodeTarget(claim)
-	if err != nil {
-		return 0, err
+	decide := func() (expiry, uint64, error) {
+		envs, version, err := h.store.Load(ctx, target.Subject)
+		if err != nil {
+			return expiry{}, 0, err
+		}
+		t, err := foldTransfer(envs, tid)
+		if err != nil {
+			return expiry{}, 0, err
+		}
+		return decideExpiry(t, time.Now(), expiryGrace, h.recoverAfter), version, nil
+	}
+	e, _, err := decide()
+	if err == nil && e.retryAfter > 0 && time.Since(c.DueAt) > expiryWaitMax {
+		return 0, fmt.Errorf("%w: expire withdrawal %s: a request on it still has no outcome %s after it was due",
+			commands.ErrUnprocessable, tid, expiryWaitMax)
+	}
+	if err != nil || e.done || e.retryAfter > 0 {
+		return e.retryAfter, err
 	}
 	err = h.ledger.VoidWithdrawal(ctx, tid)
 	switch {
 	case errors.Is(err, ledger.ErrAlreadyPosted):
+		// Posted before it expired: its post request records it.
 		return 0, nil
 	case err != nil && !errors.Is(err, ledger.ErrTransferExpired) && !errors.Is(err, ledger.ErrAlreadyVoided):
 		return 0, err
 	}
-	key := tid.String() + "/settle"
-	recorded, err := h.recorded(ctx, target, events.DeriveID("ledger:"+key, 0).String())
-	if err != nil || recorded {
-		return 0, err
-	}
-	m := commands.Meta{ID: "expire:" + tid.String(), Actor: commands.Actor{Operator: true}}
-	_, err = h.appendEvent(ctx, m, target, &events.LiquidityWithdrawalVoided{TransferID: tid.String()}, key)
-	return 0, err
-}
-
-// recorded tells whether the owner's stream holds the event with this id.
-func (h *Handler) recorded(ctx context.Context, t handlers.Target, eventID string) (bool, error) {
-	envs, _, err := h.store.Load(ctx, t.Subject)
-	if err != nil {
-		return false, err
-	}
-	for _, env := range envs {
-		if env.ID.String() == eventID {
-			return true, nil
+	m := handlers.CommandInfo{ID: expiryCommandPrefix + tid.String()}
+	var wait time.Duration
+	_, err = handlers.Retry(ctx, func() (handlers.Result, error) {
+		e, version, err := decide()
+		if err != nil || e.done || e.retryAfter > 0 {
+			wait = e.retryAfter
+			return handlers.Result{}, err
 		}
-	}
-	return false, nil
-}
-
-// recoverable passes errors after which the movement may still need its
-// event: none, or the transfer existing already (a retry).
-func (h *Handler) recoverable(err error) error {
-	if err == nil || errors.Is(err, ledger.ErrTransferExists) {
-		return nil
-	}
-	return mapError(err)
-}
-
-// record appends the movement's event with the claim on its transfer id,
-// unless an earlier attempt already did.
-func (h *Handler) record(ctx context.Context, m commands.Meta, o Owner, tid uuid.UUID, ev events.Event) (handlers.Result, error) {
-	claim := transferClaim(tid)
-	_, seq, found, err := h.store.Last(ctx, claim)
-	if err != nil {
+		msgs, err := handlers.Messages(target.Subject, version, handlers.Meta(target, m), "liquidity:expired:"+tid.String(), 0,
+			&events.LiquidityWithdrawalVoided{TransferID: tid.String()})
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		_, err = h.store.Append(ctx, msgs)
 		return handlers.Result{}, err
-	}
-	if found {
-		return handlers.Result{Sequence: seq}, nil
-	}
-	return handlers.Retry(ctx, func() (handlers.Result, error) {
-		_, version, err := h.store.Load(ctx, o.Target.Subject)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		msgs, err := handlers.Messages(o.Target.Subject, version, handlers.Meta(o.Target, info(m)), "ledger:"+tid.String(), 0, ev)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		claimMsg := handlers.Claim(claim, encodeTarget(o.Target), "ledger:"+tid.String())
-		seqs, err := h.store.Append(ctx, append([]eventstore.Message{claimMsg}, msgs...))
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
 	})
+	return wait, err
 }
 
 func (h *Handler) appendEvent(ctx context.Context, m commands.Meta, t handlers.Target, ev events.Event, eventKey string) (handlers.Result, error) {
@@ -457,34 +682,56 @@ func decodeTarget(data []byte) (handlers.Target, error) {
 	return handlers.NewTarget(tenantID, typ, id)
 }
 
+// ledgerErrors are the ledger's refusals, and the errors Rafiki's liquidity
+// API answers them with.
+var ledgerErrors = []struct {
+	err  error
+	kind apperr.Kind
+}{
+	{ledger.ErrTransferExists, apperr.Duplicate},
+	{ledger.ErrAlreadyPosted, apperr.Conflict},
+	{ledger.ErrAlreadyVoided, apperr.Conflict},
+	{ledger.ErrUnknownTransfer, apperr.NotFound},
+	{ledger.ErrTransferExpired, apperr.Forbidden},
+	{ledger.ErrInsufficientBalance, apperr.Forbidden},
+	{ledger.ErrInsufficientLiquidity, apperr.Forbidden},
+	{ledger.ErrInsufficientDebitBalance, apperr.Forbidden},
+	{ledger.ErrInvalidAmount, apperr.InvalidInput},
+	{ledger.ErrInvalidID, apperr.InvalidInput},
+	{ledger.ErrInvalidTimeout, apperr.InvalidInput},
+	{ledger.ErrUnknownSourceAccount, apperr.NotFound},
+	{ledger.ErrUnknownDestinationAccount, apperr.NotFound},
+	{ledger.ErrUnknownAccount, apperr.NotFound},
+}
+
 // mapError turns ledger errors into the errors Rafiki's liquidity API
 // answers with.
 func mapError(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, m := range []struct {
-		err  error
-		kind apperr.Kind
-	}{
-		{ledger.ErrTransferExists, apperr.Duplicate},
-		{ledger.ErrAlreadyPosted, apperr.Conflict},
-		{ledger.ErrAlreadyVoided, apperr.Conflict},
-		{ledger.ErrUnknownTransfer, apperr.NotFound},
-		{ledger.ErrTransferExpired, apperr.Forbidden},
-		{ledger.ErrInsufficientBalance, apperr.Forbidden},
-		{ledger.ErrInsufficientLiquidity, apperr.Forbidden},
-		{ledger.ErrInsufficientDebitBalance, apperr.Forbidden},
-		{ledger.ErrInvalidAmount, apperr.InvalidInput},
-		{ledger.ErrInvalidID, apperr.InvalidInput},
-		{ledger.ErrInvalidTimeout, apperr.InvalidInput},
-		{ledger.ErrUnknownSourceAccount, apperr.NotFound},
-		{ledger.ErrUnknownDestinationAccount, apperr.NotFound},
-		{ledger.ErrUnknownAccount, apperr.NotFound},
-	} {
+	for _, m := range ledgerErrors {
 		if errors.Is(err, m.err) {
 			return apperr.E(m.kind, "%s", m.err.Error())
 		}
 	}
 	return err
+}
+
+// knownLedgerError is the ledger's refusal err is, nil for any other error.
+func knownLedgerError(err error) error {
+	for _, m := range ledgerErrors {
+		if errors.Is(err, m.err) {
+			return m.err
+		}
+	}
+	return nil
+}
+
+// ledgerError is the ledger's refusal with this message, as a failed
+// request's event records it.
+func ledgerError(message string) error {
+	for _, m := range ledgerErrors {
+		if m.err.Error() == message {
+			return m.err
+		}
+	}
+	return errors.New(message)
 }

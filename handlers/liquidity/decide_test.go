@@ -1,0 +1,151 @@
+package liquidity
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+const tid = "6f1d3c1e-55a4-4f4e-9d0b-0c7c8f1e2a11"
+
+var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// history builds a transfer from events, each caused by the command named
+// beside it, a second apart.
+func history(evs ...any) transfer {
+	var t transfer
+	for i := 0; i < len(evs); i += 2 {
+		ev := evs[i].(events.Event)
+		env := events.Envelope{ID: uuid.New(), Type: ev.EventType(), CausationID: evs[i+1].(string), Time: t0.Add(time.Duration(i/2) * time.Second)}
+		t.apply(env, ev)
+	}
+	return t
+}
+
+var (
+	withdrawal = &events.LiquidityWithdrawalRequested{TransferID: tid, Amount: 10, TimeoutSeconds: 60}
+	created    = &events.LiquidityWithdrawalCreated{TransferID: tid, Amount: 10, TimeoutSeconds: 60}
+	postReq    = &events.LiquidityWithdrawalPostRequested{TransferID: tid}
+	voidReq    = &events.LiquidityWithdrawalVoidRequested{TransferID: tid}
+	posted     = &events.LiquidityWithdrawalPosted{TransferID: tid}
+	voided     = &events.LiquidityWithdrawalVoided{TransferID: tid}
+)
+
+func refused(err error) *events.LiquidityRequestFailed {
+	return &events.LiquidityRequestFailed{TransferID: tid, Error: err.Error()}
+}
+
+// kindOf is an error's kind, "" for none.
+func kindOf(err error) apperr.Kind {
+	if err == nil {
+		return ""
+	}
+	return apperr.KindOf(err)
+}
+
+func TestDecideCreate(t *testing.T) {
+	deposit := &events.LiquidityDepositRequested{TransferID: tid, Amount: 5}
+	cases := []struct {
+		name    string
+		t       transfer
+		want    events.Event
+		command string
+		request bool
+		kind    apperr.Kind // "" for success
+	}{
+		{"new", history(), deposit, "a", true, ""},
+		{"under way", history(deposit, "a"), deposit, "a", false, apperr.Unavailable},
+		{"done, retried", history(deposit, "a", &events.LiquidityDeposited{TransferID: tid, Amount: 5}, "a"), deposit, "a", false, ""},
+		{"done, another command", history(deposit, "a", &events.LiquidityDeposited{TransferID: tid, Amount: 5}, "a"), deposit, "b", false, apperr.Duplicate},
+		{"refused, retried", history(deposit, "a", refused(ledger.ErrInsufficientBalance), "a"), deposit, "a", false, apperr.Forbidden},
+		{"refused, another command", history(deposit, "a", refused(ledger.ErrInsufficientBalance), "a"), deposit, "b", false, apperr.Forbidden},
+		{"another amount", history(deposit, "a"), &events.LiquidityDepositRequested{TransferID: tid, Amount: 6}, "a", false, apperr.Duplicate},
+		{"a withdrawal's id", history(withdrawal, "a", created, "a"), deposit, "a", false, apperr.Duplicate},
+		{"recorded without a request, retried", history(&events.LiquidityDeposited{TransferID: tid, Amount: 5}, "a"), deposit, "a", false, ""},
+		{"withdrawal recorded without a request", history(created, "a"), withdrawal, "b", false, apperr.Duplicate},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := decideCreate(c.t, c.want, c.command)
+			if (ev != nil) != c.request || kindOf(err) != c.kind {
+				t.Fatalf("got %v, %v; want a request %v, error kind %q", ev, err, c.request, c.kind)
+			}
+		})
+	}
+}
+
+func TestDecideSettle(t *testing.T) {
+	expiry := history(withdrawal, "a", created, "a", voided, expiryCommandPrefix+tid)
+	cases := []struct {
+		name    string
+		t       transfer
+		post    bool
+		command string
+		want    events.Event
+		kind    apperr.Kind
+	}{
+		{"post", history(withdrawal, "a", created, "a"), true, "p", postReq, ""},
+		{"void", history(withdrawal, "a", created, "a"), false, "v", voidReq, ""},
+		{"unknown", history(), true, "p", nil, apperr.NotFound},
+		{"refused creation", history(withdrawal, "a", refused(ledger.ErrInsufficientBalance), "a"), true, "p", nil, apperr.NotFound},
+		{"creation under way", history(withdrawal, "a"), true, "p", nil, apperr.Unavailable},
+		{"post under way", history(withdrawal, "a", created, "a", postReq, "p"), false, "v", nil, apperr.Unavailable},
+		{"posted, retried", history(withdrawal, "a", created, "a", postReq, "p", posted, "p"), true, "p", nil, ""},
+		{"posted, posted again", history(withdrawal, "a", created, "a", postReq, "p", posted, "p"), true, "q", nil, apperr.Conflict},
+		{"posted, voided", history(withdrawal, "a", created, "a", postReq, "p", posted, "p"), false, "p", nil, apperr.Conflict},
+		{"voided, retried", history(withdrawal, "a", created, "a", voidReq, "v", voided, "v"), false, "v", nil, ""},
+		{"voided, posted", history(withdrawal, "a", created, "a", voidReq, "v", voided, "v"), true, "p", nil, apperr.Conflict},
+		{"expired, posted", expiry, true, "p", nil, apperr.Forbidden},
+		{"expired, voided", expiry, false, "v", nil, apperr.Forbidden},
+		{"post refused as expired, voided", history(withdrawal, "a", created, "a", postReq, "p", refused(ledger.ErrTransferExpired), "p"), false, "v", nil, apperr.Forbidden},
+		{"legacy post", history(created, "a", posted, "p"), false, "v", nil, apperr.Conflict},
+		{"a deposit", history(&events.LiquidityDepositRequested{TransferID: tid, Amount: 5}, "a"), true, "p", nil, apperr.NotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := decideSettle(c.t, c.post, c.command)
+			if kindOf(err) != c.kind {
+				t.Fatalf("error %v, want kind %q", err, c.kind)
+			}
+			if (ev == nil) != (c.want == nil) || (ev != nil && ev.EventType() != c.want.EventType()) {
+				t.Fatalf("request %v, want %v", ev, c.want)
+			}
+		})
+	}
+}
+
+func TestDecideExpiry(t *testing.T) {
+	const grace, wait = time.Second, time.Minute
+	// created's outcome is recorded at t0+1s; it expires 60 s later.
+	due := t0.Add(time.Second + 60*time.Second + grace)
+	cases := []struct {
+		name string
+		t    transfer
+		now  time.Time
+		want expiry
+	}{
+		{"never requested", history(), due, expiry{done: true}},
+		{"creation under way", history(withdrawal, "a"), due, expiry{retryAfter: wait}},
+		{"refused", history(withdrawal, "a", refused(ledger.ErrInsufficientBalance), "a"), due, expiry{done: true}},
+		{"not due", history(withdrawal, "a", created, "a"), due.Add(-10 * time.Second), expiry{retryAfter: 10 * time.Second}},
+		{"due", history(withdrawal, "a", created, "a"), due, expiry{}},
+		{"post under way", history(withdrawal, "a", created, "a", postReq, "p"), due, expiry{retryAfter: wait}},
+		{"posted", history(withdrawal, "a", created, "a", postReq, "p", posted, "p"), due, expiry{done: true}},
+		{"voided", history(withdrawal, "a", created, "a", voidReq, "v", voided, "v"), due, expiry{done: true}},
+		{"post refused", history(withdrawal, "a", created, "a", postReq, "p", refused(ledger.ErrTransferExpired), "p"), due, expiry{}},
+		{"posted at once", history(&events.LiquidityWithdrawalRequested{TransferID: tid, Amount: 1}, "a",
+			&events.LiquidityWithdrawalCreated{TransferID: tid, Amount: 1}, "a"), due, expiry{done: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := decideExpiry(c.t, c.now, grace, wait); got != c.want {
+				t.Fatalf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
