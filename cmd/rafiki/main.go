@@ -37,8 +37,9 @@ tools:
 
 Only dev and streams apply change the streams; backend and worker refuse to
 start while the server differs from streams.yaml. The tools open only what
-they read and do not migrate: events reads NATS, ledger check the ledger,
-replay both (on a database that rafiki migrate or a service migrated).
+they read and do not migrate: events reads NATS, ledger check the ledger and
+the events, replay both (on a database that rafiki migrate or a service
+migrated).
 
 Services and tools connect to NATS_URL; without it, dev embeds a server and the
 tools use the one a running dev serves on EMBEDDED_NATS_PORT (4223), or the store

@@ -261,7 +261,7 @@ func ledgerCommand(args []string) error {
 		return fmt.Errorf("usage: rafiki ledger check")
 	}
 	ctx := context.Background()
-	deps, err := openForTool(ctx, app.ToolNeeds{Ledger: true})
+	deps, err := openForTool(ctx, app.ToolNeeds{Ledger: true, NATS: true})
 	if err != nil {
 		return err
 	}
