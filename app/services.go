@@ -170,10 +170,18 @@ func NewBackend(d *Deps) *Backend {
 	}
 }
 
-// SeedOperator makes sure the operator tenant exists with ADMIN_API_SECRET.
+// SeedOperator makes sure the operator tenant exists with ADMIN_API_SECRET,
+// then waits, up to READ_YOUR_WRITES_TIMEOUT_MS, until the tenants read
+// model holds it: the first requests after a start read it (an asset's
+// tenant). A backend whose workers are not running yet starts anyway,
+// saying what it did not see.
 func (b *Backend) SeedOperator(ctx context.Context, d *Deps) error {
-	if _, err := b.Tenants.EnsureOperator(ctx, d.Config.AdminAPISecret); err != nil {
+	res, err := b.Tenants.EnsureOperator(ctx, d.Config.AdminAPISecret)
+	if err != nil {
 		return fmt.Errorf("seed operator tenant %s: %w", d.Config.OperatorTenantID, err)
+	}
+	if err := b.Waiter.Wait(ctx, projections.Tenants{}.Name(), res.Sequence, d.Config.ReadYourWritesTimeout); err != nil {
+		d.Log.Warn("serving before the tenants read model holds the operator tenant", "err", err)
 	}
 	return nil
 }
