@@ -3,8 +3,12 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,10 +76,18 @@ func WaiterCheck(w *projections.Waiter) Check {
 	}}
 }
 
+// Note is what a passing check has to tell: a check whose Run returns a
+// Note passes, and the answer shows "ok: <note>".
+type Note string
+
+func (n Note) Error() string { return string(n) }
+
 // ProjectionsCheck reports the projections this process leads that are
-// stuck.
-func ProjectionsCheck(runners []*projections.Runner) Check {
-	return Check{Name: "projections", Run: func(context.Context) error {
+// stuck, which fails it, and the events any projection has set aside,
+// which does not: a projection that set an event aside goes on, and the
+// read models serve every other aggregate (see docs/OPERATIONS.md).
+func ProjectionsCheck(pool *pgxpool.Pool, runners []*projections.Runner) Check {
+	return Check{Name: "projections", Run: func(ctx context.Context) error {
 		now := time.Now()
 		for _, r := range runners {
 			s := r.Status()
@@ -83,7 +95,16 @@ func ProjectionsCheck(runners []*projections.Runner) Check {
 				return fmt.Errorf("projection %s is stuck: %s", s.Projection, why)
 			}
 		}
-		return nil
+		counts, err := projections.SetAsideCounts(ctx, pool)
+		if err != nil || len(counts) == 0 {
+			return err
+		}
+		names := slices.Sorted(maps.Keys(counts))
+		parts := make([]string, len(names))
+		for i, name := range names {
+			parts[i] = fmt.Sprintf("%s %d", name, counts[name])
+		}
+		return Note("events set aside (projection_set_aside): " + strings.Join(parts, ", "))
 	}}
 }
 
@@ -129,8 +150,13 @@ func (h *Health) Report(ctx context.Context) (healthReport, bool) {
 	wg.Wait()
 	report := healthReport{Status: "ok", Checks: make(map[string]string, len(h.checks))}
 	for i, c := range h.checks {
-		report.Checks[c.Name] = "ok"
-		if results[i] != nil {
+		var note Note
+		switch {
+		case results[i] == nil:
+			report.Checks[c.Name] = "ok"
+		case errors.As(results[i], &note):
+			report.Checks[c.Name] = "ok: " + string(note)
+		default:
 			report.Checks[c.Name] = results[i].Error()
 			report.Status = "error"
 		}

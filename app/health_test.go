@@ -17,6 +17,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -188,5 +189,37 @@ func TestWorkerHealthEndpoints(t *testing.T) {
 	}()
 	if len(quiet.Listeners) != 0 {
 		t.Fatalf("a worker without WORKER_HEALTH_PORT listens on %+v", quiet.Listeners)
+	}
+}
+
+// An event a projection cannot apply is set aside: the projection goes on
+// (a mutation after it is answered from its read model), and readiness
+// still passes but tells of it, in every listener's answer.
+func TestReadinessShowsEventsSetAside(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	env := events.Envelope{ID: uuid.New(), Type: events.AssetCreated{}.EventType(), SchemaVersion: 1, AggregateType: "asset",
+		AggregateID: "not-a-uuid", TenantID: s.running.Config.OperatorTenantID, Time: time.Now(),
+		Data: []byte(`{"code":"XXX","scale":2,"ledger":99999}`)}
+	data, err := events.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := fmt.Sprintf("events.%s.asset.not-a-uuid", env.TenantID)
+	if _, err := s.running.Deps.JS.Publish(ctx, subject, data); err != nil {
+		t.Fatal(err)
+	}
+	want := "ok: events set aside (projection_set_aside): assets 1"
+	var checks map[string]string
+	var status int
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		status, checks = s.probe(t, "/readyz")
+		return checks["projections"] == want
+	}, "readiness does not tell of the event set aside: %d %v", status, checks)
+	if status != http.StatusOK {
+		t.Fatalf("readiness with an event set aside: %d %v, want 200", status, checks)
+	}
+	if _, err := createAsset(ctx, s.operator, "USD", 2, nil); err != nil {
+		t.Fatalf("create an asset after the event set aside: %v", err)
 	}
 }

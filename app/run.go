@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/projections"
 )
 
 // Set names the services one process runs.
@@ -78,16 +79,19 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	// What every listener needs: the database, the event store, and the
 	// projections this process leads.
 	base := []Check{PostgresCheck(deps.Pool), NATSCheck(deps.NC)}
+	var runners []*projections.Runner
 	if set.Worker {
-		runners, wg, err := deps.RunProjections(work)
-		if err != nil {
+		var wg *sync.WaitGroup
+		if runners, wg, err = deps.RunProjections(work); err != nil {
 			return err
 		}
 		r.background.Go(wg.Wait)
-		base = append(base, ProjectionsCheck(runners))
 		workers := deps.RunCommands(work)
 		r.background.Go(workers.Wait)
 	}
+	// Every process tells of events set aside; stuck runners only where
+	// they run.
+	base = append(base, ProjectionsCheck(deps.Pool, runners))
 	for _, l := range r.Listeners {
 		r.Servers.SetHealth(l.Name, NewHealth(base...))
 	}

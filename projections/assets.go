@@ -50,7 +50,7 @@ func (Assets) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	switch e := ev.(type) {
 	case *events.AssetCreated:
 		b.Queue(`INSERT INTO assets (id, tenant_id, code, scale, ledger, withdrawal_threshold, liquidity_threshold, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) ON CONFLICT (id) DO NOTHING`,
 			id, env.TenantID, e.Code, int16(e.Scale), int32(e.Ledger), e.WithdrawalThreshold, e.LiquidityThreshold, at, seq)
 	case *events.AssetThresholdsSet:
 		b.Queue(`UPDATE assets SET withdrawal_threshold = $2, liquidity_threshold = $3, updated_at = $4, version = $5 WHERE id = $1`,
@@ -60,7 +60,8 @@ func (Assets) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	case *events.AssetReactivated:
 		b.Queue(`UPDATE assets SET deleted_at = NULL, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
 	case *events.FeeSet:
-		b.Queue(`INSERT INTO fees (id, asset_id, type, fixed, basis_points, created_at, sequence) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		b.Queue(`INSERT INTO fees (id, asset_id, type, fixed, basis_points, created_at, sequence) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (id) DO NOTHING`,
 			e.FeeID, id, e.Type, e.Fixed, e.BasisPoints, at, seq)
 	}
 	return nil
@@ -111,8 +112,8 @@ func (f *assetsFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		a := &assetRow{id: id, tenantID: tenantID, code: e.Code, scale: int16(e.Scale), ledger: int32(e.Ledger),
 			withdrawalThreshold: e.WithdrawalThreshold, liquidityThreshold: e.LiquidityThreshold,
 			createdAt: at, updatedAt: at, version: seq}
-		if err := f.assets.add(env.AggregateID, a); err != nil {
-			return false, err
+		if !f.assets.add(env.AggregateID, a) {
+			return true, nil
 		}
 		f.rows++
 		return true, nil
@@ -142,6 +143,11 @@ func (f *assetsFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		feeID, err := pgUUID(e.FeeID)
 		if err != nil {
 			return false, err
+		}
+		for _, fee := range a.fees {
+			if fee.id == feeID {
+				return true, nil // stored twice: the first stays, as with ON CONFLICT DO NOTHING
+			}
 		}
 		a.fees = append(a.fees, feeRow{id: feeID, typ: e.Type, fixed: e.Fixed, basisPoints: e.BasisPoints, createdAt: at, sequence: seq})
 		f.rows++

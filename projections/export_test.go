@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,26 +15,52 @@ import (
 // (data[i] at stream sequence seqs[i]) the way a replay does before its
 // swap, in batches of batch events, with a fold that writes its rows when
 // it holds rowsMax of them. A projection that is no Folder is built with
-// statements only.
+// statements only. An event set aside fails it.
 func Build(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, rowsMax, batch int, data [][]byte, seqs []uint64) error {
+	return noneSetAside(BuildSettingAside(ctx, pool, p, schema, rowsMax, batch, false, data, seqs))
+}
+
+// BuildSettingAside is Build, careful or not as a replay's build is, and
+// returns the sequences of the events set aside.
+func BuildSettingAside(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, rowsMax, batch int, careful bool,
+	data [][]byte, seqs []uint64) ([]uint64, error) {
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, schema) }); err != nil {
-		return err
+		return nil, err
 	}
-	b := newBuilder(pool, p, schema, rowsMax)
+	b := newBuilder(pool, p, schema, rowsMax, careful)
 	for evs := range batches(data, seqs, batch) {
-		if evs.err != nil {
-			return evs.err
-		}
 		if err := b.add(ctx, evs.events); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return b.finish(ctx)
+	if err := b.finish(ctx); err != nil {
+		return nil, err
+	}
+	return sequences(b.aside), nil
+}
+
+// CannotApply tells whether an error of a build is about an event, so that
+// a replay builds again carefully.
+func CannotApply(err error) bool { return cannotApply(err) }
+
+func sequences(aside []setAside) []uint64 {
+	var seqs []uint64
+	for _, s := range aside {
+		seqs = append(seqs, s.sequence)
+	}
+	return seqs
+}
+
+func noneSetAside(seqs []uint64, err error) error {
+	if err == nil && len(seqs) > 0 {
+		return fmt.Errorf("events set aside at %v", seqs)
+	}
+	return err
 }
 
 // BuildLive builds a projection's tables in a fresh schema from stored
 // events as the runner applies them, one transaction per batch of batch
-// events.
+// events. An event set aside fails it.
 func BuildLive(ctx context.Context, pool *pgxpool.Pool, p Projection, schema string, batch int, data [][]byte, seqs []uint64) error {
 	return BuildRedelivered(ctx, pool, p, schema, batch, 0, data, seqs)
 }
@@ -45,27 +72,17 @@ func BuildRedelivered(ctx context.Context, pool *pgxpool.Pool, p Projection, sch
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, schema) }); err != nil {
 		return err
 	}
-	var last uint64
+	b := newBuilder(pool, p, schema, 0, true)
 	for from := 0; from < len(data); from += batch {
 		start := max(0, from-back)
 		to := min(len(data), from+batch)
-		var evs readBatch
-		for e := range batches(data[start:to], seqs[start:to], to-start) {
-			evs = e
-		}
-		if evs.err != nil {
-			return evs.err
-		}
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			var err error
-			last, err = applyBatch(ctx, tx, p, schema, evs.events, last)
-			return err
-		})
-		if err != nil {
-			return err
+		for evs := range batches(data[start:to], seqs[start:to], to-start) {
+			if err := b.add(ctx, evs.events); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return noneSetAside(sequences(b.aside), nil)
 }
 
 // batches decodes stored events in batches of n.
@@ -75,12 +92,7 @@ func batches(data [][]byte, seqs []uint64, n int) func(func(readBatch) bool) {
 			k := min(n, len(data))
 			evs := make([]decoded, 0, k)
 			for i := range k {
-				d, err := decode(data[i], seqs[i])
-				if err != nil {
-					yield(readBatch{err: err})
-					return
-				}
-				evs = append(evs, d)
+				evs = append(evs, readEvent("", data[i], seqs[i]))
 			}
 			if !yield(readBatch{events: evs}) {
 				return

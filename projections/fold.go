@@ -35,11 +35,17 @@ type Folder interface {
 // takes it. Otherwise the rows of different aggregates must not depend on
 // each other: the read models have no foreign keys, and no statement reads
 // another aggregate's rows. A fold relies on what the handlers guarantee:
-// an aggregate's first event creates it, and it is created once.
+// an aggregate's first event creates it. An event stored twice (a creation,
+// a fee) changes nothing the second time, as the statements' ON CONFLICT
+// DO NOTHING; one that repeats the creation of an aggregate the fold no
+// longer holds fails the COPY, and the events are applied with statements
+// instead (see builder).
 type Fold interface {
 	// Add folds one event. It returns false, and changes nothing, when the
 	// event is about an aggregate the fold does not hold. Events the
-	// projection ignores are reported as folded.
+	// projection ignores are reported as folded. An event it cannot fold
+	// (an id that is no uuid) is an error, and changes nothing either: the
+	// event is set aside.
 	Add(env events.Envelope, ev events.Event) (bool, error)
 	// Rows is the number of table rows held.
 	Rows() int
@@ -69,7 +75,7 @@ type Patch interface {
 	// Add folds one event of an aggregate the batch does not create. It
 	// returns false, and changes nothing, when the event must be applied
 	// with statements. Events the projection ignores are reported as
-	// folded.
+	// folded. An error changes nothing either.
 	Add(env events.Envelope, ev events.Event) (bool, error)
 	// Queue queues the statements that apply the changes held, and
 	// empties the patch.
@@ -91,18 +97,19 @@ type held[T any] struct {
 	order []*T
 }
 
-// add holds a new aggregate. Creating an aggregate twice fails, as the
-// statement path fails on the primary key.
-func (h *held[T]) add(id string, v *T) error {
+// add holds a new aggregate. An aggregate created again (its creation
+// stored twice) is not: add reports false and the first stays, as the
+// statement path's ON CONFLICT DO NOTHING keeps the first row.
+func (h *held[T]) add(id string, v *T) bool {
 	if h.byID == nil {
 		h.byID = map[string]*T{}
 	}
 	if _, dup := h.byID[id]; dup {
-		return fmt.Errorf("aggregate %s created twice", id)
+		return false
 	}
 	h.byID[id] = v
 	h.order = append(h.order, v)
-	return nil
+	return true
 }
 
 func (h *held[T]) get(id string) (*T, bool) {
@@ -179,20 +186,26 @@ func writeFold(ctx context.Context, tx pgx.Tx, schema string, f Fold) error {
 // are folded in memory, and the rows are copied in when the fold holds
 // rowsMax of them and at the end; the events the fold does not take, and
 // all events of other projections, are applied with statements, in one
-// transaction per batch.
+// transaction per batch. An event the fold or the projection refuses is
+// set aside; a write that fails on an event cannot tell which, and fails
+// the build. A careful builder applies each batch as the runner does
+// instead (folding only within the batch), and a batch that fails one
+// event at a time, setting aside those that fail.
 type builder struct {
 	pool    *pgxpool.Pool
 	p       Projection
 	schema  string
-	fold    Fold // nil when the projection is no Folder
+	fold    Fold // nil when the projection is no Folder, or careful
 	rowsMax int
-	last    uint64 // last sequence folded or applied
+	careful bool
+	last    uint64 // last sequence folded, applied or set aside
 	stmts   *pgx.Batch
+	aside   []setAside
 }
 
-func newBuilder(pool *pgxpool.Pool, p Projection, schema string, rowsMax int) *builder {
-	b := &builder{pool: pool, p: p, schema: schema, rowsMax: rowsMax, stmts: &pgx.Batch{}}
-	if f, ok := p.(Folder); ok {
+func newBuilder(pool *pgxpool.Pool, p Projection, schema string, rowsMax int, careful bool) *builder {
+	b := &builder{pool: pool, p: p, schema: schema, rowsMax: rowsMax, careful: careful, stmts: &pgx.Batch{}}
+	if f, ok := p.(Folder); ok && !careful {
 		b.fold = f.NewFold()
 	}
 	return b
@@ -200,12 +213,21 @@ func newBuilder(pool *pgxpool.Pool, p Projection, schema string, rowsMax int) *b
 
 // add folds or applies the events after b.last, in order.
 func (b *builder) add(ctx context.Context, evs []decoded) error {
+	if b.careful {
+		return b.applyBatch(ctx, evs)
+	}
 	for _, d := range evs {
 		if d.env.Sequence <= b.last {
 			continue
 		}
+		// A fold that refuses an event has not changed; the statements the
+		// projection queued before it refused are dropped.
+		queued := len(b.stmts.QueuedQueries)
 		if err := queueEvent(b.stmts, b.p, b.fold, nil, d); err != nil {
-			return err
+			b.stmts.QueuedQueries = b.stmts.QueuedQueries[:queued]
+			if err := b.setAside(newSetAside(d, err)); err != nil {
+				return err
+			}
 		}
 		b.last = d.env.Sequence
 		if b.fold != nil && b.fold.Rows() >= b.rowsMax {
@@ -218,6 +240,43 @@ func (b *builder) add(ctx context.Context, evs []decoded) error {
 		return nil
 	}
 	return b.write(ctx, false)
+}
+
+func (b *builder) setAside(aside ...setAside) error {
+	if len(b.aside)+len(aside) > setAsideMax {
+		return fmt.Errorf("projection %s: more than %d events cannot be applied: the projection is broken", b.p.Name(), setAsideMax)
+	}
+	b.aside = append(b.aside, aside...)
+	return nil
+}
+
+// applyBatch applies the events after b.last as the runner does.
+func (b *builder) applyBatch(ctx context.Context, evs []decoded) error {
+	var last uint64
+	var aside []setAside
+	err := withTimeout(ctx, func(ctx context.Context) (err error) {
+		last, aside, err = commitBatch(ctx, b.pool, b.p, b.schema, evs, b.prepare, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("projection %s: %w", b.p.Name(), err)
+	}
+	b.last = last
+	return b.setAside(aside...)
+}
+
+// prepare sets up a transaction of the builder: its search path is the
+// schema.
+func (b *builder) prepare(ctx context.Context, tx pgx.Tx) (uint64, error) {
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		return 0, err
+	}
+	// Set on its own: pgx prepares a batch's statements before it runs any
+	// of them.
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{b.schema}.Sanitize()); err != nil {
+		return 0, err
+	}
+	return b.last, nil
 }
 
 // finish writes the rows the fold still holds.
@@ -233,15 +292,10 @@ func (b *builder) finish(ctx context.Context) error {
 // tables already, so they may go first.
 func (b *builder) write(ctx context.Context, copyFold bool) error {
 	err := beginWithTimeout(ctx, b.pool, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+		if _, err := b.prepare(ctx, tx); err != nil {
 			return err
 		}
 		if b.stmts.Len() > 0 {
-			// Set on its own: pgx prepares a batch's statements before it
-			// runs any of them.
-			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{b.schema}.Sanitize()); err != nil {
-				return err
-			}
 			if err := tx.SendBatch(ctx, b.stmts).Close(); err != nil {
 				return fmt.Errorf("apply batch up to %d: %w", b.last, err)
 			}

@@ -60,10 +60,10 @@ func (p Peers) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	case *events.PeerCreated:
 		b.Queue(`INSERT INTO peers (id, tenant_id, asset_id, static_ilp_address, name, max_packet_amount, liquidity_threshold,
 				outgoing_token, outgoing_endpoint, routes, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::text[], '{}'), $11, $11, $12)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10::text[], '{}'), $11, $11, $12) ON CONFLICT (id) DO NOTHING`,
 			id, env.TenantID, e.AssetID, e.StaticILPAddress, e.Name, e.MaxPacketAmount, e.LiquidityThreshold,
 			e.OutgoingAuthToken, e.OutgoingEndpoint, e.Routes, at, seq)
-		queuePeerTokens(b, id, e.IncomingAuthTokens)
+		queuePeerTokens(b, id, seq, e.IncomingAuthTokens)
 	case *events.PeerUpdated:
 		var routes []string
 		if e.Routes != nil {
@@ -83,7 +83,7 @@ func (p Peers) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 			e.OutgoingAuthToken, e.OutgoingEndpoint, routes, at, seq)
 		if e.IncomingAuthTokens != nil {
 			b.Queue(`DELETE FROM peer_incoming_tokens WHERE peer_id = $1`, id)
-			queuePeerTokens(b, id, *e.IncomingAuthTokens)
+			queuePeerTokens(b, id, seq, *e.IncomingAuthTokens)
 		}
 	case *events.PeerDeleted:
 		b.Queue(`UPDATE peers SET deleted_at = $2, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
@@ -92,11 +92,15 @@ func (p Peers) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	return nil
 }
 
-func queuePeerTokens(b *pgx.Batch, peerID string, tokens []string) {
+// queuePeerTokens queues a peer's incoming tokens, given by its event at
+// seq: only when that event changed the row, so that a creation stored
+// twice changes nothing.
+func queuePeerTokens(b *pgx.Batch, peerID string, seq int64, tokens []string) {
 	if len(tokens) == 0 {
 		return
 	}
-	b.Queue(`INSERT INTO peer_incoming_tokens (token, peer_id) SELECT unnest($2::text[]), $1`, peerID, tokens)
+	b.Queue(`INSERT INTO peer_incoming_tokens (token, peer_id) SELECT unnest($2::text[]), $1::uuid
+		WHERE EXISTS (SELECT FROM peers WHERE id = $1::uuid AND version = $3)`, peerID, tokens, seq)
 }
 
 // NewFold folds peers and their incoming tokens in memory for a replay.
@@ -145,8 +149,8 @@ func (f *peersFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		if p.assetID, err = pgUUID(e.AssetID); err != nil {
 			return false, err
 		}
-		if err := f.peers.add(env.AggregateID, p); err != nil {
-			return false, err
+		if !f.peers.add(env.AggregateID, p) {
+			return true, nil
 		}
 		f.rows += 1 + len(p.tokens)
 		return true, nil

@@ -8,6 +8,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 
@@ -73,22 +74,23 @@ func createSchema(ctx context.Context, tx pgx.Tx, p Projection, schema string) e
 // decoded is one event read from the stream, decoded ahead of the
 // transaction that applies it so that decoding overlaps the database work.
 type decoded struct {
-	env events.Envelope
-	ev  events.Event
-	// err is the event's decoding error; applyBatch reports it only when it
-	// would apply the event, as it did when it decoded events itself.
+	env     events.Envelope
+	ev      events.Event
+	subject string
+	// err is the event's decoding error (the envelope's too, when only its
+	// sequence is known); the event is set aside when it would be applied.
 	err error
 }
 
-// applyBatch folds events with sequence above the checkpoint into the
-// schema inside tx. It returns the new checkpoint.
-func applyBatch(ctx context.Context, tx pgx.Tx, p Projection, schema string, evs []decoded, checkpoint uint64) (uint64, error) {
-	// The search path is set on its own: pgx prepares a batch's statements
-	// before it runs any of them.
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return 0, fmt.Errorf("projection %s: search path: %w", p.Name(), err)
+// readEvent decodes a stored message. An unreadable envelope is no error
+// here: the event it was is set aside, known by its sequence and subject.
+func readEvent(subject string, data []byte, sequence uint64) decoded {
+	d, err := decode(data, sequence)
+	if err != nil {
+		d = decoded{env: events.Envelope{Sequence: sequence}, err: err}
 	}
-	return applyEvents(ctx, tx, p, schema, evs, checkpoint, nil)
+	d.subject = subject
+	return d
 }
 
 // A batch of at least this many events folds the aggregates it creates and
@@ -162,9 +164,20 @@ func queueApply(b *pgx.Batch, p Projection, fold Fold, patch Patch, evs []decode
 // queueEvent folds one event into fold, when there is one and it holds the
 // event's aggregate, or else into patch, when there is one and it takes the
 // event, or queues the event's statements.
+// Its errors are eventErrors (the event cannot be applied), but for those
+// that may pass.
 func queueEvent(b *pgx.Batch, p Projection, fold Fold, patch Patch, d decoded) error {
+	err := foldOrQueue(b, p, fold, patch, d)
+	var later *mayPass
+	if err == nil || errors.As(err, &later) {
+		return err
+	}
+	return &eventError{err}
+}
+
+func foldOrQueue(b *pgx.Batch, p Projection, fold Fold, patch Patch, d decoded) error {
 	if d.err != nil {
-		return fmt.Errorf("projection %s: %w", p.Name(), d.err)
+		return fmt.Errorf("projection %s: at %d: %w", p.Name(), d.env.Sequence, d.err)
 	}
 	if fold != nil {
 		held, err := fold.Add(d.env, d.ev)
@@ -186,16 +199,6 @@ func queueEvent(b *pgx.Batch, p Projection, fold Fold, patch Patch, d decoded) e
 	}
 	if err := p.Apply(b, d.env, d.ev); err != nil {
 		return fmt.Errorf("projection %s: apply %s at %d: %w", p.Name(), d.env.Type, d.env.Sequence, err)
-	}
-	return nil
-}
-
-// saveCheckpoint records the checkpoint and tells waiting readers.
-func saveCheckpoint(ctx context.Context, tx pgx.Tx, name string, sequence uint64) error {
-	b := &pgx.Batch{}
-	queueCheckpoint(b, name, sequence)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("projection %s: save checkpoint %d: %w", name, sequence, err)
 	}
 	return nil
 }

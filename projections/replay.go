@@ -30,6 +30,7 @@ type Progress struct {
 	Sequence     uint64 // last sequence read
 	LastSequence uint64 // the stream's last sequence when the replay began
 	Applied      uint64 // events folded or applied so far
+	SetAside     int    // events that cannot be applied so far
 }
 
 // Replay rebuilds a projection from sequence 1 into a fresh schema, then
@@ -57,17 +58,39 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 	}); err != nil {
 		return 0, fmt.Errorf("replay %s: %w", p.Name(), err)
 	}
-	fresh := Schema(p) + "_replay"
+	r := &replayer{js: js, stream: streamName, projection: p, filter: filter, schema: Schema(p) + "_replay", end: end, progress: progress}
+	err = r.build(ctx, pool, false)
+	if err != nil && cannotApply(err) {
+		// Rows copied from a fold cannot tell which event they came from:
+		// the projection is built again from the first event, a batch at
+		// a time, and a batch that fails one event at a time.
+		err = r.build(ctx, pool, true)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := beginWithTimeout(ctx, pool, r.swap); err != nil {
+		return 0, err
+	}
+	r.report()
+	return r.last, nil
+}
+
+// build builds the projection from the first event into the fresh schema,
+// up to the stream's end when the replay began. A careful build folds only
+// within a batch, as the runner does, and applies a batch that fails one
+// event at a time, setting aside the events that fail.
+func (r *replayer) build(ctx context.Context, pool *pgxpool.Pool, careful bool) error {
+	r.last, r.applied, r.aside = 0, 0, nil
 	if err := beginWithTimeout(ctx, pool, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{fresh}.Sanitize()+" CASCADE"); err != nil {
+		if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{r.schema}.Sanitize()+" CASCADE"); err != nil {
 			return err
 		}
-		return createSchema(ctx, tx, p, fresh)
+		return createSchema(ctx, tx, r.projection, r.schema)
 	}); err != nil {
-		return 0, fmt.Errorf("replay %s: prepare %s: %w", p.Name(), fresh, err)
+		return fmt.Errorf("replay %s: prepare %s: %w", r.projection.Name(), r.schema, err)
 	}
-	r := &replayer{js: js, stream: streamName, projection: p, filter: filter, schema: fresh, end: end, progress: progress}
-	b := newBuilder(pool, p, fresh, replayFoldRows)
+	b := newBuilder(pool, r.projection, r.schema, replayFoldRows, careful)
 	// Most of the work happens outside the swap so that the live projection
 	// keeps running; the swap then only applies what arrived meanwhile.
 	// Batches are read and decoded ahead while the previous one is folded
@@ -76,20 +99,14 @@ func Replay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str
 	defer stopReading()
 	for batch := range r.readAhead(readCtx) {
 		if batch.err != nil {
-			return 0, batch.err
+			return batch.err
 		}
 		if err := r.add(ctx, b, batch.events); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	stopReading()
-	if err := b.finish(ctx); err != nil {
-		return 0, err
-	}
-	if err := beginWithTimeout(ctx, pool, r.swap); err != nil {
-		return 0, err
-	}
-	return r.last, nil
+	return b.finish(ctx)
 }
 
 // withTimeout runs one step of a replay under stepTimeout.
@@ -154,6 +171,7 @@ type replayer struct {
 
 	last    uint64 // last stream sequence read
 	applied uint64
+	aside   []setAside // events that cannot be applied
 }
 
 // readBatch is what readAhead delivers: events in order, or the error that
@@ -225,12 +243,7 @@ func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 				fail(err)
 				return
 			}
-			d, err := decode(msg.Data(), meta.Sequence.Stream)
-			if err != nil {
-				send(readBatch{err: err})
-				return
-			}
-			evs = append(evs, d)
+			evs = append(evs, readEvent(msg.Subject(), msg.Data(), meta.Sequence.Stream))
 			// Nothing more was stored when the server sent this one, or
 			// the replay has what was there when it began: the swap reads
 			// the rest.
@@ -262,11 +275,7 @@ func (r *replayer) read(ctx context.Context, after uint64) ([]decoded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("replay %s: read after %d: %w", r.projection.Name(), after, err)
 		}
-		d, err := decode(msg.Data, msg.Sequence)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, d)
+		evs = append(evs, readEvent(msg.Subject, msg.Data, msg.Sequence))
 	}
 	return evs, nil
 }
@@ -279,6 +288,7 @@ func (r *replayer) add(ctx context.Context, b *builder, evs []decoded) error {
 	if err := b.add(ctx, evs); err != nil {
 		return err
 	}
+	r.aside = b.aside
 	r.advance(evs)
 	return nil
 }
@@ -287,19 +297,41 @@ func (r *replayer) add(ctx context.Context, b *builder, evs []decoded) error {
 func (r *replayer) advance(evs []decoded) {
 	r.last = evs[len(evs)-1].env.Sequence
 	r.applied += uint64(len(evs))
+	r.report()
+}
+
+func (r *replayer) report() {
 	if r.progress != nil {
-		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied})
+		r.progress(Progress{Sequence: r.last, LastSequence: r.end, Applied: r.applied, SetAside: len(r.aside)})
 	}
 }
 
-// apply applies one batch read after r.last inside the swap, as the runner
-// applies a batch.
+// apply applies one batch read after r.last inside the swap, whose search
+// path is the fresh schema, as the runner applies a batch: when an event
+// cannot be applied, one event at a time, setting aside those that fail.
 func (r *replayer) apply(ctx context.Context, tx pgx.Tx, evs []decoded) error {
 	if r.applied > replayEventsMax {
 		return fmt.Errorf("replay %s: more than %d events", r.projection.Name(), uint64(replayEventsMax))
 	}
-	if _, err := applyBatch(ctx, tx, r.projection, r.schema, evs, r.last); err != nil {
-		return err
+	if _, err := tx.Exec(ctx, `SAVEPOINT catch_up`); err != nil {
+		return fmt.Errorf("replay %s: %w", r.projection.Name(), err)
+	}
+	_, err := applyEvents(ctx, tx, r.projection, r.schema, evs, r.last, nil)
+	switch {
+	case err == nil:
+		_, err = tx.Exec(ctx, `RELEASE SAVEPOINT catch_up`)
+	case cannotApply(err):
+		if _, err = tx.Exec(ctx, `ROLLBACK TO SAVEPOINT catch_up`); err == nil {
+			var aside []setAside
+			_, aside, err = applyOneByOne(ctx, tx, r.projection, evs, r.last)
+			r.aside = append(r.aside, aside...)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("replay %s: %w", r.projection.Name(), err)
+	}
+	if len(r.aside) > setAsideMax {
+		return fmt.Errorf("replay %s: more than %d events cannot be applied: the projection is broken", r.projection.Name(), setAsideMax)
 	}
 	r.advance(evs)
 	return nil
@@ -322,6 +354,9 @@ func (r *replayer) swap(ctx context.Context, tx pgx.Tx) error {
 	live, err := lockCheckpoint(ctx, tx, name)
 	if err != nil {
 		return err
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{r.schema}.Sanitize()); err != nil {
+		return fmt.Errorf("replay %s: search path: %w", name, err)
 	}
 	for {
 		read, err := r.step(ctx, tx)
@@ -346,5 +381,14 @@ func (r *replayer) swap(ctx context.Context, tx pgx.Tx) error {
 			return fmt.Errorf("replay %s: swap: %w", name, err)
 		}
 	}
-	return saveCheckpoint(ctx, tx, name, r.last)
+	// The events set aside before are replaced by those this replay could
+	// not apply: every one of them was tried again.
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM public.projection_set_aside WHERE projection = $1`, name)
+	queueSetAside(b, name, r.aside)
+	queueCheckpoint(b, name, r.last)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("replay %s: record events set aside and checkpoint %d: %w", name, r.last, err)
+	}
+	return nil
 }

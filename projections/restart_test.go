@@ -3,7 +3,6 @@ package projections_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -192,11 +191,14 @@ func TestEveryProjectionRebuildsOnOneConnection(t *testing.T) {
 	equalToReplay(t, e)
 }
 
-// broken is a projection whose every event fails to apply.
+// broken is a projection whose every event fails to apply with an error
+// that may pass (the database refuses it as it would a lost serialization
+// race): it is tried again, never set aside.
 type broken struct{ projections.Tenants }
 
-func (broken) Apply(*pgx.Batch, events.Envelope, events.Event) error {
-	return errors.New("cannot apply this event")
+func (broken) Apply(b *pgx.Batch, _ events.Envelope, _ events.Event) error {
+	b.Queue(`DO $$ BEGIN RAISE EXCEPTION 'cannot apply this event yet' USING ERRCODE = 'serialization_failure'; END $$`)
+	return nil
 }
 
 // A runner that keeps failing on an event is reported stuck, with the

@@ -64,6 +64,8 @@ type Status struct {
 	// had been following; zero while it follows (or stands by).
 	FailingSince time.Time
 	LastError    string
+	// SetAside counts the events this runner set aside since it started.
+	SetAside int
 }
 
 // Stuck reports why a runner is not moving, or "" when it is: it has not
@@ -327,7 +329,7 @@ type delivery struct {
 	// after a reset (see inOrder).
 	consumerSeq uint64
 	decoded
-	err error // unreadable metadata or envelope
+	err error // unreadable metadata
 }
 
 func receive(msg jetstream.Msg) delivery {
@@ -335,8 +337,7 @@ func receive(msg jetstream.Msg) delivery {
 	if err != nil {
 		return delivery{msg: msg, err: fmt.Errorf("message metadata: %w", err)}
 	}
-	d, err := decode(msg.Data(), meta.Sequence.Stream)
-	return delivery{msg: msg, consumerSeq: meta.Sequence.Consumer, decoded: d, err: err}
+	return delivery{msg: msg, consumerSeq: meta.Sequence.Consumer, decoded: readEvent(msg.Subject(), msg.Data(), meta.Sequence.Stream)}
 }
 
 // inOrder checks that every delivery of a batch is readable and that this
@@ -384,8 +385,13 @@ func take(feed <-chan delivery) ([]delivery, bool) {
 	return batch, true
 }
 
+// commit applies a batch with its checkpoint in one transaction. When an
+// event of the batch cannot be applied, the batch is applied again one
+// event at a time, and the events that fail are set aside with the
+// checkpoint; a failure of any other kind (the database went away, say)
+// fails the batch, which is tried again from the checkpoint.
 func (r *Runner) commit(ctx context.Context, batch []delivery) error {
-	// inOrder has refused a batch with an unreadable delivery.
+	// inOrder has refused a batch with unreadable metadata.
 	evs := make([]decoded, 0, len(batch))
 	for _, d := range batch {
 		evs = append(evs, d.decoded)
@@ -394,33 +400,47 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 	// Four round trips: BEGIN, the preamble, the events with the
 	// checkpoint, COMMIT; and one COPY per table when a large batch
 	// creates aggregates.
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		var checkpoint int64
-		pre := &pgx.Batch{}
-		// A crash can lose the last moments of commits; the checkpoint
-		// goes with them and the events are applied again from the stream.
-		pre.Queue(`SET LOCAL synchronous_commit = off`)
-		// The projection's write lock, as lockCheckpoint takes it.
-		pre.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(name))
-		// The search path is set before the batch that applies the events:
-		// pgx prepares a batch's statements before it runs any of them.
-		pre.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
-		pre.Queue(`SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&checkpoint) })
-		if err := tx.SendBatch(ctx, pre).Close(); err != nil {
-			return fmt.Errorf("projection %s: lock and read checkpoint: %w", name, err)
-		}
-		_, err := applyEvents(ctx, tx, r.projection, Schema(r.projection), evs, uint64(checkpoint),
-			func(b *pgx.Batch, last uint64) { queueCheckpoint(b, name, last) })
-		return err
-	})
+	_, aside, err := commitBatch(ctx, r.pool, r.projection, Schema(r.projection), evs, r.begin,
+		func(b *pgx.Batch, last uint64, aside []setAside) {
+			queueSetAside(b, name, aside)
+			queueCheckpoint(b, name, last)
+		})
 	if err != nil {
 		return err
+	}
+	for _, s := range aside {
+		r.log.Error("event set aside: the projection cannot apply it and goes on without it",
+			"sequence", s.sequence, "event_id", s.eventID, "type", s.typ, "subject", s.subject, "err", s.err)
+	}
+	if len(aside) > 0 {
+		r.update(func(st *Status) { st.SetAside += len(aside) })
 	}
 	if err := batch[len(batch)-1].msg.Ack(); err != nil {
 		return fmt.Errorf("ack up to %d: %w", evs[len(evs)-1].env.Sequence, err)
 	}
 	return nil
+}
+
+// begin starts a transaction of the runner: it takes the projection's write
+// lock, sets the search path and reads the checkpoint, in one round trip.
+func (r *Runner) begin(ctx context.Context, tx pgx.Tx) (uint64, error) {
+	name := r.projection.Name()
+	var checkpoint int64
+	pre := &pgx.Batch{}
+	// A crash can lose the last moments of commits; the checkpoint
+	// goes with them and the events are applied again from the stream.
+	pre.Queue(`SET LOCAL synchronous_commit = off`)
+	// The projection's write lock, as lockCheckpoint takes it.
+	pre.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(name))
+	// The search path is set before the batch that applies the events:
+	// pgx prepares a batch's statements before it runs any of them.
+	pre.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
+	pre.Queue(`SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&checkpoint) })
+	if err := tx.SendBatch(ctx, pre).Close(); err != nil {
+		return 0, fmt.Errorf("projection %s: lock and read checkpoint: %w", name, err)
+	}
+	return uint64(checkpoint), nil
 }
 
 // sameStream makes sure the checkpoint counts in the stream that is there

@@ -2,10 +2,12 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/secrets"
 )
 
 // Opener opens the secrets of events read from the log (secrets.Keyring),
@@ -29,5 +31,9 @@ func openSecrets(o Opener, env events.Envelope, ev events.Event) (events.Event, 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
-	return o.OpenEvent(ctx, env, ev)
+	opened, err := o.OpenEvent(ctx, env, ev)
+	if errors.Is(err, secrets.ErrKeyUnreadable) {
+		return nil, &mayPass{err}
+	}
+	return opened, err
 }

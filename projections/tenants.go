@@ -51,9 +51,9 @@ func (t Tenants) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error
 	switch e := ev.(type) {
 	case *events.TenantCreated:
 		b.Queue(`INSERT INTO tenants (id, email, api_secret, idp_consent_url, idp_secret, public_name, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (id) DO NOTHING`,
 			id, nullable(e.Email), e.APISecret, nullable(e.IDPConsentURL), nullable(e.IDPSecret), nullable(e.PublicName), at, seq)
-		queueSettings(b, id, e.Settings)
+		queueCreatedSettings(b, id, seq, e.Settings)
 	case *events.TenantUpdated:
 		b.Queue(`UPDATE tenants SET
 			email = COALESCE($2, email), api_secret = COALESCE($3, api_secret),
@@ -74,6 +74,17 @@ func queueSettings(b *pgx.Batch, tenantID string, settings []events.Setting) {
 	for _, s := range settings {
 		b.Queue(`INSERT INTO tenant_settings (tenant_id, key, value) VALUES ($1, $2, $3)
 			ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value`, tenantID, s.Key, s.Value)
+	}
+}
+
+// queueCreatedSettings queues a new tenant's settings, only when the
+// tenant's row is the one its creation at seq inserted: a creation stored
+// twice changes nothing.
+func queueCreatedSettings(b *pgx.Batch, tenantID string, seq int64, settings []events.Setting) {
+	for _, s := range settings {
+		b.Queue(`INSERT INTO tenant_settings (tenant_id, key, value)
+			SELECT $1::uuid, $2::text, $3::text WHERE EXISTS (SELECT FROM tenants WHERE id = $1::uuid AND version = $4)
+			ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value`, tenantID, s.Key, s.Value, seq)
 	}
 }
 
@@ -119,8 +130,8 @@ func (f *tenantsFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		}
 		t := &tenantRow{id: id, email: nullable(e.Email), apiSecret: e.APISecret, idpConsentURL: nullable(e.IDPConsentURL),
 			idpSecret: nullable(e.IDPSecret), publicName: nullable(e.PublicName), createdAt: at, updatedAt: at, version: seq}
-		if err := f.tenants.add(env.AggregateID, t); err != nil {
-			return false, err
+		if !f.tenants.add(env.AggregateID, t) {
+			return true, nil
 		}
 		f.rows++
 		f.setSettings(t, e.Settings)
@@ -236,8 +247,7 @@ func (f *tenantsPatch) Add(env events.Envelope, ev events.Event) (bool, error) {
 	switch ev.(type) {
 	case *events.TenantUpdated, *events.TenantSettingsSet, *events.TenantDeleted:
 	case *events.TenantCreated:
-		// The batch's fold takes creations; this one would fail on the
-		// primary key, as it must.
+		// The batch's fold takes creations.
 		return false, nil
 	default:
 		return true, nil
@@ -249,9 +259,7 @@ func (f *tenantsPatch) Add(env events.Envelope, ev events.Event) (bool, error) {
 			return false, err
 		}
 		t = &tenantPatch{id: id}
-		if err := f.tenants.add(env.AggregateID, t); err != nil {
-			return false, err
-		}
+		f.tenants.add(env.AggregateID, t)
 	}
 	at := env.Time
 	switch e := ev.(type) {

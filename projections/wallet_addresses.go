@@ -46,14 +46,15 @@ func (WalletAddresses) Apply(b *pgx.Batch, env events.Envelope, ev events.Event)
 	switch e := ev.(type) {
 	case *events.WalletAddressCreated:
 		b.Queue(`INSERT INTO wallet_addresses (id, tenant_id, asset_id, address, public_name, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`, id, env.TenantID, e.AssetID, e.Address, nullable(e.PublicName), at, seq)
-		queueProperties(b, id, e.AdditionalProperties)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			id, env.TenantID, e.AssetID, e.Address, nullable(e.PublicName), at, seq)
+		queueProperties(b, id, seq, e.AdditionalProperties)
 	case *events.WalletAddressUpdated:
 		b.Queue(`UPDATE wallet_addresses SET public_name = COALESCE($2, public_name), updated_at = $3, version = $4 WHERE id = $1`,
 			id, e.PublicName, at, seq)
 		if e.ReplaceProperties {
 			b.Queue(`DELETE FROM wallet_address_properties WHERE wallet_address_id = $1`, id)
-			queueProperties(b, id, e.AdditionalProperties)
+			queueProperties(b, id, seq, e.AdditionalProperties)
 		}
 	case *events.WalletAddressDeactivated:
 		b.Queue(`UPDATE wallet_addresses SET deactivated_at = $2, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
@@ -63,10 +64,15 @@ func (WalletAddresses) Apply(b *pgx.Batch, env events.Envelope, ev events.Event)
 	return nil
 }
 
-func queueProperties(b *pgx.Batch, walletAddressID string, props []events.Property) {
+// queueProperties queues a wallet address's properties, written by its
+// event at seq: only when that event changed the row, so that a creation
+// stored twice changes nothing.
+func queueProperties(b *pgx.Batch, walletAddressID string, seq int64, props []events.Property) {
 	for i, p := range props {
-		b.Queue(`INSERT INTO wallet_address_properties (wallet_address_id, position, key, value, visible) VALUES ($1, $2, $3, $4, $5)`,
-			walletAddressID, i, p.Key, p.Value, p.Visible)
+		b.Queue(`INSERT INTO wallet_address_properties (wallet_address_id, position, key, value, visible)
+			SELECT $1::uuid, $2::integer, $3::text, $4::text, $5::boolean
+			WHERE EXISTS (SELECT FROM wallet_addresses WHERE id = $1::uuid AND version = $6)`,
+			walletAddressID, i, p.Key, p.Value, p.Visible, seq)
 	}
 }
 
@@ -101,7 +107,7 @@ func (WalletAddressKeys) Apply(b *pgx.Batch, env events.Envelope, ev events.Even
 	switch e := ev.(type) {
 	case *events.WalletAddressKeyAdded:
 		b.Queue(`INSERT INTO wallet_address_keys (id, tenant_id, wallet_address_id, kid, x, alg, kty, crv, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) ON CONFLICT (id) DO NOTHING`,
 			id, env.TenantID, e.WalletAddressID, e.Kid, e.X, e.Alg, e.Kty, e.Crv, at, seq)
 	case *events.WalletAddressKeyRevoked:
 		b.Queue(`UPDATE wallet_address_keys SET revoked = true, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
@@ -145,8 +151,8 @@ func (f *walletAddressesFold) Add(env events.Envelope, ev events.Event) (bool, e
 		if w.assetID, err = pgUUID(e.AssetID); err != nil {
 			return false, err
 		}
-		if err := f.addresses.add(env.AggregateID, w); err != nil {
-			return false, err
+		if !f.addresses.add(env.AggregateID, w) {
+			return true, nil
 		}
 		f.rows += 1 + len(w.properties)
 		return true, nil
@@ -228,7 +234,7 @@ func (f *walletAddressKeysFold) Add(env events.Envelope, ev events.Event) (bool,
 		if k.walletAddressID, err = pgUUID(e.WalletAddressID); err != nil {
 			return false, err
 		}
-		return true, f.keys.add(env.AggregateID, k)
+		f.keys.add(env.AggregateID, k)
 	case *events.WalletAddressKeyRevoked:
 		k, ok := f.keys.get(env.AggregateID)
 		if !ok {
@@ -267,8 +273,7 @@ func (f *walletAddressKeysPatch) Add(env events.Envelope, ev events.Event) (bool
 	switch ev.(type) {
 	case *events.WalletAddressKeyRevoked:
 	case *events.WalletAddressKeyAdded:
-		// The batch's fold takes additions; this one would fail on the
-		// primary key, as it must.
+		// The batch's fold takes additions.
 		return false, nil
 	default:
 		return true, nil
@@ -280,9 +285,7 @@ func (f *walletAddressKeysPatch) Add(env events.Envelope, ev events.Event) (bool
 			return false, err
 		}
 		k = &keyRevocation{id: id}
-		if err := f.keys.add(env.AggregateID, k); err != nil {
-			return false, err
-		}
+		f.keys.add(env.AggregateID, k)
 	}
 	k.updatedAt, k.version = env.Time, int64(env.Sequence)
 	return true, nil

@@ -58,7 +58,7 @@ func (k *Keyring) OpenEvent(ctx context.Context, env events.Envelope, ev events.
 			return "", nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("open %s of %s at %d: %w", field, env.Type, env.Sequence, err)
+			return "", fmt.Errorf("open %s of %s at %d: %w: %w", field, env.Type, env.Sequence, ErrKeyUnreadable, err)
 		}
 		plain, err := open(aead, sealed, secretContext(env.AggregateType, env.AggregateID, env.Type, field))
 		if err != nil {

@@ -47,6 +47,13 @@ var ErrShredded = errors.New("the aggregate's secrets were shredded")
 // in EVENT_KEYS nor shredded: the stream lost it (a restore without it).
 var ErrKeyMissing = errors.New("data key missing from the key stream")
 
+// ErrKeyUnreadable marks a secret that could not be opened because its data
+// key could not be read (the key stream did not answer, the key is missing,
+// or no configured master key opens it): nothing is wrong with the event,
+// and opening it again may succeed once the store or the configuration is
+// put right.
+var ErrKeyUnreadable = errors.New("data key unreadable")
+
 // Keys held unwrapped in memory: few enough to bound the memory, long
 // enough that a replay reads each key once, short enough that a process
 // forgets a shredded key soon after.

@@ -154,6 +154,10 @@ func replayOn(ctx context.Context, deps *app.Deps, name string) error {
 		return err
 	}
 	fmt.Printf("replayed %s: %d events in %s, checkpoint %d, swapped in\n", p.Name(), report.applied, time.Since(start).Round(time.Millisecond), last)
+	if report.setAside > 0 {
+		fmt.Printf("%d events still cannot be applied and are set aside: SELECT * FROM projection_set_aside WHERE projection = '%s'\n",
+			report.setAside, p.Name())
+	}
 	return nil
 }
 
@@ -165,6 +169,7 @@ type reporter struct {
 	start    time.Time
 	lastLine time.Time
 	applied  uint64
+	setAside int
 }
 
 func newReporter(name string) *reporter {
@@ -172,7 +177,7 @@ func newReporter(name string) *reporter {
 }
 
 func (r *reporter) update(p projections.Progress) {
-	r.applied = p.Applied
+	r.applied, r.setAside = p.Applied, p.SetAside
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		if r.bar == nil {
 			r.bar = progressbar.NewOptions64(int64(p.LastSequence),
