@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*
 	if err := d.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisURL, err)
 	}
-	if d.Ledger, err = openLedger(ctx, cfg, pool, log); err != nil {
+	if d.Ledger, err = openLedger(ctx, cfg, pool, log, false); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -196,7 +196,8 @@ func OpenTool(ctx context.Context, cfg config.Config, log *slog.Logger, needs To
 		d.Pool = pool
 	}
 	if needs.Ledger {
-		l, err := openLedger(ctx, cfg, d.Pool, log)
+		// A tool reads the ledger; voiding expired transfers is the services'.
+		l, err := openLedger(ctx, cfg, d.Pool, log, true)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +291,7 @@ func (d *Deps) Close() {
 
 // openLedger opens the ledger balances live in: Postgres unless
 // USE_TIGERBEETLE is set.
-func openLedger(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (ledger.Ledger, error) {
+func openLedger(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, readOnly bool) (ledger.Ledger, error) {
 	if cfg.UseTigerBeetle {
 		l, err := tigerbeetle.New(ctx, tigerbeetle.Options{ClusterID: cfg.TigerBeetleClusterID, Addresses: cfg.TigerBeetleAddresses})
 		if err != nil {
@@ -298,7 +299,7 @@ func openLedger(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log 
 		}
 		return l, nil
 	}
-	l, err := postgres.New(ctx, pool, postgres.Options{Logger: log})
+	l, err := postgres.New(ctx, pool, postgres.Options{Logger: log, NoSweep: readOnly})
 	if err != nil {
 		return nil, err
 	}

@@ -88,6 +88,9 @@ type Options struct {
 	// SweepInterval is how often expired pending transfers are voided in
 	// the table (reads treat them as voided anyway); 1 s when zero.
 	SweepInterval time.Duration
+	// NoSweep leaves expired pending transfers to the other processes: a
+	// reader that must change nothing (rafiki ledger check) sets it.
+	NoSweep bool
 }
 
 // Ledger is ledger.Ledger on Postgres. It is safe for concurrent use, and
@@ -146,7 +149,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Ledger, error)
 		workers.Go(func() { l.work(batches) })
 	}
 	var sweeper sync.WaitGroup
-	sweeper.Go(func() { l.sweep(sweepInterval) })
+	if !opts.NoSweep {
+		sweeper.Go(func() { l.sweep(sweepInterval) })
+	}
 	go func() {
 		l.collect()
 		workers.Wait()

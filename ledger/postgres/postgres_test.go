@@ -224,6 +224,13 @@ func TestExpiredUnswept(t *testing.T) {
 	}
 	postgres.Consistent(t, l)
 
+	// A Ledger that must change nothing (rafiki ledger check's) leaves it.
+	open(t, pool, postgres.Options{SweepInterval: 10 * time.Millisecond, NoSweep: true})
+	time.Sleep(300 * time.Millisecond)
+	if err := pool.QueryRow(ctx, `SELECT state FROM ledger_transfers WHERE id = $1`, w.ID).Scan(&state); err != nil || state != "PENDING" {
+		t.Fatalf("stored state under a ledger that does not sweep = %q, %v; want PENDING", state, err)
+	}
+
 	// A Ledger with a short interval sweeps it.
 	open(t, pool, postgres.Options{SweepInterval: 50 * time.Millisecond})
 	testkit.Eventually(t, 5*time.Second, func() bool {
