@@ -124,7 +124,9 @@ func newHostileFixture(t *testing.T, s *system) *hostileFixture {
 // refusedCodes are the answers a hostile request may get.
 var refusedCodes = map[string]bool{"BAD_USER_INPUT": true, "NOT_FOUND": true, "FORBIDDEN": true, "DUPLICATE": true, "GRAPHQL_VALIDATION_FAILED": true}
 
-// try sends one mutation; a refusal must leave the stream as it was.
+// try sends one mutation; a refusal must leave the stream as it was, but
+// for a liquidity movement the ledger refused: its request and its failure
+// are recorded, as every movement's are.
 func (f *hostileFixture) try(t *testing.T, stream jetstream.Stream, c *adminclient.Client, query string, vars map[string]any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -139,9 +141,31 @@ func (f *hostileFixture) try(t *testing.T, stream jetstream.Stream, c *adminclie
 	if !refusal(err) {
 		t.Fatalf("%s %v: %v, want a refusal", query, vars, err)
 	}
-	if after := lastSequence(t, stream); after != before {
+	after := lastSequence(t, stream)
+	if after == before {
+		return
+	}
+	var gqlErrs adminclient.Errors
+	inputRefused := !errors.As(err, &gqlErrs) || gqlErrs[0].Code() == "BAD_USER_INPUT"
+	if inputRefused || !recordsRefusedMovement(t, stream, before, after) {
 		t.Fatalf("%s %v refused (%v) but the stream moved from %d to %d", query, vars, err, before, after)
 	}
+}
+
+// recordsRefusedMovement tells whether the messages after before up to
+// after record a liquidity movement the ledger refused.
+func recordsRefusedMovement(t *testing.T, stream jetstream.Stream, before, after uint64) bool {
+	t.Helper()
+	for seq := before + 1; seq <= after; seq++ {
+		msg, err := stream.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(msg.Data), `"liquidity.request_failed"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusal is an answer that rejects the request's input: a GraphQL error
