@@ -5,6 +5,10 @@ package adminapi
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +36,9 @@ type Resolver struct {
 	Read                  *readmodel.Reader
 	Waiter                *projections.Waiter
 	ReadYourWritesTimeout time.Duration
+	// CommandKey keys the command ids derived from what a request says
+	// (contentMeta); without it such requests get random ids.
+	CommandKey []byte
 }
 
 // actor is the signed caller; the authentication middleware guarantees one.
@@ -54,6 +61,29 @@ func meta(ctx context.Context) (commands.Meta, error) {
 		id = uuid.NewString()
 	}
 	return commands.Meta{ID: id, CorrelationID: id, Actor: a}, nil
+}
+
+// contentMeta starts a command whose id follows from what the request says,
+// for mutations without an idempotency key that can happen only once (a
+// createTenant that names its tenant, a deleteTenant): a retry is then the
+// same command, which answers its first result. The id is an HMAC under
+// CommandKey, so the id the log records reveals nothing of the request's
+// secrets.
+func (r *Resolver) contentMeta(ctx context.Context, operation string, content any) (commands.Meta, error) {
+	m, err := meta(ctx)
+	if _, fixed := commandIDFrom(ctx); err != nil || fixed || len(r.CommandKey) == 0 {
+		return m, err
+	}
+	data, err := json.Marshal(content)
+	if err != nil {
+		return commands.Meta{}, fmt.Errorf("%s: command id: %w", operation, err)
+	}
+	mac := hmac.New(sha256.New, r.CommandKey)
+	fmt.Fprintf(mac, "%s\x00%s\x00", operation, m.Actor.TenantID)
+	mac.Write(data)
+	id := uuid.NewSHA1(uuid.Nil, mac.Sum(nil)).String()
+	m.ID, m.CorrelationID = id, id
+	return m, nil
 }
 
 // seen waits until a projection shows the effect of a command.

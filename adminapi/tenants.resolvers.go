@@ -17,6 +17,9 @@ import (
 // CreateTenant is the resolver for the createTenant field.
 func (r *mutationResolver) CreateTenant(ctx context.Context, input CreateTenantInput) (*TenantMutationResponse, error) {
 	m, err := meta(ctx)
+	if input.ID != nil {
+		m, err = r.contentMeta(ctx, "createTenant", input)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +62,7 @@ func (r *mutationResolver) UpdateTenant(ctx context.Context, input UpdateTenantI
 
 // DeleteTenant is the resolver for the deleteTenant field.
 func (r *mutationResolver) DeleteTenant(ctx context.Context, id string) (*DeleteTenantMutationResponse, error) {
-	m, err := meta(ctx)
+	m, err := r.contentMeta(ctx, "deleteTenant", id)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -133,8 +134,11 @@ type retryRow struct {
 	// input prepares what the mutation acts on and returns its input.
 	input func(f *retryFixture) any
 	// keyless marks a mutation whose input has no idempotencyKey (Rafiki's
-	// tenant mutations): each request is a command of its own, so its
-	// retry is a second command, answered as such.
+	// tenant mutations). A createTenant that names its tenant and a
+	// deleteTenant can happen once, so their command id follows from the
+	// request and a retry is the same command; an update is a command of
+	// its own each time (the same change may be wanted again later), which
+	// answers the same and appends its event again.
 	keyless bool
 	// retryCode is the error a retry answers instead of the first result,
 	// for a keyless mutation: its retry is a command of its own.
@@ -146,7 +150,7 @@ type retryRow struct {
 
 func retryRows() []retryRow {
 	return []retryRow{
-		{name: "createTenant", keyless: true, retryCode: "DUPLICATE",
+		{name: "createTenant", keyless: true,
 			doc: `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id apiSecret publicName settings { key value } } } }`,
 			input: func(f *retryFixture) any {
 				return map[string]any{"id": uuid.NewString(), "apiSecret": "secret-" + uuid.NewString(), "publicName": "Retry"}
@@ -156,7 +160,7 @@ func retryRows() []retryRow {
 			input: func(f *retryFixture) any {
 				return map[string]any{"id": f.tenant(), "publicName": "Renamed", "email": "retry@example.test"}
 			}},
-		{name: "deleteTenant", keyless: true, retryCode: "NOT_FOUND",
+		{name: "deleteTenant", keyless: true,
 			doc: `mutation($input: String!) { deleteTenant(id: $input) { success } }`,
 			input: func(f *retryFixture) any {
 				return f.tenant()
@@ -345,6 +349,17 @@ func TestRetryAnswersTheFirstResult(t *testing.T) {
 				t.Errorf("retry appended %d messages, want %d", appended, row.retryEvents)
 			}
 		})
+	}
+
+	// A createTenant naming a tenant that exists, with anything else
+	// changed, is another request, refused as a duplicate.
+	if rows[0].name != "createTenant" {
+		t.Fatalf("row 0 is %s, want createTenant", rows[0].name)
+	}
+	changed := maps.Clone(firsts[0].vars["input"].(map[string]any))
+	changed["publicName"] = "Not a retry"
+	if _, err := f.do(rows[0].doc, map[string]any{"input": changed}); code(t, err) != "DUPLICATE" {
+		t.Errorf("createTenant of an existing id with other details: %v, want DUPLICATE", err)
 	}
 }
 
