@@ -96,7 +96,10 @@ type Store struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	name   string
-	queue  chan *request
+	// replicated is whether the stream had followers when the store was
+	// opened: only then must reads of one's own writes go to its leader.
+	replicated bool
+	queue      chan *request
 	done   chan struct{}
 	link   *link
 }
@@ -123,9 +126,10 @@ func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Stor
 		return nil, fmt.Errorf("open event stream %s: needs allow_atomic and allow_direct", streamName)
 	}
 	s := &Store{
-		js:     js,
-		stream: stream,
-		name:   streamName,
+		js:         js,
+		stream:     stream,
+		name:       streamName,
+		replicated: cfg.Replicas > 1,
 		queue:  make(chan *request, queueLengthMax),
 		done:   make(chan struct{}),
 		link:   newLink(),
@@ -623,10 +627,12 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 }
 
 // Last returns the data and sequence of the last message on a subject
-// (wildcards allowed); found is false when the subject is empty. It asks the
-// stream's leader: a direct get may be answered by any replica of a
-// clustered stream, and a follower may not yet hold a message the leader
-// has acknowledged, so a writer could miss its own write.
+// (wildcards allowed); found is false when the subject is empty. On a
+// replicated stream it asks the stream's leader: a direct get may be
+// answered by any replica, and a follower may not yet hold a message the
+// leader has acknowledged, so a writer could miss its own write. A stream of
+// one replica has no follower, and its direct get, which answers the message
+// as it is stored instead of in JSON, is read.
 func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error) {
 	if err := s.reachable(); err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
@@ -643,6 +649,9 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 	}{subject})
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+	}
+	if !s.replicated {
+		return s.lastDirect(ctx, subject, req)
 	}
 	reply, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, req)
 	if err != nil {
@@ -667,4 +676,25 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 		return nil, 0, false, fmt.Errorf("last message of %s: empty answer", subject)
 	}
 	return resp.Message.Data, resp.Message.Sequence, true, nil
+}
+
+// lastDirect is Last on a stream of one replica, through a direct get: the
+// message comes back as it is stored, its sequence in a header, and a
+// missing one as status 404.
+func (s *Store) lastDirect(ctx context.Context, subject string, req []byte) ([]byte, uint64, bool, error) {
+	reply, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.DIRECT.GET."+s.name, req)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, lostOr(ctx, err))
+	}
+	if status := reply.Header.Get("Status"); status != "" {
+		if status == "404" {
+			return nil, 0, false, nil
+		}
+		return nil, 0, false, fmt.Errorf("last message of %s: direct get answered %s %s", subject, status, reply.Header.Get("Description"))
+	}
+	seq, err := strconv.ParseUint(reply.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("last message of %s: sequence header: %w", subject, err)
+	}
+	return reply.Data, seq, true, nil
 }

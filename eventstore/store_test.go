@@ -256,3 +256,44 @@ func TestAppendExpectedSubjectIsCheckedAcrossSubjects(t *testing.T) {
 		t.Fatalf("retry of a loser: %v, want a conflict", err)
 	}
 }
+
+// Last finds the last message of a subject, by name or by pattern, and
+// reports an empty subject as not found.
+func TestLast(t *testing.T) {
+	s := openStore(t, false)
+	ctx := context.Background()
+	seqs, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.a", "last-1", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.a", "last-2", seqs[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.b", "last-3", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		subject string
+		found   bool
+		seq     uint64
+		id      string
+	}{
+		{"events.t1.thing.a", true, second[0], "last-2"},
+		{"events.*.thing.a", true, second[0], "last-2"},
+		{"events.t1.thing.c", false, 0, ""},
+		{"events.*.other.a", false, 0, ""},
+	} {
+		data, seq, found, err := s.Last(ctx, c.subject)
+		if err != nil || found != c.found || seq != c.seq {
+			t.Errorf("Last(%s) = seq %d found %v err %v, want seq %d found %v", c.subject, seq, found, err, c.seq, c.found)
+			continue
+		}
+		if c.found {
+			env, err := events.Unmarshal(data, seq)
+			if err != nil || env.ID != events.DeriveID(c.id, 0) {
+				t.Errorf("Last(%s) answered %s (%v), want the message of %s", c.subject, data, err, c.id)
+			}
+		}
+	}
+}
