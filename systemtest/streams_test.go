@@ -1,17 +1,12 @@
 package systemtest
 
 import (
-	"context"
-	"encoding/json"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	rafiki "github.com/rafiki-go/rafiki"
-	"github.com/rafiki-go/rafiki/streams"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // TestStreamReplicasChangeOnlyByApply sets a three-node cluster's streams
@@ -33,7 +28,7 @@ func TestStreamReplicasChangeOnlyByApply(t *testing.T) {
 	r.ApplyStreams(t)
 	delete(r.Env, "NATS_STREAM_REPLICAS")
 	js := connectJetStream(t, strings.Join(urls, ","))
-	before := declaredConfigs(t, js)
+	before := testkit.DeclaredConfigs(t, js)
 	for name, cfg := range before {
 		if strings.HasPrefix(name, "stream ") && !strings.Contains(cfg, `"num_replicas":3`) {
 			t.Fatalf("%s is not replicated three times: %s", name, cfg)
@@ -60,7 +55,7 @@ func TestStreamReplicasChangeOnlyByApply(t *testing.T) {
 			t.Fatalf("rafiki %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	after := declaredConfigs(t, js)
+	after := testkit.DeclaredConfigs(t, js)
 	for name, cfg := range before {
 		if after[name] != cfg {
 			t.Errorf("%s changed:\nbefore %s\nafter  %s", name, cfg, after[name])
@@ -78,33 +73,4 @@ func TestStreamReplicasChangeOnlyByApply(t *testing.T) {
 	if !strings.Contains(refused.Output(), "stream EVENTS: replicas declared 1, found 3") {
 		t.Fatalf("a backend with NATS_STREAM_REPLICAS=1 on R3 streams:\n%s", refused.Output())
 	}
-}
-
-// declaredConfigs are the configuration and creation time of every
-// declared stream and consumer, as the server reports them.
-func declaredConfigs(t testing.TB, js jetstream.JetStream) map[string]string {
-	t.Helper()
-	decl, err := streams.Parse(rafiki.StreamsYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	out := map[string]string{}
-	for _, s := range decl.Streams {
-		st, err := js.Stream(ctx, s.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(st.CachedInfo().Config)
-		out["stream "+s.Name] = st.CachedInfo().Created.String() + " " + string(b)
-	}
-	for _, c := range decl.Consumers {
-		cons, err := js.Consumer(ctx, c.Stream, c.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(cons.CachedInfo().Config)
-		out["consumer "+c.Name] = cons.CachedInfo().Created.String() + " " + string(b)
-	}
-	return out
 }

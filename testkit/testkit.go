@@ -5,6 +5,7 @@ package testkit
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -243,4 +244,34 @@ func Keyring(t testing.TB, js jetstream.JetStream) *secrets.Keyring {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// DeclaredConfigs is the configuration and creation time of every stream and
+// consumer streams.yaml declares, as the server reports them: two calls
+// compare equal only if nothing was changed or recreated in between.
+func DeclaredConfigs(t testing.TB, js jetstream.JetStream) map[string]string {
+	t.Helper()
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	out := map[string]string{}
+	for _, s := range decl.Streams {
+		st, err := js.Stream(ctx, s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(st.CachedInfo().Config)
+		out["stream "+s.Name] = st.CachedInfo().Created.String() + " " + string(b)
+	}
+	for _, c := range decl.Consumers {
+		cons, err := js.Consumer(ctx, c.Stream, c.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(cons.CachedInfo().Config)
+		out["consumer "+c.Name] = cons.CachedInfo().Created.String() + " " + string(b)
+	}
+	return out
 }

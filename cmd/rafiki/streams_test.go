@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -13,15 +12,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
-	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/secrets"
-	"github.com/rafiki-go/rafiki/streams"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -34,35 +30,6 @@ func closedAddress(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// streamConfigs are every declared stream's and consumer's configuration
-// and creation time, as the server reports them.
-func streamConfigs(t *testing.T, js jetstream.JetStream) map[string]string {
-	t.Helper()
-	decl, err := streams.Parse(rafiki.StreamsYAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	out := map[string]string{}
-	for _, s := range decl.Streams {
-		st, err := js.Stream(ctx, s.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(st.CachedInfo().Config)
-		out["stream "+s.Name] = st.CachedInfo().Created.String() + " " + string(b)
-	}
-	for _, c := range decl.Consumers {
-		cons, err := js.Consumer(ctx, c.Stream, c.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(cons.CachedInfo().Config)
-		out["consumer "+c.Name] = cons.CachedInfo().Created.String() + " " + string(b)
-	}
-	return out
 }
 
 // TestOnlyStreamsApplyChangesStreams runs the tools and services, without
@@ -102,7 +69,7 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 	if _, err := n.JS.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	before := streamConfigs(t, n.JS)
+	before := testkit.DeclaredConfigs(t, n.JS)
 
 	var base []string
 	for _, kv := range os.Environ() {
@@ -133,7 +100,7 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 	}
 	unchanged := func(after string) {
 		t.Helper()
-		now := streamConfigs(t, n.JS)
+		now := testkit.DeclaredConfigs(t, n.JS)
 		for name, cfg := range before {
 			if now[name] != cfg {
 				t.Fatalf("%s changed %s:\nbefore %s\nafter  %s", name, after, cfg, now[name])
