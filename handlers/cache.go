@@ -3,7 +3,9 @@ package handlers
 import (
 	"context"
 	"sync"
+	"time"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/events"
 )
 
@@ -54,7 +56,7 @@ func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (
 	if !ok || cached.version > last {
 		cached = cachedState[S]{}
 	}
-	envs, version, err := store.LoadAfter(ctx, subject, cached.version)
+	envs, version, err := loadThrough(ctx, store, subject, cached.version, last)
 	if err != nil {
 		return zero, 0, err
 	}
@@ -71,4 +73,36 @@ func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (
 	}
 	c.mu.Unlock()
 	return state, version, nil
+}
+
+// lagReadsMax bounds how often loadThrough reads again for events a replica
+// does not hold yet, lagPause how long it waits between reads.
+const (
+	lagReadsMax = 20
+	lagPause    = 5 * time.Millisecond
+)
+
+// loadThrough reads the events of subject after from, up to at least last,
+// the sequence its leader reported. The reads may be answered by a replica
+// that lags behind the leader; what it lacks is read again, so that a state
+// is never folded short of a change the leader has acknowledged.
+func loadThrough(ctx context.Context, store Store, subject string, from, last uint64) ([]events.Envelope, uint64, error) {
+	var out []events.Envelope
+	version := from
+	for range lagReadsMax {
+		envs, v, err := store.LoadAfter(ctx, subject, version)
+		if err != nil {
+			return nil, 0, err
+		}
+		out, version = append(out, envs...), v
+		if version >= last {
+			return out, version, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-time.After(lagPause):
+		}
+	}
+	return nil, 0, apperr.E(apperr.Unavailable, "the event store's replicas did not catch up with %s at %d (read up to %d)", subject, last, version)
 }

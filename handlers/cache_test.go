@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
@@ -68,5 +69,74 @@ func TestStateCacheFoldsOnlyNewEvents(t *testing.T) {
 	s, v := load()
 	if s.Settings["WALLET_ADDRESS_URL"] != "https://x.test" || s.PublicName != "Two" || v != version || folded != 3 {
 		t.Fatalf("after a new event: %+v at %d (want %d), %d folded, want 3", s, v, version, folded)
+	}
+}
+
+// laggingStore answers LoadAfter as a replica that misses the newest
+// messages for its first reads would.
+type laggingStore struct {
+	handlers.Store
+	missing int // reads that still lack the subject's newest message
+	reads   int
+}
+
+func (l *laggingStore) LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error) {
+	l.reads++
+	envs, version, err := l.Store.LoadAfter(ctx, subject, from)
+	if err != nil || l.missing == 0 || len(envs) == 0 {
+		return envs, version, err
+	}
+	l.missing--
+	envs = envs[:len(envs)-1]
+	if len(envs) == 0 {
+		return nil, from, nil
+	}
+	return envs, envs[len(envs)-1].Sequence, nil
+}
+
+// A replica that lags the leader does not make the cache fold a state short
+// of a change the leader acknowledged: it reads again until it has it, and
+// gives up with SERVICE_UNAVAILABLE rather than answer stale.
+func TestStateCacheReadsThroughALaggingReplica(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	ctx := context.Background()
+	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	const id = "6f1b8c1e-59b5-4a4a-9d6c-1f1b7c9f0a02"
+	subject, err := tenant.Subject(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := handlers.Target{Subject: subject, AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id}
+	msgs, err := handlers.Messages(subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "l1"}), "l1", 0,
+		&events.TenantCreated{APISecret: "s", PublicName: "One"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := store.Append(ctx, msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Two"
+	msgs, err = handlers.Messages(subject, seqs[0], handlers.Meta(target, handlers.CommandInfo{ID: "l2"}), "l2", 0,
+		&events.TenantUpdated{PublicName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+
+	lagging := &laggingStore{Store: store, missing: 2}
+	s, _, err := handlers.NewStateCache(tenant.Evolve).Load(ctx, lagging, subject)
+	if err != nil || s.PublicName != "Two" || lagging.reads != 3 {
+		t.Fatalf("through a lagging replica: %+v %v after %d reads, want Two after 3", s, err, lagging.reads)
+	}
+	stuck := &laggingStore{Store: store, missing: 1 << 30}
+	if _, _, err := handlers.NewStateCache(tenant.Evolve).Load(ctx, stuck, subject); apperr.KindOf(err) != apperr.Unavailable {
+		t.Fatalf("a replica that never catches up: %v, want Unavailable", err)
 	}
 }
