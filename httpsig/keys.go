@@ -115,9 +115,8 @@ func (w walletKeys) Key(ctx context.Context, keyID string) (ed25519.PublicKey, e
 	if e, ok := got.keys[keyID]; ok {
 		return e.key, e.err
 	}
-	if w.f.opts.Now().Sub(got.fetched) < w.f.opts.MinRefetch {
-		return nil, refuse(ReasonUnknownKey, "wallet address %s has no key %q", w.walletAddress, keyID)
-	}
+	// An unknown kid may be a key added since the set was fetched; the set
+	// is fetched again only if it is at least MinRefetch old.
 	got, err = w.f.load(ctx, u, w.f.opts.MinRefetch)
 	if err != nil {
 		return nil, err
