@@ -45,6 +45,9 @@ type FetcherOptions struct {
 	BodyBytesMax int64
 	// EntriesMax bounds the number of wallet addresses cached. Default 10000.
 	EntriesMax int
+	// FetchesMax bounds the fetches under way at once; a request that would
+	// start one more is refused. Default 64.
+	FetchesMax int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -86,6 +89,9 @@ func NewJWKSFetcher(opts FetcherOptions) *JWKSFetcher {
 	}
 	if opts.EntriesMax <= 0 {
 		opts.EntriesMax = 10000
+	}
+	if opts.FetchesMax <= 0 {
+		opts.FetchesMax = 64
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -149,6 +155,10 @@ func (f *JWKSFetcher) load(ctx context.Context, u string, maxAge time.Duration) 
 		}
 	}
 	call, running := f.inflight[u]
+	if !running && len(f.inflight) >= f.opts.FetchesMax {
+		f.mu.Unlock()
+		return jwksCached{}, refuse(ReasonKeyUnavailable, "too many client key fetches under way; retry later")
+	}
 	if !running {
 		call = &jwksCall{done: make(chan struct{})}
 		f.inflight[u] = call

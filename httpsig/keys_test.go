@@ -3,6 +3,7 @@ package httpsig
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // walletServer serves /alice/jwks.json with the keys set, counting fetches.
@@ -207,4 +210,39 @@ func TestParseJWK(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJWKSFetcherBoundsFetchesUnderWay: with FetchesMax fetches under way,
+// a request for another wallet address is refused at once.
+func TestJWKSFetcherBoundsFetchesUnderWay(t *testing.T) {
+	_, k1 := testKey(t, 1, "k1")
+	slow, fast := newWalletServer(t), newWalletServer(t)
+	slow.set(k1)
+	fast.set(k1)
+	release := make(chan struct{})
+	inner := slow.Config.Handler
+	slow.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { <-release; inner.ServeHTTP(rw, r) })
+	f := NewJWKSFetcher(FetcherOptions{FetchesMax: 1})
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.For(slow.URL+"/alice").Key(context.Background(), "k1")
+		done <- err
+	}()
+	testkit.Eventually(t, 2*time.Second, func() bool { return len(inflight(f)) == 1 }, "the first fetch under way")
+	if _, err := f.For(fast.URL+"/alice").Key(context.Background(), "k1"); ReasonOf(err) != ReasonKeyUnavailable {
+		t.Fatalf("a fetch beyond FetchesMax: %v, want %s", err, ReasonKeyUnavailable)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.For(fast.URL+"/alice").Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("once the fetch ended: %v", err)
+	}
+}
+
+func inflight(f *JWKSFetcher) map[string]*jwksCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.inflight)
 }

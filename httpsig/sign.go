@@ -37,9 +37,14 @@ func Sign(req *http.Request, body []byte, key ed25519.PrivateKey, keyID string, 
 		}
 		components = append(components, bodyComponents...)
 	}
+	// http.NoBody, not an empty reader: a client request with a body and
+	// ContentLength 0 is sent chunked, as of unknown length.
 	req.ContentLength = int64(len(body))
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	if len(body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 
 	params := sfInnerList{items: components, params: []sfParam{
 		{key: "keyid", str: keyID},

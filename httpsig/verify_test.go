@@ -7,7 +7,9 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -310,5 +312,46 @@ func TestRedisReplayGuard(t *testing.T) {
 	_, err = Verify(received(t, client, nil), nil, InlineKey(jwk), Options{Replay: RedisReplayGuard{Redis: closed, Prefix: prefix}})
 	if ReasonOf(err) != ReasonReplayGuardUnavailable || apperr.KindOf(err) != apperr.Unavailable {
 		t.Fatalf("Redis closed: %v (kind %s), want %s", err, apperr.KindOf(err), ReasonReplayGuardUnavailable)
+	}
+}
+
+// TestVerifyOverHTTP sends requests signed by Sign through a real client
+// and server: what net/http puts on the wire and hands the handler
+// verifies, and a request without a body is not sent chunked.
+func TestVerifyOverHTTP(t *testing.T) {
+	key, jwk := testKey(t, 7, "k1")
+	guard := &memoryGuard{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			t.Error(err)
+		}
+		if len(r.TransferEncoding) > 0 || r.ContentLength != int64(len(body)) {
+			t.Errorf("%s arrived with transfer encoding %v, length %d", r.Method, r.TransferEncoding, r.ContentLength)
+		}
+		if _, err := Verify(r, body, InlineKey(jwk), Options{Replay: guard}); err != nil {
+			http.Error(w, string(ReasonOf(err)), http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodPost, "/alice/incoming-payments", testBody},
+		{http.MethodGet, "/alice/incoming-payments?first=10&cursor=a%2Fb", ""},
+		{http.MethodDelete, "/token/abc", ""},
+		{http.MethodPost, "/token/abc", ""},
+	} {
+		req := newClientRequest(t, c.method, srv.URL+c.path, map[string]string{"Authorization": "GNAP tok"})
+		if err := Sign(req, []byte(c.body), key, "k1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s %s: %d %s", c.method, c.path, resp.StatusCode, msg)
+		}
 	}
 }
