@@ -1,0 +1,98 @@
+package httpsig
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+)
+
+// JWK is a client's public key as Open Payments publishes it.
+type JWK struct {
+	KID string `json:"kid"`
+	Alg string `json:"alg"`
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	// D is read only to refuse a key that publishes its private part.
+	D string `json:"d,omitempty"`
+}
+
+// PublicKey checks that the JWK is an Ed25519 public key the profile
+// accepts (kty OKP, crv Ed25519, alg EdDSA, x 32 bytes of unpadded
+// base64url) and returns it.
+func (k JWK) PublicKey() (ed25519.PublicKey, error) {
+	switch {
+	case k.KID == "":
+		return nil, refuse(ReasonBadKey, "JWK has no kid")
+	case k.Kty != "OKP" || k.Crv != "Ed25519":
+		return nil, refuse(ReasonBadKey, "JWK %q is kty %q crv %q; only OKP Ed25519 keys are accepted", k.KID, k.Kty, k.Crv)
+	case k.Alg != "EdDSA":
+		return nil, refuse(ReasonBadKey, "JWK %q has alg %q; only EdDSA is accepted", k.KID, k.Alg)
+	case k.D != "":
+		return nil, refuse(ReasonBadKey, "JWK %q holds a private key", k.KID)
+	}
+	x, err := base64.RawURLEncoding.Strict().DecodeString(k.X)
+	if err != nil || len(x) != ed25519.PublicKeySize {
+		return nil, refuse(ReasonBadKey, "JWK %q: x is not 32 bytes of unpadded base64url", k.KID)
+	}
+	return ed25519.PublicKey(x), nil
+}
+
+// ParseJWK reads one JWK (as a grant request's client.jwk carries it).
+func ParseJWK(data []byte) (JWK, error) {
+	var k JWK
+	if err := decodeStrict(data, &k); err != nil {
+		return JWK{}, refuse(ReasonBadKey, "JWK is not valid JSON: %v", err)
+	}
+	_, err := k.PublicKey()
+	return k, err
+}
+
+const jwksKeysMax = 64
+
+// parseJWKS reads a wallet address's jwks.json: {"keys": [...]}. Keys the
+// profile cannot use stay in the set with their error, so that a request
+// naming one is told why it is refused rather than that the kid is unknown.
+func parseJWKS(data []byte) (map[string]jwksEntry, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("jwks.json is not valid JSON: %w", err)
+	}
+	if len(doc.Keys) > jwksKeysMax {
+		return nil, fmt.Errorf("jwks.json has %d keys, more than %d", len(doc.Keys), jwksKeysMax)
+	}
+	out := make(map[string]jwksEntry, len(doc.Keys))
+	for _, raw := range doc.Keys {
+		var k JWK
+		if err := json.Unmarshal(raw, &k); err != nil || k.KID == "" {
+			continue
+		}
+		pub, err := k.PublicKey()
+		if _, dup := out[k.KID]; dup {
+			pub, err = nil, refuse(ReasonBadKey, "kid %q appears twice in jwks.json", k.KID)
+		}
+		out[k.KID] = jwksEntry{key: pub, err: err}
+	}
+	return out, nil
+}
+
+type jwksEntry struct {
+	key ed25519.PublicKey
+	err error
+}
+
+// decodeStrict refuses trailing data after the JSON value.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("data after the JSON value")
+	}
+	return nil
+}
