@@ -39,7 +39,7 @@ func (g *memoryGuard) FirstUse(_ context.Context, key string, ttl time.Duration)
 
 // received turns a client request into the request a server reads from the
 // wire: origin-form target, Host header, no scheme, TLS state for https.
-func received(t *testing.T, client *http.Request, body []byte) *http.Request {
+func received(t testing.TB, client *http.Request, body []byte) *http.Request {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", client.Method, client.URL.RequestURI(), client.URL.Host)
@@ -61,7 +61,7 @@ func received(t *testing.T, client *http.Request, body []byte) *http.Request {
 }
 
 // newClientRequest builds a client request with the given headers.
-func newClientRequest(t *testing.T, method, target string, headers map[string]string) *http.Request {
+func newClientRequest(t testing.TB, method, target string, headers map[string]string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, target, nil)
 	if err != nil {

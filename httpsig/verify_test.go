@@ -21,7 +21,7 @@ import (
 
 var testNow = time.Unix(1800000000, 0)
 
-func testKey(t *testing.T, seedByte byte, kid string) (ed25519.PrivateKey, JWK) {
+func testKey(t testing.TB, seedByte byte, kid string) (ed25519.PrivateKey, JWK) {
 	t.Helper()
 	seed := make([]byte, ed25519.SeedSize)
 	for i := range seed {
