@@ -183,8 +183,9 @@ func (h *Handler) Request(ctx context.Context, c commands.RequestGrant) (Request
 	}
 	var decided []events.Event
 	out.Result, out.Repeated, err = h.run(ctx, c.Meta, t, func(s State) ([]events.Event, error) {
-		decided, err = decideRequest(s, c, h.policy, tenant, f)
-		return decided, err
+		evs, err := decideRequest(s, c, h.policy, tenant, f)
+		decided = evs
+		return evs, err
 	})
 	if err != nil {
 		return Requested{}, err
@@ -229,8 +230,9 @@ func (h *Handler) Continue(ctx context.Context, c commands.ContinueGrant) (Conti
 	var decided []events.Event
 	out := Continued{Wait: h.policy.Wait}
 	out.Result, out.Repeated, err = h.run(ctx, c.Meta, t, func(s State) ([]events.Event, error) {
-		decided, err = decideContinue(s, c, h.policy, now, f)
-		return decided, err
+		evs, err := decideContinue(s, c, h.policy, now, f)
+		decided = evs
+		return evs, err
 	})
 	if err != nil {
 		return Continued{}, err
