@@ -14,6 +14,7 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 )
 
@@ -112,6 +113,8 @@ func StateAt(history []events.Envelope, at time.Time) (any, error) {
 		return foldUntil(history, at, tenant.Evolve)
 	case asset.AggregateType:
 		return foldUntil(history, at, asset.Evolve)
+	case grant.AggregateType:
+		return foldUntil(history, at, grant.Evolve)
 	default:
 		return nil, fmt.Errorf("no state fold for aggregate type %q", t)
 	}
