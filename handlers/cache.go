@@ -56,7 +56,7 @@ func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (
 	if !ok || cached.version > last {
 		cached = cachedState[S]{}
 	}
-	envs, version, err := loadThrough(ctx, store, subject, cached.version, last)
+	envs, version, err := LoadThrough(ctx, store, subject, cached.version, last)
 	if err != nil {
 		return zero, 0, err
 	}
@@ -75,18 +75,18 @@ func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (
 	return state, version, nil
 }
 
-// lagReadsMax bounds how often loadThrough reads again for events a replica
+// lagReadsMax bounds how often LoadThrough reads again for events a replica
 // does not hold yet, lagPause how long it waits between reads.
 const (
 	lagReadsMax = 20
 	lagPause    = 5 * time.Millisecond
 )
 
-// loadThrough reads the events of subject after from, up to at least last,
+// LoadThrough reads the events of subject after from, up to at least last,
 // the sequence its leader reported. The reads may be answered by a replica
 // that lags behind the leader; what it lacks is read again, so that a state
 // is never folded short of a change the leader has acknowledged.
-func loadThrough(ctx context.Context, store Store, subject string, from, last uint64) ([]events.Envelope, uint64, error) {
+func LoadThrough(ctx context.Context, store Store, subject string, from, last uint64) ([]events.Envelope, uint64, error) {
 	var out []events.Envelope
 	version := from
 	for range lagReadsMax {

@@ -91,7 +91,7 @@ func (sp *Spaces) Load(ctx context.Context, store handlers.Store) (uint64, error
 	if last <= sp.version {
 		return sp.version, nil
 	}
-	envs, version, err := store.LoadAfter(ctx, allTenants, sp.version)
+	envs, version, err := handlers.LoadThrough(ctx, store, allTenants, sp.version, last)
 	if err != nil {
 		return 0, err
 	}
