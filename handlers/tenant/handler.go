@@ -8,6 +8,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 )
 
@@ -127,7 +128,7 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 		return handlers.Result{}, err
 	}
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
-		version, err := h.spaces.Load(ctx, h.store)
+		claimed, err := h.spaces.Load(ctx, h.store)
 		if err != nil {
 			return handlers.Result{}, err
 		}
@@ -145,12 +146,15 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 		if err := h.spaces.Overlap(t.AggregateID, space); err != nil {
 			return handlers.Result{}, err
 		}
-		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, cmd), cmd.ID, 0, evs...)
+		msgs, err := handlers.Messages(t.Subject, own, handlers.Meta(t, cmd), cmd.ID, 0, evs...)
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		msgs[0].ExpectedSubject = allTenants
-		seqs, err := h.store.Append(ctx, msgs)
+		// The claim comes first, so that the tenant's event is at or after
+		// the claim's sequence, which Spaces.Load reads up to.
+		claim := eventstore.Message{Subject: spacesClaimed, MsgID: "spaces:" + cmd.ID,
+			Data: []byte(t.AggregateID), ExpectedSequence: claimed}
+		seqs, err := h.store.Append(ctx, append([]eventstore.Message{claim}, msgs...))
 		if err != nil {
 			return handlers.Result{}, err
 		}

@@ -14,6 +14,13 @@ import (
 // allTenants is every tenant's events: the record of who holds which space.
 const allTenants = "events.*.tenant.*"
 
+// spacesClaimed is a subject that every claim of a space writes to, in the
+// same atomic append as the tenant's event: its last sequence tells, in one
+// cheap read of a literal subject, whether any space changed, where the
+// last sequence of allTenants would have the server search every tenant's
+// subject.
+const spacesClaimed = "claims._.tenant_spaces"
+
 // Space is what a tenant's settings give it alone: the wallet addresses
 // under its WALLET_ADDRESS_URL and the ILP addresses under its ILP_ADDRESS.
 type Space struct {
@@ -65,33 +72,48 @@ func reservedForDefaults(requested, operatorILPAddress, tenantID string) error {
 // deleted tenant's settings in its duplicate check): its wallet addresses
 // still exist. The fold holds one entry per tenant.
 //
-// A requested space is appended expecting allTenants to be at the sequence
-// its check saw, so of two tenants claiming overlapping spaces at once one
-// append fails, is decided again, and finds the other's claim: no two
-// tenants can ever hold overlapping spaces, whatever the concurrency. The
-// price is that requests for spaces are serialised over the whole instance;
-// a tenant created with the default ILP address and no WALLET_ADDRESS_URL
-// claims nothing (see reservedForDefaults).
+// A requested space is appended with a message on spacesClaimed expecting
+// the sequence its check saw there, so of two tenants claiming overlapping
+// spaces at once one append fails, is decided again, and finds the other's
+// claim: no two tenants can ever hold overlapping spaces, whatever the
+// concurrency. The price is that requests for spaces are serialised over
+// the whole instance; a tenant created with the default ILP address and no
+// WALLET_ADDRESS_URL claims nothing (see reservedForDefaults).
 type Spaces struct {
-	mu       sync.Mutex
-	version  uint64
+	mu sync.Mutex
+	// folded is whether every tenant event up to version has been folded
+	// (once per process; afterwards only claims are followed).
+	folded   bool
+	version  uint64 // the last tenant event folded
+	claimed  uint64 // the last sequence of spacesClaimed folded
 	byTenant map[string]Space
 }
 
 func NewSpaces() *Spaces { return &Spaces{byTenant: map[string]Space{}} }
 
-// Load brings the fold up to the stream and returns the sequence it is at.
+// Load brings the fold up to the last claim of a space and returns the
+// sequence of that claim on spacesClaimed (0: none yet), which a new claim
+// expects. The first load folds every tenant's events, spaces claimed
+// before spacesClaimed was written included.
 func (sp *Spaces) Load(ctx context.Context, store handlers.Store) (uint64, error) {
-	_, last, found, err := store.Last(ctx, allTenants)
-	if err != nil || !found {
+	_, claimed, _, err := store.Last(ctx, spacesClaimed)
+	if err != nil {
 		return 0, err
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if last <= sp.version {
-		return sp.version, nil
+	if sp.folded && claimed <= sp.claimed {
+		return sp.claimed, nil
 	}
-	envs, version, err := handlers.LoadThrough(ctx, store, allTenants, sp.version, last)
+	through := claimed
+	if !sp.folded {
+		_, last, _, err := store.Last(ctx, allTenants)
+		if err != nil {
+			return 0, err
+		}
+		through = max(through, last)
+	}
+	envs, version, err := handlers.LoadThrough(ctx, store, allTenants, sp.version, through)
 	if err != nil {
 		return 0, err
 	}
@@ -121,8 +143,8 @@ func (sp *Spaces) Load(ctx context.Context, store handlers.Store) (uint64, error
 			sp.byTenant[env.AggregateID] = space
 		}
 	}
-	sp.version = version
-	return version, nil
+	sp.folded, sp.version, sp.claimed = true, version, claimed
+	return claimed, nil
 }
 
 // Overlap reports, as an InvalidInput error, a part of space that lies in
