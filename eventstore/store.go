@@ -678,6 +678,50 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 	return resp.Message.Data, resp.Message.Sequence, true, nil
 }
 
+// LastSequences returns the last stream sequence of each subject (literal
+// subjects only); a subject with no message is absent. On a stream of one
+// replica it is one request for all of them; on a replicated stream each
+// is asked of the leader, as Last does.
+func (s *Store) LastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
+	last := make(map[string]uint64, len(subjects))
+	if s.replicated {
+		for _, subject := range subjects {
+			_, seq, found, err := s.Last(ctx, subject)
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				last[subject] = seq
+			}
+		}
+		return last, nil
+	}
+	if err := s.reachable(); err != nil {
+		return nil, fmt.Errorf("last sequences of %v: %w", subjects, err)
+	}
+	ctx, unbind := s.link.bind(ctx)
+	defer unbind()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
+		defer cancel()
+	}
+	it, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.name, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("last sequences of %v: %w", subjects, lostOr(ctx, err))
+	}
+	for msg, err := range it {
+		if errors.Is(err, jetstreamext.ErrNoMessages) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("last sequences of %v: %w", subjects, lostOr(ctx, err))
+		}
+		last[msg.Subject] = msg.Sequence
+	}
+	return last, nil
+}
+
 // lastDirect is Last on a stream of one replica, through a direct get: the
 // message comes back as it is stored, its sequence in a header, and a
 // missing one as status 404.

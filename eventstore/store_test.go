@@ -297,3 +297,30 @@ func TestLast(t *testing.T) {
 		}
 	}
 }
+
+// LastSequences reads the last sequence of several subjects at once; an
+// empty one is absent.
+func TestLastSequences(t *testing.T) {
+	s := openStore(t, false)
+	ctx := context.Background()
+	a, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.a", "seqs-1", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.a", "seqs-2", a[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.b", "seqs-3", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LastSequences(ctx, []string{"events.t1.thing.a", "events.t1.thing.b", "events.t1.thing.c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"events.t1.thing.a": a2[0], "events.t1.thing.b": b[0]}
+	if len(got) != len(want) || got["events.t1.thing.a"] != want["events.t1.thing.a"] || got["events.t1.thing.b"] != want["events.t1.thing.b"] {
+		t.Fatalf("LastSequences = %v, want %v", got, want)
+	}
+}

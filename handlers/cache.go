@@ -42,10 +42,20 @@ func NewStateCache[S any](evolve func(S, events.Envelope, events.Event) S) *Stat
 
 // Load returns the state of subject and its version, like Load.
 func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (S, uint64, error) {
-	var zero S
-	_, last, found, err := store.Last(ctx, subject)
-	if err != nil || !found {
+	_, last, _, err := store.Last(ctx, subject)
+	if err != nil {
+		var zero S
 		return zero, 0, err
+	}
+	return c.LoadAt(ctx, store, subject, last)
+}
+
+// LoadAt is Load when the subject's last sequence is known already (0: the
+// subject is empty), read with others' in one request (LastSequences).
+func (c *StateCache[S]) LoadAt(ctx context.Context, store Store, subject string, last uint64) (S, uint64, error) {
+	var zero S
+	if last == 0 {
+		return zero, 0, nil
 	}
 	c.mu.Lock()
 	cached, ok := c.entries[subject]

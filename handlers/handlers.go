@@ -26,6 +26,9 @@ type Store interface {
 	Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error)
 	LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error)
 	Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error)
+	// LastSequences is the last sequence of each of several literal
+	// subjects, in one request where the store can; empty ones are absent.
+	LastSequences(ctx context.Context, subjects []string) (map[string]uint64, error)
 }
 
 // aggregateTypePattern is an aggregate type as code names it.

@@ -152,7 +152,7 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 		}
 		// The claim comes first, so that the tenant's event is at or after
 		// the claim's sequence, which Spaces.Load reads up to.
-		claim := eventstore.Message{Subject: spacesClaimed, MsgID: "spaces:" + cmd.ID,
+		claim := eventstore.Message{Subject: SpacesClaimed, MsgID: "spaces:" + cmd.ID,
 			Data: []byte(t.AggregateID), ExpectedSequence: claimed}
 		seqs, err := h.store.Append(ctx, append([]eventstore.Message{claim}, msgs...))
 		if err != nil {

@@ -14,12 +14,12 @@ import (
 // allTenants is every tenant's events: the record of who holds which space.
 const allTenants = "events.*.tenant.*"
 
-// spacesClaimed is a subject that every claim of a space writes to, in the
+// SpacesClaimed is a subject that every claim of a space writes to, in the
 // same atomic append as the tenant's event: its last sequence tells, in one
 // cheap read of a literal subject, whether any space changed, where the
 // last sequence of allTenants would have the server search every tenant's
 // subject.
-const spacesClaimed = "claims._.tenant_spaces"
+const SpacesClaimed = "claims._.tenant_spaces"
 
 // Space is what a tenant's settings give it alone: the wallet addresses
 // under its WALLET_ADDRESS_URL and the ILP addresses under its ILP_ADDRESS.
@@ -72,7 +72,7 @@ func reservedForDefaults(requested, operatorILPAddress, tenantID string) error {
 // deleted tenant's settings in its duplicate check): its wallet addresses
 // still exist. The fold holds one entry per tenant.
 //
-// A requested space is appended with a message on spacesClaimed expecting
+// A requested space is appended with a message on SpacesClaimed expecting
 // the sequence its check saw there, so of two tenants claiming overlapping
 // spaces at once one append fails, is decided again, and finds the other's
 // claim: no two tenants can ever hold overlapping spaces, whatever the
@@ -85,21 +85,27 @@ type Spaces struct {
 	// (once per process; afterwards only claims are followed).
 	folded   bool
 	version  uint64 // the last tenant event folded
-	claimed  uint64 // the last sequence of spacesClaimed folded
+	claimed  uint64 // the last sequence of SpacesClaimed folded
 	byTenant map[string]Space
 }
 
 func NewSpaces() *Spaces { return &Spaces{byTenant: map[string]Space{}} }
 
 // Load brings the fold up to the last claim of a space and returns the
-// sequence of that claim on spacesClaimed (0: none yet), which a new claim
+// sequence of that claim on SpacesClaimed (0: none yet), which a new claim
 // expects. The first load folds every tenant's events, spaces claimed
-// before spacesClaimed was written included.
+// before SpacesClaimed was written included.
 func (sp *Spaces) Load(ctx context.Context, store handlers.Store) (uint64, error) {
-	_, claimed, _, err := store.Last(ctx, spacesClaimed)
+	_, claimed, _, err := store.Last(ctx, SpacesClaimed)
 	if err != nil {
 		return 0, err
 	}
+	return sp.LoadAt(ctx, store, claimed)
+}
+
+// LoadAt is Load when the last sequence of SpacesClaimed is known already,
+// read with other subjects' in one request.
+func (sp *Spaces) LoadAt(ctx context.Context, store handlers.Store, claimed uint64) (uint64, error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.folded && claimed <= sp.claimed {

@@ -68,18 +68,17 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	// The tenant and the asset are independent reads: load them together.
-	var a asset.State
-	assetLoaded := make(chan error, 1)
-	go func() {
-		var err error
-		a, _, err = h.assets.Load(ctx, h.store, assetSubject)
-		assetLoaded <- err
-	}()
-	t, _, err := h.tenants.Load(ctx, h.store, tenantSubject)
-	if aerr := <-assetLoaded; err == nil {
-		err = aerr
+	// Whether the tenant, the asset or any tenant's space changed since
+	// the caches last looked is one read of their subjects' last sequences.
+	last, err := h.store.LastSequences(ctx, []string{tenantSubject, assetSubject, tenant.SpacesClaimed})
+	if err != nil {
+		return "", handlers.Result{}, err
 	}
+	t, _, err := h.tenants.LoadAt(ctx, h.store, tenantSubject, last[tenantSubject])
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	a, _, err := h.assets.LoadAt(ctx, h.store, assetSubject, last[assetSubject])
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
@@ -88,7 +87,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 		return "", handlers.Result{}, err
 	}
 	if t.Settings[tenant.SettingWalletAddressURL] == "" {
-		if err := h.outsideOtherSpaces(ctx, c.TenantID, address); err != nil {
+		if err := h.outsideOtherSpaces(ctx, c.TenantID, address, last[tenant.SpacesClaimed]); err != nil {
 			return "", handlers.Result{}, err
 		}
 	}
@@ -118,8 +117,8 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 // OPEN_PAYMENTS_URL does not lie in another tenant's WALLET_ADDRESS_URL. It
 // is checked against the spaces held when the address is made: a tenant
 // claiming the space at that very moment may still find the address there.
-func (h *Handler) outsideOtherSpaces(ctx context.Context, tenantID, address string) error {
-	if _, err := h.spaces.Load(ctx, h.store); err != nil {
+func (h *Handler) outsideOtherSpaces(ctx context.Context, tenantID, address string, claimed uint64) error {
+	if _, err := h.spaces.LoadAt(ctx, h.store, claimed); err != nil {
 		return err
 	}
 	if holder, held := h.spaces.Holder(address); held && holder != tenantID {
