@@ -159,6 +159,20 @@ func Messages(subject string, version uint64, meta events.Meta, commandID string
 	return out, nil
 }
 
+// AppendEvents seals events decided by a command for subject, expecting it
+// at version, appends them, and answers the sequence of the last one.
+func AppendEvents(ctx context.Context, store Store, subject string, version uint64, meta events.Meta, commandID string, evs ...events.Event) (Result, error) {
+	msgs, err := Messages(subject, version, meta, commandID, 0, evs...)
+	if err != nil {
+		return Result{}, err
+	}
+	seqs, err := store.Append(ctx, msgs)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Sequence: seqs[len(seqs)-1]}, nil
+}
+
 // Claim is a message that takes a unique key for an aggregate. It is
 // appended in the same atomic batch as the aggregate's first event.
 func Claim(subject, owner, commandID string) eventstore.Message {
@@ -228,15 +242,7 @@ func Execute[S any](ctx context.Context, store Store, t Target, cmd CommandInfo,
 		if err != nil || len(evs) == 0 {
 			return Result{Sequence: version}, err
 		}
-		msgs, err := Messages(t.Subject, version, cmd.meta(t), cmd.ID, 0, evs...)
-		if err != nil {
-			return Result{}, err
-		}
-		seqs, err := store.Append(ctx, msgs)
-		if err != nil {
-			return Result{}, err
-		}
-		return Result{Sequence: seqs[len(seqs)-1]}, nil
+		return AppendEvents(ctx, store, t.Subject, version, cmd.meta(t), cmd.ID, evs...)
 	})
 }
 

@@ -126,15 +126,7 @@ func (h *Handler) reactivate(ctx context.Context, c commands.CreateAsset, id str
 	if err != nil {
 		return handlers.Result{Sequence: version}, err
 	}
-	msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, evs...)
-	if err != nil {
-		return handlers.Result{}, err
-	}
-	seqs, err := h.store.Append(ctx, msgs)
-	if err != nil {
-		return handlers.Result{}, err
-	}
-	return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+	return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
 }
 
 func (h *Handler) createNew(ctx context.Context, c commands.CreateAsset, id, claim string) (handlers.Result, error) {

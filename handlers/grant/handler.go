@@ -122,15 +122,7 @@ func (h *Handler) run(ctx context.Context, m commands.Meta, t handlers.Target, d
 		if err := checkTransitions(state, evs); err != nil {
 			return handlers.Result{}, err
 		}
-		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(m)), m.ID, 0, evs...)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		seqs, err := h.store.Append(ctx, msgs)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(m)), m.ID, evs...)
 	})
 	return res, repeated, err
 }

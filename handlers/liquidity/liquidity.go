@@ -505,15 +505,7 @@ func (h *Handler) recordOutcome(ctx context.Context, c handlers.CommandInfo, tar
 			recorded = s.outcome
 			return handlers.Result{Sequence: version}, nil
 		}
-		msgs, err := handlers.Messages(target.Subject, version, handlers.Meta(target, c), "liquidity:outcome:"+requestID.String(), 0, outcome)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		seqs, err := h.store.Append(ctx, msgs)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+		return handlers.AppendEvents(ctx, h.store, target.Subject, version, handlers.Meta(target, c), "liquidity:outcome:"+requestID.String(), outcome)
 	})
 	return recorded, res, err
 }
@@ -637,15 +629,7 @@ func (h *Handler) appendEvent(ctx context.Context, m commands.Meta, t handlers.T
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(m)), "ledger:"+eventKey, 0, ev)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		seqs, err := h.store.Append(ctx, msgs)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(m)), "ledger:"+eventKey, ev)
 	})
 }
 
