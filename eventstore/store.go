@@ -634,16 +634,11 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 // one replica has no follower, and its direct get, which answers the message
 // as it is stored instead of in JSON, is read.
 func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence uint64, found bool, err error) {
-	if err := s.reachable(); err != nil {
+	ctx, done, err := s.startRead(ctx)
+	if err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
 	}
-	ctx, unbind := s.link.bind(ctx)
-	defer unbind()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
-		defer cancel()
-	}
+	defer done()
 	req, err := json.Marshal(struct {
 		LastFor string `json:"last_by_subj"`
 	}{subject})
@@ -696,16 +691,11 @@ func (s *Store) LastSequences(ctx context.Context, subjects []string) (map[strin
 		}
 		return last, nil
 	}
-	if err := s.reachable(); err != nil {
+	ctx, done, err := s.startRead(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("last sequences of %v: %w", subjects, err)
 	}
-	ctx, unbind := s.link.bind(ctx)
-	defer unbind()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
-		defer cancel()
-	}
+	defer done()
 	it, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.name, subjects)
 	if err != nil {
 		return nil, fmt.Errorf("last sequences of %v: %w", subjects, lostOr(ctx, err))
@@ -720,6 +710,21 @@ func (s *Store) LastSequences(ctx context.Context, subjects []string) (map[strin
 		last[msg.Subject] = msg.Sequence
 	}
 	return last, nil
+}
+
+// startRead readies a read of the stream's last messages: it fails at once
+// while NATS is disconnected, ends with the connection, and is bounded by
+// leaderGetTimeout unless ctx has a deadline already. done releases it.
+func (s *Store) startRead(ctx context.Context) (context.Context, func(), error) {
+	if err := s.reachable(); err != nil {
+		return ctx, nil, err
+	}
+	ctx, unbind := s.link.bind(ctx)
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, unbind, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaderGetTimeout)
+	return ctx, func() { cancel(); unbind() }, nil
 }
 
 // lastDirect is Last on a stream of one replica, through a direct get: the
