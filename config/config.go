@@ -20,6 +20,11 @@ type Config struct {
 	Production           bool
 	LogLevel             string
 	GraphQLIntrospection bool
+	// UseHTTP (USE_HTTP; default on under NODE_ENV=development, as Rafiki's
+	// auth and backend) sends requests to other wallets' https URLs over
+	// http and lets them reach local addresses (package outbound). Refused
+	// in production.
+	UseHTTP bool
 
 	OperatorTenantID      string
 	AdminAPISecret        string
@@ -74,8 +79,9 @@ type Config struct {
 // both run in one process, the auth admin port is AUTH_ADMIN_PORT.
 func Load(service string) (Config, error) {
 	r := reader{}
+	nodeEnv := r.str("NODE_ENV", "development")
 	c := Config{
-		Production:             r.str("NODE_ENV", "development") == "production",
+		Production:             nodeEnv == "production",
 		LogLevel:               r.str("LOG_LEVEL", "info"),
 		OperatorTenantID:       r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
 		AdminAPISecret:         r.str("ADMIN_API_SECRET", ""),
@@ -122,6 +128,7 @@ func Load(service string) (Config, error) {
 	c.OpenPaymentsURL = strings.TrimRight(r.str("OPEN_PAYMENTS_URL", fmt.Sprintf("http://localhost:%d", c.OpenPaymentsPort)), "/")
 	c.AuthServerGrantURL = strings.TrimRight(r.str("AUTH_SERVER_GRANT_URL", fmt.Sprintf("http://localhost:%d", c.AuthPort)), "/")
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
+	c.UseHTTP = r.boolean("USE_HTTP", nodeEnv == "development")
 	if r.err != nil {
 		return c, r.err
 	}
@@ -131,6 +138,9 @@ func Load(service string) (Config, error) {
 	}
 	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
 		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)
+	}
+	if c.UseHTTP && c.Production {
+		return c, fmt.Errorf("config: USE_HTTP must not be set in production")
 	}
 	if c.AdminAPISecret == "" {
 		if c.Production {

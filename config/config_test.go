@@ -14,11 +14,12 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 	t.Setenv("ADMIN_PORT", "4001")
 	t.Setenv("ADMIN_API_SIGNATURE_TTL_SECONDS", "45")
 	t.Setenv("NATS_STREAM_REPLICAS", "")
+	t.Setenv("USE_HTTP", "")
 	c, err := Load("dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Production || !c.GraphQLIntrospection || c.AdminPort != 4001 || c.AdminSignatureTTL != 45*time.Second {
+	if c.Production || !c.GraphQLIntrospection || !c.UseHTTP || c.AdminPort != 4001 || c.AdminSignatureTTL != 45*time.Second {
 		t.Fatalf("dev config %+v", c)
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
@@ -52,10 +53,16 @@ func TestLoadProductionRequiresSecretsAndHidesIntrospection(t *testing.T) {
 		t.Fatalf("production without EVENT_SECRETS_KEY: %v", err)
 	}
 	t.Setenv("EVENT_SECRETS_KEY", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	t.Setenv("USE_HTTP", "")
 	c, err := Load("backend")
-	if err != nil || c.GraphQLIntrospection {
-		t.Fatalf("production: %v, introspection %v", err, c.GraphQLIntrospection)
+	if err != nil || c.GraphQLIntrospection || c.UseHTTP {
+		t.Fatalf("production: %v, introspection %v, USE_HTTP %v", err, c.GraphQLIntrospection, c.UseHTTP)
 	}
+	t.Setenv("USE_HTTP", "true")
+	if _, err := Load("backend"); err == nil || !strings.Contains(err.Error(), "USE_HTTP") {
+		t.Fatalf("production with USE_HTTP=true: %v", err)
+	}
+	t.Setenv("USE_HTTP", "")
 	t.Setenv("GRAPHQL_INTROSPECTION", "true")
 	if c, _ := Load("backend"); !c.GraphQLIntrospection {
 		t.Fatal("GRAPHQL_INTROSPECTION=true did not turn introspection on")

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/rafiki-go/rafiki/outbound"
 )
 
 // KeySource finds the public key a request names by its keyid.
@@ -29,8 +31,10 @@ func (k InlineKey) Key(_ context.Context, keyID string) (ed25519.PublicKey, erro
 
 // FetcherOptions bound what fetching client keys may cost.
 type FetcherOptions struct {
-	// Client makes the requests; its Timeout bounds each fetch. Nil means a
-	// client with a 5 s timeout.
+	// Client makes the requests; its Timeout bounds each fetch. Nil means
+	// outbound.NewClient(outbound.Options{}), production's: no local
+	// destinations, https stays https. Services pass the client of their
+	// USE_HTTP setting, outbound.NewClient(outbound.Options{UseHTTP: cfg.UseHTTP}).
 	Client *http.Client
 	// TTL is how long a fetched key set is used. Short, so that a revoked
 	// key stops working soon. Default 60 s.
@@ -76,7 +80,7 @@ type jwksCall struct {
 // NewJWKSFetcher fills in the defaults of opts.
 func NewJWKSFetcher(opts FetcherOptions) *JWKSFetcher {
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 5 * time.Second}
+		opts.Client = outbound.NewClient(outbound.Options{})
 	}
 	if opts.TTL <= 0 {
 		opts.TTL = 60 * time.Second

@@ -3,7 +3,9 @@ package httpsig
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rafiki-go/rafiki/outbound"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -24,6 +27,9 @@ type walletServer struct {
 	raw     string
 	fetches atomic.Int32
 }
+
+// localClient reaches the test servers on loopback, as under USE_HTTP.
+var localClient = outbound.NewClient(outbound.Options{UseHTTP: true})
 
 func newWalletServer(t *testing.T) *walletServer {
 	w := &walletServer{status: http.StatusOK}
@@ -73,7 +79,7 @@ func TestJWKSFetcherCachesAndRefetches(t *testing.T) {
 	w := newWalletServer(t)
 	w.set(k1)
 	clock := &fakeClock{now: testNow}
-	f := NewJWKSFetcher(FetcherOptions{TTL: time.Minute, MinRefetch: 10 * time.Second, Now: clock.Now})
+	f := NewJWKSFetcher(FetcherOptions{Client: localClient, TTL: time.Minute, MinRefetch: 10 * time.Second, Now: clock.Now})
 	keys := f.For(w.URL + "/alice")
 	ctx := context.Background()
 
@@ -133,7 +139,7 @@ func TestJWKSFetcherRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWalletServer(t)
 			wallet := tt.wallet(w)
-			f := NewJWKSFetcher(FetcherOptions{Now: func() time.Time { return testNow }})
+			f := NewJWKSFetcher(FetcherOptions{Client: localClient, Now: func() time.Time { return testNow }})
 			for range 2 {
 				_, err := f.For(wallet).Key(context.Background(), tt.kid)
 				if got := ReasonOf(err); got != tt.want {
@@ -156,7 +162,7 @@ func TestJWKSFetcherSharesConcurrentFetches(t *testing.T) {
 	release := make(chan struct{})
 	inner := w.Config.Handler
 	w.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { <-release; inner.ServeHTTP(rw, r) })
-	f := NewJWKSFetcher(FetcherOptions{})
+	f := NewJWKSFetcher(FetcherOptions{Client: localClient})
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for range 20 {
@@ -222,7 +228,7 @@ func TestJWKSFetcherBoundsFetchesUnderWay(t *testing.T) {
 	release := make(chan struct{})
 	inner := slow.Config.Handler
 	slow.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { <-release; inner.ServeHTTP(rw, r) })
-	f := NewJWKSFetcher(FetcherOptions{FetchesMax: 1})
+	f := NewJWKSFetcher(FetcherOptions{Client: localClient, FetchesMax: 1})
 	done := make(chan error, 1)
 	go func() {
 		_, err := f.For(slow.URL+"/alice").Key(context.Background(), "k1")
@@ -245,4 +251,40 @@ func inflight(f *JWKSFetcher) map[string]*jwksCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.inflight)
+}
+
+// TestJWKSFetcherRefusesLocalAddressesByDefault: a fetcher built without a
+// client has production's, which does not fetch a client's keys from the
+// server's own host or network.
+func TestJWKSFetcherRefusesLocalAddressesByDefault(t *testing.T) {
+	_, k1 := testKey(t, 1, "k1")
+	w := newWalletServer(t)
+	w.set(k1)
+	_, port, _ := net.SplitHostPort(w.Listener.Addr().String())
+	f := NewJWKSFetcher(FetcherOptions{})
+	for _, wallet := range []string{w.URL + "/alice", "http://localhost:" + port + "/alice"} {
+		_, err := f.For(wallet).Key(context.Background(), "k1")
+		if ReasonOf(err) != ReasonKeyUnavailable || !errors.Is(err, outbound.ErrRefused) {
+			t.Fatalf("keys of %s: %v, want %s caused by %v", wallet, err, ReasonKeyUnavailable, outbound.ErrRefused)
+		}
+	}
+	if n := w.fetches.Load(); n != 0 {
+		t.Fatalf("%d fetches reached the server", n)
+	}
+}
+
+// TestJWKSFetcherUseHTTP: under USE_HTTP a client's https wallet address
+// has its keys fetched over http, as Rafiki does outside production.
+func TestJWKSFetcherUseHTTP(t *testing.T) {
+	_, k1 := testKey(t, 1, "k1")
+	w := newWalletServer(t)
+	w.set(k1)
+	f := NewJWKSFetcher(FetcherOptions{Client: localClient})
+	wallet := "https://" + w.Listener.Addr().String() + "/alice"
+	if _, err := f.For(wallet).Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("keys of %s: %v", wallet, err)
+	}
+	if n := w.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
 }
