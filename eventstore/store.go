@@ -100,8 +100,8 @@ type Store struct {
 	// opened: only then must reads of one's own writes go to its leader.
 	replicated bool
 	queue      chan *request
-	done   chan struct{}
-	link   *link
+	done       chan struct{}
+	link       *link
 }
 
 type request struct {
@@ -130,9 +130,9 @@ func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Stor
 		stream:     stream,
 		name:       streamName,
 		replicated: cfg.Replicas > 1,
-		queue:  make(chan *request, queueLengthMax),
-		done:   make(chan struct{}),
-		link:   newLink(),
+		queue:      make(chan *request, queueLengthMax),
+		done:       make(chan struct{}),
+		link:       newLink(),
 	}
 	s.link.follow(js.Conn(), s.done)
 	for range committersDefault {

@@ -11,7 +11,9 @@ import (
 // can be verified again and again.
 type acceptingGuard struct{}
 
-func (acceptingGuard) FirstUse(context.Context, string, time.Duration) (bool, error) { return true, nil }
+func (acceptingGuard) FirstUse(context.Context, string, time.Duration) (bool, error) {
+	return true, nil
+}
 
 // BenchmarkVerify is the whole check of a signed POST with a GNAP token and
 // a JSON body: parsing, components, digest, Ed25519. Target: ≥ 10,000/s per
