@@ -415,6 +415,13 @@ func (s *Store) lastSequences(ctx context.Context, group []*request) (map[string
 			}
 		}
 	}
+	return s.directLastSequences(ctx, subjects)
+}
+
+// directLastSequences reads the last sequences of subjects in one batched
+// direct get, which any replica may answer; subjects with no message are
+// absent.
+func (s *Store) directLastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
 	it, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.name, subjects)
 	if err != nil {
 		return nil, err
@@ -678,8 +685,8 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 // replica it is one request for all of them; on a replicated stream each
 // is asked of the leader, as Last does.
 func (s *Store) LastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
-	last := make(map[string]uint64, len(subjects))
 	if s.replicated {
+		last := make(map[string]uint64, len(subjects))
 		for _, subject := range subjects {
 			_, seq, found, err := s.Last(ctx, subject)
 			if err != nil {
@@ -696,18 +703,9 @@ func (s *Store) LastSequences(ctx context.Context, subjects []string) (map[strin
 		return nil, fmt.Errorf("last sequences of %v: %w", subjects, err)
 	}
 	defer done()
-	it, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.name, subjects)
+	last, err := s.directLastSequences(ctx, subjects)
 	if err != nil {
 		return nil, fmt.Errorf("last sequences of %v: %w", subjects, lostOr(ctx, err))
-	}
-	for msg, err := range it {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("last sequences of %v: %w", subjects, lostOr(ctx, err))
-		}
-		last[msg.Subject] = msg.Sequence
 	}
 	return last, nil
 }
