@@ -132,9 +132,12 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		state, own, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+		state, own, done, err := handlers.LoadFor(ctx, h.store, t.Subject, cmd.ID, Evolve)
 		if err != nil {
 			return handlers.Result{}, err
+		}
+		if done != nil {
+			return *done, nil
 		}
 		evs, err := decide(state)
 		if err != nil || len(evs) == 0 {

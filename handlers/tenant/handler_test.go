@@ -77,6 +77,18 @@ func TestRetriedCommandAnswersItsFirstResult(t *testing.T) {
 			run: func(id string, m commands.Meta) (string, handlers.Result, error) {
 				return h.Create(ctx, commands.CreateTenant{Meta: m, TenantID: id, APISecret: "first"})
 			}},
+		// A space claimed is checked and appended on a path of its own.
+		{name: "create claiming a space", fresh: true,
+			run: func(id string, m commands.Meta) (string, handlers.Result, error) {
+				return h.Create(ctx, commands.CreateTenant{Meta: m, TenantID: id, APISecret: "first",
+					Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://" + id + ".example"}}})
+			}},
+		{name: "settings claiming a space",
+			run: func(id string, m commands.Meta) (string, handlers.Result, error) {
+				res, err := h.SetSettings(ctx, commands.SetTenantSettings{Meta: m, TenantID: id,
+					Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://" + id + ".example"}}})
+				return id, res, err
+			}},
 		{name: "update",
 			run: func(id string, m commands.Meta) (string, handlers.Result, error) {
 				res, err := h.Update(ctx, commands.UpdateTenant{Meta: m, TenantID: id, PublicName: name("first")})
