@@ -12,32 +12,41 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-func TestStateCacheFoldsOnlyNewEvents(t *testing.T) {
+// tenantHistory is a store holding one tenant's subject, and a way to
+// append events to it.
+func tenantHistory(t *testing.T, id string) (store *eventstore.Store, subject string, appendEvent func(commandID string, ev events.Event) uint64) {
+	t.Helper()
 	n := testkit.StartNATS(t, false)
-	ctx := context.Background()
-	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	store, err := eventstore.Open(context.Background(), n.JS, "EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	const id = "6f1b8c1e-59b5-4a4a-9d6c-1f1b7c9f0a01"
-	subject, err := tenant.Subject(id)
+	subject, err = tenant.Subject(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	target := handlers.Target{Subject: subject, AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id}
 	var version uint64
+	return store, subject, func(commandID string, ev events.Event) uint64 {
+		t.Helper()
+		res, err := handlers.AppendEvents(context.Background(), store, subject, version,
+			handlers.Meta(target, handlers.CommandInfo{ID: commandID}), commandID, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		version = res.Sequence
+		return version
+	}
+}
+
+func TestStateCacheFoldsOnlyNewEvents(t *testing.T) {
+	ctx := context.Background()
+	store, subject, appendTo := tenantHistory(t, "6f1b8c1e-59b5-4a4a-9d6c-1f1b7c9f0a01")
+	var version uint64
 	appendEvent := func(commandID string, ev events.Event) {
 		t.Helper()
-		msgs, err := handlers.Messages(subject, version, handlers.Meta(target, handlers.CommandInfo{ID: commandID}), commandID, 0, ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seqs, err := store.Append(ctx, msgs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		version = seqs[0]
+		version = appendTo(commandID, ev)
 	}
 	folded := 0
 	cache := handlers.NewStateCache(func(s tenant.State, env events.Envelope, ev events.Event) tenant.State {
@@ -98,37 +107,11 @@ func (l *laggingStore) LoadAfter(ctx context.Context, subject string, from uint6
 // of a change the leader acknowledged: it reads again until it has it, and
 // gives up with SERVICE_UNAVAILABLE rather than answer stale.
 func TestStateCacheReadsThroughALaggingReplica(t *testing.T) {
-	n := testkit.StartNATS(t, false)
 	ctx := context.Background()
-	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	const id = "6f1b8c1e-59b5-4a4a-9d6c-1f1b7c9f0a02"
-	subject, err := tenant.Subject(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := handlers.Target{Subject: subject, AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id}
-	msgs, err := handlers.Messages(subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "l1"}), "l1", 0,
-		&events.TenantCreated{APISecret: "s", PublicName: "One"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seqs, err := store.Append(ctx, msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, subject, appendEvent := tenantHistory(t, "6f1b8c1e-59b5-4a4a-9d6c-1f1b7c9f0a02")
+	appendEvent("l1", &events.TenantCreated{APISecret: "s", PublicName: "One"})
 	name := "Two"
-	msgs, err = handlers.Messages(subject, seqs[0], handlers.Meta(target, handlers.CommandInfo{ID: "l2"}), "l2", 0,
-		&events.TenantUpdated{PublicName: &name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Append(ctx, msgs); err != nil {
-		t.Fatal(err)
-	}
+	appendEvent("l2", &events.TenantUpdated{PublicName: &name})
 
 	lagging := &laggingStore{Store: store, missing: 2}
 	s, _, err := handlers.NewStateCache(tenant.Evolve).Load(ctx, lagging, subject)
