@@ -1,3 +1,4 @@
-// Package authsvc will hold the GNAP authorization server, its admin API and
-// token introspection. Its listeners serve only /healthz until then.
+// Package authsvc is the GNAP authorization server: grant requests,
+// continuation, token management, the resource owner's interaction and the
+// identity provider's API, over the grant aggregate of handlers/grant.
 package authsvc
