@@ -31,11 +31,17 @@ type Options struct {
 	Log           *slog.Logger
 }
 
-// Handler serves the admin GraphQL API on POST /graphql. POST is the only
-// transport: the request signature covers the body alone, so a query read
-// from the URL (GET) would run unsigned.
+// Handler serves the admin GraphQL API on POST /graphql.
 func Handler(r *Resolver, opts Options) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	return Serve(NewExecutableSchema(Config{Resolvers: r}), opts)
+}
+
+// Serve serves an admin GraphQL schema (the backend's, the auth service's)
+// with the rules both keep: POST is the only transport, as the request
+// signature covers the body alone and a query read from the URL (GET) would
+// run unsigned; a bounded complexity; errors coded from the apperr table.
+func Serve(schema graphql.ExecutableSchema, opts Options) http.Handler {
+	srv := handler.New(schema)
 	srv.AddTransport(transport.POST{})
 	// Clients send the same few documents again and again; parsing and
 	// validating each once is enough.
