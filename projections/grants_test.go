@@ -219,7 +219,9 @@ func TestGrantsProjectionAppliesEveryEvent(t *testing.T) {
 				ContinueID: approved.ContinueID, ContinueToken: approved.ContinueToken, InteractRef: fin.InteractRef})
 			e.wrote(cont.Result, err)
 			token = cont.AccessToken
-		}, func() (string, []any) { return grantRow + ` AND EXISTS (SELECT FROM rm_grants.access_tokens WHERE id = $2 AND revoked_at IS NULL)`, []any{approved.GrantID, token.ID} },
+		}, func() (string, []any) {
+			return grantRow + ` AND EXISTS (SELECT FROM rm_grants.access_tokens WHERE id = $2 AND revoked_at IS NULL)`, []any{approved.GrantID, token.ID}
+		},
 			func() string { return "FINALIZED ISSUED " + grantsWallet + " - " + approved.ContinueID }},
 		{"grant revoked with its tokens", func() {
 			e.wrote(e.grants.Revoke(ctx, commands.RevokeGrant{Meta: e.meta(), GrantID: approved.GrantID, ContinueID: approved.ContinueID, ContinueToken: approved.ContinueToken}))
