@@ -115,3 +115,21 @@ func TestAuthAloneOpensTheAuthDatabase(t *testing.T) {
 		t.Fatalf("grant by its continuation id: %+v %t %v", ref, found, err)
 	}
 }
+
+// The auth service's read models and checkpoints are its own: a process
+// that would share the backend's database refuses to start.
+func TestAuthRefusesTheBackendDatabase(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	cfg := serviceConfig(t, n.URL, 0)
+	cfg.AuthDatabaseURL = cfg.DatabaseURL + "&pool_max_conns=3"
+	for _, set := range []app.Set{{Auth: true}, {Worker: true}} {
+		r, err := app.Start(context.Background(), cfg, testLogger(), set, false)
+		if err == nil {
+			r.Stop(context.Background())
+			t.Fatalf("%+v started on one database", set)
+		}
+		if !strings.Contains(err.Error(), "AUTH_DATABASE_URL names the database of DATABASE_URL") {
+			t.Fatalf("%+v: %v", set, err)
+		}
+	}
+}

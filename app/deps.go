@@ -124,6 +124,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 		}
 	}
 	if auth {
+		if sameDatabase(cfg.DatabaseURL, cfg.AuthDatabaseURL) {
+			return nil, fmt.Errorf("AUTH_DATABASE_URL names the database of DATABASE_URL: the auth service needs a database of its own")
+		}
 		if err := EnsureDatabase(ctx, cfg.AuthDatabaseURL); err != nil {
 			return nil, fmt.Errorf("AUTH_DATABASE_URL: %w", err)
 		}
@@ -377,6 +380,14 @@ func openPool(ctx context.Context, envVar, databaseURL string) (*pgxpool.Pool, e
 		return nil, fmt.Errorf("postgres (%s): %w", envVar, err)
 	}
 	return pool, nil
+}
+
+// sameDatabase tells whether two database URLs name one database: the
+// same host, port and database name.
+func sameDatabase(a, b string) bool {
+	ua, errA := url.Parse(config.ConnectionURL(a))
+	ub, errB := url.Parse(config.ConnectionURL(b))
+	return errA == nil && errB == nil && ua.Host == ub.Host && strings.TrimPrefix(ua.Path, "/") == strings.TrimPrefix(ub.Path, "/")
 }
 
 // EnsureDatabase creates the database named in url when it is missing, so
