@@ -125,11 +125,11 @@ func (Grants) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 			UPDATE grants SET updated_at = $5, version = $7::bigint WHERE id IN (SELECT grant_id FROM started)`,
 			e.InteractionID, id, e.Nonce, events.InteractionStatePending, at, at.Add(time.Duration(e.ExpiresInSeconds)*time.Second), seq)
 	case *events.InteractionApproved:
-		queueInteraction(b, id, at, seq, `state = '`+events.InteractionStateApproved+`'`)
+		queueInteraction(b, id, at, seq, ptr(events.InteractionStateApproved), false)
 	case *events.InteractionRejected:
-		queueInteraction(b, id, at, seq, `state = '`+events.InteractionStateDenied+`'`)
+		queueInteraction(b, id, at, seq, ptr(events.InteractionStateDenied), false)
 	case *events.InteractionExpired:
-		queueInteraction(b, id, at, seq, `expired = true`)
+		queueInteraction(b, id, at, seq, nil, true)
 	case *events.AccessTokenIssued:
 		queueToken(b, id, at, seq, e.TokenID, e.ValueHash, e.ExpiresInSeconds)
 	case *events.AccessTokenRotated:
@@ -190,10 +190,10 @@ func queueGrantState(b *pgx.Batch, id string, at time.Time, seq int64, state, re
 		WHERE id = $1`, id, state, reason, at, seq)
 }
 
-// queueInteraction changes the grant's interaction by set, a constant
-// assignment.
-func queueInteraction(b *pgx.Batch, id string, at time.Time, seq int64, set string) {
-	b.Queue(`UPDATE interactions SET `+set+` WHERE grant_id = $1`, id)
+// queueInteraction records the grant's interaction's new state, when it is
+// set, or its expiry.
+func queueInteraction(b *pgx.Batch, id string, at time.Time, seq int64, state *string, expired bool) {
+	b.Queue(`UPDATE interactions SET state = COALESCE($2, state), expired = expired OR $3 WHERE grant_id = $1`, id, state, expired)
 	queueGrantState(b, id, at, seq, nil, nil)
 }
 
