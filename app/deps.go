@@ -53,7 +53,12 @@ type Deps struct {
 	JS       jetstream.JetStream
 	Streams  streams.Declaration
 	Store    *eventstore.Store
-	Pool     *pgxpool.Pool
+	// Pool is the backend database's request pool (DATABASE_URL), open in
+	// processes that run the backend or a worker.
+	Pool *pgxpool.Pool
+	// AuthPool is the auth service's database (AUTH_DATABASE_URL), where
+	// its read models are, open in processes that run auth or a worker.
+	AuthPool *pgxpool.Pool
 	Redis    *redis.Client
 	Ledger   ledger.Ledger
 	// StreamCredentials make and open STREAM connection credentials.
@@ -62,21 +67,26 @@ type Deps struct {
 	Keys *secrets.Keyring
 }
 
-// Open connects a service to NATS (embedding a server under dev when
-// NATS_URL is not set), migrates and opens Postgres, and connects Redis.
-// Only dev makes the streams match streams.yaml; any other service checks
-// them and refuses to start, naming each difference, so that only `rafiki
-// streams apply` changes the streams of a shared server.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*Deps, error) {
+// Open connects the services of set to NATS (embedding a server under dev
+// when NATS_URL is not set), creates, migrates and opens the databases they
+// use (the backend's for the backend and workers, the auth service's for
+// auth and workers), and connects Redis. Only dev makes the streams match
+// streams.yaml; any other service checks them and refuses to start, naming
+// each difference, so that only `rafiki streams apply` changes the streams
+// of a shared server.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev bool) (*Deps, error) {
 	d := &Deps{Config: cfg, Log: log}
-	credentials, err := stream.NewCredentials(cfg.StreamSecret)
-	if err != nil {
-		return nil, err
-	}
-	d.StreamCredentials = credentials
-	masterKey, err := EventSecretsKey(cfg)
-	if err != nil {
-		return nil, err
+	backend, auth := set.Backend || set.Worker, set.Auth || set.Worker
+	var masterKey []byte
+	if backend {
+		credentials, err := stream.NewCredentials(cfg.StreamSecret)
+		if err != nil {
+			return nil, err
+		}
+		d.StreamCredentials = credentials
+		if masterKey, err = EventSecretsKey(cfg); err != nil {
+			return nil, err
+		}
 	}
 	ok := false
 	defer func() {
@@ -99,20 +109,34 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*
 		return nil, err
 	}
 	d.Store = store
-	if err := d.openKeys(masterKey); err != nil {
-		return nil, err
+	if backend {
+		if err := d.openKeys(masterKey); err != nil {
+			return nil, err
+		}
+		if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
+		if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
+			return nil, err
+		}
+		if d.Pool, err = OpenPool(ctx, cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
 	}
-	if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return nil, err
+	if auth {
+		if sameDatabase(cfg.DatabaseURL, cfg.AuthDatabaseURL) {
+			return nil, fmt.Errorf("AUTH_DATABASE_URL names the database of DATABASE_URL: the auth service needs a database of its own")
+		}
+		if err := EnsureDatabase(ctx, cfg.AuthDatabaseURL); err != nil {
+			return nil, fmt.Errorf("AUTH_DATABASE_URL: %w", err)
+		}
+		if err := migrations.UpAuth(config.ConnectionURL(cfg.AuthDatabaseURL)); err != nil {
+			return nil, err
+		}
+		if d.AuthPool, err = OpenAuthPool(ctx, cfg.AuthDatabaseURL); err != nil {
+			return nil, err
+		}
 	}
-	if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
-		return nil, err
-	}
-	pool, err := OpenPool(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	d.Pool = pool
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -121,8 +145,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, dev bool) (*
 	if err := d.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisURL, err)
 	}
-	if d.Ledger, err = openLedger(ctx, cfg, pool, log, false); err != nil {
-		return nil, err
+	if backend {
+		if d.Ledger, err = openLedger(ctx, cfg, d.Pool, log, false); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return d, nil
@@ -149,6 +175,8 @@ type ToolNeeds struct {
 	// Postgres opens the request pool on a database migrated to this
 	// build; a tool does not migrate it.
 	Postgres bool
+	// AuthPostgres opens the auth database's pool, migrated to this build.
+	AuthPostgres bool
 	// Ledger opens the ledger (Postgres's unless USE_TIGERBEETLE is set).
 	Ledger bool
 	// Events opens the event store and the keyring that opens the secrets
@@ -194,6 +222,16 @@ func OpenTool(ctx context.Context, cfg config.Config, log *slog.Logger, needs To
 			return nil, err
 		}
 		d.Pool = pool
+	}
+	if needs.AuthPostgres {
+		if err := migrations.CheckAuth(ctx, config.ConnectionURL(cfg.AuthDatabaseURL)); err != nil {
+			return nil, err
+		}
+		pool, err := OpenAuthPool(ctx, cfg.AuthDatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		d.AuthPool = pool
 	}
 	if needs.Ledger {
 		// A tool reads the ledger; voiding expired transfers is the services'.
@@ -276,6 +314,9 @@ func (d *Deps) Close() {
 	if d.Pool != nil {
 		d.Pool.Close()
 	}
+	if d.AuthPool != nil {
+		d.AuthPool.Close()
+	}
 	if d.NC != nil {
 		_ = d.NC.Drain()
 		deadline := time.Now().Add(5 * time.Second)
@@ -317,18 +358,36 @@ const (
 // ledger). Projections have a pool of their own (RunProjections); leases,
 // replay locks and the checkpoint listener have connections of their own.
 func OpenPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	return openPool(ctx, "DATABASE_URL", databaseURL)
+}
+
+// OpenAuthPool opens the auth service's request pool on its database, as
+// OpenPool does the backend's.
+func OpenAuthPool(ctx context.Context, authDatabaseURL string) (*pgxpool.Pool, error) {
+	return openPool(ctx, "AUTH_DATABASE_URL", authDatabaseURL)
+}
+
+func openPool(ctx context.Context, envVar, databaseURL string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(config.WithConnectTimeout(databaseURL))
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("%s: %w", envVar, err)
 	}
 	if !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = requestConnsDefault
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("postgres (%s): %w", envVar, err)
 	}
 	return pool, nil
+}
+
+// sameDatabase tells whether two database URLs name one database: the
+// same host, port and database name.
+func sameDatabase(a, b string) bool {
+	ua, errA := url.Parse(config.ConnectionURL(a))
+	ub, errB := url.Parse(config.ConnectionURL(b))
+	return errA == nil && errB == nil && ua.Host == ub.Host && strings.TrimPrefix(ua.Path, "/") == strings.TrimPrefix(ub.Path, "/")
 }
 
 // EnsureDatabase creates the database named in url when it is missing, so

@@ -51,6 +51,13 @@ func PostgresCheck(pool *pgxpool.Pool) Check {
 	}}
 }
 
+// AuthPostgresCheck is PostgresCheck on the auth service's database.
+func AuthPostgresCheck(pool *pgxpool.Pool) Check {
+	c := PostgresCheck(pool)
+	c.Name = "auth_postgres"
+	return c
+}
+
 // NATSCheck reports the connection to the NATS server.
 func NATSCheck(nc *nats.Conn) Check {
 	return Check{Name: "nats", Run: func(context.Context) error {
@@ -83,10 +90,11 @@ type Note string
 func (n Note) Error() string { return string(n) }
 
 // ProjectionsCheck reports the projections this process leads that are
-// stuck, which fails it, and the events any projection has set aside,
-// which does not: a projection that set an event aside goes on, and the
-// read models serve every other aggregate (see docs/OPERATIONS.md).
-func ProjectionsCheck(pool *pgxpool.Pool, runners []*projections.Runner) Check {
+// stuck, which fails it, and the events any projection of the databases of
+// pools has set aside, which does not: a projection that set an event aside
+// goes on, and the read models serve every other aggregate (see
+// docs/OPERATIONS.md).
+func ProjectionsCheck(runners []*projections.Runner, pools ...*pgxpool.Pool) Check {
 	return Check{Name: "projections", Run: func(ctx context.Context) error {
 		now := time.Now()
 		for _, r := range runners {
@@ -95,9 +103,16 @@ func ProjectionsCheck(pool *pgxpool.Pool, runners []*projections.Runner) Check {
 				return fmt.Errorf("projection %s is stuck: %s", s.Projection, why)
 			}
 		}
-		counts, err := projections.SetAsideCounts(ctx, pool)
-		if err != nil || len(counts) == 0 {
-			return err
+		counts := map[string]int{}
+		for _, pool := range pools {
+			found, err := projections.SetAsideCounts(ctx, pool)
+			if err != nil {
+				return err
+			}
+			maps.Copy(counts, found)
+		}
+		if len(counts) == 0 {
+			return nil
 		}
 		names := slices.Sorted(maps.Keys(counts))
 		parts := make([]string, len(names))

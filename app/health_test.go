@@ -138,7 +138,7 @@ func TestWorkerHealthEndpoints(t *testing.T) {
 	ln.Close()
 	cfg := config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator", AdminSignatureVersion: 1,
-		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
+		DatabaseURL: testkit.NewDatabase(t), AuthDatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
 		ReadYourWritesTimeout: time.Second, RequestTimeout: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
 		StreamSecret: make([]byte, 32), WorkerHealthPort: port, EventSecretsKey: testkit.EventSecretsKey,
 	}
@@ -166,7 +166,7 @@ func TestWorkerHealthEndpoints(t *testing.T) {
 		body = string(b)
 		return resp.StatusCode == http.StatusOK
 	}, "worker ready: %s", body)
-	for _, check := range []string{`"postgres":"ok"`, `"nats":"ok"`, `"projections":"ok"`} {
+	for _, check := range []string{`"postgres":"ok"`, `"auth_postgres":"ok"`, `"nats":"ok"`, `"projections":"ok"`} {
 		if !strings.Contains(body, check) {
 			t.Fatalf("worker readiness %s lacks %s", body, check)
 		}

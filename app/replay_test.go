@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -57,12 +62,43 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, p := range app.Projections(s.running.Deps.Keys) {
-		consumer, _ := s.running.Deps.Streams.Consumer(projections.ConsumerName(p))
-		counts := testkit.ReplayMatchesLive(t, s.running.Deps.Pool, s.running.Deps.JS, app.EventsStream, p, consumer.FilterSubjects[0])
-		for table, n := range counts {
-			if n == 0 {
-				t.Fatalf("%s.%s is empty: the test did not exercise it", projections.Schema(p), table)
+	// Grants, whose read model is in the auth database: an interactive one
+	// with its subject and interaction, a direct one with its token.
+	d := s.running.Deps
+	grants := grant.NewHandler(d.Store, grant.DefaultPolicy("https://auth.test"), func(context.Context, string) (grant.Tenant, error) {
+		return grant.Tenant{Exists: true, HasIDP: true}, nil
+	})
+	var last uint64
+	for i, interact := range []*events.GrantInteract{{Start: []string{"redirect"}}, nil} {
+		typ, subject := grant.TypeOutgoingPayment, []events.GrantSubjectID{{ID: "https://wallet.test/alice", Format: "uri"}}
+		if interact == nil {
+			typ, subject = grant.TypeIncomingPayment, nil
+		}
+		req, err := grants.Request(ctx, commands.RequestGrant{Meta: commands.Meta{ID: fmt.Sprintf("replay-grant-%d", i)}, TenantID: op.TenantID,
+			Client: events.GrantClient{WalletAddress: "https://wallet.test/alice"}, Interact: interact, Subject: subject,
+			Access: []events.GrantAccess{{Type: typ, Actions: []string{grant.ActionCreate}, Identifier: "https://wallet.test/alice"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = req.Sequence
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var applied int64
+		err := d.AuthPool.QueryRow(ctx, `SELECT sequence FROM projection_checkpoints WHERE name = 'grants'`).Scan(&applied)
+		return err == nil && uint64(applied) >= last
+	}, "grants applied up to %d", last)
+
+	for _, set := range []struct {
+		pool  *pgxpool.Pool
+		projs []projections.Projection
+	}{{d.Pool, app.Projections(d.Keys)}, {d.AuthPool, app.AuthProjections()}} {
+		for _, p := range set.projs {
+			consumer, _ := d.Streams.Consumer(projections.ConsumerName(p))
+			counts := testkit.ReplayMatchesLive(t, set.pool, d.JS, app.EventsStream, p, consumer.FilterSubjects[0])
+			for table, n := range counts {
+				if n == 0 {
+					t.Fatalf("%s.%s is empty: the test did not exercise it", projections.Schema(p), table)
+				}
 			}
 		}
 	}

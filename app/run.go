@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/projections"
@@ -23,6 +26,7 @@ type Running struct {
 	Servers    *Servers
 	Deps       *Deps // nil when no service of the set needs connections
 	Backend    *Backend
+	Auth       *Auth
 	log        *slog.Logger
 	cancelWork context.CancelFunc
 	background sync.WaitGroup
@@ -63,10 +67,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 }
 
 func (r *Running) open(ctx context.Context, set Set, dev bool) error {
-	if !set.Backend && !set.Worker {
+	if !set.Backend && !set.Worker && !set.Auth {
 		return nil
 	}
-	deps, err := Open(ctx, r.Config, r.log, dev)
+	deps, err := Open(ctx, r.Config, r.log, set, dev)
 	if err != nil {
 		return err
 	}
@@ -76,9 +80,17 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	}
 	work, cancel := context.WithCancel(context.Background())
 	r.cancelWork = cancel
-	// What every listener needs: the database, the event store, and the
+	// What every listener needs: the databases, the event store, and the
 	// projections this process leads.
-	base := []Check{PostgresCheck(deps.Pool), NATSCheck(deps.NC)}
+	var base []Check
+	var pools []*pgxpool.Pool
+	if deps.Pool != nil {
+		base, pools = append(base, PostgresCheck(deps.Pool)), append(pools, deps.Pool)
+	}
+	if deps.AuthPool != nil {
+		base, pools = append(base, AuthPostgresCheck(deps.AuthPool)), append(pools, deps.AuthPool)
+	}
+	base = append(base, NATSCheck(deps.NC))
 	var runners []*projections.Runner
 	if set.Worker {
 		var wg *sync.WaitGroup
@@ -91,9 +103,18 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	}
 	// Every process tells of events set aside; stuck runners only where
 	// they run.
-	base = append(base, ProjectionsCheck(deps.Pool, runners))
+	base = append(base, ProjectionsCheck(runners, pools...))
 	for _, l := range r.Listeners {
 		r.Servers.SetHealth(l.Name, NewHealth(base...))
+	}
+	if set.Auth {
+		r.Auth = NewAuth(deps)
+		r.background.Go(func() { r.Auth.Waiter.Run(work) })
+		// Lookups that miss wait on the auth database's checkpoints; the
+		// admin API's signatures and the interaction's sessions need Redis.
+		for _, l := range AuthListeners(r.Config, dev) {
+			r.Servers.SetHealth(l.Name, NewHealth(slices.Concat(base, []Check{RedisCheck(deps.Redis), WaiterCheck(r.Auth.Waiter)})...))
+		}
 	}
 	if set.Backend {
 		r.Backend = NewBackend(deps)

@@ -27,8 +27,9 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
-// Projections are every read model this build keeps; keys open the secrets
-// of the events they apply (nil will do where only their names matter).
+// Projections are the read models of the backend's database this build
+// keeps; keys open the secrets of the events they apply (nil will do where
+// only their names matter).
 func Projections(keys projections.Opener) []projections.Projection {
 	return []projections.Projection{
 		projections.Tenants{Secrets: keys}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
@@ -36,41 +37,74 @@ func Projections(keys projections.Opener) []projections.Projection {
 	}
 }
 
-// Projection finds a projection by name.
-func Projection(name string, keys projections.Opener) (projections.Projection, bool) {
-	for _, p := range Projections(keys) {
-		if p.Name() == name {
-			return p, true
-		}
-	}
-	return nil, false
+// AuthProjections are the read models of the auth service's database.
+func AuthProjections() []projections.Projection {
+	return []projections.Projection{projections.Grants{}}
 }
 
-// RunProjections keeps every projection up to date until ctx ends. Any
-// number of processes may do this: each projection is read by one of them.
-// The runners have a pool of their own, one connection for each (a runner
-// uses one at a time, its rebuilds included), so that requests and
-// projections never wait for each other's connections.
+// ProjectionNames are the names of every projection, of both databases.
+func ProjectionNames() []string {
+	var names []string
+	for _, p := range append(Projections(nil), AuthProjections()...) {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
+// Projection finds a projection of either database by name; auth tells
+// that its read model is in the auth service's database.
+func Projection(name string, keys projections.Opener) (p projections.Projection, auth bool, found bool) {
+	for _, p := range Projections(keys) {
+		if p.Name() == name {
+			return p, false, true
+		}
+	}
+	for _, p := range AuthProjections() {
+		if p.Name() == name {
+			return p, true, true
+		}
+	}
+	return nil, false, false
+}
+
+// RunProjections keeps the projections of the open databases up to date
+// until ctx ends. Any number of processes may do this: each projection is
+// read by one of them. The runners of each database have a pool of their
+// own, one connection for each (a runner uses one at a time, its rebuilds
+// included), so that requests and projections never wait for each other's
+// connections.
 func (d *Deps) RunProjections(ctx context.Context) ([]*projections.Runner, *sync.WaitGroup, error) {
-	cfg := d.Pool.Config().Copy()
-	cfg.MaxConns = int32(len(Projections(nil)))
-	cfg.MinConns = 0
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("projections pool: %w", err)
-	}
 	var runners []*projections.Runner
-	var running sync.WaitGroup
-	for _, p := range Projections(d.Keys) {
-		r := projections.NewRunner(pool, d.JS, EventsStream, p, d.Log)
-		runners = append(runners, r)
-		running.Go(func() { _ = r.Run(ctx) })
-	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		running.Wait()
-		pool.Close()
-	})
+	for _, set := range []struct {
+		name  string
+		pool  *pgxpool.Pool
+		projs []projections.Projection
+	}{
+		{"projections", d.Pool, Projections(d.Keys)},
+		{"auth projections", d.AuthPool, AuthProjections()},
+	} {
+		if set.pool == nil {
+			continue
+		}
+		cfg := set.pool.Config().Copy()
+		cfg.MaxConns = int32(len(set.projs))
+		cfg.MinConns = 0
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s pool: %w", set.name, err)
+		}
+		var running sync.WaitGroup
+		for _, p := range set.projs {
+			r := projections.NewRunner(pool, d.JS, EventsStream, p, d.Log)
+			runners = append(runners, r)
+			running.Go(func() { _ = r.Run(ctx) })
+		}
+		wg.Go(func() {
+			running.Wait()
+			pool.Close()
+		})
+	}
 	return runners, &wg, nil
 }
 
@@ -106,15 +140,33 @@ func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 	return &wg
 }
 
-// PrepareProjections creates every read model's tables, so that readers can
-// query them before the first event.
+// PrepareProjections creates the tables of the read models of the open
+// databases, so that readers can query them before the first event.
 func (d *Deps) PrepareProjections(ctx context.Context) error {
-	for _, p := range Projections(d.Keys) {
-		if err := projections.Prepare(ctx, d.Pool, p); err != nil {
-			return err
+	if d.Pool != nil {
+		for _, p := range Projections(d.Keys) {
+			if err := projections.Prepare(ctx, d.Pool, p); err != nil {
+				return err
+			}
+		}
+	}
+	if d.AuthPool != nil {
+		for _, p := range AuthProjections() {
+			if err := projections.Prepare(ctx, d.AuthPool, p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// ProjectionPool is the pool of the database a projection's read model is
+// in: the auth service's for its projections, the backend's otherwise.
+func (d *Deps) ProjectionPool(auth bool) *pgxpool.Pool {
+	if auth {
+		return d.AuthPool
+	}
+	return d.Pool
 }
 
 // Backend is the backend service: Open Payments, the admin API, the ILP

@@ -33,7 +33,7 @@ func closedURL(t *testing.T, scheme string) string {
 func serviceConfig(t *testing.T, natsURL string, replicas int) config.Config {
 	return config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator", AdminSignatureVersion: 1,
-		DatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: natsURL, NATSStreamReplicas: replicas,
+		DatabaseURL: testkit.NewDatabase(t), AuthDatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: natsURL, NATSStreamReplicas: replicas,
 		ReadYourWritesTimeout: time.Second, RequestTimeout: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
 		StreamSecret: make([]byte, 32), EventSecretsKey: testkit.EventSecretsKey,
 	}
@@ -90,7 +90,7 @@ func TestServicesRefuseStreamsThatDiffer(t *testing.T) {
 		t.Fatalf("a refused start created projection_peers: %v", err)
 	}
 
-	d, err := app.Open(ctx, serviceConfig(t, n.URL, 0), testLogger(), true)
+	d, err := app.Open(ctx, serviceConfig(t, n.URL, 0), testLogger(), app.Set{Backend: true, Auth: true, Worker: true}, true)
 	if err != nil {
 		t.Fatalf("dev: %v", err)
 	}
@@ -105,12 +105,12 @@ func TestServicesRefuseStreamsThatDiffer(t *testing.T) {
 func TestServicesCheckReplicasOnlyWhenSet(t *testing.T) {
 	n := testkit.StartNATS(t, false)
 	ctx := context.Background()
-	_, err := app.Open(ctx, serviceConfig(t, n.URL, 3), testLogger(), false)
+	_, err := app.Open(ctx, serviceConfig(t, n.URL, 3), testLogger(), app.Set{Backend: true}, false)
 	if err == nil || !strings.Contains(err.Error(), "stream EVENTS: replicas declared 3, found 1") {
 		t.Fatalf("open with 3 replicas on R1 streams: %v", err)
 	}
 	for _, replicas := range []int{0, 1} {
-		d, err := app.Open(ctx, serviceConfig(t, n.URL, replicas), testLogger(), false)
+		d, err := app.Open(ctx, serviceConfig(t, n.URL, replicas), testLogger(), app.Set{Backend: true}, false)
 		if err != nil {
 			t.Fatalf("replicas %d: %v", replicas, err)
 		}
@@ -152,7 +152,7 @@ func TestToolsOpenOnlyWhatTheyNeed(t *testing.T) {
 	// A service migrates it; the tool then opens the ledger, NATS unreachable.
 	migrated := serviceConfig(t, n.URL, 0)
 	migrated.DatabaseURL = cfg.DatabaseURL
-	s, err := app.Open(ctx, migrated, testLogger(), false)
+	s, err := app.Open(ctx, migrated, testLogger(), app.Set{Backend: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,7 @@
 // Package migrations holds the Postgres schema that is not a read model
-// (read models are built by their projections) and applies it.
+// (read models are built by their projections) and applies it: one set for
+// the backend's database (DATABASE_URL), one for the auth service's
+// (AUTH_DATABASE_URL). Each database keeps its own version table.
 package migrations
 
 import (
@@ -18,40 +20,56 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-//go:embed backend/*.sql
-var backend embed.FS
+//go:embed backend/*.sql auth/*.sql
+var files embed.FS
+
+// The sets, by their directory.
+const (
+	backend = "backend"
+	auth    = "auth"
+)
 
 // Up applies every pending backend migration to the database at url
 // (postgres:// or postgresql://). golang-migrate takes an advisory lock, so
 // several processes starting at once apply each migration once.
-func Up(url string) error {
-	src, err := iofs.New(backend, "backend")
+func Up(url string) error { return up(backend, url) }
+
+// UpAuth applies every pending auth migration to the auth database at url.
+func UpAuth(url string) error { return up(auth, url) }
+
+// Check fails unless every backend migration of this build has been applied
+// to the database at url, and changes nothing: for tools, which leave
+// migrating to `rafiki migrate` and the services. A database migrated
+// further by a newer build passes.
+func Check(ctx context.Context, url string) error { return check(ctx, backend, url) }
+
+// CheckAuth is Check for the auth database.
+func CheckAuth(ctx context.Context, url string) error { return check(ctx, auth, url) }
+
+func up(set, url string) error {
+	src, err := iofs.New(files, set)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return fmt.Errorf("migrations %s: %w", set, err)
 	}
 	m, err := migrate.NewWithSourceInstance("iofs", src, pgx5URL(url))
 	if err != nil {
-		return fmt.Errorf("migrations: connect: %w", err)
+		return fmt.Errorf("migrations %s: connect: %w", set, err)
 	}
 	defer m.Close()
 	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("migrations: up: %w", err)
+		return fmt.Errorf("migrations %s: up: %w", set, err)
 	}
 	return nil
 }
 
-// Check fails unless every migration of this build has been applied to the
-// database at url, and changes nothing: for tools, which leave migrating to
-// `rafiki migrate` and the services. A database migrated further by a
-// newer build passes.
-func Check(ctx context.Context, url string) error {
-	latest, err := latestVersion()
+func check(ctx context.Context, set, url string) error {
+	latest, err := latestVersion(set)
 	if err != nil {
 		return err
 	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return fmt.Errorf("migrations: connect: %w", err)
+		return fmt.Errorf("migrations %s: connect: %w", set, err)
 	}
 	defer conn.Close(ctx)
 	var version int64
@@ -60,25 +78,26 @@ func Check(ctx context.Context, url string) error {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("migrations: the database has none of the %d migrations this build needs: run `rafiki migrate`", latest)
+		return fmt.Errorf("migrations %s: the database has none of the %d migrations this build needs: run `rafiki migrate`", set, latest)
 	case err != nil:
-		return fmt.Errorf("migrations: read the version: %w", err)
+		return fmt.Errorf("migrations %s: read the version: %w", set, err)
 	case dirty:
-		return fmt.Errorf("migrations: migration %d stopped half-way (dirty): repair it, then run `rafiki migrate`", version)
+		return fmt.Errorf("migrations %s: migration %d stopped half-way (dirty): repair it, then run `rafiki migrate`", set, version)
 	case version < int64(latest):
-		return fmt.Errorf("migrations: the database is at migration %d, this build needs %d: run `rafiki migrate`", version, latest)
+		return fmt.Errorf("migrations %s: the database is at migration %d, this build needs %d: run `rafiki migrate`", set, version, latest)
 	}
 	return nil
 }
 
-// latestVersion is the version of the last migration this build holds.
-func latestVersion() (uint, error) {
-	files, err := fs.ReadDir(backend, "backend")
+// latestVersion is the version of the last migration of a set this build
+// holds.
+func latestVersion(set string) (uint, error) {
+	entries, err := fs.ReadDir(files, set)
 	if err != nil {
 		return 0, fmt.Errorf("migrations: %w", err)
 	}
 	var latest uint
-	for _, f := range files {
+	for _, f := range entries {
 		m, err := source.Parse(f.Name())
 		if err != nil {
 			return 0, fmt.Errorf("migrations: %s: %w", f.Name(), err)
@@ -86,7 +105,7 @@ func latestVersion() (uint, error) {
 		latest = max(latest, m.Version)
 	}
 	if latest == 0 {
-		return 0, errors.New("migrations: none in this build")
+		return 0, fmt.Errorf("migrations: no %s migration in this build", set)
 	}
 	return latest, nil
 }

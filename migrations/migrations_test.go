@@ -9,9 +9,22 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// Check passes only a database with every migration applied, and changes
-// nothing, not even golang-migrate's version table.
+// Check passes only a database with every migration of its set applied,
+// and changes nothing, not even golang-migrate's version table.
 func TestCheck(t *testing.T) {
+	for _, set := range []struct {
+		name  string
+		up    func(string) error
+		check func(context.Context, string) error
+	}{
+		{"backend", migrations.Up, migrations.Check},
+		{"auth", migrations.UpAuth, migrations.CheckAuth},
+	} {
+		t.Run(set.name, func(t *testing.T) { testCheck(t, set.up, set.check) })
+	}
+}
+
+func testCheck(t *testing.T, up func(string) error, check func(context.Context, string) error) {
 	ctx := context.Background()
 	url := testkit.NewDatabase(t)
 	pool := testkit.Pool(t, url)
@@ -23,17 +36,17 @@ func TestCheck(t *testing.T) {
 		}
 		return n
 	}
-	err := migrations.Check(ctx, url)
+	err := check(ctx, url)
 	if err == nil || !strings.Contains(err.Error(), "has none of the") || !strings.Contains(err.Error(), "rafiki migrate") {
 		t.Fatalf("check of an empty database: %v", err)
 	}
 	if n := tables(); n != 0 {
 		t.Fatalf("check created %d tables", n)
 	}
-	if err := migrations.Up(url); err != nil {
+	if err := up(url); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrations.Check(ctx, url); err != nil {
+	if err := check(ctx, url); err != nil {
 		t.Fatalf("check of a migrated database: %v", err)
 	}
 	for _, tc := range []struct {
@@ -46,12 +59,38 @@ func TestCheck(t *testing.T) {
 		if _, err := pool.Exec(ctx, tc.update); err != nil {
 			t.Fatal(err)
 		}
-		err := migrations.Check(ctx, url)
+		err := check(ctx, url)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// The projections framework writes the same tables in both databases, so
+// the auth set must define them exactly as the backend set ends up.
+func TestAuthProjectionTablesMatchTheBackend(t *testing.T) {
+	ctx := context.Background()
+	columns := func(up func(string) error) string {
+		t.Helper()
+		url := testkit.NewDatabase(t)
+		if err := up(url); err != nil {
+			t.Fatal(err)
+		}
+		var out string
+		err := testkit.Pool(t, url).QueryRow(ctx, `SELECT string_agg(format('%s.%s %s %s %s', table_name, column_name, data_type,
+				is_nullable, coalesce(column_default, '')), E'\n' ORDER BY table_name, column_name)
+			FROM information_schema.columns
+			WHERE table_schema = 'public' AND table_name IN ('projection_checkpoints', 'projection_set_aside')`).Scan(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	backend, auth := columns(migrations.Up), columns(migrations.UpAuth)
+	if backend != auth || !strings.Contains(auth, "stream_created_unix_nanos") || !strings.Contains(auth, "projection_set_aside.error") {
+		t.Fatalf("backend:\n%s\nauth:\n%s", backend, auth)
 	}
 }

@@ -173,7 +173,7 @@ func TestEventThatCannotBeAppliedIsSetAside(t *testing.T) {
 				if line := fmt.Sprintf("sequence=%d", bad); !strings.Contains(logs.String(), line) || !strings.Contains(logs.String(), "event set aside") {
 					t.Fatalf("no log of the event set aside (%s):\n%s", line, logs)
 				}
-				report := app.ProjectionsCheck(e.pool, []*projections.Runner{runner}).Run(ctx)
+				report := app.ProjectionsCheck([]*projections.Runner{runner}, e.pool).Run(ctx)
 				var note app.Note
 				if !errors.As(report, &note) || !strings.Contains(string(note), "assets 1") {
 					t.Fatalf("readiness check: %v, want a passing note of 1 event of assets set aside", report)

@@ -32,8 +32,9 @@ type rig struct{ *H }
 func newRig(tb testing.TB) *rig { return &rig{newHarness(tb)} }
 
 // rafiki configures an installation as H.NewRafiki does, on dataDir and
-// the database dbName of the shared PostgreSQL, which the services create
-// when it is missing; the caller decides whether it outlives the benchmark.
+// the database dbName of the shared PostgreSQL and the auth database
+// dbName_auth, which the services create when they are missing; the caller
+// decides whether they outlive the benchmark.
 func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]string) *Rafiki {
 	g.t.Helper()
 	ports := freePorts(g.t, len(portVars))
@@ -50,6 +51,7 @@ func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]st
 	r.Env["OPEN_PAYMENTS_URL"] = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["OPEN_PAYMENTS_PORT"])
 	r.Env["NATS_URL"] = ""
 	r.Env["DATABASE_URL"] = withDatabase(testkit.PostgresURL(), dbName)
+	r.Env["AUTH_DATABASE_URL"] = withDatabase(testkit.PostgresURL(), dbName+"_auth")
 	for k, v := range set {
 		r.Env[k] = v
 	}
@@ -58,10 +60,13 @@ func (g *rig) rafiki(dataDir, dbName, tenantID, secret string, set map[string]st
 }
 
 // freshDatabase names a database of the shared PostgreSQL that is dropped
-// when the benchmark ends.
+// when the benchmark ends, with its auth database (rafiki's).
 func (g *rig) freshDatabase() string {
 	name := fmt.Sprintf("rafiki_bench_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, databaseCounter.Add(1))
-	g.t.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
+	g.t.Cleanup(func() {
+		dropDatabase(testkit.PostgresURL(), name)
+		dropDatabase(testkit.PostgresURL(), name+"_auth")
+	})
 	return name
 }
 

@@ -433,6 +433,14 @@ func (h *H) NewRafiki(set map[string]string) *Rafiki {
 		r.Env["DATABASE_URL"] = withParam(withDatabase(testkit.PostgresURL(), name), "pool_max_conns", "4")
 		h.t.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
 	}
+	if _, ok := set["AUTH_DATABASE_URL"]; !ok {
+		// The auth service's read models are the installation's own too:
+		// a database shared between installations would be led by one
+		// installation's workers and counted in another's stream.
+		name := fmt.Sprintf("rafiki_system_auth_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, databaseCounter.Add(1))
+		r.Env["AUTH_DATABASE_URL"] = withParam(withDatabase(testkit.PostgresURL(), name), "pool_max_conns", "4")
+		h.t.Cleanup(func() { dropDatabase(testkit.PostgresURL(), name) })
+	}
 	r.DatabaseURL = r.Env["DATABASE_URL"]
 	return r
 }

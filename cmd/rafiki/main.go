@@ -21,12 +21,14 @@ services:
   adminui          the admin web UI
 
 tools:
-  migrate                     apply the Postgres migrations
+  migrate                     apply the Postgres migrations (DATABASE_URL and
+                              AUTH_DATABASE_URL)
   streams apply               create or update the JetStream streams and consumers
                               as streams.yaml declares them, with NATS_STREAM_REPLICAS
                               replicas (unset: existing streams keep theirs)
   streams check               compare the server with streams.yaml; exit 1 if it differs
   replay <projection>         rebuild a read model from the first event, then swap it in
+                              (grants in AUTH_DATABASE_URL, the others in DATABASE_URL)
   events <id> [--at <time>]   print the event history of an object, or its state at a time
   ledger check                verify that every ledger's balances sum to zero and that events
                               explain every deposit and withdrawal

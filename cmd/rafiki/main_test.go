@@ -76,9 +76,9 @@ func TestDevLifecycle(t *testing.T) {
 		"INTERACTION_PORT", "AUTH_ADMIN_PORT", "SERVICE_API_PORT", "ADMIN_UI_PORT", "EMBEDDED_NATS_PORT"} {
 		ports[v] = freePort(t)
 	}
-	databaseURL := testkit.NewDatabase(t)
+	databaseURL, authDatabaseURL := testkit.NewDatabase(t), testkit.NewDatabase(t)
 	dataDir := t.TempDir()
-	env := append(os.Environ(), "DATA_DIR="+dataDir, "DATABASE_URL="+databaseURL,
+	env := append(os.Environ(), "DATA_DIR="+dataDir, "DATABASE_URL="+databaseURL, "AUTH_DATABASE_URL="+authDatabaseURL,
 		"REDIS_URL="+testkit.RedisURL(), "ADMIN_API_SECRET=lifecycle-secret", "NATS_URL=", "EVENT_SECRETS_KEY=",
 		"OPERATOR_TENANT_ID=7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55")
 	for v, p := range ports {
@@ -188,6 +188,21 @@ func TestDevLifecycle(t *testing.T) {
 	out, err = run("replay", "tenants")
 	if err != nil || !strings.Contains(out, "replayed tenants") {
 		t.Fatalf("replay tenants: %v\n%s", err, out)
+	}
+	// The grants read model is in the auth database, which dev created and
+	// migrated.
+	out, err = run("replay", "grants")
+	if err != nil || !strings.Contains(out, "replayed grants: 0 events") {
+		t.Fatalf("replay grants: %v\n%s", err, out)
+	}
+	var grantsCheckpoint int
+	if err := testkit.Pool(t, authDatabaseURL).QueryRow(context.Background(),
+		`SELECT count(*) FROM projection_checkpoints WHERE name = 'grants'`).Scan(&grantsCheckpoint); err != nil || grantsCheckpoint != 1 {
+		t.Fatalf("the auth database's grants checkpoint: %d %v", grantsCheckpoint, err)
+	}
+	out, err = run("replay", "nothing")
+	if err == nil || !strings.Contains(out, "grants") || !strings.Contains(out, "tenants") {
+		t.Fatalf("replay of no projection names every projection: %v\n%s", err, out)
 	}
 	if again, err := os.ReadFile(keyFile); err != nil || string(again) != string(key) {
 		t.Fatalf("dev's key file changed: %v", err)

@@ -77,14 +77,14 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 			base = append(base, kv)
 		}
 	}
-	databaseURL := testkit.NewDatabase(t)
+	databaseURL, authDatabaseURL := testkit.NewDatabase(t), testkit.NewDatabase(t)
 	closedNATS := "nats://" + closedAddress(t)
 	closedPostgres := "postgres://postgres@" + closedAddress(t) + "/none?sslmode=disable"
 	closedRedis := "redis://" + closedAddress(t)
 	run := func(set map[string]string, args ...string) (string, error) {
 		t.Helper()
 		env := append([]string{}, base...)
-		env = append(env, "DATA_DIR="+t.TempDir(), "ADMIN_API_SECRET=tools-secret", "OPERATOR_TENANT_ID="+tenantID,
+		env = append(env, "DATA_DIR="+t.TempDir(), "AUTH_DATABASE_URL="+authDatabaseURL, "ADMIN_API_SECRET=tools-secret", "OPERATOR_TENANT_ID="+tenantID,
 			"EVENT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(testkit.EventSecretsKey),
 			fmt.Sprintf("OPEN_PAYMENTS_PORT=%d", freePort(t)), fmt.Sprintf("ADMIN_PORT=%d", freePort(t)),
 			fmt.Sprintf("CONNECTOR_PORT=%d", freePort(t)), fmt.Sprintf("EMBEDDED_NATS_PORT=%d", freePort(t)))

@@ -35,7 +35,13 @@ func migrate() error {
 	if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
 		return err
 	}
-	fmt.Println("migrations applied")
+	if err := app.EnsureDatabase(ctx, cfg.AuthDatabaseURL); err != nil {
+		return fmt.Errorf("AUTH_DATABASE_URL: %w", err)
+	}
+	if err := migrations.UpAuth(config.ConnectionURL(cfg.AuthDatabaseURL)); err != nil {
+		return err
+	}
+	fmt.Println("migrations applied to DATABASE_URL and AUTH_DATABASE_URL")
 	return nil
 }
 
@@ -119,16 +125,13 @@ func replay(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: rafiki replay <projection>")
 	}
-	if _, ok := app.Projection(args[0], nil); !ok {
-		var names []string
-		for _, p := range app.Projections(nil) {
-			names = append(names, p.Name())
-		}
-		return fmt.Errorf("no projection %q (projections: %v)", args[0], names)
+	_, auth, ok := app.Projection(args[0], nil)
+	if !ok {
+		return fmt.Errorf("no projection %q (projections: %v)", args[0], app.ProjectionNames())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	deps, err := openForTool(ctx, app.ToolNeeds{Events: true, Postgres: true})
+	deps, err := openForTool(ctx, app.ToolNeeds{Events: true, Postgres: !auth, AuthPostgres: auth})
 	if err != nil {
 		return err
 	}
@@ -136,9 +139,10 @@ func replay(args []string) error {
 	return replayOn(ctx, deps, args[0])
 }
 
-// replayOn rebuilds the named projection with deps.
+// replayOn rebuilds the named projection with deps, in the database its
+// read model is in.
 func replayOn(ctx context.Context, deps *app.Deps, name string) error {
-	p, ok := app.Projection(name, deps.Keys)
+	p, auth, ok := app.Projection(name, deps.Keys)
 	if !ok {
 		return fmt.Errorf("no projection %q", name)
 	}
@@ -148,15 +152,19 @@ func replayOn(ctx context.Context, deps *app.Deps, name string) error {
 	}
 	report := newReporter(p.Name())
 	start := time.Now()
-	last, err := projections.Replay(ctx, deps.Pool, deps.JS, app.EventsStream, p, consumer.FilterSubjects[0], report.update)
+	last, err := projections.Replay(ctx, deps.ProjectionPool(auth), deps.JS, app.EventsStream, p, consumer.FilterSubjects[0], report.update)
 	report.finish()
 	if err != nil {
 		return err
 	}
 	fmt.Printf("replayed %s: %d events in %s, checkpoint %d, swapped in\n", p.Name(), report.applied, time.Since(start).Round(time.Millisecond), last)
 	if report.setAside > 0 {
-		fmt.Printf("%d events still cannot be applied and are set aside: SELECT * FROM projection_set_aside WHERE projection = '%s'\n",
-			report.setAside, p.Name())
+		database := "DATABASE_URL"
+		if auth {
+			database = "AUTH_DATABASE_URL"
+		}
+		fmt.Printf("%d events still cannot be applied and are set aside: SELECT * FROM projection_set_aside WHERE projection = '%s' (in %s)\n",
+			report.setAside, p.Name(), database)
 	}
 	return nil
 }

@@ -1,0 +1,1 @@
+DROP TABLE projection_set_aside;
