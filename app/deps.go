@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	rafiki "github.com/rafiki-go/rafiki"
+	"github.com/rafiki-go/rafiki/authsvc"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/eventstore"
@@ -60,6 +61,9 @@ type Deps struct {
 	StreamCredentials *stream.Credentials
 	// Keys seal and open the secrets events carry.
 	Keys *secrets.Keyring
+	// AuthGrants finds grants on the auth read model; nil until it is
+	// opened, and the GNAP endpoints are not served.
+	AuthGrants authsvc.Grants
 }
 
 // Open connects a service to NATS (embedding a server under dev when

@@ -23,6 +23,7 @@ type Running struct {
 	Servers    *Servers
 	Deps       *Deps // nil when no service of the set needs connections
 	Backend    *Backend
+	Auth       *Auth
 	log        *slog.Logger
 	cancelWork context.CancelFunc
 	background sync.WaitGroup
@@ -109,6 +110,9 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.Servers.Handle(OpenPaymentsListener, r.Backend.WalletServer)
+	}
+	if set.Auth && deps.AuthGrants != nil {
+		return r.mountAuth(deps, base)
 	}
 	return nil
 }
