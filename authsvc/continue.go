@@ -49,6 +49,26 @@ func (s *Server) continuation(r *http.Request, body []byte) (GrantRef, grant.Sta
 	return ref, st, token, nil
 }
 
+// parseContinueBody reads a continuation's body: empty (or {}) is a poll,
+// "" here; anything else must carry the interact_ref (401 as Rafiki).
+func parseContinueBody(body []byte) (string, error) {
+	if len(body) == 0 {
+		return "", nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return "", refusal(grant.InvalidRequest, apperr.InvalidInput, "invalid continuation body")
+	}
+	if len(fields) == 0 {
+		return "", nil
+	}
+	var ref string
+	if err := json.Unmarshal(fields["interact_ref"], &ref); err != nil || ref == "" {
+		return "", refusal(grant.InvalidRequest, apperr.Unauthenticated, "missing interaction reference")
+	}
+	return ref, nil
+}
+
 // continueGrant is POST /continue/<id>: a poll when the body is empty,
 // otherwise the continuation with the interact_ref the client was sent.
 func (s *Server) continueGrant(w http.ResponseWriter, r *http.Request) {
@@ -66,17 +86,12 @@ func (s *Server) continueGrantErr(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	var fields map[string]json.RawMessage
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return refusal(grant.InvalidRequest, apperr.InvalidInput, "invalid continuation body")
-		}
+	interactRef, err := parseContinueBody(body)
+	if err != nil {
+		return err
 	}
-	c := commands.ContinueGrant{Meta: meta(r), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token}
-	if len(fields) > 0 {
-		if err := json.Unmarshal(fields["interact_ref"], &c.InteractRef); err != nil || c.InteractRef == "" {
-			return refusal(grant.InvalidRequest, apperr.Unauthenticated, "missing interaction reference")
-		}
+	c := commands.ContinueGrant{
+		Meta: meta(r), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token, InteractRef: interactRef,
 	}
 	out, err := s.deps.Handler.Continue(r.Context(), c)
 	if err != nil {
