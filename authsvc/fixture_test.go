@@ -29,6 +29,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/httpsig"
 	"github.com/rafiki-go/rafiki/outbound"
+	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -106,6 +107,7 @@ type fixture struct {
 	t          *testing.T
 	js         *testkit.NATS
 	store      *eventstore.Store
+	keys       *secrets.Keyring
 	tenants    *tenant.Handler
 	policy     grant.Policy
 	authURL    string
@@ -130,7 +132,7 @@ func setup(t *testing.T, tune func(*grant.Policy)) *fixture {
 	}
 	t.Cleanup(store.Close)
 	keys := testkit.Keyring(t, n.JS)
-	f := &fixture{t: t, js: n, store: store, tenantID: uuid.NewString(), key: newKey(t, "alice-key")}
+	f := &fixture{t: t, js: n, store: store, keys: keys, tenantID: uuid.NewString(), key: newKey(t, "alice-key")}
 	f.tenants = tenant.NewHandler(handlers.SealSecrets(store, keys), uuid.NewString(), "test.rafiki")
 	if _, _, err := f.tenants.Create(ctx, commands.CreateTenant{
 		Meta: f.meta(), TenantID: f.tenantID, APISecret: "api-secret",
