@@ -91,7 +91,7 @@ func (s *Server) continueGrantErr(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	c := commands.ContinueGrant{
-		Meta: meta(r), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token, InteractRef: interactRef,
+		Meta: meta(), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token, InteractRef: interactRef,
 	}
 	out, err := s.deps.Handler.Continue(r.Context(), c)
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Server) revokeGrantErr(r *http.Request) error {
 		return err
 	}
 	_, err = s.deps.Handler.Revoke(r.Context(), commands.RevokeGrant{
-		Meta: meta(r), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token,
+		Meta: meta(), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token,
 	})
 	return err
 }

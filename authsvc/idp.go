@@ -93,7 +93,7 @@ func (s *Server) chooseErr(r *http.Request) error {
 	if !secretMatches(r.Header.Get(idpSecretHeader), tenant.IDPSecret) {
 		return refusal(grant.InvalidInteraction, apperr.Unauthenticated, "invalid x-idp-secret")
 	}
-	c := commands.InteractionChoice{Meta: meta(r), GrantID: ref.GrantID, InteractionID: st.Interaction.ID, Nonce: st.Interaction.Nonce}
+	c := commands.InteractionChoice{Meta: meta(), GrantID: ref.GrantID, InteractionID: st.Interaction.ID, Nonce: st.Interaction.Nonce}
 	switch chi.URLParam(r, "choice") {
 	case "accept":
 		_, err = s.deps.Handler.Accept(r.Context(), c)

@@ -132,7 +132,7 @@ func (s *Server) finishInteractionErr(w http.ResponseWriter, r *http.Request) er
 		return refusal(grant.UnknownInteraction, apperr.NotFound, "unknown interaction")
 	}
 	out, _, err := s.deps.Handler.Finish(r.Context(), commands.FinishInteraction{
-		Meta: meta(r), GrantID: ref.GrantID, InteractionID: st.Interaction.ID, Nonce: st.Interaction.Nonce,
+		Meta: meta(), GrantID: ref.GrantID, InteractionID: st.Interaction.ID, Nonce: st.Interaction.Nonce,
 	})
 	var ge *grant.Error
 	if errors.As(err, &ge) && ge.Code == grant.InvalidInteraction && st.Finishable() {

@@ -111,7 +111,7 @@ func (s *Server) requestGrantErr(w http.ResponseWriter, r *http.Request) error {
 		}
 		clientName = name
 	}
-	c.Meta = meta(r)
+	c.Meta = meta()
 	out, err := s.deps.Handler.Request(r.Context(), c)
 	if err != nil {
 		return err

@@ -118,7 +118,7 @@ func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
 
 // meta is a new command's: every GNAP request is a new command, as its
 // signature may be used once.
-func meta(r *http.Request) commands.Meta {
+func meta() commands.Meta {
 	id := uuid.NewString()
 	return commands.Meta{ID: id, CorrelationID: id}
 }

@@ -58,7 +58,7 @@ func (s *Server) rotateTokenErr(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, _, err := s.deps.Handler.Rotate(r.Context(), commands.RotateToken{
-		Meta: meta(r), GrantID: ref.GrantID, TokenID: chi.URLParam(r, "id"), TokenValue: gnapToken(r),
+		Meta: meta(), GrantID: ref.GrantID, TokenID: chi.URLParam(r, "id"), TokenValue: gnapToken(r),
 	})
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (s *Server) revokeTokenErr(r *http.Request) error {
 		return err
 	}
 	_, err = s.deps.Handler.RevokeToken(r.Context(), commands.RevokeToken{
-		Meta: meta(r), GrantID: ref.GrantID, TokenID: chi.URLParam(r, "id"), TokenValue: gnapToken(r),
+		Meta: meta(), GrantID: ref.GrantID, TokenID: chi.URLParam(r, "id"), TokenValue: gnapToken(r),
 	})
 	return err
 }
