@@ -20,7 +20,8 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// `rafiki auth` alone opens NATS, Redis and the auth database, which it
+// `rafiki auth` alone opens NATS, Redis, the keyring (tenants' secrets are
+// sealed in their events) and the auth database, which it
 // creates and migrates, and nothing of the backend's (its database is
 // unreachable here); its listeners are ready on those. A worker beside it
 // runs the grants projection into the auth database, and the auth process
@@ -43,7 +44,6 @@ func TestAuthAloneOpensTheAuthDatabase(t *testing.T) {
 	cfg := serviceConfig(t, n.URL, 0)
 	cfg.DatabaseURL = closedURL(t, "postgres") + "/none?sslmode=disable"
 	cfg.AuthDatabaseURL = authURL
-	cfg.EventSecretsKey = nil
 	auth, err := app.Start(ctx, cfg, testLogger(), app.Set{Auth: true}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestAuthAloneOpensTheAuthDatabase(t *testing.T) {
 		auth.Stop(stop)
 	})
 	d := auth.Deps
-	if d.Pool != nil || d.Ledger != nil || d.Keys != nil || d.AuthPool == nil || d.Redis == nil || d.Store == nil || auth.Auth == nil || auth.Backend != nil {
+	if d.Pool != nil || d.Ledger != nil || d.Keys == nil || d.AuthPool == nil || d.Redis == nil || d.Store == nil || auth.Auth == nil || auth.Backend != nil {
 		t.Fatalf("auth opened %+v", d)
 	}
 	if err := migrations.CheckAuth(ctx, authURL); err != nil {
@@ -110,7 +110,7 @@ func TestAuthAloneOpensTheAuthDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, found, err := auth.Auth.Grants.ByContinueID(ctx, req.ContinueID)
+	ref, found, err := auth.Auth.Store.ByContinueID(ctx, req.ContinueID)
 	if err != nil || !found || ref.GrantID != req.GrantID || ref.TenantID != tenantID {
 		t.Fatalf("grant by its continuation id: %+v %t %v", ref, found, err)
 	}

@@ -77,6 +77,9 @@ type Deps struct {
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev bool) (*Deps, error) {
 	d := &Deps{Config: cfg, Log: log}
 	backend, auth := set.Backend || set.Worker, set.Auth || set.Worker
+	// The auth service opens the secrets of tenant events: identity
+	// providers' and API secrets.
+	keys := backend || set.Auth
 	var masterKey []byte
 	if backend {
 		credentials, err := stream.NewCredentials(cfg.StreamSecret)
@@ -84,6 +87,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 			return nil, err
 		}
 		d.StreamCredentials = credentials
+	}
+	if keys {
+		var err error
 		if masterKey, err = EventSecretsKey(cfg); err != nil {
 			return nil, err
 		}
@@ -109,10 +115,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 		return nil, err
 	}
 	d.Store = store
-	if backend {
+	if keys {
 		if err := d.openKeys(masterKey); err != nil {
 			return nil, err
 		}
+	}
+	if backend {
 		if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 			return nil, err
 		}

@@ -108,13 +108,18 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		r.Servers.SetHealth(l.Name, NewHealth(base...))
 	}
 	if set.Auth {
-		r.Auth = NewAuth(deps)
+		if r.Auth, err = NewAuth(deps); err != nil {
+			return err
+		}
 		r.background.Go(func() { r.Auth.Waiter.Run(work) })
 		// Lookups that miss wait on the auth database's checkpoints; the
 		// admin API's signatures and the interaction's sessions need Redis.
 		for _, l := range AuthListeners(r.Config, dev) {
 			r.Servers.SetHealth(l.Name, NewHealth(slices.Concat(base, []Check{RedisCheck(deps.Redis), WaiterCheck(r.Auth.Waiter)})...))
 		}
+		r.Servers.Handle(AuthListener, r.Auth.Server.Routes())
+		r.Servers.Handle(InteractionListener, r.Auth.Server.InteractionRoutes())
+		r.Servers.Handle(AuthAdminListener, r.Auth.AdminHandler(deps))
 	}
 	if set.Backend {
 		r.Backend = NewBackend(deps)

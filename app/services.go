@@ -240,10 +240,10 @@ func (b *Backend) SeedOperator(ctx context.Context, d *Deps) error {
 
 // operatorSecrets answers for the operator from configuration, so that the
 // operator can sign requests before any projection has run, and for every
-// other tenant from the read model.
+// other tenant from read (the tenants read model, or tenant events).
 type operatorSecrets struct {
 	operatorID, secret string
-	read               *readmodel.Reader
+	read               adminauth.Secrets
 }
 
 func (s operatorSecrets) APISecret(ctx context.Context, tenantID string) (string, bool, error) {

@@ -68,6 +68,25 @@ type Config struct {
 	TigerBeetleAddresses    []string
 	GraphQLIdempotencyTTL   time.Duration
 	GraphQLIdempotencyLock  time.Duration
+	// The auth service (GNAP). AuthServerURL (AUTH_SERVER_URL) is the
+	// public URL its grant, continuation, token and interaction URLs are
+	// made from. IdentityServerURL and IdentityServerSecret
+	// (IDENTITY_SERVER_URL, IDENTITY_SERVER_SECRET) are the operator
+	// tenant's consent URL and identity provider secret when its events
+	// carry none. CookieKey (COOKIE_KEY) signs the interaction session
+	// cookie, sent with SameSite InteractionCookieSameSite
+	// (INTERACTION_COOKIE_SAME_SITE: lax, strict, none, or unset).
+	AuthServerURL              string
+	IdentityServerURL          string
+	IdentityServerSecret       string
+	CookieKey                  string
+	InteractionCookieSameSite  string
+	Wait                       time.Duration // WAIT_SECONDS
+	InteractionExpiry          time.Duration // INTERACTION_EXPIRY_SECONDS
+	AccessTokenExpiry          time.Duration // ACCESS_TOKEN_EXPIRY_SECONDS
+	IncomingPaymentInteraction bool          // INCOMING_PAYMENT_INTERACTION
+	QuoteInteraction           bool          // QUOTE_INTERACTION
+	ListAllInteraction         bool          // LIST_ALL_ACCESS_INTERACTION
 	// Failpoint names a point where the process kills itself, for tests
 	// of crash recovery (RAFIKI_FAILPOINT; docs/OPERATIONS.md); "" in
 	// production.
@@ -127,6 +146,17 @@ func Load(service string) (Config, error) {
 	}
 	c.OpenPaymentsURL = strings.TrimRight(r.str("OPEN_PAYMENTS_URL", fmt.Sprintf("http://localhost:%d", c.OpenPaymentsPort)), "/")
 	c.AuthServerGrantURL = strings.TrimRight(r.str("AUTH_SERVER_GRANT_URL", fmt.Sprintf("http://localhost:%d", c.AuthPort)), "/")
+	c.AuthServerURL = strings.TrimRight(r.str("AUTH_SERVER_URL", fmt.Sprintf("http://localhost:%d", c.AuthPort)), "/")
+	c.IdentityServerURL = r.str("IDENTITY_SERVER_URL", "")
+	c.IdentityServerSecret = r.str("IDENTITY_SERVER_SECRET", "")
+	c.CookieKey = r.str("COOKIE_KEY", "")
+	c.InteractionCookieSameSite = strings.ToLower(r.str("INTERACTION_COOKIE_SAME_SITE", ""))
+	c.Wait = time.Duration(r.integer("WAIT_SECONDS", 5)) * time.Second
+	c.InteractionExpiry = time.Duration(r.integer("INTERACTION_EXPIRY_SECONDS", 600)) * time.Second
+	c.AccessTokenExpiry = time.Duration(r.integer("ACCESS_TOKEN_EXPIRY_SECONDS", 600)) * time.Second
+	c.IncomingPaymentInteraction = r.boolean("INCOMING_PAYMENT_INTERACTION", false)
+	c.QuoteInteraction = r.boolean("QUOTE_INTERACTION", false)
+	c.ListAllInteraction = r.boolean("LIST_ALL_ACCESS_INTERACTION", true)
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
 	c.UseHTTP = r.boolean("USE_HTTP", nodeEnv == "development")
 	if r.err != nil {
@@ -141,6 +171,19 @@ func Load(service string) (Config, error) {
 	}
 	if c.UseHTTP && c.Production {
 		return c, fmt.Errorf("config: USE_HTTP must not be set in production")
+	}
+	switch c.InteractionCookieSameSite {
+	case "", "lax", "strict", "none":
+	default:
+		return c, fmt.Errorf("config: INTERACTION_COOKIE_SAME_SITE (%q) must be lax, strict, none or unset", c.InteractionCookieSameSite)
+	}
+	if c.Wait < 0 || c.InteractionExpiry <= 0 || c.AccessTokenExpiry <= 0 {
+		return c, fmt.Errorf("config: WAIT_SECONDS must be 0 or more, INTERACTION_EXPIRY_SECONDS and ACCESS_TOKEN_EXPIRY_SECONDS above 0")
+	}
+	// Production leaves an unset COOKIE_KEY empty: only the auth service
+	// needs one, and refuses to start without it.
+	if c.CookieKey == "" && !c.Production {
+		c.CookieKey = devCookieKey
 	}
 	if c.AdminAPISecret == "" {
 		if c.Production {

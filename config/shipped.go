@@ -12,8 +12,9 @@ import (
 // docker-compose.yml and deploy/, so that a new one cannot be forgotten
 // here).
 var shippedSecrets = map[string]bool{
-	devAdminAPISecret:                              true,
-	"change-me-admin-api-secret":                   true,
+	devAdminAPISecret:            true,
+	devCookieKey:                 true,
+	"change-me-admin-api-secret": true,
 	"Y2hhbmdlLW1lLXN0cmVhbS1zZWNyZXQtMzItYnl0ZXM=": true, // "change-me-stream-secret-32-bytes"
 	"change-me-backend-db":                         true,
 	"change-me-auth-db":                            true,
@@ -23,8 +24,12 @@ var shippedSecrets = map[string]bool{
 // ADMIN_API_SECRET is unset.
 const devAdminAPISecret = "rafiki-dev-admin-secret"
 
+// devCookieKey signs interaction session cookies outside production when
+// COOKIE_KEY is unset.
+const devCookieKey = "rafiki-dev-cookie-key"
+
 // secretVariables are the variables that hold a secret themselves.
-var secretVariables = []string{"ADMIN_API_SECRET", "STREAM_SECRET", "EVENT_SECRETS_KEY", "EVENT_SECRETS_KEY_PREVIOUS"}
+var secretVariables = []string{"ADMIN_API_SECRET", "STREAM_SECRET", "EVENT_SECRETS_KEY", "EVENT_SECRETS_KEY_PREVIOUS", "COOKIE_KEY", "IDENTITY_SERVER_SECRET"}
 
 // urlVariables are the variables whose URLs may hold a password.
 var urlVariables = []string{"DATABASE_URL", "AUTH_DATABASE_URL", "REDIS_URL"}

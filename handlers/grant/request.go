@@ -86,3 +86,10 @@ func issue(f Fresh, p Policy) *events.AccessTokenIssued {
 		TokenID: f.TokenID, ValueHash: TokenHash(f.TokenValue), ExpiresInSeconds: int64(p.AccessTokenExpiry.Seconds()),
 	}
 }
+
+// Interactive tells whether a grant request will need its resource owner's
+// interaction, as Request decides it, so that what only an interactive
+// grant needs (the client's display name) is fetched for those alone.
+func Interactive(c commands.RequestGrant, p Policy) (bool, error) {
+	return needsInteraction(c, p)
+}
