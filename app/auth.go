@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -11,8 +13,10 @@ import (
 	"github.com/rafiki-go/rafiki/authstore"
 	"github.com/rafiki-go/rafiki/authsvc"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/httpsig"
+	"github.com/rafiki-go/rafiki/introspection"
 	"github.com/rafiki-go/rafiki/outbound"
 	"github.com/rafiki-go/rafiki/projections"
 )
@@ -26,6 +30,11 @@ type Auth struct {
 	Grants  *grant.Handler
 	Tenants *authsvc.Tenants
 	Server  *authsvc.Server
+	// Introspection answers resource servers, through Tokens, a cache of
+	// active tokens that follows the grant events.
+	Introspection  *introspection.Server
+	Tokens         *introspection.Cache[introspection.Token]
+	readYourWrites time.Duration
 }
 
 // GrantPolicy is the grant handler's policy from Rafiki's variables.
@@ -50,12 +59,19 @@ func sameSite(v string) http.SameSite {
 	return http.SameSiteDefaultMode
 }
 
-// NewAuth builds the auth service on open connections; the waiter's Run
-// must be running for lookups that miss to catch up.
-func NewAuth(d *Deps) (*Auth, error) {
+// NewAuth builds the auth service on open connections, its token cache
+// following the grant events until ctx ends; the waiter's Run must be
+// running for lookups that miss to catch up.
+func NewAuth(ctx context.Context, d *Deps) (*Auth, error) {
 	cfg := d.Config
 	waiter := projections.NewWaiter(d.AuthPool, d.Log)
 	store := authstore.New(d.AuthPool, d.Store, waiter, cfg.ReadYourWritesTimeout)
+	a := &Auth{Waiter: waiter, Store: store, Tokens: introspection.NewCache[introspection.Token](),
+		readYourWrites: cfg.ReadYourWritesTimeout}
+	if err := a.Tokens.Follow(ctx, d.NC); err != nil {
+		return nil, err
+	}
+	a.Introspection = introspection.NewServer(introspectionTokens{store}, a.Tokens, d.Log)
 	policy := GrantPolicy(cfg)
 	tenants := authsvc.NewTenants(d.Store, d.Keys, cfg.OperatorTenantID, cfg.IdentityServerURL, cfg.IdentityServerSecret)
 	handler := grant.NewHandler(d.Store, policy, tenants.ForGrants)
@@ -66,12 +82,48 @@ func NewAuth(d *Deps) (*Auth, error) {
 		Signatures: httpsig.Options{Replay: httpsig.RedisReplayGuard{Redis: d.Redis, Prefix: "gnap:signature:"}},
 	}, authsvc.Deps{
 		Handler: handler, Lookup: store, Store: d.Store, Tenants: tenants,
-		Keys: httpsig.NewJWKSFetcher(httpsig.FetcherOptions{Client: client}), Client: client, Log: d.Log,
+		Keys: httpsig.NewJWKSFetcher(httpsig.FetcherOptions{Client: client}), Client: client,
+		Revoked: a.revoked, Log: d.Log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Auth{Waiter: waiter, Store: store, Grants: handler, Tenants: tenants, Server: server}, nil
+	a.Grants, a.Tenants, a.Server = handler, tenants, server
+	return a, nil
+}
+
+// revoked makes a revocation visible before it is answered: the read model
+// has applied it, and no cached answer about the grant is left (none is
+// cached for a while after, see package introspection).
+func (a *Auth) revoked(ctx context.Context, grantID string, sequence uint64) error {
+	if err := a.Waiter.Wait(ctx, projections.Grants{}.Name(), sequence, a.readYourWrites); err != nil {
+		return err
+	}
+	a.Tokens.ForgetGrant(grantID)
+	return nil
+}
+
+// introspectionTokens reads tokens for introspection from the auth read
+// model; a revoked or rotated token is not found.
+type introspectionTokens struct{ store *authstore.Store }
+
+func (t introspectionTokens) TokenByValueHash(ctx context.Context, hash string) (introspection.Token, bool, error) {
+	tok, found, err := t.store.TokenByValueHash(ctx, hash)
+	if err != nil || !found || tok.Revoked {
+		return introspection.Token{}, false, err
+	}
+	access := make([]events.GrantAccess, len(tok.Grant.Access))
+	for i, a := range tok.Grant.Access {
+		access[i] = events.GrantAccess{Type: a.Type, Actions: a.Actions, Limits: a.Limits}
+		if a.Identifier != nil {
+			access[i].Identifier = *a.Identifier
+		}
+	}
+	return introspection.Token{
+		GrantID: tok.Grant.ID, GrantRevoked: tok.Grant.State == events.GrantStateFinalized &&
+			tok.Grant.FinalizationReason != nil && *tok.Grant.FinalizationReason == events.FinalizationRevoked,
+		Client: tok.Grant.Client, Access: access, CreatedAt: tok.CreatedAt, ExpiresIn: tok.ExpiresIn,
+	}, true, nil
 }
 
 // AdminHandler is the signed auth admin GraphQL endpoint, on the auth admin
@@ -79,9 +131,7 @@ func NewAuth(d *Deps) (*Auth, error) {
 // from its events.
 func (a *Auth) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
-	gql := authadmin.Handler(&authadmin.Resolver{
-		Store: a.Store, Grants: a.Grants, Waiter: a.Waiter, ReadYourWritesTimeout: cfg.ReadYourWritesTimeout,
-	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log})
+	gql := authadmin.Handler(&authadmin.Resolver{Store: a.Store, Grants: a.Grants, Revoked: a.revoked}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log})
 	auth := adminauth.Middleware(adminauth.Config{
 		OperatorSecret: cfg.AdminAPISecret, SignatureVersion: cfg.AdminSignatureVersion, TTL: cfg.AdminSignatureTTL,
 	}, operatorSecrets{operatorID: cfg.OperatorTenantID, secret: cfg.AdminAPISecret, read: a.Tenants}, d.Redis, d.Log)

@@ -108,7 +108,7 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		r.Servers.SetHealth(l.Name, NewHealth(base...))
 	}
 	if set.Auth {
-		if r.Auth, err = NewAuth(deps); err != nil {
+		if r.Auth, err = NewAuth(work, deps); err != nil {
 			return err
 		}
 		r.background.Go(func() { r.Auth.Waiter.Run(work) })
@@ -120,6 +120,7 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		r.Servers.Handle(AuthListener, r.Auth.Server.Routes())
 		r.Servers.Handle(InteractionListener, r.Auth.Server.InteractionRoutes())
 		r.Servers.Handle(AuthAdminListener, r.Auth.AdminHandler(deps))
+		r.Servers.Handle(IntrospectionListener, r.Auth.Introspection)
 	}
 	if set.Backend {
 		r.Backend = NewBackend(deps)

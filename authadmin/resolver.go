@@ -9,7 +9,6 @@ package authadmin
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -19,15 +18,16 @@ import (
 	"github.com/rafiki-go/rafiki/authstore"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers/grant"
-	"github.com/rafiki-go/rafiki/projections"
 )
 
 // Resolver holds what the resolvers use.
 type Resolver struct {
-	Store                 *authstore.Store
-	Grants                *grant.Handler
-	Waiter                *projections.Waiter
-	ReadYourWritesTimeout time.Duration
+	Store  *authstore.Store
+	Grants *grant.Handler
+	// Revoked runs after a revocation is stored (at sequence) and before it
+	// is answered: the caller reads the grant next, and introspection must
+	// not find its tokens active any more.
+	Revoked func(ctx context.Context, grantID string, sequence uint64) error
 }
 
 // Handler serves the schema on POST with the backend admin API's rules.
@@ -63,8 +63,7 @@ func (r *Resolver) revoke(ctx context.Context, grantID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The caller reads the grant next: it must show the revocation.
-	if err := r.Waiter.Wait(ctx, projections.Grants{}.Name(), res.Sequence, r.ReadYourWritesTimeout); err != nil {
+	if err := r.Revoked(ctx, grantID, res.Sequence); err != nil {
 		return "", err
 	}
 	return grantID, nil

@@ -133,8 +133,11 @@ func (s *Server) revokeGrantErr(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.deps.Handler.Revoke(r.Context(), commands.RevokeGrant{
+	res, err := s.deps.Handler.Revoke(r.Context(), commands.RevokeGrant{
 		Meta: meta(), GrantID: ref.GrantID, ContinueID: chi.URLParam(r, "id"), ContinueToken: token,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return s.revoked(r.Context(), ref.GrantID, res.Sequence)
 }

@@ -57,7 +57,12 @@ type Deps struct {
 	Keys *httpsig.JWKSFetcher
 	// Client fetches clients' wallet addresses (outbound.NewClient).
 	Client *http.Client
-	Log    *slog.Logger
+	// Revoked, when set, runs after a revocation or a rotation is stored
+	// (at sequence) and before it is answered, so that nothing that reads
+	// tokens elsewhere (introspection) finds the revoked one active once
+	// the client was told it is gone.
+	Revoked func(ctx context.Context, grantID string, sequence uint64) error
+	Log     *slog.Logger
 }
 
 // Server serves the GNAP endpoints and the identity provider's API.
@@ -183,3 +188,11 @@ func (s *Server) manageURI(tokenID string) string {
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// revoked runs the Revoked hook, when there is one.
+func (s *Server) revoked(ctx context.Context, grantID string, sequence uint64) error {
+	if s.deps.Revoked == nil {
+		return nil
+	}
+	return s.deps.Revoked(ctx, grantID, sequence)
+}

@@ -57,10 +57,13 @@ func (s *Server) rotateTokenErr(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, _, err := s.deps.Handler.Rotate(r.Context(), commands.RotateToken{
+	t, res, err := s.deps.Handler.Rotate(r.Context(), commands.RotateToken{
 		Meta: meta(), GrantID: ref.GrantID, TokenID: chi.URLParam(r, "id"), TokenValue: gnapToken(r),
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.revoked(r.Context(), ref.GrantID, res.Sequence); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, rotatedBody{AccessToken: s.accessToken(t, st.Access)})
@@ -85,8 +88,11 @@ func (s *Server) revokeTokenErr(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.deps.Handler.RevokeToken(r.Context(), commands.RevokeToken{
+	res, err := s.deps.Handler.RevokeToken(r.Context(), commands.RevokeToken{
 		Meta: meta(), GrantID: ref.GrantID, TokenID: chi.URLParam(r, "id"), TokenValue: gnapToken(r),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return s.revoked(r.Context(), ref.GrantID, res.Sequence)
 }
