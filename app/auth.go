@@ -79,7 +79,7 @@ func NewAuth(ctx context.Context, d *Deps) (*Auth, error) {
 	server, err := authsvc.New(authsvc.Config{
 		AuthServerURL: cfg.AuthServerURL, Policy: policy,
 		CookieKey: []byte(cfg.CookieKey), CookieSameSite: sameSite(cfg.InteractionCookieSameSite),
-		Signatures: httpsig.Options{Replay: httpsig.RedisReplayGuard{Redis: d.Redis, Prefix: "gnap:signature:"}},
+		Signatures: httpsig.Options{Replay: httpsig.RedisReplayGuard{Redis: d.Redis, Prefix: "gnap:signature:"}, AlsoHTTP: cfg.UseHTTP},
 	}, authsvc.Deps{
 		Handler: handler, Lookup: store, Store: d.Store, Tenants: tenants,
 		Keys: httpsig.NewJWKSFetcher(httpsig.FetcherOptions{Client: client}), Client: client,

@@ -20,6 +20,10 @@ type Options struct {
 	// removes) clients address this service by; nil means the scheme and
 	// Host the request arrived with.
 	PublicBaseURL *url.URL
+	// AlsoHTTP accepts, besides the https PublicBaseURL, its http form:
+	// clients told to reach https URLs over plain http (USE_HTTP, the Open
+	// Payments client's useHttp) sign the URL they requested.
+	AlsoHTTP bool
 	// Window is how old a signature's created may be. Default 5 minutes.
 	Window time.Duration
 	// Skew is how far in the future created may be. Default 30 s.
@@ -108,8 +112,14 @@ func Verify(req *http.Request, body []byte, keys KeySource, opts Options) (Verif
 		}
 		return Verified{}, err
 	}
-	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, []byte(base), sig) {
-		return Verified{}, refuse(ReasonBadSignature, "signature does not verify with key %q", p.keyID)
+	if len(pub) != ed25519.PublicKeySize {
+		return Verified{}, refuse(ReasonBadSignature, "key %q is not an Ed25519 public key", p.keyID)
+	}
+	if !ed25519.Verify(pub, []byte(base), sig) {
+		overHTTP, err := httpForm(req, opts, list)
+		if err != nil || overHTTP == "" || !ed25519.Verify(pub, []byte(overHTTP), sig) {
+			return Verified{}, refuse(ReasonBadSignature, "signature does not verify with key %q", p.keyID)
+		}
 	}
 
 	// Ed25519 signatures are deterministic and Go refuses non-canonical
@@ -249,4 +259,15 @@ func checkBody(h http.Header, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// httpForm is the signature base over the http form of an https public base
+// URL, when AlsoHTTP allows it ("" otherwise).
+func httpForm(req *http.Request, opts Options, list sfInnerList) (string, error) {
+	if !opts.AlsoHTTP || opts.PublicBaseURL == nil || opts.PublicBaseURL.Scheme != "https" {
+		return "", nil
+	}
+	plain := *opts.PublicBaseURL
+	plain.Scheme = "http"
+	return signatureBase(req, &plain, list.items, list.serialize())
 }

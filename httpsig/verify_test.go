@@ -69,6 +69,19 @@ func TestVerifyRefusals(t *testing.T) {
 		return &setup{req: received(t, client, []byte(body)), body: []byte(body), keys: InlineKey(jwk),
 			opts: Options{Replay: &memoryGuard{}, Now: func() time.Time { return testNow }}}
 	}
+	// overHTTP is signed by a client that requested the https public URL
+	// over plain http (USE_HTTP, useHttp), as it reached the server.
+	overHTTP := func(t *testing.T) *setup {
+		client := newClientRequest(t, http.MethodPost, strings.Replace(testURL, "https:", "http:", 1), map[string]string{"Authorization": "GNAP tok"})
+		if err := Sign(client, []byte(testBody), key, "k1", testNow); err != nil {
+			t.Fatal(err)
+		}
+		s := &setup{req: received(t, client, []byte(testBody)), body: []byte(testBody), keys: InlineKey(jwk),
+			opts: Options{Replay: &memoryGuard{}, Now: func() time.Time { return testNow }}}
+		s.req.TLS = nil
+		s.opts.PublicBaseURL = mustURL(t, "https://wallet.example")
+		return s
+	}
 	std := []sfParam{{key: "keyid", str: "k1"}, {key: "created", num: testNow.Unix(), isInt: true}}
 	sha256Digest := func() string { s := sha256.Sum256([]byte(testBody)); return "sha-256=:" + b64(s[:]) + ":" }
 	sha512Digest := func(body string) string { s := sha512.Sum512([]byte(body)); return "sha-512=:" + b64(s[:]) + ":" }
@@ -102,6 +115,12 @@ func TestVerifyRefusals(t *testing.T) {
 			return s
 		}, ""},
 
+		{"signed over http for an https public URL, with AlsoHTTP", func(t *testing.T) *setup {
+			s := overHTTP(t)
+			s.opts.AlsoHTTP = true
+			return s
+		}, ""},
+		{"signed over http for an https public URL, without AlsoHTTP", overHTTP, ReasonBadSignature},
 		{"behind a proxy, without the public base URL", func(t *testing.T) *setup {
 			s := signed(t, testNow, nil)
 			s.req.Host, s.req.TLS = "backend:3000", nil
