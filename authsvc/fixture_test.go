@@ -59,6 +59,12 @@ func (g *foldedGrants) find(ctx context.Context, key string) (authsvc.GrantRef, 
 		switch e := ev.(type) {
 		case *events.GrantRequested:
 			g.refs["continue:"+e.ContinueID] = ref
+			if e.Interaction != nil {
+				g.refs["interaction:"+e.Interaction.InteractionID] = ref
+			}
+			if e.AccessToken != nil {
+				g.refs["token:"+e.AccessToken.TokenID] = ref
+			}
 		case *events.InteractionStarted:
 			g.refs["interaction:"+e.InteractionID] = ref
 		case *events.AccessTokenIssued:

@@ -84,16 +84,20 @@ type GrantSubjectID struct {
 }
 
 // GrantRequested creates a grant. A non-interactive grant starts APPROVED
-// (its access token is issued by the same command); an interactive one
-// PENDING, followed by its interaction's start.
+// with its access token (AccessToken); an interactive one PENDING with its
+// interaction started (Interaction). A request is one event, so that it is
+// stored as one message: a write of several messages must be an atomic
+// batch, which costs the server far more than a message.
 type GrantRequested struct {
-	State             string           `json:"state"`
-	Access            []GrantAccess    `json:"access,omitempty"`
-	Subject           []GrantSubjectID `json:"subject,omitempty"`
-	Client            GrantClient      `json:"client"`
-	Interact          *GrantInteract   `json:"interact,omitempty"`
-	ContinueID        string           `json:"continueId"`
-	ContinueTokenHash string           `json:"continueTokenHash"`
+	State             string              `json:"state"`
+	Access            []GrantAccess       `json:"access,omitempty"`
+	Subject           []GrantSubjectID    `json:"subject,omitempty"`
+	Client            GrantClient         `json:"client"`
+	Interact          *GrantInteract      `json:"interact,omitempty"`
+	ContinueID        string              `json:"continueId"`
+	ContinueTokenHash string              `json:"continueTokenHash"`
+	Interaction       *InteractionStarted `json:"interaction,omitempty"`
+	AccessToken       *AccessTokenIssued  `json:"accessToken,omitempty"`
 }
 
 // GrantPolled records a continuation poll of a pending grant: the next one

@@ -104,7 +104,15 @@ func (Grants) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
 	switch e := ev.(type) {
 	case *events.GrantRequested:
-		return queueGrantRequested(b, env, e)
+		if err := queueGrantRequested(b, env, e); err != nil {
+			return err
+		}
+		if e.Interaction != nil {
+			return Grants{}.Apply(b, env, e.Interaction)
+		}
+		if e.AccessToken != nil {
+			return Grants{}.Apply(b, env, e.AccessToken)
+		}
 	case *events.GrantPolled:
 		queueGrantState(b, id, at, seq, nil, nil)
 	case *events.GrantApproved:

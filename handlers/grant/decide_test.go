@@ -74,10 +74,20 @@ func pending(t *testing.T, interact *events.GrantInteract) []step {
 	return []step{decided(t, State{}, t0)(decideRequest(State{}, c, policy, withIDP, fresh))}
 }
 
+// types are the decided events' types; a grant request is followed by the
+// types of what it carries (its interaction's start, its token).
 func types(evs []events.Event) []string {
-	out := make([]string, len(evs))
-	for i, ev := range evs {
-		out[i] = ev.EventType()
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.EventType())
+		if r, ok := ev.(*events.GrantRequested); ok {
+			if r.Interaction != nil {
+				out = append(out, r.Interaction.EventType())
+			}
+			if r.AccessToken != nil {
+				out = append(out, r.AccessToken.EventType())
+			}
+		}
 	}
 	return out
 }
@@ -177,8 +187,9 @@ func TestDecideRequest(t *testing.T) {
 	})
 	t.Run("no token value in events", func(t *testing.T) {
 		evs, _ := decideRequest(State{}, req(incoming), policy, withIDP, fresh)
-		r, tok := evs[0].(*events.GrantRequested), evs[1].(*events.AccessTokenIssued)
-		if r.ContinueTokenHash != TokenHash(fresh.ContinueToken) || tok.ValueHash != TokenHash(fresh.TokenValue) ||
+		r := evs[0].(*events.GrantRequested)
+		tok := r.AccessToken
+		if len(evs) != 1 || tok == nil || r.ContinueTokenHash != TokenHash(fresh.ContinueToken) || tok.ValueHash != TokenHash(fresh.TokenValue) ||
 			tok.TokenID != fresh.TokenID || tok.ExpiresInSeconds != 600 || r.State != events.GrantStateApproved {
 			t.Fatalf("%+v %+v", r, tok)
 		}

@@ -194,11 +194,12 @@ func (h *Handler) Request(ctx context.Context, c commands.RequestGrant) (Request
 		return out, nil
 	}
 	out.ContinueToken = f.ContinueToken
-	out.State = events.GrantStateApproved
-	if hasEvent[*events.InteractionStarted](decided) {
-		out.State, out.InteractionID, out.InteractNonce = events.GrantStatePending, f.InteractionID, f.InteractNonce
+	requested := decided[0].(*events.GrantRequested)
+	out.State = requested.State
+	if requested.Interaction != nil {
+		out.InteractionID, out.InteractNonce = f.InteractionID, f.InteractNonce
 	}
-	if hasEvent[*events.AccessTokenIssued](decided) {
+	if requested.AccessToken != nil {
 		out.AccessToken = &AccessToken{ID: f.TokenID, Value: f.TokenValue, ExpiresIn: h.policy.AccessTokenExpiry}
 	}
 	return out, nil

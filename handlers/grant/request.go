@@ -64,7 +64,8 @@ func decideRequest(s State, c commands.RequestGrant, p Policy, t Tenant, f Fresh
 		ContinueID: f.ContinueID, ContinueTokenHash: TokenHash(f.ContinueToken),
 	}
 	if !interactive {
-		return []events.Event{requested, issue(f, p)}, nil
+		requested.AccessToken = issue(f, p)
+		return []events.Event{requested}, nil
 	}
 	switch {
 	case c.Interact == nil:
@@ -75,10 +76,11 @@ func decideRequest(s State, c commands.RequestGrant, p Policy, t Tenant, f Fresh
 		return nil, gnapErr(InvalidClient, apperr.InvalidInput, "JWK client identifier cannot be used for interactive grants")
 	}
 	requested.State = events.GrantStatePending
-	return []events.Event{requested, &events.InteractionStarted{
+	requested.Interaction = &events.InteractionStarted{
 		InteractionID: f.InteractionID, Nonce: f.InteractNonce, Ref: f.InteractRef,
 		ExpiresInSeconds: int64(p.InteractionExpiry.Seconds()),
-	}}, nil
+	}
+	return []events.Event{requested}, nil
 }
 
 func issue(f Fresh, p Policy) *events.AccessTokenIssued {

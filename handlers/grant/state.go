@@ -71,6 +71,12 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 			ContinueID: e.ContinueID, ContinueTokenHash: e.ContinueTokenHash,
 			CreatedAt: env.Time, LastContinuedAt: env.Time, Tokens: map[string]Token{},
 		}
+		if e.Interaction != nil {
+			s = Evolve(s, env, e.Interaction)
+		}
+		if e.AccessToken != nil {
+			s = Evolve(s, env, e.AccessToken)
+		}
 	case *events.GrantPolled:
 		s.LastContinuedAt = env.Time
 	case *events.GrantApproved:

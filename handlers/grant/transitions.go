@@ -7,7 +7,8 @@ import (
 )
 
 // checkTransitions asserts that decided events only take the grant along
-// its legal transitions: a grant is requested once, PENDING or APPROVED;
+// its legal transitions: a grant is requested once, PENDING with its
+// interaction started or APPROVED with its token;
 // PENDING becomes APPROVED or FINALIZED (REJECTED); APPROVED becomes
 // FINALIZED (ISSUED); any grant but a revoked one becomes FINALIZED
 // (REVOKED). The interaction goes from PENDING to APPROVED, DENIED or
@@ -32,7 +33,9 @@ func legal(s State, ev events.Event) error {
 	var ok bool
 	switch e := ev.(type) {
 	case *events.GrantRequested:
-		ok = e.State == events.GrantStatePending || e.State == events.GrantStateApproved
+		// PENDING with its interaction started, or APPROVED with its token.
+		ok = e.State == events.GrantStatePending && e.Interaction != nil && e.AccessToken == nil ||
+			e.State == events.GrantStateApproved && e.AccessToken != nil && e.Interaction == nil
 	case *events.GrantPolled:
 		ok = s.State == events.GrantStatePending
 	case *events.GrantApproved, *events.GrantDenied:
