@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -28,6 +30,7 @@ import (
 // of both admin APIs.
 type authAdmin struct {
 	running  *app.Running
+	nats     *testkit.NATS
 	url      string // the auth admin /graphql endpoint
 	operator *adminclient.Client
 	backend  *adminclient.Client
@@ -65,7 +68,7 @@ func startAuthAdmin(t *testing.T) *authAdmin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &authAdmin{running: r, url: authBase + "/graphql"}
+	a := &authAdmin{running: r, nats: n, url: authBase + "/graphql"}
 	a.operator = a.client(cfg.OperatorTenantID, cfg.AdminAPISecret)
 	a.backend = &adminclient.Client{URL: backendBase + "/graphql", TenantID: cfg.OperatorTenantID, Secret: cfg.AdminAPISecret}
 	return a
@@ -564,4 +567,104 @@ func TestAuthAdminRejectsBadSignatures(t *testing.T) {
 	if err := a.client(tenantID, secret).Do(ctx, `{ grants { edges { node { id } } } }`, nil, nil); !errors.As(err, &status) || status.Status != http.StatusUnauthorized {
 		t.Fatalf("deleted tenant signing a request: %v, want 401", err)
 	}
+}
+
+// Bad input is refused with a GraphQL error and its code, and appends
+// nothing to the event store.
+func TestAuthAdminBadInput(t *testing.T) {
+	a := startAuthAdmin(t)
+	ctx := context.Background()
+	secret := "tenant-" + uuid.NewString()
+	tenantID := createTenant(t, a, secret)
+	m := makeGrants(t, a, tenantID)
+	stream, err := a.nats.JS.Stream(ctx, app.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantQuery := `query($id: ID!) { grant(id: $id) { id } }`
+	revoke := `mutation($id: String!) { revokeGrant(input: {grantId: $id}) { id } }`
+	identifiers := func(in ...string) map[string]any {
+		return map[string]any{"filter": map[string]any{"identifier": map[string]any{"in": in}}}
+	}
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("https://wallet.test/%d", i)
+	}
+	states := make([]string, 101)
+	for i := range states {
+		states[i] = "PENDING"
+	}
+	cases := []struct {
+		name  string
+		query string
+		vars  map[string]any
+		code  string
+	}{
+		{"unknown grant", grantQuery, map[string]any{"id": uuid.NewString()}, "NOT_FOUND"},
+		{"grant id not a UUID", grantQuery, map[string]any{"id": "not-a-uuid"}, "NOT_FOUND"},
+		{"empty grant id", grantQuery, map[string]any{"id": ""}, "NOT_FOUND"},
+		{"grant id with a NUL", grantQuery, map[string]any{"id": m.tDirect + "\x00"}, "NOT_FOUND"},
+		{"revoking an unknown grant", revoke, map[string]any{"id": uuid.NewString()}, "NOT_FOUND"},
+		{"revoking a grant id not a UUID", revoke, map[string]any{"id": "not-a-uuid"}, "BAD_USER_INPUT"},
+		{"revoking an empty grant id", revoke, map[string]any{"id": ""}, "BAD_USER_INPUT"},
+		{"revoking a grant id with SQL", revoke, map[string]any{"id": "' OR 1=1 --"}, "BAD_USER_INPUT"},
+		{"identifier with a NUL", grantsQuery, identifiers("https://wallet.test/bob\x00"), "BAD_USER_INPUT"},
+		{"identifier with a control character", grantsQuery, identifiers("https://wallet.test/bob\n"), "BAD_USER_INPUT"},
+		{"identifier too long", grantsQuery, identifiers(strings.Repeat("a", 256)), "BAD_USER_INPUT"},
+		{"too many identifiers", grantsQuery, identifiers(many...), "BAD_USER_INPUT"},
+		{"too many states", grantsQuery, map[string]any{"filter": map[string]any{"state": map[string]any{"notIn": states}}}, "BAD_USER_INPUT"},
+		{"unknown state", grantsQuery, map[string]any{"filter": map[string]any{"state": map[string]any{"in": []string{"BOGUS"}}}}, "GRAPHQL_VALIDATION_FAILED"},
+		{"finalization reason in lower case", grantsQuery, map[string]any{"filter": map[string]any{"finalizationReason": map[string]any{"notIn": []string{"issued"}}}}, "BAD_USER_INPUT"},
+		{"null identifier", grantsQuery, map[string]any{"filter": map[string]any{"identifier": map[string]any{"in": []any{nil}}}}, "GRAPHQL_VALIDATION_FAILED"},
+		{"unknown filter field", grantsQuery, map[string]any{"filter": map[string]any{"tenantId": tenantID}}, "GRAPHQL_VALIDATION_FAILED"},
+		{"cursor not a UUID", grantsQuery, map[string]any{"after": "' OR 1=1 --"}, "BAD_USER_INPUT"},
+		{"negative page", grantsQuery, map[string]any{"first": -1}, "BAD_USER_INPUT"},
+		{"page too large", grantsQuery, map[string]any{"first": 101}, "BAD_USER_INPUT"},
+		{"last without before", grantsQuery, map[string]any{"last": 2}, "BAD_USER_INPUT"},
+		{"unknown sort order", grantsQuery, map[string]any{"sortOrder": "SIDEWAYS"}, "GRAPHQL_VALIDATION_FAILED"},
+	}
+	for _, c := range cases {
+		before := lastSequence(t, stream)
+		err := a.operator.Do(ctx, c.query, c.vars, nil)
+		if got := errorCode(err); got != c.code {
+			t.Errorf("%s: %v, want %s", c.name, err, c.code)
+		}
+		if after := lastSequence(t, stream); after != before {
+			t.Errorf("%s appended events %d to %d", c.name, before+1, after)
+		}
+	}
+
+	// Hostile values that are well formed find nothing, and change nothing.
+	for name, vars := range map[string]map[string]any{
+		"identifier with SQL":          identifiers("' OR 1=1 --"),
+		"identifier with a wildcard":   identifiers("%"),
+		"operator naming no tenant":    {"tenantId": "not-a-uuid"},
+		"operator naming an unknown":   {"tenantId": uuid.NewString()},
+		"operator naming one with SQL": {"tenantId": "' OR 1=1 --"},
+	} {
+		got, err := listGrants(ctx, a.operator, vars)
+		if err != nil || len(got.ids()) != 0 {
+			t.Errorf("%s: %v %v, want no grant", name, got.ids(), err)
+		}
+	}
+}
+
+// errorCode is a GraphQL error's code, including a request refused before
+// execution (HTTP 422); "" when err is nil.
+func errorCode(err error) string {
+	var gqlErrs adminclient.Errors
+	if errors.As(err, &gqlErrs) {
+		return gqlErrs[0].Code()
+	}
+	var status *adminclient.StatusError
+	if errors.As(err, &status) && status.Status == http.StatusUnprocessableEntity {
+		var body struct{ Errors adminclient.Errors }
+		if json.Unmarshal([]byte(status.Body), &body) == nil && len(body.Errors) > 0 {
+			return body.Errors[0].Code()
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
 }
