@@ -429,6 +429,20 @@ func TestAuthAdminGrants(t *testing.T) {
 		}
 	})
 
+	t.Run("ids spelled otherwise", func(t *testing.T) {
+		for _, id := range []string{strings.ToUpper(m.tIssued), "urn:uuid:" + m.tIssued, "{" + m.tIssued + "}", strings.ReplaceAll(m.tIssued, "-", "")} {
+			if g, err := getGrant(ctx, op, id); err != nil || g.ID != m.tIssued {
+				t.Errorf("grant %s: %+v %v", id, g.ID, err)
+			}
+		}
+		for _, id := range []string{strings.ToUpper(tenantID), "urn:uuid:" + tenantID} {
+			got, err := listGrants(ctx, op, map[string]any{"sortOrder": "ASC", "tenantId": id})
+			if err != nil || !slices.Equal(got.ids(), []string{m.tIssued, m.tRejected, m.tDirect}) {
+				t.Errorf("grants of tenant %s: %v %v", id, got.ids(), err)
+			}
+		}
+	})
+
 	t.Run("tenant scoping", func(t *testing.T) {
 		for _, id := range []string{m.opDirect, m.opPending} {
 			if _, err := getGrant(ctx, tc, id); code(t, err) != "NOT_FOUND" {
@@ -456,8 +470,10 @@ func TestAuthAdminGrants(t *testing.T) {
 			name   string
 			client *adminclient.Client
 			id     string
-		}{{"tenant, its own", tc, m.tDirect}, {"operator, a tenant's", op, m.tIssued}, {"operator, its own", op, m.opPending}} {
-			id, err := revokeGrant(ctx, c.client, c.id)
+			spelt  string
+		}{{"tenant, its own", tc, m.tDirect, m.tDirect}, {"operator, a tenant's", op, m.tIssued, strings.ToUpper(m.tIssued)},
+			{"operator, its own", op, m.opPending, m.opPending}} {
+			id, err := revokeGrant(ctx, c.client, c.spelt)
 			if err != nil || id != c.id {
 				t.Fatalf("%s: %q %v", c.name, id, err)
 			}
