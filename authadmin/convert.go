@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/authstore"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -23,12 +25,23 @@ func pageInfo(p readmodel.PageInfo) *PageInfo {
 		HasNextPage: p.HasNextPage, HasPreviousPage: p.HasPreviousPage}
 }
 
-func filterOf(f *GrantFilter, tenant *string) authstore.Filter {
+// filterValuesMax bounds each list of a filter: more identifiers than a
+// page holds is no query an operator makes.
+const filterValuesMax = 100
+
+// filterOf checks a filter's values: an identifier that no grant could have
+// been given (too long, not text) is the caller's mistake, not a miss.
+func filterOf(f *GrantFilter, tenant *string) (authstore.Filter, error) {
 	out := authstore.Filter{TenantID: tenant}
 	if f == nil {
-		return out
+		return out, nil
 	}
 	if f.Identifier != nil {
+		for _, id := range f.Identifier.In {
+			if !valid.Text(id, valid.TextLengthMax) {
+				return authstore.Filter{}, apperr.E(apperr.InvalidInput, "invalid identifier in filter")
+			}
+		}
 		out.Identifiers = f.Identifier.In
 	}
 	if f.State != nil {
@@ -37,7 +50,12 @@ func filterOf(f *GrantFilter, tenant *string) authstore.Filter {
 	if f.FinalizationReason != nil {
 		out.FinalizationReasonIn, out.FinalizationReasonNotIn = names(f.FinalizationReason.In), names(f.FinalizationReason.NotIn)
 	}
-	return out
+	for _, values := range [][]string{out.Identifiers, out.StateIn, out.StateNotIn, out.FinalizationReasonIn, out.FinalizationReasonNotIn} {
+		if len(values) > filterValuesMax {
+			return authstore.Filter{}, apperr.E(apperr.InvalidInput, "more than %d values in a filter list", filterValuesMax)
+		}
+	}
+	return out, nil
 }
 
 func names[E ~string](values []E) []string {

@@ -132,6 +132,7 @@ type LimitData struct {
 	Interval *string `json:"interval,omitempty"`
 }
 
+// Change the grants.
 type Mutation struct {
 }
 
@@ -157,6 +158,7 @@ type PaymentAmount struct {
 	AssetScale scalars.UInt8 `json:"assetScale"`
 }
 
+// Read the grants.
 type Query struct {
 }
 

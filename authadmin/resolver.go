@@ -18,6 +18,7 @@ import (
 	"github.com/rafiki-go/rafiki/authstore"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers/grant"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Resolver holds what the resolvers use.
@@ -57,6 +58,12 @@ func (r *Resolver) revoke(ctx context.Context, grantID string) (string, error) {
 	a, err := actor(ctx)
 	if err != nil {
 		return "", err
+	}
+	// The answer names the grant as the read model does, however the
+	// caller spelled it.
+	grantID, ok := valid.ID(grantID)
+	if !ok {
+		return "", apperr.E(apperr.InvalidInput, "invalid grant id")
 	}
 	id := uuid.NewString()
 	res, err := r.Grants.Revoke(ctx, commands.RevokeGrant{Meta: commands.Meta{ID: id, CorrelationID: id, Actor: a}, GrantID: grantID})

@@ -26,7 +26,11 @@ func (r *queryResolver) Grants(ctx context.Context, after *string, before *strin
 	if err != nil {
 		return nil, err
 	}
-	rows, info, err := r.Store.Grants(ctx, filterOf(filter, tenantScope(a, tenantID)), page(after, before, first, last, sortOrder))
+	f, err := filterOf(filter, tenantScope(a, tenantID))
+	if err != nil {
+		return nil, err
+	}
+	rows, info, err := r.Store.Grants(ctx, f, page(after, before, first, last, sortOrder))
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,8 @@ func (s *Store) ByInteractionID(ctx context.Context, interactionID string) (auth
 // ref looks a grant up by an id, catching up once on a miss. An id that is
 // no UUID names nothing, and is not waited for.
 func (s *Store) ref(ctx context.Context, what, id, sql string) (authsvc.GrantRef, bool, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	id, ok := canonicalID(id)
+	if !ok {
 		return authsvc.GrantRef{}, false, nil
 	}
 	var ref authsvc.GrantRef
@@ -84,6 +85,16 @@ func (s *Store) ref(ctx context.Context, what, id, sql string) (authsvc.GrantRef
 		return err == nil, err
 	})
 	return ref, found, err
+}
+
+// canonicalID spells any form of a UUID as the read model does: Postgres
+// reads some of uuid.Parse's forms (urn:uuid:) as no UUID at all.
+func canonicalID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
 }
 
 // lookup runs find, and when it finds nothing, waits until the grants

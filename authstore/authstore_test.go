@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,12 @@ func TestLookupsCatchUp(t *testing.T) {
 			return authsvc.GrantRef{GrantID: tok.Grant.ID}, found, err
 		}, ""},
 		{"not an id", func() (authsvc.GrantRef, bool, error) { return f.store.ByContinueID(f.ctx, "events.>") }, ""},
+		{"continue id as a URN", func() (authsvc.GrantRef, bool, error) {
+			return f.store.ByContinueID(f.ctx, "urn:uuid:"+direct.ContinueID)
+		}, direct.GrantID},
+		{"token id in upper case", func() (authsvc.GrantRef, bool, error) {
+			return f.store.ByTokenID(f.ctx, strings.ToUpper(direct.AccessToken.ID))
+		}, direct.GrantID},
 	} {
 		got, found, err := c.lookup()
 		if err != nil || found != (c.want != "") || got.GrantID != c.want || (found && got.TenantID != tenantA) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rafiki-go/rafiki/events"
@@ -91,7 +90,8 @@ func scanGrant(row pgx.Row) (Grant, string, error) {
 // when there is none (an admin query reads what is applied, and waits, when
 // it must see a change, on the change's own sequence).
 func (s *Store) Grant(ctx context.Context, id string, tenantScope *string) (*Grant, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	id, ok := canonicalID(id)
+	if !ok {
 		return nil, nil
 	}
 	g, _, err := scanGrant(s.pool.QueryRow(ctx, `SELECT `+grantColumns+` FROM rm_grants.grants

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
@@ -58,9 +56,11 @@ func (f Filter) where() (string, []any) {
 // most 100, 20 unless given; ordered by creation, descending when asked).
 func (s *Store) Grants(ctx context.Context, f Filter, p readmodel.Page) ([]Grant, readmodel.PageInfo, error) {
 	if f.TenantID != nil {
-		if _, err := uuid.Parse(*f.TenantID); err != nil {
+		id, ok := canonicalID(*f.TenantID)
+		if !ok {
 			return nil, readmodel.PageInfo{}, nil
 		}
+		f.TenantID = &id
 	}
 	where, args := f.where()
 	return readmodel.PageOf(ctx, s.pool, readmodel.List{Table: "rm_grants.grants", Columns: grantColumns, Where: where, Args: args}, p, scanGrant)

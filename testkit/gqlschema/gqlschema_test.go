@@ -53,6 +53,10 @@ func TestSchemaComparisonCatchesMismatches(t *testing.T) {
 			t.Errorf("%s: want a problem starting %q, got %q", c.name, c.want, problems)
 		}
 	}
+	unusedBuiltIn := map[string]*Type{"Float": {Kind: "SCALAR", Name: "Float"}}
+	if problems := CompareTypes(unusedBuiltIn, rafiki); len(problems) != 0 {
+		t.Errorf("a built-in scalar Rafiki's schema does not use: want no problem, got %q", problems)
+	}
 	same := map[string]*Type{"Thing": {Kind: "OBJECT", Name: "Thing", Fields: rafiki["Thing"].Fields[1:]}}
 	if problems := CompareTypes(same, rafiki); len(problems) != 0 {
 		t.Errorf("a subset of Rafiki's fields: want no problem, got %q", problems)
