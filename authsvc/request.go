@@ -112,7 +112,7 @@ func (s *Server) requestGrantErr(w http.ResponseWriter, r *http.Request) error {
 		clientName = name
 	}
 	c.Meta = meta()
-	out, err := s.deps.Handler.Request(r.Context(), c)
+	out, err := s.deps.Handler.Request(withTenant(r.Context(), c.TenantID, tenant), c)
 	if err != nil {
 		return err
 	}

@@ -77,13 +77,32 @@ func (t *Tenants) Get(ctx context.Context, tenantID string) (Tenant, error) {
 	return out, nil
 }
 
-// ForGrants answers the grant handler's questions about a tenant.
+// readTenant is the context key of a tenant a request has read already.
+type readTenant struct{}
+
+type tenantRead struct {
+	id     string
+	tenant Tenant
+}
+
+// withTenant keeps the tenant a request read for the grant handler, which
+// asks about it again within the same request.
+func withTenant(ctx context.Context, id string, t Tenant) context.Context {
+	return context.WithValue(ctx, readTenant{}, tenantRead{id, t})
+}
+
+// ForGrants answers the grant handler's questions about a tenant: the one
+// the request read already, or read now.
 func (t *Tenants) ForGrants(ctx context.Context, tenantID string) (grant.Tenant, error) {
-	tn, err := t.Get(ctx, tenantID)
-	if err != nil {
-		return grant.Tenant{}, err
+	tn, ok := ctx.Value(readTenant{}).(tenantRead)
+	if !ok || tn.id != tenantID {
+		read, err := t.Get(ctx, tenantID)
+		if err != nil {
+			return grant.Tenant{}, err
+		}
+		tn.tenant = read
 	}
-	return grant.Tenant{Exists: tn.Active, HasIDP: tn.HasIDP()}, nil
+	return grant.Tenant{Exists: tn.tenant.Active, HasIDP: tn.tenant.HasIDP()}, nil
 }
 
 // APISecret answers a tenant's admin API secret (adminauth.Secrets), with
