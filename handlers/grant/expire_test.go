@@ -81,7 +81,7 @@ func TestInteractionExpiryIsScheduled(t *testing.T) {
 
 	before := time.Now()
 	left := f.interactive("left-alone")
-	f.interactive("left-alone") // a retried request enqueues the same command
+	f.interactive("left-alone") // a retried request decides nothing, and enqueues nothing more
 	answered := f.interactive("answered")
 	if _, err := f.grants.Request(ctx, commands.RequestGrant{Meta: commands.Meta{ID: "direct"}, TenantID: tenantID,
 		Client: events.GrantClient{WalletAddress: wallet},
