@@ -46,6 +46,14 @@ func GrantPolicy(c config.Config) grant.Policy {
 	}
 }
 
+// NewGrants builds the grant handler, for the auth service's requests and
+// the worker's expiries alike, and the tenants it reads from their events.
+func NewGrants(d *Deps) (*grant.Handler, *authsvc.Tenants) {
+	cfg := d.Config
+	tenants := authsvc.NewTenants(d.Store, d.Keys, cfg.OperatorTenantID, cfg.IdentityServerURL, cfg.IdentityServerSecret)
+	return grant.NewHandler(d.Store, GrantPolicy(cfg), tenants.ForGrants, d.Enqueue), tenants
+}
+
 // sameSite reads INTERACTION_COOKIE_SAME_SITE (checked by config).
 func sameSite(v string) http.SameSite {
 	switch v {
@@ -73,8 +81,7 @@ func NewAuth(ctx context.Context, d *Deps) (*Auth, error) {
 	}
 	a.Introspection = introspection.NewServer(introspectionTokens{store}, a.Tokens, d.Log)
 	policy := GrantPolicy(cfg)
-	tenants := authsvc.NewTenants(d.Store, d.Keys, cfg.OperatorTenantID, cfg.IdentityServerURL, cfg.IdentityServerSecret)
-	handler := grant.NewHandler(d.Store, policy, tenants.ForGrants)
+	handler, tenants := NewGrants(d)
 	client := outbound.NewClient(outbound.Options{UseHTTP: cfg.UseHTTP})
 	server, err := authsvc.New(authsvc.Config{
 		AuthServerURL: cfg.AuthServerURL, Policy: policy,

@@ -103,7 +103,7 @@ func TestAuthAloneOpensTheAuthDatabase(t *testing.T) {
 	tenantID := "00000000-0000-4000-8000-0000000000b1"
 	grants := grant.NewHandler(d.Store, grant.DefaultPolicy("https://auth.test"), func(_ context.Context, id string) (grant.Tenant, error) {
 		return grant.Tenant{Exists: id == tenantID}, nil
-	})
+	}, d.Enqueue)
 	req, err := grants.Request(ctx, commands.RequestGrant{Meta: commands.Meta{ID: "auth-alone-1"}, TenantID: tenantID,
 		Client: events.GrantClient{WalletAddress: "https://wallet.test/alice"},
 		Access: []events.GrantAccess{{Type: grant.TypeIncomingPayment, Actions: []string{grant.ActionCreate}}}})

@@ -67,7 +67,7 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 	d := s.running.Deps
 	grants := grant.NewHandler(d.Store, grant.DefaultPolicy("https://auth.test"), func(context.Context, string) (grant.Tenant, error) {
 		return grant.Tenant{Exists: true, HasIDP: true}, nil
-	})
+	}, d.Enqueue)
 	var last uint64
 	for i, interact := range []*events.GrantInteract{{Start: []string{"redirect"}}, nil} {
 		typ, subject := grant.TypeOutgoingPayment, []events.GrantSubjectID{{ID: "https://wallet.test/alice", Format: "uri"}}

@@ -100,6 +100,8 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		r.background.Go(wg.Wait)
 		workers := deps.RunCommands(work)
 		r.background.Go(workers.Wait)
+		cleanup := deps.RunTokenCleanup(work, r.Config.AccessTokenDeletion, TokenCleanupInterval)
+		r.background.Go(cleanup.Wait)
 	}
 	// Every process tells of events set aside; stuck runners only where
 	// they run.

@@ -119,11 +119,13 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, co
 // to one of them.
 func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
+	g, _ := NewGrants(d)
 	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands",
 		PoisonSubject: commands.PoisonSubject, Log: d.Log,
 		Handlers: map[string]commands.Handler{
-			commands.ExpireWithdrawalSubject: l.ExpireWithdrawal,
-			commands.CompleteTransferSubject: l.CompleteTransfer,
+			commands.ExpireWithdrawalSubject:  l.ExpireWithdrawal,
+			commands.CompleteTransferSubject:  l.CompleteTransfer,
+			commands.ExpireInteractionSubject: g.ExpireInteraction,
 		}}
 	var wg sync.WaitGroup
 	wg.Go(func() {

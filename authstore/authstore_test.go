@@ -72,7 +72,9 @@ func setup(t *testing.T, timeout time.Duration) *fixture {
 		return grant.Tenant{Exists: id == tenantA || id == tenantB, HasIDP: true}, nil
 	}
 	return &fixture{t: t, nats: n, pool: pool, store: authstore.New(pool, events, waiter, timeout),
-		grants: grant.NewHandler(events, policy, tenants), ctx: ctx}
+		grants: grant.NewHandler(events, policy, tenants, func(ctx context.Context, subject, id string, at time.Time, c any) error {
+			return commands.EnqueueAt(ctx, n.JS, subject, id, at, c)
+		}), ctx: ctx}
 }
 
 func (f *fixture) runGrants() {

@@ -166,7 +166,9 @@ func setup(t *testing.T, tune func(*grant.Policy)) *fixture {
 		AuthServerURL: f.authURL, Policy: f.policy, CookieKey: []byte("cookie-key"),
 		Signatures: httpsig.Options{Replay: httpsig.RedisReplayGuard{Redis: testkit.Redis(t), Prefix: "test:gnap:" + uuid.NewString() + ":"}},
 	}, authsvc.Deps{
-		Handler: grant.NewHandler(store, f.policy, tenants.ForGrants), Lookup: &foldedGrants{store: store, refs: map[string]authsvc.GrantRef{}},
+		Handler: grant.NewHandler(store, f.policy, tenants.ForGrants, func(ctx context.Context, subject, id string, at time.Time, c any) error {
+			return commands.EnqueueAt(ctx, n.JS, subject, id, at, c)
+		}), Lookup: &foldedGrants{store: store, refs: map[string]authsvc.GrantRef{}},
 		Store: store, Tenants: tenants, Keys: httpsig.NewJWKSFetcher(httpsig.FetcherOptions{Client: client}), Client: client,
 		Log: slog.New(slog.DiscardHandler),
 	})

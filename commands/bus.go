@@ -22,6 +22,9 @@ import (
 const (
 	ExpireWithdrawalSubject = "commands.liquidity.expire_withdrawal"
 	CompleteTransferSubject = "commands.liquidity.complete_transfer"
+	// ExpireInteractionSubject carries an ExpireInteraction, due when the
+	// interaction expires.
+	ExpireInteractionSubject = "commands.grant.expire_interaction"
 )
 
 // PoisonSubject keeps the commands that can never succeed, on its own

@@ -76,22 +76,28 @@ type Config struct {
 	// carry none. CookieKey (COOKIE_KEY) signs the interaction session
 	// cookie, sent with SameSite InteractionCookieSameSite
 	// (INTERACTION_COOKIE_SAME_SITE: lax, strict, none, or unset).
-	AuthServerURL              string
-	IdentityServerURL          string
-	IdentityServerSecret       string
-	CookieKey                  string
-	InteractionCookieSameSite  string
-	Wait                       time.Duration // WAIT_SECONDS
-	InteractionExpiry          time.Duration // INTERACTION_EXPIRY_SECONDS
-	AccessTokenExpiry          time.Duration // ACCESS_TOKEN_EXPIRY_SECONDS
-	IncomingPaymentInteraction bool          // INCOMING_PAYMENT_INTERACTION
-	QuoteInteraction           bool          // QUOTE_INTERACTION
-	ListAllInteraction         bool          // LIST_ALL_ACCESS_INTERACTION
+	AuthServerURL             string
+	IdentityServerURL         string
+	IdentityServerSecret      string
+	CookieKey                 string
+	InteractionCookieSameSite string
+	Wait                      time.Duration // WAIT_SECONDS
+	InteractionExpiry         time.Duration // INTERACTION_EXPIRY_SECONDS
+	AccessTokenExpiry         time.Duration // ACCESS_TOKEN_EXPIRY_SECONDS
+	// AccessTokenDeletion (ACCESS_TOKEN_DELETION_DAYS, 30) is how long
+	// past its expiry an access token stays in the auth read model.
+	AccessTokenDeletion        time.Duration
+	IncomingPaymentInteraction bool // INCOMING_PAYMENT_INTERACTION
+	QuoteInteraction           bool // QUOTE_INTERACTION
+	ListAllInteraction         bool // LIST_ALL_ACCESS_INTERACTION
 	// Failpoint names a point where the process kills itself, for tests
 	// of crash recovery (RAFIKI_FAILPOINT; docs/OPERATIONS.md); "" in
 	// production.
 	Failpoint string
 }
+
+// deletionDaysMax bounds ACCESS_TOKEN_DELETION_DAYS: a century.
+const deletionDaysMax = 36_500
 
 // Load reads the environment. Service is "backend", "auth" or "dev": Rafiki's
 // backend and auth both call their admin port ADMIN_PORT, so in `dev`, where
@@ -154,6 +160,8 @@ func Load(service string) (Config, error) {
 	c.Wait = time.Duration(r.integer("WAIT_SECONDS", 5)) * time.Second
 	c.InteractionExpiry = time.Duration(r.integer("INTERACTION_EXPIRY_SECONDS", 600)) * time.Second
 	c.AccessTokenExpiry = time.Duration(r.integer("ACCESS_TOKEN_EXPIRY_SECONDS", 600)) * time.Second
+	deletionDays := r.integer("ACCESS_TOKEN_DELETION_DAYS", 30)
+	c.AccessTokenDeletion = time.Duration(deletionDays) * 24 * time.Hour
 	c.IncomingPaymentInteraction = r.boolean("INCOMING_PAYMENT_INTERACTION", false)
 	c.QuoteInteraction = r.boolean("QUOTE_INTERACTION", false)
 	c.ListAllInteraction = r.boolean("LIST_ALL_ACCESS_INTERACTION", true)
@@ -179,6 +187,10 @@ func Load(service string) (Config, error) {
 	}
 	if c.Wait < 0 || c.InteractionExpiry <= 0 || c.AccessTokenExpiry <= 0 {
 		return c, fmt.Errorf("config: WAIT_SECONDS must be 0 or more, INTERACTION_EXPIRY_SECONDS and ACCESS_TOKEN_EXPIRY_SECONDS above 0")
+	}
+	// The bound keeps the duration far from overflowing.
+	if deletionDays < 0 || deletionDays > deletionDaysMax {
+		return c, fmt.Errorf("config: ACCESS_TOKEN_DELETION_DAYS (%d) must be 0 to %d", deletionDays, deletionDaysMax)
 	}
 	// Production leaves an unset COOKIE_KEY empty: only the auth service
 	// needs one, and refuses to start without it.

@@ -23,7 +23,7 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 		t.Fatalf("dev config %+v", c)
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
-		c.NATSStreamReplicas != 0 {
+		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")
@@ -70,19 +70,22 @@ func TestLoadProductionRequiresSecretsAndHidesIntrospection(t *testing.T) {
 }
 
 func TestLoadRejectsMalformedValues(t *testing.T) {
-	for name, value := range map[string]string{
-		"ADMIN_PORT":       "three thousand",
-		"NATS_SYNC_ALWAYS": "perhaps",
+	for _, tc := range []struct{ name, value string }{
+		{"ADMIN_PORT", "three thousand"},
+		{"NATS_SYNC_ALWAYS", "perhaps"},
 		// JetStream allows 1 to 5 replicas.
-		"NATS_STREAM_REPLICAS": "7",
-		"STREAM_SECRET":        base64.StdEncoding.EncodeToString(make([]byte, 16)),
-		"EVENT_SECRETS_KEY":    base64.StdEncoding.EncodeToString(make([]byte, 16)),
+		{"NATS_STREAM_REPLICAS", "7"},
+		{"STREAM_SECRET", base64.StdEncoding.EncodeToString(make([]byte, 16))},
+		{"EVENT_SECRETS_KEY", base64.StdEncoding.EncodeToString(make([]byte, 16))},
+		{"ACCESS_TOKEN_DELETION_DAYS", "-1"},
+		// Far past it the duration would overflow.
+		{"ACCESS_TOKEN_DELETION_DAYS", "36501"},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv("NODE_ENV", "")
-			t.Setenv(name, value)
+			t.Setenv(tc.name, tc.value)
 			if _, err := Load("backend"); err == nil {
-				t.Fatalf("%s=%q accepted", name, value)
+				t.Fatalf("%s=%q accepted", tc.name, tc.value)
 			}
 		})
 	}

@@ -75,7 +75,8 @@ func (Grants) Tables() []string {
 			expires_at timestamptz NOT NULL
 		)`,
 		// A revoked or rotated token keeps its row, marked, so that the
-		// event that issued it, stored a second time, cannot bring it back.
+		// event that issued it, stored a second time, cannot bring it back;
+		// DeleteOldTokens deletes rows long expired.
 		`CREATE TABLE IF NOT EXISTS access_tokens (
 			id                 uuid PRIMARY KEY,
 			grant_id           uuid NOT NULL,
@@ -85,6 +86,8 @@ func (Grants) Tables() []string {
 			revoked_at         timestamptz
 		)`,
 		`CREATE INDEX IF NOT EXISTS access_tokens_grant ON access_tokens (grant_id) WHERE revoked_at IS NULL`,
+		// DeleteOldTokens finds the tokens past their deletion by it.
+		`CREATE INDEX IF NOT EXISTS access_tokens_created ON access_tokens (created_at)`,
 	}
 }
 

@@ -70,7 +70,9 @@ func grantsSetup(t *testing.T) *grantsEnv {
 	tenants := func(_ context.Context, id string) (grant.Tenant, error) {
 		return grant.Tenant{Exists: id == grantsTenant, HasIDP: true}, nil
 	}
-	return &grantsEnv{t: t, js: n.JS, store: store, pool: pool, waiter: waiter, grants: grant.NewHandler(store, p, tenants), policy: p}
+	return &grantsEnv{t: t, js: n.JS, store: store, pool: pool, waiter: waiter, grants: grant.NewHandler(store, p, tenants, func(ctx context.Context, subject, id string, at time.Time, c any) error {
+		return commands.EnqueueAt(ctx, n.JS, subject, id, at, c)
+	}), policy: p}
 }
 
 func (e *grantsEnv) meta() commands.Meta {

@@ -24,21 +24,27 @@ const tokenBytes = 20
 // Tenants tells a grant request about its tenant.
 type Tenants func(ctx context.Context, tenantID string) (Tenant, error)
 
+// Enqueue puts work that can wait on the command queue, to run at at, not
+// before; id makes a second enqueue of the same work a duplicate.
+type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
+
 // Handler runs grant commands against the event store.
 type Handler struct {
 	store   handlers.Store
 	policy  Policy
 	tenants Tenants
+	enqueue Enqueue
 	random  io.Reader
 }
 
 // NewHandler builds a handler; tenants answers from wherever the auth
-// service keeps its tenants.
-func NewHandler(store handlers.Store, policy Policy, tenants Tenants) *Handler {
-	if store == nil || tenants == nil {
-		panic("grant: NewHandler needs a store and tenants")
+// service keeps its tenants, enqueue schedules the expiry of each
+// interaction started.
+func NewHandler(store handlers.Store, policy Policy, tenants Tenants, enqueue Enqueue) *Handler {
+	if store == nil || tenants == nil || enqueue == nil {
+		panic("grant: NewHandler needs a store, tenants and a command queue")
 	}
-	return &Handler{store: store, policy: policy, tenants: tenants, random: rand.Reader}
+	return &Handler{store: store, policy: policy, tenants: tenants, enqueue: enqueue, random: rand.Reader}
 }
 
 // AccessToken is an access token as handed to the client, the only time
@@ -177,6 +183,9 @@ func (h *Handler) Request(ctx context.Context, c commands.RequestGrant) (Request
 	out.Result, out.Repeated, err = h.run(ctx, c.Meta, t, func(s State) ([]events.Event, error) {
 		evs, err := decideRequest(s, c, h.policy, tenant, f)
 		decided = evs
+		if err == nil && hasEvent[*events.InteractionStarted](evs) {
+			err = h.scheduleExpiry(ctx, out.GrantID)
+		}
 		return evs, err
 	})
 	if err != nil {

@@ -25,10 +25,17 @@ type fixture struct {
 	store  *eventstore.Store
 	grants *grant.Handler
 	policy grant.Policy
+	queue  *queue
 	n      int
 }
 
 func setup(t *testing.T) *fixture {
+	t.Helper()
+	return setupWith(t, func(*grant.Policy) {})
+}
+
+// setupWith builds the fixture with a policy changed by change.
+func setupWith(t *testing.T, change func(*grant.Policy)) *fixture {
 	t.Helper()
 	n := testkit.StartNATS(t, false)
 	store, err := eventstore.Open(context.Background(), n.JS, "EVENTS")
@@ -38,10 +45,12 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(store.Close)
 	p := grant.DefaultPolicy("https://auth.example")
 	p.Wait = 300 * time.Millisecond
+	change(&p)
 	tenants := func(_ context.Context, id string) (grant.Tenant, error) {
 		return grant.Tenant{Exists: id == tenantID, HasIDP: true}, nil
 	}
-	return &fixture{t: t, store: store, grants: grant.NewHandler(store, p, tenants), policy: p}
+	q := &queue{}
+	return &fixture{t: t, store: store, grants: grant.NewHandler(store, p, tenants, q.enqueue), policy: p, queue: q}
 }
 
 func (f *fixture) meta() commands.Meta {
