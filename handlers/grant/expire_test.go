@@ -122,8 +122,8 @@ func TestInteractionExpiryIsScheduled(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		left.GrantID:     {"grant.requested", "grant.interaction_started", "grant.interaction_expired"},
-		answered.GrantID: {"grant.requested", "grant.interaction_started", "grant.interaction_approved"},
+		left.GrantID:     {"grant.requested", "grant.interaction_expired"},
+		answered.GrantID: {"grant.requested", "grant.interaction_approved"},
 	}
 	for id, w := range want {
 		if got := f.events(id); fmt.Sprint(got) != fmt.Sprint(w) {

@@ -183,7 +183,7 @@ func (h *Handler) Request(ctx context.Context, c commands.RequestGrant) (Request
 	out.Result, out.Repeated, err = h.run(ctx, c.Meta, t, func(s State) ([]events.Event, error) {
 		evs, err := decideRequest(s, c, h.policy, tenant, f)
 		decided = evs
-		if err == nil && hasEvent[*events.InteractionStarted](evs) {
+		if err == nil && evs[0].(*events.GrantRequested).Interaction != nil {
 			err = h.scheduleExpiry(ctx, out.GrantID)
 		}
 		return evs, err
