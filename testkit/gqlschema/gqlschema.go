@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // Pending are Rafiki's types, and fields of types we have, that we do not
@@ -65,6 +68,41 @@ func Match(t *testing.T, ours, rafiki *Schema, pending Pending) {
 func Documented(t *testing.T, ours *Schema) {
 	t.Helper()
 	report(t, "descriptions are missing", missingDescriptions(ByName(ours), ours))
+}
+
+// Generated checks that every schema/*.graphql file below the package
+// directory is compiled into the executable schema: a file added without
+// go generate would otherwise be invisible to the other checks.
+func Generated(t *testing.T, compiled *ast.Schema) {
+	t.Helper()
+	onDisk, err := fs.Glob(os.DirFS("."), "schema/*.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(onDisk) == 0 {
+		t.Fatal("no schema/*.graphql below the package directory")
+	}
+	sources := map[string]bool{}
+	for _, def := range compiled.Types {
+		if def.BuiltIn {
+			continue
+		}
+		if def.Position != nil && def.Position.Src != nil {
+			sources[filepath.ToSlash(def.Position.Src.Name)] = true
+		}
+		for _, f := range def.Fields {
+			if f.Position != nil && f.Position.Src != nil && !f.Position.Src.BuiltIn {
+				sources[filepath.ToSlash(f.Position.Src.Name)] = true
+			}
+		}
+	}
+	var problems []string
+	for _, f := range onDisk {
+		if !sources[f] {
+			problems = append(problems, fmt.Sprintf("%s is not in the generated executable schema", f))
+		}
+	}
+	report(t, "generated.go is stale (run go generate in the package)", problems)
 }
 
 // Introspect runs the full introspection query through a GraphQL handler
