@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -526,55 +524,16 @@ func TestAuthAdminRejectsBadSignatures(t *testing.T) {
 	a := startAuthAdmin(t)
 	ctx := context.Background()
 	body := []byte(`{"query":"{ grants { edges { node { id } } } }"}`)
-	send := func(req *http.Request) int {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	good, err := a.operator.Request(ctx, body, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	replay, _ := a.operator.Request(ctx, body, time.Now())
-	replay.Header.Set("signature", good.Header.Get("signature"))
-	if got := send(good); got != http.StatusOK {
-		t.Fatalf("signed request: %d", got)
-	}
 	secret := "tenant-" + uuid.NewString()
 	tenantID := createTenant(t, a, secret)
 	if err := a.client(tenantID, secret).Do(ctx, `{ grants { edges { node { id } } } }`, nil, nil); err != nil {
 		t.Fatalf("a tenant signing with its secret: %v", err)
 	}
-	stale, _ := a.operator.Request(ctx, body, time.Now().Add(-time.Minute))
-	wrong, _ := a.client(a.operator.TenantID, "not-the-secret").Request(ctx, body, time.Now())
 	tenantWithOperatorSecret, _ := a.client(tenantID, a.operator.Secret).Request(ctx, body, time.Now())
 	unknown, _ := a.client(uuid.NewString(), a.operator.Secret).Request(ctx, body, time.Now())
-	unsigned, _ := http.NewRequest(http.MethodPost, a.url, strings.NewReader(string(body)))
-	unsigned.Header.Set("Content-Type", "application/json")
-	nonced, _ := a.operator.Request(ctx, body, time.Now())
-	nonced.Header.Set("signature", good.Header.Get("signature")+", n=x1")
-	for name, req := range map[string]*http.Request{"replayed": replay, "replayed with a nonce": nonced, "stale": stale,
-		"wrong secret": wrong, "a tenant with the operator's secret": tenantWithOperatorSecret, "unknown tenant": unknown, "unsigned": unsigned} {
-		if got := send(req); got != http.StatusUnauthorized {
-			t.Errorf("%s request: %d, want 401", name, got)
-		}
-	}
-
-	smuggled, _ := a.operator.Request(ctx, body, time.Now())
-	smuggled.Method = http.MethodGet
-	smuggled.URL.RawQuery = url.Values{"query": {`mutation { revokeGrant(input: {grantId: "x"}) { id } }`}}.Encode()
-	resp, err := http.DefaultClient.Do(smuggled)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed || strings.Contains(string(answer), "data") {
-		t.Fatalf("signed GET with a query in the URL: %d %s, want 405 and nothing else", resp.StatusCode, answer)
-	}
+	refusesBadSignatures(t, a.operator, body, map[string]*http.Request{
+		"a tenant with the operator's secret": tenantWithOperatorSecret, "unknown tenant": unknown,
+	}, `mutation { revokeGrant(input: {grantId: "x"}) { id } }`)
 
 	if err := a.backend.Do(ctx, `mutation($id: String!) { deleteTenant(id: $id) { success } }`, map[string]any{"id": tenantID}, nil); err != nil {
 		t.Fatal(err)
