@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/peer"
