@@ -1,0 +1,197 @@
+package openpayments
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/httpsig"
+	"github.com/rafiki-go/rafiki/introspection"
+	"github.com/rafiki-go/rafiki/outbound"
+)
+
+// answers is an Introspector answering info (or err) and recording what it
+// was asked.
+type answers struct {
+	info  introspection.Info
+	err   error
+	asked []events.GrantAccess
+}
+
+func (a *answers) Introspect(_ context.Context, token string, access []events.GrantAccess) (introspection.Info, error) {
+	a.asked = access
+	if token != "the-token" {
+		return introspection.Info{}, nil
+	}
+	return a.info, a.err
+}
+
+// usedOnce remembers signatures, as the Redis guard does.
+type usedOnce struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (u *usedOnce) FirstUse(_ context.Context, key string, _ time.Duration) (bool, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.seen[key] {
+		return false, nil
+	}
+	u.seen[key] = true
+	return true, nil
+}
+
+type clientKey struct {
+	priv ed25519.PrivateKey
+	jwk  httpsig.JWK
+}
+
+func newClientKey(t *testing.T, kid string) clientKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clientKey{priv: priv, jwk: httpsig.JWK{KID: kid, Alg: "EdDSA", Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub)}}
+}
+
+const publicBase = "https://op.example"
+
+// signedRequest is a POST to the resource server as the client sends it,
+// then as the server receives it.
+func signedRequest(t *testing.T, key clientKey, auth string, body []byte) *http.Request {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, publicBase+"/t1/incoming-payments", bytes.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key.priv != nil {
+		if err := httpsig.Sign(req, body, key.priv, key.jwk.KID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return req
+}
+
+func TestGuard(t *testing.T) {
+	clientK, otherK := newClientKey(t, "k1"), newClientKey(t, "k2")
+	wallets := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []httpsig.JWK{clientK.jwk}})
+	}))
+	defer wallets.Close()
+	clientWA := wallets.URL + "/client"
+	inline, _ := json.Marshal(otherK.jwk)
+	base, _ := url.Parse(publicBase)
+	fetcher := httpsig.NewJWKSFetcher(httpsig.FetcherOptions{Client: outbound.NewClient(outbound.Options{UseHTTP: true})})
+	body := []byte(`{"walletAddress":"https://op.example/alice"}`)
+	need := Need{Type: "incoming-payment", Action: "read", Identifier: "https://op.example/alice"}
+	active := func(actions []string, client introspection.ClientIdentity) introspection.Info {
+		return introspection.Info{Active: true, Grant: "g1", Client: &client,
+			Access: []events.GrantAccess{{Type: "incoming-payment", Actions: actions, Identifier: "https://op.example/alice"}}}
+	}
+	byWallet := introspection.ClientIdentity{WalletAddress: clientWA}
+	for _, c := range []struct {
+		name    string
+		info    introspection.Info
+		err     error
+		key     clientKey
+		auth    string
+		need    Need
+		status  int
+		desc    string
+		granted string
+	}{
+		{"read", active([]string{"read"}, byWallet), nil, clientK, "GNAP the-token", need, 0, "", "read"},
+		{"read by read-all", active([]string{"read-all", "create"}, byWallet), nil, clientK, "GNAP the-token", need, 0, "", "read-all"},
+		{"list by list-all", active([]string{"list-all"}, byWallet), nil, clientK, "GNAP the-token",
+			Need{Type: "incoming-payment", Action: "list"}, 0, "", "list-all"},
+		{"client known by its key", active([]string{"read"}, introspection.ClientIdentity{JWK: inline}), nil, otherK, "GNAP the-token", need, 0, "", "read"},
+		{"no authorization", active([]string{"read"}, byWallet), nil, clientK, "", need, 401, "Missing or invalid authorization header value", ""},
+		{"bearer", active([]string{"read"}, byWallet), nil, clientK, "Bearer the-token", need, 401, "Missing or invalid authorization header value", ""},
+		{"introspection failing", introspection.Info{}, errors.New("down"), clientK, "GNAP the-token", need, 401, "Invalid Token", ""},
+		{"inactive", introspection.Info{}, nil, clientK, "GNAP other-token", need, 403, "Inactive Token", ""},
+		{"nothing granted", introspection.Info{Active: true, Grant: "g1", Client: &byWallet}, nil, clientK, "GNAP the-token", need, 403, "Insufficient Grant", ""},
+		{"signed by another key", active([]string{"read"}, byWallet), nil, otherK, "GNAP the-token", need, 401,
+			"Signature validation error: could not find key in list of client keys", ""},
+		{"not signed", active([]string{"read"}, byWallet), nil, clientKey{}, "GNAP the-token", need, 401,
+			"Signature validation error: provided signature is invalid", ""},
+		{"inline key, signed by another", active([]string{"read"}, introspection.ClientIdentity{JWK: inline}), nil, clientK, "GNAP the-token", need, 401,
+			"Signature validation error: could not find key in list of client keys", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := &answers{info: c.info, err: c.err}
+			g := NewGuard(a, fetcher, httpsig.Options{PublicBaseURL: base, Replay: &usedOnce{seen: map[string]bool{}}}, "https://auth.example/t1")
+			req := signedRequest(t, c.key, c.auth, body)
+			granted, err := g.Authorize(req, body, c.need)
+			if c.status == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if granted.Action != c.granted || granted.GrantID != "g1" {
+					t.Fatalf("granted %+v, want action %s", granted, c.granted)
+				}
+				want := []events.GrantAccess{{Type: c.need.Type, Actions: []string{c.need.Action}, Identifier: c.need.Identifier}}
+				got, _ := json.Marshal(a.asked)
+				wantJSON, _ := json.Marshal(want)
+				if !bytes.Equal(got, wantJSON) {
+					t.Fatalf("asked the authorization server about %s, want %s", got, wantJSON)
+				}
+				return
+			}
+			rec := httptest.NewRecorder()
+			g.WriteError(rec, err)
+			var answer struct {
+				Error struct{ Code, Description string } `json:"error"`
+			}
+			if rec.Code != c.status || json.Unmarshal(rec.Body.Bytes(), &answer) != nil || answer.Error.Description != c.desc ||
+				answer.Error.Code != strconv.Itoa(c.status) {
+				t.Fatalf("answer %d %s, want %d %q", rec.Code, rec.Body, c.status, c.desc)
+			}
+			challenged := rec.Header().Get("WWW-Authenticate") == "GNAP as_uri=https://auth.example/t1"
+			if challenged != (c.status == 401 && !strings.HasPrefix(c.desc, "Signature") || c.status == 403) {
+				t.Fatalf("challenge %q for %d %s", rec.Header().Get("WWW-Authenticate"), c.status, c.desc)
+			}
+		})
+	}
+}
+
+// A signature is used once: the same request again is refused.
+func TestGuardRefusesReplays(t *testing.T) {
+	key := newClientKey(t, "k1")
+	inline, _ := json.Marshal(key.jwk)
+	client := introspection.ClientIdentity{JWK: inline}
+	a := &answers{info: introspection.Info{Active: true, Grant: "g1", Client: &client,
+		Access: []events.GrantAccess{{Type: "quote", Actions: []string{"create"}}}}}
+	base, _ := url.Parse(publicBase)
+	g := NewGuard(a, httpsig.NewJWKSFetcher(httpsig.FetcherOptions{}), httpsig.Options{PublicBaseURL: base, Replay: &usedOnce{seen: map[string]bool{}}}, "")
+	body := []byte(`{}`)
+	first := signedRequest(t, key, "GNAP the-token", body)
+	again := first.Clone(context.Background())
+	again.Body = io.NopCloser(bytes.NewReader(body))
+	need := Need{Type: "quote", Action: "create"}
+	if _, err := g.Authorize(first, body, need); err != nil {
+		t.Fatal(err)
+	}
+	_, err := g.Authorize(again, body, need)
+	var re *RouteError
+	if !errors.As(err, &re) || re.Status != 401 {
+		t.Fatalf("replayed: %v, want 401", err)
+	}
+}
