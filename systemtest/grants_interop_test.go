@@ -29,6 +29,15 @@ import (
 // with createWalletAddressKey, so the authorization server resolves it
 // through the instance's own jwks.json.
 func TestGrantsWithTheOpenPaymentsClient(t *testing.T) {
+	t.Run("http ids", func(t *testing.T) { grantsInterop(t, false) })
+	// Rafiki's own development setup: https ids served over plain http, the
+	// client told to use http (useHttp), the servers to call http too
+	// (USE_HTTP, on outside production) and to accept signatures of the
+	// http URLs.
+	t.Run("https ids over http", func(t *testing.T) { grantsInterop(t, true) })
+}
+
+func grantsInterop(t *testing.T, httpsIDs bool) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is needed to run the Open Payments SDK: %v", err)
@@ -40,11 +49,17 @@ func TestGrantsWithTheOpenPaymentsClient(t *testing.T) {
 
 	h := newHarness(t)
 	idpSecret := "idp-" + randomHex(t, 16)
-	r := h.NewRafiki(map[string]string{
+	set := map[string]string{
 		"IDENTITY_SERVER_URL":    "http://127.0.0.1:9/consent",
 		"IDENTITY_SERVER_SECRET": idpSecret,
 		"WAIT_SECONDS":           "1",
-	})
+	}
+	r := h.NewRafiki(set)
+	if httpsIDs {
+		auth := fmt.Sprintf("https://localhost:%d", r.Ports["AUTH_PORT"])
+		r.Env["OPEN_PAYMENTS_URL"] = fmt.Sprintf("https://localhost:%d", r.Ports["OPEN_PAYMENTS_PORT"])
+		r.Env["AUTH_SERVER_URL"], r.Env["AUTH_SERVER_GRANT_URL"] = auth, auth
+	}
 	startDev(t, r)
 	op, assetID := operatorWithAsset(t, r, 15*time.Second)
 	ctx := context.Background()
@@ -85,6 +100,9 @@ func TestGrantsWithTheOpenPaymentsClient(t *testing.T) {
 		"FINISH_URI=http://127.0.0.1:9/finish",
 		fmt.Sprintf("INTROSPECTION_URL=http://127.0.0.1:%d/", r.Ports["INTROSPECTION_PORT"]),
 	)
+	if httpsIDs {
+		cmd.Env = append(cmd.Env, "USE_HTTP=1")
+	}
 	out, err := cmd.CombinedOutput()
 	t.Logf("grants.mjs:\n%s", out)
 	if err != nil {

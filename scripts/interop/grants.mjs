@@ -8,7 +8,8 @@
 // KEY_ID and PRIVATE_KEY (a PEM file of the Ed25519 key behind KEY_ID),
 // INTERACTION_URL and IDP_SECRET (the identity provider's API), FINISH_URI,
 // INTROSPECTION_URL (asked as a resource server asks, after each step that
-// gives or takes a token).
+// gives or takes a token); USE_HTTP=1 has the client reach https URLs over
+// plain http, as Rafiki's own development setup does (the SDK's useHttp).
 import crypto from 'node:crypto'
 import { createAuthenticatedClient, isFinalizedGrantWithAccessToken, isPendingGrant, OpenPaymentsClientError } from '@interledger/open-payments'
 
@@ -18,6 +19,7 @@ for (const name of ['CLIENT_WA', 'KEY_ID', 'PRIVATE_KEY', 'INTERACTION_URL', 'ID
 }
 
 const step = (name, detail = {}) => console.log(JSON.stringify({ step: name, ...detail }))
+const reachable = (u) => env.USE_HTTP ? u.replace(/^https:/, 'http:') : u
 
 function expectStatus (what, res, status) {
   if (res.status !== status) throw new Error(`${what}: status ${res.status}, want ${status}`)
@@ -44,7 +46,7 @@ async function introspect (what, token, active, grantClient) {
 // cookie), accept through the IdP API, then finish (a redirect to the
 // client's finish URI carrying interact_ref and the hash).
 async function approve (redirect) {
-  const start = await fetch(redirect, { redirect: 'manual' })
+  const start = await fetch(reachable(redirect), { redirect: 'manual' })
   expectStatus('interaction start', start, 302)
   const consent = new URL(start.headers.get('location'))
   const interactId = consent.searchParams.get('interactId')
@@ -63,7 +65,7 @@ async function approve (redirect) {
   const accept = await fetch(`${env.INTERACTION_URL}/grant/${interactId}/${nonce}/accept`, { method: 'POST', headers: { 'x-idp-secret': env.IDP_SECRET } })
   expectStatus('accept', accept, 202)
 
-  const finishURL = new URL(redirect)
+  const finishURL = new URL(reachable(redirect))
   finishURL.pathname += '/finish'
   finishURL.search = ''
   const finish = await fetch(finishURL, { redirect: 'manual', headers: { cookie } })
@@ -73,7 +75,8 @@ async function approve (redirect) {
 }
 
 const client = await createAuthenticatedClient({
-  walletAddressUrl: env.CLIENT_WA, privateKey: env.PRIVATE_KEY, keyId: env.KEY_ID, validateResponses: true, requestTimeoutMs: 10000
+  walletAddressUrl: env.CLIENT_WA, privateKey: env.PRIVATE_KEY, keyId: env.KEY_ID, validateResponses: true, requestTimeoutMs: 10000,
+  useHttp: !!env.USE_HTTP
 })
 
 try {
