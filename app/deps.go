@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -421,17 +423,54 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
 	}
 	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+	for attempt := 1; ; attempt++ {
+		var exists bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		if exists {
+			return fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
+		}
+		_, cerr := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+		switch {
+		case cerr == nil || createdMeanwhile(cerr):
+			return nil
+		case templateBusy(cerr) && attempt < createAttemptsMax:
+			// Another process is creating a database from the template
+			// at this moment (services started together).
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("create database %s: %w", name, ctx.Err())
+			case <-time.After(createRetryWait):
+			}
+		default:
+			return fmt.Errorf("create database %s: %w", name, cerr)
+		}
 	}
-	if exists {
-		return fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
+}
+
+// A CREATE DATABASE refused because the template is in use is tried again
+// this many times, this far apart.
+const (
+	createAttemptsMax = 20
+	createRetryWait   = 100 * time.Millisecond
+)
+
+// templateBusy: the template database was being copied by another CREATE
+// DATABASE (object_in_use).
+func templateBusy(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55006"
+}
+
+// createdMeanwhile tells a CREATE DATABASE that lost the race to another
+// process creating the same database (services started together): Postgres
+// answers duplicate_database, or, when both got past its own check, a
+// unique violation on pg_database's name index.
+func createdMeanwhile(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P04" ||
+		pgErr.Code == "23505" && pgErr.ConstraintName == "pg_database_datname_index")
 }
 
 // Logger builds the process logger: JSON in production, text otherwise.
