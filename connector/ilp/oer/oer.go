@@ -89,9 +89,9 @@ func (r *Reader) LengthPrefix(max int) (int, error) {
 		r.off = start
 		return 0, r.malformed("length prefix of %d bytes", n)
 	}
-	if r.Len() < n {
+	if left := r.Len(); left < n {
 		r.off = start
-		return 0, r.malformed("length prefix needs %d bytes, %d left", n, r.Len())
+		return 0, r.malformed("length prefix needs %d bytes, %d left", n, left)
 	}
 	digits := r.b[r.off : r.off+n]
 	if digits[0] == 0 {
