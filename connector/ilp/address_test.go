@@ -3,6 +3,8 @@ package ilp
 import (
 	"strings"
 	"testing"
+
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 func TestValidateAddress(t *testing.T) {
@@ -25,4 +27,17 @@ func TestValidateAddress(t *testing.T) {
 			t.Fatalf("%q: valid, want an error", a)
 		}
 	}
+}
+
+// FuzzValidateAddress keeps the hand-written check equal to the pattern
+// package valid uses for ILP addresses in admin input.
+func FuzzValidateAddress(f *testing.F) {
+	for _, a := range []string{"g.a", "g", "test4.a", "g..a", "peer.config", "g.a.", "g.é", "private.~_-"} {
+		f.Add(a)
+	}
+	f.Fuzz(func(t *testing.T, a string) {
+		if ok := ValidateAddress(a) == nil; ok != valid.ILPAddress(a) {
+			t.Fatalf("%q: ValidateAddress says %v, valid.ILPAddress %v", a, ok, !ok)
+		}
+	})
 }
