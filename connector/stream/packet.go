@@ -107,6 +107,9 @@ func Decode(b []byte) (Packet, error) {
 			p.Frames = append(p.Frames, f)
 		}
 	}
+	if len(p.Frames) == 0 {
+		p.Frames = nil
+	}
 	return p, nil
 }
 
