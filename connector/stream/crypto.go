@@ -8,7 +8,6 @@ package stream
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -60,11 +59,7 @@ func newKeys(pskKey, fulfillmentKey []byte) (*Keys, error) {
 // Fulfillment is the fulfillment of a Prepare whose data (the encrypted
 // STREAM packet) is data.
 func (k *Keys) Fulfillment(data []byte) [sha256.Size]byte {
-	mac := hmac.New(sha256.New, k.fulfillmentKey[:])
-	mac.Write(data)
-	var f [sha256.Size]byte
-	mac.Sum(f[:0])
-	return f
+	return mac(k.fulfillmentKey[:], data)
 }
 
 // Condition is the execution condition a fulfillment fulfils.
