@@ -4,9 +4,9 @@
 // values; packets encrypted with a fixed key and IV; buffers the reference
 // decodes but does not write itself (saturated amounts, unknown frames,
 // padding, leading zero bytes); buffers it refuses; and the key,
-// fulfillment and condition derivations. The IV is fixed by replacing
-// crypto.randomBytes while the reference encrypts, so the file is the same
-// on every run.
+// fulfillment and condition derivations. The IV is fixed by answering
+// the reference's 12-byte crypto.randomBytes calls with it, so the file is
+// the same on every run.
 //
 //   ./scripts/test-deps.sh && node scripts/stream-vectors.mjs
 import crypto from 'node:crypto'
