@@ -58,34 +58,34 @@ const (
 func Decode(b []byte) (Packet, error) {
 	var p Packet
 	if len(b) > plaintextBytesMax {
-		return p, fmt.Errorf("stream packet: %d bytes, more than %d", len(b), plaintextBytesMax)
+		return Packet{}, fmt.Errorf("stream packet: %d bytes, more than %d", len(b), plaintextBytesMax)
 	}
 	if len(b) < packetHeaderBytesMin {
-		return p, fmt.Errorf("stream packet: %d bytes: %w", len(b), errShort)
+		return Packet{}, fmt.Errorf("stream packet: %d bytes: %w", len(b), errShort)
 	}
 	r := reader{b: b}
 	p.Version, _ = r.uint8()
 	if p.Version != Version {
-		return p, fmt.Errorf("stream packet: version %d, want %d", p.Version, Version)
+		return Packet{}, fmt.Errorf("stream packet: version %d, want %d", p.Version, Version)
 	}
 	t, _ := r.uint8()
 	p.Type = PacketType(t)
 	if p.Type != TypePrepare && p.Type != TypeFulfill && p.Type != TypeReject {
-		return p, fmt.Errorf("stream packet: ILP packet type %d", t)
+		return Packet{}, fmt.Errorf("stream packet: ILP packet type %d", t)
 	}
 	var err error
 	if p.Sequence, err = r.varUint(); err != nil {
-		return p, fmt.Errorf("stream packet sequence: %w", err)
+		return Packet{}, fmt.Errorf("stream packet sequence: %w", err)
 	}
 	if p.PrepareAmount, err = r.varUint(); err != nil {
-		return p, fmt.Errorf("stream packet amount: %w", err)
+		return Packet{}, fmt.Errorf("stream packet amount: %w", err)
 	}
 	count, err := r.varUint()
 	if err != nil {
-		return p, fmt.Errorf("stream packet frame count: %w", err)
+		return Packet{}, fmt.Errorf("stream packet frame count: %w", err)
 	}
 	if count > uint64(r.remaining()/frameBytesMin) {
-		return p, fmt.Errorf("stream packet: %d frames announced in %d bytes", count, r.remaining())
+		return Packet{}, fmt.Errorf("stream packet: %d frames announced in %d bytes", count, r.remaining())
 	}
 	if count > 0 {
 		p.Frames = make([]Frame, 0, count)
@@ -93,15 +93,15 @@ func Decode(b []byte) (Packet, error) {
 	for i := range int(count) {
 		t, err := r.uint8()
 		if err != nil {
-			return p, fmt.Errorf("stream packet frame %d: %w", i, err)
+			return Packet{}, fmt.Errorf("stream packet frame %d: %w", i, err)
 		}
 		contents, err := r.octets()
 		if err != nil {
-			return p, fmt.Errorf("stream packet frame %d (%s): %w", i, FrameType(t), err)
+			return Packet{}, fmt.Errorf("stream packet frame %d (%s): %w", i, FrameType(t), err)
 		}
 		f, known, err := decodeFrame(FrameType(t), contents)
 		if err != nil {
-			return p, fmt.Errorf("stream packet frame %d: %w", i, err)
+			return Packet{}, fmt.Errorf("stream packet frame %d: %w", i, err)
 		}
 		if known {
 			p.Frames = append(p.Frames, f)
