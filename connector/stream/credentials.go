@@ -67,9 +67,8 @@ func NewCredentials(secret []byte) (*Credentials, error) {
 }
 
 func derive(secret []byte, label string) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(label))
-	return mac.Sum(nil)
+	sum := mac(secret, []byte(label))
+	return sum[:]
 }
 
 // Generate makes a destination address under base and its shared secret.

@@ -1,0 +1,102 @@
+package stream
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestEncodeRefuses(t *testing.T) {
+	for name, p := range map[string]Packet{
+		"version 0":       {Type: TypePrepare},
+		"version 2":       {Version: 2, Type: TypePrepare},
+		"ILP type 15":     {Version: Version, Type: 15},
+		"nil frame":       {Version: Version, Type: TypeReject, Frames: []Frame{StreamMoney{}, nil}},
+		"over ILP's size": {Version: Version, Type: TypePrepare, Frames: []Frame{StreamData{Data: make([]byte, plaintextBytesMax)}}},
+	} {
+		if b, err := p.Append([]byte("x")); err == nil || string(b) != "x" {
+			t.Errorf("%s: %x %v", name, b, err)
+		}
+	}
+}
+
+func TestDecodeRefusesOversize(t *testing.T) {
+	p := Packet{Version: Version, Type: TypePrepare, Frames: []Frame{StreamData{Data: make([]byte, plaintextBytesMax-20)}}}
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(b); err != nil {
+		t.Fatalf("%d bytes: %v", len(b), err)
+	}
+	if _, err := Decode(append(b, make([]byte, plaintextBytesMax-len(b)+1)...)); err == nil {
+		t.Fatal("decoded more than ILP data holds")
+	}
+}
+
+func TestFrameCountBoundedByLength(t *testing.T) {
+	b := []byte{1, 12, 1, 0, 1, 0, 4, 0xff, 0xff, 0xff, 0xff}
+	if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), "frames announced") {
+		t.Fatalf("a count of 2^32-1 frames: %v", err)
+	}
+}
+
+func TestLengthPrefix(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 255, 256, 65535, 65536, 1 << 24} {
+		b := appendLength(nil, n)
+		r := reader{b: b}
+		if got, err := r.length(); err != nil || got != n || r.remaining() != 0 {
+			t.Errorf("%d as %x: %d %v", n, b, got, err)
+		}
+	}
+	for name, b := range map[string][]byte{
+		"long form of nothing":     {0x80},
+		"short value in long form": {0x81, 0x7f},
+		"leading zero":             {0x82, 0x00, 0xff},
+		"five length bytes":        {0x85, 1, 0, 0, 0, 0},
+		"truncated":                {0x82, 0x01},
+		"empty":                    {},
+	} {
+		r := reader{b: b}
+		if n, err := r.length(); err == nil {
+			t.Errorf("%s: read %d", name, n)
+		}
+	}
+}
+
+func TestVarUint(t *testing.T) {
+	for _, v := range []uint64{0, 1, 255, 256, 1<<56 - 1, 1 << 56, math.MaxUint64} {
+		b := appendVarUint(nil, v)
+		r := reader{b: b}
+		if got, err := r.varUint(); err != nil || got != v || r.remaining() != 0 {
+			t.Errorf("%d as %x: %d %v", v, b, got, err)
+		}
+	}
+	wide := append([]byte{9}, bytes.Repeat([]byte{0}, 9)...)
+	if _, err := (&reader{b: wide}).varUint(); err == nil {
+		t.Error("nine bytes read as a var-uint")
+	}
+	if v, err := (&reader{b: wide}).saturatingVarUint(); err != nil || v != math.MaxUint64 {
+		t.Errorf("nine bytes saturated to %d %v", v, err)
+	}
+	if _, err := (&reader{b: []byte{0}}).saturatingVarUint(); err == nil {
+		t.Error("a var-uint of length 0 read")
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	names := map[string]bool{}
+	for i, row := range ErrorCodes {
+		if row.Code != ErrorCode(i+1) || row.Code.String() != row.Name || names[row.Name] || row.Description == "" {
+			t.Errorf("row %d: %+v", i, row)
+		}
+		names[row.Name] = true
+	}
+	if len(ErrorCodes) != 9 || ErrorCode(0xff).String() != "ErrorCode(255)" {
+		t.Errorf("%d codes; 255 is %s", len(ErrorCodes), ErrorCode(0xff))
+	}
+	if FrameType(0x30).String() != "FrameType(48)" || PacketType(1).String() != "PacketType(1)" {
+		t.Error("names of unknown types")
+	}
+}
