@@ -6,6 +6,7 @@
 package valid
 
 import (
+	"github.com/rafiki-go/rafiki/connector/ilp"
 	"net/url"
 	"regexp"
 	"slices"
@@ -101,13 +102,10 @@ func SpaceURL(v string) bool {
 	return true
 }
 
-// ilpAddressPattern is an ILP address as interledger RFC 0015 defines it: an
-// allocation scheme, then one or more segments.
-var ilpAddressPattern = regexp.MustCompile(`^(g|private|example|peer|self|test[1-3]?|local)([.][a-zA-Z0-9_~-]+)+$`)
-
-// ILPAddress tells whether v is an ILP address.
+// ILPAddress tells whether v is an ILP address (interledger RFC 0015), by
+// the connector's own check.
 func ILPAddress(v string) bool {
-	return len(v) <= ILPAddressLengthMax && ilpAddressPattern.MatchString(v)
+	return ilp.ValidateAddress(v) == nil
 }
 
 // ILPWithin tells whether ILP address a lies in prefix's space: equal to
