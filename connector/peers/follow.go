@@ -19,18 +19,22 @@ const openTimeout = 10 * time.Second
 // filter (eventstore.Store.Last gives it).
 type LastSequence func(ctx context.Context, subject string) (uint64, error)
 
-// Follow reads every peer event of the stream in order, from the first, and
-// keeps reading as they are stored, until ctx ends. It returns once the
-// table holds every peer event stored when it was called, so that a
-// connector starting with it knows every peer; an event it cannot read is
+// Follow reads every peer and asset event of the stream in order, from the
+// first, and keeps reading as they are stored, until ctx ends. It returns
+// once the table holds every such event stored when it was called, so that
+// a connector starting with it knows every peer; an event it cannot read is
 // logged and leaves the table as it was.
 func (t *Table) Follow(ctx context.Context, js jetstream.JetStream, stream string, keys Opener, last LastSequence, log *slog.Logger) error {
-	target, err := last(ctx, Subject)
-	if err != nil {
-		return fmt.Errorf("peer table: last peer event: %w", err)
+	var target uint64
+	for _, subject := range Subjects {
+		seq, err := last(ctx, subject)
+		if err != nil {
+			return fmt.Errorf("peer table: last event of %s: %w", subject, err)
+		}
+		target = max(target, seq)
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{Subject}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubjects: Subjects, DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("peer table: follow peer events: %w", err)

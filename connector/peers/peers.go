@@ -1,6 +1,6 @@
 // Package peers is the connector's view of the instance's peers: who an
-// incoming ILP-over-HTTP token belongs to, and which peer a destination
-// routes to. It is held in memory, folded from every peer event and kept
+// incoming ILP-over-HTTP token belongs to, which peer a destination routes
+// to, and the assets they hold. It is held in memory, folded from every peer event and kept
 // current by following them, so that packets never wait for a database.
 //
 // Routing is static, as Rafiki's: each peer's routes (its static ILP
@@ -22,8 +22,18 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 )
 
-// Subject is every peer event's subject: events.<tenant>.peer.<peer id>.
-const Subject = "events.*.peer.*"
+// Subjects are what the table follows: every peer event
+// (events.<tenant>.peer.<peer id>) and every asset event, for the assets'
+// codes, scales and ledgers.
+var Subjects = []string{"events.*.peer.*", "events.*.asset.*"}
+
+// Asset is what the connector needs of an asset.
+type Asset struct {
+	ID     string
+	Code   string
+	Scale  uint8
+	Ledger uint32
+}
 
 // Peer is what the connector needs of a peer.
 type Peer struct {
@@ -47,6 +57,7 @@ type Opener interface {
 // Table holds the peers of every tenant.
 type Table struct {
 	mu      sync.RWMutex
+	assets  map[string]Asset
 	peers   map[string]*Peer
 	byToken map[[sha256.Size]byte]string
 	// routes are, by tenant, the peers each prefix routes to.
@@ -56,18 +67,22 @@ type Table struct {
 
 // NewTable makes an empty table; Follow fills it.
 func NewTable() *Table {
-	return &Table{peers: map[string]*Peer{}, byToken: map[[sha256.Size]byte]string{}, routes: map[string]map[string][]string{}}
+	return &Table{assets: map[string]Asset{}, peers: map[string]*Peer{}, byToken: map[[sha256.Size]byte]string{}, routes: map[string]map[string][]string{}}
 }
 
 // Applied is the stream sequence of the last peer event the table holds.
 func (t *Table) Applied() uint64 { return t.applied.Load() }
 
-// Apply folds one peer event, its secrets open, into the table.
+// Apply folds one peer or asset event, its secrets open, into the table.
 func (t *Table) Apply(env events.Envelope, ev events.Event) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	id := env.AggregateID
 	switch e := ev.(type) {
+	case *events.AssetCreated:
+		t.assets[id] = Asset{ID: id, Code: e.Code, Scale: e.Scale, Ledger: e.Ledger}
+	case *events.AssetThresholdsSet, *events.AssetDeleted, *events.AssetReactivated, *events.FeeSet:
+		// Nothing the connector routes or converts with.
 	case *events.PeerCreated:
 		if _, exists := t.peers[id]; !exists {
 			t.add(&Peer{ID: id, TenantID: env.TenantID, AssetID: e.AssetID, StaticILPAddress: e.StaticILPAddress,
@@ -105,7 +120,7 @@ func (t *Table) Apply(env events.Envelope, ev events.Event) error {
 			t.remove(old)
 		}
 	default:
-		return fmt.Errorf("peer table: %s is not a peer event", env.Type)
+		return fmt.Errorf("peer table: %s is neither a peer nor an asset event", env.Type)
 	}
 	t.passed(env.Sequence)
 	return nil
@@ -182,6 +197,14 @@ func (t *Table) ByIncomingToken(token string) (Peer, bool) {
 		return Peer{}, false
 	}
 	return *p, true
+}
+
+// Asset is an asset by its id.
+func (t *Table) Asset(id string) (Asset, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	a, ok := t.assets[id]
+	return a, ok
 }
 
 // ByID is a peer by its id.

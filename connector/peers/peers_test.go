@@ -178,6 +178,9 @@ func TestFollow(t *testing.T) {
 	if err := tb.Follow(followCtx, n.JS, "EVENTS", keys, last, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
+	if a, ok := tb.Asset(assetID); !ok || a.Code != "USD" || a.Scale != 2 || a.Ledger == 0 {
+		t.Fatalf("the peers' asset: %+v %v", a, ok)
+	}
 	p, ok := tb.ByIncomingToken("incoming-1")
 	if !ok || p.ID != first || p.OutgoingToken != "out-incoming-1" || p.TenantID != tenantA {
 		t.Fatalf("a peer stored before Follow: %+v %v (tokens must be opened)", p, ok)
