@@ -1,0 +1,195 @@
+package connector
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/connector/ilp"
+	"github.com/rafiki-go/rafiki/connector/peers"
+	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/rates"
+)
+
+// Rafiki's settings of the pipeline.
+const (
+	// A packet leaves with at most this long to live, and at least
+	// expiryMarginMin less than it arrived with.
+	expiryWindowMax = 30 * time.Second
+	expiryMarginMin = time.Second
+	// Transfers held pending for a packet expire after this
+	// (TIGERBEETLE_TWO_PHASE_TIMEOUT_SECONDS).
+	twoPhaseTimeout = 5 * time.Second
+)
+
+// Config is the connector's settings.
+type Config struct {
+	// ILPAddress (ILP_ADDRESS) is the address rejects are triggered by.
+	ILPAddress string
+	// RatePerMinute is how many packets one incoming peer may send a
+	// minute (Rafiki's 10,000).
+	RatePerMinute int
+}
+
+// Connector runs Prepares through the pipeline.
+type Connector struct {
+	cfg     Config
+	peers   *peers.Table
+	rates   *rates.Service
+	ledger  ledger.Ledger
+	client  *http.Client
+	limiter *limiter
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// New builds a connector; client sends packets to peers (outbound, with
+// USE_HTTP).
+func New(cfg Config, table *peers.Table, r *rates.Service, l ledger.Ledger, client *http.Client, log *slog.Logger) *Connector {
+	return &Connector{cfg: cfg, peers: table, rates: r, ledger: l, client: client,
+		limiter: newLimiter(cfg.RatePerMinute, time.Minute), now: time.Now, log: log}
+}
+
+// ilpError is a refusal with its ILP error code.
+type ilpError struct {
+	code    string
+	message string
+	data    []byte
+}
+
+func (e *ilpError) Error() string { return e.code + " " + e.message }
+
+func refuse(code, format string, args ...any) *ilpError {
+	return &ilpError{code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// Handle answers a Prepare from a peer with a Fulfill or a Reject; any
+// failure becomes a Reject triggered by this connector, as Rafiki's
+// incoming error handler does (T00 for what is not an ILP error).
+func (c *Connector) Handle(ctx context.Context, from peers.Peer, p ilp.Prepare) ilp.Packet {
+	reply, err := c.handle(ctx, from, p)
+	if err == nil {
+		return reply
+	}
+	var ie *ilpError
+	if !errors.As(err, &ie) {
+		c.log.Error("packet failed", "from", from.ID, "destination", p.Destination, "err", err)
+		ie = &ilpError{code: ilp.CodeInternalError, message: "internal error"}
+	}
+	return ilp.Reject{Code: ie.code, TriggeredBy: c.cfg.ILPAddress, Message: ie.message, Data: ie.data}
+}
+
+func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) (ilp.Packet, error) {
+	source, ok := c.peers.Asset(from.AssetID)
+	if !ok {
+		return nil, fmt.Errorf("asset %s of peer %s unknown", from.AssetID, from.ID)
+	}
+	if ilp.IsILDCPRequest(p) {
+		f, err := ilp.ServeILDCP(p, from.StaticILPAddress, source.Code, source.Scale)
+		if err != nil {
+			return nil, refuse(ilp.CodeBadRequest, "%v", err)
+		}
+		return f, nil
+	}
+	to, ok := c.peers.Route(from.TenantID, p.Destination, from.ID, "")
+	if !ok {
+		return nil, refuse(ilp.CodeUnreachable, "no route found. source=%s destination=%s", from.StaticILPAddress, p.Destination)
+	}
+	if max := from.MaxPacketAmount; max != nil && p.Amount > *max {
+		return nil, &ilpError{code: ilp.CodeAmountTooLarge, message: "packet size too large",
+			data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: *max})}
+	}
+	if !c.limiter.allow(from.ID, c.now()) {
+		return nil, refuse(ilp.CodeRateLimited, "too many requests, throttling")
+	}
+	destination, ok := c.peers.Asset(to.AssetID)
+	if !ok {
+		return nil, fmt.Errorf("asset %s of peer %s unknown", to.AssetID, to.ID)
+	}
+	out := p
+	pending, err := c.hold(ctx, from, to, source, destination, &out)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := c.forward(ctx, to, out)
+	if err == nil {
+		if f, fulfilled := reply.(ilp.Fulfill); fulfilled && sha256.Sum256(f.Fulfillment[:]) != p.ExecutionCondition {
+			err = refuse(ilp.CodeWrongCondition, "fulfillment did not match expected value.")
+		}
+	}
+	if pending != nil {
+		_, fulfilled := reply.(ilp.Fulfill)
+		if err := c.settle(ctx, *pending, err == nil && fulfilled); err != nil {
+			return nil, err
+		}
+	}
+	return reply, err
+}
+
+// hold converts the amount into the destination's asset and holds it in
+// the ledger, pending, from the sender's account to the next hop's; a
+// zero-amount packet moves nothing.
+func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, destination peers.Asset, out *ilp.Prepare) (*ledger.PendingTransfer, error) {
+	if out.Amount == 0 {
+		return nil, nil
+	}
+	converted, err := c.rates.ConvertSource(ctx, to.TenantID, out.Amount,
+		rates.Asset{Code: source.Code, Scale: source.Scale}, rates.Asset{Code: destination.Code, Scale: destination.Scale})
+	if err != nil {
+		return nil, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
+	}
+	src, err := account(from, source)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := account(to, destination)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := c.ledger.Transfer(ctx, ledger.TransferRequest{
+		ID: uuid.New(), Source: src, Destination: dst,
+		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: twoPhaseTimeout,
+	})
+	switch {
+	case errors.Is(err, ledger.ErrInsufficientBalance), errors.Is(err, ledger.ErrInsufficientLiquidity),
+		errors.Is(err, ledger.ErrInsufficientDebitBalance):
+		return nil, refuse(ilp.CodeInsufficientLiquidity, "%v", err)
+	case err != nil:
+		return nil, fmt.Errorf("hold %d from peer %s for peer %s: %w", out.Amount, from.ID, to.ID, err)
+	}
+	out.Amount = converted.Amount
+	return &pending, nil
+}
+
+// settle posts a fulfilled packet's transfer and voids any other's.
+func (c *Connector) settle(ctx context.Context, p ledger.PendingTransfer, fulfilled bool) error {
+	if fulfilled {
+		if err := c.ledger.Post(ctx, p); err != nil {
+			return fmt.Errorf("post transfer %s: %w", p.ID, err)
+		}
+		return nil
+	}
+	if err := c.ledger.Void(ctx, p); err != nil {
+		return fmt.Errorf("void transfer %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// account is a peer's liquidity account.
+func account(p peers.Peer, a peers.Asset) (ledger.Account, error) {
+	id, err := uuid.Parse(p.ID)
+	if err != nil {
+		return ledger.Account{}, fmt.Errorf("peer id %q: %w", p.ID, err)
+	}
+	assetID, err := uuid.Parse(a.ID)
+	if err != nil {
+		return ledger.Account{}, fmt.Errorf("asset id %q: %w", a.ID, err)
+	}
+	return ledger.Account{ID: id, Type: ledger.Peer, AssetID: assetID, Ledger: a.Ledger}, nil
+}

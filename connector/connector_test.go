@@ -1,0 +1,401 @@
+package connector_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector"
+	"github.com/rafiki-go/rafiki/connector/ilp"
+	"github.com/rafiki-go/rafiki/connector/peers"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/postgres"
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/rates"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+const tenantID = "00000000-0000-4000-8000-0000000000aa"
+
+// nextHop plays the peer packets are forwarded to: answer decides what it
+// answers to each Prepare it receives, which it keeps.
+type nextHop struct {
+	mu       sync.Mutex
+	received []ilp.Prepare
+	tokens   []string
+	answer   func(p ilp.Prepare) (status int, reply []byte)
+}
+
+func (h *nextHop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p, err := ilp.DecodePrepare(body)
+	if err != nil || r.Header.Get("Content-Type") != connector.ContentType {
+		http.Error(w, "bad packet", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	h.received = append(h.received, p)
+	h.tokens = append(h.tokens, r.Header.Get("Authorization"))
+	answer := h.answer
+	h.mu.Unlock()
+	status, reply := answer(p)
+	w.WriteHeader(status)
+	_, _ = w.Write(reply)
+}
+
+func (h *nextHop) last() (ilp.Prepare, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.received[len(h.received)-1], h.tokens[len(h.tokens)-1]
+}
+
+func (h *nextHop) set(answer func(p ilp.Prepare) (int, []byte)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.answer = answer
+}
+
+var fulfillment = [32]byte{1, 2, 3}
+
+func fulfilled(ilp.Prepare) (int, []byte) {
+	b, _ := ilp.EncodeFulfill(ilp.Fulfill{Fulfillment: fulfillment, Data: []byte("thanks")})
+	return http.StatusOK, b
+}
+
+type rig struct {
+	url      string
+	ledger   ledger.Ledger
+	hopB     *nextHop
+	hopC     *nextHop
+	peerA    string
+	peerB    string
+	peerC    string
+	usd, eur string
+}
+
+// newRig: peer A (USD, token "token-a", packets up to 5,000, 10,000 of
+// liquidity) sends; peer B (USD, routes test.b) and peer C (EUR, routes
+// test.c) are next hops served by httptest servers; 1 USD buys 0.5 EUR.
+func newRig(t *testing.T, ratePerMinute int) *rig {
+	t.Helper()
+	ctx := context.Background()
+	n := testkit.StartNATS(t, false)
+	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	keys := testkit.Keyring(t, n.JS)
+	sealed := handlers.SealSecrets(store, keys)
+	url := testkit.NewDatabase(t)
+	if err := migrations.Up(url); err != nil {
+		t.Fatal(err)
+	}
+	l, err := postgres.New(ctx, testkit.Pool(t, url), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	operator := commands.Actor{TenantID: tenantID, Operator: true}
+	meta := func() commands.Meta { return commands.Meta{ID: uuid.NewString(), Actor: operator} }
+	if _, _, err := tenant.NewHandler(sealed, tenantID, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta(), TenantID: tenantID, APISecret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	assets := asset.NewHandler(store, func(context.Context, string) (bool, error) { return false, nil })
+	r := &rig{ledger: l, hopB: &nextHop{answer: fulfilled}, hopC: &nextHop{answer: fulfilled}}
+	ledgers := map[string]uint32{}
+	for _, code := range []string{"USD", "EUR"} {
+		id, _, err := assets.Create(ctx, commands.CreateAsset{Meta: meta(), TenantID: tenantID, Code: code, Scale: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, seq, found, err := store.Last(ctx, "events."+tenantID+".asset."+id)
+		if err != nil || !found || seq == 0 {
+			t.Fatalf("asset %s: %v", code, err)
+		}
+		if code == "USD" {
+			r.usd = id
+		} else {
+			r.eur = id
+		}
+	}
+	b := httptest.NewServer(r.hopB)
+	t.Cleanup(b.Close)
+	c := httptest.NewServer(r.hopC)
+	t.Cleanup(c.Close)
+	peerHandler := peer.NewHandler(sealed)
+	max := uint64(5000)
+	for _, p := range []struct {
+		id       *string
+		assetID  string
+		address  string
+		incoming string
+		endpoint string
+		max      *uint64
+	}{
+		{&r.peerA, r.usd, "test.a", "token-a", "http://127.0.0.1:9/unused", &max},
+		{&r.peerB, r.usd, "test.b", "token-b", b.URL, nil},
+		{&r.peerC, r.eur, "test.c", "token-c", c.URL, nil},
+	} {
+		created, err := peerHandler.Create(ctx, commands.CreatePeer{Meta: meta(), AssetID: p.assetID, StaticILPAddress: p.address, MaxPacketAmount: p.max,
+			HTTP: commands.PeerHTTP{Incoming: &commands.PeerHTTPIncoming{AuthTokens: []string{p.incoming}},
+				Outgoing: commands.PeerHTTPOutgoing{AuthToken: "to-" + p.address, Endpoint: p.endpoint}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*p.id = created.PeerID
+		ledgers[p.assetID] = created.Ledger
+	}
+	for id, number := range ledgers {
+		if err := l.CreateAssetAccounts(ctx, uuid.MustParse(id), number); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []struct{ id, assetID string }{{r.peerA, r.usd}, {r.peerB, r.usd}, {r.peerC, r.eur}} {
+		acct := ledger.Account{ID: uuid.MustParse(p.id), Type: ledger.Peer, AssetID: uuid.MustParse(p.assetID), Ledger: ledgers[p.assetID]}
+		if err := l.CreateLiquidityAccount(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: acct, Amount: 10_000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The asset accounts pay out across currencies.
+	for id, number := range ledgers {
+		acct := ledger.Account{ID: uuid.MustParse(id), Type: ledger.Asset, AssetID: uuid.MustParse(id), Ledger: number}
+		if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: acct, Amount: 10_000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	table := peers.NewTable()
+	followCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	last := func(ctx context.Context, subject string) (uint64, error) {
+		_, seq, _, err := store.Last(ctx, subject)
+		return seq, err
+	}
+	if err := table.Follow(followCtx, n.JS, "EVENTS", keys, last, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	ratesServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"base":"USD","rates":{"EUR":0.5}}`))
+	}))
+	t.Cleanup(ratesServer.Close)
+	conn := connector.New(connector.Config{ILPAddress: "test.rafiki", RatePerMinute: ratePerMinute}, table,
+		rates.New(ratesServer.URL, nil, time.Minute, ratesServer.Client()), l, http.DefaultClient, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(conn)
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+// send posts a Prepare as peer A with token, answering the decoded reply.
+func (r *rig) send(t *testing.T, token string, p ilp.Prepare) ilp.Packet {
+	t.Helper()
+	body, err := ilp.EncodePrepare(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.post(t, token, connector.ContentType, body, http.StatusOK)
+}
+
+func (r *rig) post(t *testing.T, token, contentType string, body []byte, status int) ilp.Packet {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, r.url, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d %s, want %d", resp.StatusCode, raw, status)
+	}
+	if status != http.StatusOK {
+		return nil
+	}
+	reply, err := ilp.DecodeAny(raw)
+	if err != nil {
+		t.Fatalf("reply %x: %v", raw, err)
+	}
+	return reply
+}
+
+func (r *rig) balance(t *testing.T, id string) uint64 {
+	t.Helper()
+	b, err := r.ledger.Balance(context.Background(), uuid.MustParse(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func prepare(amount uint64, destination string, expiresIn time.Duration) ilp.Prepare {
+	return ilp.Prepare{Amount: amount, ExpiresAt: time.Now().Add(expiresIn).Truncate(time.Millisecond),
+		ExecutionCondition: sha256.Sum256(fulfillment[:]), Destination: destination, Data: []byte("hello")}
+}
+
+func rejectCode(t *testing.T, p ilp.Packet, code string) ilp.Reject {
+	t.Helper()
+	rj, ok := p.(ilp.Reject)
+	if !ok || rj.Code != code {
+		t.Fatalf("reply %+v, want reject %s", p, code)
+	}
+	return rj
+}
+
+func TestForwarding(t *testing.T) {
+	r := newRig(t, 10_000)
+
+	t.Run("fulfilled, same asset", func(t *testing.T) {
+		sent := prepare(100, "test.b.bob", 10*time.Second)
+		reply := r.send(t, "token-a", sent)
+		f, ok := reply.(ilp.Fulfill)
+		if !ok || f.Fulfillment != fulfillment || string(f.Data) != "thanks" {
+			t.Fatalf("reply %+v, want the next hop's fulfill", reply)
+		}
+		got, token := r.hopB.last()
+		if got.Amount != 100 || got.Destination != "test.b.bob" || string(got.Data) != "hello" || token != "Bearer to-test.b" {
+			t.Fatalf("next hop received %+v with %q", got, token)
+		}
+		if d := sent.ExpiresAt.Sub(got.ExpiresAt); d < time.Second {
+			t.Fatalf("expiry shortened by %s, want at least a second", d)
+		}
+		if a, b := r.balance(t, r.peerA), r.balance(t, r.peerB); a != 9_900 || b != 10_100 {
+			t.Fatalf("balances A %d B %d, want 9,900 and 10,100", a, b)
+		}
+	})
+
+	t.Run("converted across assets", func(t *testing.T) {
+		reply := r.send(t, "token-a", prepare(100, "test.c.carol", 10*time.Second))
+		if _, ok := reply.(ilp.Fulfill); !ok {
+			t.Fatalf("reply %+v", reply)
+		}
+		if got, _ := r.hopC.last(); got.Amount != 50 {
+			t.Fatalf("next hop received %d EUR cents for 100 USD cents at 0.5, want 50", got.Amount)
+		}
+		if a, c := r.balance(t, r.peerA), r.balance(t, r.peerC); a != 9_800 || c != 10_050 {
+			t.Fatalf("balances A %d C %d, want 9,800 and 10,050", a, c)
+		}
+	})
+
+	t.Run("ILDCP", func(t *testing.T) {
+		p := ilp.Prepare{Amount: 0, ExpiresAt: time.Now().Add(time.Minute).Truncate(time.Millisecond),
+			ExecutionCondition: ilp.ILDCPCondition, Destination: ilp.ILDCPDestination}
+		f, ok := r.send(t, "token-a", p).(ilp.Fulfill)
+		if !ok {
+			t.Fatal("peer.config was not fulfilled")
+		}
+		info, err := ilp.DecodeILDCPResponse(f)
+		if err != nil || info.ClientAddress != "test.a" || info.AssetCode != "USD" || info.AssetScale != 2 {
+			t.Fatalf("IL-DCP answer %+v %v", info, err)
+		}
+	})
+
+	before := func() (uint64, uint64) { return r.balance(t, r.peerA), r.balance(t, r.peerB) }
+	unchanged := func(t *testing.T, a, b uint64) {
+		t.Helper()
+		if a2, b2 := before(); a2 != a || b2 != b {
+			t.Fatalf("balances moved: A %d → %d, B %d → %d", a, a2, b, b2)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		answer func(ilp.Prepare) (int, []byte)
+		p      ilp.Prepare
+		code   string
+		by     string
+	}{
+		{"rejected by the next hop", func(ilp.Prepare) (int, []byte) {
+			b, _ := ilp.EncodeReject(ilp.Reject{Code: ilp.CodeUnexpectedPayment, TriggeredBy: "test.b.bob", Message: "no"})
+			return http.StatusOK, b
+		}, prepare(100, "test.b.bob", 10*time.Second), ilp.CodeUnexpectedPayment, "test.b.bob"},
+		{"wrong fulfillment", func(ilp.Prepare) (int, []byte) {
+			b, _ := ilp.EncodeFulfill(ilp.Fulfill{Fulfillment: [32]byte{9}})
+			return http.StatusOK, b
+		}, prepare(100, "test.b.bob", 10*time.Second), ilp.CodeWrongCondition, "test.rafiki"},
+		{"next hop failing", func(ilp.Prepare) (int, []byte) { return http.StatusBadGateway, nil },
+			prepare(100, "test.b.bob", 10*time.Second), ilp.CodeInternalError, "test.rafiki"},
+		{"next hop too slow", func(ilp.Prepare) (int, []byte) { time.Sleep(2 * time.Second); return fulfilled(ilp.Prepare{}) },
+			prepare(100, "test.b.bob", 2100*time.Millisecond), ilp.CodeTransferTimedOut, "test.rafiki"},
+		{"no route", fulfilled, prepare(100, "test.nowhere", 10*time.Second), ilp.CodeUnreachable, "test.rafiki"},
+		{"never back to the sender", fulfilled, prepare(100, "test.a.alice", 10*time.Second), ilp.CodeUnreachable, "test.rafiki"},
+		{"too little time left", fulfilled, prepare(100, "test.b.bob", 1500*time.Millisecond), ilp.CodeInsufficientTimeout, "test.rafiki"},
+		{"more than the sender holds", fulfilled, prepare(5000, "test.b.bob", 10*time.Second), "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r.hopB.set(c.answer)
+			defer r.hopB.set(fulfilled)
+			a, b := before()
+			p := c.p
+			code, by := c.code, c.by
+			if code == "" {
+				// Drain A so that the next packet exceeds its balance.
+				p.Amount = a + 1
+				if p.Amount > 5000 {
+					r.hopB.set(fulfilled)
+					for a > 4000 {
+						if _, ok := r.send(t, "token-a", prepare(4000, "test.b.bob", 10*time.Second)).(ilp.Fulfill); !ok {
+							t.Fatal("draining A failed")
+						}
+						a, b = before()
+					}
+					p.Amount = a + 1
+				}
+				code, by = ilp.CodeInsufficientLiquidity, "test.rafiki"
+			}
+			rj := rejectCode(t, r.send(t, "token-a", p), code)
+			if rj.TriggeredBy != by {
+				t.Fatalf("triggered by %q, want %q", rj.TriggeredBy, by)
+			}
+			unchanged(t, a, b)
+		})
+	}
+
+	t.Run("amount too large", func(t *testing.T) {
+		rj := rejectCode(t, r.send(t, "token-a", prepare(5001, "test.b.bob", 10*time.Second)), ilp.CodeAmountTooLarge)
+		data, err := ilp.DecodeAmountTooLarge(rj.Data)
+		if err != nil || data.ReceivedAmount != 5001 || data.MaximumAmount != 5000 {
+			t.Fatalf("F08 data %+v %v", data, err)
+		}
+	})
+	t.Run("malformed packet", func(t *testing.T) {
+		rejectCode(t, r.post(t, "token-a", connector.ContentType, []byte{12, 3, 1, 2, 3}, http.StatusOK), ilp.CodeInvalidPacket)
+	})
+	t.Run("unknown token", func(t *testing.T) {
+		body, _ := ilp.EncodePrepare(prepare(1, "test.b.bob", 10*time.Second))
+		r.post(t, "token-z", connector.ContentType, body, http.StatusUnauthorized)
+	})
+	t.Run("wrong content type", func(t *testing.T) {
+		body, _ := ilp.EncodePrepare(prepare(1, "test.b.bob", 10*time.Second))
+		r.post(t, "token-a", "application/ilp+octet-stream", body, http.StatusBadRequest)
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	r := newRig(t, 3)
+	for i := range 3 {
+		if _, ok := r.send(t, "token-a", prepare(1, "test.b.bob", 10*time.Second)).(ilp.Fulfill); !ok {
+			t.Fatalf("packet %d of 3 refused", i+1)
+		}
+	}
+	rejectCode(t, r.send(t, "token-a", prepare(1, "test.b.bob", 10*time.Second)), ilp.CodeRateLimited)
+}
