@@ -152,11 +152,22 @@ func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, desti
 	if err != nil {
 		return nil, err
 	}
-	pending, err := c.ledger.Transfer(ctx, ledger.TransferRequest{
+	transfer := ledger.TransferRequest{
 		ID: uuid.New(), Source: src, Destination: dst,
 		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: twoPhaseTimeout,
-	})
+	}
+	pending, err := c.ledger.Transfer(ctx, transfer)
+	if errors.Is(err, ledger.ErrUnknownDestinationAccount) {
+		// Peers' accounts are made when liquidity is first deposited; a
+		// peer that has none yet is paid into a new one.
+		if err := c.openAccount(ctx, dst, destination); err != nil {
+			return nil, err
+		}
+		pending, err = c.ledger.Transfer(ctx, transfer)
+	}
 	switch {
+	case errors.Is(err, ledger.ErrUnknownSourceAccount):
+		return nil, refuse(ilp.CodeInsufficientLiquidity, "the sender holds no liquidity")
 	case errors.Is(err, ledger.ErrInsufficientBalance), errors.Is(err, ledger.ErrInsufficientLiquidity),
 		errors.Is(err, ledger.ErrInsufficientDebitBalance):
 		return nil, refuse(ilp.CodeInsufficientLiquidity, "%v", err)
@@ -165,6 +176,18 @@ func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, desti
 	}
 	out.Amount = converted.Amount
 	return &pending, nil
+}
+
+// openAccount makes a peer's liquidity account and its asset's accounts,
+// none of which it is an error to make again.
+func (c *Connector) openAccount(ctx context.Context, a ledger.Account, asset peers.Asset) error {
+	if err := c.ledger.CreateAssetAccounts(ctx, a.AssetID, asset.Ledger); err != nil {
+		return fmt.Errorf("asset accounts of %s: %w", asset.ID, err)
+	}
+	if err := c.ledger.CreateLiquidityAccount(ctx, a); err != nil {
+		return fmt.Errorf("liquidity account %s: %w", a.ID, err)
+	}
+	return nil
 }
 
 // settle posts a fulfilled packet's transfer and voids any other's.

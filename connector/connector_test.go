@@ -85,12 +85,14 @@ type rig struct {
 	peerA    string
 	peerB    string
 	peerC    string
+	peerD    string
 	usd, eur string
 }
 
 // newRig: peer A (USD, token "token-a", packets up to 5,000, 10,000 of
 // liquidity) sends; peer B (USD, routes test.b) and peer C (EUR, routes
 // test.c) are next hops served by httptest servers; 1 USD buys 0.5 EUR.
+// Peer D (USD, test.d, served by B's server) has no ledger account yet.
 func newRig(t *testing.T, ratePerMinute int) *rig {
 	t.Helper()
 	ctx := context.Background()
@@ -151,6 +153,7 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 		{&r.peerA, r.usd, "test.a", "token-a", "http://127.0.0.1:9/unused", &max},
 		{&r.peerB, r.usd, "test.b", "token-b", b.URL, nil},
 		{&r.peerC, r.eur, "test.c", "token-c", c.URL, nil},
+		{&r.peerD, r.usd, "test.d", "token-d", b.URL, nil},
 	} {
 		created, err := peerHandler.Create(ctx, commands.CreatePeer{Meta: meta(), AssetID: p.assetID, StaticILPAddress: p.address, MaxPacketAmount: p.max,
 			HTTP: commands.PeerHTTP{Incoming: &commands.PeerHTTPIncoming{AuthTokens: []string{p.incoming}},
@@ -294,6 +297,22 @@ func TestForwarding(t *testing.T) {
 		}
 		if a, c := r.balance(t, r.peerA), r.balance(t, r.peerC); a != 9_800 || c != 10_050 {
 			t.Fatalf("balances A %d C %d, want 9,800 and 10,050", a, c)
+		}
+	})
+
+	t.Run("sender without an account", func(t *testing.T) {
+		rejectCode(t, r.send(t, "token-d", prepare(1, "test.b.bob", 10*time.Second)), ilp.CodeInsufficientLiquidity)
+	})
+
+	t.Run("next hop without an account yet", func(t *testing.T) {
+		if _, ok := r.send(t, "token-a", prepare(30, "test.d.dan", 10*time.Second)).(ilp.Fulfill); !ok {
+			t.Fatal("a packet to a peer without an account was not fulfilled")
+		}
+		if d := r.balance(t, r.peerD); d != 30 {
+			t.Fatalf("D holds %d, want 30", d)
+		}
+		if a := r.balance(t, r.peerA); a != 9_770 {
+			t.Fatalf("A holds %d, want 9,770", a)
 		}
 	})
 
