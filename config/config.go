@@ -68,6 +68,11 @@ type Config struct {
 	TigerBeetleAddresses    []string
 	GraphQLIdempotencyTTL   time.Duration
 	GraphQLIdempotencyLock  time.Duration
+	// ExchangeRatesURL (EXCHANGE_RATES_URL) is the operator's rates, used
+	// for tenants without their own; ExchangeRatesLifetime
+	// (EXCHANGE_RATES_LIFETIME, ms, 15,000) how long fetched rates are kept.
+	ExchangeRatesURL      string
+	ExchangeRatesLifetime time.Duration
 	// The auth service (GNAP). AuthServerURL (AUTH_SERVER_URL) is the
 	// public URL its grant, continuation, token and interaction URLs are
 	// made from. IdentityServerURL and IdentityServerSecret
@@ -167,8 +172,13 @@ func Load(service string) (Config, error) {
 	c.ListAllInteraction = r.boolean("LIST_ALL_ACCESS_INTERACTION", true)
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
 	c.UseHTTP = r.boolean("USE_HTTP", nodeEnv == "development")
+	c.ExchangeRatesURL = r.str("EXCHANGE_RATES_URL", "")
+	c.ExchangeRatesLifetime = time.Duration(r.integer("EXCHANGE_RATES_LIFETIME", 15_000)) * time.Millisecond
 	if r.err != nil {
 		return c, r.err
+	}
+	if c.ExchangeRatesLifetime < 0 {
+		return c, fmt.Errorf("config: EXCHANGE_RATES_LIFETIME (%d) must not be negative", c.ExchangeRatesLifetime.Milliseconds())
 	}
 	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
