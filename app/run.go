@@ -138,6 +138,11 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.Servers.Handle(OpenPaymentsListener, r.Backend.WalletServer)
+		conn, err := NewConnector(work, deps)
+		if err != nil {
+			return err
+		}
+		r.Servers.Handle(ConnectorListener, conn)
 	}
 	return nil
 }
