@@ -5,7 +5,11 @@ package stream
 // frame's contents, as the reference decoder does, so a later version may
 // append fields.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rafiki-go/rafiki/connector/ilp/oer"
+)
 
 // FrameType identifies a frame.
 type FrameType uint8
@@ -213,156 +217,166 @@ func (StreamDataBlocked) Type() FrameType         { return TypeStreamDataBlocked
 func (StreamReceipt) Type() FrameType             { return TypeStreamReceipt }
 
 func (f ConnectionClose) appendContents(b []byte) []byte {
-	return appendString(append(b, byte(f.Code)), f.Message)
+	return oer.AppendVarString(append(b, byte(f.Code)), f.Message)
 }
 
 func (f ConnectionNewAddress) appendContents(b []byte) []byte {
-	return appendString(b, f.SourceAccount)
+	return oer.AppendVarString(b, f.SourceAccount)
 }
 
-func (f ConnectionMaxData) appendContents(b []byte) []byte { return appendVarUint(b, f.MaxOffset) }
+func (f ConnectionMaxData) appendContents(b []byte) []byte { return oer.AppendVarUint(b, f.MaxOffset) }
 
-func (f ConnectionDataBlocked) appendContents(b []byte) []byte { return appendVarUint(b, f.MaxOffset) }
+func (f ConnectionDataBlocked) appendContents(b []byte) []byte {
+	return oer.AppendVarUint(b, f.MaxOffset)
+}
 
 func (f ConnectionMaxStreamID) appendContents(b []byte) []byte {
-	return appendVarUint(b, f.MaxStreamID)
+	return oer.AppendVarUint(b, f.MaxStreamID)
 }
 
 func (f ConnectionStreamIDBlocked) appendContents(b []byte) []byte {
-	return appendVarUint(b, f.MaxStreamID)
+	return oer.AppendVarUint(b, f.MaxStreamID)
 }
 
 func (f ConnectionAssetDetails) appendContents(b []byte) []byte {
-	return append(appendString(b, f.SourceAssetCode), f.SourceAssetScale)
+	return append(oer.AppendVarString(b, f.SourceAssetCode), f.SourceAssetScale)
 }
 
 func (f StreamClose) appendContents(b []byte) []byte {
-	return appendString(append(appendVarUint(b, f.StreamID), byte(f.Code)), f.Message)
+	return oer.AppendVarString(append(oer.AppendVarUint(b, f.StreamID), byte(f.Code)), f.Message)
 }
 
 func (f StreamMoney) appendContents(b []byte) []byte {
-	return appendVarUint(appendVarUint(b, f.StreamID), f.Shares)
+	return oer.AppendVarUint(oer.AppendVarUint(b, f.StreamID), f.Shares)
 }
 
 func (f StreamMaxMoney) appendContents(b []byte) []byte {
-	return appendVarUint(appendVarUint(appendVarUint(b, f.StreamID), f.ReceiveMax), f.TotalReceived)
+	return oer.AppendVarUint(oer.AppendVarUint(oer.AppendVarUint(b, f.StreamID), f.ReceiveMax), f.TotalReceived)
 }
 
 func (f StreamMoneyBlocked) appendContents(b []byte) []byte {
-	return appendVarUint(appendVarUint(appendVarUint(b, f.StreamID), f.SendMax), f.TotalSent)
+	return oer.AppendVarUint(oer.AppendVarUint(oer.AppendVarUint(b, f.StreamID), f.SendMax), f.TotalSent)
 }
 
 func (f StreamData) appendContents(b []byte) []byte {
-	return appendOctets(appendVarUint(appendVarUint(b, f.StreamID), f.Offset), f.Data)
+	return oer.AppendVarOctetString(oer.AppendVarUint(oer.AppendVarUint(b, f.StreamID), f.Offset), f.Data)
 }
 
 func (f StreamMaxData) appendContents(b []byte) []byte {
-	return appendVarUint(appendVarUint(b, f.StreamID), f.MaxOffset)
+	return oer.AppendVarUint(oer.AppendVarUint(b, f.StreamID), f.MaxOffset)
 }
 
 func (f StreamDataBlocked) appendContents(b []byte) []byte {
-	return appendVarUint(appendVarUint(b, f.StreamID), f.MaxOffset)
+	return oer.AppendVarUint(oer.AppendVarUint(b, f.StreamID), f.MaxOffset)
 }
 
 func (f StreamReceipt) appendContents(b []byte) []byte {
-	return appendOctets(appendVarUint(b, f.StreamID), f.Receipt)
+	return oer.AppendVarOctetString(oer.AppendVarUint(b, f.StreamID), f.Receipt)
+}
+
+// readString reads a var-octet-string as a string; RFC 29 calls these
+// UTF-8, but the bytes are kept as sent so that a peer's odd error message
+// does not cost it the whole packet.
+func readString(r *oer.Reader) (string, error) {
+	b, err := r.VarOctetString(plaintextBytesMax)
+	return string(b), err
 }
 
 // decodeFrame reads the contents of a frame of type t; ok is false for a
 // type this version does not know, which the caller skips (RFC 29 §5.3).
 func decodeFrame(t FrameType, contents []byte) (f Frame, ok bool, err error) {
-	r := reader{b: contents}
+	r := oer.NewReader(contents)
 	switch t {
 	case TypeConnectionClose:
 		var v ConnectionClose
 		var code uint8
-		if code, err = r.uint8(); err == nil {
+		if code, err = r.Uint8(); err == nil {
 			v.Code = ErrorCode(code)
-			v.Message, err = r.str()
+			v.Message, err = readString(&r)
 		}
 		f = v
 	case TypeConnectionNewAddress:
 		var v ConnectionNewAddress
-		v.SourceAccount, err = r.str()
+		v.SourceAccount, err = readString(&r)
 		f = v
 	case TypeConnectionMaxData:
 		var v ConnectionMaxData
-		v.MaxOffset, err = r.varUint()
+		v.MaxOffset, err = r.VarUintPadded()
 		f = v
 	case TypeConnectionDataBlocked:
 		var v ConnectionDataBlocked
-		v.MaxOffset, err = r.varUint()
+		v.MaxOffset, err = r.VarUintPadded()
 		f = v
 	case TypeConnectionMaxStreamID:
 		var v ConnectionMaxStreamID
-		v.MaxStreamID, err = r.varUint()
+		v.MaxStreamID, err = r.VarUintPadded()
 		f = v
 	case TypeConnectionStreamIDBlocked:
 		var v ConnectionStreamIDBlocked
-		v.MaxStreamID, err = r.varUint()
+		v.MaxStreamID, err = r.VarUintPadded()
 		f = v
 	case TypeConnectionAssetDetails:
 		var v ConnectionAssetDetails
-		if v.SourceAssetCode, err = r.str(); err == nil {
-			v.SourceAssetScale, err = r.uint8()
+		if v.SourceAssetCode, err = readString(&r); err == nil {
+			v.SourceAssetScale, err = r.Uint8()
 		}
 		f = v
 	case TypeStreamClose:
 		var v StreamClose
 		var code uint8
-		if v.StreamID, err = r.varUint(); err == nil {
-			if code, err = r.uint8(); err == nil {
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			if code, err = r.Uint8(); err == nil {
 				v.Code = ErrorCode(code)
-				v.Message, err = r.str()
+				v.Message, err = readString(&r)
 			}
 		}
 		f = v
 	case TypeStreamMoney:
 		var v StreamMoney
-		if v.StreamID, err = r.varUint(); err == nil {
-			v.Shares, err = r.varUint()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			v.Shares, err = r.VarUintPadded()
 		}
 		f = v
 	case TypeStreamMaxMoney:
 		var v StreamMaxMoney
-		if v.StreamID, err = r.varUint(); err == nil {
-			if v.ReceiveMax, err = r.saturatingVarUint(); err == nil {
-				v.TotalReceived, err = r.varUint()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			if v.ReceiveMax, err = r.VarUintSaturating(); err == nil {
+				v.TotalReceived, err = r.VarUintPadded()
 			}
 		}
 		f = v
 	case TypeStreamMoneyBlocked:
 		var v StreamMoneyBlocked
-		if v.StreamID, err = r.varUint(); err == nil {
-			if v.SendMax, err = r.saturatingVarUint(); err == nil {
-				v.TotalSent, err = r.varUint()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			if v.SendMax, err = r.VarUintSaturating(); err == nil {
+				v.TotalSent, err = r.VarUintPadded()
 			}
 		}
 		f = v
 	case TypeStreamData:
 		var v StreamData
-		if v.StreamID, err = r.varUint(); err == nil {
-			if v.Offset, err = r.varUint(); err == nil {
-				v.Data, err = r.octets()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			if v.Offset, err = r.VarUintPadded(); err == nil {
+				v.Data, err = r.VarOctetString(plaintextBytesMax)
 			}
 		}
 		f = v
 	case TypeStreamMaxData:
 		var v StreamMaxData
-		if v.StreamID, err = r.varUint(); err == nil {
-			v.MaxOffset, err = r.varUint()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			v.MaxOffset, err = r.VarUintPadded()
 		}
 		f = v
 	case TypeStreamDataBlocked:
 		var v StreamDataBlocked
-		if v.StreamID, err = r.varUint(); err == nil {
-			v.MaxOffset, err = r.varUint()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			v.MaxOffset, err = r.VarUintPadded()
 		}
 		f = v
 	case TypeStreamReceipt:
 		var v StreamReceipt
-		if v.StreamID, err = r.varUint(); err == nil {
-			v.Receipt, err = r.octets()
+		if v.StreamID, err = r.VarUintPadded(); err == nil {
+			v.Receipt, err = r.VarOctetString(plaintextBytesMax)
 		}
 		f = v
 	default:

@@ -3,7 +3,11 @@ package stream
 // The STREAM packet of RFC 29 §5.2, in plaintext: version, the ILP packet
 // type it travels in, sequence, prepare amount, then the frames.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/rafiki-go/rafiki/connector/ilp/oer"
+)
 
 // Version is the only STREAM version there is.
 const Version = 1
@@ -42,7 +46,7 @@ type Packet struct {
 }
 
 // plaintextBytesMax is the largest plaintext that fits ILP data once
-// encrypted (RFC 29 §5.1.1).
+// encrypted (RFC 29 §5.1.1); no length read from inside it can be larger.
 const plaintextBytesMax = 32739
 
 // packetHeaderBytesMin is version, type and three one-byte var-uints with
@@ -61,41 +65,41 @@ func Decode(b []byte) (Packet, error) {
 		return Packet{}, fmt.Errorf("stream packet: %d bytes, more than %d", len(b), plaintextBytesMax)
 	}
 	if len(b) < packetHeaderBytesMin {
-		return Packet{}, fmt.Errorf("stream packet: %d bytes: %w", len(b), errShort)
+		return Packet{}, fmt.Errorf("stream packet: %d bytes, fewer than %d", len(b), packetHeaderBytesMin)
 	}
-	r := reader{b: b}
-	p.Version, _ = r.uint8()
+	r := oer.NewReader(b)
+	p.Version, _ = r.Uint8()
 	if p.Version != Version {
 		return Packet{}, fmt.Errorf("stream packet: version %d, want %d", p.Version, Version)
 	}
-	t, _ := r.uint8()
+	t, _ := r.Uint8()
 	p.Type = PacketType(t)
 	if p.Type != TypePrepare && p.Type != TypeFulfill && p.Type != TypeReject {
 		return Packet{}, fmt.Errorf("stream packet: ILP packet type %d", t)
 	}
 	var err error
-	if p.Sequence, err = r.varUint(); err != nil {
+	if p.Sequence, err = r.VarUintPadded(); err != nil {
 		return Packet{}, fmt.Errorf("stream packet sequence: %w", err)
 	}
-	if p.PrepareAmount, err = r.varUint(); err != nil {
+	if p.PrepareAmount, err = r.VarUintPadded(); err != nil {
 		return Packet{}, fmt.Errorf("stream packet amount: %w", err)
 	}
-	count, err := r.varUint()
+	count, err := r.VarUintPadded()
 	if err != nil {
 		return Packet{}, fmt.Errorf("stream packet frame count: %w", err)
 	}
-	if count > uint64(r.remaining()/frameBytesMin) {
-		return Packet{}, fmt.Errorf("stream packet: %d frames announced in %d bytes", count, r.remaining())
+	if count > uint64(r.Len()/frameBytesMin) {
+		return Packet{}, fmt.Errorf("stream packet: %d frames announced in %d bytes", count, r.Len())
 	}
 	if count > 0 {
 		p.Frames = make([]Frame, 0, count)
 	}
 	for i := range int(count) {
-		t, err := r.uint8()
+		t, err := r.Uint8()
 		if err != nil {
 			return Packet{}, fmt.Errorf("stream packet frame %d: %w", i, err)
 		}
-		contents, err := r.octets()
+		contents, err := r.VarOctetString(plaintextBytesMax)
 		if err != nil {
 			return Packet{}, fmt.Errorf("stream packet frame %d (%s): %w", i, FrameType(t), err)
 		}
@@ -123,9 +127,9 @@ func (p Packet) Append(b []byte) ([]byte, error) {
 	}
 	start := len(b)
 	b = append(b, p.Version, byte(p.Type))
-	b = appendVarUint(b, p.Sequence)
-	b = appendVarUint(b, p.PrepareAmount)
-	b = appendVarUint(b, uint64(len(p.Frames)))
+	b = oer.AppendVarUint(b, p.Sequence)
+	b = oer.AppendVarUint(b, p.PrepareAmount)
+	b = oer.AppendVarUint(b, uint64(len(p.Frames)))
 	for i, f := range p.Frames {
 		if f == nil {
 			return b[:start], fmt.Errorf("stream packet frame %d: nil", i)
@@ -155,7 +159,7 @@ func appendFrame(b []byte, f Frame) []byte {
 		b[at-1] = byte(n)
 		return b
 	}
-	prefix := appendLength(nil, n)
+	prefix := oer.AppendLengthPrefix(nil, n)
 	extra := len(prefix) - 1
 	b = append(b, prefix[1:]...)
 	copy(b[at+extra:], b[at:at+n])

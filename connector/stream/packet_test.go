@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"bytes"
-	"math"
 	"strings"
 	"testing"
 )
@@ -39,49 +37,6 @@ func TestFrameCountBoundedByLength(t *testing.T) {
 	b := []byte{1, 12, 1, 0, 1, 0, 4, 0xff, 0xff, 0xff, 0xff}
 	if _, err := Decode(b); err == nil || !strings.Contains(err.Error(), "frames announced") {
 		t.Fatalf("a count of 2^32-1 frames: %v", err)
-	}
-}
-
-func TestLengthPrefix(t *testing.T) {
-	for _, n := range []int{0, 1, 127, 128, 255, 256, 65535, 65536, 1 << 24} {
-		b := appendLength(nil, n)
-		r := reader{b: b}
-		if got, err := r.length(); err != nil || got != n || r.remaining() != 0 {
-			t.Errorf("%d as %x: %d %v", n, b, got, err)
-		}
-	}
-	for name, b := range map[string][]byte{
-		"long form of nothing":     {0x80},
-		"short value in long form": {0x81, 0x7f},
-		"leading zero":             {0x82, 0x00, 0xff},
-		"five length bytes":        {0x85, 1, 0, 0, 0, 0},
-		"truncated":                {0x82, 0x01},
-		"empty":                    {},
-	} {
-		r := reader{b: b}
-		if n, err := r.length(); err == nil {
-			t.Errorf("%s: read %d", name, n)
-		}
-	}
-}
-
-func TestVarUint(t *testing.T) {
-	for _, v := range []uint64{0, 1, 255, 256, 1<<56 - 1, 1 << 56, math.MaxUint64} {
-		b := appendVarUint(nil, v)
-		r := reader{b: b}
-		if got, err := r.varUint(); err != nil || got != v || r.remaining() != 0 {
-			t.Errorf("%d as %x: %d %v", v, b, got, err)
-		}
-	}
-	wide := append([]byte{9}, bytes.Repeat([]byte{0}, 9)...)
-	if _, err := (&reader{b: wide}).varUint(); err == nil {
-		t.Error("nine bytes read as a var-uint")
-	}
-	if v, err := (&reader{b: wide}).saturatingVarUint(); err != nil || v != math.MaxUint64 {
-		t.Errorf("nine bytes saturated to %d %v", v, err)
-	}
-	if _, err := (&reader{b: []byte{0}}).saturatingVarUint(); err == nil {
-		t.Error("a var-uint of length 0 read")
 	}
 }
 

@@ -6,12 +6,16 @@
 // The reader is strict: every length prefix and variable-length integer
 // must be in its shortest form, so that one value has exactly one
 // encoding and a decoded packet re-encodes to the bytes it came from.
+// STREAM (interledger RFC 29) follows a reference that is laxer about
+// variable-length integers; VarUintPadded and VarUintSaturating read
+// them its way and are for STREAM only.
 package oer
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // ErrMalformed is wrapped by every error the reader returns.
@@ -139,23 +143,63 @@ func (r *Reader) VarOctetString(max int) ([]byte, error) {
 // the single byte 0x00).
 func (r *Reader) VarUint() (uint64, error) {
 	start := r.off
-	b, err := r.VarOctetString(8)
+	b, err := r.varUintBytes(8)
 	if err != nil {
 		return 0, err
-	}
-	if len(b) == 0 {
-		r.off = start
-		return 0, r.malformed("variable-length integer of zero bytes")
 	}
 	if len(b) > 1 && b[0] == 0 {
 		r.off = start
 		return 0, r.malformed("variable-length integer has a leading zero byte")
 	}
+	return bigEndian(b), nil
+}
+
+// VarUintPadded consumes a variable-length unsigned integer of one to
+// eight bytes that may carry leading zero bytes, as the STREAM reference
+// (ilp-protocol-stream) accepts them.
+func (r *Reader) VarUintPadded() (uint64, error) {
+	b, err := r.varUintBytes(8)
+	if err != nil {
+		return 0, err
+	}
+	return bigEndian(b), nil
+}
+
+// VarUintSaturating is VarUintPadded, except that an integer longer than
+// eight bytes is consumed and read as math.MaxUint64, whatever its bytes:
+// RFC 29 §5.1.4 asks this of a STREAM receiveMax and sendMax.
+func (r *Reader) VarUintSaturating() (uint64, error) {
+	b, err := r.varUintBytes(math.MaxInt)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) > 8 {
+		return math.MaxUint64, nil
+	}
+	return bigEndian(b), nil
+}
+
+// varUintBytes consumes the non-empty octet string of a variable-length
+// integer of at most max bytes.
+func (r *Reader) varUintBytes(max int) ([]byte, error) {
+	start := r.off
+	b, err := r.VarOctetString(max)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		r.off = start
+		return nil, r.malformed("variable-length integer of zero bytes")
+	}
+	return b, nil
+}
+
+func bigEndian(b []byte) uint64 {
 	var v uint64
 	for _, d := range b {
 		v = v<<8 | uint64(d)
 	}
-	return v, nil
+	return v
 }
 
 // End reports bytes left unconsumed.

@@ -119,6 +119,79 @@ func TestVarUint(t *testing.T) {
 	}
 }
 
+// TestVarUintReaders reads each input with the three var-uint readers:
+// ILP's strict one, and STREAM's padded and saturating ones. want is the
+// value read, or the error expected, per reader.
+func TestVarUintReaders(t *testing.T) {
+	type want struct {
+		v   uint64
+		err string
+	}
+	nineZeros := append([]byte{9}, make([]byte, 9)...)
+	cases := []struct {
+		name                     string
+		in                       []byte
+		strict, padded, saturate want
+	}{
+		{"zero", []byte{1, 0x00}, want{0, ""}, want{0, ""}, want{0, ""}},
+		{"shortest 256", []byte{2, 0x01, 0x00}, want{256, ""}, want{256, ""}, want{256, ""}},
+		{"eight bytes", []byte{8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+			want{1<<64 - 1, ""}, want{1<<64 - 1, ""}, want{1<<64 - 1, ""}},
+		{"one leading zero", []byte{2, 0x00, 0x01},
+			want{0, "leading zero"}, want{1, ""}, want{1, ""}},
+		{"zero in two bytes", []byte{2, 0x00, 0x00},
+			want{0, "leading zero"}, want{0, ""}, want{0, ""}},
+		{"eight bytes of padding", []byte{8, 0, 0, 0, 0, 0, 0, 0x12, 0x34},
+			want{0, "leading zero"}, want{0x1234, ""}, want{0x1234, ""}},
+		{"nine bytes", []byte{9, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+			want{0, "exceeds the maximum 8"}, want{0, "exceeds the maximum 8"}, want{1<<64 - 1, ""}},
+		{"nine zero bytes", nineZeros,
+			want{0, "exceeds the maximum 8"}, want{0, "exceeds the maximum 8"}, want{1<<64 - 1, ""}},
+		{"200 bytes in the long form", append([]byte{0x81, 200}, make([]byte, 200)...),
+			want{0, "exceeds the maximum 8"}, want{0, "exceeds the maximum 8"}, want{1<<64 - 1, ""}},
+		{"zero bytes", []byte{0}, want{0, "zero bytes"}, want{0, "zero bytes"}, want{0, "zero bytes"}},
+		{"empty input", nil, want{0, "need 1 byte"}, want{0, "need 1 byte"}, want{0, "need 1 byte"}},
+		{"truncated", []byte{2, 0x01}, want{0, "need 2 bytes, 1 left"}, want{0, "need 2 bytes, 1 left"},
+			want{0, "need 2 bytes, 1 left"}},
+		{"nine bytes truncated", []byte{9, 1, 0, 0}, want{0, "exceeds the maximum 8"},
+			want{0, "exceeds the maximum 8"}, want{0, "need 9 bytes, 3 left"}},
+		{"long-form length prefix", []byte{0x81, 0x02, 0x01, 0x00}, want{0, "uses the long form"},
+			want{0, "uses the long form"}, want{0, "uses the long form"}},
+	}
+	readers := []struct {
+		name string
+		read func(*Reader) (uint64, error)
+		want func(int) want
+	}{
+		{"VarUint", (*Reader).VarUint, func(i int) want { return cases[i].strict }},
+		{"VarUintPadded", (*Reader).VarUintPadded, func(i int) want { return cases[i].padded }},
+		{"VarUintSaturating", (*Reader).VarUintSaturating, func(i int) want { return cases[i].saturate }},
+	}
+	for i, c := range cases {
+		for _, rd := range readers {
+			t.Run(c.name+"/"+rd.name, func(t *testing.T) {
+				w := rd.want(i)
+				in := c.in
+				if w.err == "" {
+					// A byte after the integer must be left unread.
+					in = append(in[:len(in):len(in)], 0xee)
+				}
+				r := NewReader(in)
+				got, err := rd.read(&r)
+				if w.err != "" {
+					if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), w.err) || r.Offset() != 0 {
+						t.Fatalf("%d, %v at %d; want ErrMalformed with %q at 0", got, err, r.Offset(), w.err)
+					}
+					return
+				}
+				if err != nil || got != w.v || r.Offset() != len(c.in) {
+					t.Fatalf("%d, %v at %d; want %d at %d", got, err, r.Offset(), w.v, len(c.in))
+				}
+			})
+		}
+	}
+}
+
 func TestFixedIntegers(t *testing.T) {
 	r := NewReader([]byte{0xac, 0x01, 0x05, 0x5a, 0x1d, 0xeb, 0xac, 0x1e, 0x07, 0x09})
 	v, err := r.Uint64()
@@ -162,6 +235,39 @@ func FuzzReader(f *testing.F) {
 			if got := AppendVarUint(nil, v); !bytes.Equal(got, b[:r.Offset()]) {
 				t.Fatalf("%x re-encodes to %x", b[:r.Offset()], got)
 			}
+		}
+	})
+}
+
+// FuzzVarUintPadded checks STREAM's var-uint readers against ILP's: the
+// padded reader reads what the strict one reads, and the value of what it
+// reads re-encodes in the shortest form to a var-uint the strict reader
+// reads back; the saturating reader agrees with the padded one up to
+// eight bytes.
+func FuzzVarUintPadded(f *testing.F) {
+	f.Add([]byte{2, 0, 1})
+	f.Add([]byte{9, 1, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0x81, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		strict, padded, saturating := NewReader(b), NewReader(b), NewReader(b)
+		s, errStrict := strict.VarUint()
+		p, errPadded := padded.VarUintPadded()
+		v, errSaturating := saturating.VarUintSaturating()
+		if errStrict == nil && (errPadded != nil || p != s || padded.Offset() != strict.Offset()) {
+			t.Fatalf("%x: strict %d, padded %d %v", b, s, p, errPadded)
+		}
+		if errPadded != nil {
+			if errSaturating == nil && v != 1<<64-1 {
+				t.Fatalf("%x: padded refused (%v), saturating read %d", b, errPadded, v)
+			}
+			return
+		}
+		if errSaturating != nil || v != p || saturating.Offset() != padded.Offset() {
+			t.Fatalf("%x: padded %d, saturating %d %v", b, p, v, errSaturating)
+		}
+		r := NewReader(AppendVarUint(nil, p))
+		if again, err := r.VarUint(); err != nil || again != p {
+			t.Fatalf("%x: %d re-encodes to %d %v", b, p, again, err)
 		}
 	})
 }
