@@ -3,18 +3,25 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/rafiki-go/rafiki/connector"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
-	"github.com/rafiki-go/rafiki/outbound"
 	"github.com/rafiki-go/rafiki/rates"
 )
 
 // packetsPerMinute is how many packets one incoming peer may send a minute,
-// as Rafiki's connector allows.
-const packetsPerMinute = 10_000
+// as Rafiki's connector allows; peerTimeout bounds a request to a peer or
+// a rates service, as Rafiki's (a packet's own expiry is shorter).
+const (
+	packetsPerMinute = 10_000
+	peerTimeout      = 30 * time.Second
+	// Packets to one peer keep this many connections open between them.
+	peerConnectionsIdleMax = 64
+)
 
 // NewConnector builds the ILP connector on open connections, its peers and
 // assets followed from their events until ctx ends; it returns once it knows
@@ -28,7 +35,12 @@ func NewConnector(ctx context.Context, d *Deps) (*connector.Connector, error) {
 	if err := table.Follow(ctx, d.JS, EventsStream, d.Keys, last, d.Log); err != nil {
 		return nil, err
 	}
-	client := outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP})
+	// Rates and peers are the operator's and tenants' own settings, often
+	// on a private network (a rates service, a connector in the same
+	// cluster), unlike the wallet addresses the outbound guard is for.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = peerConnectionsIdleMax
+	client := &http.Client{Timeout: peerTimeout, Transport: transport}
 	r := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, client)
 	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute},
 		table, r, d.Ledger, client, d.Log), nil
