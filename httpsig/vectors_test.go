@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 type vectorFile struct {
@@ -117,40 +119,11 @@ func TestSignMatchesReference(t *testing.T) {
 	}
 }
 
-// sharedVectors is shared/research/vectors/http-signature-vectors.json,
-// found by walking up from the package directory (a clone beside shared/
-// finds it), or nil: the test is skipped without it, or fails under CI=true.
-func sharedVectors(t *testing.T) []byte {
-	t.Helper()
-	const rel = "shared/research/vectors/http-signature-vectors.json"
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		data, err := os.ReadFile(filepath.Join(dir, rel))
-		if err == nil {
-			return data
-		}
-		if !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("no %s in %s or any folder above it; under CI=true the comparison must run", rel, wd)
-	}
-	t.Skipf("no %s in %s or any folder above it; the fixtures are not compared with it", rel, wd)
-	return nil
-}
-
 // TestSharedVectorsAgree checks the project's fixtures against the shared
 // research vectors: each shared case verifies, and a request both files
 // hold was signed identically.
 func TestSharedVectorsAgree(t *testing.T) {
-	data := sharedVectors(t)
+	data := testkit.Shared(t, "research/vectors/http-signature-vectors.json")
 	var shared struct {
 		JWK     JWK   `json:"jwk"`
 		Created int64 `json:"created"`

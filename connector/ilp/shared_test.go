@@ -5,38 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
-)
 
-// sharedVectors is shared/research/vectors/ilp-stream-vectors.json, found
-// by walking up from the package directory, or nil: the project's own
-// fixtures are the authority, so without the file the test is skipped.
-func sharedVectors(t *testing.T) []byte {
-	t.Helper()
-	const rel = "shared/research/vectors/ilp-stream-vectors.json"
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		data, err := os.ReadFile(filepath.Join(dir, rel))
-		if err == nil {
-			return data
-		}
-		if !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	t.Skipf("no %s in %s or any folder above it; the fixtures are not compared with it", rel, wd)
-	return nil
-}
+	"github.com/rafiki-go/rafiki/testkit"
+)
 
 // TestSharedVectors decodes every ILP and IL-DCP case of the shared
 // research vectors, compares the fields they list and re-encodes them
@@ -55,7 +29,7 @@ func TestSharedVectors(t *testing.T) {
 			JSON json.RawMessage `json:"json"`
 		} `json:"ildcp"`
 	}
-	if err := json.Unmarshal(sharedVectors(t), &shared); err != nil {
+	if err := json.Unmarshal(testkit.Shared(t, "research/vectors/ilp-stream-vectors.json"), &shared); err != nil {
 		t.Fatal(err)
 	}
 	if len(shared.ILP) == 0 || len(shared.ILDCP) == 0 {

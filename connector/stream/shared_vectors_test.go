@@ -5,40 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
-)
 
-// sharedVector is shared/research/vectors/<name>, found by walking up from
-// the package directory (a clone beside shared/ finds it), or nil: the test
-// is skipped without it, or fails under CI=true.
-func sharedVector(t *testing.T, name string) []byte {
-	t.Helper()
-	rel := filepath.Join("shared", "research", "vectors", name)
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		data, err := os.ReadFile(filepath.Join(dir, rel))
-		if err == nil {
-			return data
-		}
-		if !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("no %s in %s or any folder above it; under CI=true the comparison must run", rel, wd)
-	}
-	t.Skipf("no %s in %s or any folder above it; the fixtures are not compared with it", rel, wd)
-	return nil
-}
+	"github.com/rafiki-go/rafiki/testkit"
+)
 
 // TestSharedPacketFixtures decodes the official RFC 29 fixtures: each to
 // the packet it describes, and each but the decode-only ones back to its
@@ -55,7 +26,7 @@ func TestSharedPacketFixtures(t *testing.T) {
 		Buffer     string `json:"buffer"`
 		DecodeOnly bool   `json:"decode_only"`
 	}
-	if err := json.Unmarshal(sharedVector(t, "StreamPacketFixtures.json"), &fixtures); err != nil {
+	if err := json.Unmarshal(testkit.Shared(t, "research/vectors/StreamPacketFixtures.json"), &fixtures); err != nil {
 		t.Fatal(err)
 	}
 	decodeOnly := 0
@@ -130,7 +101,7 @@ func TestSharedStreamCrypto(t *testing.T) {
 			IVHex         string `json:"ivHex"`
 		} `json:"streamPackets"`
 	}
-	if err := json.Unmarshal(sharedVector(t, "ilp-stream-vectors.json"), &v); err != nil {
+	if err := json.Unmarshal(testkit.Shared(t, "research/vectors/ilp-stream-vectors.json"), &v); err != nil {
 		t.Fatal(err)
 	}
 	c := v.StreamCrypto
