@@ -34,6 +34,8 @@ import (
 	"testing"
 
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // Pending are Rafiki's types, and fields of types we have, that we do not
@@ -256,48 +258,17 @@ func inputsByName(vs []InputValue) map[string]InputValue {
 
 // --- loading both schemas -------------------------------------------------
 
-// rafikiSchemaDir is where Rafiki's recorded schemas sit, below the folder
-// that holds the repository (shared/ is a sibling of the clone).
-const rafikiSchemaDir = "shared/research/graphql"
-
 // LoadRafiki reads one of Rafiki's recorded schemas (file, in
-// shared/research/graphql), found by walking up from the package directory
-// so that a clone beside shared/ finds it. Without it the test is skipped,
-// saying what it did not compare, or fails under CI=true.
+// shared/research/graphql beside the clone; testkit.Shared says what happens
+// without it).
 func LoadRafiki(t *testing.T, file string) *Schema {
 	t.Helper()
-	wd, err := os.Getwd()
+	data := testkit.Shared(t, "research/graphql/"+file)
+	s, err := Decode(data)
 	if err != nil {
-		t.Fatalf("working directory: %v", err)
+		t.Fatalf("Rafiki's schema %s: %v", file, err)
 	}
-	var tried []string
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		candidate := filepath.Join(dir, rafikiSchemaDir)
-		tried = append(tried, candidate)
-		if info, err := os.Stat(candidate); err == nil && info.IsDir() {
-			path := filepath.Join(candidate, file)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("Rafiki's schema: %v", err)
-			}
-			s, err := Decode(data)
-			if err != nil {
-				t.Fatalf("Rafiki's schema %s: %v", path, err)
-			}
-			return s
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	missing := fmt.Sprintf("Rafiki's schema %s not found: no %s in %s or any folder above it (looked at %s)",
-		file, rafikiSchemaDir, wd, strings.Join(tried, ", "))
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s; under CI=true the comparison must run: place shared/ beside the repository", missing)
-	}
-	t.Skipf("%s; not compared with it: types and their kinds, fields, arguments, "+
-		"input fields and enum values, the root types, and the pending lists", missing)
-	return nil
+	return s
 }
 
 // Decode reads an introspection result.
