@@ -42,21 +42,25 @@ type Config struct {
 	ReadYourWritesTimeout time.Duration
 	RequestTimeout        time.Duration
 	ShutdownTimeout       time.Duration
-	OpenPaymentsPort      int
-	AdminPort             int
-	ConnectorPort         int
-	AuthPort              int
-	IntrospectionPort     int
-	InteractionPort       int
-	AuthAdminPort         int
-	ServiceAPIPort        int
-	AdminUIPort           int
-	WorkerHealthPort      int // 0: a worker serves no health endpoints
-	EmbeddedNATSPort      int
-	NATSSyncAlways        bool
-	LocalCacheDuration    time.Duration
-	EnableSPSP            bool
-	StreamSecret          []byte
+	// IncomingPaymentExpiryMax (INCOMING_PAYMENT_EXPIRY_MAX_MS, 30 days) is
+	// the latest an incoming payment may expire, and when it expires unless
+	// it says.
+	IncomingPaymentExpiryMax time.Duration
+	OpenPaymentsPort         int
+	AdminPort                int
+	ConnectorPort            int
+	AuthPort                 int
+	IntrospectionPort        int
+	InteractionPort          int
+	AuthAdminPort            int
+	ServiceAPIPort           int
+	AdminUIPort              int
+	WorkerHealthPort         int // 0: a worker serves no health endpoints
+	EmbeddedNATSPort         int
+	NATSSyncAlways           bool
+	LocalCacheDuration       time.Duration
+	EnableSPSP               bool
+	StreamSecret             []byte
 	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
 	// the secrets events carry; nil when unset, which only a process on
 	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
@@ -106,37 +110,38 @@ func Load(service string) (Config, error) {
 	r := reader{}
 	nodeEnv := r.str("NODE_ENV", "development")
 	c := Config{
-		Production:             nodeEnv == "production",
-		LogLevel:               r.str("LOG_LEVEL", "info"),
-		OperatorTenantID:       r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
-		AdminAPISecret:         r.str("ADMIN_API_SECRET", ""),
-		AdminSignatureVersion:  r.integer("ADMIN_API_SIGNATURE_VERSION", 1),
-		AdminSignatureTTL:      time.Duration(r.integer("ADMIN_API_SIGNATURE_TTL_SECONDS", 30)) * time.Second,
-		ILPAddress:             r.str("ILP_ADDRESS", "test.rafiki"),
-		DatabaseURL:            r.str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_backend?sslmode=disable"),
-		AuthDatabaseURL:        r.str("AUTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_auth?sslmode=disable"),
-		RedisURL:               r.str("REDIS_URL", "redis://127.0.0.1:6379"),
-		NATSURL:                r.str("NATS_URL", ""),
-		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 0),
-		DataDir:                r.str("DATA_DIR", "./data"),
-		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
-		RequestTimeout:         time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
-		ShutdownTimeout:        time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
-		OpenPaymentsPort:       r.integer("OPEN_PAYMENTS_PORT", 3000),
-		AdminPort:              r.integer("ADMIN_PORT", 3001),
-		ConnectorPort:          r.integer("CONNECTOR_PORT", 3002),
-		AuthPort:               r.integer("AUTH_PORT", 3006),
-		IntrospectionPort:      r.integer("INTROSPECTION_PORT", 3007),
-		InteractionPort:        r.integer("INTERACTION_PORT", 3009),
-		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
-		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
-		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
-		WorkerHealthPort:       r.integer("WORKER_HEALTH_PORT", 0),
-		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
-		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
-		LocalCacheDuration:     time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
-		GraphQLIdempotencyTTL:  time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_TTL_MS", 86400000)) * time.Millisecond,
-		GraphQLIdempotencyLock: time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS", 2000)) * time.Millisecond,
+		Production:               nodeEnv == "production",
+		LogLevel:                 r.str("LOG_LEVEL", "info"),
+		OperatorTenantID:         r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
+		AdminAPISecret:           r.str("ADMIN_API_SECRET", ""),
+		AdminSignatureVersion:    r.integer("ADMIN_API_SIGNATURE_VERSION", 1),
+		AdminSignatureTTL:        time.Duration(r.integer("ADMIN_API_SIGNATURE_TTL_SECONDS", 30)) * time.Second,
+		ILPAddress:               r.str("ILP_ADDRESS", "test.rafiki"),
+		DatabaseURL:              r.str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_backend?sslmode=disable"),
+		AuthDatabaseURL:          r.str("AUTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_auth?sslmode=disable"),
+		RedisURL:                 r.str("REDIS_URL", "redis://127.0.0.1:6379"),
+		NATSURL:                  r.str("NATS_URL", ""),
+		NATSStreamReplicas:       r.integer("NATS_STREAM_REPLICAS", 0),
+		DataDir:                  r.str("DATA_DIR", "./data"),
+		ReadYourWritesTimeout:    time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
+		RequestTimeout:           time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
+		ShutdownTimeout:          time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
+		OpenPaymentsPort:         r.integer("OPEN_PAYMENTS_PORT", 3000),
+		AdminPort:                r.integer("ADMIN_PORT", 3001),
+		ConnectorPort:            r.integer("CONNECTOR_PORT", 3002),
+		AuthPort:                 r.integer("AUTH_PORT", 3006),
+		IntrospectionPort:        r.integer("INTROSPECTION_PORT", 3007),
+		InteractionPort:          r.integer("INTERACTION_PORT", 3009),
+		AuthAdminPort:            r.integer("AUTH_ADMIN_PORT", 3003),
+		ServiceAPIPort:           r.integer("SERVICE_API_PORT", 3011),
+		AdminUIPort:              r.integer("ADMIN_UI_PORT", 3010),
+		WorkerHealthPort:         r.integer("WORKER_HEALTH_PORT", 0),
+		EmbeddedNATSPort:         r.integer("EMBEDDED_NATS_PORT", 4223),
+		NATSSyncAlways:           r.boolean("NATS_SYNC_ALWAYS", true),
+		LocalCacheDuration:       time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
+		GraphQLIdempotencyTTL:    time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_TTL_MS", 86400000)) * time.Millisecond,
+		GraphQLIdempotencyLock:   time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS", 2000)) * time.Millisecond,
+		IncomingPaymentExpiryMax: time.Duration(r.integer("INCOMING_PAYMENT_EXPIRY_MAX_MS", 2592000000)) * time.Millisecond,
 	}
 	if service == "auth" {
 		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
@@ -173,6 +178,9 @@ func Load(service string) (Config, error) {
 	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
 			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
+	}
+	if c.IncomingPaymentExpiryMax <= 0 {
+		return c, fmt.Errorf("config: INCOMING_PAYMENT_EXPIRY_MAX_MS (%d) must be above 0", c.IncomingPaymentExpiryMax.Milliseconds())
 	}
 	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
 		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)

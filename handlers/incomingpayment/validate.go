@@ -1,0 +1,116 @@
+package incomingpayment
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/valid"
+)
+
+// Errors, with Rafiki's messages (open_payments/payment/incoming/errors.ts).
+func errUnknownWalletAddress() error  { return apperr.E(apperr.NotFound, "unknown wallet address") }
+func errInactiveWalletAddress() error { return apperr.E(apperr.Inactive, "inactive wallet address") }
+func errInvalidAmount() error         { return apperr.E(apperr.InvalidInput, "invalid amount") }
+func errUnknownPayment() error        { return apperr.E(apperr.NotFound, "unknown payment") }
+func errInvalidExpiry() error         { return apperr.E(apperr.InvalidInput, "invalid expiresAt") }
+func errWrongState() error            { return apperr.E(apperr.Conflict, "wrong state") }
+func errAlreadyActioned() error       { return apperr.E(apperr.Forbidden, "action already performed") }
+
+// metadataBytesMax bounds an incoming payment's metadata, which its events
+// carry (Rafiki sets no limit on its jsonb column).
+const metadataBytesMax = 16 << 10
+
+func validInitiator(v string) bool {
+	return v == events.InitiatedByAdmin || v == events.InitiatedByOpenPayments || v == events.InitiatedByCard
+}
+
+// Input checks, run before anything is loaded; each returns the command
+// with its ids in canonical form and its metadata compacted.
+
+func checkCreate(c commands.CreateIncomingPayment) (commands.CreateIncomingPayment, error) {
+	id, ok := valid.ID(c.WalletAddressID)
+	if !ok {
+		return c, apperr.E(apperr.InvalidInput, "invalid wallet address id")
+	}
+	c.WalletAddressID = id
+	if !validInitiator(c.InitiatedBy) {
+		return c, apperr.E(apperr.InvalidInput, "initiatedBy must be ADMIN, OPEN_PAYMENTS or CARD")
+	}
+	if !valid.Text(c.Client, valid.TextLengthMax) {
+		return c, apperr.E(apperr.InvalidInput, "client must be at most %d characters, without control characters", valid.TextLengthMax)
+	}
+	if c.SenderWalletAddress != nil && !valid.Text(*c.SenderWalletAddress, valid.TextLengthMax) {
+		return c, apperr.E(apperr.InvalidInput, "senderWalletAddress must be at most %d characters, without control characters", valid.TextLengthMax)
+	}
+	if a := c.IncomingAmount; a != nil && !valid.Text(a.AssetCode, valid.TextLengthMax) {
+		return c, errInvalidAmount()
+	}
+	var err error
+	c.Metadata, err = checkMetadata(c.Metadata, false)
+	return c, err
+}
+
+func checkUpdate(c commands.UpdateIncomingPayment) (commands.UpdateIncomingPayment, error) {
+	var err error
+	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
+		return c, err
+	}
+	c.Metadata, err = checkMetadata(c.Metadata, true)
+	return c, err
+}
+
+func checkCancel(c commands.CancelIncomingPayment) (commands.CancelIncomingPayment, error) {
+	var err error
+	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
+		return c, err
+	}
+	if c.Reason != nil && !valid.Text(*c.Reason, valid.TextLengthMax) {
+		return c, apperr.E(apperr.InvalidInput, "cancellationReason must be at most %d characters, without control characters", valid.TextLengthMax)
+	}
+	return c, nil
+}
+
+func checkReceive(c commands.ReceiveIncomingPayment) (commands.ReceiveIncomingPayment, error) {
+	var err error
+	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
+		return c, err
+	}
+	if c.Amount == 0 {
+		return c, errInvalidAmount()
+	}
+	return c, nil
+}
+
+func paymentID(v string) (string, error) {
+	id, ok := valid.ID(v)
+	if !ok {
+		return "", apperr.E(apperr.InvalidInput, "invalid incoming payment id")
+	}
+	return id, nil
+}
+
+// checkMetadata accepts a JSON object of at most metadataBytesMax bytes,
+// compacted; empty (no metadata) only when not required.
+func checkMetadata(m json.RawMessage, required bool) (json.RawMessage, error) {
+	if len(m) == 0 {
+		if required {
+			return nil, apperr.E(apperr.InvalidInput, "metadata is required")
+		}
+		return nil, nil
+	}
+	if len(m) > metadataBytesMax {
+		return nil, apperr.E(apperr.InvalidInput, "metadata must be at most %d bytes of JSON", metadataBytesMax)
+	}
+	var object map[string]json.RawMessage
+	if err := json.Unmarshal(m, &object); err != nil || object == nil {
+		return nil, apperr.E(apperr.InvalidInput, "metadata must be a JSON object")
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, m); err != nil {
+		return nil, apperr.E(apperr.InvalidInput, "metadata must be a JSON object")
+	}
+	return out.Bytes(), nil
+}
