@@ -151,7 +151,9 @@ func TestDecideChanges(t *testing.T) {
 		}
 	}
 	approve := func(a commands.Actor) decision {
-		return func(s State) ([]events.Event, error) { return decideApprove(s, commands.ApproveIncomingPayment{Meta: meta(a)}) }
+		return func(s State) ([]events.Event, error) {
+			return decideApprove(s, commands.ApproveIncomingPayment{Meta: meta(a)})
+		}
 	}
 	cancel := func(a commands.Actor, reason *string) decision {
 		return func(s State) ([]events.Event, error) {
@@ -159,14 +161,18 @@ func TestDecideChanges(t *testing.T) {
 		}
 	}
 	complete := func(a commands.Actor) decision {
-		return func(s State) ([]events.Event, error) { return decideComplete(s, commands.CompleteIncomingPayment{Meta: meta(a)}) }
+		return func(s State) ([]events.Event, error) {
+			return decideComplete(s, commands.CompleteIncomingPayment{Meta: meta(a)})
+		}
 	}
 	receive := func(amount uint64, at time.Time) decision {
 		return func(s State) ([]events.Event, error) {
 			return decideReceive(s, commands.ReceiveIncomingPayment{Meta: meta(operator), Amount: amount}, at)
 		}
 	}
-	expire := func(at time.Time) decision { return func(s State) ([]events.Event, error) { return decideExpire(s, at) } }
+	expire := func(at time.Time) decision {
+		return func(s State) ([]events.Event, error) { return decideExpire(s, at) }
+	}
 	evs := func(e ...events.Event) []events.Event { return e }
 	for _, tc := range []struct {
 		name   string
@@ -213,7 +219,7 @@ func TestDecideChanges(t *testing.T) {
 		{"receive more", processing, receive(10, now), evs(&events.IncomingPaymentReceived{Amount: 10, Total: 50}), "", ""},
 		{"receive the rest", processing, receive(60, now), evs(&events.IncomingPaymentReceived{Amount: 60, Total: 100}, &events.IncomingPaymentCompleted{}), "", ""},
 		{"receive past the amount", processing, receive(70, now), evs(&events.IncomingPaymentReceived{Amount: 70, Total: 110}, &events.IncomingPaymentCompleted{}), "", ""},
-		{"receive without amount", noAmount, receive(1 << 40, now), evs(&events.IncomingPaymentReceived{Amount: 1 << 40, Total: 1 << 40}), "", ""},
+		{"receive without amount", noAmount, receive(1<<40, now), evs(&events.IncomingPaymentReceived{Amount: 1 << 40, Total: 1 << 40}), "", ""},
 		{"receive approved", approved, receive(1, now), evs(&events.IncomingPaymentReceived{Amount: 1, Total: 1}), "", ""},
 		{"receive overflow", processing, receive(math.MaxUint64-39, now), nil, apperr.InvalidInput, "invalid amount"},
 		{"receive nothing", pending, receive(0, now), nil, apperr.InvalidInput, "invalid amount"},
@@ -343,14 +349,26 @@ func TestCheckCommands(t *testing.T) {
 			_, err := checkUpdate(commands.UpdateIncomingPayment{IncomingPaymentID: "a.b", Metadata: json.RawMessage(`{}`)})
 			return err
 		}, false},
-		{"cancel", func() error { _, err := checkCancel(commands.CancelIncomingPayment{IncomingPaymentID: paymentIDValue, Reason: str("r")}); return err }, true},
+		{"cancel", func() error {
+			_, err := checkCancel(commands.CancelIncomingPayment{IncomingPaymentID: paymentIDValue, Reason: str("r")})
+			return err
+		}, true},
 		{"cancel reason with NUL", func() error {
 			_, err := checkCancel(commands.CancelIncomingPayment{IncomingPaymentID: paymentIDValue, Reason: str("\x00")})
 			return err
 		}, false},
-		{"cancel id >", func() error { _, err := checkCancel(commands.CancelIncomingPayment{IncomingPaymentID: ">"}); return err }, false},
-		{"receive", func() error { _, err := checkReceive(commands.ReceiveIncomingPayment{IncomingPaymentID: paymentIDValue, Amount: 1}); return err }, true},
-		{"receive nothing", func() error { _, err := checkReceive(commands.ReceiveIncomingPayment{IncomingPaymentID: paymentIDValue}); return err }, false},
+		{"cancel id >", func() error {
+			_, err := checkCancel(commands.CancelIncomingPayment{IncomingPaymentID: ">"})
+			return err
+		}, false},
+		{"receive", func() error {
+			_, err := checkReceive(commands.ReceiveIncomingPayment{IncomingPaymentID: paymentIDValue, Amount: 1})
+			return err
+		}, true},
+		{"receive nothing", func() error {
+			_, err := checkReceive(commands.ReceiveIncomingPayment{IncomingPaymentID: paymentIDValue})
+			return err
+		}, false},
 		{"receive id empty", func() error { _, err := checkReceive(commands.ReceiveIncomingPayment{Amount: 1}); return err }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
