@@ -262,7 +262,9 @@ func (h *Handler) Expire(ctx context.Context, data []byte) (retryAfter time.Dura
 	if wait := time.Until(s.ExpiresAt); wait >= 0 {
 		return wait + time.Millisecond, nil
 	}
-	_, err = handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+	// The command's id is the expiry's whatever the message says, so that
+	// its events' ids are the payment's own.
+	_, err = handlers.Execute(ctx, h.store, t, handlers.CommandInfo{ID: expiryCommandID(id), CorrelationID: c.CorrelationID}, Evolve, func(s State) ([]events.Event, error) {
 		evs, err := decideExpire(s, time.Now())
 		if err != nil {
 			return nil, err
