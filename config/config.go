@@ -110,38 +110,37 @@ func Load(service string) (Config, error) {
 	r := reader{}
 	nodeEnv := r.str("NODE_ENV", "development")
 	c := Config{
-		Production:               nodeEnv == "production",
-		LogLevel:                 r.str("LOG_LEVEL", "info"),
-		OperatorTenantID:         r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
-		AdminAPISecret:           r.str("ADMIN_API_SECRET", ""),
-		AdminSignatureVersion:    r.integer("ADMIN_API_SIGNATURE_VERSION", 1),
-		AdminSignatureTTL:        time.Duration(r.integer("ADMIN_API_SIGNATURE_TTL_SECONDS", 30)) * time.Second,
-		ILPAddress:               r.str("ILP_ADDRESS", "test.rafiki"),
-		DatabaseURL:              r.str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_backend?sslmode=disable"),
-		AuthDatabaseURL:          r.str("AUTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_auth?sslmode=disable"),
-		RedisURL:                 r.str("REDIS_URL", "redis://127.0.0.1:6379"),
-		NATSURL:                  r.str("NATS_URL", ""),
-		NATSStreamReplicas:       r.integer("NATS_STREAM_REPLICAS", 0),
-		DataDir:                  r.str("DATA_DIR", "./data"),
-		ReadYourWritesTimeout:    time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
-		RequestTimeout:           time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
-		ShutdownTimeout:          time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
-		OpenPaymentsPort:         r.integer("OPEN_PAYMENTS_PORT", 3000),
-		AdminPort:                r.integer("ADMIN_PORT", 3001),
-		ConnectorPort:            r.integer("CONNECTOR_PORT", 3002),
-		AuthPort:                 r.integer("AUTH_PORT", 3006),
-		IntrospectionPort:        r.integer("INTROSPECTION_PORT", 3007),
-		InteractionPort:          r.integer("INTERACTION_PORT", 3009),
-		AuthAdminPort:            r.integer("AUTH_ADMIN_PORT", 3003),
-		ServiceAPIPort:           r.integer("SERVICE_API_PORT", 3011),
-		AdminUIPort:              r.integer("ADMIN_UI_PORT", 3010),
-		WorkerHealthPort:         r.integer("WORKER_HEALTH_PORT", 0),
-		EmbeddedNATSPort:         r.integer("EMBEDDED_NATS_PORT", 4223),
-		NATSSyncAlways:           r.boolean("NATS_SYNC_ALWAYS", true),
-		LocalCacheDuration:       time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
-		GraphQLIdempotencyTTL:    time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_TTL_MS", 86400000)) * time.Millisecond,
-		GraphQLIdempotencyLock:   time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS", 2000)) * time.Millisecond,
-		IncomingPaymentExpiryMax: time.Duration(r.integer("INCOMING_PAYMENT_EXPIRY_MAX_MS", 2592000000)) * time.Millisecond,
+		Production:             nodeEnv == "production",
+		LogLevel:               r.str("LOG_LEVEL", "info"),
+		OperatorTenantID:       r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
+		AdminAPISecret:         r.str("ADMIN_API_SECRET", ""),
+		AdminSignatureVersion:  r.integer("ADMIN_API_SIGNATURE_VERSION", 1),
+		AdminSignatureTTL:      time.Duration(r.integer("ADMIN_API_SIGNATURE_TTL_SECONDS", 30)) * time.Second,
+		ILPAddress:             r.str("ILP_ADDRESS", "test.rafiki"),
+		DatabaseURL:            r.str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_backend?sslmode=disable"),
+		AuthDatabaseURL:        r.str("AUTH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rafiki_auth?sslmode=disable"),
+		RedisURL:               r.str("REDIS_URL", "redis://127.0.0.1:6379"),
+		NATSURL:                r.str("NATS_URL", ""),
+		NATSStreamReplicas:     r.integer("NATS_STREAM_REPLICAS", 0),
+		DataDir:                r.str("DATA_DIR", "./data"),
+		ReadYourWritesTimeout:  time.Duration(r.integer("READ_YOUR_WRITES_TIMEOUT_MS", 5000)) * time.Millisecond,
+		RequestTimeout:         time.Duration(r.integer("REQUEST_TIMEOUT_MS", 10000)) * time.Millisecond,
+		ShutdownTimeout:        time.Duration(r.integer("SHUTDOWN_TIMEOUT_MS", 10000)) * time.Millisecond,
+		OpenPaymentsPort:       r.integer("OPEN_PAYMENTS_PORT", 3000),
+		AdminPort:              r.integer("ADMIN_PORT", 3001),
+		ConnectorPort:          r.integer("CONNECTOR_PORT", 3002),
+		AuthPort:               r.integer("AUTH_PORT", 3006),
+		IntrospectionPort:      r.integer("INTROSPECTION_PORT", 3007),
+		InteractionPort:        r.integer("INTERACTION_PORT", 3009),
+		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
+		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
+		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
+		WorkerHealthPort:       r.integer("WORKER_HEALTH_PORT", 0),
+		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
+		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),
+		LocalCacheDuration:     time.Duration(r.integer("LOCAL_CACHE_DURATION_MS", 15000)) * time.Millisecond,
+		GraphQLIdempotencyTTL:  time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_TTL_MS", 86400000)) * time.Millisecond,
+		GraphQLIdempotencyLock: time.Duration(r.integer("GRAPHQL_IDEMPOTENCY_KEY_LOCK_MS", 2000)) * time.Millisecond,
 	}
 	if service == "auth" {
 		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
@@ -179,9 +178,12 @@ func Load(service string) (Config, error) {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
 			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
 	}
-	if c.IncomingPaymentExpiryMax <= 0 {
-		return c, fmt.Errorf("config: INCOMING_PAYMENT_EXPIRY_MAX_MS (%d) must be above 0", c.IncomingPaymentExpiryMax.Milliseconds())
+	// Far past the bound the duration would overflow.
+	expiryMaxMs := r.integer("INCOMING_PAYMENT_EXPIRY_MAX_MS", 2592000000)
+	if expiryMaxMs <= 0 || expiryMaxMs > incomingPaymentExpiryMaxMs {
+		return c, fmt.Errorf("config: INCOMING_PAYMENT_EXPIRY_MAX_MS (%d) must be above 0 and at most %d (100 years)", expiryMaxMs, incomingPaymentExpiryMaxMs)
 	}
+	c.IncomingPaymentExpiryMax = time.Duration(expiryMaxMs) * time.Millisecond
 	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
 		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)
 	}
@@ -253,6 +255,9 @@ func (r *reader) str(name, fallback string) string {
 	}
 	return fallback
 }
+
+// incomingPaymentExpiryMaxMs bounds INCOMING_PAYMENT_EXPIRY_MAX_MS.
+const incomingPaymentExpiryMaxMs = 100 * 365 * 24 * 60 * 60 * 1000
 
 func (r *reader) integer(name string, fallback int) int {
 	v := r.str(name, "")

@@ -23,7 +23,7 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 		t.Fatalf("dev config %+v", c)
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
-		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour {
+		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour || c.IncomingPaymentExpiryMax != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")
@@ -80,6 +80,8 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 		{"ACCESS_TOKEN_DELETION_DAYS", "-1"},
 		// Far past it the duration would overflow.
 		{"ACCESS_TOKEN_DELETION_DAYS", "36501"},
+		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "0"},
+		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "9223372036854775807"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv("NODE_ENV", "")
