@@ -381,8 +381,55 @@ func TestCheckCommands(t *testing.T) {
 			}
 		})
 	}
-	got, err := checkMetadata(json.RawMessage(`{ "a" : 1 }`), false)
-	if err != nil || string(got) != `{"a":1}` {
-		t.Fatalf("metadata compacted to %s %v", got, err)
+	for _, tc := range []struct{ in, want string }{
+		{`{ "a" : 1 }`, `{"a":1}`},
+		{`{"b": 1e-400, "a": "<&>", "c": 12345678901234567890123}`, `{"a":"<&>","b":0,"c":1.2345678901234568e+22}`},
+		{`{"b": 1e400}`, ""},
+		// Postgres's jsonb refuses a lone surrogate escape.
+		{`{"a": "\ud800"}`, `{"a":"�"}`},
+		{`{"a": {"\u0000": 1}}`, ""},
+		{`{"a": ["x\u0000"]}`, ""},
+		{`{} {}`, ""},
+	} {
+		got, err := checkMetadata(json.RawMessage(tc.in), false)
+		if tc.want == "" {
+			if apperr.KindOf(err) != apperr.InvalidInput {
+				t.Errorf("metadata %s: %q %v, want it refused", tc.in, got, err)
+			}
+		} else if err != nil || string(got) != tc.want {
+			t.Errorf("metadata %s: %s %v, want %s", tc.in, got, err, tc.want)
+		}
 	}
+}
+
+// FuzzCheckMetadata feeds arbitrary bytes as metadata: they are refused as
+// input, or taken as a compact JSON object within the bound that is taken
+// unchanged when checked again.
+func FuzzCheckMetadata(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"a": [1, 2, {"b": null}]}`, `[]`, `null`, `"x"`, `{"a":`, `{"a":1}{}`, " {\"\\u0000\": 1e400} "} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := checkMetadata(data, false)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.InvalidInput {
+				t.Fatalf("%q: %v", data, err)
+			}
+			return
+		}
+		if len(data) == 0 {
+			if got != nil {
+				t.Fatalf("empty metadata became %q", got)
+			}
+			return
+		}
+		var object map[string]json.RawMessage
+		if len(got) > metadataBytesMax || json.Unmarshal(got, &object) != nil || object == nil {
+			t.Fatalf("%q taken as %q", data, got)
+		}
+		again, err := checkMetadata(got, true)
+		if err != nil || string(again) != string(got) {
+			t.Fatalf("%q checked again: %q %v", got, again, err)
+		}
+	})
 }

@@ -3,6 +3,8 @@ package incomingpayment
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"strings"
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
@@ -93,7 +95,10 @@ func paymentID(v string) (string, error) {
 }
 
 // checkMetadata accepts a JSON object of at most metadataBytesMax bytes,
-// compacted; empty (no metadata) only when not required.
+// empty (no metadata) only when not required, and returns it encoded
+// afresh: compact, numbers as doubles (as Rafiki's JSON has them), with
+// what Postgres's jsonb refuses gone (a lone surrogate escape becomes
+// U+FFFD) or refused (a NUL in any string, a number no double holds).
 func checkMetadata(m json.RawMessage, required bool) (json.RawMessage, error) {
 	if len(m) == 0 {
 		if required {
@@ -101,16 +106,52 @@ func checkMetadata(m json.RawMessage, required bool) (json.RawMessage, error) {
 		}
 		return nil, nil
 	}
+	tooLarge := apperr.E(apperr.InvalidInput, "metadata must be at most %d bytes of JSON", metadataBytesMax)
+	notObject := apperr.E(apperr.InvalidInput, "metadata must be a JSON object")
 	if len(m) > metadataBytesMax {
-		return nil, apperr.E(apperr.InvalidInput, "metadata must be at most %d bytes of JSON", metadataBytesMax)
+		return nil, tooLarge
 	}
-	var object map[string]json.RawMessage
-	if err := json.Unmarshal(m, &object); err != nil || object == nil {
-		return nil, apperr.E(apperr.InvalidInput, "metadata must be a JSON object")
+	d := json.NewDecoder(bytes.NewReader(m))
+	var object map[string]any
+	if err := d.Decode(&object); err != nil || object == nil {
+		return nil, notObject
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, notObject
+	}
+	if holdsNUL(object) {
+		return nil, apperr.E(apperr.InvalidInput, "metadata must not hold the character NUL")
 	}
 	var out bytes.Buffer
-	if err := json.Compact(&out, m); err != nil {
-		return nil, apperr.E(apperr.InvalidInput, "metadata must be a JSON object")
+	e := json.NewEncoder(&out)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(object); err != nil {
+		return nil, notObject
 	}
-	return out.Bytes(), nil
+	if out.Len()-1 > metadataBytesMax {
+		return nil, tooLarge
+	}
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
+}
+
+// holdsNUL tells whether a decoded JSON value has a NUL in a string or a
+// key; the depth is bounded by the decoder's.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		for _, e := range v {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
