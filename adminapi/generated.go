@@ -29,6 +29,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Asset() AssetResolver
+	IncomingPayment() IncomingPaymentResolver
 	Mutation() MutationResolver
 	Peer() PeerResolver
 	Query() QueryResolver
@@ -63,6 +64,16 @@ type ComplexityRoot struct {
 		VisibleInOpenPayments func(childComplexity int) int
 	}
 
+	Amount struct {
+		AssetCode  func(childComplexity int) int
+		AssetScale func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
+	ApproveIncomingPaymentResponse struct {
+		Payment func(childComplexity int) int
+	}
+
 	Asset struct {
 		Code                func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
@@ -89,6 +100,10 @@ type ComplexityRoot struct {
 	AssetsConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
+	}
+
+	CancelIncomingPaymentResponse struct {
+		Payment func(childComplexity int) int
 	}
 
 	CreatePeerMutationResponse struct {
@@ -147,6 +162,38 @@ type ComplexityRoot struct {
 		Endpoint  func(childComplexity int) int
 	}
 
+	IncomingPayment struct {
+		CancellationReason  func(childComplexity int) int
+		CancelledAt         func(childComplexity int) int
+		Client              func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		ExpiresAt           func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		IncomingAmount      func(childComplexity int) int
+		Liquidity           func(childComplexity int) int
+		Metadata            func(childComplexity int) int
+		ReceivedAmount      func(childComplexity int) int
+		SenderWalletAddress func(childComplexity int) int
+		State               func(childComplexity int) int
+		Tenant              func(childComplexity int) int
+		URL                 func(childComplexity int) int
+		WalletAddressID     func(childComplexity int) int
+	}
+
+	IncomingPaymentConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	IncomingPaymentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	IncomingPaymentResponse struct {
+		Payment func(childComplexity int) int
+	}
+
 	Jwk struct {
 		Alg func(childComplexity int) int
 		Crv func(childComplexity int) int
@@ -160,8 +207,11 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		ApproveIncomingPayment         func(childComplexity int, input ApproveIncomingPaymentInput) int
+		CancelIncomingPayment          func(childComplexity int, input CancelIncomingPaymentInput) int
 		CreateAsset                    func(childComplexity int, input CreateAssetInput) int
 		CreateAssetLiquidityWithdrawal func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
+		CreateIncomingPayment          func(childComplexity int, input CreateIncomingPaymentInput) int
 		CreatePeer                     func(childComplexity int, input CreatePeerInput) int
 		CreatePeerLiquidityWithdrawal  func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
 		CreateTenant                   func(childComplexity int, input CreateTenantInput) int
@@ -178,6 +228,7 @@ type ComplexityRoot struct {
 		RevokeWalletAddressKey         func(childComplexity int, input RevokeWalletAddressKeyInput) int
 		SetFee                         func(childComplexity int, input SetFeeInput) int
 		UpdateAsset                    func(childComplexity int, input UpdateAssetInput) int
+		UpdateIncomingPayment          func(childComplexity int, input UpdateIncomingPaymentInput) int
 		UpdatePeer                     func(childComplexity int, input UpdatePeerInput) int
 		UpdateTenant                   func(childComplexity int, input UpdateTenantInput) int
 		UpdateWalletAddress            func(childComplexity int, input UpdateWalletAddressInput) int
@@ -220,6 +271,8 @@ type ComplexityRoot struct {
 		Asset                 func(childComplexity int, id string) int
 		AssetByCodeAndScale   func(childComplexity int, code string, scale scalars.UInt8) int
 		Assets                func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		IncomingPayment       func(childComplexity int, id string) int
+		IncomingPayments      func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) int
 		Peer                  func(childComplexity int, id string) int
 		PeerByAddressAndAsset func(childComplexity int, staticIlpAddress string, assetID string) int
 		Peers                 func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
@@ -284,6 +337,7 @@ type ComplexityRoot struct {
 		Asset                func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
 		ID                   func(childComplexity int) int
+		IncomingPayments     func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) int
 		Liquidity            func(childComplexity int) int
 		PublicName           func(childComplexity int) int
 		Status               func(childComplexity int) int
@@ -347,6 +401,11 @@ type AssetResolver interface {
 	Tenant(ctx context.Context, obj *Asset) (*Tenant, error)
 	Liquidity(ctx context.Context, obj *Asset) (*scalars.BigInt, error)
 }
+type IncomingPaymentResolver interface {
+	Liquidity(ctx context.Context, obj *IncomingPayment) (*scalars.BigInt, error)
+
+	Tenant(ctx context.Context, obj *IncomingPayment) (*Tenant, error)
+}
 type MutationResolver interface {
 	CreateTenant(ctx context.Context, input CreateTenantInput) (*TenantMutationResponse, error)
 	UpdateTenant(ctx context.Context, input UpdateTenantInput) (*TenantMutationResponse, error)
@@ -356,6 +415,10 @@ type MutationResolver interface {
 	UpdateAsset(ctx context.Context, input UpdateAssetInput) (*AssetMutationResponse, error)
 	DeleteAsset(ctx context.Context, input DeleteAssetInput) (*DeleteAssetMutationResponse, error)
 	SetFee(ctx context.Context, input SetFeeInput) (*SetFeeResponse, error)
+	CreateIncomingPayment(ctx context.Context, input CreateIncomingPaymentInput) (*IncomingPaymentResponse, error)
+	UpdateIncomingPayment(ctx context.Context, input UpdateIncomingPaymentInput) (*IncomingPaymentResponse, error)
+	ApproveIncomingPayment(ctx context.Context, input ApproveIncomingPaymentInput) (*ApproveIncomingPaymentResponse, error)
+	CancelIncomingPayment(ctx context.Context, input CancelIncomingPaymentInput) (*CancelIncomingPaymentResponse, error)
 	DepositAssetLiquidity(ctx context.Context, input DepositAssetLiquidityInput) (*LiquidityMutationResponse, error)
 	CreateAssetLiquidityWithdrawal(ctx context.Context, input CreateAssetLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	DepositPeerLiquidity(ctx context.Context, input DepositPeerLiquidityInput) (*LiquidityMutationResponse, error)
@@ -384,6 +447,8 @@ type QueryResolver interface {
 	Asset(ctx context.Context, id string) (*Asset, error)
 	AssetByCodeAndScale(ctx context.Context, code string, scale scalars.UInt8) (*Asset, error)
 	Assets(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*AssetsConnection, error)
+	IncomingPayment(ctx context.Context, id string) (*IncomingPayment, error)
+	IncomingPayments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) (*IncomingPaymentConnection, error)
 	AccountingTransfers(ctx context.Context, id string, limit *int) (*AccountingTransferConnection, error)
 	Peer(ctx context.Context, id string) (*Peer, error)
 	PeerByAddressAndAsset(ctx context.Context, staticIlpAddress string, assetID string) (*Peer, error)
@@ -401,6 +466,7 @@ type WalletAddressResolver interface {
 	WalletAddressKeys(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*WalletAddressKeyConnection, error)
 	AdditionalProperties(ctx context.Context, obj *WalletAddress) ([]*AdditionalProperty, error)
 	Tenant(ctx context.Context, obj *WalletAddress) (*Tenant, error)
+	IncomingPayments(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) (*IncomingPaymentConnection, error)
 	Liquidity(ctx context.Context, obj *WalletAddress) (*scalars.BigInt, error)
 }
 
@@ -509,6 +575,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AdditionalProperty.VisibleInOpenPayments(childComplexity), true
 
+	case "Amount.assetCode":
+		if e.ComplexityRoot.Amount.AssetCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Amount.AssetCode(childComplexity), true
+	case "Amount.assetScale":
+		if e.ComplexityRoot.Amount.AssetScale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Amount.AssetScale(childComplexity), true
+	case "Amount.value":
+		if e.ComplexityRoot.Amount.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Amount.Value(childComplexity), true
+
+	case "ApproveIncomingPaymentResponse.payment":
+		if e.ComplexityRoot.ApproveIncomingPaymentResponse.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApproveIncomingPaymentResponse.Payment(childComplexity), true
+
 	case "Asset.code":
 		if e.ComplexityRoot.Asset.Code == nil {
 			break
@@ -613,6 +705,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AssetsConnection.PageInfo(childComplexity), true
+
+	case "CancelIncomingPaymentResponse.payment":
+		if e.ComplexityRoot.CancelIncomingPaymentResponse.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelIncomingPaymentResponse.Payment(childComplexity), true
 
 	case "CreatePeerMutationResponse.peer":
 		if e.ComplexityRoot.CreatePeerMutationResponse.Peer == nil {
@@ -746,6 +845,130 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.HttpOutgoing.Endpoint(childComplexity), true
 
+	case "IncomingPayment.cancellationReason":
+		if e.ComplexityRoot.IncomingPayment.CancellationReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.CancellationReason(childComplexity), true
+	case "IncomingPayment.cancelledAt":
+		if e.ComplexityRoot.IncomingPayment.CancelledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.CancelledAt(childComplexity), true
+	case "IncomingPayment.client":
+		if e.ComplexityRoot.IncomingPayment.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.Client(childComplexity), true
+	case "IncomingPayment.createdAt":
+		if e.ComplexityRoot.IncomingPayment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.CreatedAt(childComplexity), true
+	case "IncomingPayment.expiresAt":
+		if e.ComplexityRoot.IncomingPayment.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.ExpiresAt(childComplexity), true
+	case "IncomingPayment.id":
+		if e.ComplexityRoot.IncomingPayment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.ID(childComplexity), true
+	case "IncomingPayment.incomingAmount":
+		if e.ComplexityRoot.IncomingPayment.IncomingAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.IncomingAmount(childComplexity), true
+	case "IncomingPayment.liquidity":
+		if e.ComplexityRoot.IncomingPayment.Liquidity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.Liquidity(childComplexity), true
+	case "IncomingPayment.metadata":
+		if e.ComplexityRoot.IncomingPayment.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.Metadata(childComplexity), true
+	case "IncomingPayment.receivedAmount":
+		if e.ComplexityRoot.IncomingPayment.ReceivedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.ReceivedAmount(childComplexity), true
+	case "IncomingPayment.senderWalletAddress":
+		if e.ComplexityRoot.IncomingPayment.SenderWalletAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.SenderWalletAddress(childComplexity), true
+	case "IncomingPayment.state":
+		if e.ComplexityRoot.IncomingPayment.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.State(childComplexity), true
+	case "IncomingPayment.tenant":
+		if e.ComplexityRoot.IncomingPayment.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.Tenant(childComplexity), true
+	case "IncomingPayment.url":
+		if e.ComplexityRoot.IncomingPayment.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.URL(childComplexity), true
+	case "IncomingPayment.walletAddressId":
+		if e.ComplexityRoot.IncomingPayment.WalletAddressID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPayment.WalletAddressID(childComplexity), true
+
+	case "IncomingPaymentConnection.edges":
+		if e.ComplexityRoot.IncomingPaymentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPaymentConnection.Edges(childComplexity), true
+	case "IncomingPaymentConnection.pageInfo":
+		if e.ComplexityRoot.IncomingPaymentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPaymentConnection.PageInfo(childComplexity), true
+
+	case "IncomingPaymentEdge.cursor":
+		if e.ComplexityRoot.IncomingPaymentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPaymentEdge.Cursor(childComplexity), true
+	case "IncomingPaymentEdge.node":
+		if e.ComplexityRoot.IncomingPaymentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPaymentEdge.Node(childComplexity), true
+
+	case "IncomingPaymentResponse.payment":
+		if e.ComplexityRoot.IncomingPaymentResponse.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IncomingPaymentResponse.Payment(childComplexity), true
+
 	case "Jwk.alg":
 		if e.ComplexityRoot.Jwk.Alg == nil {
 			break
@@ -784,6 +1007,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LiquidityMutationResponse.Success(childComplexity), true
 
+	case "Mutation.approveIncomingPayment":
+		if e.ComplexityRoot.Mutation.ApproveIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveIncomingPayment(childComplexity, args["input"].(ApproveIncomingPaymentInput)), true
+	case "Mutation.cancelIncomingPayment":
+		if e.ComplexityRoot.Mutation.CancelIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelIncomingPayment(childComplexity, args["input"].(CancelIncomingPaymentInput)), true
 	case "Mutation.createAsset":
 		if e.ComplexityRoot.Mutation.CreateAsset == nil {
 			break
@@ -806,6 +1051,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAssetLiquidityWithdrawal(childComplexity, args["input"].(CreateAssetLiquidityWithdrawalInput)), true
+	case "Mutation.createIncomingPayment":
+		if e.ComplexityRoot.Mutation.CreateIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateIncomingPayment(childComplexity, args["input"].(CreateIncomingPaymentInput)), true
 	case "Mutation.createPeer":
 		if e.ComplexityRoot.Mutation.CreatePeer == nil {
 			break
@@ -982,6 +1238,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAsset(childComplexity, args["input"].(UpdateAssetInput)), true
+	case "Mutation.updateIncomingPayment":
+		if e.ComplexityRoot.Mutation.UpdateIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateIncomingPayment(childComplexity, args["input"].(UpdateIncomingPaymentInput)), true
 	case "Mutation.updatePeer":
 		if e.ComplexityRoot.Mutation.UpdatePeer == nil {
 			break
@@ -1189,6 +1456,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Assets(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
+	case "Query.incomingPayment":
+		if e.ComplexityRoot.Query.IncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_incomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IncomingPayment(childComplexity, args["id"].(string)), true
+	case "Query.incomingPayments":
+		if e.ComplexityRoot.Query.IncomingPayments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_incomingPayments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.IncomingPayments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*IncomingPaymentFilter), args["tenantId"].(*string)), true
 
 	case "Query.peer":
 		if e.ComplexityRoot.Query.Peer == nil {
@@ -1444,6 +1733,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WalletAddress.ID(childComplexity), true
+	case "WalletAddress.incomingPayments":
+		if e.ComplexityRoot.WalletAddress.IncomingPayments == nil {
+			break
+		}
+
+		args, err := ec.field_WalletAddress_incomingPayments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.WalletAddress.IncomingPayments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*IncomingPaymentFilter)), true
 	case "WalletAddress.liquidity":
 		if e.ComplexityRoot.WalletAddress.Liquidity == nil {
 			break
@@ -1612,8 +1912,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AdditionalPropertyInput", ec.unmarshalInputAdditionalPropertyInput),
+			graphql.NewInputUnmarshaler("AmountInput", ec.unmarshalInputAmountInput),
+			graphql.NewInputUnmarshaler("ApproveIncomingPaymentInput", ec.unmarshalInputApproveIncomingPaymentInput),
+			graphql.NewInputUnmarshaler("CancelIncomingPaymentInput", ec.unmarshalInputCancelIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
+			graphql.NewInputUnmarshaler("CreateIncomingPaymentInput", ec.unmarshalInputCreateIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
 			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
@@ -1626,15 +1930,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DepositAssetLiquidityInput", ec.unmarshalInputDepositAssetLiquidityInput),
 			graphql.NewInputUnmarshaler("DepositPeerLiquidityInput", ec.unmarshalInputDepositPeerLiquidityInput),
 			graphql.NewInputUnmarshaler("FeeDetails", ec.unmarshalInputFeeDetails),
+			graphql.NewInputUnmarshaler("FilterString", ec.unmarshalInputFilterString),
 			graphql.NewInputUnmarshaler("HttpIncomingInput", ec.unmarshalInputHttpIncomingInput),
 			graphql.NewInputUnmarshaler("HttpInput", ec.unmarshalInputHttpInput),
 			graphql.NewInputUnmarshaler("HttpOutgoingInput", ec.unmarshalInputHttpOutgoingInput),
+			graphql.NewInputUnmarshaler("IncomingPaymentFilter", ec.unmarshalInputIncomingPaymentFilter),
 			graphql.NewInputUnmarshaler("JwkInput", ec.unmarshalInputJwkInput),
 			graphql.NewInputUnmarshaler("PostLiquidityWithdrawalInput", ec.unmarshalInputPostLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("SetFeeInput", ec.unmarshalInputSetFeeInput),
 			graphql.NewInputUnmarshaler("TenantSettingInput", ec.unmarshalInputTenantSettingInput),
 			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
+			graphql.NewInputUnmarshaler("UpdateIncomingPaymentInput", ec.unmarshalInputUpdateIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("UpdatePeerInput", ec.unmarshalInputUpdatePeerInput),
 			graphql.NewInputUnmarshaler("UpdateTenantInput", ec.unmarshalInputUpdateTenantInput),
 			graphql.NewInputUnmarshaler("UpdateWalletAddressInput", ec.unmarshalInputUpdateWalletAddressInput),
@@ -1714,7 +2021,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/liquidity.graphql" "schema/peers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/peers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1728,6 +2035,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "schema/assets.graphql", Input: sourceData("schema/assets.graphql"), BuiltIn: false},
 	{Name: "schema/common.graphql", Input: sourceData("schema/common.graphql"), BuiltIn: false},
+	{Name: "schema/incoming_payments.graphql", Input: sourceData("schema/incoming_payments.graphql"), BuiltIn: false},
 	{Name: "schema/liquidity.graphql", Input: sourceData("schema/liquidity.graphql"), BuiltIn: false},
 	{Name: "schema/peers.graphql", Input: sourceData("schema/peers.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
@@ -1785,6 +2093,26 @@ func (ec *executionContext) childFields_AdditionalProperty(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type AdditionalProperty", field.Name)
 }
 
+func (ec *executionContext) childFields_Amount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_Amount_value(ctx, field)
+	case "assetCode":
+		return ec.fieldContext_Amount_assetCode(ctx, field)
+	case "assetScale":
+		return ec.fieldContext_Amount_assetScale(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Amount", field.Name)
+}
+
+func (ec *executionContext) childFields_ApproveIncomingPaymentResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "payment":
+		return ec.fieldContext_ApproveIncomingPaymentResponse_payment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApproveIncomingPaymentResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_Asset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1839,6 +2167,14 @@ func (ec *executionContext) childFields_AssetsConnection(ctx context.Context, fi
 		return ec.fieldContext_AssetsConnection_edges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AssetsConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelIncomingPaymentResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "payment":
+		return ec.fieldContext_CancelIncomingPaymentResponse_payment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelIncomingPaymentResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_CreatePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1951,6 +2287,70 @@ func (ec *executionContext) childFields_HttpOutgoing(ctx context.Context, field 
 		return ec.fieldContext_HttpOutgoing_endpoint(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type HttpOutgoing", field.Name)
+}
+
+func (ec *executionContext) childFields_IncomingPayment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IncomingPayment_id(ctx, field)
+	case "url":
+		return ec.fieldContext_IncomingPayment_url(ctx, field)
+	case "walletAddressId":
+		return ec.fieldContext_IncomingPayment_walletAddressId(ctx, field)
+	case "client":
+		return ec.fieldContext_IncomingPayment_client(ctx, field)
+	case "liquidity":
+		return ec.fieldContext_IncomingPayment_liquidity(ctx, field)
+	case "state":
+		return ec.fieldContext_IncomingPayment_state(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_IncomingPayment_expiresAt(ctx, field)
+	case "incomingAmount":
+		return ec.fieldContext_IncomingPayment_incomingAmount(ctx, field)
+	case "receivedAmount":
+		return ec.fieldContext_IncomingPayment_receivedAmount(ctx, field)
+	case "metadata":
+		return ec.fieldContext_IncomingPayment_metadata(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_IncomingPayment_createdAt(ctx, field)
+	case "senderWalletAddress":
+		return ec.fieldContext_IncomingPayment_senderWalletAddress(ctx, field)
+	case "tenant":
+		return ec.fieldContext_IncomingPayment_tenant(ctx, field)
+	case "cancellationReason":
+		return ec.fieldContext_IncomingPayment_cancellationReason(ctx, field)
+	case "cancelledAt":
+		return ec.fieldContext_IncomingPayment_cancelledAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncomingPayment", field.Name)
+}
+
+func (ec *executionContext) childFields_IncomingPaymentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_IncomingPaymentConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_IncomingPaymentConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncomingPaymentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_IncomingPaymentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_IncomingPaymentEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_IncomingPaymentEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncomingPaymentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_IncomingPaymentResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "payment":
+		return ec.fieldContext_IncomingPaymentResponse_payment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IncomingPaymentResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_Jwk(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2153,6 +2553,8 @@ func (ec *executionContext) childFields_WalletAddress(ctx context.Context, field
 		return ec.fieldContext_WalletAddress_additionalProperties(ctx, field)
 	case "tenant":
 		return ec.fieldContext_WalletAddress_tenant(ctx, field)
+	case "incomingPayments":
+		return ec.fieldContext_WalletAddress_incomingPayments(ctx, field)
 	case "liquidity":
 		return ec.fieldContext_WalletAddress_liquidity(ctx, field)
 	}
@@ -2407,6 +2809,34 @@ func (ec *executionContext) field_Asset_fees_args(ctx context.Context, rawArgs m
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ApproveIncomingPaymentInput, error) {
+			return ec.unmarshalNApproveIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐApproveIncomingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CancelIncomingPaymentInput, error) {
+			return ec.unmarshalNCancelIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCancelIncomingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAssetLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2427,6 +2857,20 @@ func (ec *executionContext) field_Mutation_createAsset_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateAssetInput, error) {
 			return ec.unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateIncomingPaymentInput, error) {
+			return ec.unmarshalNCreateIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2659,6 +3103,20 @@ func (ec *executionContext) field_Mutation_updateAsset_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UpdateIncomingPaymentInput, error) {
+			return ec.unmarshalNUpdateIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateIncomingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updatePeer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2838,6 +3296,82 @@ func (ec *executionContext) field_Query_assets_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["tenantId"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_incomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_incomingPayments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*IncomingPaymentFilter, error) {
+			return ec.unmarshalOIncomingPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg6
 	return args, nil
 }
 
@@ -3070,6 +3604,60 @@ func (ec *executionContext) field_Query_walletAddresses_args(ctx context.Context
 		return nil, err
 	}
 	args["tenantId"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_WalletAddress_incomingPayments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*IncomingPaymentFilter, error) {
+			return ec.unmarshalOIncomingPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
 	return args, nil
 }
 
@@ -3533,6 +4121,107 @@ func (ec *executionContext) fieldContext_AdditionalProperty_visibleInOpenPayment
 	return graphql.NewScalarFieldContext("AdditionalProperty", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Amount_value(ctx context.Context, field graphql.CollectedField, obj *Amount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Amount_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalars.BigInt) graphql.Marshaler {
+			return ec.marshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Amount_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Amount", field, false, false, "BigInt")
+}
+
+func (ec *executionContext) _Amount_assetCode(ctx context.Context, field graphql.CollectedField, obj *Amount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Amount_assetCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssetCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Amount_assetCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Amount", field, false, false, "String")
+}
+
+func (ec *executionContext) _Amount_assetScale(ctx context.Context, field graphql.CollectedField, obj *Amount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Amount_assetScale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AssetScale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalars.UInt8) graphql.Marshaler {
+			return ec.marshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐUInt8(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Amount_assetScale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Amount", field, false, false, "UInt8")
+}
+
+func (ec *executionContext) _ApproveIncomingPaymentResponse_payment(ctx context.Context, field graphql.CollectedField, obj *ApproveIncomingPaymentResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApproveIncomingPaymentResponse_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+			return ec.marshalOIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ApproveIncomingPaymentResponse_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApproveIncomingPaymentResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPayment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Asset_id(ctx context.Context, field graphql.CollectedField, obj *Asset) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3980,6 +4669,38 @@ func (ec *executionContext) fieldContext_AssetsConnection_edges(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AssetEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelIncomingPaymentResponse_payment(ctx context.Context, field graphql.CollectedField, obj *CancelIncomingPaymentResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelIncomingPaymentResponse_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+			return ec.marshalOIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelIncomingPaymentResponse_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelIncomingPaymentResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPayment(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4526,6 +5247,529 @@ func (ec *executionContext) fieldContext_HttpOutgoing_endpoint(_ context.Context
 	return graphql.NewScalarFieldContext("HttpOutgoing", field, false, false, "String")
 }
 
+func (ec *executionContext) _IncomingPayment_id(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IncomingPayment_url(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPayment_walletAddressId(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_walletAddressId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_walletAddressId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IncomingPayment_client(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPayment_liquidity(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_liquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IncomingPayment().Liquidity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, true, true, "BigInt")
+}
+
+func (ec *executionContext) _IncomingPayment_state(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v IncomingPaymentState) graphql.Marshaler {
+			return ec.marshalNIncomingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "IncomingPaymentState")
+}
+
+func (ec *executionContext) _IncomingPayment_expiresAt(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPayment_incomingAmount(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_incomingAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IncomingAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalOAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_incomingAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPayment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingPayment_receivedAmount(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_receivedAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_receivedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPayment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingPayment_metadata(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSONObject2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "JSONObject")
+}
+
+func (ec *executionContext) _IncomingPayment_createdAt(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPayment_senderWalletAddress(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_senderWalletAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SenderWalletAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_senderWalletAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPayment_tenant(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.IncomingPayment().Tenant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Tenant) graphql.Marshaler {
+			return ec.marshalOTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingPayment_cancellationReason(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_cancellationReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancellationReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_cancellationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPayment_cancelledAt(ctx context.Context, field graphql.CollectedField, obj *IncomingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPayment_cancelledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPayment_cancelledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPaymentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *IncomingPaymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPaymentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPaymentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPaymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingPaymentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *IncomingPaymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPaymentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []IncomingPaymentEdge) graphql.Marshaler {
+			return ec.marshalNIncomingPaymentEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPaymentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPaymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPaymentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingPaymentEdge_node(ctx context.Context, field graphql.CollectedField, obj *IncomingPaymentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPaymentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+			return ec.marshalNIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPaymentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPaymentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPayment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _IncomingPaymentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *IncomingPaymentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPaymentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPaymentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IncomingPaymentEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _IncomingPaymentResponse_payment(ctx context.Context, field graphql.CollectedField, obj *IncomingPaymentResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IncomingPaymentResponse_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+			return ec.marshalOIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IncomingPaymentResponse_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IncomingPaymentResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPayment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Jwk_kid(ctx context.Context, field graphql.CollectedField, obj *Jwk) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5010,6 +6254,182 @@ func (ec *executionContext) fieldContext_Mutation_setFee(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_setFee_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateIncomingPayment(ctx, fc.Args["input"].(CreateIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateIncomingPayment(ctx, fc.Args["input"].(UpdateIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveIncomingPayment(ctx, fc.Args["input"].(ApproveIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ApproveIncomingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNApproveIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐApproveIncomingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApproveIncomingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelIncomingPayment(ctx, fc.Args["input"].(CancelIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CancelIncomingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNCancelIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCancelIncomingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelIncomingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6375,6 +7795,94 @@ func (ec *executionContext) fieldContext_Query_assets(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_incomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_incomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().IncomingPayment(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+			return ec.marshalOIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_incomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPayment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_incomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_incomingPayments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_incomingPayments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().IncomingPayments(ctx, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["filter"].(*IncomingPaymentFilter), fc.Args["tenantId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPaymentConnection) graphql.Marshaler {
+			return ec.marshalNIncomingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_incomingPayments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPaymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_incomingPayments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_accountingTransfers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7551,6 +9059,50 @@ func (ec *executionContext) fieldContext_WalletAddress_tenant(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tenant(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WalletAddress_incomingPayments(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_incomingPayments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.WalletAddress().IncomingPayments(ctx, obj, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["filter"].(*IncomingPaymentFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IncomingPaymentConnection) graphql.Marshaler {
+			return ec.marshalOIncomingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_incomingPayments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IncomingPaymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_WalletAddress_incomingPayments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9225,6 +10777,153 @@ func UnmarshalAdditionalPropertyInput(ctx context.Context, raw any) (AdditionalP
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAmountInput(ctx context.Context, obj any) (AmountInput, error) {
+	var it AmountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"value", "assetCode", "assetScale"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "assetCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetCode = data
+		case "assetScale":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assetScale"))
+			data, err := ec.unmarshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐUInt8(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssetScale = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAmountInput unmarshals raw into the AmountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAmountInput(ctx context.Context, raw any) (AmountInput, error) {
+	var out AmountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AmountInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputApproveIncomingPaymentInput(ctx context.Context, obj any) (ApproveIncomingPaymentInput, error) {
+	var it ApproveIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalApproveIncomingPaymentInput unmarshals raw into the ApproveIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalApproveIncomingPaymentInput(ctx context.Context, raw any) (ApproveIncomingPaymentInput, error) {
+	var out ApproveIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ApproveIncomingPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelIncomingPaymentInput(ctx context.Context, obj any) (CancelIncomingPaymentInput, error) {
+	var it CancelIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "cancellationReason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "cancellationReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancellationReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancellationReason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelIncomingPaymentInput unmarshals raw into the CancelIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelIncomingPaymentInput(ctx context.Context, raw any) (CancelIncomingPaymentInput, error) {
+	var out CancelIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelIncomingPaymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateAssetInput(ctx context.Context, obj any) (CreateAssetInput, error) {
 	var it CreateAssetInput
 	if obj == nil {
@@ -9369,6 +11068,90 @@ func (ec *executionContext) unmarshalInputCreateAssetLiquidityWithdrawalInput(ct
 func UnmarshalCreateAssetLiquidityWithdrawalInput(ctx context.Context, raw any) (CreateAssetLiquidityWithdrawalInput, error) {
 	var out CreateAssetLiquidityWithdrawalInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAssetLiquidityWithdrawalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateIncomingPaymentInput(ctx context.Context, obj any) (CreateIncomingPaymentInput, error) {
+	var it CreateIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressId", "expiresAt", "metadata", "incomingAmount", "idempotencyKey", "isCardPayment", "senderWalletAddress"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSONObject2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "incomingAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingAmount"))
+			data, err := ec.unmarshalOAmountInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingAmount = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "isCardPayment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isCardPayment"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsCardPayment = data
+		case "senderWalletAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("senderWalletAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SenderWalletAddress = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateIncomingPaymentInput unmarshals raw into the CreateIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateIncomingPaymentInput(ctx context.Context, raw any) (CreateIncomingPaymentInput, error) {
+	var out CreateIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateIncomingPaymentInput", raw, &out)
 	return out, err
 }
 
@@ -10135,6 +11918,55 @@ func UnmarshalFeeDetails(ctx context.Context, raw any) (FeeDetails, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFilterString(ctx context.Context, obj any) (FilterString, error) {
+	var it FilterString
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"in", "notIn"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "notIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NotIn = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFilterString unmarshals raw into the FilterString input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFilterString(ctx context.Context, raw any) (FilterString, error) {
+	var out FilterString
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FilterString", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputHttpIncomingInput(ctx context.Context, obj any) (HTTPIncomingInput, error) {
 	var it HTTPIncomingInput
 	if obj == nil {
@@ -10272,6 +12104,48 @@ func (ec *executionContext) unmarshalInputHttpOutgoingInput(ctx context.Context,
 func UnmarshalHttpOutgoingInput(ctx context.Context, raw any) (HTTPOutgoingInput, error) {
 	var out HTTPOutgoingInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "HttpOutgoingInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputIncomingPaymentFilter(ctx context.Context, obj any) (IncomingPaymentFilter, error) {
+	var it IncomingPaymentFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"initiatedBy"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "initiatedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatedBy"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatedBy = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIncomingPaymentFilter unmarshals raw into the IncomingPaymentFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIncomingPaymentFilter(ctx context.Context, raw any) (IncomingPaymentFilter, error) {
+	var out IncomingPaymentFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IncomingPaymentFilter", raw, &out)
 	return out, err
 }
 
@@ -10615,6 +12489,55 @@ func (ec *executionContext) unmarshalInputUpdateAssetInput(ctx context.Context, 
 func UnmarshalUpdateAssetInput(ctx context.Context, raw any) (UpdateAssetInput, error) {
 	var out UpdateAssetInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAssetInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateIncomingPaymentInput(ctx context.Context, obj any) (UpdateIncomingPaymentInput, error) {
+	var it UpdateIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "metadata"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalNJSONObject2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateIncomingPaymentInput unmarshals raw into the UpdateIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateIncomingPaymentInput(ctx context.Context, raw any) (UpdateIncomingPaymentInput, error) {
+	var out UpdateIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateIncomingPaymentInput", raw, &out)
 	return out, err
 }
 
@@ -11067,6 +12990,82 @@ func (ec *executionContext) _AdditionalProperty(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var amountImplementors = []string{"Amount"}
+
+func (ec *executionContext) _Amount(ctx context.Context, sel ast.SelectionSet, obj *Amount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, amountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Amount")
+		case "value":
+			out.Values[i] = ec._Amount_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assetCode":
+			out.Values[i] = ec._Amount_assetCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assetScale":
+			out.Values[i] = ec._Amount_assetScale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var approveIncomingPaymentResponseImplementors = []string{"ApproveIncomingPaymentResponse"}
+
+func (ec *executionContext) _ApproveIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, obj *ApproveIncomingPaymentResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, approveIncomingPaymentResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApproveIncomingPaymentResponse")
+		case "payment":
+			out.Values[i] = ec._ApproveIncomingPaymentResponse_payment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var assetImplementors = []string{"Asset"}
 
 func (ec *executionContext) _Asset(ctx context.Context, sel ast.SelectionSet, obj *Asset) graphql.Marshaler {
@@ -11245,6 +13244,39 @@ func (ec *executionContext) _AssetsConnection(ctx context.Context, sel ast.Selec
 		case "edges":
 			out.Values[i] = ec._AssetsConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelIncomingPaymentResponseImplementors = []string{"CancelIncomingPaymentResponse"}
+
+func (ec *executionContext) _CancelIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, obj *CancelIncomingPaymentResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelIncomingPaymentResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelIncomingPaymentResponse")
+		case "payment":
+			out.Values[i] = ec._CancelIncomingPaymentResponse_payment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -11700,6 +13732,220 @@ func (ec *executionContext) _HttpOutgoing(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var incomingPaymentImplementors = []string{"IncomingPayment"}
+
+func (ec *executionContext) _IncomingPayment(ctx context.Context, sel ast.SelectionSet, obj *IncomingPayment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, incomingPaymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IncomingPayment")
+		case "id":
+			out.Values[i] = ec._IncomingPayment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.Values[i] = ec._IncomingPayment_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "walletAddressId":
+			out.Values[i] = ec._IncomingPayment_walletAddressId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "client":
+			out.Values[i] = ec._IncomingPayment_client(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liquidity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IncomingPayment_liquidity(ctx, field, obj)
+				})
+		case "state":
+			out.Values[i] = ec._IncomingPayment_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._IncomingPayment_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "incomingAmount":
+			out.Values[i] = ec._IncomingPayment_incomingAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receivedAmount":
+			out.Values[i] = ec._IncomingPayment_receivedAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "metadata":
+			out.Values[i] = ec._IncomingPayment_metadata(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._IncomingPayment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "senderWalletAddress":
+			out.Values[i] = ec._IncomingPayment_senderWalletAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._IncomingPayment_tenant(ctx, field, obj)
+				})
+		case "cancellationReason":
+			out.Values[i] = ec._IncomingPayment_cancellationReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancelledAt":
+			out.Values[i] = ec._IncomingPayment_cancelledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var incomingPaymentConnectionImplementors = []string{"IncomingPaymentConnection"}
+
+func (ec *executionContext) _IncomingPaymentConnection(ctx context.Context, sel ast.SelectionSet, obj *IncomingPaymentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, incomingPaymentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IncomingPaymentConnection")
+		case "pageInfo":
+			out.Values[i] = ec._IncomingPaymentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._IncomingPaymentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var incomingPaymentEdgeImplementors = []string{"IncomingPaymentEdge"}
+
+func (ec *executionContext) _IncomingPaymentEdge(ctx context.Context, sel ast.SelectionSet, obj *IncomingPaymentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, incomingPaymentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IncomingPaymentEdge")
+		case "node":
+			out.Values[i] = ec._IncomingPaymentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._IncomingPaymentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var incomingPaymentResponseImplementors = []string{"IncomingPaymentResponse"}
+
+func (ec *executionContext) _IncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, obj *IncomingPaymentResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, incomingPaymentResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IncomingPaymentResponse")
+		case "payment":
+			out.Values[i] = ec._IncomingPaymentResponse_payment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var jwkImplementors = []string{"Jwk"}
 
 func (ec *executionContext) _Jwk(ctx context.Context, sel ast.SelectionSet, obj *Jwk) graphql.Marshaler {
@@ -11857,6 +14103,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setFee":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setFee(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createIncomingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateIncomingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveIncomingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelIncomingPayment(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -12240,6 +14514,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_assets(ctx, field)
+				})
+		case "incomingPayment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_incomingPayment(ctx, field)
+				})
+		case "incomingPayments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_incomingPayments(ctx, field)
 				})
 		case "accountingTransfers":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -12726,6 +15012,12 @@ func (ec *executionContext) _WalletAddress(ctx context.Context, sel ast.Selectio
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._WalletAddress_tenant(ctx, field, obj)
+				})
+		case "incomingPayments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_incomingPayments(ctx, field, obj)
 				})
 		case "liquidity":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -13474,6 +15766,27 @@ func (ec *executionContext) marshalNAlg2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋad
 	return v
 }
 
+func (ec *executionContext) marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx context.Context, sel ast.SelectionSet, v *Amount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Amount!")
+		return graphql.Null
+	}
+	return ec._Amount(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNApproveIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐApproveIncomingPaymentInput(ctx context.Context, v any) (ApproveIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputApproveIncomingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNApproveIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐApproveIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, v *ApproveIncomingPaymentResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ApproveIncomingPaymentResponse!")
+		return graphql.Null
+	}
+	return ec._ApproveIncomingPaymentResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAsset2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAsset(ctx context.Context, sel ast.SelectionSet, v *Asset) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Asset!")
@@ -13542,6 +15855,19 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCancelIncomingPaymentInput(ctx context.Context, v any) (CancelIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputCancelIncomingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCancelIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, v *CancelIncomingPaymentResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelIncomingPaymentResponse!")
+		return graphql.Null
+	}
+	return ec._CancelIncomingPaymentResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx context.Context, v any) (CreateAssetInput, error) {
 	res, err := ec.unmarshalInputCreateAssetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13549,6 +15875,11 @@ func (ec *executionContext) unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑg
 
 func (ec *executionContext) unmarshalNCreateAssetLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetLiquidityWithdrawalInput(ctx context.Context, v any) (CreateAssetLiquidityWithdrawalInput, error) {
 	res, err := ec.unmarshalInputCreateAssetLiquidityWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentInput(ctx context.Context, v any) (CreateIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputCreateIncomingPaymentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -13740,6 +16071,60 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) marshalNIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx context.Context, sel ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IncomingPayment!")
+		return graphql.Null
+	}
+	return ec._IncomingPayment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIncomingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentConnection(ctx context.Context, sel ast.SelectionSet, v *IncomingPaymentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IncomingPaymentConnection!")
+		return graphql.Null
+	}
+	return ec._IncomingPaymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNIncomingPaymentEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentEdge(ctx context.Context, sel ast.SelectionSet, v IncomingPaymentEdge) graphql.Marshaler {
+	return ec._IncomingPaymentEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNIncomingPaymentEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []IncomingPaymentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIncomingPaymentEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, v *IncomingPaymentResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IncomingPaymentResponse!")
+		return graphql.Null
+	}
+	return ec._IncomingPaymentResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNIncomingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentState(ctx context.Context, v any) (IncomingPaymentState, error) {
+	var res IncomingPaymentState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIncomingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentState(ctx context.Context, sel ast.SelectionSet, v IncomingPaymentState) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -13750,6 +16135,24 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJSONObject2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSONObject2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSONObject!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSONObject!")
 	}
 	return res
 }
@@ -14012,6 +16415,11 @@ func (ec *executionContext) marshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋ
 
 func (ec *executionContext) unmarshalNUpdateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateAssetInput(ctx context.Context, v any) (UpdateAssetInput, error) {
 	res, err := ec.unmarshalInputUpdateAssetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐUpdateIncomingPaymentInput(ctx context.Context, v any) (UpdateIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputUpdateIncomingPaymentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -14312,6 +16720,21 @@ func (ec *executionContext) unmarshalOAdditionalPropertyInput2ᚕgithubᚗcomᚋ
 	return res, nil
 }
 
+func (ec *executionContext) marshalOAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx context.Context, sel ast.SelectionSet, v *Amount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Amount(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAmountInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmountInput(ctx context.Context, v any) (*AmountInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAmountInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOAsset2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAsset(ctx context.Context, sel ast.SelectionSet, v *Asset) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -14393,6 +16816,14 @@ func (ec *executionContext) marshalOFeesConnection2ᚖgithubᚗcomᚋrafikiᚑgo
 	return ec._FeesConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx context.Context, v any) (*FilterString, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFilterString(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOHttpIncomingInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPIncomingInput(ctx context.Context, v any) (*HTTPIncomingInput, error) {
 	if v == nil {
 		return nil, nil
@@ -14427,6 +16858,28 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalOIncomingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPayment(ctx context.Context, sel ast.SelectionSet, v *IncomingPayment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IncomingPayment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOIncomingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentConnection(ctx context.Context, sel ast.SelectionSet, v *IncomingPaymentConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IncomingPaymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOIncomingPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentFilter(ctx context.Context, v any) (*IncomingPaymentFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIncomingPaymentFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -14442,6 +16895,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOJSONObject2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSONObject2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalMap(v)
 	return res
 }
 

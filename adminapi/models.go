@@ -41,3 +41,22 @@ type Peer struct {
 	AssetID            string
 	TenantID           string
 }
+
+// IncomingPayment is the GraphQL IncomingPayment; TenantID lets its tenant
+// field resolve.
+type IncomingPayment struct {
+	ID                  string
+	URL                 string
+	WalletAddressID     string
+	Client              *string
+	State               IncomingPaymentState
+	ExpiresAt           string
+	IncomingAmount      *Amount
+	ReceivedAmount      *Amount
+	Metadata            map[string]any
+	CreatedAt           string
+	SenderWalletAddress *string
+	CancellationReason  *string
+	CancelledAt         *string
+	TenantID            string
+}

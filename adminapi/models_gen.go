@@ -61,6 +61,38 @@ type AdditionalPropertyInput struct {
 	VisibleInOpenPayments bool `json:"visibleInOpenPayments"`
 }
 
+// An amount in an asset.
+type Amount struct {
+	// Amount, in the asset's smallest unit.
+	Value scalars.BigInt `json:"value"`
+	// Asset code.
+	AssetCode string `json:"assetCode"`
+	// Asset scale.
+	AssetScale scalars.UInt8 `json:"assetScale"`
+}
+
+// An amount in an asset.
+type AmountInput struct {
+	// Amount, in the asset's smallest unit.
+	Value scalars.BigInt `json:"value"`
+	// Asset code.
+	AssetCode string `json:"assetCode"`
+	// Asset scale.
+	AssetScale scalars.UInt8 `json:"assetScale"`
+}
+
+// An incoming payment to approve.
+type ApproveIncomingPaymentInput struct {
+	// Incoming payment id.
+	ID string `json:"id"`
+}
+
+// The incoming payment approved.
+type ApproveIncomingPaymentResponse struct {
+	// The incoming payment.
+	Payment *IncomingPayment `json:"payment,omitempty"`
+}
+
 // An asset in a page.
 type AssetEdge struct {
 	// The asset.
@@ -81,6 +113,20 @@ type AssetsConnection struct {
 	PageInfo *PageInfo `json:"pageInfo"`
 	// The assets.
 	Edges []AssetEdge `json:"edges"`
+}
+
+// An incoming payment to cancel.
+type CancelIncomingPaymentInput struct {
+	// Incoming payment id.
+	ID string `json:"id"`
+	// Why it is cancelled.
+	CancellationReason *string `json:"cancellationReason,omitempty"`
+}
+
+// The incoming payment cancelled.
+type CancelIncomingPaymentResponse struct {
+	// The incoming payment.
+	Payment *IncomingPayment `json:"payment,omitempty"`
 }
 
 // Input of createAsset.
@@ -111,6 +157,24 @@ type CreateAssetLiquidityWithdrawalInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	// Seconds the withdrawal stays pending; 0 posts it at once.
 	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
+// An incoming payment to create.
+type CreateIncomingPaymentInput struct {
+	// The wallet address it pays into.
+	WalletAddressID string `json:"walletAddressId"`
+	// When it expires (ISO 8601); INCOMING_PAYMENT_EXPIRY_MAX_MS from now when omitted, and at most that.
+	ExpiresAt *string `json:"expiresAt,omitempty"`
+	// Data to attach.
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// The amount that completes it, in the wallet address's asset.
+	IncomingAmount *AmountInput `json:"incomingAmount,omitempty"`
+	// Makes a retry of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// Whether a card payment initiates it (the operator only).
+	IsCardPayment *bool `json:"isCardPayment,omitempty"`
+	// The wallet address of the sender.
+	SenderWalletAddress *string `json:"senderWalletAddress,omitempty"`
 }
 
 // Input of createPeer.
@@ -333,6 +397,14 @@ type FeesConnection struct {
 	Edges []FeeEdge `json:"edges"`
 }
 
+// Values a string must be among, or not.
+type FilterString struct {
+	// Only these values.
+	In []string `json:"in,omitempty"`
+	// None of these values.
+	NotIn []string `json:"notIn,omitempty"`
+}
+
 // A peer's ILP-over-HTTP settings.
 type HTTP struct {
 	// How packets are sent to it.
@@ -367,6 +439,34 @@ type HTTPOutgoingInput struct {
 	AuthToken string `json:"authToken"`
 	// Its ILP-over-HTTP URL.
 	Endpoint string `json:"endpoint"`
+}
+
+// A page of incoming payments.
+type IncomingPaymentConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The incoming payments.
+	Edges []IncomingPaymentEdge `json:"edges"`
+}
+
+// An incoming payment in a page.
+type IncomingPaymentEdge struct {
+	// The incoming payment.
+	Node *IncomingPayment `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// Which incoming payments to return.
+type IncomingPaymentFilter struct {
+	// By who made them: ADMIN, OPEN_PAYMENTS or CARD.
+	InitiatedBy *FilterString `json:"initiatedBy,omitempty"`
+}
+
+// The incoming payment a mutation made or changed.
+type IncomingPaymentResponse struct {
+	// The incoming payment.
+	Payment *IncomingPayment `json:"payment,omitempty"`
 }
 
 // An Ed25519 public key as a JSON Web Key.
@@ -549,6 +649,14 @@ type UpdateAssetInput struct {
 	LiquidityThreshold *scalars.BigInt `json:"liquidityThreshold,omitempty"`
 	// Key that makes retries of this request safe.
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The metadata to set on an incoming payment.
+type UpdateIncomingPaymentInput struct {
+	// Incoming payment id.
+	ID string `json:"id"`
+	// Its new metadata, replacing the old.
+	Metadata map[string]any `json:"metadata"`
 }
 
 // Input of updatePeer.
@@ -854,6 +962,70 @@ func (e *FeeType) UnmarshalJSON(b []byte) error {
 }
 
 func (e FeeType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where an incoming payment is in its life.
+type IncomingPaymentState string
+
+const (
+	// Created; no money yet.
+	IncomingPaymentStatePending IncomingPaymentState = "PENDING"
+	// Money arrived; more may.
+	IncomingPaymentStateProcessing IncomingPaymentState = "PROCESSING"
+	// Received its amount, or completed by hand.
+	IncomingPaymentStateCompleted IncomingPaymentState = "COMPLETED"
+	// Passed its expiry before completing.
+	IncomingPaymentStateExpired IncomingPaymentState = "EXPIRED"
+)
+
+var AllIncomingPaymentState = []IncomingPaymentState{
+	IncomingPaymentStatePending,
+	IncomingPaymentStateProcessing,
+	IncomingPaymentStateCompleted,
+	IncomingPaymentStateExpired,
+}
+
+func (e IncomingPaymentState) IsValid() bool {
+	switch e {
+	case IncomingPaymentStatePending, IncomingPaymentStateProcessing, IncomingPaymentStateCompleted, IncomingPaymentStateExpired:
+		return true
+	}
+	return false
+}
+
+func (e IncomingPaymentState) String() string {
+	return string(e)
+}
+
+func (e *IncomingPaymentState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = IncomingPaymentState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid IncomingPaymentState", str)
+	}
+	return nil
+}
+
+func (e IncomingPaymentState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *IncomingPaymentState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e IncomingPaymentState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -18,6 +18,7 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -33,9 +34,13 @@ type Resolver struct {
 	WalletAddresses       *walletaddress.Handler
 	Peers                 *peer.Handler
 	Liquidity             *liquidity.Handler
+	IncomingPayments      *incomingpayment.Handler
 	Read                  *readmodel.Reader
 	Waiter                *projections.Waiter
 	ReadYourWritesTimeout time.Duration
+	// OpenPaymentsURL (OPEN_PAYMENTS_URL) is where Open Payments resources
+	// are served, which their URLs name.
+	OpenPaymentsURL string
 	// CommandKey keys the command ids derived from what a request says
 	// (contentMeta); without it such requests get random ids.
 	CommandKey []byte

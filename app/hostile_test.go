@@ -74,8 +74,8 @@ func TestHostileMutationInput(t *testing.T) {
 }
 
 type hostileFixture struct {
-	tenantID, assetID, peerID, walletAddressID, keyID string
-	calls, refused                                    int
+	tenantID, assetID, peerID, walletAddressID, keyID, incomingPaymentID string
+	calls, refused                                                       int
 }
 
 func newHostileFixture(t *testing.T, s *system) *hostileFixture {
@@ -118,6 +118,11 @@ func newHostileFixture(t *testing.T, s *system) *hostileFixture {
 		t.Fatal(err)
 	}
 	f.keyID = key.CreateWalletAddressKey.WalletAddressKey.ID
+	payment, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": wa.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.incomingPaymentID = payment.ID
 	return f
 }
 
@@ -212,7 +217,7 @@ func projectionsFollow(t *testing.T, s *system, stream jetstream.Stream, databas
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	for _, name := range []string{"tenants", "assets", "peers", "wallet_addresses", "wallet_address_keys"} {
+	for _, name := range []string{"tenants", "assets", "peers", "wallet_addresses", "wallet_address_keys", "incoming_payments"} {
 		consumer, err := s.nats.JS.Consumer(ctx, app.EventsStream, "projection_"+name)
 		if err != nil {
 			t.Fatal(err)
@@ -376,6 +381,26 @@ func hostileMutations(f *hostileFixture) []hostileMutation {
 		}),
 		mutation("revokeWalletAddressKey", "RevokeWalletAddressKeyInput", func(rng *rand.Rand, _ int) map[string]any {
 			return map[string]any{"id": pick(rng)}
+		}),
+		mutation("createIncomingPayment", "CreateIncomingPaymentInput", func(rng *rand.Rand, _ int) map[string]any {
+			in := map[string]any{"walletAddressId": pick(rng, f.walletAddressID), "idempotencyKey": pick(rng, uuid.NewString())}
+			maybe(rng, in, "expiresAt", pick(rng, time.Now().Add(time.Hour).Format(time.RFC3339)))
+			maybe(rng, in, "metadata", map[string]any{pick(rng, "k"): pick(rng, "v")})
+			maybe(rng, in, "incomingAmount", map[string]any{"value": pickNumber(rng, "10"), "assetCode": pick(rng, "HST"), "assetScale": pickNumber(rng, 2)})
+			maybe(rng, in, "senderWalletAddress", pick(rng, "https://sender.test/a"))
+			maybe(rng, in, "isCardPayment", rng.IntN(2) == 0)
+			return in
+		}),
+		mutation("updateIncomingPayment", "UpdateIncomingPaymentInput", func(rng *rand.Rand, _ int) map[string]any {
+			return map[string]any{"id": pick(rng, f.incomingPaymentID), "metadata": map[string]any{pick(rng, "k"): pick(rng, "v")}}
+		}),
+		mutation("approveIncomingPayment", "ApproveIncomingPaymentInput", func(rng *rand.Rand, _ int) map[string]any {
+			return map[string]any{"id": pick(rng, f.incomingPaymentID)}
+		}),
+		mutation("cancelIncomingPayment", "CancelIncomingPaymentInput", func(rng *rand.Rand, _ int) map[string]any {
+			in := map[string]any{"id": pick(rng, f.incomingPaymentID)}
+			maybe(rng, in, "cancellationReason", pick(rng, "no"))
+			return in
 		}),
 		mutation("depositAssetLiquidity", "DepositAssetLiquidityInput", func(rng *rand.Rand, _ int) map[string]any {
 			return map[string]any{"assetId": pick(rng, f.assetID), "amount": pickNumber(rng, "10"), "id": pick(rng, uuid.NewString()), "idempotencyKey": pick(rng, uuid.NewString())}

@@ -45,6 +45,16 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 			map[string]any{"input": map[string]any{"walletAddressId": wa.ID, "jwk": newJWK(t, "k")}}, nil); err != nil {
 			t.Fatal(err)
 		}
+		payment, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": wa.ID, "metadata": map[string]any{"i": i},
+			"incomingAmount": map[string]any{"value": "100", "assetCode": "USD", "assetScale": 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if _, err := actOn(ctx, op, []string{"approveIncomingPayment", "cancelIncomingPayment"}[i%4/2], map[string]any{"id": payment.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if i == 3 {
 			if err := op.Do(ctx, `mutation($id: ID!) { updateWalletAddress(input: {id: $id, status: INACTIVE, publicName: "gone"}) { walletAddress { id } } }`,
 				map[string]any{"id": wa.ID}, nil); err != nil {

@@ -124,6 +124,11 @@ func (f *retryFixture) fund(walletAddressID string, amount uint64) {
 	}
 }
 
+func (f *retryFixture) incomingPayment(walletAddressID string) string {
+	return f.must(`mutation($input: CreateIncomingPaymentInput!) { createIncomingPayment(input: $input) { payment { id } } }`,
+		map[string]any{"walletAddressId": walletAddressID}, "createIncomingPayment", "payment", "id")
+}
+
 func upperFirst(s string) string { return string(s[0]-'a'+'A') + s[1:] }
 
 // retryRow is a mutation run once, then run again as a retry.
@@ -229,6 +234,28 @@ func retryRows() []retryRow {
 			doc: `mutation($input: RevokeWalletAddressKeyInput!) { revokeWalletAddressKey(input: $input) { walletAddressKey { id revoked } } }`,
 			input: func(f *retryFixture) any {
 				return map[string]any{"id": f.key(f.walletAddress("retry-d"))}
+			}},
+
+		{name: "createIncomingPayment",
+			doc: `mutation($input: CreateIncomingPaymentInput!) { createIncomingPayment(input: $input) { payment { ` + incomingPaymentFields + ` } } }`,
+			input: func(f *retryFixture) any {
+				return map[string]any{"walletAddressId": f.walletAddress("retry-ip-a"), "metadata": map[string]any{"n": 1},
+					"incomingAmount": map[string]any{"value": "10", "assetCode": "USD", "assetScale": 2}}
+			}},
+		{name: "updateIncomingPayment", keyless: true,
+			doc: `mutation($input: UpdateIncomingPaymentInput!) { updateIncomingPayment(input: $input) { payment { id metadata } } }`,
+			input: func(f *retryFixture) any {
+				return map[string]any{"id": f.incomingPayment(f.walletAddress("retry-ip-b")), "metadata": map[string]any{"n": 2}}
+			}},
+		{name: "approveIncomingPayment", keyless: true,
+			doc: `mutation($input: ApproveIncomingPaymentInput!) { approveIncomingPayment(input: $input) { payment { id state cancelledAt } } }`,
+			input: func(f *retryFixture) any {
+				return map[string]any{"id": f.incomingPayment(f.walletAddress("retry-ip-c"))}
+			}},
+		{name: "cancelIncomingPayment", keyless: true,
+			doc: `mutation($input: CancelIncomingPaymentInput!) { cancelIncomingPayment(input: $input) { payment { id state cancelledAt cancellationReason } } }`,
+			input: func(f *retryFixture) any {
+				return map[string]any{"id": f.incomingPayment(f.walletAddress("retry-ip-d")), "cancellationReason": "retry"}
 			}},
 
 		{name: "depositAssetLiquidity",

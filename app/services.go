@@ -18,6 +18,7 @@ import (
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -33,7 +34,7 @@ import (
 func Projections(keys projections.Opener) []projections.Projection {
 	return []projections.Projection{
 		projections.Tenants{Secrets: keys}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
-		projections.Peers{Secrets: keys},
+		projections.Peers{Secrets: keys}, projections.IncomingPayments{},
 	}
 }
 
@@ -120,12 +121,14 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, co
 func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	g, _ := NewGrants(d)
+	payments := incomingpayment.NewHandler(d.Store, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
 	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands",
 		PoisonSubject: commands.PoisonSubject, Log: d.Log,
 		Handlers: map[string]commands.Handler{
-			commands.ExpireWithdrawalSubject:  l.ExpireWithdrawal,
-			commands.CompleteTransferSubject:  l.CompleteTransfer,
-			commands.ExpireInteractionSubject: g.ExpireInteraction,
+			commands.ExpireWithdrawalSubject:      l.ExpireWithdrawal,
+			commands.CompleteTransferSubject:      l.CompleteTransfer,
+			commands.ExpireInteractionSubject:     g.ExpireInteraction,
+			commands.ExpireIncomingPaymentSubject: payments.Expire,
 		}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -179,9 +182,12 @@ type Backend struct {
 	WalletAddresses *walletaddress.Handler
 	Peers           *peer.Handler
 	Liquidity       *liquidity.Handler
-	Read            *readmodel.Reader
-	Waiter          *projections.Waiter
-	WalletServer    *openpayments.WalletAddresses
+	// IncomingPayments is what the admin API and, later, Open Payments
+	// and the connector act on incoming payments with.
+	IncomingPayments *incomingpayment.Handler
+	Read             *readmodel.Reader
+	Waiter           *projections.Waiter
+	WalletServer     *openpayments.WalletAddresses
 }
 
 // FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
@@ -208,13 +214,14 @@ func NewBackend(d *Deps) *Backend {
 		liquidityHandler.AfterRequest(killSelf)
 	}
 	return &Backend{
-		Tenants:         tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
-		Assets:          asset.NewHandler(d.Store, read.AssetInUse),
-		WalletAddresses: walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
-		Peers:           peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
-		Liquidity:       liquidityHandler,
-		Read:            read,
-		Waiter:          waiter,
+		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
+		Assets:           asset.NewHandler(d.Store, read.AssetInUse),
+		WalletAddresses:  walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
+		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
+		Liquidity:        liquidityHandler,
+		IncomingPayments: incomingpayment.NewHandler(d.Store, d.Config.IncomingPaymentExpiryMax, d.Enqueue),
+		Read:             read,
+		Waiter:           waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,
@@ -260,7 +267,7 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
-		Read: b.Read, Waiter: b.Waiter,
+		IncomingPayments: b.IncomingPayments, Read: b.Read, Waiter: b.Waiter, OpenPaymentsURL: cfg.OpenPaymentsURL,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout, CommandKey: []byte(cfg.AdminAPISecret),
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
 		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,

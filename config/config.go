@@ -42,21 +42,25 @@ type Config struct {
 	ReadYourWritesTimeout time.Duration
 	RequestTimeout        time.Duration
 	ShutdownTimeout       time.Duration
-	OpenPaymentsPort      int
-	AdminPort             int
-	ConnectorPort         int
-	AuthPort              int
-	IntrospectionPort     int
-	InteractionPort       int
-	AuthAdminPort         int
-	ServiceAPIPort        int
-	AdminUIPort           int
-	WorkerHealthPort      int // 0: a worker serves no health endpoints
-	EmbeddedNATSPort      int
-	NATSSyncAlways        bool
-	LocalCacheDuration    time.Duration
-	EnableSPSP            bool
-	StreamSecret          []byte
+	// IncomingPaymentExpiryMax (INCOMING_PAYMENT_EXPIRY_MAX_MS, 30 days) is
+	// the latest an incoming payment may expire, and when it expires unless
+	// it says.
+	IncomingPaymentExpiryMax time.Duration
+	OpenPaymentsPort         int
+	AdminPort                int
+	ConnectorPort            int
+	AuthPort                 int
+	IntrospectionPort        int
+	InteractionPort          int
+	AuthAdminPort            int
+	ServiceAPIPort           int
+	AdminUIPort              int
+	WorkerHealthPort         int // 0: a worker serves no health endpoints
+	EmbeddedNATSPort         int
+	NATSSyncAlways           bool
+	LocalCacheDuration       time.Duration
+	EnableSPSP               bool
+	StreamSecret             []byte
 	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
 	// the secrets events carry; nil when unset, which only a process on
 	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
@@ -184,6 +188,12 @@ func Load(service string) (Config, error) {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",
 			c.ReadYourWritesTimeout.Milliseconds(), c.RequestTimeout.Milliseconds())
 	}
+	// Far past the bound the duration would overflow.
+	expiryMaxMs := r.integer("INCOMING_PAYMENT_EXPIRY_MAX_MS", 2592000000)
+	if expiryMaxMs <= 0 || expiryMaxMs > incomingPaymentExpiryMaxMs {
+		return c, fmt.Errorf("config: INCOMING_PAYMENT_EXPIRY_MAX_MS (%d) must be above 0 and at most %d (100 years)", expiryMaxMs, incomingPaymentExpiryMaxMs)
+	}
+	c.IncomingPaymentExpiryMax = time.Duration(expiryMaxMs) * time.Millisecond
 	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
 		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)
 	}
@@ -255,6 +265,9 @@ func (r *reader) str(name, fallback string) string {
 	}
 	return fallback
 }
+
+// incomingPaymentExpiryMaxMs bounds INCOMING_PAYMENT_EXPIRY_MAX_MS.
+const incomingPaymentExpiryMaxMs = 100 * 365 * 24 * 60 * 60 * 1000
 
 func (r *reader) integer(name string, fallback int) int {
 	v := r.str(name, "")

@@ -23,7 +23,8 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 		t.Fatalf("dev config %+v", c)
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
-		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour || c.ExchangeRatesLifetime != 15*time.Second {
+		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour || c.ExchangeRatesLifetime != 15*time.Second ||
+		c.IncomingPaymentExpiryMax != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")
@@ -81,6 +82,8 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 		// Far past it the duration would overflow.
 		{"ACCESS_TOKEN_DELETION_DAYS", "36501"},
 		{"EXCHANGE_RATES_LIFETIME", "-1"},
+		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "0"},
+		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "9223372036854775807"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv("NODE_ENV", "")

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -443,5 +444,53 @@ var histories = map[string]func(h *history){
 		}, func() int { return len(ids) })
 		ghost := h.id()
 		h.add(typ, ghost, tenant, &events.PeerDeleted{})
+	},
+	"incoming_payments": func(h *history) {
+		const typ = "incoming_payment"
+		tenant, asset := h.id(), h.id()
+		wallets := []string{h.id(), h.id(), h.id()}
+		var ids []string
+		totals := map[string]uint64{}
+		metadata := func() json.RawMessage {
+			switch h.rng.IntN(3) {
+			case 0:
+				return nil
+			case 1:
+				return json.RawMessage(`{}`)
+			default:
+				return json.RawMessage(fmt.Sprintf(`{"order":%d,"note":%q}`, h.rng.IntN(1000), h.value("n")))
+			}
+		}
+		initiators := []string{events.InitiatedByAdmin, events.InitiatedByOpenPayments, events.InitiatedByCard}
+		h.steps(600, 80, func() {
+			id := h.id()
+			ids = append(ids, id)
+			h.add(typ, id, tenant, &events.IncomingPaymentCreated{WalletAddressID: wallets[h.rng.IntN(len(wallets))], AssetID: asset,
+				AssetCode: "USD", AssetScale: 2, IncomingAmount: h.amount(), ExpiresAt: h.at.Add(time.Hour), Metadata: metadata(),
+				Client: h.value("https://c.test/"), InitiatedBy: initiators[h.rng.IntN(3)], SenderWalletAddress: h.text("https://s.test/")})
+		}, func(i int) {
+			id := ids[i]
+			switch h.rng.IntN(8) {
+			case 0:
+				h.add(typ, id, tenant, &events.IncomingPaymentUpdated{Metadata: metadata()})
+			case 1:
+				h.add(typ, id, tenant, &events.IncomingPaymentApproved{})
+			case 2:
+				h.add(typ, id, tenant, &events.IncomingPaymentCancelled{Reason: h.text("r")})
+			case 3, 4:
+				amount := uint64(1 + h.rng.IntN(1000))
+				totals[id] += amount
+				h.add(typ, id, tenant, &events.IncomingPaymentReceived{Amount: amount, Total: totals[id]})
+			case 5:
+				h.add(typ, id, tenant, &events.IncomingPaymentCompleted{})
+			case 6:
+				h.add(typ, id, tenant, &events.IncomingPaymentExpired{})
+			default:
+				h.add(typ, id, tenant, &events.LiquidityDeposited{TransferID: h.id(), Amount: 5})
+			}
+		}, func() int { return len(ids) })
+		ghost := h.id()
+		h.add(typ, ghost, tenant, &events.IncomingPaymentApproved{})
+		h.add(typ, ghost, tenant, &events.IncomingPaymentReceived{Amount: 1, Total: 1})
 	},
 }

@@ -359,7 +359,8 @@ func grantEvents(t *testing.T, js jetstream.JetStream) ([][]byte, []uint64) {
 }
 
 // withCreationsAgain appends a copy of every event that inserts rows (a
-// grant's request, its interaction's start, a token's issue or rotation)
+// grant's request, its interaction's start, a token's issue or rotation, an
+// incoming payment's creation)
 // after the whole history, byte for byte, at new sequences.
 func withCreationsAgain(t *testing.T, data [][]byte, seqs []uint64) ([][]byte, []uint64) {
 	t.Helper()
@@ -368,6 +369,7 @@ func withCreationsAgain(t *testing.T, data [][]byte, seqs []uint64) ([][]byte, [
 	creations := map[string]bool{
 		events.GrantRequested{}.EventType(): true, events.InteractionStarted{}.EventType(): true,
 		events.AccessTokenIssued{}.EventType(): true, events.AccessTokenRotated{}.EventType(): true,
+		events.IncomingPaymentCreated{}.EventType(): true,
 	}
 	copies := 0
 	for i, d := range data {

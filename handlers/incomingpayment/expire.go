@@ -1,0 +1,25 @@
+package incomingpayment
+
+import (
+	"time"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
+)
+
+// decideExpire records that an open payment passed its expiry; one that
+// completed or expired already has nothing to expire, and one not yet due
+// is refused, so that a command run early does not end a payment that may
+// still receive money.
+func decideExpire(s State, now time.Time) ([]events.Event, error) {
+	if !s.Live() {
+		return nil, errUnknownPayment()
+	}
+	if !s.Open() {
+		return nil, nil
+	}
+	if now.Before(s.ExpiresAt) {
+		return nil, apperr.E(apperr.Conflict, "incoming payment expires at %s", s.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	return []events.Event{&events.IncomingPaymentExpired{}}, nil
+}

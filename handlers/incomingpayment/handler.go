@@ -1,0 +1,278 @@
+package incomingpayment
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+)
+
+// Enqueue puts work that can wait on the command queue, to run at at, not
+// before; id makes a second enqueue of the same work a duplicate.
+type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
+
+// Handler runs incoming payment commands against the event store.
+type Handler struct {
+	store     handlers.Store
+	expiryMax time.Duration
+	enqueue   Enqueue
+	// The wallet address and asset a payment is made in, read as wallet
+	// address creation reads its tenant and asset.
+	walletAddresses *handlers.StateCache[walletaddress.State]
+	assets          *handlers.StateCache[asset.State]
+}
+
+// NewHandler builds a handler; expiryMax is INCOMING_PAYMENT_EXPIRY_MAX_MS,
+// enqueue schedules each payment's expiry.
+func NewHandler(store handlers.Store, expiryMax time.Duration, enqueue Enqueue) *Handler {
+	if store == nil || enqueue == nil || expiryMax <= 0 {
+		panic("incomingpayment: NewHandler needs a store, a command queue and a maximum expiry")
+	}
+	return &Handler{store: store, expiryMax: expiryMax, enqueue: enqueue,
+		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+}
+
+// Subject is where an incoming payment's events live.
+func Subject(tenantID, id string) (string, error) {
+	return handlers.Subject(tenantID, AggregateType, id)
+}
+
+func info(m commands.Meta) handlers.CommandInfo {
+	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+}
+
+// PaymentID is the id of the payment a create command makes, so that a
+// retried command finds the payment it made the first time.
+func PaymentID(commandID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:incoming_payment:"+commandID)).String()
+}
+
+// Create makes an incoming payment and returns its id. Its expiry is
+// scheduled before it is stored, so that a payment stored always expires
+// in the end; the expiry finds nothing to do for one never stored.
+func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) (string, handlers.Result, error) {
+	c, err := checkCreate(c)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, c.WalletAddressID)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	if !found {
+		// Decided on no wallet address: the expiry and amount checks,
+		// then unknown wallet address.
+		_, err := decideCreate(walletaddress.State{}, asset.State{}, c, time.Now(), h.expiryMax)
+		return "", handlers.Result{}, err
+	}
+	id := PaymentID(c.ID)
+	t, err := handlers.NewTarget(tenantID, AggregateType, id)
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
+		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		if done != nil {
+			return *done, nil
+		}
+		if s.Exists {
+			return handlers.Result{}, fmt.Errorf("incoming payment %s exists but command %s did not make it", id, c.ID)
+		}
+		wa, a, err := h.walletAddressAndAsset(ctx, tenantID, c.WalletAddressID)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		evs, err := decideCreate(wa, a, c, time.Now(), h.expiryMax)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		if err := checkTransitions(s, evs); err != nil {
+			return handlers.Result{}, err
+		}
+		if err := h.scheduleExpiry(ctx, id, evs[0].(*events.IncomingPaymentCreated).ExpiresAt); err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
+	})
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	return id, res, nil
+}
+
+// walletAddressAndAsset reads a wallet address and its asset.
+func (h *Handler) walletAddressAndAsset(ctx context.Context, tenantID, walletAddressID string) (walletaddress.State, asset.State, error) {
+	subject, err := walletaddress.Subject(tenantID, walletAddressID)
+	if err != nil {
+		return walletaddress.State{}, asset.State{}, err
+	}
+	wa, _, err := h.walletAddresses.Load(ctx, h.store, subject)
+	if err != nil || !wa.Exists {
+		return wa, asset.State{}, err
+	}
+	assetSubject, err := asset.Subject(wa.TenantID, wa.AssetID)
+	if err != nil {
+		return walletaddress.State{}, asset.State{}, err
+	}
+	a, _, err := h.assets.Load(ctx, h.store, assetSubject)
+	return wa, a, err
+}
+
+// Update replaces an incoming payment's metadata.
+func (h *Handler) Update(ctx context.Context, c commands.UpdateIncomingPayment) (handlers.Result, error) {
+	c, err := checkUpdate(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) { return decideUpdate(s, c) })
+}
+
+// Approve approves a pending incoming payment.
+func (h *Handler) Approve(ctx context.Context, c commands.ApproveIncomingPayment) (handlers.Result, error) {
+	var err error
+	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
+		return handlers.Result{}, err
+	}
+	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) { return decideApprove(s, c) })
+}
+
+// Cancel cancels a pending incoming payment.
+func (h *Handler) Cancel(ctx context.Context, c commands.CancelIncomingPayment) (handlers.Result, error) {
+	c, err := checkCancel(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) { return decideCancel(s, c) })
+}
+
+// Complete completes an incoming payment.
+func (h *Handler) Complete(ctx context.Context, c commands.CompleteIncomingPayment) (handlers.Result, error) {
+	var err error
+	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
+		return handlers.Result{}, err
+	}
+	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) { return decideComplete(s, c) })
+}
+
+// Receive records money that arrived for an incoming payment.
+func (h *Handler) Receive(ctx context.Context, c commands.ReceiveIncomingPayment) (handlers.Result, error) {
+	c, err := checkReceive(c)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) {
+		return decideReceive(s, c, time.Now())
+	})
+}
+
+// Load reads an incoming payment; found is false when it has no events.
+func (h *Handler) Load(ctx context.Context, id string) (s State, found bool, err error) {
+	if id, err = paymentID(id); err != nil {
+		return State{}, false, nil
+	}
+	t, found, err := h.locate(ctx, id)
+	if err != nil || !found {
+		return State{}, false, err
+	}
+	s, _, err = handlers.Load(ctx, h.store, t.Subject, Evolve)
+	return s, err == nil, err
+}
+
+// execute runs a command on an existing payment, asserting the decided
+// events' transitions before they are appended.
+func (h *Handler) execute(ctx context.Context, m commands.Meta, id string, decide func(State) ([]events.Event, error)) (handlers.Result, error) {
+	t, found, err := h.locate(ctx, id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	if !found {
+		return handlers.Result{}, errUnknownPayment()
+	}
+	return handlers.Execute(ctx, h.store, t, info(m), Evolve, func(s State) ([]events.Event, error) {
+		evs, err := decide(s)
+		if err != nil {
+			return nil, err
+		}
+		return evs, checkTransitions(s, evs)
+	})
+}
+
+func (h *Handler) locate(ctx context.Context, id string) (handlers.Target, bool, error) {
+	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	if err != nil || !found {
+		return handlers.Target{}, false, err
+	}
+	t, err := handlers.NewTarget(tenantID, AggregateType, id)
+	return t, err == nil, err
+}
+
+// expiryCommandID is the id of the command that expires a payment: the
+// enqueue of a retried create is a duplicate, and the command run twice is
+// recognised by its events.
+func expiryCommandID(paymentID string) string { return "expire_incoming_payment:" + paymentID }
+
+// expiryGrace puts the command a little past the payment's expiry, so that
+// a worker whose clock is a little behind does not find it early.
+const expiryGrace = time.Second
+
+func (h *Handler) scheduleExpiry(ctx context.Context, id string, expiresAt time.Time) error {
+	c := commands.ExpireIncomingPayment{Meta: commands.Meta{ID: expiryCommandID(id)}, IncomingPaymentID: id}
+	if err := h.enqueue(ctx, commands.ExpireIncomingPaymentSubject, c.ID, expiresAt.Add(expiryGrace), c); err != nil {
+		return fmt.Errorf("schedule expiry of incoming payment %s: %w", id, err)
+	}
+	return nil
+}
+
+// Expire runs an ExpireIncomingPayment from the command queue: it records
+// the expiry of an open payment once it is due, and does nothing for a
+// payment never stored, deleted, completed or expired. retryAfter asks to
+// be run again when the payment is not due yet (the command came early).
+func (h *Handler) Expire(ctx context.Context, data []byte) (retryAfter time.Duration, err error) {
+	var c commands.ExpireIncomingPayment
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, fmt.Errorf("%w: expire incoming payment %q: %w", commands.ErrUnprocessable, data, err)
+	}
+	id, err := paymentID(c.IncomingPaymentID)
+	if err != nil {
+		return 0, fmt.Errorf("%w: expire incoming payment %q: %w", commands.ErrUnprocessable, data, err)
+	}
+	t, found, err := h.locate(ctx, id)
+	if err != nil || !found {
+		return 0, err
+	}
+	s, _, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+	if err != nil {
+		return 0, err
+	}
+	if !s.Open() {
+		return 0, nil
+	}
+	if wait := time.Until(s.ExpiresAt); wait >= 0 {
+		return wait + time.Millisecond, nil
+	}
+	// The command's id is the expiry's whatever the message says, so that
+	// its events' ids are the payment's own.
+	_, err = handlers.Execute(ctx, h.store, t, handlers.CommandInfo{ID: expiryCommandID(id), CorrelationID: c.CorrelationID}, Evolve, func(s State) ([]events.Event, error) {
+		evs, err := decideExpire(s, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return evs, checkTransitions(s, evs)
+	})
+	if apperr.KindOf(err) == apperr.NotFound {
+		return 0, nil
+	}
+	return 0, err
+}

@@ -1,0 +1,324 @@
+package incomingpayment_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+const tenantID = "00000000-0000-4000-8000-000000000002"
+
+var (
+	owner    = commands.Actor{TenantID: tenantID}
+	stranger = commands.Actor{TenantID: "00000000-0000-4000-8000-000000000003"}
+	operator = commands.Actor{TenantID: "00000000-0000-4000-8000-000000000001", Operator: true}
+)
+
+// queued is a command the handler enqueued.
+type queued struct {
+	subject, id string
+	at          time.Time
+	command     any
+}
+
+type queue struct {
+	mu  sync.Mutex
+	all []queued
+}
+
+func (q *queue) enqueue(_ context.Context, subject, id string, at time.Time, command any) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.all = append(q.all, queued{subject: subject, id: id, at: at, command: command})
+	return nil
+}
+
+func (q *queue) commands() []queued {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]queued(nil), q.all...)
+}
+
+type fixture struct {
+	t        *testing.T
+	store    *eventstore.Store
+	queue    *queue
+	payments *incomingpayment.Handler
+	wallets  *walletaddress.Handler
+	wallet   string
+	n        int
+}
+
+const expiryMax = time.Hour
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	n := testkit.StartNATS(t, false)
+	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	q := &queue{}
+	f := &fixture{t: t, store: store, queue: q, payments: incomingpayment.NewHandler(store, expiryMax, q.enqueue),
+		wallets: walletaddress.NewHandler(store, "https://op.example")}
+	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{
+		Meta: f.meta(operator), TenantID: tenantID, APISecret: "secret",
+		Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://wallet.example"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	assetID, _, err := asset.NewHandler(store, func(context.Context, string) (bool, error) { return false, nil }).Create(ctx,
+		commands.CreateAsset{Meta: f.meta(operator), TenantID: tenantID, Code: "USD", Scale: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.wallet, _, err = f.wallets.Create(ctx, commands.CreateWalletAddress{Meta: f.meta(owner), TenantID: tenantID, AssetID: assetID, Address: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) meta(actor commands.Actor) commands.Meta {
+	f.n++
+	return commands.Meta{ID: fmt.Sprintf("cmd-%d", f.n), Actor: actor}
+}
+
+func (f *fixture) load(id string) incomingpayment.State {
+	f.t.Helper()
+	s, found, err := f.payments.Load(context.Background(), id)
+	if err != nil || !found {
+		f.t.Fatalf("load %s: %v %v", id, found, err)
+	}
+	return s
+}
+
+// expire hands the queued expiry of a payment to the worker's entry point,
+// as JSON.
+func (f *fixture) expire(c queued) time.Duration {
+	f.t.Helper()
+	data, err := json.Marshal(c.command)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	wait, err := f.payments.Expire(context.Background(), data)
+	if err != nil {
+		f.t.Fatalf("expire: %v", err)
+	}
+	return wait
+}
+
+func kind(t *testing.T, err error, want apperr.Kind) {
+	t.Helper()
+	if apperr.KindOf(err) != want {
+		t.Fatalf("got %v (%s), want %s", err, apperr.KindOf(err), want)
+	}
+}
+
+// A command retried answers its first result and stores nothing, however
+// the payment changed since.
+func TestRetriesAnswerTheFirstResult(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	create := commands.CreateIncomingPayment{Meta: f.meta(owner), WalletAddressID: f.wallet, InitiatedBy: events.InitiatedByAdmin,
+		IncomingAmount: &commands.Amount{Value: 100, AssetCode: "USD", AssetScale: 2}, Metadata: json.RawMessage(`{"n":1}`)}
+	id, first, err := f.payments.Create(ctx, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := commands.ApproveIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id}
+	approved, err := f.payments.Approve(ctx, approve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive := commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: id, Amount: 30}
+	received, err := f.payments.Receive(ctx, receive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The wallet address goes away; the create's retry still answers.
+	if _, err := f.wallets.Update(ctx, commands.UpdateWalletAddress{Meta: f.meta(owner), WalletAddressID: f.wallet, Status: walletaddress.StatusInactive}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := f.store.JetStream().Stream(ctx, f.store.Stream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := info.State.LastSeq
+
+	againID, again, err := f.payments.Create(ctx, create)
+	if err != nil || againID != id || again != first {
+		t.Fatalf("create retried: %s %v %v, want %s %v", againID, again, err, id, first)
+	}
+	if again, err := f.payments.Approve(ctx, approve); err != nil || again != approved {
+		t.Fatalf("approve retried: %v %v, want %v", again, err, approved)
+	}
+	if again, err := f.payments.Receive(ctx, receive); err != nil || again != received {
+		t.Fatalf("receive retried: %v %v, want %v", again, err, received)
+	}
+	if info, err := stream.Info(ctx); err != nil || info.State.LastSeq != before {
+		t.Fatalf("retries stored messages: %v %v", info.State.LastSeq, err)
+	}
+	if s := f.load(id); s.Received != 30 || s.State != incomingpayment.StateProcessing || s.ApprovedAt == nil {
+		t.Fatalf("state %+v", s)
+	}
+
+	// A new create on the inactive wallet address is refused.
+	_, _, err = f.payments.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(owner), WalletAddressID: f.wallet, InitiatedBy: events.InitiatedByAdmin})
+	kind(t, err, apperr.Inactive)
+}
+
+// A payment's life through the handler: refusals for strangers and
+// unknown ids, money completing it at its amount, the state events leave.
+func TestIncomingPaymentLifecycle(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	_, _, err := f.payments.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(stranger), WalletAddressID: f.wallet, InitiatedBy: events.InitiatedByAdmin})
+	kind(t, err, apperr.NotFound)
+	_, _, err = f.payments.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(owner), WalletAddressID: tenantID, InitiatedBy: events.InitiatedByAdmin})
+	kind(t, err, apperr.NotFound)
+	_, err = f.payments.Approve(ctx, commands.ApproveIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: tenantID})
+	kind(t, err, apperr.NotFound)
+
+	id, _, err := f.payments.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(operator), WalletAddressID: f.wallet,
+		InitiatedBy: events.InitiatedByAdmin, IncomingAmount: &commands.Amount{Value: 50, AssetCode: "USD", AssetScale: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.load(id)
+	if s.TenantID != tenantID || s.AssetCode != "USD" || s.AssetScale != 2 || s.State != incomingpayment.StatePending ||
+		time.Until(s.ExpiresAt) < expiryMax-time.Minute || s.ExpiresAt.After(time.Now().Add(expiryMax)) {
+		t.Fatalf("created %+v", s)
+	}
+	_, err = f.payments.Cancel(ctx, commands.CancelIncomingPayment{Meta: f.meta(stranger), IncomingPaymentID: id})
+	kind(t, err, apperr.NotFound)
+	if _, err := f.payments.Update(ctx, commands.UpdateIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id, Metadata: json.RawMessage(`{"k": "v"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, amount := range []uint64{20, 30} {
+		if _, err := f.payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: id, Amount: amount}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = f.load(id)
+	if s.State != incomingpayment.StateCompleted || s.Received != 50 || string(s.Metadata) != `{"k":"v"}` {
+		t.Fatalf("after the money %+v", s)
+	}
+	_, err = f.payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: id, Amount: 1})
+	kind(t, err, apperr.Conflict)
+	_, err = f.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id})
+	kind(t, err, apperr.Conflict)
+}
+
+// Each payment created schedules its expiry, once, for when it expires; the
+// command waits until then, records the expiry once, and does nothing for a
+// payment completed meanwhile.
+func TestExpiryIsScheduled(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	create := func(expiresIn time.Duration) (string, time.Time) {
+		t.Helper()
+		at := time.Now().Add(expiresIn)
+		id, _, err := f.payments.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(owner), WalletAddressID: f.wallet,
+			InitiatedBy: events.InitiatedByAdmin, ExpiresAt: &at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, at
+	}
+	soon, soonAt := create(1500 * time.Millisecond)
+	done, _ := create(1500 * time.Millisecond)
+	if _, err := f.payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: soon, Amount: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: done}); err != nil {
+		t.Fatal(err)
+	}
+	q := f.queue.commands()
+	if len(q) != 2 {
+		t.Fatalf("queued %+v", q)
+	}
+	for i, id := range []string{soon, done} {
+		c, ok := q[i].command.(commands.ExpireIncomingPayment)
+		if q[i].subject != commands.ExpireIncomingPaymentSubject || !ok || c.IncomingPaymentID != id || q[i].id != c.ID {
+			t.Fatalf("queued %+v", q[i])
+		}
+	}
+	if got := q[0].at.Sub(soonAt); got < 900*time.Millisecond || got > 1100*time.Millisecond {
+		t.Fatalf("expiry queued %v after the payment expires, want a second", got)
+	}
+
+	// Run early, it asks to come back when due.
+	if wait := f.expire(q[0]); wait <= 0 || wait > 1600*time.Millisecond {
+		t.Fatalf("early run waits %v", wait)
+	}
+	if s := f.load(soon); s.State != incomingpayment.StateProcessing {
+		t.Fatalf("expired early: %+v", s)
+	}
+	time.Sleep(time.Until(soonAt) + 10*time.Millisecond)
+	for range 2 {
+		if wait := f.expire(q[0]); wait != 0 {
+			t.Fatalf("due run waits %v", wait)
+		}
+	}
+	s := f.load(soon)
+	if s.State != incomingpayment.StateExpired || s.DeletedAt != nil {
+		t.Fatalf("after expiry %+v", s)
+	}
+	subject, err := incomingpayment.Subject(tenantID, soon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, _, err := f.store.Load(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(envs); n != 3 || envs[n-1].Type != (events.IncomingPaymentExpired{}).EventType() {
+		t.Fatalf("events %d, last %s", n, envs[n-1].Type)
+	}
+	if wait := f.expire(q[1]); wait != 0 {
+		t.Fatalf("completed payment waits %v", wait)
+	}
+	if s := f.load(done); s.State != incomingpayment.StateCompleted {
+		t.Fatalf("completed payment %+v", s)
+	}
+
+	// A payment that never received money is deleted when it expires.
+	empty, emptyAt := create(100 * time.Millisecond)
+	time.Sleep(time.Until(emptyAt) + 10*time.Millisecond)
+	if wait := f.expire(f.queue.commands()[2]); wait != 0 {
+		t.Fatalf("due run waits %v", wait)
+	}
+	if s := f.load(empty); s.State != incomingpayment.StateExpired || s.DeletedAt == nil || s.Live() {
+		t.Fatalf("empty payment after expiry %+v", s)
+	}
+	_, err = f.payments.Approve(ctx, commands.ApproveIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: empty})
+	kind(t, err, apperr.NotFound)
+
+	// A command for a payment never stored, or that cannot be read, ends.
+	if _, err := f.payments.Expire(ctx, []byte(`{"IncomingPaymentID":"`+tenantID+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.payments.Expire(ctx, []byte(`{"IncomingPaymentID":"*"}`)); !errors.Is(err, commands.ErrUnprocessable) {
+		t.Fatalf("a malformed id: %v, want it unprocessable", err)
+	}
+}
