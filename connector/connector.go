@@ -13,6 +13,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
+	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/rates"
 )
@@ -35,6 +36,13 @@ type Config struct {
 	// RatePerMinute is how many packets one incoming peer may send a
 	// minute (Rafiki's 10,000).
 	RatePerMinute int
+	// Stream makes and opens the STREAM credentials this instance hands
+	// out; packets to them go to Receivers instead of a peer, recorded by
+	// Received and counted per connection in Totals.
+	Stream    *stream.Credentials
+	Receivers Receivers
+	Received  Received
+	Totals    Totals
 }
 
 // Connector runs Prepares through the pipeline.
@@ -97,16 +105,15 @@ func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) 
 		}
 		return f, nil
 	}
+	if reply, ok, err := c.local(ctx, from, source, p); ok || err != nil {
+		return reply, err
+	}
 	to, ok := c.peers.Route(from.TenantID, p.Destination, from.ID, "")
 	if !ok {
 		return nil, refuse(ilp.CodeUnreachable, "no route found. source=%s destination=%s", from.StaticILPAddress, p.Destination)
 	}
-	if max := from.MaxPacketAmount; max != nil && p.Amount > *max {
-		return nil, &ilpError{code: ilp.CodeAmountTooLarge, message: "packet size too large",
-			data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: *max})}
-	}
-	if !c.limiter.allow(from.ID, c.now()) {
-		return nil, refuse(ilp.CodeRateLimited, "too many requests, throttling")
+	if err := c.admit(from, p); err != nil {
+		return nil, err
 	}
 	destination, ok := c.peers.Asset(to.AssetID)
 	if !ok {
@@ -132,6 +139,19 @@ func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) 
 	return reply, err
 }
 
+// admit applies the sender's limits: its maxPacketAmount (F08 with the
+// amounts) and its rate (T05).
+func (c *Connector) admit(from peers.Peer, p ilp.Prepare) error {
+	if max := from.MaxPacketAmount; max != nil && p.Amount > *max {
+		return &ilpError{code: ilp.CodeAmountTooLarge, message: "packet size too large",
+			data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: *max})}
+	}
+	if !c.limiter.allow(from.ID, c.now()) {
+		return refuse(ilp.CodeRateLimited, "too many requests, throttling")
+	}
+	return nil
+}
+
 // hold converts the amount into the destination's asset and holds it in
 // the ledger, pending, from the sender's account to the next hop's; a
 // zero-amount packet moves nothing.
@@ -152,33 +172,42 @@ func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, desti
 	if err != nil {
 		return nil, err
 	}
-	transfer := ledger.TransferRequest{
+	pending, err := c.transfer(ctx, ledger.TransferRequest{
 		ID: uuid.New(), Source: src, Destination: dst,
 		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: twoPhaseTimeout,
-	}
-	pending, err := c.ledger.Transfer(ctx, transfer)
-	if errors.Is(err, ledger.ErrUnknownDestinationAccount) {
-		// Peers' accounts are made when liquidity is first deposited; a
-		// peer that has none yet is paid into a new one.
-		if err := c.openAccount(ctx, dst, destination); err != nil {
-			return nil, err
-		}
-		pending, err = c.ledger.Transfer(ctx, transfer)
-	}
-	switch {
-	case errors.Is(err, ledger.ErrUnknownSourceAccount):
-		return nil, refuse(ilp.CodeInsufficientLiquidity, "the sender holds no liquidity")
-	case errors.Is(err, ledger.ErrInsufficientBalance), errors.Is(err, ledger.ErrInsufficientLiquidity),
-		errors.Is(err, ledger.ErrInsufficientDebitBalance):
-		return nil, refuse(ilp.CodeInsufficientLiquidity, "%v", err)
-	case err != nil:
+	}, destination)
+	if err != nil {
 		return nil, fmt.Errorf("hold %d from peer %s for peer %s: %w", out.Amount, from.ID, to.ID, err)
 	}
 	out.Amount = converted.Amount
 	return &pending, nil
 }
 
-// openAccount makes a peer's liquidity account and its asset's accounts,
+// transfer holds money in the ledger, pending, opening the destination's
+// account when it has none yet (peers' accounts are made when liquidity is
+// first deposited, receivers' when they are first paid); a sender without
+// an account or without the liquidity is refused T04.
+func (c *Connector) transfer(ctx context.Context, t ledger.TransferRequest, destination peers.Asset) (ledger.PendingTransfer, error) {
+	pending, err := c.ledger.Transfer(ctx, t)
+	if errors.Is(err, ledger.ErrUnknownDestinationAccount) {
+		if err := c.openAccount(ctx, t.Destination, destination); err != nil {
+			return ledger.PendingTransfer{}, err
+		}
+		pending, err = c.ledger.Transfer(ctx, t)
+	}
+	switch {
+	case errors.Is(err, ledger.ErrUnknownSourceAccount):
+		return ledger.PendingTransfer{}, refuse(ilp.CodeInsufficientLiquidity, "the sender holds no liquidity")
+	case errors.Is(err, ledger.ErrInsufficientBalance), errors.Is(err, ledger.ErrInsufficientLiquidity),
+		errors.Is(err, ledger.ErrInsufficientDebitBalance):
+		return ledger.PendingTransfer{}, refuse(ilp.CodeInsufficientLiquidity, "%v", err)
+	case err != nil:
+		return ledger.PendingTransfer{}, err
+	}
+	return pending, nil
+}
+
+// openAccount makes a liquidity account and its asset's accounts,
 // none of which it is an error to make again.
 func (c *Connector) openAccount(ctx context.Context, a ledger.Account, asset peers.Asset) error {
 	if err := c.ledger.CreateAssetAccounts(ctx, a.AssetID, asset.Ledger); err != nil {

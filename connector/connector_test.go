@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/rafiki-go/rafiki/connector"
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
+	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
@@ -31,6 +34,47 @@ import (
 )
 
 const tenantID = "00000000-0000-4000-8000-0000000000aa"
+
+var (
+	walletAddressID   = uuid.MustParse("00000000-0000-4000-8000-0000000000b1")
+	incomingPaymentID = uuid.MustParse("00000000-0000-4000-8000-0000000000b2")
+	closedPaymentID   = uuid.MustParse("00000000-0000-4000-8000-0000000000b3")
+)
+
+// localReceivers are the instance's STREAM receivers as the test sets them
+// up, what incoming payments were told they received, and the connections'
+// totals.
+type localReceivers struct {
+	mu       sync.Mutex
+	byID     map[uuid.UUID]connector.Local
+	recorded []uint64
+	refuse   bool
+	totals   map[string]uint64
+}
+
+func (l *localReceivers) Receiver(_ context.Context, id uuid.UUID) (connector.Local, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.byID[id]
+	return r, ok, nil
+}
+
+func (l *localReceivers) received(_ context.Context, _ string, amount uint64, _ uuid.UUID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refuse {
+		return errors.New("the payment takes no more")
+	}
+	l.recorded = append(l.recorded, amount)
+	return nil
+}
+
+func (l *localReceivers) Add(_ context.Context, connectionID string, amount uint64) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.totals[connectionID] += amount
+	return l.totals[connectionID], nil
+}
 
 // nextHop plays the peer packets are forwarded to: answer decides what it
 // answers to each Prepare it receives, which it keeps.
@@ -79,6 +123,8 @@ func fulfilled(ilp.Prepare) (int, []byte) {
 
 type rig struct {
 	url      string
+	creds    *stream.Credentials
+	locals   *localReceivers
 	ledger   ledger.Ledger
 	hopB     *nextHop
 	hopC     *nextHop
@@ -200,7 +246,32 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 		_, _ = w.Write([]byte(`{"base":"USD","rates":{"EUR":0.5}}`))
 	}))
 	t.Cleanup(ratesServer.Close)
-	conn := connector.New(connector.Config{ILPAddress: "test.rafiki", RatePerMinute: ratePerMinute}, table,
+	r.creds, err = stream.NewCredentials(bytes.Repeat([]byte{5}, stream.SecretLength))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.locals = &localReceivers{byID: map[uuid.UUID]connector.Local{}, totals: map[string]uint64{}}
+	for _, p := range []struct {
+		id      uuid.UUID
+		kind    ledger.AccountType
+		assetID string
+		closed  bool
+		payment bool
+	}{
+		{walletAddressID, ledger.WebMonetization, r.usd, false, false},
+		{incomingPaymentID, ledger.Incoming, r.eur, false, true},
+		{closedPaymentID, ledger.Incoming, r.usd, true, true},
+	} {
+		local := connector.Local{Account: ledger.Account{ID: p.id, Type: p.kind, AssetID: uuid.MustParse(p.assetID), Ledger: ledgers[p.assetID]},
+			Asset:    peers.Asset{ID: p.assetID, Code: map[string]string{r.usd: "USD", r.eur: "EUR"}[p.assetID], Scale: 2, Ledger: ledgers[p.assetID]},
+			TenantID: tenantID, Closed: p.closed}
+		if p.payment {
+			local.IncomingPaymentID = p.id.String()
+		}
+		r.locals.byID[p.id] = local
+	}
+	conn := connector.New(connector.Config{ILPAddress: "test.rafiki", RatePerMinute: ratePerMinute,
+		Stream: r.creds, Receivers: r.locals, Received: r.locals.received, Totals: r.locals}, table,
 		rates.New(ratesServer.URL, nil, time.Minute, ratesServer.Client()), l, http.DefaultClient, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(conn)
 	t.Cleanup(srv.Close)
@@ -417,4 +488,116 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	rejectCode(t, r.send(t, "token-a", prepare(1, "test.b.bob", 10*time.Second)), ilp.CodeRateLimited)
+}
+
+// streamSender is a STREAM sender's side of a connection to credentials the
+// instance made.
+type streamSender struct {
+	address string
+	keys    *stream.Keys
+}
+
+func (r *rig) streamSender(t *testing.T, tag stream.Tag) streamSender {
+	t.Helper()
+	address, secret, err := r.creds.Generate("test.rafiki", tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := stream.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return streamSender{address: address, keys: keys}
+}
+
+// prepare carries a STREAM money packet of amount, asking at least atLeast
+// to be delivered; a probe's condition cannot be met.
+func (s streamSender) prepare(t *testing.T, amount, atLeast uint64, probe bool) ilp.Prepare {
+	t.Helper()
+	data, err := s.keys.Seal(stream.Packet{Version: stream.Version, Type: stream.TypePrepare, Sequence: 1, PrepareAmount: atLeast,
+		Frames: []stream.Frame{stream.StreamMoney{StreamID: 1, Shares: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	condition := stream.Condition(s.keys.Fulfillment(data))
+	if probe {
+		condition = sha256.Sum256([]byte("probe"))
+	}
+	return ilp.Prepare{Amount: amount, ExpiresAt: time.Now().Add(10 * time.Second).Truncate(time.Millisecond),
+		ExecutionCondition: condition, Destination: s.address, Data: data}
+}
+
+func TestReceiving(t *testing.T) {
+	r := newRig(t, 10_000)
+	wallet := r.streamSender(t, stream.Tag{ID: walletAddressID, Receipt: &stream.ReceiptSetup{Nonce: [16]byte{1}, Secret: [32]byte{2}}})
+
+	t.Run("a wallet address, with receipts", func(t *testing.T) {
+		for i, total := range []uint64{100, 250} {
+			amount := []uint64{100, 150}[i]
+			f, ok := r.send(t, "token-a", wallet.prepare(t, amount, amount, false)).(ilp.Fulfill)
+			if !ok {
+				t.Fatalf("packet %d not fulfilled", i+1)
+			}
+			reply, err := wallet.keys.Open(f.Data, stream.TypeFulfill)
+			if err != nil || reply.PrepareAmount != amount {
+				t.Fatalf("reply %+v %v", reply, err)
+			}
+			var receipt []byte
+			for _, fr := range reply.Frames {
+				if rc, ok := fr.(stream.StreamReceipt); ok {
+					receipt = rc.Receipt
+				}
+			}
+			if len(receipt) != 58 || binary.BigEndian.Uint64(receipt[18:26]) != total {
+				t.Fatalf("receipt %x, want a total of %d", receipt, total)
+			}
+		}
+		if w := r.balance(t, walletAddressID.String()); w != 250 {
+			t.Fatalf("the wallet address's account holds %d, want 250", w)
+		}
+	})
+
+	t.Run("an incoming payment in another asset", func(t *testing.T) {
+		payment := r.streamSender(t, stream.Tag{ID: incomingPaymentID})
+		f, ok := r.send(t, "token-a", payment.prepare(t, 100, 50, false)).(ilp.Fulfill)
+		if !ok {
+			t.Fatal("not fulfilled")
+		}
+		if reply, err := payment.keys.Open(f.Data, stream.TypeFulfill); err != nil || reply.PrepareAmount != 50 {
+			t.Fatalf("reply %+v %v: 100 USD cents are 50 EUR cents", reply, err)
+		}
+		if got := r.balance(t, incomingPaymentID.String()); got != 50 || len(r.locals.recorded) != 1 || r.locals.recorded[0] != 50 {
+			t.Fatalf("the payment holds %d and was told %v, want 50", got, r.locals.recorded)
+		}
+	})
+
+	sender := func() uint64 { return r.balance(t, r.peerA) }
+	for _, c := range []struct {
+		name    string
+		prepare func() ilp.Prepare
+		refuse  bool
+		code    string
+	}{
+		{"a closed incoming payment", func() ilp.Prepare {
+			return r.streamSender(t, stream.Tag{ID: closedPaymentID}).prepare(t, 10, 10, false)
+		}, false, ilp.CodeUnreachable},
+		{"a receiver that does not exist", func() ilp.Prepare { return r.streamSender(t, stream.Tag{ID: uuid.New()}).prepare(t, 10, 10, false) }, false, ilp.CodeUnreachable},
+		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, false, ilp.CodeWrongCondition},
+		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, false, ilp.CodeInsufficientDestinationAmount},
+		{"the payment takes no more", func() ilp.Prepare {
+			return r.streamSender(t, stream.Tag{ID: incomingPaymentID}).prepare(t, 10, 1, false)
+		}, true, ilp.CodeFinalApplicationError},
+		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, false, ilp.CodeAmountTooLarge},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r.locals.mu.Lock()
+			r.locals.refuse = c.refuse
+			r.locals.mu.Unlock()
+			before := sender()
+			rejectCode(t, r.send(t, "token-a", c.prepare()), c.code)
+			if after := sender(); after != before {
+				t.Fatalf("the sender's liquidity moved: %d → %d", before, after)
+			}
+		})
+	}
 }
