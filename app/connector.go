@@ -3,14 +3,22 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/connector"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/rates"
+	"github.com/rafiki-go/rafiki/readmodel"
 )
 
 // packetsPerMinute is how many packets one incoming peer may send a minute,
@@ -25,8 +33,9 @@ const (
 
 // NewConnector builds the ILP connector on open connections, its peers and
 // assets followed from their events until ctx ends; it returns once it knows
-// every peer stored before it was called.
-func NewConnector(ctx context.Context, d *Deps) (*connector.Connector, error) {
+// every peer stored before it was called. Money for this instance's STREAM
+// credentials goes to the incoming payments and wallet addresses of b.
+func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connector, error) {
 	table := peers.NewTable()
 	last := func(ctx context.Context, subject string) (uint64, error) {
 		_, seq, _, err := d.Store.Last(ctx, subject)
@@ -42,8 +51,77 @@ func NewConnector(ctx context.Context, d *Deps) (*connector.Connector, error) {
 	transport.MaxIdleConnsPerHost = peerConnectionsIdleMax
 	client := &http.Client{Timeout: peerTimeout, Transport: transport}
 	r := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, client)
-	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute},
+	locals := receivers{read: b.Read, assets: table}
+	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
+		Stream: d.StreamCredentials, Receivers: locals, Received: received(b.IncomingPayments), Totals: streamTotals{d.Redis}},
 		table, r, d.Ledger, client, d.Log), nil
+}
+
+// receivers finds the incoming payment or wallet address a STREAM tag
+// names in the read models.
+type receivers struct {
+	read   *readmodel.Reader
+	assets *peers.Table
+}
+
+func (l receivers) Receiver(ctx context.Context, id uuid.UUID) (connector.Local, bool, error) {
+	ip, err := l.read.IncomingPayment(ctx, id.String(), nil)
+	if err != nil {
+		return connector.Local{}, false, err
+	}
+	if ip != nil {
+		return l.local(id, ledger.Incoming, ip.TenantID, ip.AssetID, ip.ID,
+			ip.State == incomingpayment.StateCompleted || ip.State == incomingpayment.StateExpired)
+	}
+	wa, err := l.read.WalletAddress(ctx, id.String(), nil)
+	if err != nil || wa == nil {
+		return connector.Local{}, false, err
+	}
+	return l.local(id, ledger.WebMonetization, wa.TenantID, wa.AssetID, "", !wa.Active())
+}
+
+func (l receivers) local(id uuid.UUID, kind ledger.AccountType, tenantID, assetID, incomingPaymentID string, closed bool) (connector.Local, bool, error) {
+	a, ok := l.assets.Asset(assetID)
+	if !ok {
+		return connector.Local{}, false, fmt.Errorf("asset %s of receiver %s unknown", assetID, id)
+	}
+	assetUUID, err := uuid.Parse(assetID)
+	if err != nil {
+		return connector.Local{}, false, fmt.Errorf("asset id %q: %w", assetID, err)
+	}
+	return connector.Local{Account: ledger.Account{ID: id, Type: kind, AssetID: assetUUID, Ledger: a.Ledger}, Asset: a,
+		TenantID: tenantID, IncomingPaymentID: incomingPaymentID, Closed: closed}, true, nil
+}
+
+// received tells an incoming payment what it received; the packet's id is
+// the command's, so a packet is recorded once.
+func received(h *incomingpayment.Handler) connector.Received {
+	return func(ctx context.Context, id string, amount uint64, packetID uuid.UUID) error {
+		_, err := h.Receive(ctx, commands.ReceiveIncomingPayment{
+			Meta:              commands.Meta{ID: packetID.String(), CorrelationID: packetID.String(), Actor: commands.Actor{Operator: true}},
+			IncomingPaymentID: id, Amount: amount,
+		})
+		return err
+	}
+}
+
+// streamTotalsTTL is how long a connection's total is kept after its last
+// packet, as Rafiki keeps it.
+const streamTotalsTTL = 10 * time.Minute
+
+// streamTotals keeps each STREAM connection's total received in Redis
+// (stream_received:<connection id>), shared by every backend.
+type streamTotals struct{ redis *redis.Client }
+
+func (s streamTotals) Add(ctx context.Context, connectionID string, amount uint64) (uint64, error) {
+	key := "stream_received:" + connectionID
+	pipe := s.redis.TxPipeline()
+	total := pipe.IncrBy(ctx, key, int64(min(amount, math.MaxInt64)))
+	pipe.Expire(ctx, key, streamTotalsTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("stream total %s: %w", connectionID, err)
+	}
+	return uint64(max(total.Val(), 0)), nil
 }
 
 // tenantRatesURL reads a tenant's EXCHANGE_RATES_URL setting from its

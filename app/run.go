@@ -138,7 +138,7 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.Servers.Handle(OpenPaymentsListener, r.Backend.WalletServer)
-		conn, err := NewConnector(work, deps)
+		conn, err := NewConnector(work, deps, r.Backend)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -48,14 +47,14 @@ type Totals interface {
 
 // local answers a Prepare addressed to one of this instance's STREAM
 // receivers, as Rafiki's connector does for incoming payments and wallet
-// addresses: ok is false when the destination is not one of them.
+// addresses, under whichever tenant's address the credentials were made:
+// ok is false when the destination is not one of them.
 func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Asset, p ilp.Prepare) (reply ilp.Packet, ok bool, err error) {
-	base := c.cfg.ILPAddress
-	if c.cfg.Stream == nil || !strings.HasPrefix(p.Destination, base+".") {
+	if c.cfg.Stream == nil {
 		return nil, false, nil
 	}
-	tag, _, err := c.cfg.Stream.Open(base, p.Destination)
-	if err != nil {
+	base, tag, _, found := c.cfg.Stream.Find(p.Destination)
+	if !found {
 		return nil, false, nil
 	}
 	to, found, err := c.cfg.Receivers.Receiver(ctx, tag.ID)

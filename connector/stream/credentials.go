@@ -123,6 +123,36 @@ func (c *Credentials) Open(base, address string) (Tag, []byte, error) {
 	return tag, c.shared(token), nil
 }
 
+// tokenSegmentLengthMin is the shortest address segment a token can be:
+// the base64 of a nonce, the smallest tag and the AEAD's overhead.
+const tokenSegmentLengthMin = (nonceLength + 17 + 16) * 4 / 3
+
+// Find reads the tag and shared secret from a destination address whose
+// base it does not know (tenants receive under addresses of their own): the
+// first segment that opens as a token of this receiver, the base being what
+// precedes it. Segments too short to be tokens are not tried, so that
+// addresses of other nodes cost little.
+func (c *Credentials) Find(address string) (base string, tag Tag, sharedSecret []byte, ok bool) {
+	for i := strings.IndexByte(address, '.'); i >= 0; {
+		rest := address[i+1:]
+		end := strings.IndexByte(rest, '.')
+		segment := rest
+		if end >= 0 {
+			segment = rest[:end]
+		}
+		if len(segment) >= tokenSegmentLengthMin {
+			if tag, secret, err := c.Open(address[:i], address); err == nil {
+				return address[:i], tag, secret, true
+			}
+		}
+		if end < 0 {
+			break
+		}
+		i += 1 + end
+	}
+	return "", Tag{}, nil, false
+}
+
 func (c *Credentials) shared(token []byte) []byte {
 	mac := hmac.New(sha256.New, c.sharedKey)
 	mac.Write(token)

@@ -182,3 +182,30 @@ func TestReceive(t *testing.T) {
 		}
 	})
 }
+
+func TestFind(t *testing.T) {
+	c, _ := NewCredentials(bytes.Repeat([]byte{3}, SecretLength))
+	foreign, _ := NewCredentials(bytes.Repeat([]byte{4}, SecretLength))
+	id := uuid.New()
+	for _, base := range []string{"test.rafiki", "test.rafiki.00000000-0000-4000-8000-0000000000aa", "g.tenant.own"} {
+		address, secret, err := c.Generate(base, Tag{ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{address, address + ".connection-tail"} {
+			gotBase, tag, gotSecret, ok := c.Find(a)
+			if !ok || gotBase != base || tag.ID != id || !bytes.Equal(gotSecret, secret) {
+				t.Fatalf("Find(%s) = %q %v %v", a, gotBase, tag.ID, ok)
+			}
+		}
+		other, _, _ := foreign.Generate(base, Tag{ID: id})
+		if _, _, _, ok := c.Find(other); ok {
+			t.Fatalf("another receiver's credentials were found: %s", other)
+		}
+	}
+	for _, a := range []string{"test.rafiki", "test.bob.wallet", "g", ""} {
+		if _, _, _, ok := c.Find(a); ok {
+			t.Fatalf("Find(%q) found credentials", a)
+		}
+	}
+}
