@@ -148,7 +148,9 @@ func peerIDByAddress(t *testing.T, s *system, address string) string {
 	t.Helper()
 	var out struct {
 		Peers struct {
-			Edges []struct{ Node struct{ ID, StaticIlpAddress string } }
+			Edges []struct {
+				Node struct{ ID, StaticIlpAddress string }
+			}
 		} `json:"peers"`
 	}
 	if err := s.operator.Do(context.Background(), `{ peers { edges { node { id staticIlpAddress } } } }`, nil, &out); err != nil {

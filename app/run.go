@@ -137,7 +137,11 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		if err := r.Backend.WalletServer.Follow(work, deps.JS, EventsStream); err != nil {
 			return err
 		}
-		r.Servers.Handle(OpenPaymentsListener, r.Backend.WalletServer)
+		op, err := r.Backend.OpenPaymentsHandler(work, deps)
+		if err != nil {
+			return err
+		}
+		r.Servers.Handle(OpenPaymentsListener, op)
 		conn, err := NewConnector(work, deps, r.Backend)
 		if err != nil {
 			return err

@@ -77,6 +77,9 @@ type Config struct {
 	// (EXCHANGE_RATES_LIFETIME, ms, 15,000) how long fetched rates are kept.
 	ExchangeRatesURL      string
 	ExchangeRatesLifetime time.Duration
+	// AuthServerIntrospectionURL (AUTH_SERVER_INTROSPECTION_URL) is where
+	// the resource server asks about tokens.
+	AuthServerIntrospectionURL string
 	// The auth service (GNAP). AuthServerURL (AUTH_SERVER_URL) is the
 	// public URL its grant, continuation, token and interaction URLs are
 	// made from. IdentityServerURL and IdentityServerSecret
@@ -177,6 +180,7 @@ func Load(service string) (Config, error) {
 	c.GraphQLIntrospection = r.boolean("GRAPHQL_INTROSPECTION", !c.Production)
 	c.UseHTTP = r.boolean("USE_HTTP", nodeEnv == "development")
 	c.ExchangeRatesURL = r.str("EXCHANGE_RATES_URL", "")
+	c.AuthServerIntrospectionURL = r.str("AUTH_SERVER_INTROSPECTION_URL", fmt.Sprintf("http://localhost:%d", c.IntrospectionPort))
 	c.ExchangeRatesLifetime = time.Duration(r.integer("EXCHANGE_RATES_LIFETIME", 15_000)) * time.Millisecond
 	if r.err != nil {
 		return c, r.err

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rafiki-go/rafiki/adminclient"
 )
 
 // TestGrantsWithTheOpenPaymentsClient runs the Open Payments SDK
@@ -63,29 +65,7 @@ func grantsInterop(t *testing.T, httpsIDs bool) {
 	startDev(t, r)
 	op, assetID := operatorWithAsset(t, r, 15*time.Second)
 	ctx := context.Background()
-	wa, err := createWalletAddress(ctx, op, assetID, "/grant-client", "")
-	if err != nil {
-		t.Fatalf("createWalletAddress: %v", err)
-	}
-
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyID := "interop-" + randomHex(t, 4)
-	if err := op.Do(ctx, `mutation($input: CreateWalletAddressKeyInput!) { createWalletAddressKey(input: $input) { walletAddressKey { id } } }`,
-		map[string]any{"input": map[string]any{"walletAddressId": wa.ID, "jwk": map[string]any{
-			"kid": keyID, "x": base64.RawURLEncoding.EncodeToString(pub), "alg": "EdDSA", "kty": "OKP", "crv": "Ed25519"}}}, nil); err != nil {
-		t.Fatalf("createWalletAddressKey: %v", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "client-key.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	wa, keyID, keyFile := registerClient(t, op, assetID, "/grant-client")
 
 	runCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -114,6 +94,38 @@ func grantsInterop(t *testing.T, httpsIDs bool) {
 			t.Errorf("grants.mjs did not report %q", step)
 		}
 	}
+}
+
+// registerClient makes a wallet address at path for an Open Payments client
+// and registers an Ed25519 key for it (createWalletAddressKey), as a wallet
+// does for a client it runs: the instance's own jwks.json then serves it.
+// It answers the wallet address, the key's id and a PEM file of the key.
+func registerClient(t *testing.T, op *adminclient.Client, assetID, path string) (walletAddress, string, string) {
+	t.Helper()
+	ctx := context.Background()
+	wa, err := createWalletAddress(ctx, op, assetID, path, "")
+	if err != nil {
+		t.Fatalf("createWalletAddress: %v", err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := "interop-" + randomHex(t, 4)
+	if err := op.Do(ctx, `mutation($input: CreateWalletAddressKeyInput!) { createWalletAddressKey(input: $input) { walletAddressKey { id } } }`,
+		map[string]any{"input": map[string]any{"walletAddressId": wa.ID, "jwk": map[string]any{
+			"kid": keyID, "x": base64.RawURLEncoding.EncodeToString(pub), "alg": "EdDSA", "kty": "OKP", "crv": "Ed25519"}}}, nil); err != nil {
+		t.Fatalf("createWalletAddressKey: %v", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "client-key.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return wa, keyID, keyFile
 }
 
 // repositoryRoot is the module's root, where node_modules is installed.

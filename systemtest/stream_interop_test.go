@@ -90,3 +90,80 @@ func TestStreamSenderPaysAWalletAddress(t *testing.T) {
 		t.Fatalf("the wallet address holds %v, want 12345", got.WalletAddress.Liquidity)
 	}
 }
+
+// TestIncomingPaymentPaidOverStream is the whole receiving side with the
+// reference clients: the Open Payments SDK gets a grant and creates an
+// incoming payment on `rafiki dev`'s resource server, the reference STREAM
+// sender pays it through the connector with the credentials the payment
+// answered, and the SDK reads it back completed (full view with its token,
+// public view without), then creates and completes another.
+func TestIncomingPaymentPaidOverStream(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed to run the reference clients: %v", err)
+	}
+	root := repositoryRoot(t)
+	h := newHarness(t)
+	r := h.NewRafiki(nil)
+	startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 15*time.Second)
+	ctx := context.Background()
+	client, keyID, keyFile := registerClient(t, op, assetID, "/paying-client")
+	receiver, err := createWalletAddress(ctx, op, assetID, "/payee", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
+		"assetId": assetID, "staticIlpAddress": "test.interop-payer", "initialLiquidity": "100000",
+		"http": map[string]any{"incoming": map[string]any{"authTokens": []string{"payer-token"}},
+			"outgoing": map[string]any{"authToken": "unused", "endpoint": "http://127.0.0.1:9/unused"}}}}, nil); err != nil {
+		t.Fatalf("createPeer: %v", err)
+	}
+	run := func(script string, extra []string, args ...string) map[string]any {
+		t.Helper()
+		// Each run asks for the same grant; signatures name their second
+		// and the authorization server takes each signature once, so two
+		// runs within one second would send one signature twice.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+		runCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(runCtx, node, append([]string{filepath.Join(root, "scripts", "interop", script)}, args...)...)
+		cmd.Dir = root
+		cmd.Env = append(append(baseEnv(), "CLIENT_WA="+client.Address, "KEY_ID="+keyID, "PRIVATE_KEY="+keyFile,
+			"RECEIVER_WA="+receiver.Address, "AMOUNT=5000"), extra...)
+		out, err := cmd.CombinedOutput()
+		t.Logf("%s %v:\n%s", script, args, out)
+		if err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var result map[string]any
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &result); err != nil {
+			t.Fatalf("%s printed %q: %v", script, lines[len(lines)-1], err)
+		}
+		return result
+	}
+
+	created := run("incoming.mjs", nil, "create")
+	id, _ := created["id"].(string)
+	address, _ := created["ilpAddress"].(string)
+	secret, _ := created["sharedSecret"].(string)
+	if id == "" || address == "" || secret == "" || created["completed"] != false {
+		t.Fatalf("created %+v", created)
+	}
+	paid := run("stream-pay.mjs", []string{fmt.Sprintf("CONNECTOR_URL=http://127.0.0.1:%d", r.Ports["CONNECTOR_PORT"]),
+		"PEER_TOKEN=payer-token", "DESTINATION=" + address, "SHARED_SECRET=" + secret})
+	if paid["delivered"] != "5000" {
+		t.Fatalf("the sender's view: %+v", paid)
+	}
+	seen := run("incoming.mjs", nil, "check", id)
+	if seen["received"] != "5000" || seen["publicReceived"] != "5000" || seen["wasCompleted"] != true || seen["completed"] != true {
+		t.Fatalf("the payment after it was paid: %+v", seen)
+	}
+
+	other := run("incoming.mjs", nil, "create")
+	closed := run("incoming.mjs", nil, "check", other["id"].(string))
+	if closed["received"] != "0" || closed["wasCompleted"] != false || closed["completed"] != true {
+		t.Fatalf("an unpaid payment completed by its client: %+v", closed)
+	}
+}

@@ -1,0 +1,296 @@
+package openpayments
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector/stream"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers/grant"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+// requestBytesMax bounds an Open Payments request body.
+const requestBytesMax = 64 << 10
+
+// IncomingPayments serves the incoming payment routes of the resource
+// server, under OPEN_PAYMENTS_URL/<tenant id>: create, read (the public view
+// without a token), complete.
+type IncomingPayments struct {
+	guard    *Guard
+	payments *incomingpayment.Handler
+	read     *readmodel.Reader
+	stream   *stream.Credentials
+	cfg      Config
+	log      *slog.Logger
+}
+
+// NewIncomingPayments builds the routes.
+func NewIncomingPayments(guard *Guard, payments *incomingpayment.Handler, read *readmodel.Reader, credentials *stream.Credentials, cfg Config, log *slog.Logger) *IncomingPayments {
+	return &IncomingPayments{guard: guard, payments: payments, read: read, stream: credentials, cfg: cfg, log: log}
+}
+
+// Mount adds the routes to r.
+func (s *IncomingPayments) Mount(r chi.Router) {
+	r.Post("/{tenantID}/incoming-payments", s.create)
+	r.Get("/{tenantID}/incoming-payments/{id}", s.get)
+	r.Post("/{tenantID}/incoming-payments/{id}/complete", s.complete)
+}
+
+type amountJSON struct {
+	Value      string `json:"value"`
+	AssetCode  string `json:"assetCode"`
+	AssetScale uint8  `json:"assetScale"`
+}
+
+type ilpMethod struct {
+	Type         string `json:"type"`
+	ILPAddress   string `json:"ilpAddress"`
+	SharedSecret string `json:"sharedSecret"`
+}
+
+type paymentJSON struct {
+	ID             string          `json:"id"`
+	WalletAddress  string          `json:"walletAddress"`
+	Completed      bool            `json:"completed"`
+	IncomingAmount *amountJSON     `json:"incomingAmount,omitempty"`
+	ReceivedAmount amountJSON      `json:"receivedAmount"`
+	ExpiresAt      string          `json:"expiresAt,omitempty"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+	CreatedAt      string          `json:"createdAt"`
+	Methods        *[]ilpMethod    `json:"methods,omitempty"`
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// paymentURL is an incoming payment's id on the wire.
+func (s *IncomingPayments) paymentURL(tenantID, id string) string {
+	return withSlash(s.cfg.OpenPaymentsURL) + tenantID + "/incoming-payments/" + id
+}
+
+func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
+	tenantID := chi.URLParam(r, "tenantID")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, requestBytesMax))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "could not read the request")
+		return
+	}
+	var in struct {
+		WalletAddress  string          `json:"walletAddress"`
+		IncomingAmount *amountJSON     `json:"incomingAmount"`
+		ExpiresAt      *time.Time      `json:"expiresAt"`
+		Metadata       json.RawMessage `json:"metadata"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || in.WalletAddress == "" {
+		writeError(w, http.StatusBadRequest, "invalid request body")
+		return
+	}
+	granted, err := s.guard.Authorize(r, body, Need{Type: grant.TypeIncomingPayment, Action: grant.ActionCreate, Identifier: in.WalletAddress})
+	if err != nil {
+		s.guard.WriteError(w, err)
+		return
+	}
+	wa, err := s.read.WalletAddressByURL(r.Context(), strings.ToLower(in.WalletAddress), nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wa == nil || wa.TenantID != tenantID {
+		writeError(w, http.StatusBadRequest, "invalid wallet address")
+		return
+	}
+	c := commands.CreateIncomingPayment{WalletAddressID: wa.ID, ExpiresAt: in.ExpiresAt, Metadata: in.Metadata,
+		Client: granted.Client.WalletAddress, InitiatedBy: events.InitiatedByOpenPayments}
+	if in.IncomingAmount != nil {
+		value, err := strconv.ParseUint(in.IncomingAmount.Value, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid incomingAmount")
+			return
+		}
+		c.IncomingAmount = &commands.Amount{Value: value, AssetCode: in.IncomingAmount.AssetCode, AssetScale: in.IncomingAmount.AssetScale}
+	}
+	id := uuid.NewString()
+	c.Meta = commands.Meta{ID: id, CorrelationID: id, Actor: commands.Actor{TenantID: tenantID}}
+	paymentID, _, err := s.payments.Create(r.Context(), c)
+	if err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	s.answer(w, r, paymentID, true, http.StatusCreated)
+}
+
+func (s *IncomingPayments) get(w http.ResponseWriter, r *http.Request) {
+	tenantID, id := chi.URLParam(r, "tenantID"), chi.URLParam(r, "id")
+	p, ok := s.load(w, r, tenantID, id)
+	if !ok {
+		return
+	}
+	if r.Header.Get("Authorization") == "" {
+		received := amountJSON{Value: strconv.FormatUint(p.Received, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
+		body, _ := json.Marshal(struct {
+			ReceivedAmount amountJSON `json:"receivedAmount"`
+			AuthServer     string     `json:"authServer"`
+		}{received, withSlash(s.cfg.AuthServerGrantURL) + tenantID})
+		writeJSON(w, body)
+		return
+	}
+	if !s.allowed(w, r, nil, p, grant.ActionRead) {
+		return
+	}
+	s.answer(w, r, p.ID, true, http.StatusOK)
+}
+
+func (s *IncomingPayments) complete(w http.ResponseWriter, r *http.Request) {
+	tenantID, id := chi.URLParam(r, "tenantID"), chi.URLParam(r, "id")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, requestBytesMax))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "could not read the request")
+		return
+	}
+	p, ok := s.load(w, r, tenantID, id)
+	if !ok || !s.allowed(w, r, body, p, grant.ActionComplete) {
+		return
+	}
+	cmd := uuid.NewString()
+	if _, err := s.payments.Complete(r.Context(), commands.CompleteIncomingPayment{
+		Meta: commands.Meta{ID: cmd, CorrelationID: cmd, Actor: commands.Actor{TenantID: tenantID}}, IncomingPaymentID: p.ID,
+	}); err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	s.answer(w, r, p.ID, false, http.StatusOK)
+}
+
+// load reads a live payment of the tenant from its events, so that a
+// payment is seen the moment it was made.
+func (s *IncomingPayments) load(w http.ResponseWriter, r *http.Request, tenantID, id string) (incomingpayment.State, bool) {
+	p, found, err := s.payments.Load(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return p, false
+	}
+	if !found || !p.Live() || p.TenantID != tenantID {
+		writeError(w, http.StatusNotFound, "incoming payment does not exist")
+		return p, false
+	}
+	return p, true
+}
+
+// allowed checks the token for action on the payment's wallet address; a
+// token granting the action but not its -all form reaches only the
+// payments its own client made, as Rafiki's.
+func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body []byte, p incomingpayment.State, action string) bool {
+	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
+	if err != nil || wa == nil {
+		s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s of incoming payment %s", p.WalletAddressID, p.ID)))
+		return false
+	}
+	granted, err := s.guard.Authorize(r, body, Need{Type: grant.TypeIncomingPayment, Action: action, Identifier: wa.Address})
+	if err != nil {
+		s.guard.WriteError(w, err)
+		return false
+	}
+	if granted.Action != grant.ActionReadAll && action == grant.ActionRead && p.Client != granted.Client.WalletAddress {
+		writeError(w, http.StatusNotFound, "incoming payment does not exist")
+		return false
+	}
+	return true
+}
+
+// answer writes the payment as its events leave it, with its STREAM
+// credentials when withMethods and it can still receive.
+func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id string, withMethods bool, status int) {
+	p, found, err := s.payments.Load(r.Context(), id)
+	if err != nil || !found {
+		s.fail(w, r, errors.Join(err, fmt.Errorf("incoming payment %s not found after it was stored", id)))
+		return
+	}
+	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
+	if err != nil || wa == nil {
+		s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s", p.WalletAddressID)))
+		return
+	}
+	out := paymentJSON{ID: s.paymentURL(p.TenantID, p.ID), WalletAddress: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
+		ReceivedAmount: amountJSON{Value: strconv.FormatUint(p.Received, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
+		ExpiresAt:      timestamp(p.ExpiresAt), Metadata: p.Metadata, CreatedAt: timestamp(p.CreatedAt)}
+	if p.IncomingAmount != nil {
+		out.IncomingAmount = &amountJSON{Value: strconv.FormatUint(*p.IncomingAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
+	}
+	if withMethods {
+		methods := []ilpMethod{}
+		if p.Open() {
+			base, err := s.tenantILPAddress(r.Context(), p.TenantID)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			tag, err := uuid.Parse(p.ID)
+			if err != nil {
+				s.fail(w, r, fmt.Errorf("incoming payment id %q: %w", p.ID, err))
+				return
+			}
+			address, secret, err := s.stream.Generate(base, stream.Tag{ID: tag})
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			methods = append(methods, ilpMethod{Type: "ilp", ILPAddress: address, SharedSecret: base64.RawURLEncoding.EncodeToString(secret)})
+		}
+		out.Methods = &methods
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// tenantILPAddress is the address a tenant receives under: its ILP_ADDRESS
+// setting, else the operator's.
+func (s *IncomingPayments) tenantILPAddress(ctx context.Context, tenantID string) (string, error) {
+	settings, err := s.read.TenantSettings(ctx, tenantID)
+	if err != nil {
+		return "", err
+	}
+	for _, st := range settings {
+		if st.Key == "ILP_ADDRESS" {
+			return st.Value, nil
+		}
+	}
+	return s.cfg.ILPAddress, nil
+}
+
+// refuse answers a command's refusal with its status from the error table.
+func (s *IncomingPayments) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	kind := apperr.KindOf(err)
+	if kind == apperr.Internal || kind == apperr.Unavailable {
+		s.fail(w, r, err)
+		return
+	}
+	writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
+}
+
+func (s *IncomingPayments) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if kind := apperr.KindOf(err); kind == apperr.Unavailable {
+		s.log.Warn("open payments request ran out of time", "path", r.URL.Path, "err", err)
+		writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
+		return
+	}
+	s.log.Error("open payments request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "Internal error")
+}
