@@ -48,6 +48,7 @@ func NewIncomingPayments(guard *Guard, payments *incomingpayment.Handler, read *
 // Mount adds the routes to r.
 func (s *IncomingPayments) Mount(r chi.Router) {
 	r.Post("/{tenantID}/incoming-payments", s.create)
+	r.Get("/{tenantID}/incoming-payments", s.list)
 	r.Get("/{tenantID}/incoming-payments/{id}", s.get)
 	r.Post("/{tenantID}/incoming-payments/{id}/complete", s.complete)
 }
@@ -77,6 +78,14 @@ type paymentJSON struct {
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// metadata is a payment's metadata on the wire: left out when it has none.
+func metadata(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || string(m) == "null" {
+		return nil
+	}
+	return m
+}
 
 // paymentURL is an incoming payment's id on the wire.
 func (s *IncomingPayments) paymentURL(tenantID, id string) string {
@@ -134,6 +143,89 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, paymentID, true, http.StatusCreated)
+}
+
+// list answers a page of a wallet address's incoming payments, newest
+// first: all of them for a list-all grant, its client's own for a list
+// grant.
+func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
+	tenantID := chi.URLParam(r, "tenantID")
+	q := r.URL.Query()
+	address := q.Get("wallet-address")
+	if address == "" {
+		writeError(w, http.StatusBadRequest, "wallet-address is required")
+		return
+	}
+	page := readmodel.Page{Descending: true}
+	for name, size := range map[string]**int{"first": &page.First, "last": &page.Last} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				writeError(w, http.StatusBadRequest, name+" must be between 1 and 100")
+				return
+			}
+			*size = &n
+		}
+	}
+	if page.First != nil && page.Last != nil {
+		writeError(w, http.StatusBadRequest, "first and last exclude each other")
+		return
+	}
+	if cursor := q.Get("cursor"); cursor != "" {
+		if page.Last != nil {
+			page.Before = &cursor
+		} else {
+			page.After = &cursor
+		}
+	}
+	granted, err := s.guard.Authorize(r, nil, Need{Type: grant.TypeIncomingPayment, Action: grant.ActionList, Identifier: address})
+	if err != nil {
+		s.guard.WriteError(w, err)
+		return
+	}
+	wa, err := s.read.WalletAddressByURL(r.Context(), strings.ToLower(address), nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if wa == nil || wa.TenantID != tenantID {
+		writeError(w, http.StatusNotFound, "wallet address does not exist")
+		return
+	}
+	filter := readmodel.IncomingPaymentFilter{TenantScope: &tenantID, WalletAddressID: &wa.ID}
+	if granted.Action != grant.ActionListAll {
+		filter.Client = &granted.Client.WalletAddress
+	}
+	rows, info, err := s.read.IncomingPayments(r.Context(), filter, page)
+	if err != nil {
+		s.refuse(w, r, err)
+		return
+	}
+	result := make([]paymentJSON, 0, len(rows))
+	for _, p := range rows {
+		out := paymentJSON{ID: s.paymentURL(p.TenantID, p.ID), WalletAddress: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
+			ReceivedAmount: amountJSON{Value: strconv.FormatUint(p.ReceivedAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
+			ExpiresAt:      timestamp(p.ExpiresAt), Metadata: metadata(p.Metadata), CreatedAt: timestamp(p.CreatedAt)}
+		if p.IncomingAmount != nil {
+			out.IncomingAmount = &amountJSON{Value: strconv.FormatUint(*p.IncomingAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
+		}
+		result = append(result, out)
+	}
+	type pageInfo struct {
+		StartCursor     *string `json:"startCursor,omitempty"`
+		EndCursor       *string `json:"endCursor,omitempty"`
+		HasNextPage     bool    `json:"hasNextPage"`
+		HasPreviousPage bool    `json:"hasPreviousPage"`
+	}
+	body, err := json.Marshal(struct {
+		Pagination pageInfo      `json:"pagination"`
+		Result     []paymentJSON `json:"result"`
+	}{pageInfo{info.StartCursor, info.EndCursor, info.HasNextPage, info.HasPreviousPage}, result})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, body)
 }
 
 func (s *IncomingPayments) get(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +321,7 @@ func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id str
 	}
 	out := paymentJSON{ID: s.paymentURL(p.TenantID, p.ID), WalletAddress: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
 		ReceivedAmount: amountJSON{Value: strconv.FormatUint(p.Received, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-		ExpiresAt:      timestamp(p.ExpiresAt), Metadata: p.Metadata, CreatedAt: timestamp(p.CreatedAt)}
+		ExpiresAt:      timestamp(p.ExpiresAt), Metadata: metadata(p.Metadata), CreatedAt: timestamp(p.CreatedAt)}
 	if p.IncomingAmount != nil {
 		out.IncomingAmount = &amountJSON{Value: strconv.FormatUint(*p.IncomingAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 	}

@@ -40,6 +40,8 @@ type IncomingPaymentFilter struct {
 	WalletAddressID *string
 	// InitiatedByIn and InitiatedByNotIn select by who made the payment.
 	InitiatedByIn, InitiatedByNotIn []string
+	// Client, when set, keeps the payments that Open Payments client made.
+	Client *string
 }
 
 const incomingPaymentColumns = `id::text, tenant_id::text, wallet_address_id::text, asset_id::text, asset_code, asset_scale,
@@ -84,8 +86,9 @@ func (r *Reader) IncomingPayments(ctx context.Context, f IncomingPaymentFilter, 
 	}
 	q := listQuery{table: "rm_incoming_payments.incoming_payments", columns: incomingPaymentColumns,
 		where: `deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid) AND ($2::uuid IS NULL OR wallet_address_id = $2::uuid)
-			AND (cardinality($3::text[]) = 0 OR initiated_by = ANY($3::text[])) AND NOT (initiated_by = ANY($4::text[]))`,
-		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.InitiatedByIn), nonNil(f.InitiatedByNotIn)}}
+			AND (cardinality($3::text[]) = 0 OR initiated_by = ANY($3::text[])) AND NOT (initiated_by = ANY($4::text[]))
+			AND ($5::text IS NULL OR client = $5::text)`,
+		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.InitiatedByIn), nonNil(f.InitiatedByNotIn), f.Client}}
 	return pageOf(ctx, r.pool, q, p, scanIncomingPayment)
 }
 

@@ -163,7 +163,7 @@ func TestIncomingPaymentPaidOverStream(t *testing.T) {
 
 	other := run("incoming.mjs", nil, "create")
 	closed := run("incoming.mjs", nil, "check", other["id"].(string))
-	if closed["received"] != "0" || closed["wasCompleted"] != false || closed["completed"] != true {
+	if closed["received"] != "0" || closed["wasCompleted"] != false || closed["completed"] != true || closed["listed"] != float64(2) {
 		t.Fatalf("an unpaid payment completed by its client: %+v", closed)
 	}
 }

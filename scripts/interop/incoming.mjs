@@ -3,7 +3,8 @@
 // grant and creates an incoming payment of AMOUNT for RECEIVER_WA, printing
 // its id and STREAM credentials; `check ID` reads it (full view with a
 // token, public view without one) and, when it is not completed, completes
-// it, printing what it saw. One JSON line on success; exit 1 on any failure.
+// it, printing what it saw; it also lists the receiver's payments the
+// client made. One JSON line on success; exit 1 on any failure.
 //
 // Environment: CLIENT_WA, KEY_ID, PRIVATE_KEY as grants.mjs; RECEIVER_WA,
 // AMOUNT.
@@ -21,7 +22,7 @@ try {
   })
   const receiver = await client.walletAddress.get({ url: env.RECEIVER_WA })
   const grant = await client.grant.request({ url: receiver.authServer },
-    { access_token: { access: [{ type: 'incoming-payment', actions: ['create', 'read', 'complete'] }] } })
+    { access_token: { access: [{ type: 'incoming-payment', actions: ['create', 'read', 'complete', 'list'] }] } })
   if (!isFinalizedGrantWithAccessToken(grant)) throw new Error(`expected a finalized grant: ${JSON.stringify(grant)}`)
   const accessToken = grant.access_token.value
 
@@ -39,11 +40,13 @@ try {
     const seen = await client.incomingPayment.get({ url: id, accessToken })
     const open = await createUnauthenticatedClient({ validateResponses: true })
     const pub = await open.incomingPayment.get({ url: id })
+    const page = await client.incomingPayment.list({ url: receiver.resourceServer, walletAddress: receiver.id, accessToken }, { first: 10 })
+    if (!page.result.some((p) => p.id === id)) throw new Error(`the list does not hold ${id}: ${JSON.stringify(page)}`)
     let completed = seen.completed
     if (!completed) {
       completed = (await client.incomingPayment.complete({ url: id, accessToken })).completed
     }
-    console.log(JSON.stringify({ received: seen.receivedAmount.value, publicReceived: pub.receivedAmount?.value,
+    console.log(JSON.stringify({ received: seen.receivedAmount.value, publicReceived: pub.receivedAmount?.value, listed: page.result.length,
       authServer: pub.authServer, wasCompleted: seen.completed, completed, metadata: seen.metadata }))
   } else {
     throw new Error(`mode ${mode}: want create or check <id>`)
