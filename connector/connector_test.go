@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/connector"
 	"github.com/rafiki-go/rafiki/connector/ilp"
@@ -48,7 +49,7 @@ type localReceivers struct {
 	mu       sync.Mutex
 	byID     map[uuid.UUID]connector.Local
 	recorded []uint64
-	refuse   bool
+	refuse   string
 	totals   map[string]uint64
 }
 
@@ -62,8 +63,11 @@ func (l *localReceivers) Receiver(_ context.Context, id uuid.UUID) (connector.Lo
 func (l *localReceivers) received(_ context.Context, _ string, amount uint64, _ uuid.UUID) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.refuse {
-		return errors.New("the payment takes no more")
+	switch l.refuse {
+	case "refused":
+		return apperr.E(apperr.Conflict, "the payment takes no more")
+	case "unreachable":
+		return errors.New("the event store did not answer")
 	}
 	l.recorded = append(l.recorded, amount)
 	return nil
@@ -575,19 +579,22 @@ func TestReceiving(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		prepare func() ilp.Prepare
-		refuse  bool
+		refuse  string
 		code    string
 	}{
 		{"a closed incoming payment", func() ilp.Prepare {
 			return r.streamSender(t, stream.Tag{ID: closedPaymentID}).prepare(t, 10, 10, false)
-		}, false, ilp.CodeUnreachable},
-		{"a receiver that does not exist", func() ilp.Prepare { return r.streamSender(t, stream.Tag{ID: uuid.New()}).prepare(t, 10, 10, false) }, false, ilp.CodeUnreachable},
-		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, false, ilp.CodeWrongCondition},
-		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, false, ilp.CodeInsufficientDestinationAmount},
+		}, "", ilp.CodeUnreachable},
+		{"a receiver that does not exist", func() ilp.Prepare { return r.streamSender(t, stream.Tag{ID: uuid.New()}).prepare(t, 10, 10, false) }, "", ilp.CodeUnreachable},
+		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, "", ilp.CodeWrongCondition},
+		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, "", ilp.CodeInsufficientDestinationAmount},
 		{"the payment takes no more", func() ilp.Prepare {
 			return r.streamSender(t, stream.Tag{ID: incomingPaymentID}).prepare(t, 10, 1, false)
-		}, true, ilp.CodeFinalApplicationError},
-		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, false, ilp.CodeAmountTooLarge},
+		}, "refused", ilp.CodeFinalApplicationError},
+		{"the payment out of reach", func() ilp.Prepare {
+			return r.streamSender(t, stream.Tag{ID: incomingPaymentID}).prepare(t, 10, 1, false)
+		}, "unreachable", ilp.CodeInternalError},
+		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, "", ilp.CodeAmountTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r.locals.mu.Lock()

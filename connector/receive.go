@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/connector/stream"
@@ -99,11 +100,18 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	}
 	if to.IncomingPaymentID != "" {
 		if err := c.cfg.Received(ctx, to.IncomingPaymentID, incoming.Amount, packetID); err != nil {
-			c.log.Error("incoming payment refused the money", "incoming_payment", to.IncomingPaymentID, "err", err)
 			if err := c.settle(ctx, pending, false); err != nil {
 				return nil, true, err
 			}
-			return incoming.FinalDecline(), true, nil
+			// The payment refusing the money (completed, expired, more
+			// than it asked for) ends the connection; failing to record
+			// it is the sender's to try again.
+			if refused(err) {
+				c.log.Info("incoming payment refused the money", "incoming_payment", to.IncomingPaymentID, "err", err)
+				return incoming.FinalDecline(), true, nil
+			}
+			c.log.Error("incoming payment's receipt not recorded", "incoming_payment", to.IncomingPaymentID, "err", err)
+			return incoming.TemporaryDecline(), true, nil
 		}
 	}
 	if err := c.settle(ctx, pending, true); err != nil {
@@ -116,4 +124,13 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 		total = incoming.Amount
 	}
 	return incoming.Accept(total), true, nil
+}
+
+// refused tells a decision of the payment from a failure to reach it.
+func refused(err error) bool {
+	switch apperr.KindOf(err) {
+	case apperr.InvalidInput, apperr.Conflict, apperr.Forbidden, apperr.NotFound, apperr.Duplicate:
+		return true
+	}
+	return false
 }
