@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,20 +52,58 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 	transport.MaxIdleConnsPerHost = peerConnectionsIdleMax
 	client := &http.Client{Timeout: peerTimeout, Transport: transport}
 	r := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, client)
-	locals := receivers{read: b.Read, assets: table}
+	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
 	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
 		Stream: d.StreamCredentials, Receivers: locals, Received: received(b.IncomingPayments), Totals: streamTotals{d.Redis}},
 		table, r, d.Ledger, client, d.Log), nil
 }
 
+// receiverHold is how long a receiver found is used without reading it
+// again, and receiversMax how many are kept: a stream sends many packets to
+// one receiver. A payment closed meanwhile still refuses the money itself
+// (its handler decides); a wallet address deactivated meanwhile may receive
+// for this long.
+const (
+	receiverHold = time.Second
+	receiversMax = 10_000
+)
+
 // receivers finds the incoming payment or wallet address a STREAM tag
-// names in the read models.
+// names in the read models, keeping what it found for a moment.
 type receivers struct {
 	read   *readmodel.Reader
 	assets *peers.Table
+	mu     sync.Mutex
+	cached map[uuid.UUID]cachedReceiver
 }
 
-func (l receivers) Receiver(ctx context.Context, id uuid.UUID) (connector.Local, bool, error) {
+type cachedReceiver struct {
+	local connector.Local
+	until time.Time
+}
+
+func (l *receivers) Receiver(ctx context.Context, id uuid.UUID) (connector.Local, bool, error) {
+	now := time.Now()
+	l.mu.Lock()
+	c, ok := l.cached[id]
+	l.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.local, true, nil
+	}
+	local, found, err := l.find(ctx, id)
+	if err != nil || !found {
+		return local, found, err
+	}
+	l.mu.Lock()
+	if len(l.cached) >= receiversMax {
+		clear(l.cached)
+	}
+	l.cached[id] = cachedReceiver{local: local, until: now.Add(receiverHold)}
+	l.mu.Unlock()
+	return local, true, nil
+}
+
+func (l *receivers) find(ctx context.Context, id uuid.UUID) (connector.Local, bool, error) {
 	ip, err := l.read.IncomingPayment(ctx, id.String(), nil)
 	if err != nil {
 		return connector.Local{}, false, err
@@ -80,7 +119,7 @@ func (l receivers) Receiver(ctx context.Context, id uuid.UUID) (connector.Local,
 	return l.local(id, ledger.WebMonetization, wa.TenantID, wa.AssetID, "", !wa.Active())
 }
 
-func (l receivers) local(id uuid.UUID, kind ledger.AccountType, tenantID, assetID, incomingPaymentID string, closed bool) (connector.Local, bool, error) {
+func (l *receivers) local(id uuid.UUID, kind ledger.AccountType, tenantID, assetID, incomingPaymentID string, closed bool) (connector.Local, bool, error) {
 	a, ok := l.assets.Asset(assetID)
 	if !ok {
 		return connector.Local{}, false, fmt.Errorf("asset %s of receiver %s unknown", assetID, id)
