@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -140,6 +141,11 @@ func received(h *incomingpayment.Handler) connector.Received {
 			Meta:              commands.Meta{ID: packetID.String(), CorrelationID: packetID.String(), Actor: commands.Actor{Operator: true}},
 			IncomingPaymentID: id, Amount: amount,
 		})
+		if errors.Is(err, handlers.ErrContended) {
+			// Not the payment's decision: the sender may send the packet
+			// again.
+			return fmt.Errorf("incoming payment %s contended: %v", id, err)
+		}
 		return err
 	}
 }

@@ -187,7 +187,12 @@ func Claim(subject, owner, commandID string) eventstore.Message {
 // race with another writer of the same aggregate.
 const retriesMax = 8
 
-// Retry runs attempt again while it reports a conflict.
+// ErrContended marks a command that lost every race for its aggregate: it
+// was refused for no fault of its own, and may be sent again.
+var ErrContended = errors.New("aggregate contended")
+
+// Retry runs attempt again while it reports a conflict; past retriesMax it
+// answers Conflict, marked ErrContended.
 func Retry(ctx context.Context, attempt func() (Result, error)) (Result, error) {
 	var err error
 	for try := range retriesMax {
@@ -204,7 +209,7 @@ func Retry(ctx context.Context, attempt func() (Result, error)) (Result, error) 
 		case <-time.After(backoff):
 		}
 	}
-	return Result{}, apperr.E(apperr.Conflict, "too many concurrent changes, try again: %v", err)
+	return Result{}, fmt.Errorf("%w (%w)", apperr.E(apperr.Conflict, "too many concurrent changes, try again: %v", err), ErrContended)
 }
 
 // Target is the aggregate a command changes.
