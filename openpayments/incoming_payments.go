@@ -1,7 +1,6 @@
 package openpayments
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -203,13 +202,9 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 	}
 	result := make([]paymentJSON, 0, len(rows))
 	for _, p := range rows {
-		out := paymentJSON{ID: s.paymentURL(p.TenantID, p.ID), WalletAddress: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
-			ReceivedAmount: amountJSON{Value: strconv.FormatUint(p.ReceivedAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-			ExpiresAt:      timestamp(p.ExpiresAt), Metadata: metadata(p.Metadata), CreatedAt: timestamp(p.CreatedAt)}
-		if p.IncomingAmount != nil {
-			out.IncomingAmount = &amountJSON{Value: strconv.FormatUint(*p.IncomingAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
-		}
-		result = append(result, out)
+		result = append(result, s.payment(wa.Address, incomingpayment.State{ID: p.ID, TenantID: p.TenantID, State: p.State,
+			AssetCode: p.AssetCode, AssetScale: p.AssetScale, IncomingAmount: p.IncomingAmount, Received: p.ReceivedAmount,
+			ExpiresAt: p.ExpiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt}))
 	}
 	type pageInfo struct {
 		StartCursor     *string `json:"startCursor,omitempty"`
@@ -306,6 +301,17 @@ func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body 
 	return true
 }
 
+// payment is a payment on the wire, without its methods.
+func (s *IncomingPayments) payment(walletAddress string, p incomingpayment.State) paymentJSON {
+	out := paymentJSON{ID: s.paymentURL(p.TenantID, p.ID), WalletAddress: walletAddress, Completed: p.State == incomingpayment.StateCompleted,
+		ReceivedAmount: amountJSON{Value: strconv.FormatUint(p.Received, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
+		ExpiresAt:      timestamp(p.ExpiresAt), Metadata: metadata(p.Metadata), CreatedAt: timestamp(p.CreatedAt)}
+	if p.IncomingAmount != nil {
+		out.IncomingAmount = &amountJSON{Value: strconv.FormatUint(*p.IncomingAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
+	}
+	return out
+}
+
 // answer writes the payment as its events leave it, with its STREAM
 // credentials when withMethods and it can still receive.
 func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id string, withMethods bool, status int) {
@@ -319,16 +325,11 @@ func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id str
 		s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s", p.WalletAddressID)))
 		return
 	}
-	out := paymentJSON{ID: s.paymentURL(p.TenantID, p.ID), WalletAddress: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
-		ReceivedAmount: amountJSON{Value: strconv.FormatUint(p.Received, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-		ExpiresAt:      timestamp(p.ExpiresAt), Metadata: metadata(p.Metadata), CreatedAt: timestamp(p.CreatedAt)}
-	if p.IncomingAmount != nil {
-		out.IncomingAmount = &amountJSON{Value: strconv.FormatUint(*p.IncomingAmount, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
-	}
+	out := s.payment(wa.Address, p)
 	if withMethods {
 		methods := []ilpMethod{}
 		if p.Open() {
-			base, err := s.tenantILPAddress(r.Context(), p.TenantID)
+			base, err := tenantILPAddress(r.Context(), s.read, s.cfg.ILPAddress, p.TenantID)
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -352,21 +353,6 @@ func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id str
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// tenantILPAddress is the address a tenant receives under: its ILP_ADDRESS
-// setting, else the operator's.
-func (s *IncomingPayments) tenantILPAddress(ctx context.Context, tenantID string) (string, error) {
-	settings, err := s.read.TenantSettings(ctx, tenantID)
-	if err != nil {
-		return "", err
-	}
-	for _, st := range settings {
-		if st.Key == "ILP_ADDRESS" {
-			return st.Value, nil
-		}
-	}
-	return s.cfg.ILPAddress, nil
-}
-
 // refuse answers a command's refusal with its status from the error table.
 func (s *IncomingPayments) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	kind := apperr.KindOf(err)
@@ -378,11 +364,5 @@ func (s *IncomingPayments) refuse(w http.ResponseWriter, r *http.Request, err er
 }
 
 func (s *IncomingPayments) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if kind := apperr.KindOf(err); kind == apperr.Unavailable {
-		s.log.Warn("open payments request ran out of time", "path", r.URL.Path, "err", err)
-		writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
-		return
-	}
-	s.log.Error("open payments request failed", "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, "Internal error")
+	fail(s.log, w, r, err)
 }

@@ -1,6 +1,7 @@
 package openpayments
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/connector/stream"
+	"github.com/rafiki-go/rafiki/readmodel"
 )
 
 // spspContentType is SPSP version 4 (interledger RFC 0009).
@@ -34,7 +36,7 @@ func (s *WalletAddresses) spsp(w http.ResponseWriter, r *http.Request, url strin
 		}
 		tag.Receipt = receipt
 	}
-	base, err := s.tenantILPAddress(r, wa.TenantID)
+	base, err := tenantILPAddress(r.Context(), s.read, s.cfg.ILPAddress, wa.TenantID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -53,8 +55,10 @@ func (s *WalletAddresses) spsp(w http.ResponseWriter, r *http.Request, url strin
 	_, _ = w.Write(body)
 }
 
-func (s *WalletAddresses) tenantILPAddress(r *http.Request, tenantID string) (string, error) {
-	settings, err := s.read.TenantSettings(r.Context(), tenantID)
+// tenantILPAddress is the address a tenant receives under: its ILP_ADDRESS
+// setting, else the operator's.
+func tenantILPAddress(ctx context.Context, read *readmodel.Reader, operatorAddress, tenantID string) (string, error) {
+	settings, err := read.TenantSettings(ctx, tenantID)
 	if err != nil {
 		return "", err
 	}
@@ -63,7 +67,7 @@ func (s *WalletAddresses) tenantILPAddress(r *http.Request, tenantID string) (st
 			return st.Value, nil
 		}
 	}
-	return s.cfg.ILPAddress, nil
+	return operatorAddress, nil
 }
 
 // receiptSetup reads the base64 Receipt-Nonce (16 bytes) and Receipt-Secret

@@ -217,16 +217,20 @@ func (s *WalletAddresses) active(w http.ResponseWriter, r *http.Request, url str
 	return wa, true
 }
 
+func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error) {
+	fail(s.log, w, r, err)
+}
+
 // fail answers an error the client cannot act on: 503 when something the
 // request waited for did not answer in time (the error says what), 500
 // otherwise.
-func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error) {
+func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	if kind := apperr.KindOf(err); kind == apperr.Unavailable {
-		s.log.Warn("open payments request ran out of time", "path", r.URL.Path, "err", err)
+		log.Warn("open payments request ran out of time", "path", r.URL.Path, "err", err)
 		writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
 		return
 	}
-	s.log.Error("open payments request failed", "path", r.URL.Path, "err", err)
+	log.Error("open payments request failed", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "Internal error")
 }
 
