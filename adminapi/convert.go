@@ -35,12 +35,12 @@ func assetOut(a *readmodel.Asset) *Asset {
 	return &Asset{
 		ID: a.ID, Code: a.Code, Scale: scalars.UInt8(a.Scale), TenantID: a.TenantID,
 		WithdrawalThreshold: bigIntOut(a.WithdrawalThreshold), LiquidityThreshold: bigIntOut(a.LiquidityThreshold),
-		CreatedAt: timestamp(a.CreatedAt),
+		CreatedAt: Timestamp(a.CreatedAt),
 	}
 }
 func feeOut(f *readmodel.Fee) *Fee {
 	return &Fee{ID: f.ID, AssetID: f.AssetID, Type: FeeType(f.Type), Fixed: scalars.BigInt(f.Fixed),
-		BasisPoints: f.BasisPoints, CreatedAt: timestamp(f.CreatedAt)}
+		BasisPoints: f.BasisPoints, CreatedAt: Timestamp(f.CreatedAt)}
 }
 func bigIntIn(v *scalars.BigInt) *uint64 {
 	if v == nil {
@@ -86,7 +86,7 @@ func tenantOut(t *readmodel.Tenant) *Tenant {
 	return &Tenant{
 		ID: t.ID, Email: t.Email, APISecret: t.APISecret, IdpConsentURL: t.IDPConsentURL,
 		IdpSecret: t.IDPSecret, PublicName: t.PublicName,
-		CreatedAt: timestamp(t.CreatedAt), DeletedAt: optionalTimestamp(t.DeletedAt),
+		CreatedAt: Timestamp(t.CreatedAt), DeletedAt: optionalTimestamp(t.DeletedAt),
 	}
 }
 
@@ -123,12 +123,12 @@ func walletAddressOut(w *readmodel.WalletAddress) *WalletAddress {
 	if !w.Active() {
 		status = WalletAddressStatusInactive
 	}
-	return &WalletAddress{ID: w.ID, Address: w.Address, PublicName: w.PublicName, CreatedAt: timestamp(w.CreatedAt),
+	return &WalletAddress{ID: w.ID, Address: w.Address, PublicName: w.PublicName, CreatedAt: Timestamp(w.CreatedAt),
 		Status: status, AssetID: w.AssetID, TenantID: w.TenantID, asset: assetOut(&w.Asset)}
 }
 
 func keyOut(k *readmodel.Key) *WalletAddressKey {
-	return &WalletAddressKey{ID: k.ID, WalletAddressID: k.WalletAddressID, Revoked: k.Revoked, CreatedAt: timestamp(k.CreatedAt),
+	return &WalletAddressKey{ID: k.ID, WalletAddressID: k.WalletAddressID, Revoked: k.Revoked, CreatedAt: Timestamp(k.CreatedAt),
 		Jwk: &Jwk{Kid: k.Kid, X: k.X, Alg: Alg(k.Alg), Kty: Kty(k.Kty), Crv: Crv(k.Crv)}}
 }
 
@@ -157,7 +157,7 @@ func (r *Resolver) peerAfter(ctx context.Context, id string, res handlers.Result
 func peerOut(p *readmodel.Peer) *Peer {
 	return &Peer{
 		ID: p.ID, MaxPacketAmount: bigIntOut(p.MaxPacketAmount), StaticIlpAddress: p.StaticILPAddress, Name: p.Name,
-		LiquidityThreshold: bigIntOut(p.LiquidityThreshold), CreatedAt: timestamp(p.CreatedAt), Routes: p.Routes,
+		LiquidityThreshold: bigIntOut(p.LiquidityThreshold), CreatedAt: Timestamp(p.CreatedAt), Routes: p.Routes,
 		HTTP:    &HTTP{Outgoing: &HTTPOutgoing{AuthToken: p.OutgoingAuthToken, Endpoint: p.OutgoingEndpoint}},
 		AssetID: p.AssetID, TenantID: p.TenantID,
 	}

@@ -33,8 +33,8 @@ func (r *Resolver) incomingPaymentOut(p *readmodel.IncomingPayment) (*IncomingPa
 	out := &IncomingPayment{
 		ID: p.ID, URL: strings.TrimRight(r.OpenPaymentsURL, "/") + "/" + p.TenantID + "/incoming-payments/" + p.ID,
 		WalletAddressID: p.WalletAddressID, Client: p.Client, State: IncomingPaymentState(p.State),
-		ExpiresAt: timestamp(p.ExpiresAt), ReceivedAmount: amountOut(p.ReceivedAmount, p),
-		CreatedAt: timestamp(p.CreatedAt), SenderWalletAddress: p.SenderWalletAddress,
+		ExpiresAt: Timestamp(p.ExpiresAt), ReceivedAmount: amountOut(p.ReceivedAmount, p),
+		CreatedAt: Timestamp(p.CreatedAt), SenderWalletAddress: p.SenderWalletAddress,
 		CancellationReason: p.CancellationReason, CancelledAt: optionalTimestamp(p.CancelledAt), TenantID: p.TenantID,
 	}
 	if p.IncomingAmount != nil {

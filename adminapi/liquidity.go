@@ -149,7 +149,7 @@ func transferOut(t ledger.Transfer) AccountingTransfer {
 	out := AccountingTransfer{
 		ID: t.ID.String(), DebitAccountID: t.DebitAccountID.String(), CreditAccountID: t.CreditAccountID.String(),
 		Amount: scalars.BigInt(t.Amount), TransferType: transferTypes[t.Type], Ledger: scalars.UInt8(t.Ledger),
-		CreatedAt: timestamp(t.CreatedAt), State: TransferState(t.State), ExpiresAt: optionalTimestamp(t.ExpiresAt),
+		CreatedAt: Timestamp(t.CreatedAt), State: TransferState(t.State), ExpiresAt: optionalTimestamp(t.ExpiresAt),
 	}
 	return out
 }

@@ -108,13 +108,15 @@ func tenantScope(a commands.Actor, requested *string) *string {
 	return &a.TenantID
 }
 
-func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// Timestamp writes a time as the admin APIs answer times (ISO 8601 in UTC,
+// milliseconds), as Rafiki's do.
+func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func optionalTimestamp(t *time.Time) *string {
 	if t == nil {
 		return nil
 	}
-	s := timestamp(*t)
+	s := Timestamp(*t)
 	return &s
 }
 

@@ -3,8 +3,8 @@ package authadmin
 import (
 	"fmt"
 	"strconv"
-	"time"
 
+	"github.com/rafiki-go/rafiki/adminapi"
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/authstore"
@@ -12,8 +12,6 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 	"github.com/rafiki-go/rafiki/valid"
 )
-
-func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func page(after, before *string, first, last *int, order *SortOrder) readmodel.Page {
 	return readmodel.Page{After: after, Before: before, First: first, Last: last,
@@ -67,7 +65,7 @@ func names[E ~string](values []E) []string {
 }
 
 func grantOut(g *authstore.Grant) (*Grant, error) {
-	out := &Grant{ID: g.ID, State: GrantState(g.State), CreatedAt: timestamp(g.CreatedAt), TenantID: g.TenantID,
+	out := &Grant{ID: g.ID, State: GrantState(g.State), CreatedAt: adminapi.Timestamp(g.CreatedAt), TenantID: g.TenantID,
 		Access: make([]Access, 0, len(g.Access))}
 	if g.Client.WalletAddress != "" {
 		out.Client = &g.Client.WalletAddress
@@ -86,13 +84,13 @@ func grantOut(g *authstore.Grant) (*Grant, error) {
 			return nil, fmt.Errorf("grant %s access %s: %w", g.ID, a.ID, err)
 		}
 		out.Access = append(out.Access, Access{ID: a.ID, Identifier: a.Identifier, Type: a.Type, Actions: actions,
-			Limits: limits, CreatedAt: timestamp(a.CreatedAt)})
+			Limits: limits, CreatedAt: adminapi.Timestamp(a.CreatedAt)})
 	}
 	if len(g.Subjects) > 0 {
 		out.Subject = &Subject{SubIds: make([]SubjectItem, 0, len(g.Subjects))}
 		for _, s := range g.Subjects {
 			out.Subject.SubIds = append(out.Subject.SubIds, SubjectItem{ID: s.ID, SubID: s.SubID, SubIDFormat: s.Format,
-				CreatedAt: timestamp(s.CreatedAt)})
+				CreatedAt: adminapi.Timestamp(s.CreatedAt)})
 		}
 	}
 	return out, nil
