@@ -54,7 +54,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	if c.cfg.Stream == nil {
 		return nil, false, nil
 	}
-	base, tag, _, found := c.cfg.Stream.Find(p.Destination)
+	base, tag, secret, found := c.cfg.Stream.Find(p.Destination)
 	if !found {
 		return nil, false, nil
 	}
@@ -77,7 +77,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 		}
 		in.Amount = converted.Amount
 	}
-	incoming, now := c.cfg.Stream.Receive(base, in, &stream.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
+	incoming, now := stream.ReceiveOpened(base, tag, secret, in, &stream.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
 	if now != nil {
 		return now, true, nil
 	}

@@ -106,14 +106,21 @@ func receipt(setup *ReceiptSetup, streamID uint8, totalReceived uint64) []byte {
 // rates), a Fulfill for a zero amount, F04 for less than the sender asked
 // to deliver. asset, when set, is told to a sender that opens a connection.
 func (c *Credentials) Receive(base string, p ilp.Prepare, asset *Asset) (Incoming, ilp.Packet) {
-	r := reply{address: base}
 	tag, secret, err := c.Open(base, p.Destination)
 	if err != nil {
+		r := reply{address: base}
 		if len(p.Destination) <= len(base) || p.Destination[:len(base)+1] != base+"." {
 			return Incoming{}, r.reject(ilp.CodeUnreachable)
 		}
 		return Incoming{}, r.reject(ilp.CodeUnexpectedPayment)
 	}
+	return ReceiveOpened(base, tag, secret, p, asset)
+}
+
+// ReceiveOpened is Receive for a destination whose token was opened
+// already (Find), so that it is not opened twice.
+func ReceiveOpened(base string, tag Tag, secret []byte, p ilp.Prepare, asset *Asset) (Incoming, ilp.Packet) {
+	r := reply{address: base}
 	keys, err := NewKeys(secret)
 	if err != nil {
 		return Incoming{}, r.reject(ilp.CodeUnexpectedPayment)
