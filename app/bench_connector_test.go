@@ -22,9 +22,9 @@ import (
 const packetClients = 32
 
 // BenchmarkStreamReceive sends STREAM money packets from a peer to a wallet
-// address through the backend's ILP-over-HTTP listener with the Postgres
-// ledger, from packetClients senders, against a bare net/http handler
-// answering the same bytes in the same run:
+// address, and to one incoming payment, through the backend's ILP-over-HTTP
+// listener with the Postgres ledger, from packetClients senders, against a
+// bare net/http handler answering the same bytes in the same run:
 //
 //	go test -run '^$' -bench StreamReceive -benchtime 1x -count 3 ./app/
 func BenchmarkStreamReceive(b *testing.B) {
@@ -49,7 +49,17 @@ func BenchmarkStreamReceive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	address, secret, err := s.running.Deps.StreamCredentials.Generate("test.rafiki", stream.Tag{ID: uuid.MustParse(wa.ID)})
+	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": wa.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("wallet address", func(b *testing.B) { benchmarkStreamReceive(b, s, wa.ID) })
+	b.Run("incoming payment", func(b *testing.B) { benchmarkStreamReceive(b, s, ip.ID) })
+}
+
+// benchmarkStreamReceive pays the receiver with this id.
+func benchmarkStreamReceive(b *testing.B, s *system, id string) {
+	address, secret, err := s.running.Deps.StreamCredentials.Generate("test.rafiki", stream.Tag{ID: uuid.MustParse(id)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +101,8 @@ func BenchmarkStreamReceive(b *testing.B) {
 		return io.ReadAll(resp.Body)
 	}
 	var reply []byte
-	// The connector learns of the peers from their events, a moment after.
+	// The connector learns of the peers and the payment from their events,
+	// a moment after.
 	for try := 0; ; try++ {
 		if reply, err = send(connectorURL, packetClients-1, bodies[0]); err == nil && len(reply) > 0 && ilp.Type(reply[0]) == ilp.TypeFulfill {
 			break

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -12,8 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/connector"
+	"github.com/rafiki-go/rafiki/connector/outcomes"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
@@ -36,15 +35,21 @@ const (
 // NewConnector builds the ILP connector on open connections, its peers and
 // assets followed from their events until ctx ends; it returns once it knows
 // every peer stored before it was called. Money for this instance's STREAM
-// credentials goes to the incoming payments and wallet addresses of b.
-func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connector, error) {
+// credentials goes to the incoming payments and wallet addresses of b; what
+// it brings to incoming payments is told to the workers by the publisher
+// returned, which the caller runs.
+func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connector, *outcomes.Publisher, error) {
 	table := peers.NewTable()
 	last := func(ctx context.Context, subject string) (uint64, error) {
 		_, seq, _, err := d.Store.Last(ctx, subject)
 		return seq, err
 	}
 	if err := table.Follow(ctx, d.JS, EventsStream, d.Keys, last, d.Log); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	published, err := outcomes.NewPublisher(d.NC, d.Log)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Rates and peers are the operator's and tenants' own settings, often
 	// on a private network (a rates service, a connector in the same
@@ -55,8 +60,8 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 	r := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, client)
 	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
 	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
-		Stream: d.StreamCredentials, Receivers: locals, Received: received(b.IncomingPayments), Totals: streamTotals{d.Redis}},
-		table, r, d.Ledger, client, d.Log), nil
+		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}},
+		table, r, d.Ledger, client, d.Log), published, nil
 }
 
 // receiverHold is how long a receiver found is used without reading it
@@ -110,8 +115,10 @@ func (l *receivers) find(ctx context.Context, id uuid.UUID) (connector.Local, bo
 		return connector.Local{}, false, err
 	}
 	if ip != nil {
-		return l.local(id, ledger.Incoming, ip.TenantID, ip.AssetID, ip.ID,
+		local, found, err := l.local(id, ledger.Incoming, ip.TenantID, ip.AssetID, ip.ID,
 			ip.State == incomingpayment.StateCompleted || ip.State == incomingpayment.StateExpired)
+		local.ExpiresAt = ip.ExpiresAt
+		return local, found, err
 	}
 	wa, err := l.read.WalletAddress(ctx, id.String(), nil)
 	if err != nil || wa == nil {
@@ -131,23 +138,6 @@ func (l *receivers) local(id uuid.UUID, kind ledger.AccountType, tenantID, asset
 	}
 	return connector.Local{Account: ledger.Account{ID: id, Type: kind, AssetID: assetUUID, Ledger: a.Ledger}, Asset: a,
 		TenantID: tenantID, IncomingPaymentID: incomingPaymentID, Closed: closed}, true, nil
-}
-
-// received tells an incoming payment what it received; the packet's id is
-// the command's, so a packet is recorded once.
-func received(h *incomingpayment.Handler) connector.Received {
-	return func(ctx context.Context, id string, amount uint64, packetID uuid.UUID) error {
-		_, err := h.Receive(ctx, commands.ReceiveIncomingPayment{
-			Meta:              commands.Meta{ID: packetID.String(), CorrelationID: packetID.String(), Actor: commands.Actor{Operator: true}},
-			IncomingPaymentID: id, Amount: amount,
-		})
-		if errors.Is(err, handlers.ErrContended) {
-			// Not the payment's decision: the sender may send the packet
-			// again.
-			return fmt.Errorf("incoming payment %s contended: %v", id, err)
-		}
-		return err
-	}
 }
 
 // streamTotalsTTL is how long a connection's total is kept after its last

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rafiki-go/rafiki/connector/outcomes"
 	"github.com/rafiki-go/rafiki/projections"
 )
 
@@ -80,6 +81,20 @@ func WaiterCheck(w *projections.Waiter) Check {
 			return fmt.Errorf("not following projection checkpoints")
 		}
 		return nil
+	}}
+}
+
+// OutcomesCheck tells what the connector holds of packet outcomes not sent
+// yet and has had to drop; neither fails it, since the connector serves
+// packets without NATS and the ledger keeps the money (see
+// docs/OPERATIONS.md).
+func OutcomesCheck(p *outcomes.Publisher) Check {
+	return Check{Name: "packet_outcomes", Run: func(context.Context) error {
+		s := p.Stats()
+		if s.Pending == 0 && s.Dropped == 0 {
+			return nil
+		}
+		return Note(fmt.Sprintf("%d incoming payments waiting to be told, %d packets dropped since start", s.Pending, s.Dropped))
 	}}
 }
 

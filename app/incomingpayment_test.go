@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/adminclient"
-	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -206,11 +206,12 @@ func TestIncomingPaymentsEndToEnd(t *testing.T) {
 		t.Fatalf("payments into %s: %v", other.ID, got)
 	}
 
-	// Money arriving completes it at its amount.
+	// Money arriving completes it at its amount: the ledger's account
+	// credited, the worker told, as the connector does.
 	payments, waiter := s.running.Backend.IncomingPayments, s.running.Backend.Waiter
 	receive := func(id string, amount uint64) {
 		t.Helper()
-		res, err := payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: commands.Meta{ID: uuid.NewString()}, IncomingPaymentID: id, Amount: amount})
+		res, err := payments.RecordReceived(ctx, credit(t, s, id, amount), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,4 +248,32 @@ func TestIncomingPaymentsEndToEnd(t *testing.T) {
 		_, err := getIncomingPayment(ctx, op, gone.ID)
 		return code(t, err) == "NOT_FOUND"
 	}, "payment %s not deleted", gone.ID)
+}
+
+// credit puts money in an incoming payment's ledger account, as a fulfilled
+// packet does, opening the account when it has none; it answers the
+// payment's tenant.
+func credit(t *testing.T, s *system, id string, amount uint64) string {
+	t.Helper()
+	ctx := context.Background()
+	p, err := s.running.Backend.Read.IncomingPayment(ctx, id, nil)
+	if err != nil || p == nil {
+		t.Fatalf("incoming payment %s: %v", id, err)
+	}
+	a, err := s.running.Backend.Read.Asset(ctx, p.AssetID, nil)
+	if err != nil || a == nil {
+		t.Fatalf("asset %s: %v", p.AssetID, err)
+	}
+	l := s.running.Deps.Ledger
+	account := ledger.Account{ID: uuid.MustParse(id), Type: ledger.Incoming, AssetID: uuid.MustParse(a.ID), Ledger: a.Ledger}
+	if err := l.CreateAssetAccounts(ctx, account.AssetID, a.Ledger); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateLiquidityAccount(ctx, account); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: account, Amount: amount}); err != nil {
+		t.Fatal(err)
+	}
+	return p.TenantID
 }

@@ -142,10 +142,20 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.Servers.Handle(OpenPaymentsListener, op)
-		conn, err := NewConnector(work, deps, r.Backend)
+		conn, published, err := NewConnector(work, deps, r.Backend)
 		if err != nil {
 			return err
 		}
+		// Stopped after the listeners, so that it sends what their last
+		// packets brought.
+		r.background.Go(func() { published.Run(work) })
+		// Packets need the databases, not NATS: the connector serves on
+		// while NATS is out of reach.
+		connectorChecks := []Check{OutcomesCheck(published)}
+		if deps.Pool != nil {
+			connectorChecks = append(connectorChecks, PostgresCheck(deps.Pool))
+		}
+		r.Servers.SetHealth(ConnectorListener, NewHealth(connectorChecks...))
 		r.Servers.Handle(ConnectorListener, conn)
 	}
 	return nil

@@ -121,14 +121,15 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, co
 func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	g, _ := NewGrants(d)
-	payments := incomingpayment.NewHandler(d.Store, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
+	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
 	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands",
 		PoisonSubject: commands.PoisonSubject, Log: d.Log,
 		Handlers: map[string]commands.Handler{
-			commands.ExpireWithdrawalSubject:      l.ExpireWithdrawal,
-			commands.CompleteTransferSubject:      l.CompleteTransfer,
-			commands.ExpireInteractionSubject:     g.ExpireInteraction,
-			commands.ExpireIncomingPaymentSubject: payments.Expire,
+			commands.ExpireWithdrawalSubject:       l.ExpireWithdrawal,
+			commands.CompleteTransferSubject:       l.CompleteTransfer,
+			commands.ExpireInteractionSubject:      g.ExpireInteraction,
+			commands.ExpireIncomingPaymentSubject:  payments.Expire,
+			commands.ReceiveIncomingPaymentSubject: payments.Receive,
 		}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -206,7 +207,7 @@ func killSelf() error {
 
 // NewBackend builds the backend's handlers on open connections.
 func NewBackend(d *Deps) *Backend {
-	read := readmodel.NewReader(d.Pool)
+	read := readmodel.NewReader(d.Pool, d.Ledger)
 	waiter := projections.NewWaiter(d.Pool, d.Log)
 	liquidityHandler := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	if d.Config.Failpoint == FailpointLiquidityAfterRequest {
@@ -219,7 +220,7 @@ func NewBackend(d *Deps) *Backend {
 		WalletAddresses:  walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:        liquidityHandler,
-		IncomingPayments: incomingpayment.NewHandler(d.Store, d.Config.IncomingPaymentExpiryMax, d.Enqueue),
+		IncomingPayments: incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue),
 		Read:             read,
 		Waiter:           waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{

@@ -57,12 +57,20 @@ type CompleteIncomingPayment struct {
 	IncomingPaymentID string
 }
 
-// ReceiveIncomingPayment records money that arrived for an incoming
-// payment.
+// ReceiveIncomingPaymentSubject carries a ReceiveIncomingPayment from the
+// connector.
+const ReceiveIncomingPaymentSubject = "commands.incoming_payment.receive"
+
+// ReceiveIncomingPayment tells that Packets fulfilled packets brought
+// Amount to an incoming payment since the connector last told it. The
+// payment records what the ledger holds for it, which these lower bound:
+// a message lost or repeated changes nothing the next one does not bring
+// right.
 type ReceiveIncomingPayment struct {
-	Meta
-	IncomingPaymentID string
-	Amount            uint64
+	TenantID          string `json:"tenantId"`
+	IncomingPaymentID string `json:"incomingPaymentId"`
+	Packets           uint64 `json:"packets"`
+	Amount            uint64 `json:"amount"`
 }
 
 // ExpireIncomingPayment asks, once the payment's expiry has passed, to

@@ -37,11 +37,12 @@ type Config struct {
 	// minute (Rafiki's 10,000).
 	RatePerMinute int
 	// Stream makes and opens the STREAM credentials this instance hands
-	// out; packets to them go to Receivers instead of a peer, recorded by
-	// Received and counted per connection in Totals.
+	// out; packets to them go to Receivers instead of a peer, what they
+	// bring to incoming payments told to Outcomes, and counted per
+	// connection in Totals.
 	Stream    *stream.Credentials
 	Receivers Receivers
-	Received  Received
+	Outcomes  Outcomes
 	Totals    Totals
 }
 

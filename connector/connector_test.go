@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/connector"
 	"github.com/rafiki-go/rafiki/connector/ilp"
@@ -40,6 +38,7 @@ var (
 	walletAddressID   = uuid.MustParse("00000000-0000-4000-8000-0000000000b1")
 	incomingPaymentID = uuid.MustParse("00000000-0000-4000-8000-0000000000b2")
 	closedPaymentID   = uuid.MustParse("00000000-0000-4000-8000-0000000000b3")
+	expiredPaymentID  = uuid.MustParse("00000000-0000-4000-8000-0000000000b4")
 )
 
 // localReceivers are the instance's STREAM receivers as the test sets them
@@ -49,7 +48,6 @@ type localReceivers struct {
 	mu       sync.Mutex
 	byID     map[uuid.UUID]connector.Local
 	recorded []uint64
-	refuse   string
 	totals   map[string]uint64
 }
 
@@ -60,17 +58,10 @@ func (l *localReceivers) Receiver(_ context.Context, id uuid.UUID) (connector.Lo
 	return r, ok, nil
 }
 
-func (l *localReceivers) received(_ context.Context, _ string, amount uint64, _ uuid.UUID) error {
+func (l *localReceivers) Received(_, _ string, amount uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch l.refuse {
-	case "refused":
-		return apperr.E(apperr.Conflict, "the payment takes no more")
-	case "unreachable":
-		return errors.New("the event store did not answer")
-	}
 	l.recorded = append(l.recorded, amount)
-	return nil
 }
 
 func (l *localReceivers) Add(_ context.Context, connectionID string, amount uint64) (uint64, error) {
@@ -257,25 +248,27 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 	r.locals = &localReceivers{byID: map[uuid.UUID]connector.Local{}, totals: map[string]uint64{}}
 	for _, p := range []struct {
 		id      uuid.UUID
-		kind    ledger.AccountType
-		assetID string
-		closed  bool
-		payment bool
+		kind      ledger.AccountType
+		assetID   string
+		closed    bool
+		payment   bool
+		expiresAt time.Time
 	}{
-		{walletAddressID, ledger.WebMonetization, r.usd, false, false},
-		{incomingPaymentID, ledger.Incoming, r.eur, false, true},
-		{closedPaymentID, ledger.Incoming, r.usd, true, true},
+		{walletAddressID, ledger.WebMonetization, r.usd, false, false, time.Time{}},
+		{incomingPaymentID, ledger.Incoming, r.eur, false, true, time.Now().Add(time.Hour)},
+		{closedPaymentID, ledger.Incoming, r.usd, true, true, time.Now().Add(time.Hour)},
+		{expiredPaymentID, ledger.Incoming, r.usd, false, true, time.Now().Add(-time.Millisecond)},
 	} {
 		local := connector.Local{Account: ledger.Account{ID: p.id, Type: p.kind, AssetID: uuid.MustParse(p.assetID), Ledger: ledgers[p.assetID]},
 			Asset:    peers.Asset{ID: p.assetID, Code: map[string]string{r.usd: "USD", r.eur: "EUR"}[p.assetID], Scale: 2, Ledger: ledgers[p.assetID]},
-			TenantID: tenantID, Closed: p.closed}
+			TenantID: tenantID, Closed: p.closed, ExpiresAt: p.expiresAt}
 		if p.payment {
 			local.IncomingPaymentID = p.id.String()
 		}
 		r.locals.byID[p.id] = local
 	}
 	conn := connector.New(connector.Config{ILPAddress: "test.rafiki", RatePerMinute: ratePerMinute,
-		Stream: r.creds, Receivers: r.locals, Received: r.locals.received, Totals: r.locals}, table,
+		Stream: r.creds, Receivers: r.locals, Outcomes: r.locals, Totals: r.locals}, table,
 		rates.New(ratesServer.URL, nil, time.Minute, ratesServer.Client()), l, http.DefaultClient, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(conn)
 	t.Cleanup(srv.Close)
@@ -579,27 +572,20 @@ func TestReceiving(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		prepare func() ilp.Prepare
-		refuse  string
 		code    string
 	}{
 		{"a closed incoming payment", func() ilp.Prepare {
 			return r.streamSender(t, stream.Tag{ID: closedPaymentID}).prepare(t, 10, 10, false)
-		}, "", ilp.CodeUnreachable},
-		{"a receiver that does not exist", func() ilp.Prepare { return r.streamSender(t, stream.Tag{ID: uuid.New()}).prepare(t, 10, 10, false) }, "", ilp.CodeUnreachable},
-		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, "", ilp.CodeWrongCondition},
-		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, "", ilp.CodeInsufficientDestinationAmount},
-		{"the payment takes no more", func() ilp.Prepare {
-			return r.streamSender(t, stream.Tag{ID: incomingPaymentID}).prepare(t, 10, 1, false)
-		}, "refused", ilp.CodeFinalApplicationError},
-		{"the payment out of reach", func() ilp.Prepare {
-			return r.streamSender(t, stream.Tag{ID: incomingPaymentID}).prepare(t, 10, 1, false)
-		}, "unreachable", ilp.CodeInternalError},
-		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, "", ilp.CodeAmountTooLarge},
+		}, ilp.CodeUnreachable},
+		{"an incoming payment past its expiry", func() ilp.Prepare {
+			return r.streamSender(t, stream.Tag{ID: expiredPaymentID}).prepare(t, 10, 10, false)
+		}, ilp.CodeUnreachable},
+		{"a receiver that does not exist", func() ilp.Prepare { return r.streamSender(t, stream.Tag{ID: uuid.New()}).prepare(t, 10, 10, false) }, ilp.CodeUnreachable},
+		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, ilp.CodeWrongCondition},
+		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, ilp.CodeInsufficientDestinationAmount},
+		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, ilp.CodeAmountTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r.locals.mu.Lock()
-			r.locals.refuse = c.refuse
-			r.locals.mu.Unlock()
 			before := sender()
 			rejectCode(t, r.send(t, "token-a", c.prepare()), c.code)
 			if after := sender(); after != before {

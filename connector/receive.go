@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/connector/stream"
@@ -29,6 +29,14 @@ type Local struct {
 	// Closed receivers take no more money: a completed or expired incoming
 	// payment, a deactivated wallet address.
 	Closed bool
+	// ExpiresAt, when set, closes the receiver from then on: an incoming
+	// payment expires then, whether or not its expiry was recorded yet.
+	ExpiresAt time.Time
+}
+
+// open tells whether the receiver takes money at now.
+func (l Local) open(now time.Time) bool {
+	return !l.Closed && (l.ExpiresAt.IsZero() || now.Before(l.ExpiresAt))
 }
 
 // Receivers finds what a tag names.
@@ -36,10 +44,12 @@ type Receivers interface {
 	Receiver(ctx context.Context, id uuid.UUID) (Local, bool, error)
 }
 
-// Received records what an incoming payment received (its handler's
-// Receive); packetID names the packet, so that recording it again records
-// nothing.
-type Received func(ctx context.Context, incomingPaymentID string, amount uint64, packetID uuid.UUID) error
+// Outcomes learns what fulfilled packets brought to incoming payments,
+// once the ledger posted the money: the payments record it later, off the
+// packet's path, so Received must not block.
+type Outcomes interface {
+	Received(tenantID, incomingPaymentID string, amount uint64)
+}
 
 // Totals keeps what each STREAM connection received, for receipts.
 type Totals interface {
@@ -62,7 +72,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	if err != nil {
 		return nil, true, fmt.Errorf("receiver %s: %w", tag.ID, err)
 	}
-	if !found || (to.Closed && p.Amount > 0) {
+	if !found || (!to.open(c.now()) && p.Amount > 0) {
 		return nil, true, refuse(ilp.CodeUnreachable, "unknown destination account")
 	}
 	if err := c.admit(from, p); err != nil {
@@ -85,9 +95,8 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	if err != nil {
 		return nil, true, err
 	}
-	packetID := uuid.New()
 	pending, err := c.transfer(ctx, ledger.TransferRequest{
-		ID: packetID, Source: src, Destination: to.Account,
+		ID: uuid.New(), Source: src, Destination: to.Account,
 		SourceAmount: p.Amount, DestinationAmount: incoming.Amount, Timeout: twoPhaseTimeout,
 	}, to.Asset)
 	if err != nil {
@@ -98,24 +107,11 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 		c.log.Error("receiving failed", "receiver", tag.ID, "err", err)
 		return incoming.TemporaryDecline(), true, nil
 	}
-	if to.IncomingPaymentID != "" {
-		if err := c.cfg.Received(ctx, to.IncomingPaymentID, incoming.Amount, packetID); err != nil {
-			if err := c.settle(ctx, pending, false); err != nil {
-				return nil, true, err
-			}
-			// The payment refusing the money (completed, expired, more
-			// than it asked for) ends the connection; failing to record
-			// it is the sender's to try again.
-			if refused(err) {
-				c.log.Info("incoming payment refused the money", "incoming_payment", to.IncomingPaymentID, "err", err)
-				return incoming.FinalDecline(), true, nil
-			}
-			c.log.Error("incoming payment's receipt not recorded", "incoming_payment", to.IncomingPaymentID, "err", err)
-			return incoming.TemporaryDecline(), true, nil
-		}
-	}
 	if err := c.settle(ctx, pending, true); err != nil {
 		return nil, true, err
+	}
+	if to.IncomingPaymentID != "" {
+		c.cfg.Outcomes.Received(to.TenantID, to.IncomingPaymentID, incoming.Amount)
 	}
 	total, err := c.cfg.Totals.Add(ctx, incoming.ConnectionID, incoming.Amount)
 	if err != nil {
@@ -124,13 +120,4 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 		total = incoming.Amount
 	}
 	return incoming.Accept(total), true, nil
-}
-
-// refused tells a decision of the payment from a failure to reach it.
-func refused(err error) bool {
-	switch apperr.KindOf(err) {
-	case apperr.InvalidInput, apperr.Conflict, apperr.Forbidden, apperr.NotFound, apperr.Duplicate:
-		return true
-	}
-	return false
 }

@@ -230,7 +230,12 @@ func (s *IncomingPayments) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Authorization") == "" {
-		received := amountJSON{Value: strconv.FormatUint(p.Received, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
+		total, err := s.read.Received(r.Context(), p.ID, p.Received)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		received := amountJSON{Value: strconv.FormatUint(total, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 		body, _ := json.Marshal(struct {
 			ReceivedAmount amountJSON `json:"receivedAmount"`
 			AuthServer     string     `json:"authServer"`
@@ -312,8 +317,9 @@ func (s *IncomingPayments) payment(walletAddress string, p incomingpayment.State
 	return out
 }
 
-// answer writes the payment as its events leave it, with its STREAM
-// credentials when withMethods and it can still receive.
+// answer writes the payment as its events leave it, with what the ledger
+// holds as received, and its STREAM credentials when withMethods and it
+// can still receive.
 func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id string, withMethods bool, status int) {
 	p, found, err := s.payments.Load(r.Context(), id)
 	if err != nil || !found {
@@ -323,6 +329,10 @@ func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id str
 	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
 	if err != nil || wa == nil {
 		s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s", p.WalletAddressID)))
+		return
+	}
+	if p.Received, err = s.read.Received(r.Context(), p.ID, p.Received); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	out := s.payment(wa.Address, p)

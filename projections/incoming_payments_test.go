@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
@@ -22,6 +24,11 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 	"github.com/rafiki-go/rafiki/testkit"
 )
+
+// ledgerTotals is what the ledger received for each payment's account.
+type ledgerTotals map[uuid.UUID]uint64
+
+func (l ledgerTotals) TotalReceived(_ context.Context, id uuid.UUID) (uint64, error) { return l[id], nil }
 
 // TestIncomingPaymentsProjectionAppliesEveryEvent drives incoming payments
 // through every event with the handler, reads the read model after each
@@ -50,7 +57,7 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 	waiter := projections.NewWaiter(pool, log)
 	go waiter.Run(runCtx)
 	go projections.NewRunner(pool, n.JS, "EVENTS", p, log).Run(runCtx)
-	read := readmodel.NewReader(pool)
+	read := readmodel.NewReader(pool, nil)
 
 	cmds := 0
 	meta := func(a commands.Actor) commands.Meta {
@@ -77,7 +84,12 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 		}
 		was = append(was, id)
 	}
-	payments := incomingpayment.NewHandler(store, time.Hour, func(context.Context, string, string, time.Time, any) error { return nil })
+	credited := ledgerTotals{}
+	payments := incomingpayment.NewHandler(store, credited, time.Hour, func(context.Context, string, string, time.Time, any) error { return nil })
+	receive := func(id string, amount uint64) (handlers.Result, error) {
+		credited[uuid.MustParse(id)] += amount
+		return payments.RecordReceived(ctx, tenantID, id)
+	}
 
 	var last uint64
 	wrote := func(res handlers.Result, err error) {
@@ -140,9 +152,9 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 	}
 	wrote(payments.Approve(ctx, commands.ApproveIncomingPayment{Meta: meta(owner), IncomingPaymentID: paid}))
 	wrote(payments.Update(ctx, commands.UpdateIncomingPayment{Meta: meta(owner), IncomingPaymentID: paid, Metadata: json.RawMessage(`{"order":8}`)}))
-	wrote(payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: meta(operator), IncomingPaymentID: paid, Amount: 60}))
+	wrote(receive(paid, 60))
 	check(paid, `PROCESSING EUR/3 100/60 {"order": 8} approved=true cancelled=false -`)
-	wrote(payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: meta(operator), IncomingPaymentID: paid, Amount: 40}))
+	wrote(receive(paid, 40))
 	check(paid, `COMPLETED EUR/3 100/100 {"order": 8} approved=true cancelled=false -`)
 
 	cancelled := create(was[1], 0, time.Hour, events.InitiatedByOpenPayments)
@@ -154,7 +166,7 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 	// Expired with money it stays; without, it is deleted.
 	kept := create(was[0], 0, 300*time.Millisecond, events.InitiatedByCard)
 	gone := create(was[1], 0, 300*time.Millisecond, events.InitiatedByAdmin)
-	wrote(payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: meta(operator), IncomingPaymentID: kept, Amount: 5}))
+	wrote(receive(kept, 5))
 	for _, id := range []string{kept, gone} {
 		for try := 0; ; try++ {
 			wait, err := payments.Expire(ctx, []byte(`{"IncomingPaymentID":"`+id+`"}`))
@@ -222,7 +234,7 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 	// More payments, so that enough creations are stored twice below.
 	for i := range 5 {
 		id := create(was[i%2], uint64(10+i), time.Hour, events.InitiatedByAdmin)
-		wrote(payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: meta(operator), IncomingPaymentID: id, Amount: uint64(i + 1)}))
+		wrote(receive(id, uint64(i + 1)))
 	}
 
 	// Every event applied again, redelivered or stored twice, changes

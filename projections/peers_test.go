@@ -91,7 +91,7 @@ func peersSetup(t *testing.T) *peersEnv {
 	waiter := projections.NewWaiter(pool, log)
 	go waiter.Run(ctx)
 	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Peers{Secrets: keys}, log).Run(ctx)
-	e := &peersEnv{t: t, nats: n, pool: pool, read: readmodel.NewReader(pool), waiter: waiter,
+	e := &peersEnv{t: t, nats: n, pool: pool, read: readmodel.NewReader(pool, nil), waiter: waiter,
 		assets: asset.NewHandler(store, notInUse), peers: peer.NewHandler(sealing), keys: keys}
 	tenants := tenant.NewHandler(sealing, peersOperator.TenantID, "test.rafiki")
 	for _, id := range []string{peersTenantA, peersTenantB} {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rafiki-go/rafiki/ledger"
 )
 
 // IncomingPayment is a row of the incoming payments read model.
@@ -73,7 +75,64 @@ func (r *Reader) IncomingPayment(ctx context.Context, id string, tenantScope *st
 	if err != nil {
 		return nil, fmt.Errorf("incoming payment %s: %w", id, err)
 	}
+	if p.ReceivedAmount, err = r.Received(ctx, p.ID, p.ReceivedAmount); err != nil {
+		return nil, err
+	}
 	return &p, nil
+}
+
+// Received is what the ledger holds as received by an incoming payment, or
+// recorded, the payment's own record when the ledger has no account for it
+// or the reader no ledger.
+func (r *Reader) Received(ctx context.Context, id string, recorded uint64) (uint64, error) {
+	if r.ledger == nil {
+		return recorded, nil
+	}
+	account, err := uuid.Parse(id)
+	if err != nil {
+		return 0, fmt.Errorf("incoming payment id %q: %w", id, err)
+	}
+	total, err := r.ledger.TotalReceived(ctx, account)
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		return recorded, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("received by incoming payment %s: %w", id, err)
+	}
+	return total, nil
+}
+
+// received sets what each payment received from the ledger, in one request
+// when every payment has an account there.
+func (r *Reader) received(ctx context.Context, ps []IncomingPayment) error {
+	if r.ledger == nil || len(ps) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(ps))
+	for i, p := range ps {
+		id, err := uuid.Parse(p.ID)
+		if err != nil {
+			return fmt.Errorf("incoming payment id %q: %w", p.ID, err)
+		}
+		ids[i] = id
+	}
+	totals, err := r.ledger.TotalsReceived(ctx, ids)
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		// Some were never paid: each is asked on its own.
+		for i := range ps {
+			if ps[i].ReceivedAmount, err = r.Received(ctx, ps[i].ID, ps[i].ReceivedAmount); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("received by incoming payments: %w", err)
+	}
+	for i := range ps {
+		ps[i].ReceivedAmount = totals[i]
+	}
+	return nil
 }
 
 // IncomingPayments lists incoming payments but deleted ones, as f narrows
@@ -89,7 +148,14 @@ func (r *Reader) IncomingPayments(ctx context.Context, f IncomingPaymentFilter, 
 			AND (cardinality($3::text[]) = 0 OR initiated_by = ANY($3::text[])) AND NOT (initiated_by = ANY($4::text[]))
 			AND ($5::text IS NULL OR client = $5::text)`,
 		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.InitiatedByIn), nonNil(f.InitiatedByNotIn), f.Client}}
-	return pageOf(ctx, r.pool, q, p, scanIncomingPayment)
+	rows, info, err := pageOf(ctx, r.pool, q, p, scanIncomingPayment)
+	if err != nil {
+		return nil, PageInfo{}, err
+	}
+	if err := r.received(ctx, rows); err != nil {
+		return nil, PageInfo{}, err
+	}
+	return rows, info, nil
 }
 
 // nonNil makes an absent list an empty array rather than NULL.

@@ -15,14 +15,25 @@ import (
 
 // Reader runs queries on the read-model database.
 type Reader struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	ledger Ledger
 }
 
-func NewReader(pool *pgxpool.Pool) *Reader {
+// Ledger is what the reader asks the ledger (package ledger's Ledger): what
+// accounts received.
+type Ledger interface {
+	TotalsReceived(ctx context.Context, ids []uuid.UUID) ([]uint64, error)
+	TotalReceived(ctx context.Context, id uuid.UUID) (uint64, error)
+}
+
+// NewReader reads the read models in pool, and what incoming payments
+// received from l: money moves in the ledger, and a payment's events record
+// it a moment later. Without l, the payments' own records answer.
+func NewReader(pool *pgxpool.Pool, l Ledger) *Reader {
 	if pool == nil {
 		panic("readmodel: NewReader needs a pool")
 	}
-	return &Reader{pool: pool}
+	return &Reader{pool: pool, ledger: l}
 }
 
 // Page asks for one page of a list, Relay style: cursors are row ids, rows

@@ -6,13 +6,17 @@ import (
 )
 
 // decideComplete completes a PENDING or PROCESSING payment, whatever it
-// received.
-func decideComplete(s State, c commands.CompleteIncomingPayment) ([]events.Event, error) {
+// received, after recording what the ledger holds for it (total).
+func decideComplete(s State, c commands.CompleteIncomingPayment, total uint64) ([]events.Event, error) {
 	if err := visible(s, c.Actor); err != nil {
 		return nil, err
 	}
 	if !s.Open() {
 		return nil, errWrongState()
 	}
-	return []events.Event{&events.IncomingPaymentCompleted{}}, nil
+	out := caughtUp(s, total)
+	if completes(out) {
+		return out, nil
+	}
+	return append(out, &events.IncomingPaymentCompleted{}), nil
 }

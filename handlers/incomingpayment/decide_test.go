@@ -160,18 +160,16 @@ func TestDecideChanges(t *testing.T) {
 			return decideCancel(s, commands.CancelIncomingPayment{Meta: meta(a), Reason: reason})
 		}
 	}
-	complete := func(a commands.Actor) decision {
+	complete := func(a commands.Actor, total uint64) decision {
 		return func(s State) ([]events.Event, error) {
-			return decideComplete(s, commands.CompleteIncomingPayment{Meta: meta(a)})
+			return decideComplete(s, commands.CompleteIncomingPayment{Meta: meta(a)}, total)
 		}
 	}
-	receive := func(amount uint64, at time.Time) decision {
-		return func(s State) ([]events.Event, error) {
-			return decideReceive(s, commands.ReceiveIncomingPayment{Meta: meta(operator), Amount: amount}, at)
-		}
+	receive := func(total uint64) decision {
+		return func(s State) ([]events.Event, error) { return decideReceive(s, total) }
 	}
-	expire := func(at time.Time) decision {
-		return func(s State) ([]events.Event, error) { return decideExpire(s, at) }
+	expire := func(total uint64, at time.Time) decision {
+		return func(s State) ([]events.Event, error) { return decideExpire(s, total, at) }
 	}
 	evs := func(e ...events.Event) []events.Event { return e }
 	for _, tc := range []struct {
@@ -208,33 +206,45 @@ func TestDecideChanges(t *testing.T) {
 		{"cancel by stranger", pending, cancel(stranger, nil), nil, apperr.NotFound, "unknown payment"},
 		{"cancel unknown", State{}, cancel(owner, nil), nil, apperr.NotFound, "unknown payment"},
 
-		{"complete pending", pending, complete(owner), evs(&events.IncomingPaymentCompleted{}), "", ""},
-		{"complete processing", processing, complete(owner), evs(&events.IncomingPaymentCompleted{}), "", ""},
-		{"complete completed", completed, complete(owner), nil, apperr.Conflict, "wrong state"},
-		{"complete expired", expired, complete(owner), nil, apperr.Conflict, "wrong state"},
-		{"complete deleted", deleted, complete(owner), nil, apperr.NotFound, "unknown payment"},
-		{"complete by stranger", pending, complete(stranger), nil, apperr.NotFound, "unknown payment"},
+		{"complete pending", pending, complete(owner, 0), evs(&events.IncomingPaymentCompleted{}), "", ""},
+		{"complete processing", processing, complete(owner, 40), evs(&events.IncomingPaymentCompleted{}), "", ""},
+		{"complete with money not recorded", processing, complete(owner, 70),
+			evs(&events.IncomingPaymentReceived{Amount: 30, Total: 70}, &events.IncomingPaymentCompleted{}), "", ""},
+		{"complete with its amount not recorded", processing, complete(owner, 100),
+			evs(&events.IncomingPaymentReceived{Amount: 60, Total: 100}, &events.IncomingPaymentCompleted{}), "", ""},
+		{"complete completed", completed, complete(owner, 40), nil, apperr.Conflict, "wrong state"},
+		{"complete expired", expired, complete(owner, 40), nil, apperr.Conflict, "wrong state"},
+		{"complete deleted", deleted, complete(owner, 0), nil, apperr.NotFound, "unknown payment"},
+		{"complete by stranger", pending, complete(stranger, 0), nil, apperr.NotFound, "unknown payment"},
 
-		{"receive first", pending, receive(40, now), evs(&events.IncomingPaymentReceived{Amount: 40, Total: 40}), "", ""},
-		{"receive more", processing, receive(10, now), evs(&events.IncomingPaymentReceived{Amount: 10, Total: 50}), "", ""},
-		{"receive the rest", processing, receive(60, now), evs(&events.IncomingPaymentReceived{Amount: 60, Total: 100}, &events.IncomingPaymentCompleted{}), "", ""},
-		{"receive past the amount", processing, receive(70, now), evs(&events.IncomingPaymentReceived{Amount: 70, Total: 110}, &events.IncomingPaymentCompleted{}), "", ""},
-		{"receive without amount", noAmount, receive(1<<40, now), evs(&events.IncomingPaymentReceived{Amount: 1 << 40, Total: 1 << 40}), "", ""},
-		{"receive approved", approved, receive(1, now), evs(&events.IncomingPaymentReceived{Amount: 1, Total: 1}), "", ""},
-		{"receive overflow", processing, receive(math.MaxUint64-39, now), nil, apperr.InvalidInput, "invalid amount"},
-		{"receive nothing", pending, receive(0, now), nil, apperr.InvalidInput, "invalid amount"},
-		{"receive completed", completed, receive(1, now), nil, apperr.Conflict, "wrong state"},
-		{"receive expired", expired, receive(1, now), nil, apperr.Conflict, "wrong state"},
-		{"receive past expiry", pending, receive(1, later), nil, apperr.Conflict, "wrong state"},
-		{"receive deleted", deleted, receive(1, now), nil, apperr.NotFound, "unknown payment"},
-		{"receive unknown", State{}, receive(1, now), nil, apperr.NotFound, "unknown payment"},
+		{"receive first", pending, receive(40), evs(&events.IncomingPaymentReceived{Amount: 40, Total: 40}), "", ""},
+		{"receive more", processing, receive(50), evs(&events.IncomingPaymentReceived{Amount: 10, Total: 50}), "", ""},
+		{"receive the rest", processing, receive(100), evs(&events.IncomingPaymentReceived{Amount: 60, Total: 100}, &events.IncomingPaymentCompleted{}), "", ""},
+		{"receive past the amount", processing, receive(110), evs(&events.IncomingPaymentReceived{Amount: 70, Total: 110}, &events.IncomingPaymentCompleted{}), "", ""},
+		{"receive without amount", noAmount, receive(1 << 40), evs(&events.IncomingPaymentReceived{Amount: 1 << 40, Total: 1 << 40}), "", ""},
+		{"receive approved", approved, receive(1), evs(&events.IncomingPaymentReceived{Amount: 1, Total: 1}), "", ""},
+		{"receive the most", processing, receive(math.MaxUint64),
+			evs(&events.IncomingPaymentReceived{Amount: math.MaxUint64 - 40, Total: math.MaxUint64}, &events.IncomingPaymentCompleted{}), "", ""},
+		{"receive what is recorded", processing, receive(40), nil, "", ""},
+		{"receive less than recorded", processing, receive(39), nil, "", ""},
+		{"receive nothing", pending, receive(0), nil, "", ""},
+		{"receive completed", completed, receive(41), evs(&events.IncomingPaymentReceived{Amount: 1, Total: 41}), "", ""},
+		{"receive expired", expired, receive(45), evs(&events.IncomingPaymentReceived{Amount: 5, Total: 45}), "", ""},
+		{"receive past expiry", with(pending, func(s *State) { s.ExpiresAt = now.Add(-time.Hour) }), receive(1),
+			evs(&events.IncomingPaymentReceived{Amount: 1, Total: 1}), "", ""},
+		{"receive deleted", deleted, receive(1), nil, apperr.NotFound, "unknown payment"},
+		{"receive unknown", State{}, receive(1), nil, apperr.NotFound, "unknown payment"},
 
-		{"expire pending", pending, expire(later), evs(&events.IncomingPaymentExpired{}), "", ""},
-		{"expire processing", processing, expire(later), evs(&events.IncomingPaymentExpired{}), "", ""},
-		{"expire early", pending, expire(now), nil, apperr.Conflict, "incoming payment expires at 2026-01-02T04:04:05.6789Z"},
-		{"expire completed", completed, expire(later), nil, "", ""},
-		{"expire expired", expired, expire(later), nil, "", ""},
-		{"expire deleted", deleted, expire(later), nil, apperr.NotFound, "unknown payment"},
+		{"expire pending", pending, expire(0, later), evs(&events.IncomingPaymentExpired{}), "", ""},
+		{"expire processing", processing, expire(40, later), evs(&events.IncomingPaymentExpired{}), "", ""},
+		{"expire with money not recorded", pending, expire(30, later),
+			evs(&events.IncomingPaymentReceived{Amount: 30, Total: 30}, &events.IncomingPaymentExpired{}), "", ""},
+		{"expire with its amount not recorded", processing, expire(100, later),
+			evs(&events.IncomingPaymentReceived{Amount: 60, Total: 100}, &events.IncomingPaymentCompleted{}), "", ""},
+		{"expire early", pending, expire(0, now), nil, apperr.Conflict, "incoming payment expires at 2026-01-02T04:04:05.6789Z"},
+		{"expire completed", completed, expire(40, later), nil, "", ""},
+		{"expire expired", expired, expire(40, later), nil, "", ""},
+		{"expire deleted", deleted, expire(0, later), nil, apperr.NotFound, "unknown payment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.decide(tc.state)
@@ -284,7 +294,7 @@ func TestIllegalTransitions(t *testing.T) {
 		{"approved processing", processing, &events.IncomingPaymentApproved{}},
 		{"cancelled approved", approved, &events.IncomingPaymentCancelled{}},
 		{"cancelled completed", completed, &events.IncomingPaymentCancelled{}},
-		{"received completed", completed, &events.IncomingPaymentReceived{Amount: 1, Total: 41}},
+		{"received deleted", deleted, &events.IncomingPaymentReceived{Amount: 1, Total: 1}},
 		{"received a wrong total", processing, &events.IncomingPaymentReceived{Amount: 1, Total: 1}},
 		{"received nothing", processing, &events.IncomingPaymentReceived{Amount: 0, Total: 40}},
 		{"received past uint64", with(processing, func(s *State) { s.Received = math.MaxUint64 }), &events.IncomingPaymentReceived{Amount: 1, Total: 0}},
@@ -300,8 +310,8 @@ func TestIllegalTransitions(t *testing.T) {
 		})
 	}
 	// Within one decision the events are checked in order.
-	if err := checkTransitions(pending, []events.Event{&events.IncomingPaymentCompleted{}, &events.IncomingPaymentReceived{Amount: 1, Total: 1}}); err == nil {
-		t.Fatal("money after completion allowed")
+	if err := checkTransitions(pending, []events.Event{&events.IncomingPaymentCompleted{}, &events.IncomingPaymentCompleted{}}); err == nil {
+		t.Fatal("completed twice in one decision allowed")
 	}
 }
 
@@ -361,15 +371,6 @@ func TestCheckCommands(t *testing.T) {
 			_, err := checkCancel(commands.CancelIncomingPayment{IncomingPaymentID: ">"})
 			return err
 		}, false},
-		{"receive", func() error {
-			_, err := checkReceive(commands.ReceiveIncomingPayment{IncomingPaymentID: paymentIDValue, Amount: 1})
-			return err
-		}, true},
-		{"receive nothing", func() error {
-			_, err := checkReceive(commands.ReceiveIncomingPayment{IncomingPaymentID: paymentIDValue})
-			return err
-		}, false},
-		{"receive id empty", func() error { _, err := checkReceive(commands.ReceiveIncomingPayment{Amount: 1}); return err }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.check()

@@ -3,6 +3,7 @@ package incomingpayment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,31 +15,43 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/ledger"
 )
 
 // Enqueue puts work that can wait on the command queue, to run at at, not
 // before; id makes a second enqueue of the same work a duplicate.
 type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
 
+// Totals reads what the ledger received for an incoming payment, whose
+// account has its id: the ledger, not the events, holds the money, and
+// every payment's record of it catches up with the ledger.
+type Totals interface {
+	TotalReceived(ctx context.Context, id uuid.UUID) (uint64, error)
+}
+
 // Handler runs incoming payment commands against the event store.
 type Handler struct {
 	store     handlers.Store
+	totals    Totals
 	expiryMax time.Duration
 	enqueue   Enqueue
 	// The wallet address and asset a payment is made in, read as wallet
 	// address creation reads its tenant and asset.
 	walletAddresses *handlers.StateCache[walletaddress.State]
 	assets          *handlers.StateCache[asset.State]
+	// Payments as money reaching them leaves them (RecordReceived).
+	payments *handlers.StateCache[State]
 }
 
-// NewHandler builds a handler; expiryMax is INCOMING_PAYMENT_EXPIRY_MAX_MS,
-// enqueue schedules each payment's expiry.
-func NewHandler(store handlers.Store, expiryMax time.Duration, enqueue Enqueue) *Handler {
-	if store == nil || enqueue == nil || expiryMax <= 0 {
-		panic("incomingpayment: NewHandler needs a store, a command queue and a maximum expiry")
+// NewHandler builds a handler; totals is the ledger, expiryMax
+// INCOMING_PAYMENT_EXPIRY_MAX_MS, enqueue schedules each payment's expiry.
+func NewHandler(store handlers.Store, totals Totals, expiryMax time.Duration, enqueue Enqueue) *Handler {
+	if store == nil || totals == nil || enqueue == nil || expiryMax <= 0 {
+		panic("incomingpayment: NewHandler needs a store, the ledger, a command queue and a maximum expiry")
 	}
-	return &Handler{store: store, expiryMax: expiryMax, enqueue: enqueue,
-		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+	return &Handler{store: store, totals: totals, expiryMax: expiryMax, enqueue: enqueue,
+		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve),
+		payments: handlers.NewStateCache(Evolve)}
 }
 
 // Subject is where an incoming payment's events live.
@@ -163,18 +176,81 @@ func (h *Handler) Complete(ctx context.Context, c commands.CompleteIncomingPayme
 	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
 		return handlers.Result{}, err
 	}
-	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) { return decideComplete(s, c) })
-}
-
-// Receive records money that arrived for an incoming payment.
-func (h *Handler) Receive(ctx context.Context, c commands.ReceiveIncomingPayment) (handlers.Result, error) {
-	c, err := checkReceive(c)
+	total, err := h.received(ctx, c.IncomingPaymentID)
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) {
-		return decideReceive(s, c, time.Now())
+	return h.execute(ctx, c.Meta, c.IncomingPaymentID, func(s State) ([]events.Event, error) { return decideComplete(s, c, total) })
+}
+
+// Receive runs a ReceiveIncomingPayment from the command queue: the
+// payment records what the ledger holds for it. A payment unknown or
+// deleted has nothing to record: the command is unprocessable, and kept
+// aside with the money it tells of, which stays in the ledger.
+func (h *Handler) Receive(ctx context.Context, data []byte) (retryAfter time.Duration, err error) {
+	var c commands.ReceiveIncomingPayment
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, fmt.Errorf("%w: receive incoming payment %q: %w", commands.ErrUnprocessable, data, err)
+	}
+	_, err = h.RecordReceived(ctx, c.TenantID, c.IncomingPaymentID)
+	if kind := apperr.KindOf(err); kind == apperr.NotFound || kind == apperr.InvalidInput {
+		return 0, fmt.Errorf("%w: receive incoming payment %q: %w", commands.ErrUnprocessable, data, err)
+	}
+	return 0, err
+}
+
+// RecordReceived brings what an incoming payment of the tenant received up
+// to what the ledger holds for it, completing it when that reaches its
+// amount. Money arrives in many small steps, each recorded by one of these:
+// the payment's state is kept folded (a payment paid by many packets has
+// many events), and a record that finds the total recorded already, having
+// run before or lost a race to a later total, records nothing.
+func (h *Handler) RecordReceived(ctx context.Context, tenantID, id string) (handlers.Result, error) {
+	id, err := paymentID(id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	t, err := handlers.NewTarget(tenantID, AggregateType, id)
+	if err != nil {
+		return handlers.Result{}, apperr.E(apperr.InvalidInput, "invalid tenant id")
+	}
+	total, err := h.received(ctx, id)
+	if err != nil {
+		return handlers.Result{}, err
+	}
+	command := handlers.CommandInfo{ID: fmt.Sprintf("receive_incoming_payment:%s:%d", id, total)}
+	command.CorrelationID = command.ID
+	return handlers.Retry(ctx, func() (handlers.Result, error) {
+		s, version, err := h.payments.Load(ctx, h.store, t.Subject)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		evs, err := decideReceive(s, total)
+		if err != nil || len(evs) == 0 {
+			return handlers.Result{Sequence: version}, err
+		}
+		if err := checkTransitions(s, evs); err != nil {
+			return handlers.Result{}, err
+		}
+		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, command), command.ID, evs...)
 	})
+}
+
+// received is what the ledger holds for a payment: nothing when its
+// account was never opened (no packet reached it).
+func (h *Handler) received(ctx context.Context, id string) (uint64, error) {
+	account, err := uuid.Parse(id)
+	if err != nil {
+		return 0, fmt.Errorf("incoming payment id %q: %w", id, err)
+	}
+	total, err := h.totals.TotalReceived(ctx, account)
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("received by incoming payment %s: %w", id, err)
+	}
+	return total, nil
 }
 
 // Load reads an incoming payment; found is false when it has no events.
@@ -262,10 +338,14 @@ func (h *Handler) Expire(ctx context.Context, data []byte) (retryAfter time.Dura
 	if wait := time.Until(s.ExpiresAt); wait >= 0 {
 		return wait + time.Millisecond, nil
 	}
+	total, err := h.received(ctx, id)
+	if err != nil {
+		return 0, err
+	}
 	// The command's id is the expiry's whatever the message says, so that
 	// its events' ids are the payment's own.
 	_, err = handlers.Execute(ctx, h.store, t, handlers.CommandInfo{ID: expiryCommandID(id), CorrelationID: c.CorrelationID}, Evolve, func(s State) ([]events.Event, error) {
-		evs, err := decideExpire(s, time.Now())
+		evs, err := decideExpire(s, total, time.Now())
 		if err != nil {
 			return nil, err
 		}

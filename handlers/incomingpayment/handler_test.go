@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
@@ -17,6 +19,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -53,10 +56,34 @@ func (q *queue) commands() []queued {
 	return append([]queued(nil), q.all...)
 }
 
+// received is the ledger as the handler reads it: what each payment's
+// account received.
+type received struct {
+	mu     sync.Mutex
+	totals map[uuid.UUID]uint64
+}
+
+func (r *received) TotalReceived(_ context.Context, id uuid.UUID) (uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	total, ok := r.totals[id]
+	if !ok {
+		return 0, fmt.Errorf("%w: %s", ledger.ErrUnknownAccount, id)
+	}
+	return total, nil
+}
+
+func (r *received) add(id string, amount uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.totals[uuid.MustParse(id)] += amount
+}
+
 type fixture struct {
 	t        *testing.T
 	store    *eventstore.Store
 	queue    *queue
+	ledger   *received
 	payments *incomingpayment.Handler
 	wallets  *walletaddress.Handler
 	wallet   string
@@ -75,7 +102,8 @@ func setup(t *testing.T) *fixture {
 	}
 	t.Cleanup(store.Close)
 	q := &queue{}
-	f := &fixture{t: t, store: store, queue: q, payments: incomingpayment.NewHandler(store, expiryMax, q.enqueue),
+	l := &received{totals: map[uuid.UUID]uint64{}}
+	f := &fixture{t: t, store: store, queue: q, ledger: l, payments: incomingpayment.NewHandler(store, l, expiryMax, q.enqueue),
 		wallets: walletaddress.NewHandler(store, "https://op.example")}
 	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{
 		Meta: f.meta(operator), TenantID: tenantID, APISecret: "secret",
@@ -146,8 +174,8 @@ func TestRetriesAnswerTheFirstResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	receive := commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: id, Amount: 30}
-	received, err := f.payments.Receive(ctx, receive)
+	f.ledger.add(id, 30)
+	got, err := f.payments.RecordReceived(ctx, tenantID, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +200,8 @@ func TestRetriesAnswerTheFirstResult(t *testing.T) {
 	if again, err := f.payments.Approve(ctx, approve); err != nil || again != approved {
 		t.Fatalf("approve retried: %v %v, want %v", again, err, approved)
 	}
-	if again, err := f.payments.Receive(ctx, receive); err != nil || again != received {
-		t.Fatalf("receive retried: %v %v, want %v", again, err, received)
+	if again, err := f.payments.RecordReceived(ctx, tenantID, id); err != nil || again != got {
+		t.Fatalf("receive retried: %v %v, want %v", again, err, got)
 	}
 	if info, err := stream.Info(ctx); err != nil || info.State.LastSeq != before {
 		t.Fatalf("retries stored messages: %v %v", info.State.LastSeq, err)
@@ -211,20 +239,35 @@ func TestIncomingPaymentLifecycle(t *testing.T) {
 	}
 	_, err = f.payments.Cancel(ctx, commands.CancelIncomingPayment{Meta: f.meta(stranger), IncomingPaymentID: id})
 	kind(t, err, apperr.NotFound)
-	if _, err := f.payments.Update(ctx, commands.UpdateIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id, Metadata: json.RawMessage(`{"k": "v"}`)}); err != nil {
+	updated, err := f.payments.Update(ctx, commands.UpdateIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id, Metadata: json.RawMessage(`{"k": "v"}`)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Nothing received, nothing recorded.
+	if res, err := f.payments.RecordReceived(ctx, tenantID, id); err != nil || res.Sequence != updated.Sequence {
+		t.Fatalf("nothing received: %+v %v, want sequence %d", res, err, updated.Sequence)
+	}
 	for _, amount := range []uint64{20, 30} {
-		if _, err := f.payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: id, Amount: amount}); err != nil {
+		f.ledger.add(id, amount)
+		if _, err := f.payments.RecordReceived(ctx, tenantID, id); err != nil {
 			t.Fatal(err)
+		}
+		if s := f.load(id); s.Received != 20 && s.Received != 50 {
+			t.Fatalf("received %d", s.Received)
 		}
 	}
 	s = f.load(id)
 	if s.State != incomingpayment.StateCompleted || s.Received != 50 || string(s.Metadata) != `{"k":"v"}` {
 		t.Fatalf("after the money %+v", s)
 	}
-	_, err = f.payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: id, Amount: 1})
-	kind(t, err, apperr.Conflict)
+	// Money past completion is recorded; the payment stays completed.
+	f.ledger.add(id, 1)
+	if _, err := f.payments.RecordReceived(ctx, tenantID, id); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.load(id); s.State != incomingpayment.StateCompleted || s.Received != 51 {
+		t.Fatalf("after more money %+v", s)
+	}
 	_, err = f.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id})
 	kind(t, err, apperr.Conflict)
 }
@@ -247,7 +290,8 @@ func TestExpiryIsScheduled(t *testing.T) {
 	}
 	soon, soonAt := create(1500 * time.Millisecond)
 	done, _ := create(1500 * time.Millisecond)
-	if _, err := f.payments.Receive(ctx, commands.ReceiveIncomingPayment{Meta: f.meta(operator), IncomingPaymentID: soon, Amount: 5}); err != nil {
+	f.ledger.add(soon, 5)
+	if _, err := f.payments.RecordReceived(ctx, tenantID, soon); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: done}); err != nil {
@@ -313,6 +357,33 @@ func TestExpiryIsScheduled(t *testing.T) {
 	}
 	_, err = f.payments.Approve(ctx, commands.ApproveIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: empty})
 	kind(t, err, apperr.NotFound)
+	// Money for it now cannot be recorded: the command is kept aside.
+	f.ledger.add(empty, 3)
+	if _, err := f.payments.Receive(ctx, []byte(`{"tenantId":"`+tenantID+`","incomingPaymentId":"`+empty+`","packets":1,"amount":3}`)); !errors.Is(err, commands.ErrUnprocessable) {
+		t.Fatalf("money for a deleted payment: %v, want it unprocessable", err)
+	}
+
+	// Money the ledger holds and the payment did not record yet is
+	// recorded when it expires, and keeps it.
+	late, lateAt := create(100 * time.Millisecond)
+	f.ledger.add(late, 7)
+	time.Sleep(time.Until(lateAt) + 10*time.Millisecond)
+	if wait := f.expire(f.queue.commands()[3]); wait != 0 {
+		t.Fatalf("due run waits %v", wait)
+	}
+	if s := f.load(late); s.State != incomingpayment.StateExpired || s.Received != 7 || !s.Live() {
+		t.Fatalf("payment paid unrecorded after expiry %+v", s)
+	}
+	// Its queued message finds nothing more to record.
+	if _, err := f.payments.Receive(ctx, []byte(`{"tenantId":"`+tenantID+`","incomingPaymentId":"`+late+`","packets":1,"amount":7}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.payments.Receive(ctx, []byte(`{"tenantId":"`+stranger.TenantID+`","incomingPaymentId":"`+late+`"}`)); !errors.Is(err, commands.ErrUnprocessable) {
+		t.Fatalf("a payment under another tenant: %v, want it unprocessable", err)
+	}
+	if _, err := f.payments.Receive(ctx, []byte(`{"incomingPaymentId":`)); !errors.Is(err, commands.ErrUnprocessable) {
+		t.Fatalf("a malformed message: %v, want it unprocessable", err)
+	}
 
 	// A command for a payment never stored, or that cannot be read, ends.
 	if _, err := f.payments.Expire(ctx, []byte(`{"IncomingPaymentID":"`+tenantID+`"}`)); err != nil {

@@ -1,30 +1,29 @@
 package incomingpayment
 
 import (
-	"math"
-	"time"
-
-	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 )
 
-// decideReceive records money that arrived for a PENDING or PROCESSING
-// payment not yet past its expiry, and completes it when it has received
-// its incoming amount. The connector sends it; no tenant is checked.
-func decideReceive(s State, c commands.ReceiveIncomingPayment, now time.Time) ([]events.Event, error) {
+// decideReceive brings what a payment received up to the ledger's total for
+// it, completing an open payment that reached its incoming amount. Money
+// that arrived is recorded whatever the payment's state: a packet in flight
+// when it completed or expired still brought it.
+func decideReceive(s State, total uint64) ([]events.Event, error) {
 	if !s.Live() {
 		return nil, errUnknownPayment()
 	}
-	if !s.Open() || !now.Before(s.ExpiresAt) {
-		return nil, errWrongState()
+	return caughtUp(s, total), nil
+}
+
+// caughtUp is what brings the payment to the ledger's total: nothing when
+// its events hold that much already.
+func caughtUp(s State, total uint64) []events.Event {
+	if total <= s.Received {
+		return nil
 	}
-	if c.Amount == 0 || c.Amount > math.MaxUint64-s.Received {
-		return nil, errInvalidAmount()
-	}
-	total := s.Received + c.Amount
-	out := []events.Event{&events.IncomingPaymentReceived{Amount: c.Amount, Total: total}}
-	if s.IncomingAmount != nil && total >= *s.IncomingAmount {
+	out := []events.Event{&events.IncomingPaymentReceived{Amount: total - s.Received, Total: total}}
+	if s.Open() && s.IncomingAmount != nil && total >= *s.IncomingAmount {
 		out = append(out, &events.IncomingPaymentCompleted{})
 	}
-	return out, nil
+	return out
 }

@@ -8,9 +8,9 @@ import (
 )
 
 // checkTransitions asserts that decided events only take the payment along
-// its legal transitions: it is created once, PENDING; money arrives, and
-// it completes or expires, only while PENDING or PROCESSING, money moving it
-// from PENDING to PROCESSING; it is approved or cancelled only while
+// its legal transitions: it is created once, PENDING; it completes or
+// expires only while PENDING or PROCESSING; money arrives in any state, as
+// the ledger tells it, moving it from PENDING to PROCESSING; it is approved or cancelled only while
 // PENDING and neither yet; a deleted payment changes no more. A decision
 // that breaks them is a bug: the handler refuses to append it.
 func checkTransitions(s State, evs []events.Event) error {
@@ -40,7 +40,7 @@ func legal(s State, ev events.Event) error {
 	case *events.IncomingPaymentApproved, *events.IncomingPaymentCancelled:
 		ok = pendingUnactioned
 	case *events.IncomingPaymentReceived:
-		ok = s.Open() && e.Amount > 0 && e.Total == s.Received+e.Amount && e.Total > s.Received
+		ok = e.Amount > 0 && e.Total == s.Received+e.Amount && e.Total > s.Received
 	case *events.IncomingPaymentCompleted, *events.IncomingPaymentExpired:
 		ok = s.Open()
 	default:

@@ -75,17 +75,6 @@ func checkCancel(c commands.CancelIncomingPayment) (commands.CancelIncomingPayme
 	return c, nil
 }
 
-func checkReceive(c commands.ReceiveIncomingPayment) (commands.ReceiveIncomingPayment, error) {
-	var err error
-	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
-		return c, err
-	}
-	if c.Amount == 0 {
-		return c, errInvalidAmount()
-	}
-	return c, nil
-}
-
 func paymentID(v string) (string, error) {
 	id, ok := valid.ID(v)
 	if !ok {

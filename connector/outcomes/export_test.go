@@ -1,0 +1,3 @@
+package outcomes
+
+const PendingMax = pendingMax
