@@ -247,7 +247,7 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 	}
 	r.locals = &localReceivers{byID: map[uuid.UUID]connector.Local{}, totals: map[string]uint64{}}
 	for _, p := range []struct {
-		id      uuid.UUID
+		id        uuid.UUID
 		kind      ledger.AccountType
 		assetID   string
 		closed    bool

@@ -28,7 +28,9 @@ import (
 // ledgerTotals is what the ledger received for each payment's account.
 type ledgerTotals map[uuid.UUID]uint64
 
-func (l ledgerTotals) TotalReceived(_ context.Context, id uuid.UUID) (uint64, error) { return l[id], nil }
+func (l ledgerTotals) TotalReceived(_ context.Context, id uuid.UUID) (uint64, error) {
+	return l[id], nil
+}
 
 // TestIncomingPaymentsProjectionAppliesEveryEvent drives incoming payments
 // through every event with the handler, reads the read model after each
@@ -234,7 +236,7 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 	// More payments, so that enough creations are stored twice below.
 	for i := range 5 {
 		id := create(was[i%2], uint64(10+i), time.Hour, events.InitiatedByAdmin)
-		wrote(receive(id, uint64(i + 1)))
+		wrote(receive(id, uint64(i+1)))
 	}
 
 	// Every event applied again, redelivered or stored twice, changes
