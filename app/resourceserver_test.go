@@ -176,17 +176,22 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, address := range []string{"spec-alice", "spec-bob"} {
-		if _, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": address}); err != nil {
+	jpy, err := createAsset(ctx, s.operator, "JPY", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for address, asset := range map[string]string{"spec-alice": usd.ID, "spec-bob": usd.ID, "spec-carol": jpy.ID} {
+		if _, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": asset, "address": address}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	alice, bob := "http://wallet.test/spec-alice", "http://wallet.test/spec-bob"
+	alice, bob, carol := "http://wallet.test/spec-alice", "http://wallet.test/spec-bob", "http://wallet.test/spec-carol"
 	client, stranger := newOPClient(t), newOPClient(t)
 	all := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"create", "read", "list", "complete"}, "identifier": alice})
 	createOnly := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"create"}, "identifier": alice})
 	onBob := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"create", "read", "list", "complete"}, "identifier": bob})
 	strangers := s.grant(t, stranger, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"read", "list"}, "identifier": alice})
+	onCarol := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"create"}, "identifier": carol})
 	nobody := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"list"}, "identifier": "http://wallet.test/spec-nobody"})
 
 	answers := map[string]json.RawMessage{} // each call's body, by name
@@ -233,6 +238,8 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 	}
 	create("create with incomingAmount", `{"walletAddress":"`+alice+`","incomingAmount":{"value":"7","assetCode":"USD","assetScale":2}}`)
 	create("create with metadata", `{"walletAddress":"`+alice+`","metadata":{"description":"Thanks"}}`)
+	// The spec's amount admits fields besides its own.
+	create("create with an amount with another field", `{"walletAddress":"`+alice+`","incomingAmount":{"value":"7","assetCode":"USD","assetScale":2,"note":"x"}}`)
 	paymentPath := func(p map[string]any) string {
 		return strings.TrimPrefix(p["id"].(string), "http://wallet.test/"+tenant)
 	}
@@ -253,6 +260,8 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 			`{"walletAddress":"` + alice + `","incomingAmount":{"value":"ten","assetCode":"USD","assetScale":2}}`, "/incoming-payments", http.StatusBadRequest},
 		{"create with a zero amount", client, all, http.MethodPost, "/incoming-payments",
 			`{"walletAddress":"` + alice + `","incomingAmount":{"value":"0","assetCode":"USD","assetScale":2}}`, "/incoming-payments", http.StatusBadRequest},
+		{"create with an amount without assetScale", client, onCarol, http.MethodPost, "/incoming-payments",
+			`{"walletAddress":"` + carol + `","incomingAmount":{"value":"1","assetCode":"JPY"}}`, "/incoming-payments", http.StatusBadRequest},
 		{"create expired", client, all, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `","expiresAt":"2020-01-01T00:00:00Z"}`, "/incoming-payments", http.StatusBadRequest},
 
 		{"list", client, all, http.MethodGet, list, "", "/incoming-payments", http.StatusOK},
@@ -304,7 +313,7 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 		}
 	}
 	pageOf("list")
-	if len(page.Result) != 4 || page.Pagination.HasNextPage || page.Pagination.HasPreviousPage || page.Result[3].ID != plain["id"] {
+	if len(page.Result) != 5 || page.Pagination.HasNextPage || page.Pagination.HasPreviousPage || page.Result[4].ID != plain["id"] {
 		t.Fatalf("list: %s", answers["list"])
 	}
 	pageOf("list first 2")
@@ -314,7 +323,7 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 	call(opCall{name: "list the next page", client: client, token: all, method: http.MethodGet, path: list + "&first=2&cursor=" + page.Pagination.EndCursor,
 		specPath: "/incoming-payments", status: http.StatusOK})
 	pageOf("list the next page")
-	if len(page.Result) != 2 || page.Result[1].ID != plain["id"] || !page.Pagination.HasPreviousPage {
+	if len(page.Result) != 2 || page.Result[1].ID != full["id"] || !page.Pagination.HasPreviousPage || !page.Pagination.HasNextPage {
 		t.Fatalf("next page: %s", answers["list the next page"])
 	}
 	call(opCall{name: "list the previous page", client: client, token: all, method: http.MethodGet, path: list + "&last=1&cursor=" + page.Pagination.StartCursor,

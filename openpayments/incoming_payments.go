@@ -58,6 +58,27 @@ type amountJSON struct {
 	AssetScale uint8  `json:"assetScale"`
 }
 
+// amountIn is an amount in a request: value, assetCode and assetScale
+// required, other fields ignored, as the spec's amount (which does not
+// close its properties, unlike the request bodies holding it).
+type amountIn amountJSON
+
+func (a *amountIn) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Value      *string `json:"value"`
+		AssetCode  *string `json:"assetCode"`
+		AssetScale *uint8  `json:"assetScale"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	if in.Value == nil || in.AssetCode == nil || in.AssetScale == nil {
+		return errors.New("an amount has a value, an assetCode and an assetScale")
+	}
+	*a = amountIn{Value: *in.Value, AssetCode: *in.AssetCode, AssetScale: *in.AssetScale}
+	return nil
+}
+
 type ilpMethod struct {
 	Type         string `json:"type"`
 	ILPAddress   string `json:"ilpAddress"`
@@ -100,7 +121,7 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 	}
 	var in struct {
 		WalletAddress  string          `json:"walletAddress"`
-		IncomingAmount *amountJSON     `json:"incomingAmount"`
+		IncomingAmount *amountIn       `json:"incomingAmount"`
 		ExpiresAt      *time.Time      `json:"expiresAt"`
 		Metadata       json.RawMessage `json:"metadata"`
 	}
