@@ -177,9 +177,11 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := readmodel.Page{Descending: true}
+	// A parameter given empty is refused, as the spec's schemas have it,
+	// not taken as absent.
 	for name, size := range map[string]**int{"first": &page.First, "last": &page.Last} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
+		if q.Has(name) {
+			n, err := strconv.Atoi(q.Get(name))
 			if err != nil || n < 1 || n > 100 {
 				writeError(w, http.StatusBadRequest, name+" must be between 1 and 100")
 				return
@@ -191,7 +193,12 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "first and last exclude each other")
 		return
 	}
-	if cursor := q.Get("cursor"); cursor != "" {
+	if q.Has("cursor") {
+		cursor := q.Get("cursor")
+		if cursor == "" {
+			writeError(w, http.StatusBadRequest, "cursor must not be empty")
+			return
+		}
 		if page.Last != nil {
 			page.Before = &cursor
 		} else {
