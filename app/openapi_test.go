@@ -132,6 +132,14 @@ type specAnswer struct {
 	Unlisted bool
 }
 
+// matchesSpec fails t unless the answer matches the spec (checkAnswer).
+func matchesSpec(t *testing.T, doc *openapi3.T, a specAnswer) {
+	t.Helper()
+	if err := checkAnswer(doc, a); err != nil {
+		t.Fatalf("%s %s: the answer does not match the spec: %v\n%s", a.Method, a.Path, err, a.Body)
+	}
+}
+
 // checkAnswer validates an answer's status, Content-Type, headers and body
 // against the operation; a status the operation does not list is checked
 // against the spec's shared response of that status (components.responses),

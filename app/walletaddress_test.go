@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/adminclient"
@@ -74,14 +73,6 @@ func createWalletAddress(ctx context.Context, c *adminclient.Client, input map[s
 	err := c.Do(ctx, `mutation($input: CreateWalletAddressInput!) { createWalletAddress(input: $input) { walletAddress { `+walletAddressFields+` } } }`,
 		map[string]any{"input": input}, &out)
 	return out.CreateWalletAddress.WalletAddress, err
-}
-
-// matchesSpec fails t unless the answer matches the spec (checkAnswer).
-func matchesSpec(t *testing.T, doc *openapi3.T, a specAnswer) {
-	t.Helper()
-	if err := checkAnswer(doc, a); err != nil {
-		t.Fatalf("%s %s: the answer does not match the spec: %v\n%s", a.Method, a.Path, err, a.Body)
-	}
 }
 
 func newJWK(t *testing.T, kid string) map[string]any {
