@@ -94,8 +94,9 @@ func newOPClient(t *testing.T) *opClient {
 }
 
 // send makes a request to publicURL, signed by c unless c is nil, at the
-// listener at listenerURL with publicURL's host, and returns the answer.
-func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token string, body []byte) (int, http.Header, []byte) {
+// listener at listenerURL with publicURL's host, and returns the answer and
+// the request's headers.
+func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token string, body []byte) (int, http.Header, []byte, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, publicURL, bytes.NewReader(body))
 	if err != nil {
@@ -117,6 +118,7 @@ func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token strin
 		t.Fatal(err)
 	}
 	req.URL.Scheme, req.URL.Host = listener.Scheme, listener.Host
+	sent := req.Header.Clone()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header, answer
+	return resp.StatusCode, resp.Header, answer, sent
 }
 
 // grant asks the auth service for a non-interactive grant of access to c
@@ -141,7 +143,7 @@ func (s *system) grant(t *testing.T, c *opClient, tenantID string, access ...map
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, _, answer := send(t, c, listener, http.MethodPost, "http://auth.test/"+tenantID, "", body)
+	status, _, answer, _ := send(t, c, listener, http.MethodPost, "http://auth.test/"+tenantID, "", body)
 	var out struct {
 		AccessToken struct{ Value string } `json:"access_token"`
 	}
@@ -194,14 +196,27 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 	onCarol := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"create"}, "identifier": carol})
 	nobody := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"list"}, "identifier": "http://wallet.test/spec-nobody"})
 
+	// Requests the spec admits that the payment or the pagination refuses.
+	refusedBeyondTheSpec := map[string]bool{"create with an amount in another asset": true, "create with a zero amount": true,
+		"create expired": true, "list last 1 without a cursor": true, "list from a cursor not an id": true, "list first and last": true}
 	answers := map[string]json.RawMessage{} // each call's body, by name
 	// answer makes the call and checks its answer; unlisted: see
 	// specAnswer.Unlisted.
 	answer := func(c opCall, unlisted bool) map[string]any {
 		t.Helper()
-		status, header, body := send(t, c.client, s.opURL, c.method, "http://wallet.test/"+tenant+c.path, c.token, []byte(c.body))
+		status, header, body, sent := send(t, c.client, s.opURL, c.method, "http://wallet.test/"+tenant+c.path, c.token, []byte(c.body))
 		if status != c.status {
 			t.Fatalf("%s: %d %s, want %d", c.name, status, body, c.status)
+		}
+		// A request the spec refuses is answered 400, as by Rafiki's
+		// request validation; one it admits only when refused for what
+		// the spec does not say.
+		refused := checkRequest(spec, c.method, c.specPath, "http://wallet.test/"+tenant+c.path, sent, []byte(c.body))
+		switch badRequest := status == http.StatusBadRequest && !refusedBeyondTheSpec[c.name]; {
+		case refused != nil && !badRequest:
+			t.Fatalf("%s: answered %d to a request the spec refuses (%v), want 400", c.name, status, refused)
+		case refused == nil && badRequest:
+			t.Fatalf("%s: answered 400 to a request the spec admits", c.name)
 		}
 		if err := checkAnswer(spec, specAnswer{Method: c.method, Path: c.specPath, Status: status, Header: header, Body: body, Unlisted: unlisted}); err != nil {
 			t.Fatalf("%s: the answer does not match %s %s: %v\n%s", c.name, c.method, c.specPath, err, body)
@@ -248,7 +263,8 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 
 	for _, c := range []opCall{
 		{"create without a token", client, "", http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusUnauthorized},
-		{"create unsigned", nil, all, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusUnauthorized},
+		{"create unsigned", nil, all, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusBadRequest},
+		{"create unsigned without a token", nil, "", http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusBadRequest},
 		{"create with an unknown token", client, "not-a-token", http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusForbidden},
 		{"create on a wallet address not granted", client, onBob, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusForbidden},
 		{"create without a wallet address", client, all, http.MethodPost, "/incoming-payments", `{}`, "/incoming-payments", http.StatusBadRequest},
@@ -268,6 +284,7 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 		{"list first 2", client, all, http.MethodGet, list + "&first=2", "", "/incoming-payments", http.StatusOK},
 		{"list another client's payments", stranger, strangers, http.MethodGet, list, "", "/incoming-payments", http.StatusOK},
 		{"list without a token", client, "", http.MethodGet, list, "", "/incoming-payments", http.StatusUnauthorized},
+		{"list unsigned", nil, all, http.MethodGet, list, "", "/incoming-payments", http.StatusBadRequest},
 		{"list with a token for another wallet address", client, onBob, http.MethodGet, list, "", "/incoming-payments", http.StatusForbidden},
 		{"list without a wallet address", client, all, http.MethodGet, "/incoming-payments", "", "/incoming-payments", http.StatusBadRequest},
 		{"list first 0", client, all, http.MethodGet, list + "&first=0", "", "/incoming-payments", http.StatusBadRequest},
@@ -291,6 +308,8 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 
 		{"complete without a token", client, "", http.MethodPost, paymentPath(full) + "/complete", "", "/incoming-payments/{id}/complete", http.StatusUnauthorized},
 		{"complete with a token for another wallet address", client, onBob, http.MethodPost, paymentPath(full) + "/complete", "", "/incoming-payments/{id}/complete", http.StatusForbidden},
+		{"complete unsigned", nil, all, http.MethodPost, paymentPath(full) + "/complete", "", "/incoming-payments/{id}/complete", http.StatusBadRequest},
+		{"complete unknown unsigned", nil, all, http.MethodPost, unknown + "/complete", "", "/incoming-payments/{id}/complete", http.StatusBadRequest},
 		{"complete unknown", client, all, http.MethodPost, unknown + "/complete", "", "/incoming-payments/{id}/complete", http.StatusNotFound},
 		{"complete", client, all, http.MethodPost, paymentPath(full) + "/complete", "", "/incoming-payments/{id}/complete", http.StatusOK},
 		{"get completed", client, all, http.MethodGet, paymentPath(full), "", "/incoming-payments/{id}", http.StatusOK},
