@@ -37,6 +37,12 @@ func start(t *testing.T) *system {
 // configuration before the start.
 func startSystem(t testing.TB, syncAlways bool, configure ...func(*config.Config)) *system {
 	t.Helper()
+	return startServices(t, app.Set{Backend: true, Worker: true}, syncAlways, configure...)
+}
+
+// startServices runs set in process, as startSystem.
+func startServices(t testing.TB, set app.Set, syncAlways bool, configure ...func(*config.Config)) *system {
+	t.Helper()
 	n := testkit.StartNATS(t, syncAlways)
 	cfg := config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator-" + uuid.NewString(),
@@ -52,7 +58,7 @@ func startSystem(t testing.TB, syncAlways bool, configure ...func(*config.Config
 		f(&cfg)
 	}
 	ctx := context.Background()
-	r, err := app.Start(ctx, cfg, testLogger(), app.Set{Backend: true, Worker: true}, false)
+	r, err := app.Start(ctx, cfg, testLogger(), set, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,16 +12,21 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/adminclient"
-	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // getOP fetches a wallet address path from the Open Payments listener as
 // the host wallet.test, which OPEN_PAYMENTS_URL names.
 func (s *system) getOP(t *testing.T, path string) (int, []byte) {
+	t.Helper()
+	status, _, body := s.getOPAnswer(t, path)
+	return status, body
+}
+
+// getOPAnswer is getOP with the answer's headers.
+func (s *system) getOPAnswer(t *testing.T, path string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.opURL+path, nil)
 	if err != nil {
@@ -34,7 +39,7 @@ func (s *system) getOP(t *testing.T, path string) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body
+	return resp.StatusCode, resp.Header, body
 }
 
 type walletAddressOut struct {
@@ -70,30 +75,6 @@ func createWalletAddress(ctx context.Context, c *adminclient.Client, input map[s
 	return out.CreateWalletAddress.WalletAddress, err
 }
 
-func schemaValidator(t *testing.T) *openapi3.T {
-	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromFile(testkit.OpenPaymentsSpec(t, "wallet-address-server.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
-func validate(t *testing.T, doc *openapi3.T, schema string, body []byte) {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatalf("%s is not JSON: %s", schema, body)
-	}
-	ref, ok := doc.Components.Schemas[schema]
-	if !ok {
-		t.Fatalf("spec has no schema %s", schema)
-	}
-	if err := ref.Value.VisitJSON(v); err != nil {
-		t.Fatalf("response does not match %s: %v\n%s", schema, err, body)
-	}
-}
-
 func newJWK(t *testing.T, kid string) map[string]any {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
@@ -107,7 +88,7 @@ func TestWalletAddressesEndToEnd(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
 	op := s.operator
-	spec := schemaValidator(t)
+	spec := openPaymentsSpec(t, "wallet-address-server.yaml")
 	usd, err := createAsset(ctx, op, "USD", 2, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,11 +120,11 @@ func TestWalletAddressesEndToEnd(t *testing.T) {
 		t.Fatalf("duplicate: %v", err)
 	}
 
-	status, body := s.getOP(t, "/alice")
+	status, header, body := s.getOPAnswer(t, "/alice")
 	if status != 200 {
 		t.Fatalf("GET /alice: %d %s", status, body)
 	}
-	validate(t, spec, "wallet-address", body)
+	matchesSpec(t, spec, specAnswer{Method: http.MethodGet, Path: "/", Status: status, Header: header, Body: body})
 	var doc map[string]any
 	_ = json.Unmarshal(body, &doc)
 	if doc["id"] != "http://wallet.test/alice" || doc["assetCode"] != "USD" || doc["assetScale"] != float64(2) ||
@@ -156,9 +137,11 @@ func TestWalletAddressesEndToEnd(t *testing.T) {
 	if status, _ := s.getOP(t, "/ALICE"); status != 200 {
 		t.Fatalf("addresses are compared in lower case: %d", status)
 	}
-	if status, body := s.getOP(t, "/nobody"); status != 404 {
+	status, header, body = s.getOPAnswer(t, "/nobody")
+	if status != 404 {
 		t.Fatalf("unknown address: %d %s", status, body)
 	}
+	matchesSpec(t, spec, specAnswer{Method: http.MethodGet, Path: "/", Status: status, Header: header, Body: body})
 
 	// SPSP: STREAM credentials this receiver recognises, with receipts on request.
 	spsp := func(headers map[string]string) (int, string, map[string]any) {
@@ -221,8 +204,8 @@ func TestWalletAddressesEndToEnd(t *testing.T) {
 		map[string]any{"id": first}, &revoked); err != nil || !revoked.RevokeWalletAddressKey.WalletAddressKey.Revoked {
 		t.Fatalf("revoke: %v %+v", err, revoked)
 	}
-	status, body = s.getOP(t, "/alice/jwks.json")
-	validate(t, spec, "json-web-key-set", body)
+	status, header, body = s.getOPAnswer(t, "/alice/jwks.json")
+	matchesSpec(t, spec, specAnswer{Method: http.MethodGet, Path: "/jwks.json", Status: status, Header: header, Body: body})
 	var set struct{ Keys []struct{ Kid string } }
 	_ = json.Unmarshal(body, &set)
 	if status != 200 || len(set.Keys) != 1 || set.Keys[0].Kid != "k2" {
