@@ -207,32 +207,33 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ApproveIncomingPayment         func(childComplexity int, input ApproveIncomingPaymentInput) int
-		CancelIncomingPayment          func(childComplexity int, input CancelIncomingPaymentInput) int
-		CreateAsset                    func(childComplexity int, input CreateAssetInput) int
-		CreateAssetLiquidityWithdrawal func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
-		CreateIncomingPayment          func(childComplexity int, input CreateIncomingPaymentInput) int
-		CreatePeer                     func(childComplexity int, input CreatePeerInput) int
-		CreatePeerLiquidityWithdrawal  func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
-		CreateTenant                   func(childComplexity int, input CreateTenantInput) int
-		CreateTenantSettings           func(childComplexity int, input CreateTenantSettingsInput) int
-		CreateWalletAddress            func(childComplexity int, input CreateWalletAddressInput) int
-		CreateWalletAddressKey         func(childComplexity int, input CreateWalletAddressKeyInput) int
-		CreateWalletAddressWithdrawal  func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
-		DeleteAsset                    func(childComplexity int, input DeleteAssetInput) int
-		DeletePeer                     func(childComplexity int, input DeletePeerInput) int
-		DeleteTenant                   func(childComplexity int, id string) int
-		DepositAssetLiquidity          func(childComplexity int, input DepositAssetLiquidityInput) int
-		DepositPeerLiquidity           func(childComplexity int, input DepositPeerLiquidityInput) int
-		PostLiquidityWithdrawal        func(childComplexity int, input PostLiquidityWithdrawalInput) int
-		RevokeWalletAddressKey         func(childComplexity int, input RevokeWalletAddressKeyInput) int
-		SetFee                         func(childComplexity int, input SetFeeInput) int
-		UpdateAsset                    func(childComplexity int, input UpdateAssetInput) int
-		UpdateIncomingPayment          func(childComplexity int, input UpdateIncomingPaymentInput) int
-		UpdatePeer                     func(childComplexity int, input UpdatePeerInput) int
-		UpdateTenant                   func(childComplexity int, input UpdateTenantInput) int
-		UpdateWalletAddress            func(childComplexity int, input UpdateWalletAddressInput) int
-		VoidLiquidityWithdrawal        func(childComplexity int, input VoidLiquidityWithdrawalInput) int
+		ApproveIncomingPayment          func(childComplexity int, input ApproveIncomingPaymentInput) int
+		CancelIncomingPayment           func(childComplexity int, input CancelIncomingPaymentInput) int
+		CreateAsset                     func(childComplexity int, input CreateAssetInput) int
+		CreateAssetLiquidityWithdrawal  func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
+		CreateIncomingPayment           func(childComplexity int, input CreateIncomingPaymentInput) int
+		CreateIncomingPaymentWithdrawal func(childComplexity int, input CreateIncomingPaymentWithdrawalInput) int
+		CreatePeer                      func(childComplexity int, input CreatePeerInput) int
+		CreatePeerLiquidityWithdrawal   func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
+		CreateTenant                    func(childComplexity int, input CreateTenantInput) int
+		CreateTenantSettings            func(childComplexity int, input CreateTenantSettingsInput) int
+		CreateWalletAddress             func(childComplexity int, input CreateWalletAddressInput) int
+		CreateWalletAddressKey          func(childComplexity int, input CreateWalletAddressKeyInput) int
+		CreateWalletAddressWithdrawal   func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
+		DeleteAsset                     func(childComplexity int, input DeleteAssetInput) int
+		DeletePeer                      func(childComplexity int, input DeletePeerInput) int
+		DeleteTenant                    func(childComplexity int, id string) int
+		DepositAssetLiquidity           func(childComplexity int, input DepositAssetLiquidityInput) int
+		DepositPeerLiquidity            func(childComplexity int, input DepositPeerLiquidityInput) int
+		PostLiquidityWithdrawal         func(childComplexity int, input PostLiquidityWithdrawalInput) int
+		RevokeWalletAddressKey          func(childComplexity int, input RevokeWalletAddressKeyInput) int
+		SetFee                          func(childComplexity int, input SetFeeInput) int
+		UpdateAsset                     func(childComplexity int, input UpdateAssetInput) int
+		UpdateIncomingPayment           func(childComplexity int, input UpdateIncomingPaymentInput) int
+		UpdatePeer                      func(childComplexity int, input UpdatePeerInput) int
+		UpdateTenant                    func(childComplexity int, input UpdateTenantInput) int
+		UpdateWalletAddress             func(childComplexity int, input UpdateWalletAddressInput) int
+		VoidLiquidityWithdrawal         func(childComplexity int, input VoidLiquidityWithdrawalInput) int
 	}
 
 	PageInfo struct {
@@ -426,6 +427,7 @@ type MutationResolver interface {
 	PostLiquidityWithdrawal(ctx context.Context, input PostLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	VoidLiquidityWithdrawal(ctx context.Context, input VoidLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	CreateWalletAddressWithdrawal(ctx context.Context, input CreateWalletAddressWithdrawalInput) (*WalletAddressWithdrawalMutationResponse, error)
+	CreateIncomingPaymentWithdrawal(ctx context.Context, input CreateIncomingPaymentWithdrawalInput) (*LiquidityMutationResponse, error)
 	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
 	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
 	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
@@ -1062,6 +1064,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateIncomingPayment(childComplexity, args["input"].(CreateIncomingPaymentInput)), true
+	case "Mutation.createIncomingPaymentWithdrawal":
+		if e.ComplexityRoot.Mutation.CreateIncomingPaymentWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createIncomingPaymentWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateIncomingPaymentWithdrawal(childComplexity, args["input"].(CreateIncomingPaymentWithdrawalInput)), true
 	case "Mutation.createPeer":
 		if e.ComplexityRoot.Mutation.CreatePeer == nil {
 			break
@@ -1918,6 +1931,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentInput", ec.unmarshalInputCreateIncomingPaymentInput),
+			graphql.NewInputUnmarshaler("CreateIncomingPaymentWithdrawalInput", ec.unmarshalInputCreateIncomingPaymentWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
 			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
@@ -2857,6 +2871,20 @@ func (ec *executionContext) field_Mutation_createAsset_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateAssetInput, error) {
 			return ec.unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createIncomingPaymentWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateIncomingPaymentWithdrawalInput, error) {
+			return ec.unmarshalNCreateIncomingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentWithdrawalInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6738,6 +6766,50 @@ func (ec *executionContext) fieldContext_Mutation_createWalletAddressWithdrawal(
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createWalletAddressWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createIncomingPaymentWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createIncomingPaymentWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateIncomingPaymentWithdrawal(ctx, fc.Args["input"].(CreateIncomingPaymentWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createIncomingPaymentWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createIncomingPaymentWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11155,6 +11227,62 @@ func UnmarshalCreateIncomingPaymentInput(ctx context.Context, raw any) (CreateIn
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateIncomingPaymentWithdrawalInput(ctx context.Context, obj any) (CreateIncomingPaymentWithdrawalInput, error) {
+	var it CreateIncomingPaymentWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incomingPaymentId", "idempotencyKey", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incomingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingPaymentId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingPaymentID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateIncomingPaymentWithdrawalInput unmarshals raw into the CreateIncomingPaymentWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateIncomingPaymentWithdrawalInput(ctx context.Context, raw any) (CreateIncomingPaymentWithdrawalInput, error) {
+	var out CreateIncomingPaymentWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateIncomingPaymentWithdrawalInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreatePeerInput(ctx context.Context, obj any) (CreatePeerInput, error) {
 	var it CreatePeerInput
 	if obj == nil {
@@ -14184,6 +14312,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "createIncomingPaymentWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createIncomingPaymentWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "createPeer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createPeer(ctx, field)
@@ -15880,6 +16015,11 @@ func (ec *executionContext) unmarshalNCreateAssetLiquidityWithdrawalInput2github
 
 func (ec *executionContext) unmarshalNCreateIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentInput(ctx context.Context, v any) (CreateIncomingPaymentInput, error) {
 	res, err := ec.unmarshalInputCreateIncomingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateIncomingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentWithdrawalInput(ctx context.Context, v any) (CreateIncomingPaymentWithdrawalInput, error) {
+	res, err := ec.unmarshalInputCreateIncomingPaymentWithdrawalInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

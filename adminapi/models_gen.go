@@ -177,6 +177,16 @@ type CreateIncomingPaymentInput struct {
 	SenderWalletAddress *string `json:"senderWalletAddress,omitempty"`
 }
 
+// Input of createIncomingPaymentWithdrawal.
+type CreateIncomingPaymentWithdrawalInput struct {
+	// The incoming payment.
+	IncomingPaymentID string `json:"incomingPaymentId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Seconds the withdrawal stays pending; 0 posts it at once.
+	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
 // Input of createPeer.
 type CreatePeerInput struct {
 	// The largest packet amount sent to it.
