@@ -31,6 +31,7 @@ type ResolverRoot interface {
 	Asset() AssetResolver
 	IncomingPayment() IncomingPaymentResolver
 	Mutation() MutationResolver
+	Payment() PaymentResolver
 	Peer() PeerResolver
 	Query() QueryResolver
 	Tenant() TenantResolver
@@ -207,32 +208,33 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ApproveIncomingPayment         func(childComplexity int, input ApproveIncomingPaymentInput) int
-		CancelIncomingPayment          func(childComplexity int, input CancelIncomingPaymentInput) int
-		CreateAsset                    func(childComplexity int, input CreateAssetInput) int
-		CreateAssetLiquidityWithdrawal func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
-		CreateIncomingPayment          func(childComplexity int, input CreateIncomingPaymentInput) int
-		CreatePeer                     func(childComplexity int, input CreatePeerInput) int
-		CreatePeerLiquidityWithdrawal  func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
-		CreateTenant                   func(childComplexity int, input CreateTenantInput) int
-		CreateTenantSettings           func(childComplexity int, input CreateTenantSettingsInput) int
-		CreateWalletAddress            func(childComplexity int, input CreateWalletAddressInput) int
-		CreateWalletAddressKey         func(childComplexity int, input CreateWalletAddressKeyInput) int
-		CreateWalletAddressWithdrawal  func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
-		DeleteAsset                    func(childComplexity int, input DeleteAssetInput) int
-		DeletePeer                     func(childComplexity int, input DeletePeerInput) int
-		DeleteTenant                   func(childComplexity int, id string) int
-		DepositAssetLiquidity          func(childComplexity int, input DepositAssetLiquidityInput) int
-		DepositPeerLiquidity           func(childComplexity int, input DepositPeerLiquidityInput) int
-		PostLiquidityWithdrawal        func(childComplexity int, input PostLiquidityWithdrawalInput) int
-		RevokeWalletAddressKey         func(childComplexity int, input RevokeWalletAddressKeyInput) int
-		SetFee                         func(childComplexity int, input SetFeeInput) int
-		UpdateAsset                    func(childComplexity int, input UpdateAssetInput) int
-		UpdateIncomingPayment          func(childComplexity int, input UpdateIncomingPaymentInput) int
-		UpdatePeer                     func(childComplexity int, input UpdatePeerInput) int
-		UpdateTenant                   func(childComplexity int, input UpdateTenantInput) int
-		UpdateWalletAddress            func(childComplexity int, input UpdateWalletAddressInput) int
-		VoidLiquidityWithdrawal        func(childComplexity int, input VoidLiquidityWithdrawalInput) int
+		ApproveIncomingPayment          func(childComplexity int, input ApproveIncomingPaymentInput) int
+		CancelIncomingPayment           func(childComplexity int, input CancelIncomingPaymentInput) int
+		CreateAsset                     func(childComplexity int, input CreateAssetInput) int
+		CreateAssetLiquidityWithdrawal  func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
+		CreateIncomingPayment           func(childComplexity int, input CreateIncomingPaymentInput) int
+		CreateIncomingPaymentWithdrawal func(childComplexity int, input CreateIncomingPaymentWithdrawalInput) int
+		CreatePeer                      func(childComplexity int, input CreatePeerInput) int
+		CreatePeerLiquidityWithdrawal   func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
+		CreateTenant                    func(childComplexity int, input CreateTenantInput) int
+		CreateTenantSettings            func(childComplexity int, input CreateTenantSettingsInput) int
+		CreateWalletAddress             func(childComplexity int, input CreateWalletAddressInput) int
+		CreateWalletAddressKey          func(childComplexity int, input CreateWalletAddressKeyInput) int
+		CreateWalletAddressWithdrawal   func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
+		DeleteAsset                     func(childComplexity int, input DeleteAssetInput) int
+		DeletePeer                      func(childComplexity int, input DeletePeerInput) int
+		DeleteTenant                    func(childComplexity int, id string) int
+		DepositAssetLiquidity           func(childComplexity int, input DepositAssetLiquidityInput) int
+		DepositPeerLiquidity            func(childComplexity int, input DepositPeerLiquidityInput) int
+		PostLiquidityWithdrawal         func(childComplexity int, input PostLiquidityWithdrawalInput) int
+		RevokeWalletAddressKey          func(childComplexity int, input RevokeWalletAddressKeyInput) int
+		SetFee                          func(childComplexity int, input SetFeeInput) int
+		UpdateAsset                     func(childComplexity int, input UpdateAssetInput) int
+		UpdateIncomingPayment           func(childComplexity int, input UpdateIncomingPaymentInput) int
+		UpdatePeer                      func(childComplexity int, input UpdatePeerInput) int
+		UpdateTenant                    func(childComplexity int, input UpdateTenantInput) int
+		UpdateWalletAddress             func(childComplexity int, input UpdateWalletAddressInput) int
+		VoidLiquidityWithdrawal         func(childComplexity int, input VoidLiquidityWithdrawalInput) int
 	}
 
 	PageInfo struct {
@@ -240,6 +242,28 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	Payment struct {
+		Client          func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Liquidity       func(childComplexity int) int
+		Metadata        func(childComplexity int) int
+		State           func(childComplexity int) int
+		Tenant          func(childComplexity int) int
+		Type            func(childComplexity int) int
+		WalletAddressID func(childComplexity int) int
+	}
+
+	PaymentConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	PaymentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Peer struct {
@@ -273,6 +297,7 @@ type ComplexityRoot struct {
 		Assets                func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
 		IncomingPayment       func(childComplexity int, id string) int
 		IncomingPayments      func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) int
+		Payments              func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *PaymentFilter, tenantID *string) int
 		Peer                  func(childComplexity int, id string) int
 		PeerByAddressAndAsset func(childComplexity int, staticIlpAddress string, assetID string) int
 		Peers                 func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
@@ -426,6 +451,7 @@ type MutationResolver interface {
 	PostLiquidityWithdrawal(ctx context.Context, input PostLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	VoidLiquidityWithdrawal(ctx context.Context, input VoidLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	CreateWalletAddressWithdrawal(ctx context.Context, input CreateWalletAddressWithdrawalInput) (*WalletAddressWithdrawalMutationResponse, error)
+	CreateIncomingPaymentWithdrawal(ctx context.Context, input CreateIncomingPaymentWithdrawalInput) (*LiquidityMutationResponse, error)
 	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
 	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
 	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
@@ -433,6 +459,11 @@ type MutationResolver interface {
 	UpdateWalletAddress(ctx context.Context, input UpdateWalletAddressInput) (*UpdateWalletAddressMutationResponse, error)
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
 	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
+}
+type PaymentResolver interface {
+	Liquidity(ctx context.Context, obj *Payment) (*scalars.BigInt, error)
+
+	Tenant(ctx context.Context, obj *Payment) (*Tenant, error)
 }
 type PeerResolver interface {
 	Asset(ctx context.Context, obj *Peer) (*Asset, error)
@@ -450,6 +481,7 @@ type QueryResolver interface {
 	IncomingPayment(ctx context.Context, id string) (*IncomingPayment, error)
 	IncomingPayments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) (*IncomingPaymentConnection, error)
 	AccountingTransfers(ctx context.Context, id string, limit *int) (*AccountingTransferConnection, error)
+	Payments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *PaymentFilter, tenantID *string) (*PaymentConnection, error)
 	Peer(ctx context.Context, id string) (*Peer, error)
 	PeerByAddressAndAsset(ctx context.Context, staticIlpAddress string, assetID string) (*Peer, error)
 	Peers(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*PeersConnection, error)
@@ -1062,6 +1094,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateIncomingPayment(childComplexity, args["input"].(CreateIncomingPaymentInput)), true
+	case "Mutation.createIncomingPaymentWithdrawal":
+		if e.ComplexityRoot.Mutation.CreateIncomingPaymentWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createIncomingPaymentWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateIncomingPaymentWithdrawal(childComplexity, args["input"].(CreateIncomingPaymentWithdrawalInput)), true
 	case "Mutation.createPeer":
 		if e.ComplexityRoot.Mutation.CreatePeer == nil {
 			break
@@ -1319,6 +1362,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Payment.client":
+		if e.ComplexityRoot.Payment.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Client(childComplexity), true
+	case "Payment.createdAt":
+		if e.ComplexityRoot.Payment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.CreatedAt(childComplexity), true
+	case "Payment.id":
+		if e.ComplexityRoot.Payment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.ID(childComplexity), true
+	case "Payment.liquidity":
+		if e.ComplexityRoot.Payment.Liquidity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Liquidity(childComplexity), true
+	case "Payment.metadata":
+		if e.ComplexityRoot.Payment.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Metadata(childComplexity), true
+	case "Payment.state":
+		if e.ComplexityRoot.Payment.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.State(childComplexity), true
+	case "Payment.tenant":
+		if e.ComplexityRoot.Payment.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Tenant(childComplexity), true
+	case "Payment.type":
+		if e.ComplexityRoot.Payment.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Type(childComplexity), true
+	case "Payment.walletAddressId":
+		if e.ComplexityRoot.Payment.WalletAddressID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.WalletAddressID(childComplexity), true
+
+	case "PaymentConnection.edges":
+		if e.ComplexityRoot.PaymentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentConnection.Edges(childComplexity), true
+	case "PaymentConnection.pageInfo":
+		if e.ComplexityRoot.PaymentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentConnection.PageInfo(childComplexity), true
+
+	case "PaymentEdge.cursor":
+		if e.ComplexityRoot.PaymentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentEdge.Cursor(childComplexity), true
+	case "PaymentEdge.node":
+		if e.ComplexityRoot.PaymentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentEdge.Node(childComplexity), true
+
 	case "Peer.asset":
 		if e.ComplexityRoot.Peer.Asset == nil {
 			break
@@ -1479,6 +1603,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.IncomingPayments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*IncomingPaymentFilter), args["tenantId"].(*string)), true
 
+	case "Query.payments":
+		if e.ComplexityRoot.Query.Payments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_payments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Payments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*PaymentFilter), args["tenantId"].(*string)), true
 	case "Query.peer":
 		if e.ComplexityRoot.Query.Peer == nil {
 			break
@@ -1918,6 +2053,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentInput", ec.unmarshalInputCreateIncomingPaymentInput),
+			graphql.NewInputUnmarshaler("CreateIncomingPaymentWithdrawalInput", ec.unmarshalInputCreateIncomingPaymentWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
 			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
@@ -1936,6 +2072,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("HttpOutgoingInput", ec.unmarshalInputHttpOutgoingInput),
 			graphql.NewInputUnmarshaler("IncomingPaymentFilter", ec.unmarshalInputIncomingPaymentFilter),
 			graphql.NewInputUnmarshaler("JwkInput", ec.unmarshalInputJwkInput),
+			graphql.NewInputUnmarshaler("PaymentFilter", ec.unmarshalInputPaymentFilter),
 			graphql.NewInputUnmarshaler("PostLiquidityWithdrawalInput", ec.unmarshalInputPostLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("SetFeeInput", ec.unmarshalInputSetFeeInput),
@@ -2021,7 +2158,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/peers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2037,6 +2174,7 @@ var sources = []*ast.Source{
 	{Name: "schema/common.graphql", Input: sourceData("schema/common.graphql"), BuiltIn: false},
 	{Name: "schema/incoming_payments.graphql", Input: sourceData("schema/incoming_payments.graphql"), BuiltIn: false},
 	{Name: "schema/liquidity.graphql", Input: sourceData("schema/liquidity.graphql"), BuiltIn: false},
+	{Name: "schema/payments.graphql", Input: sourceData("schema/payments.graphql"), BuiltIn: false},
 	{Name: "schema/peers.graphql", Input: sourceData("schema/peers.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
 	{Name: "schema/wallet_addresses.graphql", Input: sourceData("schema/wallet_addresses.graphql"), BuiltIn: false},
@@ -2389,6 +2527,50 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Payment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Payment_id(ctx, field)
+	case "type":
+		return ec.fieldContext_Payment_type(ctx, field)
+	case "walletAddressId":
+		return ec.fieldContext_Payment_walletAddressId(ctx, field)
+	case "client":
+		return ec.fieldContext_Payment_client(ctx, field)
+	case "state":
+		return ec.fieldContext_Payment_state(ctx, field)
+	case "liquidity":
+		return ec.fieldContext_Payment_liquidity(ctx, field)
+	case "metadata":
+		return ec.fieldContext_Payment_metadata(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Payment_createdAt(ctx, field)
+	case "tenant":
+		return ec.fieldContext_Payment_tenant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_PaymentConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_PaymentConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PaymentEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PaymentEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Peer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2857,6 +3039,20 @@ func (ec *executionContext) field_Mutation_createAsset_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateAssetInput, error) {
 			return ec.unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createIncomingPaymentWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateIncomingPaymentWithdrawalInput, error) {
+			return ec.unmarshalNCreateIncomingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentWithdrawalInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3359,6 +3555,68 @@ func (ec *executionContext) field_Query_incomingPayments_args(ctx context.Contex
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*IncomingPaymentFilter, error) {
 			return ec.unmarshalOIncomingPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐIncomingPaymentFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_payments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*PaymentFilter, error) {
+			return ec.unmarshalOPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6744,6 +7002,50 @@ func (ec *executionContext) fieldContext_Mutation_createWalletAddressWithdrawal(
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createIncomingPaymentWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createIncomingPaymentWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateIncomingPaymentWithdrawal(ctx, fc.Args["input"].(CreateIncomingPaymentWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createIncomingPaymentWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createIncomingPaymentWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createPeer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7142,6 +7444,341 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payment_id(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Payment_type(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v PaymentType) graphql.Marshaler {
+			return ec.marshalNPaymentType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "PaymentType")
+}
+
+func (ec *executionContext) _Payment_walletAddressId(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_walletAddressId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_walletAddressId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Payment_client(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payment_state(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payment_liquidity(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_liquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Payment().Liquidity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, true, true, "BigInt")
+}
+
+func (ec *executionContext) _Payment_metadata(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSONObject2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "JSONObject")
+}
+
+func (ec *executionContext) _Payment_createdAt(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payment_tenant(ctx context.Context, field graphql.CollectedField, obj *Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Payment().Tenant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Tenant) graphql.Marshaler {
+			return ec.marshalOTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *PaymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *PaymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []PaymentEdge) graphql.Marshaler {
+			return ec.marshalNPaymentEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentEdge_node(ctx context.Context, field graphql.CollectedField, obj *PaymentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PaymentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PaymentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *PaymentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _Peer_id(ctx context.Context, field graphql.CollectedField, obj *Peer) (ret graphql.Marshaler) {
@@ -7921,6 +8558,50 @@ func (ec *executionContext) fieldContext_Query_accountingTransfers(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_accountingTransfers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_payments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_payments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Payments(ctx, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["filter"].(*PaymentFilter), fc.Args["tenantId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PaymentConnection) graphql.Marshaler {
+			return ec.marshalNPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_payments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_payments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11155,6 +11836,62 @@ func UnmarshalCreateIncomingPaymentInput(ctx context.Context, raw any) (CreateIn
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateIncomingPaymentWithdrawalInput(ctx context.Context, obj any) (CreateIncomingPaymentWithdrawalInput, error) {
+	var it CreateIncomingPaymentWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incomingPaymentId", "idempotencyKey", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incomingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingPaymentId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingPaymentID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateIncomingPaymentWithdrawalInput unmarshals raw into the CreateIncomingPaymentWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateIncomingPaymentWithdrawalInput(ctx context.Context, raw any) (CreateIncomingPaymentWithdrawalInput, error) {
+	var out CreateIncomingPaymentWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateIncomingPaymentWithdrawalInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreatePeerInput(ctx context.Context, obj any) (CreatePeerInput, error) {
 	var it CreatePeerInput
 	if obj == nil {
@@ -12219,6 +12956,55 @@ func UnmarshalJwkInput(ctx context.Context, raw any) (JwkInput, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPaymentFilter(ctx context.Context, obj any) (PaymentFilter, error) {
+	var it PaymentFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "walletAddressId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPaymentFilter unmarshals raw into the PaymentFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPaymentFilter(ctx context.Context, raw any) (PaymentFilter, error) {
+	var out PaymentFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PaymentFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPostLiquidityWithdrawalInput(ctx context.Context, obj any) (PostLiquidityWithdrawalInput, error) {
 	var it PostLiquidityWithdrawalInput
 	if obj == nil {
@@ -12831,6 +13617,33 @@ func UnmarshalVoidLiquidityWithdrawalInput(ctx context.Context, raw any) (VoidLi
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
+
+func (ec *executionContext) _BasePayment(ctx context.Context, sel ast.SelectionSet, obj BasePayment) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case Payment:
+		return ec._Payment(ctx, sel, &obj)
+	case *Payment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Payment(ctx, sel, obj)
+	case IncomingPayment:
+		return ec._IncomingPayment(ctx, sel, &obj)
+	case *IncomingPayment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._IncomingPayment(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of BasePayment must implement graphql.Marshaler", obj))
+		}
+	}
+}
 
 // endregion ************************** interface.gotpl ***************************
 
@@ -13732,7 +14545,7 @@ func (ec *executionContext) _HttpOutgoing(ctx context.Context, sel ast.Selection
 	return out
 }
 
-var incomingPaymentImplementors = []string{"IncomingPayment"}
+var incomingPaymentImplementors = []string{"IncomingPayment", "BasePayment"}
 
 func (ec *executionContext) _IncomingPayment(ctx context.Context, sel ast.SelectionSet, obj *IncomingPayment) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, incomingPaymentImplementors)
@@ -14184,6 +14997,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "createIncomingPaymentWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createIncomingPaymentWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "createPeer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createPeer(ctx, field)
@@ -14279,6 +15099,157 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "startCursor":
 			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentImplementors = []string{"Payment", "BasePayment"}
+
+func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, obj *Payment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Payment")
+		case "id":
+			out.Values[i] = ec._Payment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._Payment_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "walletAddressId":
+			out.Values[i] = ec._Payment_walletAddressId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "client":
+			out.Values[i] = ec._Payment_client(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._Payment_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liquidity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_liquidity(ctx, field, obj)
+				})
+		case "metadata":
+			out.Values[i] = ec._Payment_metadata(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Payment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_tenant(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentConnectionImplementors = []string{"PaymentConnection"}
+
+func (ec *executionContext) _PaymentConnection(ctx context.Context, sel ast.SelectionSet, obj *PaymentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentConnection")
+		case "pageInfo":
+			out.Values[i] = ec._PaymentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._PaymentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentEdgeImplementors = []string{"PaymentEdge"}
+
+func (ec *executionContext) _PaymentEdge(ctx context.Context, sel ast.SelectionSet, obj *PaymentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentEdge")
+		case "node":
+			out.Values[i] = ec._PaymentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PaymentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -14532,6 +15503,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_accountingTransfers(ctx, field)
+				})
+		case "payments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_payments(ctx, field)
 				})
 		case "peer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -15883,6 +16860,11 @@ func (ec *executionContext) unmarshalNCreateIncomingPaymentInput2githubᚗcomᚋ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateIncomingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentWithdrawalInput(ctx context.Context, v any) (CreateIncomingPaymentWithdrawalInput, error) {
+	res, err := ec.unmarshalInputCreateIncomingPaymentWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerInput(ctx context.Context, v any) (CreatePeerInput, error) {
 	res, err := ec.unmarshalInputCreatePeerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16186,6 +17168,52 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋraf
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPayment(ctx context.Context, sel ast.SelectionSet, v *Payment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Payment!")
+		return graphql.Null
+	}
+	return ec._Payment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentConnection(ctx context.Context, sel ast.SelectionSet, v *PaymentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PaymentConnection!")
+		return graphql.Null
+	}
+	return ec._PaymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPaymentEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentEdge(ctx context.Context, sel ast.SelectionSet, v PaymentEdge) graphql.Marshaler {
+	return ec._PaymentEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPaymentEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []PaymentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPaymentEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPaymentType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentType(ctx context.Context, v any) (PaymentType, error) {
+	var res PaymentType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPaymentType2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentType(ctx context.Context, sel ast.SelectionSet, v PaymentType) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx context.Context, sel ast.SelectionSet, v *Peer) graphql.Marshaler {
@@ -16921,6 +17949,14 @@ func (ec *executionContext) marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋ
 		return graphql.Null
 	}
 	return ec._LiquidityMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentFilter(ctx context.Context, v any) (*PaymentFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPaymentFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPeer(ctx context.Context, sel ast.SelectionSet, v *Peer) graphql.Marshaler {

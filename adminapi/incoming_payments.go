@@ -40,13 +40,25 @@ func (r *Resolver) incomingPaymentOut(p *readmodel.IncomingPayment) (*IncomingPa
 	if p.IncomingAmount != nil {
 		out.IncomingAmount = amountOut(*p.IncomingAmount, p)
 	}
-	if len(p.Metadata) > 0 {
-		// Numbers stay as written: a float64 would round large ones.
-		d := json.NewDecoder(bytes.NewReader(p.Metadata))
-		d.UseNumber()
-		if err := d.Decode(&out.Metadata); err != nil {
-			return nil, fmt.Errorf("metadata of incoming payment %s: %w", p.ID, err)
-		}
+	metadata, err := metadataOut(p.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of incoming payment %s: %w", p.ID, err)
+	}
+	out.Metadata = metadata
+	return out, nil
+}
+
+// metadataOut is stored metadata as a JSONObject; nil for none.
+func metadataOut(m json.RawMessage) (map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	// Numbers stay as written: a float64 would round large ones.
+	d := json.NewDecoder(bytes.NewReader(m))
+	d.UseNumber()
+	var out map[string]any
+	if err := d.Decode(&out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

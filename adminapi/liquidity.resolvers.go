@@ -87,6 +87,22 @@ func (r *mutationResolver) CreateWalletAddressWithdrawal(ctx context.Context, in
 	}}, nil
 }
 
+// CreateIncomingPaymentWithdrawal is the resolver for the createIncomingPaymentWithdrawal field.
+func (r *mutationResolver) CreateIncomingPaymentWithdrawal(ctx context.Context, input CreateIncomingPaymentWithdrawalInput) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owner, transferID, err := r.Liquidity.IncomingPaymentOwner(ctx, m.Actor, input.IncomingPaymentID)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := r.Liquidity.WithdrawAll(ctx, m, owner, transferID, uint64(input.TimeoutSeconds)); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
+
 // Liquidity is the resolver for the liquidity field.
 func (r *peerResolver) Liquidity(ctx context.Context, obj *Peer) (*scalars.BigInt, error) {
 	return r.balance(ctx, obj.ID)

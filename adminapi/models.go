@@ -60,3 +60,23 @@ type IncomingPayment struct {
 	CancelledAt         *string
 	TenantID            string
 }
+
+// Payment is the GraphQL Payment, an entry of the combined payments list;
+// TenantID lets its tenant field resolve.
+type Payment struct {
+	ID              string
+	Type            PaymentType
+	WalletAddressID string
+	Client          *string
+	State           string
+	Metadata        map[string]any
+	CreatedAt       string
+	TenantID        string
+}
+
+// BasePayment is the GraphQL BasePayment, which every payment type
+// implements.
+type BasePayment interface{ isBasePayment() }
+
+func (IncomingPayment) isBasePayment() {}
+func (Payment) isBasePayment()         {}

@@ -177,6 +177,16 @@ type CreateIncomingPaymentInput struct {
 	SenderWalletAddress *string `json:"senderWalletAddress,omitempty"`
 }
 
+// Input of createIncomingPaymentWithdrawal.
+type CreateIncomingPaymentWithdrawalInput struct {
+	// The incoming payment.
+	IncomingPaymentID string `json:"incomingPaymentId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Seconds the withdrawal stays pending; 0 posts it at once.
+	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
 // Input of createPeer.
 type CreatePeerInput struct {
 	// The largest packet amount sent to it.
@@ -517,6 +527,30 @@ type PageInfo struct {
 	HasPreviousPage bool `json:"hasPreviousPage"`
 	// Cursor of the first item of the page.
 	StartCursor *string `json:"startCursor,omitempty"`
+}
+
+// A page of payments.
+type PaymentConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The payments.
+	Edges []PaymentEdge `json:"edges"`
+}
+
+// A payment in a page.
+type PaymentEdge struct {
+	// The payment.
+	Node *Payment `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// Which payments to return; of each list, only in is read.
+type PaymentFilter struct {
+	// By kind: INCOMING or OUTGOING.
+	Type *FilterString `json:"type,omitempty"`
+	// By the wallet address they belong to.
+	WalletAddressID *FilterString `json:"walletAddressId,omitempty"`
 }
 
 // A peer in a page.
@@ -1081,6 +1115,64 @@ func (e *Kty) UnmarshalJSON(b []byte) error {
 }
 
 func (e Kty) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The kinds of payment.
+type PaymentType string
+
+const (
+	// Money a wallet address receives.
+	PaymentTypeIncoming PaymentType = "INCOMING"
+	// Money a wallet address sends.
+	PaymentTypeOutgoing PaymentType = "OUTGOING"
+)
+
+var AllPaymentType = []PaymentType{
+	PaymentTypeIncoming,
+	PaymentTypeOutgoing,
+}
+
+func (e PaymentType) IsValid() bool {
+	switch e {
+	case PaymentTypeIncoming, PaymentTypeOutgoing:
+		return true
+	}
+	return false
+}
+
+func (e PaymentType) String() string {
+	return string(e)
+}
+
+func (e *PaymentType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PaymentType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PaymentType", str)
+	}
+	return nil
+}
+
+func (e PaymentType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PaymentType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PaymentType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

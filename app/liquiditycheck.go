@@ -19,8 +19,8 @@ import (
 const checkEventsMax = 100_000_000
 
 // CheckLiquidity compares the ledger's deposits and withdrawals with the
-// liquidity events of every asset, peer and wallet address
-// (liquidity.Check).
+// liquidity events of every asset, peer, wallet address and incoming
+// payment (liquidity.Check).
 func CheckLiquidity(ctx context.Context, js jetstream.JetStream, l ledger.Ledger) ([]liquidity.Discrepancy, error) {
 	return liquidity.Check(ctx, l, ownerEvents(ctx, js), time.Now())
 }

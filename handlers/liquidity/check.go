@@ -37,8 +37,8 @@ const settlementTransfersMax = 1000
 const CheckWindow = 5 * time.Minute
 
 // Check compares the deposits and withdrawals in the ledger with the
-// liquidity events of history (every event of assets, peers and wallet
-// addresses, in order). Every movement through an asset's settlement
+// liquidity events of history (every event of assets, peers, wallet
+// addresses and incoming payments, in order). Every movement through an asset's settlement
 // account must have been requested by an event on its owner's stream, with
 // the same account, amount and kind, and be in the state the events
 // recorded; every movement the events recorded must be in the ledger. It

@@ -7,7 +7,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
@@ -145,6 +147,79 @@ func TestDecideExpiry(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if got := decideExpiry(c.t, c.now, grace, wait); got != c.want {
 				t.Fatalf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestDecideIncomingPaymentWithdrawal(t *testing.T) {
+	const tenant, stranger = "5d0c0a4e-8a2b-4d47-9a51-3b6f0f1c2d01", "5d0c0a4e-8a2b-4d47-9a51-3b6f0f1c2d02"
+	ended := uuid.MustParse("0b7e4c2a-1f3d-4e5b-8c6a-9d0e1f2a3b4c")
+	gone := t0.Add(time.Hour)
+	payment := func(state string, endedBy uuid.UUID) endedPayment {
+		return endedPayment{State: incomingpayment.State{Exists: true, TenantID: tenant, State: state}, endedBy: endedBy}
+	}
+	deleted := payment(incomingpayment.StateExpired, ended)
+	deleted.DeletedAt = &gone
+	operator, owner, other := commands.Actor{Operator: true}, commands.Actor{TenantID: tenant}, commands.Actor{TenantID: stranger}
+	cases := []struct {
+		name  string
+		p     endedPayment
+		actor commands.Actor
+		kind  apperr.Kind // "" for success, ended's id the transfer
+	}{
+		{"completed", payment(incomingpayment.StateCompleted, ended), operator, ""},
+		{"expired", payment(incomingpayment.StateExpired, ended), operator, ""},
+		{"its tenant", payment(incomingpayment.StateCompleted, ended), owner, ""},
+		{"another tenant", payment(incomingpayment.StateCompleted, ended), other, apperr.NotFound},
+		{"pending", payment(incomingpayment.StatePending, uuid.Nil), operator, apperr.NotFound},
+		{"processing", payment(incomingpayment.StateProcessing, uuid.Nil), operator, apperr.NotFound},
+		{"expired without money, deleted", deleted, operator, apperr.NotFound},
+		{"never created", endedPayment{}, operator, apperr.NotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := decideIncomingPaymentWithdrawal(c.p, c.actor)
+			if kindOf(err) != c.kind {
+				t.Fatalf("error %v, want kind %q", err, c.kind)
+			}
+			if c.kind == "" && got != ended {
+				t.Fatalf("transfer %s, want the ending event's id %s", got, ended)
+			}
+		})
+	}
+}
+
+// evolveEnded keeps the id of the event that ended the payment; the
+// liquidity events on the payment's stream change nothing.
+func TestEvolveEnded(t *testing.T) {
+	opened := &events.IncomingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD",
+		ExpiresAt: t0.Add(time.Hour), InitiatedBy: events.InitiatedByAdmin}
+	cases := []struct {
+		name    string
+		evs     []events.Event
+		endedAt int // index of the ending event, -1 for none
+		state   string
+	}{
+		{"open", []events.Event{opened}, -1, incomingpayment.StatePending},
+		{"completed", []events.Event{opened, &events.IncomingPaymentCompleted{}}, 1, incomingpayment.StateCompleted},
+		{"expired", []events.Event{opened, &events.IncomingPaymentExpired{}}, 1, incomingpayment.StateExpired},
+		{"completed, then withdrawn", []events.Event{opened, &events.IncomingPaymentCompleted{}, withdrawal, created}, 1, incomingpayment.StateCompleted},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var p endedPayment
+			ids := make([]uuid.UUID, len(c.evs))
+			for i, ev := range c.evs {
+				ids[i] = uuid.New()
+				p = evolveEnded(p, events.Envelope{ID: ids[i], Type: ev.EventType(), Time: t0.Add(time.Duration(i) * time.Second)}, ev)
+			}
+			want := uuid.Nil
+			if c.endedAt >= 0 {
+				want = ids[c.endedAt]
+			}
+			if p.endedBy != want || p.State.State != c.state {
+				t.Fatalf("ended by %s in %s, want %s in %s", p.endedBy, p.State.State, want, c.state)
 			}
 		})
 	}

@@ -1,5 +1,5 @@
 // Package liquidity moves money into and out of the liquidity accounts of
-// assets, peers and wallet addresses, and records each movement as events
+// assets, peers, wallet addresses and incoming payments, and records each movement as events
 // on the owner's stream. No money moves without its event: a movement is
 // first requested (an event, with a claim on the transfer id when it creates
 // one), then the ledger moves the money (idempotent by transfer id), then
@@ -23,6 +23,7 @@ import (
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
@@ -193,7 +194,8 @@ func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, 
 }
 
 // WithdrawAll withdraws the whole balance of the owner's account, as
-// Rafiki's wallet address withdrawal does, and returns the amount. A retry
+// Rafiki's wallet address and incoming payment withdrawals do, and returns
+// the amount. A retry
 // withdraws what the first request did.
 func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id string, timeoutSeconds uint64) (uint64, handlers.Result, error) {
 	tid, err := transferID(id)
@@ -219,7 +221,8 @@ func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id 
 	return amount, res, err
 }
 
-// ownerID reads the id of an asset, peer or wallet address.
+// ownerID reads the id of an asset, peer, wallet address or incoming
+// payment.
 func ownerID(v, kind string) (uuid.UUID, error) {
 	id, ok := valid.ID(v)
 	if !ok {
@@ -474,6 +477,7 @@ func (h *Handler) perform(ctx context.Context, target handlers.Target, req event
 func requestAccount(target handlers.Target, assetID string, number uint32) (ledger.Account, error) {
 	types := map[string]ledger.AccountType{
 		asset.AggregateType: ledger.Asset, peer.AggregateType: ledger.Peer, walletaddress.AggregateType: ledger.WebMonetization,
+		incomingpayment.AggregateType: ledger.Incoming,
 	}
 	typ, ok := types[target.AggregateType]
 	id, err := uuid.Parse(target.AggregateID)
