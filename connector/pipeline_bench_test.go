@@ -100,7 +100,7 @@ func (m *memReceivers) record(context.Context, string, uint64, uuid.UUID) error 
 type replayer struct {
 	body     []byte
 	response http.Response
-	reader   bytes.Reader
+	reader   reusableBody
 	requests int
 }
 
@@ -112,7 +112,7 @@ func (r *replayer) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.requests++
 	r.reader.Reset(r.body)
 	r.response = http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Body: io.NopCloser(&r.reader), ContentLength: int64(len(r.body)), Request: req}
+		Body: &r.reader, ContentLength: int64(len(r.body)), Request: req}
 	return &r.response, nil
 }
 
@@ -195,12 +195,17 @@ func newBenchRig(b *testing.B) *benchRig {
 	}}
 	l := &memLedger{accounts: map[uuid.UUID]bool{uuid.MustParse(benchPeerA): true, uuid.MustParse(benchPeerB): true,
 		benchWalletAddress: true, benchIncomingPayment: true}}
+	// The application's client has a timeout too (app.NewConnector), which
+	// its transport, an http.Transport, leaves to the packet's own
+	// deadline, always the sooner; a client given another round tripper
+	// would start a timer and a goroutine of its own for every request.
+	client := &http.Client{Transport: hop}
 	creds, err := stream.NewCredentials(bytes.Repeat([]byte{5}, stream.SecretLength))
 	if err != nil {
 		b.Fatal(err)
 	}
 	conn := New(Config{ILPAddress: "test.rafiki", RatePerMinute: 1 << 40, Stream: creds,
-		Receivers: locals, Received: locals.record, Totals: locals}, table, r, l, &http.Client{Transport: hop}, slog.New(slog.DiscardHandler))
+		Receivers: locals, Received: locals.record, Totals: locals}, table, r, l, client, slog.New(slog.DiscardHandler))
 	return &benchRig{conn: conn, creds: creds, ledger: l, locals: locals, nextHop: hop}
 }
 

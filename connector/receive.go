@@ -86,7 +86,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	if err != nil {
 		return nil, true, err
 	}
-	packetID := uuid.New()
+	packetID := newID()
 	pending, err := c.transfer(ctx, ledger.TransferRequest{
 		ID: packetID, Source: src, Destination: to.Account,
 		SourceAmount: p.Amount, DestinationAmount: incoming.Amount, Timeout: twoPhaseTimeout,
