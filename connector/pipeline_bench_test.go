@@ -233,23 +233,31 @@ func (r *benchRig) streamPrepare(b *testing.B, tag stream.Tag) (ilp.Prepare, *st
 		ExecutionCondition: stream.Condition(keys.Fulfillment(data)), Destination: address, Data: data}, keys
 }
 
-// serve posts the Prepare as peer A through ServeHTTP b.N times, and checks
-// the last reply.
-func (r *benchRig) serve(b *testing.B, p ilp.Prepare) ilp.Packet {
+// serve posts the Prepares as peer A through ServeHTTP b.N times, one after
+// another, and checks the last reply, answering it and the index of its
+// Prepare.
+func (r *benchRig) serve(b *testing.B, prepares ...ilp.Prepare) (ilp.Packet, int) {
 	b.Helper()
-	raw, err := ilp.EncodePrepare(p)
-	if err != nil {
-		b.Fatal(err)
+	raws := make([][]byte, len(prepares))
+	for i, p := range prepares {
+		raw, err := ilp.EncodePrepare(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws[i] = raw
 	}
 	body := &reusableBody{}
 	req := (&http.Request{Method: http.MethodPost, Header: http.Header{
 		"Authorization": {"Bearer token-a"}, "Content-Type": {ContentType}},
-		Body: body, ContentLength: int64(len(raw))}).WithContext(context.Background())
+		Body: body}).WithContext(context.Background())
 	w := &responseSink{header: http.Header{}}
+	last := -1
 	b.ReportAllocs()
 	for b.Loop() {
+		last = (last + 1) % len(raws)
 		w.reset()
-		body.Reset(raw)
+		body.Reset(raws[last])
+		req.ContentLength = int64(len(raws[last]))
 		r.conn.ServeHTTP(w, req)
 		if w.status != http.StatusOK || len(w.body) == 0 || w.body[0] != byte(ilp.TypeFulfill) {
 			b.Fatalf("answer %d %x", w.status, w.body)
@@ -259,7 +267,7 @@ func (r *benchRig) serve(b *testing.B, p ilp.Prepare) ilp.Packet {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return reply
+	return reply, last
 }
 
 // BenchmarkPipelineReceive is an ILP-over-HTTP Prepare carrying a STREAM
@@ -271,21 +279,37 @@ func BenchmarkPipelineReceive(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		tag  stream.Tag
+		// newConnection makes every packet its connection's first: the
+		// destination's token is opened and its keys derived each time.
+		newConnection bool
 	}{
-		{"wallet address", stream.Tag{ID: benchWalletAddress}},
-		{"wallet address with receipts", stream.Tag{ID: benchWalletAddress, Receipt: &stream.ReceiptSetup{Nonce: [16]byte{1}, Secret: [32]byte{2}}}},
-		{"incoming payment", stream.Tag{ID: benchIncomingPayment}},
+		{"wallet address", stream.Tag{ID: benchWalletAddress}, false},
+		{"wallet address with receipts", stream.Tag{ID: benchWalletAddress, Receipt: &stream.ReceiptSetup{Nonce: [16]byte{1}, Secret: [32]byte{2}}}, false},
+		{"incoming payment", stream.Tag{ID: benchIncomingPayment}, false},
+		{"wallet address, first packet of its connection", stream.Tag{ID: benchWalletAddress}, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			r := newBenchRig(b)
-			p, keys := r.streamPrepare(b, c.tag)
-			f, ok := r.serve(b, p).(ilp.Fulfill)
+			// Twice as many connections as Find keeps: each is gone
+			// when its turn comes again.
+			connections := 1
+			if c.newConnection {
+				connections = 20_000
+			}
+			prepares := make([]ilp.Prepare, connections)
+			keys := make([]*stream.Keys, connections)
+			for i := range connections {
+				prepares[i], keys[i] = r.streamPrepare(b, c.tag)
+			}
+			reply, last := r.serve(b, prepares...)
+			f, ok := reply.(ilp.Fulfill)
 			if !ok {
 				b.Fatal("not fulfilled")
 			}
-			reply, err := keys.Open(f.Data, stream.TypeFulfill)
-			if err != nil || reply.PrepareAmount != 500 || sha256.Sum256(f.Fulfillment[:]) != p.ExecutionCondition {
-				b.Fatalf("reply %+v %v", reply, err)
+			p := prepares[last]
+			answer, err := keys[last].Open(f.Data, stream.TypeFulfill)
+			if err != nil || answer.PrepareAmount != 500 || sha256.Sum256(f.Fulfillment[:]) != p.ExecutionCondition {
+				b.Fatalf("reply %+v %v", answer, err)
 			}
 			if n := r.ledger.posted.Load(); n != r.ledger.held.Load() || n == 0 {
 				b.Fatalf("%d transfers held, %d posted", r.ledger.held.Load(), n)
@@ -304,7 +328,8 @@ func BenchmarkPipelineForward(b *testing.B) {
 	r := newBenchRig(b)
 	p := ilp.Prepare{Amount: 1000, ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Millisecond),
 		ExecutionCondition: sha256.Sum256(benchFulfillment[:]), Destination: "test.b.bob.payment-7", Data: bytes.Repeat([]byte{7}, 80)}
-	f, ok := r.serve(b, p).(ilp.Fulfill)
+	reply, _ := r.serve(b, p)
+	f, ok := reply.(ilp.Fulfill)
 	if !ok || f.Fulfillment != benchFulfillment || string(f.Data) != "thanks" {
 		b.Fatalf("reply %+v", f)
 	}
