@@ -2,11 +2,13 @@ package connector
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,13 +58,16 @@ type Connector struct {
 	limiter *limiter
 	now     func() time.Time
 	log     *slog.Logger
+
+	requestsMu sync.RWMutex
+	requests   map[string]peerRequest
 }
 
 // New builds a connector; client sends packets to peers (outbound, with
 // USE_HTTP).
 func New(cfg Config, table *peers.Table, r *rates.Service, l ledger.Ledger, client *http.Client, log *slog.Logger) *Connector {
 	return &Connector{cfg: cfg, peers: table, rates: r, ledger: l, client: client,
-		limiter: newLimiter(cfg.RatePerMinute, time.Minute), now: time.Now, log: log}
+		limiter: newLimiter(cfg.RatePerMinute, time.Minute), now: time.Now, log: log, requests: map[string]peerRequest{}}
 }
 
 // ilpError is a refusal with its ILP error code.
@@ -121,7 +126,7 @@ func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) 
 		return nil, fmt.Errorf("asset %s of peer %s unknown", to.AssetID, to.ID)
 	}
 	out := p
-	pending, err := c.hold(ctx, from, to, source, destination, &out)
+	pending, held, err := c.hold(ctx, from, to, source, destination, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -131,9 +136,9 @@ func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) 
 			err = refuse(ilp.CodeWrongCondition, "fulfillment did not match expected value.")
 		}
 	}
-	if pending != nil {
+	if held {
 		_, fulfilled := reply.(ilp.Fulfill)
-		if err := c.settle(ctx, *pending, err == nil && fulfilled); err != nil {
+		if err := c.settle(ctx, pending, err == nil && fulfilled); err != nil {
 			return nil, err
 		}
 	}
@@ -155,33 +160,33 @@ func (c *Connector) admit(from peers.Peer, p ilp.Prepare) error {
 
 // hold converts the amount into the destination's asset and holds it in
 // the ledger, pending, from the sender's account to the next hop's; a
-// zero-amount packet moves nothing.
-func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, destination peers.Asset, out *ilp.Prepare) (*ledger.PendingTransfer, error) {
+// zero-amount packet moves nothing (held is false).
+func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, destination peers.Asset, out *ilp.Prepare) (pending ledger.PendingTransfer, held bool, err error) {
 	if out.Amount == 0 {
-		return nil, nil
+		return pending, false, nil
 	}
 	converted, err := c.rates.ConvertSource(ctx, to.TenantID, out.Amount,
 		rates.Asset{Code: source.Code, Scale: source.Scale}, rates.Asset{Code: destination.Code, Scale: destination.Scale})
 	if err != nil {
-		return nil, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
+		return pending, false, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
 	}
 	src, err := account(from, source)
 	if err != nil {
-		return nil, err
+		return pending, false, err
 	}
 	dst, err := account(to, destination)
 	if err != nil {
-		return nil, err
+		return pending, false, err
 	}
-	pending, err := c.transfer(ctx, ledger.TransferRequest{
-		ID: uuid.New(), Source: src, Destination: dst,
+	pending, err = c.transfer(ctx, ledger.TransferRequest{
+		ID: newID(), Source: src, Destination: dst,
 		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: twoPhaseTimeout,
 	}, destination)
 	if err != nil {
-		return nil, fmt.Errorf("hold %d from peer %s for peer %s: %w", out.Amount, from.ID, to.ID, err)
+		return pending, false, fmt.Errorf("hold %d from peer %s for peer %s: %w", out.Amount, from.ID, to.ID, err)
 	}
 	out.Amount = converted.Amount
-	return &pending, nil
+	return pending, true, nil
 }
 
 // transfer holds money in the ledger, pending, opening the destination's
@@ -245,4 +250,14 @@ func account(p peers.Peer, a peers.Asset) (ledger.Account, error) {
 		return ledger.Account{}, fmt.Errorf("asset id %q: %w", a.ID, err)
 	}
 	return ledger.Account{ID: id, Type: ledger.Peer, AssetID: assetID, Ledger: a.Ledger}, nil
+}
+
+// newID is a random (version 4) UUID, as uuid.New makes one, without the
+// allocation its reader costs.
+func newID() uuid.UUID {
+	var id uuid.UUID
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	return id
 }

@@ -35,14 +35,14 @@ func (c *Connector) forward(ctx context.Context, to peers.Peer, p ilp.Prepare) (
 	if err != nil {
 		return nil, fmt.Errorf("encode prepare for peer %s: %w", to.ID, err)
 	}
-	ctx, cancel := context.WithDeadline(ctx, expires)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.OutgoingEndpoint, bytes.NewReader(body))
+	template, err := c.requestTo(to)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s endpoint: %w", to.ID, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+to.OutgoingToken)
-	req.Header.Set("Content-Type", ContentType)
+	ctx, cancel := context.WithDeadline(ctx, expires)
+	defer cancel()
+	req := template.WithContext(ctx)
+	req.Body, req.GetBody, req.ContentLength = newPrepareBody(body), prepareBodyAgain(body), int64(len(body))
 	resp, err := c.client.Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -51,7 +51,8 @@ func (c *Connector) forward(ctx context.Context, to peers.Peer, p ilp.Prepare) (
 		return nil, fmt.Errorf("send to peer %s: %w", to.ID, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, replyBytesMax))
+	buf := buffers.Get().(*[]byte)
+	raw, err := readAll(resp.Body, *buf, replyBytesMax)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, refuse(ilp.CodeTransferTimedOut, "packet expired.")
@@ -62,6 +63,7 @@ func (c *Connector) forward(ctx context.Context, to peers.Peer, p ilp.Prepare) (
 		return nil, fmt.Errorf("peer %s answered %d", to.ID, resp.StatusCode)
 	}
 	reply, err := ilp.DecodeAny(raw)
+	release(buf, raw)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s's answer: %w", to.ID, err)
 	}
@@ -69,4 +71,57 @@ func (c *Connector) forward(ctx context.Context, to peers.Peer, p ilp.Prepare) (
 		return nil, fmt.Errorf("peer %s answered a prepare", to.ID)
 	}
 	return reply, nil
+}
+
+// requestTo is the request every packet to peer to starts from: its
+// endpoint parsed, its headers set. Packets share its URL and headers,
+// which neither the client nor a transport changes.
+func (c *Connector) requestTo(to peers.Peer) (*http.Request, error) {
+	c.requestsMu.RLock()
+	r, ok := c.requests[to.ID]
+	c.requestsMu.RUnlock()
+	if ok && r.endpoint == to.OutgoingEndpoint && r.token == to.OutgoingToken {
+		return r.template, nil
+	}
+	template, err := http.NewRequest(http.MethodPost, to.OutgoingEndpoint, nil)
+	if err != nil {
+		return nil, err
+	}
+	template.Header.Set("Authorization", "Bearer "+to.OutgoingToken)
+	template.Header.Set("Content-Type", ContentType)
+	c.requestsMu.Lock()
+	if len(c.requests) >= requestsMax {
+		clear(c.requests)
+	}
+	c.requests[to.ID] = peerRequest{endpoint: to.OutgoingEndpoint, token: to.OutgoingToken, template: template}
+	c.requestsMu.Unlock()
+	return template, nil
+}
+
+// requestsMax bounds the peers whose requests are kept; a full cache is
+// emptied and fills again.
+const requestsMax = 10_000
+
+// peerRequest is a peer's request template and the settings it was made
+// with: a peer updated since gets a new one.
+type peerRequest struct {
+	endpoint, token string
+	template        *http.Request
+}
+
+// prepareBody is a request's body: an encoded Prepare.
+type prepareBody struct{ bytes.Reader }
+
+func newPrepareBody(b []byte) *prepareBody {
+	body := &prepareBody{}
+	body.Reset(b)
+	return body
+}
+
+func (*prepareBody) Close() error { return nil }
+
+// prepareBodyAgain is the request's GetBody: the body from its start, for
+// a redirect or a retry on a new connection.
+func prepareBodyAgain(b []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return newPrepareBody(b), nil }
 }

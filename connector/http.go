@@ -3,8 +3,10 @@ package connector
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/rafiki-go/rafiki/connector/ilp"
 )
@@ -34,7 +36,8 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Expected Content-Type of "+ContentType, http.StatusBadRequest)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, prepareBytesMax))
+	buf := buffers.Get().(*[]byte)
+	body, err := readAll(http.MaxBytesReader(w, r.Body, prepareBytesMax), *buf, math.MaxInt)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -45,6 +48,7 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prepare, err := ilp.DecodePrepare(body)
+	release(buf, body)
 	if err != nil {
 		c.reply(w, ilp.Reject{Code: ilp.CodeInvalidPacket, TriggeredBy: c.cfg.ILPAddress, Message: err.Error()})
 		return
@@ -53,19 +57,64 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Connector) reply(w http.ResponseWriter, p ilp.Packet) {
+	buf := buffers.Get().(*[]byte)
 	var body []byte
 	var err error
 	switch p := p.(type) {
 	case ilp.Fulfill:
-		body, err = ilp.EncodeFulfill(p)
+		body, err = ilp.AppendFulfill((*buf)[:0], p)
 	case ilp.Reject:
-		body, err = ilp.EncodeReject(p)
+		body, err = ilp.AppendReject((*buf)[:0], p)
 	}
-	if err != nil || body == nil {
+	if err != nil || len(body) == 0 {
 		c.log.Error("reply not encoded", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", ContentType)
+	w.Header()["Content-Type"] = contentTypeHeader
 	_, _ = w.Write(body)
+	release(buf, body)
+}
+
+// contentTypeHeader is the Content-Type header's value, set without
+// allocating it again for every answer; nothing changes it.
+var contentTypeHeader = []string{ContentType}
+
+// buffers hold packets while they are read or written: a request's body
+// until it is decoded (decoding copies what it keeps), an answer until it
+// is written, a peer's answer until it is decoded.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// bufferBytesMax is the largest buffer kept for reuse: the rare large
+// packet does not pin its memory.
+const bufferBytesMax = 1 << 14
+
+// release gives buf back to the pool, holding used, the slice last grown
+// from it; nothing may use used afterwards.
+func release(buf *[]byte, used []byte) {
+	if cap(used) > bufferBytesMax {
+		return
+	}
+	*buf = used[:0]
+	buffers.Put(buf)
+}
+
+// readAll is io.ReadAll of at most max bytes (io.LimitReader), into buf
+// from its start.
+func readAll(r io.Reader, buf []byte, max int) ([]byte, error) {
+	buf = buf[:0]
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }

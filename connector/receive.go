@@ -64,10 +64,11 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	if c.cfg.Stream == nil {
 		return nil, false, nil
 	}
-	base, tag, secret, found := c.cfg.Stream.Find(p.Destination)
+	conn, found := c.cfg.Stream.Find(p.Destination)
 	if !found {
 		return nil, false, nil
 	}
+	tag := conn.Tag
 	to, found, err := c.cfg.Receivers.Receiver(ctx, tag.ID)
 	if err != nil {
 		return nil, true, fmt.Errorf("receiver %s: %w", tag.ID, err)
@@ -87,7 +88,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 		}
 		in.Amount = converted.Amount
 	}
-	incoming, now := stream.ReceiveOpened(base, tag, secret, in, &stream.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
+	incoming, now := conn.Receive(in, &stream.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
 	if now != nil {
 		return now, true, nil
 	}
@@ -96,7 +97,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 		return nil, true, err
 	}
 	pending, err := c.transfer(ctx, ledger.TransferRequest{
-		ID: uuid.New(), Source: src, Destination: to.Account,
+		ID: newID(), Source: src, Destination: to.Account,
 		SourceAmount: p.Amount, DestinationAmount: incoming.Amount, Timeout: twoPhaseTimeout,
 	}, to.Asset)
 	if err != nil {

@@ -55,9 +55,12 @@ type Service struct {
 	now         func() time.Time
 
 	mu       sync.Mutex
-	cached   map[string]cachedRates
-	inFlight map[string]*call
+	cached   map[ratesKey]cachedRates
+	inFlight map[ratesKey]*call
 }
+
+// ratesKey names one tenant's rates in one base asset.
+type ratesKey struct{ tenantID, base string }
 
 type cachedRates struct {
 	rates Rates
@@ -77,13 +80,13 @@ type call struct {
 // fetched with (its own timeout bounded by Rafiki's 5 s).
 func New(operatorURL string, tenantURL TenantURL, lifetime time.Duration, client *http.Client) *Service {
 	return &Service{operatorURL: operatorURL, tenantURL: tenantURL, lifetime: lifetime, client: client, now: time.Now,
-		cached: map[string]cachedRates{}, inFlight: map[string]*call{}}
+		cached: map[ratesKey]cachedRates{}, inFlight: map[ratesKey]*call{}}
 }
 
 // Rates answers the prices in base for a tenant, from the cache while they
 // are younger than the lifetime.
 func (s *Service) Rates(ctx context.Context, tenantID, base string) (Rates, error) {
-	key := tenantID + ":" + base
+	key := ratesKey{tenantID: tenantID, base: base}
 	s.mu.Lock()
 	if c, ok := s.cached[key]; ok && s.now().Before(c.until) {
 		s.mu.Unlock()
@@ -98,7 +101,7 @@ func (s *Service) Rates(ctx context.Context, tenantID, base string) (Rates, erro
 	if !running {
 		// The fetch belongs to no caller: one that gives up must not
 		// cancel it for the others.
-		go s.fetch(context.WithoutCancel(ctx), key, tenantID, base, c)
+		go s.fetch(context.WithoutCancel(ctx), key, c)
 	}
 	select {
 	case <-c.done:
@@ -108,8 +111,8 @@ func (s *Service) Rates(ctx context.Context, tenantID, base string) (Rates, erro
 	}
 }
 
-func (s *Service) fetch(ctx context.Context, key, tenantID, base string, c *call) {
-	c.rates, c.err = s.get(ctx, tenantID, base)
+func (s *Service) fetch(ctx context.Context, key ratesKey, c *call) {
+	c.rates, c.err = s.get(ctx, key.tenantID, key.base)
 	s.mu.Lock()
 	delete(s.inFlight, key)
 	if c.err == nil {

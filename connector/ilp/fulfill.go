@@ -16,11 +16,14 @@ type Fulfill struct {
 func (Fulfill) Type() Type { return TypeFulfill }
 
 // EncodeFulfill returns f's canonical encoding.
-func EncodeFulfill(f Fulfill) ([]byte, error) {
+func EncodeFulfill(f Fulfill) ([]byte, error) { return AppendFulfill(nil, f) }
+
+// AppendFulfill appends f's canonical encoding to dst.
+func AppendFulfill(dst []byte, f Fulfill) ([]byte, error) {
 	if err := checkData(f.Data); err != nil {
-		return nil, fmt.Errorf("encode ILP fulfill: %w", err)
+		return dst, fmt.Errorf("encode ILP fulfill: %w", err)
 	}
-	b := newEnvelope(TypeFulfill, conditionBytes+oer.VarOctetStringSize(len(f.Data)))
+	b := appendEnvelope(dst, TypeFulfill, conditionBytes+oer.VarOctetStringSize(len(f.Data)))
 	b = append(b, f.Fulfillment[:]...)
 	return oer.AppendVarOctetString(b, f.Data), nil
 }

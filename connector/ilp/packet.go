@@ -2,6 +2,7 @@ package ilp
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/rafiki-go/rafiki/connector/ilp/oer"
 )
@@ -88,10 +89,11 @@ func openEnvelope(b []byte, want Type) (oer.Reader, error) {
 	return oer.NewReader(contents), nil
 }
 
-// newEnvelope allocates the whole packet once and writes its envelope.
-func newEnvelope(t Type, contentsBytes int) []byte {
-	b := make([]byte, 0, 1+oer.LengthPrefixSize(contentsBytes)+contentsBytes)
-	return oer.AppendLengthPrefix(append(b, byte(t)), contentsBytes)
+// appendEnvelope grows dst once for the whole packet and writes its
+// envelope.
+func appendEnvelope(dst []byte, t Type, contentsBytes int) []byte {
+	dst = slices.Grow(dst, 1+oer.LengthPrefixSize(contentsBytes)+contentsBytes)
+	return oer.AppendLengthPrefix(append(dst, byte(t)), contentsBytes)
 }
 
 func readAddress(r *oer.Reader, field string, emptyAllowed bool) (string, error) {

@@ -30,7 +30,7 @@ func EncodePrepare(p Prepare) ([]byte, error) {
 		return nil, fmt.Errorf("encode ILP prepare: %w", err)
 	}
 	n := 8 + timestampBytes + conditionBytes + oer.VarOctetStringSize(len(p.Destination)) + oer.VarOctetStringSize(len(p.Data))
-	b := oer.AppendUint64(newEnvelope(TypePrepare, n), p.Amount)
+	b := oer.AppendUint64(appendEnvelope(nil, TypePrepare, n), p.Amount)
 	b, err := appendTimestamp(b, p.ExpiresAt)
 	if err != nil {
 		return nil, fmt.Errorf("encode ILP prepare: expiresAt: %w", err)

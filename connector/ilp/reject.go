@@ -19,12 +19,15 @@ type Reject struct {
 func (Reject) Type() Type { return TypeReject }
 
 // EncodeReject returns r's canonical encoding.
-func EncodeReject(rj Reject) ([]byte, error) {
+func EncodeReject(rj Reject) ([]byte, error) { return AppendReject(nil, rj) }
+
+// AppendReject appends r's canonical encoding to dst.
+func AppendReject(dst []byte, rj Reject) ([]byte, error) {
 	if err := checkReject(rj); err != nil {
-		return nil, fmt.Errorf("encode ILP reject: %w", err)
+		return dst, fmt.Errorf("encode ILP reject: %w", err)
 	}
 	n := codeBytes + oer.VarOctetStringSize(len(rj.TriggeredBy)) + oer.VarOctetStringSize(len(rj.Message)) + oer.VarOctetStringSize(len(rj.Data))
-	b := append(newEnvelope(TypeReject, n), rj.Code...)
+	b := append(appendEnvelope(dst, TypeReject, n), rj.Code...)
 	b = oer.AppendVarString(b, rj.TriggeredBy)
 	b = oer.AppendVarString(b, rj.Message)
 	return oer.AppendVarOctetString(b, rj.Data), nil

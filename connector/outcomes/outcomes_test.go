@@ -152,3 +152,20 @@ func TestPublisherDropsPastItsBound(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// BenchmarkReceived is what a packet pays to tell its outcome:
+//
+//	go test -run '^$' -bench Received -benchmem ./connector/outcomes/
+func BenchmarkReceived(b *testing.B) {
+	n := testkit.StartNATS(b, false)
+	p, err := outcomes.NewPublisher(n.Conn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p.Received(tenantID, "payment", 1)
+		}
+	})
+}

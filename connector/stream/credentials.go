@@ -6,13 +6,14 @@ package stream
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -48,7 +49,17 @@ type Tag struct {
 type Credentials struct {
 	aead      cipher.AEAD
 	sharedKey []byte
+
+	// connections are the destinations found, by address: a connection
+	// sends many packets, and opening its token and deriving its keys is
+	// most of a packet's work.
+	mu          sync.RWMutex
+	connections map[string]*Connection
 }
+
+// connectionsMax bounds the connections kept; a full cache is emptied and
+// fills again.
+const connectionsMax = 10_000
 
 // NewCredentials builds credentials from a STREAM_SECRET.
 func NewCredentials(secret []byte) (*Credentials, error) {
@@ -63,7 +74,7 @@ func NewCredentials(secret []byte) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Credentials{aead: aead, sharedKey: derive(secret, "rafiki stream shared secret")}, nil
+	return &Credentials{aead: aead, sharedKey: derive(secret, "rafiki stream shared secret"), connections: map[string]*Connection{}}, nil
 }
 
 func derive(secret []byte, label string) []byte {
@@ -86,7 +97,8 @@ func (c *Credentials) Generate(base string, tag Tag) (address string, sharedSecr
 		return "", nil, fmt.Errorf("stream credentials: %w", err)
 	}
 	token := c.aead.Seal(nonce, nonce, plain, nil)
-	return base + "." + base64.RawURLEncoding.EncodeToString(token), c.shared(token), nil
+	secret := c.shared(token)
+	return base + "." + base64.RawURLEncoding.EncodeToString(token), secret[:], nil
 }
 
 // ErrNotOurs is returned for an address this receiver did not make.
@@ -120,19 +132,66 @@ func (c *Credentials) Open(base, address string) (Tag, []byte, error) {
 	default:
 		return Tag{}, nil, ErrNotOurs
 	}
-	return tag, c.shared(token), nil
+	secret := c.shared(token)
+	return tag, secret[:], nil
 }
 
 // tokenSegmentLengthMin is the shortest address segment a token can be:
 // the base64 of a nonce, the smallest tag and the AEAD's overhead.
 const tokenSegmentLengthMin = (nonceLength + 17 + 16) * 4 / 3
 
-// Find reads the tag and shared secret from a destination address whose
-// base it does not know (tenants receive under addresses of their own): the
-// first segment that opens as a token of this receiver, the base being what
-// precedes it. Segments too short to be tokens are not tried, so that
-// addresses of other nodes cost little.
-func (c *Credentials) Find(address string) (base string, tag Tag, sharedSecret []byte, ok bool) {
+// Connection is a destination address this receiver made, opened: the
+// base it was made under, its tag, and what its packets are read and
+// answered with.
+type Connection struct {
+	Base string
+	Tag  Tag
+	// id names the sender's connection: hex SHA-256 of the destination.
+	id     string
+	secret []byte
+	keys   *Keys
+}
+
+func newConnection(base, address string, tag Tag, secret []byte) (*Connection, error) {
+	keys, err := NewKeys(secret)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(address))
+	return &Connection{Base: base, Tag: tag, id: hex.EncodeToString(sum[:]), secret: secret, keys: keys}, nil
+}
+
+// Find opens a destination address whose base it does not know (tenants
+// receive under addresses of their own): the first segment that opens as a
+// token of this receiver, the base being what precedes it. Segments too
+// short to be tokens are not tried, so that addresses of other nodes cost
+// little. A destination found is kept, so that the connection's next
+// packets find it at once.
+func (c *Credentials) Find(address string) (*Connection, bool) {
+	c.mu.RLock()
+	conn, ok := c.connections[address]
+	c.mu.RUnlock()
+	if ok {
+		return conn, true
+	}
+	base, tag, secret, ok := c.find(address)
+	if !ok {
+		return nil, false
+	}
+	conn, err := newConnection(base, address, tag, secret)
+	if err != nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	if len(c.connections) >= connectionsMax {
+		clear(c.connections)
+	}
+	c.connections[address] = conn
+	c.mu.Unlock()
+	return conn, true
+}
+
+func (c *Credentials) find(address string) (base string, tag Tag, sharedSecret []byte, ok bool) {
 	for i := strings.IndexByte(address, '.'); i >= 0; {
 		rest := address[i+1:]
 		end := strings.IndexByte(rest, '.')
@@ -153,8 +212,6 @@ func (c *Credentials) Find(address string) (base string, tag Tag, sharedSecret [
 	return "", Tag{}, nil, false
 }
 
-func (c *Credentials) shared(token []byte) []byte {
-	mac := hmac.New(sha256.New, c.sharedKey)
-	mac.Write(token)
-	return mac.Sum(nil)
+func (c *Credentials) shared(token []byte) [sha256.Size]byte {
+	return mac(c.sharedKey, token)
 }

@@ -88,13 +88,15 @@ func (k *Keys) encrypt(dst []byte, iv [ivLength]byte, plaintext []byte) ([]byte,
 
 // sealInPlace encrypts b[start+EncryptionOverhead:] where it lies and
 // writes IV and tag into the room left before it. Seal writes
-// ciphertext | tag, so the tag moves in front of the ciphertext.
+// ciphertext | tag, so the tag moves in front of the ciphertext. The
+// nonce Seal is given is the IV where it lies in b, which Seal does not
+// write to, so that it is not copied to the heap.
 func (k *Keys) sealInPlace(b []byte, start int, iv [ivLength]byte) []byte {
 	plainLength := len(b) - start - EncryptionOverhead
 	b = slices.Grow(b, tagLength)
 	copy(b[start:], iv[:])
 	body := b[start+EncryptionOverhead:]
-	sealed := k.aead.Seal(body[:0], iv[:], body, nil)
+	sealed := k.aead.Seal(body[:0], b[start:start+ivLength], body, nil)
 	copy(b[start+ivLength:], sealed[plainLength:])
 	return b[:start+EncryptionOverhead+plainLength]
 }

@@ -1,10 +1,8 @@
 package stream
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 
 	"github.com/rafiki-go/rafiki/connector/ilp"
@@ -92,9 +90,8 @@ func receipt(setup *ReceiptSetup, streamID uint8, totalReceived uint64) []byte {
 	b = append(b, setup.Nonce[:]...)
 	b = append(b, streamID)
 	b = binary.BigEndian.AppendUint64(b, totalReceived)
-	m := hmac.New(sha256.New, setup.Secret[:])
-	m.Write(b)
-	return m.Sum(b)
+	sum := mac(setup.Secret[:], b)
+	return append(b, sum[:]...)
 }
 
 // Receive reads a Prepare sent to credentials made under base, as Rafiki's
@@ -114,17 +111,18 @@ func (c *Credentials) Receive(base string, p ilp.Prepare, asset *Asset) (Incomin
 		}
 		return Incoming{}, r.reject(ilp.CodeUnexpectedPayment)
 	}
-	return ReceiveOpened(base, tag, secret, p, asset)
+	conn, err := newConnection(base, p.Destination, tag, secret)
+	if err != nil {
+		return Incoming{}, reply{address: base}.reject(ilp.CodeUnexpectedPayment)
+	}
+	return conn.Receive(p, asset)
 }
 
-// ReceiveOpened is Receive for a destination whose token was opened
-// already (Find), so that it is not opened twice.
-func ReceiveOpened(base string, tag Tag, secret []byte, p ilp.Prepare, asset *Asset) (Incoming, ilp.Packet) {
-	r := reply{address: base}
-	keys, err := NewKeys(secret)
-	if err != nil {
-		return Incoming{}, r.reject(ilp.CodeUnexpectedPayment)
-	}
+// Receive is Credentials.Receive for a Prepare to a destination found
+// already (Find), so that it is not opened again.
+func (conn *Connection) Receive(p ilp.Prepare, asset *Asset) (Incoming, ilp.Packet) {
+	r := reply{address: conn.Base}
+	keys := conn.keys
 	request, err := keys.Open(p.Data, TypePrepare)
 	switch {
 	case errors.Is(err, ErrWrongPacketType):
@@ -157,7 +155,6 @@ func ReceiveOpened(base string, tag Tag, secret []byte, p ilp.Prepare, asset *As
 	if p.Amount < request.PrepareAmount {
 		return Incoming{}, r.reject(ilp.CodeInsufficientDestinationAmount)
 	}
-	id := sha256.Sum256([]byte(p.Destination))
-	return Incoming{Tag: tag, ConnectionID: hex.EncodeToString(id[:]), Amount: p.Amount, Data: data,
+	return Incoming{Tag: conn.Tag, ConnectionID: conn.id, Amount: p.Amount, Data: data,
 		reply: r, fulfillment: fulfillment}, nil
 }

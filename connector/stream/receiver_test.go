@@ -193,18 +193,21 @@ func TestFind(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, a := range []string{address, address + ".connection-tail"} {
-			gotBase, tag, gotSecret, ok := c.Find(a)
-			if !ok || gotBase != base || tag.ID != id || !bytes.Equal(gotSecret, secret) {
-				t.Fatalf("Find(%s) = %q %v %v", a, gotBase, tag.ID, ok)
+			conn, ok := c.Find(a)
+			if !ok || conn.Base != base || conn.Tag.ID != id || !bytes.Equal(conn.secret, secret) {
+				t.Fatalf("Find(%s) = %+v %v", a, conn, ok)
+			}
+			if again, _ := c.Find(a); again != conn {
+				t.Fatalf("Find(%s) opened the destination again", a)
 			}
 		}
 		other, _, _ := foreign.Generate(base, Tag{ID: id})
-		if _, _, _, ok := c.Find(other); ok {
+		if _, ok := c.Find(other); ok {
 			t.Fatalf("another receiver's credentials were found: %s", other)
 		}
 	}
 	for _, a := range []string{"test.rafiki", "test.bob.wallet", "g", ""} {
-		if _, _, _, ok := c.Find(a); ok {
+		if _, ok := c.Find(a); ok {
 			t.Fatalf("Find(%q) found credentials", a)
 		}
 	}
