@@ -1,3 +1,6 @@
 package outcomes
 
-const PendingMax = pendingMax
+const (
+	PendingMax  = pendingMax
+	RepeatAfter = repeatAfter
+)

@@ -30,28 +30,34 @@ import (
 )
 
 const (
-	// pendingMax bounds the payments tallied and not yet sent: past it,
-	// a packet for a payment not tallied yet is not told (dropped, and
-	// counted).
+	// pendingMax bounds the payments tallied: past it, a packet for a
+	// payment not tallied yet is not told (dropped, and counted).
 	pendingMax = 100_000
 	// batchMax is the most messages one batch sends.
 	batchMax = 1_000
 	// gather is how long the publisher waits after the first packet of a
 	// batch, so that the packets that follow at once join it.
 	gather = 20 * time.Millisecond
+	// repeatAfter spaces the messages for one payment: a payment paid by a
+	// stream of packets gets a few messages a second, not one a batch,
+	// each telling all its packets since the last.
+	repeatAfter = 200 * time.Millisecond
 	// publishTimeout bounds the wait for a batch's acknowledgements.
 	publishTimeout = 5 * time.Second
-	// backoffMax spaces the tries while NATS cannot take the messages.
+	// backoffMin and backoffMax space the tries while NATS cannot take the
+	// messages.
 	backoffMin = 100 * time.Millisecond
 	backoffMax = 5 * time.Second
 	// stopTimeout bounds the last send when the publisher stops.
 	stopTimeout = 2 * time.Second
 )
 
-// tally is what packets brought to one payment since it was last sent.
+// tally is what packets brought to one payment since it was last sent, and
+// when that was.
 type tally struct {
 	tenantID        string
 	packets, amount uint64
+	sentAt          time.Time
 }
 
 // Publisher tallies what fulfilled packets brought to each incoming payment
@@ -62,8 +68,11 @@ type Publisher struct {
 	log  *slog.Logger
 	wake chan struct{}
 
-	mu        sync.Mutex
-	pending   map[string]tally
+	mu sync.Mutex
+	// tallies holds the payments with packets not sent yet, and those sent
+	// less than repeatAfter ago, so that their next message waits.
+	tallies   map[string]tally
+	waiting   int // tallies with packets
 	dropped   uint64
 	reported  uint64
 	published uint64
@@ -77,20 +86,25 @@ func NewPublisher(nc *nats.Conn, log *slog.Logger) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outcomes: jetstream: %w", err)
 	}
-	return &Publisher{nc: nc, js: js, log: log, wake: make(chan struct{}, 1), pending: map[string]tally{}}, nil
+	return &Publisher{nc: nc, js: js, log: log, wake: make(chan struct{}, 1), tallies: map[string]tally{}}, nil
 }
 
 // Received tallies amount for an incoming payment of the tenant. It never
 // blocks on I/O.
 func (p *Publisher) Received(tenantID, incomingPaymentID string, amount uint64) {
 	p.mu.Lock()
-	t, ok := p.pending[incomingPaymentID]
-	if !ok && len(p.pending) >= pendingMax {
+	t, ok := p.tallies[incomingPaymentID]
+	if !ok && len(p.tallies) >= pendingMax {
 		p.dropped++
 		p.mu.Unlock()
 		return
 	}
-	p.pending[incomingPaymentID] = add(t, tally{tenantID: tenantID, packets: 1, amount: amount})
+	if t.packets == 0 {
+		p.waiting++
+	}
+	t.tenantID = tenantID
+	t.packets, t.amount = sum(t.packets, 1), sum(t.amount, amount)
+	p.tallies[incomingPaymentID] = t
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -98,18 +112,15 @@ func (p *Publisher) Received(tenantID, incomingPaymentID string, amount uint64) 
 	}
 }
 
-func add(a, b tally) tally {
-	sum := func(x, y uint64) uint64 {
-		if x > math.MaxUint64-y {
-			return math.MaxUint64
-		}
-		return x + y
+func sum(x, y uint64) uint64 {
+	if x > math.MaxUint64-y {
+		return math.MaxUint64
 	}
-	return tally{tenantID: b.tenantID, packets: sum(a.packets, b.packets), amount: sum(a.amount, b.amount)}
+	return x + y
 }
 
-// Stats are what the publisher holds and has lost: payments tallied and not
-// yet sent, packets never told since it started, messages sent.
+// Stats are what the publisher holds and has lost: payments with packets
+// not sent yet, packets never told since it started, messages sent.
 type Stats struct {
 	Pending   int
 	Dropped   uint64
@@ -119,18 +130,18 @@ type Stats struct {
 func (p *Publisher) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Pending: len(p.pending), Dropped: p.dropped, Published: p.published}
+	return Stats{Pending: p.waiting, Dropped: p.dropped, Published: p.published}
 }
 
 // Run sends the tallies until ctx ends, then tries once more to send what
-// is left.
+// is left, paced or not.
 func (p *Publisher) Run(ctx context.Context) {
 	backoff := backoffMin
 	for {
 		select {
 		case <-ctx.Done():
 			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-			for p.Stats().Pending > 0 && p.send(stop) {
+			for p.Stats().Pending > 0 && p.send(stop, time.Time{}) {
 			}
 			cancel()
 			if left := p.Stats().Pending; left > 0 {
@@ -139,13 +150,13 @@ func (p *Publisher) Run(ctx context.Context) {
 			return
 		case <-p.wake:
 		}
-		select {
-		case <-ctx.Done():
-			continue
-		case <-time.After(gather):
-		}
-		for p.Stats().Pending > 0 {
-			if p.send(ctx) {
+		for p.Stats().Pending > 0 && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				continue
+			case <-time.After(gather):
+			}
+			if p.send(ctx, time.Now()) {
 				backoff = backoffMin
 				continue
 			}
@@ -154,21 +165,19 @@ func (p *Publisher) Run(ctx context.Context) {
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, backoffMax)
-			if ctx.Err() != nil {
-				break
-			}
 		}
 	}
 }
 
-// send publishes one batch and waits for its acknowledgements; what was not
-// acknowledged is tallied again. It reports whether every message was.
-func (p *Publisher) send(ctx context.Context) bool {
+// send publishes one batch of the tallies due at now (all of them when now
+// is zero) and waits for its acknowledgements; what was not acknowledged
+// is tallied again. It reports whether every message was.
+func (p *Publisher) send(ctx context.Context, now time.Time) bool {
 	p.reportDrops()
 	if p.nc.Status() != nats.CONNECTED {
 		return false
 	}
-	batch := p.take()
+	batch := p.take(now)
 	futures := make([]jetstream.PubAckFuture, 0, len(batch))
 	ids := make([]string, 0, len(batch))
 	var failed []string
@@ -202,12 +211,19 @@ func (p *Publisher) send(ctx context.Context) bool {
 	p.mu.Lock()
 	p.published += uint64(sent)
 	for _, id := range failed {
-		t, ok := p.pending[id]
-		if !ok && len(p.pending) >= pendingMax {
-			p.dropped += batch[id].packets
+		back := batch[id]
+		t, ok := p.tallies[id]
+		if !ok && len(p.tallies) >= pendingMax {
+			p.dropped += back.packets
 			continue
 		}
-		p.pending[id] = add(t, batch[id])
+		if t.packets == 0 {
+			p.waiting++
+		}
+		t.tenantID = back.tenantID
+		t.packets, t.amount = sum(t.packets, back.packets), sum(t.amount, back.amount)
+		t.sentAt = time.Time{}
+		p.tallies[id] = t
 	}
 	p.mu.Unlock()
 	if len(failed) > 0 {
@@ -217,17 +233,23 @@ func (p *Publisher) send(ctx context.Context) bool {
 	return true
 }
 
-// take removes up to batchMax tallies.
-func (p *Publisher) take() map[string]tally {
+// take removes from the tallies up to batchMax with packets, whose payment
+// was last sent repeatAfter before now or earlier (any, when now is zero),
+// keeping a mark of when they were sent; marks older than repeatAfter go.
+func (p *Publisher) take(now time.Time) map[string]tally {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	batch := make(map[string]tally, min(len(p.pending), batchMax))
-	for id, t := range p.pending {
-		if len(batch) == batchMax {
-			break
+	batch := make(map[string]tally, min(p.waiting, batchMax))
+	for id, t := range p.tallies {
+		due := now.IsZero() || now.Sub(t.sentAt) >= repeatAfter
+		switch {
+		case t.packets == 0 && due:
+			delete(p.tallies, id)
+		case t.packets > 0 && due && len(batch) < batchMax:
+			batch[id] = t
+			p.tallies[id] = tally{sentAt: now}
+			p.waiting--
 		}
-		batch[id] = t
-		delete(p.pending, id)
 	}
 	return batch
 }

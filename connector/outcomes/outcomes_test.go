@@ -101,6 +101,44 @@ func TestPublisherBatchesByPayment(t *testing.T) {
 	}
 }
 
+// A payment paid by a stream of packets gets a message every repeatAfter,
+// each telling all its packets since the last; a payment paid once
+// meanwhile is told at once.
+func TestPublisherPacesAPayment(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	p, err := outcomes.NewPublisher(n.Conn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go p.Run(ctx)
+	start := time.Now()
+	var packets uint64
+	for time.Since(start) < time.Second {
+		p.Received(tenantID, "hot", 1)
+		packets++
+		if packets == 10 {
+			p.Received(tenantID, "once", 5)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.Stats().Pending == 0 }, "tallies not sent")
+	got, messages := received(t, n.JS)
+	if hot := got["hot"]; hot.Packets != packets || hot.Amount != packets {
+		t.Fatalf("the hot payment told %+v, want %d packets", hot, packets)
+	}
+	if once := got["once"]; once.Packets != 1 || once.Amount != 5 {
+		t.Fatalf("the other payment told %+v", once)
+	}
+	// A second of packets, one message at most every repeatAfter, and the
+	// other payment's one.
+	if limit := int(time.Since(start)/outcomes.RepeatAfter) + 2; messages > limit {
+		t.Fatalf("%d messages for a second of packets, want at most %d", messages, limit)
+	}
+	t.Logf("%d packets in %d messages", packets, messages)
+}
+
 // While the server is away the tallies wait, however many packets come;
 // they are sent when it is back.
 func TestPublisherWaitsForTheServer(t *testing.T) {
