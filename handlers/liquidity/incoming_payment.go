@@ -2,7 +2,6 @@ package liquidity
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -55,8 +54,11 @@ func (h *Handler) IncomingPaymentOwner(ctx context.Context, actor commands.Actor
 	}
 	incomingPaymentID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, incomingpayment.AggregateType, incomingPaymentID)
-	if err != nil || !found {
-		return Owner{}, "", errors.Join(err, errUnknownIncomingPayment())
+	if err != nil {
+		return Owner{}, "", err
+	}
+	if !found {
+		return Owner{}, "", errUnknownIncomingPayment()
 	}
 	target, err := handlers.NewTarget(tenantID, incomingpayment.AggregateType, incomingPaymentID)
 	if err != nil {

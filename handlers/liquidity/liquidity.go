@@ -93,8 +93,11 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 	}
 	assetID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, asset.AggregateType, assetID)
-	if err != nil || !found {
-		return Owner{}, errors.Join(err, unknown)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !found {
+		return Owner{}, unknown
 	}
 	target, err := handlers.NewTarget(tenantID, asset.AggregateType, assetID)
 	if err != nil {
@@ -126,8 +129,11 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 	}
 	peerID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, peer.AggregateType, peerID)
-	if err != nil || !found {
-		return Owner{}, errors.Join(err, unknown)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !found {
+		return Owner{}, unknown
 	}
 	target, err := handlers.NewTarget(tenantID, peer.AggregateType, peerID)
 	if err != nil {
@@ -165,8 +171,11 @@ func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, 
 	}
 	walletAddressID = id.String()
 	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, walletAddressID)
-	if err != nil || !found {
-		return Owner{}, errors.Join(err, unknown)
+	if err != nil {
+		return Owner{}, err
+	}
+	if !found {
+		return Owner{}, unknown
 	}
 	target, err := handlers.NewTarget(tenantID, walletaddress.AggregateType, walletAddressID)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -681,5 +682,30 @@ func TestCheckFindsUnexplainedTransfers(t *testing.T) {
 	}
 	if got := g.check(time.Now().Add(liquidity.CheckWindow), eur); len(got) != 1 || !strings.Contains(got[0].Problem, "outcome is not recorded") {
 		t.Fatalf("check found %v, want the request without its outcome", got)
+	}
+}
+
+// unreachable is an event store whose reads run out of time.
+type unreachable struct{ handlers.Store }
+
+func (unreachable) Last(context.Context, string) ([]byte, uint64, bool, error) {
+	return nil, 0, false, fmt.Errorf("last message: %w", context.DeadlineExceeded)
+}
+
+// An owner that cannot be looked up is not an unknown one: the caller is
+// told the service failed, not that the owner does not exist.
+func TestOwnersOutOfReachAreNotUnknown(t *testing.T) {
+	f := setup(t)
+	h := liquidity.NewHandler(unreachable{f.store}, f.ledger, f.queue.enqueue)
+	id := uuid.NewString()
+	for name, lookup := range map[string]func() error{
+		"asset":            func() error { _, err := h.AssetOwner(f.ctx, operator, id); return err },
+		"peer":             func() error { _, err := h.PeerOwner(f.ctx, operator, id); return err },
+		"wallet address":   func() error { _, err := h.WalletAddressOwner(f.ctx, operator, id); return err },
+		"incoming payment": func() error { _, _, err := h.IncomingPaymentOwner(f.ctx, operator, id); return err },
+	} {
+		if kind := apperr.KindOf(lookup()); kind != apperr.Unavailable {
+			t.Errorf("%s: %s, want %s", name, kind, apperr.Unavailable)
+		}
 	}
 }
