@@ -196,13 +196,13 @@ func TestPay(t *testing.T) {
 			amount: 1000, sent: 1000, delivered: 1000, packets: 10},
 		{name: "temporary rejects without end", setup: func(*network) {},
 			afterQuote: func(n *network) { n.alwaysTemporary = ilp.CodeInsufficientLiquidity },
-			amount: 1000, err: ErrRetries, code: ilp.CodeInsufficientLiquidity},
+			amount:     1000, err: ErrRetries, code: ilp.CodeInsufficientLiquidity},
 		{name: "the receiver declines F99", setup: func(n *network) { n.maxPacket = 100 },
 			afterQuote: func(n *network) { n.declineAfter = 3 },
-			amount: 1000, err: ErrClosed},
+			amount:     1000, err: ErrClosed},
 		{name: "a rate that fell below the minimum", setup: func(n *network) { n.rate = big.NewRat(1, 2) },
 			afterQuote: func(n *network) { n.rate = big.NewRat(2, 5) },
-			amount: 1000, code: ilp.CodeInsufficientDestinationAmount},
+			amount:     1000, code: ilp.CodeInsufficientDestinationAmount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
