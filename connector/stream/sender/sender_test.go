@@ -36,9 +36,12 @@ type network struct {
 	f08Bare      bool
 	maxAfterRate bool
 	// temporary rejects the first packets of an amount with these codes,
-	// one each; alwaysTemporary all of them.
-	temporary       []string
-	alwaysTemporary string
+	// one each; always rejects all of them with its code.
+	temporary []string
+	always    string
+	// hangAfter holds every packet of an amount after that many were
+	// fulfilled until its context ends.
+	hangAfter int
 	// declineAfter has the receiver decline (F99) every fulfillable packet
 	// after that many were fulfilled.
 	declineAfter int
@@ -61,7 +64,7 @@ func newNetwork(t *testing.T) (*network, string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &network{creds: creds, asset: &stream.Asset{Code: "EUR", Scale: 2}, declineAfter: -1}, address, secret
+	return &network{creds: creds, asset: &stream.Asset{Code: "EUR", Scale: 2}, declineAfter: -1, hangAfter: -1}, address, secret
 }
 
 func (n *network) send(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
@@ -74,8 +77,14 @@ func (n *network) send(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
 	if n.unreachable {
 		return ilp.Reject{Code: ilp.CodeUnreachable, TriggeredBy: "test.hop", Message: "no route"}, nil
 	}
-	if p.Amount > 0 && n.alwaysTemporary != "" {
-		return ilp.Reject{Code: n.alwaysTemporary, TriggeredBy: "test.hop"}, nil
+	if p.Amount > 0 && n.always != "" {
+		return ilp.Reject{Code: n.always, TriggeredBy: "test.hop"}, nil
+	}
+	if p.Amount > 0 && n.hangAfter >= 0 && n.fulfilled >= n.hangAfter {
+		n.mu.Unlock()
+		<-ctx.Done()
+		n.mu.Lock()
+		return nil, ctx.Err()
 	}
 	if p.Amount > 0 && len(n.temporary) > 0 {
 		code := n.temporary[0]
@@ -195,8 +204,17 @@ func TestPay(t *testing.T) {
 			},
 			amount: 1000, sent: 1000, delivered: 1000, packets: 10},
 		{name: "temporary rejects without end", setup: func(*network) {},
-			afterQuote: func(n *network) { n.alwaysTemporary = ilp.CodeInsufficientLiquidity },
+			afterQuote: func(n *network) { n.always = ilp.CodeInsufficientLiquidity },
 			amount:     1000, err: ErrRetries, code: ilp.CodeInsufficientLiquidity},
+		{name: "an F99 from a hop", setup: func(n *network) { n.maxPacket = 100 },
+			afterQuote: func(n *network) { n.always = ilp.CodeFinalApplicationError },
+			amount:     1000, code: ilp.CodeFinalApplicationError},
+		{name: "an F02 from a hop", setup: func(*network) {},
+			afterQuote: func(n *network) { n.always = ilp.CodeUnreachable },
+			amount:     1000, code: ilp.CodeUnreachable},
+		{name: "a payment cancelled with packets in flight", setup: func(n *network) { n.maxPacket = 100 },
+			afterQuote: func(n *network) { n.hangAfter = 2 },
+			amount:     1000, err: context.DeadlineExceeded},
 		{name: "the receiver declines F99", setup: func(n *network) { n.maxPacket = 100 },
 			afterQuote: func(n *network) { n.declineAfter = 3 },
 			amount:     1000, err: ErrClosed},
@@ -232,7 +250,13 @@ func TestPay(t *testing.T) {
 				tt.afterQuote(n)
 				n.mu.Unlock()
 			}
-			out, err := c.Pay(ctx, q)
+			payCtx := ctx
+			if tt.err == context.DeadlineExceeded {
+				var cancel context.CancelFunc
+				payCtx, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
+				defer cancel()
+			}
+			out, err := c.Pay(payCtx, q)
 			fulfilled, source, received := n.totals()
 			if out.Sent != source || out.Delivered != received || out.Packets != fulfilled {
 				t.Fatalf("outcome %+v; the receiver was paid %d packets, %d sent, %d received", out, fulfilled, source, received)
