@@ -23,7 +23,8 @@ import (
 // (ilp-protocol-stream behind ilp-plugin-http, pinned in package.json, run by
 // scripts/interop/stream-receive.mjs) over ILP-over-HTTP: a fixed source
 // amount straight to it, then a fixed delivery through a hop that refuses
-// packets above 10,000 (F08), and checks that what the sender counts is
+// packets above 10,000 (F08), then a fixed source amount through a hop
+// that also converts at 0.5, and checks that what the sender counts is
 // exactly what the receiver got, and that it saw the streams closed.
 func TestPaysTheReferenceReceiver(t *testing.T) {
 	node, err := exec.LookPath("node")
@@ -79,12 +80,17 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := HTTP(nil, creds.Endpoint, "interop-token")
-	hop := func(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
-		if p.Amount > 10_000 {
-			return ilp.Reject{Code: ilp.CodeAmountTooLarge, TriggeredBy: "test.hop",
-				Data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: 10_000})}, nil
+	// hop is a connector in front of the receiver: it refuses packets
+	// above maxPacket (F08) and converts at rate, rounding down.
+	hop := func(maxPacket uint64, rate *big.Rat) SendFunc {
+		return func(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
+			if p.Amount > maxPacket {
+				return ilp.Reject{Code: ilp.CodeAmountTooLarge, TriggeredBy: "test.hop",
+					Data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: maxPacket})}, nil
+			}
+			p.Amount = mulFloor(p.Amount, rate)
+			return direct(ctx, p)
 		}
-		return direct(ctx, p)
 	}
 
 	payments := []struct {
@@ -92,13 +98,19 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		send          SendFunc
 		fixedDelivery bool
 		amount        uint64
-		maxPacket     uint64
-		packets       int
+		// the probe's lower rate and max packet amount (at least
+		// probeAmountMax when no hop refuses packets)
+		rate      *big.Rat
+		maxPacket uint64
+		// the outcome
+		sent, delivered uint64
+		packets         int
 	}{
-		{"a fixed source amount", direct, false, 123_456, probeAmountMax, 1},
-		{"a fixed delivery in packets", hop, true, 45_678, 10_000, 5},
+		{"a fixed source amount", direct, false, 123_456, big.NewRat(1, 1), probeAmountMax, 123_456, 123_456, 1},
+		{"a fixed delivery in packets", hop(10_000, big.NewRat(1, 1)), true, 45_678, big.NewRat(1, 1), 10_000, 45_678, 45_678, 5},
+		{"a fixed source amount at 0.5", hop(10_000, big.NewRat(1, 2)), false, 30_002, big.NewRat(1, 2), 10_000, 30_002, 15_001, 4},
 	}
-	var sent, delivered uint64
+	var delivered uint64
 	var packets int
 	for _, pay := range payments {
 		c, err := Sender{Send: pay.send}.Connect(ctx, creds.DestinationAccount, secret)
@@ -112,7 +124,7 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Probe: %v", pay.name, err)
 		}
-		if p.RateLow.Cmp(ratOne) != 0 || p.MaxPacketAmount < pay.maxPacket || (pay.maxPacket < probeAmountMax && p.MaxPacketAmount != pay.maxPacket) {
+		if p.RateLow.Cmp(pay.rate) != 0 || p.MaxPacketAmount < pay.maxPacket || (pay.maxPacket < probeAmountMax && p.MaxPacketAmount != pay.maxPacket) {
 			t.Fatalf("%s: probe [%s, %s) max %d", pay.name, p.RateLow, p.RateHigh, p.MaxPacketAmount)
 		}
 		var q Quote
@@ -128,13 +140,12 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Pay: %v (outcome %+v)", pay.name, err, out)
 		}
-		if out.Sent != pay.amount || out.Delivered != pay.amount || out.Packets != pay.packets {
-			t.Fatalf("%s: outcome %+v, want %d sent and delivered in %d packets", pay.name, out, pay.amount, pay.packets)
+		if out.Sent != pay.sent || out.Delivered != pay.delivered || out.Packets != pay.packets {
+			t.Fatalf("%s: outcome %+v, want %d sent and %d delivered in %d packets", pay.name, out, pay.sent, pay.delivered, pay.packets)
 		}
 		if err := c.Close(ctx); err != nil {
 			t.Fatalf("%s: Close: %v", pay.name, err)
 		}
-		sent += out.Sent
 		delivered += out.Delivered
 		packets += out.Packets
 	}
@@ -149,16 +160,18 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 	}
 	readLine(&got)
 	t.Logf("the receiver: %+v", got)
-	if got.Amount != strconv.FormatUint(delivered, 10) || sent != delivered || got.Packets != packets || got.Connections != len(payments) {
-		t.Fatalf("the receiver got %+v; the sender sent %d and counts %d delivered in %d packets", got, sent, delivered, packets)
+	if got.Amount != strconv.FormatUint(delivered, 10) || got.Packets != packets || got.Connections != len(payments) {
+		t.Fatalf("the receiver got %+v; the sender counts %d delivered in %d packets", got, delivered, packets)
 	}
-	if len(got.StreamTotals) != len(payments) || got.StreamTotals[0] != strconv.FormatUint(payments[0].amount, 10) ||
-		got.StreamTotals[1] != strconv.FormatUint(payments[1].amount, 10) {
+	if len(got.StreamTotals) != len(payments) {
 		t.Fatalf("the receiver's streams got %v", got.StreamTotals)
+	}
+	for i, pay := range payments {
+		if got.StreamTotals[i] != strconv.FormatUint(pay.delivered, 10) {
+			t.Fatalf("%s: the receiver's stream got %s, the sender counts %d delivered", pay.name, got.StreamTotals[i], pay.delivered)
+		}
 	}
 	if got.StreamsClosed != len(payments) || got.ConnectionsEnded != len(payments) {
 		t.Fatalf("the receiver saw %d streams closed and %d connections ended of %d", got.StreamsClosed, got.ConnectionsEnded, len(payments))
 	}
 }
-
-var ratOne = big.NewRat(1, 1)
