@@ -56,9 +56,6 @@ func FuzzReply(f *testing.F) {
 			return
 		}
 		r := readReply(keys, seq, true, condition, answer, nil)
-		if r.sendErr != nil {
-			t.Fatalf("a decoded answer read as not answered: %v", r.sendErr)
-		}
 		if !r.authentic {
 			if r.received != 0 || r.frames != nil {
 				t.Fatalf("an unauthentic reply with the receiver's amount %d or frames %v", r.received, r.frames)

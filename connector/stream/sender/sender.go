@@ -151,8 +151,6 @@ type reply struct {
 	authentic bool
 	received  uint64
 	frames    []stream.Frame
-	// sendErr is why a Prepare got no answer.
-	sendErr error
 }
 
 // closed says the receiver closed the connection or the payment's stream.
@@ -222,9 +220,6 @@ func (c *Connection) Asset() (stream.Asset, bool) {
 	}
 	return *c.asset, true
 }
-
-// Destination is the receiver's address.
-func (c *Connection) Destination() string { return c.destination }
 
 // Close tells the receiver the payment's stream and the connection are
 // done, in one unfulfillable packet; any answer will do.
@@ -324,7 +319,6 @@ func readReply(keys *stream.Keys, seq uint64, fulfillable bool, condition [sha25
 		if sendErr == nil {
 			sendErr = fmt.Errorf("answered %T", answer)
 		}
-		r.sendErr = sendErr
 		r.reject = ilp.Reject{Code: ilp.CodeInternalError, Message: sendErr.Error()}
 		return r
 	}
