@@ -129,9 +129,9 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		}
 		var q Quote
 		if pay.fixedDelivery {
-			q, err = QuoteDelivery(p, pay.amount, 0.01)
+			q, err = QuoteDelivery(p, pay.amount, Terms{Slippage: 0.01})
 		} else {
-			q, err = QuoteSend(p, pay.amount, 0.01)
+			q, err = QuoteSend(p, pay.amount, Terms{Slippage: 0.01})
 		}
 		if err != nil {
 			t.Fatalf("%s: quote: %v", pay.name, err)

@@ -14,7 +14,7 @@ import (
 // SourceAmount is the most sent for it, what the minimum rate allows).
 type Quote struct {
 	Probe
-	// MinExchangeRate is the probed rate less the slippage: no packet
+	// MinExchangeRate is the expected rate less the slippage: no packet
 	// delivers less than its source amount at this rate, rounded down.
 	MinExchangeRate *big.Rat
 	FixedDelivery   bool
@@ -25,28 +25,50 @@ type Quote struct {
 // ErrInvalidQuote is an amount or slippage a quote cannot be made with.
 var ErrInvalidQuote = errors.New("stream sender: invalid quote")
 
-// minExchangeRate is the probe's lower rate less slippage, a fraction in
-// [0, 1] (Rafiki's SLIPPAGE).
-func minExchangeRate(p Probe, slippage float64) (*big.Rat, error) {
-	if math.IsNaN(slippage) || slippage < 0 || slippage > 1 {
-		return nil, fmt.Errorf("%w: slippage %v is not within [0, 1]", ErrInvalidQuote, slippage)
+// Terms are what a quote holds its payment to.
+type Terms struct {
+	// Slippage is the fraction in [0, 1] of the expected rate a payment
+	// may lose (Rafiki's SLIPPAGE).
+	Slippage float64
+	// Rate, when set, is the rate expected from the sender's own exchange
+	// rates, destination units per source unit, and a probe that found
+	// less than the minimum it makes fails the quote, as Rafiki quotes with
+	// its rates; otherwise the probe's lower rate is expected.
+	Rate *big.Rat
+}
+
+// minExchangeRate is the expected rate less slippage.
+func (t Terms) minExchangeRate(p Probe) (*big.Rat, error) {
+	if math.IsNaN(t.Slippage) || t.Slippage < 0 || t.Slippage > 1 {
+		return nil, fmt.Errorf("%w: slippage %v is not within [0, 1]", ErrInvalidQuote, t.Slippage)
 	}
 	if p.RateLow == nil || p.RateHigh == nil || p.MaxPacketAmount == 0 {
 		return nil, fmt.Errorf("%w: no probe", ErrInvalidQuote)
 	}
-	// The shortest decimal that reads back as slippage is the fraction
+	expected := p.RateLow
+	if t.Rate != nil {
+		if t.Rate.Sign() < 0 {
+			return nil, fmt.Errorf("%w: a negative rate %s", ErrInvalidQuote, t.Rate)
+		}
+		expected = t.Rate
+	}
+	// The shortest decimal that reads back as the slippage is the fraction
 	// meant: 0.01 is 1/100, not the binary double nearest it.
-	s, _ := new(big.Rat).SetString(strconv.FormatFloat(slippage, 'g', -1, 64))
-	keep := new(big.Rat).Sub(big.NewRat(1, 1), s)
-	return keep.Mul(keep, p.RateLow), nil
+	s, _ := new(big.Rat).SetString(strconv.FormatFloat(t.Slippage, 'g', -1, 64))
+	rate := new(big.Rat).Sub(big.NewRat(1, 1), s)
+	rate.Mul(rate, expected)
+	if p.RateLow.Cmp(rate) < 0 {
+		return nil, fmt.Errorf("%w: the probe found %s, the minimum is %s", ErrInsufficientRate, p.RateLow.FloatString(9), rate.FloatString(9))
+	}
+	return rate, nil
 }
 
 // QuoteSend quotes sending exactly sourceAmount.
-func QuoteSend(p Probe, sourceAmount uint64, slippage float64) (Quote, error) {
+func QuoteSend(p Probe, sourceAmount uint64, t Terms) (Quote, error) {
 	if sourceAmount == 0 {
 		return Quote{}, fmt.Errorf("%w: nothing to send", ErrInvalidQuote)
 	}
-	rate, err := minExchangeRate(p, slippage)
+	rate, err := t.minExchangeRate(p)
 	if err != nil {
 		return Quote{}, err
 	}
@@ -55,11 +77,11 @@ func QuoteSend(p Probe, sourceAmount uint64, slippage float64) (Quote, error) {
 }
 
 // QuoteDelivery quotes delivering at least deliveryAmount.
-func QuoteDelivery(p Probe, deliveryAmount uint64, slippage float64) (Quote, error) {
+func QuoteDelivery(p Probe, deliveryAmount uint64, t Terms) (Quote, error) {
 	if deliveryAmount == 0 {
 		return Quote{}, fmt.Errorf("%w: nothing to deliver", ErrInvalidQuote)
 	}
-	rate, err := minExchangeRate(p, slippage)
+	rate, err := t.minExchangeRate(p)
 	if err != nil {
 		return Quote{}, err
 	}

@@ -238,9 +238,9 @@ func TestPay(t *testing.T) {
 			}
 			var q Quote
 			if tt.fixedDelivery {
-				q, err = QuoteDelivery(p, tt.amount, 0.01)
+				q, err = QuoteDelivery(p, tt.amount, Terms{Slippage: 0.01})
 			} else {
-				q, err = QuoteSend(p, tt.amount, 0.01)
+				q, err = QuoteSend(p, tt.amount, Terms{Slippage: 0.01})
 			}
 			if err != nil {
 				t.Fatalf("quote: %v", err)
@@ -318,30 +318,34 @@ func TestQuote(t *testing.T) {
 		probe          Probe
 		fixedDelivery  bool
 		amount         uint64
-		slippage       float64
+		terms          Terms
 		source, target uint64
 		minRate        *big.Rat
 		err            error
 	}{
-		{"send at 0.5 less 1%", half, false, 10000, 0.01, 10000, 4950, big.NewRat(99, 200), nil},
-		{"send with a rest", half, false, 10999, 0.01, 10999, 4950 + 494, big.NewRat(99, 200), nil},
-		{"deliver at 0.5 less 1%", half, true, 5000, 0.01, 10102, 5000, big.NewRat(99, 200), nil},
-		{"deliver without slippage", half, true, 5000, 0, 10000, 5000, big.NewRat(1, 2), nil},
-		{"a min rate of zero", half, true, 5000, 1, 0, 0, nil, ErrInsufficientRate},
-		{"slippage above 1", half, false, 100, 1.5, 0, 0, nil, ErrInvalidQuote},
-		{"slippage NaN", half, false, 100, math.NaN(), 0, 0, nil, ErrInvalidQuote},
-		{"nothing to send", half, false, 0, 0.01, 0, 0, nil, ErrInvalidQuote},
+		{"send at 0.5 less 1%", half, false, 10000, Terms{Slippage: 0.01}, 10000, 4950, big.NewRat(99, 200), nil},
+		{"send with a rest", half, false, 10999, Terms{Slippage: 0.01}, 10999, 4950 + 494, big.NewRat(99, 200), nil},
+		{"deliver at 0.5 less 1%", half, true, 5000, Terms{Slippage: 0.01}, 10102, 5000, big.NewRat(99, 200), nil},
+		{"deliver without slippage", half, true, 5000, Terms{Slippage: 0}, 10000, 5000, big.NewRat(1, 2), nil},
+		{"a min rate of zero", half, true, 5000, Terms{Slippage: 1}, 0, 0, nil, ErrInsufficientRate},
+		{"slippage above 1", half, false, 100, Terms{Slippage: 1.5}, 0, 0, nil, ErrInvalidQuote},
+		{"slippage NaN", half, false, 100, Terms{Slippage: math.NaN()}, 0, 0, nil, ErrInvalidQuote},
+		{"send at an expected rate of 0.5", half, false, 10000, Terms{Slippage: 0.01, Rate: big.NewRat(1, 2)}, 10000, 4950, big.NewRat(99, 200), nil},
+		{"deliver at an expected rate of 0.4", half, true, 1000, Terms{Slippage: 0.5, Rate: big.NewRat(2, 5)}, 5000, 1000, big.NewRat(1, 5), nil},
+		{"a probe below the expected rate", half, false, 10000, Terms{Slippage: 0.01, Rate: big.NewRat(3, 5)}, 0, 0, nil, ErrInsufficientRate},
+		{"a negative expected rate", half, false, 10000, Terms{Rate: big.NewRat(-1, 5)}, 0, 0, nil, ErrInvalidQuote},
+		{"nothing to send", half, false, 0, Terms{Slippage: 0.01}, 0, 0, nil, ErrInvalidQuote},
 		{"more than fits", Probe{RateLow: big.NewRat(1, 1000), RateHigh: big.NewRat(1, 999), MaxPacketAmount: math.MaxUint64},
-			true, math.MaxUint64 / 10, 0, 0, 0, nil, ErrInvalidQuote},
+			true, math.MaxUint64 / 10, Terms{}, 0, 0, nil, ErrInvalidQuote},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var q Quote
 			var err error
 			if tt.fixedDelivery {
-				q, err = QuoteDelivery(tt.probe, tt.amount, tt.slippage)
+				q, err = QuoteDelivery(tt.probe, tt.amount, tt.terms)
 			} else {
-				q, err = QuoteSend(tt.probe, tt.amount, tt.slippage)
+				q, err = QuoteSend(tt.probe, tt.amount, tt.terms)
 			}
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
