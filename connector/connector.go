@@ -83,40 +83,83 @@ func refuse(code, format string, args ...any) *ilpError {
 	return &ilpError{code: code, message: fmt.Sprintf(format, args...)}
 }
 
-// Handle answers a Prepare from a peer with a Fulfill or a Reject; any
-// failure becomes a Reject triggered by this connector, as Rafiki's
-// incoming error handler does (T00 for what is not an ILP error).
+// Origin is where a Prepare comes from: a peer over ILP-over-HTTP, or an
+// account of this instance that pays (an outgoing payment's). The money
+// leaves Account, in Asset.
+type Origin struct {
+	// ID names it in routes (a packet is never routed back to it), in
+	// the rate limit and in logs: the peer's id, or the account's.
+	ID       string
+	TenantID string
+	Account  ledger.Account
+	Asset    peers.Asset
+	// Address is its ILP address, named in Rejects for lack of a route.
+	Address string
+	// Peer limits apply to a peer's packets: its maxPacketAmount and
+	// Rafiki's rate per peer. An account of this instance has neither.
+	Peer            bool
+	MaxPacketAmount *uint64
+}
+
+// Handle answers a Prepare from a peer with a Fulfill or a Reject, as Send
+// does; IL-DCP requests are answered with the peer's address and asset.
 func (c *Connector) Handle(ctx context.Context, from peers.Peer, p ilp.Prepare) ilp.Packet {
-	reply, err := c.handle(ctx, from, p)
-	if err == nil {
-		return reply
+	o, err := c.peerOrigin(from)
+	if err == nil && ilp.IsILDCPRequest(p) {
+		f, err := ilp.ServeILDCP(p, from.StaticILPAddress, o.Asset.Code, o.Asset.Scale)
+		if err != nil {
+			return c.reject(from.ID, p, refuse(ilp.CodeBadRequest, "%v", err))
+		}
+		return f
 	}
+	if err != nil {
+		return c.reject(from.ID, p, err)
+	}
+	return c.Send(ctx, o, p)
+}
+
+// Send answers a Prepare from o with a Fulfill or a Reject: to one of this
+// instance's STREAM receivers, or forwarded along a route of o's tenant.
+// Any failure becomes a Reject triggered by this connector, as Rafiki's
+// incoming error handler does (T00 for what is not an ILP error).
+func (c *Connector) Send(ctx context.Context, o Origin, p ilp.Prepare) ilp.Packet {
+	reply, err := c.handle(ctx, o, p)
+	if err != nil {
+		return c.reject(o.ID, p, err)
+	}
+	return reply
+}
+
+func (c *Connector) reject(from string, p ilp.Prepare, err error) ilp.Reject {
 	var ie *ilpError
 	if !errors.As(err, &ie) {
-		c.log.Error("packet failed", "from", from.ID, "destination", p.Destination, "err", err)
+		c.log.Error("packet failed", "from", from, "destination", p.Destination, "err", err)
 		ie = &ilpError{code: ilp.CodeInternalError, message: "internal error"}
 	}
 	return ilp.Reject{Code: ie.code, TriggeredBy: c.cfg.ILPAddress, Message: ie.message, Data: ie.data}
 }
 
-func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) (ilp.Packet, error) {
-	source, ok := c.peers.Asset(from.AssetID)
+// peerOrigin is a peer as the origin of its packets.
+func (c *Connector) peerOrigin(p peers.Peer) (Origin, error) {
+	asset, ok := c.peers.Asset(p.AssetID)
 	if !ok {
-		return nil, fmt.Errorf("asset %s of peer %s unknown", from.AssetID, from.ID)
+		return Origin{}, fmt.Errorf("asset %s of peer %s unknown", p.AssetID, p.ID)
 	}
-	if ilp.IsILDCPRequest(p) {
-		f, err := ilp.ServeILDCP(p, from.StaticILPAddress, source.Code, source.Scale)
-		if err != nil {
-			return nil, refuse(ilp.CodeBadRequest, "%v", err)
-		}
-		return f, nil
+	account, err := account(p, asset)
+	if err != nil {
+		return Origin{}, err
 	}
-	if reply, ok, err := c.local(ctx, from, source, p); ok || err != nil {
+	return Origin{ID: p.ID, TenantID: p.TenantID, Account: account, Asset: asset, Address: p.StaticILPAddress,
+		Peer: true, MaxPacketAmount: p.MaxPacketAmount}, nil
+}
+
+func (c *Connector) handle(ctx context.Context, from Origin, p ilp.Prepare) (ilp.Packet, error) {
+	if reply, ok, err := c.local(ctx, from, p); ok || err != nil {
 		return reply, err
 	}
 	to, ok := c.peers.Route(from.TenantID, p.Destination, from.ID, "")
 	if !ok {
-		return nil, refuse(ilp.CodeUnreachable, "no route found. source=%s destination=%s", from.StaticILPAddress, p.Destination)
+		return nil, refuse(ilp.CodeUnreachable, "no route found. source=%s destination=%s", from.Address, p.Destination)
 	}
 	if err := c.admit(from, p); err != nil {
 		return nil, err
@@ -126,7 +169,7 @@ func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) 
 		return nil, fmt.Errorf("asset %s of peer %s unknown", to.AssetID, to.ID)
 	}
 	out := p
-	pending, held, err := c.hold(ctx, from, to, source, destination, &out)
+	pending, held, err := c.hold(ctx, from, to, destination, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -145,9 +188,12 @@ func (c *Connector) handle(ctx context.Context, from peers.Peer, p ilp.Prepare) 
 	return reply, err
 }
 
-// admit applies the sender's limits: its maxPacketAmount (F08 with the
+// admit applies a peer's limits: its maxPacketAmount (F08 with the
 // amounts) and its rate (T05).
-func (c *Connector) admit(from peers.Peer, p ilp.Prepare) error {
+func (c *Connector) admit(from Origin, p ilp.Prepare) error {
+	if !from.Peer {
+		return nil
+	}
 	if max := from.MaxPacketAmount; max != nil && p.Amount > *max {
 		return &ilpError{code: ilp.CodeAmountTooLarge, message: "packet size too large",
 			data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: *max})}
@@ -161,29 +207,25 @@ func (c *Connector) admit(from peers.Peer, p ilp.Prepare) error {
 // hold converts the amount into the destination's asset and holds it in
 // the ledger, pending, from the sender's account to the next hop's; a
 // zero-amount packet moves nothing (held is false).
-func (c *Connector) hold(ctx context.Context, from, to peers.Peer, source, destination peers.Asset, out *ilp.Prepare) (pending ledger.PendingTransfer, held bool, err error) {
+func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destination peers.Asset, out *ilp.Prepare) (pending ledger.PendingTransfer, held bool, err error) {
 	if out.Amount == 0 {
 		return pending, false, nil
 	}
 	converted, err := c.rates.ConvertSource(ctx, to.TenantID, out.Amount,
-		rates.Asset{Code: source.Code, Scale: source.Scale}, rates.Asset{Code: destination.Code, Scale: destination.Scale})
+		rates.Asset{Code: from.Asset.Code, Scale: from.Asset.Scale}, rates.Asset{Code: destination.Code, Scale: destination.Scale})
 	if err != nil {
 		return pending, false, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
-	}
-	src, err := account(from, source)
-	if err != nil {
-		return pending, false, err
 	}
 	dst, err := account(to, destination)
 	if err != nil {
 		return pending, false, err
 	}
 	pending, err = c.transfer(ctx, ledger.TransferRequest{
-		ID: newID(), Source: src, Destination: dst,
+		ID: newID(), Source: from.Account, Destination: dst,
 		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: twoPhaseTimeout,
 	}, destination)
 	if err != nil {
-		return pending, false, fmt.Errorf("hold %d from peer %s for peer %s: %w", out.Amount, from.ID, to.ID, err)
+		return pending, false, fmt.Errorf("hold %d from %s for peer %s: %w", out.Amount, from.ID, to.ID, err)
 	}
 	out.Amount = converted.Amount
 	return pending, true, nil

@@ -2,6 +2,7 @@ package connector_test
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -20,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/connector/stream"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
@@ -118,6 +120,8 @@ func fulfilled(ilp.Prepare) (int, []byte) {
 
 type rig struct {
 	url      string
+	conn     *connector.Connector
+	ledgers  map[string]uint32
 	creds    *stream.Credentials
 	locals   *localReceivers
 	ledger   ledger.Ledger
@@ -272,7 +276,7 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 		rates.New(ratesServer.URL, nil, time.Minute, ratesServer.Client()), l, http.DefaultClient, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(conn)
 	t.Cleanup(srv.Close)
-	r.url = srv.URL
+	r.url, r.conn, r.ledgers = srv.URL, conn, ledgers
 	return r
 }
 
@@ -592,5 +596,77 @@ func TestReceiving(t *testing.T) {
 				t.Fatalf("the sender's liquidity moved: %d → %d", before, after)
 			}
 		})
+	}
+}
+
+// An account of this instance (an outgoing payment's) sends through the
+// pipeline as a peer does, without a peer's limits (its packet size, its
+// rate): to a next hop, and, with the STREAM sender, to a STREAM receiver
+// of this instance.
+func TestSendFromAnAccount(t *testing.T) {
+	r := newRig(t, 1)
+	ctx := context.Background()
+	usdLedger := r.ledgers[r.usd]
+	acct := ledger.Account{ID: uuid.New(), Type: ledger.Outgoing, AssetID: uuid.MustParse(r.usd), Ledger: usdLedger}
+	if err := r.ledger.CreateLiquidityAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ledger.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: acct, Amount: 20_000}); err != nil {
+		t.Fatal(err)
+	}
+	o := connector.Origin{ID: acct.ID.String(), TenantID: tenantID, Account: acct,
+		Asset: peers.Asset{ID: r.usd, Code: "USD", Scale: 2, Ledger: usdLedger}, Address: "test.rafiki.payer"}
+
+	// Above peer A's 5,000, converted at 0.5 for C.
+	if _, ok := r.conn.Send(ctx, o, prepare(6000, "test.c.bob", 10*time.Second)).(ilp.Fulfill); !ok {
+		t.Fatal("not fulfilled")
+	}
+	if got, _ := r.hopC.last(); got.Amount != 3000 {
+		t.Fatalf("next hop received %d EUR cents for 6,000 USD cents, want 3,000", got.Amount)
+	}
+	if got := r.balance(t, acct.ID.String()); got != 14_000 {
+		t.Fatalf("the account holds %d, want 14,000", got)
+	}
+
+	address, secret, err := r.creds.Generate("test.rafiki", stream.Tag{ID: walletAddressID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The wallet address's account opens with its first packet.
+	before, err := r.ledger.Balance(ctx, walletAddressID)
+	if err != nil && !errors.Is(err, ledger.ErrUnknownAccount) {
+		t.Fatal(err)
+	}
+	s := sender.Sender{Send: func(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) { return r.conn.Send(ctx, o, p), nil }}
+	c, err := s.Connect(ctx, address, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := c.Probe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sender.QuoteSend(probe, 5000, sender.Terms{Slippage: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Pay(ctx, q)
+	if err != nil || out.Sent != 5000 || out.Delivered != 5000 {
+		t.Fatalf("paid %+v: %v", out, err)
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.balance(t, walletAddressID.String()) - before; got != 5000 {
+		t.Fatalf("the wallet address received %d, want 5,000", got)
+	}
+	if got := r.balance(t, acct.ID.String()); got != 9000 {
+		t.Fatalf("the account holds %d, want 9,000", got)
+	}
+
+	rejectCode(t, r.conn.Send(ctx, o, prepare(1, "test.nowhere.x", 10*time.Second)), ilp.CodeUnreachable)
+	rejectCode(t, r.conn.Send(ctx, o, prepare(10_000, "test.b.x", 10*time.Second)), ilp.CodeInsufficientLiquidity)
+	if got := r.balance(t, acct.ID.String()); got != 9000 {
+		t.Fatalf("refused packets moved money: the account holds %d", got)
 	}
 }

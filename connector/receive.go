@@ -60,7 +60,7 @@ type Totals interface {
 // receivers, as Rafiki's connector does for incoming payments and wallet
 // addresses, under whichever tenant's address the credentials were made:
 // ok is false when the destination is not one of them.
-func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Asset, p ilp.Prepare) (reply ilp.Packet, ok bool, err error) {
+func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (reply ilp.Packet, ok bool, err error) {
 	if c.cfg.Stream == nil {
 		return nil, false, nil
 	}
@@ -82,7 +82,7 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	in := p
 	if in.Amount > 0 {
 		converted, err := c.rates.ConvertSource(ctx, to.TenantID, p.Amount,
-			rates.Asset{Code: source.Code, Scale: source.Scale}, rates.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
+			rates.Asset{Code: from.Asset.Code, Scale: from.Asset.Scale}, rates.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
 		if err != nil {
 			return nil, true, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
 		}
@@ -92,12 +92,8 @@ func (c *Connector) local(ctx context.Context, from peers.Peer, source peers.Ass
 	if now != nil {
 		return now, true, nil
 	}
-	src, err := account(from, source)
-	if err != nil {
-		return nil, true, err
-	}
 	pending, err := c.transfer(ctx, ledger.TransferRequest{
-		ID: newID(), Source: src, Destination: to.Account,
+		ID: newID(), Source: from.Account, Destination: to.Account,
 		SourceAmount: p.Amount, DestinationAmount: incoming.Amount, Timeout: twoPhaseTimeout,
 	}, to.Asset)
 	if err != nil {
