@@ -2,12 +2,18 @@ package app_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -324,6 +330,21 @@ func TestReceivers(t *testing.T) {
 		}
 	})
 
+	var tenant struct {
+		CreateTenant struct{ Tenant struct{ ID string } } `json:"createTenant"`
+	}
+	if err := sender.operator.Do(ctx, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`,
+		map[string]any{"input": map[string]any{"apiSecret": "tenant-secret"}}, &tenant); err != nil {
+		t.Fatal(err)
+	}
+	other := sender.client(tenant.CreateTenant.Tenant.ID, "tenant-secret")
+	t.Run("another tenant reads a local receiver", func(t *testing.T) {
+		got, err := getReceiver(ctx, other, mine.ID)
+		if err != nil || got.ID != mine.ID || !got.Completed {
+			t.Fatalf("read %+v %v", got, err)
+		}
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		unknownRemote := remotePayments + uuid.NewString()
 		for _, tc := range []struct {
@@ -370,6 +391,14 @@ func TestReceivers(t *testing.T) {
 				_, err := completeReceiver(ctx, sender.operator, unknownRemote)
 				return err
 			}, "NOT_FOUND", "unknown payment"},
+			{"another tenant creates at this instance's wallet address", func() error {
+				_, err := createReceiver(ctx, other, map[string]any{"walletAddressUrl": local})
+				return err
+			}, "NOT_FOUND", "unknown wallet address"},
+			{"another tenant completes this instance's payment", func() error {
+				_, err := completeReceiver(ctx, other, mine.ID)
+				return err
+			}, "NOT_FOUND", "unknown payment"},
 			{"complete a completed local payment", func() error {
 				_, err := completeReceiver(ctx, sender.operator, mine.ID)
 				return err
@@ -383,4 +412,43 @@ func TestReceivers(t *testing.T) {
 			})
 		}
 	})
+}
+
+func TestClientKey(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "key.pem"), filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(good, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		file string
+		ok   bool
+	}{
+		{"the file's key", good, true},
+		{"one made when unset", "", true},
+		{"a missing file", filepath.Join(dir, "missing.pem"), false},
+		{"a file without a key", bad, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := app.ClientKey(config.Config{PrivateKeyFile: tc.file, KeyID: "k"}, testLogger())
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok %v", err, tc.ok)
+			}
+			if tc.ok && (len(got) != ed25519.PrivateKeySize || (tc.file == good) != got.Equal(key)) {
+				t.Fatalf("key %x", got)
+			}
+		})
+	}
 }

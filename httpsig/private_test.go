@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
 	"testing"
+	"time"
 )
 
 func TestParsePrivateKeyPEM(t *testing.T) {
@@ -53,5 +55,40 @@ func TestParsePrivateKeyPEM(t *testing.T) {
 	pub, err := jwk.PublicKey()
 	if err != nil || !pub.Equal(ed.Public()) {
 		t.Fatalf("PublicJWK: %v %v", jwk, err)
+	}
+}
+
+// Two equal requests signed in one second with nonces carry two signatures,
+// both taken by a verifier that refuses replays; without, the second is
+// refused.
+func TestSignNonceMakesEqualRequestsDiffer(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := InlineKey(PublicJWK(key, "k"))
+	created := time.Now()
+	for _, tc := range []struct {
+		name           string
+		nonces         [2]string
+		secondAccepted bool
+	}{
+		{"with nonces", [2]string{"n1", "n2"}, true},
+		{"without", [2]string{"", ""}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			guard := &memoryGuard{}
+			for i, nonce := range tc.nonces {
+				body := []byte(`{"a":1}`)
+				req := newClientRequest(t, http.MethodPost, "https://as.example/tenant", map[string]string{"Authorization": "GNAP t"})
+				if err := SignNonce(req, body, key, "k", created, nonce); err != nil {
+					t.Fatal(err)
+				}
+				_, err := Verify(received(t, req, body), body, keys, Options{Replay: guard})
+				if want := i == 0 || tc.secondAccepted; (err == nil) != want {
+					t.Fatalf("request %d: %v, want accepted %v", i, err, want)
+				}
+			}
+		})
 	}
 }
