@@ -34,6 +34,9 @@ func (r *mutationResolver) CreateReceiver(ctx context.Context, input CreateRecei
 	if err != nil {
 		return nil, err
 	}
+	if err := r.receiverSeen(ctx, rc); err != nil {
+		return nil, err
+	}
 	out, err := receiverOut(rc)
 	if err != nil {
 		return nil, err
@@ -49,6 +52,9 @@ func (r *mutationResolver) CompleteReceiver(ctx context.Context, input CompleteR
 	}
 	rc, err := r.Receivers.Complete(ctx, m, input.IncomingPaymentURL)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.receiverSeen(ctx, rc); err != nil {
 		return nil, err
 	}
 	out, err := receiverOut(rc)

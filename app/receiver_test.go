@@ -39,8 +39,10 @@ type instance struct {
 	authPublic string
 	tenantID   string
 	authAdmin  *adminclient.Client
-	// grantRequests counts the grant requests its authorization server got.
-	grantRequests atomic.Int32
+	// grantRequests counts the grant requests its authorization server got,
+	// opRequests the requests its Open Payments listener got for anything
+	// but its key sets.
+	grantRequests, opRequests atomic.Int32
 }
 
 func startInstance(t *testing.T) *instance {
@@ -57,7 +59,13 @@ func startInstance(t *testing.T) *instance {
 		t.Cleanup(srv.Close)
 		return srv
 	}
-	opProxy := proxy(&op, nil)
+	opProxy := proxy(&op, func(r *http.Request) {
+		// Key sets are fetched by the other side, when it checks a
+		// signature of this one.
+		if !strings.HasSuffix(r.URL.Path, "/jwks.json") {
+			in.opRequests.Add(1)
+		}
+	})
 	authProxy := proxy(&auth, func(r *http.Request) {
 		if r.Method == http.MethodPost && strings.Count(r.URL.Path, "/") == 1 {
 			in.grantRequests.Add(1)
@@ -417,15 +425,32 @@ func TestReceivers(t *testing.T) {
 				_, err := completeReceiver(ctx, other, mine.ID)
 				return err
 			}, "NOT_FOUND", "unknown payment"},
+			{"read an unknown payment of this instance", func() error {
+				_, err := getReceiver(ctx, sender.operator, localPayments+uuid.NewString())
+				return err
+			}, "NOT_FOUND", "receiver does not exist"},
+			{"complete an unknown payment of this instance", func() error {
+				_, err := completeReceiver(ctx, sender.operator, localPayments+uuid.NewString())
+				return err
+			}, "NOT_FOUND", "unknown payment"},
+			{"create at an unknown wallet address of this instance", func() error {
+				_, err := createReceiver(ctx, sender.operator, map[string]any{"walletAddressUrl": sender.opPublic + "/nobody"})
+				return err
+			}, "NOT_FOUND", "unknown wallet address"},
 			{"complete a completed local payment", func() error {
 				_, err := completeReceiver(ctx, sender.operator, mine.ID)
 				return err
 			}, "CONFLICT", "wrong state"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
+				local := sender.opRequests.Load()
 				code, message := gqlRefusal(t, tc.call())
 				if code != tc.code || message != tc.message {
 					t.Fatalf("%s %q, want %s %q", code, message, tc.code, tc.message)
+				}
+				// The sender never asks itself over HTTP.
+				if n := sender.opRequests.Load() - local; n != 0 {
+					t.Fatalf("%d requests to the sender's own Open Payments listener", n)
 				}
 			})
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/opclient"
@@ -55,6 +56,10 @@ type Receiver struct {
 	Methods []opclient.Method
 	// Local is one of this instance's payments.
 	Local bool
+	// Written is what a creation or completion of a local payment stored,
+	// for the caller to wait until the read models show it; zero
+	// otherwise.
+	Written handlers.Result
 }
 
 // Active is a receiver that can still be paid.
@@ -112,9 +117,12 @@ func (s *Service) Create(ctx context.Context, m commands.Meta, walletAddressURL 
 		return nil, err
 	}
 	var r *Receiver
-	if wa != nil {
+	switch {
+	case wa != nil:
 		r, err = s.createLocal(ctx, m, wa.ID, expiresAt, incomingAmount, metadata)
-	} else {
+	case s.ours(walletAddressURL):
+		err = errUnknownWalletAddress()
+	default:
 		r, err = s.createRemote(ctx, walletAddressURL, expiresAt, incomingAmount, metadata)
 	}
 	if err != nil {
@@ -127,7 +135,7 @@ func (s *Service) Create(ctx context.Context, m commands.Meta, walletAddressURL 
 }
 
 func (s *Service) createLocal(ctx context.Context, m commands.Meta, walletAddressID string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
-	id, _, err := s.payments.Create(ctx, commands.CreateIncomingPayment{Meta: m, WalletAddressID: walletAddressID,
+	id, res, err := s.payments.Create(ctx, commands.CreateIncomingPayment{Meta: m, WalletAddressID: walletAddressID,
 		ExpiresAt: expiresAt, IncomingAmount: incomingAmount, Metadata: metadata, InitiatedBy: events.InitiatedByAdmin})
 	if err != nil {
 		return nil, err
@@ -139,7 +147,12 @@ func (s *Service) createLocal(ctx context.Context, m commands.Meta, walletAddres
 	if !found {
 		return nil, fmt.Errorf("incoming payment %s not found after it was stored", id)
 	}
-	return s.local(ctx, p, true)
+	r, err := s.local(ctx, p, true)
+	if err != nil {
+		return nil, err
+	}
+	r.Written = res
+	return r, nil
 }
 
 func (s *Service) createRemote(ctx context.Context, walletAddressURL string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
@@ -180,6 +193,9 @@ func (s *Service) Get(ctx context.Context, url string) (*Receiver, error) {
 	if ok {
 		return s.local(ctx, p, true)
 	}
+	if s.ours(url) {
+		return nil, nil
+	}
 	r, _, err := s.getRemote(ctx, url)
 	if err != nil {
 		s.log.Warn("could not get remote incoming payment", "url", url, "err", err)
@@ -215,13 +231,22 @@ func (s *Service) Complete(ctx context.Context, m commands.Meta, url string) (*R
 		return nil, err
 	}
 	if ok {
-		if _, err := s.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: m, IncomingPaymentID: p.ID}); err != nil {
+		res, err := s.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: m, IncomingPaymentID: p.ID})
+		if err != nil {
 			return nil, err
 		}
 		if p, _, err = s.payments.Load(ctx, p.ID); err != nil {
 			return nil, err
 		}
-		return s.local(ctx, p, false)
+		r, err := s.local(ctx, p, false)
+		if err != nil {
+			return nil, err
+		}
+		r.Written = res
+		return r, nil
+	}
+	if s.ours(url) {
+		return nil, errUnknownPayment()
 	}
 	_, authServer, err := s.getRemote(ctx, url)
 	if err != nil {
@@ -254,6 +279,13 @@ func (s *Service) findLocal(ctx context.Context, url string) (incomingpayment.St
 		return incomingpayment.State{}, false, err
 	}
 	return p, url == s.localURL(p), nil
+}
+
+// ours reports whether url lies under OPEN_PAYMENTS_URL: whatever this
+// instance does not hold there, no other instance does, so it is not asked
+// for over HTTP.
+func (s *Service) ours(url string) bool {
+	return strings.HasPrefix(strings.ToLower(url), strings.ToLower(strings.TrimRight(s.cfg.OpenPaymentsURL, "/"))+"/")
 }
 
 func (s *Service) localURL(p incomingpayment.State) string {
