@@ -40,12 +40,14 @@ type instance struct {
 	tenantID   string
 	authAdmin  *adminclient.Client
 	// grantRequests counts the grant requests its authorization server got,
-	// opRequests the requests its Open Payments listener got for anything
-	// but its key sets.
-	grantRequests, opRequests atomic.Int32
+	// rotations its token rotations, opRequests the requests its Open
+	// Payments listener got for anything but its key sets.
+	grantRequests, rotations, opRequests atomic.Int32
 }
 
-func startInstance(t *testing.T) *instance {
+// startInstance starts an instance; configure, when given, changes its
+// configuration.
+func startInstance(t *testing.T, configure ...func(*config.Config)) *instance {
 	t.Helper()
 	in := &instance{}
 	var op, auth, introspection atomic.Pointer[httputil.ReverseProxy]
@@ -67,7 +69,10 @@ func startInstance(t *testing.T) *instance {
 		}
 	})
 	authProxy := proxy(&auth, func(r *http.Request) {
-		if r.Method == http.MethodPost && strings.Count(r.URL.Path, "/") == 1 {
+		switch {
+		case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/token/"):
+			in.rotations.Add(1)
+		case r.Method == http.MethodPost && strings.Count(r.URL.Path, "/") == 1:
 			in.grantRequests.Add(1)
 		}
 	})
@@ -81,6 +86,9 @@ func startInstance(t *testing.T) *instance {
 		c.KeyID = "backend-" + uuid.NewString()
 		c.CookieKey, c.InteractionExpiry, c.AccessTokenExpiry = "cookie-key-of-the-tests", 10*time.Minute, 10*time.Minute
 		in.tenantID = c.OperatorTenantID
+		for _, f := range configure {
+			f(c)
+		}
 	})
 	for listener, target := range map[string]*atomic.Pointer[httputil.ReverseProxy]{
 		app.OpenPaymentsListener: &op, app.AuthListener: &auth, app.IntrospectionListener: &introspection,
@@ -493,5 +501,33 @@ func TestClientKey(t *testing.T) {
 				t.Fatalf("key %x", got)
 			}
 		})
+	}
+}
+
+// A token that expires is rotated at the other instance's authorization
+// server, and the grant kept.
+func TestReceiversRotateExpiredTokens(t *testing.T) {
+	// Tokens of 6 s, which the sender counts as expired 5 s early.
+	sender, remote := startInstance(t), startInstance(t, func(c *config.Config) { c.AccessTokenExpiry = 6 * time.Second })
+	ctx := context.Background()
+	usd, err := createAsset(ctx, remote.operator, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createWalletAddress(ctx, remote.operator, map[string]any{"assetId": usd.ID, "address": "wallet"}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := createReceiver(ctx, sender.operator, map[string]any{"walletAddressUrl": remote.opPublic + "/wallet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	for range 2 {
+		if got, err := getReceiver(ctx, sender.operator, created.ID); err != nil || got.ID != created.ID {
+			t.Fatalf("read %+v %v", got, err)
+		}
+	}
+	if requests, rotations := remote.grantRequests.Load(), remote.rotations.Load(); requests != 1 || rotations < 1 {
+		t.Fatalf("%d grant requests, %d rotations; want 1 and at least 1", requests, rotations)
 	}
 }
