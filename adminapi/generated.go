@@ -107,8 +107,16 @@ type ComplexityRoot struct {
 		Payment func(childComplexity int) int
 	}
 
+	CompleteReceiverResponse struct {
+		Receiver func(childComplexity int) int
+	}
+
 	CreatePeerMutationResponse struct {
 		Peer func(childComplexity int) int
+	}
+
+	CreateReceiverResponse struct {
+		Receiver func(childComplexity int) int
 	}
 
 	CreateTenantSettingsMutationResponse struct {
@@ -210,12 +218,14 @@ type ComplexityRoot struct {
 	Mutation struct {
 		ApproveIncomingPayment          func(childComplexity int, input ApproveIncomingPaymentInput) int
 		CancelIncomingPayment           func(childComplexity int, input CancelIncomingPaymentInput) int
+		CompleteReceiver                func(childComplexity int, input CompleteReceiverInput) int
 		CreateAsset                     func(childComplexity int, input CreateAssetInput) int
 		CreateAssetLiquidityWithdrawal  func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
 		CreateIncomingPayment           func(childComplexity int, input CreateIncomingPaymentInput) int
 		CreateIncomingPaymentWithdrawal func(childComplexity int, input CreateIncomingPaymentWithdrawalInput) int
 		CreatePeer                      func(childComplexity int, input CreatePeerInput) int
 		CreatePeerLiquidityWithdrawal   func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
+		CreateReceiver                  func(childComplexity int, input CreateReceiverInput) int
 		CreateTenant                    func(childComplexity int, input CreateTenantInput) int
 		CreateTenantSettings            func(childComplexity int, input CreateTenantSettingsInput) int
 		CreateWalletAddress             func(childComplexity int, input CreateWalletAddressInput) int
@@ -301,12 +311,24 @@ type ComplexityRoot struct {
 		Peer                  func(childComplexity int, id string) int
 		PeerByAddressAndAsset func(childComplexity int, staticIlpAddress string, assetID string) int
 		Peers                 func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		Receiver              func(childComplexity int, id string) int
 		Tenant                func(childComplexity int, id string) int
 		Tenants               func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
 		WalletAddress         func(childComplexity int, id string) int
 		WalletAddressByURL    func(childComplexity int, url string) int
 		WalletAddresses       func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
 		Whoami                func(childComplexity int) int
+	}
+
+	Receiver struct {
+		Completed        func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		ExpiresAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IncomingAmount   func(childComplexity int) int
+		Metadata         func(childComplexity int) int
+		ReceivedAmount   func(childComplexity int) int
+		WalletAddressURL func(childComplexity int) int
 	}
 
 	RevokeWalletAddressKeyMutationResponse struct {
@@ -455,6 +477,8 @@ type MutationResolver interface {
 	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
 	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
 	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
+	CreateReceiver(ctx context.Context, input CreateReceiverInput) (*CreateReceiverResponse, error)
+	CompleteReceiver(ctx context.Context, input CompleteReceiverInput) (*CompleteReceiverResponse, error)
 	CreateWalletAddress(ctx context.Context, input CreateWalletAddressInput) (*CreateWalletAddressMutationResponse, error)
 	UpdateWalletAddress(ctx context.Context, input UpdateWalletAddressInput) (*UpdateWalletAddressMutationResponse, error)
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
@@ -485,6 +509,7 @@ type QueryResolver interface {
 	Peer(ctx context.Context, id string) (*Peer, error)
 	PeerByAddressAndAsset(ctx context.Context, staticIlpAddress string, assetID string) (*Peer, error)
 	Peers(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*PeersConnection, error)
+	Receiver(ctx context.Context, id string) (*Receiver, error)
 	WalletAddress(ctx context.Context, id string) (*WalletAddress, error)
 	WalletAddressByURL(ctx context.Context, url string) (*WalletAddress, error)
 	WalletAddresses(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*WalletAddressesConnection, error)
@@ -745,12 +770,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CancelIncomingPaymentResponse.Payment(childComplexity), true
 
+	case "CompleteReceiverResponse.receiver":
+		if e.ComplexityRoot.CompleteReceiverResponse.Receiver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteReceiverResponse.Receiver(childComplexity), true
+
 	case "CreatePeerMutationResponse.peer":
 		if e.ComplexityRoot.CreatePeerMutationResponse.Peer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CreatePeerMutationResponse.Peer(childComplexity), true
+
+	case "CreateReceiverResponse.receiver":
+		if e.ComplexityRoot.CreateReceiverResponse.Receiver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateReceiverResponse.Receiver(childComplexity), true
 
 	case "CreateTenantSettingsMutationResponse.settings":
 		if e.ComplexityRoot.CreateTenantSettingsMutationResponse.Settings == nil {
@@ -1061,6 +1100,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelIncomingPayment(childComplexity, args["input"].(CancelIncomingPaymentInput)), true
+	case "Mutation.completeReceiver":
+		if e.ComplexityRoot.Mutation.CompleteReceiver == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeReceiver_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteReceiver(childComplexity, args["input"].(CompleteReceiverInput)), true
 	case "Mutation.createAsset":
 		if e.ComplexityRoot.Mutation.CreateAsset == nil {
 			break
@@ -1127,6 +1177,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreatePeerLiquidityWithdrawal(childComplexity, args["input"].(CreatePeerLiquidityWithdrawalInput)), true
+	case "Mutation.createReceiver":
+		if e.ComplexityRoot.Mutation.CreateReceiver == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createReceiver_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateReceiver(childComplexity, args["input"].(CreateReceiverInput)), true
 	case "Mutation.createTenant":
 		if e.ComplexityRoot.Mutation.CreateTenant == nil {
 			break
@@ -1647,6 +1708,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Peers(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
+	case "Query.receiver":
+		if e.ComplexityRoot.Query.Receiver == nil {
+			break
+		}
+
+		args, err := ec.field_Query_receiver_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Receiver(childComplexity, args["id"].(string)), true
 	case "Query.tenant":
 		if e.ComplexityRoot.Query.Tenant == nil {
 			break
@@ -1708,6 +1780,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Whoami(childComplexity), true
+
+	case "Receiver.completed":
+		if e.ComplexityRoot.Receiver.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.Completed(childComplexity), true
+	case "Receiver.createdAt":
+		if e.ComplexityRoot.Receiver.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.CreatedAt(childComplexity), true
+	case "Receiver.expiresAt":
+		if e.ComplexityRoot.Receiver.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.ExpiresAt(childComplexity), true
+	case "Receiver.id":
+		if e.ComplexityRoot.Receiver.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.ID(childComplexity), true
+	case "Receiver.incomingAmount":
+		if e.ComplexityRoot.Receiver.IncomingAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.IncomingAmount(childComplexity), true
+	case "Receiver.metadata":
+		if e.ComplexityRoot.Receiver.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.Metadata(childComplexity), true
+	case "Receiver.receivedAmount":
+		if e.ComplexityRoot.Receiver.ReceivedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.ReceivedAmount(childComplexity), true
+	case "Receiver.walletAddressUrl":
+		if e.ComplexityRoot.Receiver.WalletAddressURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receiver.WalletAddressURL(childComplexity), true
 
 	case "RevokeWalletAddressKeyMutationResponse.walletAddressKey":
 		if e.ComplexityRoot.RevokeWalletAddressKeyMutationResponse.WalletAddressKey == nil {
@@ -2050,12 +2171,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AmountInput", ec.unmarshalInputAmountInput),
 			graphql.NewInputUnmarshaler("ApproveIncomingPaymentInput", ec.unmarshalInputApproveIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CancelIncomingPaymentInput", ec.unmarshalInputCancelIncomingPaymentInput),
+			graphql.NewInputUnmarshaler("CompleteReceiverInput", ec.unmarshalInputCompleteReceiverInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentInput", ec.unmarshalInputCreateIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentWithdrawalInput", ec.unmarshalInputCreateIncomingPaymentWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
 			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
+			graphql.NewInputUnmarshaler("CreateReceiverInput", ec.unmarshalInputCreateReceiverInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
 			graphql.NewInputUnmarshaler("CreateTenantSettingsInput", ec.unmarshalInputCreateTenantSettingsInput),
 			graphql.NewInputUnmarshaler("CreateWalletAddressInput", ec.unmarshalInputCreateWalletAddressInput),
@@ -2158,7 +2281,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2176,6 +2299,7 @@ var sources = []*ast.Source{
 	{Name: "schema/liquidity.graphql", Input: sourceData("schema/liquidity.graphql"), BuiltIn: false},
 	{Name: "schema/payments.graphql", Input: sourceData("schema/payments.graphql"), BuiltIn: false},
 	{Name: "schema/peers.graphql", Input: sourceData("schema/peers.graphql"), BuiltIn: false},
+	{Name: "schema/receivers.graphql", Input: sourceData("schema/receivers.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
 	{Name: "schema/wallet_addresses.graphql", Input: sourceData("schema/wallet_addresses.graphql"), BuiltIn: false},
 }
@@ -2315,12 +2439,28 @@ func (ec *executionContext) childFields_CancelIncomingPaymentResponse(ctx contex
 	return nil, fmt.Errorf("no field named %q was found under type CancelIncomingPaymentResponse", field.Name)
 }
 
+func (ec *executionContext) childFields_CompleteReceiverResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receiver":
+		return ec.fieldContext_CompleteReceiverResponse_receiver(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompleteReceiverResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_CreatePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "peer":
 		return ec.fieldContext_CreatePeerMutationResponse_peer(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreatePeerMutationResponse", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateReceiverResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receiver":
+		return ec.fieldContext_CreateReceiverResponse_receiver(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateReceiverResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateTenantSettingsMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2619,6 +2759,28 @@ func (ec *executionContext) childFields_PeersConnection(ctx context.Context, fie
 		return ec.fieldContext_PeersConnection_edges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PeersConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_Receiver(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Receiver_id(ctx, field)
+	case "walletAddressUrl":
+		return ec.fieldContext_Receiver_walletAddressUrl(ctx, field)
+	case "completed":
+		return ec.fieldContext_Receiver_completed(ctx, field)
+	case "incomingAmount":
+		return ec.fieldContext_Receiver_incomingAmount(ctx, field)
+	case "receivedAmount":
+		return ec.fieldContext_Receiver_receivedAmount(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Receiver_expiresAt(ctx, field)
+	case "metadata":
+		return ec.fieldContext_Receiver_metadata(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Receiver_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Receiver", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeWalletAddressKeyMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3019,6 +3181,20 @@ func (ec *executionContext) field_Mutation_cancelIncomingPayment_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_completeReceiver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CompleteReceiverInput, error) {
+			return ec.unmarshalNCompleteReceiverInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCompleteReceiverInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAssetLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3095,6 +3271,20 @@ func (ec *executionContext) field_Mutation_createPeer_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreatePeerInput, error) {
 			return ec.unmarshalNCreatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createReceiver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateReceiverInput, error) {
+			return ec.unmarshalNCreateReceiverInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateReceiverInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3720,6 +3910,20 @@ func (ec *executionContext) field_Query_peers_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["tenantId"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_receiver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4964,6 +5168,38 @@ func (ec *executionContext) fieldContext_CancelIncomingPaymentResponse_payment(_
 	return fc, nil
 }
 
+func (ec *executionContext) _CompleteReceiverResponse_receiver(ctx context.Context, field graphql.CollectedField, obj *CompleteReceiverResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompleteReceiverResponse_receiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receiver, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Receiver) graphql.Marshaler {
+			return ec.marshalOReceiver2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐReceiver(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CompleteReceiverResponse_receiver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompleteReceiverResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receiver(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreatePeerMutationResponse_peer(ctx context.Context, field graphql.CollectedField, obj *CreatePeerMutationResponse) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4991,6 +5227,38 @@ func (ec *executionContext) fieldContext_CreatePeerMutationResponse_peer(_ conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Peer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateReceiverResponse_receiver(ctx context.Context, field graphql.CollectedField, obj *CreateReceiverResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateReceiverResponse_receiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receiver, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Receiver) graphql.Marshaler {
+			return ec.marshalOReceiver2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐReceiver(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateReceiverResponse_receiver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateReceiverResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receiver(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7178,6 +7446,94 @@ func (ec *executionContext) fieldContext_Mutation_deletePeer(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createReceiver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createReceiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateReceiver(ctx, fc.Args["input"].(CreateReceiverInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CreateReceiverResponse) graphql.Marshaler {
+			return ec.marshalNCreateReceiverResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateReceiverResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createReceiver(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateReceiverResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createReceiver_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeReceiver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeReceiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteReceiver(ctx, fc.Args["input"].(CompleteReceiverInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CompleteReceiverResponse) graphql.Marshaler {
+			return ec.marshalNCompleteReceiverResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCompleteReceiverResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeReceiver(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompleteReceiverResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeReceiver_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWalletAddress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8740,6 +9096,50 @@ func (ec *executionContext) fieldContext_Query_peers(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_receiver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_receiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Receiver(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Receiver) graphql.Marshaler {
+			return ec.marshalOReceiver2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐReceiver(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_receiver(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receiver(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_receiver_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_walletAddress(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8946,6 +9346,208 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Receiver_id(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receiver", field, false, false, "String")
+}
+
+func (ec *executionContext) _Receiver_walletAddressUrl(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_walletAddressUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_walletAddressUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receiver", field, false, false, "String")
+}
+
+func (ec *executionContext) _Receiver_completed(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receiver", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Receiver_incomingAmount(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_incomingAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IncomingAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalOAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_incomingAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receiver",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receiver_receivedAmount(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_receivedAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_receivedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receiver",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receiver_expiresAt(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receiver", field, false, false, "String")
+}
+
+func (ec *executionContext) _Receiver_metadata(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSONObject2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receiver", field, false, false, "JSONObject")
+}
+
+func (ec *executionContext) _Receiver_createdAt(ctx context.Context, field graphql.CollectedField, obj *Receiver) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receiver_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receiver_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receiver", field, false, false, "String")
 }
 
 func (ec *executionContext) _RevokeWalletAddressKeyMutationResponse_walletAddressKey(ctx context.Context, field graphql.CollectedField, obj *RevokeWalletAddressKeyMutationResponse) (ret graphql.Marshaler) {
@@ -11605,6 +12207,48 @@ func UnmarshalCancelIncomingPaymentInput(ctx context.Context, raw any) (CancelIn
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCompleteReceiverInput(ctx context.Context, obj any) (CompleteReceiverInput, error) {
+	var it CompleteReceiverInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incomingPaymentUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incomingPaymentUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingPaymentUrl"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingPaymentURL = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompleteReceiverInput unmarshals raw into the CompleteReceiverInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompleteReceiverInput(ctx context.Context, raw any) (CompleteReceiverInput, error) {
+	var out CompleteReceiverInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompleteReceiverInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateAssetInput(ctx context.Context, obj any) (CreateAssetInput, error) {
 	var it CreateAssetInput
 	if obj == nil {
@@ -12057,6 +12701,76 @@ func (ec *executionContext) unmarshalInputCreatePeerLiquidityWithdrawalInput(ctx
 func UnmarshalCreatePeerLiquidityWithdrawalInput(ctx context.Context, raw any) (CreatePeerLiquidityWithdrawalInput, error) {
 	var out CreatePeerLiquidityWithdrawalInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePeerLiquidityWithdrawalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateReceiverInput(ctx context.Context, obj any) (CreateReceiverInput, error) {
+	var it CreateReceiverInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressUrl", "expiresAt", "incomingAmount", "metadata", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressUrl"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressURL = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "incomingAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingAmount"))
+			data, err := ec.unmarshalOAmountInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingAmount = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSONObject2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateReceiverInput unmarshals raw into the CreateReceiverInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateReceiverInput(ctx context.Context, raw any) (CreateReceiverInput, error) {
+	var out CreateReceiverInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateReceiverInput", raw, &out)
 	return out, err
 }
 
@@ -14109,6 +14823,39 @@ func (ec *executionContext) _CancelIncomingPaymentResponse(ctx context.Context, 
 	return out
 }
 
+var completeReceiverResponseImplementors = []string{"CompleteReceiverResponse"}
+
+func (ec *executionContext) _CompleteReceiverResponse(ctx context.Context, sel ast.SelectionSet, obj *CompleteReceiverResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, completeReceiverResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompleteReceiverResponse")
+		case "receiver":
+			out.Values[i] = ec._CompleteReceiverResponse_receiver(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createPeerMutationResponseImplementors = []string{"CreatePeerMutationResponse"}
 
 func (ec *executionContext) _CreatePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *CreatePeerMutationResponse) graphql.Marshaler {
@@ -14122,6 +14869,39 @@ func (ec *executionContext) _CreatePeerMutationResponse(ctx context.Context, sel
 			out.Values[i] = graphql.MarshalString("CreatePeerMutationResponse")
 		case "peer":
 			out.Values[i] = ec._CreatePeerMutationResponse_peer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createReceiverResponseImplementors = []string{"CreateReceiverResponse"}
+
+func (ec *executionContext) _CreateReceiverResponse(ctx context.Context, sel ast.SelectionSet, obj *CreateReceiverResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createReceiverResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateReceiverResponse")
+		case "receiver":
+			out.Values[i] = ec._CreateReceiverResponse_receiver(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15025,6 +15805,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createReceiver":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createReceiver(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeReceiver":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeReceiver(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createWalletAddress":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createWalletAddress(ctx, field)
@@ -15528,6 +16322,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_peers(ctx, field)
 				})
+		case "receiver":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_receiver(ctx, field)
+				})
 		case "walletAddress":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -15559,6 +16359,74 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var receiverImplementors = []string{"Receiver"}
+
+func (ec *executionContext) _Receiver(ctx context.Context, sel ast.SelectionSet, obj *Receiver) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, receiverImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Receiver")
+		case "id":
+			out.Values[i] = ec._Receiver_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "walletAddressUrl":
+			out.Values[i] = ec._Receiver_walletAddressUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._Receiver_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "incomingAmount":
+			out.Values[i] = ec._Receiver_incomingAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "receivedAmount":
+			out.Values[i] = ec._Receiver_receivedAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._Receiver_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "metadata":
+			out.Values[i] = ec._Receiver_metadata(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Receiver_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16845,6 +17713,19 @@ func (ec *executionContext) marshalNCancelIncomingPaymentResponse2ᚖgithubᚗco
 	return ec._CancelIncomingPaymentResponse(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCompleteReceiverInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCompleteReceiverInput(ctx context.Context, v any) (CompleteReceiverInput, error) {
+	res, err := ec.unmarshalInputCompleteReceiverInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCompleteReceiverResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCompleteReceiverResponse(ctx context.Context, sel ast.SelectionSet, v *CompleteReceiverResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CompleteReceiverResponse!")
+		return graphql.Null
+	}
+	return ec._CompleteReceiverResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx context.Context, v any) (CreateAssetInput, error) {
 	res, err := ec.unmarshalInputCreateAssetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16881,6 +17762,19 @@ func (ec *executionContext) marshalNCreatePeerMutationResponse2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._CreatePeerMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateReceiverInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateReceiverInput(ctx context.Context, v any) (CreateReceiverInput, error) {
+	res, err := ec.unmarshalInputCreateReceiverInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateReceiverResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateReceiverResponse(ctx context.Context, sel ast.SelectionSet, v *CreateReceiverResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateReceiverResponse!")
+		return graphql.Null
+	}
+	return ec._CreateReceiverResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateTenantInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateTenantInput(ctx context.Context, v any) (CreateTenantInput, error) {
@@ -17964,6 +18858,13 @@ func (ec *executionContext) marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafiki�
 		return graphql.Null
 	}
 	return ec._Peer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOReceiver2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐReceiver(ctx context.Context, sel ast.SelectionSet, v *Receiver) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Receiver(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORevokeWalletAddressKeyMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyMutationResponse(ctx context.Context, sel ast.SelectionSet, v *RevokeWalletAddressKeyMutationResponse) graphql.Marshaler {

@@ -129,6 +129,18 @@ type CancelIncomingPaymentResponse struct {
 	Payment *IncomingPayment `json:"payment,omitempty"`
 }
 
+// A receiver to complete.
+type CompleteReceiverInput struct {
+	// The incoming payment's URL.
+	IncomingPaymentURL string `json:"incomingPaymentUrl"`
+}
+
+// The receiver completed.
+type CompleteReceiverResponse struct {
+	// The receiver.
+	Receiver *Receiver `json:"receiver,omitempty"`
+}
+
 // Input of createAsset.
 type CreateAssetInput struct {
 	// Code, such as USD.
@@ -227,6 +239,26 @@ type CreatePeerLiquidityWithdrawalInput struct {
 type CreatePeerMutationResponse struct {
 	// The peer.
 	Peer *Peer `json:"peer,omitempty"`
+}
+
+// A receiver to create.
+type CreateReceiverInput struct {
+	// The wallet address to pay into: one of this instance's, or another's.
+	WalletAddressURL string `json:"walletAddressUrl"`
+	// When it expires (ISO 8601).
+	ExpiresAt *string `json:"expiresAt,omitempty"`
+	// The amount it expects.
+	IncomingAmount *AmountInput `json:"incomingAmount,omitempty"`
+	// Its metadata.
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The receiver created.
+type CreateReceiverResponse struct {
+	// The receiver.
+	Receiver *Receiver `json:"receiver,omitempty"`
 }
 
 // Input of createTenant.
@@ -579,6 +611,26 @@ type PostLiquidityWithdrawalInput struct {
 
 // Read the instance's objects.
 type Query struct {
+}
+
+// An incoming payment as a sender sees it.
+type Receiver struct {
+	// The incoming payment's URL.
+	ID string `json:"id"`
+	// The wallet address it pays into.
+	WalletAddressURL string `json:"walletAddressUrl"`
+	// Whether it is completed.
+	Completed bool `json:"completed"`
+	// The amount it expects, if it expects one.
+	IncomingAmount *Amount `json:"incomingAmount,omitempty"`
+	// The amount it received.
+	ReceivedAmount *Amount `json:"receivedAmount"`
+	// When it expires (ISO 8601).
+	ExpiresAt *string `json:"expiresAt,omitempty"`
+	// Its metadata.
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// When it was created (ISO 8601).
+	CreatedAt string `json:"createdAt"`
 }
 
 // Input of revokeWalletAddressKey.

@@ -25,16 +25,20 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/receiver"
 )
 
 // Resolver holds what the resolvers use.
 type Resolver struct {
-	Tenants               *tenant.Handler
-	Assets                *asset.Handler
-	WalletAddresses       *walletaddress.Handler
-	Peers                 *peer.Handler
-	Liquidity             *liquidity.Handler
-	IncomingPayments      *incomingpayment.Handler
+	Tenants          *tenant.Handler
+	Assets           *asset.Handler
+	WalletAddresses  *walletaddress.Handler
+	Peers            *peer.Handler
+	Liquidity        *liquidity.Handler
+	IncomingPayments *incomingpayment.Handler
+	// Receivers resolve incoming payments by URL, here or on another
+	// instance.
+	Receivers             *receiver.Service
 	Read                  *readmodel.Reader
 	Waiter                *projections.Waiter
 	ReadYourWritesTimeout time.Duration

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +68,9 @@ type Deps struct {
 	StreamCredentials *stream.Credentials
 	// Keys seal and open the secrets events carry.
 	Keys *secrets.Keyring
+	// ClientKey signs the backend's requests to other wallets (KEY_ID,
+	// PRIVATE_KEY_FILE).
+	ClientKey ed25519.PrivateKey
 }
 
 // Open connects the services of set to NATS (embedding a server under dev
@@ -89,6 +93,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 			return nil, err
 		}
 		d.StreamCredentials = credentials
+		key, err := ClientKey(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		d.ClientKey = key
 	}
 	if keys {
 		var err error

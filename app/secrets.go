@@ -3,11 +3,13 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/httpsig"
 	"github.com/rafiki-go/rafiki/secrets"
 )
 
@@ -143,4 +146,29 @@ func (d *Deps) Shred(ctx context.Context, aggregateType, id string) error {
 		return fmt.Errorf("shred: %s %s is not deleted; delete it first", aggregateType, id)
 	}
 	return d.Keys.Shred(ctx, aggregateType, id)
+}
+
+// ClientKey is the key the backend signs its requests to other wallets
+// with: PRIVATE_KEY_FILE's, or one made for this process when it is unset,
+// as Rafiki makes one. A made key dies with the process, and every process
+// of an instance publishes its key under the same KEY_ID, so an instance
+// of more than one backend process needs the file.
+func ClientKey(cfg config.Config, log *slog.Logger) (ed25519.PrivateKey, error) {
+	if cfg.PrivateKeyFile == "" {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("client key: %w", err)
+		}
+		log.Info("PRIVATE_KEY_FILE is not set: signing requests to other wallets with a key made for this process", "keyId", cfg.KeyID)
+		return key, nil
+	}
+	data, err := os.ReadFile(cfg.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("PRIVATE_KEY_FILE: %w", err)
+	}
+	key, err := httpsig.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("PRIVATE_KEY_FILE %s: %w", cfg.PrivateKeyFile, err)
+	}
+	return key, nil
 }

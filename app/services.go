@@ -23,9 +23,13 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/httpsig"
+	"github.com/rafiki-go/rafiki/opclient"
 	"github.com/rafiki-go/rafiki/openpayments"
+	"github.com/rafiki-go/rafiki/outbound"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/receiver"
 )
 
 // Projections are the read models of the backend's database this build
@@ -189,6 +193,9 @@ type Backend struct {
 	Read             *readmodel.Reader
 	Waiter           *projections.Waiter
 	WalletServer     *openpayments.WalletAddresses
+	// Receivers resolve incoming payments by URL; remote ones over Open
+	// Payments with grants this process holds.
+	Receivers *receiver.Service
 }
 
 // FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
@@ -214,13 +221,15 @@ func NewBackend(d *Deps) *Backend {
 		d.Log.Warn("failpoint armed: the process kills itself after it stores a liquidity request", "failpoint", d.Config.Failpoint)
 		liquidityHandler.AfterRequest(killSelf)
 	}
+	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
+	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
 	return &Backend{
 		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:           asset.NewHandler(d.Store, read.AssetInUse),
 		WalletAddresses:  walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:        liquidityHandler,
-		IncomingPayments: incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue),
+		IncomingPayments: payments,
 		Read:             read,
 		Waiter:           waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
@@ -228,7 +237,10 @@ func NewBackend(d *Deps) *Backend {
 			CacheTTL: d.Config.LocalCacheDuration,
 			Applied:  func() uint64 { return waiter.Applied(projections.WalletAddresses{}.Name()) },
 			SPSP:     d.Config.EnableSPSP, Stream: d.StreamCredentials, ILPAddress: d.Config.ILPAddress,
+			ClientWalletAddress: d.Config.WalletAddressURL, ClientKey: httpsig.PublicJWK(d.ClientKey, d.Config.KeyID),
 		}, d.Log),
+		Receivers: receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
+			receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log),
 	}
 }
 
@@ -268,7 +280,7 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
-		IncomingPayments: b.IncomingPayments, Read: b.Read, Waiter: b.Waiter, OpenPaymentsURL: cfg.OpenPaymentsURL,
+		IncomingPayments: b.IncomingPayments, Receivers: b.Receivers, Read: b.Read, Waiter: b.Waiter, OpenPaymentsURL: cfg.OpenPaymentsURL,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout, CommandKey: []byte(cfg.AdminAPISecret),
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
 		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,

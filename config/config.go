@@ -80,6 +80,15 @@ type Config struct {
 	// AuthServerIntrospectionURL (AUTH_SERVER_INTROSPECTION_URL) is where
 	// the resource server asks about tokens.
 	AuthServerIntrospectionURL string
+	// The backend as an Open Payments client of other wallets (remote
+	// receivers): it signs with the Ed25519 key in PrivateKeyFile
+	// (PRIVATE_KEY_FILE, PEM; one is made at start when unset) under KeyID
+	// (KEY_ID), and names itself WalletAddressURL (WALLET_ADDRESS_URL,
+	// OPEN_PAYMENTS_URL/.well-known/pay unless set), whose jwks.json the
+	// Open Payments listener serves with that key.
+	KeyID            string
+	PrivateKeyFile   string
+	WalletAddressURL string
 	// The auth service (GNAP). AuthServerURL (AUTH_SERVER_URL) is the
 	// public URL its grant, continuation, token and interaction URLs are
 	// made from. IdentityServerURL and IdentityServerSecret
@@ -182,6 +191,9 @@ func Load(service string) (Config, error) {
 	c.ExchangeRatesURL = r.str("EXCHANGE_RATES_URL", "")
 	c.AuthServerIntrospectionURL = r.str("AUTH_SERVER_INTROSPECTION_URL", fmt.Sprintf("http://localhost:%d", c.IntrospectionPort))
 	c.ExchangeRatesLifetime = time.Duration(r.integer("EXCHANGE_RATES_LIFETIME", 15_000)) * time.Millisecond
+	c.KeyID = r.str("KEY_ID", keyIDDefault)
+	c.PrivateKeyFile = r.str("PRIVATE_KEY_FILE", "")
+	c.WalletAddressURL = strings.TrimRight(r.str("WALLET_ADDRESS_URL", c.OpenPaymentsURL+"/.well-known/pay"), "/")
 	if r.err != nil {
 		return c, r.err
 	}
@@ -349,3 +361,7 @@ func WithConnectTimeout(databaseURL string) string {
 	}
 	return databaseURL + "&connect_timeout=5"
 }
+
+// keyIDDefault names the backend's client key when KEY_ID is unset; a key
+// id is public, so one default serves everywhere.
+const keyIDDefault = "rafiki-backend"

@@ -108,3 +108,30 @@ func TestConnectionURLDropsPoolSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadClientSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name                                    string
+		env                                     map[string]string
+		keyID, privateKeyFile, walletAddressURL string
+	}{
+		{"defaults", map[string]string{"OPEN_PAYMENTS_URL": "https://op.example/", "KEY_ID": "", "PRIVATE_KEY_FILE": "", "WALLET_ADDRESS_URL": ""},
+			"rafiki-backend", "", "https://op.example/.well-known/pay"},
+		{"set", map[string]string{"OPEN_PAYMENTS_URL": "https://op.example", "KEY_ID": "k1", "PRIVATE_KEY_FILE": "/keys/k1.pem",
+			"WALLET_ADDRESS_URL": "https://op.example/client/"}, "k1", "/keys/k1.pem", "https://op.example/client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("NODE_ENV", "")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := Load("backend")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.KeyID != tc.keyID || c.PrivateKeyFile != tc.privateKeyFile || c.WalletAddressURL != tc.walletAddressURL {
+				t.Fatalf("KeyID %q PrivateKeyFile %q WalletAddressURL %q", c.KeyID, c.PrivateKeyFile, c.WalletAddressURL)
+			}
+		})
+	}
+}

@@ -32,12 +32,13 @@ func TestReferenceVerifierAcceptsGoSignatures(t *testing.T) {
 		Body    string            `json:"body"`
 	}
 	cases := []struct {
-		method, url, auth, body string
+		method, url, auth, body, nonce string
 	}{
-		{http.MethodPost, "https://wallet.example/alice/incoming-payments", "GNAP tok", testBody},
-		{http.MethodGet, "https://wallet.example/alice/incoming-payments?first=10&cursor=a%2Fb", "GNAP tok", ""},
-		{http.MethodPost, "http://localhost:3006/", "", `{"client":"http://localhost:3000/alice","note":"café <&>"}`},
-		{http.MethodDelete, "http://localhost:3006/token/abc", "GNAP tok", ""},
+		{http.MethodPost, "https://wallet.example/alice/incoming-payments", "GNAP tok", testBody, ""},
+		{http.MethodGet, "https://wallet.example/alice/incoming-payments?first=10&cursor=a%2Fb", "GNAP tok", "", ""},
+		{http.MethodPost, "http://localhost:3006/", "", `{"client":"http://localhost:3000/alice","note":"café <&>"}`, ""},
+		{http.MethodDelete, "http://localhost:3006/token/abc", "GNAP tok", "", ""},
+		{http.MethodPost, "https://wallet.example/t/incoming-payments/x/complete", "GNAP tok", "", "a-nonce_1"},
 	}
 	var requests []signed
 	for _, c := range cases {
@@ -45,7 +46,7 @@ func TestReferenceVerifierAcceptsGoSignatures(t *testing.T) {
 		if c.auth != "" {
 			req.Header.Set("Authorization", c.auth)
 		}
-		if err := Sign(req, []byte(c.body), key, jwk.KID, time.Now()); err != nil {
+		if err := SignNonce(req, []byte(c.body), key, jwk.KID, time.Now(), c.nonce); err != nil {
 			t.Fatal(err)
 		}
 		headers := map[string]string{}
@@ -73,7 +74,7 @@ func TestReferenceVerifierAcceptsGoSignatures(t *testing.T) {
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("node answered %q: %v", out, err)
 	}
-	want := []bool{true, true, true, true, false}
+	want := []bool{true, true, true, true, true, false}
 	if len(got) != len(want) {
 		t.Fatalf("node answered %v, want %v", got, want)
 	}

@@ -18,6 +18,14 @@ import (
 // "content-length" and "content-type" (application/json unless set), with
 // keyid and created. It sets req's body to body.
 func Sign(req *http.Request, body []byte, key ed25519.PrivateKey, keyID string, created time.Time) error {
+	return SignNonce(req, body, key, keyID, created, "")
+}
+
+// SignNonce signs as Sign, with a nonce parameter when nonce is not empty:
+// Ed25519 signs the same base alike, so two equal requests within a second
+// would otherwise carry the same signature, which a verifier that refuses
+// replays (Verify) takes only once.
+func SignNonce(req *http.Request, body []byte, key ed25519.PrivateKey, keyID string, created time.Time, nonce string) error {
 	if len(key) != ed25519.PrivateKeySize {
 		return refuse(ReasonBadKey, "signing key is not an Ed25519 private key")
 	}
@@ -46,10 +54,14 @@ func Sign(req *http.Request, body []byte, key ed25519.PrivateKey, keyID string, 
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 
-	params := sfInnerList{items: components, params: []sfParam{
+	list := sfInnerList{items: components, params: []sfParam{
 		{key: "keyid", str: keyID},
 		{key: "created", num: created.Unix(), isInt: true},
-	}}.serialize()
+	}}
+	if nonce != "" {
+		list.params = append(list.params, sfParam{key: "nonce", str: nonce})
+	}
+	params := list.serialize()
 	base, err := signatureBase(req, nil, components, params)
 	if err != nil {
 		return err

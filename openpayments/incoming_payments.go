@@ -1,6 +1,7 @@
 package openpayments
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -387,17 +388,7 @@ func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id str
 	if withMethods {
 		methods := []ilpMethod{}
 		if p.Open() {
-			base, err := tenantILPAddress(r.Context(), s.read, s.cfg.ILPAddress, p.TenantID)
-			if err != nil {
-				s.fail(w, r, err)
-				return
-			}
-			tag, err := uuid.Parse(p.ID)
-			if err != nil {
-				s.fail(w, r, fmt.Errorf("incoming payment id %q: %w", p.ID, err))
-				return
-			}
-			address, secret, err := s.stream.Generate(base, stream.Tag{ID: tag})
+			address, secret, err := STREAMCredentials(r.Context(), s.read, s.stream, s.cfg.ILPAddress, p.TenantID, p.ID)
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -409,6 +400,21 @@ func (s *IncomingPayments) answer(w http.ResponseWriter, r *http.Request, id str
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// STREAMCredentials are the ILP payment method of the open incoming payment
+// id of tenantID: a destination address under the tenant's ILP address
+// (operatorAddress for a tenant without ILP_ADDRESS) and its shared secret.
+func STREAMCredentials(ctx context.Context, read *readmodel.Reader, credentials *stream.Credentials, operatorAddress, tenantID, id string) (string, []byte, error) {
+	base, err := tenantILPAddress(ctx, read, operatorAddress, tenantID)
+	if err != nil {
+		return "", nil, err
+	}
+	tag, err := uuid.Parse(id)
+	if err != nil {
+		return "", nil, fmt.Errorf("incoming payment id %q: %w", id, err)
+	}
+	return credentials.Generate(base, stream.Tag{ID: tag})
 }
 
 // refuse answers a command's refusal with its status from the error table.

@@ -16,6 +16,7 @@ import (
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/httpsig"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
@@ -33,6 +34,11 @@ type Config struct {
 	SPSP       bool
 	Stream     *stream.Credentials
 	ILPAddress string
+	// ClientWalletAddress (WALLET_ADDRESS_URL) names the backend when it is
+	// a client of other wallets; its jwks.json is ClientKey, and it has no
+	// document, as in Rafiki.
+	ClientWalletAddress string
+	ClientKey           httpsig.JWK
 }
 
 // WalletAddresses serves wallet address documents and their keys.
@@ -100,7 +106,15 @@ func (s *WalletAddresses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.URL.Path
 	if keys, ok := strings.CutSuffix(path, "/jwks.json"); ok {
+		if s.client(r, keys) {
+			s.clientKeys(w, r)
+			return
+		}
 		s.keys(w, r, s.addressURL(r, keys))
+		return
+	}
+	if s.client(r, path) {
+		writeError(w, http.StatusNotFound, "Could not get wallet address")
 		return
 	}
 	if s.cfg.SPSP && strings.Contains(r.Header.Get("Accept"), spspContentType) {
@@ -118,6 +132,23 @@ func (s *WalletAddresses) addressURL(r *http.Request, path string) string {
 		scheme = proto
 	}
 	return strings.ToLower(scheme + "://" + r.Host + strings.TrimSuffix(path, "/"))
+}
+
+// client reports whether path names the backend's own client wallet
+// address.
+func (s *WalletAddresses) client(r *http.Request, path string) bool {
+	return s.cfg.ClientWalletAddress != "" && s.addressURL(r, path) == strings.ToLower(s.cfg.ClientWalletAddress)
+}
+
+func (s *WalletAddresses) clientKeys(w http.ResponseWriter, r *http.Request) {
+	body, err := json.Marshal(struct {
+		Keys []httpsig.JWK `json:"keys"`
+	}{[]httpsig.JWK{s.cfg.ClientKey}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, body)
 }
 
 func (s *WalletAddresses) document(w http.ResponseWriter, r *http.Request, url string) {

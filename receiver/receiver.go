@@ -1,0 +1,372 @@
+// Package receiver resolves receivers, as Rafiki's receiver service does:
+// an incoming payment named by its Open Payments URL, wherever it is. One of
+// this instance's payments is read and acted on here directly; any other is
+// reached over Open Payments (package opclient) with a grant the backend
+// holds at the payment's authorization server.
+package receiver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector/stream"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/grant"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/opclient"
+	"github.com/rafiki-go/rafiki/openpayments"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+// Amount is an amount of a receiver's asset.
+type Amount struct {
+	Value      uint64
+	AssetCode  string
+	AssetScale uint8
+}
+
+// Receiver is an incoming payment as a sender sees it.
+type Receiver struct {
+	// ID is the payment's Open Payments URL.
+	ID               string
+	WalletAddressURL string
+	Completed        bool
+	IncomingAmount   *Amount
+	ReceivedAmount   Amount
+	ExpiresAt        *time.Time
+	Metadata         json.RawMessage
+	CreatedAt        time.Time
+	// Methods are how to pay it (STREAM credentials); none once it
+	// completed or expired, and none in a completion's answer.
+	Methods []opclient.Method
+	// Local is one of this instance's payments.
+	Local bool
+	// Written is what a creation or completion of a local payment stored,
+	// for the caller to wait until the read models show it; zero
+	// otherwise.
+	Written handlers.Result
+}
+
+// Active is a receiver that can still be paid.
+func (r *Receiver) Active(now time.Time) bool {
+	return !r.Completed && (r.ExpiresAt == nil || r.ExpiresAt.After(now)) && len(r.Methods) > 0
+}
+
+// Errors of remote incoming payments, with Rafiki's codes and messages.
+func errUnknownWalletAddress() error { return apperr.E(apperr.NotFound, "unknown wallet address") }
+func errRemoteNotFound() error       { return apperr.E(apperr.NotFound, "unknown incoming payment") }
+func errInvalidRequest() error {
+	return apperr.E(apperr.InvalidInput, "invalid remote incoming payment request")
+}
+func errInvalidGrant() error {
+	return apperr.E(apperr.Forbidden, "invalid grant for remote incoming payment")
+}
+
+// errUnknownPayment is completeReceiver's answer for a URL that is no
+// payment, as Rafiki's.
+func errUnknownPayment() error { return apperr.E(apperr.NotFound, "unknown payment") }
+
+// Config is what the service needs to know of the instance.
+type Config struct {
+	OpenPaymentsURL string // OPEN_PAYMENTS_URL
+	ILPAddress      string // ILP_ADDRESS, for tenants without their own
+}
+
+// Service resolves, creates and completes receivers.
+type Service struct {
+	payments    *incomingpayment.Handler
+	read        *readmodel.Reader
+	credentials *stream.Credentials
+	client      *opclient.Client
+	grants      *opclient.Grants
+	cfg         Config
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+// New builds the service.
+func New(payments *incomingpayment.Handler, read *readmodel.Reader, credentials *stream.Credentials, client *opclient.Client, grants *opclient.Grants, cfg Config, log *slog.Logger) *Service {
+	return &Service{payments: payments, read: read, credentials: credentials, client: client, grants: grants,
+		cfg: cfg, log: log, now: time.Now}
+}
+
+// paymentURL matches an incoming payment URL: its resource server and id.
+var paymentURL = regexp.MustCompile(`^(.+)/incoming-payments/(.{36})$`)
+
+// Create makes an incoming payment into the wallet address at
+// walletAddressURL: here when it is one of this instance's, initiated by
+// the admin API, or at its resource server otherwise.
+func (s *Service) Create(ctx context.Context, m commands.Meta, walletAddressURL string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
+	wa, err := s.read.WalletAddressByURL(ctx, walletAddressURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	var r *Receiver
+	switch {
+	case wa != nil:
+		r, err = s.createLocal(ctx, m, wa.ID, expiresAt, incomingAmount, metadata)
+	case s.ours(walletAddressURL):
+		err = errUnknownWalletAddress()
+	default:
+		r, err = s.createRemote(ctx, walletAddressURL, expiresAt, incomingAmount, metadata)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !r.Active(s.now()) {
+		return nil, fmt.Errorf("could not create receiver from incoming payment %s: it is not active", r.ID)
+	}
+	return r, nil
+}
+
+func (s *Service) createLocal(ctx context.Context, m commands.Meta, walletAddressID string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
+	id, res, err := s.payments.Create(ctx, commands.CreateIncomingPayment{Meta: m, WalletAddressID: walletAddressID,
+		ExpiresAt: expiresAt, IncomingAmount: incomingAmount, Metadata: metadata, InitiatedBy: events.InitiatedByAdmin})
+	if err != nil {
+		return nil, err
+	}
+	p, found, err := s.payments.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("incoming payment %s not found after it was stored", id)
+	}
+	r, err := s.local(ctx, p, true)
+	if err != nil {
+		return nil, err
+	}
+	r.Written = res
+	return r, nil
+}
+
+func (s *Service) createRemote(ctx context.Context, walletAddressURL string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
+	wa, err := s.client.WalletAddress(ctx, walletAddressURL)
+	if err != nil {
+		s.log.Warn("could not get wallet address", "walletAddressUrl", walletAddressURL, "err", err)
+		return nil, errUnknownWalletAddress()
+	}
+	resourceServer := wa.ResourceServer
+	if resourceServer == "" {
+		u, err := url.Parse(wa.ID)
+		if err != nil {
+			return nil, errUnknownWalletAddress()
+		}
+		resourceServer = u.Scheme + "://" + u.Host
+	}
+	in := opclient.CreateIncomingPayment{WalletAddress: wa.ID, ExpiresAt: expiresAt, Metadata: metadata}
+	if incomingAmount != nil {
+		in.IncomingAmount = &opclient.Amount{Value: strconv.FormatUint(incomingAmount.Value, 10),
+			AssetCode: incomingAmount.AssetCode, AssetScale: incomingAmount.AssetScale}
+	}
+	p, err := withGrant(ctx, s, wa.AuthServer, []string{grant.ActionCreate, grant.ActionReadAll}, func(token string) (opclient.IncomingPayment, error) {
+		return s.client.CreateIncomingPayment(ctx, resourceServer, token, in)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return remote(p)
+}
+
+// Get resolves the receiver at url; nil when there is none, or the remote
+// side did not answer it (Rafiki's answer is then the same).
+func (s *Service) Get(ctx context.Context, url string) (*Receiver, error) {
+	p, ok, err := s.findLocal(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return s.local(ctx, p, true)
+	}
+	if s.ours(url) {
+		return nil, nil
+	}
+	r, _, err := s.getRemote(ctx, url)
+	if err != nil {
+		s.log.Warn("could not get remote incoming payment", "url", url, "err", err)
+		return nil, nil
+	}
+	return r, nil
+}
+
+// getRemote reads the payment at url from its resource server, and
+// returns it with its authorization server.
+func (s *Service) getRemote(ctx context.Context, url string) (*Receiver, string, error) {
+	if !paymentURL.MatchString(url) {
+		return nil, "", errInvalidRequest()
+	}
+	public, err := s.client.PublicIncomingPayment(ctx, url)
+	if err != nil {
+		return nil, "", errors.Join(errInvalidRequest(), err)
+	}
+	p, err := withGrant(ctx, s, public.AuthServer, []string{grant.ActionReadAll}, func(token string) (opclient.IncomingPayment, error) {
+		return s.client.IncomingPayment(ctx, url, token)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := remote(p)
+	return r, public.AuthServer, err
+}
+
+// Complete completes the payment at url, here or at its resource server.
+func (s *Service) Complete(ctx context.Context, m commands.Meta, url string) (*Receiver, error) {
+	p, ok, err := s.findLocal(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		res, err := s.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: m, IncomingPaymentID: p.ID})
+		if err != nil {
+			return nil, err
+		}
+		if p, _, err = s.payments.Load(ctx, p.ID); err != nil {
+			return nil, err
+		}
+		r, err := s.local(ctx, p, false)
+		if err != nil {
+			return nil, err
+		}
+		r.Written = res
+		return r, nil
+	}
+	if s.ours(url) {
+		return nil, errUnknownPayment()
+	}
+	_, authServer, err := s.getRemote(ctx, url)
+	if err != nil {
+		s.log.Warn("no incoming payment found", "url", url, "err", err)
+		return nil, errUnknownPayment()
+	}
+	done, err := withGrant(ctx, s, authServer, []string{grant.ActionReadAll, grant.ActionComplete}, func(token string) (opclient.IncomingPayment, error) {
+		return s.client.CompleteIncomingPayment(ctx, url, token)
+	})
+	if err != nil {
+		return nil, err
+	}
+	done.Methods = nil
+	return remote(done)
+}
+
+// findLocal finds the payment at url among this instance's: a payment
+// whose own URL url is.
+func (s *Service) findLocal(ctx context.Context, url string) (incomingpayment.State, bool, error) {
+	match := paymentURL.FindStringSubmatch(url)
+	if match == nil {
+		return incomingpayment.State{}, false, nil
+	}
+	id, err := uuid.Parse(match[2])
+	if err != nil || id.String() != match[2] {
+		return incomingpayment.State{}, false, nil
+	}
+	p, found, err := s.payments.Load(ctx, match[2])
+	if err != nil || !found || !p.Live() {
+		return incomingpayment.State{}, false, err
+	}
+	return p, url == s.localURL(p), nil
+}
+
+// ours reports whether url lies under OPEN_PAYMENTS_URL: whatever this
+// instance does not hold there, no other instance does, so it is not asked
+// for over HTTP.
+func (s *Service) ours(url string) bool {
+	return strings.HasPrefix(strings.ToLower(url), strings.ToLower(strings.TrimRight(s.cfg.OpenPaymentsURL, "/"))+"/")
+}
+
+func (s *Service) localURL(p incomingpayment.State) string {
+	return strings.TrimRight(s.cfg.OpenPaymentsURL, "/") + "/" + p.TenantID + "/incoming-payments/" + p.ID
+}
+
+// local is a payment of this instance as a receiver, with its STREAM
+// credentials when withMethods and it can still be paid.
+func (s *Service) local(ctx context.Context, p incomingpayment.State, withMethods bool) (*Receiver, error) {
+	wa, err := s.read.WalletAddress(ctx, p.WalletAddressID, nil)
+	if err != nil {
+		return nil, err
+	}
+	if wa == nil {
+		return nil, fmt.Errorf("wallet address %s of incoming payment %s not found", p.WalletAddressID, p.ID)
+	}
+	received, err := s.read.Received(ctx, p.ID, p.Received)
+	if err != nil {
+		return nil, err
+	}
+	expiresAt := p.ExpiresAt
+	r := &Receiver{ID: s.localURL(p), WalletAddressURL: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
+		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
+		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Local: true}
+	if p.IncomingAmount != nil {
+		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
+	}
+	if withMethods && p.Open() {
+		address, secret, err := openpayments.STREAMCredentials(ctx, s.read, s.credentials, s.cfg.ILPAddress, p.TenantID, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		r.Methods = []opclient.Method{{Type: "ilp", ILPAddress: address, SharedSecret: base64.RawURLEncoding.EncodeToString(secret)}}
+	}
+	return r, nil
+}
+
+// remote is a payment a resource server answered as a receiver; amounts
+// are in the asset of its received amount, as Rafiki reads them.
+func remote(p opclient.IncomingPayment) (*Receiver, error) {
+	received, err := strconv.ParseUint(p.ReceivedAmount.Value, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("incoming payment %s: receivedAmount %q: %w", p.ID, p.ReceivedAmount.Value, err)
+	}
+	r := &Receiver{ID: p.ID, WalletAddressURL: p.WalletAddress, Completed: p.Completed,
+		ReceivedAmount: Amount{Value: received, AssetCode: p.ReceivedAmount.AssetCode, AssetScale: p.ReceivedAmount.AssetScale},
+		ExpiresAt:      p.ExpiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Methods: p.Methods}
+	if p.IncomingAmount != nil {
+		value, err := strconv.ParseUint(p.IncomingAmount.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("incoming payment %s: incomingAmount %q: %w", p.ID, p.IncomingAmount.Value, err)
+		}
+		r.IncomingAmount = &Amount{Value: value, AssetCode: r.ReceivedAmount.AssetCode, AssetScale: r.ReceivedAmount.AssetScale}
+	}
+	return r, nil
+}
+
+// withGrant calls the resource server with the token of a grant of actions
+// on incoming payments at authServer; a token it refuses (401, 403) is
+// given up and the call made once more with a new grant, as Rafiki does.
+func withGrant(ctx context.Context, s *Service, authServer string, actions []string, call func(token string) (opclient.IncomingPayment, error)) (opclient.IncomingPayment, error) {
+	for attempt := 0; ; attempt++ {
+		g, err := s.grants.Get(ctx, authServer, grant.TypeIncomingPayment, actions...)
+		if err != nil {
+			s.log.Warn("could not get a grant for remote incoming payments", "authServer", authServer, "err", err)
+			return opclient.IncomingPayment{}, errInvalidGrant()
+		}
+		p, err := call(g.Token)
+		if err == nil {
+			return p, nil
+		}
+		status := opclient.Status(err)
+		if (status == http.StatusUnauthorized || status == http.StatusForbidden) && attempt == 0 {
+			s.log.Info("resource server refused the grant's token; requesting another", "authServer", authServer, "status", status)
+			s.grants.Forget(g)
+			continue
+		}
+		s.log.Warn("remote incoming payment request failed", "authServer", authServer, "err", err)
+		if status == http.StatusNotFound {
+			return opclient.IncomingPayment{}, errRemoteNotFound()
+		}
+		return opclient.IncomingPayment{}, errInvalidRequest()
+	}
+}

@@ -1,0 +1,81 @@
+package receiver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rafiki-go/rafiki/opclient"
+)
+
+func TestActive(t *testing.T) {
+	now := time.Now()
+	later, earlier := now.Add(time.Minute), now.Add(-time.Minute)
+	methods := []opclient.Method{{Type: "ilp", ILPAddress: "test.x", SharedSecret: "s"}}
+	for _, tc := range []struct {
+		name   string
+		r      Receiver
+		active bool
+	}{
+		{"open", Receiver{ExpiresAt: &later, Methods: methods}, true},
+		{"without expiry", Receiver{Methods: methods}, true},
+		{"completed", Receiver{Completed: true, ExpiresAt: &later, Methods: methods}, false},
+		{"expired", Receiver{ExpiresAt: &earlier, Methods: methods}, false},
+		{"expiring now", Receiver{ExpiresAt: &now, Methods: methods}, false},
+		{"without methods", Receiver{ExpiresAt: &later}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.Active(now); got != tc.active {
+				t.Fatalf("Active %v, want %v", got, tc.active)
+			}
+		})
+	}
+}
+
+func TestRemote(t *testing.T) {
+	payment := func(received string, incoming *opclient.Amount) opclient.IncomingPayment {
+		return opclient.IncomingPayment{ID: "https://rs.example/t/incoming-payments/x", WalletAddress: "https://rs.example/bob",
+			ReceivedAmount: opclient.Amount{Value: received, AssetCode: "USD", AssetScale: 2}, IncomingAmount: incoming}
+	}
+	for _, tc := range []struct {
+		name     string
+		p        opclient.IncomingPayment
+		ok       bool
+		incoming *Amount
+	}{
+		{"amounts", payment("5", &opclient.Amount{Value: "10", AssetCode: "EUR", AssetScale: 3}), true,
+			// In the asset of the received amount, as Rafiki reads them.
+			&Amount{Value: 10, AssetCode: "USD", AssetScale: 2}},
+		{"no incoming amount", payment("0", nil), true, nil},
+		{"received not a number", payment("five", nil), false, nil},
+		{"received negative", payment("-1", nil), false, nil},
+		{"incoming beyond 64 bits", payment("0", &opclient.Amount{Value: "18446744073709551616"}), false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := remote(tc.p)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok %v", err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			if r.ID != tc.p.ID || r.WalletAddressURL != tc.p.WalletAddress || r.Local || r.ReceivedAmount.AssetCode != "USD" ||
+				(tc.incoming == nil) != (r.IncomingAmount == nil) || (tc.incoming != nil && *r.IncomingAmount != *tc.incoming) {
+				t.Fatalf("receiver %+v", r)
+			}
+		})
+	}
+}
+
+func TestPaymentURL(t *testing.T) {
+	for url, want := range map[string]bool{
+		"https://rs.example/t/incoming-payments/0b2b0b6e-6d2f-4b8e-9a4a-7c1b9e2f3a10": true,
+		"https://rs.example/incoming-payments/0b2b0b6e-6d2f-4b8e-9a4a-7c1b9e2f3a10":   true,
+		"https://rs.example/t/incoming-payments/short":                                false,
+		"https://rs.example/t/outgoing-payments/0b2b0b6e-6d2f-4b8e-9a4a-7c1b9e2f3a10": false,
+		"/incoming-payments/0b2b0b6e-6d2f-4b8e-9a4a-7c1b9e2f3a10":                     false,
+	} {
+		if got := paymentURL.MatchString(url); got != want {
+			t.Errorf("%s: %v, want %v", url, got, want)
+		}
+	}
+}
