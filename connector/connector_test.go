@@ -2,10 +2,10 @@ package connector_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
