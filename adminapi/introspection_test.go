@@ -33,7 +33,6 @@ var pendingTypes = []string{
 	"CreateOutgoingPaymentFromIncomingPaymentInput",
 	"CreateOutgoingPaymentInput",
 	"CreateOutgoingPaymentWithdrawalInput",
-	"CreateQuoteInput",
 	"CreateReceiverInput",
 	"CreateReceiverResponse",
 	"DepositEventLiquidityInput",
@@ -46,10 +45,6 @@ var pendingTypes = []string{
 	"OutgoingPaymentFilter",
 	"OutgoingPaymentResponse",
 	"OutgoingPaymentState",
-	"Quote",
-	"QuoteConnection",
-	"QuoteEdge",
-	"QuoteResponse",
 	"Receiver",
 	"RejectPartialIncomingPaymentInput",
 	"RejectPartialIncomingPaymentResponse",
@@ -74,7 +69,6 @@ var pendingFields = []string{
 	"Mutation.createOutgoingPayment",
 	"Mutation.createOutgoingPaymentFromIncomingPayment",
 	"Mutation.createOutgoingPaymentWithdrawal",
-	"Mutation.createQuote",
 	"Mutation.createReceiver",
 	"Mutation.depositEventLiquidity",
 	"Mutation.depositOutgoingPaymentLiquidity",
@@ -83,11 +77,9 @@ var pendingFields = []string{
 	"Mutation.withdrawEventLiquidity",
 	"Query.outgoingPayment",
 	"Query.outgoingPayments",
-	"Query.quote",
 	"Query.receiver",
 	"Query.webhookEvents",
 	"WalletAddress.outgoingPayments",
-	"WalletAddress.quotes",
 }
 
 func TestSchemaDocumented(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -35,6 +36,7 @@ type Resolver struct {
 	Peers                 *peer.Handler
 	Liquidity             *liquidity.Handler
 	IncomingPayments      *incomingpayment.Handler
+	Quotes                *quote.Handler
 	Read                  *readmodel.Reader
 	Waiter                *projections.Waiter
 	ReadYourWritesTimeout time.Duration

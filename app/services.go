@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,10 +22,12 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/openpayments"
 	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/rates"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
@@ -34,7 +37,7 @@ import (
 func Projections(keys projections.Opener) []projections.Projection {
 	return []projections.Projection{
 		projections.Tenants{Secrets: keys}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
-		projections.Peers{Secrets: keys}, projections.IncomingPayments{},
+		projections.Peers{Secrets: keys}, projections.IncomingPayments{}, projections.Quotes{},
 	}
 }
 
@@ -186,9 +189,14 @@ type Backend struct {
 	// IncomingPayments is what the admin API and, later, Open Payments
 	// and the connector act on incoming payments with.
 	IncomingPayments *incomingpayment.Handler
-	Read             *readmodel.Reader
-	Waiter           *projections.Waiter
-	WalletServer     *openpayments.WalletAddresses
+	Quotes           *quote.Handler
+	// Rates converts between assets with the operator's or a tenant's
+	// exchange rates, for quotes and the connector.
+	Rates          *rates.Service
+	Read           *readmodel.Reader
+	Waiter         *projections.Waiter
+	WalletServer   *openpayments.WalletAddresses
+	settingsClient *http.Client
 }
 
 // FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
@@ -209,6 +217,9 @@ func killSelf() error {
 func NewBackend(d *Deps) *Backend {
 	read := readmodel.NewReader(d.Pool, d.Ledger)
 	waiter := projections.NewWaiter(d.Pool, d.Log)
+	client := settingsClient()
+	exchange := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, client)
+	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
 	liquidityHandler := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	if d.Config.Failpoint == FailpointLiquidityAfterRequest {
 		d.Log.Warn("failpoint armed: the process kills itself after it stores a liquidity request", "failpoint", d.Config.Failpoint)
@@ -220,9 +231,13 @@ func NewBackend(d *Deps) *Backend {
 		WalletAddresses:  walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:        liquidityHandler,
-		IncomingPayments: incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue),
-		Read:             read,
-		Waiter:           waiter,
+		IncomingPayments: payments,
+		Quotes: quote.NewHandler(d.Store, localReceivers{base: strings.TrimRight(d.Config.OpenPaymentsURL, "/"), payments: payments, read: read},
+			exchange, d.Config.QuoteLifespan),
+		Rates:          exchange,
+		settingsClient: client,
+		Read:           read,
+		Waiter:         waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,
@@ -268,7 +283,7 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
-		IncomingPayments: b.IncomingPayments, Read: b.Read, Waiter: b.Waiter, OpenPaymentsURL: cfg.OpenPaymentsURL,
+		IncomingPayments: b.IncomingPayments, Quotes: b.Quotes, Read: b.Read, Waiter: b.Waiter, OpenPaymentsURL: cfg.OpenPaymentsURL,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout, CommandKey: []byte(cfg.AdminAPISecret),
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
 		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,
