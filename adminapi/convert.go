@@ -205,3 +205,11 @@ func (r *Resolver) heldAsset(ctx context.Context, assetID string) (*Asset, error
 	}
 	return assetOut(row), nil
 }
+
+// amountIn is an amount argument as commands take it; nil for none.
+func amountIn(a *AmountInput) *commands.Amount {
+	if a == nil {
+		return nil
+	}
+	return &commands.Amount{Value: uint64(a.Value), AssetCode: a.AssetCode, AssetScale: uint8(a.AssetScale)}
+}

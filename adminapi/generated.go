@@ -225,6 +225,7 @@ type ComplexityRoot struct {
 		CreateIncomingPaymentWithdrawal func(childComplexity int, input CreateIncomingPaymentWithdrawalInput) int
 		CreatePeer                      func(childComplexity int, input CreatePeerInput) int
 		CreatePeerLiquidityWithdrawal   func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
+		CreateQuote                     func(childComplexity int, input CreateQuoteInput) int
 		CreateReceiver                  func(childComplexity int, input CreateReceiverInput) int
 		CreateTenant                    func(childComplexity int, input CreateTenantInput) int
 		CreateTenantSettings            func(childComplexity int, input CreateTenantSettingsInput) int
@@ -311,6 +312,7 @@ type ComplexityRoot struct {
 		Peer                  func(childComplexity int, id string) int
 		PeerByAddressAndAsset func(childComplexity int, staticIlpAddress string, assetID string) int
 		Peers                 func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		Quote                 func(childComplexity int, id string) int
 		Receiver              func(childComplexity int, id string) int
 		Tenant                func(childComplexity int, id string) int
 		Tenants               func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
@@ -318,6 +320,32 @@ type ComplexityRoot struct {
 		WalletAddressByURL    func(childComplexity int, url string) int
 		WalletAddresses       func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
 		Whoami                func(childComplexity int) int
+	}
+
+	Quote struct {
+		CreatedAt             func(childComplexity int) int
+		DebitAmount           func(childComplexity int) int
+		EstimatedExchangeRate func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		ReceiveAmount         func(childComplexity int) int
+		Receiver              func(childComplexity int) int
+		TenantID              func(childComplexity int) int
+		WalletAddressID       func(childComplexity int) int
+	}
+
+	QuoteConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	QuoteEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	QuoteResponse struct {
+		Quote func(childComplexity int) int
 	}
 
 	Receiver struct {
@@ -387,6 +415,7 @@ type ComplexityRoot struct {
 		IncomingPayments     func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) int
 		Liquidity            func(childComplexity int) int
 		PublicName           func(childComplexity int) int
+		Quotes               func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
 		Status               func(childComplexity int) int
 		Tenant               func(childComplexity int) int
 		WalletAddressKeys    func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
@@ -477,6 +506,7 @@ type MutationResolver interface {
 	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
 	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
 	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
+	CreateQuote(ctx context.Context, input CreateQuoteInput) (*QuoteResponse, error)
 	CreateReceiver(ctx context.Context, input CreateReceiverInput) (*CreateReceiverResponse, error)
 	CompleteReceiver(ctx context.Context, input CompleteReceiverInput) (*CompleteReceiverResponse, error)
 	CreateWalletAddress(ctx context.Context, input CreateWalletAddressInput) (*CreateWalletAddressMutationResponse, error)
@@ -509,6 +539,7 @@ type QueryResolver interface {
 	Peer(ctx context.Context, id string) (*Peer, error)
 	PeerByAddressAndAsset(ctx context.Context, staticIlpAddress string, assetID string) (*Peer, error)
 	Peers(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*PeersConnection, error)
+	Quote(ctx context.Context, id string) (*Quote, error)
 	Receiver(ctx context.Context, id string) (*Receiver, error)
 	WalletAddress(ctx context.Context, id string) (*WalletAddress, error)
 	WalletAddressByURL(ctx context.Context, url string) (*WalletAddress, error)
@@ -525,6 +556,7 @@ type WalletAddressResolver interface {
 	Tenant(ctx context.Context, obj *WalletAddress) (*Tenant, error)
 	IncomingPayments(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) (*IncomingPaymentConnection, error)
 	Liquidity(ctx context.Context, obj *WalletAddress) (*scalars.BigInt, error)
+	Quotes(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*QuoteConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1177,6 +1209,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreatePeerLiquidityWithdrawal(childComplexity, args["input"].(CreatePeerLiquidityWithdrawalInput)), true
+	case "Mutation.createQuote":
+		if e.ComplexityRoot.Mutation.CreateQuote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createQuote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateQuote(childComplexity, args["input"].(CreateQuoteInput)), true
 	case "Mutation.createReceiver":
 		if e.ComplexityRoot.Mutation.CreateReceiver == nil {
 			break
@@ -1708,6 +1751,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Peers(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
+	case "Query.quote":
+		if e.ComplexityRoot.Query.Quote == nil {
+			break
+		}
+
+		args, err := ec.field_Query_quote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Quote(childComplexity, args["id"].(string)), true
 	case "Query.receiver":
 		if e.ComplexityRoot.Query.Receiver == nil {
 			break
@@ -1780,6 +1834,94 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Whoami(childComplexity), true
+
+	case "Quote.createdAt":
+		if e.ComplexityRoot.Quote.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.CreatedAt(childComplexity), true
+	case "Quote.debitAmount":
+		if e.ComplexityRoot.Quote.DebitAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.DebitAmount(childComplexity), true
+	case "Quote.estimatedExchangeRate":
+		if e.ComplexityRoot.Quote.EstimatedExchangeRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.EstimatedExchangeRate(childComplexity), true
+	case "Quote.expiresAt":
+		if e.ComplexityRoot.Quote.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.ExpiresAt(childComplexity), true
+	case "Quote.id":
+		if e.ComplexityRoot.Quote.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.ID(childComplexity), true
+	case "Quote.receiveAmount":
+		if e.ComplexityRoot.Quote.ReceiveAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.ReceiveAmount(childComplexity), true
+	case "Quote.receiver":
+		if e.ComplexityRoot.Quote.Receiver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.Receiver(childComplexity), true
+	case "Quote.tenantId":
+		if e.ComplexityRoot.Quote.TenantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.TenantID(childComplexity), true
+	case "Quote.walletAddressId":
+		if e.ComplexityRoot.Quote.WalletAddressID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.WalletAddressID(childComplexity), true
+
+	case "QuoteConnection.edges":
+		if e.ComplexityRoot.QuoteConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteConnection.Edges(childComplexity), true
+	case "QuoteConnection.pageInfo":
+		if e.ComplexityRoot.QuoteConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteConnection.PageInfo(childComplexity), true
+
+	case "QuoteEdge.cursor":
+		if e.ComplexityRoot.QuoteEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteEdge.Cursor(childComplexity), true
+	case "QuoteEdge.node":
+		if e.ComplexityRoot.QuoteEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteEdge.Node(childComplexity), true
+
+	case "QuoteResponse.quote":
+		if e.ComplexityRoot.QuoteResponse.Quote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteResponse.Quote(childComplexity), true
 
 	case "Receiver.completed":
 		if e.ComplexityRoot.Receiver.Completed == nil {
@@ -2012,6 +2154,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WalletAddress.PublicName(childComplexity), true
+	case "WalletAddress.quotes":
+		if e.ComplexityRoot.WalletAddress.Quotes == nil {
+			break
+		}
+
+		args, err := ec.field_WalletAddress_quotes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.WalletAddress.Quotes(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder)), true
 	case "WalletAddress.status":
 		if e.ComplexityRoot.WalletAddress.Status == nil {
 			break
@@ -2178,6 +2331,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentWithdrawalInput", ec.unmarshalInputCreateIncomingPaymentWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
 			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
+			graphql.NewInputUnmarshaler("CreateQuoteInput", ec.unmarshalInputCreateQuoteInput),
 			graphql.NewInputUnmarshaler("CreateReceiverInput", ec.unmarshalInputCreateReceiverInput),
 			graphql.NewInputUnmarshaler("CreateTenantInput", ec.unmarshalInputCreateTenantInput),
 			graphql.NewInputUnmarshaler("CreateTenantSettingsInput", ec.unmarshalInputCreateTenantSettingsInput),
@@ -2281,7 +2435,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/quotes.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2299,6 +2453,7 @@ var sources = []*ast.Source{
 	{Name: "schema/liquidity.graphql", Input: sourceData("schema/liquidity.graphql"), BuiltIn: false},
 	{Name: "schema/payments.graphql", Input: sourceData("schema/payments.graphql"), BuiltIn: false},
 	{Name: "schema/peers.graphql", Input: sourceData("schema/peers.graphql"), BuiltIn: false},
+	{Name: "schema/quotes.graphql", Input: sourceData("schema/quotes.graphql"), BuiltIn: false},
 	{Name: "schema/receivers.graphql", Input: sourceData("schema/receivers.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
 	{Name: "schema/wallet_addresses.graphql", Input: sourceData("schema/wallet_addresses.graphql"), BuiltIn: false},
@@ -2761,6 +2916,58 @@ func (ec *executionContext) childFields_PeersConnection(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type PeersConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_Quote(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Quote_id(ctx, field)
+	case "tenantId":
+		return ec.fieldContext_Quote_tenantId(ctx, field)
+	case "walletAddressId":
+		return ec.fieldContext_Quote_walletAddressId(ctx, field)
+	case "receiver":
+		return ec.fieldContext_Quote_receiver(ctx, field)
+	case "debitAmount":
+		return ec.fieldContext_Quote_debitAmount(ctx, field)
+	case "receiveAmount":
+		return ec.fieldContext_Quote_receiveAmount(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Quote_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Quote_expiresAt(ctx, field)
+	case "estimatedExchangeRate":
+		return ec.fieldContext_Quote_estimatedExchangeRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Quote", field.Name)
+}
+
+func (ec *executionContext) childFields_QuoteConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_QuoteConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_QuoteConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuoteConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_QuoteEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_QuoteEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_QuoteEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuoteEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_QuoteResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "quote":
+		return ec.fieldContext_QuoteResponse_quote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuoteResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_Receiver(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2901,6 +3108,8 @@ func (ec *executionContext) childFields_WalletAddress(ctx context.Context, field
 		return ec.fieldContext_WalletAddress_incomingPayments(ctx, field)
 	case "liquidity":
 		return ec.fieldContext_WalletAddress_liquidity(ctx, field)
+	case "quotes":
+		return ec.fieldContext_WalletAddress_quotes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WalletAddress", field.Name)
 }
@@ -3271,6 +3480,20 @@ func (ec *executionContext) field_Mutation_createPeer_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreatePeerInput, error) {
 			return ec.unmarshalNCreatePeerInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreatePeerInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createQuote_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateQuoteInput, error) {
+			return ec.unmarshalNCreateQuoteInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateQuoteInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3913,6 +4136,20 @@ func (ec *executionContext) field_Query_peers_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_quote_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_receiver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4120,6 +4357,52 @@ func (ec *executionContext) field_WalletAddress_incomingPayments_args(ctx contex
 		return nil, err
 	}
 	args["filter"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_WalletAddress_quotes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
 	return args, nil
 }
 
@@ -7446,6 +7729,50 @@ func (ec *executionContext) fieldContext_Mutation_deletePeer(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createQuote(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createQuote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateQuote(ctx, fc.Args["input"].(CreateQuoteInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *QuoteResponse) graphql.Marshaler {
+			return ec.marshalNQuoteResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createQuote(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuoteResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createQuote_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createReceiver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9096,6 +9423,50 @@ func (ec *executionContext) fieldContext_Query_peers(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_quote(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_quote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Quote(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Quote) graphql.Marshaler {
+			return ec.marshalOQuote2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuote(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_quote(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quote(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_quote_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_receiver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9343,6 +9714,382 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_id(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Quote_tenantId(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_tenantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_tenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Quote_walletAddressId(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_walletAddressId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_walletAddressId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Quote_receiver(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_receiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receiver, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_receiver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quote_debitAmount(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_debitAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DebitAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_debitAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_receiveAmount(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_receiveAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceiveAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_receiveAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_createdAt(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quote_expiresAt(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quote_estimatedExchangeRate(ctx context.Context, field graphql.CollectedField, obj *Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_estimatedExchangeRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EstimatedExchangeRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_estimatedExchangeRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quote", field, false, false, "Float")
+}
+
+func (ec *executionContext) _QuoteConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *QuoteConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteConnection_edges(ctx context.Context, field graphql.CollectedField, obj *QuoteConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []QuoteEdge) graphql.Marshaler {
+			return ec.marshalNQuoteEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuoteEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteEdge_node(ctx context.Context, field graphql.CollectedField, obj *QuoteEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Quote) graphql.Marshaler {
+			return ec.marshalNQuote2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuote(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *QuoteEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuoteEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _QuoteResponse_quote(ctx context.Context, field graphql.CollectedField, obj *QuoteResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteResponse_quote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Quote) graphql.Marshaler {
+			return ec.marshalOQuote2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuote(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteResponse_quote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quote(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10411,6 +11158,50 @@ func (ec *executionContext) _WalletAddress_liquidity(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_WalletAddress_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WalletAddress", field, true, true, "BigInt")
+}
+
+func (ec *executionContext) _WalletAddress_quotes(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_quotes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.WalletAddress().Quotes(ctx, obj, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *QuoteConnection) graphql.Marshaler {
+			return ec.marshalOQuoteConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_quotes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuoteConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_WalletAddress_quotes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WalletAddressEdge_node(ctx context.Context, field graphql.CollectedField, obj *WalletAddressEdge) (ret graphql.Marshaler) {
@@ -12701,6 +13492,76 @@ func (ec *executionContext) unmarshalInputCreatePeerLiquidityWithdrawalInput(ctx
 func UnmarshalCreatePeerLiquidityWithdrawalInput(ctx context.Context, raw any) (CreatePeerLiquidityWithdrawalInput, error) {
 	var out CreatePeerLiquidityWithdrawalInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePeerLiquidityWithdrawalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateQuoteInput(ctx context.Context, obj any) (CreateQuoteInput, error) {
+	var it CreateQuoteInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressId", "debitAmount", "receiveAmount", "receiver", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "debitAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("debitAmount"))
+			data, err := ec.unmarshalOAmountInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DebitAmount = data
+		case "receiveAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("receiveAmount"))
+			data, err := ec.unmarshalOAmountInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReceiveAmount = data
+		case "receiver":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("receiver"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Receiver = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateQuoteInput unmarshals raw into the CreateQuoteInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateQuoteInput(ctx context.Context, raw any) (CreateQuoteInput, error) {
+	var out CreateQuoteInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateQuoteInput", raw, &out)
 	return out, err
 }
 
@@ -15805,6 +16666,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createQuote":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createQuote(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createReceiver":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createReceiver(ctx, field)
@@ -16322,6 +17190,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_peers(ctx, field)
 				})
+		case "quote":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_quote(ctx, field)
+				})
 		case "receiver":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -16359,6 +17233,188 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quoteImplementors = []string{"Quote"}
+
+func (ec *executionContext) _Quote(ctx context.Context, sel ast.SelectionSet, obj *Quote) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quoteImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Quote")
+		case "id":
+			out.Values[i] = ec._Quote_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tenantId":
+			out.Values[i] = ec._Quote_tenantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "walletAddressId":
+			out.Values[i] = ec._Quote_walletAddressId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receiver":
+			out.Values[i] = ec._Quote_receiver(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "debitAmount":
+			out.Values[i] = ec._Quote_debitAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receiveAmount":
+			out.Values[i] = ec._Quote_receiveAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Quote_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._Quote_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "estimatedExchangeRate":
+			out.Values[i] = ec._Quote_estimatedExchangeRate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quoteConnectionImplementors = []string{"QuoteConnection"}
+
+func (ec *executionContext) _QuoteConnection(ctx context.Context, sel ast.SelectionSet, obj *QuoteConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quoteConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuoteConnection")
+		case "pageInfo":
+			out.Values[i] = ec._QuoteConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._QuoteConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quoteEdgeImplementors = []string{"QuoteEdge"}
+
+func (ec *executionContext) _QuoteEdge(ctx context.Context, sel ast.SelectionSet, obj *QuoteEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quoteEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuoteEdge")
+		case "node":
+			out.Values[i] = ec._QuoteEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._QuoteEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quoteResponseImplementors = []string{"QuoteResponse"}
+
+func (ec *executionContext) _QuoteResponse(ctx context.Context, sel ast.SelectionSet, obj *QuoteResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quoteResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuoteResponse")
+		case "quote":
+			out.Values[i] = ec._QuoteResponse_quote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16869,6 +17925,12 @@ func (ec *executionContext) _WalletAddress(ctx context.Context, sel ast.Selectio
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._WalletAddress_liquidity(ctx, field, obj)
+				})
+		case "quotes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_quotes(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17764,6 +18826,11 @@ func (ec *executionContext) marshalNCreatePeerMutationResponse2ᚖgithubᚗcom�
 	return ec._CreatePeerMutationResponse(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateQuoteInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateQuoteInput(ctx context.Context, v any) (CreateQuoteInput, error) {
+	res, err := ec.unmarshalInputCreateQuoteInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateReceiverInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateReceiverInput(ctx context.Context, v any) (CreateReceiverInput, error) {
 	res, err := ec.unmarshalInputCreateReceiverInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18149,6 +19216,42 @@ func (ec *executionContext) marshalNPeersConnection2ᚖgithubᚗcomᚋrafikiᚑg
 func (ec *executionContext) unmarshalNPostLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPostLiquidityWithdrawalInput(ctx context.Context, v any) (PostLiquidityWithdrawalInput, error) {
 	res, err := ec.unmarshalInputPostLiquidityWithdrawalInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNQuote2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuote(ctx context.Context, sel ast.SelectionSet, v *Quote) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Quote!")
+		return graphql.Null
+	}
+	return ec._Quote(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQuoteEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteEdge(ctx context.Context, sel ast.SelectionSet, v QuoteEdge) graphql.Marshaler {
+	return ec._QuoteEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNQuoteEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []QuoteEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNQuoteEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNQuoteResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteResponse(ctx context.Context, sel ast.SelectionSet, v *QuoteResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "QuoteResponse!")
+		return graphql.Null
+	}
+	return ec._QuoteResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRevokeWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyInput(ctx context.Context, v any) (RevokeWalletAddressKeyInput, error) {
@@ -18746,6 +19849,23 @@ func (ec *executionContext) unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgo
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOHttpIncomingInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐHTTPIncomingInput(ctx context.Context, v any) (*HTTPIncomingInput, error) {
 	if v == nil {
 		return nil, nil
@@ -18858,6 +19978,20 @@ func (ec *executionContext) marshalOPeer2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafiki�
 		return graphql.Null
 	}
 	return ec._Peer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOQuote2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuote(ctx context.Context, sel ast.SelectionSet, v *Quote) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Quote(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOQuoteConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuoteConnection(ctx context.Context, sel ast.SelectionSet, v *QuoteConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._QuoteConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOReceiver2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐReceiver(ctx context.Context, sel ast.SelectionSet, v *Receiver) graphql.Marshaler {

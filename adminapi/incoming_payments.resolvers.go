@@ -42,9 +42,7 @@ func (r *mutationResolver) CreateIncomingPayment(ctx context.Context, input Crea
 	if c.Metadata, err = metadataIn(input.Metadata); err != nil {
 		return nil, err
 	}
-	if a := input.IncomingAmount; a != nil {
-		c.IncomingAmount = &commands.Amount{Value: uint64(a.Value), AssetCode: a.AssetCode, AssetScale: uint8(a.AssetScale)}
-	}
+	c.IncomingAmount = amountIn(input.IncomingAmount)
 	id, res, err := r.IncomingPayments.Create(ctx, c)
 	if err != nil {
 		return nil, err

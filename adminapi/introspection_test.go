@@ -31,7 +31,6 @@ var pendingTypes = []string{
 	"CreateOutgoingPaymentFromIncomingPaymentInput",
 	"CreateOutgoingPaymentInput",
 	"CreateOutgoingPaymentWithdrawalInput",
-	"CreateQuoteInput",
 	"DepositEventLiquidityInput",
 	"DepositOutgoingPaymentLiquidityInput",
 	"LiquidityError",
@@ -42,10 +41,6 @@ var pendingTypes = []string{
 	"OutgoingPaymentFilter",
 	"OutgoingPaymentResponse",
 	"OutgoingPaymentState",
-	"Quote",
-	"QuoteConnection",
-	"QuoteEdge",
-	"QuoteResponse",
 	"RejectPartialIncomingPaymentInput",
 	"RejectPartialIncomingPaymentResponse",
 	"TriggerWalletAddressEventsInput",
@@ -68,7 +63,6 @@ var pendingFields = []string{
 	"Mutation.createOutgoingPayment",
 	"Mutation.createOutgoingPaymentFromIncomingPayment",
 	"Mutation.createOutgoingPaymentWithdrawal",
-	"Mutation.createQuote",
 	"Mutation.depositEventLiquidity",
 	"Mutation.depositOutgoingPaymentLiquidity",
 	"Mutation.rejectPartialIncomingPayment",
@@ -76,10 +70,8 @@ var pendingFields = []string{
 	"Mutation.withdrawEventLiquidity",
 	"Query.outgoingPayment",
 	"Query.outgoingPayments",
-	"Query.quote",
 	"Query.webhookEvents",
 	"WalletAddress.outgoingPayments",
-	"WalletAddress.quotes",
 }
 
 func TestSchemaDocumented(t *testing.T) {

@@ -241,6 +241,20 @@ type CreatePeerMutationResponse struct {
 	Peer *Peer `json:"peer,omitempty"`
 }
 
+// A quote to make: a debit amount, a receive amount, or neither to deliver what the receiver still expects.
+type CreateQuoteInput struct {
+	// The wallet address paying.
+	WalletAddressID string `json:"walletAddressId"`
+	// What to take from the wallet address, in its asset.
+	DebitAmount *AmountInput `json:"debitAmount,omitempty"`
+	// What the receiver is to get, in its asset.
+	ReceiveAmount *AmountInput `json:"receiveAmount,omitempty"`
+	// The URL of the incoming payment to pay.
+	Receiver string `json:"receiver"`
+	// Makes a retry of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
 // A receiver to create.
 type CreateReceiverInput struct {
 	// The wallet address to pay into: one of this instance's, or another's.
@@ -611,6 +625,50 @@ type PostLiquidityWithdrawalInput struct {
 
 // Read the instance's objects.
 type Query struct {
+}
+
+// What paying an incoming payment from a wallet address costs and delivers, until it expires.
+type Quote struct {
+	// Quote id.
+	ID string `json:"id"`
+	// The tenant it belongs to.
+	TenantID string `json:"tenantId"`
+	// The wallet address paying.
+	WalletAddressID string `json:"walletAddressId"`
+	// The URL of the incoming payment paid.
+	Receiver string `json:"receiver"`
+	// What the payment takes from the wallet address, sending fees included.
+	DebitAmount *Amount `json:"debitAmount"`
+	// What the receiver gets.
+	ReceiveAmount *Amount `json:"receiveAmount"`
+	// When it was made.
+	CreatedAt string `json:"createdAt"`
+	// When it stops being payable.
+	ExpiresAt string `json:"expiresAt"`
+	// Receive units per debit unit, asset scales included, as the quote found it.
+	EstimatedExchangeRate *float64 `json:"estimatedExchangeRate,omitempty"`
+}
+
+// A page of quotes.
+type QuoteConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The quotes.
+	Edges []QuoteEdge `json:"edges"`
+}
+
+// A quote in a page.
+type QuoteEdge struct {
+	// The quote.
+	Node *Quote `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// The quote made.
+type QuoteResponse struct {
+	// The quote.
+	Quote *Quote `json:"quote,omitempty"`
 }
 
 // An incoming payment as a sender sees it.

@@ -21,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/projections"
@@ -36,6 +37,7 @@ type Resolver struct {
 	Peers            *peer.Handler
 	Liquidity        *liquidity.Handler
 	IncomingPayments *incomingpayment.Handler
+	Quotes           *quote.Handler
 	// Receivers resolve incoming payments by URL, here or on another
 	// instance.
 	Receivers             *receiver.Service

@@ -51,17 +51,20 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 	if err != nil {
 		return nil, nil, err
 	}
-	// Rates and peers are the operator's and tenants' own settings, often
-	// on a private network (a rates service, a connector in the same
-	// cluster), unlike the wallet addresses the outbound guard is for.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = peerConnectionsIdleMax
-	client := &http.Client{Timeout: peerTimeout, Transport: transport}
-	r := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, client)
 	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
 	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
 		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}},
-		table, r, d.Ledger, client, d.Log), published, nil
+		table, b.Rates, d.Ledger, b.settingsClient, d.Log), published, nil
+}
+
+// settingsClient is the HTTP client for what the operator and tenants
+// configure: rates services and peers, often on a private network (a rates
+// service, a connector in the same cluster), unlike the wallet addresses
+// the outbound guard is for.
+func settingsClient() *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = peerConnectionsIdleMax
+	return &http.Client{Timeout: peerTimeout, Transport: transport}
 }
 
 // receiverHold is how long a receiver found is used without reading it

@@ -21,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
 	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/httpsig"
@@ -28,6 +29,7 @@ import (
 	"github.com/rafiki-go/rafiki/openpayments"
 	"github.com/rafiki-go/rafiki/outbound"
 	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/rates"
 	"github.com/rafiki-go/rafiki/readmodel"
 	"github.com/rafiki-go/rafiki/receiver"
 )
@@ -38,7 +40,7 @@ import (
 func Projections(keys projections.Opener) []projections.Projection {
 	return []projections.Projection{
 		projections.Tenants{Secrets: keys}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
-		projections.Peers{Secrets: keys}, projections.IncomingPayments{},
+		projections.Peers{Secrets: keys}, projections.IncomingPayments{}, projections.Quotes{},
 	}
 }
 
@@ -190,12 +192,17 @@ type Backend struct {
 	// IncomingPayments is what the admin API and, later, Open Payments
 	// and the connector act on incoming payments with.
 	IncomingPayments *incomingpayment.Handler
-	Read             *readmodel.Reader
-	Waiter           *projections.Waiter
-	WalletServer     *openpayments.WalletAddresses
+	Quotes           *quote.Handler
+	// Rates converts between assets with the operator's or a tenant's
+	// exchange rates, for quotes and the connector.
+	Rates        *rates.Service
+	Read         *readmodel.Reader
+	Waiter       *projections.Waiter
+	WalletServer *openpayments.WalletAddresses
 	// Receivers resolve incoming payments by URL; remote ones over Open
 	// Payments with grants this process holds.
-	Receivers *receiver.Service
+	Receivers      *receiver.Service
+	settingsClient *http.Client
 }
 
 // FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
@@ -216,6 +223,8 @@ func killSelf() error {
 func NewBackend(d *Deps) *Backend {
 	read := readmodel.NewReader(d.Pool, d.Ledger)
 	waiter := projections.NewWaiter(d.Pool, d.Log)
+	settings := settingsClient()
+	exchange := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, settings)
 	liquidityHandler := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	if d.Config.Failpoint == FailpointLiquidityAfterRequest {
 		d.Log.Warn("failpoint armed: the process kills itself after it stores a liquidity request", "failpoint", d.Config.Failpoint)
@@ -223,6 +232,8 @@ func NewBackend(d *Deps) *Backend {
 	}
 	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
 	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
+	receivers := receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
+		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log)
 	return &Backend{
 		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:           asset.NewHandler(d.Store, read.AssetInUse),
@@ -230,6 +241,9 @@ func NewBackend(d *Deps) *Backend {
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:        liquidityHandler,
 		IncomingPayments: payments,
+		Quotes:           quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, d.Config.QuoteLifespan),
+		Rates:            exchange,
+		settingsClient:   settings,
 		Read:             read,
 		Waiter:           waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
@@ -239,8 +253,7 @@ func NewBackend(d *Deps) *Backend {
 			SPSP:     d.Config.EnableSPSP, Stream: d.StreamCredentials, ILPAddress: d.Config.ILPAddress,
 			ClientWalletAddress: d.Config.WalletAddressURL, ClientKey: httpsig.PublicJWK(d.ClientKey, d.Config.KeyID),
 		}, d.Log),
-		Receivers: receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
-			receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log),
+		Receivers: receivers,
 	}
 }
 
@@ -280,7 +293,8 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
-		IncomingPayments: b.IncomingPayments, Receivers: b.Receivers, Read: b.Read, Waiter: b.Waiter, OpenPaymentsURL: cfg.OpenPaymentsURL,
+		IncomingPayments: b.IncomingPayments, Receivers: b.Receivers, Quotes: b.Quotes, Read: b.Read, Waiter: b.Waiter,
+		OpenPaymentsURL: cfg.OpenPaymentsURL,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout, CommandKey: []byte(cfg.AdminAPISecret),
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
 		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,

@@ -77,6 +77,9 @@ type Config struct {
 	// (EXCHANGE_RATES_LIFETIME, ms, 15,000) how long fetched rates are kept.
 	ExchangeRatesURL      string
 	ExchangeRatesLifetime time.Duration
+	// QuoteLifespan (QUOTE_LIFESPAN, ms, 5 minutes) is how long a quote may
+	// be paid, and never past its incoming payment's expiry.
+	QuoteLifespan time.Duration
 	// AuthServerIntrospectionURL (AUTH_SERVER_INTROSPECTION_URL) is where
 	// the resource server asks about tokens.
 	AuthServerIntrospectionURL string
@@ -210,6 +213,11 @@ func Load(service string) (Config, error) {
 		return c, fmt.Errorf("config: INCOMING_PAYMENT_EXPIRY_MAX_MS (%d) must be above 0 and at most %d (100 years)", expiryMaxMs, incomingPaymentExpiryMaxMs)
 	}
 	c.IncomingPaymentExpiryMax = time.Duration(expiryMaxMs) * time.Millisecond
+	lifespanMs := r.integer("QUOTE_LIFESPAN", 300_000)
+	if lifespanMs <= 0 || lifespanMs > incomingPaymentExpiryMaxMs {
+		return c, fmt.Errorf("config: QUOTE_LIFESPAN (%d) must be above 0 and at most %d (100 years)", lifespanMs, incomingPaymentExpiryMaxMs)
+	}
+	c.QuoteLifespan = time.Duration(lifespanMs) * time.Millisecond
 	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
 		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)
 	}

@@ -24,7 +24,7 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
 		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour || c.ExchangeRatesLifetime != 15*time.Second ||
-		c.IncomingPaymentExpiryMax != 30*24*time.Hour {
+		c.IncomingPaymentExpiryMax != 30*24*time.Hour || c.QuoteLifespan != 5*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")
@@ -84,6 +84,8 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 		{"EXCHANGE_RATES_LIFETIME", "-1"},
 		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "0"},
 		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "9223372036854775807"},
+		{"QUOTE_LIFESPAN", "0"},
+		{"QUOTE_LIFESPAN", "9223372036854775807"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv("NODE_ENV", "")

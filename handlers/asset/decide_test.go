@@ -1,6 +1,7 @@
 package asset
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -82,5 +83,43 @@ func TestDecideOnExistingAsset(t *testing.T) {
 		if tc.want != "" && apperr.KindOf(err) != tc.want {
 			t.Fatalf("%+v: %v, want %s", tc.cmd, err, tc.want)
 		}
+	}
+}
+
+func TestFeeCalculate(t *testing.T) {
+	for _, tc := range []struct {
+		fee       *Fee
+		principal uint64
+		want      uint64
+	}{
+		{nil, 1000, 0},
+		{&Fee{BasisPoints: 100}, 1000, 10},
+		{&Fee{BasisPoints: 100}, 1001, 11},
+		{&Fee{BasisPoints: 100, Fixed: 5}, 1001, 16},
+		{&Fee{BasisPoints: 0, Fixed: 5}, 0, 5},
+		{&Fee{BasisPoints: 1}, 1, 1},
+		{&Fee{BasisPoints: 10_000}, math.MaxUint64, math.MaxUint64},
+		{&Fee{BasisPoints: 5_000}, math.MaxUint64, math.MaxUint64/2 + 1},
+		{&Fee{BasisPoints: 5_000, Fixed: math.MaxUint64}, 2, math.MaxUint64},
+	} {
+		if got := tc.fee.Calculate(tc.principal); got != tc.want {
+			t.Errorf("%+v on %d: %d, want %d", tc.fee, tc.principal, got, tc.want)
+		}
+	}
+}
+
+// The sending fee set last is the one quotes apply; a receiving fee is not
+// one.
+func TestEvolveKeepsTheLatestSendingFee(t *testing.T) {
+	env := events.Envelope{AggregateID: "a1", TenantID: "t1"}
+	s := Evolve(State{}, env, &events.AssetCreated{Code: "USD", Scale: 2})
+	s = Evolve(s, env, &events.FeeSet{FeeID: "f1", Type: FeeSending, Fixed: 1, BasisPoints: 10})
+	s = Evolve(s, env, &events.FeeSet{FeeID: "f2", Type: FeeReceiving, Fixed: 2, BasisPoints: 20})
+	if s.SendingFee == nil || *s.SendingFee != (Fee{ID: "f1", Fixed: 1, BasisPoints: 10}) || s.Fees != 2 {
+		t.Fatalf("after a sending and a receiving fee: %+v (%d fees)", s.SendingFee, s.Fees)
+	}
+	s = Evolve(s, env, &events.FeeSet{FeeID: "f3", Type: FeeSending, BasisPoints: 30})
+	if s.SendingFee == nil || s.SendingFee.ID != "f3" {
+		t.Fatalf("after another sending fee: %+v", s.SendingFee)
 	}
 }

@@ -2,6 +2,8 @@
 package asset
 
 import (
+	"math"
+	"math/bits"
 	"time"
 
 	"github.com/rafiki-go/rafiki/events"
@@ -23,6 +25,16 @@ type State struct {
 	CreatedAt           time.Time
 	DeletedAt           *time.Time
 	Fees                int
+	// SendingFee is the sending fee set last, the one quotes apply.
+	SendingFee *Fee
+}
+
+// Fee is a fee on payments in the asset: basis points of the amount,
+// rounded up, plus a fixed amount.
+type Fee struct {
+	ID          string
+	Fixed       uint64
+	BasisPoints int
 }
 
 // Evolve applies one event to the state.
@@ -43,9 +55,30 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 		s.DeletedAt = nil
 	case *events.FeeSet:
 		s.Fees++
+		if e.Type == FeeSending {
+			s.SendingFee = &Fee{ID: e.FeeID, Fixed: e.Fixed, BasisPoints: e.BasisPoints}
+		}
 	}
 	return s
 }
 
 // Active is an asset that exists and is not deleted.
 func (s State) Active() bool { return s.Exists && s.DeletedAt == nil }
+
+// Calculate is the fee on principal: its basis points of it, rounded up,
+// plus the fixed amount, as Rafiki's fee; none for no fee. It never
+// overflows: a fee past the largest amount is the largest amount.
+func (f *Fee) Calculate(principal uint64) uint64 {
+	if f == nil {
+		return 0
+	}
+	hi, lo := bits.Mul64(principal, uint64(f.BasisPoints))
+	lo, carry := bits.Add64(lo, basisPointsMax-1, 0)
+	hi += carry
+	// hi < basisPointsMax, as basis points are at most that many.
+	q, _ := bits.Div64(hi, lo, basisPointsMax)
+	if q > math.MaxUint64-f.Fixed {
+		return math.MaxUint64
+	}
+	return q + f.Fixed
+}
