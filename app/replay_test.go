@@ -50,6 +50,9 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := createQuote(ctx, op, map[string]any{"walletAddressId": wa.ID, "receiver": payment.URL}); err != nil {
+			t.Fatal(err)
+		}
 		if i%2 == 0 {
 			if _, err := actOn(ctx, op, []string{"approveIncomingPayment", "cancelIncomingPayment"}[i%4/2], map[string]any{"id": payment.ID}); err != nil {
 				t.Fatal(err)

@@ -493,4 +493,29 @@ var histories = map[string]func(h *history){
 		h.add(typ, ghost, tenant, &events.IncomingPaymentApproved{})
 		h.add(typ, ghost, tenant, &events.IncomingPaymentReceived{Amount: 1, Total: 1})
 	},
+	"quotes": func(h *history) {
+		const typ = "quote"
+		tenant, asset := h.id(), h.id()
+		wallets := []string{h.id(), h.id(), h.id()}
+		feeID := h.id()
+		fees := []*string{nil, &feeID}
+		var ids []string
+		// A quote never changes: its later "changes" are events of other
+		// kinds, which the projection ignores.
+		h.steps(600, 400, func() {
+			id := h.id()
+			ids = append(ids, id)
+			method := events.QuoteLocal
+			if h.chance(50) {
+				method = events.QuoteILP
+			}
+			h.add(typ, id, tenant, &events.QuoteCreated{WalletAddressID: wallets[h.rng.IntN(len(wallets))], AssetID: asset,
+				AssetCode: "USD", AssetScale: 2, Receiver: "https://r.test/" + h.id(), DebitAmount: uint64(1 + h.rng.IntN(1e6)),
+				DebitAmountMinusFees: uint64(h.rng.IntN(1e6)), ReceiveAmount: uint64(1 + h.rng.IntN(1e6)), ReceiveAssetCode: "EUR",
+				ReceiveAssetScale: 3, EstimatedExchangeRate: h.rng.Float64(), FeeID: fees[h.rng.IntN(len(fees))], Method: method,
+				ExpiresAt: h.at.Add(time.Minute), Client: h.value("https://c.test/")})
+		}, func(i int) {
+			h.add(typ, ids[i], tenant, &events.LiquidityDeposited{TransferID: h.id(), Amount: 5})
+		}, func() int { return len(ids) })
+	},
 }

@@ -17,7 +17,7 @@ import (
 var insertions = map[string]bool{
 	events.TenantCreated{}.EventType(): true, events.AssetCreated{}.EventType(): true, events.FeeSet{}.EventType(): true,
 	events.WalletAddressCreated{}.EventType(): true, events.WalletAddressKeyAdded{}.EventType(): true,
-	events.PeerCreated{}.EventType(): true, events.IncomingPaymentCreated{}.EventType(): true,
+	events.PeerCreated{}.EventType(): true, events.IncomingPaymentCreated{}.EventType(): true, events.QuoteCreated{}.EventType(): true,
 }
 
 // withDuplicates is the history with some of its insertions stored a second
