@@ -294,7 +294,7 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
 		IncomingPayments: b.IncomingPayments, Receivers: b.Receivers, Quotes: b.Quotes, Read: b.Read, Waiter: b.Waiter,
-		OpenPaymentsURL: cfg.OpenPaymentsURL,
+		OpenPaymentsURL:       cfg.OpenPaymentsURL,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout, CommandKey: []byte(cfg.AdminAPISecret),
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{
 		Redis: d.Redis, TTL: cfg.GraphQLIdempotencyTTL, Lock: cfg.GraphQLIdempotencyLock,
