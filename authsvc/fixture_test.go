@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,8 +251,6 @@ func do(t *testing.T, req *http.Request) response {
 	return out
 }
 
-var signatures atomic.Int64
-
 // signed is a request signed with key; token goes in Authorization.
 func signed(t *testing.T, method, url string, body any, token string, key clientKey) *http.Request {
 	t.Helper()
@@ -277,9 +274,8 @@ func signed(t *testing.T, method, url string, body any, token string, key client
 	}
 	// Ed25519 signatures are deterministic: two equal requests signed in
 	// one second would be one signature, refused the second time as a
-	// replay. Each request is signed as created a different second ago.
-	ago := time.Duration(signatures.Add(1)%60) * time.Second
-	if err := httpsig.Sign(req, data, key.priv, key.kid, time.Now().Add(-ago)); err != nil {
+	// replay. Each request carries a nonce of its own.
+	if err := httpsig.SignNonce(req, data, key.priv, key.kid, time.Now(), uuid.NewString()); err != nil {
 		t.Fatal(err)
 	}
 	return req
