@@ -52,9 +52,11 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 		return nil, nil, err
 	}
 	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
-	return connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
+	conn := connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
 		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}},
-		table, b.Rates, d.Ledger, b.settingsClient, d.Log), published, nil
+		table, b.Rates, d.Ledger, b.settingsClient, d.Log)
+	b.probes.conn.Store(conn)
+	return conn, published, nil
 }
 
 // settingsClient is the HTTP client for what the operator and tenants

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 type quoteOut struct {
@@ -184,5 +187,88 @@ func TestQuotesForLocalIncomingPayments(t *testing.T) {
 	}
 	if err := stranger.Do(ctx, `query($id: String!) { quote(id: $id) { id } }`, map[string]any{"id": q.ID}, nil); code(t, err) != "NOT_FOUND" {
 		t.Fatalf("a stranger reading a quote: %v", err)
+	}
+}
+
+// A receiver on another instance, reached through a peer: the quote probes
+// the path with STREAM through this instance's connector and the other's,
+// and quotes what the packets are sure to deliver at the rate expected less
+// SLIPPAGE. The probe's packets move no money.
+func TestQuotesForRemoteIncomingPayments(t *testing.T) {
+	// Each instance has a STREAM secret of its own: one would take the
+	// other's credentials for its own.
+	secret := func() []byte {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b
+	}
+	sender := startInstance(t, func(c *config.Config) { c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret() })
+	remote := startInstance(t, func(c *config.Config) { c.ILPAddress, c.StreamSecret = "test.beta", secret() })
+	ctx := context.Background()
+	assets := map[*instance]string{}
+	for _, in := range []*instance{sender, remote} {
+		usd, err := createAsset(ctx, in.operator, "USD", 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assets[in] = usd.ID
+	}
+	remoteConnector, err := remote.running.URL(app.ConnectorListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := func(in *instance, address, incoming, outgoing, endpoint string) {
+		t.Helper()
+		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
+			"assetId": assets[in], "staticIlpAddress": address, "http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
+				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peer(sender, "test.beta", "beta-to-alpha", "alpha-to-beta", remoteConnector)
+	peer(remote, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused")
+	alice, err := createWalletAddress(ctx, sender.operator, map[string]any{"assetId": assets[sender], "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, remote.operator, map[string]any{"assetId": assets[remote], "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payment, err := createIncomingPayment(ctx, remote.operator, map[string]any{"walletAddressId": bob.ID,
+		"incomingAmount": map[string]any{"value": "1000", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := func(v string) map[string]any { return map[string]any{"value": v, "assetCode": "USD", "assetScale": 2} }
+	for _, tc := range []struct {
+		name           string
+		input          map[string]any
+		debit, receive string
+	}{
+		// 500 at 1 less 1 %.
+		{"a fixed debit", map[string]any{"debitAmount": amount("500")}, "500", "495"},
+		// 300 at 0.99 takes 303.03…, rounded up.
+		{"a fixed delivery", map[string]any{"receiveAmount": amount("300")}, "304", "300"},
+		{"what the payment expects", map[string]any{}, "1011", "1000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.input["walletAddressId"], tc.input["receiver"] = alice.ID, payment.URL
+			// The connector learns of the peers from their events, a
+			// moment after they are made.
+			var q quoteOut
+			testkit.Eventually(t, 10*time.Second, func() bool {
+				q, err = createQuote(ctx, sender.operator, tc.input)
+				return err == nil
+			}, "no quote: %v", err)
+			if q.DebitAmount != (amountOut{tc.debit, "USD", 2}) || q.ReceiveAmount != (amountOut{tc.receive, "USD", 2}) ||
+				q.Receiver != payment.URL || q.EstimatedExchangeRate == nil || *q.EstimatedExchangeRate != 1 {
+				t.Fatalf("quote %+v", q)
+			}
+		})
+	}
+	// Nothing moved: the probes opened no account for the payment.
+	if got := liquidityOf(t, remote.system, `query($id: String!) { incomingPayment(id: $id) { liquidity } }`, payment.ID); got != nil {
+		t.Fatalf("the payment holds %s after the probes", *got)
 	}
 }

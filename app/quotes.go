@@ -2,9 +2,18 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/rafiki-go/rafiki/connector"
+	"github.com/rafiki-go/rafiki/connector/ilp"
+	"github.com/rafiki-go/rafiki/connector/peers"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/handlers/quote"
+	"github.com/rafiki-go/rafiki/rates"
 	"github.com/rafiki-go/rafiki/receiver"
 )
 
@@ -23,5 +32,51 @@ func (q quoteReceivers) Receiver(ctx context.Context, url string) (quote.Receive
 		incoming := r.IncomingAmount.Value
 		out.IncomingAmount = &incoming
 	}
+	for _, m := range r.Methods {
+		if m.Type != "ilp" {
+			continue
+		}
+		secret, err := base64.RawURLEncoding.DecodeString(m.SharedSecret)
+		if err != nil {
+			// As the Open Payments SDK reads it, padded or not.
+			if secret, err = base64.URLEncoding.DecodeString(m.SharedSecret); err != nil {
+				return quote.Receiver{}, false, nil
+			}
+		}
+		out.ILPAddress, out.SharedSecret = m.ILPAddress, secret
+	}
 	return out, true, nil
+}
+
+// probeTimeout bounds a quote's rate probe.
+const probeTimeout = 10 * time.Second
+
+// prober probes paths through this instance's connector, which the backend
+// makes after the quote handler: until then it probes nothing.
+type prober struct {
+	conn atomic.Pointer[connector.Connector]
+}
+
+func (p *prober) Probe(ctx context.Context, tenantID, walletAddressID string, asset rates.Asset, destination string, sharedSecret []byte) (sender.Probe, error) {
+	conn := p.conn.Load()
+	if conn == nil {
+		return sender.Probe{}, errors.New("the connector is not running")
+	}
+	origin := connector.Origin{ID: walletAddressID, TenantID: tenantID, Asset: peers.Asset{Code: asset.Code, Scale: asset.Scale},
+		Address: walletAddressID, Unfulfillable: true}
+	s := sender.Sender{ProbeTimeout: probeTimeout, Send: func(ctx context.Context, prepare ilp.Prepare) (ilp.Packet, error) {
+		return conn.Send(ctx, origin, prepare), nil
+	}}
+	c, err := s.Connect(ctx, destination, sharedSecret)
+	if err != nil {
+		return sender.Probe{}, fmt.Errorf("connect to %s: %w", destination, err)
+	}
+	probe, err := c.Probe(ctx)
+	// The receiver learns the connection is over; a failure to say so
+	// changes nothing the probe found.
+	_ = c.Close(ctx)
+	if err != nil {
+		return sender.Probe{}, fmt.Errorf("probe %s: %w", destination, err)
+	}
+	return probe, nil
 }

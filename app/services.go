@@ -203,6 +203,8 @@ type Backend struct {
 	// Payments with grants this process holds.
 	Receivers      *receiver.Service
 	settingsClient *http.Client
+	// probes is where quotes probe paths, once the connector runs.
+	probes *prober
 }
 
 // FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
@@ -232,6 +234,7 @@ func NewBackend(d *Deps) *Backend {
 	}
 	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
 	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
+	probes := &prober{}
 	receivers := receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
 		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log)
 	return &Backend{
@@ -241,7 +244,8 @@ func NewBackend(d *Deps) *Backend {
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:        liquidityHandler,
 		IncomingPayments: payments,
-		Quotes:           quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, d.Config.QuoteLifespan),
+		Quotes:           quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan),
+		probes:           probes,
 		Rates:            exchange,
 		settingsClient:   settings,
 		Read:             read,

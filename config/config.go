@@ -80,6 +80,9 @@ type Config struct {
 	// QuoteLifespan (QUOTE_LIFESPAN, ms, 5 minutes) is how long a quote may
 	// be paid, and never past its incoming payment's expiry.
 	QuoteLifespan time.Duration
+	// Slippage (SLIPPAGE, 0.01) is the share of the expected exchange
+	// rate a payment to another instance may lose.
+	Slippage float64
 	// AuthServerIntrospectionURL (AUTH_SERVER_INTROSPECTION_URL) is where
 	// the resource server asks about tokens.
 	AuthServerIntrospectionURL string
@@ -197,6 +200,7 @@ func Load(service string) (Config, error) {
 	c.KeyID = r.str("KEY_ID", keyIDDefault)
 	c.PrivateKeyFile = r.str("PRIVATE_KEY_FILE", "")
 	c.WalletAddressURL = strings.TrimRight(r.str("WALLET_ADDRESS_URL", c.OpenPaymentsURL+"/.well-known/pay"), "/")
+	c.Slippage = r.fraction("SLIPPAGE", 0.01)
 	if r.err != nil {
 		return c, r.err
 	}
@@ -303,6 +307,19 @@ func (r *reader) integer(name string, fallback int) int {
 		r.err = fmt.Errorf("config: %s=%q is not a whole number", name, v)
 	}
 	return n
+}
+
+// fraction reads a number from 0 to 1.
+func (r *reader) fraction(name string, fallback float64) float64 {
+	v := r.str(name, "")
+	if v == "" {
+		return fallback
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if (err != nil || !(f >= 0 && f <= 1)) && r.err == nil {
+		r.err = fmt.Errorf("config: %s=%q is not a number from 0 to 1", name, v)
+	}
+	return f
 }
 
 func (r *reader) boolean(name string, fallback bool) bool {

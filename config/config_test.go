@@ -24,7 +24,7 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
 		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour || c.ExchangeRatesLifetime != 15*time.Second ||
-		c.IncomingPaymentExpiryMax != 30*24*time.Hour || c.QuoteLifespan != 5*time.Minute {
+		c.IncomingPaymentExpiryMax != 30*24*time.Hour || c.QuoteLifespan != 5*time.Minute || c.Slippage != 0.01 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")
@@ -85,6 +85,10 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "0"},
 		{"INCOMING_PAYMENT_EXPIRY_MAX_MS", "9223372036854775807"},
 		{"QUOTE_LIFESPAN", "0"},
+		{"SLIPPAGE", "1.5"},
+		{"SLIPPAGE", "-0.1"},
+		{"SLIPPAGE", "NaN"},
+		{"SLIPPAGE", "a lot"},
 		{"QUOTE_LIFESPAN", "9223372036854775807"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {

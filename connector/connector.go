@@ -99,6 +99,10 @@ type Origin struct {
 	// Rafiki's rate per peer. An account of this instance has neither.
 	Peer            bool
 	MaxPacketAmount *uint64
+	// Unfulfillable packets (a rate probe's, as a quote sends them) move
+	// no money: nothing is held for them, so the origin needs no
+	// liquidity.
+	Unfulfillable bool
 }
 
 // Handle answers a Prepare from a peer with a Fulfill or a Reject, as Send
@@ -206,7 +210,8 @@ func (c *Connector) admit(from Origin, p ilp.Prepare) error {
 
 // hold converts the amount into the destination's asset and holds it in
 // the ledger, pending, from the sender's account to the next hop's; a
-// zero-amount packet moves nothing (held is false).
+// zero-amount packet, or one from an unfulfillable origin, moves nothing
+// (held is false).
 func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destination peers.Asset, out *ilp.Prepare) (pending ledger.PendingTransfer, held bool, err error) {
 	if out.Amount == 0 {
 		return pending, false, nil
@@ -215,6 +220,10 @@ func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destin
 		rates.Asset{Code: from.Asset.Code, Scale: from.Asset.Scale}, rates.Asset{Code: destination.Code, Scale: destination.Scale})
 	if err != nil {
 		return pending, false, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
+	}
+	if from.Unfulfillable {
+		out.Amount = converted.Amount
+		return pending, false, nil
 	}
 	dst, err := account(to, destination)
 	if err != nil {

@@ -664,6 +664,16 @@ func TestSendFromAnAccount(t *testing.T) {
 		t.Fatalf("the account holds %d, want 9,000", got)
 	}
 
+	// A rate probe's packets hold nothing: an origin without an account
+	// reaches the next hop, converted.
+	prober := connector.Origin{ID: uuid.NewString(), TenantID: tenantID, Asset: o.Asset, Address: "test.rafiki.prober", Unfulfillable: true}
+	unfulfillable := prepare(7000, "test.c.bob", 10*time.Second)
+	unfulfillable.ExecutionCondition = sha256.Sum256([]byte("no one knows this"))
+	rejectCode(t, r.conn.Send(ctx, prober, unfulfillable), ilp.CodeWrongCondition)
+	if got, _ := r.hopC.last(); got.Amount != 3500 {
+		t.Fatalf("next hop received %d EUR cents of a probe of 7,000 USD cents, want 3,500", got.Amount)
+	}
+
 	rejectCode(t, r.conn.Send(ctx, o, prepare(1, "test.nowhere.x", 10*time.Second)), ilp.CodeUnreachable)
 	rejectCode(t, r.conn.Send(ctx, o, prepare(10_000, "test.b.x", 10*time.Second)), ilp.CodeInsufficientLiquidity)
 	if got := r.balance(t, acct.ID.String()); got != 9000 {

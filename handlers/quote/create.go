@@ -24,6 +24,10 @@ type Receiver struct {
 	// Active is a payment that can still receive: neither completed nor
 	// expired.
 	Active bool
+	// ILPAddress and SharedSecret are its STREAM credentials, which a
+	// receiver elsewhere is probed and paid with.
+	ILPAddress   string
+	SharedSecret []byte
 }
 
 // remaining is what the receiver still expects, when it expects an
@@ -84,10 +88,8 @@ func checkCreate(wa walletaddress.State, a asset.State, r Receiver, found bool, 
 	if !found || !r.Active {
 		return ask{}, errInvalidReceiver()
 	}
-	if !r.Local {
-		// A receiver elsewhere is quoted by probing the path to it with
-		// STREAM, which quotes do not do yet.
-		return ask{}, apperr.E(apperr.InvalidInput, "invalid receiver: incoming payments of other instances cannot be quoted yet")
+	if !r.Local && (r.ILPAddress == "" || len(r.SharedSecret) == 0) {
+		return ask{}, errInvalidReceiver()
 	}
 	to := rates.Asset{Code: r.AssetCode, Scale: r.AssetScale}
 	remaining, expects := r.remaining()
@@ -109,15 +111,23 @@ func checkCreate(wa walletaddress.State, a asset.State, r Receiver, found bool, 
 	return ask{}, errInvalidAmount()
 }
 
+// priced is what a quote's amount came to, converted at the rates for a
+// receiver of this instance or probed on the path to one elsewhere: for a
+// fixed debit what the receiver gets, otherwise the debit it takes, fees
+// not included; and the rate estimated.
+type priced struct {
+	amount uint64
+	rate   float64
+}
+
 // decideCreate makes the quote from what was asked and what its amount
-// converted to (from the sender's asset for a fixed debit, to it
-// otherwise): sending fees added to the debit, the receive amount within
-// what the receiver still expects, the expiry a lifespan from now but not
-// past the receiver's.
-func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.CreateQuote, q ask, converted rates.Converted,
+// came to: sending fees added to the debit, the receive amount within what
+// the receiver still expects, the expiry a lifespan from now but not past
+// the receiver's.
+func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.CreateQuote, q ask, converted priced,
 	now time.Time, lifespan time.Duration) ([]events.Event, error) {
 	e := &events.QuoteCreated{WalletAddressID: wa.ID, AssetID: a.ID, AssetCode: a.Code, AssetScale: a.Scale, Receiver: r.URL,
-		ReceiveAssetCode: r.AssetCode, ReceiveAssetScale: r.AssetScale, EstimatedExchangeRate: converted.ScaledExchangeRate,
+		ReceiveAssetCode: r.AssetCode, ReceiveAssetScale: r.AssetScale, EstimatedExchangeRate: converted.rate,
 		Method: events.QuoteILP, ExpiresAt: now.Add(lifespan), Client: c.Client}
 	if r.Local {
 		e.Method = events.QuoteLocal
@@ -129,7 +139,7 @@ func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.
 		e.FeeID = &a.SendingFee.ID
 	}
 	if q.fixedSend {
-		e.ReceiveAmount = converted.Amount
+		e.ReceiveAmount = converted.amount
 		if e.ReceiveAmount == 0 {
 			return nil, errNonPositiveReceive()
 		}
@@ -141,11 +151,11 @@ func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.
 		return []events.Event{e}, nil
 	}
 	e.ReceiveAmount = q.amount
-	e.DebitAmountMinusFees = converted.Amount
-	fee := a.SendingFee.Calculate(converted.Amount)
-	if converted.Amount == 0 || fee > ^uint64(0)-converted.Amount {
+	e.DebitAmountMinusFees = converted.amount
+	fee := a.SendingFee.Calculate(converted.amount)
+	if converted.amount == 0 || fee > ^uint64(0)-converted.amount {
 		return nil, errInvalidAmount()
 	}
-	e.DebitAmount = converted.Amount + fee
+	e.DebitAmount = converted.amount + fee
 	return []events.Event{e}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
-	"github.com/rafiki-go/rafiki/rates"
 )
 
 const tenantID = "00000000-0000-4000-8000-000000000002"
@@ -34,7 +33,8 @@ var (
 	eur  = Receiver{URL: "https://op.example/t/incoming-payments/1", Local: true, AssetCode: "EUR", AssetScale: 2,
 		IncomingAmount: u64(1000), ReceivedAmount: 200, Active: true}
 	open      = Receiver{URL: "https://op.example/t/incoming-payments/2", Local: true, AssetCode: "EUR", AssetScale: 2, Active: true, ExpiresAt: &soon}
-	elsewhere = Receiver{URL: "https://other.example/t/incoming-payments/3", AssetCode: "EUR", AssetScale: 2, Active: true}
+	elsewhere = Receiver{URL: "https://other.example/t/incoming-payments/3", AssetCode: "EUR", AssetScale: 2, Active: true,
+		ILPAddress: "test.other.x", SharedSecret: []byte("secret")}
 	finished  = func() Receiver { r := eur; r.Active = false; return r }()
 )
 
@@ -45,11 +45,11 @@ func amount(v uint64, code string) *commands.Amount {
 }
 
 // rate converts at 0.5 EUR a USD, rounding as the rates service does.
-func rate(q ask) rates.Converted {
+func rate(q ask) priced {
 	if q.fixedSend {
-		return rates.Converted{Amount: q.amount / 2, ScaledExchangeRate: 0.5}
+		return priced{amount: q.amount / 2, rate: 0.5}
 	}
-	return rates.Converted{Amount: q.amount * 2, ScaledExchangeRate: 0.5}
+	return priced{amount: q.amount * 2, rate: 0.5}
 }
 
 func TestDecideCreate(t *testing.T) {
@@ -98,8 +98,10 @@ func TestDecideCreate(t *testing.T) {
 		{"a receiver expecting no amount, none asked", wa, usd, open, true, commands.CreateQuote{}, nil, apperr.InvalidInput, "invalid amount"},
 		{"a receiver expiring before the lifespan", wa, usd, open, true, commands.CreateQuote{ReceiveAmount: amount(5, "EUR")},
 			quote(open, 10, 10, 5, soon, nil), "", ""},
-		{"a receiver elsewhere", wa, usd, elsewhere, true, commands.CreateQuote{ReceiveAmount: amount(5, "EUR")}, nil, apperr.InvalidInput,
-			"invalid receiver: incoming payments of other instances cannot be quoted yet"},
+		{"a receiver elsewhere", wa, usd, elsewhere, true, commands.CreateQuote{ReceiveAmount: amount(5, "EUR")},
+			quote(elsewhere, 10, 10, 5, now.Add(lifespan), nil), "", ""},
+		{"a receiver elsewhere without credentials", wa, usd, func() Receiver { r := elsewhere; r.SharedSecret = nil; return r }(), true,
+			commands.CreateQuote{ReceiveAmount: amount(5, "EUR")}, nil, apperr.InvalidInput, "invalid receiver"},
 		{"both amounts", wa, usd, eur, true, commands.CreateQuote{DebitAmount: amount(1, "USD"), ReceiveAmount: amount(1, "EUR")}, nil, apperr.InvalidInput, "invalid amount"},
 		{"an unknown receiver", wa, usd, Receiver{}, false, commands.CreateQuote{DebitAmount: amount(400, "USD")}, nil, apperr.InvalidInput, "invalid receiver"},
 		{"a finished receiver", wa, usd, finished, true, commands.CreateQuote{DebitAmount: amount(400, "USD")}, nil, apperr.InvalidInput, "invalid receiver"},

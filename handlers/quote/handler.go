@@ -2,13 +2,16 @@ package quote
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
@@ -30,11 +33,20 @@ type Converter interface {
 	ConvertDestination(ctx context.Context, tenantID string, amount uint64, source, destination rates.Asset) (rates.Converted, error)
 }
 
+// Prober probes the path from a wallet address (its tenant and asset) to
+// STREAM credentials elsewhere with unfulfillable packets: the rate its
+// packets arrive at and the largest it carries.
+type Prober interface {
+	Probe(ctx context.Context, tenantID, walletAddressID string, asset rates.Asset, destination string, sharedSecret []byte) (sender.Probe, error)
+}
+
 // Handler runs quote commands against the event store.
 type Handler struct {
 	store     handlers.Store
 	receivers Receivers
 	rates     Converter
+	prober    Prober
+	slippage  float64
 	lifespan  time.Duration
 	// The wallet address paying and its asset (its sending fee), read as
 	// incoming payment creation reads them.
@@ -42,12 +54,13 @@ type Handler struct {
 	assets          *handlers.StateCache[asset.State]
 }
 
-// NewHandler builds a handler; lifespan is QUOTE_LIFESPAN.
-func NewHandler(store handlers.Store, receivers Receivers, converter Converter, lifespan time.Duration) *Handler {
-	if store == nil || receivers == nil || converter == nil || lifespan <= 0 {
-		panic("quote: NewHandler needs a store, receivers, exchange rates and a lifespan")
+// NewHandler builds a handler; prober quotes receivers elsewhere with
+// SLIPPAGE, lifespan is QUOTE_LIFESPAN.
+func NewHandler(store handlers.Store, receivers Receivers, converter Converter, prober Prober, slippage float64, lifespan time.Duration) *Handler {
+	if store == nil || receivers == nil || converter == nil || prober == nil || lifespan <= 0 {
+		panic("quote: NewHandler needs a store, receivers, exchange rates, a prober and a lifespan")
 	}
-	return &Handler{store: store, receivers: receivers, rates: converter, lifespan: lifespan,
+	return &Handler{store: store, receivers: receivers, rates: converter, prober: prober, slippage: slippage, lifespan: lifespan,
 		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
 }
 
@@ -125,15 +138,60 @@ func (h *Handler) decide(ctx context.Context, tenantID string, c commands.Create
 	if err != nil {
 		return nil, err
 	}
+	converted, err := h.price(ctx, tenantID, wa.ID, r, q)
+	if err != nil {
+		return nil, err
+	}
+	return decideCreate(wa, a, r, c, q, converted, time.Now(), h.lifespan)
+}
+
+// errRates is Rafiki's CouldNotFetchRates.
+func errRates(err error) error {
+	return fmt.Errorf("%w: %w", apperr.E(apperr.Internal, "could not convert between assets"), err)
+}
+
+// price converts what a quote asks at the rates for a receiver of this
+// instance, as Rafiki's local payment method quotes; for one elsewhere it
+// probes the path and quotes what the packets are sure to deliver at the
+// rates expected less SLIPPAGE, as Rafiki's ILP payment method does.
+func (h *Handler) price(ctx context.Context, tenantID, walletAddressID string, r Receiver, q ask) (priced, error) {
 	convert := h.rates.ConvertDestination
 	if q.fixedSend {
 		convert = h.rates.ConvertSource
 	}
-	converted, err := convert(ctx, tenantID, q.amount, q.from, q.to)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", apperr.E(apperr.Internal, "could not convert between assets"), err)
+	if r.Local {
+		converted, err := convert(ctx, tenantID, q.amount, q.from, q.to)
+		if err != nil {
+			return priced{}, errRates(err)
+		}
+		return priced{amount: converted.Amount, rate: converted.ScaledExchangeRate}, nil
 	}
-	return decideCreate(wa, a, r, c, q, converted, time.Now(), h.lifespan)
+	if q.fixedSend && q.amount == 0 {
+		// All fees: nothing to send, which delivers nothing.
+		return priced{}, nil
+	}
+	expected, err := h.rates.ConvertSource(ctx, tenantID, 1, q.from, q.to)
+	if err != nil {
+		return priced{}, errRates(err)
+	}
+	probe, err := h.prober.Probe(ctx, tenantID, walletAddressID, q.from, r.ILPAddress, r.SharedSecret)
+	if err != nil {
+		return priced{}, fmt.Errorf("%w: %w", apperr.E(apperr.Internal, "could not probe the path to the receiver"), err)
+	}
+	terms := sender.Terms{Slippage: h.slippage, Rate: new(big.Rat).SetFloat64(expected.ScaledExchangeRate)}
+	rate, _ := probe.RateLow.Float64()
+	quote, amount := sender.QuoteDelivery, func(q sender.Quote) uint64 { return q.SourceAmount }
+	if q.fixedSend {
+		quote, amount = sender.QuoteSend, func(q sender.Quote) uint64 { return q.DeliveryAmount }
+	}
+	quoted, err := quote(probe, q.amount, terms)
+	switch {
+	case errors.Is(err, sender.ErrInsufficientRate):
+		return priced{}, fmt.Errorf("%w: %w", apperr.E(apperr.Internal, "the path's exchange rate is below the minimum"), err)
+	case err != nil:
+		return priced{}, fmt.Errorf("%w: %w", errInvalidAmount(), err)
+	}
+	return priced{amount: amount(quoted), rate: rate}, nil
 }
 
 // walletAddressAndAsset reads a wallet address and its asset.
