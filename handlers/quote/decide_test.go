@@ -35,7 +35,7 @@ var (
 	open      = Receiver{URL: "https://op.example/t/incoming-payments/2", Local: true, AssetCode: "EUR", AssetScale: 2, Active: true, ExpiresAt: &soon}
 	elsewhere = Receiver{URL: "https://other.example/t/incoming-payments/3", AssetCode: "EUR", AssetScale: 2, Active: true,
 		ILPAddress: "test.other.x", SharedSecret: []byte("secret")}
-	finished  = func() Receiver { r := eur; r.Active = false; return r }()
+	finished = func() Receiver { r := eur; r.Active = false; return r }()
 )
 
 func u64(v uint64) *uint64 { return &v }
