@@ -36,9 +36,9 @@ func (b *Backend) OpenPaymentsHandler(ctx context.Context, d *Deps) (http.Handle
 		httpsig.Options{PublicBaseURL: base, AlsoHTTP: cfg.UseHTTP, Replay: httpsig.RedisReplayGuard{Redis: d.Redis, Prefix: "op:signature:"}},
 		cfg.AuthServerGrantURL)
 	r := chi.NewRouter()
-	openpayments.NewIncomingPayments(guard, b.IncomingPayments, b.Read, d.StreamCredentials, openpayments.Config{
-		OpenPaymentsURL: cfg.OpenPaymentsURL, AuthServerGrantURL: cfg.AuthServerGrantURL, ILPAddress: cfg.ILPAddress,
-	}, d.Log).Mount(r)
+	opCfg := openpayments.Config{OpenPaymentsURL: cfg.OpenPaymentsURL, AuthServerGrantURL: cfg.AuthServerGrantURL, ILPAddress: cfg.ILPAddress}
+	openpayments.NewIncomingPayments(guard, b.IncomingPayments, b.Read, d.StreamCredentials, opCfg, d.Log).Mount(r)
+	openpayments.NewQuotes(guard, b.Quotes, b.Read, opCfg, d.Log).Mount(r)
 	r.NotFound(b.WalletServer.ServeHTTP)
 	r.MethodNotAllowed(b.WalletServer.ServeHTTP)
 	return r, nil

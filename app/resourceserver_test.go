@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/httpsig"
@@ -200,34 +203,7 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 	refusedBeyondTheSpec := map[string]bool{"create with an amount in another asset": true, "create with a zero amount": true,
 		"create expired": true, "list last 1 without a cursor": true, "list from a cursor not an id": true, "list first and last": true}
 	answers := map[string]json.RawMessage{} // each call's body, by name
-	// answer makes the call and checks its answer; unlisted: see
-	// specAnswer.Unlisted.
-	answer := func(c opCall, unlisted bool) map[string]any {
-		t.Helper()
-		status, header, body, sent := send(t, c.client, s.opURL, c.method, "http://wallet.test/"+tenant+c.path, c.token, []byte(c.body))
-		if status != c.status {
-			t.Fatalf("%s: %d %s, want %d", c.name, status, body, c.status)
-		}
-		// A request the spec refuses is answered 400, as by Rafiki's
-		// request validation; one it admits only when refused for what
-		// the spec does not say.
-		refused := checkRequest(spec, c.method, c.specPath, "http://wallet.test/"+tenant+c.path, sent, []byte(c.body))
-		switch badRequest := status == http.StatusBadRequest && !refusedBeyondTheSpec[c.name]; {
-		case refused != nil && !badRequest:
-			t.Fatalf("%s: answered %d to a request the spec refuses (%v), want 400", c.name, status, refused)
-		case refused == nil && badRequest:
-			t.Fatalf("%s: answered 400 to a request the spec admits", c.name)
-		}
-		if err := checkAnswer(spec, specAnswer{Method: c.method, Path: c.specPath, Status: status, Header: header, Body: body, Unlisted: unlisted}); err != nil {
-			t.Fatalf("%s: the answer does not match %s %s: %v\n%s", c.name, c.method, c.specPath, err, body)
-		}
-		answers[c.name] = body
-		var out map[string]any
-		if err := json.Unmarshal(body, &out); err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		return out
-	}
+	answer := specCaller(t, s, spec, tenant, refusedBeyondTheSpec, answers)
 	call := func(c opCall) map[string]any {
 		t.Helper()
 		return answer(c, false)
@@ -431,4 +407,109 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 			t.Errorf("%s: the validator accepts %s", bad.name, bad.Body)
 		}
 	}
+}
+
+// specCaller makes calls to the resource server as tenant and checks each
+// request and answer against spec: the status expected, a 400 exactly when
+// the spec refuses the request (or refusedBeyondTheSpec names the call),
+// the answer's status, Content-Type and body; it keeps each answer's body
+// in answers, by the call's name. unlisted: see specAnswer.Unlisted.
+func specCaller(t *testing.T, s *system, spec *openapi3.T, tenant string, refusedBeyondTheSpec map[string]bool,
+	answers map[string]json.RawMessage) func(c opCall, unlisted bool) map[string]any {
+	return func(c opCall, unlisted bool) map[string]any {
+		t.Helper()
+		status, header, body, sent := send(t, c.client, s.opURL, c.method, "http://wallet.test/"+tenant+c.path, c.token, []byte(c.body))
+		if status != c.status {
+			t.Fatalf("%s: %d %s, want %d", c.name, status, body, c.status)
+		}
+		// A request the spec refuses is answered 400, as by Rafiki's
+		// request validation; one it admits only when refused for what
+		// the spec does not say.
+		refused := checkRequest(spec, c.method, c.specPath, "http://wallet.test/"+tenant+c.path, sent, []byte(c.body))
+		switch badRequest := status == http.StatusBadRequest && !refusedBeyondTheSpec[c.name]; {
+		case refused != nil && !badRequest:
+			t.Fatalf("%s: answered %d to a request the spec refuses (%v), want 400", c.name, status, refused)
+		case refused == nil && badRequest:
+			t.Fatalf("%s: answered 400 to a request the spec admits", c.name)
+		}
+		if err := checkAnswer(spec, specAnswer{Method: c.method, Path: c.specPath, Status: status, Header: header, Body: body, Unlisted: unlisted}); err != nil {
+			t.Fatalf("%s: the answer does not match %s %s: %v\n%s", c.name, c.method, c.specPath, err, body)
+		}
+		answers[c.name] = body
+		var out map[string]any
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		return out
+	}
+}
+
+// The quote routes of the resource server, each request and answer checked
+// against the Open Payments spec: a quote created with a debit amount, a
+// receive amount, or neither; read with read and read-all; Rafiki's
+// refusals.
+func TestQuoteRoutesMatchTheSpec(t *testing.T) {
+	s := startResourceServer(t)
+	spec := openPaymentsSpec(t, "resource-server.yaml")
+	ctx := context.Background()
+	tenant := s.operator.TenantID
+	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, address := range []string{"quote-alice", "quote-bob"} {
+		wa, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": address})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[address] = wa.ID
+	}
+	alice, bob := "http://wallet.test/quote-alice", "http://wallet.test/quote-bob"
+	payment, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": ids["quote-bob"],
+		"incomingAmount": map[string]any{"value": "800", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, stranger := newOPClient(t), newOPClient(t)
+	quotes := s.grant(t, client, tenant, map[string]any{"type": "quote", "actions": []string{"create", "read"}, "identifier": alice})
+	strangers := s.grant(t, stranger, tenant, map[string]any{"type": "quote", "actions": []string{"read"}, "identifier": alice})
+	all := s.grant(t, stranger, tenant, map[string]any{"type": "quote", "actions": []string{"read-all"}, "identifier": alice})
+	onBob := s.grant(t, client, tenant, map[string]any{"type": "quote", "actions": []string{"create"}, "identifier": bob})
+	refusedBeyondTheSpec := map[string]bool{"create more than the payment expects": true, "create for a receiver that does not exist": true}
+	call := specCaller(t, s, spec, tenant, refusedBeyondTheSpec, map[string]json.RawMessage{})
+	create := func(name, body string, status int) map[string]any {
+		t.Helper()
+		return call(opCall{name: name, client: client, token: quotes, method: http.MethodPost, path: "/quotes", body: body,
+			specPath: "/quotes", status: status}, false)
+	}
+	receiver := `"receiver":"` + payment.URL + `","method":"ilp"`
+	debit := create("create with a debit amount", `{"walletAddress":"`+alice+`",`+receiver+`,"debitAmount":{"value":"300","assetCode":"USD","assetScale":2}}`, http.StatusCreated)
+	if fmt.Sprint(debit["debitAmount"]) != "map[assetCode:USD assetScale:2 value:300]" || fmt.Sprint(debit["receiveAmount"]) != "map[assetCode:USD assetScale:2 value:300]" ||
+		debit["walletAddress"] != alice || debit["receiver"] != payment.URL || debit["method"] != "ilp" ||
+		!strings.HasPrefix(debit["id"].(string), "http://wallet.test/"+tenant+"/quotes/") {
+		t.Fatalf("created %v", debit)
+	}
+	create("create with a receive amount", `{"walletAddress":"`+alice+`",`+receiver+`,"receiveAmount":{"value":"200","assetCode":"USD","assetScale":2}}`, http.StatusCreated)
+	create("create for what the payment expects", `{"walletAddress":"`+alice+`",`+receiver+`}`, http.StatusCreated)
+	create("create more than the payment expects", `{"walletAddress":"`+alice+`",`+receiver+`,"receiveAmount":{"value":"801","assetCode":"USD","assetScale":2}}`, http.StatusBadRequest)
+	create("create for a receiver that does not exist", `{"walletAddress":"`+alice+`","receiver":"http://wallet.test/`+tenant+`/incoming-payments/`+uuid.NewString()+`","method":"ilp"}`, http.StatusBadRequest)
+	create("create without a method", `{"walletAddress":"`+alice+`","receiver":"`+payment.URL+`"}`, http.StatusBadRequest)
+	create("create with both amounts", `{"walletAddress":"`+alice+`",`+receiver+`,"debitAmount":{"value":"1","assetCode":"USD","assetScale":2},"receiveAmount":{"value":"1","assetCode":"USD","assetScale":2}}`, http.StatusBadRequest)
+	call(opCall{name: "create without a token", client: client, method: http.MethodPost, path: "/quotes",
+		body: `{"walletAddress":"` + alice + `",` + receiver + `}`, specPath: "/quotes", status: http.StatusUnauthorized}, false)
+	call(opCall{name: "create for another wallet address", client: client, token: quotes, method: http.MethodPost, path: "/quotes",
+		body: `{"walletAddress":"` + bob + `",` + receiver + `}`, specPath: "/quotes", status: http.StatusForbidden}, false)
+	call(opCall{name: "create for an unknown wallet address", client: client, token: onBob, method: http.MethodPost, path: "/quotes",
+		body: `{"walletAddress":"` + bob + `x",` + receiver + `}`, specPath: "/quotes", status: http.StatusForbidden}, false)
+
+	path := strings.TrimPrefix(debit["id"].(string), "http://wallet.test/"+tenant)
+	got := call(opCall{name: "get", client: client, token: quotes, method: http.MethodGet, path: path, specPath: "/quotes/{id}", status: http.StatusOK}, false)
+	if fmt.Sprint(got) != fmt.Sprint(debit) {
+		t.Fatalf("read %v, want %v", got, debit)
+	}
+	call(opCall{name: "get another client's with read-all", client: stranger, token: all, method: http.MethodGet, path: path, specPath: "/quotes/{id}", status: http.StatusOK}, false)
+	call(opCall{name: "get another client's with read", client: stranger, token: strangers, method: http.MethodGet, path: path, specPath: "/quotes/{id}", status: http.StatusNotFound}, false)
+	call(opCall{name: "get one that does not exist", client: client, token: quotes, method: http.MethodGet, path: "/quotes/" + uuid.NewString(), specPath: "/quotes/{id}", status: http.StatusNotFound}, false)
+	call(opCall{name: "get without a token", client: client, method: http.MethodGet, path: path, specPath: "/quotes/{id}", status: http.StatusUnauthorized}, false)
 }
