@@ -1,10 +1,7 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -12,8 +9,6 @@ import (
 
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/connector"
-	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -27,46 +22,12 @@ func payIncomingPayment(t *testing.T, s *system, token, incomingPaymentID string
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := stream.NewKeys(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := keys.Seal(stream.Packet{Version: stream.Version, Type: stream.TypePrepare, Sequence: 1, PrepareAmount: amount,
-		Frames: []stream.Frame{stream.StreamMoney{StreamID: 1, Shares: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := ilp.EncodePrepare(ilp.Prepare{Amount: amount, ExpiresAt: time.Now().Add(10 * time.Second).Truncate(time.Millisecond),
-		ExecutionCondition: stream.Condition(keys.Fulfillment(data)), Destination: address, Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
 	connectorURL, err := s.running.URL(app.ConnectorListener)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, connectorURL, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", connector.ContentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	reply, err := ilp.DecodeAny(raw)
-	if err != nil {
-		t.Fatalf("connector answered %d %x: %v", resp.StatusCode, raw, err)
-	}
-	f, ok := reply.(ilp.Fulfill)
-	if !ok {
-		return 0
-	}
-	got, err := keys.Open(f.Data, stream.TypeFulfill)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got.PrepareAmount
+	got, _ := payOverSTREAM(t, connectorURL, token, address, secret, amount)
+	return got
 }
 
 // An incoming payment's money, received through the connector, is

@@ -46,43 +46,9 @@ func TestConnectorReceives(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// pay sends one STREAM money packet to the credentials and answers the
-	// amount the receiver says it got.
 	pay := func(address string, secret []byte, amount uint64) (uint64, ilp.Packet) {
 		t.Helper()
-		keys, err := stream.NewKeys(secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := keys.Seal(stream.Packet{Version: stream.Version, Type: stream.TypePrepare, Sequence: 1, PrepareAmount: amount,
-			Frames: []stream.Frame{stream.StreamMoney{StreamID: 1, Shares: 1}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := ilp.EncodePrepare(ilp.Prepare{Amount: amount, ExpiresAt: time.Now().Add(10 * time.Second).Truncate(time.Millisecond),
-			ExecutionCondition: stream.Condition(keys.Fulfillment(data)), Destination: address, Data: data})
-		req, _ := http.NewRequest(http.MethodPost, connectorURL, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer from-sender")
-		req.Header.Set("Content-Type", connector.ContentType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		reply, err := ilp.DecodeAny(raw)
-		if err != nil {
-			t.Fatalf("connector answered %d %x: %v", resp.StatusCode, raw, err)
-		}
-		f, ok := reply.(ilp.Fulfill)
-		if !ok {
-			return 0, reply
-		}
-		got, err := keys.Open(f.Data, stream.TypeFulfill)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.PrepareAmount, reply
+		return payOverSTREAM(t, connectorURL, "from-sender", address, secret, amount)
 	}
 
 	// SPSP, as a Web Monetization sender asks for it.
@@ -165,4 +131,45 @@ func peerIDByAddress(t *testing.T, s *system, address string) string {
 	}
 	t.Fatalf("no peer %s", address)
 	return ""
+}
+
+// payOverSTREAM sends one STREAM money packet to the credentials through
+// the connector at connectorURL, as the peer whose incoming token is token,
+// and answers the amount the receiver says it got (0 when it refused the
+// packet) with the reply.
+func payOverSTREAM(t *testing.T, connectorURL, token, address string, secret []byte, amount uint64) (uint64, ilp.Packet) {
+	t.Helper()
+	keys, err := stream.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := keys.Seal(stream.Packet{Version: stream.Version, Type: stream.TypePrepare, Sequence: 1, PrepareAmount: amount,
+		Frames: []stream.Frame{stream.StreamMoney{StreamID: 1, Shares: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := ilp.EncodePrepare(ilp.Prepare{Amount: amount, ExpiresAt: time.Now().Add(10 * time.Second).Truncate(time.Millisecond),
+		ExecutionCondition: stream.Condition(keys.Fulfillment(data)), Destination: address, Data: data})
+	req, _ := http.NewRequest(http.MethodPost, connectorURL, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", connector.ContentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	reply, err := ilp.DecodeAny(raw)
+	if err != nil {
+		t.Fatalf("connector answered %d %x: %v", resp.StatusCode, raw, err)
+	}
+	f, ok := reply.(ilp.Fulfill)
+	if !ok {
+		return 0, reply
+	}
+	got, err := keys.Open(f.Data, stream.TypeFulfill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.PrepareAmount, reply
 }

@@ -1,6 +1,7 @@
 package openpayments
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -115,21 +116,14 @@ func (s *IncomingPayments) paymentURL(tenantID, id string) string {
 
 func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 	tenantID := chi.URLParam(r, "tenantID")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, requestBytesMax))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "could not read the request")
-		return
-	}
 	var in struct {
 		WalletAddress  string          `json:"walletAddress"`
 		IncomingAmount *amountIn       `json:"incomingAmount"`
 		ExpiresAt      *time.Time      `json:"expiresAt"`
 		Metadata       json.RawMessage `json:"metadata"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil || in.WalletAddress == "" {
-		writeError(w, http.StatusBadRequest, "invalid request body")
+	body, ok := readBody(w, r, &in, func() bool { return in.WalletAddress != "" })
+	if !ok {
 		return
 	}
 	if !signatureHeaders(w, r) {
@@ -306,6 +300,24 @@ func (s *IncomingPayments) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, p.ID, false, http.StatusOK)
+}
+
+// readBody reads a request's JSON body into v, refusing fields v does not
+// have, and checks it with complete; it answers 400 and reports false when
+// the body cannot be read, decoded or is not complete.
+func readBody(w http.ResponseWriter, r *http.Request, v any, complete func() bool) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, requestBytesMax))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "could not read the request")
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || !complete() {
+		writeError(w, http.StatusBadRequest, "invalid request body")
+		return nil, false
+	}
+	return body, true
 }
 
 // signatureHeaders refuses (400) a request to a route the spec has always

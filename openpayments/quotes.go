@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -54,11 +53,6 @@ type quoteJSON struct {
 
 func (s *Quotes) create(w http.ResponseWriter, r *http.Request) {
 	tenantID := chi.URLParam(r, "tenantID")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, requestBytesMax))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "could not read the request")
-		return
-	}
 	var in struct {
 		WalletAddress string    `json:"walletAddress"`
 		Receiver      string    `json:"receiver"`
@@ -66,10 +60,8 @@ func (s *Quotes) create(w http.ResponseWriter, r *http.Request) {
 		DebitAmount   *amountIn `json:"debitAmount"`
 		ReceiveAmount *amountIn `json:"receiveAmount"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil || in.WalletAddress == "" || in.Receiver == "" || in.Method != "ilp" {
-		writeError(w, http.StatusBadRequest, "invalid request body")
+	body, ok := readBody(w, r, &in, func() bool { return in.WalletAddress != "" && in.Receiver != "" && in.Method == "ilp" })
+	if !ok {
 		return
 	}
 	if !signatureHeaders(w, r) {
