@@ -92,20 +92,18 @@ func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (repl
 	if now != nil {
 		return now, true, nil
 	}
-	pending, err := c.transfer(ctx, ledger.TransferRequest{
+	// The receiver fulfils at once, so the money is posted with the
+	// transfer, in one step, rather than held and then posted.
+	if _, err := c.transfer(ctx, ledger.TransferRequest{
 		ID: newID(), Source: from.Account, Destination: to.Account,
-		SourceAmount: p.Amount, DestinationAmount: incoming.Amount, Timeout: twoPhaseTimeout,
-	}, to.Asset)
-	if err != nil {
+		SourceAmount: p.Amount, DestinationAmount: incoming.Amount,
+	}, to.Asset); err != nil {
 		var ie *ilpError
 		if errors.As(err, &ie) {
 			return nil, true, err
 		}
 		c.log.Error("receiving failed", "receiver", tag.ID, "err", err)
 		return incoming.TemporaryDecline(), true, nil
-	}
-	if err := c.settle(ctx, pending, true); err != nil {
-		return nil, true, err
 	}
 	if to.IncomingPaymentID != "" {
 		c.cfg.Outcomes.Received(to.TenantID, to.IncomingPaymentID, incoming.Amount)
