@@ -9,14 +9,15 @@ import (
 	"github.com/rafiki-go/rafiki/receiver"
 )
 
-// receiverSeen waits until the incoming payments read model shows what a
-// local receiver's creation or completion stored, so that a query right
-// after sees it, as after createIncomingPayment.
-func (r *Resolver) receiverSeen(ctx context.Context, rc *receiver.Receiver) error {
-	if rc.Written.Sequence == 0 {
-		return nil
+// receiverAfter is a receiver a mutation answered, once the read models
+// show what it wrote here (a local payment created or completed).
+func (r *Resolver) receiverAfter(ctx context.Context, rc *receiver.Receiver) (*Receiver, error) {
+	if rc.Written.Sequence != 0 {
+		if err := r.seen(ctx, projections.IncomingPayments{}.Name(), rc.Written); err != nil {
+			return nil, err
+		}
 	}
-	return r.seen(ctx, projections.IncomingPayments{}.Name(), rc.Written)
+	return receiverOut(rc)
 }
 
 // receiverOut is a receiver as Rafiki answers it.

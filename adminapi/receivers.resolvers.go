@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/rafiki-go/rafiki/apperr"
-	"github.com/rafiki-go/rafiki/commands"
 )
 
 // CreateReceiver is the resolver for the createReceiver field.
@@ -26,18 +25,11 @@ func (r *mutationResolver) CreateReceiver(ctx context.Context, input CreateRecei
 	if err != nil {
 		return nil, err
 	}
-	var amount *commands.Amount
-	if a := input.IncomingAmount; a != nil {
-		amount = &commands.Amount{Value: uint64(a.Value), AssetCode: a.AssetCode, AssetScale: uint8(a.AssetScale)}
-	}
-	rc, err := r.Receivers.Create(ctx, m, input.WalletAddressURL, expiresAt, amount, metadata)
+	rc, err := r.Receivers.Create(ctx, m, input.WalletAddressURL, expiresAt, amountIn(input.IncomingAmount), metadata)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.receiverSeen(ctx, rc); err != nil {
-		return nil, err
-	}
-	out, err := receiverOut(rc)
+	out, err := r.receiverAfter(ctx, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -54,10 +46,7 @@ func (r *mutationResolver) CompleteReceiver(ctx context.Context, input CompleteR
 	if err != nil {
 		return nil, err
 	}
-	if err := r.receiverSeen(ctx, rc); err != nil {
-		return nil, err
-	}
-	out, err := receiverOut(rc)
+	out, err := r.receiverAfter(ctx, rc)
 	if err != nil {
 		return nil, err
 	}
