@@ -408,6 +408,9 @@ func TestForwarding(t *testing.T) {
 			t.Fatalf("balances moved: A %d → %d, B %d → %d", a, a2, b, b2)
 		}
 	}
+	// The packets' expiries count from when each is sent: the earlier
+	// cases take seconds, which the later ones' expiries must not lose.
+	built := time.Now()
 	for _, c := range []struct {
 		name   string
 		answer func(ilp.Prepare) (int, []byte)
@@ -437,6 +440,7 @@ func TestForwarding(t *testing.T) {
 			defer r.hopB.set(fulfilled)
 			a, b := before()
 			p := c.p
+			p.ExpiresAt = p.ExpiresAt.Add(time.Since(built)).Truncate(time.Millisecond)
 			code, by := c.code, c.by
 			if code == "" {
 				// Drain A so that the next packet exceeds its balance.
