@@ -55,10 +55,6 @@ var pendingTypes = []string{
 	"RejectPartialIncomingPaymentResponse",
 	"TriggerWalletAddressEventsInput",
 	"TriggerWalletAddressEventsMutationResponse",
-	"WebhookEvent",
-	"WebhookEventFilter",
-	"WebhookEventsConnection",
-	"WebhookEventsEdge",
 	"WithdrawEventLiquidityInput",
 }
 
@@ -85,7 +81,6 @@ var pendingFields = []string{
 	"Query.outgoingPayments",
 	"Query.quote",
 	"Query.receiver",
-	"Query.webhookEvents",
 	"WalletAddress.outgoingPayments",
 	"WalletAddress.quotes",
 }
