@@ -220,18 +220,22 @@ func (d *Dispatcher) sweepOnce(ctx context.Context) (int, error) {
 	if markStream == nil || *markStream != *stream {
 		mark = 0
 	}
+	var operator *string
+	if d.cfg.SendToOperator && d.cfg.OperatorTenantID != "" {
+		operator = &d.cfg.OperatorTenantID
+	}
 	var last int64
 	var n int
 	err = tx.QueryRow(ctx, `WITH taken AS (
 			SELECT id, tenant_id, type, sequence FROM rm_webhooks.webhook_events WHERE sequence > $1 ORDER BY sequence LIMIT $2),
 		recipients AS (
 			SELECT id, tenant_id AS recipient, type FROM taken
-			UNION ALL SELECT id, $3::uuid, type FROM taken WHERE $4 AND tenant_id <> $3::uuid),
+			UNION ALL SELECT id, $3::uuid, type FROM taken WHERE $3::uuid IS NOT NULL AND tenant_id <> $3::uuid),
 		added AS (
 			INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at)
 			SELECT id, recipient, type, now() FROM recipients ON CONFLICT DO NOTHING)
 		SELECT coalesce(max(sequence), $1), count(*) FROM taken`,
-		mark, sweepMax, d.cfg.OperatorTenantID, d.cfg.SendToOperator).Scan(&last, &n)
+		mark, sweepMax, operator).Scan(&last, &n)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
