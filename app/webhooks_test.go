@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/projections"
@@ -207,9 +209,9 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 
 	alice := newTenant(t, op, "alice-secret", map[string]string{"WEBHOOK_URL": flakySrv.URL + "/hooks", "WALLET_ADDRESS_URL": "https://alice.test"})
 	bob := newTenant(t, op, "bob-secret", map[string]string{"WEBHOOK_URL": deadSrv.URL, "WEBHOOK_TIMEOUT": "3000", "WALLET_ADDRESS_URL": "https://bob.test"})
-	walletOf := func(tenantID, url string) string {
+	walletOf := func(tenantID, url string) (assetID, walletAddressID string) {
 		t.Helper()
-		a, err := createAsset(ctx, op, "USD", 2, map[string]any{"tenantId": tenantID})
+		a, err := createAsset(ctx, op, "USD", 2, map[string]any{"tenantId": tenantID, "liquidityThreshold": "50"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,9 +219,10 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return wa.ID
+		return a.ID, wa.ID
 	}
-	aliceWallet, bobWallet := walletOf(alice, "https://alice.test/shop"), walletOf(bob, "https://bob.test/shop")
+	aliceAsset, aliceWallet := walletOf(alice, "https://alice.test/shop")
+	_, bobWallet := walletOf(bob, "https://bob.test/shop")
 
 	// Bob's endpoint gets more events than a worker has delivery slots.
 	const bobPayments = 40
@@ -296,6 +299,33 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		t.Fatalf("completed event %+v", done)
 	}
 
+	// A withdrawal that leaves the asset's liquidity at or below its
+	// threshold: asset.liquidity_low.
+	for _, m := range []struct{ mutation, extra string }{
+		{"depositAssetLiquidity", ""}, {"createAssetLiquidityWithdrawal", "60"},
+	} {
+		input := map[string]any{"assetId": aliceAsset, "amount": "100", "id": uuid.NewString(), "idempotencyKey": uuid.NewString()}
+		if m.extra != "" {
+			input["amount"], input["timeoutSeconds"] = m.extra, "0"
+		}
+		if err := op.Do(ctx, `mutation($input: `+strings.ToUpper(m.mutation[:1])+m.mutation[1:]+`Input!) { `+m.mutation+`(input: $input) { success } }`,
+			map[string]any{"input": input}, nil); err != nil {
+			t.Fatalf("%s: %v", m.mutation, err)
+		}
+	}
+	var lowID string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var ok bool
+		lowID, ok = flaky.find(t, "asset.liquidity_low", 3)
+		return ok
+	}, "alice's asset.liquidity_low not delivered")
+	low := flaky.got(lowID)[2]
+	verify(t, secret, low)
+	if got, want := fmt.Sprint(decodeWebhook(t, low).Data), fmt.Sprintf("map[asset:map[code:USD id:%s scale:2] balance:40 id:%s liquidityThreshold:50]",
+		aliceAsset, aliceAsset); got != want {
+		t.Fatalf("liquidity low data %s, want %s", got, want)
+	}
+
 	// Once answered 200, an event is not sent again.
 	time.Sleep(4 * step)
 	if n := len(flaky.got(createdID)); n != 3 {
@@ -331,13 +361,13 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		want     []string // ids, newest first
 		wantNext bool
 	}{
-		{"alice's", s.client(alice, "alice-secret"), nil, []string{completedID, createdID}, false},
+		{"alice's", s.client(alice, "alice-secret"), nil, []string{lowID, completedID, createdID}, false},
 		{"alice's completions", s.client(alice, "alice-secret"),
 			map[string]any{"filter": map[string]any{"type": map[string]any{"in": []string{"incoming_payment.completed"}}}}, []string{completedID}, false},
 		{"alice's but completions", s.client(alice, "alice-secret"),
-			map[string]any{"filter": map[string]any{"type": map[string]any{"notIn": []string{"incoming_payment.completed"}}}}, []string{createdID}, false},
-		{"alice naming bob", s.client(alice, "alice-secret"), map[string]any{"tenantId": bob}, []string{completedID, createdID}, false},
-		{"operator, alice's first", op, map[string]any{"tenantId": alice, "first": 1}, []string{completedID}, true},
+			map[string]any{"filter": map[string]any{"type": map[string]any{"notIn": []string{"incoming_payment.completed"}}}}, []string{lowID, createdID}, false},
+		{"alice naming bob", s.client(alice, "alice-secret"), map[string]any{"tenantId": bob}, []string{lowID, completedID, createdID}, false},
+		{"operator, alice's first", op, map[string]any{"tenantId": alice, "first": 1}, []string{lowID}, true},
 	} {
 		var out eventsOut
 		if err := c.client.Do(ctx, query, c.vars, &out); err != nil {
@@ -346,7 +376,7 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		var ids []string
 		for _, e := range out.WebhookEvents.Edges {
 			ids = append(ids, e.Node.ID)
-			if e.Cursor != e.Node.ID || e.Node.Tenant.ID != alice || e.Node.Data["id"] != p.ID {
+			if e.Cursor != e.Node.ID || e.Node.Tenant.ID != alice || (e.Node.Data["id"] != p.ID && e.Node.Data["id"] != aliceAsset) {
 				t.Fatalf("%s: edge %+v", c.name, e)
 			}
 		}

@@ -17,6 +17,8 @@ const (
 	WebhookIncomingPaymentCreated   = "incoming_payment.created"
 	WebhookIncomingPaymentCompleted = "incoming_payment.completed"
 	WebhookIncomingPaymentExpired   = "incoming_payment.expired"
+	WebhookAssetLiquidityLow        = "asset.liquidity_low"
+	WebhookPeerLiquidityLow         = "peer.liquidity_low"
 )
 
 // Webhooks is the read model of webhook events: what Rafiki would have told
@@ -32,7 +34,8 @@ const (
 // (incoming_payment_data), changed by every event, and copies it into the
 // webhook event when one is due. An incoming payment tells of its creation,
 // and of its completion or expiry when it received money (with the
-// withdrawal of what it received), as Rafiki's does.
+// withdrawal of what it received), as Rafiki's does; an asset or a peer of
+// a liquidity movement that left its balance at or below its threshold.
 type Webhooks struct{}
 
 func (Webhooks) Name() string { return "webhooks" }
@@ -92,9 +95,39 @@ func incomingPaymentData(env events.Envelope, e *events.IncomingPaymentCreated) 
 	return d
 }
 
+// liquidityLow is the webhook of a low-liquidity event, as Rafiki's
+// asset.liquidity_low and peer.liquidity_low; none for an event that does
+// not tell its asset, or of another object.
+func liquidityLow(env events.Envelope, e *events.LiquidityLow) (typ string, data []byte, err error) {
+	switch {
+	case e.AssetCode == "":
+		return "", nil, nil
+	case env.AggregateType == "asset":
+		typ = WebhookAssetLiquidityLow
+	case env.AggregateType == "peer":
+		typ = WebhookPeerLiquidityLow
+	default:
+		return "", nil, nil
+	}
+	data, err = json.Marshal(map[string]any{"id": env.AggregateID,
+		"asset":              map[string]any{"id": e.AssetID, "code": e.AssetCode, "scale": e.AssetScale},
+		"liquidityThreshold": strconv.FormatUint(e.Threshold, 10), "balance": strconv.FormatUint(e.Balance, 10)})
+	if err != nil {
+		return "", nil, fmt.Errorf("webhook data of %s %s: %w", env.AggregateType, env.AggregateID, err)
+	}
+	return typ, data, nil
+}
+
 func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
 	switch e := ev.(type) {
+	case *events.LiquidityLow:
+		typ, data, err := liquidityLow(env, e)
+		if err != nil || typ == "" {
+			return err
+		}
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, created_at, sequence)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (id) DO NOTHING`, env.ID.String(), env.TenantID, typ, string(data), at, seq)
 	case *events.IncomingPaymentCreated:
 		data, err := json.Marshal(incomingPaymentData(env, e))
 		if err != nil {
@@ -146,13 +179,14 @@ type paymentDataRow struct {
 }
 
 type webhookEventRow struct {
-	id, tenantID, paymentID pgtype.UUID
-	typ                     string
-	data                    []byte
-	withdrawal              *paymentDataRow // nil: no withdrawal
-	amount                  uint64
-	createdAt               time.Time
-	sequence                int64
+	id, tenantID pgtype.UUID
+	paymentID    *pgtype.UUID // nil: of no payment
+	typ          string
+	data         []byte
+	withdrawal   *paymentDataRow // nil: no withdrawal
+	amount       uint64
+	createdAt    time.Time
+	sequence     int64
 }
 
 type webhooksFold struct {
@@ -172,7 +206,7 @@ func (f *webhooksFold) event(env events.Envelope, p *paymentDataRow, typ string,
 	if err != nil {
 		return err
 	}
-	w := &webhookEventRow{id: id, tenantID: p.tenantID, paymentID: p.id, typ: typ, data: data, createdAt: env.Time,
+	w := &webhookEventRow{id: id, tenantID: p.tenantID, paymentID: &p.id, typ: typ, data: data, createdAt: env.Time,
 		sequence: int64(env.Sequence)}
 	if withdrawal {
 		w.withdrawal, w.amount = p, p.received
@@ -182,6 +216,21 @@ func (f *webhooksFold) event(env events.Envelope, p *paymentDataRow, typ string,
 }
 
 func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	if e, ok := ev.(*events.LiquidityLow); ok {
+		typ, data, err := liquidityLow(env, e)
+		if err != nil || typ == "" {
+			return err == nil, err
+		}
+		w := &webhookEventRow{typ: typ, data: data, createdAt: env.Time, sequence: int64(env.Sequence)}
+		if w.id, err = pgUUID(env.ID.String()); err != nil {
+			return false, err
+		}
+		if w.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		f.events.add(env.ID.String(), w)
+		return true, nil
+	}
 	if e, ok := ev.(*events.IncomingPaymentCreated); ok {
 		p := &paymentDataRow{data: incomingPaymentData(env, e)}
 		var err error
@@ -264,7 +313,7 @@ func (f *webhooksFold) Flush() []CopyRows {
 			}),
 		copyRows("webhook_events", []string{"id", "tenant_id", "type", "data", "incoming_payment_id", "withdrawal_account_id",
 			"withdrawal_asset_id", "withdrawal_amount", "created_at", "sequence"}, ws, func(w *webhookEventRow, v []any) {
-			v[0], v[1], v[2], v[3], v[4] = &w.id, &w.tenantID, &w.typ, string(w.data), &w.paymentID
+			v[0], v[1], v[2], v[3], v[4] = &w.id, &w.tenantID, &w.typ, string(w.data), w.paymentID
 			v[5], v[6], v[7] = nil, nil, nil
 			if w.withdrawal != nil {
 				v[5], v[6], v[7] = &w.withdrawal.id, &w.withdrawal.assetID, &w.amount
