@@ -111,30 +111,38 @@ func New(pool *pgxpool.Pool, cfg Config, settings Settings, client *http.Client,
 func (d *Dispatcher) Run(ctx context.Context) {
 	var running sync.WaitGroup
 	defer running.Wait()
+	var swept time.Time
 	for ctx.Err() == nil {
-		if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("webhook sweep failed", "error", err)
+		// New events wait a quarter of the idle time at most; a sweep at
+		// every freed slot would cost more than the deliveries.
+		if time.Since(swept) >= d.cfg.Idle/4 {
+			swept = time.Now()
+			if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("webhook sweep failed", "error", err)
+			}
 		}
 		for ctx.Err() == nil {
-			busy, free := d.busy()
-			if !free {
+			held, free := d.held()
+			if free == 0 {
 				break
 			}
-			j, err := d.claim(ctx, busy)
+			jobs, err := d.claim(ctx, held, free)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Warn("webhook claim failed", "error", err)
 				}
 				break
 			}
-			if j == nil {
+			for _, j := range jobs {
+				d.start(j.recipient)
+				running.Go(func() {
+					defer d.done(j.recipient)
+					d.deliver(ctx, j)
+				})
+			}
+			if len(jobs) < free {
 				break
 			}
-			d.start(j.recipient)
-			running.Go(func() {
-				defer d.done(j.recipient)
-				d.deliver(ctx, j)
-			})
 		}
 		select {
 		case <-ctx.Done():
@@ -144,23 +152,18 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// busy lists the recipients with as many deliveries under way as they may
-// have, and tells whether a slot is free.
-func (d *Dispatcher) busy() ([]string, bool) {
+// held counts the deliveries under way by recipient, and answers how many
+// more may start.
+func (d *Dispatcher) held() (map[string]int, int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	total := 0
-	var out []string
+	out := make(map[string]int, len(d.inFlight))
 	for r, n := range d.inFlight {
 		total += n
-		if n >= d.cfg.PerRecipient {
-			out = append(out, r)
-		}
+		out[r] = n
 	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, total < d.cfg.Slots
+	return out, max(d.cfg.Slots-total, 0)
 }
 
 func (d *Dispatcher) start(recipient string) {
@@ -204,7 +207,12 @@ func (d *Dispatcher) sweepOnce(ctx context.Context) (int, error) {
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	var mark int64
 	var markStream, stream *int64
-	if err := tx.QueryRow(ctx, `SELECT sequence, stream_created_unix_nanos FROM webhook_sweep FOR UPDATE`).Scan(&mark, &markStream); err != nil {
+	// Another dispatcher sweeping now takes what this one would.
+	err = tx.QueryRow(ctx, `SELECT sequence, stream_created_unix_nanos FROM webhook_sweep FOR UPDATE SKIP LOCKED`).Scan(&mark, &markStream)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
 		return 0, fmt.Errorf("sweep: read mark: %w", err)
 	}
 	err = tx.QueryRow(ctx, `SELECT stream_created_unix_nanos FROM projection_checkpoints WHERE name = 'webhooks'`).Scan(&stream)
@@ -255,25 +263,56 @@ type job struct {
 	data                          []byte
 }
 
-// claim leases the delivery due first among the recipients not busy,
-// counting the attempt; nil when none is due.
-func (d *Dispatcher) claim(ctx context.Context, busy []string) (*job, error) {
-	var j job
-	err := d.pool.QueryRow(ctx, `UPDATE webhook_deliveries d SET process_at = now() + $2::bigint * interval '1 millisecond', attempts = d.attempts + 1, updated_at = now()
-		FROM (SELECT event_id, recipient_tenant_id FROM webhook_deliveries
-			WHERE process_at <= now() AND NOT (recipient_tenant_id = ANY($1::uuid[]))
-			ORDER BY process_at LIMIT 1 FOR UPDATE SKIP LOCKED) c
-		WHERE d.event_id = c.event_id AND d.recipient_tenant_id = c.recipient_tenant_id
+// claim leases up to n of the deliveries due first, no more of a recipient
+// than it may have under way besides those it has (held), counting the
+// attempts. It looks at the n × PerRecipient deliveries due first of the
+// recipients that may have more under way: enough for n even when most are
+// one recipient's, few enough to cost little; a recipient that got all it
+// may have is left out of the next claim's look.
+func (d *Dispatcher) claim(ctx context.Context, held map[string]int, n int) ([]*job, error) {
+	recipients, counts, full := []string{}, []int32{}, []string{}
+	for r, c := range held {
+		recipients, counts = append(recipients, r), append(counts, int32(c))
+		if c >= d.cfg.PerRecipient {
+			full = append(full, r)
+		}
+	}
+	rows, err := d.pool.Query(ctx, `WITH held AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS h(recipient, n)),
+		due AS (
+			SELECT event_id, recipient_tenant_id, process_at,
+				row_number() OVER (PARTITION BY recipient_tenant_id ORDER BY process_at, event_id) AS rank
+			FROM (SELECT event_id, recipient_tenant_id, process_at FROM webhook_deliveries
+				WHERE process_at <= now() AND NOT (recipient_tenant_id = ANY($3::uuid[]))
+				ORDER BY process_at LIMIT $4) s),
+		picked AS (
+			SELECT d.event_id, d.recipient_tenant_id FROM webhook_deliveries d
+			JOIN due ON due.event_id = d.event_id AND due.recipient_tenant_id = d.recipient_tenant_id
+			LEFT JOIN held ON held.recipient = due.recipient_tenant_id
+			WHERE due.rank <= $5 - coalesce(held.n, 0) AND d.process_at <= now()
+			ORDER BY due.process_at LIMIT $6
+			FOR UPDATE OF d SKIP LOCKED)
+		UPDATE webhook_deliveries d SET process_at = now() + $7::bigint * interval '1 millisecond', attempts = d.attempts + 1,
+			updated_at = now()
+		FROM picked WHERE d.event_id = picked.event_id AND d.recipient_tenant_id = picked.recipient_tenant_id
 		RETURNING d.event_id::text, d.recipient_tenant_id::text, d.event_type, d.attempts,
 			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`,
-		busy, leaseMin.Milliseconds()).Scan(&j.eventID, &j.recipient, &j.eventType, &j.attempts, &j.data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
+		recipients, counts, full, n*d.cfg.PerRecipient, d.cfg.PerRecipient, n, leaseMin.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	return &j, nil
+	defer rows.Close()
+	var jobs []*job
+	for rows.Next() {
+		var j job
+		if err := rows.Scan(&j.eventID, &j.recipient, &j.eventType, &j.attempts, &j.data); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		jobs = append(jobs, &j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return jobs, nil
 }
 
 // target is where and how a recipient is sent its webhooks.

@@ -102,7 +102,7 @@ type fixture struct {
 	seq    int64
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	url := testkit.NewDatabase(t)
 	if err := migrations.Up(url); err != nil {
@@ -119,7 +119,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // stream sets the stream the read model's checkpoint counts in.
-func (f *fixture) stream(t *testing.T, created int64) {
+func (f *fixture) stream(t testing.TB, created int64) {
 	t.Helper()
 	if _, err := f.pool.Exec(context.Background(), `UPDATE projection_checkpoints SET stream_created_unix_nanos = $1 WHERE name = 'webhooks'`,
 		created); err != nil {
@@ -129,7 +129,7 @@ func (f *fixture) stream(t *testing.T, created int64) {
 
 // event puts a webhook event of tenant in the read model at the next
 // sequence and answers its id.
-func (f *fixture) event(t *testing.T, tenant string) string {
+func (f *fixture) event(t testing.TB, tenant string) string {
 	t.Helper()
 	id := uuid.NewString()
 	f.seq++
@@ -147,7 +147,7 @@ type row struct {
 	delivered bool
 }
 
-func (f *fixture) delivery(t *testing.T, event, recipient string) (row, bool) {
+func (f *fixture) delivery(t testing.TB, event, recipient string) (row, bool) {
 	t.Helper()
 	var r row
 	err := f.pool.QueryRow(context.Background(), `SELECT attempts, status_code, process_at IS NOT NULL, delivered_at IS NOT NULL
@@ -159,7 +159,7 @@ func (f *fixture) delivery(t *testing.T, event, recipient string) (row, bool) {
 	return r, true
 }
 
-func (f *fixture) run(t *testing.T, cfg webhooks.Config, settings map[string]map[string]string) context.CancelFunc {
+func (f *fixture) run(t testing.TB, cfg webhooks.Config, settings map[string]map[string]string) context.CancelFunc {
 	t.Helper()
 	if cfg.RetryStep == 0 {
 		cfg.RetryStep = 20 * time.Millisecond
@@ -309,6 +309,38 @@ func TestRecipients(t *testing.T) {
 			if _, ok := f.delivery(t, fresh, f.tenant); !ok {
 				t.Fatal("no delivery of the new stream's event")
 			}
+		})
+	}
+}
+
+// BenchmarkDelivery delivers b.N events to one local receiver and to as
+// many recipients as slots, from one dispatcher.
+func BenchmarkDelivery(b *testing.B) {
+	for _, recipients := range []int{1, 32} {
+		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) {
+			f := newFixture(b)
+			e := &endpoint{statuses: []int{200}}
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			settings := map[string]map[string]string{}
+			var tenants []string
+			for range recipients {
+				id := uuid.NewString()
+				tenants = append(tenants, id)
+				settings[id] = map[string]string{"WEBHOOK_URL": srv.URL}
+			}
+			if _, err := f.pool.Exec(context.Background(), `INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+				SELECT gen_random_uuid(), ($2::uuid[])[1 + i % cardinality($2::uuid[])], 'incoming_payment.created', '{"id":"p"}', now(), i
+				FROM generate_series(1, $1) i`, b.N, tenants); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 4}, settings)
+			for e.count() < b.N {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
 		})
 	}
 }
