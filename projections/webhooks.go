@@ -73,6 +73,15 @@ func webhookTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
+// metadataOf is the metadata a payment's webhook data shows: none for
+// none, or JSON null, as Rafiki leaves it out.
+func metadataOf(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || string(m) == "null" {
+		return nil
+	}
+	return m
+}
+
 // incomingPaymentData is an incoming payment's webhook data when it is
 // created: Rafiki's IncomingPayment.toData with nothing received.
 func incomingPaymentData(env events.Envelope, e *events.IncomingPaymentCreated) map[string]any {
@@ -89,8 +98,8 @@ func incomingPaymentData(env events.Envelope, e *events.IncomingPaymentCreated) 
 	if e.IncomingAmount != nil {
 		d["incomingAmount"] = amount(*e.IncomingAmount)
 	}
-	if len(e.Metadata) > 0 {
-		d["metadata"] = e.Metadata
+	if m := metadataOf(e.Metadata); m != nil {
+		d["metadata"] = m
 	}
 	return d
 }
@@ -140,7 +149,7 @@ func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error 
 			env.ID.String(), env.TenantID, WebhookIncomingPaymentCreated, string(data), id, at, seq)
 	case *events.IncomingPaymentUpdated:
 		b.Queue(`UPDATE incoming_payment_data SET data = CASE WHEN $2::jsonb IS NULL THEN data - 'metadata'
-				ELSE data || jsonb_build_object('metadata', $2::jsonb) END WHERE id = $1`, id, jsonText(e.Metadata))
+				ELSE data || jsonb_build_object('metadata', $2::jsonb) END WHERE id = $1`, id, jsonText(metadataOf(e.Metadata)))
 	case *events.IncomingPaymentApproved:
 		b.Queue(`UPDATE incoming_payment_data SET data = data || jsonb_build_object('approvedAt', $2::text) WHERE id = $1`,
 			id, webhookTime(at))
@@ -254,10 +263,10 @@ func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		if !ok {
 			return false, nil
 		}
-		if len(e.Metadata) == 0 {
+		if m := metadataOf(e.Metadata); m == nil {
 			delete(p.data, "metadata")
 		} else {
-			p.data["metadata"] = e.Metadata
+			p.data["metadata"] = m
 		}
 	case *events.IncomingPaymentApproved:
 		if !ok {
