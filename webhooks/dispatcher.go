@@ -367,7 +367,14 @@ func (d *Dispatcher) deliver(ctx context.Context, j *job) {
 		d.record(ctx, log, j, `status_code = 200, error = NULL, process_at = NULL, delivered_at = now()`)
 		return
 	}
-	log.Warn("webhook request failed", "error", err)
+	if errors.Is(err, errNoURL) {
+		// Nothing to send to yet (Rafiki requires WEBHOOK_URL): the
+		// attempts count, so that a URL set soon still gets the event,
+		// without a warning for each.
+		log.Debug("webhook request failed", "error", err)
+	} else {
+		log.Warn("webhook request failed", "error", err)
+	}
 	msg := err.Error()
 	if len(msg) > errorLengthMax {
 		msg = msg[:errorLengthMax]
@@ -381,11 +388,15 @@ func (d *Dispatcher) deliver(ctx context.Context, j *job) {
 		process_at = CASE WHEN attempts >= $5 THEN NULL ELSE now() + $6::bigint * interval '1 millisecond' END`, code, msg, t.maxRetry, wait.Milliseconds())
 }
 
+// errNoURL is the failure of an attempt for a recipient without a
+// WEBHOOK_URL, its own or the operator's.
+var errNoURL = errors.New("no WEBHOOK_URL")
+
 // post sends the event; it answers the response's status, and an error
 // unless it is 200.
 func (d *Dispatcher) post(ctx context.Context, t target, j *job) (int, error) {
 	if t.url == "" {
-		return 0, errors.New("no WEBHOOK_URL")
+		return 0, errNoURL
 	}
 	if j.data == nil {
 		return 0, errors.New("webhook event not in the read model")
