@@ -11,11 +11,12 @@ import (
 	"github.com/rafiki-go/rafiki/webhooks"
 )
 
-// Webhook deliveries under way at once in a worker, and at most how many of
-// them one recipient's.
+// Webhook deliveries under way at once in a worker, at most how many of
+// them one recipient's, and how many while its last attempt failed.
 const (
-	webhookSlots        = 32
-	webhookPerRecipient = 4
+	webhookSlots               = 32
+	webhookPerRecipient        = 16
+	webhookPerFailingRecipient = 4
 )
 
 // RunWebhooks delivers webhook events until ctx ends. Any number of
@@ -31,7 +32,7 @@ func (d *Deps) RunWebhooks(ctx context.Context) *sync.WaitGroup {
 		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
 		SignatureSecret: d.Config.SignatureSecret, SignatureVersion: d.Config.SignatureVersion,
 		RetryStep: d.Config.WebhookRetryBackoff, Idle: d.Config.WebhookWorkerIdle,
-		Slots: webhookSlots, PerRecipient: webhookPerRecipient,
+		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerFailingRecipient: webhookPerFailingRecipient,
 	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(ctx) })

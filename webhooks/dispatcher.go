@@ -35,11 +35,12 @@ type Config struct {
 	// dispatcher with nothing to do waits before it looks again.
 	RetryStep time.Duration
 	Idle      time.Duration
-	// Slots is how many deliveries a dispatcher has under way at most, and
-	// PerRecipient how many of them may be one recipient's, so that a
-	// recipient whose endpoint is slow or dead holds a few slots and the
+	// Slots is how many deliveries a dispatcher has under way at most;
+	// PerRecipient how many of them may be one recipient's, and
+	// PerFailingRecipient how many while its last attempt failed, so that
+	// a recipient whose endpoint is slow or dead holds a few slots and the
 	// other recipients' deliveries go on in the rest.
-	Slots, PerRecipient int
+	Slots, PerRecipient, PerFailingRecipient int
 }
 
 // Settings are a recipient tenant's own webhook settings by key
@@ -58,7 +59,8 @@ type Dispatcher struct {
 	log      *slog.Logger
 
 	mu       sync.Mutex
-	inFlight map[string]int // by recipient
+	inFlight map[string]int  // by recipient
+	failing  map[string]bool // recipients whose last attempt failed
 	freed    chan struct{}
 }
 
@@ -100,10 +102,13 @@ func New(pool *pgxpool.Pool, cfg Config, settings Settings, client *http.Client,
 		cfg.Slots = slotsDefault
 	}
 	if cfg.PerRecipient <= 0 || cfg.PerRecipient > cfg.Slots {
-		cfg.PerRecipient = max(cfg.Slots/4, 1)
+		cfg.PerRecipient = max(cfg.Slots/2, 1)
+	}
+	if cfg.PerFailingRecipient <= 0 || cfg.PerFailingRecipient > cfg.PerRecipient {
+		cfg.PerFailingRecipient = max(cfg.PerRecipient/4, 1)
 	}
 	return &Dispatcher{pool: pool, cfg: cfg, settings: settings, client: client, log: log,
-		inFlight: map[string]int{}, freed: make(chan struct{}, 1)}
+		inFlight: map[string]int{}, failing: map[string]bool{}, freed: make(chan struct{}, 1)}
 }
 
 // Run sweeps and delivers until ctx ends, then waits for the deliveries
@@ -122,11 +127,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 		}
 		for ctx.Err() == nil {
-			held, free := d.held()
+			allowed, free := d.allowed()
 			if free == 0 {
 				break
 			}
-			jobs, err := d.claim(ctx, held, free)
+			jobs, err := d.claim(ctx, allowed, free)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Warn("webhook claim failed", "error", err)
@@ -152,18 +157,37 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// held counts the deliveries under way by recipient, and answers how many
-// more may start.
-func (d *Dispatcher) held() (map[string]int, int) {
+// allowed answers how many more deliveries may start, and how many of them
+// may be each recipient's that has some under way or is failing; any other
+// recipient may have PerRecipient.
+func (d *Dispatcher) allowed() (map[string]int, int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	total := 0
-	out := make(map[string]int, len(d.inFlight))
+	out := make(map[string]int, len(d.inFlight)+len(d.failing))
+	for r := range d.failing {
+		out[r] = d.cfg.PerFailingRecipient
+	}
 	for r, n := range d.inFlight {
 		total += n
-		out[r] = n
+		limit := d.cfg.PerRecipient
+		if d.failing[r] {
+			limit = d.cfg.PerFailingRecipient
+		}
+		out[r] = limit - n
 	}
 	return out, max(d.cfg.Slots-total, 0)
+}
+
+// outcome records whether a recipient's last attempt failed.
+func (d *Dispatcher) outcome(recipient string, failed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if failed {
+		d.failing[recipient] = true
+	} else {
+		delete(d.failing, recipient)
+	}
 }
 
 func (d *Dispatcher) start(recipient string) {
@@ -263,21 +287,25 @@ type job struct {
 	data                          []byte
 }
 
-// claim leases up to n of the deliveries due first, no more of a recipient
-// than it may have under way besides those it has (held), counting the
-// attempts. It looks at the n × PerRecipient deliveries due first of the
-// recipients that may have more under way: enough for n even when most are
-// one recipient's, few enough to cost little; a recipient that got all it
-// may have is left out of the next claim's look.
-func (d *Dispatcher) claim(ctx context.Context, held map[string]int, n int) ([]*job, error) {
+// claimLook is how many due deliveries a claim looks at for each it may
+// lease.
+const claimLook = 4
+
+// claim leases up to n of the deliveries due first, counting the attempts,
+// no more of a recipient than it may add (allowed, PerRecipient for a
+// recipient not in it). It looks at the n × claimLook deliveries due first
+// of the recipients that may add any: enough for n even when most are one
+// recipient's, few enough to cost little; a recipient that got all it may
+// have is left out of the next claim's look.
+func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) ([]*job, error) {
 	recipients, counts, full := []string{}, []int32{}, []string{}
-	for r, c := range held {
+	for r, c := range allowed {
 		recipients, counts = append(recipients, r), append(counts, int32(c))
-		if c >= d.cfg.PerRecipient {
+		if c <= 0 {
 			full = append(full, r)
 		}
 	}
-	rows, err := d.pool.Query(ctx, `WITH held AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS h(recipient, n)),
+	rows, err := d.pool.Query(ctx, `WITH allowed AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS a(recipient, n)),
 		due AS (
 			SELECT event_id, recipient_tenant_id, process_at,
 				row_number() OVER (PARTITION BY recipient_tenant_id ORDER BY process_at, event_id) AS rank
@@ -287,8 +315,8 @@ func (d *Dispatcher) claim(ctx context.Context, held map[string]int, n int) ([]*
 		picked AS (
 			SELECT d.event_id, d.recipient_tenant_id FROM webhook_deliveries d
 			JOIN due ON due.event_id = d.event_id AND due.recipient_tenant_id = d.recipient_tenant_id
-			LEFT JOIN held ON held.recipient = due.recipient_tenant_id
-			WHERE due.rank <= $5 - coalesce(held.n, 0) AND d.process_at <= now()
+			LEFT JOIN allowed ON allowed.recipient = due.recipient_tenant_id
+			WHERE due.rank <= coalesce(allowed.n, $5) AND d.process_at <= now()
 			ORDER BY due.process_at LIMIT $6
 			FOR UPDATE OF d SKIP LOCKED)
 		UPDATE webhook_deliveries d SET process_at = now() + $7::bigint * interval '1 millisecond', attempts = d.attempts + 1,
@@ -296,7 +324,7 @@ func (d *Dispatcher) claim(ctx context.Context, held map[string]int, n int) ([]*
 		FROM picked WHERE d.event_id = picked.event_id AND d.recipient_tenant_id = picked.recipient_tenant_id
 		RETURNING d.event_id::text, d.recipient_tenant_id::text, d.event_type, d.attempts,
 			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`,
-		recipients, counts, full, n*d.cfg.PerRecipient, d.cfg.PerRecipient, n, leaseMin.Milliseconds())
+		recipients, counts, full, n*claimLook, d.cfg.PerRecipient, n, leaseMin.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -363,6 +391,7 @@ func (d *Dispatcher) deliver(ctx context.Context, j *job) {
 		// lease ends.
 		return
 	}
+	d.outcome(j.recipient, err != nil)
 	if err == nil {
 		d.record(ctx, log, j, `status_code = 200, error = NULL, process_at = NULL, delivered_at = now()`)
 		return

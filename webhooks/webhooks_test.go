@@ -165,13 +165,16 @@ func (f *fixture) run(t testing.TB, cfg webhooks.Config, settings map[string]map
 		cfg.RetryStep = 20 * time.Millisecond
 	}
 	cfg.Idle = 10 * time.Millisecond
+	// As the worker's: connections kept for every request under way.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 32
 	d := webhooks.New(f.pool, cfg, func(_ context.Context, tenant string) (map[string]string, error) {
 		s, ok := settings[tenant]
 		if !ok {
 			return nil, errors.New("no such tenant")
 		}
 		return s, nil
-	}, &http.Client{}, slog.New(slog.DiscardHandler))
+	}, &http.Client{Transport: transport}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -335,12 +338,52 @@ func BenchmarkDelivery(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
-			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 4}, settings)
+			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerFailingRecipient: 4}, settings)
 			for e.count() < b.N {
 				time.Sleep(5 * time.Millisecond)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
 		})
+	}
+}
+
+// A recipient may have PerRecipient deliveries under way, and
+// PerFailingRecipient once its last attempt failed, until one succeeds.
+func TestFailingRecipientHoldsFewSlots(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	var now, peakEarly, peakLate int
+	start := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read to its end, the request's context ends when the client
+		// gives up.
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		now++
+		if time.Since(start) < 150*time.Millisecond {
+			peakEarly = max(peakEarly, now)
+		} else if time.Since(start) > 400*time.Millisecond {
+			peakLate = max(peakLate, now)
+		}
+		mu.Unlock()
+		<-r.Context().Done()
+		mu.Lock()
+		now--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	for range 40 {
+		f.event(t, f.tenant)
+	}
+	start = time.Now()
+	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 6, PerFailingRecipient: 2, RetryStep: time.Millisecond},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL, "WEBHOOK_TIMEOUT": "200"}})
+	time.Sleep(time.Second)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if peakEarly != 6 || peakLate != 2 {
+		t.Fatalf("%d requests at once at first, %d once failing; want 6 and 2", peakEarly, peakLate)
 	}
 }
