@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -406,7 +407,7 @@ func (d *Dispatcher) deliver(ctx context.Context, j *job) {
 	}
 	msg := err.Error()
 	if len(msg) > errorLengthMax {
-		msg = msg[:errorLengthMax]
+		msg = strings.ToValidUTF8(msg[:errorLengthMax], "")
 	}
 	var code *int
 	if status != 0 {
