@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Tenant() TenantResolver
 	WalletAddress() WalletAddressResolver
+	WebhookEvent() WebhookEventResolver
 }
 
 type DirectiveRoot struct {
@@ -319,6 +320,7 @@ type ComplexityRoot struct {
 		WalletAddress         func(childComplexity int, id string) int
 		WalletAddressByURL    func(childComplexity int, url string) int
 		WalletAddresses       func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
+		WebhookEvents         func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *WebhookEventFilter, tenantID *string) int
 		Whoami                func(childComplexity int) int
 	}
 
@@ -459,6 +461,24 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	WebhookEvent struct {
+		CreatedAt func(childComplexity int) int
+		Data      func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Tenant    func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
+	WebhookEventsConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	WebhookEventsEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	WhoamiResponse struct {
 		ID         func(childComplexity int) int
 		IsOperator func(childComplexity int) int
@@ -544,6 +564,7 @@ type QueryResolver interface {
 	WalletAddress(ctx context.Context, id string) (*WalletAddress, error)
 	WalletAddressByURL(ctx context.Context, url string) (*WalletAddress, error)
 	WalletAddresses(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*WalletAddressesConnection, error)
+	WebhookEvents(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *WebhookEventFilter, tenantID *string) (*WebhookEventsConnection, error)
 }
 type TenantResolver interface {
 	Settings(ctx context.Context, obj *Tenant) ([]TenantSetting, error)
@@ -557,6 +578,9 @@ type WalletAddressResolver interface {
 	IncomingPayments(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) (*IncomingPaymentConnection, error)
 	Liquidity(ctx context.Context, obj *WalletAddress) (*scalars.BigInt, error)
 	Quotes(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*QuoteConnection, error)
+}
+type WebhookEventResolver interface {
+	Tenant(ctx context.Context, obj *WebhookEvent) (*Tenant, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1828,6 +1852,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WalletAddresses(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["tenantId"].(*string)), true
+	case "Query.webhookEvents":
+		if e.ComplexityRoot.Query.WebhookEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhookEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WebhookEvents(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*WebhookEventFilter), args["tenantId"].(*string)), true
 	case "Query.whoami":
 		if e.ComplexityRoot.Query.Whoami == nil {
 			break
@@ -2298,6 +2333,63 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WalletAddressesConnection.PageInfo(childComplexity), true
 
+	case "WebhookEvent.createdAt":
+		if e.ComplexityRoot.WebhookEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEvent.CreatedAt(childComplexity), true
+	case "WebhookEvent.data":
+		if e.ComplexityRoot.WebhookEvent.Data == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEvent.Data(childComplexity), true
+	case "WebhookEvent.id":
+		if e.ComplexityRoot.WebhookEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEvent.ID(childComplexity), true
+	case "WebhookEvent.tenant":
+		if e.ComplexityRoot.WebhookEvent.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEvent.Tenant(childComplexity), true
+	case "WebhookEvent.type":
+		if e.ComplexityRoot.WebhookEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEvent.Type(childComplexity), true
+
+	case "WebhookEventsConnection.edges":
+		if e.ComplexityRoot.WebhookEventsConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEventsConnection.Edges(childComplexity), true
+	case "WebhookEventsConnection.pageInfo":
+		if e.ComplexityRoot.WebhookEventsConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEventsConnection.PageInfo(childComplexity), true
+
+	case "WebhookEventsEdge.cursor":
+		if e.ComplexityRoot.WebhookEventsEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEventsEdge.Cursor(childComplexity), true
+	case "WebhookEventsEdge.node":
+		if e.ComplexityRoot.WebhookEventsEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEventsEdge.Node(childComplexity), true
+
 	case "WhoamiResponse.id":
 		if e.ComplexityRoot.WhoamiResponse.ID == nil {
 			break
@@ -2360,6 +2452,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateTenantInput", ec.unmarshalInputUpdateTenantInput),
 			graphql.NewInputUnmarshaler("UpdateWalletAddressInput", ec.unmarshalInputUpdateWalletAddressInput),
 			graphql.NewInputUnmarshaler("VoidLiquidityWithdrawalInput", ec.unmarshalInputVoidLiquidityWithdrawalInput),
+			graphql.NewInputUnmarshaler("WebhookEventFilter", ec.unmarshalInputWebhookEventFilter),
 		)
 	}
 	first := true
@@ -2435,7 +2528,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/quotes.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/quotes.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql" "schema/webhooks.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2457,6 +2550,7 @@ var sources = []*ast.Source{
 	{Name: "schema/receivers.graphql", Input: sourceData("schema/receivers.graphql"), BuiltIn: false},
 	{Name: "schema/tenants.graphql", Input: sourceData("schema/tenants.graphql"), BuiltIn: false},
 	{Name: "schema/wallet_addresses.graphql", Input: sourceData("schema/wallet_addresses.graphql"), BuiltIn: false},
+	{Name: "schema/webhooks.graphql", Input: sourceData("schema/webhooks.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3188,6 +3282,42 @@ func (ec *executionContext) childFields_WalletAddressesConnection(ctx context.Co
 		return ec.fieldContext_WalletAddressesConnection_edges(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WalletAddressesConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WebhookEvent_id(ctx, field)
+	case "tenant":
+		return ec.fieldContext_WebhookEvent_tenant(ctx, field)
+	case "type":
+		return ec.fieldContext_WebhookEvent_type(ctx, field)
+	case "data":
+		return ec.fieldContext_WebhookEvent_data(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookEvent_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEventsConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_WebhookEventsConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_WebhookEventsConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEventsConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEventsEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_WebhookEventsEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_WebhookEventsEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEventsEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_WhoamiResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4303,6 +4433,68 @@ func (ec *executionContext) field_Query_walletAddresses_args(ctx context.Context
 		return nil, err
 	}
 	args["tenantId"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_webhookEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*WebhookEventFilter, error) {
+			return ec.unmarshalOWebhookEventFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg6
 	return args, nil
 }
 
@@ -9643,6 +9835,50 @@ func (ec *executionContext) fieldContext_Query_walletAddresses(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_webhookEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_webhookEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WebhookEvents(ctx, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["filter"].(*WebhookEventFilter), fc.Args["tenantId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WebhookEventsConnection) graphql.Marshaler {
+			return ec.marshalNWebhookEventsConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventsConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_webhookEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEventsConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_webhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11674,6 +11910,249 @@ func (ec *executionContext) fieldContext_WalletAddressesConnection_edges(_ conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookEvent_id(ctx context.Context, field graphql.CollectedField, obj *WebhookEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WebhookEvent_tenant(ctx context.Context, field graphql.CollectedField, obj *WebhookEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEvent_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WebhookEvent().Tenant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Tenant) graphql.Marshaler {
+			return ec.marshalOTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEvent_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookEvent_type(ctx context.Context, field graphql.CollectedField, obj *WebhookEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookEvent_data(ctx context.Context, field graphql.CollectedField, obj *WebhookEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEvent_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Data, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNJSONObject2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEvent_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, "JSONObject")
+}
+
+func (ec *executionContext) _WebhookEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *WebhookEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _WebhookEventsConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *WebhookEventsConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEventsConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEventsConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookEventsConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookEventsConnection_edges(ctx context.Context, field graphql.CollectedField, obj *WebhookEventsConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEventsConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []WebhookEventsEdge) graphql.Marshaler {
+			return ec.marshalNWebhookEventsEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventsEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEventsConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookEventsConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEventsEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookEventsEdge_node(ctx context.Context, field graphql.CollectedField, obj *WebhookEventsEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEventsEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEventsEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookEventsEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WebhookEventsEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *WebhookEventsEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEventsEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEventsEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookEventsEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _WhoamiResponse_id(ctx context.Context, field graphql.CollectedField, obj *WhoamiResponse) (ret graphql.Marshaler) {
@@ -15189,6 +15668,48 @@ func UnmarshalVoidLiquidityWithdrawalInput(ctx context.Context, raw any) (VoidLi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputWebhookEventFilter(ctx context.Context, obj any) (WebhookEventFilter, error) {
+	var it WebhookEventFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWebhookEventFilter unmarshals raw into the WebhookEventFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWebhookEventFilter(ctx context.Context, raw any) (WebhookEventFilter, error) {
+	var out WebhookEventFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WebhookEventFilter", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -17220,6 +17741,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_walletAddresses(ctx, field)
 				})
+		case "webhookEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_webhookEvents(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -18210,6 +18737,136 @@ func (ec *executionContext) _WalletAddressesConnection(ctx context.Context, sel 
 			}
 		case "edges":
 			out.Values[i] = ec._WalletAddressesConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookEventImplementors = []string{"WebhookEvent"}
+
+func (ec *executionContext) _WebhookEvent(ctx context.Context, sel ast.SelectionSet, obj *WebhookEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookEvent")
+		case "id":
+			out.Values[i] = ec._WebhookEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WebhookEvent_tenant(ctx, field, obj)
+				})
+		case "type":
+			out.Values[i] = ec._WebhookEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "data":
+			out.Values[i] = ec._WebhookEvent_data(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._WebhookEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookEventsConnectionImplementors = []string{"WebhookEventsConnection"}
+
+func (ec *executionContext) _WebhookEventsConnection(ctx context.Context, sel ast.SelectionSet, obj *WebhookEventsConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookEventsConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookEventsConnection")
+		case "pageInfo":
+			out.Values[i] = ec._WebhookEventsConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._WebhookEventsConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var webhookEventsEdgeImplementors = []string{"WebhookEventsEdge"}
+
+func (ec *executionContext) _WebhookEventsEdge(ctx context.Context, sel ast.SelectionSet, obj *WebhookEventsEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webhookEventsEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebhookEventsEdge")
+		case "node":
+			out.Values[i] = ec._WebhookEventsEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._WebhookEventsEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -19558,6 +20215,42 @@ func (ec *executionContext) marshalNWalletAddressesConnection2ᚖgithubᚗcomᚋ
 	return ec._WalletAddressesConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNWebhookEvent2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEvent(ctx context.Context, sel ast.SelectionSet, v *WebhookEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookEvent!")
+		return graphql.Null
+	}
+	return ec._WebhookEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookEventsConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventsConnection(ctx context.Context, sel ast.SelectionSet, v *WebhookEventsConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookEventsConnection!")
+		return graphql.Null
+	}
+	return ec._WebhookEventsConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookEventsEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventsEdge(ctx context.Context, sel ast.SelectionSet, v WebhookEventsEdge) graphql.Marshaler {
+	return ec._WebhookEventsEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWebhookEventsEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventsEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []WebhookEventsEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookEventsEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventsEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNWhoamiResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWhoamiResponse(ctx context.Context, sel ast.SelectionSet, v *WhoamiResponse) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WhoamiResponse!")
@@ -20150,6 +20843,14 @@ func (ec *executionContext) marshalOWalletAddressWithdrawalMutationResponse2ᚖg
 		return graphql.Null
 	}
 	return ec._WalletAddressWithdrawalMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWebhookEventFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWebhookEventFilter(ctx context.Context, v any) (*WebhookEventFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWebhookEventFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -45,10 +45,6 @@ var pendingTypes = []string{
 	"RejectPartialIncomingPaymentResponse",
 	"TriggerWalletAddressEventsInput",
 	"TriggerWalletAddressEventsMutationResponse",
-	"WebhookEvent",
-	"WebhookEventFilter",
-	"WebhookEventsConnection",
-	"WebhookEventsEdge",
 	"WithdrawEventLiquidityInput",
 }
 
@@ -70,7 +66,6 @@ var pendingFields = []string{
 	"Mutation.withdrawEventLiquidity",
 	"Query.outgoingPayment",
 	"Query.outgoingPayments",
-	"Query.webhookEvents",
 	"WalletAddress.outgoingPayments",
 }
 

@@ -80,3 +80,13 @@ type BasePayment interface{ isBasePayment() }
 
 func (IncomingPayment) isBasePayment() {}
 func (Payment) isBasePayment()         {}
+
+// WebhookEvent is the GraphQL WebhookEvent; TenantID lets its tenant field
+// resolve.
+type WebhookEvent struct {
+	ID        string
+	Type      string
+	Data      map[string]any
+	CreatedAt string
+	TenantID  string
+}

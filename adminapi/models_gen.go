@@ -935,6 +935,28 @@ type WalletAddressesConnection struct {
 	Edges []WalletAddressEdge `json:"edges"`
 }
 
+// Which webhook events to list.
+type WebhookEventFilter struct {
+	// Types to keep or leave out.
+	Type *FilterString `json:"type,omitempty"`
+}
+
+// A page of webhook events.
+type WebhookEventsConnection struct {
+	// Where the page sits in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The events of the page.
+	Edges []WebhookEventsEdge `json:"edges"`
+}
+
+// A webhook event in a page.
+type WebhookEventsEdge struct {
+	// The event.
+	Node *WebhookEvent `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
 // Who signed the request.
 type WhoamiResponse struct {
 	// Tenant id.

@@ -100,6 +100,8 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		r.background.Go(wg.Wait)
 		workers := deps.RunCommands(work)
 		r.background.Go(workers.Wait)
+		hooks := deps.RunWebhooks(work)
+		r.background.Go(hooks.Wait)
 		cleanup := deps.RunTokenCleanup(work, r.Config.AccessTokenDeletion, TokenCleanupInterval)
 		r.background.Go(cleanup.Wait)
 	}

@@ -83,6 +83,25 @@ type Config struct {
 	// Slippage (SLIPPAGE, 0.01) is the share of the expected exchange
 	// rate a payment to another instance may lose.
 	Slippage float64
+	// Webhooks, under Rafiki's names and defaults. WebhookURL (WEBHOOK_URL),
+	// WebhookTimeout (WEBHOOK_TIMEOUT, ms, 2,000) and WebhookMaxRetry
+	// (WEBHOOK_MAX_RETRY, 10 attempts) apply to a recipient tenant without
+	// its own settings. SignatureSecret (SIGNATURE_SECRET) signs them when
+	// set, in the header's version SignatureVersion (SIGNATURE_VERSION, 1).
+	// SendTenantWebhooksToOperator (SEND_TENANT_WEBHOOKS_TO_OPERATOR) sends
+	// the operator a copy of every tenant's. WebhookWorkerIdle
+	// (WEBHOOK_WORKER_IDLE, ms, 200) is how long a dispatcher with nothing
+	// due waits before it looks again.
+	WebhookURL                   string
+	WebhookTimeout               time.Duration
+	WebhookMaxRetry              int
+	SignatureSecret              string
+	SignatureVersion             int
+	SendTenantWebhooksToOperator bool
+	WebhookWorkerIdle            time.Duration
+	// WebhookRetryBackoff is Rafiki's step between attempts (10 s: the
+	// n-th failure waits min(n, 6) steps); no variable sets it.
+	WebhookRetryBackoff time.Duration
 	// AuthServerIntrospectionURL (AUTH_SERVER_INTROSPECTION_URL) is where
 	// the resource server asks about tokens.
 	AuthServerIntrospectionURL string
@@ -201,11 +220,22 @@ func Load(service string) (Config, error) {
 	c.PrivateKeyFile = r.str("PRIVATE_KEY_FILE", "")
 	c.WalletAddressURL = strings.TrimRight(r.str("WALLET_ADDRESS_URL", c.OpenPaymentsURL+"/.well-known/pay"), "/")
 	c.Slippage = r.fraction("SLIPPAGE", 0.01)
+	c.WebhookURL = r.str("WEBHOOK_URL", "")
+	c.WebhookTimeout = time.Duration(r.integer("WEBHOOK_TIMEOUT", 2000)) * time.Millisecond
+	c.WebhookMaxRetry = r.integer("WEBHOOK_MAX_RETRY", 10)
+	c.SignatureSecret = r.str("SIGNATURE_SECRET", "")
+	c.SignatureVersion = r.integer("SIGNATURE_VERSION", 1)
+	c.SendTenantWebhooksToOperator = r.boolean("SEND_TENANT_WEBHOOKS_TO_OPERATOR", false)
+	c.WebhookWorkerIdle = time.Duration(r.integer("WEBHOOK_WORKER_IDLE", 200)) * time.Millisecond
+	c.WebhookRetryBackoff = 10 * time.Second
 	if r.err != nil {
 		return c, r.err
 	}
 	if c.ExchangeRatesLifetime < 0 {
 		return c, fmt.Errorf("config: EXCHANGE_RATES_LIFETIME (%d) must not be negative", c.ExchangeRatesLifetime.Milliseconds())
+	}
+	if c.WebhookTimeout <= 0 || c.WebhookMaxRetry < 0 || c.WebhookWorkerIdle <= 0 || c.SignatureVersion < 0 {
+		return c, fmt.Errorf("config: WEBHOOK_TIMEOUT and WEBHOOK_WORKER_IDLE must be above 0, WEBHOOK_MAX_RETRY and SIGNATURE_VERSION not negative")
 	}
 	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",

@@ -24,7 +24,9 @@ func TestLoadDefaultsAndRafikiNames(t *testing.T) {
 	}
 	if c.OpenPaymentsPort != 3000 || c.AuthAdminPort != 3003 || c.AdminAPISecret == "" || len(c.StreamSecret) != 32 ||
 		c.NATSStreamReplicas != 0 || c.AccessTokenDeletion != 30*24*time.Hour || c.ExchangeRatesLifetime != 15*time.Second ||
-		c.IncomingPaymentExpiryMax != 30*24*time.Hour || c.QuoteLifespan != 5*time.Minute || c.Slippage != 0.01 {
+		c.IncomingPaymentExpiryMax != 30*24*time.Hour || c.QuoteLifespan != 5*time.Minute || c.Slippage != 0.01 ||
+		c.WebhookTimeout != 2*time.Second || c.WebhookMaxRetry != 10 ||
+		c.SignatureVersion != 1 || c.SendTenantWebhooksToOperator || c.WebhookWorkerIdle != 200*time.Millisecond {
 		t.Fatalf("defaults: %+v", c)
 	}
 	again, _ := Load("dev")

@@ -74,10 +74,14 @@ type LiquidityWithdrawalVoided struct {
 }
 
 // LiquidityLow: after a movement the balance is at or below the object's
-// liquidity threshold.
+// liquidity threshold. The asset of the account is the one the webhook
+// tells of (none in events written before it was recorded).
 type LiquidityLow struct {
-	Balance   uint64 `json:"balance,string"`
-	Threshold uint64 `json:"threshold,string"`
+	Balance    uint64 `json:"balance,string"`
+	Threshold  uint64 `json:"threshold,string"`
+	AssetID    string `json:"assetId,omitempty"`
+	AssetCode  string `json:"assetCode,omitempty"`
+	AssetScale uint8  `json:"assetScale,omitempty"`
 }
 
 func (LiquidityDepositRequested) EventType() string { return "liquidity.deposit_requested" }

@@ -519,3 +519,21 @@ var histories = map[string]func(h *history){
 		}, func() int { return len(ids) })
 	},
 }
+
+// The webhooks read model is built from the incoming payments' events and
+// the low-liquidity events of assets and peers (some written before they
+// told their asset, which tell nothing).
+func init() {
+	histories["webhooks"] = func(h *history) {
+		histories["incoming_payments"](h)
+		tenant := h.id()
+		for i := range 60 {
+			typ := []string{"asset", "peer", "wallet_address"}[i%3]
+			low := &events.LiquidityLow{Balance: uint64(h.rng.IntN(100)), Threshold: 100}
+			if i%4 != 0 {
+				low.AssetID, low.AssetCode, low.AssetScale = h.id(), "EUR", uint8(h.rng.IntN(10))
+			}
+			h.add(typ, h.id(), tenant, low)
+		}
+	}
+}

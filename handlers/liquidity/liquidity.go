@@ -38,6 +38,10 @@ type Owner struct {
 	Target    handlers.Target
 	Account   ledger.Account
 	Threshold *uint64 // liquidity threshold; a low-liquidity event below it
+	// AssetCode and AssetScale are the account's asset's, which a
+	// low-liquidity event tells.
+	AssetCode  string
+	AssetScale uint8
 }
 
 // Enqueue puts work that can wait on the command queue, to run at at (at
@@ -117,6 +121,7 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 		Target:    target,
 		Account:   ledger.Account{ID: id, Type: ledger.Asset, AssetID: id, Ledger: a.Ledger},
 		Threshold: a.LiquidityThreshold,
+		AssetCode: a.Code, AssetScale: a.Scale,
 	}, nil
 }
 
@@ -158,6 +163,7 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 		Target:    target,
 		Account:   account,
 		Threshold: p.LiquidityThreshold,
+		AssetCode: assetOwner.AssetCode, AssetScale: assetOwner.AssetScale,
 	}, nil
 }
 
@@ -659,7 +665,8 @@ func (h *Handler) checkLow(ctx context.Context, m commands.Meta, o Owner, res ha
 	if balance > *o.Threshold {
 		return res, nil
 	}
-	return h.appendEvent(ctx, m, o.Target, &events.LiquidityLow{Balance: balance, Threshold: *o.Threshold},
+	return h.appendEvent(ctx, m, o.Target, &events.LiquidityLow{Balance: balance, Threshold: *o.Threshold,
+		AssetID: o.Account.AssetID.String(), AssetCode: o.AssetCode, AssetScale: o.AssetScale},
 		fmt.Sprintf("low/%s/%d", o.Account.ID, res.Sequence))
 }
 

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/webhooks"
+)
+
+// Webhook deliveries under way at once in a worker, at most how many of
+// them one recipient's, and how many while its last attempt failed.
+const (
+	webhookSlots               = 32
+	webhookPerRecipient        = 16
+	webhookPerFailingRecipient = 4
+)
+
+// RunWebhooks delivers webhook events until ctx ends. Any number of
+// workers may: each delivery is leased to one of them at a time.
+func (d *Deps) RunWebhooks(ctx context.Context) *sync.WaitGroup {
+	// Webhook URLs are the operator's and tenants' own settings, often an
+	// address on their private network, like their rates services (see
+	// NewConnector), not other wallets' URLs, which package outbound guards.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = webhookPerRecipient
+	dispatcher := webhooks.New(d.Pool, webhooks.Config{
+		OperatorTenantID: d.Config.OperatorTenantID, SendToOperator: d.Config.SendTenantWebhooksToOperator,
+		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
+		SignatureSecret: d.Config.SignatureSecret, SignatureVersion: d.Config.SignatureVersion,
+		RetryStep: d.Config.WebhookRetryBackoff, Idle: d.Config.WebhookWorkerIdle,
+		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerFailingRecipient: webhookPerFailingRecipient,
+	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
+	var wg sync.WaitGroup
+	wg.Go(func() { dispatcher.Run(ctx) })
+	return &wg
+}
+
+// tenantWebhookSettings reads a recipient tenant's settings from its
+// events, so that a changed WEBHOOK_URL holds from the next attempt.
+func tenantWebhookSettings(d *Deps) webhooks.Settings {
+	cache := handlers.NewStateCache(tenant.Evolve)
+	store := handlers.SealSecrets(d.Store, d.Keys)
+	return func(ctx context.Context, tenantID string) (map[string]string, error) {
+		subject, err := tenant.Subject(tenantID)
+		if err != nil {
+			return nil, err
+		}
+		s, _, err := cache.Load(ctx, store, subject)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", tenantID, err)
+		}
+		return s.Settings, nil
+	}
+}

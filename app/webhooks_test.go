@@ -1,0 +1,391 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// delivery is one request a webhook receiver got.
+type delivery struct {
+	at        time.Time
+	body      []byte
+	signature string
+}
+
+// receiver is a webhook endpoint that fails the first failFirst requests of
+// each event id (answering 500 with a body that is no JSON) and answers 200
+// after, recording every request.
+type receiver struct {
+	failFirst int
+	mu        sync.Mutex
+	byEvent   map[string][]delivery
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	var head struct{ ID string }
+	_ = json.Unmarshal(body, &head)
+	r.mu.Lock()
+	r.byEvent[head.ID] = append(r.byEvent[head.ID], delivery{time.Now(), body, req.Header.Get("Rafiki-Signature")})
+	n := len(r.byEvent[head.ID])
+	r.mu.Unlock()
+	if n <= r.failFirst {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("<html>not now"))
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// find answers the id of an event of type typ that came n times.
+func (r *receiver) find(t *testing.T, typ string, n int) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, ds := range r.byEvent {
+		if len(ds) == n && decodeWebhook(t, ds[0]).Type == typ {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+func (r *receiver) got(id string) []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery(nil), r.byEvent[id]...)
+}
+
+// canonical is JSON's canonical form (RFC 8785) of a decoded value, for
+// the values webhooks carry (objects, arrays, strings, booleans, null and
+// integers), written here rather than taken from the code under test.
+func canonical(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = canonical(k) + ":" + canonical(v[k])
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = canonical(e)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case string:
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(v)
+		return strings.TrimSuffix(b.String(), "\n")
+	case json.Number:
+		return v.String()
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+// verify checks a Rafiki-Signature header against the body as a receiver
+// would: the HMAC of "<t>.<canonical JSON of the parsed body>".
+func verify(t *testing.T, secret string, d delivery) {
+	t.Helper()
+	var ts, mac string
+	for _, part := range strings.Split(d.signature, ", ") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			mac = v
+		}
+	}
+	ms, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.UnixMilli(ms)).Abs() > time.Minute {
+		t.Fatalf("signature time %q", d.signature)
+	}
+	dec := json.NewDecoder(bytes.NewReader(d.body))
+	dec.UseNumber()
+	var parsed any
+	if err := dec.Decode(&parsed); err != nil {
+		t.Fatal(err)
+	}
+	h := hmac.New(sha256.New, []byte(secret))
+	h.Write([]byte(ts + "." + canonical(parsed)))
+	if want := hex.EncodeToString(h.Sum(nil)); !hmac.Equal([]byte(want), []byte(mac)) {
+		t.Fatalf("signature %q does not verify: want v1=%s over %s", d.signature, want, canonical(parsed))
+	}
+}
+
+type webhookBody struct {
+	ID   string         `json:"id"`
+	Type string         `json:"type"`
+	Data map[string]any `json:"data"`
+}
+
+func decodeWebhook(t *testing.T, d delivery) webhookBody {
+	t.Helper()
+	var b webhookBody
+	if err := json.Unmarshal(d.body, &b); err != nil {
+		t.Fatalf("webhook body %s: %v", d.body, err)
+	}
+	return b
+}
+
+// newTenant creates a tenant with settings and answers its id.
+func newTenant(t *testing.T, op *adminclient.Client, secret string, settings map[string]string) string {
+	t.Helper()
+	var list []map[string]any
+	for k, v := range settings {
+		list = append(list, map[string]any{"key": k, "value": v})
+	}
+	var created struct {
+		CreateTenant struct{ Tenant struct{ ID string } } `json:"createTenant"`
+	}
+	if err := op.Do(context.Background(), `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`,
+		map[string]any{"input": map[string]any{"apiSecret": secret, "settings": list}}, &created); err != nil {
+		t.Fatal(err)
+	}
+	return created.CreateTenant.Tenant.ID
+}
+
+// Webhooks reach each tenant's endpoint signed, with Rafiki's payloads: a
+// receiver that fails twice gets the event a third time, with the same id,
+// after Rafiki's backoff, and no more once it answered 200; a tenant whose
+// endpoint never answers delays nobody else; webhookEvents lists them.
+func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
+	const secret = "webhook-signing-secret"
+	const step = 150 * time.Millisecond
+	s := startSystem(t, false, func(c *config.Config) {
+		c.SignatureSecret, c.SignatureVersion = secret, 1
+		c.WebhookRetryBackoff, c.WebhookWorkerIdle = step, 20*time.Millisecond
+		c.WebhookTimeout, c.WebhookMaxRetry = 2*time.Second, 10
+	})
+	ctx := context.Background()
+	op := s.operator
+
+	flaky := &receiver{failFirst: 2, byEvent: map[string][]delivery{}}
+	flakySrv := httptest.NewServer(flaky)
+	defer flakySrv.Close()
+	// The dead endpoint holds every request until the client gives up.
+	hung := make(chan struct{})
+	var deadRequests sync.WaitGroup
+	deadSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		deadRequests.Add(1)
+		defer deadRequests.Done()
+		select {
+		case <-req.Context().Done():
+		case <-hung:
+		}
+	}))
+	defer deadSrv.Close()
+	defer close(hung)
+
+	alice := newTenant(t, op, "alice-secret", map[string]string{"WEBHOOK_URL": flakySrv.URL + "/hooks", "WALLET_ADDRESS_URL": "https://alice.test"})
+	bob := newTenant(t, op, "bob-secret", map[string]string{"WEBHOOK_URL": deadSrv.URL, "WEBHOOK_TIMEOUT": "3000", "WALLET_ADDRESS_URL": "https://bob.test"})
+	walletOf := func(tenantID, url string) (assetID, walletAddressID string) {
+		t.Helper()
+		a, err := createAsset(ctx, op, "USD", 2, map[string]any{"tenantId": tenantID, "liquidityThreshold": "50"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wa, err := createWalletAddress(ctx, op, map[string]any{"tenantId": tenantID, "assetId": a.ID, "address": url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.ID, wa.ID
+	}
+	aliceAsset, aliceWallet := walletOf(alice, "https://alice.test/shop")
+	_, bobWallet := walletOf(bob, "https://bob.test/shop")
+
+	// Bob's endpoint gets more events than a worker has delivery slots.
+	const bobPayments = 40
+	for range bobPayments {
+		if _, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bobWallet}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var n int
+		err := s.running.Deps.Pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE recipient_tenant_id = $1 AND attempts > 0`, bob).Scan(&n)
+		return err == nil && n > 0
+	}, "no delivery to bob attempted")
+
+	expiresAt := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	created := time.Now()
+	p, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": aliceWallet, "expiresAt": expiresAt.Format(time.RFC3339Nano),
+		"incomingAmount": map[string]any{"value": "500", "assetCode": "USD", "assetScale": 2},
+		"metadata":       map[string]any{"description": "Invoice 7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The created event: twice refused, then taken, at Rafiki's intervals.
+	var createdID string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var ok bool
+		createdID, ok = flaky.find(t, "incoming_payment.created", 3)
+		return ok
+	}, "alice's created event not delivered three times")
+	ds := flaky.got(createdID)
+	// Bob's hung requests (3 s each, more than the slots) must not hold
+	// alice's first attempt back.
+	if wait := ds[0].at.Sub(created); wait > time.Second {
+		t.Fatalf("alice's first attempt came %v after the payment", wait)
+	}
+	for i, want := range []time.Duration{step, 2 * step} {
+		if gap := ds[i+1].at.Sub(ds[i].at); gap < want || gap > want+time.Second {
+			t.Fatalf("attempt %d came %v after the one before, want %v", i+2, gap, want)
+		}
+	}
+	for _, d := range ds {
+		verify(t, secret, d)
+		if !bytes.Equal(d.body, ds[0].body) {
+			t.Fatalf("attempts differ: %s and %s", ds[0].body, d.body)
+		}
+	}
+	got := decodeWebhook(t, ds[0])
+	wantData := map[string]any{"id": p.ID, "walletAddressId": aliceWallet, "createdAt": p.CreatedAt,
+		"expiresAt": expiresAt.Format("2006-01-02T15:04:05.000Z"), "completed": false,
+		"incomingAmount": map[string]any{"value": "500", "assetCode": "USD", "assetScale": float64(2)},
+		"receivedAmount": map[string]any{"value": "0", "assetCode": "USD", "assetScale": float64(2)},
+		"metadata":       map[string]any{"description": "Invoice 7"}}
+	if got.ID != createdID || fmt.Sprint(got.Data) != fmt.Sprint(wantData) {
+		t.Fatalf("created event %+v\nwant data %v", got, wantData)
+	}
+
+	// Completion with money: the completed event, with what was received.
+	res, err := s.running.Backend.IncomingPayments.RecordReceived(ctx, credit(t, s, p.ID, 500), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.running.Backend.Waiter.Wait(ctx, projections.Webhooks{}.Name(), res.Sequence, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var completedID string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var ok bool
+		completedID, ok = flaky.find(t, "incoming_payment.completed", 3)
+		return ok
+	}, "alice's completed event not delivered")
+	done := decodeWebhook(t, flaky.got(completedID)[2])
+	if done.Data["completed"] != true || fmt.Sprint(done.Data["receivedAmount"]) != "map[assetCode:USD assetScale:2 value:500]" || done.Data["id"] != p.ID {
+		t.Fatalf("completed event %+v", done)
+	}
+
+	// A withdrawal that leaves the asset's liquidity at or below its
+	// threshold: asset.liquidity_low.
+	for _, m := range []struct{ mutation, extra string }{
+		{"depositAssetLiquidity", ""}, {"createAssetLiquidityWithdrawal", "60"},
+	} {
+		input := map[string]any{"assetId": aliceAsset, "amount": "100", "id": uuid.NewString(), "idempotencyKey": uuid.NewString()}
+		if m.extra != "" {
+			input["amount"], input["timeoutSeconds"] = m.extra, "0"
+		}
+		if err := op.Do(ctx, `mutation($input: `+strings.ToUpper(m.mutation[:1])+m.mutation[1:]+`Input!) { `+m.mutation+`(input: $input) { success } }`,
+			map[string]any{"input": input}, nil); err != nil {
+			t.Fatalf("%s: %v", m.mutation, err)
+		}
+	}
+	var lowID string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var ok bool
+		lowID, ok = flaky.find(t, "asset.liquidity_low", 3)
+		return ok
+	}, "alice's asset.liquidity_low not delivered")
+	low := flaky.got(lowID)[2]
+	verify(t, secret, low)
+	if got, want := fmt.Sprint(decodeWebhook(t, low).Data), fmt.Sprintf("map[asset:map[code:USD id:%s scale:2] balance:40 id:%s liquidityThreshold:50]",
+		aliceAsset, aliceAsset); got != want {
+		t.Fatalf("liquidity low data %s, want %s", got, want)
+	}
+
+	// Once answered 200, an event is not sent again.
+	time.Sleep(4 * step)
+	if n := len(flaky.got(createdID)); n != 3 {
+		t.Fatalf("the created event was sent %d times", n)
+	}
+	var attempts, status int
+	if err := s.running.Deps.Pool.QueryRow(ctx, `SELECT attempts, status_code FROM webhook_deliveries WHERE event_id = $1`, createdID).
+		Scan(&attempts, &status); err != nil || attempts != 3 || status != 200 {
+		t.Fatalf("delivery record: %d attempts, status %d, %v", attempts, status, err)
+	}
+
+	// webhookEvents: a tenant sees its own, filtered by type and paged; the
+	// operator anyone's.
+	type eventsOut struct {
+		WebhookEvents struct {
+			PageInfo struct{ HasNextPage bool }
+			Edges    []struct {
+				Cursor string
+				Node   struct {
+					ID, Type, CreatedAt string
+					Data                map[string]any
+					Tenant              struct{ ID string }
+				}
+			}
+		} `json:"webhookEvents"`
+	}
+	const query = `query($filter: WebhookEventFilter, $first: Int, $tenantId: String) { webhookEvents(filter: $filter, first: $first, tenantId: $tenantId) {
+		pageInfo { hasNextPage } edges { cursor node { id type createdAt data tenant { id } } } } }`
+	for _, c := range []struct {
+		name     string
+		client   *adminclient.Client
+		vars     map[string]any
+		want     []string // ids, newest first
+		wantNext bool
+	}{
+		{"alice's", s.client(alice, "alice-secret"), nil, []string{lowID, completedID, createdID}, false},
+		{"alice's completions", s.client(alice, "alice-secret"),
+			map[string]any{"filter": map[string]any{"type": map[string]any{"in": []string{"incoming_payment.completed"}}}}, []string{completedID}, false},
+		{"alice's but completions", s.client(alice, "alice-secret"),
+			map[string]any{"filter": map[string]any{"type": map[string]any{"notIn": []string{"incoming_payment.completed"}}}}, []string{lowID, createdID}, false},
+		{"alice naming bob", s.client(alice, "alice-secret"), map[string]any{"tenantId": bob}, []string{lowID, completedID, createdID}, false},
+		{"operator, alice's first", op, map[string]any{"tenantId": alice, "first": 1}, []string{lowID}, true},
+	} {
+		var out eventsOut
+		if err := c.client.Do(ctx, query, c.vars, &out); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var ids []string
+		for _, e := range out.WebhookEvents.Edges {
+			ids = append(ids, e.Node.ID)
+			if e.Cursor != e.Node.ID || e.Node.Tenant.ID != alice || (e.Node.Data["id"] != p.ID && e.Node.Data["id"] != aliceAsset) {
+				t.Fatalf("%s: edge %+v", c.name, e)
+			}
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(c.want) || out.WebhookEvents.PageInfo.HasNextPage != c.wantNext {
+			t.Fatalf("%s: %v (next %v), want %v", c.name, ids, out.WebhookEvents.PageInfo.HasNextPage, c.want)
+		}
+	}
+	var bobs eventsOut
+	if err := op.Do(ctx, query, map[string]any{"tenantId": bob, "first": 100}, &bobs); err != nil || len(bobs.WebhookEvents.Edges) != bobPayments {
+		t.Fatalf("bob's events: %d, %v", len(bobs.WebhookEvents.Edges), err)
+	}
+}

@@ -1,0 +1,2 @@
+DROP TABLE webhook_sweep;
+DROP TABLE webhook_deliveries;

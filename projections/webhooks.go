@@ -1,0 +1,333 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/rafiki-go/rafiki/events"
+)
+
+// Webhook event types, as Rafiki names them.
+const (
+	WebhookIncomingPaymentCreated   = "incoming_payment.created"
+	WebhookIncomingPaymentCompleted = "incoming_payment.completed"
+	WebhookIncomingPaymentExpired   = "incoming_payment.expired"
+	WebhookAssetLiquidityLow        = "asset.liquidity_low"
+	WebhookPeerLiquidityLow         = "peer.liquidity_low"
+)
+
+// Webhooks is the read model of webhook events: what Rafiki would have told
+// the account servicing entity, derived from the domain events. A webhook
+// event's id is the id of the domain event it tells of, so that a replay
+// gives every webhook event the id it had, and receivers can tell a
+// delivery they had already from a new event. For a completed or expired
+// payment that id is also the transfer id of the payment's withdrawal, as
+// Rafiki's withdrawal takes the id of its webhook event.
+//
+// Its data is the aggregate as of the domain event, in Rafiki's webhook
+// shape: the projection keeps each incoming payment's webhook document
+// (incoming_payment_data), changed by every event, and copies it into the
+// webhook event when one is due. An incoming payment tells of its creation,
+// and of its completion or expiry when it received money (with the
+// withdrawal of what it received), as Rafiki's does; an asset or a peer of
+// a liquidity movement that left its balance at or below its threshold.
+type Webhooks struct{}
+
+func (Webhooks) Name() string { return "webhooks" }
+
+func (Webhooks) Tables() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS incoming_payment_data (
+			id        uuid PRIMARY KEY,
+			tenant_id uuid NOT NULL,
+			asset_id  uuid NOT NULL,
+			received  numeric(20) NOT NULL,
+			data      jsonb NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS webhook_events (
+			id                    uuid PRIMARY KEY,
+			tenant_id             uuid NOT NULL,
+			type                  text NOT NULL,
+			data                  jsonb NOT NULL,
+			incoming_payment_id   uuid,
+			withdrawal_account_id uuid,
+			withdrawal_asset_id   uuid,
+			withdrawal_amount     numeric(20),
+			created_at            timestamptz NOT NULL,
+			sequence              bigint NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS webhook_events_page ON webhook_events (created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS webhook_events_tenant ON webhook_events (tenant_id, created_at, id)`,
+		`CREATE INDEX IF NOT EXISTS webhook_events_sequence ON webhook_events (sequence)`,
+	}
+}
+
+// webhookTime is how Rafiki writes times in webhooks (JavaScript's
+// toISOString: UTC, milliseconds).
+func webhookTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// metadataOf is the metadata a payment's webhook data shows: none for
+// none, or JSON null, as Rafiki leaves it out.
+func metadataOf(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || string(m) == "null" {
+		return nil
+	}
+	return m
+}
+
+// incomingPaymentData is an incoming payment's webhook data when it is
+// created: Rafiki's IncomingPayment.toData with nothing received.
+func incomingPaymentData(env events.Envelope, e *events.IncomingPaymentCreated) map[string]any {
+	amount := func(v uint64) map[string]any {
+		return map[string]any{"value": strconv.FormatUint(v, 10), "assetCode": e.AssetCode, "assetScale": e.AssetScale}
+	}
+	d := map[string]any{
+		"id": env.AggregateID, "walletAddressId": e.WalletAddressID, "createdAt": webhookTime(env.Time),
+		"expiresAt": webhookTime(e.ExpiresAt), "receivedAmount": amount(0), "completed": false,
+	}
+	if e.Client != "" {
+		d["client"] = e.Client
+	}
+	if e.IncomingAmount != nil {
+		d["incomingAmount"] = amount(*e.IncomingAmount)
+	}
+	if m := metadataOf(e.Metadata); m != nil {
+		d["metadata"] = m
+	}
+	return d
+}
+
+// liquidityLow is the webhook of a low-liquidity event, as Rafiki's
+// asset.liquidity_low and peer.liquidity_low; none for an event that does
+// not tell its asset, or of another object.
+func liquidityLow(env events.Envelope, e *events.LiquidityLow) (typ string, data []byte, err error) {
+	switch {
+	case e.AssetCode == "":
+		return "", nil, nil
+	case env.AggregateType == "asset":
+		typ = WebhookAssetLiquidityLow
+	case env.AggregateType == "peer":
+		typ = WebhookPeerLiquidityLow
+	default:
+		return "", nil, nil
+	}
+	data, err = json.Marshal(map[string]any{"id": env.AggregateID,
+		"asset":              map[string]any{"id": e.AssetID, "code": e.AssetCode, "scale": e.AssetScale},
+		"liquidityThreshold": strconv.FormatUint(e.Threshold, 10), "balance": strconv.FormatUint(e.Balance, 10)})
+	if err != nil {
+		return "", nil, fmt.Errorf("webhook data of %s %s: %w", env.AggregateType, env.AggregateID, err)
+	}
+	return typ, data, nil
+}
+
+func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
+	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
+	switch e := ev.(type) {
+	case *events.LiquidityLow:
+		typ, data, err := liquidityLow(env, e)
+		if err != nil || typ == "" {
+			return err
+		}
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, created_at, sequence)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (id) DO NOTHING`, env.ID.String(), env.TenantID, typ, string(data), at, seq)
+	case *events.IncomingPaymentCreated:
+		data, err := json.Marshal(incomingPaymentData(env, e))
+		if err != nil {
+			return fmt.Errorf("webhook data of incoming payment %s: %w", id, err)
+		}
+		b.Queue(`INSERT INTO incoming_payment_data (id, tenant_id, asset_id, received, data) VALUES ($1, $2, $3, 0, $4::jsonb)
+			ON CONFLICT (id) DO NOTHING`, id, env.TenantID, e.AssetID, string(data))
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, incoming_payment_id, created_at, sequence)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			env.ID.String(), env.TenantID, WebhookIncomingPaymentCreated, string(data), id, at, seq)
+	case *events.IncomingPaymentUpdated:
+		b.Queue(`UPDATE incoming_payment_data SET data = CASE WHEN $2::jsonb IS NULL THEN data - 'metadata'
+				ELSE data || jsonb_build_object('metadata', $2::jsonb) END WHERE id = $1`, id, jsonText(metadataOf(e.Metadata)))
+	case *events.IncomingPaymentApproved:
+		b.Queue(`UPDATE incoming_payment_data SET data = data || jsonb_build_object('approvedAt', $2::text) WHERE id = $1`,
+			id, webhookTime(at))
+	case *events.IncomingPaymentCancelled:
+		b.Queue(`UPDATE incoming_payment_data SET data = data || jsonb_build_object('cancelledAt', $2::text) WHERE id = $1`,
+			id, webhookTime(at))
+	case *events.IncomingPaymentReceived:
+		b.Queue(`UPDATE incoming_payment_data SET received = $2, data = jsonb_set(data, '{receivedAmount,value}', to_jsonb($3::text))
+			WHERE id = $1`, id, e.Total, strconv.FormatUint(e.Total, 10))
+	case *events.IncomingPaymentCompleted:
+		b.Queue(`UPDATE incoming_payment_data SET data = data || '{"completed":true}'::jsonb WHERE id = $1`, id)
+		queueWithdrawalEvent(b, env, WebhookIncomingPaymentCompleted)
+	case *events.IncomingPaymentExpired:
+		queueWithdrawalEvent(b, env, WebhookIncomingPaymentExpired)
+	}
+	return nil
+}
+
+// queueWithdrawalEvent records the webhook event of a payment that ended
+// with money, which the account servicing entity withdraws.
+func queueWithdrawalEvent(b *pgx.Batch, env events.Envelope, typ string) {
+	b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, incoming_payment_id, withdrawal_account_id, withdrawal_asset_id,
+			withdrawal_amount, created_at, sequence)
+		SELECT $1, tenant_id, $2, data, id, id, asset_id, received, $3, $4 FROM incoming_payment_data WHERE id = $5 AND received > 0
+		ON CONFLICT (id) DO NOTHING`, env.ID.String(), typ, env.Time, int64(env.Sequence), env.AggregateID)
+}
+
+// NewFold folds the webhook events of the incoming payments a replay
+// creates in memory.
+func (Webhooks) NewFold() Fold { return &webhooksFold{} }
+
+type paymentDataRow struct {
+	id, tenantID, assetID pgtype.UUID
+	received              uint64
+	data                  map[string]any
+}
+
+type webhookEventRow struct {
+	id, tenantID pgtype.UUID
+	paymentID    *pgtype.UUID // nil: of no payment
+	typ          string
+	data         []byte
+	withdrawal   *paymentDataRow // nil: no withdrawal
+	amount       uint64
+	createdAt    time.Time
+	sequence     int64
+}
+
+type webhooksFold struct {
+	payments held[paymentDataRow]
+	events   held[webhookEventRow]
+}
+
+func (f *webhooksFold) Rows() int { return len(f.payments.order) + len(f.events.order) }
+
+// event holds a webhook event with the payment's data as it is now.
+func (f *webhooksFold) event(env events.Envelope, p *paymentDataRow, typ string, withdrawal bool) error {
+	data, err := json.Marshal(p.data)
+	if err != nil {
+		return fmt.Errorf("webhook data of incoming payment %s: %w", env.AggregateID, err)
+	}
+	id, err := pgUUID(env.ID.String())
+	if err != nil {
+		return err
+	}
+	w := &webhookEventRow{id: id, tenantID: p.tenantID, paymentID: &p.id, typ: typ, data: data, createdAt: env.Time,
+		sequence: int64(env.Sequence)}
+	if withdrawal {
+		w.withdrawal, w.amount = p, p.received
+	}
+	f.events.add(env.ID.String(), w)
+	return nil
+}
+
+func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
+	if e, ok := ev.(*events.LiquidityLow); ok {
+		typ, data, err := liquidityLow(env, e)
+		if err != nil || typ == "" {
+			return err == nil, err
+		}
+		w := &webhookEventRow{typ: typ, data: data, createdAt: env.Time, sequence: int64(env.Sequence)}
+		if w.id, err = pgUUID(env.ID.String()); err != nil {
+			return false, err
+		}
+		if w.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		f.events.add(env.ID.String(), w)
+		return true, nil
+	}
+	if e, ok := ev.(*events.IncomingPaymentCreated); ok {
+		p := &paymentDataRow{data: incomingPaymentData(env, e)}
+		var err error
+		if p.id, err = pgUUID(env.AggregateID); err != nil {
+			return false, err
+		}
+		if p.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		if p.assetID, err = pgUUID(e.AssetID); err != nil {
+			return false, err
+		}
+		if !f.payments.add(env.AggregateID, p) {
+			return true, nil
+		}
+		return true, f.event(env, p, WebhookIncomingPaymentCreated, false)
+	}
+	p, ok := f.payments.get(env.AggregateID)
+	switch e := ev.(type) {
+	case *events.IncomingPaymentUpdated:
+		if !ok {
+			return false, nil
+		}
+		if m := metadataOf(e.Metadata); m == nil {
+			delete(p.data, "metadata")
+		} else {
+			p.data["metadata"] = m
+		}
+	case *events.IncomingPaymentApproved:
+		if !ok {
+			return false, nil
+		}
+		p.data["approvedAt"] = webhookTime(env.Time)
+	case *events.IncomingPaymentCancelled:
+		if !ok {
+			return false, nil
+		}
+		p.data["cancelledAt"] = webhookTime(env.Time)
+	case *events.IncomingPaymentReceived:
+		if !ok {
+			return false, nil
+		}
+		p.received = e.Total
+		received := p.data["receivedAmount"].(map[string]any)
+		p.data["receivedAmount"] = map[string]any{"value": strconv.FormatUint(e.Total, 10),
+			"assetCode": received["assetCode"], "assetScale": received["assetScale"]}
+	case *events.IncomingPaymentCompleted:
+		if !ok {
+			return false, nil
+		}
+		p.data["completed"] = true
+		if p.received > 0 {
+			return true, f.event(env, p, WebhookIncomingPaymentCompleted, true)
+		}
+	case *events.IncomingPaymentExpired:
+		if !ok {
+			return false, nil
+		}
+		if p.received > 0 {
+			return true, f.event(env, p, WebhookIncomingPaymentExpired, true)
+		}
+	}
+	return true, nil
+}
+
+func (f *webhooksFold) Flush() []CopyRows {
+	ps, ws := f.payments.take(), f.events.take()
+	return []CopyRows{
+		copyRows("incoming_payment_data", []string{"id", "tenant_id", "asset_id", "received", "data"}, ps,
+			func(p *paymentDataRow, v []any) {
+				// Data that does not encode is copied as NULL, which the
+				// column refuses: the batch is applied again with
+				// statements, which set the event aside.
+				var data *string
+				if b, err := json.Marshal(p.data); err == nil {
+					s := string(b)
+					data = &s
+				}
+				v[0], v[1], v[2], v[3], v[4] = &p.id, &p.tenantID, &p.assetID, &p.received, data
+			}),
+		copyRows("webhook_events", []string{"id", "tenant_id", "type", "data", "incoming_payment_id", "withdrawal_account_id",
+			"withdrawal_asset_id", "withdrawal_amount", "created_at", "sequence"}, ws, func(w *webhookEventRow, v []any) {
+			v[0], v[1], v[2], v[3], v[4] = &w.id, &w.tenantID, &w.typ, string(w.data), w.paymentID
+			v[5], v[6], v[7] = nil, nil, nil
+			if w.withdrawal != nil {
+				v[5], v[6], v[7] = &w.withdrawal.id, &w.withdrawal.assetID, &w.amount
+			}
+			v[8], v[9] = &w.createdAt, &w.sequence
+		}),
+	}
+}

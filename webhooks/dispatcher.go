@@ -1,0 +1,470 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config is how a dispatcher delivers.
+type Config struct {
+	// OperatorTenantID receives a copy of every other tenant's events when
+	// SendToOperator (SEND_TENANT_WEBHOOKS_TO_OPERATOR).
+	OperatorTenantID string
+	SendToOperator   bool
+	// URL, Timeout and MaxRetry (WEBHOOK_URL, WEBHOOK_TIMEOUT,
+	// WEBHOOK_MAX_RETRY) hold for a recipient without its own settings.
+	URL      string
+	Timeout  time.Duration
+	MaxRetry int
+	// SignatureSecret signs the deliveries when set, in the header's
+	// version SignatureVersion.
+	SignatureSecret  string
+	SignatureVersion int
+	// RetryStep is the step of the backoff (Backoff); Idle how long a
+	// dispatcher with nothing to do waits before it looks again.
+	RetryStep time.Duration
+	Idle      time.Duration
+	// Slots is how many deliveries a dispatcher has under way at most;
+	// PerRecipient how many of them may be one recipient's, and
+	// PerFailingRecipient how many while its last attempt failed, so that
+	// a recipient whose endpoint is slow or dead holds a few slots and the
+	// other recipients' deliveries go on in the rest.
+	Slots, PerRecipient, PerFailingRecipient int
+}
+
+// Settings are a recipient tenant's own webhook settings by key
+// (WEBHOOK_URL, WEBHOOK_TIMEOUT, WEBHOOK_MAX_RETRY); an absent key takes
+// the dispatcher's.
+type Settings func(ctx context.Context, tenantID string) (map[string]string, error)
+
+// Dispatcher turns webhook events into deliveries and delivers them. Any
+// number of dispatchers may run, in any processes: each delivery is leased
+// to one at a time.
+type Dispatcher struct {
+	pool     *pgxpool.Pool
+	cfg      Config
+	settings Settings
+	client   *http.Client
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	inFlight map[string]int  // by recipient
+	failing  map[string]bool // recipients whose last attempt failed
+	freed    chan struct{}
+}
+
+// Defaults of what a Config leaves zero.
+const (
+	timeoutDefault   = 2 * time.Second
+	idleDefault      = 200 * time.Millisecond
+	retryStepDefault = 10 * time.Second
+	slotsDefault     = 16
+	// leaseMin is how long a delivery is leased at least: a dispatcher
+	// that died with it leaves it to another once the lease ends. A
+	// recipient's timeout longer than that lengthens the lease.
+	leaseMin = 30 * time.Second
+	// leaseMargin is what a lease keeps past the request's timeout, for
+	// recording the outcome.
+	leaseMargin = 10 * time.Second
+	// sweepMax is how many webhook events one sweep turns into deliveries.
+	sweepMax = 1000
+	// responseBodyMax is how much of a response is read, so that the
+	// connection can be used again; the rest is dropped.
+	responseBodyMax = 64 << 10
+	// errorLengthMax bounds the error recorded with an attempt.
+	errorLengthMax = 1000
+)
+
+// New makes a dispatcher over the backend's database, whose webhooks read
+// model it reads and whose deliveries it keeps.
+func New(pool *pgxpool.Pool, cfg Config, settings Settings, client *http.Client, log *slog.Logger) *Dispatcher {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = timeoutDefault
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = idleDefault
+	}
+	if cfg.RetryStep <= 0 {
+		cfg.RetryStep = retryStepDefault
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = slotsDefault
+	}
+	if cfg.PerRecipient <= 0 || cfg.PerRecipient > cfg.Slots {
+		cfg.PerRecipient = max(cfg.Slots/2, 1)
+	}
+	if cfg.PerFailingRecipient <= 0 || cfg.PerFailingRecipient > cfg.PerRecipient {
+		cfg.PerFailingRecipient = max(cfg.PerRecipient/4, 1)
+	}
+	return &Dispatcher{pool: pool, cfg: cfg, settings: settings, client: client, log: log,
+		inFlight: map[string]int{}, failing: map[string]bool{}, freed: make(chan struct{}, 1)}
+}
+
+// Run sweeps and delivers until ctx ends, then waits for the deliveries
+// under way; those it cancels are delivered again when their lease ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var running sync.WaitGroup
+	defer running.Wait()
+	var swept time.Time
+	for ctx.Err() == nil {
+		// New events wait a quarter of the idle time at most; a sweep at
+		// every freed slot would cost more than the deliveries.
+		if time.Since(swept) >= d.cfg.Idle/4 {
+			swept = time.Now()
+			if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("webhook sweep failed", "error", err)
+			}
+		}
+		for ctx.Err() == nil {
+			allowed, free := d.allowed()
+			if free == 0 {
+				break
+			}
+			jobs, err := d.claim(ctx, allowed, free)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("webhook claim failed", "error", err)
+				}
+				break
+			}
+			for _, j := range jobs {
+				d.start(j.recipient)
+				running.Go(func() {
+					defer d.done(j.recipient)
+					d.deliver(ctx, j)
+				})
+			}
+			if len(jobs) < free {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(d.cfg.Idle):
+		case <-d.freed:
+		}
+	}
+}
+
+// allowed answers how many more deliveries may start, and how many of them
+// may be each recipient's that has some under way or is failing; any other
+// recipient may have PerRecipient.
+func (d *Dispatcher) allowed() (map[string]int, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	total := 0
+	out := make(map[string]int, len(d.inFlight)+len(d.failing))
+	for r := range d.failing {
+		out[r] = d.cfg.PerFailingRecipient
+	}
+	for r, n := range d.inFlight {
+		total += n
+		limit := d.cfg.PerRecipient
+		if d.failing[r] {
+			limit = d.cfg.PerFailingRecipient
+		}
+		out[r] = limit - n
+	}
+	return out, max(d.cfg.Slots-total, 0)
+}
+
+// outcome records whether a recipient's last attempt failed.
+func (d *Dispatcher) outcome(recipient string, failed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if failed {
+		d.failing[recipient] = true
+	} else {
+		delete(d.failing, recipient)
+	}
+}
+
+func (d *Dispatcher) start(recipient string) {
+	d.mu.Lock()
+	d.inFlight[recipient]++
+	d.mu.Unlock()
+}
+
+func (d *Dispatcher) done(recipient string) {
+	d.mu.Lock()
+	if d.inFlight[recipient]--; d.inFlight[recipient] <= 0 {
+		delete(d.inFlight, recipient)
+	}
+	d.mu.Unlock()
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// sweep turns the webhook events the read model holds past the last sweep
+// into deliveries: one to the tenant the event is about, and a copy to the
+// operator when it asks for one. It records how far it went in the same
+// transaction, in the stream the projection's checkpoint counts in (a
+// read model rebuilt from another stream is swept from its start; the
+// events it had are delivered once, by their ids).
+func (d *Dispatcher) sweep(ctx context.Context) error {
+	for {
+		n, err := d.sweepOnce(ctx)
+		if err != nil || n < sweepMax {
+			return err
+		}
+	}
+}
+
+func (d *Dispatcher) sweepOnce(ctx context.Context) (int, error) {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var mark int64
+	var markStream, stream *int64
+	// Another dispatcher sweeping now takes what this one would.
+	err = tx.QueryRow(ctx, `SELECT sequence, stream_created_unix_nanos FROM webhook_sweep FOR UPDATE SKIP LOCKED`).Scan(&mark, &markStream)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sweep: read mark: %w", err)
+	}
+	err = tx.QueryRow(ctx, `SELECT stream_created_unix_nanos FROM projection_checkpoints WHERE name = 'webhooks'`).Scan(&stream)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sweep: read checkpoint: %w", err)
+	}
+	if stream == nil {
+		return 0, nil
+	}
+	if markStream == nil || *markStream != *stream {
+		mark = 0
+	}
+	var operator *string
+	if d.cfg.SendToOperator && d.cfg.OperatorTenantID != "" {
+		operator = &d.cfg.OperatorTenantID
+	}
+	var last int64
+	var n int
+	err = tx.QueryRow(ctx, `WITH taken AS (
+			SELECT id, tenant_id, type, sequence FROM rm_webhooks.webhook_events WHERE sequence > $1 ORDER BY sequence LIMIT $2),
+		recipients AS (
+			SELECT id, tenant_id AS recipient, type FROM taken
+			UNION ALL SELECT id, $3::uuid, type FROM taken WHERE $3::uuid IS NOT NULL AND tenant_id <> $3::uuid),
+		added AS (
+			INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at)
+			SELECT id, recipient, type, now() FROM recipients ON CONFLICT DO NOTHING)
+		SELECT coalesce(max(sequence), $1), count(*) FROM taken`,
+		mark, sweepMax, operator).Scan(&last, &n)
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE webhook_sweep SET sequence = $1, stream_created_unix_nanos = $2`, last, *stream); err != nil {
+		return 0, fmt.Errorf("sweep: record mark: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("sweep: commit: %w", err)
+	}
+	return n, nil
+}
+
+// job is one attempt of a delivery.
+type job struct {
+	eventID, recipient, eventType string
+	attempts                      int // this one included
+	data                          []byte
+}
+
+// claimLook is how many due deliveries a claim looks at for each it may
+// lease.
+const claimLook = 4
+
+// claim leases up to n of the deliveries due first, counting the attempts,
+// no more of a recipient than it may add (allowed, PerRecipient for a
+// recipient not in it). It looks at the n × claimLook deliveries due first
+// of the recipients that may add any: enough for n even when most are one
+// recipient's, few enough to cost little; a recipient that got all it may
+// have is left out of the next claim's look.
+func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) ([]*job, error) {
+	recipients, counts, full := []string{}, []int32{}, []string{}
+	for r, c := range allowed {
+		recipients, counts = append(recipients, r), append(counts, int32(c))
+		if c <= 0 {
+			full = append(full, r)
+		}
+	}
+	rows, err := d.pool.Query(ctx, `WITH allowed AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS a(recipient, n)),
+		due AS (
+			SELECT event_id, recipient_tenant_id, process_at,
+				row_number() OVER (PARTITION BY recipient_tenant_id ORDER BY process_at, event_id) AS rank
+			FROM (SELECT event_id, recipient_tenant_id, process_at FROM webhook_deliveries
+				WHERE process_at <= now() AND NOT (recipient_tenant_id = ANY($3::uuid[]))
+				ORDER BY process_at LIMIT $4) s),
+		picked AS (
+			SELECT d.event_id, d.recipient_tenant_id FROM webhook_deliveries d
+			JOIN due ON due.event_id = d.event_id AND due.recipient_tenant_id = d.recipient_tenant_id
+			LEFT JOIN allowed ON allowed.recipient = due.recipient_tenant_id
+			WHERE due.rank <= coalesce(allowed.n, $5) AND d.process_at <= now()
+			ORDER BY due.process_at LIMIT $6
+			FOR UPDATE OF d SKIP LOCKED)
+		UPDATE webhook_deliveries d SET process_at = now() + $7::bigint * interval '1 millisecond', attempts = d.attempts + 1,
+			updated_at = now()
+		FROM picked WHERE d.event_id = picked.event_id AND d.recipient_tenant_id = picked.recipient_tenant_id
+		RETURNING d.event_id::text, d.recipient_tenant_id::text, d.event_type, d.attempts,
+			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`,
+		recipients, counts, full, n*claimLook, d.cfg.PerRecipient, n, leaseMin.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	defer rows.Close()
+	var jobs []*job
+	for rows.Next() {
+		var j job
+		if err := rows.Scan(&j.eventID, &j.recipient, &j.eventType, &j.attempts, &j.data); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		jobs = append(jobs, &j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	return jobs, nil
+}
+
+// target is where and how a recipient is sent its webhooks.
+type target struct {
+	url      string
+	timeout  time.Duration
+	maxRetry int
+}
+
+func (d *Dispatcher) target(ctx context.Context, recipient string) (target, error) {
+	t := target{url: d.cfg.URL, timeout: d.cfg.Timeout, maxRetry: d.cfg.MaxRetry}
+	s, err := d.settings(ctx, recipient)
+	if err != nil {
+		return t, err
+	}
+	if v := s["WEBHOOK_URL"]; v != "" {
+		t.url = v
+	}
+	if ms, err := strconv.Atoi(s["WEBHOOK_TIMEOUT"]); err == nil && ms > 0 {
+		t.timeout = time.Duration(ms) * time.Millisecond
+	}
+	if n, err := strconv.Atoi(s["WEBHOOK_MAX_RETRY"]); err == nil && n >= 0 {
+		t.maxRetry = n
+	}
+	return t, nil
+}
+
+// deliver makes one attempt and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, j *job) {
+	log := d.log.With("event", j.eventID, "recipient", j.recipient, "attempts", j.attempts)
+	t, err := d.target(ctx, j.recipient)
+	if err != nil {
+		// Not the endpoint's failure: the attempt does not count.
+		log.Warn("webhook settings unavailable", "error", err)
+		d.record(ctx, log, j, `attempts = attempts - 1, process_at = now() + $3::bigint * interval '1 millisecond'`, time.Second.Milliseconds())
+		return
+	}
+	if j.attempts > t.maxRetry {
+		d.record(ctx, log, j, `attempts = attempts - 1, process_at = NULL, error = coalesce(error, 'WEBHOOK_MAX_RETRY reached')`)
+		return
+	}
+	if lease := t.timeout + leaseMargin; lease > leaseMin {
+		d.record(ctx, log, j, `process_at = now() + $3::bigint * interval '1 millisecond'`, lease.Milliseconds())
+	}
+	status, err := d.post(ctx, t, j)
+	if ctx.Err() != nil {
+		// Stopping: the attempt was cut short, and is made again when its
+		// lease ends.
+		return
+	}
+	d.outcome(j.recipient, err != nil)
+	if err == nil {
+		d.record(ctx, log, j, `status_code = 200, error = NULL, process_at = NULL, delivered_at = now()`)
+		return
+	}
+	if errors.Is(err, errNoURL) {
+		// Nothing to send to yet (Rafiki requires WEBHOOK_URL): the
+		// attempts count, so that a URL set soon still gets the event,
+		// without a warning for each.
+		log.Debug("webhook request failed", "error", err)
+	} else {
+		log.Warn("webhook request failed", "error", err)
+	}
+	msg := err.Error()
+	if len(msg) > errorLengthMax {
+		msg = strings.ToValidUTF8(msg[:errorLengthMax], "")
+	}
+	var code *int
+	if status != 0 {
+		code = &status
+	}
+	wait := Backoff(d.cfg.RetryStep, j.attempts)
+	d.record(ctx, log, j, `status_code = $3, error = $4,
+		process_at = CASE WHEN attempts >= $5 THEN NULL ELSE now() + $6::bigint * interval '1 millisecond' END`, code, msg, t.maxRetry, wait.Milliseconds())
+}
+
+// errNoURL is the failure of an attempt for a recipient without a
+// WEBHOOK_URL, its own or the operator's.
+var errNoURL = errors.New("no WEBHOOK_URL")
+
+// post sends the event; it answers the response's status, and an error
+// unless it is 200.
+func (d *Dispatcher) post(ctx context.Context, t target, j *job) (int, error) {
+	if t.url == "" {
+		return 0, errNoURL
+	}
+	if j.data == nil {
+		return 0, errors.New("webhook event not in the read model")
+	}
+	body, err := Body(j.eventID, j.eventType, j.data)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if d.cfg.SignatureSecret != "" {
+		req.Header.Set("Rafiki-Signature", Signature(d.cfg.SignatureSecret, d.cfg.SignatureVersion, time.Now(), body))
+	}
+	res, err := d.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, responseBodyMax))
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, fmt.Errorf("answered %d", res.StatusCode)
+	}
+	return res.StatusCode, nil
+}
+
+// record updates the delivery with set (its parameters from $3 on).
+func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, j *job, set string, args ...any) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseMargin)
+	defer cancel()
+	_, err := d.pool.Exec(ctx, `UPDATE webhook_deliveries SET `+set+`, updated_at = now()
+		WHERE event_id = $1 AND recipient_tenant_id = $2`, append([]any{j.eventID, j.recipient}, args...)...)
+	if err != nil {
+		// The lease ends and the delivery is attempted again.
+		log.Warn("webhook outcome not recorded", "error", err)
+	}
+}

@@ -1,0 +1,389 @@
+package webhooks_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rafiki-go/rafiki/migrations"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/webhooks"
+)
+
+func TestBackoff(t *testing.T) {
+	for _, c := range []struct {
+		attempts int
+		want     time.Duration
+	}{{0, 10 * time.Second}, {1, 10 * time.Second}, {2, 20 * time.Second}, {3, 30 * time.Second}, {6, 60 * time.Second},
+		{7, 60 * time.Second}, {10, 60 * time.Second}} {
+		if got := webhooks.Backoff(10*time.Second, c.attempts); got != c.want {
+			t.Errorf("after %d attempts: %v, want %v", c.attempts, got, c.want)
+		}
+	}
+}
+
+func TestBodyAndSignature(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123)
+	for _, c := range []struct {
+		name, data, want string
+	}{
+		{"keys sorted at every depth", `{"b":1,"a":{"d":"x","c":true}}`, `{"data":{"a":{"c":true,"d":"x"},"b":1},"id":"e1","type":"t.x"}`},
+		{"spaces dropped, text kept", `{ "m" : "<a&b> é" , "n":null, "l":[2, 1] }`, `{"data":{"l":[2,1],"m":"<a&b> é","n":null},"id":"e1","type":"t.x"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body, err := webhooks.Body("e1", "t.x", []byte(c.data))
+			if err != nil || string(body) != c.want {
+				t.Fatalf("body %s %v, want %s", body, err, c.want)
+			}
+			mac := hmac.New(sha256.New, []byte("secret"))
+			mac.Write([]byte("1700000000123." + c.want))
+			want := "t=1700000000123, v1=" + hex.EncodeToString(mac.Sum(nil))
+			if got := webhooks.Signature("secret", 1, at, body); got != want {
+				t.Fatalf("signature %s, want %s", got, want)
+			}
+		})
+	}
+	if got := webhooks.Signature("secret", 2, at, []byte("{}")); got[:len("t=1700000000123, v2=")] != "t=1700000000123, v2=" {
+		t.Fatalf("version 2: %s", got)
+	}
+}
+
+// endpoint answers each request with the next of its statuses (the last
+// one from then on), recording the event ids it got.
+type endpoint struct {
+	mu       sync.Mutex
+	statuses []int
+	ids      []string
+	hold     chan struct{} // when set, requests wait for it or their end
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	e.mu.Lock()
+	e.ids = append(e.ids, string(body))
+	status := e.statuses[min(len(e.ids), len(e.statuses))-1]
+	hold := e.hold
+	e.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.WriteHeader(status)
+}
+
+func (e *endpoint) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.ids)
+}
+
+// fixture is the backend's database with the webhooks read model holding
+// the events a test puts there.
+type fixture struct {
+	pool   *pgxpool.Pool
+	tenant string
+	seq    int64
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	url := testkit.NewDatabase(t)
+	if err := migrations.Up(url); err != nil {
+		t.Fatal(err)
+	}
+	pool := testkit.Pool(t, url)
+	ctx := context.Background()
+	if err := projections.Prepare(ctx, pool, projections.Webhooks{}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{pool: pool, tenant: uuid.NewString()}
+	f.stream(t, 1)
+	return f
+}
+
+// stream sets the stream the read model's checkpoint counts in.
+func (f *fixture) stream(t testing.TB, created int64) {
+	t.Helper()
+	if _, err := f.pool.Exec(context.Background(), `UPDATE projection_checkpoints SET stream_created_unix_nanos = $1 WHERE name = 'webhooks'`,
+		created); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// event puts a webhook event of tenant in the read model at the next
+// sequence and answers its id.
+func (f *fixture) event(t testing.TB, tenant string) string {
+	t.Helper()
+	id := uuid.NewString()
+	f.seq++
+	if _, err := f.pool.Exec(context.Background(), `INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+		VALUES ($1, $2, 'incoming_payment.created', '{"id":"p"}', now(), $3)`, id, tenant, f.seq); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+type row struct {
+	attempts  int
+	status    *int
+	pending   bool
+	delivered bool
+}
+
+func (f *fixture) delivery(t testing.TB, event, recipient string) (row, bool) {
+	t.Helper()
+	var r row
+	err := f.pool.QueryRow(context.Background(), `SELECT attempts, status_code, process_at IS NOT NULL, delivered_at IS NOT NULL
+		FROM webhook_deliveries WHERE event_id = $1 AND recipient_tenant_id = $2`, event, recipient).
+		Scan(&r.attempts, &r.status, &r.pending, &r.delivered)
+	if err != nil {
+		return r, false
+	}
+	return r, true
+}
+
+func (f *fixture) run(t testing.TB, cfg webhooks.Config, settings map[string]map[string]string) context.CancelFunc {
+	t.Helper()
+	if cfg.RetryStep == 0 {
+		cfg.RetryStep = 20 * time.Millisecond
+	}
+	cfg.Idle = 10 * time.Millisecond
+	// As the worker's: connections kept for every request under way.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 32
+	d := webhooks.New(f.pool, cfg, func(_ context.Context, tenant string) (map[string]string, error) {
+		s, ok := settings[tenant]
+		if !ok {
+			return nil, errors.New("no such tenant")
+		}
+		return s, nil
+	}, &http.Client{Transport: transport}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	stop := func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// A delivery is attempted until it is answered 200 or has had
+// WEBHOOK_MAX_RETRY attempts (the recipient's setting, else the
+// dispatcher's), and never after.
+func TestAttemptsUpToMaxRetry(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		statuses      []int
+		maxRetry      string // the tenant's setting, "" for none
+		wantAttempts  int
+		wantStatus    int
+		wantDelivered bool
+	}{
+		{"answered at once", []int{200}, "", 1, 200, true},
+		{"answered the third time", []int{500, 201, 200}, "", 3, 200, true},
+		{"never answered 200", []int{503}, "", 4, 503, false},
+		{"the tenant's own limit", []int{404}, "2", 2, 404, false},
+		{"no attempt allowed", []int{200}, "0", 0, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			e := &endpoint{statuses: c.statuses}
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			settings := map[string]string{"WEBHOOK_URL": srv.URL}
+			if c.maxRetry != "" {
+				settings["WEBHOOK_MAX_RETRY"] = c.maxRetry
+			}
+			id := f.event(t, f.tenant)
+			f.run(t, webhooks.Config{MaxRetry: 4}, map[string]map[string]string{f.tenant: settings})
+			testkit.Eventually(t, 5*time.Second, func() bool {
+				r, ok := f.delivery(t, id, f.tenant)
+				return ok && !r.pending
+			}, "delivery still pending")
+			time.Sleep(100 * time.Millisecond)
+			r, _ := f.delivery(t, id, f.tenant)
+			status := 0
+			if r.status != nil {
+				status = *r.status
+			}
+			if r.attempts != c.wantAttempts || status != c.wantStatus || r.delivered != c.wantDelivered || e.count() != c.wantAttempts {
+				t.Fatalf("%d attempts (%d requests), status %d, delivered %v", r.attempts, e.count(), status, r.delivered)
+			}
+		})
+	}
+}
+
+// A dispatcher that stops (or dies) during a request leaves the delivery
+// leased; once the lease ends another dispatcher delivers it.
+func TestDeliveryOutlivesItsDispatcher(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}, hold: make(chan struct{})}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	settings := map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}}
+	id := f.event(t, f.tenant)
+	stop := f.run(t, webhooks.Config{MaxRetry: 10}, settings)
+	testkit.Eventually(t, 5*time.Second, func() bool { return e.count() == 1 }, "no request")
+	stop()
+	r, _ := f.delivery(t, id, f.tenant)
+	if !r.pending || r.delivered || r.attempts != 1 {
+		t.Fatalf("after the stop: %+v", r)
+	}
+	// The lease ends (here at once, rather than after its 30 s).
+	if _, err := f.pool.Exec(context.Background(), `UPDATE webhook_deliveries SET process_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	close(e.hold)
+	f.run(t, webhooks.Config{MaxRetry: 10}, settings)
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		r, _ := f.delivery(t, id, f.tenant)
+		return r.delivered
+	}, "not delivered after the restart")
+	if r, _ := f.delivery(t, id, f.tenant); r.attempts != 2 || e.count() != 2 {
+		t.Fatalf("%+v after %d requests", r, e.count())
+	}
+}
+
+// Every event is delivered to its tenant, and a copy to the operator when
+// it asks for copies; the operator's own events once. A read model rebuilt
+// from another stream is swept again from its start, and the events it
+// held already are not delivered twice.
+func TestRecipients(t *testing.T) {
+	for _, toOperator := range []bool{false, true} {
+		t.Run(fmt.Sprint("copies to the operator: ", toOperator), func(t *testing.T) {
+			f := newFixture(t)
+			e := &endpoint{statuses: []int{200}}
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			operator := uuid.NewString()
+			settings := map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}, operator: {"WEBHOOK_URL": srv.URL}}
+			tenants, operators := f.event(t, f.tenant), f.event(t, operator)
+			f.run(t, webhooks.Config{MaxRetry: 10, OperatorTenantID: operator, SendToOperator: toOperator}, settings)
+			want, copies := 2, 1
+			if toOperator {
+				want, copies = 3, 2
+			}
+			testkit.Eventually(t, 5*time.Second, func() bool { return e.count() == want }, "%d requests, want %d", e.count(), want)
+			if _, ok := f.delivery(t, tenants, operator); ok != toOperator {
+				t.Fatalf("operator's copy of a tenant's event: %v", ok)
+			}
+			if _, ok := f.delivery(t, operators, operator); !ok {
+				t.Fatal("the operator's own event not delivered")
+			}
+			// The read model is rebuilt from a new stream, where its
+			// sequences start again, and swapped in with the checkpoint in
+			// one transaction, as a replay does.
+			fresh := uuid.NewString()
+			if _, err := f.pool.Exec(context.Background(), `BEGIN;
+				UPDATE projection_checkpoints SET stream_created_unix_nanos = 2 WHERE name = 'webhooks';
+				UPDATE rm_webhooks.webhook_events SET sequence = sequence + 100;
+				INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+					VALUES ('`+fresh+`', '`+f.tenant+`', 'incoming_payment.created', '{}', now(), 1);
+				COMMIT`); err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, 5*time.Second, func() bool { return e.count() == want+copies }, "the new stream's event not delivered")
+			time.Sleep(100 * time.Millisecond)
+			if n := e.count(); n != want+copies {
+				t.Fatalf("%d requests after the rebuild, want %d", n, want+copies)
+			}
+			if _, ok := f.delivery(t, fresh, f.tenant); !ok {
+				t.Fatal("no delivery of the new stream's event")
+			}
+		})
+	}
+}
+
+// BenchmarkDelivery delivers b.N events to one local receiver and to as
+// many recipients as slots, from one dispatcher.
+func BenchmarkDelivery(b *testing.B) {
+	for _, recipients := range []int{1, 32} {
+		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) {
+			f := newFixture(b)
+			e := &endpoint{statuses: []int{200}}
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			settings := map[string]map[string]string{}
+			var tenants []string
+			for range recipients {
+				id := uuid.NewString()
+				tenants = append(tenants, id)
+				settings[id] = map[string]string{"WEBHOOK_URL": srv.URL}
+			}
+			if _, err := f.pool.Exec(context.Background(), `INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+				SELECT gen_random_uuid(), ($2::uuid[])[1 + i % cardinality($2::uuid[])], 'incoming_payment.created', '{"id":"p"}', now(), i
+				FROM generate_series(1, $1) i`, b.N, tenants); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerFailingRecipient: 4}, settings)
+			for e.count() < b.N {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+		})
+	}
+}
+
+// A recipient may have PerRecipient deliveries under way, and
+// PerFailingRecipient once its last attempt failed, until one succeeds.
+func TestFailingRecipientHoldsFewSlots(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	var now, peakEarly, peakLate int
+	start := time.Now()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read to its end, the request's context ends when the client
+		// gives up.
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		now++
+		if time.Since(start) < 150*time.Millisecond {
+			peakEarly = max(peakEarly, now)
+		} else if time.Since(start) > 400*time.Millisecond {
+			peakLate = max(peakLate, now)
+		}
+		mu.Unlock()
+		<-r.Context().Done()
+		mu.Lock()
+		now--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	for range 40 {
+		f.event(t, f.tenant)
+	}
+	start = time.Now()
+	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 6, PerFailingRecipient: 2, RetryStep: time.Millisecond},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL, "WEBHOOK_TIMEOUT": "200"}})
+	time.Sleep(time.Second)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if peakEarly != 6 || peakLate != 2 {
+		t.Fatalf("%d requests at once at first, %d once failing; want 6 and 2", peakEarly, peakLate)
+	}
+}
