@@ -81,7 +81,55 @@ func (h *H) NATSCluster() []*NATSServer {
 	for _, n := range nodes {
 		n.waitJetStream(30 * time.Second)
 	}
+	// JetStream answers once a meta leader is elected, a moment before
+	// the leader counts every peer online: a stream of three replicas
+	// asked for then finds "no suitable peers for placement".
+	deadline := time.Now().Add(30 * time.Second)
+	for _, n := range nodes {
+		for {
+			online, err := n.metaPeersOnline()
+			if err == nil && online == len(nodes) {
+				break
+			}
+			if time.Now().After(deadline) {
+				h.t.Fatalf("%s: the cluster's %d peers not all online within 30s (%d, %v)", n.Name, len(nodes), online, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	return nodes
+}
+
+// metaPeersOnline is how many peers of the JetStream meta group the server
+// knows online, itself included, once it knows a leader.
+func (n *NATSServer) metaPeersOnline() (int, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/jsz", n.MonitorPort))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Meta *struct {
+			Leader   string `json:"leader"`
+			Replicas []struct {
+				Offline bool `json:"offline"`
+			} `json:"replicas"`
+		} `json:"meta_cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		return 0, fmt.Errorf("%s jsz: %w", n.Name, err)
+	}
+	if jsz.Meta == nil || jsz.Meta.Leader == "" {
+		return 0, nil
+	}
+	online := 1
+	for _, r := range jsz.Meta.Replicas {
+		if !r.Offline {
+			online++
+		}
+	}
+	return online, nil
 }
 
 // URL is the server's client URL.
