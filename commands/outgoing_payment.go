@@ -1,0 +1,54 @@
+package commands
+
+import "encoding/json"
+
+// CreateOutgoingPayment pays a quote from the wallet address it was made
+// for.
+type CreateOutgoingPayment struct {
+	Meta
+	WalletAddressID string
+	QuoteID         string
+	// Metadata is a JSON object, or empty for none.
+	Metadata json.RawMessage
+	// Client is the GNAP client that asked through Open Payments; Grant
+	// the grant whose limits the payment spends, when it has limits.
+	Client      string
+	Grant       *OutgoingPaymentGrant
+	InitiatedBy string
+}
+
+// OutgoingPaymentGrant is a grant's outgoing payment access as a payment
+// spends it.
+type OutgoingPaymentGrant struct {
+	ID string
+	// Limits, each optional: the only receiver it may pay, the most it
+	// may debit or deliver (in all, or per interval when Interval is set).
+	Receiver      string
+	DebitAmount   *Amount
+	ReceiveAmount *Amount
+	Interval      string
+}
+
+// FundOutgoingPayment deposits an outgoing payment's debit amount into its
+// account, so that it is sent.
+type FundOutgoingPayment struct {
+	Meta
+	OutgoingPaymentID string
+}
+
+// CancelOutgoingPayment gives up a payment not funded yet.
+type CancelOutgoingPayment struct {
+	Meta
+	OutgoingPaymentID string
+	Reason            *string
+}
+
+// SendOutgoingPaymentSubject carries a SendOutgoingPayment, enqueued when a
+// payment is funded and again for each retry.
+const SendOutgoingPaymentSubject = "commands.outgoing_payment.send"
+
+// SendOutgoingPayment asks a worker to send a funded payment.
+type SendOutgoingPayment struct {
+	TenantID          string `json:"tenantId"`
+	OutgoingPaymentID string `json:"outgoingPaymentId"`
+}
