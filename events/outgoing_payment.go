@@ -17,6 +17,9 @@ type OutgoingPaymentCreated struct {
 	AssetID         string `json:"assetId"`
 	AssetCode       string `json:"assetCode"`
 	AssetScale      uint8  `json:"assetScale"`
+	// AssetLedger is the asset's ledger number, where the payment's
+	// account is.
+	AssetLedger uint32 `json:"assetLedger"`
 	// Receiver is the URL of the incoming payment paid.
 	Receiver             string `json:"receiver"`
 	DebitAmount          uint64 `json:"debitAmount"`
@@ -25,8 +28,10 @@ type OutgoingPaymentCreated struct {
 	ReceiveAssetCode     string `json:"receiveAssetCode"`
 	ReceiveAssetScale    uint8  `json:"receiveAssetScale"`
 	// Method is the quote's: QuoteLocal or QuoteILP.
-	Method         string    `json:"method"`
-	QuoteExpiresAt time.Time `json:"quoteExpiresAt"`
+	Method string `json:"method"`
+	// EstimatedExchangeRate and QuoteExpiresAt are the quote's.
+	EstimatedExchangeRate float64   `json:"estimatedExchangeRate"`
+	QuoteExpiresAt        time.Time `json:"quoteExpiresAt"`
 	// Metadata is a JSON object, or empty for none.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// Client is the GNAP client that made it through Open Payments, and
