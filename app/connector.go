@@ -56,6 +56,7 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}},
 		table, b.Rates, d.Ledger, b.settingsClient, d.Log)
 	b.probes.conn.Store(conn)
+	b.payer.route.Store(&paymentRoute{conn: conn, locals: locals, published: published})
 	return conn, published, nil
 }
 

@@ -98,8 +98,6 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.background.Go(wg.Wait)
-		workers := deps.RunCommands(work)
-		r.background.Go(workers.Wait)
 		hooks := deps.RunWebhooks(work)
 		r.background.Go(hooks.Wait)
 		cleanup := deps.RunTokenCleanup(work, r.Config.AccessTokenDeletion, TokenCleanupInterval)
@@ -159,6 +157,22 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		}
 		r.Servers.SetHealth(ConnectorListener, NewHealth(connectorChecks...))
 		r.Servers.Handle(ConnectorListener, conn)
+	}
+	if set.Worker {
+		// Commands run after the backend, if this process is one: outgoing
+		// payments are sent through its connector. A worker alone makes
+		// its own, which only sends.
+		b := r.Backend
+		if b == nil {
+			b = NewBackend(deps)
+			_, published, err := NewConnector(work, deps, b)
+			if err != nil {
+				return err
+			}
+			r.background.Go(func() { published.Run(work) })
+		}
+		workers := deps.RunCommands(work, b)
+		r.background.Go(workers.Wait)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -123,8 +124,8 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, co
 
 // RunCommands runs the command worker until ctx ends, then lets the
 // commands under way finish. Any number of processes may: each command goes
-// to one of them.
-func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
+// to one of them. Outgoing payments are sent through b's connector.
+func (d *Deps) RunCommands(ctx context.Context, b *Backend) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	g, _ := NewGrants(d)
 	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
@@ -136,6 +137,7 @@ func (d *Deps) RunCommands(ctx context.Context) *sync.WaitGroup {
 			commands.ExpireInteractionSubject:      g.ExpireInteraction,
 			commands.ExpireIncomingPaymentSubject:  payments.Expire,
 			commands.ReceiveIncomingPaymentSubject: payments.Receive,
+			commands.SendOutgoingPaymentSubject:    b.OutgoingPayments.Send,
 		}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -193,6 +195,7 @@ type Backend struct {
 	// and the connector act on incoming payments with.
 	IncomingPayments *incomingpayment.Handler
 	Quotes           *quote.Handler
+	OutgoingPayments *outgoingpayment.Handler
 	// Rates converts between assets with the operator's or a tenant's
 	// exchange rates, for quotes and the connector.
 	Rates        *rates.Service
@@ -203,8 +206,10 @@ type Backend struct {
 	// Payments with grants this process holds.
 	Receivers      *receiver.Service
 	settingsClient *http.Client
-	// probes is where quotes probe paths, once the connector runs.
+	// probes is where quotes probe paths, and payer where outgoing
+	// payments are sent, once the connector runs.
 	probes *prober
+	payer  *payer
 }
 
 // FailpointLiquidityAfterRequest (RAFIKI_FAILPOINT) kills the process right
@@ -235,6 +240,7 @@ func NewBackend(d *Deps) *Backend {
 	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
 	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
 	probes := &prober{}
+	pays := &payer{ledger: d.Ledger}
 	receivers := receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
 		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log)
 	return &Backend{
@@ -245,11 +251,14 @@ func NewBackend(d *Deps) *Backend {
 		Liquidity:        liquidityHandler,
 		IncomingPayments: payments,
 		Quotes:           quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan),
-		probes:           probes,
-		Rates:            exchange,
-		settingsClient:   settings,
-		Read:             read,
-		Waiter:           waiter,
+		OutgoingPayments: outgoingpayment.NewHandler(d.Store, d.Ledger, quoteReceivers{receivers}, pays, d.Enqueue,
+			d.Config.OutgoingPaymentRetryAttempts),
+		probes:         probes,
+		payer:          pays,
+		Rates:          exchange,
+		settingsClient: settings,
+		Read:           read,
+		Waiter:         waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,

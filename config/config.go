@@ -83,6 +83,9 @@ type Config struct {
 	// Slippage (SLIPPAGE, 0.01) is the share of the expected exchange
 	// rate a payment to another instance may lose.
 	Slippage float64
+	// OutgoingPaymentRetryAttempts (MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS, 5)
+	// is how many attempts an outgoing payment gets before it fails.
+	OutgoingPaymentRetryAttempts int
 	// Webhooks, under Rafiki's names and defaults. WebhookURL (WEBHOOK_URL),
 	// WebhookTimeout (WEBHOOK_TIMEOUT, ms, 2,000) and WebhookMaxRetry
 	// (WEBHOOK_MAX_RETRY, 10 attempts) apply to a recipient tenant without
@@ -220,6 +223,7 @@ func Load(service string) (Config, error) {
 	c.PrivateKeyFile = r.str("PRIVATE_KEY_FILE", "")
 	c.WalletAddressURL = strings.TrimRight(r.str("WALLET_ADDRESS_URL", c.OpenPaymentsURL+"/.well-known/pay"), "/")
 	c.Slippage = r.fraction("SLIPPAGE", 0.01)
+	c.OutgoingPaymentRetryAttempts = r.integer("MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS", 5)
 	c.WebhookURL = r.str("WEBHOOK_URL", "")
 	c.WebhookTimeout = time.Duration(r.integer("WEBHOOK_TIMEOUT", 2000)) * time.Millisecond
 	c.WebhookMaxRetry = r.integer("WEBHOOK_MAX_RETRY", 10)

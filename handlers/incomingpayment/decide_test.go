@@ -392,7 +392,7 @@ func TestCheckCommands(t *testing.T) {
 		{`{"a": ["x\u0000"]}`, ""},
 		{`{} {}`, ""},
 	} {
-		got, err := checkMetadata(json.RawMessage(tc.in), false)
+		got, err := CheckMetadata(json.RawMessage(tc.in), false)
 		if tc.want == "" {
 			if apperr.KindOf(err) != apperr.InvalidInput {
 				t.Errorf("metadata %s: %q %v, want it refused", tc.in, got, err)
@@ -411,7 +411,7 @@ func FuzzCheckMetadata(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := checkMetadata(data, false)
+		got, err := CheckMetadata(data, false)
 		if err != nil {
 			if apperr.KindOf(err) != apperr.InvalidInput {
 				t.Fatalf("%q: %v", data, err)
@@ -428,7 +428,7 @@ func FuzzCheckMetadata(f *testing.F) {
 		if len(got) > metadataBytesMax || json.Unmarshal(got, &object) != nil || object == nil {
 			t.Fatalf("%q taken as %q", data, got)
 		}
-		again, err := checkMetadata(got, true)
+		again, err := CheckMetadata(got, true)
 		if err != nil || string(again) != string(got) {
 			t.Fatalf("%q checked again: %q %v", got, again, err)
 		}

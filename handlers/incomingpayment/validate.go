@@ -51,7 +51,7 @@ func checkCreate(c commands.CreateIncomingPayment) (commands.CreateIncomingPayme
 		return c, errInvalidAmount()
 	}
 	var err error
-	c.Metadata, err = checkMetadata(c.Metadata, false)
+	c.Metadata, err = CheckMetadata(c.Metadata, false)
 	return c, err
 }
 
@@ -60,7 +60,7 @@ func checkUpdate(c commands.UpdateIncomingPayment) (commands.UpdateIncomingPayme
 	if c.IncomingPaymentID, err = paymentID(c.IncomingPaymentID); err != nil {
 		return c, err
 	}
-	c.Metadata, err = checkMetadata(c.Metadata, true)
+	c.Metadata, err = CheckMetadata(c.Metadata, true)
 	return c, err
 }
 
@@ -83,12 +83,12 @@ func paymentID(v string) (string, error) {
 	return id, nil
 }
 
-// checkMetadata accepts a JSON object of at most metadataBytesMax bytes,
+// CheckMetadata accepts a payment's metadata: a JSON object of at most metadataBytesMax bytes,
 // empty (no metadata) only when not required, and returns it encoded
 // afresh: compact, numbers as doubles (as Rafiki's JSON has them), with
 // what Postgres's jsonb refuses gone (a lone surrogate escape becomes
 // U+FFFD) or refused (a NUL in any string, a number no double holds).
-func checkMetadata(m json.RawMessage, required bool) (json.RawMessage, error) {
+func CheckMetadata(m json.RawMessage, required bool) (json.RawMessage, error) {
 	if len(m) == 0 {
 		if required {
 			return nil, apperr.E(apperr.InvalidInput, "metadata is required")

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/connector"
+	"github.com/rafiki-go/rafiki/connector/ilp"
+	"github.com/rafiki-go/rafiki/connector/outcomes"
+	"github.com/rafiki-go/rafiki/connector/peers"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+// paymentRoute is what a payer sends through, set once this process's
+// connector runs: the connector for packets, its receivers for payments of
+// this instance, and the publisher that tells incoming payments what they
+// got.
+type paymentRoute struct {
+	conn      *connector.Connector
+	locals    connector.Receivers
+	published *outcomes.Publisher
+}
+
+// payer sends outgoing payments: to a receiver of this instance with one
+// ledger transfer, elsewhere over Interledger with STREAM through this
+// process's connector.
+type payer struct {
+	ledger ledger.Ledger
+	route  atomic.Pointer[paymentRoute]
+}
+
+func (p *payer) Pay(ctx context.Context, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	route := p.route.Load()
+	if route == nil {
+		return outgoingpayment.Outcome{}, errors.New("the connector is not running")
+	}
+	if t.Receiver.Local {
+		return p.payLocal(ctx, route, t)
+	}
+	return payILP(ctx, route.conn, t)
+}
+
+// localTransferID is the ledger transfer of a local payment: one per
+// payment, so that a retry finds the one made before.
+func localTransferID(paymentID string) uuid.UUID {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("rafiki:outgoing_payment:local:"+paymentID))
+}
+
+// payLocal moves the payment's money into the incoming payment's account,
+// converted as quoted, as one posted transfer, and tells the incoming
+// payment.
+func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	if !t.FirstAttempt {
+		// The one transfer was made, or refused: nothing was sent.
+		return outgoingpayment.Outcome{}, fmt.Errorf("%w: a local payment that sent nothing on its first attempt", outgoingpayment.ErrFinal)
+	}
+	i := strings.LastIndex(t.Receiver.URL, "/incoming-payments/")
+	id, err := uuid.Parse(t.Receiver.URL[i+len("/incoming-payments/"):])
+	if i < 0 || err != nil {
+		return outgoingpayment.Outcome{}, fmt.Errorf("%w: receiver %q names no incoming payment", outgoingpayment.ErrFinal, t.Receiver.URL)
+	}
+	local, found, err := route.locals.Receiver(ctx, id)
+	if err != nil {
+		return outgoingpayment.Outcome{}, err
+	}
+	if !found || local.IncomingPaymentID == "" {
+		return outgoingpayment.Outcome{}, fmt.Errorf("%w: incoming payment %s not found", outgoingpayment.ErrFinal, id)
+	}
+	if err := p.ledger.CreateLiquidityAccount(ctx, local.Account); err != nil {
+		return outgoingpayment.Outcome{}, err
+	}
+	req := ledger.TransferRequest{ID: localTransferID(t.PaymentID), Source: t.Account, Destination: local.Account,
+		SourceAmount: t.SourceAmount, DestinationAmount: t.DeliveryAmount}
+	if t.Account.AssetID == local.Account.AssetID && t.SourceAmount == t.DeliveryAmount {
+		req.DestinationAmount = 0
+	}
+	if _, err := p.ledger.Transfer(ctx, req); err != nil {
+		return outgoingpayment.Outcome{}, fmt.Errorf("local payment %s: %w", t.PaymentID, err)
+	}
+	route.published.Received(local.TenantID, local.IncomingPaymentID, t.DeliveryAmount)
+	return outgoingpayment.Outcome{Sent: t.SourceAmount, Delivered: t.DeliveryAmount}, nil
+}
+
+// payILP pays a receiver elsewhere: a probe of the path, then packets for
+// what the receiver should still get, no more than the payment still
+// holds, each at the quote's rate at least.
+func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	origin := connector.Origin{ID: t.PaymentID, TenantID: t.TenantID, Account: t.Account,
+		Asset: peers.Asset{ID: t.Account.AssetID.String(), Code: t.AssetCode, Scale: t.AssetScale, Ledger: t.Account.Ledger}, Address: t.WalletAddressID}
+	s := sender.Sender{ProbeTimeout: probeTimeout, Send: func(ctx context.Context, prepare ilp.Prepare) (ilp.Packet, error) {
+		return conn.Send(ctx, origin, prepare), nil
+	}}
+	c, err := s.Connect(ctx, t.Receiver.ILPAddress, t.Receiver.SharedSecret)
+	if err != nil {
+		return outgoingpayment.Outcome{}, fmt.Errorf("connect to %s: %w", t.Receiver.ILPAddress, err)
+	}
+	// The receiver learns the connection is over; a failure to say so
+	// changes nothing sent.
+	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
+	probe, err := c.Probe(ctx)
+	if err != nil {
+		return outgoingpayment.Outcome{}, fmt.Errorf("probe %s: %w", t.Receiver.ILPAddress, err)
+	}
+	q := sender.Quote{Probe: probe, MinExchangeRate: new(big.Rat).SetFrac(new(big.Int).SetUint64(t.DeliveryAmount), new(big.Int).SetUint64(t.SourceAmount)),
+		FixedDelivery: true, SourceAmount: t.SourceAmount, DeliveryAmount: t.DeliveryAmount}
+	out, err := c.Pay(ctx, q)
+	return outgoingpayment.Outcome{Sent: out.Sent, Delivered: out.Delivered}, err
+}

@@ -1,0 +1,99 @@
+package outgoingpayment
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/asset"
+	"github.com/rafiki-go/rafiki/handlers/quote"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+// Enqueue puts work that can wait on the command queue, to run at at, not
+// before; id makes a second enqueue of the same work a duplicate.
+type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
+
+// Ledger is what payments need of the ledger: their accounts, the deposit
+// that funds them, and what they sent.
+type Ledger interface {
+	CreateLiquidityAccount(ctx context.Context, a ledger.Account) error
+	Deposit(ctx context.Context, d ledger.Deposit) error
+	Balance(ctx context.Context, id uuid.UUID) (uint64, error)
+	TotalSent(ctx context.Context, id uuid.UUID) (uint64, error)
+}
+
+// Handler runs outgoing payment commands against the event store.
+type Handler struct {
+	store       handlers.Store
+	ledger      Ledger
+	receivers   quote.Receivers
+	payer       Payer
+	enqueue     Enqueue
+	attemptsMax int
+	// The wallet address paying and its asset, read as quotes read them.
+	walletAddresses *handlers.StateCache[walletaddress.State]
+	assets          *handlers.StateCache[asset.State]
+}
+
+// NewHandler builds a handler; receivers finds the incoming payments paid,
+// payer sends, attemptsMax is MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS.
+func NewHandler(store handlers.Store, l Ledger, receivers quote.Receivers, payer Payer, enqueue Enqueue, attemptsMax int) *Handler {
+	if store == nil || l == nil || receivers == nil || payer == nil || enqueue == nil || attemptsMax <= 0 {
+		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, a payer, a command queue and a retry limit")
+	}
+	return &Handler{store: store, ledger: l, receivers: receivers, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
+		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+}
+
+func info(m commands.Meta) handlers.CommandInfo {
+	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+}
+
+// Errors, with Rafiki's messages (open_payments/payment/outgoing/errors.ts).
+func errUnknownWalletAddress() error  { return apperr.E(apperr.NotFound, "unknown wallet address") }
+func errUnknownPayment() error        { return apperr.E(apperr.NotFound, "unknown payment") }
+func errUnknownQuote() error          { return apperr.E(apperr.NotFound, "unknown quote") }
+func errWrongState() error            { return apperr.E(apperr.Conflict, "wrong state") }
+func errInvalidQuote() error          { return apperr.E(apperr.InvalidInput, "invalid quote") }
+func errInactiveWalletAddress() error { return apperr.E(apperr.Inactive, "inactive wallet address") }
+func errInvalidReceiver() error       { return apperr.E(apperr.InvalidInput, "invalid receiver") }
+
+// Account is a payment's ledger account: its id is the payment's.
+func Account(s State) (ledger.Account, error) {
+	id, err := uuid.Parse(s.ID)
+	if err != nil {
+		return ledger.Account{}, err
+	}
+	assetID, err := uuid.Parse(s.AssetID)
+	if err != nil {
+		return ledger.Account{}, err
+	}
+	return ledger.Account{ID: id, Type: ledger.Outgoing, AssetID: assetID, Ledger: s.AssetLedger}, nil
+}
+
+// Load reads a payment of a known tenant.
+func (h *Handler) Load(ctx context.Context, tenantID, id string) (State, uint64, error) {
+	subject, err := Subject(tenantID, id)
+	if err != nil {
+		return State{}, 0, err
+	}
+	return handlers.Load(ctx, h.store, subject, Evolve)
+}
+
+// locate finds a payment the actor may see, by id alone.
+func (h *Handler) locate(ctx context.Context, actor commands.Actor, id string) (handlers.Target, error) {
+	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	if err != nil {
+		return handlers.Target{}, err
+	}
+	if !found || !actor.CanActFor(tenantID) {
+		return handlers.Target{}, errUnknownPayment()
+	}
+	return handlers.NewTarget(tenantID, AggregateType, id)
+}

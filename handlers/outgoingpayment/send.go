@@ -1,0 +1,284 @@
+package outgoingpayment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/quote"
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+// Payer moves a payment's money to its receiver.
+type Payer interface {
+	Pay(ctx context.Context, p Transfer) (Outcome, error)
+}
+
+// Transfer is one attempt at sending a payment: at most SourceAmount from
+// the payment's account, for the receiver to get DeliveryAmount.
+type Transfer struct {
+	PaymentID       string
+	TenantID        string
+	WalletAddressID string
+	AssetCode       string
+	AssetScale      uint8
+	Account         ledger.Account
+	Receiver        quote.Receiver
+	SourceAmount    uint64
+	DeliveryAmount  uint64
+	// FirstAttempt is true when nothing was sent yet: a local payment is
+	// one ledger transfer, made once.
+	FirstAttempt bool
+}
+
+// Outcome is what an attempt moved: source units taken from the payment's
+// account and what the receiver got for them. It is exact whatever the
+// error.
+type Outcome struct {
+	Sent      uint64
+	Delivered uint64
+}
+
+// ErrFinal marks a payment error no retry can mend.
+var ErrFinal = errors.New("payment cannot succeed")
+
+// attemptTimeout bounds one attempt, well within the command queue's
+// ack_wait, so that an attempt ends before its command could be handed to
+// another worker.
+const attemptTimeout = 30 * time.Second
+
+// retryDelayBase spaces the retries of a payment: Rafiki's backoff, ten
+// seconds times the attempts made, at most six.
+const retryDelayBase = 10 * time.Second
+
+func retryDelay(attempts int) time.Duration {
+	return time.Duration(min(attempts, 6)) * retryDelayBase
+}
+
+// step is what an attempt does next, decided from the payment, what its
+// account sent and its receiver.
+type step struct {
+	complete bool
+	fail     string
+	source   uint64
+	delivery uint64
+	// delivered is what the receiver got before this attempt.
+	delivered uint64
+}
+
+// decideStep adjusts a payment's amounts to what it already sent, as
+// Rafiki's retries do: what was sent since the last recorded attempt is
+// taken to have delivered at the quoted rate, and no more is delivered
+// than the receiver still expects. A receiver gone, finished, or already
+// paid completes the payment; a quote expired fails it.
+func decideStep(s State, sent uint64, r quote.Receiver, found bool, now time.Time) step {
+	if !now.Before(s.QuoteExpiresAt) {
+		return step{fail: "QuoteExpired"}
+	}
+	delivered := s.Delivered
+	if sent > s.Sent {
+		delivered += uint64(math.Ceil(float64(sent-s.Sent) * s.EstimatedExchangeRate))
+	}
+	if !found || !r.Active {
+		return step{complete: true, delivered: delivered}
+	}
+	delivery := s.ReceiveAmount - min(delivered, s.ReceiveAmount)
+	if remaining, expects := receiverRemaining(r); expects {
+		delivery = min(delivery, remaining)
+	}
+	if delivery == 0 || sent >= s.DebitAmountMinusFees {
+		return step{complete: true, delivered: delivered}
+	}
+	return step{source: s.DebitAmountMinusFees - sent, delivery: delivery, delivered: delivered}
+}
+
+func receiverRemaining(r quote.Receiver) (uint64, bool) {
+	if r.IncomingAmount == nil {
+		return 0, false
+	}
+	return *r.IncomingAmount - min(r.ReceivedAmount, *r.IncomingAmount), true
+}
+
+// Send sends a funded payment (commands.SendOutgoingPayment), once: the
+// work queue hands the command to one worker, and the payment's ledger
+// account says what an earlier attempt, even one cut short by a crash,
+// already sent. A failed attempt is recorded and retried after Rafiki's
+// backoff, until MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS; then the payment
+// fails, giving back to its grant what it did not send.
+func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) {
+	var c commands.SendOutgoingPayment
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, fmt.Errorf("%w: %w", commands.ErrUnprocessable, err)
+	}
+	s, version, err := h.Load(ctx, c.TenantID, c.OutgoingPaymentID)
+	if err != nil {
+		return 0, err
+	}
+	if !s.Exists {
+		return 0, fmt.Errorf("%w: no outgoing payment %s", commands.ErrUnprocessable, c.OutgoingPaymentID)
+	}
+	if s.State == Funding {
+		funded, err := h.fundedByLedger(ctx, s, version)
+		if err != nil || !funded {
+			return 0, err
+		}
+		if s, version, err = h.Load(ctx, c.TenantID, c.OutgoingPaymentID); err != nil {
+			return 0, err
+		}
+	}
+	if s.State != Sending {
+		return 0, nil
+	}
+	account, err := Account(s)
+	if err != nil {
+		return 0, err
+	}
+	sent, err := h.ledger.TotalSent(ctx, account.ID)
+	if err != nil {
+		return 0, fmt.Errorf("sent by outgoing payment %s: %w", s.ID, err)
+	}
+	r, found, err := h.receivers.Receiver(ctx, s.Receiver)
+	if err != nil {
+		return 0, fmt.Errorf("receiver of outgoing payment %s: %w", s.ID, err)
+	}
+	next := decideStep(s, sent, r, found, time.Now())
+	switch {
+	case next.fail != "":
+		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: next.fail, Sent: sent, Delivered: next.delivered})
+	case next.complete:
+		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: next.delivered})
+	}
+	attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	out, payErr := h.payer.Pay(attemptCtx, Transfer{PaymentID: s.ID, TenantID: s.TenantID, WalletAddressID: s.WalletAddressID,
+		AssetCode: s.AssetCode, AssetScale: s.AssetScale, Account: account, Receiver: r,
+		SourceAmount: next.source, DeliveryAmount: next.delivery, FirstAttempt: sent == 0})
+	cancel()
+	sent += out.Sent
+	delivered := next.delivered + out.Delivered
+	if payErr == nil {
+		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: delivered})
+	}
+	attempts := s.StateAttempts + 1
+	if errors.Is(payErr, ErrFinal) || attempts >= h.attemptsMax {
+		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: payErr.Error(), Sent: sent, Delivered: delivered})
+	}
+	failed := &events.OutgoingPaymentAttemptFailed{Error: payErr.Error(), Attempts: attempts, Sent: sent, Delivered: delivered}
+	if err := h.record(ctx, s, version, failed); err != nil {
+		return 0, err
+	}
+	return retryDelay(attempts), nil
+}
+
+// fundedByLedger moves a payment whose deposit was made but not recorded
+// (its funder stopped in between) to SENDING.
+func (h *Handler) fundedByLedger(ctx context.Context, s State, version uint64) (bool, error) {
+	account, err := Account(s)
+	if err != nil {
+		return false, err
+	}
+	balance, err := h.ledger.Balance(ctx, account.ID)
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		return false, nil
+	}
+	if err != nil || balance < s.DebitAmount {
+		return false, err
+	}
+	return true, h.record(ctx, s, version, &events.OutgoingPaymentFunded{Amount: s.DebitAmount})
+}
+
+// commandID names what a send of the payment appends for the state it
+// found, so that the same step appended twice is one.
+func sendCommandID(s State, version uint64) string {
+	return fmt.Sprintf("send:%s:%d", s.ID, version)
+}
+
+// record appends one event of sending to a payment, expecting the payment
+// at the version it was decided on: a payment that moved on meanwhile takes
+// nothing, and the command is tried again.
+func (h *Handler) record(ctx context.Context, s State, version uint64, ev events.Event) error {
+	t, err := handlers.NewTarget(s.TenantID, AggregateType, s.ID)
+	if err != nil {
+		return err
+	}
+	_, err = handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, handlers.CommandInfo{ID: sendCommandID(s, version)}),
+		sendCommandID(s, version), ev)
+	return err
+}
+
+// finish ends a payment, and gives back to its grant what the payment took
+// and did not use: on completion what it did not deliver, on failure what
+// it did not send either. Both go in one atomic append.
+func (h *Handler) finish(ctx context.Context, s State, ev events.Event) error {
+	t, err := handlers.NewTarget(s.TenantID, AggregateType, s.ID)
+	if err != nil {
+		return err
+	}
+	_, err = handlers.Retry(ctx, func() (handlers.Result, error) {
+		current, version, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
+		if err != nil || current.Finished() {
+			return handlers.Result{}, err
+		}
+		commandID := sendCommandID(current, version)
+		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, handlers.CommandInfo{ID: commandID}), commandID, 0, ev)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		if s.GrantID != "" {
+			release, err := h.release(ctx, current, ev, commandID)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			msgs = append(msgs, release...)
+		}
+		_, err = h.store.Append(ctx, msgs)
+		return handlers.Result{}, err
+	})
+	return err
+}
+
+// release is what a finished payment gives back to its grant.
+func (h *Handler) release(ctx context.Context, s State, ev events.Event, commandID string) ([]eventstore.Message, error) {
+	gt, err := handlers.NewTarget(s.TenantID, GrantAggregateType, s.GrantID)
+	if err != nil {
+		return nil, err
+	}
+	g, version, err := handlers.Load(ctx, h.store, gt.Subject, EvolveGrant)
+	if err != nil {
+		return nil, err
+	}
+	took, ok := g.took(s.ID)
+	if !ok {
+		return nil, nil
+	}
+	back := decideRelease(took, ev)
+	if back == nil {
+		return nil, nil
+	}
+	back.OutgoingPaymentID = s.ID
+	return handlers.Messages(gt.Subject, version, handlers.Meta(gt, handlers.CommandInfo{ID: commandID}), commandID, 1, back)
+}
+
+// decideRelease is what a payment that took took gives back as it ends.
+func decideRelease(took spend, ev events.Event) *events.OutgoingPaymentGrantReleased {
+	var back events.OutgoingPaymentGrantReleased
+	switch e := ev.(type) {
+	case *events.OutgoingPaymentCompleted:
+		back.ReceiveAmount = took.receive - min(took.receive, e.Delivered)
+	case *events.OutgoingPaymentFailed:
+		back.DebitAmount = took.debit - min(took.debit, e.Sent)
+		back.ReceiveAmount = took.receive - min(took.receive, e.Delivered)
+	case *events.OutgoingPaymentCancelled:
+		back.DebitAmount, back.ReceiveAmount = took.debit, took.receive
+	}
+	if back.DebitAmount == 0 && back.ReceiveAmount == 0 {
+		return nil
+	}
+	return &back
+}
