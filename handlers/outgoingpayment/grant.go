@@ -21,7 +21,7 @@ type spend struct {
 // far. A payment takes its quoted amounts when it is made, and gives back
 // what it did not send when it fails or is cancelled.
 type GrantState struct {
-	spends  map[string]spend
+	spends map[string]spend
 }
 
 // EvolveGrant applies one event to a grant's spending.
