@@ -68,7 +68,7 @@ func startAuthBench(b *testing.B) *authBench {
 		AdminSignatureTTL: 30 * time.Second, DatabaseURL: testkit.NewDatabase(b), AuthDatabaseURL: testkit.NewDatabase(b),
 		RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1, EventSecretsKey: testkit.EventSecretsKey,
 		ReadYourWritesTimeout: 5 * time.Second, RequestTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second,
-		IncomingPaymentExpiryMax: 30 * 24 * time.Hour, QuoteLifespan: 5 * time.Minute,
+		IncomingPaymentExpiryMax: 30 * 24 * time.Hour, QuoteLifespan: 5 * time.Minute, OutgoingPaymentRetryAttempts: 5,
 		StreamSecret: make([]byte, 32), AuthPort: authPort, AuthServerURL: fmt.Sprintf("http://127.0.0.1:%d", authPort), CookieKey: "cookie-key-of-the-benchmarks", UseHTTP: true,
 		Wait: 5 * time.Second, AccessTokenExpiry: 10 * time.Minute, InteractionExpiry: 10 * time.Minute, ListAllInteraction: true,
 	}

@@ -140,7 +140,7 @@ func TestWorkerHealthEndpoints(t *testing.T) {
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator", AdminSignatureVersion: 1,
 		DatabaseURL: testkit.NewDatabase(t), AuthDatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,
 		ReadYourWritesTimeout: time.Second, RequestTimeout: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
-		IncomingPaymentExpiryMax: 30 * 24 * time.Hour, QuoteLifespan: 5 * time.Minute,
+		IncomingPaymentExpiryMax: 30 * 24 * time.Hour, QuoteLifespan: 5 * time.Minute, OutgoingPaymentRetryAttempts: 5,
 		StreamSecret: make([]byte, 32), WorkerHealthPort: port, EventSecretsKey: testkit.EventSecretsKey,
 	}
 	r, err := app.Start(context.Background(), cfg, testLogger(), app.Set{Worker: true}, false)

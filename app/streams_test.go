@@ -35,7 +35,7 @@ func serviceConfig(t *testing.T, natsURL string, replicas int) config.Config {
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator", AdminSignatureVersion: 1,
 		DatabaseURL: testkit.NewDatabase(t), AuthDatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: natsURL, NATSStreamReplicas: replicas,
 		ReadYourWritesTimeout: time.Second, RequestTimeout: 2 * time.Second, ShutdownTimeout: 5 * time.Second,
-		IncomingPaymentExpiryMax: 30 * 24 * time.Hour, QuoteLifespan: 5 * time.Minute,
+		IncomingPaymentExpiryMax: 30 * 24 * time.Hour, QuoteLifespan: 5 * time.Minute, OutgoingPaymentRetryAttempts: 5,
 		StreamSecret: make([]byte, 32), EventSecretsKey: testkit.EventSecretsKey,
 		AuthServerURL: "http://localhost:3006", CookieKey: "cookie-key-of-the-tests",
 	}

@@ -25,11 +25,16 @@ func decideFund(s State, actor commands.Actor) ([]events.Event, error) {
 	return []events.Event{&events.OutgoingPaymentFunded{Amount: s.DebitAmount}}, nil
 }
 
+// fundCheckDelay is when a payment's funding is checked again, should its
+// funder stop between the deposit and recording it.
+const fundCheckDelay = 30 * time.Second
+
 // Fund deposits a payment's debit amount into its account and has it sent
 // (depositOutgoingPaymentLiquidity). The deposit's transfer id is the id of
 // the payment's first event, so a payment is funded once however often it
-// is asked. The send is enqueued before the deposit: a funder stopping
-// after the deposit leaves the sender to find the money and send it.
+// is asked. Before the deposit a send is scheduled for a little later: a
+// funder stopping after the deposit leaves it to find the money, record
+// the funding and send.
 func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (handlers.Result, error) {
 	id, ok := valid.ID(c.OutgoingPaymentID)
 	if !ok {
@@ -40,34 +45,55 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		return handlers.Result{}, err
 	}
 	s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
-	if err != nil || done != nil {
-		return deref(done), err
-	}
-	if _, err := decideFund(s, c.Actor); err != nil {
-		return handlers.Result{Sequence: version}, err
-	}
-	account, err := Account(s)
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	send := commands.SendOutgoingPayment{TenantID: s.TenantID, OutgoingPaymentID: s.ID}
-	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "send:"+s.ID+":"+c.ID, time.Time{}, send); err != nil {
-		return handlers.Result{}, fmt.Errorf("enqueue the send of outgoing payment %s: %w", s.ID, err)
+	if done == nil {
+		if _, err := decideFund(s, c.Actor); err != nil {
+			return handlers.Result{Sequence: version}, err
+		}
+		if err := h.deposit(ctx, s, c.ID); err != nil {
+			return handlers.Result{}, err
+		}
+		res, err := handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+			if s.State == Sending {
+				// The sender found the deposit first.
+				return nil, nil
+			}
+			return decideFund(s, c.Actor)
+		})
+		if err != nil {
+			return res, err
+		}
+		done = &res
+	}
+	// A retry enqueues the send again, in case the first run stopped
+	// before it did: the same command id makes it one.
+	send := commands.SendOutgoingPayment{TenantID: t.TenantID, OutgoingPaymentID: id}
+	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "send:"+id+":"+c.ID, time.Time{}, send); err != nil {
+		return handlers.Result{}, fmt.Errorf("enqueue the send of outgoing payment %s: %w", id, err)
+	}
+	return *done, nil
+}
+
+// deposit puts the payment's debit amount into its account, once.
+func (h *Handler) deposit(ctx context.Context, s State, commandID string) error {
+	account, err := Account(s)
+	if err != nil {
+		return err
+	}
+	check := commands.SendOutgoingPayment{TenantID: s.TenantID, OutgoingPaymentID: s.ID}
+	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "fund-check:"+s.ID+":"+commandID, time.Now().Add(fundCheckDelay), check); err != nil {
+		return fmt.Errorf("schedule the funding check of outgoing payment %s: %w", s.ID, err)
 	}
 	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
-		return handlers.Result{}, fmt.Errorf("account of outgoing payment %s: %w", s.ID, err)
+		return fmt.Errorf("account of outgoing payment %s: %w", s.ID, err)
 	}
 	err = h.ledger.Deposit(ctx, ledger.Deposit{ID: s.CreatedBy, Account: account, Amount: s.DebitAmount})
 	if err != nil && !errors.Is(err, ledger.ErrTransferExists) {
-		return handlers.Result{}, fmt.Errorf("fund outgoing payment %s: %w", s.ID, err)
+		return fmt.Errorf("fund outgoing payment %s: %w", s.ID, err)
 	}
-	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
-		if s.State == Sending {
-			// The sender found the deposit first.
-			return nil, nil
-		}
-		return decideFund(s, c.Actor)
-	})
+	return nil
 }
 
 func deref(r *handlers.Result) handlers.Result {

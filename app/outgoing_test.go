@@ -1,0 +1,149 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// outgoing makes and funds outgoing payments of one system through its
+// backend's handler.
+type outgoing struct {
+	s        *system
+	operator commands.Actor
+}
+
+func newOutgoing(s *system) outgoing {
+	return outgoing{s: s, operator: commands.Actor{TenantID: s.operator.TenantID, Operator: true}}
+}
+
+func (o outgoing) meta() commands.Meta {
+	return commands.Meta{ID: uuid.NewString(), Actor: o.operator}
+}
+
+func (o outgoing) create(walletAddressID, quoteID string, grant *commands.OutgoingPaymentGrant) (string, error) {
+	id, _, err := o.s.running.Backend.OutgoingPayments.Create(context.Background(), commands.CreateOutgoingPayment{
+		Meta: o.meta(), WalletAddressID: walletAddressID, QuoteID: quoteID, Grant: grant, InitiatedBy: events.InitiatedByAdmin})
+	return id, err
+}
+
+func (o outgoing) fund(id string) error {
+	_, err := o.s.running.Backend.OutgoingPayments.Fund(context.Background(), commands.FundOutgoingPayment{Meta: o.meta(), OutgoingPaymentID: id})
+	return err
+}
+
+// finished waits until the payment is completed, failed or cancelled.
+func (o outgoing) finished(t *testing.T, id string, within time.Duration) outgoingpayment.State {
+	t.Helper()
+	var s outgoingpayment.State
+	testkit.Eventually(t, within, func() bool {
+		var err error
+		s, _, err = o.s.running.Backend.OutgoingPayments.Load(context.Background(), o.operator.TenantID, id)
+		return err == nil && s.Finished()
+	}, "payment %s not finished: %+v", id, &s)
+	return s
+}
+
+// Local payments: the money moves from the payment's account into the
+// incoming payment's with one transfer, converted as quoted, and the
+// incoming payment records it; the fee stays in the payment's account.
+func TestOutgoingPaymentsLocal(t *testing.T) {
+	rates := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"base":"USD","rates":{"EUR":0.5}}`))
+	}))
+	defer rates.Close()
+	s := startSystem(t, false, func(c *config.Config) { c.ExchangeRatesURL = rates.URL })
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eur, err := createAsset(ctx, op, "EUR", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Do(ctx, `mutation($input: SetFeeInput!) { setFee(input: $input) { fee { id } } }`, map[string]any{"input": map[string]any{
+		"assetId": usd.ID, "type": "SENDING", "fee": map[string]any{"fixed": "10", "basisPoints": 0}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Money changing currency comes out of the EUR asset's liquidity.
+	if err := op.Do(ctx, `mutation($input: DepositAssetLiquidityInput!) { depositAssetLiquidity(input: $input) { success } }`,
+		map[string]any{"input": map[string]any{"assetId": eur.ID, "amount": "1000", "id": uuid.NewString(), "idempotencyKey": uuid.NewString()}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wallet := func(asset, name string) string {
+		wa, err := createWalletAddress(ctx, op, map[string]any{"assetId": asset, "address": name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wa.ID
+	}
+	alice, bob, carol := wallet(usd.ID, "alice"), wallet(usd.ID, "bob"), wallet(eur.ID, "carol")
+	o := newOutgoing(s)
+	for _, tc := range []struct {
+		name, to, asset     string
+		debit, receive      string
+		sent, delivered, fee uint64
+	}{
+		{"one currency", bob, "USD", "510", "500", 500, 500, 10},
+		{"two currencies", carol, "EUR", "410", "200", 400, 200, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": tc.to,
+				"incomingAmount": map[string]any{"value": "1000", "assetCode": tc.asset, "assetScale": 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice, "receiver": ip.URL,
+				"debitAmount": map[string]any{"value": tc.debit, "assetCode": "USD", "assetScale": 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.ReceiveAmount.Value != tc.receive {
+				t.Fatalf("quote %+v", q)
+			}
+			id, err := o.create(alice, q.ID, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id != q.ID {
+				t.Fatalf("payment %s of quote %s", id, q.ID)
+			}
+			if _, err := o.create(alice, q.ID, nil); apperr.KindOf(err) != apperr.InvalidInput {
+				t.Fatalf("a second payment of the quote: %v", err)
+			}
+			funded := time.Now()
+			if err := o.fund(id); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.fund(id); apperr.KindOf(err) != apperr.Conflict {
+				t.Fatalf("funded twice: %v", err)
+			}
+			p := o.finished(t, id, 10*time.Second)
+			t.Logf("completed %v after funding", time.Since(funded))
+			if p.State != outgoingpayment.Completed || p.Sent != tc.sent || p.Delivered != tc.delivered {
+				t.Fatalf("payment %+v", p)
+			}
+			balance, err := s.running.Deps.Ledger.Balance(ctx, uuid.MustParse(id))
+			if err != nil || balance != tc.fee {
+				t.Fatalf("the payment's account holds %d (%v), want the fee %d", balance, err, tc.fee)
+			}
+			testkit.Eventually(t, 10*time.Second, func() bool {
+				got, err := getIncomingPayment(ctx, op, ip.ID)
+				return err == nil && got.ReceivedAmount.Value == tc.receive
+			}, "the incoming payment did not record %s", tc.receive)
+		})
+	}
+}
