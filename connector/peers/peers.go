@@ -120,7 +120,11 @@ func (t *Table) Apply(env events.Envelope, ev events.Event) error {
 			t.remove(old)
 		}
 	default:
-		return fmt.Errorf("peer table: %s is neither a peer nor an asset event", env.Type)
+		// Liquidity movements share their asset's or peer's subject; the
+		// ledger, not the table, holds their money.
+		if !strings.HasPrefix(env.Type, "liquidity.") {
+			return fmt.Errorf("peer table: %s is neither a peer nor an asset event", env.Type)
+		}
 	}
 	t.passed(env.Sequence)
 	return nil

@@ -132,6 +132,10 @@ func TestUpdatesAndDeletions(t *testing.T) {
 	if err := tb.Apply(events.Envelope{Type: "tenant.created"}, &events.TenantCreated{}); err == nil {
 		t.Fatal("a tenant event was applied to the peer table")
 	}
+	// A deposit on a peer's subject moves money, not routes.
+	if err := tb.Apply(events.Envelope{Type: "liquidity.deposited", Sequence: 7}, &events.LiquidityDeposited{}); err != nil || tb.Applied() != 7 {
+		t.Fatalf("a deposit: %v, applied %d", err, tb.Applied())
+	}
 }
 
 // TestFollow builds the table from peers made by the peer handler, their
