@@ -91,24 +91,30 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 
 // payILP pays a receiver elsewhere: a probe of the path, then packets for
 // what the receiver should still get, no more than the payment still
-// holds, each at the quote's rate at least.
+// holds, each at the quote's rate at least. The probe's packets cannot be
+// fulfilled and hold no money: they go on a connection of their own.
 func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
 	origin := connector.Origin{ID: t.PaymentID, TenantID: t.TenantID, Account: t.Account,
-		Asset: peers.Asset{ID: t.Account.AssetID.String(), Code: t.AssetCode, Scale: t.AssetScale, Ledger: t.Account.Ledger}, Address: t.WalletAddressID}
-	s := sender.Sender{ProbeTimeout: probeTimeout, Send: func(ctx context.Context, prepare ilp.Prepare) (ilp.Packet, error) {
-		return conn.Send(ctx, origin, prepare), nil
-	}}
-	c, err := s.Connect(ctx, t.Receiver.ILPAddress, t.Receiver.SharedSecret)
+		Asset: peers.Asset{ID: t.Account.AssetID.String(), Code: t.AssetCode, Scale: t.AssetScale, Ledger: t.Account.Ledger},
+		Address: t.WalletAddressID}
+	through := func(o connector.Origin) sender.Sender {
+		return sender.Sender{ProbeTimeout: probeTimeout, Send: func(ctx context.Context, prepare ilp.Prepare) (ilp.Packet, error) {
+			return conn.Send(ctx, o, prepare), nil
+		}}
+	}
+	probing := origin
+	probing.Unfulfillable = true
+	probe, err := probePath(ctx, through(probing), t.Receiver.ILPAddress, t.Receiver.SharedSecret)
+	if err != nil {
+		return outgoingpayment.Outcome{}, err
+	}
+	c, err := through(origin).Connect(ctx, t.Receiver.ILPAddress, t.Receiver.SharedSecret)
 	if err != nil {
 		return outgoingpayment.Outcome{}, fmt.Errorf("connect to %s: %w", t.Receiver.ILPAddress, err)
 	}
 	// The receiver learns the connection is over; a failure to say so
 	// changes nothing sent.
 	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
-	probe, err := c.Probe(ctx)
-	if err != nil {
-		return outgoingpayment.Outcome{}, fmt.Errorf("probe %s: %w", t.Receiver.ILPAddress, err)
-	}
 	q := sender.Quote{Probe: probe, MinExchangeRate: new(big.Rat).SetFrac(new(big.Int).SetUint64(t.DeliveryAmount), new(big.Int).SetUint64(t.SourceAmount)),
 		FixedDelivery: true, SourceAmount: t.SourceAmount, DeliveryAmount: t.DeliveryAmount}
 	out, err := c.Pay(ctx, q)

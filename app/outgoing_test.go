@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"crypto/rand"
+	"strconv"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/config"
@@ -146,4 +149,83 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 			}, "the incoming payment did not record %s", tc.receive)
 		})
 	}
+}
+
+// A payment to another instance goes over Interledger: it delivers at least
+// what it was quoted, sends no more than it holds, and the incoming payment
+// there records what arrived.
+func TestOutgoingPaymentsRemote(t *testing.T) {
+	secret := func() []byte {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b
+	}
+	alpha := startInstance(t, func(c *config.Config) { c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret() })
+	beta := startInstance(t, func(c *config.Config) { c.ILPAddress, c.StreamSecret = "test.beta", secret() })
+	ctx := context.Background()
+	assets := map[*instance]string{}
+	for _, in := range []*instance{alpha, beta} {
+		usd, err := createAsset(ctx, in.operator, "USD", 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assets[in] = usd.ID
+	}
+	betaConnector, err := beta.running.URL(app.ConnectorListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := func(in *instance, address, incoming, outgoing, endpoint, liquidity string) {
+		t.Helper()
+		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
+			"assetId": assets[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
+			"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
+				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peer(alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
+	// What alpha sends, beta owes its receivers out of alpha's liquidity.
+	peer(beta, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
+	alice, err := createWalletAddress(ctx, alpha.operator, map[string]any{"assetId": assets[alpha], "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, beta.operator, map[string]any{"assetId": assets[beta], "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := createIncomingPayment(ctx, beta.operator, map[string]any{"walletAddressId": bob.ID,
+		"incomingAmount": map[string]any{"value": "1000", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q quoteOut
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		q, err = createQuote(ctx, alpha.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
+			"debitAmount": map[string]any{"value": "500", "assetCode": "USD", "assetScale": 2}})
+		return err == nil
+	}, "no quote: %v", err)
+	o := newOutgoing(alpha.system)
+	id, err := o.create(alice.ID, q.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	funded := time.Now()
+	if err := o.fund(id); err != nil {
+		t.Fatal(err)
+	}
+	p := o.finished(t, id, 20*time.Second)
+	t.Logf("completed %v after funding: sent %d, delivered %d", time.Since(funded), p.Sent, p.Delivered)
+	if q.ReceiveAmount.Value != "495" || p.State != outgoingpayment.Completed || p.Sent > 500 || p.Delivered < 495 {
+		t.Fatalf("payment %+v, quoted %+v", p, q)
+	}
+	sent, err := alpha.running.Deps.Ledger.TotalSent(ctx, uuid.MustParse(id))
+	if err != nil || sent != p.Sent {
+		t.Fatalf("the payment's account sent %d (%v), the payment says %d", sent, err, p.Sent)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		got, err := getIncomingPayment(ctx, beta.operator, ip.ID)
+		return err == nil && got.ReceivedAmount.Value == strconv.FormatUint(p.Delivered, 10)
+	}, "the incoming payment did not record %d", p.Delivered)
 }

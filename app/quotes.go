@@ -67,6 +67,12 @@ func (p *prober) Probe(ctx context.Context, tenantID, walletAddressID string, as
 	s := sender.Sender{ProbeTimeout: probeTimeout, Send: func(ctx context.Context, prepare ilp.Prepare) (ilp.Packet, error) {
 		return conn.Send(ctx, origin, prepare), nil
 	}}
+	return probePath(ctx, s, destination, sharedSecret)
+}
+
+// probePath probes the path to STREAM credentials on a connection of its
+// own, closed after.
+func probePath(ctx context.Context, s sender.Sender, destination string, sharedSecret []byte) (sender.Probe, error) {
 	c, err := s.Connect(ctx, destination, sharedSecret)
 	if err != nil {
 		return sender.Probe{}, fmt.Errorf("connect to %s: %w", destination, err)
