@@ -229,3 +229,81 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 		return err == nil && got.ReceivedAmount.Value == strconv.FormatUint(p.Delivered, 10)
 	}, "the incoming payment did not record %d", p.Delivered)
 }
+
+// Payments racing for one grant's limit: each takes its debit from the
+// grant in the same append as its creation, so exactly as many as the
+// limit allows are made, and a failed one gives its amount back.
+func TestOutgoingPaymentsShareAGrantLimit(t *testing.T) {
+	s := startSystem(t, false)
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const payments, limit, each = 20, 1000, 100
+	quotes := make([]string, payments)
+	for i := range quotes {
+		q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
+			"debitAmount": map[string]any{"value": strconv.Itoa(each), "assetCode": "USD", "assetScale": 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		quotes[i] = q.ID
+	}
+	grant := &commands.OutgoingPaymentGrant{ID: uuid.NewString(), Receiver: ip.URL,
+		DebitAmount: &commands.Amount{Value: limit, AssetCode: "USD", AssetScale: 2}, Interval: "R/2020-01-01T00:00:00Z/P1Y"}
+	o := newOutgoing(s)
+	errs := make(chan error, payments)
+	for _, q := range quotes {
+		go func() {
+			_, err := o.create(alice.ID, q, grant)
+			errs <- err
+		}()
+	}
+	made, refused := 0, 0
+	var made1 []string
+	for range payments {
+		switch err := <-errs; {
+		case err == nil:
+			made++
+		case apperr.KindOf(err) == apperr.Forbidden:
+			refused++
+		default:
+			t.Fatalf("a payment neither made nor refused for its grant: %v", err)
+		}
+	}
+	if made != limit/each || refused != payments-limit/each {
+		t.Fatalf("%d made and %d refused, want %d and %d", made, refused, limit/each, payments-limit/each)
+	}
+	// A cancelled payment gives its amount back: one more can be made.
+	for _, q := range quotes {
+		if p, _, err := s.running.Backend.OutgoingPayments.Load(ctx, op.TenantID, q); err == nil && p.Exists {
+			made1 = append(made1, q)
+		}
+	}
+	if _, err := s.running.Backend.OutgoingPayments.Cancel(ctx, commands.CancelOutgoingPayment{Meta: o.meta(), OutgoingPaymentID: made1[0]}); err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for _, q := range quotes {
+		if _, err := o.create(alice.ID, q, grant); err == nil {
+			again++
+		}
+	}
+	if again != 1 {
+		t.Fatalf("%d payments made after one was cancelled, want 1", again)
+	}
+}
