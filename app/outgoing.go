@@ -95,7 +95,7 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 // fulfilled and hold no money: they go on a connection of their own.
 func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
 	origin := connector.Origin{ID: t.PaymentID, TenantID: t.TenantID, Account: t.Account,
-		Asset: peers.Asset{ID: t.Account.AssetID.String(), Code: t.AssetCode, Scale: t.AssetScale, Ledger: t.Account.Ledger},
+		Asset:   peers.Asset{ID: t.Account.AssetID.String(), Code: t.AssetCode, Scale: t.AssetScale, Ledger: t.Account.Ledger},
 		Address: t.WalletAddressID}
 	through := func(o connector.Origin) sender.Sender {
 		return sender.Sender{ProbeTimeout: probeTimeout, Send: func(ctx context.Context, prepare ilp.Prepare) (ilp.Packet, error) {

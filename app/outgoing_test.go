@@ -3,9 +3,9 @@ package app_test
 import (
 	"context"
 	"crypto/rand"
-	"strconv"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -96,8 +96,8 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 	alice, bob, carol := wallet(usd.ID, "alice"), wallet(usd.ID, "bob"), wallet(eur.ID, "carol")
 	o := newOutgoing(s)
 	for _, tc := range []struct {
-		name, to, asset     string
-		debit, receive      string
+		name, to, asset      string
+		debit, receive       string
 		sent, delivered, fee uint64
 	}{
 		{"one currency", bob, "USD", "510", "500", 500, 500, 10},
