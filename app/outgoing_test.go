@@ -149,6 +149,29 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 			}, "the incoming payment did not record %s", tc.receive)
 		})
 	}
+	t.Run("from an incoming payment", func(t *testing.T) {
+		ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := commands.CreateOutgoingPaymentFromIncomingPayment{Meta: o.meta(), WalletAddressID: alice, IncomingPayment: ip.URL,
+			DebitAmount: commands.Amount{Value: 310, AssetCode: "USD", AssetScale: 2}, InitiatedBy: events.InitiatedByAdmin}
+		id, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A retry of the command is the payment it made.
+		again, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
+		if err != nil || again != id {
+			t.Fatalf("a retry made %s (%v), the first %s", again, err, id)
+		}
+		if err := o.fund(id); err != nil {
+			t.Fatal(err)
+		}
+		if p := o.finished(t, id, 10*time.Second); p.State != outgoingpayment.Completed || p.Sent != 300 || p.Delivered != 300 || p.DebitAmount != 310 {
+			t.Fatalf("payment %+v", p)
+		}
+	})
 }
 
 // A payment to another instance goes over Interledger: it delivers at least

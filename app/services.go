@@ -243,6 +243,7 @@ func NewBackend(d *Deps) *Backend {
 	pays := &payer{ledger: d.Ledger}
 	receivers := receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
 		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log)
+	quotes := quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan)
 	return &Backend{
 		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:           asset.NewHandler(d.Store, read.AssetInUse),
@@ -250,8 +251,8 @@ func NewBackend(d *Deps) *Backend {
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),
 		Liquidity:        liquidityHandler,
 		IncomingPayments: payments,
-		Quotes:           quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan),
-		OutgoingPayments: outgoingpayment.NewHandler(d.Store, d.Ledger, quoteReceivers{receivers}, pays, d.Enqueue,
+		Quotes:           quotes,
+		OutgoingPayments: outgoingpayment.NewHandler(d.Store, d.Ledger, quoteReceivers{receivers}, quotes, pays, d.Enqueue,
 			d.Config.OutgoingPaymentRetryAttempts),
 		probes:         probes,
 		payer:          pays,

@@ -52,3 +52,16 @@ type SendOutgoingPayment struct {
 	TenantID          string `json:"tenantId"`
 	OutgoingPaymentID string `json:"outgoingPaymentId"`
 }
+
+// CreateOutgoingPaymentFromIncomingPayment pays an incoming payment a fixed
+// debit amount: a quote for it, then a payment of the quote.
+type CreateOutgoingPaymentFromIncomingPayment struct {
+	Meta
+	WalletAddressID string
+	IncomingPayment string
+	DebitAmount     Amount
+	Metadata        json.RawMessage
+	Client          string
+	Grant           *OutgoingPaymentGrant
+	InitiatedBy     string
+}

@@ -33,6 +33,7 @@ type Handler struct {
 	store       handlers.Store
 	ledger      Ledger
 	receivers   quote.Receivers
+	quotes      Quoter
 	payer       Payer
 	enqueue     Enqueue
 	attemptsMax int
@@ -42,12 +43,13 @@ type Handler struct {
 }
 
 // NewHandler builds a handler; receivers finds the incoming payments paid,
-// payer sends, attemptsMax is MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS.
-func NewHandler(store handlers.Store, l Ledger, receivers quote.Receivers, payer Payer, enqueue Enqueue, attemptsMax int) *Handler {
-	if store == nil || l == nil || receivers == nil || payer == nil || enqueue == nil || attemptsMax <= 0 {
-		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, a payer, a command queue and a retry limit")
+// quotes quotes payments from incoming payments, payer sends, attemptsMax
+// is MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS.
+func NewHandler(store handlers.Store, l Ledger, receivers quote.Receivers, quotes Quoter, payer Payer, enqueue Enqueue, attemptsMax int) *Handler {
+	if store == nil || l == nil || receivers == nil || quotes == nil || payer == nil || enqueue == nil || attemptsMax <= 0 {
+		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, quotes, a payer, a command queue and a retry limit")
 	}
-	return &Handler{store: store, ledger: l, receivers: receivers, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
+	return &Handler{store: store, ledger: l, receivers: receivers, quotes: quotes, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
 		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
 }
 

@@ -1,0 +1,32 @@
+package outgoingpayment
+
+import (
+	"context"
+
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/handlers"
+)
+
+// Quoter makes quotes (quote.Handler).
+type Quoter interface {
+	Create(ctx context.Context, c commands.CreateQuote) (string, handlers.Result, error)
+}
+
+// quoteCommandID is the id of the quote command a payment from an incoming
+// payment sends, so that a retry finds the quote its first run made.
+func quoteCommandID(commandID string) string { return commandID + ":quote" }
+
+// CreateFromIncomingPayment pays an incoming payment a fixed debit amount,
+// as Rafiki does: a quote of the debit amount, then a payment of the quote.
+func (h *Handler) CreateFromIncomingPayment(ctx context.Context, c commands.CreateOutgoingPaymentFromIncomingPayment) (string, handlers.Result, error) {
+	debit := c.DebitAmount
+	quoteID, _, err := h.quotes.Create(ctx, commands.CreateQuote{
+		Meta:            commands.Meta{ID: quoteCommandID(c.ID), CorrelationID: c.CorrelationID, Actor: c.Actor},
+		WalletAddressID: c.WalletAddressID, Receiver: c.IncomingPayment, DebitAmount: &debit, Client: c.Client,
+	})
+	if err != nil {
+		return "", handlers.Result{}, err
+	}
+	return h.Create(ctx, commands.CreateOutgoingPayment{Meta: c.Meta, WalletAddressID: c.WalletAddressID, QuoteID: quoteID,
+		Metadata: c.Metadata, Client: c.Client, Grant: c.Grant, InitiatedBy: c.InitiatedBy})
+}
