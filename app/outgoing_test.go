@@ -183,7 +183,9 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 		_, _ = rand.Read(b)
 		return b
 	}
-	alpha := startInstance(t, func(c *config.Config) { c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret() })
+	alpha := startInstance(t, func(c *config.Config) { c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret()
+		c.OutgoingPaymentRetryAttempts = 1
+	})
 	beta := startInstance(t, func(c *config.Config) { c.ILPAddress, c.StreamSecret = "test.beta", secret() })
 	ctx := context.Background()
 	assets := map[*instance]string{}
@@ -198,16 +200,20 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := func(in *instance, address, incoming, outgoing, endpoint, liquidity string) {
+	peer := func(in *instance, address, incoming, outgoing, endpoint, liquidity string) string {
 		t.Helper()
+		var out struct {
+			CreatePeer struct{ Peer struct{ ID string } } `json:"createPeer"`
+		}
 		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
 			"assetId": assets[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
 			"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
-				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, nil); err != nil {
+				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, &out); err != nil {
 			t.Fatal(err)
 		}
+		return out.CreatePeer.Peer.ID
 	}
-	peer(alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
+	toBeta := peer(alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
 	// What alpha sends, beta owes its receivers out of alpha's liquidity.
 	peer(beta, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
 	alice, err := createWalletAddress(ctx, alpha.operator, map[string]any{"assetId": assets[alpha], "address": "alice"})
@@ -251,6 +257,30 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 		got, err := getIncomingPayment(ctx, beta.operator, ip.ID)
 		return err == nil && got.ReceivedAmount.Value == strconv.FormatUint(p.Delivered, 10)
 	}, "the incoming payment did not record %d", p.Delivered)
+
+	// With no route to the receiver left, the payment fails at its last
+	// attempt; its money stays in its account.
+	q, err = createQuote(ctx, alpha.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
+		"debitAmount": map[string]any{"value": "200", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alpha.operator.Do(ctx, `mutation($input: DeletePeerInput!) { deletePeer(input: $input) { success } }`,
+		map[string]any{"input": map[string]any{"id": toBeta}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if id, err = o.create(alice.ID, q.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.fund(id); err != nil {
+		t.Fatal(err)
+	}
+	if p = o.finished(t, id, 20*time.Second); p.State != outgoingpayment.Failed || p.Sent != 0 || p.Error == "" {
+		t.Fatalf("payment %+v", p)
+	}
+	if balance, err := alpha.running.Deps.Ledger.Balance(ctx, uuid.MustParse(id)); err != nil || balance != 200 {
+		t.Fatalf("a failed payment's account holds %d (%v)", balance, err)
+	}
 }
 
 // Payments racing for one grant's limit: each takes its debit from the
