@@ -224,3 +224,49 @@ func TestEvolveEnded(t *testing.T) {
 		})
 	}
 }
+
+// An outgoing payment's money is withdrawn once it completed or failed,
+// under the id of the event that ended it.
+func TestDecideOutgoingPaymentWithdrawal(t *testing.T) {
+	const tenant, stranger = "5d0c0a4e-8a2b-4d47-9a51-3b6f0f1c2d01", "5d0c0a4e-8a2b-4d47-9a51-3b6f0f1c2d02"
+	created := &events.OutgoingPaymentCreated{AssetID: uuid.NewString(), DebitAmount: 10, InitiatedBy: events.InitiatedByAdmin}
+	fold := func(evs ...events.Event) (finishedPayment, []uuid.UUID) {
+		var p finishedPayment
+		ids := make([]uuid.UUID, len(evs))
+		for i, ev := range evs {
+			ids[i] = uuid.New()
+			p = evolveFinished(p, events.Envelope{ID: ids[i], TenantID: tenant, AggregateID: uuid.NewString(), Type: ev.EventType()}, ev)
+		}
+		return p, ids
+	}
+	operator, owner, other := commands.Actor{Operator: true}, commands.Actor{TenantID: tenant}, commands.Actor{TenantID: stranger}
+	for _, c := range []struct {
+		name    string
+		evs     []events.Event
+		actor   commands.Actor
+		endedAt int // index of the ending event; -1: refused
+	}{
+		{"completed", []events.Event{created, &events.OutgoingPaymentFunded{}, &events.OutgoingPaymentCompleted{}}, operator, 2},
+		{"failed", []events.Event{created, &events.OutgoingPaymentFunded{}, &events.OutgoingPaymentFailed{}}, owner, 2},
+		{"completed, then withdrawn", []events.Event{created, &events.OutgoingPaymentFunded{}, &events.OutgoingPaymentCompleted{},
+			&events.LiquidityWithdrawalRequested{}}, operator, 2},
+		{"another tenant's", []events.Event{created, &events.OutgoingPaymentFunded{}, &events.OutgoingPaymentCompleted{}}, other, -1},
+		{"sending", []events.Event{created, &events.OutgoingPaymentFunded{}}, operator, -1},
+		{"cancelled", []events.Event{created, &events.OutgoingPaymentCancelled{}}, operator, -1},
+		{"never created", nil, operator, -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, ids := fold(c.evs...)
+			got, err := decideOutgoingPaymentWithdrawal(p, c.actor)
+			if c.endedAt < 0 {
+				if kindOf(err) != apperr.NotFound {
+					t.Fatalf("got %s, %v; want it refused", got, err)
+				}
+				return
+			}
+			if err != nil || got != ids[c.endedAt] {
+				t.Fatalf("transfer %s (%v), want the ending event's id %s", got, err, ids[c.endedAt])
+			}
+		})
+	}
+}

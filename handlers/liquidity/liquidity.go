@@ -24,6 +24,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
@@ -492,7 +493,7 @@ func (h *Handler) perform(ctx context.Context, target handlers.Target, req event
 func requestAccount(target handlers.Target, assetID string, number uint32) (ledger.Account, error) {
 	types := map[string]ledger.AccountType{
 		asset.AggregateType: ledger.Asset, peer.AggregateType: ledger.Peer, walletaddress.AggregateType: ledger.WebMonetization,
-		incomingpayment.AggregateType: ledger.Incoming,
+		incomingpayment.AggregateType: ledger.Incoming, outgoingpayment.AggregateType: ledger.Outgoing,
 	}
 	typ, ok := types[target.AggregateType]
 	id, err := uuid.Parse(target.AggregateID)
