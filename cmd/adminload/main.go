@@ -1,7 +1,9 @@
 // Command adminload measures the admin GraphQL API of a running backend from
 // outside: it creates an asset, then sends signed createWalletAddress
-// mutations from concurrent keep-alive clients and prints throughput,
-// latency, errors and CPU time per request.
+// mutations (or, with -workload payments, Rafiki's performance workload:
+// createIncomingPayment, createQuote, createOutgoingPayment; with -fund the
+// payment funded and waited for) from concurrent keep-alive clients and
+// prints throughput, latency, errors and CPU time per iteration.
 //
 // It reads the same environment as the services (ADMIN_PORT,
 // OPERATOR_TENANT_ID, ADMIN_API_SECRET, DATABASE_URL), so that run beside
@@ -51,6 +53,7 @@ type options struct {
 	timeout               time.Duration
 	serverPID             int
 	postgresURL           string // empty: Postgres CPU is not measured
+	workload              string
 }
 
 func main() {
@@ -80,6 +83,8 @@ func run() error {
 	flag.IntVar(&o.serverPID, "pid", 0, "process id of the server, to report its CPU per request (read from /proc)")
 	flag.BoolVar(&pg, "pg", false, "report the CPU per request of the Postgres backends serving DATABASE_URL's database (Postgres on this host)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write this tool's CPU profile to a file")
+	flag.StringVar(&o.workload, "workload", "wallet-addresses", "wallet-addresses (createWalletAddress) or payments (Rafiki's: createIncomingPayment, createQuote, createOutgoingPayment)")
+	fund := flag.Bool("fund", false, "with -workload payments: fund each payment and wait until it completed")
 	flag.Parse()
 	if o.clients < 1 {
 		return errors.New("-clients must be at least 1")
@@ -102,7 +107,20 @@ func run() error {
 	if err := client.Do(ctx, createAsset, map[string]any{"input": map[string]any{"code": "LOAD" + strings.ToUpper(runID), "scale": 2}}, &asset); err != nil {
 		return fmt.Errorf("create asset: %w", err)
 	}
-	op := createWalletAddressOp(client, asset.CreateAsset.Asset.ID, runID)
+	var completions completionTimes
+	var op func(ctx context.Context, worker, i int) error
+	switch o.workload {
+	case "wallet-addresses":
+		op = createWalletAddressOp(client, asset.CreateAsset.Asset.ID, runID)
+	case "payments":
+		sender, receiver, err := paymentSetup(ctx, client, asset.CreateAsset.Asset.ID, runID)
+		if err != nil {
+			return err
+		}
+		op = paymentOp(client, sender, receiver, "LOAD"+strings.ToUpper(runID), *fund, completions.add)
+	default:
+		return fmt.Errorf("unknown -workload %q", o.workload)
+	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -119,6 +137,9 @@ func run() error {
 		return err
 	}
 	res.print(os.Stdout, o)
+	if *fund {
+		completions.print(os.Stdout)
+	}
 	if res.failed > 0 {
 		return fmt.Errorf("%d requests failed", res.failed)
 	}
@@ -301,7 +322,7 @@ func (r result) print(w *os.File, o options) {
 	if o.rate > 0 {
 		pace = fmt.Sprintf("paced at %.0f/s", o.rate)
 	}
-	fmt.Fprintf(&b, "createWalletAddress, %d clients %s, %s measured after %s warm-up (%s)\n", o.clients, pace, r.elapsed.Round(time.Millisecond), o.warmup, o.url)
+	fmt.Fprintf(&b, "%s, %d clients %s, %s measured after %s warm-up (%s)\n", o.workload, o.clients, pace, r.elapsed.Round(time.Millisecond), o.warmup, o.url)
 	fmt.Fprintf(&b, "load average   %s → %s\n", r.loadavgBefore, r.loadavgAfter)
 	fmt.Fprintf(&b, "succeeded      %d (%.0f/s)\n", r.ok, perSecond)
 	fmt.Fprintf(&b, "failed         %d\n", r.failed)
