@@ -31,6 +31,7 @@ type ResolverRoot interface {
 	Asset() AssetResolver
 	IncomingPayment() IncomingPaymentResolver
 	Mutation() MutationResolver
+	OutgoingPayment() OutgoingPaymentResolver
 	Payment() PaymentResolver
 	Peer() PeerResolver
 	Query() QueryResolver
@@ -249,6 +250,35 @@ type ComplexityRoot struct {
 		VoidLiquidityWithdrawal         func(childComplexity int, input VoidLiquidityWithdrawalInput) int
 	}
 
+	OutgoingPayment struct {
+		Client          func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		DebitAmount     func(childComplexity int) int
+		Error           func(childComplexity int) int
+		GrantID         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Liquidity       func(childComplexity int) int
+		Metadata        func(childComplexity int) int
+		Quote           func(childComplexity int) int
+		ReceiveAmount   func(childComplexity int) int
+		Receiver        func(childComplexity int) int
+		SentAmount      func(childComplexity int) int
+		State           func(childComplexity int) int
+		StateAttempts   func(childComplexity int) int
+		Tenant          func(childComplexity int) int
+		WalletAddressID func(childComplexity int) int
+	}
+
+	OutgoingPaymentConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	OutgoingPaymentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -309,6 +339,8 @@ type ComplexityRoot struct {
 		Assets                func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) int
 		IncomingPayment       func(childComplexity int, id string) int
 		IncomingPayments      func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) int
+		OutgoingPayment       func(childComplexity int, id string) int
+		OutgoingPayments      func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *OutgoingPaymentFilter, tenantID *string) int
 		Payments              func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *PaymentFilter, tenantID *string) int
 		Peer                  func(childComplexity int, id string) int
 		PeerByAddressAndAsset func(childComplexity int, staticIlpAddress string, assetID string) int
@@ -416,6 +448,7 @@ type ComplexityRoot struct {
 		ID                   func(childComplexity int) int
 		IncomingPayments     func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) int
 		Liquidity            func(childComplexity int) int
+		OutgoingPayments     func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
 		PublicName           func(childComplexity int) int
 		Quotes               func(childComplexity int, after *string, before *string, first *int, last *int, sortOrder *SortOrder) int
 		Status               func(childComplexity int) int
@@ -534,6 +567,13 @@ type MutationResolver interface {
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
 	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
 }
+type OutgoingPaymentResolver interface {
+	Liquidity(ctx context.Context, obj *OutgoingPayment) (*scalars.BigInt, error)
+
+	Quote(ctx context.Context, obj *OutgoingPayment) (*Quote, error)
+
+	Tenant(ctx context.Context, obj *OutgoingPayment) (*Tenant, error)
+}
 type PaymentResolver interface {
 	Liquidity(ctx context.Context, obj *Payment) (*scalars.BigInt, error)
 
@@ -555,6 +595,8 @@ type QueryResolver interface {
 	IncomingPayment(ctx context.Context, id string) (*IncomingPayment, error)
 	IncomingPayments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) (*IncomingPaymentConnection, error)
 	AccountingTransfers(ctx context.Context, id string, limit *int) (*AccountingTransferConnection, error)
+	OutgoingPayment(ctx context.Context, id string) (*OutgoingPayment, error)
+	OutgoingPayments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *OutgoingPaymentFilter, tenantID *string) (*OutgoingPaymentConnection, error)
 	Payments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *PaymentFilter, tenantID *string) (*PaymentConnection, error)
 	Peer(ctx context.Context, id string) (*Peer, error)
 	PeerByAddressAndAsset(ctx context.Context, staticIlpAddress string, assetID string) (*Peer, error)
@@ -577,6 +619,7 @@ type WalletAddressResolver interface {
 	Tenant(ctx context.Context, obj *WalletAddress) (*Tenant, error)
 	IncomingPayments(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter) (*IncomingPaymentConnection, error)
 	Liquidity(ctx context.Context, obj *WalletAddress) (*scalars.BigInt, error)
+	OutgoingPayments(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*OutgoingPaymentConnection, error)
 	Quotes(ctx context.Context, obj *WalletAddress, after *string, before *string, first *int, last *int, sortOrder *SortOrder) (*QuoteConnection, error)
 }
 type WebhookEventResolver interface {
@@ -1465,6 +1508,129 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.VoidLiquidityWithdrawal(childComplexity, args["input"].(VoidLiquidityWithdrawalInput)), true
 
+	case "OutgoingPayment.client":
+		if e.ComplexityRoot.OutgoingPayment.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Client(childComplexity), true
+	case "OutgoingPayment.createdAt":
+		if e.ComplexityRoot.OutgoingPayment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.CreatedAt(childComplexity), true
+	case "OutgoingPayment.debitAmount":
+		if e.ComplexityRoot.OutgoingPayment.DebitAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.DebitAmount(childComplexity), true
+	case "OutgoingPayment.error":
+		if e.ComplexityRoot.OutgoingPayment.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Error(childComplexity), true
+	case "OutgoingPayment.grantId":
+		if e.ComplexityRoot.OutgoingPayment.GrantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.GrantID(childComplexity), true
+	case "OutgoingPayment.id":
+		if e.ComplexityRoot.OutgoingPayment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.ID(childComplexity), true
+	case "OutgoingPayment.liquidity":
+		if e.ComplexityRoot.OutgoingPayment.Liquidity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Liquidity(childComplexity), true
+	case "OutgoingPayment.metadata":
+		if e.ComplexityRoot.OutgoingPayment.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Metadata(childComplexity), true
+	case "OutgoingPayment.quote":
+		if e.ComplexityRoot.OutgoingPayment.Quote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Quote(childComplexity), true
+	case "OutgoingPayment.receiveAmount":
+		if e.ComplexityRoot.OutgoingPayment.ReceiveAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.ReceiveAmount(childComplexity), true
+	case "OutgoingPayment.receiver":
+		if e.ComplexityRoot.OutgoingPayment.Receiver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Receiver(childComplexity), true
+	case "OutgoingPayment.sentAmount":
+		if e.ComplexityRoot.OutgoingPayment.SentAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.SentAmount(childComplexity), true
+	case "OutgoingPayment.state":
+		if e.ComplexityRoot.OutgoingPayment.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.State(childComplexity), true
+	case "OutgoingPayment.stateAttempts":
+		if e.ComplexityRoot.OutgoingPayment.StateAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.StateAttempts(childComplexity), true
+	case "OutgoingPayment.tenant":
+		if e.ComplexityRoot.OutgoingPayment.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.Tenant(childComplexity), true
+	case "OutgoingPayment.walletAddressId":
+		if e.ComplexityRoot.OutgoingPayment.WalletAddressID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPayment.WalletAddressID(childComplexity), true
+
+	case "OutgoingPaymentConnection.edges":
+		if e.ComplexityRoot.OutgoingPaymentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPaymentConnection.Edges(childComplexity), true
+	case "OutgoingPaymentConnection.pageInfo":
+		if e.ComplexityRoot.OutgoingPaymentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPaymentConnection.PageInfo(childComplexity), true
+
+	case "OutgoingPaymentEdge.cursor":
+		if e.ComplexityRoot.OutgoingPaymentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPaymentEdge.Cursor(childComplexity), true
+	case "OutgoingPaymentEdge.node":
+		if e.ComplexityRoot.OutgoingPaymentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPaymentEdge.Node(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -1731,6 +1897,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.IncomingPayments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*IncomingPaymentFilter), args["tenantId"].(*string)), true
 
+	case "Query.outgoingPayment":
+		if e.ComplexityRoot.Query.OutgoingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_outgoingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OutgoingPayment(childComplexity, args["id"].(string)), true
+	case "Query.outgoingPayments":
+		if e.ComplexityRoot.Query.OutgoingPayments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_outgoingPayments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OutgoingPayments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder), args["filter"].(*OutgoingPaymentFilter), args["tenantId"].(*string)), true
 	case "Query.payments":
 		if e.ComplexityRoot.Query.Payments == nil {
 			break
@@ -2183,6 +2371,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WalletAddress.Liquidity(childComplexity), true
+	case "WalletAddress.outgoingPayments":
+		if e.ComplexityRoot.WalletAddress.OutgoingPayments == nil {
+			break
+		}
+
+		args, err := ec.field_WalletAddress_outgoingPayments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.WalletAddress.OutgoingPayments(childComplexity, args["after"].(*string), args["before"].(*string), args["first"].(*int), args["last"].(*int), args["sortOrder"].(*SortOrder)), true
 	case "WalletAddress.publicName":
 		if e.ComplexityRoot.WalletAddress.PublicName == nil {
 			break
@@ -2441,6 +2640,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("HttpOutgoingInput", ec.unmarshalInputHttpOutgoingInput),
 			graphql.NewInputUnmarshaler("IncomingPaymentFilter", ec.unmarshalInputIncomingPaymentFilter),
 			graphql.NewInputUnmarshaler("JwkInput", ec.unmarshalInputJwkInput),
+			graphql.NewInputUnmarshaler("OutgoingPaymentFilter", ec.unmarshalInputOutgoingPaymentFilter),
 			graphql.NewInputUnmarshaler("PaymentFilter", ec.unmarshalInputPaymentFilter),
 			graphql.NewInputUnmarshaler("PostLiquidityWithdrawalInput", ec.unmarshalInputPostLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
@@ -2528,7 +2728,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/quotes.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql" "schema/webhooks.graphql"
+//go:embed "schema/assets.graphql" "schema/common.graphql" "schema/incoming_payments.graphql" "schema/liquidity.graphql" "schema/outgoing_payments.graphql" "schema/payments.graphql" "schema/peers.graphql" "schema/quotes.graphql" "schema/receivers.graphql" "schema/tenants.graphql" "schema/wallet_addresses.graphql" "schema/webhooks.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2544,6 +2744,7 @@ var sources = []*ast.Source{
 	{Name: "schema/common.graphql", Input: sourceData("schema/common.graphql"), BuiltIn: false},
 	{Name: "schema/incoming_payments.graphql", Input: sourceData("schema/incoming_payments.graphql"), BuiltIn: false},
 	{Name: "schema/liquidity.graphql", Input: sourceData("schema/liquidity.graphql"), BuiltIn: false},
+	{Name: "schema/outgoing_payments.graphql", Input: sourceData("schema/outgoing_payments.graphql"), BuiltIn: false},
 	{Name: "schema/payments.graphql", Input: sourceData("schema/payments.graphql"), BuiltIn: false},
 	{Name: "schema/peers.graphql", Input: sourceData("schema/peers.graphql"), BuiltIn: false},
 	{Name: "schema/quotes.graphql", Input: sourceData("schema/quotes.graphql"), BuiltIn: false},
@@ -2904,6 +3105,64 @@ func (ec *executionContext) childFields_LiquidityMutationResponse(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type LiquidityMutationResponse", field.Name)
 }
 
+func (ec *executionContext) childFields_OutgoingPayment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OutgoingPayment_id(ctx, field)
+	case "walletAddressId":
+		return ec.fieldContext_OutgoingPayment_walletAddressId(ctx, field)
+	case "client":
+		return ec.fieldContext_OutgoingPayment_client(ctx, field)
+	case "liquidity":
+		return ec.fieldContext_OutgoingPayment_liquidity(ctx, field)
+	case "state":
+		return ec.fieldContext_OutgoingPayment_state(ctx, field)
+	case "error":
+		return ec.fieldContext_OutgoingPayment_error(ctx, field)
+	case "stateAttempts":
+		return ec.fieldContext_OutgoingPayment_stateAttempts(ctx, field)
+	case "debitAmount":
+		return ec.fieldContext_OutgoingPayment_debitAmount(ctx, field)
+	case "receiveAmount":
+		return ec.fieldContext_OutgoingPayment_receiveAmount(ctx, field)
+	case "receiver":
+		return ec.fieldContext_OutgoingPayment_receiver(ctx, field)
+	case "metadata":
+		return ec.fieldContext_OutgoingPayment_metadata(ctx, field)
+	case "quote":
+		return ec.fieldContext_OutgoingPayment_quote(ctx, field)
+	case "sentAmount":
+		return ec.fieldContext_OutgoingPayment_sentAmount(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OutgoingPayment_createdAt(ctx, field)
+	case "grantId":
+		return ec.fieldContext_OutgoingPayment_grantId(ctx, field)
+	case "tenant":
+		return ec.fieldContext_OutgoingPayment_tenant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutgoingPayment", field.Name)
+}
+
+func (ec *executionContext) childFields_OutgoingPaymentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pageInfo":
+		return ec.fieldContext_OutgoingPaymentConnection_pageInfo(ctx, field)
+	case "edges":
+		return ec.fieldContext_OutgoingPaymentConnection_edges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutgoingPaymentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OutgoingPaymentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_OutgoingPaymentEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_OutgoingPaymentEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutgoingPaymentEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "endCursor":
@@ -3202,6 +3461,8 @@ func (ec *executionContext) childFields_WalletAddress(ctx context.Context, field
 		return ec.fieldContext_WalletAddress_incomingPayments(ctx, field)
 	case "liquidity":
 		return ec.fieldContext_WalletAddress_liquidity(ctx, field)
+	case "outgoingPayments":
+		return ec.fieldContext_WalletAddress_outgoingPayments(ctx, field)
 	case "quotes":
 		return ec.fieldContext_WalletAddress_quotes(ctx, field)
 	}
@@ -4114,6 +4375,82 @@ func (ec *executionContext) field_Query_incomingPayments_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_outgoingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_outgoingPayments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*OutgoingPaymentFilter, error) {
+			return ec.unmarshalOOutgoingPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_payments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4549,6 +4886,52 @@ func (ec *executionContext) field_WalletAddress_incomingPayments_args(ctx contex
 		return nil, err
 	}
 	args["filter"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_WalletAddress_outgoingPayments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "sortOrder",
+		func(ctx context.Context, v any) (*SortOrder, error) {
+			return ec.unmarshalOSortOrder2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐSortOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sortOrder"] = arg4
 	return args, nil
 }
 
@@ -8229,6 +8612,538 @@ func (ec *executionContext) fieldContext_Mutation_revokeWalletAddressKey(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _OutgoingPayment_id(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OutgoingPayment_walletAddressId(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_walletAddressId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WalletAddressID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_walletAddressId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OutgoingPayment_client(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutgoingPayment_liquidity(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_liquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutgoingPayment().Liquidity(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalars.BigInt) graphql.Marshaler {
+			return ec.marshalOBigInt2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, true, true, "BigInt")
+}
+
+func (ec *executionContext) _OutgoingPayment_state(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v OutgoingPaymentState) graphql.Marshaler {
+			return ec.marshalNOutgoingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "OutgoingPaymentState")
+}
+
+func (ec *executionContext) _OutgoingPayment_error(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutgoingPayment_stateAttempts(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_stateAttempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StateAttempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_stateAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutgoingPayment_debitAmount(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_debitAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DebitAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_debitAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPayment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPayment_receiveAmount(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_receiveAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceiveAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_receiveAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPayment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPayment_receiver(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_receiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receiver, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_receiver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutgoingPayment_metadata(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Metadata, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSONObject2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "JSONObject")
+}
+
+func (ec *executionContext) _OutgoingPayment_quote(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_quote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutgoingPayment().Quote(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Quote) graphql.Marshaler {
+			return ec.marshalOQuote2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐQuote(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_quote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPayment_sentAmount(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_sentAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Amount) graphql.Marshaler {
+			return ec.marshalNAmount2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_sentAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPayment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Amount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPayment_createdAt(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutgoingPayment_grantId(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_grantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_grantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPayment", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutgoingPayment_tenant(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPayment_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutgoingPayment().Tenant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Tenant) graphql.Marshaler {
+			return ec.marshalOTenant2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTenant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPayment_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPaymentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *OutgoingPaymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPaymentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPaymentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPaymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPaymentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *OutgoingPaymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPaymentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []OutgoingPaymentEdge) graphql.Marshaler {
+			return ec.marshalNOutgoingPaymentEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPaymentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPaymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPaymentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPaymentEdge_node(ctx context.Context, field graphql.CollectedField, obj *OutgoingPaymentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPaymentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPayment) graphql.Marshaler {
+			return ec.marshalNOutgoingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPaymentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPaymentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPayment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OutgoingPaymentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *OutgoingPaymentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPaymentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPaymentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutgoingPaymentEdge", field, false, false, "String")
+}
+
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9433,6 +10348,94 @@ func (ec *executionContext) fieldContext_Query_accountingTransfers(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_accountingTransfers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_outgoingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_outgoingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OutgoingPayment(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPayment) graphql.Marshaler {
+			return ec.marshalOOutgoingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_outgoingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPayment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_outgoingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_outgoingPayments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_outgoingPayments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OutgoingPayments(ctx, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder), fc.Args["filter"].(*OutgoingPaymentFilter), fc.Args["tenantId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPaymentConnection) graphql.Marshaler {
+			return ec.marshalNOutgoingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_outgoingPayments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPaymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_outgoingPayments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11394,6 +12397,50 @@ func (ec *executionContext) _WalletAddress_liquidity(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_WalletAddress_liquidity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WalletAddress", field, true, true, "BigInt")
+}
+
+func (ec *executionContext) _WalletAddress_outgoingPayments(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WalletAddress_outgoingPayments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.WalletAddress().OutgoingPayments(ctx, obj, fc.Args["after"].(*string), fc.Args["before"].(*string), fc.Args["first"].(*int), fc.Args["last"].(*int), fc.Args["sortOrder"].(*SortOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPaymentConnection) graphql.Marshaler {
+			return ec.marshalOOutgoingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WalletAddress_outgoingPayments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WalletAddress",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPaymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_WalletAddress_outgoingPayments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WalletAddress_quotes(ctx context.Context, field graphql.CollectedField, obj *WalletAddress) (ret graphql.Marshaler) {
@@ -15010,6 +16057,62 @@ func UnmarshalJwkInput(ctx context.Context, raw any) (JwkInput, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputOutgoingPaymentFilter(ctx context.Context, obj any) (OutgoingPaymentFilter, error) {
+	var it OutgoingPaymentFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"receiver", "walletAddressId", "state"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "receiver":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("receiver"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Receiver = data
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalOFilterString2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐFilterString(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOutgoingPaymentFilter unmarshals raw into the OutgoingPaymentFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOutgoingPaymentFilter(ctx context.Context, raw any) (OutgoingPaymentFilter, error) {
+	var out OutgoingPaymentFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OutgoingPaymentFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPaymentFilter(ctx context.Context, obj any) (PaymentFilter, error) {
 	var it PaymentFilter
 	if obj == nil {
@@ -15725,6 +16828,13 @@ func (ec *executionContext) _BasePayment(ctx context.Context, sel ast.SelectionS
 			return graphql.Null
 		}
 		return ec._Payment(ctx, sel, obj)
+	case OutgoingPayment:
+		return ec._OutgoingPayment(ctx, sel, &obj)
+	case *OutgoingPayment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._OutgoingPayment(ctx, sel, obj)
 	case IncomingPayment:
 		return ec._IncomingPayment(ctx, sel, &obj)
 	case *IncomingPayment:
@@ -17253,6 +18363,193 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
+var outgoingPaymentImplementors = []string{"OutgoingPayment", "BasePayment"}
+
+func (ec *executionContext) _OutgoingPayment(ctx context.Context, sel ast.SelectionSet, obj *OutgoingPayment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outgoingPaymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutgoingPayment")
+		case "id":
+			out.Values[i] = ec._OutgoingPayment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "walletAddressId":
+			out.Values[i] = ec._OutgoingPayment_walletAddressId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "client":
+			out.Values[i] = ec._OutgoingPayment_client(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liquidity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutgoingPayment_liquidity(ctx, field, obj)
+				})
+		case "state":
+			out.Values[i] = ec._OutgoingPayment_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._OutgoingPayment_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stateAttempts":
+			out.Values[i] = ec._OutgoingPayment_stateAttempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "debitAmount":
+			out.Values[i] = ec._OutgoingPayment_debitAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receiveAmount":
+			out.Values[i] = ec._OutgoingPayment_receiveAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receiver":
+			out.Values[i] = ec._OutgoingPayment_receiver(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "metadata":
+			out.Values[i] = ec._OutgoingPayment_metadata(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "quote":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutgoingPayment_quote(ctx, field, obj)
+				})
+		case "sentAmount":
+			out.Values[i] = ec._OutgoingPayment_sentAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._OutgoingPayment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grantId":
+			out.Values[i] = ec._OutgoingPayment_grantId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tenant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutgoingPayment_tenant(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outgoingPaymentConnectionImplementors = []string{"OutgoingPaymentConnection"}
+
+func (ec *executionContext) _OutgoingPaymentConnection(ctx context.Context, sel ast.SelectionSet, obj *OutgoingPaymentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outgoingPaymentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutgoingPaymentConnection")
+		case "pageInfo":
+			out.Values[i] = ec._OutgoingPaymentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edges":
+			out.Values[i] = ec._OutgoingPaymentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outgoingPaymentEdgeImplementors = []string{"OutgoingPaymentEdge"}
+
+func (ec *executionContext) _OutgoingPaymentEdge(ctx context.Context, sel ast.SelectionSet, obj *OutgoingPaymentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outgoingPaymentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutgoingPaymentEdge")
+		case "node":
+			out.Values[i] = ec._OutgoingPaymentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._OutgoingPaymentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *PageInfo) graphql.Marshaler {
@@ -17686,6 +18983,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_accountingTransfers(ctx, field)
+				})
+		case "outgoingPayment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_outgoingPayment(ctx, field)
+				})
+		case "outgoingPayments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_outgoingPayments(ctx, field)
 				})
 		case "payments":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -18452,6 +19761,12 @@ func (ec *executionContext) _WalletAddress(ctx context.Context, sel ast.Selectio
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._WalletAddress_liquidity(ctx, field, obj)
+				})
+		case "outgoingPayments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WalletAddress_outgoingPayments(ctx, field, obj)
 				})
 		case "quotes":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -19780,6 +21095,52 @@ func (ec *executionContext) marshalNKty2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋad
 	return v
 }
 
+func (ec *executionContext) marshalNOutgoingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPayment(ctx context.Context, sel ast.SelectionSet, v *OutgoingPayment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutgoingPayment!")
+		return graphql.Null
+	}
+	return ec._OutgoingPayment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOutgoingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentConnection(ctx context.Context, sel ast.SelectionSet, v *OutgoingPaymentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutgoingPaymentConnection!")
+		return graphql.Null
+	}
+	return ec._OutgoingPaymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOutgoingPaymentEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentEdge(ctx context.Context, sel ast.SelectionSet, v OutgoingPaymentEdge) graphql.Marshaler {
+	return ec._OutgoingPaymentEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOutgoingPaymentEdge2ᚕgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []OutgoingPaymentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutgoingPaymentEdge2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOutgoingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentState(ctx context.Context, v any) (OutgoingPaymentState, error) {
+	var res OutgoingPaymentState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOutgoingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentState(ctx context.Context, sel ast.SelectionSet, v OutgoingPaymentState) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
@@ -20656,6 +22017,28 @@ func (ec *executionContext) marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋ
 		return graphql.Null
 	}
 	return ec._LiquidityMutationResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOutgoingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPayment(ctx context.Context, sel ast.SelectionSet, v *OutgoingPayment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OutgoingPayment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOutgoingPaymentConnection2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentConnection(ctx context.Context, sel ast.SelectionSet, v *OutgoingPaymentConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OutgoingPaymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOutgoingPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentFilter(ctx context.Context, v any) (*OutgoingPaymentFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOutgoingPaymentFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOPaymentFilter2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPaymentFilter(ctx context.Context, v any) (*PaymentFilter, error) {

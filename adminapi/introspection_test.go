@@ -35,12 +35,7 @@ var pendingTypes = []string{
 	"DepositOutgoingPaymentLiquidityInput",
 	"LiquidityError",
 	"Model",
-	"OutgoingPayment",
-	"OutgoingPaymentConnection",
-	"OutgoingPaymentEdge",
-	"OutgoingPaymentFilter",
 	"OutgoingPaymentResponse",
-	"OutgoingPaymentState",
 	"RejectPartialIncomingPaymentInput",
 	"RejectPartialIncomingPaymentResponse",
 	"TriggerWalletAddressEventsInput",
@@ -64,9 +59,6 @@ var pendingFields = []string{
 	"Mutation.rejectPartialIncomingPayment",
 	"Mutation.triggerWalletAddressEvents",
 	"Mutation.withdrawEventLiquidity",
-	"Query.outgoingPayment",
-	"Query.outgoingPayments",
-	"WalletAddress.outgoingPayments",
 }
 
 func TestSchemaDocumented(t *testing.T) {

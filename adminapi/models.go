@@ -61,6 +61,25 @@ type IncomingPayment struct {
 	TenantID            string
 }
 
+// OutgoingPayment is the GraphQL OutgoingPayment; TenantID lets its
+// tenant field resolve.
+type OutgoingPayment struct {
+	ID              string
+	WalletAddressID string
+	Client          *string
+	State           OutgoingPaymentState
+	Error           *string
+	StateAttempts   int
+	DebitAmount     *Amount
+	ReceiveAmount   *Amount
+	Receiver        string
+	Metadata        map[string]any
+	SentAmount      *Amount
+	CreatedAt       string
+	GrantID         *string
+	TenantID        string
+}
+
 // Payment is the GraphQL Payment, an entry of the combined payments list;
 // TenantID lets its tenant field resolve.
 type Payment struct {
@@ -80,6 +99,7 @@ type BasePayment interface{ isBasePayment() }
 
 func (IncomingPayment) isBasePayment() {}
 func (Payment) isBasePayment()         {}
+func (OutgoingPayment) isBasePayment() {}
 
 // WebhookEvent is the GraphQL WebhookEvent; TenantID lets its tenant field
 // resolve.

@@ -563,6 +563,32 @@ type LiquidityMutationResponse struct {
 type Mutation struct {
 }
 
+// A page of outgoing payments.
+type OutgoingPaymentConnection struct {
+	// Where the page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// The outgoing payments.
+	Edges []OutgoingPaymentEdge `json:"edges"`
+}
+
+// An outgoing payment in a page.
+type OutgoingPaymentEdge struct {
+	// The outgoing payment.
+	Node *OutgoingPayment `json:"node"`
+	// Its cursor.
+	Cursor string `json:"cursor"`
+}
+
+// Which outgoing payments to return; of each list, only in is read.
+type OutgoingPaymentFilter struct {
+	// By the incoming payment they pay.
+	Receiver *FilterString `json:"receiver,omitempty"`
+	// By the wallet address they pay from.
+	WalletAddressID *FilterString `json:"walletAddressId,omitempty"`
+	// By state.
+	State *FilterString `json:"state,omitempty"`
+}
+
 // Where a page sits in its list.
 type PageInfo struct {
 	// Cursor of the last item of the page.
@@ -1247,6 +1273,73 @@ func (e *Kty) UnmarshalJSON(b []byte) error {
 }
 
 func (e Kty) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where an outgoing payment is in its life.
+type OutgoingPaymentState string
+
+const (
+	// Waiting for its debit amount to be deposited.
+	OutgoingPaymentStateFunding OutgoingPaymentState = "FUNDING"
+	// Funded; being sent.
+	OutgoingPaymentStateSending OutgoingPaymentState = "SENDING"
+	// The receiver got what was quoted.
+	OutgoingPaymentStateCompleted OutgoingPaymentState = "COMPLETED"
+	// Given up; what it did not send stays in its account.
+	OutgoingPaymentStateFailed OutgoingPaymentState = "FAILED"
+	// Cancelled before it was funded.
+	OutgoingPaymentStateCancelled OutgoingPaymentState = "CANCELLED"
+)
+
+var AllOutgoingPaymentState = []OutgoingPaymentState{
+	OutgoingPaymentStateFunding,
+	OutgoingPaymentStateSending,
+	OutgoingPaymentStateCompleted,
+	OutgoingPaymentStateFailed,
+	OutgoingPaymentStateCancelled,
+}
+
+func (e OutgoingPaymentState) IsValid() bool {
+	switch e {
+	case OutgoingPaymentStateFunding, OutgoingPaymentStateSending, OutgoingPaymentStateCompleted, OutgoingPaymentStateFailed, OutgoingPaymentStateCancelled:
+		return true
+	}
+	return false
+}
+
+func (e OutgoingPaymentState) String() string {
+	return string(e)
+}
+
+func (e *OutgoingPaymentState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OutgoingPaymentState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OutgoingPaymentState", str)
+	}
+	return nil
+}
+
+func (e OutgoingPaymentState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OutgoingPaymentState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OutgoingPaymentState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/grant"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -50,9 +51,19 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := createQuote(ctx, op, map[string]any{"walletAddressId": wa.ID, "receiver": payment.URL}); err != nil {
+		q, err := createQuote(ctx, op, map[string]any{"walletAddressId": wa.ID, "receiver": payment.URL})
+		if err != nil {
 			t.Fatal(err)
 		}
+		// An outgoing payment of the quote, through its life, and what it
+		// took of its grant.
+		grantID := uuid.NewString()
+		appendTo(t, s.running.Deps, outgoingpayment.AggregateType, op.TenantID, q.ID, paymentOf(q, usd.ID, `{"i":1}`, "https://c.test", grantID),
+			[]events.Event{&events.OutgoingPaymentFunded{Amount: 1}, &events.OutgoingPaymentCancelled{}}[i%2])
+		from, to := time.Now().Truncate(time.Hour), time.Now().Truncate(time.Hour).Add(time.Hour)
+		appendTo(t, s.running.Deps, outgoingpayment.GrantAggregateType, op.TenantID, grantID,
+			&events.OutgoingPaymentGrantSpent{OutgoingPaymentID: q.ID, DebitAmount: 100, ReceiveAmount: 100, IntervalStart: &from, IntervalEnd: &to},
+			&events.OutgoingPaymentGrantReleased{OutgoingPaymentID: q.ID, DebitAmount: uint64(i)})
 		if i%2 == 0 {
 			if _, err := actOn(ctx, op, []string{"approveIncomingPayment", "cancelIncomingPayment"}[i%4/2], map[string]any{"id": payment.ID}); err != nil {
 				t.Fatal(err)

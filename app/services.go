@@ -42,6 +42,7 @@ func Projections(keys projections.Opener) []projections.Projection {
 	return []projections.Projection{
 		projections.Tenants{Secrets: keys}, projections.Assets{}, projections.WalletAddresses{}, projections.WalletAddressKeys{},
 		projections.Peers{Secrets: keys}, projections.IncomingPayments{}, projections.Quotes{}, projections.Webhooks{},
+		projections.OutgoingPayments{}, projections.OutgoingPaymentGrants{},
 	}
 }
 

@@ -168,40 +168,9 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 // grant.
 func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 	tenantID := chi.URLParam(r, "tenantID")
-	q := r.URL.Query()
-	address := q.Get("wallet-address")
-	if address == "" {
-		writeError(w, http.StatusBadRequest, "wallet-address is required")
+	address, page, ok := listPage(w, r)
+	if !ok {
 		return
-	}
-	page := readmodel.Page{Descending: true}
-	// A parameter given empty is refused, as the spec's schemas have it,
-	// not taken as absent.
-	for name, size := range map[string]**int{"first": &page.First, "last": &page.Last} {
-		if q.Has(name) {
-			n, err := strconv.Atoi(q.Get(name))
-			if err != nil || n < 1 || n > 100 {
-				writeError(w, http.StatusBadRequest, name+" must be between 1 and 100")
-				return
-			}
-			*size = &n
-		}
-	}
-	if page.First != nil && page.Last != nil {
-		writeError(w, http.StatusBadRequest, "first and last exclude each other")
-		return
-	}
-	if q.Has("cursor") {
-		cursor := q.Get("cursor")
-		if cursor == "" {
-			writeError(w, http.StatusBadRequest, "cursor must not be empty")
-			return
-		}
-		if page.Last != nil {
-			page.Before = &cursor
-		} else {
-			page.After = &cursor
-		}
 	}
 	if !signatureHeaders(w, r) {
 		return
@@ -235,16 +204,7 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 			AssetCode: p.AssetCode, AssetScale: p.AssetScale, IncomingAmount: p.IncomingAmount, Received: p.ReceivedAmount,
 			ExpiresAt: p.ExpiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt}))
 	}
-	type pageInfo struct {
-		StartCursor     *string `json:"startCursor,omitempty"`
-		EndCursor       *string `json:"endCursor,omitempty"`
-		HasNextPage     bool    `json:"hasNextPage"`
-		HasPreviousPage bool    `json:"hasPreviousPage"`
-	}
-	body, err := json.Marshal(struct {
-		Pagination pageInfo      `json:"pagination"`
-		Result     []paymentJSON `json:"result"`
-	}{pageInfo{info.StartCursor, info.EndCursor, info.HasNextPage, info.HasPreviousPage}, result})
+	body, err := listBody(info, result)
 	if err != nil {
 		s.fail(w, r, err)
 		return

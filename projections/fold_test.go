@@ -518,6 +518,91 @@ var histories = map[string]func(h *history){
 			h.add(typ, ids[i], tenant, &events.LiquidityDeposited{TransferID: h.id(), Amount: 5})
 		}, func() int { return len(ids) })
 	},
+	"outgoing_payments": func(h *history) {
+		const typ = "outgoing_payment"
+		tenant, asset := h.id(), h.id()
+		wallets := []string{h.id(), h.id(), h.id()}
+		var ids []string
+		metadata := func() json.RawMessage {
+			switch h.rng.IntN(4) {
+			case 0:
+				return nil
+			case 1:
+				return json.RawMessage(`{}`)
+			case 2:
+				return json.RawMessage(`{"cancellationReason":"before","n":12345678901234567890}`)
+			default:
+				return json.RawMessage(fmt.Sprintf(`{"order":%d,"note":%q}`, h.rng.IntN(1000), h.value("n")))
+			}
+		}
+		h.steps(600, 80, func() {
+			id := h.id()
+			ids = append(ids, id)
+			debit := uint64(1 + h.rng.IntN(1e6))
+			h.add(typ, id, tenant, &events.OutgoingPaymentCreated{WalletAddressID: wallets[h.rng.IntN(len(wallets))], AssetID: asset,
+				AssetCode: "USD", AssetScale: 2, Receiver: "https://r.test/incoming-payments/" + h.id(), DebitAmount: debit,
+				DebitAmountMinusFees: debit - uint64(h.rng.IntN(int(debit))), ReceiveAmount: uint64(1 + h.rng.IntN(1e6)),
+				ReceiveAssetCode: "EUR", ReceiveAssetScale: 3, Method: events.QuoteILP, QuoteExpiresAt: h.at.Add(time.Minute),
+				Metadata: metadata(), Client: h.value("https://c.test/"), GrantID: h.value("grant"),
+				InitiatedBy: []string{events.InitiatedByAdmin, events.InitiatedByOpenPayments}[h.rng.IntN(2)]})
+		}, func(i int) {
+			id := ids[i]
+			sent, delivered := uint64(h.rng.IntN(1000)), uint64(h.rng.IntN(1000))
+			switch h.rng.IntN(7) {
+			case 0:
+				h.add(typ, id, tenant, &events.OutgoingPaymentFunded{Amount: 10})
+			case 1:
+				h.add(typ, id, tenant, &events.OutgoingPaymentCancelled{Reason: h.text("r")})
+			case 2, 3:
+				h.add(typ, id, tenant, &events.OutgoingPaymentAttemptFailed{Error: h.value("e"), Attempts: 1 + h.rng.IntN(5),
+					Sent: sent, Delivered: delivered})
+			case 4:
+				h.add(typ, id, tenant, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: delivered})
+			case 5:
+				h.add(typ, id, tenant, &events.OutgoingPaymentFailed{Error: h.value("e"), Sent: sent, Delivered: delivered})
+			default:
+				h.add(typ, id, tenant, &events.LiquidityDeposited{TransferID: h.id(), Amount: 5})
+			}
+		}, func() int { return len(ids) })
+		ghost := h.id()
+		h.add(typ, ghost, tenant, &events.OutgoingPaymentFunded{Amount: 1})
+		h.add(typ, ghost, tenant, &events.OutgoingPaymentCancelled{})
+	},
+	"outgoing_payment_grants": func(h *history) {
+		const typ = "outgoing_payment_grant"
+		tenant := h.id()
+		grants := []string{h.id(), h.id(), h.id(), h.id()}
+		var payments []string
+		grantOf := map[string]string{}
+		start := h.at.Truncate(time.Hour)
+		h.steps(600, 150, func() {
+			payment, grant := h.id(), grants[h.rng.IntN(len(grants))]
+			payments, grantOf[payment] = append(payments, payment), grant
+			spent := &events.OutgoingPaymentGrantSpent{OutgoingPaymentID: payment, DebitAmount: uint64(h.rng.IntN(1e6)),
+				ReceiveAmount: uint64(h.rng.IntN(1e6))}
+			if h.chance(60) {
+				from := start.Add(time.Duration(h.rng.IntN(3)) * time.Hour)
+				to := from.Add(time.Hour)
+				spent.IntervalStart, spent.IntervalEnd = &from, &to
+			}
+			h.add(typ, grant, tenant, spent)
+		}, func(i int) {
+			payment := payments[i]
+			switch h.rng.IntN(5) {
+			case 0, 1, 2:
+				h.add(typ, grantOf[payment], tenant, &events.OutgoingPaymentGrantReleased{OutgoingPaymentID: payment,
+					DebitAmount: uint64(h.rng.IntN(6e5)), ReceiveAmount: uint64(h.rng.IntN(6e5))})
+			case 3:
+				// Given back on another grant than the payment's: nothing.
+				h.add(typ, grants[h.rng.IntN(len(grants))], tenant, &events.OutgoingPaymentGrantReleased{OutgoingPaymentID: payment,
+					DebitAmount: 1, ReceiveAmount: 1})
+			default:
+				h.add(typ, grantOf[payment], tenant, &events.LiquidityDeposited{TransferID: h.id(), Amount: 5})
+			}
+		}, func() int { return len(payments) })
+		ghost := h.id()
+		h.add(typ, grants[0], tenant, &events.OutgoingPaymentGrantReleased{OutgoingPaymentID: ghost, DebitAmount: 1})
+	},
 }
 
 // The webhooks read model is built from the incoming payments' events and

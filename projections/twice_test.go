@@ -13,11 +13,12 @@ import (
 )
 
 // insertions are the events that insert rows keyed by their aggregate's
-// id (or, for a fee, the fee's id).
+// id (or, for a fee, the fee's id; for a grant's spend, its payment's).
 var insertions = map[string]bool{
 	events.TenantCreated{}.EventType(): true, events.AssetCreated{}.EventType(): true, events.FeeSet{}.EventType(): true,
 	events.WalletAddressCreated{}.EventType(): true, events.WalletAddressKeyAdded{}.EventType(): true,
 	events.PeerCreated{}.EventType(): true, events.IncomingPaymentCreated{}.EventType(): true, events.QuoteCreated{}.EventType(): true,
+	events.OutgoingPaymentCreated{}.EventType(): true, events.OutgoingPaymentGrantSpent{}.EventType(): true,
 }
 
 // withDuplicates is the history with some of its insertions stored a second

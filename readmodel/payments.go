@@ -41,6 +41,8 @@ type PaymentFilter struct {
 var paymentKinds = []string{
 	`SELECT id, tenant_id, wallet_address_id, state, client, metadata, created_at, '` + PaymentIncoming + `' AS type
 		FROM rm_incoming_payments.incoming_payments WHERE deleted_at IS NULL`,
+	`SELECT id, tenant_id, wallet_address_id, state, client, metadata, created_at, '` + PaymentOutgoing + `' AS type
+		FROM rm_outgoing_payments.outgoing_payments`,
 }
 
 var paymentsTable = "(" + strings.Join(paymentKinds, " UNION ALL ") + ") AS payments"

@@ -1,0 +1,77 @@
+package adminapi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rafiki-go/rafiki/adminapi/scalars"
+	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/projections"
+	"github.com/rafiki-go/rafiki/readmodel"
+)
+
+// outgoingPaymentAfter reads an outgoing payment once the read model shows
+// the effect of a command on it, for the mutations' answers.
+func (r *Resolver) outgoingPaymentAfter(ctx context.Context, id string, res handlers.Result) (*OutgoingPayment, error) {
+	if err := r.seen(ctx, projections.OutgoingPayments{}.Name(), res); err != nil {
+		return nil, err
+	}
+	row, err := r.Read.OutgoingPayment(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, apperr.E(apperr.NotFound, "outgoing payment does not exist")
+	}
+	return outgoingPaymentOut(row)
+}
+
+func outgoingPaymentOut(p *readmodel.OutgoingPayment) (*OutgoingPayment, error) {
+	metadata, err := metadataOut(p.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of outgoing payment %s: %w", p.ID, err)
+	}
+	debit := func(v uint64) *Amount {
+		return &Amount{Value: scalars.BigInt(v), AssetCode: p.AssetCode, AssetScale: scalars.UInt8(p.AssetScale)}
+	}
+	return &OutgoingPayment{ID: p.ID, WalletAddressID: p.WalletAddressID, Client: p.Client, State: OutgoingPaymentState(p.State),
+		Error: p.Error, StateAttempts: p.StateAttempts, DebitAmount: debit(p.DebitAmount),
+		ReceiveAmount: &Amount{Value: scalars.BigInt(p.ReceiveAmount), AssetCode: p.ReceiveAssetCode, AssetScale: scalars.UInt8(p.ReceiveAssetScale)},
+		Receiver:      p.Receiver, Metadata: metadata, SentAmount: debit(p.Sent), CreatedAt: Timestamp(p.CreatedAt), GrantID: p.GrantID,
+		TenantID: p.TenantID}, nil
+}
+
+// outgoingPaymentFilter reads an OutgoingPaymentFilter: of each list only
+// in, as Rafiki reads it.
+func outgoingPaymentFilter(f readmodel.OutgoingPaymentFilter, filter *OutgoingPaymentFilter) readmodel.OutgoingPaymentFilter {
+	if filter == nil {
+		return f
+	}
+	if filter.Receiver != nil {
+		f.ReceiverIn = filter.Receiver.In
+	}
+	if filter.WalletAddressID != nil {
+		f.WalletAddressIDIn = filter.WalletAddressID.In
+	}
+	if filter.State != nil {
+		f.StateIn = filter.State.In
+	}
+	return f
+}
+
+func (r *Resolver) outgoingPaymentConnection(ctx context.Context, f readmodel.OutgoingPaymentFilter, pg readmodel.Page) (*OutgoingPaymentConnection, error) {
+	rows, info, err := r.Read.OutgoingPayments(ctx, f, pg)
+	if err != nil {
+		return nil, err
+	}
+	edges := make([]OutgoingPaymentEdge, len(rows))
+	for i := range rows {
+		node, err := outgoingPaymentOut(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		edges[i] = OutgoingPaymentEdge{Node: node, Cursor: rows[i].ID}
+	}
+	return &OutgoingPaymentConnection{PageInfo: pageInfo(info), Edges: edges}, nil
+}
