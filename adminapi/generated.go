@@ -218,36 +218,41 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ApproveIncomingPayment          func(childComplexity int, input ApproveIncomingPaymentInput) int
-		CancelIncomingPayment           func(childComplexity int, input CancelIncomingPaymentInput) int
-		CompleteReceiver                func(childComplexity int, input CompleteReceiverInput) int
-		CreateAsset                     func(childComplexity int, input CreateAssetInput) int
-		CreateAssetLiquidityWithdrawal  func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
-		CreateIncomingPayment           func(childComplexity int, input CreateIncomingPaymentInput) int
-		CreateIncomingPaymentWithdrawal func(childComplexity int, input CreateIncomingPaymentWithdrawalInput) int
-		CreatePeer                      func(childComplexity int, input CreatePeerInput) int
-		CreatePeerLiquidityWithdrawal   func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
-		CreateQuote                     func(childComplexity int, input CreateQuoteInput) int
-		CreateReceiver                  func(childComplexity int, input CreateReceiverInput) int
-		CreateTenant                    func(childComplexity int, input CreateTenantInput) int
-		CreateTenantSettings            func(childComplexity int, input CreateTenantSettingsInput) int
-		CreateWalletAddress             func(childComplexity int, input CreateWalletAddressInput) int
-		CreateWalletAddressKey          func(childComplexity int, input CreateWalletAddressKeyInput) int
-		CreateWalletAddressWithdrawal   func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
-		DeleteAsset                     func(childComplexity int, input DeleteAssetInput) int
-		DeletePeer                      func(childComplexity int, input DeletePeerInput) int
-		DeleteTenant                    func(childComplexity int, id string) int
-		DepositAssetLiquidity           func(childComplexity int, input DepositAssetLiquidityInput) int
-		DepositPeerLiquidity            func(childComplexity int, input DepositPeerLiquidityInput) int
-		PostLiquidityWithdrawal         func(childComplexity int, input PostLiquidityWithdrawalInput) int
-		RevokeWalletAddressKey          func(childComplexity int, input RevokeWalletAddressKeyInput) int
-		SetFee                          func(childComplexity int, input SetFeeInput) int
-		UpdateAsset                     func(childComplexity int, input UpdateAssetInput) int
-		UpdateIncomingPayment           func(childComplexity int, input UpdateIncomingPaymentInput) int
-		UpdatePeer                      func(childComplexity int, input UpdatePeerInput) int
-		UpdateTenant                    func(childComplexity int, input UpdateTenantInput) int
-		UpdateWalletAddress             func(childComplexity int, input UpdateWalletAddressInput) int
-		VoidLiquidityWithdrawal         func(childComplexity int, input VoidLiquidityWithdrawalInput) int
+		ApproveIncomingPayment                   func(childComplexity int, input ApproveIncomingPaymentInput) int
+		CancelIncomingPayment                    func(childComplexity int, input CancelIncomingPaymentInput) int
+		CancelOutgoingPayment                    func(childComplexity int, input CancelOutgoingPaymentInput) int
+		CompleteReceiver                         func(childComplexity int, input CompleteReceiverInput) int
+		CreateAsset                              func(childComplexity int, input CreateAssetInput) int
+		CreateAssetLiquidityWithdrawal           func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
+		CreateIncomingPayment                    func(childComplexity int, input CreateIncomingPaymentInput) int
+		CreateIncomingPaymentWithdrawal          func(childComplexity int, input CreateIncomingPaymentWithdrawalInput) int
+		CreateOutgoingPayment                    func(childComplexity int, input CreateOutgoingPaymentInput) int
+		CreateOutgoingPaymentFromIncomingPayment func(childComplexity int, input CreateOutgoingPaymentFromIncomingPaymentInput) int
+		CreateOutgoingPaymentWithdrawal          func(childComplexity int, input CreateOutgoingPaymentWithdrawalInput) int
+		CreatePeer                               func(childComplexity int, input CreatePeerInput) int
+		CreatePeerLiquidityWithdrawal            func(childComplexity int, input CreatePeerLiquidityWithdrawalInput) int
+		CreateQuote                              func(childComplexity int, input CreateQuoteInput) int
+		CreateReceiver                           func(childComplexity int, input CreateReceiverInput) int
+		CreateTenant                             func(childComplexity int, input CreateTenantInput) int
+		CreateTenantSettings                     func(childComplexity int, input CreateTenantSettingsInput) int
+		CreateWalletAddress                      func(childComplexity int, input CreateWalletAddressInput) int
+		CreateWalletAddressKey                   func(childComplexity int, input CreateWalletAddressKeyInput) int
+		CreateWalletAddressWithdrawal            func(childComplexity int, input CreateWalletAddressWithdrawalInput) int
+		DeleteAsset                              func(childComplexity int, input DeleteAssetInput) int
+		DeletePeer                               func(childComplexity int, input DeletePeerInput) int
+		DeleteTenant                             func(childComplexity int, id string) int
+		DepositAssetLiquidity                    func(childComplexity int, input DepositAssetLiquidityInput) int
+		DepositOutgoingPaymentLiquidity          func(childComplexity int, input DepositOutgoingPaymentLiquidityInput) int
+		DepositPeerLiquidity                     func(childComplexity int, input DepositPeerLiquidityInput) int
+		PostLiquidityWithdrawal                  func(childComplexity int, input PostLiquidityWithdrawalInput) int
+		RevokeWalletAddressKey                   func(childComplexity int, input RevokeWalletAddressKeyInput) int
+		SetFee                                   func(childComplexity int, input SetFeeInput) int
+		UpdateAsset                              func(childComplexity int, input UpdateAssetInput) int
+		UpdateIncomingPayment                    func(childComplexity int, input UpdateIncomingPaymentInput) int
+		UpdatePeer                               func(childComplexity int, input UpdatePeerInput) int
+		UpdateTenant                             func(childComplexity int, input UpdateTenantInput) int
+		UpdateWalletAddress                      func(childComplexity int, input UpdateWalletAddressInput) int
+		VoidLiquidityWithdrawal                  func(childComplexity int, input VoidLiquidityWithdrawalInput) int
 	}
 
 	OutgoingPayment struct {
@@ -277,6 +282,10 @@ type ComplexityRoot struct {
 	OutgoingPaymentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	OutgoingPaymentResponse struct {
+		Payment func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -556,6 +565,11 @@ type MutationResolver interface {
 	VoidLiquidityWithdrawal(ctx context.Context, input VoidLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	CreateWalletAddressWithdrawal(ctx context.Context, input CreateWalletAddressWithdrawalInput) (*WalletAddressWithdrawalMutationResponse, error)
 	CreateIncomingPaymentWithdrawal(ctx context.Context, input CreateIncomingPaymentWithdrawalInput) (*LiquidityMutationResponse, error)
+	CreateOutgoingPayment(ctx context.Context, input CreateOutgoingPaymentInput) (*OutgoingPaymentResponse, error)
+	CreateOutgoingPaymentFromIncomingPayment(ctx context.Context, input CreateOutgoingPaymentFromIncomingPaymentInput) (*OutgoingPaymentResponse, error)
+	CancelOutgoingPayment(ctx context.Context, input CancelOutgoingPaymentInput) (*OutgoingPaymentResponse, error)
+	DepositOutgoingPaymentLiquidity(ctx context.Context, input DepositOutgoingPaymentLiquidityInput) (*LiquidityMutationResponse, error)
+	CreateOutgoingPaymentWithdrawal(ctx context.Context, input CreateOutgoingPaymentWithdrawalInput) (*LiquidityMutationResponse, error)
 	CreatePeer(ctx context.Context, input CreatePeerInput) (*CreatePeerMutationResponse, error)
 	UpdatePeer(ctx context.Context, input UpdatePeerInput) (*UpdatePeerMutationResponse, error)
 	DeletePeer(ctx context.Context, input DeletePeerInput) (*DeletePeerMutationResponse, error)
@@ -1199,6 +1213,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelIncomingPayment(childComplexity, args["input"].(CancelIncomingPaymentInput)), true
+	case "Mutation.cancelOutgoingPayment":
+		if e.ComplexityRoot.Mutation.CancelOutgoingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelOutgoingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelOutgoingPayment(childComplexity, args["input"].(CancelOutgoingPaymentInput)), true
 	case "Mutation.completeReceiver":
 		if e.ComplexityRoot.Mutation.CompleteReceiver == nil {
 			break
@@ -1254,6 +1279,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateIncomingPaymentWithdrawal(childComplexity, args["input"].(CreateIncomingPaymentWithdrawalInput)), true
+	case "Mutation.createOutgoingPayment":
+		if e.ComplexityRoot.Mutation.CreateOutgoingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOutgoingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOutgoingPayment(childComplexity, args["input"].(CreateOutgoingPaymentInput)), true
+	case "Mutation.createOutgoingPaymentFromIncomingPayment":
+		if e.ComplexityRoot.Mutation.CreateOutgoingPaymentFromIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOutgoingPaymentFromIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOutgoingPaymentFromIncomingPayment(childComplexity, args["input"].(CreateOutgoingPaymentFromIncomingPaymentInput)), true
+	case "Mutation.createOutgoingPaymentWithdrawal":
+		if e.ComplexityRoot.Mutation.CreateOutgoingPaymentWithdrawal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOutgoingPaymentWithdrawal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOutgoingPaymentWithdrawal(childComplexity, args["input"].(CreateOutgoingPaymentWithdrawalInput)), true
 	case "Mutation.createPeer":
 		if e.ComplexityRoot.Mutation.CreatePeer == nil {
 			break
@@ -1397,6 +1455,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DepositAssetLiquidity(childComplexity, args["input"].(DepositAssetLiquidityInput)), true
+	case "Mutation.depositOutgoingPaymentLiquidity":
+		if e.ComplexityRoot.Mutation.DepositOutgoingPaymentLiquidity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_depositOutgoingPaymentLiquidity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DepositOutgoingPaymentLiquidity(childComplexity, args["input"].(DepositOutgoingPaymentLiquidityInput)), true
 	case "Mutation.depositPeerLiquidity":
 		if e.ComplexityRoot.Mutation.DepositPeerLiquidity == nil {
 			break
@@ -1630,6 +1699,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OutgoingPaymentEdge.Node(childComplexity), true
+
+	case "OutgoingPaymentResponse.payment":
+		if e.ComplexityRoot.OutgoingPaymentResponse.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutgoingPaymentResponse.Payment(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2615,11 +2691,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AmountInput", ec.unmarshalInputAmountInput),
 			graphql.NewInputUnmarshaler("ApproveIncomingPaymentInput", ec.unmarshalInputApproveIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CancelIncomingPaymentInput", ec.unmarshalInputCancelIncomingPaymentInput),
+			graphql.NewInputUnmarshaler("CancelOutgoingPaymentInput", ec.unmarshalInputCancelOutgoingPaymentInput),
+			graphql.NewInputUnmarshaler("CardDetailsInput", ec.unmarshalInputCardDetailsInput),
 			graphql.NewInputUnmarshaler("CompleteReceiverInput", ec.unmarshalInputCompleteReceiverInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentInput", ec.unmarshalInputCreateIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentWithdrawalInput", ec.unmarshalInputCreateIncomingPaymentWithdrawalInput),
+			graphql.NewInputUnmarshaler("CreateOutgoingPaymentFromIncomingPaymentInput", ec.unmarshalInputCreateOutgoingPaymentFromIncomingPaymentInput),
+			graphql.NewInputUnmarshaler("CreateOutgoingPaymentInput", ec.unmarshalInputCreateOutgoingPaymentInput),
+			graphql.NewInputUnmarshaler("CreateOutgoingPaymentWithdrawalInput", ec.unmarshalInputCreateOutgoingPaymentWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreatePeerInput", ec.unmarshalInputCreatePeerInput),
 			graphql.NewInputUnmarshaler("CreatePeerLiquidityWithdrawalInput", ec.unmarshalInputCreatePeerLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateQuoteInput", ec.unmarshalInputCreateQuoteInput),
@@ -2632,6 +2713,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteAssetInput", ec.unmarshalInputDeleteAssetInput),
 			graphql.NewInputUnmarshaler("DeletePeerInput", ec.unmarshalInputDeletePeerInput),
 			graphql.NewInputUnmarshaler("DepositAssetLiquidityInput", ec.unmarshalInputDepositAssetLiquidityInput),
+			graphql.NewInputUnmarshaler("DepositOutgoingPaymentLiquidityInput", ec.unmarshalInputDepositOutgoingPaymentLiquidityInput),
 			graphql.NewInputUnmarshaler("DepositPeerLiquidityInput", ec.unmarshalInputDepositPeerLiquidityInput),
 			graphql.NewInputUnmarshaler("FeeDetails", ec.unmarshalInputFeeDetails),
 			graphql.NewInputUnmarshaler("FilterString", ec.unmarshalInputFilterString),
@@ -3161,6 +3243,14 @@ func (ec *executionContext) childFields_OutgoingPaymentEdge(ctx context.Context,
 		return ec.fieldContext_OutgoingPaymentEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OutgoingPaymentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OutgoingPaymentResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "payment":
+		return ec.fieldContext_OutgoingPaymentResponse_payment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutgoingPaymentResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3781,6 +3871,20 @@ func (ec *executionContext) field_Mutation_cancelIncomingPayment_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelOutgoingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CancelOutgoingPaymentInput, error) {
+			return ec.unmarshalNCancelOutgoingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCancelOutgoingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_completeReceiver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3843,6 +3947,48 @@ func (ec *executionContext) field_Mutation_createIncomingPayment_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (CreateIncomingPaymentInput, error) {
 			return ec.unmarshalNCreateIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createOutgoingPaymentFromIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateOutgoingPaymentFromIncomingPaymentInput, error) {
+			return ec.unmarshalNCreateOutgoingPaymentFromIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateOutgoingPaymentFromIncomingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createOutgoingPaymentWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateOutgoingPaymentWithdrawalInput, error) {
+			return ec.unmarshalNCreateOutgoingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateOutgoingPaymentWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createOutgoingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateOutgoingPaymentInput, error) {
+			return ec.unmarshalNCreateOutgoingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateOutgoingPaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4025,6 +4171,20 @@ func (ec *executionContext) field_Mutation_depositAssetLiquidity_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (DepositAssetLiquidityInput, error) {
 			return ec.unmarshalNDepositAssetLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositAssetLiquidityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_depositOutgoingPaymentLiquidity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DepositOutgoingPaymentLiquidityInput, error) {
+			return ec.unmarshalNDepositOutgoingPaymentLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositOutgoingPaymentLiquidityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8172,6 +8332,226 @@ func (ec *executionContext) fieldContext_Mutation_createIncomingPaymentWithdrawa
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createOutgoingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOutgoingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOutgoingPayment(ctx, fc.Args["input"].(CreateOutgoingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNOutgoingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOutgoingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOutgoingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createOutgoingPaymentFromIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOutgoingPaymentFromIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOutgoingPaymentFromIncomingPayment(ctx, fc.Args["input"].(CreateOutgoingPaymentFromIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNOutgoingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOutgoingPaymentFromIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOutgoingPaymentFromIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelOutgoingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelOutgoingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelOutgoingPayment(ctx, fc.Args["input"].(CancelOutgoingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNOutgoingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelOutgoingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelOutgoingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_depositOutgoingPaymentLiquidity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_depositOutgoingPaymentLiquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DepositOutgoingPaymentLiquidity(ctx, fc.Args["input"].(DepositOutgoingPaymentLiquidityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_depositOutgoingPaymentLiquidity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_depositOutgoingPaymentLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createOutgoingPaymentWithdrawal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOutgoingPaymentWithdrawal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateOutgoingPaymentWithdrawal(ctx, fc.Args["input"].(CreateOutgoingPaymentWithdrawalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createOutgoingPaymentWithdrawal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createOutgoingPaymentWithdrawal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createPeer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9142,6 +9522,38 @@ func (ec *executionContext) _OutgoingPaymentEdge_cursor(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_OutgoingPaymentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OutgoingPaymentEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutgoingPaymentResponse_payment(ctx context.Context, field graphql.CollectedField, obj *OutgoingPaymentResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutgoingPaymentResponse_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *OutgoingPayment) graphql.Marshaler {
+			return ec.marshalOOutgoingPayment2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPayment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OutgoingPaymentResponse_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OutgoingPaymentResponse",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutgoingPayment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *PageInfo) (ret graphql.Marshaler) {
@@ -14524,6 +14936,118 @@ func UnmarshalCancelIncomingPaymentInput(ctx context.Context, raw any) (CancelIn
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelOutgoingPaymentInput(ctx context.Context, obj any) (CancelOutgoingPaymentInput, error) {
+	var it CancelOutgoingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "reason", "cardPaymentFailureReason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "cardPaymentFailureReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cardPaymentFailureReason"))
+			data, err := ec.unmarshalOCardPaymentFailureReason2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCardPaymentFailureReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CardPaymentFailureReason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelOutgoingPaymentInput unmarshals raw into the CancelOutgoingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelOutgoingPaymentInput(ctx context.Context, raw any) (CancelOutgoingPaymentInput, error) {
+	var out CancelOutgoingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelOutgoingPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCardDetailsInput(ctx context.Context, obj any) (CardDetailsInput, error) {
+	var it CardDetailsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"data", "requestId", "initiatedAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "data":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("data"))
+			data, err := ec.unmarshalNJSONObject2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Data = data
+		case "requestId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestID = data
+		case "initiatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("initiatedAt"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InitiatedAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCardDetailsInput unmarshals raw into the CardDetailsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCardDetailsInput(ctx context.Context, raw any) (CardDetailsInput, error) {
+	var out CardDetailsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CardDetailsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCompleteReceiverInput(ctx context.Context, obj any) (CompleteReceiverInput, error) {
 	var it CompleteReceiverInput
 	if obj == nil {
@@ -14850,6 +15374,202 @@ func (ec *executionContext) unmarshalInputCreateIncomingPaymentWithdrawalInput(c
 func UnmarshalCreateIncomingPaymentWithdrawalInput(ctx context.Context, raw any) (CreateIncomingPaymentWithdrawalInput, error) {
 	var out CreateIncomingPaymentWithdrawalInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateIncomingPaymentWithdrawalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateOutgoingPaymentFromIncomingPaymentInput(ctx context.Context, obj any) (CreateOutgoingPaymentFromIncomingPaymentInput, error) {
+	var it CreateOutgoingPaymentFromIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressId", "incomingPayment", "debitAmount", "metadata", "idempotencyKey", "cardDetails"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "incomingPayment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingPayment"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingPayment = data
+		case "debitAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("debitAmount"))
+			data, err := ec.unmarshalOAmountInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐAmountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DebitAmount = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSONObject2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "cardDetails":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cardDetails"))
+			data, err := ec.unmarshalOCardDetailsInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCardDetailsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CardDetails = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateOutgoingPaymentFromIncomingPaymentInput unmarshals raw into the CreateOutgoingPaymentFromIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateOutgoingPaymentFromIncomingPaymentInput(ctx context.Context, raw any) (CreateOutgoingPaymentFromIncomingPaymentInput, error) {
+	var out CreateOutgoingPaymentFromIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateOutgoingPaymentFromIncomingPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateOutgoingPaymentInput(ctx context.Context, obj any) (CreateOutgoingPaymentInput, error) {
+	var it CreateOutgoingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"walletAddressId", "quoteId", "metadata", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "walletAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletAddressId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletAddressID = data
+		case "quoteId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quoteId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuoteID = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOJSONObject2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateOutgoingPaymentInput unmarshals raw into the CreateOutgoingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateOutgoingPaymentInput(ctx context.Context, raw any) (CreateOutgoingPaymentInput, error) {
+	var out CreateOutgoingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateOutgoingPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateOutgoingPaymentWithdrawalInput(ctx context.Context, obj any) (CreateOutgoingPaymentWithdrawalInput, error) {
+	var it CreateOutgoingPaymentWithdrawalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"outgoingPaymentId", "idempotencyKey", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "outgoingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outgoingPaymentId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OutgoingPaymentID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalNBigInt2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐBigInt(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateOutgoingPaymentWithdrawalInput unmarshals raw into the CreateOutgoingPaymentWithdrawalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateOutgoingPaymentWithdrawalInput(ctx context.Context, raw any) (CreateOutgoingPaymentWithdrawalInput, error) {
+	var out CreateOutgoingPaymentWithdrawalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateOutgoingPaymentWithdrawalInput", raw, &out)
 	return out, err
 }
 
@@ -15641,6 +16361,62 @@ func (ec *executionContext) unmarshalInputDepositAssetLiquidityInput(ctx context
 func UnmarshalDepositAssetLiquidityInput(ctx context.Context, raw any) (DepositAssetLiquidityInput, error) {
 	var out DepositAssetLiquidityInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DepositAssetLiquidityInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDepositOutgoingPaymentLiquidityInput(ctx context.Context, obj any) (DepositOutgoingPaymentLiquidityInput, error) {
+	var it DepositOutgoingPaymentLiquidityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"outgoingPaymentId", "idempotencyKey", "dataToTransmit"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "outgoingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outgoingPaymentId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OutgoingPaymentID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "dataToTransmit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dataToTransmit"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DataToTransmit = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDepositOutgoingPaymentLiquidityInput unmarshals raw into the DepositOutgoingPaymentLiquidityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDepositOutgoingPaymentLiquidityInput(ctx context.Context, raw any) (DepositOutgoingPaymentLiquidityInput, error) {
+	var out DepositOutgoingPaymentLiquidityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DepositOutgoingPaymentLiquidityInput", raw, &out)
 	return out, err
 }
 
@@ -18276,6 +19052,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "createOutgoingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOutgoingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createOutgoingPaymentFromIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOutgoingPaymentFromIncomingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelOutgoingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelOutgoingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "depositOutgoingPaymentLiquidity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_depositOutgoingPaymentLiquidity(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createOutgoingPaymentWithdrawal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createOutgoingPaymentWithdrawal(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "createPeer":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createPeer(ctx, field)
@@ -18531,6 +19342,39 @@ func (ec *executionContext) _OutgoingPaymentEdge(ctx context.Context, sel ast.Se
 		case "cursor":
 			out.Values[i] = ec._OutgoingPaymentEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var outgoingPaymentResponseImplementors = []string{"OutgoingPaymentResponse"}
+
+func (ec *executionContext) _OutgoingPaymentResponse(ctx context.Context, sel ast.SelectionSet, obj *OutgoingPaymentResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outgoingPaymentResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutgoingPaymentResponse")
+		case "payment":
+			out.Values[i] = ec._OutgoingPaymentResponse_payment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -20747,6 +21591,11 @@ func (ec *executionContext) marshalNCancelIncomingPaymentResponse2ᚖgithubᚗco
 	return ec._CancelIncomingPaymentResponse(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCancelOutgoingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCancelOutgoingPaymentInput(ctx context.Context, v any) (CancelOutgoingPaymentInput, error) {
+	res, err := ec.unmarshalInputCancelOutgoingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCompleteReceiverInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCompleteReceiverInput(ctx context.Context, v any) (CompleteReceiverInput, error) {
 	res, err := ec.unmarshalInputCompleteReceiverInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -20777,6 +21626,21 @@ func (ec *executionContext) unmarshalNCreateIncomingPaymentInput2githubᚗcomᚋ
 
 func (ec *executionContext) unmarshalNCreateIncomingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateIncomingPaymentWithdrawalInput(ctx context.Context, v any) (CreateIncomingPaymentWithdrawalInput, error) {
 	res, err := ec.unmarshalInputCreateIncomingPaymentWithdrawalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateOutgoingPaymentFromIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateOutgoingPaymentFromIncomingPaymentInput(ctx context.Context, v any) (CreateOutgoingPaymentFromIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputCreateOutgoingPaymentFromIncomingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateOutgoingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateOutgoingPaymentInput(ctx context.Context, v any) (CreateOutgoingPaymentInput, error) {
+	res, err := ec.unmarshalInputCreateOutgoingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateOutgoingPaymentWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateOutgoingPaymentWithdrawalInput(ctx context.Context, v any) (CreateOutgoingPaymentWithdrawalInput, error) {
+	res, err := ec.unmarshalInputCreateOutgoingPaymentWithdrawalInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20895,6 +21759,11 @@ func (ec *executionContext) marshalNDeleteTenantMutationResponse2ᚖgithubᚗcom
 
 func (ec *executionContext) unmarshalNDepositAssetLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositAssetLiquidityInput(ctx context.Context, v any) (DepositAssetLiquidityInput, error) {
 	res, err := ec.unmarshalInputDepositAssetLiquidityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDepositOutgoingPaymentLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositOutgoingPaymentLiquidityInput(ctx context.Context, v any) (DepositOutgoingPaymentLiquidityInput, error) {
+	res, err := ec.unmarshalInputDepositOutgoingPaymentLiquidityInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -21129,6 +21998,14 @@ func (ec *executionContext) marshalNOutgoingPaymentEdge2ᚕgithubᚗcomᚋrafiki
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNOutgoingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentResponse(ctx context.Context, sel ast.SelectionSet, v *OutgoingPaymentResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutgoingPaymentResponse!")
+		return graphql.Null
+	}
+	return ec._OutgoingPaymentResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNOutgoingPaymentState2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐOutgoingPaymentState(ctx context.Context, v any) (OutgoingPaymentState, error) {
@@ -21865,6 +22742,30 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCardDetailsInput2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCardDetailsInput(ctx context.Context, v any) (*CardDetailsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCardDetailsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCardPaymentFailureReason2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCardPaymentFailureReason(ctx context.Context, v any) (*CardPaymentFailureReason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(CardPaymentFailureReason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCardPaymentFailureReason2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCardPaymentFailureReason(ctx context.Context, sel ast.SelectionSet, v *CardPaymentFailureReason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOCreateTenantSettingsMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateTenantSettingsMutationResponse(ctx context.Context, sel ast.SelectionSet, v *CreateTenantSettingsMutationResponse) graphql.Marshaler {

@@ -129,6 +129,26 @@ type CancelIncomingPaymentResponse struct {
 	Payment *IncomingPayment `json:"payment,omitempty"`
 }
 
+// A payment to give up.
+type CancelOutgoingPaymentInput struct {
+	// The payment.
+	ID string `json:"id"`
+	// Why; kept as the payment's metadata.cancellationReason.
+	Reason *string `json:"reason,omitempty"`
+	// Why a card payment failed.
+	CardPaymentFailureReason *CardPaymentFailureReason `json:"cardPaymentFailureReason,omitempty"`
+}
+
+// What a card payment carries.
+type CardDetailsInput struct {
+	// The card service's data.
+	Data map[string]any `json:"data"`
+	// The card service's request id.
+	RequestID string `json:"requestId"`
+	// When the card payment was initiated.
+	InitiatedAt string `json:"initiatedAt"`
+}
+
 // A receiver to complete.
 type CompleteReceiverInput struct {
 	// The incoming payment's URL.
@@ -196,6 +216,44 @@ type CreateIncomingPaymentWithdrawalInput struct {
 	// Key that makes retries of this request safe.
 	IdempotencyKey string `json:"idempotencyKey"`
 	// Seconds the withdrawal stays pending; 0 posts it at once.
+	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
+}
+
+// An incoming payment to pay.
+type CreateOutgoingPaymentFromIncomingPaymentInput struct {
+	// The wallet address paying.
+	WalletAddressID string `json:"walletAddressId"`
+	// The incoming payment's URL.
+	IncomingPayment string `json:"incomingPayment"`
+	// What to debit, sending fees included; without it, what the incoming payment still expects.
+	DebitAmount *AmountInput `json:"debitAmount,omitempty"`
+	// Data to keep with the payment.
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// Makes a retried request do its work once.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+	// A card payment's details.
+	CardDetails *CardDetailsInput `json:"cardDetails,omitempty"`
+}
+
+// A quote to pay.
+type CreateOutgoingPaymentInput struct {
+	// The wallet address paying: the quote's.
+	WalletAddressID string `json:"walletAddressId"`
+	// The quote; it becomes the payment's id.
+	QuoteID string `json:"quoteId"`
+	// Data to keep with the payment.
+	Metadata map[string]any `json:"metadata,omitempty"`
+	// Makes a retried request do its work once.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// A finished payment to withdraw from.
+type CreateOutgoingPaymentWithdrawalInput struct {
+	// The payment.
+	OutgoingPaymentID string `json:"outgoingPaymentId"`
+	// Makes a retried request do its work once.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// How long the withdrawal stays pending before it is voided; 0 posts it at once.
 	TimeoutSeconds scalars.BigInt `json:"timeoutSeconds"`
 }
 
@@ -401,6 +459,16 @@ type DepositAssetLiquidityInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A payment to fund.
+type DepositOutgoingPaymentLiquidityInput struct {
+	// The payment.
+	OutgoingPaymentID string `json:"outgoingPaymentId"`
+	// Makes a retried request do its work once.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Data for the receiver, sent with the payment.
+	DataToTransmit *string `json:"dataToTransmit,omitempty"`
+}
+
 // Input of depositPeerLiquidity.
 type DepositPeerLiquidityInput struct {
 	// The peer.
@@ -587,6 +655,12 @@ type OutgoingPaymentFilter struct {
 	WalletAddressID *FilterString `json:"walletAddressId,omitempty"`
 	// By state.
 	State *FilterString `json:"state,omitempty"`
+}
+
+// An outgoing payment a mutation made or changed.
+type OutgoingPaymentResponse struct {
+	// The payment.
+	Payment *OutgoingPayment `json:"payment,omitempty"`
 }
 
 // Where a page sits in its list.
@@ -1041,6 +1115,64 @@ func (e *Alg) UnmarshalJSON(b []byte) error {
 }
 
 func (e Alg) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a card payment failed.
+type CardPaymentFailureReason string
+
+const (
+	// The card's signature did not verify.
+	CardPaymentFailureReasonInvalidSignature CardPaymentFailureReason = "invalid_signature"
+	// The request was invalid.
+	CardPaymentFailureReasonInvalidRequest CardPaymentFailureReason = "invalid_request"
+)
+
+var AllCardPaymentFailureReason = []CardPaymentFailureReason{
+	CardPaymentFailureReasonInvalidSignature,
+	CardPaymentFailureReasonInvalidRequest,
+}
+
+func (e CardPaymentFailureReason) IsValid() bool {
+	switch e {
+	case CardPaymentFailureReasonInvalidSignature, CardPaymentFailureReasonInvalidRequest:
+		return true
+	}
+	return false
+}
+
+func (e CardPaymentFailureReason) String() string {
+	return string(e)
+}
+
+func (e *CardPaymentFailureReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CardPaymentFailureReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CardPaymentFailureReason", str)
+	}
+	return nil
+}
+
+func (e CardPaymentFailureReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CardPaymentFailureReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CardPaymentFailureReason) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

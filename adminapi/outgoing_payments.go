@@ -3,9 +3,11 @@ package adminapi
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
@@ -74,4 +76,17 @@ func (r *Resolver) outgoingPaymentConnection(ctx context.Context, f readmodel.Ou
 		edges[i] = OutgoingPaymentEdge{Node: node, Cursor: rows[i].ID}
 	}
 	return &OutgoingPaymentConnection{PageInfo: pageInfo(info), Edges: edges}, nil
+}
+
+// cardDetailsIn reads a card payment's details.
+func cardDetailsIn(d *CardDetailsInput) (*events.OutgoingPaymentCardDetails, error) {
+	data, err := metadataIn(d.Data)
+	if err != nil {
+		return nil, apperr.E(apperr.InvalidInput, "cardDetails.data must be a JSON object")
+	}
+	at, err := time.Parse(time.RFC3339Nano, d.InitiatedAt)
+	if err != nil {
+		return nil, apperr.E(apperr.InvalidInput, "cardDetails.initiatedAt must be an ISO 8601 date and time")
+	}
+	return &events.OutgoingPaymentCardDetails{RequestID: d.RequestID, Data: data, InitiatedAt: at}, nil
 }

@@ -10,8 +10,115 @@ import (
 
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
+
+// CreateOutgoingPayment is the resolver for the createOutgoingPayment field.
+func (r *mutationResolver) CreateOutgoingPayment(ctx context.Context, input CreateOutgoingPaymentInput) (*OutgoingPaymentResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	metadata, err := metadataIn(input.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	id, res, err := r.OutgoingPayments.Create(ctx, commands.CreateOutgoingPayment{Meta: m, WalletAddressID: input.WalletAddressID,
+		QuoteID: input.QuoteID, Metadata: metadata, InitiatedBy: events.InitiatedByAdmin})
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.outgoingPaymentAfter(ctx, id, res)
+	if err != nil {
+		return nil, err
+	}
+	return &OutgoingPaymentResponse{Payment: p}, nil
+}
+
+// CreateOutgoingPaymentFromIncomingPayment is the resolver for the createOutgoingPaymentFromIncomingPayment field.
+func (r *mutationResolver) CreateOutgoingPaymentFromIncomingPayment(ctx context.Context, input CreateOutgoingPaymentFromIncomingPaymentInput) (*OutgoingPaymentResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	metadata, err := metadataIn(input.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	c := commands.CreateOutgoingPaymentFromIncomingPayment{Meta: m, WalletAddressID: input.WalletAddressID,
+		IncomingPayment: input.IncomingPayment, DebitAmount: amountIn(input.DebitAmount), Metadata: metadata,
+		InitiatedBy: events.InitiatedByAdmin}
+	if d := input.CardDetails; d != nil {
+		if c.CardDetails, err = cardDetailsIn(d); err != nil {
+			return nil, err
+		}
+		c.InitiatedBy = events.InitiatedByCard
+	}
+	id, res, err := r.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.outgoingPaymentAfter(ctx, id, res)
+	if err != nil {
+		return nil, err
+	}
+	return &OutgoingPaymentResponse{Payment: p}, nil
+}
+
+// CancelOutgoingPayment is the resolver for the cancelOutgoingPayment field.
+func (r *mutationResolver) CancelOutgoingPayment(ctx context.Context, input CancelOutgoingPaymentInput) (*OutgoingPaymentResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := commands.CancelOutgoingPayment{Meta: m, OutgoingPaymentID: input.ID, Reason: input.Reason}
+	if input.CardPaymentFailureReason != nil {
+		reason := string(*input.CardPaymentFailureReason)
+		c.CardPaymentFailureReason = &reason
+	}
+	res, err := r.OutgoingPayments.Cancel(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.outgoingPaymentAfter(ctx, input.ID, res)
+	if err != nil {
+		return nil, err
+	}
+	return &OutgoingPaymentResponse{Payment: p}, nil
+}
+
+// DepositOutgoingPaymentLiquidity is the resolver for the depositOutgoingPaymentLiquidity field.
+func (r *mutationResolver) DepositOutgoingPaymentLiquidity(ctx context.Context, input DepositOutgoingPaymentLiquidityInput) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if input.DataToTransmit != nil {
+		return nil, apperr.E(apperr.InvalidInput, "dataToTransmit is not supported")
+	}
+	if _, err := r.OutgoingPayments.Fund(ctx, commands.FundOutgoingPayment{Meta: m, OutgoingPaymentID: input.OutgoingPaymentID}); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
+
+// CreateOutgoingPaymentWithdrawal is the resolver for the createOutgoingPaymentWithdrawal field.
+func (r *mutationResolver) CreateOutgoingPaymentWithdrawal(ctx context.Context, input CreateOutgoingPaymentWithdrawalInput) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owner, transferID, err := r.Liquidity.OutgoingPaymentOwner(ctx, m.Actor, input.OutgoingPaymentID)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := r.Liquidity.WithdrawAll(ctx, m, owner, transferID, uint64(input.TimeoutSeconds)); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
 
 // Liquidity is the resolver for the liquidity field.
 func (r *outgoingPaymentResolver) Liquidity(ctx context.Context, obj *OutgoingPayment) (*scalars.BigInt, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -38,6 +39,7 @@ type Resolver struct {
 	Liquidity        *liquidity.Handler
 	IncomingPayments *incomingpayment.Handler
 	Quotes           *quote.Handler
+	OutgoingPayments *outgoingpayment.Handler
 	// Receivers resolve incoming payments by URL, here or on another
 	// instance.
 	Receivers             *receiver.Service

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -20,8 +21,9 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// outgoing makes and funds outgoing payments of one system through its
-// backend's handler.
+// outgoing makes and funds outgoing payments of one system through the
+// admin API, or, for a payment under a grant (which only Open Payments
+// makes), through the backend's handler.
 type outgoing struct {
 	s        *system
 	operator commands.Actor
@@ -36,26 +38,58 @@ func (o outgoing) meta() commands.Meta {
 }
 
 func (o outgoing) create(walletAddressID, quoteID string, grant *commands.OutgoingPaymentGrant) (string, error) {
-	id, _, err := o.s.running.Backend.OutgoingPayments.Create(context.Background(), commands.CreateOutgoingPayment{
-		Meta: o.meta(), WalletAddressID: walletAddressID, QuoteID: quoteID, Grant: grant, InitiatedBy: events.InitiatedByAdmin})
-	return id, err
+	if grant != nil {
+		id, _, err := o.s.running.Backend.OutgoingPayments.Create(context.Background(), commands.CreateOutgoingPayment{
+			Meta: o.meta(), WalletAddressID: walletAddressID, QuoteID: quoteID, Grant: grant, InitiatedBy: events.InitiatedByOpenPayments})
+		return id, err
+	}
+	var out struct {
+		CreateOutgoingPayment struct{ Payment outgoingPaymentOut } `json:"createOutgoingPayment"`
+	}
+	err := o.s.operator.Do(context.Background(), `mutation($input: CreateOutgoingPaymentInput!) { createOutgoingPayment(input: $input) { payment { `+
+		outgoingPaymentFields+` } } }`, map[string]any{"input": map[string]any{"walletAddressId": walletAddressID, "quoteId": quoteID}}, &out)
+	if err == nil && (out.CreateOutgoingPayment.Payment.State != "FUNDING" || out.CreateOutgoingPayment.Payment.Liquidity != nil) {
+		return "", fmt.Errorf("a new payment %+v", out.CreateOutgoingPayment.Payment)
+	}
+	return out.CreateOutgoingPayment.Payment.ID, err
 }
 
 func (o outgoing) fund(id string) error {
-	_, err := o.s.running.Backend.OutgoingPayments.Fund(context.Background(), commands.FundOutgoingPayment{Meta: o.meta(), OutgoingPaymentID: id})
-	return err
+	return o.s.operator.Do(context.Background(), `mutation($input: DepositOutgoingPaymentLiquidityInput!) { depositOutgoingPaymentLiquidity(input: $input) { success } }`,
+		map[string]any{"input": map[string]any{"outgoingPaymentId": id, "idempotencyKey": uuid.NewString()}}, nil)
 }
 
-// finished waits until the payment is completed, failed or cancelled.
-func (o outgoing) finished(t *testing.T, id string, within time.Duration) outgoingpayment.State {
+func (o outgoing) get(id string) (outgoingPaymentOut, error) {
+	var out struct{ OutgoingPayment *outgoingPaymentOut }
+	err := o.s.operator.Do(context.Background(), `query($id: String!) { outgoingPayment(id: $id) { `+outgoingPaymentFields+` } }`,
+		map[string]any{"id": id}, &out)
+	if err == nil && out.OutgoingPayment == nil {
+		err = fmt.Errorf("no outgoing payment %s", id)
+	}
+	if err != nil {
+		return outgoingPaymentOut{}, err
+	}
+	return *out.OutgoingPayment, nil
+}
+
+// finished waits until the admin API shows the payment completed, failed
+// or cancelled, and answers it with its events' state (what it delivered).
+func (o outgoing) finished(t *testing.T, id string, within time.Duration) (outgoingPaymentOut, outgoingpayment.State) {
 	t.Helper()
-	var s outgoingpayment.State
+	var p outgoingPaymentOut
 	testkit.Eventually(t, within, func() bool {
 		var err error
-		s, _, err = o.s.running.Backend.OutgoingPayments.Load(context.Background(), o.operator.TenantID, id)
-		return err == nil && s.Finished()
-	}, "payment %s not finished: %+v", id, &s)
-	return s
+		p, err = o.get(id)
+		return err == nil && (p.State == "COMPLETED" || p.State == "FAILED" || p.State == "CANCELLED")
+	}, "payment %s not finished: %+v", id, &p)
+	s, _, err := o.s.running.Backend.OutgoingPayments.Load(context.Background(), o.operator.TenantID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State != s.State || p.SentAmount.Value != strconv.FormatUint(s.Sent, 10) {
+		t.Fatalf("the admin API shows %+v, the events %+v", p, s)
+	}
+	return p, s
 }
 
 // Local payments: the money moves from the payment's account into the
@@ -124,17 +158,17 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 			if id != q.ID {
 				t.Fatalf("payment %s of quote %s", id, q.ID)
 			}
-			if _, err := o.create(alice, q.ID, nil); apperr.KindOf(err) != apperr.InvalidInput {
+			if _, err := o.create(alice, q.ID, nil); code(t, err) != "BAD_USER_INPUT" {
 				t.Fatalf("a second payment of the quote: %v", err)
 			}
 			funded := time.Now()
 			if err := o.fund(id); err != nil {
 				t.Fatal(err)
 			}
-			if err := o.fund(id); apperr.KindOf(err) != apperr.Conflict {
+			if err := o.fund(id); code(t, err) != "CONFLICT" {
 				t.Fatalf("funded twice: %v", err)
 			}
-			p := o.finished(t, id, 10*time.Second)
+			_, p := o.finished(t, id, 10*time.Second)
 			t.Logf("completed %v after funding", time.Since(funded))
 			if p.State != outgoingpayment.Completed || p.Sent != tc.sent || p.Delivered != tc.delivered {
 				t.Fatalf("payment %+v", p)
@@ -155,7 +189,7 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := commands.CreateOutgoingPaymentFromIncomingPayment{Meta: o.meta(), WalletAddressID: alice, IncomingPayment: ip.URL,
-			DebitAmount: commands.Amount{Value: 310, AssetCode: "USD", AssetScale: 2}, InitiatedBy: events.InitiatedByAdmin}
+			DebitAmount: &commands.Amount{Value: 310, AssetCode: "USD", AssetScale: 2}, InitiatedBy: events.InitiatedByAdmin}
 		id, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +202,7 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 		if err := o.fund(id); err != nil {
 			t.Fatal(err)
 		}
-		if p := o.finished(t, id, 10*time.Second); p.State != outgoingpayment.Completed || p.Sent != 300 || p.Delivered != 300 || p.DebitAmount != 310 {
+		if _, p := o.finished(t, id, 10*time.Second); p.State != outgoingpayment.Completed || p.Sent != 300 || p.Delivered != 300 || p.DebitAmount != 310 {
 			t.Fatalf("payment %+v", p)
 		}
 	})
@@ -183,7 +217,8 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 		_, _ = rand.Read(b)
 		return b
 	}
-	alpha := startInstance(t, func(c *config.Config) { c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret()
+	alpha := startInstance(t, func(c *config.Config) {
+		c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret()
 		c.OutgoingPaymentRetryAttempts = 1
 	})
 	beta := startInstance(t, func(c *config.Config) { c.ILPAddress, c.StreamSecret = "test.beta", secret() })
@@ -244,7 +279,7 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 	if err := o.fund(id); err != nil {
 		t.Fatal(err)
 	}
-	p := o.finished(t, id, 20*time.Second)
+	_, p := o.finished(t, id, 20*time.Second)
 	t.Logf("completed %v after funding: sent %d, delivered %d", time.Since(funded), p.Sent, p.Delivered)
 	if q.ReceiveAmount.Value != "495" || p.State != outgoingpayment.Completed || p.Sent > 500 || p.Delivered < 495 {
 		t.Fatalf("payment %+v, quoted %+v", p, q)
@@ -275,7 +310,7 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 	if err := o.fund(id); err != nil {
 		t.Fatal(err)
 	}
-	if p = o.finished(t, id, 20*time.Second); p.State != outgoingpayment.Failed || p.Sent != 0 || p.Error == "" {
+	if _, p = o.finished(t, id, 20*time.Second); p.State != outgoingpayment.Failed || p.Sent != 0 || p.Error == "" {
 		t.Fatalf("payment %+v", p)
 	}
 	if balance, err := alpha.running.Deps.Ledger.Balance(ctx, uuid.MustParse(id)); err != nil || balance != 200 {

@@ -308,7 +308,7 @@ func (b *Backend) AdminHandler(d *Deps) http.Handler {
 	cfg := d.Config
 	gql := adminapi.Handler(&adminapi.Resolver{
 		Tenants: b.Tenants, Assets: b.Assets, WalletAddresses: b.WalletAddresses, Peers: b.Peers, Liquidity: b.Liquidity,
-		IncomingPayments: b.IncomingPayments, Receivers: b.Receivers, Quotes: b.Quotes, Read: b.Read, Waiter: b.Waiter,
+		IncomingPayments: b.IncomingPayments, Receivers: b.Receivers, Quotes: b.Quotes, OutgoingPayments: b.OutgoingPayments, Read: b.Read, Waiter: b.Waiter,
 		OpenPaymentsURL:       cfg.OpenPaymentsURL,
 		ReadYourWritesTimeout: cfg.ReadYourWritesTimeout, CommandKey: []byte(cfg.AdminAPISecret),
 	}, adminapi.Options{Introspection: cfg.GraphQLIntrospection, Log: d.Log, Idempotency: adminapi.Idempotency{

@@ -1,6 +1,10 @@
 package commands
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/rafiki-go/rafiki/events"
+)
 
 // CreateOutgoingPayment pays a quote from the wallet address it was made
 // for.
@@ -15,6 +19,7 @@ type CreateOutgoingPayment struct {
 	Client      string
 	Grant       *OutgoingPaymentGrant
 	InitiatedBy string
+	CardDetails *events.OutgoingPaymentCardDetails
 }
 
 // OutgoingPaymentGrant is a grant's outgoing payment access as a payment
@@ -39,8 +44,9 @@ type FundOutgoingPayment struct {
 // CancelOutgoingPayment gives up a payment not funded yet.
 type CancelOutgoingPayment struct {
 	Meta
-	OutgoingPaymentID string
-	Reason            *string
+	OutgoingPaymentID        string
+	Reason                   *string
+	CardPaymentFailureReason *string
 }
 
 // SendOutgoingPaymentSubject carries a SendOutgoingPayment, enqueued when a
@@ -59,9 +65,11 @@ type CreateOutgoingPaymentFromIncomingPayment struct {
 	Meta
 	WalletAddressID string
 	IncomingPayment string
-	DebitAmount     Amount
-	Metadata        json.RawMessage
-	Client          string
-	Grant           *OutgoingPaymentGrant
-	InitiatedBy     string
+	// DebitAmount, when nil, is what the incoming payment still expects.
+	DebitAmount *Amount
+	Metadata    json.RawMessage
+	Client      string
+	Grant       *OutgoingPaymentGrant
+	InitiatedBy string
+	CardDetails *events.OutgoingPaymentCardDetails
 }

@@ -39,6 +39,15 @@ type OutgoingPaymentCreated struct {
 	Client      string `json:"client,omitempty"`
 	GrantID     string `json:"grantId,omitempty"`
 	InitiatedBy string `json:"initiatedBy"`
+	// CardDetails are a card payment's, for the card service.
+	CardDetails *OutgoingPaymentCardDetails `json:"cardDetails,omitempty"`
+}
+
+// OutgoingPaymentCardDetails is what a card payment carries.
+type OutgoingPaymentCardDetails struct {
+	RequestID   string          `json:"requestId"`
+	Data        json.RawMessage `json:"data"`
+	InitiatedAt time.Time       `json:"initiatedAt"`
 }
 
 // OutgoingPaymentFunded is the debit amount deposited into the payment's
@@ -50,6 +59,8 @@ type OutgoingPaymentFunded struct {
 // OutgoingPaymentCancelled is a payment that will not be funded.
 type OutgoingPaymentCancelled struct {
 	Reason *string `json:"reason,omitempty"`
+	// CardPaymentFailureReason says why a card payment failed.
+	CardPaymentFailureReason *string `json:"cardPaymentFailureReason,omitempty"`
 }
 
 // OutgoingPaymentAttemptFailed is an attempt to send that failed and will

@@ -22,7 +22,7 @@ func decideCancel(s State, c commands.CancelOutgoingPayment) ([]events.Event, er
 	if s.State != Funding {
 		return nil, errWrongState()
 	}
-	return []events.Event{&events.OutgoingPaymentCancelled{Reason: c.Reason}}, nil
+	return []events.Event{&events.OutgoingPaymentCancelled{Reason: c.Reason, CardPaymentFailureReason: c.CardPaymentFailureReason}}, nil
 }
 
 // Cancel gives up a payment not funded yet; its grant gets back what it
@@ -31,6 +31,9 @@ func (h *Handler) Cancel(ctx context.Context, c commands.CancelOutgoingPayment) 
 	id, ok := valid.ID(c.OutgoingPaymentID)
 	if !ok {
 		return handlers.Result{}, errUnknownPayment()
+	}
+	if r := c.CardPaymentFailureReason; r != nil && *r != "invalid_signature" && *r != "invalid_request" {
+		return handlers.Result{}, apperr.E(apperr.InvalidInput, "cardPaymentFailureReason must be invalid_signature or invalid_request")
 	}
 	if c.Reason != nil && !valid.Text(*c.Reason, reasonLengthMax) {
 		return handlers.Result{}, apperr.E(apperr.InvalidInput, "reason must be at most %d characters, without control characters", reasonLengthMax)

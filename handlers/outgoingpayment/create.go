@@ -42,6 +42,16 @@ func checkCreate(c commands.CreateOutgoingPayment) (commands.CreateOutgoingPayme
 			return c, apperr.E(apperr.InvalidInput, "invalid grant id")
 		}
 	}
+	if d := c.CardDetails; d != nil {
+		if !valid.Text(d.RequestID, valid.TextLengthMax) {
+			return c, apperr.E(apperr.InvalidInput, "cardDetails.requestId must be at most %d characters, without control characters", valid.TextLengthMax)
+		}
+		data, err := incomingpayment.CheckMetadata(d.Data, true)
+		if err != nil {
+			return c, apperr.E(apperr.InvalidInput, "cardDetails.data must be a JSON object of at most 16 KiB")
+		}
+		c.CardDetails = &events.OutgoingPaymentCardDetails{RequestID: d.RequestID, Data: data, InitiatedAt: d.InitiatedAt}
+	}
 	var err error
 	c.Metadata, err = incomingpayment.CheckMetadata(c.Metadata, false)
 	return c, err
@@ -73,7 +83,7 @@ func decideCreate(wa walletaddress.State, a asset.State, q quote.State, receiver
 		AssetLedger: a.Ledger, Receiver: q.Receiver, DebitAmount: q.DebitAmount, DebitAmountMinusFees: q.DebitAmountMinusFees,
 		ReceiveAmount: q.ReceiveAmount, ReceiveAssetCode: q.ReceiveAssetCode, ReceiveAssetScale: q.ReceiveAssetScale,
 		Method: q.Method, EstimatedExchangeRate: q.EstimatedExchangeRate, QuoteExpiresAt: q.ExpiresAt,
-		Metadata: c.Metadata, Client: c.Client, InitiatedBy: c.InitiatedBy}, nil
+		Metadata: c.Metadata, Client: c.Client, InitiatedBy: c.InitiatedBy, CardDetails: c.CardDetails}, nil
 }
 
 // Create makes an outgoing payment of a quote; its id is the quote's. A

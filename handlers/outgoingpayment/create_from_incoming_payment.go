@@ -17,16 +17,16 @@ type Quoter interface {
 func quoteCommandID(commandID string) string { return commandID + ":quote" }
 
 // CreateFromIncomingPayment pays an incoming payment a fixed debit amount,
-// as Rafiki does: a quote of the debit amount, then a payment of the quote.
+// or what it still expects, as Rafiki does: a quote, then a payment of the
+// quote.
 func (h *Handler) CreateFromIncomingPayment(ctx context.Context, c commands.CreateOutgoingPaymentFromIncomingPayment) (string, handlers.Result, error) {
-	debit := c.DebitAmount
 	quoteID, _, err := h.quotes.Create(ctx, commands.CreateQuote{
 		Meta:            commands.Meta{ID: quoteCommandID(c.ID), CorrelationID: c.CorrelationID, Actor: c.Actor},
-		WalletAddressID: c.WalletAddressID, Receiver: c.IncomingPayment, DebitAmount: &debit, Client: c.Client,
+		WalletAddressID: c.WalletAddressID, Receiver: c.IncomingPayment, DebitAmount: c.DebitAmount, Client: c.Client,
 	})
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
 	return h.Create(ctx, commands.CreateOutgoingPayment{Meta: c.Meta, WalletAddressID: c.WalletAddressID, QuoteID: quoteID,
-		Metadata: c.Metadata, Client: c.Client, Grant: c.Grant, InitiatedBy: c.InitiatedBy})
+		Metadata: c.Metadata, Client: c.Client, Grant: c.Grant, InitiatedBy: c.InitiatedBy, CardDetails: c.CardDetails})
 }
