@@ -8,13 +8,10 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/rafiki-go/rafiki/handlers"
-	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/httpsig"
 	"github.com/rafiki-go/rafiki/introspection"
 	"github.com/rafiki-go/rafiki/openpayments"
 	"github.com/rafiki-go/rafiki/outbound"
-	"github.com/rafiki-go/rafiki/valid"
 )
 
 // OpenPaymentsHandler is the Open Payments listener: the resource server's
@@ -42,28 +39,8 @@ func (b *Backend) OpenPaymentsHandler(ctx context.Context, d *Deps) (http.Handle
 	opCfg := openpayments.Config{OpenPaymentsURL: cfg.OpenPaymentsURL, AuthServerGrantURL: cfg.AuthServerGrantURL, ILPAddress: cfg.ILPAddress}
 	openpayments.NewIncomingPayments(guard, b.IncomingPayments, b.Read, d.StreamCredentials, opCfg, d.Log).Mount(r)
 	openpayments.NewQuotes(guard, b.Quotes, b.Read, opCfg, d.Log).Mount(r)
-	openpayments.NewOutgoingPayments(guard, outgoingPaymentEvents{d.Store}, b.Read, opCfg, d.Log).Mount(r)
+	openpayments.NewOutgoingPayments(guard, b.OutgoingPayments, b.Read, opCfg, d.Log).Mount(r)
 	r.NotFound(b.WalletServer.ServeHTTP)
 	r.MethodNotAllowed(b.WalletServer.ServeHTTP)
 	return r, nil
-}
-
-// outgoingPaymentEvents loads outgoing payments from their events.
-type outgoingPaymentEvents struct{ store handlers.Store }
-
-func (l outgoingPaymentEvents) Load(ctx context.Context, id string) (outgoingpayment.State, bool, error) {
-	id, ok := valid.ID(id)
-	if !ok {
-		return outgoingpayment.State{}, false, nil
-	}
-	tenantID, found, err := handlers.Locate(ctx, l.store, outgoingpayment.AggregateType, id)
-	if err != nil || !found {
-		return outgoingpayment.State{}, false, err
-	}
-	subject, err := outgoingpayment.Subject(tenantID, id)
-	if err != nil {
-		return outgoingpayment.State{}, false, err
-	}
-	s, _, err := handlers.Load(ctx, l.store, subject, outgoingpayment.Evolve)
-	return s, err == nil && s.Exists, err
 }

@@ -19,18 +19,12 @@ import (
 	"github.com/rafiki-go/rafiki/valid"
 )
 
-// OutgoingPaymentLoader loads an outgoing payment as its events leave it;
-// found is false when it has none.
-type OutgoingPaymentLoader interface {
-	Load(ctx context.Context, id string) (p outgoingpayment.State, found bool, err error)
-}
-
 // OutgoingPayments serves the outgoing payment routes of the resource
-// server, under OPEN_PAYMENTS_URL/<tenant id>: list, read, and the spent
-// amounts of a grant.
+// server, under OPEN_PAYMENTS_URL/<tenant id>: create, list, read, and the
+// spent amounts of a grant.
 type OutgoingPayments struct {
 	guard    *Guard
-	payments OutgoingPaymentLoader
+	payments *outgoingpayment.Handler
 	read     *readmodel.Reader
 	cfg      Config
 	log      *slog.Logger
@@ -40,12 +34,13 @@ type OutgoingPayments struct {
 // NewOutgoingPayments builds the routes. Payments are read from the read
 // model, and from their events (payments) while the read model does not
 // show them yet: a client reads a payment as soon as it was made.
-func NewOutgoingPayments(guard *Guard, payments OutgoingPaymentLoader, read *readmodel.Reader, cfg Config, log *slog.Logger) *OutgoingPayments {
+func NewOutgoingPayments(guard *Guard, payments *outgoingpayment.Handler, read *readmodel.Reader, cfg Config, log *slog.Logger) *OutgoingPayments {
 	return &OutgoingPayments{guard: guard, payments: payments, read: read, cfg: cfg, log: log, now: time.Now}
 }
 
 // Mount adds the routes to r.
 func (s *OutgoingPayments) Mount(r chi.Router) {
+	r.Post("/{tenantID}/outgoing-payments", s.create)
 	r.Get("/{tenantID}/outgoing-payments", s.list)
 	r.Get("/{tenantID}/outgoing-payments/{id}", s.get)
 	r.Get("/{tenantID}/outgoing-payment-grant", s.grantSpent)
@@ -200,7 +195,7 @@ func (s *OutgoingPayments) load(ctx context.Context, id string) (outgoingpayment
 	if row != nil {
 		return stateOf(row), true, nil
 	}
-	return s.payments.Load(ctx, id)
+	return s.payments.Find(ctx, id)
 }
 
 // grantSpentJSON is what a grant's payments spent on the wire; null for

@@ -13,6 +13,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Enqueue puts work that can wait on the command queue, to run at at, not
@@ -98,4 +99,39 @@ func (h *Handler) locate(ctx context.Context, actor commands.Actor, id string) (
 		return handlers.Target{}, errUnknownPayment()
 	}
 	return handlers.NewTarget(tenantID, AggregateType, id)
+}
+
+// Find reads a payment known by id alone; found is false when it has no
+// events.
+func (h *Handler) Find(ctx context.Context, id string) (s State, found bool, err error) {
+	id, ok := valid.ID(id)
+	if !ok {
+		return State{}, false, nil
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	if err != nil || !found {
+		return State{}, false, err
+	}
+	s, _, err = h.Load(ctx, tenantID, id)
+	return s, err == nil && s.Exists, err
+}
+
+// GrantSpent is what a grant's payments took of its limits in the period
+// the payment paymentID was counted in (all of them when the limits do not
+// repeat); took is false when that payment took nothing.
+func (h *Handler) GrantSpent(ctx context.Context, tenantID, grantID, paymentID string) (debit, receive uint64, took bool, err error) {
+	subject, err := handlers.Subject(tenantID, GrantAggregateType, grantID)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	g, _, err := handlers.Load(ctx, h.store, subject, EvolveGrant)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	sp, took := g.took(paymentID)
+	if !took {
+		return 0, 0, false, nil
+	}
+	debit, receive = g.spent(sp.period)
+	return debit, receive, true, nil
 }
