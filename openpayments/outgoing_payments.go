@@ -165,7 +165,7 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !found || p.TenantID != tenantID {
-		writeError(w, http.StatusNotFound, "outgoing payment does not exist")
+		writeError(w, http.StatusNotFound, "Outgoing payment does not exist")
 		return
 	}
 	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
@@ -179,7 +179,7 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if granted.Action != grant.ActionReadAll && p.Client != granted.Client.WalletAddress {
-		writeError(w, http.StatusNotFound, "outgoing payment does not exist")
+		writeError(w, http.StatusNotFound, "Outgoing payment does not exist")
 		return
 	}
 	body, err := json.Marshal(OutgoingPaymentBody(s.cfg.OpenPaymentsURL, wa.Address, p))
