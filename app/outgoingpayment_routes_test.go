@@ -251,4 +251,17 @@ func TestOutgoingPaymentReadRoutesMatchTheSpec(t *testing.T) {
 	}
 	spent("spent without a token", "", http.StatusUnauthorized)
 	spent("spent with a token that cannot create", strangers, http.StatusForbidden)
+
+	// Last, since it changes the lists: a payment is read as soon as it
+	// was made, from its events while the read model does not show it yet.
+	fresh, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": wallets["opr-alice"].ID, "receiver": into.URL,
+		"debitAmount": map[string]any{"value": "5", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, d, typ, tenant, fresh.ID, paymentOf(fresh, usd.ID, "", client.walletAddress, ""))
+	if got := get("get one just made", client, token, fresh.ID, http.StatusOK); !strings.HasSuffix(got["id"].(string), fresh.ID) ||
+		fmt.Sprint(got["debitAmount"]) != "map[assetCode:USD assetScale:2 value:5]" {
+		t.Fatalf("just made %v", got)
+	}
 }
