@@ -150,7 +150,7 @@ func (r *queryResolver) OutgoingPayment(ctx context.Context, id string) (*Outgoi
 		return nil, err
 	}
 	if row == nil {
-		return nil, apperr.E(apperr.NotFound, "outgoing payment does not exist")
+		return nil, apperr.E(apperr.NotFound, "payment does not exist")
 	}
 	return outgoingPaymentOut(row)
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/openpayments"
 )
 
 // interactiveGrant issues to c a grant of access that needs interaction
@@ -168,6 +170,21 @@ func TestOutgoingPaymentReadRoutesMatchTheSpec(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("read %v, want %v", got, want)
 	}
+	// The answer to a payment's creation matches the spec too.
+	subject, err := outgoingpayment.Subject(tenant, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _, err := handlers.Load(ctx, d.Store, subject, outgoingpayment.Evolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := json.Marshal(openpayments.OutgoingPaymentWithSpentBody("http://wallet.test", alice, state, 100, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	matchesSpec(t, spec, specAnswer{Method: http.MethodPost, Path: "/outgoing-payments", Status: http.StatusCreated,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: created})
 	if got := get("get the cancelled one", client, token, ids[1], http.StatusOK); got["failed"] != true ||
 		fmt.Sprint(got["metadata"]) != "map[cancellationReason:too late description:Thanks]" {
 		t.Fatalf("cancelled %v", got)
@@ -251,4 +268,17 @@ func TestOutgoingPaymentReadRoutesMatchTheSpec(t *testing.T) {
 	}
 	spent("spent without a token", "", http.StatusUnauthorized)
 	spent("spent with a token that cannot create", strangers, http.StatusForbidden)
+
+	// Last, since it changes the lists: a payment is read as soon as it
+	// was made, from its events while the read model does not show it yet.
+	fresh, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": wallets["opr-alice"].ID, "receiver": into.URL,
+		"debitAmount": map[string]any{"value": "5", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, d, typ, tenant, fresh.ID, paymentOf(fresh, usd.ID, "", client.walletAddress, ""))
+	if got := get("get one just made", client, token, fresh.ID, http.StatusOK); !strings.HasSuffix(got["id"].(string), fresh.ID) ||
+		fmt.Sprint(got["debitAmount"]) != "map[assetCode:USD assetScale:2 value:5]" {
+		t.Fatalf("just made %v", got)
+	}
 }

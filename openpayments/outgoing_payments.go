@@ -62,13 +62,12 @@ type OutgoingPaymentJSON struct {
 }
 
 // OutgoingPaymentWithSpentJSON is the spec's
-// outgoing-payment-with-spent-amounts: a payment just made, with what its
-// grant's payments spent, each amount left out when the grant has no limit
-// of its kind.
+// outgoing-payment-with-spent-amounts, which answers the creation of a
+// payment: the payment with what its grant's payments spent.
 type OutgoingPaymentWithSpentJSON struct {
 	OutgoingPaymentJSON
-	GrantSpentDebitAmount   *amountJSON `json:"grantSpentDebitAmount,omitempty"`
-	GrantSpentReceiveAmount *amountJSON `json:"grantSpentReceiveAmount,omitempty"`
+	GrantSpentDebitAmount   amountJSON `json:"grantSpentDebitAmount"`
+	GrantSpentReceiveAmount amountJSON `json:"grantSpentReceiveAmount"`
 }
 
 // OutgoingPaymentBody is p, from the wallet address walletAddress, as
@@ -85,6 +84,17 @@ func OutgoingPaymentBody(openPaymentsURL, walletAddress string, p outgoingpaymen
 		ReceiveAmount: amountJSON{Value: strconv.FormatUint(p.ReceiveAmount, 10), AssetCode: p.ReceiveAssetCode, AssetScale: p.ReceiveAssetScale},
 		Failed:        p.State == outgoingpayment.Failed || p.State == outgoingpayment.Cancelled,
 		Metadata:      metadata(p.Metadata), CreatedAt: timestamp(p.CreatedAt)}
+}
+
+// OutgoingPaymentWithSpentBody is p as OutgoingPaymentBody renders it,
+// with what its grant's payments spent (spentDebit in p's debit asset,
+// spentReceive in its receive asset; both 0 without a grant), as Rafiki
+// answers a payment's creation.
+func OutgoingPaymentWithSpentBody(openPaymentsURL, walletAddress string, p outgoingpayment.State, spentDebit, spentReceive uint64) OutgoingPaymentWithSpentJSON {
+	return OutgoingPaymentWithSpentJSON{OutgoingPaymentJSON: OutgoingPaymentBody(openPaymentsURL, walletAddress, p),
+		GrantSpentDebitAmount: amountJSON{Value: strconv.FormatUint(spentDebit, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale},
+		GrantSpentReceiveAmount: amountJSON{Value: strconv.FormatUint(spentReceive, 10), AssetCode: p.ReceiveAssetCode,
+			AssetScale: p.ReceiveAssetScale}}
 }
 
 // stateOf is a read-model row as the payment's state.
@@ -160,7 +170,7 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !found || p.TenantID != tenantID {
-		writeError(w, http.StatusNotFound, "outgoing payment does not exist")
+		writeError(w, http.StatusNotFound, "Outgoing payment does not exist")
 		return
 	}
 	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
@@ -174,7 +184,7 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if granted.Action != grant.ActionReadAll && p.Client != granted.Client.WalletAddress {
-		writeError(w, http.StatusNotFound, "outgoing payment does not exist")
+		writeError(w, http.StatusNotFound, "Outgoing payment does not exist")
 		return
 	}
 	body, err := json.Marshal(OutgoingPaymentBody(s.cfg.OpenPaymentsURL, wa.Address, p))
