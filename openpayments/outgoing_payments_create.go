@@ -90,19 +90,14 @@ func (s *OutgoingPayments) create(w http.ResponseWriter, r *http.Request) {
 		fail(s.log, w, r, errors.Join(err, fmt.Errorf("outgoing payment %s not found after it was stored", paymentID)))
 		return
 	}
-	out := OutgoingPaymentWithSpentJSON{OutgoingPaymentJSON: OutgoingPaymentBody(s.cfg.OpenPaymentsURL, wa.Address, p)}
+	var debit, receive uint64
 	if limits != nil {
-		debit, receive, took, err := s.payments.GrantSpent(r.Context(), tenantID, limits.ID, paymentID)
-		if err != nil {
+		if debit, receive, _, err = s.payments.GrantSpent(r.Context(), tenantID, limits.ID, paymentID); err != nil {
 			fail(s.log, w, r, err)
 			return
 		}
-		if took {
-			out.GrantSpentDebitAmount = &amountJSON{Value: strconv.FormatUint(debit, 10), AssetCode: p.AssetCode, AssetScale: p.AssetScale}
-			out.GrantSpentReceiveAmount = &amountJSON{Value: strconv.FormatUint(receive, 10), AssetCode: p.ReceiveAssetCode,
-				AssetScale: p.ReceiveAssetScale}
-		}
 	}
+	out := OutgoingPaymentWithSpentBody(s.cfg.OpenPaymentsURL, wa.Address, p, debit, receive)
 	answer, err := json.Marshal(out)
 	if err != nil {
 		fail(s.log, w, r, err)
