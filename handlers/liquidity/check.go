@@ -38,7 +38,8 @@ const CheckWindow = 5 * time.Minute
 
 // Check compares the deposits and withdrawals in the ledger with the
 // liquidity events of history (every event of assets, peers, wallet
-// addresses and incoming payments, in order). Every movement through an asset's settlement
+// addresses, incoming and outgoing payments, in order), and the funding of
+// outgoing payments with their creation. Every movement through an asset's settlement
 // account must have been requested by an event on its owner's stream, with
 // the same account, amount and kind, and be in the state the events
 // recorded; every movement the events recorded must be in the ledger. It
@@ -58,6 +59,18 @@ func Check(ctx context.Context, l ledger.Ledger, history iter.Seq2[events.Envelo
 				return nil, err
 			}
 			ledgers = append(ledgers, ev.(*events.AssetCreated).Ledger)
+			continue
+		}
+		if env.Type == (events.OutgoingPaymentCreated{}).EventType() {
+			// An outgoing payment is funded with its debit amount under the
+			// id of its first event: the payment explains that deposit.
+			ev, err := events.Decode(env)
+			if err != nil {
+				return nil, err
+			}
+			funding := &transfer{}
+			funding.apply(env, &events.LiquidityDeposited{TransferID: env.ID.String(), Amount: ev.(*events.OutgoingPaymentCreated).DebitAmount})
+			transfers[env.ID.String()] = funding
 			continue
 		}
 		if !strings.HasPrefix(env.Type, "liquidity.") {

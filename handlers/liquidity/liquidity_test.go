@@ -703,6 +703,7 @@ func TestOwnersOutOfReachAreNotUnknown(t *testing.T) {
 		"peer":             func() error { _, err := h.PeerOwner(f.ctx, operator, id); return err },
 		"wallet address":   func() error { _, err := h.WalletAddressOwner(f.ctx, operator, id); return err },
 		"incoming payment": func() error { _, _, err := h.IncomingPaymentOwner(f.ctx, operator, id); return err },
+		"outgoing payment": func() error { _, _, err := h.OutgoingPaymentOwner(f.ctx, operator, id); return err },
 	} {
 		if kind := apperr.KindOf(lookup()); kind != apperr.Unavailable {
 			t.Errorf("%s: %s, want %s", name, kind, apperr.Unavailable)

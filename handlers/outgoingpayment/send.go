@@ -52,7 +52,7 @@ var ErrFinal = errors.New("payment cannot succeed")
 // attemptTimeout bounds one attempt, well within the command queue's
 // ack_wait, so that an attempt ends before its command could be handed to
 // another worker.
-const attemptTimeout = 30 * time.Second
+const attemptTimeout = 20 * time.Second
 
 // retryDelayBase spaces the retries of a payment: Rafiki's backoff, ten
 // seconds times the attempts made, at most six.
