@@ -181,6 +181,18 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 				got, err := getIncomingPayment(ctx, op, ip.ID)
 				return err == nil && got.ReceivedAmount.Value == tc.receive
 			}, "the incoming payment did not record %s", tc.receive)
+			// The account servicing entity heard of the payment's creation
+			// and completion, with what is left to withdraw: the fee.
+			var hooks map[string]map[string]any
+			testkit.Eventually(t, 10*time.Second, func() bool {
+				hooks = webhookDataOf(t, s, id)
+				return len(hooks) == 2
+			}, "webhooks of %s: %v", id, hooks)
+			created, completed := hooks["outgoing_payment.created"], hooks["outgoing_payment.completed"]
+			if created["state"] != "FUNDING" || created["balance"] != "0" || completed["state"] != "COMPLETED" ||
+				completed["balance"] != strconv.FormatUint(tc.fee, 10) || fmt.Sprint(completed["sentAmount"]) != fmt.Sprintf("map[assetCode:USD assetScale:2 value:%d]", tc.sent) {
+				t.Fatalf("webhooks %v", hooks)
+			}
 		})
 	}
 	t.Run("from an incoming payment", func(t *testing.T) {
@@ -394,4 +406,29 @@ func TestOutgoingPaymentsShareAGrantLimit(t *testing.T) {
 	if again != 1 {
 		t.Fatalf("%d payments made after one was cancelled, want 1", again)
 	}
+}
+
+// webhookDataOf is the data of the webhook events of one object, by type.
+func webhookDataOf(t *testing.T, s *system, id string) map[string]map[string]any {
+	t.Helper()
+	var out struct {
+		WebhookEvents struct {
+			Edges []struct {
+				Node struct {
+					Type string
+					Data map[string]any
+				}
+			}
+		}
+	}
+	if err := s.operator.Do(context.Background(), `query { webhookEvents(first: 100) { edges { node { type data } } } }`, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]map[string]any{}
+	for _, e := range out.WebhookEvents.Edges {
+		if e.Node.Data["id"] == id {
+			found[e.Node.Type] = e.Node.Data
+		}
+	}
+	return found
 }

@@ -605,12 +605,13 @@ var histories = map[string]func(h *history){
 	},
 }
 
-// The webhooks read model is built from the incoming payments' events and
-// the low-liquidity events of assets and peers (some written before they
+// The webhooks read model is built from the incoming and outgoing payments'
+// events and the low-liquidity events of assets and peers (some written before they
 // told their asset, which tell nothing).
 func init() {
 	histories["webhooks"] = func(h *history) {
 		histories["incoming_payments"](h)
+		histories["outgoing_payments"](h)
 		tenant := h.id()
 		for i := range 60 {
 			typ := []string{"asset", "peer", "wallet_address"}[i%3]

@@ -17,6 +17,9 @@ const (
 	WebhookIncomingPaymentCreated   = "incoming_payment.created"
 	WebhookIncomingPaymentCompleted = "incoming_payment.completed"
 	WebhookIncomingPaymentExpired   = "incoming_payment.expired"
+	WebhookOutgoingPaymentCreated   = "outgoing_payment.created"
+	WebhookOutgoingPaymentCompleted = "outgoing_payment.completed"
+	WebhookOutgoingPaymentFailed    = "outgoing_payment.failed"
 	WebhookAssetLiquidityLow        = "asset.liquidity_low"
 	WebhookPeerLiquidityLow         = "peer.liquidity_low"
 )
@@ -47,6 +50,14 @@ func (Webhooks) Tables() []string {
 			tenant_id uuid NOT NULL,
 			asset_id  uuid NOT NULL,
 			received  numeric(20) NOT NULL,
+			data      jsonb NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS outgoing_payment_data (
+			id        uuid PRIMARY KEY,
+			tenant_id uuid NOT NULL,
+			asset_id  uuid NOT NULL,
+			funded    numeric(20) NOT NULL,
+			sent      numeric(20) NOT NULL,
 			data      jsonb NOT NULL
 		)`,
 		`CREATE TABLE IF NOT EXISTS webhook_events (
@@ -104,6 +115,44 @@ func incomingPaymentData(env events.Envelope, e *events.IncomingPaymentCreated) 
 	return d
 }
 
+// outgoingPaymentData is an outgoing payment's webhook data when it is
+// created: Rafiki's OutgoingPayment.toData, waiting for its funding.
+func outgoingPaymentData(env events.Envelope, e *events.OutgoingPaymentCreated) map[string]any {
+	debit := func(v uint64) map[string]any {
+		return map[string]any{"value": strconv.FormatUint(v, 10), "assetCode": e.AssetCode, "assetScale": e.AssetScale}
+	}
+	d := map[string]any{
+		"id": env.AggregateID, "walletAddressId": e.WalletAddressID, "state": "FUNDING", "receiver": e.Receiver,
+		"debitAmount": debit(e.DebitAmount), "sentAmount": debit(0), "stateAttempts": 0, "createdAt": webhookTime(env.Time),
+		"balance":       "0",
+		"receiveAmount": map[string]any{"value": strconv.FormatUint(e.ReceiveAmount, 10), "assetCode": e.ReceiveAssetCode, "assetScale": e.ReceiveAssetScale},
+	}
+	if e.Client != "" {
+		d["client"] = e.Client
+	}
+	if e.GrantID != "" {
+		d["grantId"] = e.GrantID
+	}
+	if m := metadataOf(e.Metadata); m != nil {
+		d["metadata"] = m
+	}
+	return d
+}
+
+// outgoingPaymentEnd is what an outgoing payment's last event changes in
+// its webhook data: its state, error and what it sent; and the balance
+// left in its account, funded less sent, which its webhook offers to
+// withdraw.
+func outgoingPaymentEnd(ev events.Event) (state, errText string, sent uint64, ok bool) {
+	switch e := ev.(type) {
+	case *events.OutgoingPaymentCompleted:
+		return "COMPLETED", "", e.Sent, true
+	case *events.OutgoingPaymentFailed:
+		return "FAILED", e.Error, e.Sent, true
+	}
+	return "", "", 0, false
+}
+
 // liquidityLow is the webhook of a low-liquidity event, as Rafiki's
 // asset.liquidity_low and peer.liquidity_low; none for an event that does
 // not tell its asset, or of another object.
@@ -137,6 +186,39 @@ func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error 
 		}
 		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, created_at, sequence)
 			VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (id) DO NOTHING`, env.ID.String(), env.TenantID, typ, string(data), at, seq)
+	case *events.OutgoingPaymentCreated:
+		data, err := json.Marshal(outgoingPaymentData(env, e))
+		if err != nil {
+			return fmt.Errorf("webhook data of outgoing payment %s: %w", id, err)
+		}
+		b.Queue(`INSERT INTO outgoing_payment_data (id, tenant_id, asset_id, funded, sent, data) VALUES ($1, $2, $3, 0, 0, $4::jsonb)
+			ON CONFLICT (id) DO NOTHING`, id, env.TenantID, e.AssetID, string(data))
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, created_at, sequence)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (id) DO NOTHING`,
+			env.ID.String(), env.TenantID, WebhookOutgoingPaymentCreated, string(data), at, seq)
+	case *events.OutgoingPaymentFunded:
+		b.Queue(`UPDATE outgoing_payment_data SET funded = $2, data = data || jsonb_build_object('state', 'SENDING', 'balance', greatest($2 - sent, 0)::text)
+			WHERE id = $1`, id, e.Amount)
+	case *events.OutgoingPaymentCancelled:
+		b.Queue(`UPDATE outgoing_payment_data SET data = data || '{"state":"CANCELLED"}'::jsonb WHERE id = $1`, id)
+	case *events.OutgoingPaymentAttemptFailed:
+		b.Queue(`UPDATE outgoing_payment_data SET sent = $2, data = jsonb_set(data || jsonb_build_object('stateAttempts', $3::int,
+				'error', $4::text, 'balance', greatest(funded - $2, 0)::text), '{sentAmount,value}', to_jsonb($5::text)) WHERE id = $1`,
+			id, e.Sent, e.Attempts, e.Error, strconv.FormatUint(e.Sent, 10))
+	case *events.OutgoingPaymentCompleted, *events.OutgoingPaymentFailed:
+		state, errText, sent, _ := outgoingPaymentEnd(ev)
+		b.Queue(`UPDATE outgoing_payment_data SET sent = $2, data = jsonb_set(data || jsonb_build_object('state', $3::text,
+				'balance', greatest(funded - $2, 0)::text) || CASE WHEN $4::text = '' THEN '{}'::jsonb ELSE jsonb_build_object('error', $4::text) END,
+				'{sentAmount,value}', to_jsonb($5::text)) WHERE id = $1`, id, sent, state, errText, strconv.FormatUint(sent, 10))
+		typ := WebhookOutgoingPaymentCompleted
+		if state == "FAILED" {
+			typ = WebhookOutgoingPaymentFailed
+		}
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, withdrawal_account_id, withdrawal_asset_id, withdrawal_amount,
+				created_at, sequence)
+			SELECT $1, tenant_id, $2, data, CASE WHEN funded > sent THEN id END, CASE WHEN funded > sent THEN asset_id END,
+				CASE WHEN funded > sent THEN funded - sent END, $3, $4 FROM outgoing_payment_data WHERE id = $5
+			ON CONFLICT (id) DO NOTHING`, env.ID.String(), typ, at, seq, id)
 	case *events.IncomingPaymentCreated:
 		data, err := json.Marshal(incomingPaymentData(env, e))
 		if err != nil {
@@ -198,12 +280,98 @@ type webhookEventRow struct {
 	sequence     int64
 }
 
+// outgoingDataRow is an outgoing payment's webhook data, as the fold holds
+// it.
+type outgoingDataRow struct {
+	id, tenantID, assetID pgtype.UUID
+	funded, sent          uint64
+	data                  map[string]any
+}
+
 type webhooksFold struct {
 	payments held[paymentDataRow]
+	outgoing held[outgoingDataRow]
 	events   held[webhookEventRow]
 }
 
-func (f *webhooksFold) Rows() int { return len(f.payments.order) + len(f.events.order) }
+func (f *webhooksFold) Rows() int {
+	return len(f.payments.order) + len(f.outgoing.order) + len(f.events.order)
+}
+
+// addOutgoing folds an outgoing payment's event; handled is false for one
+// whose payment the fold does not hold.
+func (f *webhooksFold) addOutgoing(env events.Envelope, ev events.Event) (handled bool, err error) {
+	if e, ok := ev.(*events.OutgoingPaymentCreated); ok {
+		p := &outgoingDataRow{data: outgoingPaymentData(env, e)}
+		if p.id, err = pgUUID(env.AggregateID); err != nil {
+			return false, err
+		}
+		if p.tenantID, err = pgUUID(env.TenantID); err != nil {
+			return false, err
+		}
+		if p.assetID, err = pgUUID(e.AssetID); err != nil {
+			return false, err
+		}
+		if !f.outgoing.add(env.AggregateID, p) {
+			return true, nil
+		}
+		return true, f.outgoingEvent(env, p, WebhookOutgoingPaymentCreated, false)
+	}
+	p, ok := f.outgoing.get(env.AggregateID)
+	if !ok {
+		return false, nil
+	}
+	sentTo := func(sent uint64) {
+		p.sent = sent
+		p.data["balance"] = strconv.FormatUint(p.funded-min(p.funded, sent), 10)
+		amount := p.data["sentAmount"].(map[string]any)
+		p.data["sentAmount"] = map[string]any{"value": strconv.FormatUint(sent, 10), "assetCode": amount["assetCode"], "assetScale": amount["assetScale"]}
+	}
+	switch e := ev.(type) {
+	case *events.OutgoingPaymentFunded:
+		p.funded = e.Amount
+		p.data["state"] = "SENDING"
+		p.data["balance"] = strconv.FormatUint(e.Amount-min(e.Amount, p.sent), 10)
+	case *events.OutgoingPaymentCancelled:
+		p.data["state"] = "CANCELLED"
+	case *events.OutgoingPaymentAttemptFailed:
+		p.data["stateAttempts"], p.data["error"] = e.Attempts, e.Error
+		sentTo(e.Sent)
+	case *events.OutgoingPaymentCompleted, *events.OutgoingPaymentFailed:
+		state, errText, sent, _ := outgoingPaymentEnd(ev)
+		p.data["state"] = state
+		if errText != "" {
+			p.data["error"] = errText
+		}
+		sentTo(sent)
+		typ := WebhookOutgoingPaymentCompleted
+		if state == "FAILED" {
+			typ = WebhookOutgoingPaymentFailed
+		}
+		return true, f.outgoingEvent(env, p, typ, p.funded > p.sent)
+	}
+	return true, nil
+}
+
+// outgoingEvent holds a webhook event with the outgoing payment's data as
+// it is now, and what is left in its account to withdraw.
+func (f *webhooksFold) outgoingEvent(env events.Envelope, p *outgoingDataRow, typ string, withdrawal bool) error {
+	data, err := json.Marshal(p.data)
+	if err != nil {
+		return fmt.Errorf("webhook data of outgoing payment %s: %w", env.AggregateID, err)
+	}
+	id, err := pgUUID(env.ID.String())
+	if err != nil {
+		return err
+	}
+	w := &webhookEventRow{id: id, tenantID: p.tenantID, typ: typ, data: data, createdAt: env.Time, sequence: int64(env.Sequence)}
+	if withdrawal {
+		w.withdrawal = &paymentDataRow{id: p.id, assetID: p.assetID}
+		w.amount = p.funded - p.sent
+	}
+	f.events.add(env.ID.String(), w)
+	return nil
+}
 
 // event holds a webhook event with the payment's data as it is now.
 func (f *webhooksFold) event(env events.Envelope, p *paymentDataRow, typ string, withdrawal bool) error {
@@ -239,6 +407,9 @@ func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		}
 		f.events.add(env.ID.String(), w)
 		return true, nil
+	}
+	if env.AggregateType == "outgoing_payment" {
+		return f.addOutgoing(env, ev)
 	}
 	if e, ok := ev.(*events.IncomingPaymentCreated); ok {
 		p := &paymentDataRow{data: incomingPaymentData(env, e)}
@@ -306,8 +477,17 @@ func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 }
 
 func (f *webhooksFold) Flush() []CopyRows {
-	ps, ws := f.payments.take(), f.events.take()
+	ps, os, ws := f.payments.take(), f.outgoing.take(), f.events.take()
 	return []CopyRows{
+		copyRows("outgoing_payment_data", []string{"id", "tenant_id", "asset_id", "funded", "sent", "data"}, os,
+			func(p *outgoingDataRow, v []any) {
+				var data *string
+				if b, err := json.Marshal(p.data); err == nil {
+					s := string(b)
+					data = &s
+				}
+				v[0], v[1], v[2], v[3], v[4], v[5] = &p.id, &p.tenantID, &p.assetID, &p.funded, &p.sent, data
+			}),
 		copyRows("incoming_payment_data", []string{"id", "tenant_id", "asset_id", "received", "data"}, ps,
 			func(p *paymentDataRow, v []any) {
 				// Data that does not encode is copied as NULL, which the
