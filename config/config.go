@@ -55,12 +55,18 @@ type Config struct {
 	AuthAdminPort            int
 	ServiceAPIPort           int
 	AdminUIPort              int
-	WorkerHealthPort         int // 0: a worker serves no health endpoints
-	EmbeddedNATSPort         int
-	NATSSyncAlways           bool
-	LocalCacheDuration       time.Duration
-	EnableSPSP               bool
-	StreamSecret             []byte
+	// The admin UI: GraphQLURL (GRAPHQL_URL, as Rafiki's frontend names
+	// it) is the admin API it calls, when set; AdminUISessionKey
+	// (ADMIN_UI_SESSION_KEY, 32 bytes, base64) seals its session cookies,
+	// and unset each process makes its own (sign-ins then end with it).
+	GraphQLURL         string
+	AdminUISessionKey  []byte
+	WorkerHealthPort   int // 0: a worker serves no health endpoints
+	EmbeddedNATSPort   int
+	NATSSyncAlways     bool
+	LocalCacheDuration time.Duration
+	EnableSPSP         bool
+	StreamSecret       []byte
 	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
 	// the secrets events carry; nil when unset, which only a process on
 	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
@@ -202,6 +208,7 @@ func Load(service string) (Config, error) {
 	c.IdentityServerURL = r.str("IDENTITY_SERVER_URL", "")
 	c.IdentityServerSecret = r.str("IDENTITY_SERVER_SECRET", "")
 	c.CookieKey = r.str("COOKIE_KEY", "")
+	c.GraphQLURL = r.str("GRAPHQL_URL", "")
 	c.InteractionCookieSameSite = strings.ToLower(r.str("INTERACTION_COOKIE_SAME_SITE", ""))
 	c.Wait = time.Duration(r.integer("WAIT_SECONDS", 5)) * time.Second
 	c.InteractionExpiry = time.Duration(r.integer("INTERACTION_EXPIRY_SECONDS", 600)) * time.Second
@@ -287,6 +294,9 @@ func Load(service string) (Config, error) {
 	}
 	c.StreamSecret = secret
 	if c.EventSecretsKey, err = key("EVENT_SECRETS_KEY", r.str("EVENT_SECRETS_KEY", "")); err != nil {
+		return c, err
+	}
+	if c.AdminUISessionKey, err = key("ADMIN_UI_SESSION_KEY", r.str("ADMIN_UI_SESSION_KEY", "")); err != nil {
 		return c, err
 	}
 	if c.EventSecretsPreviousKey, err = key("EVENT_SECRETS_KEY_PREVIOUS", r.str("EVENT_SECRETS_KEY_PREVIOUS", "")); err != nil {
