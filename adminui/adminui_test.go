@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // TestAdminUI drives every page of the UI against a running backend, as a
@@ -146,7 +147,7 @@ func testAssets(t *testing.T, s *system) {
 		sees(http.StatusUnprocessableEntity, `role="alert"`)
 
 	b.get("/assets").sees(http.StatusOK, "USD", "6.50")
-	testkit_eventually(t, func() bool {
+	testkit.Eventually(t, 15*time.Second, func() bool {
 		b.get("/webhook-events?type=asset.liquidity_low")
 		return strings.Contains(b.page, "asset.liquidity_low")
 	}, "asset.liquidity_low listed")
@@ -161,19 +162,7 @@ func testAssets(t *testing.T, s *system) {
 	b.get("/assets/new").submit("/assets/new", map[string]string{"code": "GONE", "scale": "0"}).sees(http.StatusOK, "Asset created.")
 	gone := b.idFrom()
 	b.submit("/assets/"+gone+"/delete", nil).sees(http.StatusOK, "Asset deleted.").lacks("GONE")
-	b.get("/assets/" + gone).sees(http.StatusNotFound, "NOT_FOUND")
-}
-
-// testkit_eventually polls cond for a while.
-func testkit_eventually(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	b.get("/assets/"+gone).sees(http.StatusNotFound, "NOT_FOUND")
 }
 
 // createAsset makes an asset through the API and answers its id.
@@ -239,11 +228,11 @@ func testWalletAddressesAndPayments(t *testing.T, s *system) {
 	ip := created.CreateIncomingPayment.Payment.ID
 	b.get("/payments").sees(http.StatusOK, ip, "INCOMING", "http://wallet.test/alice")
 	b.get("/payments?type=OUTGOING").sees(http.StatusOK, "No payments match the filter.")
-	b.get("/payments?walletAddressId=" + id).sees(http.StatusOK, ip)
+	b.get("/payments?walletAddressId="+id).sees(http.StatusOK, ip)
 	b.get("/payments/incoming/"+ip).sees(http.StatusOK, "12.34 EUR", "PENDING", "&#34;description&#34;: &#34;rent&#34;")
 	// A pending payment has nothing to withdraw: the API's refusal shows.
 	b.submit("/payments/incoming/"+ip+"/withdraw", nil).sees(http.StatusUnprocessableEntity, `role="alert"`, "12.34 EUR")
-	testkit_eventually(t, func() bool {
+	testkit.Eventually(t, 15*time.Second, func() bool {
 		b.get("/webhook-events?type=incoming_payment.created")
 		return strings.Contains(b.page, ip)
 	}, "incoming_payment.created listed")

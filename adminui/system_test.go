@@ -61,6 +61,9 @@ func startSystem(t testing.TB) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The listener is bound on every address; the browser goes to the
+	// loopback one.
+	uiURL = strings.Replace(uiURL, "[::]", "127.0.0.1", 1)
 	return &system{cfg: cfg, uiURL: uiURL,
 		operator: &adminclient.Client{URL: adminURL + "/graphql", TenantID: cfg.OperatorTenantID, Secret: cfg.AdminAPISecret}}
 }
