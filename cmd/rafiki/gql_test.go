@@ -63,7 +63,7 @@ func TestGQL(t *testing.T) {
 		err      string // "" for success
 	}{
 		{name: "the operator by default", args: []string{"query { whoami { id isOperator } }"},
-			env: map[string]string{"OPERATOR_TENANT_ID": operatorID, "ADMIN_API_SECRET": "operator-secret"},
+			env:    map[string]string{"OPERATOR_TENANT_ID": operatorID, "ADMIN_API_SECRET": "operator-secret"},
 			tenant: operatorID, operator: true, query: "query { whoami { id isOperator } }"},
 		{name: "a tenant", args: []string{"-v", `{"id": "x"}`, "query($id: String!) { asset(id: $id) { id } }"},
 			env:    map[string]string{"TENANT_ID": tenantID, "TENANT_API_SECRET": "tenant-secret"},
@@ -136,4 +136,3 @@ func compact(t *testing.T, raw json.RawMessage) string {
 	}
 	return b.String()
 }
-
