@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func TestAdminUI(t *testing.T) {
 	t.Run("wallet addresses and payments", func(t *testing.T) { testWalletAddressesAndPayments(t, s) })
 	t.Run("tenants", func(t *testing.T) { testTenants(t, s) })
 	t.Run("pagination", func(t *testing.T) { testPagination(t, s) })
+	t.Run("history", func(t *testing.T) { testHistory(t, s) })
 }
 
 func testLogin(t *testing.T, s *system) {
@@ -281,4 +283,51 @@ func linkOf(t *testing.T, b *browser, rel string) string {
 	}
 	start := strings.LastIndex(b.page[:i], `href="`) + len(`href="`)
 	return strings.ReplaceAll(b.page[start:i], "&amp;", "&")
+}
+
+var timeRE = regexp.MustCompile(`<time datetime="([^"]+)">`)
+
+func testHistory(t *testing.T, s *system) {
+	b := s.browser(t).login(s.cfg.OperatorTenantID, s.cfg.AdminAPISecret)
+	b.get("/assets/new").submit("/assets/new", map[string]string{"code": "HST", "scale": "2", "liquidityThreshold": "1"}).sees(http.StatusOK, "Asset created.")
+	id := b.idFrom()
+	b.submit("/assets/"+id+"/deposit", map[string]string{"amount": "3"}).sees(http.StatusOK, "3.00 HST")
+	b.submit("/assets/"+id+"/thresholds", map[string]string{"liquidityThreshold": "2"}).sees(http.StatusOK, "Thresholds saved.")
+	b.sees(http.StatusOK, `href="/history/`+id+`"`)
+
+	b.get("/history/"+id).sees(http.StatusOK, "History of asset "+id, "asset.created", "liquidity.deposited", "asset.thresholds_set",
+		s.cfg.OperatorTenantID)
+	if strings.Index(b.page, "asset.created") > strings.Index(b.page, "asset.thresholds_set") {
+		t.Fatal("events not oldest first")
+	}
+	// The state after the first event: created with the first threshold.
+	times := timeRE.FindAllStringSubmatch(b.page, -1)
+	if len(times) < 3 {
+		t.Fatalf("event times: %v", times)
+	}
+	b.get("/history/"+id+"?at="+url.QueryEscape(times[0][1])).sees(http.StatusOK, `id="state"`, "&#34;Code&#34;: &#34;HST&#34;", "&#34;LiquidityThreshold&#34;: 100")
+	b.get("/history/"+id+"?at="+url.QueryEscape(times[len(times)-1][1])).sees(http.StatusOK, "&#34;LiquidityThreshold&#34;: 200")
+	b.get("/history/"+id+"?at=yesterday").sees(http.StatusUnprocessableEntity, "RFC 3339")
+
+	// A peer's tokens never show.
+	peerAsset := createAsset(t, s.operator, "HSP", 0)
+	b.get("/peers/new").submit("/peers/new", map[string]string{"assetId": peerAsset, "staticIlpAddress": "test.history",
+		"outgoingEndpoint": "http://history.test/ilp", "outgoingAuthToken": "very-secret-out", "incomingAuthTokens": "very-secret-in"}).
+		sees(http.StatusOK, "Peer created.")
+	peerID := b.idFrom()
+	b.get("/history/"+peerID).sees(http.StatusOK, "peer.created", "[redacted]").lacks("very-secret-out", "very-secret-in")
+	b.get("/history/"+peerID+"?at="+url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano))).
+		sees(http.StatusOK, "test.history").lacks("very-secret-out", "very-secret-in")
+
+	// Another tenant sees nothing of the operator's objects.
+	var created struct {
+		CreateTenant struct{ Tenant struct{ ID string } }
+	}
+	if err := s.operator.Do(context.Background(), `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`,
+		map[string]any{"input": map[string]any{"apiSecret": "history-tenant-secret"}}, &created); err != nil {
+		t.Fatal(err)
+	}
+	other := s.browser(t).login(created.CreateTenant.Tenant.ID, "history-tenant-secret")
+	other.get("/history/" + id).sees(http.StatusNotFound).lacks("asset.created")
+	other.get("/history/"+created.CreateTenant.Tenant.ID).sees(http.StatusOK, "tenant.created")
 }

@@ -49,6 +49,7 @@ func (u *UI) routes() {
 	m.Handle("POST /payments/incoming/{id}/withdraw", in(u.withdrawIncomingPayment))
 
 	m.Handle("GET /webhook-events", in(u.webhookEvents))
+	m.Handle("GET /history/{id}", in(u.history))
 
 	m.Handle("GET /tenants", op(u.tenants))
 	m.Handle("GET /tenants/new", op(u.newTenant))

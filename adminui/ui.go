@@ -38,6 +38,9 @@ type Config struct {
 	SecureCookies bool
 	HTTP          *http.Client
 	Log           *slog.Logger
+	// Audit reads objects' events for their history tabs; nil where
+	// the process has no access to the event log (the tabs say so).
+	Audit Audit
 }
 
 // UI serves the admin pages.
@@ -49,6 +52,7 @@ type UI struct {
 	log           *slog.Logger
 	pages         map[string]*template.Template
 	mux           *http.ServeMux
+	audit         Audit
 }
 
 // New builds the UI's handler.
@@ -66,7 +70,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{graphqlURL: cfg.GraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages}
+	u := &UI{graphqlURL: cfg.GraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit}
 	if u.http == nil {
 		u.http = &http.Client{Timeout: 30 * time.Second}
 	}

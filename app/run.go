@@ -55,18 +55,19 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 		return nil, err
 	}
 	r.Servers = servers
-	if set.AdminUI {
-		if err := r.serveAdminUI(set.Backend); err != nil {
-			servers.Close()
-			return nil, err
-		}
-	}
 	if err := r.open(ctx, set, dev); err != nil {
 		servers.Close()
 		if r.Deps != nil {
 			r.Deps.Close()
 		}
 		return nil, err
+	}
+	if set.AdminUI {
+		if err := r.serveAdminUI(ctx, set.Backend); err != nil {
+			r.Stop(ctx)
+			servers.Close()
+			return nil, err
+		}
 	}
 	servers.Serve()
 	return r, nil

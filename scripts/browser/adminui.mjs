@@ -1,7 +1,7 @@
 // Drives the admin UI in headless Chromium as an operator would: signs in,
 // creates an asset, a wallet address and a peer, deposits and withdraws
 // liquidity and sees the balance change, finds the webhook event the
-// withdrawal caused, then checks every page's markup (labels, one h1,
+// withdrawal caused and the asset's history, then checks every page's markup (labels, one h1,
 // landmarks), keyboard navigation, and the layout at a phone's width.
 // Each step prints one JSON line; a screenshot of each page goes to
 // ARTIFACTS. Any failure exits 1 with what was found.
@@ -179,6 +179,19 @@ try {
   await shot('11-webhook-events')
   step('webhook event', { data })
 
+  // The asset's history tab: its events in order, and its state after
+  // the first one (created, nothing deposited yet).
+  await page.goto(assetURL)
+  await page.getByRole('link', { name: 'History' }).click()
+  const types = await page.locator('.history .type').allInnerTexts()
+  check(types[0] === 'asset.created' && types.includes('liquidity.deposited') && types.includes('liquidity.low'), `history: ${types}`)
+  await page.getByRole('link', { name: 'State after this event' }).first().click()
+  const state = JSON.parse(await text('#state'))
+  check(state.Code === 'USD' && state.LiquidityThreshold === 1000, `state after the first event: ${JSON.stringify(state)}`)
+  await audit('history')
+  await shot('19-history')
+  step('history', { events: types.length })
+
   await visit('/assets', '12-assets')
   check((await page.locator('table').innerText()).includes('5.25'), 'the asset list does not show the balance')
   await visit('/wallet-addresses', '13-wallet-addresses')
@@ -192,7 +205,8 @@ try {
   await page.setViewportSize({ width: 375, height: 740 })
   for (const [urlPath, name] of [['/', 'phone-01-overview'], ['/assets', 'phone-02-assets'], [new URL(assetURL).pathname, 'phone-03-asset'],
     ['/peers', 'phone-04-peers'], ['/wallet-addresses', 'phone-05-wallet-addresses'], ['/payments', 'phone-06-payments'],
-    ['/webhook-events', 'phone-07-webhook-events'], ['/tenants', 'phone-08-tenants'], ['/peers/new', 'phone-09-peer-new']]) {
+    ['/webhook-events', 'phone-07-webhook-events'], ['/tenants', 'phone-08-tenants'], ['/peers/new', 'phone-09-peer-new'],
+    [new URL(assetURL).pathname.replace('/assets/', '/history/'), 'phone-11-history']]) {
     await visit(urlPath, name)
   }
   step('phone width')
