@@ -253,10 +253,16 @@ func testTenants(t *testing.T, s *system) {
 	b.submit(page+"/settings", map[string]string{"setting_WEBHOOK_TIMEOUT": "soon"}).sees(http.StatusUnprocessableEntity, `role="alert"`)
 	b.get("/tenants").sees(http.StatusOK, id, "Bank B2")
 
-	// The tenant signs in with its own secret and sees no tenant pages.
+	// The operator makes an asset for the tenant.
+	b.get("/assets/new").submit("/assets/new", map[string]string{"code": "BBB", "scale": "3", "tenantId": id}).
+		sees(http.StatusOK, "Asset created.", id)
+
+	// The tenant signs in with its own secret, sees its own objects and no
+	// tenant pages, and cannot make objects for another tenant.
 	tb := s.browser(t).login(id, "tenant-b-secret").sees(http.StatusOK, "<h1>Overview</h1>").lacks(`href="/tenants"`)
 	tb.get("/tenants").sees(http.StatusForbidden, "Only the operator manages tenants.")
-	tb.get("/assets").lacks("USD", "EUR")
+	tb.get("/assets").sees(http.StatusOK, "BBB").lacks("USD", "EUR")
+	tb.get("/assets/new").lacks(`name="tenantId"`)
 
 	b.get(page).submit(page+"/delete", nil).sees(http.StatusOK, "Tenant deleted.")
 	// The deleted tenant's session is refused by the API: back to sign in.

@@ -41,6 +41,9 @@ func (r *Running) serveAdminUI(ctx context.Context, backend bool) error {
 			return fmt.Errorf("admin UI: %w", err)
 		}
 	}
+	if r.Config.AdminUISessionKey == nil {
+		r.log.Info("ADMIN_UI_SESSION_KEY is not set: the admin UI's sign-ins last as long as this process")
+	}
 	var audit adminui.Audit
 	if r.Deps != nil && r.Deps.JS != nil {
 		audit = uiAudit{js: r.Deps.JS}
