@@ -251,6 +251,8 @@ func testTenants(t *testing.T, s *system) {
 	b.submit(page+"/settings", map[string]string{"setting_EXCHANGE_RATES_URL": "http://rates.bank-b.test/"}).
 		sees(http.StatusOK, "Settings saved.", `value="http://rates.bank-b.test/"`, `value="http://hooks.bank-b.test/"`)
 	b.submit(page+"/settings", map[string]string{"setting_WEBHOOK_TIMEOUT": "soon"}).sees(http.StatusUnprocessableEntity, `role="alert"`)
+	b.get(page).submit(page+"/settings", map[string]string{"setting_WEBHOOK_URL": "http://hooks.bank-b.test/", "setting_EXCHANGE_RATES_URL": "http://rates.bank-b.test/"}).
+		sees(http.StatusUnprocessableEntity, "No setting changed.")
 	b.get("/tenants").sees(http.StatusOK, id, "Bank B2")
 
 	// The operator makes an asset for the tenant.

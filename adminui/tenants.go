@@ -153,27 +153,39 @@ func (u *UI) updateTenant(rq *request) {
 	rq.done("/tenants/"+id, "tenant-updated")
 }
 
-// saveSettings sets a tenant's settings. The API sets the signing
-// tenant's own settings, so for another tenant the request is signed as
-// that tenant, with the API secret the operator may read.
+// saveSettings sets the settings the form changed. The API sets the
+// signing tenant's own settings, so for another tenant the request is
+// signed as that tenant, with the API secret the operator may read.
 func (u *UI) saveSettings(rq *request) {
 	id := rq.r.PathValue("id")
-	settings := rq.settingsIn()
+	var out struct {
+		Tenant struct {
+			APISecret string          `json:"apiSecret"`
+			Settings  []tenantSetting `json:"settings"`
+		} `json:"tenant"`
+	}
+	if err := rq.gql(`query($id: String!) { tenant(id: $id) { apiSecret settings { key value } } }`, map[string]any{"id": id}, &out); err != nil {
+		u.showTenant(rq, http.StatusUnprocessableEntity, u.problem(err))
+		return
+	}
+	current := map[string]string{}
+	for _, s := range out.Tenant.Settings {
+		current[s.Key] = s.Value
+	}
+	// Only what changed is sent: setting a value again would record it
+	// again (and an address setting claims its space again).
+	var settings []map[string]any
+	for _, s := range rq.settingsIn() {
+		if current[s["key"].(string)] != s["value"] {
+			settings = append(settings, s)
+		}
+	}
 	if len(settings) == 0 {
-		u.showTenant(rq, http.StatusUnprocessableEntity, "Fill in at least one setting.")
+		u.showTenant(rq, http.StatusUnprocessableEntity, "No setting changed.")
 		return
 	}
 	signer := rq.client()
 	if id != rq.sess.TenantID {
-		var out struct {
-			Tenant struct {
-				APISecret string `json:"apiSecret"`
-			} `json:"tenant"`
-		}
-		if err := rq.gql(`query($id: String!) { tenant(id: $id) { apiSecret } }`, map[string]any{"id": id}, &out); err != nil {
-			u.showTenant(rq, http.StatusUnprocessableEntity, u.problem(err))
-			return
-		}
 		signer = u.client(id, out.Tenant.APISecret)
 	}
 	if err := signer.Do(rq.r.Context(), `mutation($input: CreateTenantSettingsInput!) { createTenantSettings(input: $input) { settings { key } } }`,
