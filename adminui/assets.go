@@ -99,6 +99,10 @@ func (u *UI) createAsset(rq *request) {
 		fail(u.problem(err))
 		return
 	}
+	if out.CreateAsset.Asset == nil {
+		fail(noObjectMessage)
+		return
+	}
 	rq.done("/assets/"+out.CreateAsset.Asset.ID, "asset-created")
 }
 

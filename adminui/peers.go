@@ -146,6 +146,10 @@ func (u *UI) createPeer(rq *request) {
 		fail(u.problem(err))
 		return
 	}
+	if out.CreatePeer.Peer == nil {
+		fail(noObjectMessage)
+		return
+	}
 	rq.done("/peers/"+out.CreatePeer.Peer.ID, "peer-created")
 }
 

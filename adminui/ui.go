@@ -331,6 +331,9 @@ func (rq *request) signOut() {
 	rq.sess = sess
 }
 
+// noObjectMessage tells of a creation the API answered without the object.
+const noObjectMessage = "The admin API answered without the object it made: look for it in its list."
+
 // notFound answers a missing object.
 func (rq *request) notFound(what string) {
 	rq.render(http.StatusNotFound, "error", "Not found", nil, what+" was not found.")

@@ -78,6 +78,10 @@ func (u *UI) createWalletAddress(rq *request) {
 		u.showNewWalletAddress(rq, http.StatusUnprocessableEntity, u.problem(err))
 		return
 	}
+	if out.CreateWalletAddress.WalletAddress == nil {
+		u.showNewWalletAddress(rq, http.StatusBadGateway, noObjectMessage)
+		return
+	}
 	rq.done("/wallet-addresses/"+out.CreateWalletAddress.WalletAddress.ID, "wallet-created")
 }
 
