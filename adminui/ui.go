@@ -193,7 +193,7 @@ func (u *UI) handle(signedIn bool, fn func(*request)) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if err := r.ParseForm(); err != nil || !checkCSRF(sess, r) {
-				rq.render(http.StatusForbidden, "forbidden", "Form refused", nil,
+				rq.render(http.StatusForbidden, "error", "Form refused", nil,
 					"This form was refused: it has expired or did not come from this site. Go back, reload the page and try again.")
 				return
 			}
