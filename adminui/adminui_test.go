@@ -234,6 +234,21 @@ func testWalletAddressesAndPayments(t *testing.T, s *system) {
 	b.get("/payments/incoming/"+ip).sees(http.StatusOK, "12.34 EUR", "PENDING", "&#34;description&#34;: &#34;rent&#34;")
 	// A pending payment has nothing to withdraw: the API's refusal shows.
 	b.submit("/payments/incoming/"+ip+"/withdraw", nil).sees(http.StatusUnprocessableEntity, `role="alert"`, "12.34 EUR")
+	b.submit("/payments/incoming/"+ip+"/approve", nil).sees(http.StatusOK, "Payment approved.")
+	// Approved: it can no longer be cancelled, and the API says why.
+	b.submit("/payments/incoming/"+ip+"/cancel", map[string]string{"cancellationReason": "changed my mind"}).
+		sees(http.StatusUnprocessableEntity, `role="alert"`)
+	var second struct {
+		CreateIncomingPayment struct{ Payment struct{ ID string } }
+	}
+	if err := s.operator.Do(context.Background(), `mutation($input: CreateIncomingPaymentInput!) { createIncomingPayment(input: $input) { payment { id } } }`,
+		map[string]any{"input": map[string]any{"walletAddressId": id}}, &second); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := "/payments/incoming/" + second.CreateIncomingPayment.Payment.ID
+	b.get(cancelled).sees(http.StatusOK, "Amount asked</dt><dd>any").
+		submit(cancelled+"/cancel", map[string]string{"cancellationReason": "changed my mind"}).
+		sees(http.StatusOK, "Payment cancelled.", ": changed my mind").lacks("Approve payment")
 	testkit.Eventually(t, 15*time.Second, func() bool {
 		b.get("/webhook-events?type=incoming_payment.created")
 		return strings.Contains(b.page, ip)

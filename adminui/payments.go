@@ -189,3 +189,31 @@ func indentJSON(raw json.RawMessage) string {
 	}
 	return b.String()
 }
+
+// approveIncomingPayment approves a pending incoming payment, which the
+// API allows once and only when it was not cancelled.
+func (u *UI) approveIncomingPayment(rq *request) {
+	id := rq.r.PathValue("id")
+	if err := rq.gql(`mutation($input: ApproveIncomingPaymentInput!) { approveIncomingPayment(input: $input) { payment { id } } }`,
+		map[string]any{"input": map[string]any{"id": id}}, nil); err != nil {
+		u.showIncomingPayment(rq, http.StatusUnprocessableEntity, u.problem(err))
+		return
+	}
+	rq.done("/payments/incoming/"+id, "payment-approved")
+}
+
+// cancelIncomingPayment cancels a pending incoming payment that was not
+// approved, with an optional reason.
+func (u *UI) cancelIncomingPayment(rq *request) {
+	id := rq.r.PathValue("id")
+	input := map[string]any{"id": id}
+	if reason := rq.optionalString("cancellationReason"); reason != nil {
+		input["cancellationReason"] = *reason
+	}
+	if err := rq.gql(`mutation($input: CancelIncomingPaymentInput!) { cancelIncomingPayment(input: $input) { payment { id } } }`,
+		map[string]any{"input": input}, nil); err != nil {
+		u.showIncomingPayment(rq, http.StatusUnprocessableEntity, u.problem(err))
+		return
+	}
+	rq.done("/payments/incoming/"+id, "payment-cancelled")
+}

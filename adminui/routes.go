@@ -47,6 +47,8 @@ func (u *UI) routes() {
 	m.Handle("GET /payments", in(u.payments))
 	m.Handle("GET /payments/incoming/{id}", in(u.incomingPayment))
 	m.Handle("POST /payments/incoming/{id}/withdraw", in(u.withdrawIncomingPayment))
+	m.Handle("POST /payments/incoming/{id}/approve", in(u.approveIncomingPayment))
+	m.Handle("POST /payments/incoming/{id}/cancel", in(u.cancelIncomingPayment))
 
 	m.Handle("GET /webhook-events", in(u.webhookEvents))
 	m.Handle("GET /history/{id}", in(u.history))
