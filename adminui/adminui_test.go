@@ -163,7 +163,8 @@ func testAssets(t *testing.T, s *system) {
 
 	b.get("/assets/new").submit("/assets/new", map[string]string{"code": "GONE", "scale": "0"}).sees(http.StatusOK, "Asset created.")
 	gone := b.idFrom()
-	b.submit("/assets/"+gone+"/delete", nil).sees(http.StatusOK, "Asset deleted.").lacks("GONE")
+	b.submit("/assets/"+gone+"/delete", nil).sees(http.StatusUnprocessableEntity, "Tick the box to confirm the deletion.")
+	b.submit("/assets/"+gone+"/delete", map[string]string{"confirm": "yes"}).sees(http.StatusOK, "Asset deleted.").lacks("GONE")
 	b.get("/assets/"+gone).sees(http.StatusNotFound, "NOT_FOUND")
 }
 
@@ -200,7 +201,8 @@ func testPeers(t *testing.T, s *system) {
 	b.get("/peers/new").submit("/peers/new", map[string]string{"assetId": assetID, "staticIlpAddress": "test.other",
 		"outgoingEndpoint": "http://other.test/ilp", "outgoingAuthToken": "t2"}).sees(http.StatusUnprocessableEntity, "DUPLICATE")
 	b.get("/peers").sees(http.StatusOK, "Renamed", "test.other", "3.000000")
-	b.get(page).submit(page+"/delete", nil).sees(http.StatusOK, "Peer deleted.").lacks("Renamed")
+	b.get(page).submit(page+"/delete", nil).sees(http.StatusUnprocessableEntity, "Tick the box to confirm the deletion.")
+	b.submit(page+"/delete", map[string]string{"confirm": "yes"}).sees(http.StatusOK, "Peer deleted.").lacks("Renamed")
 }
 
 func testWalletAddressesAndPayments(t *testing.T, s *system) {
@@ -281,7 +283,8 @@ func testTenants(t *testing.T, s *system) {
 	tb.get("/assets").sees(http.StatusOK, "BBB").lacks("USD", "EUR")
 	tb.get("/assets/new").lacks(`name="tenantId"`)
 
-	b.get(page).submit(page+"/delete", nil).sees(http.StatusOK, "Tenant deleted.")
+	b.get(page).submit(page+"/delete", nil).sees(http.StatusUnprocessableEntity, "Tick the box to confirm the deletion.")
+	b.submit(page+"/delete", map[string]string{"confirm": "yes"}).sees(http.StatusOK, "Tenant deleted.")
 	// The deleted tenant's session is refused by the API: back to sign in.
 	tb.get("/assets").sees(http.StatusOK, "sign in again")
 }

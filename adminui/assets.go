@@ -223,6 +223,10 @@ func (u *UI) assetLiquidity(deposit bool) func(*request) {
 
 func (u *UI) deleteAsset(rq *request) {
 	id := rq.r.PathValue("id")
+	if !rq.confirmed() {
+		u.showAsset(rq, http.StatusUnprocessableEntity, notConfirmed)
+		return
+	}
 	if err := rq.gql(`mutation($input: DeleteAssetInput!) { deleteAsset(input: $input) { asset { id } } }`,
 		map[string]any{"input": map[string]any{"id": id}}, nil); err != nil {
 		u.showAsset(rq, http.StatusUnprocessableEntity, u.problem(err))

@@ -56,3 +56,10 @@ func scaleOf(text string) (int, error) {
 	}
 	return n, nil
 }
+
+// confirmed tells whether a deletion's form had its box ticked: a
+// deletion is never one stray click.
+func (rq *request) confirmed() bool { return rq.r.PostFormValue("confirm") == "yes" }
+
+// notConfirmed is the message for a deletion without its box ticked.
+const notConfirmed = "Tick the box to confirm the deletion."

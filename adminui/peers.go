@@ -233,6 +233,10 @@ func (u *UI) updatePeer(rq *request) {
 
 func (u *UI) deletePeer(rq *request) {
 	id := rq.r.PathValue("id")
+	if !rq.confirmed() {
+		u.showPeer(rq, http.StatusUnprocessableEntity, notConfirmed)
+		return
+	}
 	if err := rq.gql(`mutation($input: DeletePeerInput!) { deletePeer(input: $input) { success } }`,
 		map[string]any{"input": map[string]any{"id": id}}, nil); err != nil {
 		u.showPeer(rq, http.StatusUnprocessableEntity, u.problem(err))

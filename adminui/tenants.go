@@ -202,6 +202,10 @@ func (u *UI) deleteTenant(rq *request) {
 		u.showTenant(rq, http.StatusUnprocessableEntity, "The operator's own tenant cannot be deleted here.")
 		return
 	}
+	if !rq.confirmed() {
+		u.showTenant(rq, http.StatusUnprocessableEntity, notConfirmed)
+		return
+	}
 	if err := rq.gql(`mutation($id: String!) { deleteTenant(id: $id) { success } }`, map[string]any{"id": id}, nil); err != nil {
 		u.showTenant(rq, http.StatusUnprocessableEntity, u.problem(err))
 		return
