@@ -355,5 +355,5 @@ func testHistory(t *testing.T, s *system) {
 	}
 	other := s.browser(t).login(created.CreateTenant.Tenant.ID, "history-tenant-secret")
 	other.get("/history/" + id).sees(http.StatusNotFound).lacks("asset.created")
-	other.get("/history/"+created.CreateTenant.Tenant.ID).sees(http.StatusOK, "tenant.created")
+	other.get("/history?id="+created.CreateTenant.Tenant.ID).sees(http.StatusOK, "History of tenant", "tenant.created")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -110,4 +111,16 @@ func (u *UI) history(rq *request) {
 		status = http.StatusUnprocessableEntity
 	}
 	rq.render(status, "history", "History of "+page.Kind+" "+id, page, problems...)
+}
+
+// findHistory sends the lookup form on the overview to the history of the
+// id typed, whatever the object (a grant or a quote has no page of its
+// own here).
+func (u *UI) findHistory(rq *request) {
+	id := strings.TrimSpace(rq.r.URL.Query().Get("id"))
+	if id == "" {
+		http.Redirect(rq.w, rq.r, "/", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(rq.w, rq.r, "/history/"+url.PathEscape(id), http.StatusSeeOther)
 }

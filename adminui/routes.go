@@ -51,6 +51,7 @@ func (u *UI) routes() {
 	m.Handle("POST /payments/incoming/{id}/cancel", in(u.cancelIncomingPayment))
 
 	m.Handle("GET /webhook-events", in(u.webhookEvents))
+	m.Handle("GET /history", in(u.findHistory))
 	m.Handle("GET /history/{id}", in(u.history))
 
 	m.Handle("GET /tenants", op(u.tenants))
