@@ -55,18 +55,12 @@ type Config struct {
 	AuthAdminPort            int
 	ServiceAPIPort           int
 	AdminUIPort              int
-	// The admin UI: GraphQLURL (GRAPHQL_URL, as Rafiki's frontend names
-	// it) is the admin API it calls, when set; AdminUISessionKey
-	// (ADMIN_UI_SESSION_KEY, 32 bytes, base64) seals its session cookies,
-	// and unset each process makes its own (sign-ins then end with it).
-	GraphQLURL         string
-	AdminUISessionKey  []byte
-	WorkerHealthPort   int // 0: a worker serves no health endpoints
-	EmbeddedNATSPort   int
-	NATSSyncAlways     bool
-	LocalCacheDuration time.Duration
-	EnableSPSP         bool
-	StreamSecret       []byte
+	WorkerHealthPort         int // 0: a worker serves no health endpoints
+	EmbeddedNATSPort         int
+	NATSSyncAlways           bool
+	LocalCacheDuration       time.Duration
+	EnableSPSP               bool
+	StreamSecret             []byte
 	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
 	// the secrets events carry; nil when unset, which only a process on
 	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
@@ -146,6 +140,12 @@ type Config struct {
 	// of crash recovery (RAFIKI_FAILPOINT; docs/OPERATIONS.md); "" in
 	// production.
 	Failpoint string
+	// The admin UI: GraphQLURL (GRAPHQL_URL, as Rafiki's frontend names
+	// it) is the admin API it calls, when set; AdminUISessionKey
+	// (ADMIN_UI_SESSION_KEY, 32 bytes, base64) seals its session cookies,
+	// and unset each process makes its own (sign-ins then end with it).
+	GraphQLURL        string
+	AdminUISessionKey []byte
 }
 
 // deletionDaysMax bounds ACCESS_TOKEN_DELETION_DAYS: a century.
