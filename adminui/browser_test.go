@@ -13,7 +13,8 @@ import (
 // TestInBrowser runs scripts/browser/adminui.mjs: headless Chromium
 // (Debian's chromium, driven by playwright-core from package.json) signs
 // in, creates an asset, a wallet address and a peer, moves liquidity, sees
-// the webhook event it caused, and checks the markup, the keyboard and a
+// the webhook event it caused and the asset's history, and checks the
+// markup (with axe-core's WCAG rules), the keyboard and a
 // phone's width. Screenshots go to artifacts/adminui/ at the repository's
 // root. Outside CI it is skipped, saying why, when Chromium or the npm
 // packages are missing; under CI=true it fails instead.

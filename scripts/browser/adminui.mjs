@@ -12,7 +12,10 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 import { chromium } from 'playwright-core'
+
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 const env = process.env
 for (const name of ['UI_URL', 'TENANT_ID', 'API_SECRET', 'ARTIFACTS']) {
@@ -68,6 +71,16 @@ async function audit (where) {
   check(found.unlabelled.length === 0, `${where}: fields without a label: ${found.unlabelled}`)
   check(found.overflow <= 0, `${where}: the page scrolls sideways by ${found.overflow}px`)
   check(found.lang === 'en', `${where}: no language`)
+  // axe-core's WCAG 2 A and AA rules; evaluated through the DevTools
+  // protocol, which the pages' Content-Security-Policy (no scripts) does
+  // not stop.
+  const axe = await page.evaluate(async (source) => {
+    if (!window.axe) (0, eval)(source)
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    return { passes: result.passes.length, violations: result.violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`) }
+  }, axeSource)
+  check(axe.passes > 0, `${where}: axe-core checked nothing`)
+  check(axe.violations.length === 0, `${where}: accessibility violations:\n  ${axe.violations.join('\n  ')}`)
 }
 
 async function visit (urlPath, name) {
