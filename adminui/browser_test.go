@@ -14,8 +14,8 @@ import (
 // (Debian's chromium, driven by playwright-core from package.json) signs
 // in, creates an asset, a wallet address and a peer, moves liquidity, sees
 // the webhook event it caused and the asset's history, and checks the
-// markup (with axe-core's WCAG rules), the keyboard and a
-// phone's width. Screenshots go to artifacts/adminui/ at the repository's
+// markup (with axe-core's WCAG rules), the keyboard and a phone's width.
+// Screenshots go to artifacts/adminui/ at the repository's
 // root. Outside CI it is skipped, saying why, when Chromium or the npm
 // packages are missing; under CI=true it fails instead.
 func TestInBrowser(t *testing.T) {
@@ -38,8 +38,10 @@ func TestInBrowser(t *testing.T) {
 	if err != nil {
 		missing("node is not installed", err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "node_modules", "playwright-core")); err != nil {
-		missing("playwright-core is not installed", err)
+	for _, pkg := range []string{"playwright-core", "axe-core"} {
+		if _, err := os.Stat(filepath.Join(root, "node_modules", pkg)); err != nil {
+			missing(pkg+" is not installed", err)
+		}
 	}
 
 	s := startSystem(t)
