@@ -282,6 +282,13 @@ func testTenants(t *testing.T, s *system) {
 	tb.get("/tenants").sees(http.StatusForbidden, "Only the operator manages tenants.")
 	tb.get("/assets").sees(http.StatusOK, "BBB").lacks("USD", "EUR")
 	tb.get("/assets/new").lacks(`name="tenantId"`)
+	// It keeps its own settings, and sees no other tenant's.
+	tb.get("/tenants/"+id).sees(http.StatusOK, "Bank B2", `href="/tenants/`+id+`" aria-current="page"`).
+		submit("/tenants/"+id+"/settings", map[string]string{"setting_WEBHOOK_MAX_RETRY": "3"}).sees(http.StatusOK, "Settings saved.", `value="3"`)
+	tb.get("/tenants/"+s.cfg.OperatorTenantID).sees(http.StatusForbidden, "A tenant sees only its own settings.")
+	tb.get("/tenants/"+id).submit("/tenants/"+id+"/update", map[string]string{"apiSecret": "tenant-b-secret-2"}).sees(http.StatusOK, "Tenant saved.")
+	// The session signs with the new secret.
+	tb.get("/assets").sees(http.StatusOK, "BBB")
 
 	b.get(page).submit(page+"/delete", nil).sees(http.StatusUnprocessableEntity, "Tick the box to confirm the deletion.")
 	b.submit(page+"/delete", map[string]string{"confirm": "yes"}).sees(http.StatusOK, "Tenant deleted.")

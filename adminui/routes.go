@@ -12,6 +12,7 @@ func (u *UI) routes() {
 	open := func(fn func(*request)) http.HandlerFunc { return u.handle(false, fn) }
 	in := func(fn func(*request)) http.HandlerFunc { return u.handle(true, fn) }
 	op := func(fn func(*request)) http.HandlerFunc { return u.handle(true, u.operatorOnly(fn)) }
+	self := func(fn func(*request)) http.HandlerFunc { return u.handle(true, u.operatorOrSelf(fn)) }
 
 	m.Handle("GET /login", open(u.loginPage))
 	m.Handle("POST /login", open(u.login))
@@ -57,9 +58,9 @@ func (u *UI) routes() {
 	m.Handle("GET /tenants", op(u.tenants))
 	m.Handle("GET /tenants/new", op(u.newTenant))
 	m.Handle("POST /tenants/new", op(u.createTenant))
-	m.Handle("GET /tenants/{id}", op(u.tenant))
-	m.Handle("POST /tenants/{id}/update", op(u.updateTenant))
-	m.Handle("POST /tenants/{id}/settings", op(u.saveSettings))
+	m.Handle("GET /tenants/{id}", self(u.tenant))
+	m.Handle("POST /tenants/{id}/update", self(u.updateTenant))
+	m.Handle("POST /tenants/{id}/settings", self(u.saveSettings))
 	m.Handle("POST /tenants/{id}/delete", op(u.deleteTenant))
 
 	m.Handle("/", open(func(rq *request) { rq.notFound("This page") }))

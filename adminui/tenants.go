@@ -33,6 +33,18 @@ func (u *UI) operatorOnly(fn func(*request)) func(*request) {
 	}
 }
 
+// operatorOrSelf guards a tenant's own page: the operator sees every
+// tenant's, a tenant only its own.
+func (u *UI) operatorOrSelf(fn func(*request)) func(*request) {
+	return func(rq *request) {
+		if !rq.sess.Operator && rq.r.PathValue("id") != rq.sess.TenantID {
+			rq.render(http.StatusForbidden, "error", "Not allowed", nil, "A tenant sees only its own settings.")
+			return
+		}
+		fn(rq)
+	}
+}
+
 type tenantList struct {
 	Tenants []tenant
 	Pager   pager
