@@ -15,7 +15,11 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/grant"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/peer"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 )
 
 // historyEventsMax bounds how much of one aggregate's history is read.
@@ -115,6 +119,14 @@ func StateAt(history []events.Envelope, at time.Time) (any, error) {
 		return foldUntil(history, at, asset.Evolve)
 	case grant.AggregateType:
 		return foldUntil(history, at, grant.Evolve)
+	case peer.AggregateType:
+		return foldUntil(history, at, peer.Evolve)
+	case walletaddress.AggregateType:
+		return foldUntil(history, at, walletaddress.Evolve)
+	case incomingpayment.AggregateType:
+		return foldUntil(history, at, incomingpayment.Evolve)
+	case quote.AggregateType:
+		return foldUntil(history, at, quote.Evolve)
 	default:
 		return nil, fmt.Errorf("no state fold for aggregate type %q", t)
 	}

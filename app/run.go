@@ -62,6 +62,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 		}
 		return nil, err
 	}
+	if set.AdminUI {
+		if err := r.serveAdminUI(ctx, set.Backend); err != nil {
+			r.Stop(ctx)
+			servers.Close()
+			return nil, err
+		}
+	}
 	servers.Serve()
 	return r, nil
 }

@@ -143,6 +143,12 @@ type Config struct {
 	// of crash recovery (RAFIKI_FAILPOINT; docs/OPERATIONS.md); "" in
 	// production.
 	Failpoint string
+	// The admin UI: GraphQLURL (GRAPHQL_URL, as Rafiki's frontend names
+	// it) is the admin API it calls, when set; AdminUISessionKey
+	// (ADMIN_UI_SESSION_KEY, 32 bytes, base64) seals its session cookies,
+	// and unset each process makes its own (sign-ins then end with it).
+	GraphQLURL        string
+	AdminUISessionKey []byte
 }
 
 // deletionDaysMax bounds ACCESS_TOKEN_DELETION_DAYS: a century.
@@ -205,6 +211,7 @@ func Load(service string) (Config, error) {
 	c.IdentityServerURL = r.str("IDENTITY_SERVER_URL", "")
 	c.IdentityServerSecret = r.str("IDENTITY_SERVER_SECRET", "")
 	c.CookieKey = r.str("COOKIE_KEY", "")
+	c.GraphQLURL = r.str("GRAPHQL_URL", "")
 	c.InteractionCookieSameSite = strings.ToLower(r.str("INTERACTION_COOKIE_SAME_SITE", ""))
 	c.Wait = time.Duration(r.integer("WAIT_SECONDS", 5)) * time.Second
 	c.InteractionExpiry = time.Duration(r.integer("INTERACTION_EXPIRY_SECONDS", 600)) * time.Second
@@ -291,6 +298,9 @@ func Load(service string) (Config, error) {
 	}
 	c.StreamSecret = secret
 	if c.EventSecretsKey, err = key("EVENT_SECRETS_KEY", r.str("EVENT_SECRETS_KEY", "")); err != nil {
+		return c, err
+	}
+	if c.AdminUISessionKey, err = key("ADMIN_UI_SESSION_KEY", r.str("ADMIN_UI_SESSION_KEY", "")); err != nil {
 		return c, err
 	}
 	if c.EventSecretsPreviousKey, err = key("EVENT_SECRETS_KEY_PREVIOUS", r.str("EVENT_SECRETS_KEY_PREVIOUS", "")); err != nil {

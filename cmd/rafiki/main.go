@@ -36,6 +36,10 @@ tools:
                               make a deleted tenant's or peer's secrets unreadable for
                               good (drops its data key), then rebuild its read model
   secrets rewrap              wrap every data key with EVENT_SECRETS_KEY (after a rotation)
+  gql [-f file] [-v json] [query]
+                              send a signed query or mutation to the admin API and
+                              print the answer (TENANT_ID and TENANT_API_SECRET, the
+                              operator's by default; rafiki gql -h)
 
 Only dev and streams apply change the streams; backend and worker refuse to
 start while the server differs from streams.yaml. The tools open only what
@@ -78,6 +82,8 @@ func main() {
 		err = ledgerCommand(args)
 	case "secrets":
 		err = secretsCommand(args)
+	case "gql":
+		err = gqlCommand(args, os.Stdin, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

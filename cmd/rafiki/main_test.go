@@ -143,7 +143,14 @@ func TestDevLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := run("dev")
+	checkAdminUI(t, bin, env, ports, "7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55", "lifecycle-secret", assetID)
+	// rafiki gql signs as the operator of the environment.
+	out, err := run("gql", "query { whoami { id isOperator } }")
+	if err != nil || !strings.Contains(out, `"isOperator": true`) {
+		t.Fatalf("gql: %v\n%s", err, out)
+	}
+
+	out, err = run("dev")
 	if err == nil || !strings.Contains(out, "already in use") {
 		t.Fatalf("second dev: err %v, output:\n%s", err, out)
 	}

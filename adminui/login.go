@@ -1,0 +1,72 @@
+package adminui
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+type loginData struct {
+	Next    string
+	Refused bool
+}
+
+func (u *UI) loginPage(rq *request) {
+	rq.render(http.StatusOK, "login", "Sign in", loginData{Next: safeNext(rq.r.URL.Query().Get("next")), Refused: rq.r.URL.Query().Get("refused") != ""})
+}
+
+// login checks the tenant id and secret by asking the API who they are,
+// then keeps them in the session (a new one, with a new CSRF token).
+func (u *UI) login(rq *request) {
+	tenantID := strings.TrimSpace(rq.r.PostFormValue("tenantId"))
+	secret := rq.r.PostFormValue("apiSecret")
+	data := loginData{Next: safeNext(rq.r.PostFormValue("next"))}
+	if tenantID == "" || secret == "" {
+		rq.render(http.StatusUnprocessableEntity, "login", "Sign in", data, "Enter the tenant id and its API secret.")
+		return
+	}
+	var out struct {
+		Whoami struct {
+			ID         string `json:"id"`
+			IsOperator bool   `json:"isOperator"`
+		} `json:"whoami"`
+	}
+	if err := u.client(tenantID, secret).Do(rq.r.Context(), `query { whoami { id isOperator } }`, nil, &out); err != nil {
+		rq.render(http.StatusUnauthorized, "login", "Sign in", data, u.problem(err))
+		return
+	}
+	sess := session{TenantID: out.Whoami.ID, Secret: secret, Operator: out.Whoami.IsOperator,
+		CSRF: newToken(), Expires: time.Now().Add(sessionLifetime).Unix()}
+	if err := u.setSession(rq.w, rq.r, sess); err != nil {
+		u.fail(rq.w, err)
+		return
+	}
+	next := data.Next
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(rq.w, rq.r, next, http.StatusSeeOther)
+}
+
+func (u *UI) logout(rq *request) {
+	rq.signOut()
+	http.Redirect(rq.w, rq.r, "/login", http.StatusSeeOther)
+}
+
+// safeNext keeps a page to return to after signing in only when it is a
+// path of this site, never another site's URL.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return ""
+	}
+	return next
+}
+
+type homeData struct {
+	TenantID string
+	Operator bool
+}
+
+func (u *UI) home(rq *request) {
+	rq.render(http.StatusOK, "home", "Overview", homeData{TenantID: rq.sess.TenantID, Operator: rq.sess.Operator})
+}
