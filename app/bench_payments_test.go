@@ -1,0 +1,171 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/testkit"
+)
+
+// BenchmarkPaymentsWorkload runs Rafiki's performance workload
+// (test/performance, create-local-outgoing-payments): per iteration, signed
+// admin GraphQL calls creating an incoming payment on a wallet address of
+// this instance, a quote of a 500 debit for it, and an outgoing payment of
+// the quote, from 25 clients, with NATS syncing every write as `make run`
+// does. With funding (BenchmarkFundedPayments) each payment is funded and
+// waited for until it completed.
+func BenchmarkPaymentsWorkload(b *testing.B) { benchmarkPayments(b, mutationClients, false) }
+
+// BenchmarkFundedPayments is the workload with each payment funded and
+// waited for, at several concurrencies: completed payments/s and the time
+// from funding to completion.
+func BenchmarkFundedPayments(b *testing.B) {
+	for _, clients := range []int{1, 10, 25, 100} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchmarkPayments(b, clients, true) })
+	}
+}
+
+const paymentsWorkload = `mutation($ip: CreateIncomingPaymentInput!) { createIncomingPayment(input: $ip) { payment { id url } } }`
+
+func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
+	s := startSystem(b, true)
+	ctx := context.Background()
+	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sender, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bench-sender"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	receiver, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bench-receiver"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	httpClient := keepAliveClient(clientsN)
+	clients := make([]*adminclient.Client, clientsN)
+	for w := range clients {
+		c := *s.operator
+		c.HTTP = httpClient
+		clients[w] = &c
+	}
+	usdAmount := func(v string) map[string]any { return map[string]any{"value": v, "assetCode": "USD", "assetScale": 2} }
+	var mu sync.Mutex
+	var completions []time.Duration
+	var cpuBefore testkit.CPU
+	var pgCPU time.Duration
+	mark := func(begin bool) {
+		if begin {
+			cpuBefore = testkit.SampleCPU(b, s.running.Deps.Pool)
+		} else {
+			_, pgCPU = testkit.SampleCPU(b, s.running.Deps.Pool).Used(cpuBefore)
+		}
+	}
+	b.ResetTimer()
+	var stepMu sync.Mutex
+	steps := map[string][]time.Duration{}
+	step := func(name string, began time.Time) {
+		stepMu.Lock()
+		steps[name] = append(steps[name], time.Since(began))
+		stepMu.Unlock()
+	}
+	res := drive(clientsN, mutationWarmup, mutationRun, func(w, i int) error {
+		c := clients[w]
+		began := time.Now()
+		defer func() { _ = began }()
+		var ip struct {
+			CreateIncomingPayment struct{ Payment struct{ ID, URL string } } `json:"createIncomingPayment"`
+		}
+		if err := c.Do(ctx, paymentsWorkload, map[string]any{"ip": map[string]any{"walletAddressId": receiver.ID,
+			"incomingAmount": usdAmount("1002")}}, &ip); err != nil {
+			return fmt.Errorf("createIncomingPayment: %w", err)
+		}
+		step("createIncomingPayment", began)
+		began = time.Now()
+		q, err := createQuote(ctx, c, map[string]any{"walletAddressId": sender.ID, "receiver": ip.CreateIncomingPayment.Payment.URL,
+			"debitAmount": usdAmount("500")})
+		if err != nil {
+			return fmt.Errorf("createQuote: %w", err)
+		}
+		step("createQuote", began)
+		began = time.Now()
+		var op struct {
+			CreateOutgoingPayment struct{ Payment struct{ ID, State string } } `json:"createOutgoingPayment"`
+		}
+		if err := c.Do(ctx, `mutation($input: CreateOutgoingPaymentInput!) { createOutgoingPayment(input: $input) { payment { id state } } }`,
+			map[string]any{"input": map[string]any{"walletAddressId": sender.ID, "quoteId": q.ID}}, &op); err != nil {
+			return fmt.Errorf("createOutgoingPayment: %w", err)
+		}
+		step("createOutgoingPayment", began)
+		if op.CreateOutgoingPayment.Payment.State != "FUNDING" {
+			return errors.New("a new payment not FUNDING")
+		}
+		if !fund {
+			return nil
+		}
+		funded := time.Now()
+		if err := c.Do(ctx, `mutation($input: DepositOutgoingPaymentLiquidityInput!) { depositOutgoingPaymentLiquidity(input: $input) { success } }`,
+			map[string]any{"input": map[string]any{"outgoingPaymentId": q.ID, "idempotencyKey": uuid.NewString()}}, nil); err != nil {
+			return fmt.Errorf("depositOutgoingPaymentLiquidity: %w", err)
+		}
+		for {
+			p, _, err := s.running.Backend.OutgoingPayments.Load(ctx, s.operator.TenantID, q.ID)
+			if err != nil {
+				return err
+			}
+			if p.Finished() {
+				if p.State != "COMPLETED" {
+					return fmt.Errorf("payment %s %s: %s", q.ID, p.State, p.Error)
+				}
+				mu.Lock()
+				completions = append(completions, time.Since(funded))
+				mu.Unlock()
+				return nil
+			}
+			if time.Since(funded) > 30*time.Second {
+				return fmt.Errorf("payment %s still %s 30 s after funding", q.ID, p.State)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}, mark)
+	b.StopTimer()
+	for name, ds := range steps {
+		slices.Sort(ds)
+		b.Logf("%s: p50 %v p99 %v", name, ds[len(ds)/2], ds[len(ds)*99/100])
+	}
+	if res.failed > 0 {
+		b.Errorf("%d failed iterations, first: %v", res.failed, res.firstErr)
+	}
+	pgPerOp := 0.0
+	if res.ok > 0 {
+		pgPerOp = float64(pgCPU) / float64(time.Millisecond) / float64(res.ok)
+	}
+	b.Logf("%d clients: %.0f iterations/s, p50 %.1f ms, p99 %.1f ms, CPU/iteration %.2f ms in this process + %.2f ms in Postgres, %.0f allocs/iteration",
+		clientsN, res.perSecond(), res.quantileMS(0.50), res.quantileMS(0.99), res.cpuPerOpMS(), pgPerOp, res.allocsPerOp())
+	b.ReportMetric(res.perSecond(), "iterations/s")
+	b.ReportMetric(res.quantileMS(0.50), "p50-ms")
+	b.ReportMetric(res.quantileMS(0.99), "p99-ms")
+	b.ReportMetric(res.cpuPerOpMS(), "cpu-ms/iteration")
+	b.ReportMetric(pgPerOp, "pg-cpu-ms/iteration")
+	if fund {
+		slices.Sort(completions)
+		if len(completions) > 0 {
+			at := func(q float64) float64 { return float64(completions[int(q*float64(len(completions)-1))]) / float64(time.Millisecond) }
+			over := len(completions) - slices.IndexFunc(completions, func(d time.Duration) bool { return d > time.Second })
+			if over > len(completions) {
+				over = 0
+			}
+			b.Logf("funded→completed: %d payments, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d over 1 s", len(completions), at(0.5), at(0.99), at(1), over)
+			b.ReportMetric(at(0.99), "completion-p99-ms")
+			b.ReportMetric(float64(over), "completions-over-1s")
+		}
+	}
+}
