@@ -22,7 +22,7 @@ import (
 type quoteReceivers struct{ receivers *receiver.Service }
 
 func (q quoteReceivers) Receiver(ctx context.Context, url string) (quote.Receiver, bool, error) {
-	r, err := q.receivers.Get(ctx, url)
+	r, err := q.receivers.ForPayment(ctx, url)
 	if err != nil || r == nil {
 		return quote.Receiver{}, false, err
 	}
@@ -46,6 +46,11 @@ func (q quoteReceivers) Receiver(ctx context.Context, url string) (quote.Receive
 		out.ILPAddress, out.SharedSecret = m.ILPAddress, secret
 	}
 	return out, true, nil
+}
+
+// Active tells whether the receiver at url can still be paid.
+func (q quoteReceivers) Active(ctx context.Context, url string) (bool, error) {
+	return q.receivers.Active(ctx, url)
 }
 
 // probeTimeout bounds a quote's rate probe.

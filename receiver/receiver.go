@@ -56,6 +56,9 @@ type Receiver struct {
 	Methods []opclient.Method
 	// Local is one of this instance's payments.
 	Local bool
+	// Payable is a payment that takes money: one of this instance's still
+	// open, or one elsewhere with a payment method.
+	Payable bool
 	// Written is what a creation or completion of a local payment stored,
 	// for the caller to wait until the read models show it; zero
 	// otherwise.
@@ -64,7 +67,7 @@ type Receiver struct {
 
 // Active is a receiver that can still be paid.
 func (r *Receiver) Active(now time.Time) bool {
-	return !r.Completed && (r.ExpiresAt == nil || r.ExpiresAt.After(now)) && len(r.Methods) > 0
+	return !r.Completed && (r.ExpiresAt == nil || r.ExpiresAt.After(now)) && r.Payable
 }
 
 // Errors of remote incoming payments, with Rafiki's codes and messages.
@@ -204,6 +207,34 @@ func (s *Service) Get(ctx context.Context, url string) (*Receiver, error) {
 	return r, nil
 }
 
+// ForPayment resolves the receiver at url as an outgoing payment or a
+// quote needs it: as Get does, but a payment of this instance, paid by a
+// ledger transfer, comes without its STREAM credentials.
+func (s *Service) ForPayment(ctx context.Context, url string) (*Receiver, error) {
+	p, ok, err := s.findLocal(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return s.local(ctx, p, false)
+	}
+	return s.Get(ctx, url)
+}
+
+// Active tells whether the receiver at url can still be paid, reading a
+// payment of this instance from its events alone.
+func (s *Service) Active(ctx context.Context, url string) (bool, error) {
+	p, ok, err := s.findLocal(ctx, url)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		return p.Open() && p.ExpiresAt.After(s.now()), nil
+	}
+	r, err := s.Get(ctx, url)
+	return r != nil && r.Active(s.now()), err
+}
+
 // getRemote reads the payment at url from its resource server, and
 // returns it with its authorization server.
 func (s *Service) getRemote(ctx context.Context, url string) (*Receiver, string, error) {
@@ -309,7 +340,7 @@ func (s *Service) local(ctx context.Context, p incomingpayment.State, withMethod
 	expiresAt := p.ExpiresAt
 	r := &Receiver{ID: s.localURL(p), WalletAddressURL: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
 		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Local: true}
+		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Local: true, Payable: p.Open()}
 	if p.IncomingAmount != nil {
 		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 	}
@@ -332,7 +363,7 @@ func remote(p opclient.IncomingPayment) (*Receiver, error) {
 	}
 	r := &Receiver{ID: p.ID, WalletAddressURL: p.WalletAddress, Completed: p.Completed,
 		ReceivedAmount: Amount{Value: received, AssetCode: p.ReceivedAmount.AssetCode, AssetScale: p.ReceivedAmount.AssetScale},
-		ExpiresAt:      p.ExpiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Methods: p.Methods}
+		ExpiresAt:      p.ExpiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Methods: p.Methods, Payable: len(p.Methods) > 0}
 	if p.IncomingAmount != nil {
 		value, err := strconv.ParseUint(p.IncomingAmount.Value, 10, 64)
 		if err != nil {

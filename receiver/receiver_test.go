@@ -16,12 +16,13 @@ func TestActive(t *testing.T) {
 		r      Receiver
 		active bool
 	}{
-		{"open", Receiver{ExpiresAt: &later, Methods: methods}, true},
-		{"without expiry", Receiver{Methods: methods}, true},
-		{"completed", Receiver{Completed: true, ExpiresAt: &later, Methods: methods}, false},
-		{"expired", Receiver{ExpiresAt: &earlier, Methods: methods}, false},
-		{"expiring now", Receiver{ExpiresAt: &now, Methods: methods}, false},
-		{"without methods", Receiver{ExpiresAt: &later}, false},
+		{"open", Receiver{ExpiresAt: &later, Methods: methods, Payable: true}, true},
+		{"without expiry", Receiver{Methods: methods, Payable: true}, true},
+		{"local, open, without its credentials", Receiver{ExpiresAt: &later, Local: true, Payable: true}, true},
+		{"completed", Receiver{Completed: true, ExpiresAt: &later, Methods: methods, Payable: true}, false},
+		{"expired", Receiver{ExpiresAt: &earlier, Methods: methods, Payable: true}, false},
+		{"expiring now", Receiver{ExpiresAt: &now, Methods: methods, Payable: true}, false},
+		{"taking no money", Receiver{ExpiresAt: &later}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.r.Active(now); got != tc.active {

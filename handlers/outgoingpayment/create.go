@@ -113,11 +113,9 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 	}
 	active := false
 	if q.Exists {
-		r, found, err := h.receivers.Receiver(ctx, q.Receiver)
-		if err != nil {
+		if active, err = h.receivers.Active(ctx, q.Receiver); err != nil {
 			return "", handlers.Result{}, err
 		}
-		active = found && r.Active
 	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
 		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)

@@ -29,11 +29,18 @@ type Ledger interface {
 	TotalSent(ctx context.Context, id uuid.UUID) (uint64, error)
 }
 
+// Receivers finds the incoming payments paid: all of a receiver to send
+// to it, whether it can still be paid to make a payment.
+type Receivers interface {
+	quote.Receivers
+	Active(ctx context.Context, url string) (bool, error)
+}
+
 // Handler runs outgoing payment commands against the event store.
 type Handler struct {
 	store       handlers.Store
 	ledger      Ledger
-	receivers   quote.Receivers
+	receivers   Receivers
 	quotes      Quoter
 	payer       Payer
 	enqueue     Enqueue
@@ -46,7 +53,7 @@ type Handler struct {
 // NewHandler builds a handler; receivers finds the incoming payments paid,
 // quotes quotes payments from incoming payments, payer sends, attemptsMax
 // is MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS.
-func NewHandler(store handlers.Store, l Ledger, receivers quote.Receivers, quotes Quoter, payer Payer, enqueue Enqueue, attemptsMax int) *Handler {
+func NewHandler(store handlers.Store, l Ledger, receivers Receivers, quotes Quoter, payer Payer, enqueue Enqueue, attemptsMax int) *Handler {
 	if store == nil || l == nil || receivers == nil || quotes == nil || payer == nil || enqueue == nil || attemptsMax <= 0 {
 		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, quotes, a payer, a command queue and a retry limit")
 	}
