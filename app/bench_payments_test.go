@@ -157,7 +157,9 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 	if fund {
 		slices.Sort(completions)
 		if len(completions) > 0 {
-			at := func(q float64) float64 { return float64(completions[int(q*float64(len(completions)-1))]) / float64(time.Millisecond) }
+			at := func(q float64) float64 {
+				return float64(completions[int(q*float64(len(completions)-1))]) / float64(time.Millisecond)
+			}
 			over := 0
 			for _, d := range completions {
 				if d > time.Second {
