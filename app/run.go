@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/rafiki-go/rafiki/examplewallet"
 	"log/slog"
 	"slices"
 	"sync"
@@ -16,6 +17,10 @@ import (
 // Set names the services one process runs.
 type Set struct {
 	Backend, Auth, Worker, AdminUI bool
+	// ExampleWallet runs the example wallet beside a backend, as the
+	// recipient of its webhooks and its exchange rates service unless
+	// WEBHOOK_URL and EXCHANGE_RATES_URL say otherwise.
+	ExampleWallet bool
 }
 
 // Running is a started process: its listeners, connections and background
@@ -38,6 +43,8 @@ type Running struct {
 // AUTH_ADMIN_PORT.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev bool) (*Running, error) {
 	r := &Running{Config: cfg, log: log}
+	// EXAMPLE_WALLET_PORT=0 leaves the example wallet out.
+	set.ExampleWallet = set.ExampleWallet && cfg.ExampleWalletPort != 0
 	if set.Backend {
 		r.Listeners = append(r.Listeners, BackendListeners(cfg)...)
 	}
@@ -47,6 +54,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 	if set.AdminUI {
 		r.Listeners = append(r.Listeners, AdminUIListeners(cfg)...)
 	}
+	if set.ExampleWallet {
+		r.Listeners = append(r.Listeners, ExampleWalletListeners(cfg)...)
+	}
 	if set.Worker && !set.Backend && cfg.WorkerHealthPort != 0 {
 		r.Listeners = append(r.Listeners, WorkerListeners(cfg)...)
 	}
@@ -55,6 +65,12 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 		return nil, err
 	}
 	r.Servers = servers
+	if set.ExampleWallet && set.Backend {
+		if err := r.aimAtExampleWallet(); err != nil {
+			servers.Close()
+			return nil, err
+		}
+	}
 	if err := r.open(ctx, set, dev); err != nil {
 		servers.Close()
 		if r.Deps != nil {
@@ -69,7 +85,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, de
 			return nil, err
 		}
 	}
+	var wallet *examplewallet.Wallet
+	if set.ExampleWallet {
+		wallet = r.serveExampleWallet()
+	}
 	servers.Serve()
+	if wallet != nil {
+		r.seedExampleWallet(wallet)
+	}
 	return r, nil
 }
 

@@ -333,6 +333,7 @@ const (
 	AuthAdminListener     = "auth admin GraphQL API"
 	ServiceAPIListener    = "auth service API"
 	AdminUIListener       = "admin UI"
+	ExampleWalletListener = "example wallet"
 	WorkerHealthListener  = "worker health"
 )
 
@@ -366,6 +367,11 @@ func AuthListeners(c config.Config, dev bool) []Listener {
 // default, so that any number of workers can run on one host.
 func WorkerListeners(c config.Config) []Listener {
 	return []Listener{{Name: WorkerHealthListener, EnvVar: "WORKER_HEALTH_PORT", Port: c.WorkerHealthPort}}
+}
+
+// ExampleWalletListeners are the example wallet's ports.
+func ExampleWalletListeners(c config.Config) []Listener {
+	return []Listener{{Name: ExampleWalletListener, EnvVar: "EXAMPLE_WALLET_PORT", Port: c.ExampleWalletPort}}
 }
 
 // AdminUIListeners are the admin UI's ports.

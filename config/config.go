@@ -55,12 +55,15 @@ type Config struct {
 	AuthAdminPort            int
 	ServiceAPIPort           int
 	AdminUIPort              int
-	WorkerHealthPort         int // 0: a worker serves no health endpoints
-	EmbeddedNATSPort         int
-	NATSSyncAlways           bool
-	LocalCacheDuration       time.Duration
-	EnableSPSP               bool
-	StreamSecret             []byte
+	// ExampleWalletPort (EXAMPLE_WALLET_PORT, 3030) is where `rafiki dev`
+	// serves the example wallet's webhook receiver and rates.
+	ExampleWalletPort  int
+	WorkerHealthPort   int // 0: a worker serves no health endpoints
+	EmbeddedNATSPort   int
+	NATSSyncAlways     bool
+	LocalCacheDuration time.Duration
+	EnableSPSP         bool
+	StreamSecret       []byte
 	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
 	// the secrets events carry; nil when unset, which only a process on
 	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
@@ -186,6 +189,7 @@ func Load(service string) (Config, error) {
 		AuthAdminPort:          r.integer("AUTH_ADMIN_PORT", 3003),
 		ServiceAPIPort:         r.integer("SERVICE_API_PORT", 3011),
 		AdminUIPort:            r.integer("ADMIN_UI_PORT", 3010),
+		ExampleWalletPort:      r.integer("EXAMPLE_WALLET_PORT", 3030),
 		WorkerHealthPort:       r.integer("WORKER_HEALTH_PORT", 0),
 		EmbeddedNATSPort:       r.integer("EMBEDDED_NATS_PORT", 4223),
 		NATSSyncAlways:         r.boolean("NATS_SYNC_ALWAYS", true),

@@ -423,6 +423,9 @@ func (h *H) NewRafiki(set map[string]string) *Rafiki {
 	r.Env["EVENT_SECRETS_KEY"] = base64.StdEncoding.EncodeToString(testkit.EventSecretsKey)
 	r.Env["OPEN_PAYMENTS_URL"] = fmt.Sprintf("http://127.0.0.1:%d", r.Ports["OPEN_PAYMENTS_PORT"])
 	r.Env["NATS_URL"] = ""
+	// A blank installation: no example wallet seeding demo accounts and
+	// taking the webhooks, unless a test asks for one.
+	r.Env["EXAMPLE_WALLET_PORT"] = "0"
 	for k, v := range set {
 		r.Env[k] = v
 	}

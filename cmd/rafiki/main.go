@@ -19,6 +19,10 @@ services:
   auth             the GNAP authorization server and its admin API
   worker           projections and process managers; run as many as you like
   adminui          the admin web UI
+  example-wallet   a reference wallet: receives the webhooks (SIGNATURE_SECRET),
+                   funds outgoing payments, withdraws what finished payments
+                   leave, serves rates; seeds demo accounts through GRAPHQL_URL
+                   (dev runs it on EXAMPLE_WALLET_PORT; 0 leaves it out)
 
 tools:
   migrate                     apply the Postgres migrations (DATABASE_URL and
@@ -61,7 +65,7 @@ func main() {
 	args := os.Args[2:]
 	switch os.Args[1] {
 	case "dev":
-		err = runServices("dev", true, app.Set{Backend: true, Auth: true, Worker: true, AdminUI: true})
+		err = runServices("dev", true, app.Set{Backend: true, Auth: true, Worker: true, AdminUI: true, ExampleWallet: true})
 	case "backend":
 		err = runServices("backend", false, app.Set{Backend: true})
 	case "auth":
@@ -70,6 +74,8 @@ func main() {
 		err = runServices("worker", false, app.Set{Worker: true})
 	case "adminui":
 		err = runServices("adminui", false, app.Set{AdminUI: true})
+	case "example-wallet":
+		err = runServices("example-wallet", false, app.Set{ExampleWallet: true})
 	case "migrate":
 		err = migrate()
 	case "streams":

@@ -80,7 +80,7 @@ func TestDevLifecycle(t *testing.T) {
 	dataDir := t.TempDir()
 	env := append(os.Environ(), "DATA_DIR="+dataDir, "DATABASE_URL="+databaseURL, "AUTH_DATABASE_URL="+authDatabaseURL,
 		"REDIS_URL="+testkit.RedisURL(), "ADMIN_API_SECRET=lifecycle-secret", "NATS_URL=", "EVENT_SECRETS_KEY=",
-		"OPERATOR_TENANT_ID=7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55")
+		"OPERATOR_TENANT_ID=7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55", "EXAMPLE_WALLET_PORT=0")
 	for v, p := range ports {
 		env = append(env, fmt.Sprintf("%s=%d", v, p))
 	}
