@@ -209,14 +209,15 @@ func (s *Service) Get(ctx context.Context, url string) (*Receiver, error) {
 
 // ForPayment resolves the receiver at url as an outgoing payment or a
 // quote needs it: as Get does, but a payment of this instance, paid by a
-// ledger transfer, comes without its STREAM credentials.
+// ledger transfer, comes without its STREAM credentials or its wallet
+// address's URL.
 func (s *Service) ForPayment(ctx context.Context, url string) (*Receiver, error) {
 	p, ok, err := s.findLocal(ctx, url)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
-		return s.local(ctx, p, false)
+		return s.payable(ctx, p)
 	}
 	return s.Get(ctx, url)
 }
@@ -323,9 +324,14 @@ func (s *Service) localURL(p incomingpayment.State) string {
 	return strings.TrimRight(s.cfg.OpenPaymentsURL, "/") + "/" + p.TenantID + "/incoming-payments/" + p.ID
 }
 
-// local is a payment of this instance as a receiver, with its STREAM
-// credentials when withMethods and it can still be paid.
+// local is a payment of this instance as a receiver, with its wallet
+// address's URL, and its STREAM credentials when withMethods and it can
+// still be paid.
 func (s *Service) local(ctx context.Context, p incomingpayment.State, withMethods bool) (*Receiver, error) {
+	r, err := s.payable(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	wa, err := s.read.WalletAddress(ctx, p.WalletAddressID, nil)
 	if err != nil {
 		return nil, err
@@ -333,23 +339,31 @@ func (s *Service) local(ctx context.Context, p incomingpayment.State, withMethod
 	if wa == nil {
 		return nil, fmt.Errorf("wallet address %s of incoming payment %s not found", p.WalletAddressID, p.ID)
 	}
-	received, err := s.read.Received(ctx, p.ID, p.Received)
-	if err != nil {
-		return nil, err
-	}
-	expiresAt := p.ExpiresAt
-	r := &Receiver{ID: s.localURL(p), WalletAddressURL: wa.Address, Completed: p.State == incomingpayment.StateCompleted,
-		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Local: true, Payable: p.Open()}
-	if p.IncomingAmount != nil {
-		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
-	}
+	r.WalletAddressURL = wa.Address
 	if withMethods && p.Open() {
 		address, secret, err := openpayments.STREAMCredentials(ctx, s.read, s.credentials, s.cfg.ILPAddress, p.TenantID, p.ID)
 		if err != nil {
 			return nil, err
 		}
 		r.Methods = []opclient.Method{{Type: "ilp", ILPAddress: address, SharedSecret: base64.RawURLEncoding.EncodeToString(secret)}}
+	}
+	return r, nil
+}
+
+// payable is a payment of this instance as a payment to it needs it: what
+// it expects and received (the ledger's), when it expires, whether it is
+// open.
+func (s *Service) payable(ctx context.Context, p incomingpayment.State) (*Receiver, error) {
+	received, err := s.read.Received(ctx, p.ID, p.Received)
+	if err != nil {
+		return nil, err
+	}
+	expiresAt := p.ExpiresAt
+	r := &Receiver{ID: s.localURL(p), Completed: p.State == incomingpayment.StateCompleted,
+		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
+		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Local: true, Payable: p.Open()}
+	if p.IncomingAmount != nil {
+		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 	}
 	return r, nil
 }
