@@ -27,6 +27,7 @@ func TestAdminUI(t *testing.T) {
 	t.Run("pagination", func(t *testing.T) { testPagination(t, s) })
 	t.Run("history", func(t *testing.T) { testHistory(t, s) })
 	t.Run("outgoing payments", func(t *testing.T) { testOutgoingPayments(t, s) })
+	t.Run("outgoing payment pages", func(t *testing.T) { testOutgoingPages(t, s) })
 }
 
 func testLogin(t *testing.T, s *system) {

@@ -133,3 +133,37 @@ func testOutgoingPayments(t *testing.T, s *system) {
 }
 
 const uuidLike = "00000000-0000-4000-8000-000000000000"
+
+// testOutgoingPages pages a wallet address's outgoing payments on its
+// page, from the page itself and from a form's answer alike.
+func testOutgoingPages(t *testing.T, s *system) {
+	b := s.browser(t).login(s.cfg.OperatorTenantID, s.cfg.AdminAPISecret)
+	assetID := createAsset(t, s.operator, "PGO", 2)
+	b.get("/wallet-addresses/new").submit("/wallet-addresses/new", map[string]string{"assetId": assetID, "address": "pages-to"}).
+		sees(http.StatusOK, "Wallet address created.")
+	to := "/wallet-addresses/" + b.idFrom()
+	b.submit(to+"/request", nil).sees(http.StatusOK, "Incoming payment created.", "Amount asked</dt><dd>any")
+	receiver := incomingURLRE.FindStringSubmatch(b.page)[1]
+	b.get("/wallet-addresses/new").submit("/wallet-addresses/new", map[string]string{"assetId": assetID, "address": "pages-from"}).
+		sees(http.StatusOK, "Wallet address created.")
+	from := "/wallet-addresses/" + b.idFrom()
+	var first string // the oldest, on the second page
+	for i := range 21 {
+		b.get(from).submit(from+"/send", map[string]string{"receiver": receiver, "debitAmount": "0.01"}).sees(http.StatusOK, "Outgoing payment created")
+		if i == 0 {
+			first = b.idFrom()
+		}
+	}
+	b.get(from).sees(http.StatusOK, `rel="next"`).lacks(first, `rel="prev"`)
+	next := linkOf(t, b, "next")
+	if !strings.HasPrefix(next, from+"?after=") {
+		t.Fatalf("next page: %s", next)
+	}
+	b.get(next).sees(http.StatusOK, first, `rel="prev"`)
+	// A form's answer links to the wallet address's own pages.
+	b.get(from).submit(from+"/send", map[string]string{"receiver": ""}).
+		sees(http.StatusUnprocessableEntity, "Receiver: enter the incoming payment&#39;s URL.")
+	if next := linkOf(t, b, "next"); !strings.HasPrefix(next, from+"?after=") {
+		t.Fatalf("next page from a form's answer: %s", next)
+	}
+}

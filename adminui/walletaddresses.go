@@ -124,7 +124,7 @@ func (u *UI) showWalletAddress(rq *request, status int, problems ...string) {
 	page := walletAddressPage{WalletAddress: out.WalletAddress.walletAddress,
 		TransferID: newTransferID(), SendKey: newTransferID(), RequestKey: newTransferID()}
 	if o := out.WalletAddress.OutgoingPayments; o != nil {
-		page.Pager = newPager(rq.r, o.PageInfo)
+		page.Pager = pagerAt("/wallet-addresses/"+page.WalletAddress.ID, rq.r.URL.Query(), o.PageInfo)
 		for _, e := range o.Edges {
 			page.Outgoing = append(page.Outgoing, e.Node)
 		}
