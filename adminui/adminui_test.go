@@ -26,6 +26,8 @@ func TestAdminUI(t *testing.T) {
 	t.Run("tenants", func(t *testing.T) { testTenants(t, s) })
 	t.Run("pagination", func(t *testing.T) { testPagination(t, s) })
 	t.Run("history", func(t *testing.T) { testHistory(t, s) })
+	t.Run("outgoing payments", func(t *testing.T) { testOutgoingPayments(t, s) })
+	t.Run("outgoing payment pages", func(t *testing.T) { testOutgoingPages(t, s) })
 }
 
 func testLogin(t *testing.T, s *system) {

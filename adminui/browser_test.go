@@ -12,8 +12,10 @@ import (
 
 // TestInBrowser runs scripts/browser/adminui.mjs: headless Chromium
 // (Debian's chromium, driven by playwright-core from package.json) signs
-// in, creates an asset, a wallet address and a peer, moves liquidity, sees
-// the webhook event it caused and the asset's history, and checks the
+// in, creates an asset, a wallet address and a peer, moves liquidity, pays
+// a second wallet address's incoming payment from the first and funds the
+// payment until it completes, sees the webhook event the liquidity caused
+// and the asset's history, and checks the
 // markup (with axe-core's WCAG rules), the keyboard and a phone's width.
 // Screenshots go to artifacts/adminui/ at the repository's
 // root. Outside CI it is skipped, saying why, when Chromium or the npm
@@ -61,7 +63,7 @@ func TestInBrowser(t *testing.T) {
 		t.Fatalf("the browser run failed (screenshots in %s): %v", artifacts, err)
 	}
 	shots, err := filepath.Glob(filepath.Join(artifacts, "*.png"))
-	if err != nil || len(shots) < 20 {
+	if err != nil || len(shots) < 30 {
 		t.Fatalf("screenshots: %d, %v", len(shots), err)
 	}
 }

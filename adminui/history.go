@@ -41,10 +41,12 @@ type historyPage struct {
 	State  string // the object's state then, as JSON
 }
 
-// objectPages are the pages of the aggregates the UI shows, by type.
+// objectPages are the pages of the aggregates the UI shows, by type. An id
+// may name two aggregates (an outgoing payment has its quote's id): the
+// history is named after the one with a page.
 var objectPages = map[string]string{
 	"asset": "/assets/", "peer": "/peers/", "wallet_address": "/wallet-addresses/",
-	"incoming_payment": "/payments/incoming/", "tenant": "/tenants/",
+	"incoming_payment": "/payments/incoming/", "outgoing_payment": "/payments/outgoing/", "tenant": "/tenants/",
 }
 
 // history lists an object's events: when, what, for which tenant and by
@@ -84,8 +86,15 @@ func (u *UI) history(rq *request) {
 		rq.notFound("The object's history")
 		return
 	}
-	page := historyPage{ID: id, Kind: strings.ReplaceAll(history[0].AggregateType, "_", " ")}
-	if prefix, ok := objectPages[history[0].AggregateType]; ok {
+	kind := history[0].AggregateType
+	for _, env := range history {
+		if _, ok := objectPages[env.AggregateType]; ok {
+			kind = env.AggregateType
+			break
+		}
+	}
+	page := historyPage{ID: id, Kind: strings.ReplaceAll(kind, "_", " ")}
+	if prefix, ok := objectPages[kind]; ok {
 		page.Back = prefix + id
 	}
 	for _, env := range history {

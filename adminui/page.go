@@ -38,16 +38,20 @@ type pager struct {
 	Prev, Next string
 }
 
-func newPager(r *http.Request, info pageInfo) pager {
+func newPager(r *http.Request, info pageInfo) pager { return pagerAt(r.URL.Path, r.URL.Query(), info) }
+
+// pagerAt links to the pages of the list shown at path with the
+// parameters query: a page that answers a form lists from its own path.
+func pagerAt(path string, query url.Values, info pageInfo) pager {
 	link := func(key string, cursor *string) string {
 		q := url.Values{}
-		for k, v := range r.URL.Query() {
+		for k, v := range query {
 			if k != "after" && k != "before" && k != "done" {
 				q[k] = v
 			}
 		}
 		q.Set(key, *cursor)
-		return r.URL.Path + "?" + q.Encode()
+		return path + "?" + q.Encode()
 	}
 	var p pager
 	if info.HasPreviousPage && info.StartCursor != nil {

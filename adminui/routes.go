@@ -44,12 +44,18 @@ func (u *UI) routes() {
 	m.Handle("GET /wallet-addresses/{id}", in(u.walletAddress))
 	m.Handle("POST /wallet-addresses/{id}/update", in(u.updateWalletAddress))
 	m.Handle("POST /wallet-addresses/{id}/withdraw", in(u.withdrawWalletAddress))
+	m.Handle("POST /wallet-addresses/{id}/send", in(u.sendPayment))
+	m.Handle("POST /wallet-addresses/{id}/request", in(u.requestPayment))
 
 	m.Handle("GET /payments", in(u.payments))
 	m.Handle("GET /payments/incoming/{id}", in(u.incomingPayment))
 	m.Handle("POST /payments/incoming/{id}/withdraw", in(u.withdrawIncomingPayment))
 	m.Handle("POST /payments/incoming/{id}/approve", in(u.approveIncomingPayment))
 	m.Handle("POST /payments/incoming/{id}/cancel", in(u.cancelIncomingPayment))
+	m.Handle("GET /payments/outgoing/{id}", in(u.outgoingPayment))
+	m.Handle("POST /payments/outgoing/{id}/deposit", in(u.depositOutgoingPayment))
+	m.Handle("POST /payments/outgoing/{id}/withdraw", in(u.withdrawOutgoingPayment))
+	m.Handle("POST /payments/outgoing/{id}/cancel", in(u.cancelOutgoingPayment))
 
 	m.Handle("GET /webhook-events", in(u.webhookEvents))
 	m.Handle("GET /history", in(u.findHistory))

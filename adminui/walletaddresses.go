@@ -87,15 +87,33 @@ func (u *UI) createWalletAddress(rq *request) {
 
 type walletAddressPage struct {
 	WalletAddress walletAddress
-	TransferID    string
+	// Outgoing is a page of its outgoing payments, newest first.
+	Outgoing []outgoingPayment
+	Pager    pager
+	// TransferID is the withdrawal form's; SendKey and RequestKey are the
+	// idempotency keys of the forms that make payments, so that a form
+	// posted twice makes one payment.
+	TransferID, SendKey, RequestKey string
 }
 
 func (u *UI) showWalletAddress(rq *request, status int, problems ...string) {
 	var out struct {
-		WalletAddress *walletAddress `json:"walletAddress"`
+		WalletAddress *struct {
+			walletAddress
+			OutgoingPayments *struct {
+				PageInfo pageInfo `json:"pageInfo"`
+				Edges    []struct {
+					Node outgoingPayment `json:"node"`
+				} `json:"edges"`
+			} `json:"outgoingPayments"`
+		} `json:"walletAddress"`
 	}
-	q := `query($id: String!) { walletAddress(id: $id) { ` + walletAddressFields + ` additionalProperties { key value visibleInOpenPayments } } }`
-	if err := rq.gql(q, map[string]any{"id": rq.r.PathValue("id")}, &out); err != nil {
+	q := `query($id: String!, $after: String, $before: String, $first: Int, $last: Int) { walletAddress(id: $id) { ` + walletAddressFields + `
+  additionalProperties { key value visibleInOpenPayments }
+  outgoingPayments(after: $after, before: $before, first: $first, last: $last) { ` + pageInfoFields + ` edges { node { ` + outgoingPaymentListFields + ` } } } } }`
+	vars := pageVars(rq.r)
+	vars["id"] = rq.r.PathValue("id")
+	if err := rq.gql(q, vars, &out); err != nil {
 		rq.apiFailed(err)
 		return
 	}
@@ -103,8 +121,15 @@ func (u *UI) showWalletAddress(rq *request, status int, problems ...string) {
 		rq.notFound("The wallet address")
 		return
 	}
-	rq.render(status, "wallet_address", "Wallet address "+out.WalletAddress.Address,
-		walletAddressPage{WalletAddress: *out.WalletAddress, TransferID: newTransferID()}, problems...)
+	page := walletAddressPage{WalletAddress: out.WalletAddress.walletAddress,
+		TransferID: newTransferID(), SendKey: newTransferID(), RequestKey: newTransferID()}
+	if o := out.WalletAddress.OutgoingPayments; o != nil {
+		page.Pager = pagerAt("/wallet-addresses/"+page.WalletAddress.ID, rq.r.URL.Query(), o.PageInfo)
+		for _, e := range o.Edges {
+			page.Outgoing = append(page.Outgoing, e.Node)
+		}
+	}
+	rq.render(status, "wallet_address", "Wallet address "+page.WalletAddress.Address, page, problems...)
 }
 
 func (u *UI) walletAddress(rq *request) { u.showWalletAddress(rq, http.StatusOK) }

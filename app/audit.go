@@ -16,6 +16,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
@@ -107,11 +108,37 @@ func redactEvent(ev events.Event) (events.Event, error) {
 }
 
 // StateAt folds an aggregate's history up to a moment into its state, with
-// its secrets shown as Redacted.
+// its secrets shown as Redacted. Some ids name two aggregates (a quote and
+// the outgoing payment that pays it, a grant and what its payments took of
+// it): their history is folded into one state per aggregate type.
 func StateAt(history []events.Envelope, at time.Time) (any, error) {
 	if len(history) == 0 {
 		return nil, fmt.Errorf("no events")
 	}
+	var types []string
+	byType := map[string][]events.Envelope{}
+	for _, env := range history {
+		if _, ok := byType[env.AggregateType]; !ok {
+			types = append(types, env.AggregateType)
+		}
+		byType[env.AggregateType] = append(byType[env.AggregateType], env)
+	}
+	if len(types) == 1 {
+		return stateAt(history, at)
+	}
+	states := map[string]any{}
+	for _, t := range types {
+		s, err := stateAt(byType[t], at)
+		if err != nil {
+			return nil, err
+		}
+		states[t] = s
+	}
+	return states, nil
+}
+
+// stateAt folds the history of one aggregate.
+func stateAt(history []events.Envelope, at time.Time) (any, error) {
 	switch t := history[0].AggregateType; t {
 	case tenant.AggregateType:
 		return foldUntil(history, at, tenant.Evolve)
@@ -127,6 +154,10 @@ func StateAt(history []events.Envelope, at time.Time) (any, error) {
 		return foldUntil(history, at, incomingpayment.Evolve)
 	case quote.AggregateType:
 		return foldUntil(history, at, quote.Evolve)
+	case outgoingpayment.AggregateType:
+		return foldUntil(history, at, outgoingpayment.Evolve)
+	case outgoingpayment.GrantAggregateType:
+		return foldUntil(history, at, outgoingpayment.EvolveGrant)
 	default:
 		return nil, fmt.Errorf("no state fold for aggregate type %q", t)
 	}

@@ -1,6 +1,8 @@
 // Drives the admin UI in headless Chromium as an operator would: signs in,
 // creates an asset, a wallet address and a peer, deposits and withdraws
-// liquidity and sees the balance change, finds the webhook event the
+// liquidity and sees the balance change, pays a second wallet address's
+// incoming payment from the first and funds the payment until it shows
+// COMPLETED, finds the webhook event the
 // withdrawal caused and the asset's history, then checks every page's markup (labels, one h1,
 // landmarks), keyboard navigation, and the layout at a phone's width.
 // Each step prints one JSON line; a screenshot of each page goes to
@@ -161,7 +163,49 @@ try {
   check(await flash() === 'Wallet address created.', 'wallet address not created')
   await audit('wallet address')
   await shot('08-wallet-address')
-  step('wallet address created', { url: page.url() })
+  const aliceURL = page.url().replace(/\?.*/, '')
+  step('wallet address created', { url: aliceURL })
+
+  // A second wallet address asks for a payment; the first pays it (one
+  // asset, so no asset liquidity is needed), funds it and sees it sent.
+  await page.goto(base + '/wallet-addresses/new')
+  await page.getByLabel('Address').fill('bob')
+  await page.getByRole('button', { name: 'Create wallet address' }).click()
+  check(await flash() === 'Wallet address created.', 'second wallet address not created')
+  await page.getByLabel('Incoming amount (USD, optional)').fill('3')
+  await page.getByRole('button', { name: 'Create incoming payment' }).click()
+  check(await flash() === 'Incoming payment created.', 'incoming payment not created')
+  const receiver = await text('dt:text-is("URL") + dd')
+  check(receiver.includes('/incoming-payments/'), `incoming payment URL: ${receiver}`)
+  await audit('incoming payment')
+  await shot('20-incoming-payment')
+  step('incoming payment created', { receiver })
+
+  await page.goto(aliceURL)
+  await page.getByLabel('Receiver (incoming payment URL)').fill(receiver)
+  await page.getByLabel('Debit amount (USD, optional)').fill('1.5')
+  await page.getByRole('button', { name: 'Send payment' }).click()
+  check(await flash() === 'Outgoing payment created: deposit its liquidity to send it.', 'outgoing payment not created')
+  check(await text('#state') === 'FUNDING', `new payment's state: ${await text('#state')}`)
+  check(await text('#debit') === '1.50 USD', `debit amount: ${await text('#debit')}`)
+  const paymentURL = page.url().replace(/\?.*/, '')
+  await audit('outgoing payment')
+  await shot('21-outgoing-payment')
+  step('outgoing payment created', { url: paymentURL })
+
+  await page.getByRole('button', { name: 'Deposit liquidity' }).click()
+  check(await flash() === 'Liquidity deposited: the payment is being sent.', 'payment not funded')
+  let state = await text('#state')
+  for (let i = 0; i < 60 && state !== 'COMPLETED'; i++) {
+    await page.waitForTimeout(250)
+    await page.goto(paymentURL)
+    state = await text('#state')
+  }
+  check(state === 'COMPLETED', `the payment did not complete: ${state}`)
+  check(await text('#sent') === '1.50 USD', `sent: ${await text('#sent')}`)
+  await audit('completed outgoing payment')
+  await shot('22-outgoing-payment-completed')
+  step('outgoing payment completed', { sent: await text('#sent') })
 
   await visit('/peers/new', '09-peer-new')
   await page.getByLabel('Name (optional)').fill('Other bank')
@@ -199,8 +243,8 @@ try {
   const types = await page.locator('.history .type').allInnerTexts()
   check(types[0] === 'asset.created' && types.includes('liquidity.deposited') && types.includes('liquidity.low'), `history: ${types}`)
   await page.getByRole('link', { name: 'State after this event' }).first().click()
-  const state = JSON.parse(await text('#state'))
-  check(state.Code === 'USD' && state.LiquidityThreshold === 1000, `state after the first event: ${JSON.stringify(state)}`)
+  const assetState = JSON.parse(await text('#state'))
+  check(assetState.Code === 'USD' && assetState.LiquidityThreshold === 1000, `state after the first event: ${JSON.stringify(assetState)}`)
   await audit('history')
   await shot('19-history')
   step('history', { events: types.length })
@@ -219,7 +263,8 @@ try {
   for (const [urlPath, name] of [['/', 'phone-01-overview'], ['/assets', 'phone-02-assets'], [new URL(assetURL).pathname, 'phone-03-asset'],
     ['/peers', 'phone-04-peers'], ['/wallet-addresses', 'phone-05-wallet-addresses'], ['/payments', 'phone-06-payments'],
     ['/webhook-events', 'phone-07-webhook-events'], ['/tenants', 'phone-08-tenants'], ['/peers/new', 'phone-09-peer-new'],
-    [new URL(assetURL).pathname.replace('/assets/', '/history/'), 'phone-11-history']]) {
+    [new URL(assetURL).pathname.replace('/assets/', '/history/'), 'phone-11-history'],
+    [new URL(aliceURL).pathname, 'phone-12-wallet-address'], [new URL(paymentURL).pathname, 'phone-13-outgoing-payment']]) {
     await visit(urlPath, name)
   }
   step('phone width')
