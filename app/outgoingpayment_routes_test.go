@@ -94,6 +94,8 @@ func TestOutgoingPaymentReadRoutesMatchTheSpec(t *testing.T) {
 	repeating, token := outgoing(client, &interval, grant.ActionCreate, grant.ActionRead, grant.ActionList)
 	total, totalToken := outgoing(client, &events.GrantLimits{DebitAmount: interval.DebitAmount}, grant.ActionCreate)
 	_, unspentToken := outgoing(client, nil, grant.ActionCreate)
+	notBegun, notBegunToken := outgoing(client, &events.GrantLimits{DebitAmount: interval.DebitAmount,
+		Interval: "R/" + now.Add(time.Hour).Format(time.RFC3339) + "/PT2H"}, grant.ActionCreate)
 	_, strangers := outgoing(stranger, nil, grant.ActionRead, grant.ActionList)
 	_, strangersAll := outgoing(stranger, nil, grant.ActionReadAll, grant.ActionListAll)
 	onBob := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"read", "list"}, "identifier": bob})
@@ -141,6 +143,17 @@ func TestOutgoingPaymentReadRoutesMatchTheSpec(t *testing.T) {
 	appendTo(t, d, grantType, tenant, repeating, &events.OutgoingPaymentGrantReleased{OutgoingPaymentID: ids[1], DebitAmount: 200, ReceiveAmount: 200})
 	appendTo(t, d, grantType, tenant, repeating, &events.OutgoingPaymentGrantReleased{OutgoingPaymentID: ids[2], DebitAmount: 180, ReceiveAmount: 190})
 	spend(total, ids[3], 400, 400, time.Time{})
+	// A grant whose interval holds no period now spent nothing in it,
+	// whatever its records say.
+	strayQuote, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": wallets["opr-alice"].ID, "receiver": into.URL,
+		"debitAmount": map[string]any{"value": "7", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, d, typ, tenant, strayQuote.ID, paymentOf(strayQuote, usd.ID, "", "http://wallet.test/opr-third-client", notBegun))
+	stray, strayEnd := now.Add(-time.Hour), now.Add(time.Hour)
+	appendTo(t, d, grantType, tenant, notBegun, &events.OutgoingPaymentGrantSpent{OutgoingPaymentID: strayQuote.ID, DebitAmount: 7,
+		ReceiveAmount: 7, IntervalStart: &stray, IntervalEnd: &strayEnd})
 	other := uuid.NewString()
 	spend(total, other, 100, 90, time.Time{})
 	last = appendTo(t, d, grantType, tenant, total, &events.OutgoingPaymentGrantReleased{OutgoingPaymentID: other, DebitAmount: 5, ReceiveAmount: 5})
@@ -265,6 +278,9 @@ func TestOutgoingPaymentReadRoutesMatchTheSpec(t *testing.T) {
 	}
 	if got := spent("nothing spent", unspentToken, http.StatusOK); len(got) != 2 || got["spentDebitAmount"] != nil || got["spentReceiveAmount"] != nil {
 		t.Fatalf("nothing spent: %s", answers["nothing spent"])
+	}
+	if got := spent("an interval not begun", notBegunToken, http.StatusOK); len(got) != 2 || got["spentDebitAmount"] != nil || got["spentReceiveAmount"] != nil {
+		t.Fatalf("an interval not begun: %s", answers["an interval not begun"])
 	}
 	spent("spent without a token", "", http.StatusUnauthorized)
 	spent("spent with a token that cannot create", strangers, http.StatusForbidden)

@@ -227,9 +227,15 @@ func (s *OutgoingPayments) grantSpent(w http.ResponseWriter, r *http.Request) {
 	var out grantSpentJSON
 	repeating := granted.Limits != nil && granted.Limits.Interval != ""
 	if repeating {
-		// Limits whose interval cannot be read have no current interval:
-		// nothing was spent in it.
-		if _, err := valid.ParseInterval(granted.Limits.Interval); err != nil {
+		// Limits whose interval cannot be read, or that holds no period
+		// now (not begun, or over), have no current interval: null, as
+		// Rafiki answers.
+		iv, err := valid.ParseInterval(granted.Limits.Interval)
+		if err != nil {
+			s.answerSpent(w, r, out)
+			return
+		}
+		if _, _, ok := iv.Period(s.now()); !ok {
 			s.answerSpent(w, r, out)
 			return
 		}
