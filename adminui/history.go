@@ -23,10 +23,12 @@ type Audit interface {
 }
 
 type historyEvent struct {
-	Sequence      uint64
-	Time          string // RFC 3339, to the nanosecond
-	Type          string
-	TenantID      string
+	Sequence uint64
+	Time     string // RFC 3339, to the nanosecond
+	Type     string
+	TenantID string
+	// By is who sent the command: a tenant's id, or the system's own work.
+	By            string
 	CausationID   string
 	CorrelationID string
 	Data          string
@@ -99,7 +101,7 @@ func (u *UI) history(rq *request) {
 	}
 	for _, env := range history {
 		page.Events = append(page.Events, historyEvent{Sequence: env.Sequence, Time: env.Time.UTC().Format(time.RFC3339Nano),
-			Type: env.Type, TenantID: env.TenantID, CausationID: env.CausationID, CorrelationID: env.CorrelationID,
+			Type: env.Type, TenantID: env.TenantID, By: env.Actor, CausationID: env.CausationID, CorrelationID: env.CorrelationID,
 			Data: indentJSON(json.RawMessage(u.audit.Redacted(env)))})
 	}
 	var problems []string

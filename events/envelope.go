@@ -14,16 +14,20 @@ import (
 // raw so that the store, projections and audit tools can route and print an
 // event without knowing its Go type; Decode turns it into one.
 type Envelope struct {
-	ID            uuid.UUID       `json:"id"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schemaVersion"`
-	AggregateType string          `json:"aggregateType"`
-	AggregateID   string          `json:"aggregateId"`
-	TenantID      string          `json:"tenantId"`
-	Time          time.Time       `json:"time"`
-	CausationID   string          `json:"causationId,omitempty"`
-	CorrelationID string          `json:"correlationId,omitempty"`
-	Data          json.RawMessage `json:"data"`
+	ID            uuid.UUID `json:"id"`
+	Type          string    `json:"type"`
+	SchemaVersion int       `json:"schemaVersion"`
+	AggregateType string    `json:"aggregateType"`
+	AggregateID   string    `json:"aggregateId"`
+	TenantID      string    `json:"tenantId"`
+	Time          time.Time `json:"time"`
+	CausationID   string    `json:"causationId,omitempty"`
+	CorrelationID string    `json:"correlationId,omitempty"`
+	// Actor is who sent the command: the signing tenant of an admin API
+	// call (the operator's id for the operator), the tenant of an Open
+	// Payments call; empty for the system's own work (expiry, sending).
+	Actor string          `json:"actor,omitempty"`
+	Data  json.RawMessage `json:"data"`
 
 	// Sequence is the event's position in the stream. It is assigned by the
 	// store on append and is not part of the stored payload.
@@ -44,6 +48,7 @@ type Meta struct {
 	TenantID      string
 	CausationID   string
 	CorrelationID string
+	Actor         string
 	Time          time.Time
 }
 
@@ -75,6 +80,7 @@ func Seal(meta Meta, commandID string, firstIndex int, evs ...Event) ([]Envelope
 			Time:          meta.Time.UTC(),
 			CausationID:   meta.CausationID,
 			CorrelationID: meta.CorrelationID,
+			Actor:         meta.Actor,
 			Data:          data,
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/valid"
@@ -255,12 +256,19 @@ func Execute[S any](ctx context.Context, store Store, t Target, cmd CommandInfo,
 type CommandInfo struct {
 	ID            string
 	CorrelationID string
+	// Actor is who sent it (events.Envelope.Actor).
+	Actor string
+}
+
+// Info is what events record of a command sent with m.
+func Info(m commands.Meta) CommandInfo {
+	return CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID, Actor: m.Actor.TenantID}
 }
 
 func (c CommandInfo) meta(t Target) events.Meta {
 	return events.Meta{
 		AggregateType: t.AggregateType, AggregateID: t.AggregateID, TenantID: t.TenantID,
-		CausationID: c.ID, CorrelationID: c.CorrelationID, Time: time.Now(),
+		CausationID: c.ID, CorrelationID: c.CorrelationID, Actor: c.Actor, Time: time.Now(),
 	}
 }
 

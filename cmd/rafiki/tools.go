@@ -248,8 +248,12 @@ func eventsCommand(args []string) error {
 	out := json.NewEncoder(os.Stdout)
 	if *at == "" {
 		for _, env := range history {
-			fmt.Printf("%d  %s  %-28s %s/%s  tenant %s  cause %s\n", env.Sequence, env.Time.Format(time.RFC3339Nano),
-				env.Type, env.AggregateType, env.AggregateID, env.TenantID, env.CausationID)
+			by := env.Actor
+			if by == "" {
+				by = "system"
+			}
+			fmt.Printf("%d  %s  %-28s %s/%s  tenant %s  by %s  cause %s\n", env.Sequence, env.Time.Format(time.RFC3339Nano),
+				env.Type, env.AggregateType, env.AggregateID, env.TenantID, by, env.CausationID)
 			fmt.Printf("    %s\n", app.RedactedData(env))
 		}
 		return nil

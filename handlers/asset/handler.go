@@ -54,7 +54,7 @@ func codeClaim(tenantID, code string, scale uint8) (string, error) {
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 func target(tenantID, assetID string) (handlers.Target, error) {

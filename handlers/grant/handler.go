@@ -106,7 +106,7 @@ func (h *Handler) fresh(commandID string) (Fresh, error) {
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 // run loads the grant, decides and appends its events at the version it

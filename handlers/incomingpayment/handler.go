@@ -60,7 +60,7 @@ func Subject(tenantID, id string) (string, error) {
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 // PaymentID is the id of the payment a create command makes, so that a

@@ -672,7 +672,7 @@ func (h *Handler) checkLow(ctx context.Context, m commands.Meta, o Owner, res ha
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 func encodeTarget(t handlers.Target) string {

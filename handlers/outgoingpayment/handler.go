@@ -62,7 +62,7 @@ func NewHandler(store handlers.Store, l Ledger, receivers Receivers, quotes Quot
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 // Errors, with Rafiki's messages (open_payments/payment/outgoing/errors.ts).

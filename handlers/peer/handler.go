@@ -100,7 +100,7 @@ func target(tenantID, peerID string) (handlers.Target, error) {
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 // canonical is an id in the one form subjects use; ok is false for

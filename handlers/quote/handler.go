@@ -116,7 +116,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateQuote) (string, h
 			return handlers.Result{}, err
 		}
 		return handlers.AppendEvents(ctx, h.store, t.Subject, version,
-			handlers.Meta(t, handlers.CommandInfo{ID: c.ID, CorrelationID: c.CorrelationID}), c.ID, evs...)
+			handlers.Meta(t, handlers.Info(c.Meta)), c.ID, evs...)
 	})
 	if err != nil {
 		return "", handlers.Result{}, err

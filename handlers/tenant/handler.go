@@ -39,7 +39,7 @@ func target(tenantID string) (handlers.Target, error) {
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 // Load reads a tenant's current state.

@@ -49,7 +49,7 @@ func kidClaim(tenantID, walletAddressID, kid string) (string, error) {
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
-	return handlers.CommandInfo{ID: m.ID, CorrelationID: m.CorrelationID}
+	return handlers.Info(m)
 }
 
 // Create makes a wallet address and returns its id. The id is derived from
