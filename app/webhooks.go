@@ -12,11 +12,12 @@ import (
 )
 
 // Webhook deliveries under way at once in a worker, at most how many of
-// them one recipient's, and how many while its last attempt failed.
+// them one recipient's once its last attempt succeeded, and how many before
+// (none yet in this process, or the last one failed).
 const (
-	webhookSlots               = 32
-	webhookPerRecipient        = 16
-	webhookPerFailingRecipient = 4
+	webhookSlots                = 32
+	webhookPerRecipient         = 16
+	webhookPerUnprovenRecipient = 4
 )
 
 // RunWebhooks delivers webhook events until ctx ends. Any number of
@@ -32,7 +33,7 @@ func (d *Deps) RunWebhooks(ctx context.Context) *sync.WaitGroup {
 		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
 		SignatureSecret: d.Config.SignatureSecret, SignatureVersion: d.Config.SignatureVersion,
 		RetryStep: d.Config.WebhookRetryBackoff, Idle: d.Config.WebhookWorkerIdle,
-		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerFailingRecipient: webhookPerFailingRecipient,
+		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerUnprovenRecipient: webhookPerUnprovenRecipient,
 	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(ctx) })

@@ -338,7 +338,7 @@ func BenchmarkDelivery(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
-			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerFailingRecipient: 4}, settings)
+			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerUnprovenRecipient: 4}, settings)
 			for e.count() < b.N {
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -348,42 +348,113 @@ func BenchmarkDelivery(b *testing.B) {
 	}
 }
 
-// A recipient may have PerRecipient deliveries under way, and
-// PerFailingRecipient once its last attempt failed, until one succeeds.
-func TestFailingRecipientHoldsFewSlots(t *testing.T) {
+// BenchmarkDeliveryBesideTimeout delivers b.N events to one tenant's local
+// receiver alone, and b.N while another tenant's endpoint takes every
+// request and never answers (each attempt times out after 1 s and is made
+// again at once), twice each, from a dispatcher as the worker's, and
+// reports both rates and their ratio.
+func BenchmarkDeliveryBesideTimeout(b *testing.B) {
+	f := newFixture(b)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read to its end, the request's context ends when the client
+		// gives up.
+		_, _ = io.ReadAll(r.Body)
+		<-r.Context().Done()
+	}))
+	defer dead.Close()
+	other := uuid.NewString()
+	settings := map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL},
+		other: {"WEBHOOK_URL": dead.URL, "WEBHOOK_TIMEOUT": "1000"}}
+	cfg := webhooks.Config{MaxRetry: 1000, Slots: 32, PerRecipient: 16, PerUnprovenRecipient: 4, RetryStep: time.Millisecond}
+	add := func(tenant string, n int) {
+		if _, err := f.pool.Exec(context.Background(), `INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+			SELECT gen_random_uuid(), $2, 'incoming_payment.created', '{"id":"p"}', now(), $3 + i FROM generate_series(1, $1) i`,
+			n, tenant, f.seq); err != nil {
+			b.Fatal(err)
+		}
+		f.seq += int64(n)
+	}
+	phase := func(withDead bool) time.Duration {
+		want := e.count() + b.N
+		add(f.tenant, b.N)
+		if withDead {
+			add(other, 200)
+		}
+		start := time.Now()
+		stop := f.run(b, cfg, settings)
+		defer stop()
+		for e.count() < want {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	// In the order alone, beside, beside, alone: a later phase finds more
+	// rows in the table, and each kind gets as many early as late ones.
+	b.ResetTimer()
+	took := map[bool]time.Duration{}
+	for _, withDead := range []bool{false, true, true, false} {
+		took[withDead] += phase(withDead)
+	}
+	b.StopTimer()
+	alone, beside := float64(2*b.N)/took[false].Seconds(), float64(2*b.N)/took[true].Seconds()
+	b.ReportMetric(alone, "alone-webhooks/s")
+	b.ReportMetric(beside, "beside-webhooks/s")
+	b.ReportMetric(beside/alone, "ratio")
+}
+
+// A recipient may have PerUnprovenRecipient deliveries under way until an
+// attempt succeeds, PerRecipient from then on, and PerUnprovenRecipient
+// again once an attempt failed.
+func TestUnprovenRecipientHoldsFewSlots(t *testing.T) {
 	f := newFixture(t)
+	// The endpoint holds every request until the client gives up (200 ms),
+	// but answers 200 after 30 ms in [400 ms, 900 ms).
 	var mu sync.Mutex
-	var now, peakEarly, peakLate int
+	var now int
 	start := time.Now()
+	windows := []struct{ from, to time.Duration }{{0, 400 * time.Millisecond}, {800 * time.Millisecond, 900 * time.Millisecond},
+		{1400 * time.Millisecond, 1800 * time.Millisecond}}
+	peaks := make([]int, len(windows))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read to its end, the request's context ends when the client
 		// gives up.
 		_, _ = io.ReadAll(r.Body)
+		since := time.Since(start)
 		mu.Lock()
 		now++
-		if time.Since(start) < 150*time.Millisecond {
-			peakEarly = max(peakEarly, now)
-		} else if time.Since(start) > 400*time.Millisecond {
-			peakLate = max(peakLate, now)
+		for i, win := range windows {
+			if since >= win.from && since < win.to {
+				peaks[i] = max(peaks[i], now)
+			}
 		}
 		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			now--
+			mu.Unlock()
+		}()
+		if since >= 400*time.Millisecond && since < 900*time.Millisecond {
+			time.Sleep(30 * time.Millisecond)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		<-r.Context().Done()
-		mu.Lock()
-		now--
-		mu.Unlock()
 	}))
 	defer srv.Close()
-	for range 40 {
+	for range 400 {
 		f.event(t, f.tenant)
 	}
 	start = time.Now()
-	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 6, PerFailingRecipient: 2, RetryStep: time.Millisecond},
+	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 6, PerUnprovenRecipient: 2, RetryStep: time.Millisecond},
 		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL, "WEBHOOK_TIMEOUT": "200"}})
-	time.Sleep(time.Second)
+	time.Sleep(1800 * time.Millisecond)
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
-	if peakEarly != 6 || peakLate != 2 {
-		t.Fatalf("%d requests at once at first, %d once failing; want 6 and 2", peakEarly, peakLate)
+	if fmt.Sprint(peaks) != "[2 6 2]" {
+		t.Fatalf("requests at once: %v before a success, once answered, once failing again; want [2 6 2]", peaks)
 	}
 }
