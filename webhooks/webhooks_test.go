@@ -317,7 +317,8 @@ func TestRecipients(t *testing.T) {
 }
 
 // BenchmarkDelivery delivers b.N events to one local receiver and to as
-// many recipients as slots, from one dispatcher.
+// many recipients as slots, from one dispatcher, and reports the CPU time
+// they took.
 func BenchmarkDelivery(b *testing.B) {
 	for _, recipients := range []int{1, 32} {
 		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) {
@@ -337,6 +338,7 @@ func BenchmarkDelivery(b *testing.B) {
 				FROM generate_series(1, $1) i`, b.N, tenants); err != nil {
 				b.Fatal(err)
 			}
+			cpu := testkit.SampleCPU(b, f.pool)
 			b.ResetTimer()
 			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerUnprovenRecipient: 4}, settings)
 			for e.count() < b.N {
@@ -344,6 +346,11 @@ func BenchmarkDelivery(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+			// What a delivery costs, whatever else the machine runs: this
+			// process (the dispatcher and the receiver) and Postgres.
+			process, postgres := testkit.SampleCPU(b, f.pool).Used(cpu)
+			b.ReportMetric(float64(process.Microseconds())/float64(b.N), "process-µs/webhook")
+			b.ReportMetric(float64(postgres.Microseconds())/float64(b.N), "postgres-µs/webhook")
 		})
 	}
 }
