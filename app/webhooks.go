@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/webhooks"
 )
 
@@ -55,5 +57,15 @@ func tenantWebhookSettings(d *Deps) webhooks.Settings {
 			return nil, fmt.Errorf("tenant %s: %w", tenantID, err)
 		}
 		return s.Settings, nil
+	}
+}
+
+// walletAddressMisses records the lookups of wallet addresses that do not
+// exist, for the wallet_address.not_found webhook.
+func walletAddressMisses(d *Deps) func(ctx context.Context, url string) error {
+	misses := walletaddress.NewMisses(d.Store, d.Config.OperatorTenantID)
+	return func(ctx context.Context, url string) error {
+		_, err := misses.NotFound(ctx, url, time.Now())
+		return err
 	}
 }

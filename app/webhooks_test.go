@@ -389,3 +389,98 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		t.Fatalf("bob's events: %d, %v", len(bobs.WebhookEvents.Edges), err)
 	}
 }
+
+// A lookup of a wallet address that does not exist, with
+// WALLET_ADDRESS_NOT_FOUND_POLLING_ENABLED, sends wallet_address.not_found
+// ({walletAddressUrl}) to the tenant whose WALLET_ADDRESS_URL holds the
+// URL, else to the operator, and waits up to WALLET_ADDRESS_LOOKUP_TIMEOUT_MS
+// for the wallet address to appear: one the tenant creates on the webhook
+// is answered to that same lookup. Lookups of one URL within a minute send
+// one webhook.
+func TestWalletAddressNotFound(t *testing.T) {
+	const secret = "not-found-signing-secret"
+	const lookup = 3 * time.Second
+	operatorHooks := &receiver{byEvent: map[string][]delivery{}}
+	operatorSrv := httptest.NewServer(operatorHooks)
+	defer operatorSrv.Close()
+	aliceHooks := &receiver{byEvent: map[string][]delivery{}}
+	aliceSrv := httptest.NewServer(aliceHooks)
+	defer aliceSrv.Close()
+	s := startSystem(t, false, func(c *config.Config) {
+		c.SignatureSecret, c.SignatureVersion = secret, 1
+		c.WebhookURL, c.WebhookTimeout, c.WebhookMaxRetry, c.WebhookRetryBackoff, c.WebhookWorkerIdle = operatorSrv.URL, 2*time.Second, 10, time.Second, 20*time.Millisecond
+		c.WalletAddressNotFoundPolling, c.WalletAddressLookupTimeout, c.WalletAddressPollingFrequency = true, lookup, 50*time.Millisecond
+	})
+	ctx := context.Background()
+	op := s.operator
+	alice := newTenant(t, op, "alice-secret", map[string]string{"WEBHOOK_URL": aliceSrv.URL, "WALLET_ADDRESS_URL": "http://wallet.test/alice"})
+	asset, err := createAsset(ctx, op, "USD", 2, map[string]any{"tenantId": alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Alice's wallet creates the wallet address when told it was looked
+	// up, as an account servicing entity creating them on demand does.
+	created := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(lookup)
+		for time.Now().Before(deadline) {
+			if _, ok := aliceHooks.find(t, "wallet_address.not_found", 1); ok {
+				_, err := createWalletAddress(ctx, op, map[string]any{"tenantId": alice, "assetId": asset.ID, "address": "http://wallet.test/alice/shop"})
+				created <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		created <- fmt.Errorf("no wallet_address.not_found came within %v", lookup)
+	}()
+	start := time.Now()
+	status, body := s.getOP(t, "/alice/shop")
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusOK || !strings.Contains(string(body), `"id":"http://wallet.test/alice/shop"`) || time.Since(start) >= lookup {
+		t.Fatalf("lookup answered %d %s after %v", status, body, time.Since(start))
+	}
+	id, _ := aliceHooks.find(t, "wallet_address.not_found", 1)
+	d := aliceHooks.got(id)[0]
+	verify(t, secret, d)
+	if got := decodeWebhook(t, d); fmt.Sprint(got.Data) != "map[walletAddressUrl:http://wallet.test/alice/shop]" {
+		t.Fatalf("alice's webhook %+v", got)
+	}
+
+	// A URL no tenant holds: the operator is told, and the lookup answers
+	// 404 once it waited; again within the minute, no second webhook.
+	for i := range 2 {
+		window := time.Now().Truncate(time.Minute)
+		start := time.Now()
+		if status, _ := s.getOP(t, "/nobody/jwks.json"); status != http.StatusNotFound || time.Since(start) < lookup {
+			t.Fatalf("lookup %d of a missing wallet address answered %d after %v", i+1, status, time.Since(start))
+		}
+		want := 1
+		if i == 1 && !time.Now().Truncate(time.Minute).Equal(window) {
+			want = 2 // the lookups fell in two minutes
+		}
+		testkit.Eventually(t, 5*time.Second, func() bool {
+			operatorHooks.mu.Lock()
+			defer operatorHooks.mu.Unlock()
+			return len(operatorHooks.byEvent) >= want
+		}, "the operator was told of %d lookups, want %d", len(operatorHooks.byEvent), want)
+		time.Sleep(300 * time.Millisecond)
+		operatorHooks.mu.Lock()
+		n := len(operatorHooks.byEvent)
+		operatorHooks.mu.Unlock()
+		if n != want {
+			t.Fatalf("after lookup %d the operator was told %d times, want %d", i+1, n, want)
+		}
+	}
+	id, _ = operatorHooks.find(t, "wallet_address.not_found", 1)
+	if got := decodeWebhook(t, operatorHooks.got(id)[0]); fmt.Sprint(got.Data) != "map[walletAddressUrl:http://wallet.test/nobody]" {
+		t.Fatalf("operator's webhook %+v", got)
+	}
+	aliceHooks.mu.Lock()
+	defer aliceHooks.mu.Unlock()
+	if len(aliceHooks.byEvent) != 1 {
+		t.Fatalf("alice was told %d times", len(aliceHooks.byEvent))
+	}
+}

@@ -520,9 +520,10 @@ var histories = map[string]func(h *history){
 	},
 }
 
-// The webhooks read model is built from the incoming payments' events and
-// the low-liquidity events of assets and peers (some written before they
-// told their asset, which tell nothing).
+// The webhooks read model is built from the incoming payments' events, the
+// low-liquidity events of assets and peers (some written before they told
+// their asset, which tell nothing) and missed wallet address lookups (some
+// of one URL, each its own webhook event).
 func init() {
 	histories["webhooks"] = func(h *history) {
 		histories["incoming_payments"](h)
@@ -534,6 +535,11 @@ func init() {
 				low.AssetID, low.AssetCode, low.AssetScale = h.id(), "EUR", uint8(h.rng.IntN(10))
 			}
 			h.add(typ, h.id(), tenant, low)
+		}
+		lookups := []string{h.id(), h.id(), h.id()}
+		for i := range 20 {
+			id := lookups[i%len(lookups)]
+			h.add("wallet_address_lookup", id, tenant, &events.WalletAddressNotFound{WalletAddressURL: "https://wallet.test/" + id})
 		}
 	}
 }

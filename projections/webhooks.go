@@ -19,6 +19,7 @@ const (
 	WebhookIncomingPaymentExpired   = "incoming_payment.expired"
 	WebhookAssetLiquidityLow        = "asset.liquidity_low"
 	WebhookPeerLiquidityLow         = "peer.liquidity_low"
+	WebhookWalletAddressNotFound    = "wallet_address.not_found"
 )
 
 // Webhooks is the read model of webhook events: what Rafiki would have told
@@ -127,11 +128,28 @@ func liquidityLow(env events.Envelope, e *events.LiquidityLow) (typ string, data
 	return typ, data, nil
 }
 
+// standalone is the webhook of a domain event that tells all it needs
+// itself: a low liquidity, a missed wallet address lookup; no type for
+// another event, or one that tells nothing.
+func standalone(env events.Envelope, ev events.Event) (typ string, data []byte, err error) {
+	switch e := ev.(type) {
+	case *events.LiquidityLow:
+		return liquidityLow(env, e)
+	case *events.WalletAddressNotFound:
+		data, err = json.Marshal(map[string]any{"walletAddressUrl": e.WalletAddressURL})
+		if err != nil {
+			return "", nil, fmt.Errorf("webhook data of a lookup of %s: %w", e.WalletAddressURL, err)
+		}
+		return WebhookWalletAddressNotFound, data, nil
+	}
+	return "", nil, nil
+}
+
 func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
 	switch e := ev.(type) {
-	case *events.LiquidityLow:
-		typ, data, err := liquidityLow(env, e)
+	case *events.LiquidityLow, *events.WalletAddressNotFound:
+		typ, data, err := standalone(env, e)
 		if err != nil || typ == "" {
 			return err
 		}
@@ -225,8 +243,9 @@ func (f *webhooksFold) event(env events.Envelope, p *paymentDataRow, typ string,
 }
 
 func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
-	if e, ok := ev.(*events.LiquidityLow); ok {
-		typ, data, err := liquidityLow(env, e)
+	switch ev.(type) {
+	case *events.LiquidityLow, *events.WalletAddressNotFound:
+		typ, data, err := standalone(env, ev)
 		if err != nil || typ == "" {
 			return err == nil, err
 		}

@@ -84,6 +84,11 @@ func TestWebhookEvents(t *testing.T) {
 			{"peer", at(1), &events.LiquidityLow{Balance: 0, Threshold: 10, AssetID: asset, AssetCode: "EUR", AssetScale: 3}}},
 			[]string{"asset.liquidity_low", `{"id":"` + payment + `","asset":{"id":"` + asset + `","code":"EUR","scale":3},"liquidityThreshold":"50","balance":"40"}`,
 				"peer.liquidity_low", `{"id":"` + payment + `","asset":{"id":"` + asset + `","code":"EUR","scale":3},"liquidityThreshold":"10","balance":"0"}`}},
+		{"wallet address lookups that missed, twice", []step{
+			{"wallet_address_lookup", at(0), &events.WalletAddressNotFound{WalletAddressURL: "https://wallet.test/alice"}},
+			{"wallet_address_lookup", at(60), &events.WalletAddressNotFound{WalletAddressURL: "https://wallet.test/alice"}}},
+			[]string{"wallet_address.not_found", `{"walletAddressUrl":"https://wallet.test/alice"}`,
+				"wallet_address.not_found", `{"walletAddressUrl":"https://wallet.test/alice"}`}},
 		{"low liquidity telling no asset, or of another object: nothing", []step{
 			{"asset", at(0), &events.LiquidityLow{Balance: 40, Threshold: 50}},
 			{"wallet_address", at(1), &events.LiquidityLow{Balance: 0, Threshold: 10, AssetID: asset, AssetCode: "EUR", AssetScale: 3}}},
