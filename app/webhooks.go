@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
@@ -24,7 +26,7 @@ const (
 
 // RunWebhooks delivers webhook events until ctx ends. Any number of
 // workers may: each delivery is leased to one of them at a time.
-func (d *Deps) RunWebhooks(ctx context.Context) *sync.WaitGroup {
+func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.WaitGroup) {
 	// Webhook URLs are the operator's and tenants' own settings, often an
 	// address on their private network, like their rates services (see
 	// NewConnector), not other wallets' URLs, which package outbound guards.
@@ -39,7 +41,35 @@ func (d *Deps) RunWebhooks(ctx context.Context) *sync.WaitGroup {
 	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(ctx) })
-	return &wg
+	return dispatcher, &wg
+}
+
+// overdueAfter is how long a delivery may be due without being attempted
+// before readiness tells of it.
+const overdueAfter = time.Minute
+
+// WebhooksCheck fails while the dispatcher is stuck (its sweep or leases
+// failing, or its loop not going round, for 10 s), and tells of the
+// deliveries due for more than a minute, which does not fail it: they wait
+// for slots, which recipients that fail hold few of (see
+// docs/ARCHITECTURE.md, Webhooks).
+func WebhooksCheck(d *webhooks.Dispatcher, pool *pgxpool.Pool) Check {
+	return Check{Name: "webhooks", Run: func(ctx context.Context) error {
+		if why := d.Status().Stuck(time.Now()); why != "" {
+			return fmt.Errorf("webhook dispatcher is stuck: %s", why)
+		}
+		var overdue int
+		var oldest *time.Time
+		if err := pool.QueryRow(ctx, `SELECT count(*), min(process_at) FROM webhook_deliveries WHERE process_at <= now() - $1::bigint * interval '1 millisecond'`,
+			overdueAfter.Milliseconds()).Scan(&overdue, &oldest); err != nil {
+			return fmt.Errorf("webhook deliveries: %w", err)
+		}
+		if overdue == 0 {
+			return nil
+		}
+		return Note(fmt.Sprintf("%d webhook deliveries due for more than %s, the oldest since %s", overdue, overdueAfter,
+			oldest.UTC().Format(time.RFC3339)))
+	}}
 }
 
 // tenantWebhookSettings reads a recipient tenant's settings from its

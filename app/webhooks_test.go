@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -21,9 +23,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/webhooks"
 )
 
 // delivery is one request a webhook receiver got.
@@ -482,5 +487,30 @@ func TestWalletAddressNotFound(t *testing.T) {
 	defer aliceHooks.mu.Unlock()
 	if len(aliceHooks.byEvent) != 1 {
 		t.Fatalf("alice was told %d times", len(aliceHooks.byEvent))
+	}
+}
+
+// Readiness tells of the deliveries due for more than a minute, without
+// failing.
+func TestWebhooksCheckTellsOverdueDeliveries(t *testing.T) {
+	url := testkit.NewDatabase(t)
+	if err := migrations.Up(url); err != nil {
+		t.Fatal(err)
+	}
+	pool := testkit.Pool(t, url)
+	check := app.WebhooksCheck(webhooks.New(pool, webhooks.Config{}, nil, nil, slog.New(slog.DiscardHandler)), pool)
+	ctx := context.Background()
+	if err := check.Run(ctx); err != nil {
+		t.Fatalf("nothing due: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at) VALUES
+		(gen_random_uuid(), gen_random_uuid(), 't', '2026-12-05T00:58:00Z'), (gen_random_uuid(), gen_random_uuid(), 't', now() - interval '2 minutes'),
+		(gen_random_uuid(), gen_random_uuid(), 't', now()), (gen_random_uuid(), gen_random_uuid(), 't', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	err := check.Run(ctx)
+	var note app.Note
+	if !errors.As(err, &note) || string(note) != "2 webhook deliveries due for more than 1m0s, the oldest since 2026-12-05T00:58:00Z" {
+		t.Fatalf("two overdue: %v", err)
 	}
 }

@@ -65,6 +65,7 @@ type Dispatcher struct {
 	inFlight map[string]int  // by recipient
 	proven   map[string]bool // recipients whose last attempt succeeded
 	freed    chan struct{}
+	status   Status
 
 	outcomes chan *outcome // to the recorder
 }
@@ -121,6 +122,9 @@ func New(pool *pgxpool.Pool, cfg Config, settings Settings, client *http.Client,
 // under way; those it cancels are delivered again when their lease ends.
 // A dispatcher runs once.
 func (d *Dispatcher) Run(ctx context.Context) {
+	d.mu.Lock()
+	d.status.Started = time.Now()
+	d.mu.Unlock()
 	var recorder sync.WaitGroup
 	recorder.Go(d.recordOutcomes)
 	defer recorder.Wait()
@@ -131,10 +135,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		// New events wait a quarter of the idle time at most; a sweep at
 		// every freed slot would cost more than the deliveries.
+		var failed error
 		if time.Since(swept) >= d.cfg.Idle/4 {
 			swept = time.Now()
 			if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("webhook sweep failed", "error", err)
+				failed = err
 			}
 		}
 		for ctx.Err() == nil {
@@ -146,6 +152,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Warn("webhook claim failed", "error", err)
+					failed = err
 				}
 				break
 			}
@@ -160,12 +167,75 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				break
 			}
 		}
+		d.looped(time.Now(), failed)
 		select {
 		case <-ctx.Done():
 		case <-time.After(d.cfg.Idle):
 		case <-d.freed:
 			d.gather(ctx)
 		}
+	}
+}
+
+// Status is what a dispatcher's readiness check tells.
+type Status struct {
+	// Started is when Run started, zero before; Looped when its loop last
+	// went round (a sweep and leases, or finding there was nothing to do).
+	Started, Looped time.Time
+	// FailingSince is when the sweep or the lease began failing, zero
+	// while they succeed; Error the last failure.
+	FailingSince time.Time
+	Error        string
+	InFlight     int
+	Recipients   int // with deliveries under way
+}
+
+// stuckAfter is how long a dispatcher may fail, or not go round its loop,
+// before it is stuck.
+const stuckAfter = 10 * time.Second
+
+// Stuck tells why the dispatcher is not delivering, "" when it is.
+func (s Status) Stuck(now time.Time) string {
+	last := s.Looped
+	if last.IsZero() {
+		last = s.Started
+	}
+	switch {
+	case s.Started.IsZero():
+		return ""
+	case !s.FailingSince.IsZero() && now.Sub(s.FailingSince) >= stuckAfter:
+		return fmt.Sprintf("sweeping or leasing deliveries has failed for %s: %s", now.Sub(s.FailingSince).Round(time.Second), s.Error)
+	case now.Sub(last) >= stuckAfter:
+		return fmt.Sprintf("its loop has not gone round for %s", now.Sub(last).Round(time.Second))
+	}
+	return ""
+}
+
+// Status answers the dispatcher's state now.
+func (d *Dispatcher) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.status
+	for _, n := range d.inFlight {
+		s.InFlight += n
+	}
+	s.Recipients = len(d.inFlight)
+	return s
+}
+
+// looped records a round of the loop, and whether its sweep or a lease
+// failed.
+func (d *Dispatcher) looped(at time.Time, failed error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.status.Looped = at
+	switch {
+	case failed == nil:
+		d.status.FailingSince, d.status.Error = time.Time{}, ""
+	case d.status.FailingSince.IsZero():
+		d.status.FailingSince, d.status.Error = at, failed.Error()
+	default:
+		d.status.Error = failed.Error()
 	}
 }
 

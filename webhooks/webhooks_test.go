@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -463,5 +464,63 @@ func TestUnprovenRecipientHoldsFewSlots(t *testing.T) {
 	defer mu.Unlock()
 	if fmt.Sprint(peaks) != "[2 6 2]" {
 		t.Fatalf("requests at once: %v before a success, once answered, once failing again; want [2 6 2]", peaks)
+	}
+}
+
+func TestStuck(t *testing.T) {
+	now := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	ago := func(s int) time.Time { return now.Add(-time.Duration(s) * time.Second) }
+	for _, c := range []struct {
+		name   string
+		status webhooks.Status
+		stuck  string // a part of the answer, "" for none
+	}{
+		{"not started", webhooks.Status{}, ""},
+		{"going round", webhooks.Status{Started: ago(60), Looped: ago(1)}, ""},
+		{"just started", webhooks.Status{Started: ago(1)}, ""},
+		{"failing a while", webhooks.Status{Started: ago(60), Looped: ago(0), FailingSince: ago(5), Error: "boom"}, ""},
+		{"failing too long", webhooks.Status{Started: ago(60), Looped: ago(0), FailingSince: ago(10), Error: "boom"}, "failed for 10s: boom"},
+		{"loop hung", webhooks.Status{Started: ago(60), Looped: ago(11)}, "has not gone round for 11s"},
+		{"never went round", webhooks.Status{Started: ago(12)}, "has not gone round for 12s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := c.status.Stuck(now)
+			if (c.stuck == "") != (got == "") || !strings.Contains(got, c.stuck) {
+				t.Fatalf("stuck %q, want %q", got, c.stuck)
+			}
+		})
+	}
+}
+
+// A dispatcher whose database is gone says so in its status, and counts
+// its deliveries under way.
+func TestStatusTellsFailures(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}, hold: make(chan struct{})}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	defer close(e.hold)
+	f.event(t, f.tenant)
+	d := webhooks.New(f.pool, webhooks.Config{MaxRetry: 3, Idle: 10 * time.Millisecond}, func(context.Context, string) (map[string]string, error) {
+		return map[string]string{"WEBHOOK_URL": srv.URL}, nil
+	}, http.DefaultClient, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	testkit.Eventually(t, 5*time.Second, func() bool { return e.count() == 1 }, "no request")
+	if s := d.Status(); s.InFlight != 1 || s.Recipients != 1 || !s.FailingSince.IsZero() || s.Stuck(time.Now()) != "" {
+		t.Fatalf("delivering: %+v", s)
+	}
+	f.pool.Close()
+	testkit.Eventually(t, 5*time.Second, func() bool { return !d.Status().FailingSince.IsZero() }, "no failure told")
+	if s := d.Status(); s.Error == "" || s.Stuck(time.Now().Add(11*time.Second)) == "" {
+		t.Fatalf("failing: %+v", s)
 	}
 }
