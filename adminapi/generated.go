@@ -247,6 +247,7 @@ type ComplexityRoot struct {
 		UpdateTenant                    func(childComplexity int, input UpdateTenantInput) int
 		UpdateWalletAddress             func(childComplexity int, input UpdateWalletAddressInput) int
 		VoidLiquidityWithdrawal         func(childComplexity int, input VoidLiquidityWithdrawalInput) int
+		WithdrawEventLiquidity          func(childComplexity int, input WithdrawEventLiquidityInput) int
 	}
 
 	PageInfo struct {
@@ -533,6 +534,7 @@ type MutationResolver interface {
 	UpdateWalletAddress(ctx context.Context, input UpdateWalletAddressInput) (*UpdateWalletAddressMutationResponse, error)
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
 	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
+	WithdrawEventLiquidity(ctx context.Context, input WithdrawEventLiquidityInput) (*LiquidityMutationResponse, error)
 }
 type PaymentResolver interface {
 	Liquidity(ctx context.Context, obj *Payment) (*scalars.BigInt, error)
@@ -1464,6 +1466,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VoidLiquidityWithdrawal(childComplexity, args["input"].(VoidLiquidityWithdrawalInput)), true
+	case "Mutation.withdrawEventLiquidity":
+		if e.ComplexityRoot.Mutation.WithdrawEventLiquidity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdrawEventLiquidity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WithdrawEventLiquidity(childComplexity, args["input"].(WithdrawEventLiquidityInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2453,6 +2466,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateWalletAddressInput", ec.unmarshalInputUpdateWalletAddressInput),
 			graphql.NewInputUnmarshaler("VoidLiquidityWithdrawalInput", ec.unmarshalInputVoidLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("WebhookEventFilter", ec.unmarshalInputWebhookEventFilter),
+			graphql.NewInputUnmarshaler("WithdrawEventLiquidityInput", ec.unmarshalInputWithdrawEventLiquidityInput),
 		)
 	}
 	first := true
@@ -3904,6 +3918,20 @@ func (ec *executionContext) field_Mutation_voidLiquidityWithdrawal_args(ctx cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (VoidLiquidityWithdrawalInput, error) {
 			return ec.unmarshalNVoidLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐVoidLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_withdrawEventLiquidity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (WithdrawEventLiquidityInput, error) {
+			return ec.unmarshalNWithdrawEventLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWithdrawEventLiquidityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8223,6 +8251,50 @@ func (ec *executionContext) fieldContext_Mutation_revokeWalletAddressKey(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeWalletAddressKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_withdrawEventLiquidity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdrawEventLiquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WithdrawEventLiquidity(ctx, fc.Args["input"].(WithdrawEventLiquidityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdrawEventLiquidity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdrawEventLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15710,6 +15782,55 @@ func UnmarshalWebhookEventFilter(ctx context.Context, raw any) (WebhookEventFilt
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputWithdrawEventLiquidityInput(ctx context.Context, obj any) (WithdrawEventLiquidityInput, error) {
+	var it WithdrawEventLiquidityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eventId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWithdrawEventLiquidityInput unmarshals raw into the WithdrawEventLiquidityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWithdrawEventLiquidityInput(ctx context.Context, raw any) (WithdrawEventLiquidityInput, error) {
+	var out WithdrawEventLiquidityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WithdrawEventLiquidityInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -17232,6 +17353,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeWalletAddressKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeWalletAddressKey(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "withdrawEventLiquidity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdrawEventLiquidity(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
@@ -20257,6 +20385,11 @@ func (ec *executionContext) marshalNWhoamiResponse2ᚖgithubᚗcomᚋrafikiᚑgo
 		return graphql.Null
 	}
 	return ec._WhoamiResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWithdrawEventLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWithdrawEventLiquidityInput(ctx context.Context, v any) (WithdrawEventLiquidityInput, error) {
+	res, err := ec.unmarshalInputWithdrawEventLiquidityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

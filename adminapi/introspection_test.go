@@ -45,7 +45,6 @@ var pendingTypes = []string{
 	"RejectPartialIncomingPaymentResponse",
 	"TriggerWalletAddressEventsInput",
 	"TriggerWalletAddressEventsMutationResponse",
-	"WithdrawEventLiquidityInput",
 }
 
 // pendingFields are fields of types we do have that we do not have yet, as
@@ -63,7 +62,6 @@ var pendingFields = []string{
 	"Mutation.depositOutgoingPaymentLiquidity",
 	"Mutation.rejectPartialIncomingPayment",
 	"Mutation.triggerWalletAddressEvents",
-	"Mutation.withdrawEventLiquidity",
 	"Query.outgoingPayment",
 	"Query.outgoingPayments",
 	"WalletAddress.outgoingPayments",

@@ -965,6 +965,14 @@ type WhoamiResponse struct {
 	IsOperator bool `json:"isOperator"`
 }
 
+// Input of withdrawEventLiquidity.
+type WithdrawEventLiquidityInput struct {
+	// The webhook event whose withdrawal to make.
+	EventID string `json:"eventId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // Signature algorithms.
 type Alg string
 

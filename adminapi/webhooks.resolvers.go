@@ -11,6 +11,29 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
+// WithdrawEventLiquidity is the resolver for the withdrawEventLiquidity field.
+func (r *mutationResolver) WithdrawEventLiquidity(ctx context.Context, input WithdrawEventLiquidityInput) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.eventWithdrawal(ctx, m.Actor, input.EventID)
+	if err != nil {
+		return nil, err
+	}
+	owner, transferID, err := r.Liquidity.IncomingPaymentOwner(ctx, m.Actor, *w.IncomingPaymentID)
+	if err != nil {
+		return nil, err
+	}
+	if transferID != w.EventID {
+		return nil, errInvalidEventID()
+	}
+	if _, err := r.Liquidity.Withdraw(ctx, m, owner, w.EventID, w.Amount, 0); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
+
 // WebhookEvents is the resolver for the webhookEvents field.
 func (r *queryResolver) WebhookEvents(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *WebhookEventFilter, tenantID *string) (*WebhookEventsConnection, error) {
 	a, err := actor(ctx)

@@ -304,6 +304,33 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		t.Fatalf("completed event %+v", done)
 	}
 
+	// withdrawEventLiquidity withdraws what the completed event tells of,
+	// once, for the event's tenant or the operator.
+	const withdrawEvent = `mutation($input: WithdrawEventLiquidityInput!) { withdrawEventLiquidity(input: $input) { success } }`
+	withdraw := func(c *adminclient.Client, eventID string) error {
+		return c.Do(ctx, withdrawEvent, map[string]any{"input": map[string]any{"eventId": eventID, "idempotencyKey": uuid.NewString()}}, nil)
+	}
+	for _, c := range []struct {
+		name    string
+		client  *adminclient.Client
+		eventID string
+		code    string
+	}{
+		{"not an id", s.client(alice, "alice-secret"), "nope", "BAD_USER_INPUT"},
+		{"no such event", s.client(alice, "alice-secret"), uuid.NewString(), "BAD_USER_INPUT"},
+		{"an event without money", s.client(alice, "alice-secret"), createdID, "BAD_USER_INPUT"},
+		{"another tenant's event", s.client(bob, "bob-secret"), completedID, "BAD_USER_INPUT"},
+		{"the event's tenant", s.client(alice, "alice-secret"), completedID, ""},
+		{"again", op, completedID, "DUPLICATE"},
+	} {
+		if got := errorCode(withdraw(c.client, c.eventID)); got != c.code {
+			t.Fatalf("withdrawEventLiquidity, %s: %q, want %q", c.name, got, c.code)
+		}
+	}
+	if got := liquidityOf(t, s, `query($id: String!) { incomingPayment(id: $id) { liquidity } }`, p.ID); got == nil || *got != "0" {
+		t.Fatalf("the payment's liquidity after the event's withdrawal: %v", got)
+	}
+
 	// A withdrawal that leaves the asset's liquidity at or below its
 	// threshold: asset.liquidity_low.
 	for _, m := range []struct{ mutation, extra string }{
