@@ -43,8 +43,6 @@ var pendingTypes = []string{
 	"OutgoingPaymentState",
 	"RejectPartialIncomingPaymentInput",
 	"RejectPartialIncomingPaymentResponse",
-	"TriggerWalletAddressEventsInput",
-	"TriggerWalletAddressEventsMutationResponse",
 }
 
 // pendingFields are fields of types we do have that we do not have yet, as
@@ -61,7 +59,6 @@ var pendingFields = []string{
 	"Mutation.depositEventLiquidity",
 	"Mutation.depositOutgoingPaymentLiquidity",
 	"Mutation.rejectPartialIncomingPayment",
-	"Mutation.triggerWalletAddressEvents",
 	"Query.outgoingPayment",
 	"Query.outgoingPayments",
 	"WalletAddress.outgoingPayments",

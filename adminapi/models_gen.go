@@ -783,6 +783,20 @@ type TenantsConnection struct {
 	Edges []TenantEdge `json:"edges"`
 }
 
+// Input of triggerWalletAddressEvents.
+type TriggerWalletAddressEventsInput struct {
+	// At most how many events to make (1 to 1,000).
+	Limit int `json:"limit"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// Result of triggerWalletAddressEvents.
+type TriggerWalletAddressEventsMutationResponse struct {
+	// How many events were made.
+	Count *int `json:"count,omitempty"`
+}
+
 // Input of updateAsset.
 type UpdateAssetInput struct {
 	// Asset id.

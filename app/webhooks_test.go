@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -539,5 +540,135 @@ func TestWebhooksCheckTellsOverdueDeliveries(t *testing.T) {
 	var note app.Note
 	if !errors.As(err, &note) || string(note) != "2 webhook deliveries due for more than 1m0s, the oldest since 2026-12-05T00:58:00Z" {
 		t.Fatalf("two overdue: %v", err)
+	}
+}
+
+// Money a wallet address received over STREAM outside incoming payments
+// (Web Monetization) is told by triggerWalletAddressEvents: a
+// wallet_address.web_monetization webhook per wallet address with what it
+// received since it last told, which withdrawEventLiquidity withdraws once.
+func TestWebMonetizationEvents(t *testing.T) {
+	const secret = "web-monetization-signing-secret"
+	hooks := &receiver{byEvent: map[string][]delivery{}}
+	srv := httptest.NewServer(hooks)
+	defer srv.Close()
+	s := startSystem(t, false, func(c *config.Config) {
+		c.SignatureSecret, c.SignatureVersion = secret, 1
+		c.WebhookURL, c.WebhookTimeout, c.WebhookMaxRetry, c.WebhookRetryBackoff, c.WebhookWorkerIdle = srv.URL, 2*time.Second, 10, time.Second, 20*time.Millisecond
+	})
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
+		"assetId": usd.ID, "staticIlpAddress": "test.sender", "initialLiquidity": "1000",
+		"http": map[string]any{"incoming": map[string]any{"authTokens": []string{"from-sender"}},
+			"outgoing": map[string]any{"authToken": "to-sender", "endpoint": "http://127.0.0.1:9/unused"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wa, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "dana", "publicName": "Dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An idle wallet address, whose account never received: told nothing.
+	if _, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "erin"}); err != nil {
+		t.Fatal(err)
+	}
+	connectorURL, err := s.running.URL(app.ConnectorListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.opURL+"/dana", nil)
+	req.Host = "wallet.test"
+	req.Header.Set("Accept", "application/spsp4+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spsp struct {
+		Destination string `json:"destination_account"`
+		Secret      string `json:"shared_secret"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&spsp)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamSecret, err := base64.RawURLEncoding.DecodeString(spsp.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := func(amount uint64) {
+		t.Helper()
+		if got, reply := payOverSTREAM(t, connectorURL, "from-sender", spsp.Destination, streamSecret, amount); got != amount {
+			t.Fatalf("paying the wallet address %d: %+v", amount, reply)
+		}
+	}
+	trigger := func(c *adminclient.Client) int {
+		t.Helper()
+		var out struct {
+			TriggerWalletAddressEvents struct{ Count int } `json:"triggerWalletAddressEvents"`
+		}
+		if err := c.Do(ctx, `mutation { triggerWalletAddressEvents(input: {limit: 10}) { count } }`, nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.TriggerWalletAddressEvents.Count
+	}
+	told := func(amount string) string {
+		t.Helper()
+		var id string
+		testkit.Eventually(t, 10*time.Second, func() bool {
+			hooks.mu.Lock()
+			defer hooks.mu.Unlock()
+			for eventID, ds := range hooks.byEvent {
+				var b webhookBody
+				if json.Unmarshal(ds[0].body, &b) == nil && b.Type == "wallet_address.web_monetization" &&
+					fmt.Sprint(b.Data["walletAddress"].(map[string]any)["receivedAmount"]) == "map[assetCode:USD assetScale:2 value:"+amount+"]" {
+					id = eventID
+					return true
+				}
+			}
+			return false
+		}, "no wallet_address.web_monetization of %s", amount)
+		d := hooks.got(id)[0]
+		verify(t, secret, d)
+		if got := decodeWebhook(t, d).Data["walletAddress"].(map[string]any); got["id"] != wa.ID || got["createdAt"] == "" {
+			t.Fatalf("web monetization data %v", got)
+		}
+		return id
+	}
+
+	pay(120)
+	other := newTenant(t, op, "frank-secret", nil)
+	if n := trigger(s.client(other, "frank-secret")); n != 0 {
+		t.Fatalf("another tenant triggered %d events", n)
+	}
+	if n := trigger(op); n != 1 {
+		t.Fatalf("triggered %d events, want 1", n)
+	}
+	first := told("120")
+	if n := trigger(op); n != 0 {
+		t.Fatalf("triggered %d events with nothing new received", n)
+	}
+	pay(30)
+	if n := trigger(op); n != 1 {
+		t.Fatalf("triggered %d events after 30 more, want 1", n)
+	}
+	told("30")
+
+	withdraw := func(eventID string) error {
+		return op.Do(ctx, `mutation($input: WithdrawEventLiquidityInput!) { withdrawEventLiquidity(input: $input) { success } }`,
+			map[string]any{"input": map[string]any{"eventId": eventID, "idempotencyKey": uuid.NewString()}}, nil)
+	}
+	if err := withdraw(first); err != nil {
+		t.Fatal(err)
+	}
+	if got := errorCode(withdraw(first)); got != "DUPLICATE" {
+		t.Fatalf("the event's money withdrawn twice: %q", got)
+	}
+	if got := liquidityOf(t, s, `query($id: String!) { walletAddress(id: $id) { liquidity } }`, wa.ID); got == nil || *got != "30" {
+		t.Fatalf("the wallet address holds %v after the first event's withdrawal, want 30", got)
 	}
 }

@@ -72,3 +72,38 @@ func (r *Reader) WebhookWithdrawal(ctx context.Context, eventID string, scope *s
 	}
 	return &w, nil
 }
+
+// WalletAddressTold is a wallet address and the money received outside
+// incoming payments that its wallet_address.web_monetization webhook
+// events told of.
+type WalletAddressTold struct {
+	ID   string
+	Told uint64
+}
+
+// WalletAddressesTold lists up to n wallet addresses in scope (every
+// tenant's when nil) by id, from the one after after (any when ""), with
+// what their webhook events told.
+func (r *Reader) WalletAddressesTold(ctx context.Context, scope *string, after string, n int) ([]WalletAddressTold, error) {
+	var from *string
+	if after != "" {
+		from = &after
+	}
+	rows, err := r.pool.Query(ctx, `SELECT w.id::text, coalesce((SELECT sum(e.withdrawal_amount) FROM rm_webhooks.webhook_events e
+			WHERE e.withdrawal_account_id = w.id AND e.type = 'wallet_address.web_monetization'), 0)
+		FROM rm_wallet_addresses.wallet_addresses w
+		WHERE ($1::uuid IS NULL OR w.tenant_id = $1::uuid) AND ($2::uuid IS NULL OR w.id > $2::uuid)
+		ORDER BY w.id LIMIT $3`, scope, from, n)
+	if err != nil {
+		return nil, fmt.Errorf("wallet addresses told: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WalletAddressTold, error) {
+		var w WalletAddressTold
+		err := row.Scan(&w.ID, &w.Told)
+		return w, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wallet addresses told: %w", err)
+	}
+	return out, nil
+}
