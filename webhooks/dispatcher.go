@@ -65,7 +65,9 @@ type Dispatcher struct {
 	inFlight map[string]int  // by recipient
 	proven   map[string]bool // recipients whose last attempt succeeded
 	freed    chan struct{}
-	status   Status
+	// freedSince counts the deliveries that ended since the last lease.
+	freedSince int
+	status     Status
 
 	outcomes chan *outcome // to the recorder
 }
@@ -148,6 +150,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			if free == 0 {
 				break
 			}
+			d.mu.Lock()
+			d.freedSince = 0
+			d.mu.Unlock()
 			jobs, err := d.claim(ctx, allowed, free)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -245,12 +250,18 @@ func (d *Dispatcher) looped(at time.Time, failed error) {
 // one each as slots free one after another.
 const claimGather = 2 * time.Millisecond
 
-// gather waits until a quarter of the slots are free, or claimGather.
+// gather waits until a quarter of the slots were freed since the last
+// lease, or claimGather. It counts deliveries that ended rather than slots
+// free: a dispatcher whose only recipient is at its bound has many slots
+// free and only as many leases to make as deliveries ended.
 func (d *Dispatcher) gather(ctx context.Context) {
 	deadline := time.NewTimer(claimGather)
 	defer deadline.Stop()
 	for {
-		if _, free := d.allowed(); free >= max(d.cfg.Slots/4, 1) {
+		d.mu.Lock()
+		freed := d.freedSince
+		d.mu.Unlock()
+		if freed >= max(d.cfg.Slots/4, 1) {
 			return
 		}
 		select {
@@ -307,6 +318,7 @@ func (d *Dispatcher) done(recipient string) {
 	if d.inFlight[recipient]--; d.inFlight[recipient] <= 0 {
 		delete(d.inFlight, recipient)
 	}
+	d.freedSince++
 	d.mu.Unlock()
 	select {
 	case d.freed <- struct{}{}:
