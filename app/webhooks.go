@@ -31,7 +31,10 @@ func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.Wai
 	// address on their private network, like their rates services (see
 	// NewConnector), not other wallets' URLs, which package outbound guards.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = webhookPerRecipient
+	// Tenants without a WEBHOOK_URL of their own share the operator's, one
+	// host: a connection kept for every delivery that may be under way, so
+	// that none is opened and closed for each.
+	transport.MaxIdleConnsPerHost = webhookSlots
 	dispatcher := webhooks.New(d.Pool, webhooks.Config{
 		OperatorTenantID: d.Config.OperatorTenantID, SendToOperator: d.Config.SendTenantWebhooksToOperator,
 		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
