@@ -247,12 +247,14 @@ type ComplexityRoot struct {
 		PostLiquidityWithdrawal                  func(childComplexity int, input PostLiquidityWithdrawalInput) int
 		RevokeWalletAddressKey                   func(childComplexity int, input RevokeWalletAddressKeyInput) int
 		SetFee                                   func(childComplexity int, input SetFeeInput) int
+		TriggerWalletAddressEvents               func(childComplexity int, input TriggerWalletAddressEventsInput) int
 		UpdateAsset                              func(childComplexity int, input UpdateAssetInput) int
 		UpdateIncomingPayment                    func(childComplexity int, input UpdateIncomingPaymentInput) int
 		UpdatePeer                               func(childComplexity int, input UpdatePeerInput) int
 		UpdateTenant                             func(childComplexity int, input UpdateTenantInput) int
 		UpdateWalletAddress                      func(childComplexity int, input UpdateWalletAddressInput) int
 		VoidLiquidityWithdrawal                  func(childComplexity int, input VoidLiquidityWithdrawalInput) int
+		WithdrawEventLiquidity                   func(childComplexity int, input WithdrawEventLiquidityInput) int
 	}
 
 	OutgoingPayment struct {
@@ -441,6 +443,10 @@ type ComplexityRoot struct {
 		PageInfo func(childComplexity int) int
 	}
 
+	TriggerWalletAddressEventsMutationResponse struct {
+		Count func(childComplexity int) int
+	}
+
 	UpdatePeerMutationResponse struct {
 		Peer func(childComplexity int) int
 	}
@@ -580,6 +586,8 @@ type MutationResolver interface {
 	UpdateWalletAddress(ctx context.Context, input UpdateWalletAddressInput) (*UpdateWalletAddressMutationResponse, error)
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
 	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
+	WithdrawEventLiquidity(ctx context.Context, input WithdrawEventLiquidityInput) (*LiquidityMutationResponse, error)
+	TriggerWalletAddressEvents(ctx context.Context, input TriggerWalletAddressEventsInput) (*TriggerWalletAddressEventsMutationResponse, error)
 }
 type OutgoingPaymentResolver interface {
 	Liquidity(ctx context.Context, obj *OutgoingPayment) (*scalars.BigInt, error)
@@ -1510,6 +1518,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetFee(childComplexity, args["input"].(SetFeeInput)), true
+	case "Mutation.triggerWalletAddressEvents":
+		if e.ComplexityRoot.Mutation.TriggerWalletAddressEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_triggerWalletAddressEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TriggerWalletAddressEvents(childComplexity, args["input"].(TriggerWalletAddressEventsInput)), true
 	case "Mutation.updateAsset":
 		if e.ComplexityRoot.Mutation.UpdateAsset == nil {
 			break
@@ -1576,6 +1595,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VoidLiquidityWithdrawal(childComplexity, args["input"].(VoidLiquidityWithdrawalInput)), true
+	case "Mutation.withdrawEventLiquidity":
+		if e.ComplexityRoot.Mutation.WithdrawEventLiquidity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdrawEventLiquidity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WithdrawEventLiquidity(childComplexity, args["input"].(WithdrawEventLiquidityInput)), true
 
 	case "OutgoingPayment.client":
 		if e.ComplexityRoot.OutgoingPayment.Client == nil {
@@ -2386,6 +2416,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantsConnection.PageInfo(childComplexity), true
 
+	case "TriggerWalletAddressEventsMutationResponse.count":
+		if e.ComplexityRoot.TriggerWalletAddressEventsMutationResponse.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TriggerWalletAddressEventsMutationResponse.Count(childComplexity), true
+
 	case "UpdatePeerMutationResponse.peer":
 		if e.ComplexityRoot.UpdatePeerMutationResponse.Peer == nil {
 			break
@@ -2728,6 +2765,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("SetFeeInput", ec.unmarshalInputSetFeeInput),
 			graphql.NewInputUnmarshaler("TenantSettingInput", ec.unmarshalInputTenantSettingInput),
+			graphql.NewInputUnmarshaler("TriggerWalletAddressEventsInput", ec.unmarshalInputTriggerWalletAddressEventsInput),
 			graphql.NewInputUnmarshaler("UpdateAssetInput", ec.unmarshalInputUpdateAssetInput),
 			graphql.NewInputUnmarshaler("UpdateIncomingPaymentInput", ec.unmarshalInputUpdateIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("UpdatePeerInput", ec.unmarshalInputUpdatePeerInput),
@@ -2735,6 +2773,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateWalletAddressInput", ec.unmarshalInputUpdateWalletAddressInput),
 			graphql.NewInputUnmarshaler("VoidLiquidityWithdrawalInput", ec.unmarshalInputVoidLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("WebhookEventFilter", ec.unmarshalInputWebhookEventFilter),
+			graphql.NewInputUnmarshaler("WithdrawEventLiquidityInput", ec.unmarshalInputWithdrawEventLiquidityInput),
 		)
 	}
 	first := true
@@ -3511,6 +3550,14 @@ func (ec *executionContext) childFields_TenantsConnection(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type TenantsConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_TriggerWalletAddressEventsMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_TriggerWalletAddressEventsMutationResponse_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TriggerWalletAddressEventsMutationResponse", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdatePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "peer":
@@ -4249,6 +4296,20 @@ func (ec *executionContext) field_Mutation_setFee_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_triggerWalletAddressEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (TriggerWalletAddressEventsInput, error) {
+			return ec.unmarshalNTriggerWalletAddressEventsInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTriggerWalletAddressEventsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateAsset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4325,6 +4386,20 @@ func (ec *executionContext) field_Mutation_voidLiquidityWithdrawal_args(ctx cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (VoidLiquidityWithdrawalInput, error) {
 			return ec.unmarshalNVoidLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐVoidLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_withdrawEventLiquidity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (WithdrawEventLiquidityInput, error) {
+			return ec.unmarshalNWithdrawEventLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWithdrawEventLiquidityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8992,6 +9067,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeWalletAddressKey(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_withdrawEventLiquidity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdrawEventLiquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WithdrawEventLiquidity(ctx, fc.Args["input"].(WithdrawEventLiquidityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdrawEventLiquidity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdrawEventLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_triggerWalletAddressEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_triggerWalletAddressEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TriggerWalletAddressEvents(ctx, fc.Args["input"].(TriggerWalletAddressEventsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TriggerWalletAddressEventsMutationResponse) graphql.Marshaler {
+			return ec.marshalNTriggerWalletAddressEventsMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTriggerWalletAddressEventsMutationResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_triggerWalletAddressEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TriggerWalletAddressEventsMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_triggerWalletAddressEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OutgoingPayment_id(ctx context.Context, field graphql.CollectedField, obj *OutgoingPayment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12423,6 +12586,29 @@ func (ec *executionContext) fieldContext_TenantsConnection_edges(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TriggerWalletAddressEventsMutationResponse_count(ctx context.Context, field graphql.CollectedField, obj *TriggerWalletAddressEventsMutationResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TriggerWalletAddressEventsMutationResponse_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TriggerWalletAddressEventsMutationResponse_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TriggerWalletAddressEventsMutationResponse", field, false, false, "Int")
 }
 
 func (ec *executionContext) _UpdatePeerMutationResponse_peer(ctx context.Context, field graphql.CollectedField, obj *UpdatePeerMutationResponse) (ret graphql.Marshaler) {
@@ -17148,6 +17334,55 @@ func UnmarshalTenantSettingInput(ctx context.Context, raw any) (TenantSettingInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTriggerWalletAddressEventsInput(ctx context.Context, obj any) (TriggerWalletAddressEventsInput, error) {
+	var it TriggerWalletAddressEventsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"limit", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "limit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limit"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limit = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTriggerWalletAddressEventsInput unmarshals raw into the TriggerWalletAddressEventsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTriggerWalletAddressEventsInput(ctx context.Context, raw any) (TriggerWalletAddressEventsInput, error) {
+	var out TriggerWalletAddressEventsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TriggerWalletAddressEventsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateAssetInput(ctx context.Context, obj any) (UpdateAssetInput, error) {
 	var it UpdateAssetInput
 	if obj == nil {
@@ -17586,6 +17821,55 @@ func (ec *executionContext) unmarshalInputWebhookEventFilter(ctx context.Context
 func UnmarshalWebhookEventFilter(ctx context.Context, raw any) (WebhookEventFilter, error) {
 	var out WebhookEventFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "WebhookEventFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWithdrawEventLiquidityInput(ctx context.Context, obj any) (WithdrawEventLiquidityInput, error) {
+	var it WithdrawEventLiquidityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eventId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWithdrawEventLiquidityInput unmarshals raw into the WithdrawEventLiquidityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWithdrawEventLiquidityInput(ctx context.Context, raw any) (WithdrawEventLiquidityInput, error) {
+	var out WithdrawEventLiquidityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WithdrawEventLiquidityInput", raw, &out)
 	return out, err
 }
 
@@ -19157,6 +19441,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "withdrawEventLiquidity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdrawEventLiquidity(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "triggerWalletAddressEvents":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_triggerWalletAddressEvents(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20449,6 +20747,39 @@ func (ec *executionContext) _TenantsConnection(ctx context.Context, sel ast.Sele
 		case "edges":
 			out.Values[i] = ec._TenantsConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var triggerWalletAddressEventsMutationResponseImplementors = []string{"TriggerWalletAddressEventsMutationResponse"}
+
+func (ec *executionContext) _TriggerWalletAddressEventsMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *TriggerWalletAddressEventsMutationResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, triggerWalletAddressEventsMutationResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TriggerWalletAddressEventsMutationResponse")
+		case "count":
+			out.Values[i] = ec._TriggerWalletAddressEventsMutationResponse_count(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -22323,6 +22654,19 @@ func (ec *executionContext) marshalNTransferType2githubᚗcomᚋrafikiᚑgoᚋra
 	return v
 }
 
+func (ec *executionContext) unmarshalNTriggerWalletAddressEventsInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTriggerWalletAddressEventsInput(ctx context.Context, v any) (TriggerWalletAddressEventsInput, error) {
+	res, err := ec.unmarshalInputTriggerWalletAddressEventsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTriggerWalletAddressEventsMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐTriggerWalletAddressEventsMutationResponse(ctx context.Context, sel ast.SelectionSet, v *TriggerWalletAddressEventsMutationResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TriggerWalletAddressEventsMutationResponse!")
+		return graphql.Null
+	}
+	return ec._TriggerWalletAddressEventsMutationResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUInt82githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚋscalarsᚐUInt8(ctx context.Context, v any) (scalars.UInt8, error) {
 	var res scalars.UInt8
 	err := res.UnmarshalGQL(v)
@@ -22495,6 +22839,11 @@ func (ec *executionContext) marshalNWhoamiResponse2ᚖgithubᚗcomᚋrafikiᚑgo
 		return graphql.Null
 	}
 	return ec._WhoamiResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWithdrawEventLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐWithdrawEventLiquidityInput(ctx context.Context, v any) (WithdrawEventLiquidityInput, error) {
+	res, err := ec.unmarshalInputWithdrawEventLiquidityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

@@ -30,9 +30,6 @@ var pendingTypes = []string{
 	"Model",
 	"RejectPartialIncomingPaymentInput",
 	"RejectPartialIncomingPaymentResponse",
-	"TriggerWalletAddressEventsInput",
-	"TriggerWalletAddressEventsMutationResponse",
-	"WithdrawEventLiquidityInput",
 }
 
 // pendingFields are fields of types we do have that we do not have yet, as
@@ -44,8 +41,6 @@ var pendingFields = []string{
 	"Mutation.createOrUpdatePeerByUrl",
 	"Mutation.depositEventLiquidity",
 	"Mutation.rejectPartialIncomingPayment",
-	"Mutation.triggerWalletAddressEvents",
-	"Mutation.withdrawEventLiquidity",
 }
 
 func TestSchemaDocumented(t *testing.T) {

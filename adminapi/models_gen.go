@@ -883,6 +883,20 @@ type TenantsConnection struct {
 	Edges []TenantEdge `json:"edges"`
 }
 
+// Input of triggerWalletAddressEvents.
+type TriggerWalletAddressEventsInput struct {
+	// At most how many events to make (1 to 1,000).
+	Limit int `json:"limit"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// Result of triggerWalletAddressEvents.
+type TriggerWalletAddressEventsMutationResponse struct {
+	// How many events were made.
+	Count *int `json:"count,omitempty"`
+}
+
 // Input of updateAsset.
 type UpdateAssetInput struct {
 	// Asset id.
@@ -1063,6 +1077,14 @@ type WhoamiResponse struct {
 	ID string `json:"id"`
 	// Whether the tenant is the operator.
 	IsOperator bool `json:"isOperator"`
+}
+
+// Input of withdrawEventLiquidity.
+type WithdrawEventLiquidityInput struct {
+	// The webhook event whose withdrawal to make.
+	EventID string `json:"eventId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // Signature algorithms.

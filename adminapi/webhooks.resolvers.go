@@ -8,8 +8,45 @@ package adminapi
 import (
 	"context"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
+
+// WithdrawEventLiquidity is the resolver for the withdrawEventLiquidity field.
+func (r *mutationResolver) WithdrawEventLiquidity(ctx context.Context, input WithdrawEventLiquidityInput) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.eventWithdrawal(ctx, m.Actor, input.EventID)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := r.eventWithdrawalOwner(ctx, m.Actor, w)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Liquidity.Withdraw(ctx, m, owner, w.EventID, w.Amount, 0); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
+
+// TriggerWalletAddressEvents is the resolver for the triggerWalletAddressEvents field.
+func (r *mutationResolver) TriggerWalletAddressEvents(ctx context.Context, input TriggerWalletAddressEventsInput) (*TriggerWalletAddressEventsMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if input.Limit < 1 || input.Limit > triggerLimitMax {
+		return nil, apperr.E(apperr.InvalidInput, "limit must be 1 to %d", triggerLimitMax)
+	}
+	count, err := r.triggerWebMonetization(ctx, m, input.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return &TriggerWalletAddressEventsMutationResponse{Count: &count}, nil
+}
 
 // WebhookEvents is the resolver for the webhookEvents field.
 func (r *queryResolver) WebhookEvents(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *WebhookEventFilter, tenantID *string) (*WebhookEventsConnection, error) {

@@ -167,7 +167,7 @@ func TestWorkerHealthEndpoints(t *testing.T) {
 		body = string(b)
 		return resp.StatusCode == http.StatusOK
 	}, "worker ready: %s", body)
-	for _, check := range []string{`"postgres":"ok"`, `"auth_postgres":"ok"`, `"nats":"ok"`, `"projections":"ok"`} {
+	for _, check := range []string{`"postgres":"ok"`, `"auth_postgres":"ok"`, `"nats":"ok"`, `"projections":"ok"`, `"webhooks":"ok"`} {
 		if !strings.Contains(body, check) {
 			t.Fatalf("worker readiness %s lacks %s", body, check)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -80,6 +81,11 @@ func TestReplayRebuildsEveryReadModelIdentically(t *testing.T) {
 		"assetId": usd.ID, "staticIlpAddress": "test.replay-peer", "routes": []string{"test.more"},
 		"http": map[string]any{"incoming": map[string]any{"authTokens": []string{uuid.NewString()}},
 			"outgoing": map[string]any{"authToken": "o", "endpoint": "http://p.test"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A lookup of a wallet address that does not exist.
+	if _, err := walletaddress.NewMisses(s.running.Deps.Store, s.running.Deps.Config.OperatorTenantID).
+		NotFound(ctx, "http://wallet.test/missing", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := op.Do(ctx, `mutation { createTenant(input: {apiSecret: "r", publicName: "R"}) { tenant { id } } }`, nil, nil); err != nil {

@@ -122,20 +122,23 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	}
 	base = append(base, NATSCheck(deps.NC))
 	var runners []*projections.Runner
+	var webhooksCheck []Check
 	if set.Worker {
 		var wg *sync.WaitGroup
 		if runners, wg, err = deps.RunProjections(work); err != nil {
 			return err
 		}
 		r.background.Go(wg.Wait)
-		hooks := deps.RunWebhooks(work)
+		dispatcher, hooks := deps.RunWebhooks(work)
 		r.background.Go(hooks.Wait)
+		webhooksCheck = []Check{WebhooksCheck(dispatcher, deps.Pool)}
 		cleanup := deps.RunTokenCleanup(work, r.Config.AccessTokenDeletion, TokenCleanupInterval)
 		r.background.Go(cleanup.Wait)
 	}
 	// Every process tells of events set aside; stuck runners only where
 	// they run.
 	base = append(base, ProjectionsCheck(runners, pools...))
+	base = append(base, webhooksCheck...)
 	for _, l := range r.Listeners {
 		r.Servers.SetHealth(l.Name, NewHealth(base...))
 	}

@@ -267,6 +267,8 @@ func NewBackend(d *Deps) *Backend {
 			Applied:  func() uint64 { return waiter.Applied(projections.WalletAddresses{}.Name()) },
 			SPSP:     d.Config.EnableSPSP, Stream: d.StreamCredentials, ILPAddress: d.Config.ILPAddress,
 			ClientWalletAddress: d.Config.WalletAddressURL, ClientKey: httpsig.PublicJWK(d.ClientKey, d.Config.KeyID),
+			NotFoundPolling: d.Config.WalletAddressNotFoundPolling, NotFound: walletAddressMisses(d),
+			LookupTimeout: d.Config.WalletAddressLookupTimeout, PollingFrequency: d.Config.WalletAddressPollingFrequency,
 		}, d.Log),
 		Receivers: receivers,
 	}

@@ -5,38 +5,74 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/webhooks"
 )
 
 // Webhook deliveries under way at once in a worker, at most how many of
-// them one recipient's, and how many while its last attempt failed.
+// them one recipient's once its last attempt succeeded, and how many before
+// (none yet in this process, or the last one failed).
 const (
-	webhookSlots               = 32
-	webhookPerRecipient        = 16
-	webhookPerFailingRecipient = 4
+	webhookSlots                = 32
+	webhookPerRecipient         = 16
+	webhookPerUnprovenRecipient = 4
 )
 
 // RunWebhooks delivers webhook events until ctx ends. Any number of
 // workers may: each delivery is leased to one of them at a time.
-func (d *Deps) RunWebhooks(ctx context.Context) *sync.WaitGroup {
+func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.WaitGroup) {
 	// Webhook URLs are the operator's and tenants' own settings, often an
 	// address on their private network, like their rates services (see
 	// NewConnector), not other wallets' URLs, which package outbound guards.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = webhookPerRecipient
+	// Tenants without a WEBHOOK_URL of their own share the operator's, one
+	// host: a connection kept for every delivery that may be under way, so
+	// that none is opened and closed for each.
+	transport.MaxIdleConnsPerHost = webhookSlots
 	dispatcher := webhooks.New(d.Pool, webhooks.Config{
 		OperatorTenantID: d.Config.OperatorTenantID, SendToOperator: d.Config.SendTenantWebhooksToOperator,
 		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
 		SignatureSecret: d.Config.SignatureSecret, SignatureVersion: d.Config.SignatureVersion,
 		RetryStep: d.Config.WebhookRetryBackoff, Idle: d.Config.WebhookWorkerIdle,
-		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerFailingRecipient: webhookPerFailingRecipient,
+		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerUnprovenRecipient: webhookPerUnprovenRecipient,
 	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(ctx) })
-	return &wg
+	return dispatcher, &wg
+}
+
+// overdueAfter is how long a delivery may be due without being attempted
+// before readiness tells of it.
+const overdueAfter = time.Minute
+
+// WebhooksCheck fails while the dispatcher is stuck (its sweep or leases
+// failing, or its loop not going round, for 10 s), and tells of the
+// deliveries due for more than a minute, which does not fail it: they wait
+// for slots, which recipients that fail hold few of (see
+// docs/ARCHITECTURE.md, Webhooks).
+func WebhooksCheck(d *webhooks.Dispatcher, pool *pgxpool.Pool) Check {
+	return Check{Name: "webhooks", Run: func(ctx context.Context) error {
+		if why := d.Status().Stuck(time.Now()); why != "" {
+			return fmt.Errorf("webhook dispatcher is stuck: %s", why)
+		}
+		var overdue int
+		var oldest *time.Time
+		if err := pool.QueryRow(ctx, `SELECT count(*), min(process_at) FROM webhook_deliveries WHERE process_at <= now() - $1::bigint * interval '1 millisecond'`,
+			overdueAfter.Milliseconds()).Scan(&overdue, &oldest); err != nil {
+			return fmt.Errorf("webhook deliveries: %w", err)
+		}
+		if overdue == 0 {
+			return nil
+		}
+		return Note(fmt.Sprintf("%d webhook deliveries due for more than %s, the oldest since %s", overdue, overdueAfter,
+			oldest.UTC().Format(time.RFC3339)))
+	}}
 }
 
 // tenantWebhookSettings reads a recipient tenant's settings from its
@@ -54,5 +90,15 @@ func tenantWebhookSettings(d *Deps) webhooks.Settings {
 			return nil, fmt.Errorf("tenant %s: %w", tenantID, err)
 		}
 		return s.Settings, nil
+	}
+}
+
+// walletAddressMisses records the lookups of wallet addresses that do not
+// exist, for the wallet_address.not_found webhook.
+func walletAddressMisses(d *Deps) func(ctx context.Context, url string) error {
+	misses := walletaddress.NewMisses(d.Store, d.Config.OperatorTenantID)
+	return func(ctx context.Context, url string) error {
+		_, err := misses.NotFound(ctx, url, time.Now())
+		return err
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -21,9 +24,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/webhooks"
 )
 
 // delivery is one request a webhook receiver got.
@@ -299,6 +305,33 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 		t.Fatalf("completed event %+v", done)
 	}
 
+	// withdrawEventLiquidity withdraws what the completed event tells of,
+	// once, for the event's tenant or the operator.
+	const withdrawEvent = `mutation($input: WithdrawEventLiquidityInput!) { withdrawEventLiquidity(input: $input) { success } }`
+	withdraw := func(c *adminclient.Client, eventID string) error {
+		return c.Do(ctx, withdrawEvent, map[string]any{"input": map[string]any{"eventId": eventID, "idempotencyKey": uuid.NewString()}}, nil)
+	}
+	for _, c := range []struct {
+		name    string
+		client  *adminclient.Client
+		eventID string
+		code    string
+	}{
+		{"not an id", s.client(alice, "alice-secret"), "nope", "BAD_USER_INPUT"},
+		{"no such event", s.client(alice, "alice-secret"), uuid.NewString(), "BAD_USER_INPUT"},
+		{"an event without money", s.client(alice, "alice-secret"), createdID, "BAD_USER_INPUT"},
+		{"another tenant's event", s.client(bob, "bob-secret"), completedID, "BAD_USER_INPUT"},
+		{"the event's tenant", s.client(alice, "alice-secret"), completedID, ""},
+		{"again", op, completedID, "DUPLICATE"},
+	} {
+		if got := errorCode(withdraw(c.client, c.eventID)); got != c.code {
+			t.Fatalf("withdrawEventLiquidity, %s: %q, want %q", c.name, got, c.code)
+		}
+	}
+	if got := liquidityOf(t, s, `query($id: String!) { incomingPayment(id: $id) { liquidity } }`, p.ID); got == nil || *got != "0" {
+		t.Fatalf("the payment's liquidity after the event's withdrawal: %v", got)
+	}
+
 	// A withdrawal that leaves the asset's liquidity at or below its
 	// threshold: asset.liquidity_low.
 	for _, m := range []struct{ mutation, extra string }{
@@ -387,5 +420,255 @@ func TestWebhooksDeliveredUntilAnswered200(t *testing.T) {
 	var bobs eventsOut
 	if err := op.Do(ctx, query, map[string]any{"tenantId": bob, "first": 100}, &bobs); err != nil || len(bobs.WebhookEvents.Edges) != bobPayments {
 		t.Fatalf("bob's events: %d, %v", len(bobs.WebhookEvents.Edges), err)
+	}
+}
+
+// A lookup of a wallet address that does not exist, with
+// WALLET_ADDRESS_NOT_FOUND_POLLING_ENABLED, sends wallet_address.not_found
+// ({walletAddressUrl}) to the tenant whose WALLET_ADDRESS_URL holds the
+// URL, else to the operator, and waits up to WALLET_ADDRESS_LOOKUP_TIMEOUT_MS
+// for the wallet address to appear: one the tenant creates on the webhook
+// is answered to that same lookup. Lookups of one URL within a minute send
+// one webhook.
+func TestWalletAddressNotFound(t *testing.T) {
+	const secret = "not-found-signing-secret"
+	const lookup = 3 * time.Second
+	operatorHooks := &receiver{byEvent: map[string][]delivery{}}
+	operatorSrv := httptest.NewServer(operatorHooks)
+	defer operatorSrv.Close()
+	aliceHooks := &receiver{byEvent: map[string][]delivery{}}
+	aliceSrv := httptest.NewServer(aliceHooks)
+	defer aliceSrv.Close()
+	s := startSystem(t, false, func(c *config.Config) {
+		c.SignatureSecret, c.SignatureVersion = secret, 1
+		c.WebhookURL, c.WebhookTimeout, c.WebhookMaxRetry, c.WebhookRetryBackoff, c.WebhookWorkerIdle = operatorSrv.URL, 2*time.Second, 10, time.Second, 20*time.Millisecond
+		c.WalletAddressNotFoundPolling, c.WalletAddressLookupTimeout, c.WalletAddressPollingFrequency = true, lookup, 50*time.Millisecond
+	})
+	ctx := context.Background()
+	op := s.operator
+	alice := newTenant(t, op, "alice-secret", map[string]string{"WEBHOOK_URL": aliceSrv.URL, "WALLET_ADDRESS_URL": "http://wallet.test/alice"})
+	asset, err := createAsset(ctx, op, "USD", 2, map[string]any{"tenantId": alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Alice's wallet creates the wallet address when told it was looked
+	// up, as an account servicing entity creating them on demand does.
+	created := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(lookup)
+		for time.Now().Before(deadline) {
+			if _, ok := aliceHooks.find(t, "wallet_address.not_found", 1); ok {
+				_, err := createWalletAddress(ctx, op, map[string]any{"tenantId": alice, "assetId": asset.ID, "address": "http://wallet.test/alice/shop"})
+				created <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		created <- fmt.Errorf("no wallet_address.not_found came within %v", lookup)
+	}()
+	start := time.Now()
+	status, body := s.getOP(t, "/alice/shop")
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusOK || !strings.Contains(string(body), `"id":"http://wallet.test/alice/shop"`) || time.Since(start) >= lookup {
+		t.Fatalf("lookup answered %d %s after %v", status, body, time.Since(start))
+	}
+	id, _ := aliceHooks.find(t, "wallet_address.not_found", 1)
+	d := aliceHooks.got(id)[0]
+	verify(t, secret, d)
+	if got := decodeWebhook(t, d); fmt.Sprint(got.Data) != "map[walletAddressUrl:http://wallet.test/alice/shop]" {
+		t.Fatalf("alice's webhook %+v", got)
+	}
+
+	// A URL no tenant holds: the operator is told, and the lookup answers
+	// 404 once it waited; again within the minute, no second webhook.
+	for i := range 2 {
+		window := time.Now().Truncate(time.Minute)
+		start := time.Now()
+		if status, _ := s.getOP(t, "/nobody/jwks.json"); status != http.StatusNotFound || time.Since(start) < lookup {
+			t.Fatalf("lookup %d of a missing wallet address answered %d after %v", i+1, status, time.Since(start))
+		}
+		want := 1
+		if i == 1 && !time.Now().Truncate(time.Minute).Equal(window) {
+			want = 2 // the lookups fell in two minutes
+		}
+		testkit.Eventually(t, 5*time.Second, func() bool {
+			operatorHooks.mu.Lock()
+			defer operatorHooks.mu.Unlock()
+			return len(operatorHooks.byEvent) >= want
+		}, "the operator was told of %d lookups, want %d", len(operatorHooks.byEvent), want)
+		time.Sleep(300 * time.Millisecond)
+		operatorHooks.mu.Lock()
+		n := len(operatorHooks.byEvent)
+		operatorHooks.mu.Unlock()
+		if n != want {
+			t.Fatalf("after lookup %d the operator was told %d times, want %d", i+1, n, want)
+		}
+	}
+	id, _ = operatorHooks.find(t, "wallet_address.not_found", 1)
+	if got := decodeWebhook(t, operatorHooks.got(id)[0]); fmt.Sprint(got.Data) != "map[walletAddressUrl:http://wallet.test/nobody]" {
+		t.Fatalf("operator's webhook %+v", got)
+	}
+	aliceHooks.mu.Lock()
+	defer aliceHooks.mu.Unlock()
+	if len(aliceHooks.byEvent) != 1 {
+		t.Fatalf("alice was told %d times", len(aliceHooks.byEvent))
+	}
+}
+
+// Readiness tells of the deliveries due for more than a minute, without
+// failing.
+func TestWebhooksCheckTellsOverdueDeliveries(t *testing.T) {
+	url := testkit.NewDatabase(t)
+	if err := migrations.Up(url); err != nil {
+		t.Fatal(err)
+	}
+	pool := testkit.Pool(t, url)
+	check := app.WebhooksCheck(webhooks.New(pool, webhooks.Config{}, nil, nil, slog.New(slog.DiscardHandler)), pool)
+	ctx := context.Background()
+	if err := check.Run(ctx); err != nil {
+		t.Fatalf("nothing due: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at) VALUES
+		(gen_random_uuid(), gen_random_uuid(), 't', '2026-12-05T00:58:00Z'), (gen_random_uuid(), gen_random_uuid(), 't', now() - interval '2 minutes'),
+		(gen_random_uuid(), gen_random_uuid(), 't', now()), (gen_random_uuid(), gen_random_uuid(), 't', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	err := check.Run(ctx)
+	var note app.Note
+	if !errors.As(err, &note) || string(note) != "2 webhook deliveries due for more than 1m0s, the oldest since 2026-12-05T00:58:00Z" {
+		t.Fatalf("two overdue: %v", err)
+	}
+}
+
+// Money a wallet address received over STREAM outside incoming payments
+// (Web Monetization) is told by triggerWalletAddressEvents: a
+// wallet_address.web_monetization webhook per wallet address with what it
+// received since it last told, which withdrawEventLiquidity withdraws once.
+func TestWebMonetizationEvents(t *testing.T) {
+	const secret = "web-monetization-signing-secret"
+	hooks := &receiver{byEvent: map[string][]delivery{}}
+	srv := httptest.NewServer(hooks)
+	defer srv.Close()
+	s := startSystem(t, false, func(c *config.Config) {
+		c.SignatureSecret, c.SignatureVersion = secret, 1
+		c.WebhookURL, c.WebhookTimeout, c.WebhookMaxRetry, c.WebhookRetryBackoff, c.WebhookWorkerIdle = srv.URL, 2*time.Second, 10, time.Second, 20*time.Millisecond
+	})
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
+		"assetId": usd.ID, "staticIlpAddress": "test.sender", "initialLiquidity": "1000",
+		"http": map[string]any{"incoming": map[string]any{"authTokens": []string{"from-sender"}},
+			"outgoing": map[string]any{"authToken": "to-sender", "endpoint": "http://127.0.0.1:9/unused"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wa, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "dana", "publicName": "Dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An idle wallet address, whose account never received: told nothing.
+	if _, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "erin"}); err != nil {
+		t.Fatal(err)
+	}
+	connectorURL, err := s.running.URL(app.ConnectorListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.opURL+"/dana", nil)
+	req.Host = "wallet.test"
+	req.Header.Set("Accept", "application/spsp4+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spsp struct {
+		Destination string `json:"destination_account"`
+		Secret      string `json:"shared_secret"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&spsp)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamSecret, err := base64.RawURLEncoding.DecodeString(spsp.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := func(amount uint64) {
+		t.Helper()
+		if got, reply := payOverSTREAM(t, connectorURL, "from-sender", spsp.Destination, streamSecret, amount); got != amount {
+			t.Fatalf("paying the wallet address %d: %+v", amount, reply)
+		}
+	}
+	trigger := func(c *adminclient.Client) int {
+		t.Helper()
+		var out struct {
+			TriggerWalletAddressEvents struct{ Count int } `json:"triggerWalletAddressEvents"`
+		}
+		if err := c.Do(ctx, `mutation { triggerWalletAddressEvents(input: {limit: 10}) { count } }`, nil, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.TriggerWalletAddressEvents.Count
+	}
+	told := func(amount string) string {
+		t.Helper()
+		var id string
+		testkit.Eventually(t, 10*time.Second, func() bool {
+			hooks.mu.Lock()
+			defer hooks.mu.Unlock()
+			for eventID, ds := range hooks.byEvent {
+				var b webhookBody
+				if json.Unmarshal(ds[0].body, &b) == nil && b.Type == "wallet_address.web_monetization" &&
+					fmt.Sprint(b.Data["walletAddress"].(map[string]any)["receivedAmount"]) == "map[assetCode:USD assetScale:2 value:"+amount+"]" {
+					id = eventID
+					return true
+				}
+			}
+			return false
+		}, "no wallet_address.web_monetization of %s", amount)
+		d := hooks.got(id)[0]
+		verify(t, secret, d)
+		if got := decodeWebhook(t, d).Data["walletAddress"].(map[string]any); got["id"] != wa.ID || got["createdAt"] == "" {
+			t.Fatalf("web monetization data %v", got)
+		}
+		return id
+	}
+
+	pay(120)
+	other := newTenant(t, op, "frank-secret", nil)
+	if n := trigger(s.client(other, "frank-secret")); n != 0 {
+		t.Fatalf("another tenant triggered %d events", n)
+	}
+	if n := trigger(op); n != 1 {
+		t.Fatalf("triggered %d events, want 1", n)
+	}
+	first := told("120")
+	if n := trigger(op); n != 0 {
+		t.Fatalf("triggered %d events with nothing new received", n)
+	}
+	pay(30)
+	if n := trigger(op); n != 1 {
+		t.Fatalf("triggered %d events after 30 more, want 1", n)
+	}
+	told("30")
+
+	withdraw := func(eventID string) error {
+		return op.Do(ctx, `mutation($input: WithdrawEventLiquidityInput!) { withdrawEventLiquidity(input: $input) { success } }`,
+			map[string]any{"input": map[string]any{"eventId": eventID, "idempotencyKey": uuid.NewString()}}, nil)
+	}
+	if err := withdraw(first); err != nil {
+		t.Fatal(err)
+	}
+	if got := errorCode(withdraw(first)); got != "DUPLICATE" {
+		t.Fatalf("the event's money withdrawn twice: %q", got)
+	}
+	if got := liquidityOf(t, s, `query($id: String!) { walletAddress(id: $id) { liquidity } }`, wa.ID); got == nil || *got != "30" {
+		t.Fatalf("the wallet address holds %v after the first event's withdrawal, want 30", got)
 	}
 }

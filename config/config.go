@@ -120,6 +120,15 @@ type Config struct {
 	KeyID            string
 	PrivateKeyFile   string
 	WalletAddressURL string
+	// WalletAddressNotFoundPolling (WALLET_ADDRESS_NOT_FOUND_POLLING_ENABLED,
+	// false): a wallet address lookup that misses records a
+	// wallet_address.not_found event and looks again every
+	// WalletAddressPollingFrequency (WALLET_ADDRESS_POLLING_FREQUENCY_MS,
+	// 100) for up to WalletAddressLookupTimeout
+	// (WALLET_ADDRESS_LOOKUP_TIMEOUT_MS, 1,500).
+	WalletAddressNotFoundPolling  bool
+	WalletAddressLookupTimeout    time.Duration
+	WalletAddressPollingFrequency time.Duration
 	// The auth service (GNAP). AuthServerURL (AUTH_SERVER_URL) is the
 	// public URL its grant, continuation, token and interaction URLs are
 	// made from. IdentityServerURL and IdentityServerSecret
@@ -235,6 +244,9 @@ func Load(service string) (Config, error) {
 	c.WalletAddressURL = strings.TrimRight(r.str("WALLET_ADDRESS_URL", c.OpenPaymentsURL+"/.well-known/pay"), "/")
 	c.Slippage = r.fraction("SLIPPAGE", 0.01)
 	c.OutgoingPaymentRetryAttempts = r.integer("MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS", 5)
+	c.WalletAddressNotFoundPolling = r.boolean("WALLET_ADDRESS_NOT_FOUND_POLLING_ENABLED", false)
+	c.WalletAddressLookupTimeout = time.Duration(r.integer("WALLET_ADDRESS_LOOKUP_TIMEOUT_MS", 1500)) * time.Millisecond
+	c.WalletAddressPollingFrequency = time.Duration(r.integer("WALLET_ADDRESS_POLLING_FREQUENCY_MS", 100)) * time.Millisecond
 	c.WebhookURL = r.str("WEBHOOK_URL", "")
 	c.WebhookTimeout = time.Duration(r.integer("WEBHOOK_TIMEOUT", 2000)) * time.Millisecond
 	c.WebhookMaxRetry = r.integer("WEBHOOK_MAX_RETRY", 10)
@@ -251,6 +263,9 @@ func Load(service string) (Config, error) {
 	}
 	if c.WebhookTimeout <= 0 || c.WebhookMaxRetry < 0 || c.WebhookWorkerIdle <= 0 || c.SignatureVersion < 0 {
 		return c, fmt.Errorf("config: WEBHOOK_TIMEOUT and WEBHOOK_WORKER_IDLE must be above 0, WEBHOOK_MAX_RETRY and SIGNATURE_VERSION not negative")
+	}
+	if c.WalletAddressLookupTimeout < 0 || c.WalletAddressPollingFrequency <= 0 {
+		return c, fmt.Errorf("config: WALLET_ADDRESS_LOOKUP_TIMEOUT_MS must not be negative, WALLET_ADDRESS_POLLING_FREQUENCY_MS must be above 0")
 	}
 	if c.RequestTimeout <= 0 || c.ReadYourWritesTimeout <= 0 || c.ReadYourWritesTimeout >= c.RequestTimeout {
 		return c, fmt.Errorf("config: READ_YOUR_WRITES_TIMEOUT_MS (%d) must be above 0 and below REQUEST_TIMEOUT_MS (%d)",

@@ -39,6 +39,16 @@ type Config struct {
 	// document, as in Rafiki.
 	ClientWalletAddress string
 	ClientKey           httpsig.JWK
+	// NotFoundPolling (WALLET_ADDRESS_NOT_FOUND_POLLING_ENABLED): a lookup
+	// that finds no wallet address records it with NotFound (a
+	// wallet_address.not_found webhook follows) and looks again every
+	// PollingFrequency (WALLET_ADDRESS_POLLING_FREQUENCY_MS) for up to
+	// LookupTimeout (WALLET_ADDRESS_LOOKUP_TIMEOUT_MS), so that an account
+	// servicing entity creating it on the webhook answers this lookup.
+	NotFoundPolling  bool
+	NotFound         func(ctx context.Context, url string) error
+	LookupTimeout    time.Duration
+	PollingFrequency time.Duration
 }
 
 // WalletAddresses serves wallet address documents and their keys.
@@ -237,6 +247,9 @@ func (s *WalletAddresses) keys(w http.ResponseWriter, r *http.Request, url strin
 // itself and reports false.
 func (s *WalletAddresses) active(w http.ResponseWriter, r *http.Request, url string) (*readmodel.WalletAddress, bool) {
 	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
+	if wa == nil && err == nil && s.cfg.NotFoundPolling && s.cfg.NotFound != nil {
+		wa, err = s.poll(r.Context(), url)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
@@ -246,6 +259,33 @@ func (s *WalletAddresses) active(w http.ResponseWriter, r *http.Request, url str
 		return nil, false
 	}
 	return wa, true
+}
+
+// poll records that url was not found and looks for it again until
+// LookupTimeout, as Rafiki's getOrPollByUrl does; nil when it did not
+// appear. A miss that cannot be recorded is logged: the lookup still
+// answers.
+func (s *WalletAddresses) poll(ctx context.Context, url string) (*readmodel.WalletAddress, error) {
+	if err := s.cfg.NotFound(ctx, url); err != nil {
+		s.log.Warn("wallet address lookup miss not recorded", "url", url, "err", err)
+	}
+	deadline := time.NewTimer(s.cfg.LookupTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(max(s.cfg.PollingFrequency, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, nil
+		case <-tick.C:
+		}
+		wa, err := s.read.WalletAddressByURL(ctx, url, nil)
+		if err != nil || wa != nil {
+			return wa, err
+		}
+	}
 }
 
 func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -346,7 +346,7 @@ var histories = map[string]func(h *history){
 				PublicName: h.value("n"), AdditionalProperties: properties()})
 		}, func(i int) {
 			id := ids[i]
-			switch h.rng.IntN(4) {
+			switch h.rng.IntN(5) {
 			case 0, 1:
 				replace := h.chance(60)
 				var props []events.Property
@@ -356,8 +356,11 @@ var histories = map[string]func(h *history){
 				h.add(typ, id, tenant, &events.WalletAddressUpdated{PublicName: h.text("n"), ReplaceProperties: replace, AdditionalProperties: props})
 			case 2:
 				h.add(typ, id, tenant, &events.WalletAddressDeactivated{})
-			default:
+			case 3:
 				h.add(typ, id, tenant, &events.WalletAddressActivated{})
+			default:
+				// Money received told: a version, nothing else.
+				h.add(typ, id, tenant, &events.WalletAddressWebMonetization{Amount: 5, AssetID: asset, AssetCode: "USD", AssetScale: 2, CreatedAt: h.at})
 			}
 		}, func() int { return len(ids) })
 		ghost := h.id()
@@ -606,8 +609,10 @@ var histories = map[string]func(h *history){
 }
 
 // The webhooks read model is built from the incoming and outgoing payments'
-// events and the low-liquidity events of assets and peers (some written before they
-// told their asset, which tell nothing).
+// events, the low-liquidity events of assets and peers (some written before
+// they told their asset, which tell nothing), missed wallet address lookups
+// (some of one URL, each its own webhook event) and web monetization told by
+// wallet addresses (several by one).
 func init() {
 	histories["webhooks"] = func(h *history) {
 		histories["incoming_payments"](h)
@@ -620,6 +625,16 @@ func init() {
 				low.AssetID, low.AssetCode, low.AssetScale = h.id(), "EUR", uint8(h.rng.IntN(10))
 			}
 			h.add(typ, h.id(), tenant, low)
+		}
+		wallets := []string{h.id(), h.id()}
+		for i := range 10 {
+			h.add("wallet_address", wallets[i%len(wallets)], tenant, &events.WalletAddressWebMonetization{Amount: uint64(1 + h.rng.IntN(1000)),
+				AssetID: h.id(), AssetCode: "USD", AssetScale: 2, CreatedAt: h.at})
+		}
+		lookups := []string{h.id(), h.id(), h.id()}
+		for i := range 20 {
+			id := lookups[i%len(lookups)]
+			h.add("wallet_address_lookup", id, tenant, &events.WalletAddressNotFound{WalletAddressURL: "https://wallet.test/" + id})
 		}
 	}
 }

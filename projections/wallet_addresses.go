@@ -60,6 +60,11 @@ func (WalletAddresses) Apply(b *pgx.Batch, env events.Envelope, ev events.Event)
 		b.Queue(`UPDATE wallet_addresses SET deactivated_at = $2, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
 	case *events.WalletAddressActivated:
 		b.Queue(`UPDATE wallet_addresses SET deactivated_at = NULL, updated_at = $2, version = $3 WHERE id = $1`, id, at, seq)
+	case *events.WalletAddressWebMonetization:
+		// Nothing the read model shows changes, but every event of a wallet
+		// address is a version: the document cache takes a document only at
+		// the version of the address's last event.
+		b.Queue(`UPDATE wallet_addresses SET version = $2 WHERE id = $1`, id, seq)
 	}
 	return nil
 }
@@ -178,6 +183,12 @@ func (f *walletAddressesFold) Add(env events.Envelope, ev events.Event) (bool, e
 			return false, nil
 		}
 		w.deactivatedAt = nil
+	case *events.WalletAddressWebMonetization:
+		if !ok {
+			return false, nil
+		}
+		w.version = seq
+		return true, nil
 	default:
 		return true, nil
 	}

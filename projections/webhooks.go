@@ -14,14 +14,16 @@ import (
 
 // Webhook event types, as Rafiki names them.
 const (
-	WebhookIncomingPaymentCreated   = "incoming_payment.created"
-	WebhookIncomingPaymentCompleted = "incoming_payment.completed"
-	WebhookIncomingPaymentExpired   = "incoming_payment.expired"
-	WebhookOutgoingPaymentCreated   = "outgoing_payment.created"
-	WebhookOutgoingPaymentCompleted = "outgoing_payment.completed"
-	WebhookOutgoingPaymentFailed    = "outgoing_payment.failed"
-	WebhookAssetLiquidityLow        = "asset.liquidity_low"
-	WebhookPeerLiquidityLow         = "peer.liquidity_low"
+	WebhookIncomingPaymentCreated       = "incoming_payment.created"
+	WebhookIncomingPaymentCompleted     = "incoming_payment.completed"
+	WebhookIncomingPaymentExpired       = "incoming_payment.expired"
+	WebhookOutgoingPaymentCreated       = "outgoing_payment.created"
+	WebhookOutgoingPaymentCompleted     = "outgoing_payment.completed"
+	WebhookOutgoingPaymentFailed        = "outgoing_payment.failed"
+	WebhookAssetLiquidityLow            = "asset.liquidity_low"
+	WebhookPeerLiquidityLow             = "peer.liquidity_low"
+	WebhookWalletAddressNotFound        = "wallet_address.not_found"
+	WebhookWalletAddressWebMonetization = "wallet_address.web_monetization"
 )
 
 // Webhooks is the read model of webhook events: what Rafiki would have told
@@ -75,6 +77,7 @@ func (Webhooks) Tables() []string {
 		`CREATE INDEX IF NOT EXISTS webhook_events_page ON webhook_events (created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS webhook_events_tenant ON webhook_events (tenant_id, created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS webhook_events_sequence ON webhook_events (sequence)`,
+		`CREATE INDEX IF NOT EXISTS webhook_events_withdrawal ON webhook_events (withdrawal_account_id) WHERE withdrawal_account_id IS NOT NULL`,
 	}
 }
 
@@ -176,16 +179,57 @@ func liquidityLow(env events.Envelope, e *events.LiquidityLow) (typ string, data
 	return typ, data, nil
 }
 
+// standalone is the webhook of a domain event that tells all it needs
+// itself: a low liquidity, a missed wallet address lookup; no type for
+// another event, or one that tells nothing.
+func standalone(env events.Envelope, ev events.Event) (typ string, data []byte, err error) {
+	switch e := ev.(type) {
+	case *events.LiquidityLow:
+		return liquidityLow(env, e)
+	case *events.WalletAddressNotFound:
+		data, err = json.Marshal(map[string]any{"walletAddressUrl": e.WalletAddressURL})
+		if err != nil {
+			return "", nil, fmt.Errorf("webhook data of a lookup of %s: %w", e.WalletAddressURL, err)
+		}
+		return WebhookWalletAddressNotFound, data, nil
+	case *events.WalletAddressWebMonetization:
+		data, err = json.Marshal(map[string]any{"walletAddress": map[string]any{"id": env.AggregateID, "createdAt": webhookTime(e.CreatedAt),
+			"receivedAmount": map[string]any{"value": strconv.FormatUint(e.Amount, 10), "assetCode": e.AssetCode, "assetScale": e.AssetScale}}})
+		if err != nil {
+			return "", nil, fmt.Errorf("webhook data of wallet address %s: %w", env.AggregateID, err)
+		}
+		return WebhookWalletAddressWebMonetization, data, nil
+	}
+	return "", nil, nil
+}
+
+// standaloneWithdrawal is the money a standalone webhook event tells the
+// entity to withdraw: a wallet address's web monetization, from its
+// account; none for others.
+func standaloneWithdrawal(env events.Envelope, ev events.Event) (account, asset string, amount uint64, ok bool) {
+	if e, is := ev.(*events.WalletAddressWebMonetization); is {
+		return env.AggregateID, e.AssetID, e.Amount, true
+	}
+	return "", "", 0, false
+}
+
 func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error {
 	id, at, seq := env.AggregateID, env.Time, int64(env.Sequence)
 	switch e := ev.(type) {
-	case *events.LiquidityLow:
-		typ, data, err := liquidityLow(env, e)
+	case *events.LiquidityLow, *events.WalletAddressNotFound, *events.WalletAddressWebMonetization:
+		typ, data, err := standalone(env, e)
 		if err != nil || typ == "" {
 			return err
 		}
-		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, created_at, sequence)
-			VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (id) DO NOTHING`, env.ID.String(), env.TenantID, typ, string(data), at, seq)
+		var account, asset *string
+		var amount *uint64
+		if a, as, n, ok := standaloneWithdrawal(env, e); ok {
+			account, asset, amount = &a, &as, &n
+		}
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, withdrawal_account_id, withdrawal_asset_id, withdrawal_amount,
+				created_at, sequence)
+			VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+			env.ID.String(), env.TenantID, typ, string(data), account, asset, amount, at, seq)
 	case *events.OutgoingPaymentCreated:
 		data, err := json.Marshal(outgoingPaymentData(env, e))
 		if err != nil {
@@ -274,10 +318,11 @@ type webhookEventRow struct {
 	paymentID    *pgtype.UUID // nil: of no payment
 	typ          string
 	data         []byte
-	withdrawal   *paymentDataRow // nil: no withdrawal
-	amount       uint64
-	createdAt    time.Time
-	sequence     int64
+	// The withdrawal's account and asset, nil for none, and amount.
+	account, asset *pgtype.UUID
+	amount         uint64
+	createdAt      time.Time
+	sequence       int64
 }
 
 // outgoingDataRow is an outgoing payment's webhook data, as the fold holds
@@ -366,8 +411,8 @@ func (f *webhooksFold) outgoingEvent(env events.Envelope, p *outgoingDataRow, ty
 	}
 	w := &webhookEventRow{id: id, tenantID: p.tenantID, typ: typ, data: data, createdAt: env.Time, sequence: int64(env.Sequence)}
 	if withdrawal {
-		w.withdrawal = &paymentDataRow{id: p.id, assetID: p.assetID}
-		w.amount = p.funded - p.sent
+		account, asset := p.id, p.assetID
+		w.account, w.asset, w.amount = &account, &asset, p.funded-p.sent
 	}
 	f.events.add(env.ID.String(), w)
 	return nil
@@ -386,15 +431,16 @@ func (f *webhooksFold) event(env events.Envelope, p *paymentDataRow, typ string,
 	w := &webhookEventRow{id: id, tenantID: p.tenantID, paymentID: &p.id, typ: typ, data: data, createdAt: env.Time,
 		sequence: int64(env.Sequence)}
 	if withdrawal {
-		w.withdrawal, w.amount = p, p.received
+		w.account, w.asset, w.amount = &p.id, &p.assetID, p.received
 	}
 	f.events.add(env.ID.String(), w)
 	return nil
 }
 
 func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
-	if e, ok := ev.(*events.LiquidityLow); ok {
-		typ, data, err := liquidityLow(env, e)
+	switch ev.(type) {
+	case *events.LiquidityLow, *events.WalletAddressNotFound, *events.WalletAddressWebMonetization:
+		typ, data, err := standalone(env, ev)
 		if err != nil || typ == "" {
 			return err == nil, err
 		}
@@ -404,6 +450,17 @@ func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		}
 		if w.tenantID, err = pgUUID(env.TenantID); err != nil {
 			return false, err
+		}
+		if account, asset, amount, ok := standaloneWithdrawal(env, ev); ok {
+			a, err := pgUUID(account)
+			if err != nil {
+				return false, err
+			}
+			as, err := pgUUID(asset)
+			if err != nil {
+				return false, err
+			}
+			w.account, w.asset, w.amount = &a, &as, amount
 		}
 		f.events.add(env.ID.String(), w)
 		return true, nil
@@ -504,8 +561,8 @@ func (f *webhooksFold) Flush() []CopyRows {
 			"withdrawal_asset_id", "withdrawal_amount", "created_at", "sequence"}, ws, func(w *webhookEventRow, v []any) {
 			v[0], v[1], v[2], v[3], v[4] = &w.id, &w.tenantID, &w.typ, string(w.data), w.paymentID
 			v[5], v[6], v[7] = nil, nil, nil
-			if w.withdrawal != nil {
-				v[5], v[6], v[7] = &w.withdrawal.id, &w.withdrawal.assetID, &w.amount
+			if w.account != nil {
+				v[5], v[6], v[7] = w.account, w.asset, &w.amount
 			}
 			v[8], v[9] = &w.createdAt, &w.sequence
 		}),

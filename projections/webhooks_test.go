@@ -84,6 +84,18 @@ func TestWebhookEvents(t *testing.T) {
 			{"peer", at(1), &events.LiquidityLow{Balance: 0, Threshold: 10, AssetID: asset, AssetCode: "EUR", AssetScale: 3}}},
 			[]string{"asset.liquidity_low", `{"id":"` + payment + `","asset":{"id":"` + asset + `","code":"EUR","scale":3},"liquidityThreshold":"50","balance":"40"}`,
 				"peer.liquidity_low", `{"id":"` + payment + `","asset":{"id":"` + asset + `","code":"EUR","scale":3},"liquidityThreshold":"10","balance":"0"}`}},
+		{"wallet address lookups that missed, twice", []step{
+			{"wallet_address_lookup", at(0), &events.WalletAddressNotFound{WalletAddressURL: "https://wallet.test/alice"}},
+			{"wallet_address_lookup", at(60), &events.WalletAddressNotFound{WalletAddressURL: "https://wallet.test/alice"}}},
+			[]string{"wallet_address.not_found", `{"walletAddressUrl":"https://wallet.test/alice"}`,
+				"wallet_address.not_found", `{"walletAddressUrl":"https://wallet.test/alice"}`}},
+		{"web monetization told twice", []step{
+			{"wallet_address", at(0), &events.WalletAddressWebMonetization{Amount: 120, AssetID: asset, AssetCode: "USD", AssetScale: 2, CreatedAt: t0.Add(-time.Hour)}},
+			{"wallet_address", at(5), &events.WalletAddressWebMonetization{Amount: 7, AssetID: asset, AssetCode: "USD", AssetScale: 2, CreatedAt: t0.Add(-time.Hour)}}},
+			[]string{"wallet_address.web_monetization", `{"walletAddress":{"id":"` + payment + `","createdAt":"2026-03-04T04:06:07.891Z",
+				"receivedAmount":{"value":"120","assetCode":"USD","assetScale":2}}}`,
+				"wallet_address.web_monetization", `{"walletAddress":{"id":"` + payment + `","createdAt":"2026-03-04T04:06:07.891Z",
+				"receivedAmount":{"value":"7","assetCode":"USD","assetScale":2}}}`}},
 		{"low liquidity telling no asset, or of another object: nothing", []step{
 			{"asset", at(0), &events.LiquidityLow{Balance: 40, Threshold: 50}},
 			{"wallet_address", at(1), &events.LiquidityLow{Balance: 0, Threshold: 10, AssetID: asset, AssetCode: "EUR", AssetScale: 3}}},
@@ -126,12 +138,19 @@ func TestWebhookEvents(t *testing.T) {
 					if err := rows.Scan(&id, &tenantID, &typ, &body, &seq, &withdrawal); err != nil {
 						t.Fatal(err)
 					}
-					// A payment that ended with money is withdrawn whole.
-					var d struct{ ReceivedAmount struct{ Value string } }
+					// A payment that ended with money is withdrawn whole; a
+					// wallet address's web monetization, what it tells of.
+					var d struct {
+						ReceivedAmount struct{ Value string }
+						WalletAddress  struct{ ReceivedAmount struct{ Value string } }
+					}
 					_ = json.Unmarshal([]byte(body), &d)
 					wantWithdrawal := ""
-					if typ == "incoming_payment.completed" || typ == "incoming_payment.expired" {
+					switch typ {
+					case "incoming_payment.completed", "incoming_payment.expired":
 						wantWithdrawal = payment + " " + asset + " " + d.ReceivedAmount.Value
+					case "wallet_address.web_monetization":
+						wantWithdrawal = payment + " " + asset + " " + d.WalletAddress.ReceivedAmount.Value
 					}
 					if withdrawal != wantWithdrawal {
 						t.Fatalf("%s withdraws %q, want %q", typ, withdrawal, wantWithdrawal)

@@ -37,11 +37,13 @@ type Config struct {
 	RetryStep time.Duration
 	Idle      time.Duration
 	// Slots is how many deliveries a dispatcher has under way at most;
-	// PerRecipient how many of them may be one recipient's, and
-	// PerFailingRecipient how many while its last attempt failed, so that
-	// a recipient whose endpoint is slow or dead holds a few slots and the
-	// other recipients' deliveries go on in the rest.
-	Slots, PerRecipient, PerFailingRecipient int
+	// PerRecipient how many of them may be one recipient's once its last
+	// attempt succeeded, and PerUnprovenRecipient how many before that (no
+	// attempt succeeded yet in this process, or the last one failed), so
+	// that a recipient whose endpoint is slow or dead holds a few slots from
+	// its first attempts on, and the other recipients' deliveries go on in
+	// the rest.
+	Slots, PerRecipient, PerUnprovenRecipient int
 }
 
 // Settings are a recipient tenant's own webhook settings by key
@@ -61,8 +63,13 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inFlight map[string]int  // by recipient
-	failing  map[string]bool // recipients whose last attempt failed
+	proven   map[string]bool // recipients whose last attempt succeeded
 	freed    chan struct{}
+	// freedSince counts the deliveries that ended since the last lease.
+	freedSince int
+	status     Status
+
+	outcomes chan *outcome // to the recorder
 }
 
 // Defaults of what a Config leaves zero.
@@ -105,26 +112,37 @@ func New(pool *pgxpool.Pool, cfg Config, settings Settings, client *http.Client,
 	if cfg.PerRecipient <= 0 || cfg.PerRecipient > cfg.Slots {
 		cfg.PerRecipient = max(cfg.Slots/2, 1)
 	}
-	if cfg.PerFailingRecipient <= 0 || cfg.PerFailingRecipient > cfg.PerRecipient {
-		cfg.PerFailingRecipient = max(cfg.PerRecipient/4, 1)
+	if cfg.PerUnprovenRecipient <= 0 || cfg.PerUnprovenRecipient > cfg.PerRecipient {
+		cfg.PerUnprovenRecipient = max(cfg.PerRecipient/4, 1)
 	}
 	return &Dispatcher{pool: pool, cfg: cfg, settings: settings, client: client, log: log,
-		inFlight: map[string]int{}, failing: map[string]bool{}, freed: make(chan struct{}, 1)}
+		inFlight: map[string]int{}, proven: map[string]bool{}, freed: make(chan struct{}, 1),
+		outcomes: make(chan *outcome, cfg.Slots)}
 }
 
 // Run sweeps and delivers until ctx ends, then waits for the deliveries
 // under way; those it cancels are delivered again when their lease ends.
+// A dispatcher runs once.
 func (d *Dispatcher) Run(ctx context.Context) {
+	d.mu.Lock()
+	d.status.Started = time.Now()
+	d.mu.Unlock()
+	var recorder sync.WaitGroup
+	recorder.Go(d.recordOutcomes)
+	defer recorder.Wait()
+	defer close(d.outcomes)
 	var running sync.WaitGroup
 	defer running.Wait()
 	var swept time.Time
 	for ctx.Err() == nil {
 		// New events wait a quarter of the idle time at most; a sweep at
 		// every freed slot would cost more than the deliveries.
+		var failed error
 		if time.Since(swept) >= d.cfg.Idle/4 {
 			swept = time.Now()
 			if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("webhook sweep failed", "error", err)
+				failed = err
 			}
 		}
 		for ctx.Err() == nil {
@@ -132,10 +150,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			if free == 0 {
 				break
 			}
+			d.mu.Lock()
+			d.freedSince = 0
+			d.mu.Unlock()
 			jobs, err := d.claim(ctx, allowed, free)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Warn("webhook claim failed", "error", err)
+					failed = err
 				}
 				break
 			}
@@ -150,44 +172,138 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				break
 			}
 		}
+		d.looped(time.Now(), failed)
 		select {
 		case <-ctx.Done():
 		case <-time.After(d.cfg.Idle):
+		case <-d.freed:
+			d.gather(ctx)
+		}
+	}
+}
+
+// Status is what a dispatcher's readiness check tells.
+type Status struct {
+	// Started is when Run started, zero before; Looped when its loop last
+	// went round (a sweep and leases, or finding there was nothing to do).
+	Started, Looped time.Time
+	// FailingSince is when the sweep or the lease began failing, zero
+	// while they succeed; Error the last failure.
+	FailingSince time.Time
+	Error        string
+	InFlight     int
+	Recipients   int // with deliveries under way
+}
+
+// stuckAfter is how long a dispatcher may fail, or not go round its loop,
+// before it is stuck.
+const stuckAfter = 10 * time.Second
+
+// Stuck tells why the dispatcher is not delivering, "" when it is.
+func (s Status) Stuck(now time.Time) string {
+	last := s.Looped
+	if last.IsZero() {
+		last = s.Started
+	}
+	switch {
+	case s.Started.IsZero():
+		return ""
+	case !s.FailingSince.IsZero() && now.Sub(s.FailingSince) >= stuckAfter:
+		return fmt.Sprintf("sweeping or leasing deliveries has failed for %s: %s", now.Sub(s.FailingSince).Round(time.Second), s.Error)
+	case now.Sub(last) >= stuckAfter:
+		return fmt.Sprintf("its loop has not gone round for %s", now.Sub(last).Round(time.Second))
+	}
+	return ""
+}
+
+// Status answers the dispatcher's state now.
+func (d *Dispatcher) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.status
+	for _, n := range d.inFlight {
+		s.InFlight += n
+	}
+	s.Recipients = len(d.inFlight)
+	return s
+}
+
+// looped records a round of the loop, and whether its sweep or a lease
+// failed.
+func (d *Dispatcher) looped(at time.Time, failed error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.status.Looped = at
+	switch {
+	case failed == nil:
+		d.status.FailingSince, d.status.Error = time.Time{}, ""
+	case d.status.FailingSince.IsZero():
+		d.status.FailingSince, d.status.Error = at, failed.Error()
+	default:
+		d.status.Error = failed.Error()
+	}
+}
+
+// claimGather is how long a dispatcher whose slot just freed waits for
+// more to free before it leases: a lease is a statement and a commit, which
+// a delivery of a busy dispatcher should share with others, rather than
+// one each as slots free one after another.
+const claimGather = 2 * time.Millisecond
+
+// gather waits until a quarter of the slots were freed since the last
+// lease, or claimGather. It counts deliveries that ended rather than slots
+// free: a dispatcher whose only recipient is at its bound has many slots
+// free and only as many leases to make as deliveries ended.
+func (d *Dispatcher) gather(ctx context.Context) {
+	deadline := time.NewTimer(claimGather)
+	defer deadline.Stop()
+	for {
+		d.mu.Lock()
+		freed := d.freedSince
+		d.mu.Unlock()
+		if freed >= max(d.cfg.Slots/4, 1) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
 		case <-d.freed:
 		}
 	}
 }
 
 // allowed answers how many more deliveries may start, and how many of them
-// may be each recipient's that has some under way or is failing; any other
-// recipient may have PerRecipient.
+// may be each recipient's that has some under way or is proven; any other
+// recipient may have PerUnprovenRecipient.
 func (d *Dispatcher) allowed() (map[string]int, int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	total := 0
-	out := make(map[string]int, len(d.inFlight)+len(d.failing))
-	for r := range d.failing {
-		out[r] = d.cfg.PerFailingRecipient
+	out := make(map[string]int, len(d.inFlight)+len(d.proven))
+	for r := range d.proven {
+		out[r] = d.cfg.PerRecipient
 	}
 	for r, n := range d.inFlight {
 		total += n
-		limit := d.cfg.PerRecipient
-		if d.failing[r] {
-			limit = d.cfg.PerFailingRecipient
+		limit := d.cfg.PerUnprovenRecipient
+		if d.proven[r] {
+			limit = d.cfg.PerRecipient
 		}
 		out[r] = limit - n
 	}
 	return out, max(d.cfg.Slots-total, 0)
 }
 
-// outcome records whether a recipient's last attempt failed.
-func (d *Dispatcher) outcome(recipient string, failed bool) {
+// attempted records whether a recipient's last attempt succeeded.
+func (d *Dispatcher) attempted(recipient string, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if failed {
-		d.failing[recipient] = true
+	if ok {
+		d.proven[recipient] = true
 	} else {
-		delete(d.failing, recipient)
+		delete(d.proven, recipient)
 	}
 }
 
@@ -202,6 +318,7 @@ func (d *Dispatcher) done(recipient string) {
 	if d.inFlight[recipient]--; d.inFlight[recipient] <= 0 {
 		delete(d.inFlight, recipient)
 	}
+	d.freedSince++
 	d.mu.Unlock()
 	select {
 	case d.freed <- struct{}{}:
@@ -293,8 +410,10 @@ type job struct {
 const claimLook = 4
 
 // claim leases up to n of the deliveries due first, counting the attempts,
-// no more of a recipient than it may add (allowed, PerRecipient for a
-// recipient not in it). It looks at the n × claimLook deliveries due first
+// no more of a recipient than it may add (allowed, PerUnprovenRecipient
+// for a recipient not in it), and each recipient's first before any
+// recipient's second, so that free slots are shared among the recipients
+// with deliveries due. It looks at the n × claimLook deliveries due first
 // of the recipients that may add any: enough for n even when most are one
 // recipient's, few enough to cost little; a recipient that got all it may
 // have is left out of the next claim's look.
@@ -318,14 +437,14 @@ func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) (
 			JOIN due ON due.event_id = d.event_id AND due.recipient_tenant_id = d.recipient_tenant_id
 			LEFT JOIN allowed ON allowed.recipient = due.recipient_tenant_id
 			WHERE due.rank <= coalesce(allowed.n, $5) AND d.process_at <= now()
-			ORDER BY due.process_at LIMIT $6
+			ORDER BY due.rank, due.process_at LIMIT $6
 			FOR UPDATE OF d SKIP LOCKED)
 		UPDATE webhook_deliveries d SET process_at = now() + $7::bigint * interval '1 millisecond', attempts = d.attempts + 1,
 			updated_at = now()
 		FROM picked WHERE d.event_id = picked.event_id AND d.recipient_tenant_id = picked.recipient_tenant_id
 		RETURNING d.event_id::text, d.recipient_tenant_id::text, d.event_type, d.attempts,
 			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`,
-		recipients, counts, full, n*claimLook, d.cfg.PerRecipient, n, leaseMin.Milliseconds())
+		recipients, counts, full, n*claimLook, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -392,30 +511,29 @@ func (d *Dispatcher) deliver(ctx context.Context, j *job) {
 		// lease ends.
 		return
 	}
-	d.outcome(j.recipient, err != nil)
+	d.attempted(j.recipient, err == nil)
+	o := &outcome{job: j}
 	if err == nil {
-		d.record(ctx, log, j, `status_code = 200, error = NULL, process_at = NULL, delivered_at = now()`)
-		return
-	}
-	if errors.Is(err, errNoURL) {
-		// Nothing to send to yet (Rafiki requires WEBHOOK_URL): the
-		// attempts count, so that a URL set soon still gets the event,
-		// without a warning for each.
-		log.Debug("webhook request failed", "error", err)
+		o.status = http.StatusOK
 	} else {
-		log.Warn("webhook request failed", "error", err)
+		if errors.Is(err, errNoURL) {
+			// Nothing to send to yet (Rafiki requires WEBHOOK_URL): the
+			// attempts count, so that a URL set soon still gets the event,
+			// without a warning for each.
+			log.Debug("webhook request failed", "error", err)
+		} else {
+			log.Warn("webhook request failed", "error", err)
+		}
+		msg := err.Error()
+		if len(msg) > errorLengthMax {
+			msg = strings.ToValidUTF8(msg[:errorLengthMax], "")
+		}
+		o.status, o.err, o.maxRetry, o.wait = status, &msg, t.maxRetry, Backoff(d.cfg.RetryStep, j.attempts)
 	}
-	msg := err.Error()
-	if len(msg) > errorLengthMax {
-		msg = strings.ToValidUTF8(msg[:errorLengthMax], "")
-	}
-	var code *int
-	if status != 0 {
-		code = &status
-	}
-	wait := Backoff(d.cfg.RetryStep, j.attempts)
-	d.record(ctx, log, j, `status_code = $3, error = $4,
-		process_at = CASE WHEN attempts >= $5 THEN NULL ELSE now() + $6::bigint * interval '1 millisecond' END`, code, msg, t.maxRetry, wait.Milliseconds())
+	// The slot frees without waiting for the outcome to be stored: the
+	// delivery stays leased until it is, so no other attempt starts
+	// meanwhile. Run stores every outcome before it returns.
+	d.outcomes <- o
 }
 
 // errNoURL is the failure of an attempt for a recipient without a
@@ -466,5 +584,72 @@ func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, j *job, set s
 	if err != nil {
 		// The lease ends and the delivery is attempted again.
 		log.Warn("webhook outcome not recorded", "error", err)
+	}
+}
+
+// outcome is an attempt's result to record: status 200 and no err when
+// delivered; else the status (0 for none) and the error, and the attempt
+// is made again after wait unless it was the maxRetry-th.
+type outcome struct {
+	job      *job
+	status   int
+	err      *string
+	maxRetry int
+	wait     time.Duration
+}
+
+// outcomesMax is how many outcomes one statement records at most.
+const outcomesMax = 256
+
+// recordOutcomes records the attempts' outcomes until the channel closes,
+// those that arrived meanwhile in one statement: one commit for many
+// deliveries rather than one each, which is most of a delivery's cost in
+// the database.
+func (d *Dispatcher) recordOutcomes() {
+	batch := make([]*outcome, 0, outcomesMax)
+	for o := range d.outcomes {
+		batch = append(batch[:0], o)
+	more:
+		for len(batch) < outcomesMax {
+			select {
+			case o, ok := <-d.outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		d.recordBatch(batch)
+	}
+}
+
+func (d *Dispatcher) recordBatch(batch []*outcome) {
+	n := len(batch)
+	events, recipients := make([]string, n), make([]string, n)
+	statuses, errs := make([]*int32, n), make([]*string, n)
+	maxRetries, waits := make([]int32, n), make([]int64, n)
+	for i, o := range batch {
+		events[i], recipients[i], errs[i] = o.job.eventID, o.job.recipient, o.err
+		if o.status != 0 {
+			statuses[i] = new(int32(o.status))
+		}
+		maxRetries[i], waits[i] = int32(o.maxRetry), o.wait.Milliseconds()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaseMargin)
+	defer cancel()
+	_, err := d.pool.Exec(ctx, `UPDATE webhook_deliveries d SET status_code = o.status, error = o.error,
+			delivered_at = CASE WHEN o.error IS NULL THEN now() ELSE d.delivered_at END,
+			process_at = CASE WHEN o.error IS NULL OR d.attempts >= o.max_retry THEN NULL
+				ELSE now() + o.wait_ms * interval '1 millisecond' END,
+			updated_at = now()
+		FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::bigint[])
+			AS o(event_id, recipient, status, error, max_retry, wait_ms)
+		WHERE d.event_id = o.event_id AND d.recipient_tenant_id = o.recipient`,
+		events, recipients, statuses, errs, maxRetries, waits)
+	if err != nil {
+		// The leases end and the deliveries are attempted again.
+		d.log.Warn("webhook outcomes not recorded", "deliveries", n, "error", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -317,7 +318,8 @@ func TestRecipients(t *testing.T) {
 }
 
 // BenchmarkDelivery delivers b.N events to one local receiver and to as
-// many recipients as slots, from one dispatcher.
+// many recipients as slots, from one dispatcher, and reports the CPU time
+// they took.
 func BenchmarkDelivery(b *testing.B) {
 	for _, recipients := range []int{1, 32} {
 		b.Run(fmt.Sprintf("recipients=%d", recipients), func(b *testing.B) {
@@ -337,53 +339,206 @@ func BenchmarkDelivery(b *testing.B) {
 				FROM generate_series(1, $1) i`, b.N, tenants); err != nil {
 				b.Fatal(err)
 			}
+			cpu := testkit.SampleCPU(b, f.pool)
 			b.ResetTimer()
-			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerFailingRecipient: 4}, settings)
+			f.run(b, webhooks.Config{MaxRetry: 10, Slots: 32, PerRecipient: 16, PerUnprovenRecipient: 4}, settings)
 			for e.count() < b.N {
 				time.Sleep(5 * time.Millisecond)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
+			// What a delivery costs, whatever else the machine runs: this
+			// process (the dispatcher and the receiver) and Postgres.
+			process, postgres := testkit.SampleCPU(b, f.pool).Used(cpu)
+			b.ReportMetric(float64(process.Microseconds())/float64(b.N), "process-µs/webhook")
+			b.ReportMetric(float64(postgres.Microseconds())/float64(b.N), "postgres-µs/webhook")
 		})
 	}
 }
 
-// A recipient may have PerRecipient deliveries under way, and
-// PerFailingRecipient once its last attempt failed, until one succeeds.
-func TestFailingRecipientHoldsFewSlots(t *testing.T) {
+// BenchmarkDeliveryBesideTimeout delivers b.N events to one tenant's local
+// receiver alone, and b.N while another tenant's endpoint takes every
+// request and never answers (each attempt times out after 1 s and is made
+// again at once), in four phases each, from a dispatcher as the worker's,
+// and reports both rates and their ratio.
+func BenchmarkDeliveryBesideTimeout(b *testing.B) {
+	f := newFixture(b)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read to its end, the request's context ends when the client
+		// gives up.
+		_, _ = io.ReadAll(r.Body)
+		<-r.Context().Done()
+	}))
+	defer dead.Close()
+	other := uuid.NewString()
+	settings := map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL},
+		other: {"WEBHOOK_URL": dead.URL, "WEBHOOK_TIMEOUT": "1000"}}
+	cfg := webhooks.Config{MaxRetry: 1000, Slots: 32, PerRecipient: 16, PerUnprovenRecipient: 4, RetryStep: time.Millisecond}
+	add := func(tenant string, n int) {
+		if _, err := f.pool.Exec(context.Background(), `INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+			SELECT gen_random_uuid(), $2, 'incoming_payment.created', '{"id":"p"}', now(), $3 + i FROM generate_series(1, $1) i`,
+			n, tenant, f.seq); err != nil {
+			b.Fatal(err)
+		}
+		f.seq += int64(n)
+	}
+	per := max(b.N/4, 1)
+	took := map[bool]time.Duration{}
+	process, postgres := map[bool]time.Duration{}, map[bool]time.Duration{}
+	phase := func(withDead bool) {
+		want := e.count() + per
+		add(f.tenant, per)
+		if withDead {
+			add(other, 200)
+		}
+		cpu := testkit.SampleCPU(b, f.pool)
+		start := time.Now()
+		stop := f.run(b, cfg, settings)
+		for e.count() < want {
+			time.Sleep(5 * time.Millisecond)
+		}
+		took[withDead] += time.Since(start)
+		p, pg := testkit.SampleCPU(b, f.pool).Used(cpu)
+		process[withDead] += p
+		postgres[withDead] += pg
+		stop()
+		// The endpoint's deliveries left are given up, so that the next
+		// phase alone is.
+		if _, err := f.pool.Exec(context.Background(), `UPDATE webhook_deliveries SET process_at = NULL WHERE recipient_tenant_id = $1`,
+			other); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Short phases, alone and beside in turn (ABBA BAAB): a later phase
+	// finds more rows in the table, and the machine's other work comes and
+	// goes; each kind gets as many early as late phases.
+	b.ResetTimer()
+	for _, withDead := range []bool{false, true, true, false, true, false, false, true} {
+		phase(withDead)
+	}
+	b.StopTimer()
+	n := float64(4 * per)
+	alone, beside := n/took[false].Seconds(), n/took[true].Seconds()
+	b.ReportMetric(alone, "alone-webhooks/s")
+	b.ReportMetric(beside, "beside-webhooks/s")
+	b.ReportMetric(beside/alone, "ratio")
+	// The CPU a delivery to the healthy receiver took, the timing-out
+	// endpoint's share included when beside it.
+	b.ReportMetric(float64((process[false]+postgres[false]).Microseconds())/n, "alone-cpu-µs/webhook")
+	b.ReportMetric(float64((process[true]+postgres[true]).Microseconds())/n, "beside-cpu-µs/webhook")
+}
+
+// A recipient may have PerUnprovenRecipient deliveries under way until an
+// attempt succeeds, PerRecipient from then on, and PerUnprovenRecipient
+// again once an attempt failed.
+func TestUnprovenRecipientHoldsFewSlots(t *testing.T) {
 	f := newFixture(t)
+	// The endpoint holds every request until the client gives up (200 ms),
+	// but answers 200 after 30 ms in [400 ms, 900 ms).
 	var mu sync.Mutex
-	var now, peakEarly, peakLate int
+	var now int
 	start := time.Now()
+	windows := []struct{ from, to time.Duration }{{0, 400 * time.Millisecond}, {800 * time.Millisecond, 900 * time.Millisecond},
+		{1400 * time.Millisecond, 1800 * time.Millisecond}}
+	peaks := make([]int, len(windows))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read to its end, the request's context ends when the client
 		// gives up.
 		_, _ = io.ReadAll(r.Body)
+		since := time.Since(start)
 		mu.Lock()
 		now++
-		if time.Since(start) < 150*time.Millisecond {
-			peakEarly = max(peakEarly, now)
-		} else if time.Since(start) > 400*time.Millisecond {
-			peakLate = max(peakLate, now)
+		for i, win := range windows {
+			if since >= win.from && since < win.to {
+				peaks[i] = max(peaks[i], now)
+			}
 		}
 		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			now--
+			mu.Unlock()
+		}()
+		if since >= 400*time.Millisecond && since < 900*time.Millisecond {
+			time.Sleep(30 * time.Millisecond)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		<-r.Context().Done()
-		mu.Lock()
-		now--
-		mu.Unlock()
 	}))
 	defer srv.Close()
-	for range 40 {
+	for range 400 {
 		f.event(t, f.tenant)
 	}
 	start = time.Now()
-	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 6, PerFailingRecipient: 2, RetryStep: time.Millisecond},
+	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 6, PerUnprovenRecipient: 2, RetryStep: time.Millisecond},
 		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL, "WEBHOOK_TIMEOUT": "200"}})
-	time.Sleep(time.Second)
+	time.Sleep(1800 * time.Millisecond)
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
-	if peakEarly != 6 || peakLate != 2 {
-		t.Fatalf("%d requests at once at first, %d once failing; want 6 and 2", peakEarly, peakLate)
+	if fmt.Sprint(peaks) != "[2 6 2]" {
+		t.Fatalf("requests at once: %v before a success, once answered, once failing again; want [2 6 2]", peaks)
+	}
+}
+
+func TestStuck(t *testing.T) {
+	now := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	ago := func(s int) time.Time { return now.Add(-time.Duration(s) * time.Second) }
+	for _, c := range []struct {
+		name   string
+		status webhooks.Status
+		stuck  string // a part of the answer, "" for none
+	}{
+		{"not started", webhooks.Status{}, ""},
+		{"going round", webhooks.Status{Started: ago(60), Looped: ago(1)}, ""},
+		{"just started", webhooks.Status{Started: ago(1)}, ""},
+		{"failing a while", webhooks.Status{Started: ago(60), Looped: ago(0), FailingSince: ago(5), Error: "boom"}, ""},
+		{"failing too long", webhooks.Status{Started: ago(60), Looped: ago(0), FailingSince: ago(10), Error: "boom"}, "failed for 10s: boom"},
+		{"loop hung", webhooks.Status{Started: ago(60), Looped: ago(11)}, "has not gone round for 11s"},
+		{"never went round", webhooks.Status{Started: ago(12)}, "has not gone round for 12s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := c.status.Stuck(now)
+			if (c.stuck == "") != (got == "") || !strings.Contains(got, c.stuck) {
+				t.Fatalf("stuck %q, want %q", got, c.stuck)
+			}
+		})
+	}
+}
+
+// A dispatcher whose database is gone says so in its status, and counts
+// its deliveries under way.
+func TestStatusTellsFailures(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}, hold: make(chan struct{})}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	defer close(e.hold)
+	f.event(t, f.tenant)
+	d := webhooks.New(f.pool, webhooks.Config{MaxRetry: 3, Idle: 10 * time.Millisecond}, func(context.Context, string) (map[string]string, error) {
+		return map[string]string{"WEBHOOK_URL": srv.URL}, nil
+	}, http.DefaultClient, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	testkit.Eventually(t, 5*time.Second, func() bool { return e.count() == 1 }, "no request")
+	if s := d.Status(); s.InFlight != 1 || s.Recipients != 1 || !s.FailingSince.IsZero() || s.Stuck(time.Now()) != "" {
+		t.Fatalf("delivering: %+v", s)
+	}
+	f.pool.Close()
+	testkit.Eventually(t, 5*time.Second, func() bool { return !d.Status().FailingSince.IsZero() }, "no failure told")
+	if s := d.Status(); s.Error == "" || s.Stuck(time.Now().Add(11*time.Second)) == "" {
+		t.Fatalf("failing: %+v", s)
 	}
 }

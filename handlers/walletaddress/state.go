@@ -24,6 +24,9 @@ type State struct {
 	Properties    []events.Property
 	CreatedAt     time.Time
 	DeactivatedAt *time.Time
+	// Told is the money received outside incoming payments that its
+	// wallet_address.web_monetization events told of.
+	Told uint64
 }
 
 // Active is a wallet address that exists and is not deactivated.
@@ -47,6 +50,8 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 		s.DeactivatedAt = &at
 	case *events.WalletAddressActivated:
 		s.DeactivatedAt = nil
+	case *events.WalletAddressWebMonetization:
+		s.Told += e.Amount
 	}
 	return s
 }
