@@ -119,6 +119,9 @@ func TestTwoInstances(t *testing.T) {
 	t.Run("remote peer to peer", func(t *testing.T) {
 		rc := c9.createReceiver(t, pfry.Address, usd(500))
 		q := c9.createQuote(t, gfranklin.ID, rc.ID, nil)
+		// 500 / (1 - SLIPPAGE), rounded up: the least debit sure to deliver
+		// 500 at the worst rate the quote accepts.
+		checkAmount(t, "quoted debit", q.DebitAmount, usd(506))
 		p := c9.pay(t, gfranklin.ID, q.ID)
 		checkAmount(t, "sent", p.SentAmount, usd(500))
 		ip := hlb.incomingPayment(t, rc.ID, "500")
@@ -239,7 +242,7 @@ func newInstance(t *testing.T, h *H, pg *PostgresServer, ilpAddress, ratesURL, i
 		"AUTH_DATABASE_URL":      withParam(pg.URL(database+"_auth"), "pool_max_conns", "4"),
 	})
 	in.op = in.r.Operator(20 * time.Second)
-	in.hooks.op = in.op
+	in.hooks.setOperator(in.op)
 	return in
 }
 
@@ -447,8 +450,11 @@ func (w *wallet) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		http.Error(rw, "unreadable event", http.StatusBadRequest)
 		return
 	}
+	w.mu.Lock()
+	op := w.op
+	w.mu.Unlock()
 	if e.Type == "outgoing_payment.created" {
-		if err := w.op.Do(req.Context(), `mutation($input: DepositOutgoingPaymentLiquidityInput!) { depositOutgoingPaymentLiquidity(input: $input) { success } }`,
+		if err := op.Do(req.Context(), `mutation($input: DepositOutgoingPaymentLiquidityInput!) { depositOutgoingPaymentLiquidity(input: $input) { success } }`,
 			map[string]any{"input": map[string]any{"outgoingPaymentId": e.Data.ID, "idempotencyKey": e.ID}}, nil); err != nil {
 			http.Error(rw, err.Error(), http.StatusInternalServerError)
 			return
@@ -458,6 +464,14 @@ func (w *wallet) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	w.seen[e.Type]++
 	w.mu.Unlock()
 	rw.WriteHeader(http.StatusOK)
+}
+
+// setOperator gives the wallet the admin API client it funds payments with,
+// once the installation it is the webhook endpoint of is configured.
+func (w *wallet) setOperator(op *adminclient.Client) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.op = op
 }
 
 // wait fails the test unless at least n events of a type were delivered

@@ -173,6 +173,8 @@ try {
       const q = await quote(sender, ip.id, directed)
       step(`${flow}${how}: quote`, { id: q.id, debit: q.debitAmount.value, receive: q.receiveAmount.value })
       expect(`${flow}: quote receive amount`, amount(q.receiveAmount), { value: '100', assetCode: receiver.assetCode, assetScale: receiver.assetScale })
+      // 100 / (1 - SLIPPAGE), rounded up: no fees, one asset.
+      expect(`${flow}: quote debit amount`, amount(q.debitAmount), { value: '102', assetCode: sender.assetCode, assetScale: sender.assetScale })
       const grant = await outgoingGrant(sender, { receiveAmount: amount(q.receiveAmount) }, flow === 'redirect')
       step(`${flow}${how}: outgoing payment grant`, { manage: grant.access_token.manage })
       const op = await client.outgoingPayment.create({ url: sender.resourceServer, accessToken: grant.access_token.value },
