@@ -39,7 +39,9 @@ import (
 // itself. Each installation's wallet is a webhook endpoint that funds an
 // outgoing payment when told it was created, as Rafiki's test wallets do.
 // The amounts are those of Rafiki's test: no fees, USD→EUR at 0.91 and
-// SLIPPAGE 0.01. `rafiki ledger check` is clean on both at the end.
+// SLIPPAGE 0.01. At the end each side's peer liquidity has moved by exactly
+// what went over the peering, and `rafiki ledger check` is clean on both.
+// The installations share a PostgreSQL of the test's own.
 func TestTwoInstances(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -205,8 +207,36 @@ func TestTwoInstances(t *testing.T) {
 		}
 	})
 
+	// What went over the peering, in USD: the Open Payments flows, each
+	// run twice, sent 100 for each of their two quotes and 49 for each of
+	// their two payments of 50 (delivered at 1:1, 50 less SLIPPAGE rounded
+	// down); the admin API's 500 and 550. Each side accounts for all of it:
+	// the sender's peer may claim it, the receiver's peer used that much of
+	// its credit.
+	if !t.Failed() {
+		const sent = 2*(2*100+2*49) + 500 + 550
+		if got := c9.peerLiquidity(t, hlb.name); got != fmt.Sprint(10000000+sent) {
+			t.Errorf("%s's peer %s has liquidity %s, want %d", c9.name, hlb.name, got, 10000000+sent)
+		}
+		if got := hlb.peerLiquidity(t, c9.name); got != fmt.Sprint(10000000-sent) {
+			t.Errorf("%s's peer %s has liquidity %s, want %d", hlb.name, c9.name, got, 10000000-sent)
+		}
+	}
 	checkLedger(t, c9.r)
 	checkLedger(t, hlb.r)
+}
+
+// peerLiquidity is the liquidity of the peer at a static ILP address.
+func (in *e2eInstance) peerLiquidity(t *testing.T, address string) string {
+	t.Helper()
+	var out struct {
+		PeerByAddressAndAsset *struct{ Liquidity string } `json:"peerByAddressAndAsset"`
+	}
+	if err := in.op.Do(context.Background(), `query($address: String!, $asset: String!) { peerByAddressAndAsset(staticIlpAddress: $address, assetId: $asset) { liquidity } }`,
+		map[string]any{"address": address, "asset": in.assets["USD"]}, &out); err != nil || out.PeerByAddressAndAsset == nil {
+		t.Fatalf("%s: peer %s: %v", in.name, address, err)
+	}
+	return out.PeerByAddressAndAsset.Liquidity
 }
 
 // e2eInstance is one installation of TestTwoInstances with its wallet: the
