@@ -29,7 +29,8 @@ import (
 //   - remote Open Payments (scripts/interop/e2e.mjs, with the npm client):
 //     an interactive outgoing-payment grant continued by polling, one
 //     finished by a redirect, and two outgoing payments into one incoming
-//     payment against a grant's debit limit;
+//     payment against a grant's debit limit, each with the client named by
+//     its wallet address and with directed identity;
 //   - the admin API, remote: peer to peer in USD, and USD to EUR;
 //   - the admin API, local: peer to peer, a fixed send, USD to EUR, and two
 //     outgoing payments into one incoming payment.
@@ -59,9 +60,9 @@ func TestTwoInstances(t *testing.T) {
 	defer rates.Close()
 
 	h := newHarness(t)
-	// Two installations hold some sixty connections (a lease connection
-	// per projection, and their pools): more than a shared server's 100
-	// leave free while other tests run.
+	// Two installations hold many connections (each projection's lease has
+	// one of its own, besides the pools): more than a shared server with
+	// max_connections 100 leaves free while other tests use it.
 	pg := h.PostgresServer()
 	idpSecret := "idp-" + randomHex(t, 16)
 	c9 := newInstance(t, h, pg, "test.cloud-nine-wallet", rates.URL, idpSecret)
