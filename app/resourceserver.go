@@ -12,6 +12,7 @@ import (
 	"github.com/rafiki-go/rafiki/introspection"
 	"github.com/rafiki-go/rafiki/openpayments"
 	"github.com/rafiki-go/rafiki/outbound"
+	"github.com/rafiki-go/rafiki/projections"
 )
 
 // OpenPaymentsHandler is the Open Payments listener: the resource server's
@@ -36,7 +37,10 @@ func (b *Backend) OpenPaymentsHandler(ctx context.Context, d *Deps) (http.Handle
 		httpsig.Options{PublicBaseURL: base, AlsoHTTP: cfg.UseHTTP, Replay: httpsig.RedisReplayGuard{Redis: d.Redis, Prefix: "op:signature:"}},
 		cfg.AuthServerGrantURL)
 	r := chi.NewRouter()
-	opCfg := openpayments.Config{OpenPaymentsURL: cfg.OpenPaymentsURL, AuthServerGrantURL: cfg.AuthServerGrantURL, ILPAddress: cfg.ILPAddress}
+	opCfg := openpayments.Config{OpenPaymentsURL: cfg.OpenPaymentsURL, AuthServerGrantURL: cfg.AuthServerGrantURL, ILPAddress: cfg.ILPAddress,
+		IncomingPaymentVisible: func(ctx context.Context, sequence uint64) error {
+			return b.Waiter.Wait(ctx, projections.IncomingPayments{}.Name(), sequence, cfg.ReadYourWritesTimeout)
+		}}
 	openpayments.NewIncomingPayments(guard, b.IncomingPayments, b.Read, d.StreamCredentials, opCfg, d.Log).Mount(r)
 	openpayments.NewQuotes(guard, b.Quotes, b.Read, opCfg, d.Log).Mount(r)
 	openpayments.NewOutgoingPayments(guard, b.OutgoingPayments, b.Read, opCfg, d.Log).Mount(r)

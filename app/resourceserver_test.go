@@ -513,3 +513,39 @@ func TestQuoteRoutesMatchTheSpec(t *testing.T) {
 	call(opCall{name: "get one that does not exist", client: client, token: quotes, method: http.MethodGet, path: "/quotes/" + uuid.NewString(), specPath: "/quotes/{id}", status: http.StatusNotFound}, false)
 	call(opCall{name: "get without a token", client: client, method: http.MethodGet, path: path, specPath: "/quotes/{id}", status: http.StatusUnauthorized}, false)
 }
+
+// An incoming payment created over Open Payments is answered once the
+// incoming payments read model shows it: the connector finds receivers
+// there, and a client pays (or has another instance quote) the payment the
+// moment it has its STREAM credentials.
+func TestIncomingPaymentCreatedIsPayable(t *testing.T) {
+	s := startResourceServer(t)
+	ctx := context.Background()
+	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "payable"}); err != nil {
+		t.Fatal(err)
+	}
+	alice := "http://wallet.test/payable"
+	client := newOPClient(t)
+	token := s.grant(t, client, s.operator.TenantID, map[string]any{"type": "incoming-payment", "actions": []string{"create"}, "identifier": alice})
+	listener, err := s.running.URL(app.OpenPaymentsListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		body := fmt.Appendf(nil, `{"walletAddress":%q,"metadata":{"n":%d}}`, alice, i)
+		status, _, answer, _ := send(t, client, listener, http.MethodPost, "http://wallet.test/"+s.operator.TenantID+"/incoming-payments", token, body)
+		var out struct{ ID string }
+		if status != http.StatusCreated || json.Unmarshal(answer, &out) != nil {
+			t.Fatalf("create: %d %s", status, answer)
+		}
+		id := out.ID[strings.LastIndex(out.ID, "/")+1:]
+		row, err := s.running.Backend.Read.IncomingPayment(ctx, id, nil)
+		if err != nil || row == nil {
+			t.Fatalf("payment %d answered and not in the read model: %v", i, err)
+		}
+	}
+}

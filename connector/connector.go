@@ -137,7 +137,14 @@ func (c *Connector) Send(ctx context.Context, o Origin, p ilp.Prepare) ilp.Packe
 func (c *Connector) reject(from string, p ilp.Prepare, err error) ilp.Reject {
 	var ie *ilpError
 	if !errors.As(err, &ie) {
-		c.log.Error("packet failed", "from", from, "destination", p.Destination, "err", err)
+		if errors.Is(err, context.Canceled) {
+			// Whoever sent the packet stopped waiting for it (a rate probe
+			// that learnt enough from its other packets, a peer that hung
+			// up): no fault of this connector's.
+			c.log.Debug("packet abandoned by its sender", "from", from, "destination", p.Destination, "err", err)
+		} else {
+			c.log.Error("packet failed", "from", from, "destination", p.Destination, "err", err)
+		}
 		ie = &ilpError{code: ilp.CodeInternalError, message: "internal error"}
 	}
 	return ilp.Reject{Code: ie.code, TriggeredBy: c.cfg.ILPAddress, Message: ie.message, Data: ie.data}

@@ -2,14 +2,18 @@ package connector
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
 )
 
@@ -75,6 +79,33 @@ func TestReadAll(t *testing.T) {
 			got, err := readAll(c.r(), c.buf, c.max)
 			if !bytes.Equal(got, want) || !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
 				t.Fatalf("read %d bytes, %v; want %d, %v", len(got), err, len(want), wantErr)
+			}
+		})
+	}
+}
+
+// TestRejectLogsFaultsOnly: a packet that failed here is logged as an
+// error; one its sender stopped waiting for (a cancelled context, as a rate
+// probe cancels the packets it no longer needs) is not. Both are T00.
+func TestRejectLogsFaultsOnly(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		err    error
+		logged bool
+	}{
+		{"failed", errors.New("ledger down"), true},
+		{"abandoned", fmt.Errorf("send to peer p: %w", context.Canceled), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			conn := New(Config{ILPAddress: "test.here"}, peers.NewTable(), nil, nil, http.DefaultClient,
+				slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo})))
+			reject := conn.reject("p", ilp.Prepare{Destination: "test.there.x"}, c.err)
+			if reject.Code != ilp.CodeInternalError || reject.TriggeredBy != "test.here" {
+				t.Fatalf("reject %+v", reject)
+			}
+			if logged := strings.Contains(out.String(), "level=ERROR"); logged != c.logged {
+				t.Fatalf("logged %q, want an error logged: %v", out.String(), c.logged)
 			}
 		})
 	}

@@ -11,8 +11,8 @@ import (
 // can be verified again and again.
 type acceptingGuard struct{}
 
-func (acceptingGuard) FirstUse(context.Context, string, time.Duration) (bool, error) {
-	return true, nil
+func (acceptingGuard) Use(_ context.Context, _ string, now time.Time, _ time.Duration) (time.Time, bool, error) {
+	return now, true, nil
 }
 
 // BenchmarkVerify is the whole check of a signed POST with a GNAP token and

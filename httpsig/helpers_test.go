@@ -17,24 +17,24 @@ import (
 // memoryGuard is a ReplayGuard for tests that need no Redis.
 type memoryGuard struct {
 	mu   sync.Mutex
-	seen map[string]time.Duration
+	seen map[string]time.Time
 	err  error
 }
 
-func (g *memoryGuard) FirstUse(_ context.Context, key string, ttl time.Duration) (bool, error) {
+func (g *memoryGuard) Use(_ context.Context, key string, now time.Time, _ time.Duration) (time.Time, bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.err != nil {
-		return false, g.err
+		return time.Time{}, false, g.err
 	}
 	if g.seen == nil {
-		g.seen = map[string]time.Duration{}
+		g.seen = map[string]time.Time{}
 	}
-	if _, ok := g.seen[key]; ok {
-		return false, nil
+	if first, ok := g.seen[key]; ok {
+		return first, false, nil
 	}
-	g.seen[key] = ttl
-	return true, nil
+	g.seen[key] = now
+	return now, true, nil
 }
 
 // received turns a client request into the request a server reads from the

@@ -47,6 +47,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// RepeatGrace is how long after its first use a signature without a nonce
+// is taken again: a client signing without one (the Open Payments SDK)
+// repeats a signature only while the second of its created lasts.
+const RepeatGrace = 2 * time.Second
+
 // Verified is what a verified signature tells.
 type Verified struct {
 	KeyID   string
@@ -60,6 +65,7 @@ type sigParams struct {
 	hasCreated bool
 	expires    int64
 	hasExpires bool
+	hasNonce   bool
 }
 
 // Verify checks req's sig1 signature under the Open Payments profile; body
@@ -125,11 +131,16 @@ func Verify(req *http.Request, body []byte, keys KeySource, opts Options) (Verif
 	// Ed25519 signatures are deterministic and Go refuses non-canonical
 	// ones, so the signature names exactly what was signed.
 	sum := sha256.Sum256(append([]byte(p.keyID+"\x00"), sig...))
-	fresh, err := opts.Replay.FirstUse(req.Context(), hex.EncodeToString(sum[:]), opts.Window+opts.Skew)
+	first, fresh, err := opts.Replay.Use(req.Context(), hex.EncodeToString(sum[:]), now, opts.Window+opts.Skew)
 	if err != nil {
 		return Verified{}, &Error{Reason: ReasonReplayGuardUnavailable, Message: "the replay guard did not answer; retry later", Cause: err}
 	}
-	if !fresh {
+	// Without a nonce a signature is a function of the request and the
+	// second it was made in: the Open Payments SDK signs so, and sends the
+	// same signature again when it repeats a request within that second
+	// (polling a payment, paying the same amount twice). Such a repeat
+	// arrives within RepeatGrace of the first use; later, it is a replay.
+	if !fresh && (p.hasNonce || now.Sub(first) > RepeatGrace) {
 		return Verified{}, refuse(ReasonReplayed, "signature has already been used")
 	}
 	return Verified{KeyID: p.keyID, Created: created}, nil
@@ -176,7 +187,9 @@ func readParams(params []sfParam) (sigParams, error) {
 		case q.key == "expires" && q.isInt:
 			p.expires, p.hasExpires = q.num, true
 		case q.key == "alg" && !q.isInt && q.str == "ed25519":
-		case (q.key == "nonce" || q.key == "tag") && !q.isInt:
+		case q.key == "nonce" && !q.isInt:
+			p.hasNonce = true
+		case q.key == "tag" && !q.isInt:
 		case q.key == "keyid" || q.key == "created" || q.key == "expires" || q.key == "alg" || q.key == "nonce" || q.key == "tag":
 			return p, refuse(ReasonUnsupportedParameter, "parameter %s has a value the profile does not accept", q.key)
 		default:

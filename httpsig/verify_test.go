@@ -48,7 +48,8 @@ func TestVerifyRefusals(t *testing.T) {
 		body  []byte
 		keys  KeySource
 		opts  Options
-		twice bool // verify twice, judge the second
+		twice bool          // verify twice, judge the second
+		later time.Duration // how long after the first the second comes
 	}
 	// signed is a POST with Authorization and a body, signed at created.
 	signed := func(t *testing.T, created time.Time, edit func(client *http.Request) []byte) *setup {
@@ -231,8 +232,18 @@ func TestVerifyRefusals(t *testing.T) {
 		{"expired", func(t *testing.T) *setup {
 			return custom(t, http.MethodGet, nil, "", []string{"@method", "@target-uri"}, append(std, sfParam{key: "expires", num: testNow.Unix() - 1, isInt: true}))
 		}, ReasonExpired},
-		{"replayed", func(t *testing.T) *setup {
+		{"repeated without a nonce within the second it was made in", func(t *testing.T) *setup {
 			s := signed(t, testNow, nil)
+			s.twice, s.later = true, time.Second
+			return s
+		}, ""},
+		{"replayed without a nonce", func(t *testing.T) *setup {
+			s := signed(t, testNow, nil)
+			s.twice, s.later = true, RepeatGrace+time.Millisecond
+			return s
+		}, ReasonReplayed},
+		{"replayed with a nonce", func(t *testing.T) *setup {
+			s := custom(t, http.MethodGet, nil, "", []string{"@method", "@target-uri"}, append(std, sfParam{key: "nonce", str: "n1"}))
 			s.twice = true
 			return s
 		}, ReasonReplayed},
@@ -274,6 +285,8 @@ func TestVerifyRefusals(t *testing.T) {
 				if err != nil {
 					t.Fatalf("first verification: %v", err)
 				}
+				first := s.opts.Now
+				s.opts.Now = func() time.Time { return first().Add(s.later) }
 				_, err = Verify(s.req, s.body, s.keys, s.opts)
 			}
 			if got := ReasonOf(err); got != tt.want {
@@ -294,24 +307,31 @@ func TestVerifyRefusals(t *testing.T) {
 }
 
 // TestRedisReplayGuard holds the replay guard to the real Redis: a
-// signature is taken once, with the window and skew as its TTL, and a
-// Redis that does not answer refuses the request instead of letting it
-// through.
+// signature is recorded with the window and skew as its TTL, taken again
+// within RepeatGrace of its first use and refused after, and a Redis that
+// does not answer refuses the request instead of letting it through.
 func TestRedisReplayGuard(t *testing.T) {
 	key, jwk := testKey(t, 7, "k1")
 	rdb := testkit.Redis(t)
 	prefix := "test:httpsig:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
-	opts := Options{Replay: RedisReplayGuard{Redis: rdb, Prefix: prefix}, Window: time.Minute, Skew: 10 * time.Second}
+	now := time.Now()
+	opts := Options{Replay: RedisReplayGuard{Redis: rdb, Prefix: prefix}, Window: time.Minute, Skew: 10 * time.Second,
+		Now: func() time.Time { return now }}
 	client := newClientRequest(t, http.MethodGet, testURL, map[string]string{"Authorization": "GNAP tok"})
-	if err := Sign(client, nil, key, "k1", time.Now()); err != nil {
+	if err := Sign(client, nil, key, "k1", now); err != nil {
 		t.Fatal(err)
 	}
 	req := received(t, client, nil)
 	if _, err := Verify(req, nil, InlineKey(jwk), opts); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
+	now = now.Add(RepeatGrace - time.Millisecond)
+	if _, err := Verify(req, nil, InlineKey(jwk), opts); err != nil {
+		t.Fatalf("a repeat within the grace: %v", err)
+	}
+	now = now.Add(2 * time.Millisecond)
 	if _, err := Verify(req, nil, InlineKey(jwk), opts); ReasonOf(err) != ReasonReplayed {
-		t.Fatalf("second use: %v, want %s", err, ReasonReplayed)
+		t.Fatalf("a use after the grace: %v, want %s", err, ReasonReplayed)
 	}
 	keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
 	if err != nil || len(keys) != 1 {

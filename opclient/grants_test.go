@@ -22,17 +22,17 @@ import (
 // memoryGuard remembers signatures in memory.
 type memoryGuard struct {
 	mu   sync.Mutex
-	seen map[string]bool
+	seen map[string]time.Time
 }
 
-func (g *memoryGuard) FirstUse(_ context.Context, key string, _ time.Duration) (bool, error) {
+func (g *memoryGuard) Use(_ context.Context, key string, now time.Time, _ time.Duration) (time.Time, bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.seen[key] {
-		return false, nil
+	if first, ok := g.seen[key]; ok {
+		return first, false, nil
 	}
-	g.seen[key] = true
-	return true, nil
+	g.seen[key] = now
+	return now, true, nil
 }
 
 // authServer is an authorization server that checks every request's
@@ -52,7 +52,7 @@ type authServer struct {
 func newAuthServer(t *testing.T, key ed25519.PublicKey, client string) *authServer {
 	t.Helper()
 	as := &authServer{expiresInSecond: 600}
-	guard := &memoryGuard{seen: map[string]bool{}}
+	guard := &memoryGuard{seen: map[string]time.Time{}}
 	as.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if _, err := httpsig.Verify(r, body, staticKey{key}, httpsig.Options{Replay: guard}); err != nil {

@@ -43,17 +43,17 @@ func (a *answers) Introspect(_ context.Context, token string, access []events.Gr
 // usedOnce remembers signatures, as the Redis guard does.
 type usedOnce struct {
 	mu   sync.Mutex
-	seen map[string]bool
+	seen map[string]time.Time
 }
 
-func (u *usedOnce) FirstUse(_ context.Context, key string, _ time.Duration) (bool, error) {
+func (u *usedOnce) Use(_ context.Context, key string, now time.Time, _ time.Duration) (time.Time, bool, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.seen[key] {
-		return false, nil
+	if first, ok := u.seen[key]; ok {
+		return first, false, nil
 	}
-	u.seen[key] = true
-	return true, nil
+	u.seen[key] = now
+	return now, true, nil
 }
 
 type clientKey struct {
@@ -137,7 +137,7 @@ func TestGuard(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := &answers{info: c.info, err: c.err}
-			g := NewGuard(a, fetcher, httpsig.Options{PublicBaseURL: base, Replay: &usedOnce{seen: map[string]bool{}}}, "https://auth.example/t1")
+			g := NewGuard(a, fetcher, httpsig.Options{PublicBaseURL: base, Replay: &usedOnce{seen: map[string]time.Time{}}}, "https://auth.example/t1")
 			req := signedRequest(t, c.key, c.auth, body)
 			granted, err := g.Authorize(req, body, c.need)
 			if c.status == 0 {
@@ -172,7 +172,9 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-// A signature is used once: the same request again is refused.
+// A signature without a nonce is taken again only while its client could
+// have made it again (the SDK repeating a request within the second of its
+// created); after that the same request is refused.
 func TestGuardRefusesReplays(t *testing.T) {
 	key := newClientKey(t, "k1")
 	inline, _ := json.Marshal(key.jwk)
@@ -180,18 +182,31 @@ func TestGuardRefusesReplays(t *testing.T) {
 	a := &answers{info: introspection.Info{Active: true, Grant: "g1", Client: &client,
 		Access: []events.GrantAccess{{Type: "quote", Actions: []string{"create"}}}}}
 	base, _ := url.Parse(publicBase)
-	g := NewGuard(a, httpsig.NewJWKSFetcher(httpsig.FetcherOptions{}), httpsig.Options{PublicBaseURL: base, Replay: &usedOnce{seen: map[string]bool{}}}, "")
+	now := time.Now()
+	clock := func() time.Time { return now }
+	g := NewGuard(a, httpsig.NewJWKSFetcher(httpsig.FetcherOptions{}), httpsig.Options{PublicBaseURL: base, Replay: &usedOnce{seen: map[string]time.Time{}}, Now: clock}, "")
 	body := []byte(`{}`)
 	first := signedRequest(t, key, "GNAP the-token", body)
-	again := first.Clone(context.Background())
-	again.Body = io.NopCloser(bytes.NewReader(body))
-	need := Need{Type: "quote", Action: "create"}
-	if _, err := g.Authorize(first, body, need); err != nil {
-		t.Fatal(err)
+	again := func() *http.Request {
+		r := first.Clone(context.Background())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return r
 	}
-	_, err := g.Authorize(again, body, need)
-	var re *RouteError
-	if !errors.As(err, &re) || re.Status != 401 {
-		t.Fatalf("replayed: %v, want 401", err)
+	need := Need{Type: "quote", Action: "create"}
+	for i, tc := range []struct {
+		req     *http.Request
+		after   time.Duration
+		refused bool
+	}{
+		{first, 0, false},
+		{again(), time.Second, false},
+		{again(), httpsig.RepeatGrace + time.Millisecond, true},
+	} {
+		now = now.Add(tc.after)
+		_, err := g.Authorize(tc.req, body, need)
+		var re *RouteError
+		if refused := errors.As(err, &re) && re.Status == 401; refused != tc.refused || (err != nil && !tc.refused) {
+			t.Fatalf("request %d: %v, want refused %v", i, err, tc.refused)
+		}
 	}
 }

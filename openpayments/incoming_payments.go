@@ -155,10 +155,17 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 	}
 	id := uuid.NewString()
 	c.Meta = commands.Meta{ID: id, CorrelationID: id, Actor: commands.Actor{TenantID: tenantID}}
-	paymentID, _, err := s.payments.Create(r.Context(), c)
+	paymentID, res, err := s.payments.Create(r.Context(), c)
 	if err != nil {
 		s.refuse(w, r, err)
 		return
+	}
+	if s.cfg.IncomingPaymentVisible != nil {
+		// The payment is stored: answered even when the read model is
+		// late, since a client retrying would make another.
+		if err := s.cfg.IncomingPaymentVisible(r.Context(), res.Sequence); err != nil {
+			s.log.Warn("incoming payment answered before the read model shows it", "incomingPayment", paymentID, "err", err)
+		}
 	}
 	s.answer(w, r, paymentID, true, http.StatusCreated)
 }

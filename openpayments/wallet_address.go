@@ -49,6 +49,11 @@ type Config struct {
 	NotFound         func(ctx context.Context, url string) error
 	LookupTimeout    time.Duration
 	PollingFrequency time.Duration
+	// IncomingPaymentVisible waits until the incoming payments read model
+	// has applied the event at sequence. The connector finds receivers
+	// there, so a payment created over Open Payments is answered once it
+	// can be paid, as Rafiki answers it once it is stored.
+	IncomingPaymentVisible func(ctx context.Context, sequence uint64) error
 }
 
 // WalletAddresses serves wallet address documents and their keys.
