@@ -132,7 +132,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 			if time.Since(funded) > 30*time.Second {
 				return fmt.Errorf("payment %s still %s 30 s after funding", q.ID, p.State)
 			}
-			time.Sleep(2 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
 	}, mark)
 	b.StopTimer()
