@@ -242,6 +242,7 @@ type ComplexityRoot struct {
 		DeletePeer                               func(childComplexity int, input DeletePeerInput) int
 		DeleteTenant                             func(childComplexity int, id string) int
 		DepositAssetLiquidity                    func(childComplexity int, input DepositAssetLiquidityInput) int
+		DepositEventLiquidity                    func(childComplexity int, input DepositEventLiquidityInput) int
 		DepositOutgoingPaymentLiquidity          func(childComplexity int, input DepositOutgoingPaymentLiquidityInput) int
 		DepositPeerLiquidity                     func(childComplexity int, input DepositPeerLiquidityInput) int
 		PostLiquidityWithdrawal                  func(childComplexity int, input PostLiquidityWithdrawalInput) int
@@ -587,6 +588,7 @@ type MutationResolver interface {
 	CreateWalletAddressKey(ctx context.Context, input CreateWalletAddressKeyInput) (*CreateWalletAddressKeyMutationResponse, error)
 	RevokeWalletAddressKey(ctx context.Context, input RevokeWalletAddressKeyInput) (*RevokeWalletAddressKeyMutationResponse, error)
 	WithdrawEventLiquidity(ctx context.Context, input WithdrawEventLiquidityInput) (*LiquidityMutationResponse, error)
+	DepositEventLiquidity(ctx context.Context, input DepositEventLiquidityInput) (*LiquidityMutationResponse, error)
 	TriggerWalletAddressEvents(ctx context.Context, input TriggerWalletAddressEventsInput) (*TriggerWalletAddressEventsMutationResponse, error)
 }
 type OutgoingPaymentResolver interface {
@@ -1463,6 +1465,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DepositAssetLiquidity(childComplexity, args["input"].(DepositAssetLiquidityInput)), true
+	case "Mutation.depositEventLiquidity":
+		if e.ComplexityRoot.Mutation.DepositEventLiquidity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_depositEventLiquidity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DepositEventLiquidity(childComplexity, args["input"].(DepositEventLiquidityInput)), true
 	case "Mutation.depositOutgoingPaymentLiquidity":
 		if e.ComplexityRoot.Mutation.DepositOutgoingPaymentLiquidity == nil {
 			break
@@ -2750,6 +2763,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteAssetInput", ec.unmarshalInputDeleteAssetInput),
 			graphql.NewInputUnmarshaler("DeletePeerInput", ec.unmarshalInputDeletePeerInput),
 			graphql.NewInputUnmarshaler("DepositAssetLiquidityInput", ec.unmarshalInputDepositAssetLiquidityInput),
+			graphql.NewInputUnmarshaler("DepositEventLiquidityInput", ec.unmarshalInputDepositEventLiquidityInput),
 			graphql.NewInputUnmarshaler("DepositOutgoingPaymentLiquidityInput", ec.unmarshalInputDepositOutgoingPaymentLiquidityInput),
 			graphql.NewInputUnmarshaler("DepositPeerLiquidityInput", ec.unmarshalInputDepositPeerLiquidityInput),
 			graphql.NewInputUnmarshaler("FeeDetails", ec.unmarshalInputFeeDetails),
@@ -4218,6 +4232,20 @@ func (ec *executionContext) field_Mutation_depositAssetLiquidity_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (DepositAssetLiquidityInput, error) {
 			return ec.unmarshalNDepositAssetLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositAssetLiquidityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_depositEventLiquidity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (DepositEventLiquidityInput, error) {
+			return ec.unmarshalNDepositEventLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositEventLiquidityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9105,6 +9133,50 @@ func (ec *executionContext) fieldContext_Mutation_withdrawEventLiquidity(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_withdrawEventLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_depositEventLiquidity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_depositEventLiquidity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DepositEventLiquidity(ctx, fc.Args["input"].(DepositEventLiquidityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *LiquidityMutationResponse) graphql.Marshaler {
+			return ec.marshalOLiquidityMutationResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐLiquidityMutationResponse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_depositEventLiquidity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiquidityMutationResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_depositEventLiquidity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16550,6 +16622,55 @@ func UnmarshalDepositAssetLiquidityInput(ctx context.Context, raw any) (DepositA
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDepositEventLiquidityInput(ctx context.Context, obj any) (DepositEventLiquidityInput, error) {
+	var it DepositEventLiquidityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eventId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDepositEventLiquidityInput unmarshals raw into the DepositEventLiquidityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDepositEventLiquidityInput(ctx context.Context, raw any) (DepositEventLiquidityInput, error) {
+	var out DepositEventLiquidityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DepositEventLiquidityInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDepositOutgoingPaymentLiquidityInput(ctx context.Context, obj any) (DepositOutgoingPaymentLiquidityInput, error) {
 	var it DepositOutgoingPaymentLiquidityInput
 	if obj == nil {
@@ -19448,6 +19569,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "depositEventLiquidity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_depositEventLiquidity(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "triggerWalletAddressEvents":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_triggerWalletAddressEvents(ctx, field)
@@ -22090,6 +22218,11 @@ func (ec *executionContext) marshalNDeleteTenantMutationResponse2ᚖgithubᚗcom
 
 func (ec *executionContext) unmarshalNDepositAssetLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositAssetLiquidityInput(ctx context.Context, v any) (DepositAssetLiquidityInput, error) {
 	res, err := ec.unmarshalInputDepositAssetLiquidityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDepositEventLiquidityInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐDepositEventLiquidityInput(ctx context.Context, v any) (DepositEventLiquidityInput, error) {
+	res, err := ec.unmarshalInputDepositEventLiquidityInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

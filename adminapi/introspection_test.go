@@ -25,7 +25,6 @@ var pendingTypes = []string{
 	"ConfirmPartialIncomingPaymentResponse",
 	"CreateOrUpdatePeerByUrlInput",
 	"CreateOrUpdatePeerByUrlMutationResponse",
-	"DepositEventLiquidityInput",
 	"LiquidityError",
 	"Model",
 	"RejectPartialIncomingPaymentInput",
@@ -39,7 +38,6 @@ var pendingTypes = []string{
 var pendingFields = []string{
 	"Mutation.confirmPartialIncomingPayment",
 	"Mutation.createOrUpdatePeerByUrl",
-	"Mutation.depositEventLiquidity",
 	"Mutation.rejectPartialIncomingPayment",
 }
 

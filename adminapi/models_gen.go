@@ -459,6 +459,14 @@ type DepositAssetLiquidityInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// Input of depositEventLiquidity.
+type DepositEventLiquidityInput struct {
+	// The outgoing_payment.created webhook event.
+	EventID string `json:"eventId"`
+	// Key that makes retries of this request safe.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // A payment to fund.
 type DepositOutgoingPaymentLiquidityInput struct {
 	// The payment.

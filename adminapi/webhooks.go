@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -63,13 +64,20 @@ func (r *Resolver) eventWithdrawal(ctx context.Context, a commands.Actor, eventI
 }
 
 // eventWithdrawalOwner is the account a webhook event's money leaves: the
-// incoming payment's, whose one withdrawal is the event's (it ended the
-// payment), or the wallet address's for its web monetization.
+// incoming or outgoing payment's, whose one withdrawal is the event's (it
+// ended the payment), or the wallet address's for its web monetization.
 func (r *Resolver) eventWithdrawalOwner(ctx context.Context, a commands.Actor, w *readmodel.WebhookWithdrawal) (liquidity.Owner, error) {
-	if w.IncomingPaymentID == nil {
+	var owner liquidity.Owner
+	var transferID string
+	var err error
+	switch {
+	case strings.HasPrefix(w.Type, "outgoing_payment."):
+		owner, transferID, err = r.Liquidity.OutgoingPaymentOwner(ctx, a, w.AccountID)
+	case w.IncomingPaymentID == nil:
 		return r.Liquidity.WalletAddressOwner(ctx, a, w.AccountID)
+	default:
+		owner, transferID, err = r.Liquidity.IncomingPaymentOwner(ctx, a, *w.IncomingPaymentID)
 	}
-	owner, transferID, err := r.Liquidity.IncomingPaymentOwner(ctx, a, *w.IncomingPaymentID)
 	if err != nil {
 		return liquidity.Owner{}, err
 	}

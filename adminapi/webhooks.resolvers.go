@@ -9,7 +9,10 @@ import (
 	"context"
 
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // WithdrawEventLiquidity is the resolver for the withdrawEventLiquidity field.
@@ -27,6 +30,30 @@ func (r *mutationResolver) WithdrawEventLiquidity(ctx context.Context, input Wit
 		return nil, err
 	}
 	if _, err := r.Liquidity.Withdraw(ctx, m, owner, w.EventID, w.Amount, 0); err != nil {
+		return nil, err
+	}
+	return &LiquidityMutationResponse{Success: true}, nil
+}
+
+// DepositEventLiquidity is the resolver for the depositEventLiquidity field.
+func (r *mutationResolver) DepositEventLiquidity(ctx context.Context, input DepositEventLiquidityInput) (*LiquidityMutationResponse, error) {
+	m, err := meta(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := m.Actor
+	id, ok := valid.ID(input.EventID)
+	if !ok {
+		return nil, errInvalidEventID()
+	}
+	typ, paymentID, found, err := r.Read.WebhookEventOf(ctx, id, tenantScope(a, nil))
+	if err != nil {
+		return nil, err
+	}
+	if !found || typ != projections.WebhookOutgoingPaymentCreated {
+		return nil, errInvalidEventID()
+	}
+	if _, err := r.OutgoingPayments.Fund(ctx, commands.FundOutgoingPayment{Meta: m, OutgoingPaymentID: paymentID}); err != nil {
 		return nil, err
 	}
 	return &LiquidityMutationResponse{Success: true}, nil

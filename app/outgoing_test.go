@@ -218,6 +218,82 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 			t.Fatalf("payment %+v", p)
 		}
 	})
+	t.Run("funded and withdrawn through its webhook events", func(t *testing.T) {
+		ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice, "receiver": ip.URL,
+			"debitAmount": map[string]any{"value": "110", "assetCode": "USD", "assetScale": 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := o.create(alice, q.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventOf := func(typ string) string {
+			var found string
+			testkit.Eventually(t, 10*time.Second, func() bool {
+				found = webhookEventIDOf(t, s, id, typ)
+				return found != ""
+			}, "no %s event of %s", typ, id)
+			return found
+		}
+		event := func(mutation, eventID string) error {
+			return op.Do(ctx, fmt.Sprintf(`mutation($input: %sInput!) { %s(input: $input) { success } }`, upperFirst(mutation), mutation),
+				map[string]any{"input": map[string]any{"eventId": eventID, "idempotencyKey": uuid.NewString()}}, nil)
+		}
+		created := eventOf("outgoing_payment.created")
+		if err := event("withdrawEventLiquidity", created); code(t, err) != "BAD_USER_INPUT" {
+			t.Fatalf("withdrawing a created payment's event: %v", err)
+		}
+		if err := event("depositEventLiquidity", created); err != nil {
+			t.Fatal(err)
+		}
+		if _, p := o.finished(t, id, 10*time.Second); p.State != outgoingpayment.Completed || p.Sent != 100 {
+			t.Fatalf("payment %+v", p)
+		}
+		completed := eventOf("outgoing_payment.completed")
+		if err := event("depositEventLiquidity", completed); code(t, err) != "BAD_USER_INPUT" {
+			t.Fatalf("depositing on a completed payment's event: %v", err)
+		}
+		if err := event("withdrawEventLiquidity", completed); err != nil {
+			t.Fatal(err)
+		}
+		if balance, err := s.running.Deps.Ledger.Balance(ctx, uuid.MustParse(id)); err != nil || balance != 0 {
+			t.Fatalf("the fee left after its withdrawal: %d (%v)", balance, err)
+		}
+		if err := event("withdrawEventLiquidity", completed); code(t, err) == "" {
+			t.Fatal("the fee withdrawn twice")
+		}
+	})
+}
+
+// webhookEventIDOf is the id of the webhook event of one type about one
+// object, "" when there is none yet.
+func webhookEventIDOf(t *testing.T, s *system, objectID, typ string) string {
+	t.Helper()
+	var out struct {
+		WebhookEvents struct {
+			Edges []struct {
+				Node struct {
+					ID   string
+					Data map[string]any
+				}
+			}
+		}
+	}
+	if err := s.operator.Do(context.Background(), `query($types: [String!]) { webhookEvents(first: 100, filter: {type: {in: $types}}) { edges { node { id data } } } }`,
+		map[string]any{"types": []string{typ}}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out.WebhookEvents.Edges {
+		if e.Node.Data["id"] == objectID {
+			return e.Node.ID
+		}
+	}
+	return ""
 }
 
 // A payment to another instance goes over Interledger: it delivers at least

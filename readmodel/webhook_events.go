@@ -73,6 +73,21 @@ func (r *Reader) WebhookWithdrawal(ctx context.Context, eventID string, scope *s
 	return &w, nil
 }
 
+// WebhookEventOf is the type of a webhook event in scope (any tenant's when
+// scope is nil) and the id of the object it tells of; found is false when
+// there is no such event.
+func (r *Reader) WebhookEventOf(ctx context.Context, eventID string, scope *string) (typ, objectID string, found bool, err error) {
+	err = r.pool.QueryRow(ctx, `SELECT type, coalesce(data->>'id', '') FROM rm_webhooks.webhook_events
+		WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)`, eventID, scope).Scan(&typ, &objectID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("webhook event %s: %w", eventID, err)
+	}
+	return typ, objectID, true, nil
+}
+
 // WalletAddressTold is a wallet address and the money received outside
 // incoming payments that its wallet_address.web_monetization webhook
 // events told of.
