@@ -116,6 +116,30 @@ func LoadFor[S any](ctx context.Context, store Store, subject, commandID string,
 	return state, version, nil, err
 }
 
+// LoadNew loads the subject a create command makes its aggregate on: done
+// is the command's result when it made the aggregate before; an aggregate
+// another command made is taken, the error given. Otherwise it answers the
+// version to append at.
+func LoadNew[S any](ctx context.Context, store Store, subject, commandID string, evolve func(S, events.Envelope, events.Event) S,
+	exists func(S) bool, taken error) (version uint64, done *Result, err error) {
+	s, version, done, err := LoadFor(ctx, store, subject, commandID, evolve)
+	switch {
+	case err != nil || done != nil:
+		return version, done, err
+	case exists(s):
+		return version, nil, taken
+	}
+	return version, nil, nil
+}
+
+// Done is a command's earlier result, or none.
+func Done(r *Result) Result {
+	if r == nil {
+		return Result{}
+	}
+	return *r
+}
+
 // ranBefore finds the events a command caused among an aggregate's; its
 // result is the sequence of the last one.
 func ranBefore(envs []events.Envelope, commandID string) (Result, bool) {

@@ -93,15 +93,10 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 		return "", handlers.Result{}, err
 	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		if done != nil {
-			return *done, nil
-		}
-		if s.Exists {
-			return handlers.Result{}, fmt.Errorf("incoming payment %s exists but command %s did not make it", id, c.ID)
+		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists },
+			fmt.Errorf("incoming payment %s exists but command %s did not make it", id, c.ID))
+		if err != nil || done != nil {
+			return handlers.Done(done), err
 		}
 		wa, a, err := h.walletAddressAndAsset(ctx, tenantID, c.WalletAddressID)
 		if err != nil {
@@ -111,7 +106,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 		if err != nil {
 			return handlers.Result{}, err
 		}
-		if err := checkTransitions(s, evs); err != nil {
+		if err := checkTransitions(State{}, evs); err != nil {
 			return handlers.Result{}, err
 		}
 		if err := h.scheduleExpiry(ctx, id, evs[0].(*events.IncomingPaymentCreated).ExpiresAt); err != nil {

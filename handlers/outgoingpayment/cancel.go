@@ -45,7 +45,7 @@ func (h *Handler) Cancel(ctx context.Context, c commands.CancelOutgoingPayment) 
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
 		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
 		if err != nil || done != nil {
-			return deref(done), err
+			return handlers.Done(done), err
 		}
 		evs, err := decideCancel(s, c)
 		if err != nil {

@@ -118,16 +118,10 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 		}
 	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		if done != nil {
-			return *done, nil
-		}
-		if s.Exists {
-			// One payment per quote.
-			return handlers.Result{}, errInvalidQuote()
+		// One payment per quote.
+		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists }, errInvalidQuote())
+		if err != nil || done != nil {
+			return handlers.Done(done), err
 		}
 		now := time.Now()
 		created, err := decideCreate(wa, a, q, active, c, now)

@@ -95,10 +95,3 @@ func (h *Handler) deposit(ctx context.Context, s State, commandID string) error 
 	}
 	return nil
 }
-
-func deref(r *handlers.Result) handlers.Result {
-	if r == nil {
-		return handlers.Result{}
-	}
-	return *r
-}

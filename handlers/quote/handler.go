@@ -101,15 +101,10 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateQuote) (string, h
 		return "", handlers.Result{}, err
 	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		if done != nil {
-			return *done, nil
-		}
-		if s.Exists {
-			return handlers.Result{}, fmt.Errorf("quote %s exists but command %s did not make it", quoteID, c.ID)
+		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists },
+			fmt.Errorf("quote %s exists but command %s did not make it", quoteID, c.ID))
+		if err != nil || done != nil {
+			return handlers.Done(done), err
 		}
 		evs, err := h.decide(ctx, tenantID, c)
 		if err != nil {
