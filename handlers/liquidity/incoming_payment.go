@@ -48,23 +48,7 @@ func decideIncomingPaymentWithdrawal(p endedPayment, actor commands.Actor) (uuid
 // withdrawn, makes sure its account exists, and returns the id of the
 // transfer that withdraws it (decideIncomingPaymentWithdrawal).
 func (h *Handler) IncomingPaymentOwner(ctx context.Context, actor commands.Actor, incomingPaymentID string) (Owner, string, error) {
-	id, err := ownerID(incomingPaymentID, "incoming payment")
-	if err != nil {
-		return Owner{}, "", err
-	}
-	incomingPaymentID = id.String()
-	tenantID, found, err := handlers.Locate(ctx, h.store, incomingpayment.AggregateType, incomingPaymentID)
-	if err != nil {
-		return Owner{}, "", err
-	}
-	if !found {
-		return Owner{}, "", errUnknownIncomingPayment()
-	}
-	target, err := handlers.NewTarget(tenantID, incomingpayment.AggregateType, incomingPaymentID)
-	if err != nil {
-		return Owner{}, "", err
-	}
-	p, _, err := handlers.Load(ctx, h.store, target.Subject, evolveEnded)
+	target, p, err := loadOwner(ctx, h, incomingpayment.AggregateType, incomingPaymentID, "incoming payment", errUnknownIncomingPayment(), evolveEnded)
 	if err != nil {
 		return Owner{}, "", err
 	}
@@ -76,9 +60,34 @@ func (h *Handler) IncomingPaymentOwner(ctx context.Context, actor commands.Actor
 	if err != nil {
 		return Owner{}, "", err
 	}
-	account := ledger.Account{ID: id, Type: ledger.Incoming, AssetID: assetOwner.Account.ID, Ledger: assetOwner.Account.Ledger}
+	account := ledger.Account{ID: uuid.MustParse(target.AggregateID), Type: ledger.Incoming, AssetID: assetOwner.Account.ID,
+		Ledger: assetOwner.Account.Ledger}
 	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
-		return Owner{}, "", fmt.Errorf("incoming payment %s account: %w", incomingPaymentID, err)
+		return Owner{}, "", fmt.Errorf("incoming payment %s account: %w", target.AggregateID, err)
 	}
 	return Owner{Target: target, Account: account}, transferID.String(), nil
+}
+
+// loadOwner finds a payment known by id alone, of aggregateType (kind in
+// errors), and folds its events; unknown is the error for none.
+func loadOwner[S any](ctx context.Context, h *Handler, aggregateType, rawID, kind string, unknown error,
+	evolve func(S, events.Envelope, events.Event) S) (handlers.Target, S, error) {
+	var s S
+	id, err := ownerID(rawID, kind)
+	if err != nil {
+		return handlers.Target{}, s, err
+	}
+	tenantID, found, err := handlers.Locate(ctx, h.store, aggregateType, id.String())
+	if err != nil {
+		return handlers.Target{}, s, err
+	}
+	if !found {
+		return handlers.Target{}, s, unknown
+	}
+	target, err := handlers.NewTarget(tenantID, aggregateType, id.String())
+	if err != nil {
+		return handlers.Target{}, s, err
+	}
+	s, _, err = handlers.Load(ctx, h.store, target.Subject, evolve)
+	return target, s, err
 }

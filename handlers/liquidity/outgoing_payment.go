@@ -9,7 +9,6 @@ import (
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
-	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 )
 
@@ -46,23 +45,7 @@ func decideOutgoingPaymentWithdrawal(p finishedPayment, actor commands.Actor) (u
 // withdrawn and returns the id of the transfer that withdraws it
 // (decideOutgoingPaymentWithdrawal).
 func (h *Handler) OutgoingPaymentOwner(ctx context.Context, actor commands.Actor, outgoingPaymentID string) (Owner, string, error) {
-	id, err := ownerID(outgoingPaymentID, "outgoing payment")
-	if err != nil {
-		return Owner{}, "", err
-	}
-	outgoingPaymentID = id.String()
-	tenantID, found, err := handlers.Locate(ctx, h.store, outgoingpayment.AggregateType, outgoingPaymentID)
-	if err != nil {
-		return Owner{}, "", err
-	}
-	if !found {
-		return Owner{}, "", errUnknownOutgoingPayment()
-	}
-	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, outgoingPaymentID)
-	if err != nil {
-		return Owner{}, "", err
-	}
-	p, _, err := handlers.Load(ctx, h.store, target.Subject, evolveFinished)
+	target, p, err := loadOwner(ctx, h, outgoingpayment.AggregateType, outgoingPaymentID, "outgoing payment", errUnknownOutgoingPayment(), evolveFinished)
 	if err != nil {
 		return Owner{}, "", err
 	}
@@ -72,7 +55,7 @@ func (h *Handler) OutgoingPaymentOwner(ctx context.Context, actor commands.Actor
 	}
 	account, err := outgoingpayment.Account(p.State)
 	if err != nil {
-		return Owner{}, "", fmt.Errorf("outgoing payment %s account: %w", outgoingPaymentID, err)
+		return Owner{}, "", fmt.Errorf("outgoing payment %s account: %w", target.AggregateID, err)
 	}
 	return Owner{Target: target, Account: account}, transferID.String(), nil
 }
