@@ -57,6 +57,10 @@ func (u *UI) routes() {
 	m.Handle("POST /payments/outgoing/{id}/withdraw", in(u.withdrawOutgoingPayment))
 	m.Handle("POST /payments/outgoing/{id}/cancel", in(u.cancelOutgoingPayment))
 
+	m.Handle("GET /grants", in(u.grants))
+	m.Handle("GET /grants/{id}", in(u.grantPage))
+	m.Handle("POST /grants/{id}/revoke", in(u.revokeGrant))
+
 	m.Handle("GET /webhook-events", in(u.webhookEvents))
 	m.Handle("GET /history", in(u.findHistory))
 	m.Handle("GET /history/{id}", in(u.history))

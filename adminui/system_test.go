@@ -25,6 +25,7 @@ import (
 // `rafiki dev` runs them.
 type system struct {
 	cfg      config.Config
+	running  *app.Running
 	uiURL    string
 	operator *adminclient.Client
 }
@@ -42,9 +43,11 @@ func startSystem(t testing.TB) *system {
 		StreamSecret: make([]byte, 32), EnableSPSP: true, EventSecretsKey: testkit.EventSecretsKey,
 		OpenPaymentsURL: "http://wallet.test", AuthServerGrantURL: "http://auth.test", LocalCacheDuration: 15 * time.Second,
 		WebhookTimeout: 2 * time.Second, WebhookMaxRetry: 1, WebhookWorkerIdle: 200 * time.Millisecond, WebhookRetryBackoff: 10 * time.Second,
+		AuthServerURL: "http://auth.test", CookieKey: "cookie-key-of-the-tests", InteractionExpiry: 10 * time.Minute,
+		AccessTokenExpiry: 10 * time.Minute,
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
-	r, err := app.Start(context.Background(), cfg, log, app.Set{Backend: true, Worker: true, AdminUI: true}, false)
+	r, err := app.Start(context.Background(), cfg, log, app.Set{Backend: true, Auth: true, Worker: true, AdminUI: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func startSystem(t testing.TB) *system {
 	// The listener is bound on every address; the browser goes to the
 	// loopback one.
 	uiURL = strings.Replace(uiURL, "[::]", "127.0.0.1", 1)
-	return &system{cfg: cfg, uiURL: uiURL,
+	return &system{cfg: cfg, running: r, uiURL: uiURL,
 		operator: &adminclient.Client{URL: adminURL + "/graphql", TenantID: cfg.OperatorTenantID, Secret: cfg.AdminAPISecret}}
 }
 

@@ -30,6 +30,9 @@ type Config struct {
 	// GraphQLURL is the backend's admin API endpoint (GRAPHQL_URL, as
 	// Rafiki's frontend names it).
 	GraphQLURL string
+	// AuthGraphQLURL is the auth service's admin API endpoint
+	// (AUTH_GRAPHQL_URL), where grants are; empty: no grant pages.
+	AuthGraphQLURL string
 	// SessionKey seals the session cookies (32 bytes). Nil makes a random
 	// one, so that sign-ins last as long as the process.
 	SessionKey []byte
@@ -46,6 +49,7 @@ type Config struct {
 // UI serves the admin pages.
 type UI struct {
 	graphqlURL    string
+	authURL       string
 	sealer        *sealer
 	secureCookies bool
 	http          *http.Client
@@ -70,7 +74,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{graphqlURL: cfg.GraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit}
+	u := &UI{graphqlURL: cfg.GraphQLURL, authURL: cfg.AuthGraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit}
 	if u.http == nil {
 		u.http = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -255,6 +259,7 @@ var flashes = map[string]string{
 	"peer-created":      "Peer created.",
 	"peer-updated":      "Peer saved.",
 	"peer-deleted":      "Peer deleted.",
+	"grant-revoked":     "Grant revoked.",
 	"wallet-created":    "Wallet address created.",
 	"wallet-updated":    "Wallet address saved.",
 	"payment-approved":  "Payment approved.",

@@ -48,7 +48,11 @@ func (r *Running) serveAdminUI(ctx context.Context, backend bool) error {
 	if r.Deps != nil && r.Deps.JS != nil {
 		audit = uiAudit{js: r.Deps.JS}
 	}
-	ui, err := adminui.New(adminui.Config{GraphQLURL: url, SessionKey: r.Config.AdminUISessionKey,
+	authURL := r.Config.AuthGraphQLURL
+	if base, err := r.URL(AuthAdminListener); authURL == "" && err == nil {
+		authURL = base + "/graphql"
+	}
+	ui, err := adminui.New(adminui.Config{GraphQLURL: url, AuthGraphQLURL: authURL, SessionKey: r.Config.AdminUISessionKey,
 		SecureCookies: r.Config.Production, Log: r.log.With("listener", AdminUIListener), Audit: audit})
 	if err != nil {
 		return fmt.Errorf("admin UI: %w", err)

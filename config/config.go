@@ -159,7 +159,11 @@ type Config struct {
 	// it) is the admin API it calls, when set; AdminUISessionKey
 	// (ADMIN_UI_SESSION_KEY, 32 bytes, base64) seals its session cookies,
 	// and unset each process makes its own (sign-ins then end with it).
-	GraphQLURL        string
+	GraphQLURL string
+	// AuthGraphQLURL (AUTH_GRAPHQL_URL) is the auth service's admin API,
+	// where the admin UI reads and revokes grants; under dev the one of
+	// the process.
+	AuthGraphQLURL    string
 	AdminUISessionKey []byte
 }
 
@@ -225,6 +229,7 @@ func Load(service string) (Config, error) {
 	c.IdentityServerSecret = r.str("IDENTITY_SERVER_SECRET", "")
 	c.CookieKey = r.str("COOKIE_KEY", "")
 	c.GraphQLURL = r.str("GRAPHQL_URL", "")
+	c.AuthGraphQLURL = r.str("AUTH_GRAPHQL_URL", "")
 	c.InteractionCookieSameSite = strings.ToLower(r.str("INTERACTION_COOKIE_SAME_SITE", ""))
 	c.Wait = time.Duration(r.integer("WAIT_SECONDS", 5)) * time.Second
 	c.InteractionExpiry = time.Duration(r.integer("INTERACTION_EXPIRY_SECONDS", 600)) * time.Second
