@@ -438,6 +438,12 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 			return fmt.Errorf("postgres: %w", err)
 		}
 		if exists {
+			// Missing when this process looked, made by another since
+			// (services started together): there now. Any other failure
+			// to connect is the caller's to see.
+			if missingDatabase(err) {
+				return nil
+			}
 			return fmt.Errorf("postgres at %s: %w", u.Redacted(), err)
 		}
 		_, cerr := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
@@ -464,6 +470,13 @@ const (
 	createAttemptsMax = 20
 	createRetryWait   = 100 * time.Millisecond
 )
+
+// missingDatabase: a connection refused because its database does not
+// exist (invalid_catalog_name).
+func missingDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "3D000"
+}
 
 // templateBusy: the template database was being copied by another CREATE
 // DATABASE (object_in_use).

@@ -117,6 +117,11 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 			return "", handlers.Result{}, err
 		}
 	}
+	if c.Grant != nil {
+		lock := h.grantLock(c.Grant.ID)
+		lock.Lock()
+		defer lock.Unlock()
+	}
 	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
 		// One payment per quote.
 		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists }, errInvalidQuote())

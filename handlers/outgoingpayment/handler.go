@@ -2,6 +2,8 @@ package outgoingpayment
 
 import (
 	"context"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -48,6 +50,20 @@ type Handler struct {
 	// The wallet address paying and its asset, read as quotes read them.
 	walletAddresses *handlers.StateCache[walletaddress.State]
 	assets          *handlers.StateCache[asset.State]
+	// grantLocks serialise, in this process, the payments that spend one
+	// grant (by a hash of its id): they would otherwise all race for the
+	// grant's subject and lose to each other until their retries ran out.
+	// Across processes the append's expectation still decides.
+	grantLocks [grantLockStripes]sync.Mutex
+}
+
+// grantLockStripes is how many locks the grants of this process share.
+const grantLockStripes = 64
+
+func (h *Handler) grantLock(grantID string) *sync.Mutex {
+	f := fnv.New32a()
+	f.Write([]byte(grantID))
+	return &h.grantLocks[f.Sum32()%grantLockStripes]
 }
 
 // NewHandler builds a handler; receivers finds the incoming payments paid,
