@@ -62,9 +62,9 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 		// The one transfer was made, or refused: nothing was sent.
 		return outgoingpayment.Outcome{}, fmt.Errorf("%w: a local payment that sent nothing on its first attempt", outgoingpayment.ErrFinal)
 	}
-	i := strings.LastIndex(t.Receiver.URL, "/incoming-payments/")
-	id, err := uuid.Parse(t.Receiver.URL[i+len("/incoming-payments/"):])
-	if i < 0 || err != nil {
+	_, tail, found := strings.Cut(t.Receiver.URL, "/incoming-payments/")
+	id, err := uuid.Parse(tail)
+	if !found || err != nil {
 		return outgoingpayment.Outcome{}, fmt.Errorf("%w: receiver %q names no incoming payment", outgoingpayment.ErrFinal, t.Receiver.URL)
 	}
 	local, found, err := route.locals.Receiver(ctx, id)
