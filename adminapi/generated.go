@@ -113,6 +113,10 @@ type ComplexityRoot struct {
 		Receiver func(childComplexity int) int
 	}
 
+	ConfirmPartialIncomingPaymentResponse struct {
+		Success func(childComplexity int) int
+	}
+
 	CreatePeerMutationResponse struct {
 		Peer func(childComplexity int) int
 	}
@@ -222,6 +226,7 @@ type ComplexityRoot struct {
 		CancelIncomingPayment                    func(childComplexity int, input CancelIncomingPaymentInput) int
 		CancelOutgoingPayment                    func(childComplexity int, input CancelOutgoingPaymentInput) int
 		CompleteReceiver                         func(childComplexity int, input CompleteReceiverInput) int
+		ConfirmPartialIncomingPayment            func(childComplexity int, input ConfirmPartialIncomingPaymentInput) int
 		CreateAsset                              func(childComplexity int, input CreateAssetInput) int
 		CreateAssetLiquidityWithdrawal           func(childComplexity int, input CreateAssetLiquidityWithdrawalInput) int
 		CreateIncomingPayment                    func(childComplexity int, input CreateIncomingPaymentInput) int
@@ -246,6 +251,7 @@ type ComplexityRoot struct {
 		DepositOutgoingPaymentLiquidity          func(childComplexity int, input DepositOutgoingPaymentLiquidityInput) int
 		DepositPeerLiquidity                     func(childComplexity int, input DepositPeerLiquidityInput) int
 		PostLiquidityWithdrawal                  func(childComplexity int, input PostLiquidityWithdrawalInput) int
+		RejectPartialIncomingPayment             func(childComplexity int, input RejectPartialIncomingPaymentInput) int
 		RevokeWalletAddressKey                   func(childComplexity int, input RevokeWalletAddressKeyInput) int
 		SetFee                                   func(childComplexity int, input SetFeeInput) int
 		TriggerWalletAddressEvents               func(childComplexity int, input TriggerWalletAddressEventsInput) int
@@ -403,6 +409,10 @@ type ComplexityRoot struct {
 		Metadata         func(childComplexity int) int
 		ReceivedAmount   func(childComplexity int) int
 		WalletAddressURL func(childComplexity int) int
+	}
+
+	RejectPartialIncomingPaymentResponse struct {
+		Success func(childComplexity int) int
 	}
 
 	RevokeWalletAddressKeyMutationResponse struct {
@@ -564,6 +574,8 @@ type MutationResolver interface {
 	UpdateIncomingPayment(ctx context.Context, input UpdateIncomingPaymentInput) (*IncomingPaymentResponse, error)
 	ApproveIncomingPayment(ctx context.Context, input ApproveIncomingPaymentInput) (*ApproveIncomingPaymentResponse, error)
 	CancelIncomingPayment(ctx context.Context, input CancelIncomingPaymentInput) (*CancelIncomingPaymentResponse, error)
+	ConfirmPartialIncomingPayment(ctx context.Context, input ConfirmPartialIncomingPaymentInput) (*ConfirmPartialIncomingPaymentResponse, error)
+	RejectPartialIncomingPayment(ctx context.Context, input RejectPartialIncomingPaymentInput) (*RejectPartialIncomingPaymentResponse, error)
 	DepositAssetLiquidity(ctx context.Context, input DepositAssetLiquidityInput) (*LiquidityMutationResponse, error)
 	CreateAssetLiquidityWithdrawal(ctx context.Context, input CreateAssetLiquidityWithdrawalInput) (*LiquidityMutationResponse, error)
 	DepositPeerLiquidity(ctx context.Context, input DepositPeerLiquidityInput) (*LiquidityMutationResponse, error)
@@ -899,6 +911,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CompleteReceiverResponse.Receiver(childComplexity), true
+
+	case "ConfirmPartialIncomingPaymentResponse.success":
+		if e.ComplexityRoot.ConfirmPartialIncomingPaymentResponse.Success == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmPartialIncomingPaymentResponse.Success(childComplexity), true
 
 	case "CreatePeerMutationResponse.peer":
 		if e.ComplexityRoot.CreatePeerMutationResponse.Peer == nil {
@@ -1245,6 +1264,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteReceiver(childComplexity, args["input"].(CompleteReceiverInput)), true
+	case "Mutation.confirmPartialIncomingPayment":
+		if e.ComplexityRoot.Mutation.ConfirmPartialIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmPartialIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmPartialIncomingPayment(childComplexity, args["input"].(ConfirmPartialIncomingPaymentInput)), true
 	case "Mutation.createAsset":
 		if e.ComplexityRoot.Mutation.CreateAsset == nil {
 			break
@@ -1509,6 +1539,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PostLiquidityWithdrawal(childComplexity, args["input"].(PostLiquidityWithdrawalInput)), true
+	case "Mutation.rejectPartialIncomingPayment":
+		if e.ComplexityRoot.Mutation.RejectPartialIncomingPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectPartialIncomingPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectPartialIncomingPayment(childComplexity, args["input"].(RejectPartialIncomingPaymentInput)), true
 	case "Mutation.revokeWalletAddressKey":
 		if e.ComplexityRoot.Mutation.RevokeWalletAddressKey == nil {
 			break
@@ -2314,6 +2355,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Receiver.WalletAddressURL(childComplexity), true
 
+	case "RejectPartialIncomingPaymentResponse.success":
+		if e.ComplexityRoot.RejectPartialIncomingPaymentResponse.Success == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RejectPartialIncomingPaymentResponse.Success(childComplexity), true
+
 	case "RevokeWalletAddressKeyMutationResponse.walletAddressKey":
 		if e.ComplexityRoot.RevokeWalletAddressKeyMutationResponse.WalletAddressKey == nil {
 			break
@@ -2744,6 +2792,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelOutgoingPaymentInput", ec.unmarshalInputCancelOutgoingPaymentInput),
 			graphql.NewInputUnmarshaler("CardDetailsInput", ec.unmarshalInputCardDetailsInput),
 			graphql.NewInputUnmarshaler("CompleteReceiverInput", ec.unmarshalInputCompleteReceiverInput),
+			graphql.NewInputUnmarshaler("ConfirmPartialIncomingPaymentInput", ec.unmarshalInputConfirmPartialIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("CreateAssetInput", ec.unmarshalInputCreateAssetInput),
 			graphql.NewInputUnmarshaler("CreateAssetLiquidityWithdrawalInput", ec.unmarshalInputCreateAssetLiquidityWithdrawalInput),
 			graphql.NewInputUnmarshaler("CreateIncomingPaymentInput", ec.unmarshalInputCreateIncomingPaymentInput),
@@ -2776,6 +2825,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OutgoingPaymentFilter", ec.unmarshalInputOutgoingPaymentFilter),
 			graphql.NewInputUnmarshaler("PaymentFilter", ec.unmarshalInputPaymentFilter),
 			graphql.NewInputUnmarshaler("PostLiquidityWithdrawalInput", ec.unmarshalInputPostLiquidityWithdrawalInput),
+			graphql.NewInputUnmarshaler("RejectPartialIncomingPaymentInput", ec.unmarshalInputRejectPartialIncomingPaymentInput),
 			graphql.NewInputUnmarshaler("RevokeWalletAddressKeyInput", ec.unmarshalInputRevokeWalletAddressKeyInput),
 			graphql.NewInputUnmarshaler("SetFeeInput", ec.unmarshalInputSetFeeInput),
 			graphql.NewInputUnmarshaler("TenantSettingInput", ec.unmarshalInputTenantSettingInput),
@@ -3030,6 +3080,14 @@ func (ec *executionContext) childFields_CompleteReceiverResponse(ctx context.Con
 		return ec.fieldContext_CompleteReceiverResponse_receiver(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CompleteReceiverResponse", field.Name)
+}
+
+func (ec *executionContext) childFields_ConfirmPartialIncomingPaymentResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "success":
+		return ec.fieldContext_ConfirmPartialIncomingPaymentResponse_success(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfirmPartialIncomingPaymentResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_CreatePeerMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3484,6 +3542,14 @@ func (ec *executionContext) childFields_Receiver(ctx context.Context, field grap
 		return ec.fieldContext_Receiver_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Receiver", field.Name)
+}
+
+func (ec *executionContext) childFields_RejectPartialIncomingPaymentResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "success":
+		return ec.fieldContext_RejectPartialIncomingPaymentResponse_success(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RejectPartialIncomingPaymentResponse", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeWalletAddressKeyMutationResponse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3960,6 +4026,20 @@ func (ec *executionContext) field_Mutation_completeReceiver_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_confirmPartialIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ConfirmPartialIncomingPaymentInput, error) {
+			return ec.unmarshalNConfirmPartialIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐConfirmPartialIncomingPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAssetLiquidityWithdrawal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4288,6 +4368,20 @@ func (ec *executionContext) field_Mutation_postLiquidityWithdrawal_args(ctx cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (PostLiquidityWithdrawalInput, error) {
 			return ec.unmarshalNPostLiquidityWithdrawalInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐPostLiquidityWithdrawalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectPartialIncomingPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RejectPartialIncomingPaymentInput, error) {
+			return ec.unmarshalNRejectPartialIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRejectPartialIncomingPaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6321,6 +6415,29 @@ func (ec *executionContext) fieldContext_CompleteReceiverResponse_receiver(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _ConfirmPartialIncomingPaymentResponse_success(ctx context.Context, field graphql.CollectedField, obj *ConfirmPartialIncomingPaymentResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmPartialIncomingPaymentResponse_success(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Success, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmPartialIncomingPaymentResponse_success(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfirmPartialIncomingPaymentResponse", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _CreatePeerMutationResponse_peer(ctx context.Context, field graphql.CollectedField, obj *CreatePeerMutationResponse) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8077,6 +8194,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelIncomingPayment(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmPartialIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmPartialIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmPartialIncomingPayment(ctx, fc.Args["input"].(ConfirmPartialIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ConfirmPartialIncomingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNConfirmPartialIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐConfirmPartialIncomingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmPartialIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfirmPartialIncomingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmPartialIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectPartialIncomingPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectPartialIncomingPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectPartialIncomingPayment(ctx, fc.Args["input"].(RejectPartialIncomingPaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RejectPartialIncomingPaymentResponse) graphql.Marshaler {
+			return ec.marshalNRejectPartialIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRejectPartialIncomingPaymentResponse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectPartialIncomingPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RejectPartialIncomingPaymentResponse(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectPartialIncomingPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12183,6 +12388,29 @@ func (ec *executionContext) fieldContext_Receiver_createdAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Receiver", field, false, false, "String")
 }
 
+func (ec *executionContext) _RejectPartialIncomingPaymentResponse_success(ctx context.Context, field graphql.CollectedField, obj *RejectPartialIncomingPaymentResponse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RejectPartialIncomingPaymentResponse_success(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Success, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RejectPartialIncomingPaymentResponse_success(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RejectPartialIncomingPaymentResponse", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _RevokeWalletAddressKeyMutationResponse_walletAddressKey(ctx context.Context, field graphql.CollectedField, obj *RevokeWalletAddressKeyMutationResponse) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15348,6 +15576,55 @@ func UnmarshalCompleteReceiverInput(ctx context.Context, raw any) (CompleteRecei
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConfirmPartialIncomingPaymentInput(ctx context.Context, obj any) (ConfirmPartialIncomingPaymentInput, error) {
+	var it ConfirmPartialIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incomingPaymentId", "partialIncomingPaymentId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incomingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingPaymentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingPaymentID = data
+		case "partialIncomingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partialIncomingPaymentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartialIncomingPaymentID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmPartialIncomingPaymentInput unmarshals raw into the ConfirmPartialIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmPartialIncomingPaymentInput(ctx context.Context, raw any) (ConfirmPartialIncomingPaymentInput, error) {
+	var out ConfirmPartialIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmPartialIncomingPaymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateAssetInput(ctx context.Context, obj any) (CreateAssetInput, error) {
 	var it CreateAssetInput
 	if obj == nil {
@@ -17294,6 +17571,62 @@ func UnmarshalPostLiquidityWithdrawalInput(ctx context.Context, raw any) (PostLi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRejectPartialIncomingPaymentInput(ctx context.Context, obj any) (RejectPartialIncomingPaymentInput, error) {
+	var it RejectPartialIncomingPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"incomingPaymentId", "partialIncomingPaymentId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "incomingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incomingPaymentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncomingPaymentID = data
+		case "partialIncomingPaymentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partialIncomingPaymentId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartialIncomingPaymentID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRejectPartialIncomingPaymentInput unmarshals raw into the RejectPartialIncomingPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRejectPartialIncomingPaymentInput(ctx context.Context, raw any) (RejectPartialIncomingPaymentInput, error) {
+	var out RejectPartialIncomingPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RejectPartialIncomingPaymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeWalletAddressKeyInput(ctx context.Context, obj any) (RevokeWalletAddressKeyInput, error) {
 	var it RevokeWalletAddressKeyInput
 	if obj == nil {
@@ -18529,6 +18862,39 @@ func (ec *executionContext) _CompleteReceiverResponse(ctx context.Context, sel a
 	return out
 }
 
+var confirmPartialIncomingPaymentResponseImplementors = []string{"ConfirmPartialIncomingPaymentResponse"}
+
+func (ec *executionContext) _ConfirmPartialIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, obj *ConfirmPartialIncomingPaymentResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, confirmPartialIncomingPaymentResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfirmPartialIncomingPaymentResponse")
+		case "success":
+			out.Values[i] = ec._ConfirmPartialIncomingPaymentResponse_success(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createPeerMutationResponseImplementors = []string{"CreatePeerMutationResponse"}
 
 func (ec *executionContext) _CreatePeerMutationResponse(ctx context.Context, sel ast.SelectionSet, obj *CreatePeerMutationResponse) graphql.Marshaler {
@@ -19397,6 +19763,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelIncomingPayment":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelIncomingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmPartialIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmPartialIncomingPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectPartialIncomingPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectPartialIncomingPayment(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -20587,6 +20967,39 @@ func (ec *executionContext) _Receiver(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "createdAt":
 			out.Values[i] = ec._Receiver_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rejectPartialIncomingPaymentResponseImplementors = []string{"RejectPartialIncomingPaymentResponse"}
+
+func (ec *executionContext) _RejectPartialIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, obj *RejectPartialIncomingPaymentResponse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rejectPartialIncomingPaymentResponseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RejectPartialIncomingPaymentResponse")
+		case "success":
+			out.Values[i] = ec._RejectPartialIncomingPaymentResponse_success(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22068,6 +22481,19 @@ func (ec *executionContext) marshalNCompleteReceiverResponse2ᚖgithubᚗcomᚋr
 	return ec._CompleteReceiverResponse(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConfirmPartialIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐConfirmPartialIncomingPaymentInput(ctx context.Context, v any) (ConfirmPartialIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputConfirmPartialIncomingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConfirmPartialIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐConfirmPartialIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, v *ConfirmPartialIncomingPaymentResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConfirmPartialIncomingPaymentResponse!")
+		return graphql.Null
+	}
+	return ec._ConfirmPartialIncomingPaymentResponse(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateAssetInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐCreateAssetInput(ctx context.Context, v any) (CreateAssetInput, error) {
 	res, err := ec.unmarshalInputCreateAssetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22611,6 +23037,19 @@ func (ec *executionContext) marshalNQuoteResponse2ᚖgithubᚗcomᚋrafikiᚑgo�
 		return graphql.Null
 	}
 	return ec._QuoteResponse(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRejectPartialIncomingPaymentInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRejectPartialIncomingPaymentInput(ctx context.Context, v any) (RejectPartialIncomingPaymentInput, error) {
+	res, err := ec.unmarshalInputRejectPartialIncomingPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRejectPartialIncomingPaymentResponse2ᚖgithubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRejectPartialIncomingPaymentResponse(ctx context.Context, sel ast.SelectionSet, v *RejectPartialIncomingPaymentResponse) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RejectPartialIncomingPaymentResponse!")
+		return graphql.Null
+	}
+	return ec._RejectPartialIncomingPaymentResponse(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRevokeWalletAddressKeyInput2githubᚗcomᚋrafikiᚑgoᚋrafikiᚋadminapiᚐRevokeWalletAddressKeyInput(ctx context.Context, v any) (RevokeWalletAddressKeyInput, error) {

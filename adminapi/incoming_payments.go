@@ -10,6 +10,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
@@ -27,6 +28,19 @@ func (r *Resolver) incomingPaymentAfter(ctx context.Context, id string, res hand
 		return nil, apperr.E(apperr.NotFound, "unknown payment")
 	}
 	return r.incomingPaymentOut(row)
+}
+
+// decidePartial records the entity's answer to a partial payment. The
+// packet waiting for it reads it from the payment's events: there is no
+// read model to wait for.
+func (r *Resolver) decidePartial(ctx context.Context, paymentID, partialID string, accept bool, reason *string) error {
+	m, err := meta(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = r.IncomingPayments.DecidePartial(ctx, commands.DecidePartialIncomingPayment{Meta: m, IncomingPaymentID: paymentID,
+		PartialIncomingPaymentID: partialID, Accept: accept, Reason: reason})
+	return err
 }
 
 func (r *Resolver) incomingPaymentOut(p *readmodel.IncomingPayment) (*IncomingPayment, error) {

@@ -109,6 +109,22 @@ func (r *mutationResolver) CancelIncomingPayment(ctx context.Context, input Canc
 	return &CancelIncomingPaymentResponse{Payment: p}, nil
 }
 
+// ConfirmPartialIncomingPayment is the resolver for the confirmPartialIncomingPayment field.
+func (r *mutationResolver) ConfirmPartialIncomingPayment(ctx context.Context, input ConfirmPartialIncomingPaymentInput) (*ConfirmPartialIncomingPaymentResponse, error) {
+	if err := r.decidePartial(ctx, input.IncomingPaymentID, input.PartialIncomingPaymentID, true, nil); err != nil {
+		return nil, err
+	}
+	return &ConfirmPartialIncomingPaymentResponse{Success: true}, nil
+}
+
+// RejectPartialIncomingPayment is the resolver for the rejectPartialIncomingPayment field.
+func (r *mutationResolver) RejectPartialIncomingPayment(ctx context.Context, input RejectPartialIncomingPaymentInput) (*RejectPartialIncomingPaymentResponse, error) {
+	if err := r.decidePartial(ctx, input.IncomingPaymentID, input.PartialIncomingPaymentID, false, input.Reason); err != nil {
+		return nil, err
+	}
+	return &RejectPartialIncomingPaymentResponse{Success: true}, nil
+}
+
 // IncomingPayment is the resolver for the incomingPayment field.
 func (r *queryResolver) IncomingPayment(ctx context.Context, id string) (*IncomingPayment, error) {
 	a, err := actor(ctx)

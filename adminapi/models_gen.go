@@ -161,6 +161,20 @@ type CompleteReceiverResponse struct {
 	Receiver *Receiver `json:"receiver,omitempty"`
 }
 
+// A partial payment to accept.
+type ConfirmPartialIncomingPaymentInput struct {
+	// Incoming payment id.
+	IncomingPaymentID string `json:"incomingPaymentId"`
+	// The partialIncomingPaymentId of the webhook event.
+	PartialIncomingPaymentID string `json:"partialIncomingPaymentId"`
+}
+
+// Whether the acceptance was recorded.
+type ConfirmPartialIncomingPaymentResponse struct {
+	// True once recorded.
+	Success bool `json:"success"`
+}
+
 // Input of createAsset.
 type CreateAssetInput struct {
 	// Code, such as USD.
@@ -797,6 +811,22 @@ type Receiver struct {
 	Metadata map[string]any `json:"metadata,omitempty"`
 	// When it was created (ISO 8601).
 	CreatedAt string `json:"createdAt"`
+}
+
+// A partial payment to refuse.
+type RejectPartialIncomingPaymentInput struct {
+	// Incoming payment id.
+	IncomingPaymentID string `json:"incomingPaymentId"`
+	// The partialIncomingPaymentId of the webhook event.
+	PartialIncomingPaymentID string `json:"partialIncomingPaymentId"`
+	// Told to the sender; "Additional data rejected" when absent.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// Whether the refusal was recorded.
+type RejectPartialIncomingPaymentResponse struct {
+	// True once recorded.
+	Success bool `json:"success"`
 }
 
 // Input of revokeWalletAddressKey.

@@ -52,9 +52,12 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 		return nil, nil, err
 	}
 	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
-	conn := connector.New(connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
-		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}},
-		table, b.Rates, d.Ledger, b.settingsClient, d.Log)
+	cfg := connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
+		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}}
+	if d.Config.PartialPaymentDecision {
+		cfg.Partial = newPartialDecisions(d)
+	}
+	conn := connector.New(cfg, table, b.Rates, d.Ledger, b.settingsClient, d.Log)
 	b.probes.conn.Store(conn)
 	b.payer.route.Store(&paymentRoute{conn: conn, locals: locals, published: published})
 	return conn, published, nil

@@ -41,6 +41,7 @@ func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.Wai
 		SignatureSecret: d.Config.SignatureSecret, SignatureVersion: d.Config.SignatureVersion,
 		RetryStep: d.Config.WebhookRetryBackoff, Idle: d.Config.WebhookWorkerIdle,
 		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerUnprovenRecipient: webhookPerUnprovenRecipient,
+		Reveal: revealWebhookData(d),
 	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(ctx) })

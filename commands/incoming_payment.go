@@ -79,3 +79,26 @@ type ExpireIncomingPayment struct {
 	Meta
 	IncomingPaymentID string
 }
+
+// ReceivePartialIncomingPayment records a packet that brought data from its
+// sender into an open incoming payment, for the account servicing entity to
+// decide before ExpiresAt, the packet's expiry.
+type ReceivePartialIncomingPayment struct {
+	Meta
+	IncomingPaymentID        string
+	PartialIncomingPaymentID string
+	DataFromSender           []byte
+	Amount                   uint64
+	ExpiresAt                time.Time
+}
+
+// DecidePartialIncomingPayment is the entity's answer to a partial payment
+// (confirmPartialIncomingPayment, rejectPartialIncomingPayment): Reason,
+// for a refusal, is told to the sender.
+type DecidePartialIncomingPayment struct {
+	Meta
+	IncomingPaymentID        string
+	PartialIncomingPaymentID string
+	Accept                   bool
+	Reason                   *string
+}

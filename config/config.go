@@ -105,6 +105,18 @@ type Config struct {
 	SignatureVersion             int
 	SendTenantWebhooksToOperator bool
 	WebhookWorkerIdle            time.Duration
+	// PartialPaymentDecision (ENABLE_PARTIAL_PAYMENT_DECISION) has the
+	// account servicing entity decide each packet that brings its sender's
+	// data into an incoming payment: webhook
+	// incoming_payment.partial_payment_received, then
+	// confirmPartialIncomingPayment or rejectPartialIncomingPayment within
+	// PartialPaymentDecisionMaxWait (PARTIAL_PAYMENT_DECISION_MAX_WAIT_MS,
+	// 1,500) and the packet's expiry less PartialPaymentDecisionSafetyMargin
+	// (PARTIAL_PAYMENT_DECISION_SAFETY_MARGIN_MS, 100); no answer declines
+	// the packet.
+	PartialPaymentDecision             bool
+	PartialPaymentDecisionMaxWait      time.Duration
+	PartialPaymentDecisionSafetyMargin time.Duration
 	// WebhookRetryBackoff is Rafiki's step between attempts (10 s: the
 	// n-th failure waits min(n, 6) steps); no variable sets it.
 	WebhookRetryBackoff time.Duration
@@ -260,6 +272,9 @@ func Load(service string) (Config, error) {
 	c.SendTenantWebhooksToOperator = r.boolean("SEND_TENANT_WEBHOOKS_TO_OPERATOR", false)
 	c.WebhookWorkerIdle = time.Duration(r.integer("WEBHOOK_WORKER_IDLE", 200)) * time.Millisecond
 	c.WebhookRetryBackoff = 10 * time.Second
+	c.PartialPaymentDecision = r.boolean("ENABLE_PARTIAL_PAYMENT_DECISION", false)
+	c.PartialPaymentDecisionMaxWait = time.Duration(r.integer("PARTIAL_PAYMENT_DECISION_MAX_WAIT_MS", 1500)) * time.Millisecond
+	c.PartialPaymentDecisionSafetyMargin = time.Duration(r.integer("PARTIAL_PAYMENT_DECISION_SAFETY_MARGIN_MS", 100)) * time.Millisecond
 	if r.err != nil {
 		return c, r.err
 	}
@@ -268,6 +283,9 @@ func Load(service string) (Config, error) {
 	}
 	if c.WebhookTimeout <= 0 || c.WebhookMaxRetry < 0 || c.WebhookWorkerIdle <= 0 || c.SignatureVersion < 0 {
 		return c, fmt.Errorf("config: WEBHOOK_TIMEOUT and WEBHOOK_WORKER_IDLE must be above 0, WEBHOOK_MAX_RETRY and SIGNATURE_VERSION not negative")
+	}
+	if c.PartialPaymentDecisionMaxWait <= 0 || c.PartialPaymentDecisionSafetyMargin < 0 {
+		return c, fmt.Errorf("config: PARTIAL_PAYMENT_DECISION_MAX_WAIT_MS must be above 0, PARTIAL_PAYMENT_DECISION_SAFETY_MARGIN_MS not negative")
 	}
 	if c.WalletAddressLookupTimeout < 0 || c.WalletAddressPollingFrequency <= 0 {
 		return c, fmt.Errorf("config: WALLET_ADDRESS_LOOKUP_TIMEOUT_MS must not be negative, WALLET_ADDRESS_POLLING_FREQUENCY_MS must be above 0")

@@ -46,6 +46,10 @@ type Config struct {
 	Receivers Receivers
 	Outcomes  Outcomes
 	Totals    Totals
+	// Partial, when set (ENABLE_PARTIAL_PAYMENT_DECISION), decides each
+	// packet that carries its sender's data into an incoming payment
+	// before the money moves.
+	Partial PartialPayments
 }
 
 // Connector runs Prepares through the pipeline.

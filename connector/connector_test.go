@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +52,8 @@ type localReceivers struct {
 	byID     map[uuid.UUID]connector.Local
 	recorded []uint64
 	totals   map[string]uint64
+	partials []connector.PartialPayment
+	refuse   *string
 }
 
 func (l *localReceivers) Receiver(_ context.Context, id uuid.UUID) (connector.Local, bool, error) {
@@ -64,6 +67,18 @@ func (l *localReceivers) Received(_, _ string, amount uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.recorded = append(l.recorded, amount)
+}
+
+// decide plays the account servicing entity deciding partial payments:
+// it keeps what it was asked and answers with answer (accept by default).
+func (l *localReceivers) Decide(_ context.Context, p connector.PartialPayment) (bool, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partials = append(l.partials, p)
+	if l.refuse != nil {
+		return false, *l.refuse
+	}
+	return true, ""
 }
 
 func (l *localReceivers) Add(_ context.Context, connectionID string, amount uint64) (uint64, error) {
@@ -272,7 +287,7 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 		r.locals.byID[p.id] = local
 	}
 	conn := connector.New(connector.Config{ILPAddress: "test.rafiki", RatePerMinute: ratePerMinute,
-		Stream: r.creds, Receivers: r.locals, Outcomes: r.locals, Totals: r.locals}, table,
+		Stream: r.creds, Receivers: r.locals, Outcomes: r.locals, Totals: r.locals, Partial: r.locals}, table,
 		rates.New(ratesServer.URL, nil, time.Minute, ratesServer.Client()), l, http.DefaultClient, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(conn)
 	t.Cleanup(srv.Close)
@@ -517,10 +532,10 @@ func (r *rig) streamSender(t *testing.T, tag stream.Tag) streamSender {
 
 // prepare carries a STREAM money packet of amount, asking at least atLeast
 // to be delivered; a probe's condition cannot be met.
-func (s streamSender) prepare(t *testing.T, amount, atLeast uint64, probe bool) ilp.Prepare {
+func (s streamSender) prepare(t *testing.T, amount, atLeast uint64, probe bool, frames ...stream.Frame) ilp.Prepare {
 	t.Helper()
 	data, err := s.keys.Seal(stream.Packet{Version: stream.Version, Type: stream.TypePrepare, Sequence: 1, PrepareAmount: atLeast,
-		Frames: []stream.Frame{stream.StreamMoney{StreamID: 1, Shares: 1}}})
+		Frames: append([]stream.Frame{stream.StreamMoney{StreamID: 1, Shares: 1}}, frames...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,6 +616,78 @@ func TestReceiving(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Packets that bring their sender's data into an incoming payment are
+// decided by the account servicing entity before the money moves (partial
+// payments); packets without data, and data sent to a wallet address, are
+// not.
+func TestPartialPayments(t *testing.T) {
+	r := newRig(t, 10_000)
+	payment := r.streamSender(t, stream.Tag{ID: incomingPaymentID})
+	wallet := r.streamSender(t, stream.Tag{ID: walletAddressID})
+	kyc := stream.StreamData{StreamID: 1, Data: []byte(`{"name":"Alice"}`)}
+	held := func() uint64 { return r.balance(t, incomingPaymentID.String()) }
+	asked := func() []connector.PartialPayment {
+		r.locals.mu.Lock()
+		defer r.locals.mu.Unlock()
+		return slices.Clone(r.locals.partials)
+	}
+
+	t.Run("accepted", func(t *testing.T) {
+		p := payment.prepare(t, 100, 50, false, kyc)
+		if _, ok := r.send(t, "token-a", p).(ilp.Fulfill); !ok {
+			t.Fatal("not fulfilled")
+		}
+		got := asked()
+		if len(got) != 1 || got[0].IncomingPaymentID != incomingPaymentID.String() || got[0].TenantID != tenantID ||
+			got[0].Amount != 50 || string(got[0].Data) != string(kyc.Data) || !got[0].ExpiresAt.Equal(p.ExpiresAt) {
+			t.Fatalf("asked %+v", got)
+		}
+		if held() != 50 {
+			t.Fatalf("the payment holds %d, want 50", held())
+		}
+	})
+
+	t.Run("without data, or to a wallet address, nothing is asked", func(t *testing.T) {
+		if _, ok := r.send(t, "token-a", payment.prepare(t, 100, 50, false)).(ilp.Fulfill); !ok {
+			t.Fatal("a packet without data was not fulfilled")
+		}
+		if _, ok := r.send(t, "token-a", wallet.prepare(t, 10, 10, false, kyc)).(ilp.Fulfill); !ok {
+			t.Fatal("a packet with data to a wallet address was not fulfilled")
+		}
+		if n := len(asked()); n != 1 {
+			t.Fatalf("asked %d times, want once", n)
+		}
+	})
+
+	t.Run("refused: declined with the reason, and nothing moves", func(t *testing.T) {
+		reason := "sender unknown"
+		r.locals.mu.Lock()
+		r.locals.refuse = &reason
+		r.locals.mu.Unlock()
+		before, sent := held(), r.balance(t, r.peerA)
+		rj := rejectCode(t, r.send(t, "token-a", payment.prepare(t, 100, 50, false, kyc)), ilp.CodeFinalApplicationError)
+		reply, err := payment.keys.Open(rj.Data, stream.TypeReject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed, told := false, ""
+		for _, f := range reply.Frames {
+			switch f := f.(type) {
+			case stream.ConnectionClose:
+				closed = true
+			case stream.StreamData:
+				told = string(f.Data)
+			}
+		}
+		if !closed || told != reason {
+			t.Fatalf("reply frames %+v: want the connection closed and %q told", reply.Frames, reason)
+		}
+		if held() != before || r.balance(t, r.peerA) != sent {
+			t.Fatalf("money moved: the payment holds %d (was %d), the sender %d (was %d)", held(), before, r.balance(t, r.peerA), sent)
+		}
+	})
 }
 
 // An account of this instance (an outgoing payment's) sends through the

@@ -51,6 +51,24 @@ type Outcomes interface {
 	Received(tenantID, incomingPaymentID string, amount uint64)
 }
 
+// PartialPayments has the account servicing entity decide a packet that
+// carries data from its sender into an incoming payment (Rafiki's partial
+// payment decision): Decide tells it of the packet and waits for its
+// answer, while the packet lives at most; a refusal, or no answer, comes back
+// with the reason the sender is told.
+type PartialPayments interface {
+	Decide(ctx context.Context, p PartialPayment) (accepted bool, reason string)
+}
+
+// PartialPayment is a packet PartialPayments decides.
+type PartialPayment struct {
+	TenantID, IncomingPaymentID string
+	Amount                      uint64
+	Data                        []byte
+	// ExpiresAt is the packet's expiry: the answer must come before it.
+	ExpiresAt time.Time
+}
+
 // Totals keeps what each STREAM connection received, for receipts.
 type Totals interface {
 	Add(ctx context.Context, connectionID string, amount uint64) (uint64, error)
@@ -91,6 +109,13 @@ func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (repl
 	incoming, now := conn.Receive(in, &stream.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
 	if now != nil {
 		return now, true, nil
+	}
+	if data := incoming.AppData(); data != nil && c.cfg.Partial != nil && to.IncomingPaymentID != "" {
+		accepted, reason := c.cfg.Partial.Decide(ctx, PartialPayment{TenantID: to.TenantID, IncomingPaymentID: to.IncomingPaymentID,
+			Amount: incoming.Amount, Data: data, ExpiresAt: p.ExpiresAt})
+		if !accepted {
+			return incoming.FinalDecline([]byte(reason)), true, nil
+		}
 	}
 	// The receiver fulfils at once, so the money is posted with the
 	// transfer, in one step, rather than held and then posted.

@@ -55,6 +55,34 @@ type IncomingPaymentCompleted struct{}
 
 type IncomingPaymentExpired struct{}
 
+// IncomingPaymentPartialReceived is a packet of Amount that arrived with
+// data from its sender (ENABLE_PARTIAL_PAYMENT_DECISION): the account
+// servicing entity decides it before the packet expires at ExpiresAt. The
+// data may be personal (it exists for checks of who pays), so it is a
+// secret.
+type IncomingPaymentPartialReceived struct {
+	PartialIncomingPaymentID string    `json:"partialIncomingPaymentId"`
+	DataFromSender           string    `json:"dataFromSender"`
+	Amount                   uint64    `json:"amount"`
+	ExpiresAt                time.Time `json:"expiresAt"`
+}
+
+// IncomingPaymentPartialDecided is the entity's answer to a partial
+// payment: its packet is accepted, or declined with Reason told to the
+// sender.
+type IncomingPaymentPartialDecided struct {
+	PartialIncomingPaymentID string  `json:"partialIncomingPaymentId"`
+	Accepted                 bool    `json:"accepted"`
+	Reason                   *string `json:"reason,omitempty"`
+}
+
+func (e IncomingPaymentPartialReceived) MapSecrets(f func(field, value string) (string, error)) (Event, error) {
+	if err := mapSecret(f, "dataFromSender", &e.DataFromSender); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
 func (IncomingPaymentCreated) EventType() string   { return "incoming_payment.created" }
 func (IncomingPaymentUpdated) EventType() string   { return "incoming_payment.updated" }
 func (IncomingPaymentApproved) EventType() string  { return "incoming_payment.approved" }
@@ -62,6 +90,12 @@ func (IncomingPaymentCancelled) EventType() string { return "incoming_payment.ca
 func (IncomingPaymentReceived) EventType() string  { return "incoming_payment.received" }
 func (IncomingPaymentCompleted) EventType() string { return "incoming_payment.completed" }
 func (IncomingPaymentExpired) EventType() string   { return "incoming_payment.expired" }
+func (IncomingPaymentPartialReceived) EventType() string {
+	return "incoming_payment.partial_payment_received"
+}
+func (IncomingPaymentPartialDecided) EventType() string {
+	return "incoming_payment.partial_payment_decided"
+}
 
 func (IncomingPaymentCreated) SchemaVersion() int   { return 1 }
 func (IncomingPaymentUpdated) SchemaVersion() int   { return 1 }
@@ -70,6 +104,10 @@ func (IncomingPaymentCancelled) SchemaVersion() int { return 1 }
 func (IncomingPaymentReceived) SchemaVersion() int  { return 1 }
 func (IncomingPaymentCompleted) SchemaVersion() int { return 1 }
 func (IncomingPaymentExpired) SchemaVersion() int   { return 1 }
+
+// The data of a partial payment was sealed from its first version.
+func (IncomingPaymentPartialReceived) SchemaVersion() int { return SealedSecretsVersion }
+func (IncomingPaymentPartialDecided) SchemaVersion() int  { return 1 }
 
 func init() {
 	register(
@@ -80,5 +118,7 @@ func init() {
 		func() Event { return &IncomingPaymentReceived{} },
 		func() Event { return &IncomingPaymentCompleted{} },
 		func() Event { return &IncomingPaymentExpired{} },
+		func() Event { return &IncomingPaymentPartialReceived{} },
+		func() Event { return &IncomingPaymentPartialDecided{} },
 	)
 }

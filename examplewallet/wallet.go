@@ -1,6 +1,7 @@
 // Package examplewallet is a small account servicing entity that integrates
 // with rafiki-go the way a wallet or bank does: it receives the webhooks,
 // checks their signature, funds each outgoing payment when it is created,
+// decides the partial payments that bring their sender's data,
 // withdraws what payments leave behind (money received, fees, what was not
 // sent), creates the wallet addresses that were looked up and not found,
 // tops up an asset whose liquidity runs low, and serves exchange rates. It
@@ -142,6 +143,8 @@ func Verify(secret, header string, body []byte, now time.Time, ageMax time.Durat
 func (w *Wallet) act(ctx context.Context, ev event) error {
 	var data struct {
 		ID                 string `json:"id"`
+		PartialID          string `json:"partialIncomingPaymentId"`
+		DataFromSender     string `json:"dataFromSender"`
 		Balance            string `json:"balance"`
 		WalletAddressURL   string `json:"walletAddressUrl"`
 		LiquidityThreshold string `json:"liquidityThreshold"`
@@ -169,6 +172,16 @@ func (w *Wallet) act(ctx context.Context, ev event) error {
 		}
 		return w.mutate(ctx, "createIncomingPaymentWithdrawal", "CreateIncomingPaymentWithdrawalInput",
 			map[string]any{"incomingPaymentId": data.ID, "idempotencyKey": ev.ID, "timeoutSeconds": "0"}, "")
+	case "incoming_payment.partial_payment_received":
+		// Where a wallet would check who pays (the data a sender's wallet
+		// sent with the money), this one asks for a JSON object.
+		input := map[string]any{"incomingPaymentId": data.ID, "partialIncomingPaymentId": data.PartialID}
+		var object map[string]any
+		if json.Unmarshal([]byte(data.DataFromSender), &object) != nil {
+			input["reason"] = "the sender's data is not a JSON object"
+			return w.mutate(ctx, "rejectPartialIncomingPayment", "RejectPartialIncomingPaymentInput", input, "")
+		}
+		return w.mutate(ctx, "confirmPartialIncomingPayment", "ConfirmPartialIncomingPaymentInput", input, "")
 	case "wallet_address.not_found":
 		assetID := w.assetID.Load()
 		if assetID == nil || data.WalletAddressURL == "" {

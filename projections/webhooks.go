@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ const (
 	WebhookIncomingPaymentCreated       = "incoming_payment.created"
 	WebhookIncomingPaymentCompleted     = "incoming_payment.completed"
 	WebhookIncomingPaymentExpired       = "incoming_payment.expired"
+	WebhookIncomingPaymentPartial       = "incoming_payment.partial_payment_received"
 	WebhookOutgoingPaymentCreated       = "outgoing_payment.created"
 	WebhookOutgoingPaymentCompleted     = "outgoing_payment.completed"
 	WebhookOutgoingPaymentFailed        = "outgoing_payment.failed"
@@ -290,8 +292,21 @@ func (Webhooks) Apply(b *pgx.Batch, env events.Envelope, ev events.Event) error 
 		queueWithdrawalEvent(b, env, WebhookIncomingPaymentCompleted)
 	case *events.IncomingPaymentExpired:
 		queueWithdrawalEvent(b, env, WebhookIncomingPaymentExpired)
+	case *events.IncomingPaymentPartialReceived:
+		b.Queue(`INSERT INTO webhook_events (id, tenant_id, type, data, incoming_payment_id, created_at, sequence)
+			SELECT $1, tenant_id, $2, data || $3::jsonb, id, $4, $5 FROM incoming_payment_data WHERE id = $6
+			ON CONFLICT (id) DO NOTHING`, env.ID.String(), WebhookIncomingPaymentPartial, string(partialData(e)), at, seq, id)
 	}
 	return nil
+}
+
+// partialData is what a partial payment's webhook adds to its payment's
+// data: which packet, and the sender's data, sealed as the event holds it
+// (the dispatcher opens it for the delivery only, as Rafiki stores it
+// encrypted and decrypts it to send).
+func partialData(e *events.IncomingPaymentPartialReceived) []byte {
+	b, _ := json.Marshal(map[string]string{"partialIncomingPaymentId": e.PartialIncomingPaymentID, "dataFromSender": e.DataFromSender})
+	return b
 }
 
 // queueWithdrawalEvent records the webhook event of a payment that ended
@@ -529,6 +544,14 @@ func (f *webhooksFold) Add(env events.Envelope, ev events.Event) (bool, error) {
 		if p.received > 0 {
 			return true, f.event(env, p, WebhookIncomingPaymentExpired, true)
 		}
+	case *events.IncomingPaymentPartialReceived:
+		if !ok {
+			return false, nil
+		}
+		data := maps.Clone(p.data)
+		data["partialIncomingPaymentId"], data["dataFromSender"] = e.PartialIncomingPaymentID, e.DataFromSender
+		return true, f.event(env, &paymentDataRow{id: p.id, tenantID: p.tenantID, assetID: p.assetID, received: p.received, data: data},
+			WebhookIncomingPaymentPartial, false)
 	}
 	return true, nil
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// its first attempts on, and the other recipients' deliveries go on in
 	// the rest.
 	Slots, PerRecipient, PerUnprovenRecipient int
+	// Reveal, when set, opens what a webhook event's data holds sealed
+	// (a partial payment's data from its sender) for its delivery only.
+	Reveal func(ctx context.Context, eventType string, data []byte) ([]byte, error)
 }
 
 // Settings are a recipient tenant's own webhook settings by key
@@ -549,7 +552,14 @@ func (d *Dispatcher) post(ctx context.Context, t target, j *job) (int, error) {
 	if j.data == nil {
 		return 0, errors.New("webhook event not in the read model")
 	}
-	body, err := Body(j.eventID, j.eventType, j.data)
+	data := j.data
+	if d.cfg.Reveal != nil {
+		var err error
+		if data, err = d.cfg.Reveal(ctx, j.eventType, data); err != nil {
+			return 0, fmt.Errorf("open the event's data: %w", err)
+		}
+	}
+	body, err := Body(j.eventID, j.eventType, data)
 	if err != nil {
 		return 0, err
 	}

@@ -30,9 +30,9 @@ type Incoming struct {
 	// destination), for keeping its total received.
 	ConnectionID string
 	Amount       uint64
-	// Data are the StreamData frames' contents, for the receiver's
+	// Data are the Prepare's StreamData frames, for the receiver's
 	// application.
-	Data        [][]byte
+	Data        []StreamData
 	reply       reply
 	fulfillment [sha256.Size]byte
 }
@@ -72,13 +72,34 @@ func (in Incoming) Accept(totalReceived uint64) ilp.Fulfill {
 	return ilp.Fulfill{Fulfillment: in.fulfillment, Data: r.data(TypeFulfill)}
 }
 
+// AppData is what the sender's application sent with the Prepare: the
+// data on stream 1, as senders put it there, else on the first stream that
+// carries any; nil for none.
+func (in Incoming) AppData() []byte {
+	for _, f := range in.Data {
+		if f.StreamID == 1 && len(f.Data) > 0 {
+			return f.Data
+		}
+	}
+	for _, f := range in.Data {
+		if len(f.Data) > 0 {
+			return f.Data
+		}
+	}
+	return nil
+}
+
 // TemporaryDecline rejects the Prepare T00: the sender may try again.
 func (in Incoming) TemporaryDecline() ilp.Reject { return in.reply.reject(ilp.CodeInternalError) }
 
-// FinalDecline rejects the Prepare F99 and closes the connection.
-func (in Incoming) FinalDecline() ilp.Reject {
+// FinalDecline rejects the Prepare F99 and closes the connection; appData,
+// when set, tells the sender's application why, on stream 1.
+func (in Incoming) FinalDecline(appData []byte) ilp.Reject {
 	r := in.reply
-	r.frames = append(r.frames, ConnectionClose{Code: NoError})
+	r.frames = append(r.frames[:len(r.frames):len(r.frames)], ConnectionClose{Code: NoError})
+	if len(appData) > 0 {
+		r.frames = append(r.frames, StreamData{StreamID: 1, Data: appData})
+	}
 	return r.reject(ilp.CodeFinalApplicationError)
 }
 
@@ -131,7 +152,7 @@ func (conn *Connection) Receive(p ilp.Prepare, asset *Asset) (Incoming, ilp.Pack
 		return Incoming{}, r.reject(ilp.CodeUnexpectedPayment)
 	}
 	r.keys, r.sequence, r.received = keys, request.Sequence, p.Amount
-	var data [][]byte
+	var data []StreamData
 	for _, f := range request.Frames {
 		switch f := f.(type) {
 		case ConnectionClose:
@@ -142,7 +163,7 @@ func (conn *Connection) Receive(p ilp.Prepare, asset *Asset) (Incoming, ilp.Pack
 				r.frames = append(r.frames, ConnectionAssetDetails{SourceAssetCode: asset.Code, SourceAssetScale: asset.Scale})
 			}
 		case StreamData:
-			data = append(data, f.Data)
+			data = append(data, f)
 		}
 	}
 	fulfillment := keys.Fulfillment(p.Data)

@@ -80,7 +80,7 @@ func TestReceive(t *testing.T) {
 		if now != nil {
 			t.Fatalf("answered at once: %+v", now)
 		}
-		if in.Tag.ID != walletAddress || in.Amount != 100 || len(in.Data) != 1 || string(in.Data[0]) != "for you" {
+		if in.Tag.ID != walletAddress || in.Amount != 100 || len(in.Data) != 1 || string(in.AppData()) != "for you" {
 			t.Fatalf("incoming %+v", in)
 		}
 		id := sha256.Sum256([]byte(s.address))
@@ -125,13 +125,42 @@ func TestReceive(t *testing.T) {
 		if rj := in.TemporaryDecline(); rj.Code != ilp.CodeInternalError || rj.TriggeredBy != base {
 			t.Fatalf("temporary decline %+v", rj)
 		}
-		rj := in.FinalDecline()
-		closed := false
-		for _, f := range s.open(t, rj.Data, TypeReject).Frames {
-			_, closed = f.(ConnectionClose)
+		for _, tc := range []struct {
+			name, appData string
+		}{{"without a reason", ""}, {"with a reason", "no KYC data"}} {
+			rj := in.FinalDecline([]byte(tc.appData))
+			closed, told := false, ""
+			for _, f := range s.open(t, rj.Data, TypeReject).Frames {
+				switch f := f.(type) {
+				case ConnectionClose:
+					closed = true
+				case StreamData:
+					if f.StreamID == 1 && f.Offset == 0 {
+						told = string(f.Data)
+					}
+				}
+			}
+			if rj.Code != ilp.CodeFinalApplicationError || !closed || told != tc.appData {
+				t.Fatalf("final decline %s: %+v, closed %v, told %q", tc.name, rj, closed, told)
+			}
 		}
-		if rj.Code != ilp.CodeFinalApplicationError || !closed {
-			t.Fatalf("final decline %+v", rj)
+	})
+
+	t.Run("application data", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			frames []Frame
+			want   string
+		}{
+			{"none", []Frame{StreamMoney{StreamID: 1, Shares: 1}}, ""},
+			{"stream 1 first", []Frame{StreamData{StreamID: 3, Data: []byte("three")}, StreamData{StreamID: 1, Data: []byte("one")}}, "one"},
+			{"another stream", []Frame{StreamData{StreamID: 3, Data: []byte("three")}}, "three"},
+			{"empty on stream 1", []Frame{StreamData{StreamID: 1}, StreamData{StreamID: 5, Data: []byte("five")}}, "five"},
+		} {
+			in, now := c.Receive(base, s.prepare(t, 100, 0, true, tc.frames...), nil)
+			if now != nil || string(in.AppData()) != tc.want {
+				t.Fatalf("%s: answered %+v, data %q, want %q", tc.name, now, in.AppData(), tc.want)
+			}
 		}
 	})
 

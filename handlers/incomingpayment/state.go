@@ -45,6 +45,9 @@ type State struct {
 	// then deletes it, and it is unknown from then on.
 	DeletedAt *time.Time
 	CreatedAt time.Time
+	// Partials wait for the entity's decision on packets that brought
+	// data from their senders.
+	Partials []Partial
 }
 
 // Live is a payment that exists and is not deleted.
@@ -84,6 +87,11 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 		if s.Received == 0 {
 			s.DeletedAt = &at
 		}
+	case *events.IncomingPaymentPartialReceived:
+		s.Partials = append(waiting(s.Partials, at, e.PartialIncomingPaymentID),
+			Partial{ID: e.PartialIncomingPaymentID, ExpiresAt: e.ExpiresAt})
+	case *events.IncomingPaymentPartialDecided:
+		s.Partials = waiting(s.Partials, at, e.PartialIncomingPaymentID)
 	}
 	return s
 }

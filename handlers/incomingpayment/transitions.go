@@ -11,7 +11,9 @@ import (
 // its legal transitions: it is created once, PENDING; it completes or
 // expires only while PENDING or PROCESSING; money arrives in any state, as
 // the ledger tells it, moving it from PENDING to PROCESSING; it is approved or cancelled only while
-// PENDING and neither yet; a deleted payment changes no more. A decision
+// PENDING and neither yet; a partial payment arrives while the payment is
+// open, and is decided once, while it waits; a deleted payment changes no
+// more. A decision
 // that breaks them is a bug: the handler refuses to append it.
 func checkTransitions(s State, evs []events.Event) error {
 	for _, ev := range evs {
@@ -43,6 +45,12 @@ func legal(s State, ev events.Event) error {
 		ok = e.Amount > 0 && e.Total == s.Received+e.Amount && e.Total > s.Received
 	case *events.IncomingPaymentCompleted, *events.IncomingPaymentExpired:
 		ok = s.Open()
+	case *events.IncomingPaymentPartialReceived:
+		_, waits := s.partial(e.PartialIncomingPaymentID)
+		ok = s.Open() && e.Amount > 0 && !waits
+	case *events.IncomingPaymentPartialDecided:
+		_, ok = s.partial(e.PartialIncomingPaymentID)
+		ok = ok && s.State != StateCompleted && s.State != StateExpired
 	default:
 		return fmt.Errorf("not an incoming payment event")
 	}

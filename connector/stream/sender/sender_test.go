@@ -113,7 +113,7 @@ func (n *network) send(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
 		return answer, nil
 	}
 	if n.declineAfter >= 0 && n.fulfilled >= n.declineAfter {
-		return in.FinalDecline(), nil
+		return in.FinalDecline(nil), nil
 	}
 	n.fulfilled++
 	n.sourceTotal += source
