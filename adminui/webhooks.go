@@ -26,7 +26,7 @@ type webhookEventList struct {
 // webhookEventTypes are the types the filter offers; any other may be
 // typed.
 var webhookEventTypes = []string{
-	"incoming_payment.created", "incoming_payment.completed", "incoming_payment.expired",
+	"incoming_payment.created", "incoming_payment.completed", "incoming_payment.expired", "incoming_payment.partial_payment_received",
 	"outgoing_payment.created", "outgoing_payment.completed", "outgoing_payment.failed",
 	"wallet_address.not_found", "wallet_address.web_monetization", "asset.liquidity_low", "peer.liquidity_low",
 }
