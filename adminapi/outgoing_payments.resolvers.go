@@ -95,10 +95,11 @@ func (r *mutationResolver) DepositOutgoingPaymentLiquidity(ctx context.Context, 
 	if err != nil {
 		return nil, err
 	}
+	c := commands.FundOutgoingPayment{Meta: m, OutgoingPaymentID: input.OutgoingPaymentID}
 	if input.DataToTransmit != nil {
-		return nil, apperr.E(apperr.InvalidInput, "dataToTransmit is not supported")
+		c.DataToTransmit = *input.DataToTransmit
 	}
-	if _, err := r.OutgoingPayments.Fund(ctx, commands.FundOutgoingPayment{Meta: m, OutgoingPaymentID: input.OutgoingPaymentID}); err != nil {
+	if _, err := r.OutgoingPayments.Fund(ctx, c); err != nil {
 		return nil, err
 	}
 	return &LiquidityMutationResponse{Success: true}, nil

@@ -91,8 +91,9 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 
 // payILP pays a receiver elsewhere: a probe of the path, then packets for
 // what the receiver should still get, no more than the payment still
-// holds, each at the quote's rate at least. The probe's packets cannot be
-// fulfilled and hold no money: they go on a connection of their own.
+// holds, each at the quote's rate at least, carrying the payment's data
+// until one of them arrives. The probe's packets cannot be fulfilled and
+// hold no money: they go on a connection of their own.
 func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
 	origin := connector.Origin{ID: t.PaymentID, TenantID: t.TenantID, Account: t.Account,
 		Asset:   peers.Asset{ID: t.Account.AssetID.String(), Code: t.AssetCode, Scale: t.AssetScale, Ledger: t.Account.Ledger},
@@ -116,7 +117,7 @@ func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Tr
 	// changes nothing sent.
 	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
 	q := sender.Quote{Probe: probe, MinExchangeRate: new(big.Rat).SetFrac(new(big.Int).SetUint64(t.DeliveryAmount), new(big.Int).SetUint64(t.SourceAmount)),
-		FixedDelivery: true, SourceAmount: t.SourceAmount, DeliveryAmount: t.DeliveryAmount}
+		FixedDelivery: true, SourceAmount: t.SourceAmount, DeliveryAmount: t.DeliveryAmount, Data: []byte(t.DataToTransmit)}
 	out, err := c.Pay(ctx, q)
 	return outgoingpayment.Outcome{Sent: out.Sent, Delivered: out.Delivered}, err
 }

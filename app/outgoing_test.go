@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/config"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/testkit"
@@ -55,8 +57,13 @@ func (o outgoing) create(walletAddressID, quoteID string, grant *commands.Outgoi
 }
 
 func (o outgoing) fund(id string) error {
+	return o.fundWithData(id, nil)
+}
+
+// fundWithData funds a payment with data for its receiver, none when nil.
+func (o outgoing) fundWithData(id string, data *string) error {
 	return o.s.operator.Do(context.Background(), `mutation($input: DepositOutgoingPaymentLiquidityInput!) { depositOutgoingPaymentLiquidity(input: $input) { success } }`,
-		map[string]any{"input": map[string]any{"outgoingPaymentId": id, "idempotencyKey": uuid.NewString()}}, nil)
+		map[string]any{"input": map[string]any{"outgoingPaymentId": id, "idempotencyKey": uuid.NewString(), "dataToTransmit": data}}, nil)
 }
 
 func (o outgoing) get(id string) (outgoingPaymentOut, error) {
@@ -216,6 +223,60 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 		}
 		if _, p := o.finished(t, id, 10*time.Second); p.State != outgoingpayment.Completed || p.Sent != 300 || p.Delivered != 300 || p.DebitAmount != 310 {
 			t.Fatalf("payment %+v", p)
+		}
+	})
+	t.Run("funded with data for its receiver", func(t *testing.T) {
+		// A local payment has no STREAM to carry the data; its funding keeps
+		// it all the same, sealed in the log, and no audit tool prints it.
+		ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice, "receiver": ip.URL,
+			"debitAmount": map[string]any{"value": "110", "assetCode": "USD", "assetScale": 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := o.create(alice, q.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tooLong := strings.Repeat("d", sender.DataBytesMax+1)
+		if err := o.fundWithData(id, &tooLong); code(t, err) != "BAD_USER_INPUT" {
+			t.Fatalf("funding with more data than a packet holds: %v", err)
+		}
+		data := "name=Alice " + uuid.NewString()
+		if err := o.fundWithData(id, &data); err != nil {
+			t.Fatal(err)
+		}
+		if _, p := o.finished(t, id, 10*time.Second); p.State != outgoingpayment.Completed || p.DataToTransmit != data {
+			t.Fatalf("payment %+v", p)
+		}
+		for _, msg := range rawMessages(t, s.nats.JS, app.EventsStream) {
+			if strings.Contains(string(msg), data) {
+				t.Errorf("the event log holds the payment's data in plain text: %s", msg)
+			}
+		}
+		history := mustHistory(t, s, id)
+		funded := 0
+		for _, env := range history {
+			out := app.RedactedData(env)
+			if strings.Contains(out, data) || strings.Contains(out, "enc:v1:") {
+				t.Errorf("events of %s print %s", id, out)
+			}
+			if env.Type == "outgoing_payment.funded" && strings.Contains(out, app.Redacted) {
+				funded++
+			}
+		}
+		if funded != 1 {
+			t.Fatalf("%d funding events print the data redacted", funded)
+		}
+		state, err := app.StateAt(history, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := fmt.Sprintf("%+v", state); strings.Contains(out, data) || strings.Contains(out, "enc:v1:") || !strings.Contains(out, app.Redacted) {
+			t.Errorf("events --at prints %s", out)
 		}
 	})
 	t.Run("funded and withdrawn through its webhook events", func(t *testing.T) {

@@ -253,7 +253,7 @@ func NewBackend(d *Deps) *Backend {
 		Liquidity:        liquidityHandler,
 		IncomingPayments: payments,
 		Quotes:           quotes,
-		OutgoingPayments: outgoingpayment.NewHandler(d.Store, d.Ledger, quoteReceivers{receivers}, quotes, pays, d.Enqueue,
+		OutgoingPayments: outgoingpayment.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Ledger, quoteReceivers{receivers}, quotes, pays, d.Enqueue,
 			d.Config.OutgoingPaymentRetryAttempts),
 		probes:         probes,
 		payer:          pays,

@@ -35,10 +35,12 @@ type OutgoingPaymentGrant struct {
 }
 
 // FundOutgoingPayment deposits an outgoing payment's debit amount into its
-// account, so that it is sent.
+// account, so that it is sent; DataToTransmit, when set, goes with it to the
+// receiver's application (a receiver elsewhere, over STREAM).
 type FundOutgoingPayment struct {
 	Meta
 	OutgoingPaymentID string
+	DataToTransmit    string
 }
 
 // CancelOutgoingPayment gives up a payment not funded yet.

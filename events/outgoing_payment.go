@@ -51,9 +51,12 @@ type OutgoingPaymentCardDetails struct {
 }
 
 // OutgoingPaymentFunded is the debit amount deposited into the payment's
-// account: it is SENDING.
+// account: it is SENDING. DataToTransmit is for the receiver's application,
+// sent with the payment; it may be personal data (for the receiver's
+// checks), so it is sealed in the log (see Secretive).
 type OutgoingPaymentFunded struct {
-	Amount uint64 `json:"amount"`
+	Amount         uint64 `json:"amount"`
+	DataToTransmit string `json:"dataToTransmit,omitempty"`
 }
 
 // OutgoingPaymentCancelled is a payment that will not be funded.
@@ -117,13 +120,20 @@ func (OutgoingPaymentGrantSpent) EventType() string    { return "outgoing_paymen
 func (OutgoingPaymentGrantReleased) EventType() string { return "outgoing_payment_grant.released" }
 
 func (OutgoingPaymentCreated) SchemaVersion() int       { return 1 }
-func (OutgoingPaymentFunded) SchemaVersion() int        { return 1 }
+func (OutgoingPaymentFunded) SchemaVersion() int        { return SealedSecretsVersion }
 func (OutgoingPaymentCancelled) SchemaVersion() int     { return 1 }
 func (OutgoingPaymentAttemptFailed) SchemaVersion() int { return 1 }
 func (OutgoingPaymentCompleted) SchemaVersion() int     { return 1 }
 func (OutgoingPaymentFailed) SchemaVersion() int        { return 1 }
 func (OutgoingPaymentGrantSpent) SchemaVersion() int    { return 1 }
 func (OutgoingPaymentGrantReleased) SchemaVersion() int { return 1 }
+
+func (e OutgoingPaymentFunded) MapSecrets(f func(field, value string) (string, error)) (Event, error) {
+	if err := mapSecret(f, "dataToTransmit", &e.DataToTransmit); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
 
 func init() {
 	register(

@@ -24,7 +24,7 @@ type Secretive interface {
 // version or type.
 var SecretFields = map[string]bool{
 	"apiSecret": true, "idpSecret": true, "incomingAuthTokens": true, "outgoingAuthToken": true,
-	"dataFromSender": true,
+	"dataFromSender": true, "dataToTransmit": true,
 }
 
 func mapSecret(f func(field, value string) (string, error), field string, value *string) error {

@@ -17,7 +17,7 @@ type Sealer interface {
 }
 
 // sealingStore is an event store for the handlers of aggregates with
-// secrets (tenants, peers).
+// secrets (tenants, peers, outgoing payments).
 type sealingStore struct {
 	Store
 	keys Sealer

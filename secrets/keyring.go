@@ -1,5 +1,6 @@
 // Package secrets keeps the secrets events carry (tenants' API and identity
-// provider secrets, peers' auth tokens) out of the event log in plain text.
+// provider secrets, peers' auth tokens, the data outgoing payments carry to
+// their receivers) out of the event log in plain text.
 //
 // Envelope encryption: each aggregate that has secrets gets a data key of
 // its own, a random AES-256 key; its secrets are sealed with AES-256-GCM

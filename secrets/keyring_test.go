@@ -190,3 +190,51 @@ func TestRewrapAfterRotation(t *testing.T) {
 		t.Fatal("the retired master key still opens the data key")
 	}
 }
+
+// An outgoing payment's data for its receiver is sealed like any secret; a
+// payment funded without data gets no data key, and a funding recorded
+// before data was sealed (schema version 1) opens as it is.
+func TestOutgoingPaymentDataIsSealed(t *testing.T) {
+	ctx := context.Background()
+	n := testkit.StartNATS(t, false)
+	k := keyring(t, n.JS, key(1))
+	id := uuid.NewString()
+	ev, err := k.SealEvent(ctx, "outgoing_payment", id, &events.OutgoingPaymentFunded{Amount: 500, DataToTransmit: "name=Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := ev.(*events.OutgoingPaymentFunded)
+	if strings.Contains(sealed.DataToTransmit, "Alice") || sealed.DataToTransmit == "" || sealed.Amount != 500 {
+		t.Fatalf("sealed %+v", sealed)
+	}
+	opened, err := k.OpenEvent(ctx, envelope("outgoing_payment", id, sealed), sealed)
+	if err != nil || opened.(*events.OutgoingPaymentFunded).DataToTransmit != "name=Alice" {
+		t.Fatalf("opened %+v %v", opened, err)
+	}
+
+	none := uuid.NewString()
+	if ev, err := k.SealEvent(ctx, "outgoing_payment", none, &events.OutgoingPaymentFunded{Amount: 500}); err != nil ||
+		*ev.(*events.OutgoingPaymentFunded) != (events.OutgoingPaymentFunded{Amount: 500}) {
+		t.Fatalf("sealed without data: %+v %v", ev, err)
+	}
+	stream, err := n.JS.Stream(ctx, "EVENT_KEYS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.GetLastMsgForSubject(ctx, "event_keys.outgoing_payment."+none); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("a payment without data got a data key: %v", err)
+	}
+
+	env, err := events.Unmarshal([]byte(`{"type":"outgoing_payment.funded","schemaVersion":1,"aggregateType":"outgoing_payment",`+
+		`"aggregateId":"`+none+`","data":{"amount":500}}`), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := events.Decode(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := k.OpenEvent(ctx, env, legacy); err != nil || *ev.(*events.OutgoingPaymentFunded) != (events.OutgoingPaymentFunded{Amount: 500}) {
+		t.Fatalf("a funding of schema version 1: %+v %v", ev, err)
+	}
+}

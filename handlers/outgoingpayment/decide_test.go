@@ -1,12 +1,17 @@
 package outgoingpayment
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector/stream"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/quote"
@@ -193,18 +198,56 @@ func TestDecideStep(t *testing.T) {
 	}
 }
 
+func TestDecideFailure(t *testing.T) {
+	declined := func(data string) error {
+		return fmt.Errorf("connect: %w", &sender.ApplicationError{Code: stream.NoError, Data: []byte(data)})
+	}
+	closed := fmt.Errorf("%w: NoError \"\"", sender.ErrClosed)
+	for _, tc := range []struct {
+		name     string
+		err      error
+		attempts int
+		why      string
+		final    bool
+	}{
+		{"a temporary failure", errors.New("T04"), 1, "T04", false},
+		{"the last attempt", errors.New("T04"), 3, "T04", true},
+		{"an error no retry mends", fmt.Errorf("%w: no such incoming payment", ErrFinal), 1, "payment cannot succeed: no such incoming payment", true},
+		{"the receiver closed", closed, 1, closed.Error(), false},
+		{"the receiver declined with a reason", declined(" KYC check failed\n"), 1, "KYC check failed", true},
+		{"a reason not UTF-8", declined("bad \xff"), 1, "bad \uFFFD", true},
+		{"the receiver declined with blanks", declined(" \t"), 1, declined(" \t").Error(), true},
+	} {
+		why, final := decideFailure(tc.err, tc.attempts, 3)
+		if why != tc.why || final != tc.final {
+			t.Errorf("%s: got %q %v, want %q %v", tc.name, why, final, tc.why, tc.final)
+		}
+	}
+}
+
 func TestDecideFundAndCancel(t *testing.T) {
 	funding := State{Exists: true, ID: paymentID, TenantID: tenantID, State: Funding,
 		OutgoingPaymentCreated: events.OutgoingPaymentCreated{DebitAmount: 510}}
 	sending := funding
 	sending.State = Sending
-	if evs, err := decideFund(funding, owner); err != nil || !reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510}}) {
+	fund := func(actor commands.Actor, data string) commands.FundOutgoingPayment {
+		return commands.FundOutgoingPayment{Meta: commands.Meta{Actor: actor}, OutgoingPaymentID: paymentID, DataToTransmit: data}
+	}
+	if evs, err := decideFund(funding, fund(owner, "")); err != nil || !reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510}}) {
 		t.Fatalf("fund: %v %v", evs, err)
 	}
-	if _, err := decideFund(sending, owner); apperr.KindOf(err) != apperr.Conflict {
+	most := strings.Repeat("d", sender.DataBytesMax)
+	if evs, err := decideFund(funding, fund(owner, most)); err != nil ||
+		!reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510, DataToTransmit: most}}) {
+		t.Fatalf("fund with data: %v", err)
+	}
+	if _, err := decideFund(funding, fund(owner, most+"d")); apperr.KindOf(err) != apperr.InvalidInput {
+		t.Fatalf("fund with more data than a packet holds: %v", err)
+	}
+	if _, err := decideFund(sending, fund(owner, "")); apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("fund a payment sending: %v", err)
 	}
-	if _, err := decideFund(funding, stranger); apperr.KindOf(err) != apperr.NotFound {
+	if _, err := decideFund(funding, fund(stranger, "")); apperr.KindOf(err) != apperr.NotFound {
 		t.Fatalf("fund another tenant's: %v", err)
 	}
 	reason := "no funds"

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/ledger"
@@ -14,15 +16,19 @@ import (
 )
 
 // decideFund funds a payment that waits for its money, with exactly its
-// debit amount, as Rafiki's funding does.
-func decideFund(s State, actor commands.Actor) ([]events.Event, error) {
-	if !s.Exists || !actor.CanActFor(s.TenantID) {
+// debit amount, as Rafiki's funding does, and keeps the data to send with
+// it, which must fit a STREAM packet.
+func decideFund(s State, c commands.FundOutgoingPayment) ([]events.Event, error) {
+	if !s.Exists || !c.Actor.CanActFor(s.TenantID) {
 		return nil, errUnknownPayment()
 	}
 	if s.State != Funding {
 		return nil, errWrongState()
 	}
-	return []events.Event{&events.OutgoingPaymentFunded{Amount: s.DebitAmount}}, nil
+	if len(c.DataToTransmit) > sender.DataBytesMax {
+		return nil, apperr.E(apperr.InvalidInput, "dataToTransmit is longer than %d bytes", sender.DataBytesMax)
+	}
+	return []events.Event{&events.OutgoingPaymentFunded{Amount: s.DebitAmount, DataToTransmit: c.DataToTransmit}}, nil
 }
 
 // fundCheckDelay is when a payment's funding is checked again, should its
@@ -49,7 +55,7 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		return handlers.Result{}, err
 	}
 	if done == nil {
-		if _, err := decideFund(s, c.Actor); err != nil {
+		if _, err := decideFund(s, c); err != nil {
 			return handlers.Result{Sequence: version}, err
 		}
 		if err := h.deposit(ctx, s, c.ID); err != nil {
@@ -60,7 +66,7 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 				// The sender found the deposit first.
 				return nil, nil
 			}
-			return decideFund(s, c.Actor)
+			return decideFund(s, c)
 		})
 		if err != nil {
 			return res, err

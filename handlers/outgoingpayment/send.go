@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
@@ -36,6 +38,9 @@ type Transfer struct {
 	// FirstAttempt is true when nothing was sent yet: a local payment is
 	// one ledger transfer, made once.
 	FirstAttempt bool
+	// DataToTransmit goes to a receiver elsewhere with the money, over
+	// STREAM; a local payment, one ledger transfer, carries none.
+	DataToTransmit string
 }
 
 // Outcome is what an attempt moved: source units taken from the payment's
@@ -158,7 +163,7 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 	attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	out, payErr := h.payer.Pay(attemptCtx, Transfer{PaymentID: s.ID, TenantID: s.TenantID, WalletAddressID: s.WalletAddressID,
 		AssetCode: s.AssetCode, AssetScale: s.AssetScale, Account: account, Receiver: r,
-		SourceAmount: next.source, DeliveryAmount: next.delivery, FirstAttempt: sent == 0})
+		SourceAmount: next.source, DeliveryAmount: next.delivery, FirstAttempt: sent == 0, DataToTransmit: s.DataToTransmit})
 	cancel()
 	sent += out.Sent
 	delivered := next.delivered + out.Delivered
@@ -166,14 +171,31 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: delivered})
 	}
 	attempts := s.StateAttempts + 1
-	if errors.Is(payErr, ErrFinal) || attempts >= h.attemptsMax {
-		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: payErr.Error(), Sent: sent, Delivered: delivered})
+	why, final := decideFailure(payErr, attempts, h.attemptsMax)
+	if final {
+		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: why, Sent: sent, Delivered: delivered})
 	}
-	failed := &events.OutgoingPaymentAttemptFailed{Error: payErr.Error(), Attempts: attempts, Sent: sent, Delivered: delivered}
+	failed := &events.OutgoingPaymentAttemptFailed{Error: why, Attempts: attempts, Sent: sent, Delivered: delivered}
 	if err := h.record(ctx, s, version, failed); err != nil {
 		return 0, err
 	}
 	return retryDelay(attempts), nil
+}
+
+// decideFailure is what a failed attempt leaves: the payment's error, and
+// whether the payment fails now. A receiver that declined the payment with
+// a reason for its sender (STREAM application data) fails it at once with
+// the reason, as Rafiki's does; an error no retry mends fails it
+// too; any other is retried until the attempts run out.
+func decideFailure(payErr error, attempts, attemptsMax int) (string, bool) {
+	var declined *sender.ApplicationError
+	if errors.As(payErr, &declined) {
+		if reason := strings.TrimSpace(strings.ToValidUTF8(string(declined.Data), "\uFFFD")); reason != "" {
+			return reason, true
+		}
+		return payErr.Error(), true
+	}
+	return payErr.Error(), errors.Is(payErr, ErrFinal) || attempts >= attemptsMax
 }
 
 // fundedByLedger moves a payment whose deposit was made but not recorded

@@ -50,6 +50,8 @@ type State struct {
 	StateAttempts int
 	Sent          uint64
 	Delivered     uint64
+	// DataToTransmit is what its funding gave to send to the receiver.
+	DataToTransmit string
 }
 
 // Finished tells whether the payment moves no more money.
@@ -64,7 +66,7 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 		s = State{Exists: true, ID: env.AggregateID, OutgoingPaymentCreated: *e, TenantID: env.TenantID,
 			CreatedAt: env.Time, CreatedBy: env.ID, State: Funding}
 	case *events.OutgoingPaymentFunded:
-		s.State = Sending
+		s.State, s.DataToTransmit = Sending, e.DataToTransmit
 	case *events.OutgoingPaymentCancelled:
 		s.State = Cancelled
 	case *events.OutgoingPaymentAttemptFailed:

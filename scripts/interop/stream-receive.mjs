@@ -3,7 +3,7 @@
 // peer of the sender under test. It prints one JSON line with its endpoint,
 // token and credentials (destination account, shared secret in base64),
 // then, once a line or the end of its input comes, one JSON line with what
-// it received.
+// it received (the data of each stream as UTF-8).
 //
 // Environment: PEER_TOKEN (the token the sender must present), ASSET_CODE
 // and ASSET_SCALE (the receiver's asset).
@@ -40,6 +40,7 @@ plugin.sendData = async (data) =>
 
 const received = { connections: 0, packets: 0, amount: 0n, streamTotals: [], streamsClosed: 0, connectionsEnded: 0 }
 const streams = []
+const streamData = new Map()
 try {
   const server = await createServer({ plugin, serverSecret: randomBytes(32) })
   server.on('connection', (conn) => {
@@ -47,6 +48,8 @@ try {
     conn.on('end', () => { received.connectionsEnded++ })
     conn.on('stream', (stream) => {
       streams.push(stream)
+      streamData.set(stream, [])
+      stream.on('data', (chunk) => { streamData.get(stream).push(chunk) })
       stream.setReceiveMax('18446744073709551615')
       stream.on('money', (amount) => {
         received.packets++
@@ -70,6 +73,7 @@ try {
   // The sender's closing packet is answered before its frames are acted on.
   await new Promise((resolve) => setTimeout(resolve, 200))
   received.streamTotals = streams.map((s) => s.totalReceived)
+  received.streamData = streams.map((s) => Buffer.concat(streamData.get(s)).toString('utf8'))
   console.log(JSON.stringify({ ...received, amount: received.amount.toString() }))
   await server.close?.()
   await plugin.disconnect()

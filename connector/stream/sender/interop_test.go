@@ -24,8 +24,9 @@ import (
 // scripts/interop/stream-receive.mjs) over ILP-over-HTTP: a fixed source
 // amount straight to it, then a fixed delivery through a hop that refuses
 // packets above 10,000 (F08), then a fixed source amount through a hop
-// that also converts at 0.5, and checks that what the sender counts is
-// exactly what the receiver got, and that it saw the streams closed.
+// that also converts at 0.5, the last two with data, and checks that what
+// the sender counts is exactly what the receiver got, that the data arrived
+// once, and that it saw the streams closed.
 func TestPaysTheReferenceReceiver(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -105,10 +106,12 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		// the outcome
 		sent, delivered uint64
 		packets         int
+		// data for the receiver's application
+		data string
 	}{
-		{"a fixed source amount", direct, false, 123_456, big.NewRat(1, 1), probeAmountMax, 123_456, 123_456, 1},
-		{"a fixed delivery in packets", hop(10_000, big.NewRat(1, 1)), true, 45_678, big.NewRat(1, 1), 10_000, 45_678, 45_678, 5},
-		{"a fixed source amount at 0.5", hop(10_000, big.NewRat(1, 2)), false, 30_002, big.NewRat(1, 2), 10_000, 30_002, 15_001, 4},
+		{"a fixed source amount", direct, false, 123_456, big.NewRat(1, 1), probeAmountMax, 123_456, 123_456, 1, ""},
+		{"a fixed delivery in packets", hop(10_000, big.NewRat(1, 1)), true, 45_678, big.NewRat(1, 1), 10_000, 45_678, 45_678, 5, "invoice 42 ✓"},
+		{"a fixed source amount at 0.5", hop(10_000, big.NewRat(1, 2)), false, 30_002, big.NewRat(1, 2), 10_000, 30_002, 15_001, 4, "{\"kyc\":\"ok\"}"},
 	}
 	var delivered uint64
 	var packets int
@@ -136,6 +139,7 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: quote: %v", pay.name, err)
 		}
+		q.Data = []byte(pay.data)
 		out, err := c.Pay(ctx, q)
 		if err != nil {
 			t.Fatalf("%s: Pay: %v (outcome %+v)", pay.name, err, out)
@@ -156,19 +160,22 @@ func TestPaysTheReferenceReceiver(t *testing.T) {
 	var got struct {
 		Connections, Packets, StreamsClosed, ConnectionsEnded int
 		Amount                                                string
-		StreamTotals                                          []string
+		StreamTotals, StreamData                              []string
 	}
 	readLine(&got)
 	t.Logf("the receiver: %+v", got)
 	if got.Amount != strconv.FormatUint(delivered, 10) || got.Packets != packets || got.Connections != len(payments) {
 		t.Fatalf("the receiver got %+v; the sender counts %d delivered in %d packets", got, delivered, packets)
 	}
-	if len(got.StreamTotals) != len(payments) {
-		t.Fatalf("the receiver's streams got %v", got.StreamTotals)
+	if len(got.StreamTotals) != len(payments) || len(got.StreamData) != len(payments) {
+		t.Fatalf("the receiver's streams got %v and data %q", got.StreamTotals, got.StreamData)
 	}
 	for i, pay := range payments {
 		if got.StreamTotals[i] != strconv.FormatUint(pay.delivered, 10) {
 			t.Fatalf("%s: the receiver's stream got %s, the sender counts %d delivered", pay.name, got.StreamTotals[i], pay.delivered)
+		}
+		if got.StreamData[i] != pay.data {
+			t.Fatalf("%s: the receiver's stream got data %q, want %q", pay.name, got.StreamData[i], pay.data)
 		}
 	}
 	if got.StreamsClosed != len(payments) || got.ConnectionsEnded != len(payments) {

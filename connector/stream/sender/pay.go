@@ -32,6 +32,9 @@ type payment struct {
 	receiveMax     uint64
 	failures       int
 	resumeAt       time.Time
+	// dataPending says the quote's data has not arrived yet: no packet
+	// that carried it was fulfilled.
+	dataPending bool
 }
 
 // Pay makes the payment q quotes, in packets of at most the path's max
@@ -39,14 +42,19 @@ type payment struct {
 // least its source amount at the quote's minimum rate. Temporary failures
 // are sent again after a pause, RetriesMax in a row at most; an F08 lowers
 // the max packet amount; any other final reject, or the receiver closing,
-// ends the payment. The outcome counts fulfilled packets only, and is
-// exact when Pay returns, whatever the error: it waits for every packet in
-// flight.
+// ends the payment. The quote's data goes in every packet until one of
+// them is fulfilled; a receiver that closes the connection with data of
+// its own ends the payment with an ApplicationError. The outcome counts
+// fulfilled packets only, and is exact when Pay returns, whatever the
+// error: it waits for every packet in flight.
 func (c *Connection) Pay(ctx context.Context, q Quote) (Outcome, error) {
 	if q.MinExchangeRate == nil || q.RateLow == nil || q.RateHigh == nil || q.MaxPacketAmount == 0 || q.SourceAmount == 0 {
 		return Outcome{}, fmt.Errorf("%w: incomplete", ErrInvalidQuote)
 	}
-	p := &payment{q: q,
+	if len(q.Data) > DataBytesMax {
+		return Outcome{}, fmt.Errorf("%w: %d bytes of data, more than %d", ErrInvalidQuote, len(q.Data), DataBytesMax)
+	}
+	p := &payment{q: q, dataPending: len(q.Data) > 0,
 		max:   maxPacket{state: maxPrecise, max: q.MaxPacketAmount, verified: q.MaxPacketAmount},
 		rates: rateBounds{low: new(big.Rat).Set(q.RateLow), high: new(big.Rat).Set(q.RateHigh)},
 	}
@@ -142,9 +150,16 @@ func (p *payment) nextPacket() (request, bool, error) {
 		return request{}, false, fmt.Errorf("%w: the rate fell to %s, the minimum is %s",
 			ErrInsufficientRate, p.rates.low.FloatString(9), p.q.MinExchangeRate.FloatString(9))
 	}
-	return request{amount: amount, minDestination: minDestination, fulfillable: true,
+	req := request{amount: amount, minDestination: minDestination, fulfillable: true,
 		frames:   []stream.Frame{stream.StreamMoney{StreamID: streamID, Shares: 1}},
-		estimate: p.rates.highEstimate(amount)}, true, nil
+		estimate: p.rates.highEstimate(amount)}
+	if p.dataPending {
+		// Each packet carries all of it at offset 0: the receiver takes it
+		// once from whichever arrives.
+		req.frames = append(req.frames, stream.StreamData{StreamID: streamID, Data: p.q.Data})
+		req.data = true
+	}
+	return req, true, nil
 }
 
 // account records a packet's answer, and says why the payment ends, if
@@ -161,6 +176,9 @@ func (p *payment) account(res result, s Sender) error {
 		p.out.Sent += req.amount
 		p.out.Packets++
 		p.failures = 0
+		if req.data {
+			p.dataPending = false
+		}
 		if !r.authentic {
 			return fmt.Errorf("%w: a packet of %d was fulfilled without a STREAM reply", ErrProtocolViolation, req.amount)
 		}
@@ -170,8 +188,8 @@ func (p *payment) account(res result, s Sender) error {
 		}
 		p.max.verify(req.amount)
 	}
-	if code, msg, closed := r.closed(); closed {
-		return fmt.Errorf("%w: %s %q", ErrClosed, code, msg)
+	if err := r.closedError(); err != nil {
+		return err
 	}
 	for _, f := range r.frames {
 		if m, ok := f.(stream.StreamMaxMoney); ok && m.StreamID == streamID {

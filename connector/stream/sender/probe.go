@@ -190,8 +190,8 @@ func (c *Connection) Probe(ctx context.Context) (Probe, error) {
 		}
 		a, r := res.req.amount, res.r
 		delete(inFlight, a)
-		if code, msg, closed := r.closed(); closed {
-			return Probe{}, fmt.Errorf("%w: %s %q", ErrClosed, code, msg)
+		if err := r.closedError(); err != nil {
+			return Probe{}, err
 		}
 		switch {
 		case !r.fulfilled && r.reject.Code == ilp.CodeAmountTooLarge:

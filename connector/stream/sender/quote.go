@@ -20,6 +20,10 @@ type Quote struct {
 	FixedDelivery   bool
 	SourceAmount    uint64
 	DeliveryAmount  uint64
+	// Data, when set, is for the receiver's application (Rafiki's
+	// dataToTransmit), at most DataBytesMax bytes: the payment's packets
+	// carry it until one that does is fulfilled.
+	Data []byte
 }
 
 // ErrInvalidQuote is an amount or slippage a quote cannot be made with.

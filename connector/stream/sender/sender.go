@@ -85,6 +85,10 @@ func (s Sender) retryDelay(failures int) time.Duration {
 // streamID is the one stream a payment sends on: the first a client opens.
 const streamID = 1
 
+// DataBytesMax bounds a payment's application data, so that with the STREAM
+// packet's header, its other frames and its encryption it fits a Prepare.
+const DataBytesMax = ilp.DataBytesMax - 256
+
 // Errors a connection, probe or payment ends with; RejectError tells which
 // packet ended it.
 var (
@@ -115,6 +119,22 @@ func rejectError(rj ilp.Reject) *RejectError {
 	return &RejectError{Code: rj.Code, Message: rj.Message, TriggeredBy: rj.TriggeredBy}
 }
 
+// ApplicationError is the receiver closing the connection with data for
+// the sender's application on the payment's stream: why it declined the
+// payment (Rafiki's receiver answers a payment's data it refuses so). It is
+// an ErrClosed.
+type ApplicationError struct {
+	Code    stream.ErrorCode
+	Message string
+	Data    []byte
+}
+
+func (e *ApplicationError) Error() string {
+	return fmt.Sprintf("%s: %s %q with data %q", ErrClosed, e.Code, e.Message, e.Data)
+}
+
+func (e *ApplicationError) Unwrap() error { return ErrClosed }
+
 // Connection is a STREAM connection to one receiver's credentials. Its
 // methods may be called from one goroutine at a time.
 type Connection struct {
@@ -136,6 +156,8 @@ type request struct {
 	minDestination uint64
 	fulfillable    bool
 	frames         []stream.Frame
+	// data says the frames carry the payment's data.
+	data bool
 	// estimate is the most a payment's packet may deliver, held against
 	// what is left to deliver while it is in flight.
 	estimate uint64
@@ -153,19 +175,37 @@ type reply struct {
 	frames    []stream.Frame
 }
 
-// closed says the receiver closed the connection or the payment's stream.
-func (r reply) closed() (stream.ErrorCode, string, bool) {
+// closedError is the error of a reply that closed the connection or the
+// payment's stream, nil for one that did not: an ApplicationError when it
+// carries data on the payment's stream, ErrClosed otherwise.
+func (r reply) closedError() error {
+	var code stream.ErrorCode
+	var msg string
+	var closed bool
+	var data []byte
 	for _, f := range r.frames {
 		switch f := f.(type) {
 		case stream.ConnectionClose:
-			return f.Code, f.Message, true
+			if !closed {
+				code, msg, closed = f.Code, f.Message, true
+			}
 		case stream.StreamClose:
+			if f.StreamID == streamID && !closed {
+				code, msg, closed = f.Code, f.Message, true
+			}
+		case stream.StreamData:
 			if f.StreamID == streamID {
-				return f.Code, f.Message, true
+				data = append(data, f.Data...)
 			}
 		}
 	}
-	return 0, "", false
+	switch {
+	case !closed:
+		return nil
+	case len(data) > 0:
+		return &ApplicationError{Code: code, Message: msg, Data: data}
+	}
+	return fmt.Errorf("%w: %s %q", ErrClosed, code, msg)
 }
 
 // temporary says the packet may be sent again: T errors, R01, no answer.
@@ -202,8 +242,8 @@ func (s Sender) Connect(ctx context.Context, destination string, sharedSecret []
 		}
 		return nil, ErrEstablishment
 	}
-	if code, msg, ok := r.closed(); ok {
-		return nil, fmt.Errorf("%w: %s %q", ErrClosed, code, msg)
+	if err := r.closedError(); err != nil {
+		return nil, err
 	}
 	if _, ok := c.Asset(); !ok {
 		return nil, ErrUnknownAsset

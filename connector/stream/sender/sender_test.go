@@ -1,10 +1,13 @@
 package sender
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
 	"math/big"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,9 +24,12 @@ const receiverBase = "test.receiver"
 // hop that may refuse packets (temporary rejects, F08 above a max packet
 // amount, before or after it converts) and converts amounts at a rate,
 // rounding down as connectors do, then the receiver, which may decline
-// every packet after some number.
+// every packet after some number, or every packet carrying data. It logs
+// the payment's packets (those that can be fulfilled) with their data and
+// answer.
 type network struct {
 	creds *stream.Credentials
+	keys  *stream.Keys
 	asset *stream.Asset
 
 	mu sync.Mutex
@@ -47,11 +53,23 @@ type network struct {
 	declineAfter int
 	// unreachable rejects everything F02.
 	unreachable bool
+	// declineData, when set, has the receiver decline every packet that
+	// carries data (F99) closing the connection with these bytes as its
+	// reason, as Rafiki's receiver refuses a payment's data.
+	declineData []byte
 
 	fulfilled    int
 	sourceTotal  uint64
 	receiveTotal uint64
 	prepares     int
+	log          []logged
+}
+
+// logged is a payment's packet: the data it carried on the payment's
+// stream, and its answer (fulfilled, a reject's code, or no answer).
+type logged struct {
+	data   string
+	answer string
 }
 
 func newNetwork(t *testing.T) (*network, string, []byte) {
@@ -64,12 +82,57 @@ func newNetwork(t *testing.T) (*network, string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &network{creds: creds, asset: &stream.Asset{Code: "EUR", Scale: 2}, declineAfter: -1, hangAfter: -1}, address, secret
+	keys, err := stream.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &network{creds: creds, keys: keys, asset: &stream.Asset{Code: "EUR", Scale: 2}, declineAfter: -1, hangAfter: -1}, address, secret
 }
 
 func (n *network) send(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
+	answer, err := n.answer(ctx, p)
+	if request, ok := n.payment(p); ok {
+		l := logged{data: string(dataOf(request)), answer: "no answer"}
+		switch a := answer.(type) {
+		case ilp.Fulfill:
+			l.answer = "fulfilled"
+		case ilp.Reject:
+			l.answer = a.Code
+		}
+		n.mu.Lock()
+		n.log = append(n.log, l)
+		n.mu.Unlock()
+	}
+	return answer, err
+}
+
+// payment reads the STREAM packet of a Prepare of the payment's, one that
+// can be fulfilled.
+func (n *network) payment(p ilp.Prepare) (stream.Packet, bool) {
+	request, err := n.keys.Open(p.Data, stream.TypePrepare)
+	if err != nil || stream.Condition(n.keys.Fulfillment(p.Data)) != p.ExecutionCondition {
+		return stream.Packet{}, false
+	}
+	return request, true
+}
+
+// dataOf is what a STREAM packet carries on the payment's stream.
+func dataOf(p stream.Packet) []byte {
+	var data []byte
+	for _, f := range p.Frames {
+		if d, ok := f.(stream.StreamData); ok && d.StreamID == streamID {
+			data = append(data, d.Data...)
+		}
+	}
+	return data
+}
+
+func (n *network) answer(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if _, err := ilp.EncodePrepare(p); err != nil {
+		return ilp.Reject{Code: ilp.CodeBadRequest, TriggeredBy: "test.hop", Message: err.Error()}, nil
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -115,10 +178,28 @@ func (n *network) send(ctx context.Context, p ilp.Prepare) (ilp.Packet, error) {
 	if n.declineAfter >= 0 && n.fulfilled >= n.declineAfter {
 		return in.FinalDecline(nil), nil
 	}
+	if n.declineData != nil && len(in.Data) > 0 {
+		return n.declineWithData(p, in.Amount)
+	}
 	n.fulfilled++
 	n.sourceTotal += source
 	n.receiveTotal += in.Amount
 	return in.Accept(n.receiveTotal), nil
+}
+
+// declineWithData is the receiver's F99 that closes the connection with
+// its reason on the payment's stream.
+func (n *network) declineWithData(p ilp.Prepare, received uint64) (ilp.Packet, error) {
+	request, err := n.keys.Open(p.Data, stream.TypePrepare)
+	if err != nil {
+		return nil, err
+	}
+	data, err := n.keys.Seal(stream.Packet{Version: stream.Version, Type: stream.TypeReject, Sequence: request.Sequence, PrepareAmount: received,
+		Frames: []stream.Frame{stream.ConnectionClose{Code: stream.NoError}, stream.StreamData{StreamID: streamID, Data: n.declineData}}})
+	if err != nil {
+		return nil, err
+	}
+	return ilp.Reject{Code: ilp.CodeFinalApplicationError, TriggeredBy: receiverBase, Data: data}, nil
 }
 
 func (n *network) totals() (fulfilled int, source, received uint64) {
@@ -285,6 +366,117 @@ func TestPay(t *testing.T) {
 			}
 			if err := c.Close(ctx); err != nil {
 				t.Fatalf("Close: %v", err)
+			}
+		})
+	}
+}
+
+// TestPayData sends a payment's data: in every packet until one carrying
+// it is fulfilled, again after a temporary reject of one, and a receiver
+// declining it with a reason ends the payment with that reason.
+func TestPayData(t *testing.T) {
+	const data = "name=Alice Smith"
+	reason := []byte("the sender failed our checks")
+	most := strings.Repeat("d", DataBytesMax)
+	tests := []struct {
+		name     string
+		data     string
+		amount   uint64
+		inFlight int
+		setup    func(*network)
+		// log is the payment's packets, as "answer" or "answer with data"
+		// (the data being the payment's); with packets in flight at once,
+		// in any order.
+		log []string
+		err error
+		// reason is the data of the ApplicationError the payment ends with.
+		reason []byte
+	}{
+		{name: "carried until fulfilled", data: data, inFlight: 1, setup: func(*network) {},
+			log: []string{"fulfilled with data", "fulfilled", "fulfilled"}},
+		{name: "carried again after a T04", data: data, inFlight: 1,
+			setup: func(n *network) { n.temporary = []string{ilp.CodeInsufficientLiquidity} },
+			log:   []string{"T04 with data", "fulfilled with data", "fulfilled", "fulfilled"}},
+		{name: "carried again after a T00 and a T04", data: data, inFlight: 1,
+			setup: func(n *network) { n.temporary = []string{ilp.CodeInternalError, ilp.CodeInsufficientLiquidity} },
+			log:   []string{"T00 with data", "T04 with data", "fulfilled with data", "fulfilled", "fulfilled"}},
+		{name: "in every packet sent before one is fulfilled", data: data, amount: 500, inFlight: 3, setup: func(*network) {},
+			log: []string{"fulfilled", "fulfilled", "fulfilled with data", "fulfilled with data", "fulfilled with data"}},
+		{name: "none", inFlight: 1, setup: func(*network) {},
+			log: []string{"fulfilled", "fulfilled", "fulfilled"}},
+		{name: "the most a Prepare holds", data: most, inFlight: 1, setup: func(*network) {},
+			log: []string{"fulfilled with data", "fulfilled", "fulfilled"}},
+		{name: "more than a Prepare holds", data: most + "d", inFlight: 1, setup: func(*network) {},
+			err: ErrInvalidQuote},
+		{name: "declined with a reason", data: data, inFlight: 1, setup: func(n *network) { n.declineData = reason },
+			log: []string{"F99 with data"}, err: ErrClosed, reason: reason},
+		{name: "declined with a reason after a T04", data: data, inFlight: 1,
+			setup: func(n *network) { n.temporary, n.declineData = []string{ilp.CodeInsufficientLiquidity}, reason },
+			log:   []string{"T04 with data", "F99 with data"}, err: ErrClosed, reason: reason},
+		{name: "declined without a reason", data: data, inFlight: 1, setup: func(n *network) { n.declineAfter = 1 },
+			log: []string{"fulfilled with data", "F99"}, err: ErrClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, address, secret := newNetwork(t)
+			n.maxPacket = 100
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s := testSender(n)
+			s.InFlightMax = tt.inFlight
+			c, err := s.Connect(ctx, address, secret)
+			if err != nil {
+				t.Fatalf("Connect: %v", err)
+			}
+			p, err := c.Probe(ctx)
+			if err != nil {
+				t.Fatalf("Probe: %v", err)
+			}
+			amount := tt.amount
+			if amount == 0 {
+				amount = 300
+			}
+			q, err := QuoteSend(p, amount, Terms{Slippage: 0.01})
+			if err != nil {
+				t.Fatalf("quote: %v", err)
+			}
+			q.Data = []byte(tt.data)
+			n.mu.Lock()
+			tt.setup(n)
+			n.mu.Unlock()
+			out, err := c.Pay(ctx, q)
+			var appErr *ApplicationError
+			switch {
+			case tt.err == nil && err != nil:
+				t.Fatalf("Pay: %v", err)
+			case tt.err != nil && !errors.Is(err, tt.err):
+				t.Fatalf("Pay: %v, want %v", err, tt.err)
+			case errors.As(err, &appErr) != (tt.reason != nil):
+				t.Fatalf("Pay: %v, want an application error: %v", err, tt.reason != nil)
+			case appErr != nil && !bytes.Equal(appErr.Data, tt.reason):
+				t.Fatalf("the application error's data %q, want %q", appErr.Data, tt.reason)
+			}
+			if fulfilled, source, _ := n.totals(); out.Packets != fulfilled || out.Sent != source {
+				t.Fatalf("outcome %+v; the receiver was paid %d packets, %d sent", out, fulfilled, source)
+			}
+			n.mu.Lock()
+			var log []string
+			for _, l := range n.log {
+				switch l.data {
+				case "":
+					log = append(log, l.answer)
+				case tt.data:
+					log = append(log, l.answer+" with data")
+				default:
+					log = append(log, l.answer+" with other data")
+				}
+			}
+			n.mu.Unlock()
+			if tt.inFlight > 1 {
+				slices.Sort(log)
+			}
+			if !slices.Equal(log, tt.log) {
+				t.Fatalf("packets %q, want %q", log, tt.log)
 			}
 		})
 	}
