@@ -409,45 +409,84 @@ type job struct {
 }
 
 // claimLook is how many due deliveries a claim looks at for each it may
-// lease.
+// lease, so that deliveries another dispatcher locked meanwhile, or of a
+// recipient that may take no more, leave others to take.
 const claimLook = 4
+
+// claimRecipientsMax bounds the recipients a claim by recipient looks at:
+// it costs an index probe for each recipient with deliveries waiting.
+const claimRecipientsMax = 10_000
+
+// The deliveries a claim looks at, in one of two ways (see claim). Both
+// end in the same columns: the delivery, its rank among its recipient's,
+// and how many its recipient may add ($1 and $2 the recipients the
+// dispatcher knows and how many each may add, $3 what any other may add).
+const (
+	dueFirst = `due AS (
+			SELECT s.event_id, s.recipient_tenant_id, s.process_at, s.rank, coalesce(allowed.n, $3) AS may
+			FROM (SELECT event_id, recipient_tenant_id, process_at,
+					row_number() OVER (PARTITION BY recipient_tenant_id ORDER BY process_at, event_id) AS rank
+				FROM (SELECT event_id, recipient_tenant_id, process_at FROM webhook_deliveries
+					WHERE process_at <= now() ORDER BY process_at LIMIT $6) f) s
+			LEFT JOIN allowed ON allowed.recipient = s.recipient_tenant_id)`
+	dueByRecipient = `waiting AS (
+			(SELECT recipient_tenant_id AS r FROM webhook_deliveries WHERE process_at IS NOT NULL
+				ORDER BY recipient_tenant_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT w.recipient_tenant_id FROM webhook_deliveries w
+					WHERE w.process_at IS NOT NULL AND w.recipient_tenant_id > waiting.r
+					ORDER BY w.recipient_tenant_id LIMIT 1)
+			FROM waiting WHERE waiting.r IS NOT NULL),
+		due AS (
+			SELECT x.event_id, x.recipient_tenant_id, x.process_at, x.rank, coalesce(allowed.n, $3) AS may
+			FROM (SELECT r FROM waiting WHERE r IS NOT NULL LIMIT $7) rs
+			LEFT JOIN allowed ON allowed.recipient = rs.r
+			CROSS JOIN LATERAL (
+				SELECT w.event_id, w.recipient_tenant_id, w.process_at,
+					row_number() OVER (ORDER BY w.process_at, w.event_id) AS rank
+				FROM webhook_deliveries w
+				WHERE w.recipient_tenant_id = rs.r AND w.process_at <= now()
+				ORDER BY w.process_at, w.event_id
+				LIMIT least(greatest(coalesce(allowed.n, $3), 0), $4) * $6) x)`
+)
 
 // claim leases up to n of the deliveries due first, counting the attempts,
 // no more of a recipient than it may add (allowed, PerUnprovenRecipient
 // for a recipient not in it), and each recipient's first before any
 // recipient's second, so that free slots are shared among the recipients
-// with deliveries due. It looks at the n × claimLook deliveries due first
-// of the recipients that may add any: enough for n even when most are one
-// recipient's, few enough to cost little; a recipient that got all it may
-// have is left out of the next claim's look.
+// with deliveries due. While every recipient may add some, it looks at the
+// n × claimLook deliveries due first (dueFirst). Once one may add none (an
+// endpoint timing out holds its slots), the deliveries due first may all
+// be that recipient's backlog, of any size: then it goes through the
+// recipients with deliveries waiting (a skip scan of
+// webhook_deliveries_recipient_due) and looks at the first due of each
+// that may add some (dueByRecipient), so that the backlog costs one index
+// probe.
 func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) ([]*job, error) {
-	recipients, counts, full := []string{}, []int32{}, []string{}
+	recipients, counts := []string{}, []int32{}
+	due, full := dueFirst, false
 	for r, c := range allowed {
 		recipients, counts = append(recipients, r), append(counts, int32(c))
-		if c <= 0 {
-			full = append(full, r)
-		}
+		full = full || c <= 0
 	}
-	rows, err := d.pool.Query(ctx, `WITH allowed AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS a(recipient, n)),
-		due AS (
-			SELECT event_id, recipient_tenant_id, process_at,
-				row_number() OVER (PARTITION BY recipient_tenant_id ORDER BY process_at, event_id) AS rank
-			FROM (SELECT event_id, recipient_tenant_id, process_at FROM webhook_deliveries
-				WHERE process_at <= now() AND NOT (recipient_tenant_id = ANY($3::uuid[]))
-				ORDER BY process_at LIMIT $4) s),
+	args := []any{recipients, counts, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds(), n * claimLook}
+	if full {
+		due = dueByRecipient
+		args = []any{recipients, counts, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds(), claimLook, claimRecipientsMax}
+	}
+	rows, err := d.pool.Query(ctx, `WITH RECURSIVE allowed AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS a(recipient, n)),
+		`+due+`,
 		picked AS (
 			SELECT d.event_id, d.recipient_tenant_id FROM webhook_deliveries d
 			JOIN due ON due.event_id = d.event_id AND due.recipient_tenant_id = d.recipient_tenant_id
-			LEFT JOIN allowed ON allowed.recipient = due.recipient_tenant_id
-			WHERE due.rank <= coalesce(allowed.n, $5) AND d.process_at <= now()
-			ORDER BY due.rank, due.process_at LIMIT $6
+			WHERE due.rank <= due.may AND d.process_at <= now()
+			ORDER BY due.rank, due.process_at LIMIT $4
 			FOR UPDATE OF d SKIP LOCKED)
-		UPDATE webhook_deliveries d SET process_at = now() + $7::bigint * interval '1 millisecond', attempts = d.attempts + 1,
+		UPDATE webhook_deliveries d SET process_at = now() + $5::bigint * interval '1 millisecond', attempts = d.attempts + 1,
 			updated_at = now()
 		FROM picked WHERE d.event_id = picked.event_id AND d.recipient_tenant_id = picked.recipient_tenant_id
 		RETURNING d.event_id::text, d.recipient_tenant_id::text, d.event_type, d.attempts,
-			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`,
-		recipients, counts, full, n*claimLook, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds())
+			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}

@@ -388,16 +388,19 @@ func BenchmarkDeliveryBesideTimeout(b *testing.B) {
 	per := max(b.N/4, 1)
 	took := map[bool]time.Duration{}
 	process, postgres := map[bool]time.Duration{}, map[bool]time.Duration{}
+	// backlog is how many of the endpoint's deliveries are due while it
+	// times out: as many as a tenant's endpoint down for a while leaves.
+	const backlog = 20_000
 	// The timing-out endpoint's deliveries are made once, before the
 	// timing, and made due again at the start of each phase beside it: a
 	// phase measures the endpoint holding its slots, not the sweep of
 	// another tenant's new events.
-	add(other, 200)
+	add(other, backlog)
 	stop := f.run(b, cfg, settings)
 	testkit.Eventually(b, 30*time.Second, func() bool {
 		var n int
 		err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_deliveries WHERE recipient_tenant_id = $1`, other).Scan(&n)
-		return err == nil && n == 200
+		return err == nil && n == backlog
 	}, "the timing-out endpoint's deliveries were not made")
 	stop()
 	due := func(at string) {
@@ -442,6 +445,41 @@ func BenchmarkDeliveryBesideTimeout(b *testing.B) {
 	// endpoint's share included when beside it.
 	b.ReportMetric(float64((process[false]+postgres[false]).Microseconds())/n, "alone-cpu-µs/webhook")
 	b.ReportMetric(float64((process[true]+postgres[true]).Microseconds())/n, "beside-cpu-µs/webhook")
+}
+
+// A recipient at its bound with a backlog of due deliveries (an endpoint
+// that never answers) leaves the other recipients' deliveries going: the
+// claims look past its backlog.
+func TestBacklogOfARecipientAtItsBound(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		<-r.Context().Done()
+	}))
+	defer dead.Close()
+	other := uuid.NewString()
+	for range 300 {
+		f.event(t, other)
+	}
+	settings := map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL},
+		other: {"WEBHOOK_URL": dead.URL, "WEBHOOK_TIMEOUT": "5000"}}
+	stop := f.run(t, webhooks.Config{MaxRetry: 100, Slots: 8, PerRecipient: 4, PerUnprovenRecipient: 2}, settings)
+	defer stop()
+	// The endpoint's first deliveries hold its slots from now on.
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		var n int
+		err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_deliveries WHERE recipient_tenant_id = $1 AND attempts > 0`,
+			other).Scan(&n)
+		return err == nil && n == 2
+	}, "the endpoint's deliveries did not start")
+	for range 50 {
+		f.event(t, f.tenant)
+	}
+	testkit.Eventually(t, 4*time.Second, func() bool { return e.count() == 50 },
+		"the other recipient got %d of its 50 webhooks beside the backlog", e.count())
 }
 
 // A recipient may have PerUnprovenRecipient deliveries under way until an
