@@ -360,27 +360,46 @@ func webhookEventIDOf(t *testing.T, s *system, objectID, typ string) string {
 // A payment to another instance goes over Interledger: it delivers at least
 // what it was quoted, sends no more than it holds, and the incoming payment
 // there records what arrived.
-func TestOutgoingPaymentsRemote(t *testing.T) {
+// peered is two instances with a USD asset each, alpha peered with beta
+// over ILP-over-HTTP: what alpha sends to test.beta, beta owes its
+// receivers out of alpha's liquidity.
+type peered struct {
+	alpha, beta *instance
+	usd         map[*instance]string // each instance's asset
+	toBeta      string               // alpha's peer
+}
+
+// startPeered starts two peered instances; configureAlpha and
+// configureBeta, when set, change their configurations.
+func startPeered(t *testing.T, configureAlpha, configureBeta func(*config.Config)) peered {
+	t.Helper()
 	secret := func() []byte {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		return b
 	}
-	alpha := startInstance(t, func(c *config.Config) {
+	p := peered{usd: map[*instance]string{}}
+	p.alpha = startInstance(t, func(c *config.Config) {
 		c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret()
-		c.OutgoingPaymentRetryAttempts = 1
+		if configureAlpha != nil {
+			configureAlpha(c)
+		}
 	})
-	beta := startInstance(t, func(c *config.Config) { c.ILPAddress, c.StreamSecret = "test.beta", secret() })
+	p.beta = startInstance(t, func(c *config.Config) {
+		c.ILPAddress, c.StreamSecret = "test.beta", secret()
+		if configureBeta != nil {
+			configureBeta(c)
+		}
+	})
 	ctx := context.Background()
-	assets := map[*instance]string{}
-	for _, in := range []*instance{alpha, beta} {
+	for _, in := range []*instance{p.alpha, p.beta} {
 		usd, err := createAsset(ctx, in.operator, "USD", 2, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		assets[in] = usd.ID
+		p.usd[in] = usd.ID
 	}
-	betaConnector, err := beta.running.URL(app.ConnectorListener)
+	betaConnector, err := p.beta.running.URL(app.ConnectorListener)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,16 +409,22 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 			CreatePeer struct{ Peer struct{ ID string } } `json:"createPeer"`
 		}
 		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
-			"assetId": assets[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
+			"assetId": p.usd[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
 			"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
 				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, &out); err != nil {
 			t.Fatal(err)
 		}
 		return out.CreatePeer.Peer.ID
 	}
-	toBeta := peer(alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
-	// What alpha sends, beta owes its receivers out of alpha's liquidity.
-	peer(beta, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
+	p.toBeta = peer(p.alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
+	peer(p.beta, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
+	return p
+}
+
+func TestOutgoingPaymentsRemote(t *testing.T) {
+	pair := startPeered(t, func(c *config.Config) { c.OutgoingPaymentRetryAttempts = 1 }, nil)
+	alpha, beta, assets, toBeta := pair.alpha, pair.beta, pair.usd, pair.toBeta
+	ctx := context.Background()
 	alice, err := createWalletAddress(ctx, alpha.operator, map[string]any{"assetId": assets[alpha], "address": "alice"})
 	if err != nil {
 		t.Fatal(err)

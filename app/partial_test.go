@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
@@ -31,11 +27,6 @@ import (
 // no money moves for a declined packet. The data is sealed in beta's events
 // and in its webhook events.
 func TestPartialPayments(t *testing.T) {
-	secret := func() []byte {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		return b
-	}
 	var beta atomic.Pointer[instance]
 	var mu sync.Mutex
 	told := map[string]map[string]any{} // data from the sender → the webhook's data
@@ -74,40 +65,13 @@ func TestPartialPayments(t *testing.T) {
 	}))
 	defer wallet.Close()
 
-	alpha := startInstance(t, func(c *config.Config) {
-		c.ILPAddress, c.Slippage, c.StreamSecret = "test.alpha", 0.01, secret()
-		c.OutgoingPaymentRetryAttempts = 1
-	})
-	beta.Store(startInstance(t, func(c *config.Config) {
-		c.ILPAddress, c.StreamSecret = "test.beta", secret()
+	pair := startPeered(t, func(c *config.Config) { c.OutgoingPaymentRetryAttempts = 1 }, func(c *config.Config) {
 		c.PartialPaymentDecision, c.PartialPaymentDecisionMaxWait = true, 3*time.Second
 		c.WebhookURL, c.WebhookWorkerIdle = wallet.URL, 20*time.Millisecond
-	}))
-	b := beta.Load()
+	})
+	alpha, b, assets := pair.alpha, pair.beta, pair.usd
+	beta.Store(b)
 	ctx := context.Background()
-	assets := map[*instance]string{}
-	for _, in := range []*instance{alpha, b} {
-		usd, err := createAsset(ctx, in.operator, "USD", 2, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		assets[in] = usd.ID
-	}
-	betaConnector, err := b.running.URL(app.ConnectorListener)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := func(in *instance, address, incoming, outgoing, endpoint, liquidity string) {
-		t.Helper()
-		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
-			"assetId": assets[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
-			"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
-				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	peer(alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
-	peer(b, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
 	alice, err := createWalletAddress(ctx, alpha.operator, map[string]any{"assetId": assets[alpha], "address": "alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -137,9 +101,7 @@ func TestPartialPayments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := alpha.operator.Do(ctx, `mutation($input: DepositOutgoingPaymentLiquidityInput!) {
-			depositOutgoingPaymentLiquidity(input: $input) { success } }`, map[string]any{"input": map[string]any{
-			"outgoingPaymentId": id, "idempotencyKey": uuid.NewString(), "dataToTransmit": data}}, nil); err != nil {
+		if err := o.fundWithData(id, &data); err != nil {
 			t.Fatal(err)
 		}
 		out, s := o.finished(t, id, 30*time.Second)
@@ -185,7 +147,9 @@ func TestPartialPayments(t *testing.T) {
 			t.Fatal("no partial payment recorded")
 		}
 		var events struct {
-			WebhookEvents struct{ Edges []struct{ Node struct{ Data map[string]any } } }
+			WebhookEvents struct {
+				Edges []struct{ Node struct{ Data map[string]any } }
+			}
 		}
 		if err := b.operator.Do(ctx, `query { webhookEvents(filter: {type: {in: ["incoming_payment.partial_payment_received"]}}) {
 			edges { node { data } } } }`, nil, &events); err != nil {

@@ -366,13 +366,7 @@ func BenchmarkDeliveryBesideTimeout(b *testing.B) {
 	e := &endpoint{statuses: []int{200}}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Read to its end, the request's context ends when the client
-		// gives up.
-		_, _ = io.ReadAll(r.Body)
-		<-r.Context().Done()
-	}))
-	defer dead.Close()
+	dead := neverAnswers(b)
 	other := uuid.NewString()
 	settings := map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL},
 		other: {"WEBHOOK_URL": dead.URL, "WEBHOOK_TIMEOUT": "1000"}}
@@ -447,6 +441,18 @@ func BenchmarkDeliveryBesideTimeout(b *testing.B) {
 	b.ReportMetric(float64((process[true]+postgres[true]).Microseconds())/n, "beside-cpu-µs/webhook")
 }
 
+// neverAnswers is an endpoint that takes every request and never answers.
+func neverAnswers(t testing.TB) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read to its end, the request's context ends when the client
+		// gives up.
+		_, _ = io.ReadAll(r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // A recipient at its bound with a backlog of due deliveries (an endpoint
 // that never answers) leaves the other recipients' deliveries going: the
 // claims look past its backlog.
@@ -455,11 +461,7 @@ func TestBacklogOfARecipientAtItsBound(t *testing.T) {
 	e := &endpoint{statuses: []int{200}}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		<-r.Context().Done()
-	}))
-	defer dead.Close()
+	dead := neverAnswers(t)
 	other := uuid.NewString()
 	for range 300 {
 		f.event(t, other)
