@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"sync/atomic"
 
 	"github.com/google/uuid"
@@ -42,7 +41,7 @@ func (p *payer) Pay(ctx context.Context, t outgoingpayment.Transfer) (outgoingpa
 	if route == nil {
 		return outgoingpayment.Outcome{}, errors.New("the connector is not running")
 	}
-	if t.Receiver.Local {
+	if t.Receiver.Local() {
 		return p.payLocal(ctx, route, t)
 	}
 	return payILP(ctx, route.conn, t)
@@ -62,9 +61,8 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 		// The one transfer was made, or refused: nothing was sent.
 		return outgoingpayment.Outcome{}, fmt.Errorf("%w: a local payment that sent nothing on its first attempt", outgoingpayment.ErrFinal)
 	}
-	_, tail, found := strings.Cut(t.Receiver.URL, "/incoming-payments/")
-	id, err := uuid.Parse(tail)
-	if !found || err != nil {
+	id, err := uuid.Parse(t.Receiver.LocalPaymentID)
+	if err != nil {
 		return outgoingpayment.Outcome{}, fmt.Errorf("%w: receiver %q names no incoming payment", outgoingpayment.ErrFinal, t.Receiver.URL)
 	}
 	local, found, err := route.locals.Receiver(ctx, id)

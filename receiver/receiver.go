@@ -54,8 +54,9 @@ type Receiver struct {
 	// Methods are how to pay it (STREAM credentials); none once it
 	// completed or expired, and none in a completion's answer.
 	Methods []opclient.Method
-	// Local is one of this instance's payments.
-	Local bool
+	// LocalPaymentID is the id of one of this instance's payments; empty
+	// for a payment elsewhere.
+	LocalPaymentID string
 	// Payable is a payment that takes money: one of this instance's still
 	// open, or one elsewhere with a payment method.
 	Payable bool
@@ -64,6 +65,9 @@ type Receiver struct {
 	// otherwise.
 	Written handlers.Result
 }
+
+// Local tells whether it is one of this instance's payments.
+func (r *Receiver) Local() bool { return r.LocalPaymentID != "" }
 
 // Active is a receiver that can still be paid.
 func (r *Receiver) Active(now time.Time) bool {
@@ -361,7 +365,7 @@ func (s *Service) payable(ctx context.Context, p incomingpayment.State) (*Receiv
 	expiresAt := p.ExpiresAt
 	r := &Receiver{ID: s.localURL(p), Completed: p.State == incomingpayment.StateCompleted,
 		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, Local: true, Payable: p.Open()}
+		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, LocalPaymentID: p.ID, Payable: p.Open()}
 	if p.IncomingAmount != nil {
 		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 	}

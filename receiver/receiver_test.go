@@ -18,7 +18,7 @@ func TestActive(t *testing.T) {
 	}{
 		{"open", Receiver{ExpiresAt: &later, Methods: methods, Payable: true}, true},
 		{"without expiry", Receiver{Methods: methods, Payable: true}, true},
-		{"local, open, without its credentials", Receiver{ExpiresAt: &later, Local: true, Payable: true}, true},
+		{"local, open, without its credentials", Receiver{ExpiresAt: &later, LocalPaymentID: "1", Payable: true}, true},
 		{"completed", Receiver{Completed: true, ExpiresAt: &later, Methods: methods, Payable: true}, false},
 		{"expired", Receiver{ExpiresAt: &earlier, Methods: methods, Payable: true}, false},
 		{"expiring now", Receiver{ExpiresAt: &now, Methods: methods, Payable: true}, false},
@@ -59,7 +59,7 @@ func TestRemote(t *testing.T) {
 			if !tc.ok {
 				return
 			}
-			if r.ID != tc.p.ID || r.WalletAddressURL != tc.p.WalletAddress || r.Local || r.ReceivedAmount.AssetCode != "USD" ||
+			if r.ID != tc.p.ID || r.WalletAddressURL != tc.p.WalletAddress || r.Local() || r.ReceivedAmount.AssetCode != "USD" ||
 				(tc.incoming == nil) != (r.IncomingAmount == nil) || (tc.incoming != nil && *r.IncomingAmount != *tc.incoming) {
 				t.Fatalf("receiver %+v", r)
 			}

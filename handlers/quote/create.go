@@ -14,8 +14,9 @@ import (
 // Receiver is an incoming payment as a quote sees it.
 type Receiver struct {
 	URL string
-	// Local is a payment of this instance, paid by a ledger transfer.
-	Local          bool
+	// LocalPaymentID is the id of a payment of this instance, paid by a
+	// ledger transfer; empty for a payment elsewhere.
+	LocalPaymentID string
 	AssetCode      string
 	AssetScale     uint8
 	IncomingAmount *uint64
@@ -29,6 +30,9 @@ type Receiver struct {
 	ILPAddress   string
 	SharedSecret []byte
 }
+
+// Local tells whether it is a payment of this instance.
+func (r Receiver) Local() bool { return r.LocalPaymentID != "" }
 
 // remaining is what the receiver still expects, when it expects an
 // amount.
@@ -88,7 +92,7 @@ func checkCreate(wa walletaddress.State, a asset.State, r Receiver, found bool, 
 	if !found || !r.Active {
 		return ask{}, errInvalidReceiver()
 	}
-	if !r.Local && (r.ILPAddress == "" || len(r.SharedSecret) == 0) {
+	if !r.Local() && (r.ILPAddress == "" || len(r.SharedSecret) == 0) {
 		return ask{}, errInvalidReceiver()
 	}
 	to := rates.Asset{Code: r.AssetCode, Scale: r.AssetScale}
@@ -129,7 +133,7 @@ func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.
 	e := &events.QuoteCreated{WalletAddressID: wa.ID, AssetID: a.ID, AssetCode: a.Code, AssetScale: a.Scale, Receiver: r.URL,
 		ReceiveAssetCode: r.AssetCode, ReceiveAssetScale: r.AssetScale, EstimatedExchangeRate: converted.rate,
 		Method: events.QuoteILP, ExpiresAt: now.Add(lifespan), Client: c.Client}
-	if r.Local {
+	if r.Local() {
 		e.Method = events.QuoteLocal
 	}
 	if r.ExpiresAt != nil && r.ExpiresAt.Before(e.ExpiresAt) {

@@ -30,9 +30,9 @@ var (
 	inactive = func() walletaddress.State { w := wa; w.DeactivatedAt = &now; return w }()
 
 	soon = now.Add(time.Minute)
-	eur  = Receiver{URL: "https://op.example/t/incoming-payments/1", Local: true, AssetCode: "EUR", AssetScale: 2,
+	eur  = Receiver{URL: "https://op.example/t/incoming-payments/1", LocalPaymentID: "1", AssetCode: "EUR", AssetScale: 2,
 		IncomingAmount: u64(1000), ReceivedAmount: 200, Active: true}
-	open      = Receiver{URL: "https://op.example/t/incoming-payments/2", Local: true, AssetCode: "EUR", AssetScale: 2, Active: true, ExpiresAt: &soon}
+	open      = Receiver{URL: "https://op.example/t/incoming-payments/2", LocalPaymentID: "2", AssetCode: "EUR", AssetScale: 2, Active: true, ExpiresAt: &soon}
 	elsewhere = Receiver{URL: "https://other.example/t/incoming-payments/3", AssetCode: "EUR", AssetScale: 2, Active: true,
 		ILPAddress: "test.other.x", SharedSecret: []byte("secret")}
 	finished = func() Receiver { r := eur; r.Active = false; return r }()
@@ -55,7 +55,7 @@ func rate(q ask) priced {
 func TestDecideCreate(t *testing.T) {
 	quote := func(r Receiver, debit, minusFees, receive uint64, expires time.Time, fee *string) []events.Event {
 		method := events.QuoteILP
-		if r.Local {
+		if r.Local() {
 			method = events.QuoteLocal
 		}
 		return []events.Event{&events.QuoteCreated{WalletAddressID: "wa-1", AssetID: "asset-usd", AssetCode: "USD", AssetScale: 2,

@@ -154,7 +154,7 @@ func (h *Handler) price(ctx context.Context, tenantID, walletAddressID string, r
 	if q.fixedSend {
 		convert = h.rates.ConvertSource
 	}
-	if r.Local {
+	if r.Local() {
 		converted, err := convert(ctx, tenantID, q.amount, q.from, q.to)
 		if err != nil {
 			return priced{}, errRates(err)
