@@ -135,8 +135,8 @@ func (p *partialDecisions) await(ctx context.Context, woken <-chan struct{}, sub
 			if err != nil {
 				return false, "", err
 			}
-			d := ev.(*events.IncomingPaymentPartialDecided)
-			if d.PartialIncomingPaymentID != partial {
+			d, ok := ev.(*events.IncomingPaymentPartialDecided)
+			if !ok || d.PartialIncomingPaymentID != partial {
 				continue
 			}
 			if d.Accepted {
