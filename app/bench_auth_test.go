@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -57,12 +56,7 @@ func startAuthBench(b *testing.B) *authBench {
 	})
 	// Signatures are checked against AUTH_SERVER_URL: the port is chosen
 	// first so that the URL the benchmark requests is the configured one.
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	authPort := probe.Addr().(*net.TCPAddr).Port
-	probe.Close()
+	authPort := testkit.FreePort(b)
 	cfg := config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator-" + uuid.NewString(), AdminSignatureVersion: 1,
 		AdminSignatureTTL: 30 * time.Second, DatabaseURL: testkit.NewDatabase(b), AuthDatabaseURL: testkit.NewDatabase(b),

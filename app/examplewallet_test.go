@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,7 +20,7 @@ import (
 // payment's remainder). A webhook not signed with the secret is refused.
 func TestExampleWalletCompletesAPayment(t *testing.T) {
 	s := startServices(t, app.Set{Backend: true, Worker: true, ExampleWallet: true}, false, func(c *config.Config) {
-		c.ExampleWalletPort = freePort(t)
+		c.ExampleWalletPort = testkit.FreePort(t)
 	})
 	ctx := context.Background()
 	op := s.operator
@@ -88,15 +87,4 @@ func walletAddressByURL(ctx context.Context, c *adminclient.Client, url string) 
 		return walletAddressOut{}, nil
 	}
 	return *out.WalletAddressByURL, nil
-}
-
-// freePort is a port nobody listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -130,12 +129,7 @@ func TestNATSOutage(t *testing.T) {
 // WORKER_HEALTH_PORT, and only when it is set.
 func TestWorkerHealthEndpoints(t *testing.T) {
 	n := testkit.StartNATS(t, false)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testkit.FreePort(t)
 	cfg := config.Config{
 		OperatorTenantID: uuid.NewString(), AdminAPISecret: "operator", AdminSignatureVersion: 1,
 		DatabaseURL: testkit.NewDatabase(t), AuthDatabaseURL: testkit.NewDatabase(t), RedisURL: testkit.RedisURL(), NATSURL: n.URL, NATSStreamReplicas: 1,

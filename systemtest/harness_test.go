@@ -334,48 +334,11 @@ func tail(path string, lines int) string {
 	return strings.Join(last, "\n")
 }
 
-// freePorts reserves n distinct ports, then frees them for the processes.
+// freePorts answers n distinct free ports for the processes.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, ln := range listeners {
-			ln.Close()
-		}
-	}()
-	// A port handed out before is not handed out again: two installations
-	// configured one after the other, then started, would otherwise share
-	// one the kernel gave back.
-	for attempts := 0; len(ports) < n; attempts++ {
-		if attempts >= n*portAttemptsEach {
-			t.Fatalf("no %d free ports in %d attempts", n, attempts)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		listeners = append(listeners, ln)
-		port := ln.Addr().(*net.TCPAddr).Port
-		if handedOut[port] {
-			continue
-		}
-		handedOut[port] = true
-		ports = append(ports, port)
-	}
-	return ports
+	return testkit.FreePorts(t, n)
 }
-
-// handedOut are the ports freePorts gave this test binary.
-var (
-	portsMu   sync.Mutex
-	handedOut = map[int]bool{}
-)
-
-// portAttemptsEach bounds the listens freePorts makes for each port.
-const portAttemptsEach = 20
 
 // waitPort waits until a port of the process accepts connections and
 // returns when it first did.

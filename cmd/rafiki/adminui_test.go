@@ -26,7 +26,7 @@ func checkAdminUI(t *testing.T, bin string, env []string, ports map[string]int, 
 	t.Helper()
 	signIn(t, fmt.Sprintf("http://127.0.0.1:%d", ports["ADMIN_UI_PORT"]), operatorID, secret, assetID)
 
-	uiPort := freePort(t)
+	uiPort := testkit.FreePort(t)
 	alone := exec.Command(bin, "adminui")
 	alone.Env = append(env, fmt.Sprintf("ADMIN_UI_PORT=%d", uiPort),
 		fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", ports["EMBEDDED_NATS_PORT"]))

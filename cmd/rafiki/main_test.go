@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -53,16 +52,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestDevLifecycle runs the real binary as a user would: dev serves and
 // answers signed requests, a second dev on the same ports fails clearly,
 // SIGTERM drains and exits cleanly, and the tools read the stored events.
@@ -74,7 +63,7 @@ func TestDevLifecycle(t *testing.T) {
 	ports := map[string]int{}
 	for _, v := range []string{"OPEN_PAYMENTS_PORT", "ADMIN_PORT", "CONNECTOR_PORT", "AUTH_PORT", "INTROSPECTION_PORT",
 		"INTERACTION_PORT", "AUTH_ADMIN_PORT", "SERVICE_API_PORT", "ADMIN_UI_PORT", "EMBEDDED_NATS_PORT"} {
-		ports[v] = freePort(t)
+		ports[v] = testkit.FreePort(t)
 	}
 	databaseURL, authDatabaseURL := testkit.NewDatabase(t), testkit.NewDatabase(t)
 	dataDir := t.TempDir()

@@ -86,8 +86,8 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 		env := append([]string{}, base...)
 		env = append(env, "DATA_DIR="+t.TempDir(), "AUTH_DATABASE_URL="+authDatabaseURL, "ADMIN_API_SECRET=tools-secret", "OPERATOR_TENANT_ID="+tenantID,
 			"EVENT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(testkit.EventSecretsKey),
-			fmt.Sprintf("OPEN_PAYMENTS_PORT=%d", freePort(t)), fmt.Sprintf("ADMIN_PORT=%d", freePort(t)),
-			fmt.Sprintf("CONNECTOR_PORT=%d", freePort(t)), fmt.Sprintf("EMBEDDED_NATS_PORT=%d", freePort(t)))
+			fmt.Sprintf("OPEN_PAYMENTS_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("ADMIN_PORT=%d", testkit.FreePort(t)),
+			fmt.Sprintf("CONNECTOR_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("EMBEDDED_NATS_PORT=%d", testkit.FreePort(t)))
 		for k, v := range set {
 			env = append(env, k+"="+v)
 		}
