@@ -421,6 +421,25 @@ func startPeered(t *testing.T, configureAlpha, configureBeta func(*config.Config
 	return p
 }
 
+// quote quotes a debit of value USD cents from alpha's wallet address to a
+// receiver of beta's, once alpha reaches it: the peer's routes are followed
+// a moment after its creation.
+func (p peered) quote(t *testing.T, walletAddressID, receiverURL, value string) quoteOut {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q, err := createQuote(context.Background(), p.alpha.operator, map[string]any{"walletAddressId": walletAddressID, "receiver": receiverURL,
+			"debitAmount": map[string]any{"value": value, "assetCode": "USD", "assetScale": 2}})
+		if err == nil {
+			return q
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no quote after 10 s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestOutgoingPaymentsRemote(t *testing.T) {
 	pair := startPeered(t, func(c *config.Config) { c.OutgoingPaymentRetryAttempts = 1 }, nil)
 	alpha, beta, assets, toBeta := pair.alpha, pair.beta, pair.usd, pair.toBeta
@@ -438,12 +457,7 @@ func TestOutgoingPaymentsRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var q quoteOut
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		q, err = createQuote(ctx, alpha.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
-			"debitAmount": map[string]any{"value": "500", "assetCode": "USD", "assetScale": 2}})
-		return err == nil
-	}, "no quote: %v", err)
+	q := pair.quote(t, alice.ID, ip.URL, "500")
 	o := newOutgoing(alpha.system)
 	id, err := o.create(alice.ID, q.ID, nil)
 	if err != nil {

@@ -91,12 +91,7 @@ func TestPartialPayments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var q quoteOut
-		testkit.Eventually(t, 10*time.Second, func() bool {
-			q, err = createQuote(ctx, alpha.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
-				"debitAmount": map[string]any{"value": "500", "assetCode": "USD", "assetScale": 2}})
-			return err == nil
-		}, "no quote: %v", err)
+		q := pair.quote(t, alice.ID, ip.URL, "500")
 		id, err := o.create(alice.ID, q.ID, nil)
 		if err != nil {
 			t.Fatal(err)
