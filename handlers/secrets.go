@@ -17,7 +17,8 @@ type Sealer interface {
 }
 
 // sealingStore is an event store for the handlers of aggregates with
-// secrets (tenants, peers, outgoing payments).
+// secrets (tenants, peers, outgoing payments, and incoming payments for
+// the data partial payments bring).
 type sealingStore struct {
 	Store
 	keys Sealer

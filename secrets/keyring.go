@@ -1,6 +1,7 @@
 // Package secrets keeps the secrets events carry (tenants' API and identity
 // provider secrets, peers' auth tokens, the data outgoing payments carry to
-// their receivers) out of the event log in plain text.
+// their receivers and that partial payments bring to incoming payments) out
+// of the event log in plain text.
 //
 // Envelope encryption: each aggregate that has secrets gets a data key of
 // its own, a random AES-256 key; its secrets are sealed with AES-256-GCM
