@@ -43,9 +43,10 @@ const EventsStream = "EVENTS"
 const CommandsStream = "COMMANDS"
 
 // syncQueueLength holds the largest batch read through a synchronous
-// subscription (a replay reads 5,000 events at a time) and its end-of-batch
-// message; a batch larger than the queue is dropped by the client.
-const syncQueueLength = 8192
+// subscription (1,000 events: an aggregate's load, the replay's swap, the
+// audit) and its end-of-batch message; a batch larger than the queue is
+// dropped by the client. Every batched read allocates a queue this long.
+const syncQueueLength = 1024
 
 // Deps are the connections of one process.
 type Deps struct {

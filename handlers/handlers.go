@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
@@ -298,6 +299,47 @@ func (c CommandInfo) meta(t Target) events.Meta {
 
 // Meta is the event metadata for a command's events on a target.
 func Meta(t Target, c CommandInfo) events.Meta { return c.meta(t) }
+
+// Locator answers Locate for one store and remembers what it found: an
+// aggregate never changes tenant and its events are never removed, so a
+// tenant found once holds. Handlers that locate aggregates on every command
+// keep one, which spares a read of the stream for each aggregate seen
+// before. Aggregates not found are not remembered.
+type Locator struct {
+	store   Store
+	mu      sync.Mutex
+	tenants map[string]string
+}
+
+// locatedMax bounds a Locator; when full it starts over.
+const locatedMax = 65_536
+
+// NewLocator makes a Locator reading store.
+func NewLocator(store Store) *Locator {
+	return &Locator{store: store, tenants: map[string]string{}}
+}
+
+// Locate is Locate on the locator's store, from memory when it can.
+func (l *Locator) Locate(ctx context.Context, aggregateType, id string) (tenantID string, found bool, err error) {
+	key := aggregateType + "." + id
+	l.mu.Lock()
+	tenantID, found = l.tenants[key]
+	l.mu.Unlock()
+	if found {
+		return tenantID, true, nil
+	}
+	tenantID, found, err = Locate(ctx, l.store, aggregateType, id)
+	if err != nil || !found {
+		return "", false, err
+	}
+	l.mu.Lock()
+	if len(l.tenants) >= locatedMax {
+		clear(l.tenants)
+	}
+	l.tenants[key] = tenantID
+	l.mu.Unlock()
+	return tenantID, true, nil
+}
 
 // Locate finds the tenant of an aggregate known only by type and id; found
 // is false when it has no events. An aggregate never changes tenant.

@@ -19,6 +19,10 @@ const (
 	// request, which costs in proportion to the stream's subjects, so fewer,
 	// larger requests read faster.
 	replayBatchEvents = 5000
+	// Events the swap reads in one direct get, a batch that a client's
+	// synchronous subscription holds whole (app's syncQueueLength): the
+	// swap reads only what came in since the consumer caught up.
+	readBatchEvents = 1000
 	// Rows a replay's fold holds before it writes them (see Fold).
 	replayFoldRows = 200_000
 	// Stop a runaway replay: no stream of ours holds this many events.
@@ -262,12 +266,12 @@ func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 // read reads and decodes one batch of events after sequence after, with a
 // direct get: the swap reads what came in since the consumer caught up.
 func (r *replayer) read(ctx context.Context, after uint64) ([]decoded, error) {
-	it, err := jetstreamext.GetBatch(ctx, r.js, r.stream, replayBatchEvents,
+	it, err := jetstreamext.GetBatch(ctx, r.js, r.stream, readBatchEvents,
 		jetstreamext.GetBatchSeq(after+1), jetstreamext.GetBatchSubject(r.filter))
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: read after %d: %w", r.projection.Name(), after, err)
 	}
-	evs := make([]decoded, 0, replayBatchEvents)
+	evs := make([]decoded, 0, readBatchEvents)
 	for msg, err := range it {
 		if errors.Is(err, jetstreamext.ErrNoMessages) {
 			break

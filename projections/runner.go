@@ -31,6 +31,9 @@ const (
 	// batch. A step past it fails and the runner starts over, so a database
 	// or server that stops answering never holds the runner for good.
 	stepTimeout = 30 * time.Second
+	// How long the rollback of a failed small batch may take; past it the
+	// pool closes the connection, which ends the transaction too.
+	rollbackTimeout = 5 * time.Second
 )
 
 // A runner that has not followed for this long since it stopped on an
@@ -397,16 +400,23 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 		evs = append(evs, d.decoded)
 	}
 	name := r.projection.Name()
-	// Four round trips: BEGIN, the preamble, the events with the
-	// checkpoint, COMMIT; and one COPY per table when a large batch
-	// creates aggregates.
-	_, aside, err := commitBatch(ctx, r.pool, r.projection, Schema(r.projection), evs, r.begin,
-		func(b *pgx.Batch, last uint64, aside []setAside) {
-			queueSetAside(b, name, aside)
-			queueCheckpoint(b, name, last)
-		})
+	done, err := r.commitSmall(ctx, evs)
 	if err != nil {
 		return err
+	}
+	var aside []setAside
+	if !done {
+		// Four round trips: BEGIN, the preamble, the events with the
+		// checkpoint, COMMIT; and one COPY per table when a large batch
+		// creates aggregates.
+		_, aside, err = commitBatch(ctx, r.pool, r.projection, Schema(r.projection), evs, r.begin,
+			func(b *pgx.Batch, last uint64, aside []setAside) {
+				queueSetAside(b, name, aside)
+				queueCheckpoint(b, name, last)
+			})
+		if err != nil {
+			return err
+		}
 	}
 	for _, s := range aside {
 		r.log.Error("event set aside: the projection cannot apply it and goes on without it",
@@ -424,23 +434,84 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 // begin starts a transaction of the runner: it takes the projection's write
 // lock, sets the search path and reads the checkpoint, in one round trip.
 func (r *Runner) begin(ctx context.Context, tx pgx.Tx) (uint64, error) {
-	name := r.projection.Name()
 	var checkpoint int64
 	pre := &pgx.Batch{}
-	// A crash can lose the last moments of commits; the checkpoint
-	// goes with them and the events are applied again from the stream.
-	pre.Queue(`SET LOCAL synchronous_commit = off`)
-	// The projection's write lock, as lockCheckpoint takes it.
-	pre.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(name))
-	// The search path is set before the batch that applies the events:
-	// pgx prepares a batch's statements before it runs any of them.
-	pre.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
-	pre.Queue(`SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&checkpoint) })
+	r.preamble(pre, &checkpoint)
 	if err := tx.SendBatch(ctx, pre).Close(); err != nil {
-		return 0, fmt.Errorf("projection %s: lock and read checkpoint: %w", name, err)
+		return 0, fmt.Errorf("projection %s: lock and read checkpoint: %w", r.projection.Name(), err)
 	}
 	return uint64(checkpoint), nil
+}
+
+// preamble queues what opens a transaction of the runner; checkpoint gets
+// the projection's checkpoint.
+func (r *Runner) preamble(b *pgx.Batch, checkpoint *int64) {
+	name := r.projection.Name()
+	// A crash can lose the last moments of commits; the checkpoint
+	// goes with them and the events are applied again from the stream.
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	// The projection's write lock, as lockCheckpoint takes it.
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(name))
+	// The search path is set before the batch that applies the events:
+	// pgx prepares a batch's statements before it runs any of them.
+	b.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
+	b.Queue(`SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).
+		QueryRow(func(row pgx.Row) error { return row.Scan(checkpoint) })
+}
+
+// commitSmall applies a batch too small to fold in two round trips instead
+// of commitBatch's four: BEGIN travels with the preamble, COMMIT with the
+// statements and the checkpoint. Most batches are small (what came in while
+// the last one was applied), and a round trip costs both sides more CPU than
+// the statements of a few events. done is false, with nothing written, when
+// the batch must go the general way: a large batch, or a statement that
+// refused an event (the general way sets it aside).
+func (r *Runner) commitSmall(ctx context.Context, evs []decoded) (done bool, err error) {
+	if _, folds := r.projection.(Folder); folds && len(evs) >= foldEventsMin {
+		return false, nil
+	}
+	name := r.projection.Name()
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("projection %s: connection: %w", name, err)
+	}
+	defer conn.Release()
+	// A transaction left open or failed is rolled back; a connection that
+	// cannot do that is closed by the pool on release, which ends it.
+	rollback := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_, _ = conn.Exec(ctx, "ROLLBACK")
+	}
+	var checkpoint int64
+	pre := &pgx.Batch{}
+	pre.Queue("BEGIN")
+	r.preamble(pre, &checkpoint)
+	if err := conn.SendBatch(ctx, pre).Close(); err != nil {
+		rollback()
+		return false, fmt.Errorf("projection %s: lock and read checkpoint: %w", name, err)
+	}
+	b := &pgx.Batch{}
+	last, err := queueApply(b, r.projection, nil, nil, evs, uint64(checkpoint))
+	if err != nil {
+		rollback()
+		if cannotApply(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	if last > uint64(checkpoint) {
+		queueCheckpoint(b, name, last)
+	}
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rollback()
+		if cannotApply(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("projection %s: apply batch up to %d: %w", name, last, err)
+	}
+	return true, nil
 }
 
 // sameStream makes sure the checkpoint counts in the stream that is there

@@ -32,6 +32,7 @@ type Totals interface {
 // Handler runs incoming payment commands against the event store.
 type Handler struct {
 	store     handlers.Store
+	locator   *handlers.Locator
 	totals    Totals
 	expiryMax time.Duration
 	enqueue   Enqueue
@@ -49,7 +50,7 @@ func NewHandler(store handlers.Store, totals Totals, expiryMax time.Duration, en
 	if store == nil || totals == nil || enqueue == nil || expiryMax <= 0 {
 		panic("incomingpayment: NewHandler needs a store, the ledger, a command queue and a maximum expiry")
 	}
-	return &Handler{store: store, totals: totals, expiryMax: expiryMax, enqueue: enqueue,
+	return &Handler{store: store, locator: handlers.NewLocator(store), totals: totals, expiryMax: expiryMax, enqueue: enqueue,
 		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve),
 		payments: handlers.NewStateCache(Evolve)}
 }
@@ -77,7 +78,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, c.WalletAddressID)
+	tenantID, found, err := h.locator.Locate(ctx, walletaddress.AggregateType, c.WalletAddressID)
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
@@ -281,7 +282,7 @@ func (h *Handler) execute(ctx context.Context, m commands.Meta, id string, decid
 }
 
 func (h *Handler) locate(ctx context.Context, id string) (handlers.Target, bool, error) {
-	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	tenantID, found, err := h.locator.Locate(ctx, AggregateType, id)
 	if err != nil || !found {
 		return handlers.Target{}, false, err
 	}

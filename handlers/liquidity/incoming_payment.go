@@ -77,7 +77,7 @@ func loadOwner[S any](ctx context.Context, h *Handler, aggregateType, rawID, kin
 	if err != nil {
 		return handlers.Target{}, s, err
 	}
-	tenantID, found, err := handlers.Locate(ctx, h.store, aggregateType, id.String())
+	tenantID, found, err := h.locator.Locate(ctx, aggregateType, id.String())
 	if err != nil {
 		return handlers.Target{}, s, err
 	}

@@ -52,6 +52,7 @@ type Enqueue func(ctx context.Context, subject, id string, at time.Time, command
 // Handler runs liquidity commands.
 type Handler struct {
 	store   handlers.Store
+	locator *handlers.Locator
 	ledger  ledger.Ledger
 	enqueue Enqueue
 	// A request's own handler does the ledger's step within ownWindow of
@@ -72,7 +73,7 @@ func NewHandler(store handlers.Store, l ledger.Ledger, enqueue Enqueue) *Handler
 	if store == nil || l == nil || enqueue == nil {
 		panic("liquidity: NewHandler needs a store, a ledger and a command queue")
 	}
-	return &Handler{store: store, ledger: l, enqueue: enqueue, ownWindow: ownWindowDefault, recoverAfter: recoverAfterDefault}
+	return &Handler{store: store, locator: handlers.NewLocator(store), ledger: l, enqueue: enqueue, ownWindow: ownWindowDefault, recoverAfter: recoverAfterDefault}
 }
 
 // AfterRequest makes f run right after a request is stored, before the
@@ -97,7 +98,7 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 		return Owner{}, err
 	}
 	assetID = id.String()
-	tenantID, found, err := handlers.Locate(ctx, h.store, asset.AggregateType, assetID)
+	tenantID, found, err := h.locator.Locate(ctx, asset.AggregateType, assetID)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -134,7 +135,7 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 		return Owner{}, err
 	}
 	peerID = id.String()
-	tenantID, found, err := handlers.Locate(ctx, h.store, peer.AggregateType, peerID)
+	tenantID, found, err := h.locator.Locate(ctx, peer.AggregateType, peerID)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -177,7 +178,7 @@ func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, 
 		return Owner{}, err
 	}
 	walletAddressID = id.String()
-	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, walletAddressID)
+	tenantID, found, err := h.locator.Locate(ctx, walletaddress.AggregateType, walletAddressID)
 	if err != nil {
 		return Owner{}, err
 	}

@@ -96,7 +96,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, c.WalletAddressID)
+	tenantID, found, err := h.locator.Locate(ctx, walletaddress.AggregateType, c.WalletAddressID)
 	if err != nil {
 		return "", handlers.Result{}, err
 	}

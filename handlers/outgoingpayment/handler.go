@@ -41,6 +41,7 @@ type Receivers interface {
 // Handler runs outgoing payment commands against the event store.
 type Handler struct {
 	store       handlers.Store
+	locator     *handlers.Locator
 	ledger      Ledger
 	receivers   Receivers
 	quotes      Quoter
@@ -73,7 +74,7 @@ func NewHandler(store handlers.Store, l Ledger, receivers Receivers, quotes Quot
 	if store == nil || l == nil || receivers == nil || quotes == nil || payer == nil || enqueue == nil || attemptsMax <= 0 {
 		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, quotes, a payer, a command queue and a retry limit")
 	}
-	return &Handler{store: store, ledger: l, receivers: receivers, quotes: quotes, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
+	return &Handler{store: store, locator: handlers.NewLocator(store), ledger: l, receivers: receivers, quotes: quotes, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
 		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
 }
 
@@ -114,7 +115,7 @@ func (h *Handler) Load(ctx context.Context, tenantID, id string) (State, uint64,
 
 // locate finds a payment the actor may see, by id alone.
 func (h *Handler) locate(ctx context.Context, actor commands.Actor, id string) (handlers.Target, error) {
-	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	tenantID, found, err := h.locator.Locate(ctx, AggregateType, id)
 	if err != nil {
 		return handlers.Target{}, err
 	}
@@ -131,7 +132,7 @@ func (h *Handler) Find(ctx context.Context, id string) (s State, found bool, err
 	if !ok {
 		return State{}, false, nil
 	}
-	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	tenantID, found, err := h.locator.Locate(ctx, AggregateType, id)
 	if err != nil || !found {
 		return State{}, false, err
 	}

@@ -43,6 +43,7 @@ type Prober interface {
 // Handler runs quote commands against the event store.
 type Handler struct {
 	store     handlers.Store
+	locator   *handlers.Locator
 	receivers Receivers
 	rates     Converter
 	prober    Prober
@@ -60,7 +61,7 @@ func NewHandler(store handlers.Store, receivers Receivers, converter Converter, 
 	if store == nil || receivers == nil || converter == nil || prober == nil || lifespan <= 0 {
 		panic("quote: NewHandler needs a store, receivers, exchange rates, a prober and a lifespan")
 	}
-	return &Handler{store: store, receivers: receivers, rates: converter, prober: prober, slippage: slippage, lifespan: lifespan,
+	return &Handler{store: store, locator: handlers.NewLocator(store), receivers: receivers, rates: converter, prober: prober, slippage: slippage, lifespan: lifespan,
 		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
 }
 
@@ -88,7 +89,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateQuote) (string, h
 			return "", handlers.Result{}, errInvalidAmount()
 		}
 	}
-	tenantID, found, err := handlers.Locate(ctx, h.store, walletaddress.AggregateType, c.WalletAddressID)
+	tenantID, found, err := h.locator.Locate(ctx, walletaddress.AggregateType, c.WalletAddressID)
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
@@ -213,7 +214,7 @@ func (h *Handler) Load(ctx context.Context, id string) (s State, found bool, err
 	if !ok {
 		return State{}, false, nil
 	}
-	tenantID, found, err := handlers.Locate(ctx, h.store, AggregateType, id)
+	tenantID, found, err := h.locator.Locate(ctx, AggregateType, id)
 	if err != nil || !found {
 		return State{}, false, err
 	}

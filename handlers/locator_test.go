@@ -1,0 +1,55 @@
+package handlers_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/tenant"
+)
+
+// countingStore counts the reads of the last message of a subject.
+type countingStore struct {
+	handlers.Store
+	lasts atomic.Int64
+}
+
+func (s *countingStore) Last(ctx context.Context, subject string) ([]byte, uint64, bool, error) {
+	s.lasts.Add(1)
+	return s.Store.Last(ctx, subject)
+}
+
+func TestLocatorRemembersWhatItFound(t *testing.T) {
+	id := uuid.NewString()
+	store, _, appendEvent := tenantHistory(t, id)
+	counting := &countingStore{Store: store}
+	locator := handlers.NewLocator(counting)
+	ctx := context.Background()
+
+	for range 2 {
+		if _, found, err := locator.Locate(ctx, tenant.AggregateType, id); err != nil || found {
+			t.Fatalf("before its first event: found %v, err %v", found, err)
+		}
+	}
+	if got := counting.lasts.Load(); got != 2 {
+		t.Fatalf("an aggregate not found is read again each time: %d reads, want 2", got)
+	}
+
+	appendEvent(uuid.NewString(), &events.TenantCreated{APISecret: "secret"})
+	for i := range 3 {
+		tenantID, found, err := locator.Locate(ctx, tenant.AggregateType, id)
+		if err != nil || !found || tenantID != id {
+			t.Fatalf("locate %d: tenant %q, found %v, err %v; want %s", i, tenantID, found, err, id)
+		}
+	}
+	if got := counting.lasts.Load(); got != 3 {
+		t.Fatalf("a tenant found is remembered: %d reads, want 3", got)
+	}
+	if _, _, err := locator.Locate(ctx, tenant.AggregateType, "not-an-id"); err == nil {
+		t.Fatal("an id that is not a UUID is refused")
+	}
+}
