@@ -117,5 +117,9 @@ func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Tr
 	q := sender.Quote{Probe: probe, MinExchangeRate: new(big.Rat).SetFrac(new(big.Int).SetUint64(t.DeliveryAmount), new(big.Int).SetUint64(t.SourceAmount)),
 		FixedDelivery: true, SourceAmount: t.SourceAmount, DeliveryAmount: t.DeliveryAmount, Data: []byte(t.DataToTransmit)}
 	out, err := c.Pay(ctx, q)
+	var declined *sender.ApplicationError
+	if errors.As(err, &declined) {
+		err = &outgoingpayment.Declined{Reason: declined.Data, Err: err}
+	}
 	return outgoingpayment.Outcome{Sent: out.Sent, Delivered: out.Delivered}, err
 }

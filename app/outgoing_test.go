@@ -241,6 +241,10 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// What the handler takes is what the STREAM sender carries.
+		if outgoingpayment.DataToTransmitBytesMax != sender.DataBytesMax {
+			t.Fatalf("dataToTransmit up to %d bytes, the sender carries %d", outgoingpayment.DataToTransmitBytesMax, sender.DataBytesMax)
+		}
 		tooLong := strings.Repeat("d", sender.DataBytesMax+1)
 		if err := o.fundWithData(id, &tooLong); code(t, err) != "BAD_USER_INPUT" {
 			t.Fatalf("funding with more data than a packet holds: %v", err)

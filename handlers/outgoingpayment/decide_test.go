@@ -10,8 +10,6 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/connector/stream"
-	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/quote"
@@ -200,9 +198,9 @@ func TestDecideStep(t *testing.T) {
 
 func TestDecideFailure(t *testing.T) {
 	declined := func(data string) error {
-		return fmt.Errorf("connect: %w", &sender.ApplicationError{Code: stream.NoError, Data: []byte(data)})
+		return &Declined{Reason: []byte(data), Err: fmt.Errorf("connect: the receiver closed the connection: NoError %q", data)}
 	}
-	closed := fmt.Errorf("%w: NoError \"\"", sender.ErrClosed)
+	closed := errors.New("connect: the receiver closed the connection: NoError \"\"")
 	for _, tc := range []struct {
 		name     string
 		err      error
@@ -236,7 +234,7 @@ func TestDecideFundAndCancel(t *testing.T) {
 	if evs, err := decideFund(funding, fund(owner, "")); err != nil || !reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510}}) {
 		t.Fatalf("fund: %v %v", evs, err)
 	}
-	most := strings.Repeat("d", sender.DataBytesMax)
+	most := strings.Repeat("d", DataToTransmitBytesMax)
 	if evs, err := decideFund(funding, fund(owner, most)); err != nil ||
 		!reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510, DataToTransmit: most}}) {
 		t.Fatalf("fund with data: %v", err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/ledger"
@@ -25,8 +24,8 @@ func decideFund(s State, c commands.FundOutgoingPayment) ([]events.Event, error)
 	if s.State != Funding {
 		return nil, errWrongState()
 	}
-	if len(c.DataToTransmit) > sender.DataBytesMax {
-		return nil, apperr.E(apperr.InvalidInput, "dataToTransmit is longer than %d bytes", sender.DataBytesMax)
+	if len(c.DataToTransmit) > DataToTransmitBytesMax {
+		return nil, apperr.E(apperr.InvalidInput, "dataToTransmit is longer than %d bytes", DataToTransmitBytesMax)
 	}
 	return []events.Event{&events.OutgoingPaymentFunded{Amount: s.DebitAmount, DataToTransmit: c.DataToTransmit}}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
@@ -53,6 +52,23 @@ type Outcome struct {
 
 // ErrFinal marks a payment error no retry can mend.
 var ErrFinal = errors.New("payment cannot succeed")
+
+// Declined is a receiver's refusal of a payment with a reason for its
+// sender (over STREAM, data on the payment's stream as the connection
+// closes): the payer reports it so, and the payment fails at once with the
+// reason, as Rafiki's does.
+type Declined struct {
+	Reason []byte
+	Err    error // what the payer saw
+}
+
+func (d *Declined) Error() string { return d.Err.Error() }
+func (d *Declined) Unwrap() error { return d.Err }
+
+// DataToTransmitBytesMax bounds the data a payment carries to its receiver:
+// what a STREAM packet holds beside its frames and encryption (the payer's
+// STREAM sender keeps to the same bound).
+const DataToTransmitBytesMax = 32767 - 256
 
 // attemptTimeout bounds one attempt, well within the command queue's
 // ack_wait, so that an attempt ends before its command could be handed to
@@ -188,9 +204,9 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 // the reason, as Rafiki's does; an error no retry mends fails it
 // too; any other is retried until the attempts run out.
 func decideFailure(payErr error, attempts, attemptsMax int) (string, bool) {
-	var declined *sender.ApplicationError
+	var declined *Declined
 	if errors.As(payErr, &declined) {
-		if reason := strings.TrimSpace(strings.ToValidUTF8(string(declined.Data), "\uFFFD")); reason != "" {
+		if reason := strings.TrimSpace(strings.ToValidUTF8(string(declined.Reason), "\uFFFD")); reason != "" {
 			return reason, true
 		}
 		return payErr.Error(), true
