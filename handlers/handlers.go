@@ -123,6 +123,12 @@ func LoadFor[S any](ctx context.Context, store Store, subject, commandID string,
 // version to append at.
 func LoadNew[S any](ctx context.Context, store Store, subject, commandID string, evolve func(S, events.Envelope, events.Event) S,
 	exists func(S) bool, taken error) (version uint64, done *Result, err error) {
+	// The subject of a new aggregate is almost always empty: its last
+	// message is one plain request, where reading its events costs a
+	// subscription and a batch. The append still expects it empty.
+	if _, _, found, err := store.Last(ctx, subject); err != nil || !found {
+		return 0, nil, err
+	}
 	s, version, done, err := LoadFor(ctx, store, subject, commandID, evolve)
 	switch {
 	case err != nil || done != nil:
