@@ -131,3 +131,11 @@ func SetStuckAfter(d time.Duration) (restore func()) {
 	stuckAfter = d
 	return func() { stuckAfter = old }
 }
+
+// SetQuietInterval sets how long a Quiet projection waits before it writes
+// its checkpoint; it returns the restore.
+func SetQuietInterval(d time.Duration) (restore func()) {
+	old := quietInterval
+	quietInterval = d
+	return func() { quietInterval = old }
+}

@@ -34,7 +34,44 @@ const (
 	// How long the rollback of a failed small batch may take; past it the
 	// pool closes the connection, which ends the transaction too.
 	rollbackTimeout = 5 * time.Second
+	// A Quiet projection writes its checkpoint after this many events at
+	// most, and gives its last write as it stops this long.
+	quietEventsMax    = 10_000
+	quietFlushTimeout = 2 * time.Second
 )
+
+// quietInterval is how long a Quiet projection lets events pass at most
+// before it writes its checkpoint. A variable for tests.
+var quietInterval = time.Second
+
+// Quiet is a projection that most events leave alone and that no request
+// waits for: the webhooks projection reads every event for a few of their
+// types. A batch it makes no statement of is acknowledged without a
+// transaction; its checkpoint is written with the next batch that has
+// statements, after quietEventsMax events or quietInterval, or as the runner
+// stops. A runner that starts from an older checkpoint (after a crash, say)
+// reads those events again and makes nothing of them again.
+type Quiet interface {
+	Projection
+	Quiet()
+}
+
+// quietStretch is what a Quiet projection's runner acknowledged since it
+// last wrote its checkpoint.
+type quietStretch struct {
+	events int
+	last   uint64
+	since  time.Time
+}
+
+// wait is how long the runner may wait for events before it writes the
+// checkpoint; 0 when there is nothing to write.
+func (q *quietStretch) wait() time.Duration {
+	if q.events == 0 {
+		return 0
+	}
+	return max(time.Millisecond, quietInterval-time.Since(q.since))
+}
 
 // A runner that has not followed for this long since it stopped on an
 // error, or whose step has run this long, is stuck: the health check says
@@ -302,8 +339,20 @@ func (r *Runner) follow(ctx context.Context) error {
 	}()
 	r.log.Info("projection following", "from", checkpoint+1)
 	nextDelivery := uint64(1)
+	var quiet quietStretch
+	defer r.flushQuiet(ctx, &quiet)
 	for {
-		batch, ok := take(feed)
+		batch, ok := take(feed, quiet.wait())
+		if ok && batch == nil {
+			err := r.step(ctx, fmt.Sprintf("record checkpoint %d", quiet.last), func(ctx context.Context) error {
+				return r.recordCheckpoint(ctx, quiet.last)
+			})
+			if err != nil {
+				return err
+			}
+			quiet = quietStretch{}
+			continue
+		}
 		if !ok {
 			select {
 			case err := <-feedErr:
@@ -316,7 +365,7 @@ func (r *Runner) follow(ctx context.Context) error {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
 		last := batch[len(batch)-1].env.Sequence
-		err := r.step(ctx, fmt.Sprintf("apply events up to %d", last), func(ctx context.Context) error { return r.commit(ctx, batch) })
+		err := r.step(ctx, fmt.Sprintf("apply events up to %d", last), func(ctx context.Context) error { return r.commit(ctx, batch, &quiet) })
 		if err != nil {
 			return err
 		}
@@ -368,8 +417,22 @@ func inOrder(batch []delivery, want uint64) (next uint64, err error) {
 }
 
 // take blocks for one message, then takes whatever else is already there.
-func take(feed <-chan delivery) ([]delivery, bool) {
-	first, ok := <-feed
+// With a wait above 0 it blocks that long at most, and answers no batch but
+// ok when nothing came.
+func take(feed <-chan delivery, wait time.Duration) ([]delivery, bool) {
+	var first delivery
+	var ok bool
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case first, ok = <-feed:
+		case <-timer.C:
+			return nil, true
+		}
+	} else {
+		first, ok = <-feed
+	}
 	if !ok {
 		return nil, false
 	}
@@ -393,11 +456,17 @@ func take(feed <-chan delivery) ([]delivery, bool) {
 // event at a time, and the events that fail are set aside with the
 // checkpoint; a failure of any other kind (the database went away, say)
 // fails the batch, which is tried again from the checkpoint.
-func (r *Runner) commit(ctx context.Context, batch []delivery) error {
+func (r *Runner) commit(ctx context.Context, batch []delivery, quiet *quietStretch) error {
 	// inOrder has refused a batch with unreadable metadata.
 	evs := make([]decoded, 0, len(batch))
 	for _, d := range batch {
 		evs = append(evs, d.decoded)
+	}
+	if r.passQuietly(evs, quiet) {
+		if err := batch[len(batch)-1].msg.Ack(); err != nil {
+			return fmt.Errorf("ack up to %d: %w", evs[len(evs)-1].env.Sequence, err)
+		}
+		return nil
 	}
 	name := r.projection.Name()
 	done, err := r.commitSmall(ctx, evs)
@@ -425,10 +494,64 @@ func (r *Runner) commit(ctx context.Context, batch []delivery) error {
 	if len(aside) > 0 {
 		r.update(func(st *Status) { st.SetAside += len(aside) })
 	}
+	*quiet = quietStretch{}
 	if err := batch[len(batch)-1].msg.Ack(); err != nil {
 		return fmt.Errorf("ack up to %d: %w", evs[len(evs)-1].env.Sequence, err)
 	}
 	return nil
+}
+
+// passQuietly tells whether a Quiet projection's batch goes without a
+// transaction: none of its events makes a statement, and the checkpoint was
+// written recently enough. It counts the events it lets pass.
+func (r *Runner) passQuietly(evs []decoded, q *quietStretch) bool {
+	if _, ok := r.projection.(Quiet); !ok {
+		return false
+	}
+	if q.events+len(evs) > quietEventsMax || (q.events > 0 && time.Since(q.since) >= quietInterval) {
+		return false
+	}
+	b := &pgx.Batch{}
+	if _, err := queueApply(b, r.projection, nil, nil, evs, 0); err != nil || b.Len() > 0 {
+		return false
+	}
+	if q.events == 0 {
+		q.since = time.Now()
+	}
+	q.events += len(evs)
+	q.last = evs[len(evs)-1].env.Sequence
+	return true
+}
+
+// recordCheckpoint moves the checkpoint forward to last, past events that
+// made no statement, unless it is there already.
+func (r *Runner) recordCheckpoint(ctx context.Context, last uint64) error {
+	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		checkpoint, err := r.begin(ctx, tx)
+		if err != nil || checkpoint >= last {
+			return err
+		}
+		b := &pgx.Batch{}
+		queueCheckpoint(b, r.projection.Name(), last)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("projection %s: record checkpoint %d: %w", r.projection.Name(), last, err)
+		}
+		return nil
+	})
+}
+
+// flushQuiet writes the checkpoint of events let pass as the runner stops.
+// It is safe even when the runner lost its lease: the events between any
+// checkpoint written since and last made no statement, for any runner.
+func (r *Runner) flushQuiet(ctx context.Context, q *quietStretch) {
+	if q.events == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quietFlushTimeout)
+	defer cancel()
+	if err := r.recordCheckpoint(ctx, q.last); err != nil {
+		r.log.Info("checkpoint not recorded as the projection stopped; its last events will be read again", "sequence", q.last, "err", err)
+	}
 }
 
 // begin starts a transaction of the runner: it takes the projection's write

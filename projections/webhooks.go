@@ -47,6 +47,10 @@ type Webhooks struct{}
 
 func (Webhooks) Name() string { return "webhooks" }
 
+// Quiet: most events make no webhook, and no request waits for this
+// projection.
+func (Webhooks) Quiet() {}
+
 func (Webhooks) Tables() []string {
 	return []string{
 		`CREATE TABLE IF NOT EXISTS incoming_payment_data (
