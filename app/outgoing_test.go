@@ -249,6 +249,14 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 		if err := o.fundWithData(id, &tooLong); code(t, err) != "BAD_USER_INPUT" {
 			t.Fatalf("funding with more data than a packet holds: %v", err)
 		}
+		// A payment's data may still be sent until it is finished: shredding
+		// it is refused before, as for a payment still open to receive.
+		if err := s.running.Deps.Shred(ctx, outgoingpayment.AggregateType, id); err == nil || !strings.Contains(err.Error(), "not finished") {
+			t.Fatalf("shredding the data of a payment waiting for its funds: %v", err)
+		}
+		if err := s.running.Deps.Shred(ctx, "incoming_payment", ip.ID); err == nil || !strings.Contains(err.Error(), "still open") {
+			t.Fatalf("shredding an open incoming payment: %v", err)
+		}
 		data := "name=Alice " + uuid.NewString()
 		if err := o.fundWithData(id, &data); err != nil {
 			t.Fatal(err)
@@ -281,6 +289,17 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 		}
 		if out := fmt.Sprintf("%+v", state); strings.Contains(out, data) || strings.Contains(out, "enc:v1:") || !strings.Contains(out, app.Redacted) {
 			t.Errorf("events --at prints %s", out)
+		}
+
+		// Finished, its data can be shredded: it reads as none from then on.
+		if err := s.running.Deps.Shred(ctx, outgoingpayment.AggregateType, id); err != nil {
+			t.Fatal(err)
+		}
+		if p, _, err := s.running.Backend.OutgoingPayments.Load(ctx, s.operator.TenantID, id); err != nil || p.DataToTransmit != "" || p.State != outgoingpayment.Completed {
+			t.Fatalf("a shredded payment reads as %+v (%v)", p, err)
+		}
+		if err := s.running.Deps.Shred(ctx, outgoingpayment.AggregateType, uuid.NewString()); err == nil || !strings.Contains(err.Error(), "no outgoing_payment") {
+			t.Fatalf("shredding an unknown payment: %v", err)
 		}
 	})
 	t.Run("funded and withdrawn through its webhook events", func(t *testing.T) {

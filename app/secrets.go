@@ -15,6 +15,8 @@ import (
 
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/httpsig"
@@ -103,47 +105,73 @@ func readKeyFile(path string) ([]byte, error) {
 	return key, nil
 }
 
-// Shred drops the data key of a deleted tenant or peer, so that the secrets
-// its events carry can never be read again; the read models forget them
-// when they are next rebuilt (`rafiki replay`). A live aggregate is refused:
-// its secrets are in use, and it could get no new ones.
+// Shred drops the data key of a deleted tenant or peer, or of a finished
+// payment, so that the secrets its events carry can never be read again: a
+// tenant's or peer's secrets, the data a payment carried to or from the
+// other wallet (dataToTransmit, a partial payment's dataFromSender). The
+// tenants' and peers' read models forget them when they are next rebuilt
+// (`rafiki replay`); a payment's data is sealed wherever it is kept (the
+// webhooks read model included), and a webhook sent after the shredding
+// carries it empty. A live aggregate is refused: its secrets are in use, and
+// it could get no new ones.
 func (d *Deps) Shred(ctx context.Context, aggregateType, id string) error {
-	var deleted, found bool
+	var found, done bool
+	var live string
+	load := func(subject func(tenantID, id string) (string, error), fold func(subject string) error) error {
+		tenantID, ok, err := handlers.Locate(ctx, d.Store, aggregateType, id)
+		if err != nil || !ok {
+			return err
+		}
+		subj, err := subject(tenantID, id)
+		if err != nil {
+			return err
+		}
+		return fold(subj)
+	}
+	var err error
 	switch aggregateType {
 	case tenant.AggregateType:
-		subject, err := tenant.Subject(id)
-		if err != nil {
-			return err
+		live = "is not deleted; delete it first"
+		subject, serr := tenant.Subject(id)
+		if serr != nil {
+			return serr
 		}
-		s, _, err := handlers.Load(ctx, d.Store, subject, tenant.Evolve)
-		if err != nil {
-			return err
-		}
-		found, deleted = s.Exists, s.DeletedAt != nil
+		var s tenant.State
+		s, _, err = handlers.Load(ctx, d.Store, subject, tenant.Evolve)
+		found, done = s.Exists, s.DeletedAt != nil
 	case peer.AggregateType:
-		tenantID, ok, err := handlers.Locate(ctx, d.Store, peer.AggregateType, id)
-		if err != nil {
-			return err
-		}
-		if ok {
-			subject, err := peer.Subject(tenantID, id)
-			if err != nil {
-				return err
-			}
+		live = "is not deleted; delete it first"
+		err = load(peer.Subject, func(subject string) error {
 			s, _, err := handlers.Load(ctx, d.Store, subject, peer.Evolve)
-			if err != nil {
-				return err
-			}
-			found, deleted = s.Exists, s.DeletedAt != nil
-		}
+			found, done = s.Exists, s.DeletedAt != nil
+			return err
+		})
+	case incomingpayment.AggregateType:
+		live = "is still open: it can receive money until it completes or expires"
+		err = load(incomingpayment.Subject, func(subject string) error {
+			s, _, err := handlers.Load(ctx, d.Store, subject, incomingpayment.Evolve)
+			found = s.Exists
+			done = s.State == incomingpayment.StateCompleted || s.State == incomingpayment.StateExpired
+			return err
+		})
+	case outgoingpayment.AggregateType:
+		live = "is not finished: it may still send its data"
+		err = load(outgoingpayment.Subject, func(subject string) error {
+			s, _, err := handlers.Load(ctx, d.Store, subject, outgoingpayment.Evolve)
+			found, done = s.Exists, s.Finished()
+			return err
+		})
 	default:
-		return fmt.Errorf("shred: %q has no secrets (tenant or peer)", aggregateType)
+		return fmt.Errorf("shred: %q has no secrets (tenant, peer, incoming_payment or outgoing_payment)", aggregateType)
+	}
+	if err != nil {
+		return err
 	}
 	if !found {
 		return fmt.Errorf("shred: no %s %s", aggregateType, id)
 	}
-	if !deleted {
-		return fmt.Errorf("shred: %s %s is not deleted; delete it first", aggregateType, id)
+	if !done {
+		return fmt.Errorf("shred: %s %s %s", aggregateType, id, live)
 	}
 	return d.Keys.Shred(ctx, aggregateType, id)
 }

@@ -36,9 +36,10 @@ tools:
   events <id> [--at <time>]   print the event history of an object, or its state at a time
   ledger check                verify that every ledger's balances sum to zero and that events
                               explain every deposit and withdrawal
-  secrets shred tenant|peer <id>
-                              make a deleted tenant's or peer's secrets unreadable for
-                              good (drops its data key), then rebuild its read model
+  secrets shred tenant|peer|incoming_payment|outgoing_payment <id>
+                              make a deleted tenant's or peer's secrets, or a finished
+                              payment's data, unreadable for good (drops its data key);
+                              a tenant's or peer's read model is rebuilt
   secrets rewrap              wrap every data key with EVENT_SECRETS_KEY (after a rotation)
   gql [-f file] [-v json] [query]
                               send a signed query or mutation to the admin API and

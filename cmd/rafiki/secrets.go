@@ -7,20 +7,31 @@ import (
 	"syscall"
 
 	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/peer"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 )
 
-const secretsUsage = "usage: rafiki secrets shred tenant|peer <id> | rafiki secrets rewrap"
+const secretsUsage = "usage: rafiki secrets shred tenant|peer|incoming_payment|outgoing_payment <id> | rafiki secrets rewrap"
 
-// secretsCommand shreds a deleted aggregate's secrets, then rebuilds its
-// read model without them; or rewraps every data key with the current
-// EVENT_SECRETS_KEY after a rotation.
+// shreddable are the aggregates with secrets, and whether a read model holds
+// them opened (and is rebuilt after a shredding).
+var shreddable = map[string]bool{tenant.AggregateType: true, peer.AggregateType: true,
+	incomingpayment.AggregateType: false, outgoingpayment.AggregateType: false}
+
+// secretsCommand shreds a deleted tenant's or peer's secrets, then rebuilds
+// its read model without them, or a finished payment's data; or rewraps
+// every data key with the current EVENT_SECRETS_KEY after a rotation.
 func secretsCommand(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	switch {
-	case len(args) == 3 && args[0] == "shred" && (args[1] == tenant.AggregateType || args[1] == peer.AggregateType):
+	case len(args) == 3 && args[0] == "shred":
+		rebuild, ok := shreddable[args[1]]
+		if !ok {
+			break
+		}
 		deps, err := openForTool(ctx, app.ToolNeeds{Events: true, Postgres: true})
 		if err != nil {
 			return err
@@ -30,6 +41,9 @@ func secretsCommand(args []string) error {
 			return err
 		}
 		fmt.Printf("shredded the secrets of %s %s\n", args[1], args[2])
+		if !rebuild {
+			return nil
+		}
 		return replayOn(ctx, deps, args[1]+"s")
 	case len(args) == 1 && args[0] == "rewrap":
 		deps, err := openForTool(ctx, app.ToolNeeds{Events: true})
