@@ -48,6 +48,9 @@ type outgoingPaymentPage struct {
 	// Key is the idempotency key the page's liquidity form carries: one
 	// per rendering, so a form posted twice moves money once.
 	Key string
+	// Data is the data for the receiver typed in the deposit form, kept
+	// when the API refused it.
+	Data string
 }
 
 func (u *UI) showOutgoingPayment(rq *request, status int, problems ...string) {
@@ -66,7 +69,8 @@ func (u *UI) showOutgoingPayment(rq *request, status int, problems ...string) {
 		rq.notFound("The outgoing payment")
 		return
 	}
-	page := outgoingPaymentPage{Payment: *out.OutgoingPayment, Metadata: indentJSON(out.OutgoingPayment.Metadata), Key: newTransferID()}
+	page := outgoingPaymentPage{Payment: *out.OutgoingPayment, Metadata: indentJSON(out.OutgoingPayment.Metadata), Key: newTransferID(),
+		Data: rq.r.PostFormValue("dataToTransmit")}
 	if q := page.Payment.Quote; q != nil && q.EstimatedExchangeRate != nil {
 		page.Rate = strconv.FormatFloat(*q.EstimatedExchangeRate, 'g', -1, 64)
 	}
@@ -85,6 +89,9 @@ func (u *UI) depositOutgoingPayment(rq *request) {
 		return
 	}
 	input := map[string]any{"outgoingPaymentId": id, "idempotencyKey": key}
+	if data := rq.r.PostFormValue("dataToTransmit"); data != "" {
+		input["dataToTransmit"] = data
+	}
 	var out struct {
 		DepositOutgoingPaymentLiquidity *struct {
 			Success bool `json:"success"`

@@ -1,6 +1,7 @@
 package adminui_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -80,9 +81,13 @@ func testOutgoingPayments(t *testing.T, s *system) {
 	b.post(paid+"/withdraw", formOf(t, b, paid+"/deposit", map[string]string{"timeoutSeconds": "0"})).
 		sees(http.StatusUnprocessableEntity, `role="alert"`)
 
-	// The deposit form posted twice funds the payment once.
+	// Data longer than a packet carries is refused by the API, and kept in
+	// the form; the deposit form posted twice funds the payment once.
 	b.get(paid)
-	deposit := formOf(t, b, paid+"/deposit", nil)
+	tooLong := strings.Repeat("d", 40_000)
+	b.post(paid+"/deposit", formOf(t, b, paid+"/deposit", map[string]string{"dataToTransmit": tooLong})).
+		sees(http.StatusUnprocessableEntity, `role="alert"`, "dataToTransmit is longer than", ">"+tooLong+"</textarea>")
+	deposit := formOf(t, b, paid+"/deposit", map[string]string{"dataToTransmit": "invoice 42"})
 	b.post(paid+"/deposit", deposit).sees(http.StatusOK, "Liquidity deposited: the payment is being sent.")
 	b.post(paid+"/deposit", deposit).sees(http.StatusOK, "Liquidity deposited: the payment is being sent.")
 	testkit.Eventually(t, 30*time.Second, func() bool {
@@ -91,6 +96,9 @@ func testOutgoingPayments(t *testing.T, s *system) {
 	}, "the payment completed, its quote shown")
 	b.sees(http.StatusOK, `<dd class="num" id="sent">2.40 OUT</dd>`, `<dd class="num" id="liquidity">0.10 OUT</dd>`, "Withdraw liquidity").
 		lacks("Deposit liquidity", "Cancel payment")
+	if p, _, err := s.running.Backend.OutgoingPayments.Load(context.Background(), s.cfg.OperatorTenantID, id); err != nil || p.DataToTransmit != "invoice 42" {
+		t.Fatalf("the payment funded with %q (%v), want the data typed", p.DataToTransmit, err)
+	}
 	// The incoming payment hears of the money as it is recorded.
 	testkit.Eventually(t, 15*time.Second, func() bool {
 		b.get(incoming)
