@@ -38,8 +38,7 @@ type Handler struct {
 	enqueue   Enqueue
 	// The wallet address and asset a payment is made in, read as wallet
 	// address creation reads its tenant and asset.
-	walletAddresses *handlers.StateCache[walletaddress.State]
-	assets          *handlers.StateCache[asset.State]
+	walletAddresses *walletaddress.WithAsset
 	// Payments as money reaching them leaves them (RecordReceived).
 	payments *handlers.StateCache[State]
 }
@@ -51,8 +50,8 @@ func NewHandler(store handlers.Store, totals Totals, expiryMax time.Duration, en
 		panic("incomingpayment: NewHandler needs a store, the ledger, a command queue and a maximum expiry")
 	}
 	return &Handler{store: store, locator: handlers.NewLocator(store), totals: totals, expiryMax: expiryMax, enqueue: enqueue,
-		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve),
-		payments: handlers.NewStateCache(Evolve)}
+		walletAddresses: walletaddress.NewWithAsset(store),
+		payments:        handlers.NewStateCache(Evolve)}
 }
 
 // Subject is where an incoming payment's events live.
@@ -99,7 +98,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 		if err != nil || done != nil {
 			return handlers.Done(done), err
 		}
-		wa, a, err := h.walletAddressAndAsset(ctx, tenantID, c.WalletAddressID)
+		wa, a, err := h.walletAddresses.Load(ctx, tenantID, c.WalletAddressID)
 		if err != nil {
 			return handlers.Result{}, err
 		}
@@ -119,24 +118,6 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 		return "", handlers.Result{}, err
 	}
 	return id, res, nil
-}
-
-// walletAddressAndAsset reads a wallet address and its asset.
-func (h *Handler) walletAddressAndAsset(ctx context.Context, tenantID, walletAddressID string) (walletaddress.State, asset.State, error) {
-	subject, err := walletaddress.Subject(tenantID, walletAddressID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, err
-	}
-	wa, _, err := h.walletAddresses.Load(ctx, h.store, subject)
-	if err != nil || !wa.Exists {
-		return wa, asset.State{}, err
-	}
-	assetSubject, err := asset.Subject(wa.TenantID, wa.AssetID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, err
-	}
-	a, _, err := h.assets.Load(ctx, h.store, assetSubject)
-	return wa, a, err
 }
 
 // Update replaces an incoming payment's metadata.

@@ -181,21 +181,9 @@ func (h *Handler) spendGrant(ctx context.Context, tenantID string, g commands.Ou
 // paymentInputs reads the wallet address paying, its asset and the quote.
 func (h *Handler) paymentInputs(ctx context.Context, tenantID string, c commands.CreateOutgoingPayment) (walletaddress.State, asset.State, quote.State, error) {
 	var q quote.State
-	subject, err := walletaddress.Subject(tenantID, c.WalletAddressID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, q, err
-	}
-	wa, _, err := h.walletAddresses.Load(ctx, h.store, subject)
+	wa, a, err := h.walletAddresses.Load(ctx, tenantID, c.WalletAddressID)
 	if err != nil || !wa.Exists {
-		return wa, asset.State{}, q, err
-	}
-	assetSubject, err := asset.Subject(wa.TenantID, wa.AssetID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, q, err
-	}
-	a, _, err := h.assets.Load(ctx, h.store, assetSubject)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, q, err
+		return wa, a, q, err
 	}
 	quoteSubject, err := handlers.Subject(tenantID, quote.AggregateType, c.QuoteID)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers"
-	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
@@ -49,8 +48,7 @@ type Handler struct {
 	enqueue     Enqueue
 	attemptsMax int
 	// The wallet address paying and its asset, read as quotes read them.
-	walletAddresses *handlers.StateCache[walletaddress.State]
-	assets          *handlers.StateCache[asset.State]
+	walletAddresses *walletaddress.WithAsset
 	// grantLocks serialise, in this process, the payments that spend one
 	// grant (by a hash of its id): they would otherwise all race for the
 	// grant's subject and lose to each other until their retries ran out.
@@ -75,7 +73,7 @@ func NewHandler(store handlers.Store, l Ledger, receivers Receivers, quotes Quot
 		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, quotes, a payer, a command queue and a retry limit")
 	}
 	return &Handler{store: store, locator: handlers.NewLocator(store), ledger: l, receivers: receivers, quotes: quotes, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
-		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+		walletAddresses: walletaddress.NewWithAsset(store)}
 }
 
 func info(m commands.Meta) handlers.CommandInfo {

@@ -14,7 +14,6 @@ import (
 	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
-	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/rates"
 	"github.com/rafiki-go/rafiki/valid"
@@ -51,8 +50,7 @@ type Handler struct {
 	lifespan  time.Duration
 	// The wallet address paying and its asset (its sending fee), read as
 	// incoming payment creation reads them.
-	walletAddresses *handlers.StateCache[walletaddress.State]
-	assets          *handlers.StateCache[asset.State]
+	walletAddresses *walletaddress.WithAsset
 }
 
 // NewHandler builds a handler; prober quotes receivers elsewhere with
@@ -62,7 +60,7 @@ func NewHandler(store handlers.Store, receivers Receivers, converter Converter, 
 		panic("quote: NewHandler needs a store, receivers, exchange rates, a prober and a lifespan")
 	}
 	return &Handler{store: store, locator: handlers.NewLocator(store), receivers: receivers, rates: converter, prober: prober, slippage: slippage, lifespan: lifespan,
-		walletAddresses: handlers.NewStateCache(walletaddress.Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+		walletAddresses: walletaddress.NewWithAsset(store)}
 }
 
 // QuoteID is the id of the quote a create command makes, so that a
@@ -122,7 +120,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateQuote) (string, h
 
 // decide reads what a quote depends on, converts its amount and decides.
 func (h *Handler) decide(ctx context.Context, tenantID string, c commands.CreateQuote) ([]events.Event, error) {
-	wa, a, err := h.walletAddressAndAsset(ctx, tenantID, c.WalletAddressID)
+	wa, a, err := h.walletAddresses.Load(ctx, tenantID, c.WalletAddressID)
 	if err != nil {
 		return nil, err
 	}
@@ -188,24 +186,6 @@ func (h *Handler) price(ctx context.Context, tenantID, walletAddressID string, r
 		return priced{}, fmt.Errorf("%w: %w", errInvalidAmount(), err)
 	}
 	return priced{amount: amount(quoted), rate: rate}, nil
-}
-
-// walletAddressAndAsset reads a wallet address and its asset.
-func (h *Handler) walletAddressAndAsset(ctx context.Context, tenantID, walletAddressID string) (walletaddress.State, asset.State, error) {
-	subject, err := walletaddress.Subject(tenantID, walletAddressID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, err
-	}
-	wa, _, err := h.walletAddresses.Load(ctx, h.store, subject)
-	if err != nil || !wa.Exists {
-		return wa, asset.State{}, err
-	}
-	assetSubject, err := asset.Subject(wa.TenantID, wa.AssetID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, err
-	}
-	a, _, err := h.assets.Load(ctx, h.store, assetSubject)
-	return wa, a, err
 }
 
 // Load reads a quote; found is false when it has no events.
