@@ -93,19 +93,7 @@ func transferClaim(id uuid.UUID) string {
 // AssetOwner finds a visible asset and makes sure its accounts exist.
 func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID string) (Owner, error) {
 	unknown := apperr.E(apperr.NotFound, "Unknown asset")
-	id, err := ownerID(assetID, "asset")
-	if err != nil {
-		return Owner{}, err
-	}
-	assetID = id.String()
-	tenantID, found, err := h.locator.Locate(ctx, asset.AggregateType, assetID)
-	if err != nil {
-		return Owner{}, err
-	}
-	if !found {
-		return Owner{}, unknown
-	}
-	target, err := handlers.NewTarget(tenantID, asset.AggregateType, assetID)
+	id, target, err := h.locateOwner(ctx, asset.AggregateType, assetID, "asset", unknown)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -117,7 +105,7 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 		return Owner{}, unknown
 	}
 	if err := h.ledger.CreateAssetAccounts(ctx, id, a.Ledger); err != nil {
-		return Owner{}, fmt.Errorf("asset %s accounts: %w", assetID, err)
+		return Owner{}, fmt.Errorf("asset %s accounts: %w", id, err)
 	}
 	return Owner{
 		Target:    target,
@@ -130,19 +118,7 @@ func (h *Handler) AssetOwner(ctx context.Context, actor commands.Actor, assetID 
 // PeerOwner finds a visible peer and makes sure its account exists.
 func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID string) (Owner, error) {
 	unknown := apperr.E(apperr.NotFound, "Unknown peer")
-	id, err := ownerID(peerID, "peer")
-	if err != nil {
-		return Owner{}, err
-	}
-	peerID = id.String()
-	tenantID, found, err := h.locator.Locate(ctx, peer.AggregateType, peerID)
-	if err != nil {
-		return Owner{}, err
-	}
-	if !found {
-		return Owner{}, unknown
-	}
-	target, err := handlers.NewTarget(tenantID, peer.AggregateType, peerID)
+	id, target, err := h.locateOwner(ctx, peer.AggregateType, peerID, "peer", unknown)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -159,7 +135,7 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 	}
 	account := ledger.Account{ID: id, Type: ledger.Peer, AssetID: assetOwner.Account.ID, Ledger: assetOwner.Account.Ledger}
 	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
-		return Owner{}, fmt.Errorf("peer %s account: %w", peerID, err)
+		return Owner{}, fmt.Errorf("peer %s account: %w", id, err)
 	}
 	return Owner{
 		Target:    target,
@@ -173,19 +149,7 @@ func (h *Handler) PeerOwner(ctx context.Context, actor commands.Actor, peerID st
 // monetization account exists.
 func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, walletAddressID string) (Owner, error) {
 	unknown := apperr.E(apperr.NotFound, "Unknown wallet address")
-	id, err := ownerID(walletAddressID, "wallet address")
-	if err != nil {
-		return Owner{}, err
-	}
-	walletAddressID = id.String()
-	tenantID, found, err := h.locator.Locate(ctx, walletaddress.AggregateType, walletAddressID)
-	if err != nil {
-		return Owner{}, err
-	}
-	if !found {
-		return Owner{}, unknown
-	}
-	target, err := handlers.NewTarget(tenantID, walletaddress.AggregateType, walletAddressID)
+	id, target, err := h.locateOwner(ctx, walletaddress.AggregateType, walletAddressID, "wallet address", unknown)
 	if err != nil {
 		return Owner{}, err
 	}
@@ -202,7 +166,7 @@ func (h *Handler) WalletAddressOwner(ctx context.Context, actor commands.Actor, 
 	}
 	account := ledger.Account{ID: id, Type: ledger.WebMonetization, AssetID: assetOwner.Account.ID, Ledger: assetOwner.Account.Ledger}
 	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
-		return Owner{}, fmt.Errorf("wallet address %s account: %w", walletAddressID, err)
+		return Owner{}, fmt.Errorf("wallet address %s account: %w", id, err)
 	}
 	return Owner{
 		Target:  target,
@@ -240,6 +204,25 @@ func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id 
 
 // ownerID reads the id of an asset, peer, wallet address or incoming
 // payment.
+// locateOwner finds the aggregate of this type an account belongs to: its id,
+// checked and in canonical form, and where its events are; unknown when it
+// has none.
+func (h *Handler) locateOwner(ctx context.Context, aggregateType, rawID, kind string, unknown error) (uuid.UUID, handlers.Target, error) {
+	id, err := ownerID(rawID, kind)
+	if err != nil {
+		return uuid.Nil, handlers.Target{}, err
+	}
+	tenantID, found, err := h.locator.Locate(ctx, aggregateType, id.String())
+	if err != nil {
+		return uuid.Nil, handlers.Target{}, err
+	}
+	if !found {
+		return uuid.Nil, handlers.Target{}, unknown
+	}
+	target, err := handlers.NewTarget(tenantID, aggregateType, id.String())
+	return id, target, err
+}
+
 func ownerID(v, kind string) (uuid.UUID, error) {
 	id, ok := valid.ID(v)
 	if !ok {
