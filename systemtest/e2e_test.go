@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +135,34 @@ func TestTwoInstances(t *testing.T) {
 		}
 	})
 
+	t.Run("remote partial payments decided by the receiving wallet", func(t *testing.T) {
+		// Data for the receiver goes with the money; the receiving
+		// wallet is asked before the money moves, in plain text, and
+		// accepts a JSON object.
+		data := `{"invoice":"` + uuid.NewString() + `"}`
+		rc := c9.createReceiver(t, pfry.Address, usd(500))
+		q := c9.createQuote(t, gfranklin.ID, rc.ID, nil)
+		p := c9.completed(t, c9.createOutgoing(t, gfranklin.ID, q.ID, map[string]any{"dataToTransmit": data}))
+		checkAmount(t, "sent", p.SentAmount, usd(500))
+		if ip := hlb.incomingPayment(t, rc.ID, "500"); ip.State != "COMPLETED" {
+			t.Fatalf("incoming payment %s", ip.State)
+		}
+		if !slices.Contains(hlb.hooks.asked(), data) {
+			t.Fatalf("the receiving wallet was asked about %q, want %q among them", hlb.hooks.asked(), data)
+		}
+		// Refused: the payment fails at once with the wallet's reason,
+		// and nothing arrives.
+		rc = c9.createReceiver(t, pfry.Address, usd(500))
+		q = c9.createQuote(t, gfranklin.ID, rc.ID, nil)
+		id := c9.createOutgoing(t, gfranklin.ID, q.ID, map[string]any{"dataToTransmit": "not json"})
+		if p := c9.finished(t, id); p.State != "FAILED" || p.Error == nil || *p.Error != refusal {
+			t.Fatalf("payment refused by the receiver: %s (%v), want FAILED (%s)", p.State, p.Error, refusal)
+		}
+		if ip := hlb.incomingPaymentNow(t, rc.ID); ip.State != "PENDING" || ip.ReceivedAmount == nil || ip.ReceivedAmount.Value != "0" {
+			t.Fatalf("incoming payment of a refused payment %s, received %+v", ip.State, ip.ReceivedAmount)
+		}
+	})
+
 	t.Run("remote cross currency", func(t *testing.T) {
 		rc := c9.createReceiver(t, lars.Address, eur(500))
 		q := c9.createQuote(t, gfranklin.ID, rc.ID, nil)
@@ -211,11 +240,12 @@ func TestTwoInstances(t *testing.T) {
 	// What went over the peering, in USD: the Open Payments flows, each
 	// run twice, sent 100 for each of their two quotes and 49 for each of
 	// their two payments of 50 (delivered at 1:1, 50 less SLIPPAGE rounded
-	// down); the admin API's 500 and 550. Each side accounts for all of it:
-	// the sender's peer may claim it, the receiver's peer used that much of
-	// its credit.
+	// down); the admin API's 500 and 550, and the 500 of the partial
+	// payment accepted (the one refused moved nothing). Each side accounts
+	// for all of it: the sender's peer may claim it, the receiver's peer
+	// used that much of its credit.
 	if !t.Failed() {
-		const sent = 2*(2*100+2*49) + 500 + 550
+		const sent = 2*(2*100+2*49) + 500 + 550 + 500
 		if got := c9.peerLiquidity(t, hlb.name); got != fmt.Sprint(10000000+sent) {
 			t.Errorf("%s's peer %s has liquidity %s, want %d", c9.name, hlb.name, got, 10000000+sent)
 		}
@@ -268,9 +298,11 @@ func newInstance(t *testing.T, h *H, pg *PostgresServer, ilpAddress, ratesURL, i
 		"IDENTITY_SERVER_URL":    "http://127.0.0.1:9/consent",
 		"IDENTITY_SERVER_SECRET": idpSecret,
 		"WAIT_SECONDS":           "1",
-		"KEY_ID":                 ilpAddress + "-key",
-		"DATABASE_URL":           withParam(pg.URL(database+"_backend"), "pool_max_conns", "4"),
-		"AUTH_DATABASE_URL":      withParam(pg.URL(database+"_auth"), "pool_max_conns", "4"),
+		// Partial payments that carry data are decided by the wallet.
+		"ENABLE_PARTIAL_PAYMENT_DECISION": "true",
+		"KEY_ID":                          ilpAddress + "-key",
+		"DATABASE_URL":                    withParam(pg.URL(database+"_backend"), "pool_max_conns", "4"),
+		"AUTH_DATABASE_URL":               withParam(pg.URL(database+"_auth"), "pool_max_conns", "4"),
 	})
 	in.op = in.r.Operator(20 * time.Second)
 	in.hooks.setOperator(in.op)
@@ -394,19 +426,36 @@ type e2eOutgoing struct {
 // told it was created, and answers it completed.
 func (in *e2eInstance) pay(t *testing.T, walletAddressID, quoteID string) e2eOutgoing {
 	t.Helper()
+	return in.completed(t, in.createOutgoing(t, walletAddressID, quoteID, map[string]any{}))
+}
+
+// createOutgoing makes the outgoing payment of a quote and answers its id.
+func (in *e2eInstance) createOutgoing(t *testing.T, walletAddressID, quoteID string, metadata map[string]any) string {
+	t.Helper()
 	var out struct {
 		CreateOutgoingPayment struct{ Payment struct{ ID string } } `json:"createOutgoingPayment"`
 	}
 	if err := in.op.Do(context.Background(), `mutation($input: CreateOutgoingPaymentInput!) { createOutgoingPayment(input: $input) { payment { id } } }`,
-		map[string]any{"input": map[string]any{"walletAddressId": walletAddressID, "quoteId": quoteID, "metadata": map[string]any{}}}, &out); err != nil {
+		map[string]any{"input": map[string]any{"walletAddressId": walletAddressID, "quoteId": quoteID, "metadata": metadata}}, &out); err != nil {
 		t.Fatalf("%s: createOutgoingPayment: %v", in.name, err)
 	}
-	return in.completed(t, out.CreateOutgoingPayment.Payment.ID)
+	return out.CreateOutgoingPayment.Payment.ID
 }
 
 // completed waits until an outgoing payment is COMPLETED; any other end
 // fails the test.
 func (in *e2eInstance) completed(t *testing.T, id string) e2eOutgoing {
+	t.Helper()
+	p := in.finished(t, id)
+	if p.State != "COMPLETED" {
+		t.Fatalf("%s: outgoing payment %s is %s (%v)", in.name, id, p.State, p.Error)
+	}
+	return p
+}
+
+// finished waits until an outgoing payment is no longer waiting for its
+// money or sending it.
+func (in *e2eInstance) finished(t *testing.T, id string) e2eOutgoing {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -418,10 +467,8 @@ func (in *e2eInstance) completed(t *testing.T, id string) e2eOutgoing {
 		}
 		p := out.OutgoingPayment
 		switch {
-		case p.State == "COMPLETED":
-			return p
 		case p.State != "FUNDING" && p.State != "SENDING":
-			t.Fatalf("%s: outgoing payment %s is %s (%v)", in.name, id, p.State, p.Error)
+			return p
 		case time.Now().After(deadline):
 			t.Fatalf("%s: outgoing payment %s still %s", in.name, id, p.State)
 		}
@@ -442,12 +489,7 @@ func (in *e2eInstance) incomingPayment(t *testing.T, url, value string) e2eIncom
 	id := url[strings.LastIndex(url, "/")+1:]
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var out struct{ IncomingPayment e2eIncoming }
-		if err := in.op.Do(context.Background(), `query($id: String!) { incomingPayment(id: $id) { state receivedAmount { value assetCode assetScale } } }`,
-			map[string]any{"id": id}, &out); err != nil {
-			t.Fatalf("%s: incomingPayment: %v", in.name, err)
-		}
-		ip := out.IncomingPayment
+		ip := in.incomingPaymentNow(t, url)
 		if ip.ReceivedAmount != nil && ip.ReceivedAmount.Value == value && ip.State != "PENDING" {
 			return ip
 		}
@@ -458,15 +500,33 @@ func (in *e2eInstance) incomingPayment(t *testing.T, url, value string) e2eIncom
 	}
 }
 
+// incomingPaymentNow reads the incoming payment of a receiver URL.
+func (in *e2eInstance) incomingPaymentNow(t *testing.T, url string) e2eIncoming {
+	t.Helper()
+	var out struct{ IncomingPayment e2eIncoming }
+	if err := in.op.Do(context.Background(), `query($id: String!) { incomingPayment(id: $id) { state receivedAmount { value assetCode assetScale } } }`,
+		map[string]any{"id": url[strings.LastIndex(url, "/")+1:]}, &out); err != nil {
+		t.Fatalf("%s: incomingPayment: %v", in.name, err)
+	}
+	return out.IncomingPayment
+}
+
 // wallet is an account servicing entity's webhook endpoint: it funds each
 // outgoing payment it is told was created (depositOutgoingPaymentLiquidity,
-// keyed by the event's id, so a delivery repeated funds once) and counts
-// the events by type.
+// keyed by the event's id, so a delivery repeated funds once), with the
+// data for the receiver its metadata's dataToTransmit holds; it accepts a
+// partial payment whose data from the sender is a JSON object and refuses
+// any other; and it counts the events by type.
 type wallet struct {
 	op   *adminclient.Client
 	mu   sync.Mutex
 	seen map[string]int
+	// fromSenders is the data of every partial payment it was asked about.
+	fromSenders []string
 }
+
+// refusal is what the wallet tells a sender whose data it refuses.
+const refusal = "the sender's data is not a JSON object"
 
 func (w *wallet) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
@@ -474,7 +534,12 @@ func (w *wallet) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		ID   string `json:"id"`
 		Type string `json:"type"`
 		Data struct {
-			ID string `json:"id"`
+			ID             string `json:"id"`
+			PartialID      string `json:"partialIncomingPaymentId"`
+			DataFromSender string `json:"dataFromSender"`
+			Metadata       struct {
+				DataToTransmit string `json:"dataToTransmit"`
+			} `json:"metadata"`
 		} `json:"data"`
 	}
 	if err != nil || json.Unmarshal(body, &e) != nil {
@@ -484,9 +549,30 @@ func (w *wallet) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	w.mu.Lock()
 	op := w.op
 	w.mu.Unlock()
-	if e.Type == "outgoing_payment.created" {
+	switch e.Type {
+	case "outgoing_payment.created":
+		input := map[string]any{"outgoingPaymentId": e.Data.ID, "idempotencyKey": e.ID}
+		if data := e.Data.Metadata.DataToTransmit; data != "" {
+			input["dataToTransmit"] = data
+		}
 		if err := op.Do(req.Context(), `mutation($input: DepositOutgoingPaymentLiquidityInput!) { depositOutgoingPaymentLiquidity(input: $input) { success } }`,
-			map[string]any{"input": map[string]any{"outgoingPaymentId": e.Data.ID, "idempotencyKey": e.ID}}, nil); err != nil {
+			map[string]any{"input": input}, nil); err != nil {
+			http.Error(rw, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	case "incoming_payment.partial_payment_received":
+		w.mu.Lock()
+		w.fromSenders = append(w.fromSenders, e.Data.DataFromSender)
+		w.mu.Unlock()
+		input := map[string]any{"incomingPaymentId": e.Data.ID, "partialIncomingPaymentId": e.Data.PartialID}
+		decision := "confirmPartialIncomingPayment(input: $input) { success }"
+		inputType := "ConfirmPartialIncomingPaymentInput"
+		var object map[string]any
+		if json.Unmarshal([]byte(e.Data.DataFromSender), &object) != nil {
+			input["reason"] = refusal
+			decision, inputType = "rejectPartialIncomingPayment(input: $input) { success }", "RejectPartialIncomingPaymentInput"
+		}
+		if err := op.Do(req.Context(), fmt.Sprintf("mutation($input: %s!) { %s }", inputType, decision), map[string]any{"input": input}, nil); err != nil {
 			http.Error(rw, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -495,6 +581,13 @@ func (w *wallet) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	w.seen[e.Type]++
 	w.mu.Unlock()
 	rw.WriteHeader(http.StatusOK)
+}
+
+// asked is the data of the partial payments the wallet was asked about.
+func (w *wallet) asked() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.fromSenders)
 }
 
 // setOperator gives the wallet the admin API client it funds payments with,
