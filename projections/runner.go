@@ -503,7 +503,9 @@ func (r *Runner) commit(ctx context.Context, batch []delivery, quiet *quietStret
 
 // passQuietly tells whether a Quiet projection's batch goes without a
 // transaction: none of its events makes a statement, and the checkpoint was
-// written recently enough. It counts the events it lets pass.
+// written recently enough. It counts the events it lets pass. It stops at
+// the first event that makes a statement: the batch is then applied, and
+// its statements made, the usual way.
 func (r *Runner) passQuietly(evs []decoded, q *quietStretch) bool {
 	if _, ok := r.projection.(Quiet); !ok {
 		return false
@@ -512,8 +514,10 @@ func (r *Runner) passQuietly(evs []decoded, q *quietStretch) bool {
 		return false
 	}
 	b := &pgx.Batch{}
-	if _, err := queueApply(b, r.projection, nil, nil, evs, 0); err != nil || b.Len() > 0 {
-		return false
+	for _, d := range evs {
+		if err := queueEvent(b, r.projection, nil, nil, d); err != nil || b.Len() > 0 {
+			return false
+		}
 	}
 	if q.events == 0 {
 		q.since = time.Now()
