@@ -115,57 +115,48 @@ func readKeyFile(path string) ([]byte, error) {
 // carries it empty. A live aggregate is refused: its secrets are in use, and
 // it could get no new ones.
 func (d *Deps) Shred(ctx context.Context, aggregateType, id string) error {
-	var found, done bool
-	var live string
-	load := func(subject func(tenantID, id string) (string, error), fold func(subject string) error) error {
-		tenantID, ok, err := handlers.Locate(ctx, d.Store, aggregateType, id)
-		if err != nil || !ok {
-			return err
-		}
-		subj, err := subject(tenantID, id)
-		if err != nil {
-			return err
-		}
-		return fold(subj)
-	}
+	var subject string
 	var err error
 	switch aggregateType {
 	case tenant.AggregateType:
-		live = "is not deleted; delete it first"
-		subject, serr := tenant.Subject(id)
-		if serr != nil {
-			return serr
+		subject, err = tenant.Subject(id)
+	case peer.AggregateType, incomingpayment.AggregateType, outgoingpayment.AggregateType:
+		var tenantID string
+		var ok bool
+		if tenantID, ok, err = handlers.Locate(ctx, d.Store, aggregateType, id); ok {
+			subject, err = handlers.Subject(tenantID, aggregateType, id)
 		}
-		var s tenant.State
-		s, _, err = handlers.Load(ctx, d.Store, subject, tenant.Evolve)
-		found, done = s.Exists, s.DeletedAt != nil
-	case peer.AggregateType:
-		live = "is not deleted; delete it first"
-		err = load(peer.Subject, func(subject string) error {
-			s, _, err := handlers.Load(ctx, d.Store, subject, peer.Evolve)
-			found, done = s.Exists, s.DeletedAt != nil
-			return err
-		})
-	case incomingpayment.AggregateType:
-		live = "is still open: it can receive money until it completes or expires"
-		err = load(incomingpayment.Subject, func(subject string) error {
-			s, _, err := handlers.Load(ctx, d.Store, subject, incomingpayment.Evolve)
-			found = s.Exists
-			done = s.State == incomingpayment.StateCompleted || s.State == incomingpayment.StateExpired
-			return err
-		})
-	case outgoingpayment.AggregateType:
-		live = "is not finished: it may still send its data"
-		err = load(outgoingpayment.Subject, func(subject string) error {
-			s, _, err := handlers.Load(ctx, d.Store, subject, outgoingpayment.Evolve)
-			found, done = s.Exists, s.Finished()
-			return err
-		})
 	default:
 		return fmt.Errorf("shred: %q has no secrets (tenant, peer, incoming_payment or outgoing_payment)", aggregateType)
 	}
 	if err != nil {
 		return err
+	}
+	var found, done bool
+	var live string
+	if subject != "" {
+		switch aggregateType {
+		case tenant.AggregateType:
+			var s tenant.State
+			s, _, err = handlers.Load(ctx, d.Store, subject, tenant.Evolve)
+			found, done, live = s.Exists, s.DeletedAt != nil, "is not deleted; delete it first"
+		case peer.AggregateType:
+			var s peer.State
+			s, _, err = handlers.Load(ctx, d.Store, subject, peer.Evolve)
+			found, done, live = s.Exists, s.DeletedAt != nil, "is not deleted; delete it first"
+		case incomingpayment.AggregateType:
+			var s incomingpayment.State
+			s, _, err = handlers.Load(ctx, d.Store, subject, incomingpayment.Evolve)
+			found, done = s.Exists, s.State == incomingpayment.StateCompleted || s.State == incomingpayment.StateExpired
+			live = "is still open: it can receive money until it completes or expires"
+		case outgoingpayment.AggregateType:
+			var s outgoingpayment.State
+			s, _, err = handlers.Load(ctx, d.Store, subject, outgoingpayment.Evolve)
+			found, done, live = s.Exists, s.Finished(), "is not finished: it may still send its data"
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if !found {
 		return fmt.Errorf("shred: no %s %s", aggregateType, id)
