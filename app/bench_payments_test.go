@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rafiki-go/rafiki/adminclient"
+	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -23,7 +27,9 @@ import (
 // admin GraphQL calls creating an incoming payment on a wallet address of
 // this instance, a quote of a 500 debit for it, and an outgoing payment of
 // the quote, from 25 clients, with NATS syncing every write as `make run`
-// does. With funding (BenchmarkFundedPayments) each payment is funded and
+// does, and the webhooks delivered to a receiver in the process that
+// answers 200, as Rafiki's run of the workload has its mock wallet. With
+// funding (BenchmarkFundedPayments) each payment is funded and
 // waited for until it completed.
 func BenchmarkPaymentsWorkload(b *testing.B) { benchmarkPayments(b, mutationClients, false) }
 
@@ -39,7 +45,13 @@ func BenchmarkFundedPayments(b *testing.B) {
 const paymentsWorkload = `mutation($ip: CreateIncomingPaymentInput!) { createIncomingPayment(input: $ip) { payment { id url } } }`
 
 func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
-	s := startSystem(b, true)
+	var webhooksGot atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		webhooksGot.Add(1)
+	}))
+	b.Cleanup(receiver.Close)
+	s := startSystem(b, true, func(c *config.Config) { c.WebhookURL, c.WebhookMaxRetry = receiver.URL, 10 })
 	ctx := context.Background()
 	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
 	if err != nil {
@@ -49,7 +61,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	receiver, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bench-receiver"})
+	payee, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bench-receiver"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +98,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 		var ip struct {
 			CreateIncomingPayment struct{ Payment struct{ ID, URL string } } `json:"createIncomingPayment"`
 		}
-		if err := c.Do(ctx, paymentsWorkload, map[string]any{"ip": map[string]any{"walletAddressId": receiver.ID,
+		if err := c.Do(ctx, paymentsWorkload, map[string]any{"ip": map[string]any{"walletAddressId": payee.ID,
 			"incomingAmount": usdAmount("1002")}}, &ip); err != nil {
 			return fmt.Errorf("createIncomingPayment: %w", err)
 		}
@@ -179,6 +191,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 	if res.failed > 0 {
 		b.Errorf("%d failed iterations, first: %v", res.failed, res.firstErr)
 	}
+	b.Logf("%d webhooks received during the run", webhooksGot.Load())
 	pgPerOp := 0.0
 	if res.ok > 0 {
 		pgPerOp = float64(pgCPU) / float64(time.Millisecond) / float64(res.ok)
