@@ -48,7 +48,7 @@ type partialDecisions struct {
 func newPartialDecisions(d *Deps) *partialDecisions {
 	sealed := handlers.SealSecrets(d.Store, d.Keys)
 	return &partialDecisions{
-		payments: incomingpayment.NewHandler(sealed, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue),
+		payments: incomingpayment.NewHandler(sealed, d.Ledger, d.Config.IncomingPaymentExpiryMax),
 		store:    d.Store, nc: d.NC, maxWait: d.Config.PartialPaymentDecisionMaxWait,
 		margin: d.Config.PartialPaymentDecisionSafetyMargin, log: d.Log,
 	}

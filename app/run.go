@@ -206,6 +206,8 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		}
 		workers := deps.RunCommands(work, b)
 		r.background.Go(workers.Wait)
+		expiry := deps.RunIncomingPaymentExpiry(work, b.IncomingPayments, b.Read, runners)
+		r.background.Go(expiry.Wait)
 	}
 	return nil
 }

@@ -129,7 +129,7 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, co
 func (d *Deps) RunCommands(ctx context.Context, b *Backend) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	g, _ := NewGrants(d)
-	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
+	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax)
 	w := &commands.Worker{JS: d.JS, Stream: CommandsStream, Consumer: "worker_commands",
 		PoisonSubject: commands.PoisonSubject, Log: d.Log,
 		Handlers: map[string]commands.Handler{
@@ -238,7 +238,7 @@ func NewBackend(d *Deps) *Backend {
 		d.Log.Warn("failpoint armed: the process kills itself after it stores a liquidity request", "failpoint", d.Config.Failpoint)
 		liquidityHandler.AfterRequest(killSelf)
 	}
-	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax, d.Enqueue)
+	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax)
 	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
 	probes := &prober{}
 	pays := &payer{ledger: d.Ledger}

@@ -87,7 +87,7 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 		was = append(was, id)
 	}
 	credited := ledgerTotals{}
-	payments := incomingpayment.NewHandler(store, credited, time.Hour, func(context.Context, string, string, time.Time, any) error { return nil })
+	payments := incomingpayment.NewHandler(store, credited, time.Hour)
 	receive := func(id string, amount uint64) (handlers.Result, error) {
 		credited[uuid.MustParse(id)] += amount
 		return payments.RecordReceived(ctx, tenantID, id)

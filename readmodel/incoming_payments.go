@@ -61,6 +61,22 @@ func scanIncomingPayment(row pgx.Row) (IncomingPayment, string, error) {
 	return p, p.ID, err
 }
 
+// IncomingPaymentsDue lists the open payments that expired before before,
+// those that expired first first, at most limit.
+func (r *Reader) IncomingPaymentsDue(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	rows, err := r.pool.Query(ctx, `SELECT id::text FROM rm_incoming_payments.incoming_payments
+		WHERE state IN ('PENDING', 'PROCESSING') AND deleted_at IS NULL AND expires_at < $1
+		ORDER BY expires_at LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("incoming payments due: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("incoming payments due: %w", err)
+	}
+	return ids, nil
+}
+
 // IncomingPayment finds an incoming payment by id, but for one deleted
 // (expired without money); tenantScope, when set, must own it.
 func (r *Reader) IncomingPayment(ctx context.Context, id string, tenantScope *string) (*IncomingPayment, error) {

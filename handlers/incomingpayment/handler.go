@@ -18,10 +18,6 @@ import (
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
-// Enqueue puts work that can wait on the command queue, to run at at, not
-// before; id makes a second enqueue of the same work a duplicate.
-type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
-
 // Totals reads what the ledger received for an incoming payment, whose
 // account has its id: the ledger, not the events, holds the money, and
 // every payment's record of it catches up with the ledger.
@@ -35,7 +31,6 @@ type Handler struct {
 	locator   *handlers.Locator
 	totals    Totals
 	expiryMax time.Duration
-	enqueue   Enqueue
 	// The wallet address and asset a payment is made in, read as wallet
 	// address creation reads its tenant and asset.
 	walletAddresses *walletaddress.WithAsset
@@ -44,12 +39,12 @@ type Handler struct {
 }
 
 // NewHandler builds a handler; totals is the ledger, expiryMax
-// INCOMING_PAYMENT_EXPIRY_MAX_MS, enqueue schedules each payment's expiry.
-func NewHandler(store handlers.Store, totals Totals, expiryMax time.Duration, enqueue Enqueue) *Handler {
-	if store == nil || totals == nil || enqueue == nil || expiryMax <= 0 {
-		panic("incomingpayment: NewHandler needs a store, the ledger, a command queue and a maximum expiry")
+// INCOMING_PAYMENT_EXPIRY_MAX_MS.
+func NewHandler(store handlers.Store, totals Totals, expiryMax time.Duration) *Handler {
+	if store == nil || totals == nil || expiryMax <= 0 {
+		panic("incomingpayment: NewHandler needs a store, the ledger and a maximum expiry")
 	}
-	return &Handler{store: store, locator: handlers.NewLocator(store), totals: totals, expiryMax: expiryMax, enqueue: enqueue,
+	return &Handler{store: store, locator: handlers.NewLocator(store), totals: totals, expiryMax: expiryMax,
 		walletAddresses: walletaddress.NewWithAsset(store),
 		payments:        handlers.NewStateCache(Evolve)}
 }
@@ -107,9 +102,6 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 			return handlers.Result{}, err
 		}
 		if err := checkTransitions(State{}, evs); err != nil {
-			return handlers.Result{}, err
-		}
-		if err := h.scheduleExpiry(ctx, id, evs[0].(*events.IncomingPaymentCreated).ExpiresAt); err != nil {
 			return handlers.Result{}, err
 		}
 		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
@@ -271,27 +263,13 @@ func (h *Handler) locate(ctx context.Context, id string) (handlers.Target, bool,
 	return t, err == nil, err
 }
 
-// expiryCommandID is the id of the command that expires a payment: the
-// enqueue of a retried create is a duplicate, and the command run twice is
-// recognised by its events.
+// expiryCommandID is the id of the command that expires a payment, whoever
+// runs it: an expiry run twice is recognised by its events.
 func expiryCommandID(paymentID string) string { return "expire_incoming_payment:" + paymentID }
 
-// expiryGrace puts the command a little past the payment's expiry, so that
-// a worker whose clock is a little behind does not find it early.
-const expiryGrace = time.Second
-
-func (h *Handler) scheduleExpiry(ctx context.Context, id string, expiresAt time.Time) error {
-	c := commands.ExpireIncomingPayment{Meta: commands.Meta{ID: expiryCommandID(id)}, IncomingPaymentID: id}
-	if err := h.enqueue(ctx, commands.ExpireIncomingPaymentSubject, c.ID, expiresAt.Add(expiryGrace), c); err != nil {
-		return fmt.Errorf("schedule expiry of incoming payment %s: %w", id, err)
-	}
-	return nil
-}
-
-// Expire runs an ExpireIncomingPayment from the command queue: it records
-// the expiry of an open payment once it is due, and does nothing for a
-// payment never stored, deleted, completed or expired. retryAfter asks to
-// be run again when the payment is not due yet (the command came early).
+// Expire runs an ExpireIncomingPayment from the command queue, where
+// installations before the expiry worker (ExpireDue) scheduled each
+// payment's expiry.
 func (h *Handler) Expire(ctx context.Context, data []byte) (retryAfter time.Duration, err error) {
 	var c commands.ExpireIncomingPayment
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -301,6 +279,13 @@ func (h *Handler) Expire(ctx context.Context, data []byte) (retryAfter time.Dura
 	if err != nil {
 		return 0, fmt.Errorf("%w: expire incoming payment %q: %w", commands.ErrUnprocessable, data, err)
 	}
+	return h.ExpireDue(ctx, id, c.CorrelationID)
+}
+
+// ExpireDue records the expiry of an open payment once it is due, and does
+// nothing for a payment never stored, deleted, completed or expired.
+// retryAfter tells how long until a payment not due yet is.
+func (h *Handler) ExpireDue(ctx context.Context, id, correlationID string) (retryAfter time.Duration, err error) {
 	t, found, err := h.locate(ctx, id)
 	if err != nil || !found {
 		return 0, err
@@ -321,7 +306,7 @@ func (h *Handler) Expire(ctx context.Context, data []byte) (retryAfter time.Dura
 	}
 	// The command's id is the expiry's whatever the message says, so that
 	// its events' ids are the payment's own.
-	_, err = handlers.Execute(ctx, h.store, t, handlers.CommandInfo{ID: expiryCommandID(id), CorrelationID: c.CorrelationID}, Evolve, func(s State) ([]events.Event, error) {
+	_, err = handlers.Execute(ctx, h.store, t, handlers.CommandInfo{ID: expiryCommandID(id), CorrelationID: correlationID}, Evolve, func(s State) ([]events.Event, error) {
 		evs, err := decideExpire(s, total, time.Now())
 		if err != nil {
 			return nil, err

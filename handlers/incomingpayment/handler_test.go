@@ -31,31 +31,6 @@ var (
 	operator = commands.Actor{TenantID: "00000000-0000-4000-8000-000000000001", Operator: true}
 )
 
-// queued is a command the handler enqueued.
-type queued struct {
-	subject, id string
-	at          time.Time
-	command     any
-}
-
-type queue struct {
-	mu  sync.Mutex
-	all []queued
-}
-
-func (q *queue) enqueue(_ context.Context, subject, id string, at time.Time, command any) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.all = append(q.all, queued{subject: subject, id: id, at: at, command: command})
-	return nil
-}
-
-func (q *queue) commands() []queued {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]queued(nil), q.all...)
-}
-
 // received is the ledger as the handler reads it: what each payment's
 // account received.
 type received struct {
@@ -82,7 +57,6 @@ func (r *received) add(id string, amount uint64) {
 type fixture struct {
 	t        *testing.T
 	store    *eventstore.Store
-	queue    *queue
 	ledger   *received
 	payments *incomingpayment.Handler
 	wallets  *walletaddress.Handler
@@ -101,9 +75,8 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	q := &queue{}
 	l := &received{totals: map[uuid.UUID]uint64{}}
-	f := &fixture{t: t, store: store, queue: q, ledger: l, payments: incomingpayment.NewHandler(store, l, expiryMax, q.enqueue),
+	f := &fixture{t: t, store: store, ledger: l, payments: incomingpayment.NewHandler(store, l, expiryMax),
 		wallets: walletaddress.NewHandler(store, "https://op.example")}
 	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{
 		Meta: f.meta(operator), TenantID: tenantID, APISecret: "secret",
@@ -136,15 +109,11 @@ func (f *fixture) load(id string) incomingpayment.State {
 	return s
 }
 
-// expire hands the queued expiry of a payment to the worker's entry point,
-// as JSON.
-func (f *fixture) expire(c queued) time.Duration {
+// expire runs the expiry of a payment as the worker does, and answers how
+// long until it is due.
+func (f *fixture) expire(id string) time.Duration {
 	f.t.Helper()
-	data, err := json.Marshal(c.command)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	wait, err := f.payments.Expire(context.Background(), data)
+	wait, err := f.payments.ExpireDue(context.Background(), id, "")
 	if err != nil {
 		f.t.Fatalf("expire: %v", err)
 	}
@@ -272,10 +241,9 @@ func TestIncomingPaymentLifecycle(t *testing.T) {
 	kind(t, err, apperr.Conflict)
 }
 
-// Each payment created schedules its expiry, once, for when it expires; the
-// command waits until then, records the expiry once, and does nothing for a
-// payment completed meanwhile.
-func TestExpiryIsScheduled(t *testing.T) {
+// A payment's expiry waits until it is due, is recorded once, and does
+// nothing for a payment completed meanwhile.
+func TestExpiry(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	create := func(expiresIn time.Duration) (string, time.Time) {
@@ -297,22 +265,9 @@ func TestExpiryIsScheduled(t *testing.T) {
 	if _, err := f.payments.Complete(ctx, commands.CompleteIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: done}); err != nil {
 		t.Fatal(err)
 	}
-	q := f.queue.commands()
-	if len(q) != 2 {
-		t.Fatalf("queued %+v", q)
-	}
-	for i, id := range []string{soon, done} {
-		c, ok := q[i].command.(commands.ExpireIncomingPayment)
-		if q[i].subject != commands.ExpireIncomingPaymentSubject || !ok || c.IncomingPaymentID != id || q[i].id != c.ID {
-			t.Fatalf("queued %+v", q[i])
-		}
-	}
-	if got := q[0].at.Sub(soonAt); got < 900*time.Millisecond || got > 1100*time.Millisecond {
-		t.Fatalf("expiry queued %v after the payment expires, want a second", got)
-	}
 
 	// Run early, it asks to come back when due.
-	if wait := f.expire(q[0]); wait <= 0 || wait > 1600*time.Millisecond {
+	if wait := f.expire(soon); wait <= 0 || wait > 1600*time.Millisecond {
 		t.Fatalf("early run waits %v", wait)
 	}
 	if s := f.load(soon); s.State != incomingpayment.StateProcessing {
@@ -320,7 +275,7 @@ func TestExpiryIsScheduled(t *testing.T) {
 	}
 	time.Sleep(time.Until(soonAt) + 10*time.Millisecond)
 	for range 2 {
-		if wait := f.expire(q[0]); wait != 0 {
+		if wait := f.expire(soon); wait != 0 {
 			t.Fatalf("due run waits %v", wait)
 		}
 	}
@@ -339,7 +294,7 @@ func TestExpiryIsScheduled(t *testing.T) {
 	if n := len(envs); n != 3 || envs[n-1].Type != (events.IncomingPaymentExpired{}).EventType() {
 		t.Fatalf("events %d, last %s", n, envs[n-1].Type)
 	}
-	if wait := f.expire(q[1]); wait != 0 {
+	if wait := f.expire(done); wait != 0 {
 		t.Fatalf("completed payment waits %v", wait)
 	}
 	if s := f.load(done); s.State != incomingpayment.StateCompleted {
@@ -349,7 +304,7 @@ func TestExpiryIsScheduled(t *testing.T) {
 	// A payment that never received money is deleted when it expires.
 	empty, emptyAt := create(100 * time.Millisecond)
 	time.Sleep(time.Until(emptyAt) + 10*time.Millisecond)
-	if wait := f.expire(f.queue.commands()[2]); wait != 0 {
+	if wait := f.expire(empty); wait != 0 {
 		t.Fatalf("due run waits %v", wait)
 	}
 	if s := f.load(empty); s.State != incomingpayment.StateExpired || s.DeletedAt == nil || s.Live() {
@@ -368,7 +323,7 @@ func TestExpiryIsScheduled(t *testing.T) {
 	late, lateAt := create(100 * time.Millisecond)
 	f.ledger.add(late, 7)
 	time.Sleep(time.Until(lateAt) + 10*time.Millisecond)
-	if wait := f.expire(f.queue.commands()[3]); wait != 0 {
+	if wait := f.expire(late); wait != 0 {
 		t.Fatalf("due run waits %v", wait)
 	}
 	if s := f.load(late); s.State != incomingpayment.StateExpired || s.Received != 7 || !s.Live() {
@@ -385,7 +340,21 @@ func TestExpiryIsScheduled(t *testing.T) {
 		t.Fatalf("a malformed message: %v, want it unprocessable", err)
 	}
 
-	// A command for a payment never stored, or that cannot be read, ends.
+	// A command of the queue, as installations before the expiry worker
+	// scheduled, expires the payment it names; one for a payment never
+	// stored, or that cannot be read, ends.
+	cmd, at := create(100 * time.Millisecond)
+	time.Sleep(time.Until(at) + 10*time.Millisecond)
+	data, err := json.Marshal(commands.ExpireIncomingPayment{Meta: commands.Meta{ID: "expire_incoming_payment:" + cmd}, IncomingPaymentID: cmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := f.payments.Expire(ctx, data); err != nil || wait != 0 {
+		t.Fatalf("queued expiry: %v, waits %v", err, wait)
+	}
+	if s := f.load(cmd); s.State != incomingpayment.StateExpired {
+		t.Fatalf("after the queued expiry %+v", s)
+	}
 	if _, err := f.payments.Expire(ctx, []byte(`{"IncomingPaymentID":"`+tenantID+`"}`)); err != nil {
 		t.Fatal(err)
 	}
