@@ -57,26 +57,33 @@ func (d *Deps) RunIncomingPaymentExpiry(ctx context.Context, payments *incomingp
 	return &wg
 }
 
-// expireDue makes one round of expiries.
+// expireDue makes one round of expiries. Its looks go on from where the
+// last one ended: the read model shows the expiries just made only once
+// the projection applied them.
 func (d *Deps) expireDue(ctx context.Context, payments *incomingpayment.Handler, read *readmodel.Reader) {
+	now := time.Now()
+	var after *readmodel.Due
 	for range incomingPaymentExpiryBatchesMax {
-		ids, err := read.IncomingPaymentsDue(ctx, time.Now(), incomingPaymentsDueMax)
+		due, err := read.IncomingPaymentsDue(ctx, now, after, incomingPaymentsDueMax)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.Log.Warn("incoming payment expiry: reading the payments due failed; trying again later", "err", err)
 			}
 			return
 		}
-		for _, id := range ids {
-			if _, err := payments.ExpireDue(ctx, id, ""); err != nil {
-				if ctx.Err() == nil {
-					d.Log.Warn("incoming payment expiry failed; trying again later", "incoming_payment", id, "err", err)
-				}
+		// A payment whose expiry fails is tried again next round, and
+		// does not hold back those due after it.
+		for _, p := range due {
+			if ctx.Err() != nil {
 				return
 			}
+			if _, err := payments.ExpireDue(ctx, p.ID, ""); err != nil && ctx.Err() == nil {
+				d.Log.Warn("incoming payment expiry failed; trying again next round", "incoming_payment", p.ID, "err", err)
+			}
 		}
-		if len(ids) < incomingPaymentsDueMax {
+		if len(due) < incomingPaymentsDueMax {
 			return
 		}
+		after = &due[len(due)-1]
 	}
 }

@@ -45,7 +45,7 @@ func (IncomingPayments) Tables() []string {
 		`CREATE INDEX IF NOT EXISTS incoming_payments_wallet_address ON incoming_payments (wallet_address_id, created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS incoming_payments_tenant ON incoming_payments (tenant_id, created_at, id)`,
 		// The open payments by expiry, which the expiry worker reads.
-		`CREATE INDEX IF NOT EXISTS incoming_payments_expiring ON incoming_payments (expires_at)
+		`CREATE INDEX IF NOT EXISTS incoming_payments_due ON incoming_payments (expires_at, id)
 			WHERE state IN ('PENDING', 'PROCESSING') AND deleted_at IS NULL`,
 	}
 }

@@ -61,20 +61,33 @@ func scanIncomingPayment(row pgx.Row) (IncomingPayment, string, error) {
 	return p, p.ID, err
 }
 
+// Due is an open incoming payment past its expiry.
+type Due struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
 // IncomingPaymentsDue lists the open payments that expired before before,
-// those that expired first first, at most limit.
-func (r *Reader) IncomingPaymentsDue(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	rows, err := r.pool.Query(ctx, `SELECT id::text FROM rm_incoming_payments.incoming_payments
+// those that expired first first, after the one after when it is set, at
+// most limit.
+func (r *Reader) IncomingPaymentsDue(ctx context.Context, before time.Time, after *Due, limit int) ([]Due, error) {
+	var afterAt *time.Time
+	var afterID *string
+	if after != nil {
+		afterAt, afterID = &after.ExpiresAt, &after.ID
+	}
+	rows, err := r.pool.Query(ctx, `SELECT id::text, expires_at FROM rm_incoming_payments.incoming_payments
 		WHERE state IN ('PENDING', 'PROCESSING') AND deleted_at IS NULL AND expires_at < $1
-		ORDER BY expires_at LIMIT $2`, before, limit)
+			AND ($3::timestamptz IS NULL OR (expires_at, id) > ($3, $4::uuid))
+		ORDER BY expires_at, id LIMIT $2`, before, limit, afterAt, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("incoming payments due: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	due, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Due])
 	if err != nil {
 		return nil, fmt.Errorf("incoming payments due: %w", err)
 	}
-	return ids, nil
+	return due, nil
 }
 
 // IncomingPayment finds an incoming payment by id, but for one deleted
