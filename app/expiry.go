@@ -10,14 +10,13 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
-// IncomingPaymentExpiryInterval spaces the expiry worker's looks at the
+// incomingPaymentExpiryInterval spaces the expiry worker's looks at the
 // payments due: a payment is expired within about that of its expiry.
-var IncomingPaymentExpiryInterval = time.Second
-
 // incomingPaymentsDueMax bounds one look at the payments due; a round
 // looks again at once while it finds that many, up to
 // incomingPaymentExpiryBatchesMax looks.
 const (
+	incomingPaymentExpiryInterval   = time.Second
 	incomingPaymentsDueMax          = 1000
 	incomingPaymentExpiryBatchesMax = 10
 )
@@ -46,7 +45,7 @@ func (d *Deps) RunIncomingPaymentExpiry(ctx context.Context, payments *incomingp
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(IncomingPaymentExpiryInterval):
+			case <-time.After(incomingPaymentExpiryInterval):
 			}
 			if s := leader.Status(); !s.Leading || s.Rebuilding {
 				continue

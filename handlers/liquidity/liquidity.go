@@ -202,8 +202,6 @@ func (h *Handler) WithdrawAll(ctx context.Context, m commands.Meta, o Owner, id 
 	return amount, res, err
 }
 
-// ownerID reads the id of an asset, peer, wallet address or incoming
-// payment.
 // locateOwner finds the aggregate of this type an account belongs to: its id,
 // checked and in canonical form, and where its events are; unknown when it
 // has none.
@@ -223,6 +221,8 @@ func (h *Handler) locateOwner(ctx context.Context, aggregateType, rawID, kind st
 	return id, target, err
 }
 
+// ownerID reads the id of an asset, peer, wallet address or incoming
+// payment.
 func ownerID(v, kind string) (uuid.UUID, error) {
 	id, ok := valid.ID(v)
 	if !ok {
