@@ -117,11 +117,11 @@ func LoadFor[S any](ctx context.Context, store Store, subject, commandID string,
 	return state, version, nil, err
 }
 
-// LoadNew loads the subject a create command makes its aggregate on: done
+// loadNew loads the subject a create command makes its aggregate on: done
 // is the command's result when it made the aggregate before; an aggregate
 // another command made is taken, the error given. Otherwise it answers the
 // version to append at.
-func LoadNew[S any](ctx context.Context, store Store, subject, commandID string, evolve func(S, events.Envelope, events.Event) S,
+func loadNew[S any](ctx context.Context, store Store, subject, commandID string, evolve func(S, events.Envelope, events.Event) S,
 	exists func(S) bool, taken error) (version uint64, done *Result, err error) {
 	// The subject of a new aggregate is almost always empty: its last
 	// message is one plain request, where reading its events costs a
@@ -137,6 +137,33 @@ func LoadNew[S any](ctx context.Context, store Store, subject, commandID string,
 		return version, nil, taken
 	}
 	return version, nil, nil
+}
+
+// CreateNew runs a create command whose aggregate id is new: attempt
+// decides and appends at the version given. The subject of a new aggregate
+// is almost always empty, so the first attempt appends expecting it empty
+// without reading it; the append's own check refuses it otherwise. Only a
+// first attempt that fails reads the subject (loadNew): the command's earlier
+// result is answered, an aggregate another command made is the error taken,
+// and otherwise the attempt's own outcome stands (a refusal is answered, a
+// lost race is decided again, reading the subject before each attempt).
+func CreateNew[S any](ctx context.Context, store Store, subject, commandID string, evolve func(S, events.Envelope, events.Event) S,
+	exists func(S) bool, taken error, attempt func(version uint64) (Result, error)) (Result, error) {
+	res, err := attempt(0)
+	if err == nil || ctx.Err() != nil {
+		return res, err
+	}
+	refused := !errors.Is(err, eventstore.ErrConflict)
+	return Retry(ctx, func() (Result, error) {
+		version, done, lerr := loadNew(ctx, store, subject, commandID, evolve, exists, taken)
+		if lerr != nil || done != nil {
+			return Done(done), lerr
+		}
+		if refused {
+			return res, err
+		}
+		return attempt(version)
+	})
 }
 
 // Done is a command's earlier result, or none.

@@ -87,25 +87,21 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists },
-			fmt.Errorf("incoming payment %s exists but command %s did not make it", id, c.ID))
-		if err != nil || done != nil {
-			return handlers.Done(done), err
-		}
-		wa, a, err := h.walletAddresses.Load(ctx, tenantID, c.WalletAddressID)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		evs, err := decideCreate(wa, a, c, time.Now(), h.expiryMax)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		if err := checkTransitions(State{}, evs); err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
-	})
+	res, err := handlers.CreateNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists },
+		fmt.Errorf("incoming payment %s exists but command %s did not make it", id, c.ID), func(version uint64) (handlers.Result, error) {
+			wa, a, err := h.walletAddresses.Load(ctx, tenantID, c.WalletAddressID)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			evs, err := decideCreate(wa, a, c, time.Now(), h.expiryMax)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			if err := checkTransitions(State{}, evs); err != nil {
+				return handlers.Result{}, err
+			}
+			return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
+		})
 	if err != nil {
 		return "", handlers.Result{}, err
 	}

@@ -122,37 +122,34 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 		lock.Lock()
 		defer lock.Unlock()
 	}
-	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		// One payment per quote.
-		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists }, errInvalidQuote())
-		if err != nil || done != nil {
-			return handlers.Done(done), err
-		}
-		now := time.Now()
-		created, err := decideCreate(wa, a, q, active, c, now)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		if g := c.Grant; g != nil {
-			created.GrantID = g.ID
-		}
-		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, created)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		if c.Grant != nil {
-			grantMsgs, err := h.spendGrant(ctx, tenantID, *c.Grant, *created, c, now)
+	// One payment per quote: its id is the quote's.
+	res, err := handlers.CreateNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists }, errInvalidQuote(),
+		func(version uint64) (handlers.Result, error) {
+			now := time.Now()
+			created, err := decideCreate(wa, a, q, active, c, now)
 			if err != nil {
 				return handlers.Result{}, err
 			}
-			msgs = append(grantMsgs, msgs...)
-		}
-		seqs, err := h.store.Append(ctx, msgs)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
-	})
+			if g := c.Grant; g != nil {
+				created.GrantID = g.ID
+			}
+			msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, created)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			if c.Grant != nil {
+				grantMsgs, err := h.spendGrant(ctx, tenantID, *c.Grant, *created, c, now)
+				if err != nil {
+					return handlers.Result{}, err
+				}
+				msgs = append(grantMsgs, msgs...)
+			}
+			seqs, err := h.store.Append(ctx, msgs)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+		})
 	if err != nil {
 		return "", handlers.Result{}, err
 	}

@@ -99,19 +99,15 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateQuote) (string, h
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
-	res, err := handlers.Retry(ctx, func() (handlers.Result, error) {
-		version, done, err := handlers.LoadNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists },
-			fmt.Errorf("quote %s exists but command %s did not make it", quoteID, c.ID))
-		if err != nil || done != nil {
-			return handlers.Done(done), err
-		}
-		evs, err := h.decide(ctx, tenantID, c)
-		if err != nil {
-			return handlers.Result{}, err
-		}
-		return handlers.AppendEvents(ctx, h.store, t.Subject, version,
-			handlers.Meta(t, handlers.Info(c.Meta)), c.ID, evs...)
-	})
+	res, err := handlers.CreateNew(ctx, h.store, t.Subject, c.ID, Evolve, func(s State) bool { return s.Exists },
+		fmt.Errorf("quote %s exists but command %s did not make it", quoteID, c.ID), func(version uint64) (handlers.Result, error) {
+			evs, err := h.decide(ctx, tenantID, c)
+			if err != nil {
+				return handlers.Result{}, err
+			}
+			return handlers.AppendEvents(ctx, h.store, t.Subject, version,
+				handlers.Meta(t, handlers.Info(c.Meta)), c.ID, evs...)
+		})
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
