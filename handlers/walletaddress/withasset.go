@@ -2,6 +2,7 @@ package walletaddress
 
 import (
 	"context"
+	"sync"
 
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
@@ -9,16 +10,24 @@ import (
 
 // WithAsset reads wallet addresses with their assets, as commands on
 // payments need them, through caches that fold only what changed since
-// they last looked (handlers.StateCache).
+// they last looked (handlers.StateCache). A wallet address never changes
+// asset, so once it has been read, both last sequences are asked in one
+// request.
 type WithAsset struct {
 	store     handlers.Store
 	addresses *handlers.StateCache[State]
 	assets    *handlers.StateCache[asset.State]
+	mu        sync.Mutex
+	assetOf   map[string]string // wallet address subject → its asset's subject
 }
+
+// assetsKnownMax bounds what WithAsset remembers; when full it starts over.
+const assetsKnownMax = 65_536
 
 // NewWithAsset makes a reader of store.
 func NewWithAsset(store handlers.Store) *WithAsset {
-	return &WithAsset{store: store, addresses: handlers.NewStateCache(Evolve), assets: handlers.NewStateCache(asset.Evolve)}
+	return &WithAsset{store: store, addresses: handlers.NewStateCache(Evolve), assets: handlers.NewStateCache(asset.Evolve),
+		assetOf: map[string]string{}}
 }
 
 // Load reads a wallet address of a tenant and its asset; the asset is
@@ -28,14 +37,38 @@ func (r *WithAsset) Load(ctx context.Context, tenantID, id string) (State, asset
 	if err != nil {
 		return State{}, asset.State{}, err
 	}
+	r.mu.Lock()
+	assetSubject, known := r.assetOf[subject]
+	r.mu.Unlock()
+	if known {
+		last, err := r.store.LastSequences(ctx, []string{subject, assetSubject})
+		if err != nil {
+			return State{}, asset.State{}, err
+		}
+		wa, _, err := r.addresses.LoadAt(ctx, r.store, subject, last[subject])
+		if err != nil || !wa.Exists {
+			return wa, asset.State{}, err
+		}
+		a, _, err := r.assets.LoadAt(ctx, r.store, assetSubject, last[assetSubject])
+		return wa, a, err
+	}
 	wa, _, err := r.addresses.Load(ctx, r.store, subject)
 	if err != nil || !wa.Exists {
 		return wa, asset.State{}, err
 	}
-	assetSubject, err := asset.Subject(wa.TenantID, wa.AssetID)
+	assetSubject, err = asset.Subject(wa.TenantID, wa.AssetID)
 	if err != nil {
 		return State{}, asset.State{}, err
 	}
 	a, _, err := r.assets.Load(ctx, r.store, assetSubject)
-	return wa, a, err
+	if err != nil {
+		return wa, a, err
+	}
+	r.mu.Lock()
+	if len(r.assetOf) >= assetsKnownMax {
+		clear(r.assetOf)
+	}
+	r.assetOf[subject] = assetSubject
+	r.mu.Unlock()
+	return wa, a, nil
 }
