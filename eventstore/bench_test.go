@@ -155,3 +155,53 @@ func BenchmarkAppendSyncAlwaysWithConflicts(b *testing.B) {
 		b.Fatalf("%d of %d appends failed", f, b.N)
 	}
 }
+
+// BenchmarkLoad reads an aggregate of three events, as a command loads one.
+func BenchmarkLoad(b *testing.B) {
+	n := testkit.StartNATS(b, false)
+	ctx := context.Background()
+	s, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	var version uint64
+	for i := range 3 {
+		seqs, err := s.Append(ctx, []eventstore.Message{{Subject: "events.bench.test.a", MsgID: fmt.Sprint("load-", i),
+			ExpectedSequence: version, Data: benchMessages(int64(i), false)[0].Data}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		version = seqs[0]
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if envs, _, err := s.Load(ctx, "events.bench.test.a"); err != nil || len(envs) != 3 {
+			b.Fatalf("%d events, %v", len(envs), err)
+		}
+	}
+}
+
+// BenchmarkLastSequences reads the last sequences of two subjects in one
+// request, as a payment's command reads its wallet address and asset.
+func BenchmarkLastSequences(b *testing.B) {
+	n := testkit.StartNATS(b, false)
+	ctx := context.Background()
+	s, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	subjects := []string{"events.bench.test.a", "events.bench.test.b"}
+	for i, subject := range subjects {
+		if _, err := s.Append(ctx, []eventstore.Message{{Subject: subject, MsgID: subject, Data: benchMessages(int64(i), false)[0].Data}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if last, err := s.LastSequences(ctx, subjects); err != nil || len(last) != 2 {
+			b.Fatalf("%v, %v", last, err)
+		}
+	}
+}

@@ -102,6 +102,7 @@ type Store struct {
 	queue      chan *request
 	done       chan struct{}
 	link       *link
+	gets       *directGets
 }
 
 type request struct {
@@ -133,6 +134,7 @@ func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Stor
 		queue:      make(chan *request, queueLengthMax),
 		done:       make(chan struct{}),
 		link:       newLink(),
+		gets:       newDirectGets(js.Conn(), streamName),
 	}
 	s.link.follow(js.Conn(), s.done)
 	for range committersDefault {
@@ -422,19 +424,24 @@ func (s *Store) lastSequences(ctx context.Context, group []*request) (map[string
 // direct get, which any replica may answer; subjects with no message are
 // absent.
 func (s *Store) directLastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
-	it, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.name, subjects)
+	msgs, end, err := s.gets.request(ctx, struct {
+		MultiLastFor []string `json:"multi_last"`
+	}{subjects})
 	if err != nil {
 		return nil, err
 	}
+	if _, err := batchEnd(end); errors.Is(err, errNoMessages) {
+		return map[string]uint64{}, nil
+	} else if err != nil {
+		return nil, err
+	}
 	last := make(map[string]uint64, len(subjects))
-	for msg, err := range it {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			break
-		}
+	for _, msg := range msgs {
+		subject, seq, err := stored(msg)
 		if err != nil {
 			return nil, err
 		}
-		last[msg.Subject] = msg.Sequence
+		last[subject] = seq
 	}
 	return last, nil
 }
@@ -605,28 +612,36 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 	var out []events.Envelope
 	version := from
 	for len(out) < loadMessagesMax {
-		got := 0
-		it, err := jetstreamext.GetBatch(ctx, s.js, s.name, loadBatchSize,
-			jetstreamext.GetBatchSeq(version+1), jetstreamext.GetBatchSubject(subject))
+		msgs, end, err := s.gets.request(ctx, struct {
+			Seq     uint64 `json:"seq"`
+			NextFor string `json:"next_by_subj"`
+			Batch   int    `json:"batch"`
+		}{version + 1, subject, loadBatchSize})
 		if err != nil {
 			return nil, 0, fmt.Errorf("load %s: %w", subject, lostOr(ctx, err))
 		}
-		for msg, err := range it {
-			if errors.Is(err, jetstreamext.ErrNoMessages) {
-				break
-			}
+		pending, err := batchEnd(end)
+		if errors.Is(err, errNoMessages) {
+			return out, version, nil
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		for _, msg := range msgs {
+			_, seq, err := stored(msg)
 			if err != nil {
-				return nil, 0, fmt.Errorf("load %s: %w", subject, lostOr(ctx, err))
+				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
 			}
-			env, err := events.Unmarshal(msg.Data, msg.Sequence)
+			env, err := events.Unmarshal(msg.Data, seq)
 			if err != nil {
 				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
 			}
 			out = append(out, env)
-			version = msg.Sequence
-			got++
+			version = seq
 		}
-		if got < loadBatchSize {
+		// The server ends a batch early at its byte limit, and says what
+		// it left.
+		if pending == 0 || len(msgs) == 0 {
 			return out, version, nil
 		}
 	}

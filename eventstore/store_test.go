@@ -324,3 +324,83 @@ func TestLastSequences(t *testing.T) {
 		t.Fatalf("LastSequences = %v, want %v", got, want)
 	}
 }
+
+// Load reads every event of a subject, across the server's batches and past
+// other subjects' events, and loads running at once each get their own.
+func TestLoad(t *testing.T) {
+	s := openStore(t, false)
+	ctx := context.Background()
+	const eventsN = 2_500 // more than one batch of the server's answers
+	var version, otherVersion uint64
+	var sequences []uint64
+	for i := range eventsN {
+		seqs, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.a", fmt.Sprint("load-", i), version)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		version = seqs[0]
+		sequences = append(sequences, version)
+		if i%10 == 0 {
+			seqs, err := s.Append(ctx, []eventstore.Message{msg("events.t1.thing.b", fmt.Sprint("other-", i), otherVersion)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			otherVersion = seqs[0]
+		}
+	}
+	check := func(from uint64, want []uint64) error {
+		envs, v, err := s.LoadAfter(ctx, "events.t1.thing.a", from)
+		if err != nil {
+			return err
+		}
+		wantVersion := from
+		if len(want) > 0 {
+			wantVersion = want[len(want)-1]
+		}
+		if len(envs) != len(want) || v != wantVersion {
+			return fmt.Errorf("after %d: %d events at version %d, want %d at %d", from, len(envs), v, len(want), wantVersion)
+		}
+		for i, env := range envs {
+			if env.Sequence != want[i] {
+				return fmt.Errorf("after %d: event %d at sequence %d, want %d", from, i, env.Sequence, want[i])
+			}
+		}
+		return nil
+	}
+	if err := check(0, sequences); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(sequences[1999], sequences[2000:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(version, nil); err != nil {
+		t.Fatal(err)
+	}
+	if envs, v, err := s.Load(ctx, "events.t1.thing.none"); err != nil || len(envs) != 0 || v != 0 {
+		t.Fatalf("an empty subject: %d events at %d, %v", len(envs), v, err)
+	}
+	if got, err := s.LastSequences(ctx, []string{"events.t1.thing.none", "events.t1.thing.nothing"}); err != nil || len(got) != 0 {
+		t.Fatalf("LastSequences of empty subjects = %v, %v", got, err)
+	}
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := s.Load(canceled, "events.t1.thing.a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a load whose context is done: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := range 32 {
+		wg.Go(func() {
+			from := sequences[eventsN-1-i]
+			if err := check(from, sequences[eventsN-i:]); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
