@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,22 @@ func testAccounts(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 	wantErr(t, "CreateAssetAccounts again", e.l.CreateAssetAccounts(e.ctx, a.id, a.ledger), nil)
 	acc := e.newAccount(a)
 	wantErr(t, "CreateLiquidityAccount again", e.l.CreateLiquidityAccount(e.ctx, acc), nil)
+	if err := e.l.CreateLiquidityAccount(e.ctx, ledger.Account{ID: acc.ID, Type: ledger.Incoming, AssetID: a.id, Ledger: a.ledger}); err == nil {
+		t.Error("CreateLiquidityAccount of an existing account as another type: no error")
+	}
+	// Many creating one account at once all succeed.
+	raced := ledger.Account{ID: uuid.New(), Type: ledger.Outgoing, AssetID: a.id, Ledger: a.ledger}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() { errs <- e.l.CreateLiquidityAccount(e.ctx, raced) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		wantErr(t, "CreateLiquidityAccount at once", err, nil)
+	}
+	e.wantBalance(raced.ID, 0)
 
 	e.wantBalance(a.id, 0)
 	e.wantBalance(acc.ID, 0)

@@ -252,3 +252,48 @@ func TestRefusedIDCommittedDuringLock(t *testing.T) {
 	wantBalances(t, l, a, 999, 995, 1_005)
 	wantTotalsMatchTransfers(t, l)
 }
+
+// An account another transaction inserts while the creation runs: the
+// creation waits for it, and when it commits the same account, succeeds;
+// when it commits another account under the id, fails.
+func TestAccountCreatedDuringCreation(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		t.Run(map[bool]string{true: "same", false: "different"}[same], func(t *testing.T) {
+			l := openLedger(t)
+			ctx := context.Background()
+			a := funded(t, l, 1)
+			acc := ledger.Account{ID: uuid.New(), Type: ledger.Outgoing, AssetID: a[0].AssetID, Ledger: a[0].Ledger}
+			code := int32(acc.Type)
+			if !same {
+				code = int32(ledger.Incoming)
+			}
+			tx, err := l.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+			if _, err := tx.Exec(ctx, `INSERT INTO ledger_accounts (id, ledger, code, flags, asset_id) VALUES ($1, $2, $3, $4, $5)`,
+				raw(&acc.ID), int64(acc.Ledger), code, int32(flagDebitsMustNotExceedCredits), raw(&acc.AssetID)); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- l.CreateLiquidityAccount(ctx, acc) }()
+			time.Sleep(200 * time.Millisecond)
+			select {
+			case err := <-done:
+				t.Fatalf("the creation did not wait for the uncommitted insert: %v", err)
+			default:
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			err = <-done
+			if same && err != nil {
+				t.Fatalf("the same account made meanwhile: %v", err)
+			}
+			if !same && err == nil {
+				t.Fatal("another account made meanwhile under the id: no error")
+			}
+		})
+	}
+}

@@ -335,28 +335,61 @@ func (l *Ledger) createAccounts(ctx context.Context, accounts []accountRow) erro
 		ids[i], assets[i] = a.id, a.assetID
 		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
 	}
+	if n == 1 {
+		// One statement commits the one account or nothing.
+		return insertAccounts(ctx, l.pool, accounts, ids, ledgers, codes, flags, assets)
+	}
 	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-INSERT INTO ledger_accounts (id, ledger, code, flags, asset_id)
-SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::integer[], $5::uuid[])
-ON CONFLICT (id) DO NOTHING`, raws(ids), ledgers, codes, flags, raws(assets))
-		if err != nil {
-			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
-		}
-		rows, err := tx.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, raws(ids)) // two ids
-		if err != nil {
-			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
-		}
-		stored, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (accountRow, error) {
-			var a accountRow
-			err := row.Scan(raw(&a.id), &a.ledger, &a.code, &a.flags, raw(&a.assetID))
-			return a, err
-		})
-		if err != nil {
-			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
-		}
-		return sameAccounts(accounts, stored)
+		return insertAccounts(ctx, tx, accounts, ids, ledgers, codes, flags, assets)
 	})
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// insertAccounts inserts the accounts that do not exist and checks that
+// those that do are the same.
+func insertAccounts(ctx context.Context, q querier, accounts []accountRow, ids []uuid.UUID, ledgers []int64, codes, flags []int32, assets []uuid.UUID) error {
+	// The accounts the statement inserts come back from the insert, the
+	// others (made before) from the table as its snapshot shows them.
+	rows, err := q.Query(ctx, `
+WITH wanted AS (
+	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::integer[], $5::uuid[]) AS w(id, ledger, code, flags, asset_id)),
+inserted AS (
+	INSERT INTO ledger_accounts (id, ledger, code, flags, asset_id) SELECT * FROM wanted
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id, ledger, code, flags, asset_id)
+SELECT id, ledger, code, flags, asset_id FROM inserted
+UNION ALL
+SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN wanted USING (id)`,
+		raws(ids), ledgers, codes, flags, raws(assets))
+	if err != nil {
+		return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+	}
+	stored, err := pgx.CollectRows(rows, scanAccountRow)
+	if err != nil {
+		return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+	}
+	if len(stored) < len(accounts) {
+		// Another transaction made one of them while the statement ran:
+		// the insert waited for it and left it, and the snapshot missed it.
+		rows, err := q.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, raws(ids))
+		if err != nil {
+			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+		}
+		if stored, err = pgx.CollectRows(rows, scanAccountRow); err != nil {
+			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
+		}
+	}
+	return sameAccounts(accounts, stored)
+}
+
+func scanAccountRow(row pgx.CollectableRow) (accountRow, error) {
+	var a accountRow
+	err := row.Scan(raw(&a.id), &a.ledger, &a.code, &a.flags, raw(&a.assetID))
+	return a, err
 }
 
 func sameAccounts(want, stored []accountRow) error {
