@@ -18,6 +18,12 @@ type Handler struct {
 	operatorTenantID   string
 	operatorILPAddress string
 	spaces             *Spaces
+	// claims lets one space claim of this process at a time append: every
+	// claim expects claims._.tenant_spaces at the sequence it checked, so
+	// claims racing each other would mostly lose and be decided again,
+	// and under enough of them run out of retries. Claims from other
+	// processes still race, and are decided again.
+	claims chan struct{}
 }
 
 // NewHandler builds a handler. operatorILPAddress (ILP_ADDRESS) prefixes the
@@ -26,7 +32,8 @@ func NewHandler(store handlers.Store, operatorTenantID, operatorILPAddress strin
 	if store == nil {
 		panic("tenant: NewHandler needs a store")
 	}
-	return &Handler{store: store, operatorTenantID: operatorTenantID, operatorILPAddress: operatorILPAddress, spaces: NewSpaces()}
+	return &Handler{store: store, operatorTenantID: operatorTenantID, operatorILPAddress: operatorILPAddress, spaces: NewSpaces(),
+		claims: make(chan struct{}, 1)}
 }
 
 // Subject is where a tenant's events live.
@@ -126,6 +133,12 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 	decide func(State) ([]events.Event, error)) (handlers.Result, error) {
 	if err := reservedForDefaults(space.ILPAddress, h.operatorILPAddress, t.AggregateID); err != nil {
 		return handlers.Result{}, err
+	}
+	select {
+	case h.claims <- struct{}{}:
+		defer func() { <-h.claims }()
+	case <-ctx.Done():
+		return handlers.Result{}, fmt.Errorf("wait to claim a space for tenant %s: %w", t.AggregateID, ctx.Err())
 	}
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
 		claimed, err := h.spaces.Load(ctx, h.store)

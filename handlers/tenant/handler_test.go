@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,5 +162,36 @@ func TestRetriedCommandAnswersItsFirstResult(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Tenants claiming spaces all at once are all made: the claims of one
+// process take turns instead of racing for claims._.tenant_spaces.
+func TestConcurrentSpaceClaims(t *testing.T) {
+	ctx := context.Background()
+	n := testkit.StartNATS(t, true)
+	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
+	h := tenant.NewHandler(store, operator.TenantID, "test.rafiki")
+	const tenantsN = 64
+	errs := make(chan error, tenantsN)
+	var wg sync.WaitGroup
+	for i := range tenantsN {
+		wg.Go(func() {
+			_, _, err := h.Create(ctx, commands.CreateTenant{Meta: commands.Meta{ID: uuid.NewString(), Actor: operator}, APISecret: "s",
+				Settings: []events.Setting{{Key: "WALLET_ADDRESS_URL", Value: fmt.Sprintf("https://wallet.test/t%d", i)}}})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
