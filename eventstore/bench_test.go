@@ -158,13 +158,8 @@ func BenchmarkAppendSyncAlwaysWithConflicts(b *testing.B) {
 
 // BenchmarkLoad reads an aggregate of three events, as a command loads one.
 func BenchmarkLoad(b *testing.B) {
-	n := testkit.StartNATS(b, false)
+	s := openStore(b, false)
 	ctx := context.Background()
-	s, err := eventstore.Open(ctx, n.JS, "EVENTS")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(s.Close)
 	var version uint64
 	for i := range 3 {
 		seqs, err := s.Append(ctx, []eventstore.Message{{Subject: "events.bench.test.a", MsgID: fmt.Sprint("load-", i),
@@ -185,13 +180,8 @@ func BenchmarkLoad(b *testing.B) {
 // BenchmarkLastSequences reads the last sequences of two subjects in one
 // request, as a payment's command reads its wallet address and asset.
 func BenchmarkLastSequences(b *testing.B) {
-	n := testkit.StartNATS(b, false)
+	s := openStore(b, false)
 	ctx := context.Background()
-	s, err := eventstore.Open(ctx, n.JS, "EVENTS")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(s.Close)
 	subjects := []string{"events.bench.test.a", "events.bench.test.b"}
 	for i, subject := range subjects {
 		if _, err := s.Append(ctx, []eventstore.Message{{Subject: subject, MsgID: subject, Data: benchMessages(int64(i), false)[0].Data}}); err != nil {

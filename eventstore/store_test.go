@@ -13,7 +13,7 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-func openStore(t *testing.T, syncAlways bool) *eventstore.Store {
+func openStore(t testing.TB, syncAlways bool) *eventstore.Store {
 	t.Helper()
 	n := testkit.StartNATS(t, syncAlways)
 	s, err := eventstore.Open(context.Background(), n.JS, "EVENTS")
