@@ -97,7 +97,8 @@ func (d *directGets) receive(msg *nats.Msg) {
 }
 
 // request sends one batched direct get and answers its messages and the
-// status that ended them.
+// status that ended them, waiting no longer than leaderGetTimeout when ctx
+// sets no deadline.
 func (d *directGets) request(ctx context.Context, req any) ([]*nats.Msg, *nats.Msg, error) {
 	data, err := json.Marshal(req)
 	if err != nil {
@@ -105,6 +106,11 @@ func (d *directGets) request(ctx context.Context, req any) ([]*nats.Msg, *nats.M
 	}
 	if err := d.subscribe(); err != nil {
 		return nil, nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
+		defer cancel()
 	}
 	d.mu.Lock()
 	d.next++
