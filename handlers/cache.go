@@ -50,6 +50,15 @@ func (c *StateCache[S]) Load(ctx context.Context, store Store, subject string) (
 	return c.LoadAt(ctx, store, subject, last)
 }
 
+// Cached is the state of subject as the cache last folded it, without
+// reading the store: what a caller may know of it that never changes.
+func (c *StateCache[S]) Cached(subject string) (S, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cached, ok := c.entries[subject]
+	return cached.state, ok
+}
+
 // LoadAt is Load when the subject's last sequence is known already (0: the
 // subject is empty), read with others' in one request (LastSequences).
 func (c *StateCache[S]) LoadAt(ctx context.Context, store Store, subject string, last uint64) (S, uint64, error) {

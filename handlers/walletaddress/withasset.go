@@ -2,7 +2,6 @@ package walletaddress
 
 import (
 	"context"
-	"sync"
 
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
@@ -17,17 +16,11 @@ type WithAsset struct {
 	store     handlers.Store
 	addresses *handlers.StateCache[State]
 	assets    *handlers.StateCache[asset.State]
-	mu        sync.Mutex
-	assetOf   map[string]string // wallet address subject → its asset's subject
 }
-
-// assetsKnownMax bounds what WithAsset remembers; when full it starts over.
-const assetsKnownMax = 65_536
 
 // NewWithAsset makes a reader of store.
 func NewWithAsset(store handlers.Store) *WithAsset {
-	return &WithAsset{store: store, addresses: handlers.NewStateCache(Evolve), assets: handlers.NewStateCache(asset.Evolve),
-		assetOf: map[string]string{}}
+	return &WithAsset{store: store, addresses: handlers.NewStateCache(Evolve), assets: handlers.NewStateCache(asset.Evolve)}
 }
 
 // Load reads a wallet address of a tenant and its asset; the asset is
@@ -37,10 +30,11 @@ func (r *WithAsset) Load(ctx context.Context, tenantID, id string) (State, asset
 	if err != nil {
 		return State{}, asset.State{}, err
 	}
-	r.mu.Lock()
-	assetSubject, known := r.assetOf[subject]
-	r.mu.Unlock()
-	if known {
+	if known, ok := r.addresses.Cached(subject); ok && known.Exists {
+		assetSubject, err := asset.Subject(known.TenantID, known.AssetID)
+		if err != nil {
+			return State{}, asset.State{}, err
+		}
 		last, err := r.store.LastSequences(ctx, []string{subject, assetSubject})
 		if err != nil {
 			return State{}, asset.State{}, err
@@ -56,19 +50,10 @@ func (r *WithAsset) Load(ctx context.Context, tenantID, id string) (State, asset
 	if err != nil || !wa.Exists {
 		return wa, asset.State{}, err
 	}
-	assetSubject, err = asset.Subject(wa.TenantID, wa.AssetID)
+	assetSubject, err := asset.Subject(wa.TenantID, wa.AssetID)
 	if err != nil {
 		return State{}, asset.State{}, err
 	}
 	a, _, err := r.assets.Load(ctx, r.store, assetSubject)
-	if err != nil {
-		return wa, a, err
-	}
-	r.mu.Lock()
-	if len(r.assetOf) >= assetsKnownMax {
-		clear(r.assetOf)
-	}
-	r.assetOf[subject] = assetSubject
-	r.mu.Unlock()
-	return wa, a, nil
+	return wa, a, err
 }
