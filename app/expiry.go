@@ -10,13 +10,14 @@ import (
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
-// incomingPaymentExpiryInterval spaces the expiry worker's looks at the
-// payments due: a payment is expired within about that of its expiry.
-// incomingPaymentsDueMax bounds one look at the payments due; a round
-// looks again at once while it finds that many, up to
-// incomingPaymentExpiryBatchesMax looks.
 const (
-	incomingPaymentExpiryInterval   = time.Second
+	// incomingPaymentExpiryInterval spaces the expiry worker's looks at
+	// the payments due: a payment is expired within about that of its
+	// expiry.
+	incomingPaymentExpiryInterval = time.Second
+	// incomingPaymentsDueMax bounds one look at the payments due; a round
+	// looks again at once while it finds that many, up to
+	// incomingPaymentExpiryBatchesMax looks.
 	incomingPaymentsDueMax          = 1000
 	incomingPaymentExpiryBatchesMax = 10
 )
