@@ -328,20 +328,11 @@ type accountRow struct {
 // createAccounts creates accounts together, or none. An account that
 // exists already is fine if it is the same account.
 func (l *Ledger) createAccounts(ctx context.Context, accounts []accountRow) error {
-	n := len(accounts)
-	ids, assets := make([]uuid.UUID, n), make([]uuid.UUID, n)
-	ledgers, codes, flags := make([]int64, n), make([]int32, n), make([]int32, n)
-	for i, a := range accounts {
-		ids[i], assets[i] = a.id, a.assetID
-		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
-	}
-	if n == 1 {
+	if len(accounts) == 1 {
 		// One statement commits the one account or nothing.
-		return insertAccounts(ctx, l.pool, accounts, ids, ledgers, codes, flags, assets)
+		return insertAccounts(ctx, l.pool, accounts)
 	}
-	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		return insertAccounts(ctx, tx, accounts, ids, ledgers, codes, flags, assets)
-	})
+	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error { return insertAccounts(ctx, tx, accounts) })
 }
 
 // querier is a pool or a transaction.
@@ -351,7 +342,14 @@ type querier interface {
 
 // insertAccounts inserts the accounts that do not exist and checks that
 // those that do are the same.
-func insertAccounts(ctx context.Context, q querier, accounts []accountRow, ids []uuid.UUID, ledgers []int64, codes, flags []int32, assets []uuid.UUID) error {
+func insertAccounts(ctx context.Context, q querier, accounts []accountRow) error {
+	n := len(accounts)
+	ids, assets := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	ledgers, codes, flags := make([]int64, n), make([]int32, n), make([]int32, n)
+	for i, a := range accounts {
+		ids[i], assets[i] = a.id, a.assetID
+		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
+	}
 	// The accounts the statement inserts come back from the insert, the
 	// others (made before) from the table as its snapshot shows them.
 	rows, err := q.Query(ctx, `
