@@ -11,6 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
@@ -19,6 +20,11 @@ import (
 func (r *Resolver) incomingPaymentAfter(ctx context.Context, id string, res handlers.Result) (*IncomingPayment, error) {
 	if err := r.seen(ctx, projections.IncomingPayments{}.Name(), res); err != nil {
 		return nil, err
+	}
+	if env, e, ok := created[*events.IncomingPaymentCreated](res); ok {
+		if row, ok := projections.CreatedIncomingPayment(env, e); ok {
+			return r.incomingPaymentOut(&row)
+		}
 	}
 	row, err := r.Read.IncomingPayment(ctx, id, nil)
 	if err != nil {

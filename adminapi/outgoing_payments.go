@@ -19,6 +19,11 @@ func (r *Resolver) outgoingPaymentAfter(ctx context.Context, id string, res hand
 	if err := r.seen(ctx, projections.OutgoingPayments{}.Name(), res); err != nil {
 		return nil, err
 	}
+	if env, e, ok := created[*events.OutgoingPaymentCreated](res); ok {
+		if row, ok := projections.CreatedOutgoingPayment(env, e); ok {
+			return outgoingPaymentOut(&row)
+		}
+	}
 	row, err := r.Read.OutgoingPayment(ctx, id, nil)
 	if err != nil {
 		return nil, err

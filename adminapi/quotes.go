@@ -5,6 +5,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/adminapi/scalars"
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
@@ -13,6 +14,11 @@ import (
 func (r *Resolver) quoteAfter(ctx context.Context, id string, res handlers.Result) (*Quote, error) {
 	if err := r.seen(ctx, projections.Quotes{}.Name(), res); err != nil {
 		return nil, err
+	}
+	if env, e, ok := created[*events.QuoteCreated](res); ok {
+		if row, ok := projections.CreatedQuote(env, e); ok {
+			return quoteOut(&row), nil
+		}
 	}
 	row, err := r.Read.Quote(ctx, id, nil)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/rafiki-go/rafiki/adminauth"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
@@ -105,6 +106,19 @@ func (r *Resolver) seen(ctx context.Context, projection string, res handlers.Res
 		return apperr.E(apperr.Timeout, "the change is stored but not visible yet: %v", err)
 	}
 	return nil
+}
+
+// created is the event of type E a command's run appended, when it
+// appended one: an answer made of it needs no read of the row the
+// projection made.
+func created[E events.Event](res handlers.Result) (events.Envelope, E, bool) {
+	for _, a := range res.Appended {
+		if e, ok := a.Event.(E); ok {
+			return a.Envelope, e, true
+		}
+	}
+	var none E
+	return events.Envelope{}, none, false
 }
 
 // tenantScope is the tenant a query is limited to: the caller's own, or for

@@ -81,9 +81,19 @@ func GlobalClaimSubject(kind, key string) string {
 }
 
 // Result is what a successful command reports: the sequence of the last
-// event it stored, which readers wait for to see its effect.
+// event it stored, which readers wait for to see its effect, and the events
+// of the aggregate this run of it appended, which an answer can be made of
+// instead of read back; none when the result is an earlier run's.
 type Result struct {
 	Sequence uint64
+	Appended []Appended
+}
+
+// Appended is an event a command appended: its envelope, sequence set, and
+// the event itself.
+type Appended struct {
+	Envelope events.Envelope
+	Event    events.Event
 }
 
 // Load folds the events of subject into a state.
@@ -203,25 +213,43 @@ func fold[S any](state S, envs []events.Envelope, evolve func(S, events.Envelope
 // Messages seals events decided by a command into messages for subject,
 // expecting the subject to be at version.
 func Messages(subject string, version uint64, meta events.Meta, commandID string, firstIndex int, evs ...events.Event) ([]eventstore.Message, error) {
+	msgs, _, err := Seal(subject, version, meta, commandID, firstIndex, evs...)
+	return msgs, err
+}
+
+// Seal is Messages, and the events as they will be appended (Stored sets
+// their sequences).
+func Seal(subject string, version uint64, meta events.Meta, commandID string, firstIndex int, evs ...events.Event) ([]eventstore.Message, []Appended, error) {
 	envs, err := events.Seal(meta, commandID, firstIndex, evs...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]eventstore.Message, len(envs))
+	msgs := make([]eventstore.Message, len(envs))
+	appended := make([]Appended, len(envs))
 	for i := range envs {
 		data, err := events.Marshal(envs[i])
 		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", envs[i].Type, err)
+			return nil, nil, fmt.Errorf("encode %s: %w", envs[i].Type, err)
 		}
-		out[i] = eventstore.Message{Subject: subject, MsgID: envs[i].ID.String(), Data: data, ExpectedSequence: version}
+		msgs[i] = eventstore.Message{Subject: subject, MsgID: envs[i].ID.String(), Data: data, ExpectedSequence: version}
+		appended[i] = Appended{Envelope: envs[i], Event: evs[i]}
 	}
-	return out, nil
+	return msgs, appended, nil
+}
+
+// Stored is the result of appending sealed events, the last message of the
+// append at seqs' last: seqs are the sequences the store gave them.
+func Stored(appended []Appended, seqs []uint64) Result {
+	for i := range appended {
+		appended[i].Envelope.Sequence = seqs[i]
+	}
+	return Result{Sequence: seqs[len(seqs)-1], Appended: appended}
 }
 
 // AppendEvents seals events decided by a command for subject, expecting it
 // at version, appends them, and answers the sequence of the last one.
 func AppendEvents(ctx context.Context, store Store, subject string, version uint64, meta events.Meta, commandID string, evs ...events.Event) (Result, error) {
-	msgs, err := Messages(subject, version, meta, commandID, 0, evs...)
+	msgs, appended, err := Seal(subject, version, meta, commandID, 0, evs...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -229,7 +257,7 @@ func AppendEvents(ctx context.Context, store Store, subject string, version uint
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Sequence: seqs[len(seqs)-1]}, nil
+	return Stored(appended, seqs), nil
 }
 
 // Claim is a message that takes a unique key for an aggregate. It is

@@ -133,22 +133,21 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 			if g := c.Grant; g != nil {
 				created.GrantID = g.ID
 			}
-			msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, created)
+			msgs, appended, err := handlers.Seal(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, created)
 			if err != nil {
 				return handlers.Result{}, err
 			}
+			var grantMsgs []eventstore.Message
 			if c.Grant != nil {
-				grantMsgs, err := h.spendGrant(ctx, tenantID, *c.Grant, *created, c, now)
-				if err != nil {
+				if grantMsgs, err = h.spendGrant(ctx, tenantID, *c.Grant, *created, c, now); err != nil {
 					return handlers.Result{}, err
 				}
-				msgs = append(grantMsgs, msgs...)
 			}
-			seqs, err := h.store.Append(ctx, msgs)
+			seqs, err := h.store.Append(ctx, append(grantMsgs, msgs...))
 			if err != nil {
 				return handlers.Result{}, err
 			}
-			return handlers.Result{Sequence: seqs[len(seqs)-1]}, nil
+			return handlers.Stored(appended, seqs[len(grantMsgs):]), nil
 		})
 	if err != nil {
 		return "", handlers.Result{}, err
