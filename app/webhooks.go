@@ -77,7 +77,7 @@ func WebhooksCheck(d *webhooks.Dispatcher, pool *pgxpool.Pool) Check {
 }
 
 // tenantWebhookSettings reads a recipient tenant's settings from its
-// events, so that a changed WEBHOOK_URL holds from the next attempt.
+// events, so that a changed WEBHOOK_URL holds from the next lease.
 func tenantWebhookSettings(d *Deps) webhooks.Settings {
 	cache := handlers.NewStateCache(tenant.Evolve)
 	store := handlers.SealSecrets(d.Store, d.Keys)

@@ -393,13 +393,20 @@ func (l *Locator) Locate(ctx context.Context, aggregateType, id string) (tenantI
 	if err != nil || !found {
 		return "", false, err
 	}
+	l.Remember(aggregateType, id, tenantID)
+	return tenantID, true, nil
+}
+
+// Remember records the tenant of an aggregate that exists: one a command
+// of this process just made, which the next commands find without reading
+// the stream.
+func (l *Locator) Remember(aggregateType, id, tenantID string) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.tenants) >= locatedMax {
 		clear(l.tenants)
 	}
-	l.tenants[key] = tenantID
-	l.mu.Unlock()
-	return tenantID, true, nil
+	l.tenants[aggregateType+"."+id] = tenantID
 }
 
 // Locate finds the tenant of an aggregate known only by type and id; found

@@ -53,3 +53,16 @@ func TestLocatorRemembersWhatItFound(t *testing.T) {
 		t.Fatal("an id that is not a UUID is refused")
 	}
 }
+
+// An aggregate a command of this process made is located without a read.
+func TestLocatorRemembersWhatWasMade(t *testing.T) {
+	id := uuid.NewString()
+	store, _, _ := tenantHistory(t, id)
+	counting := &countingStore{Store: store}
+	locator := handlers.NewLocator(counting)
+	locator.Remember(tenant.AggregateType, id, "made-here")
+	tenantID, found, err := locator.Locate(context.Background(), tenant.AggregateType, id)
+	if err != nil || !found || tenantID != "made-here" || counting.lasts.Load() != 0 {
+		t.Fatalf("tenant %q, found %v, err %v after %d reads; want the one remembered and no read", tenantID, found, err, counting.lasts.Load())
+	}
+}

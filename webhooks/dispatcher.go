@@ -164,11 +164,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				}
 				break
 			}
+			targets := d.targets(ctx, jobs)
 			for _, j := range jobs {
 				d.start(j.recipient)
 				running.Go(func() {
 					defer d.done(j.recipient)
-					d.deliver(ctx, j)
+					d.deliver(ctx, j, targets[j.recipient])
 				})
 			}
 			if len(jobs) < free {
@@ -530,10 +531,37 @@ func (d *Dispatcher) target(ctx context.Context, recipient string) (target, erro
 	return t, nil
 }
 
-// deliver makes one attempt and records its outcome.
-func (d *Dispatcher) deliver(ctx context.Context, j *job) {
+// settingsTimeout bounds the reads of the settings of a lease's
+// recipients: the leases wait for them.
+const settingsTimeout = 5 * time.Second
+
+// resolved is a recipient's target, or why its settings could not be read.
+type resolved struct {
+	target target
+	err    error
+}
+
+// targets reads the settings of each recipient of the jobs a lease took,
+// once for all of its jobs: the settings hold from the attempts leased after
+// they changed.
+func (d *Dispatcher) targets(ctx context.Context, jobs []*job) map[string]resolved {
+	ctx, cancel := context.WithTimeout(ctx, settingsTimeout)
+	defer cancel()
+	out := make(map[string]resolved, 1)
+	for _, j := range jobs {
+		if _, ok := out[j.recipient]; !ok {
+			t, err := d.target(ctx, j.recipient)
+			out[j.recipient] = resolved{t, err}
+		}
+	}
+	return out
+}
+
+// deliver makes one attempt to the recipient's target and records its
+// outcome.
+func (d *Dispatcher) deliver(ctx context.Context, j *job, r resolved) {
 	log := d.log.With("event", j.eventID, "recipient", j.recipient, "attempts", j.attempts)
-	t, err := d.target(ctx, j.recipient)
+	t, err := r.target, r.err
 	if err != nil {
 		// Not the endpoint's failure: the attempt does not count.
 		log.Warn("webhook settings unavailable", "error", err)

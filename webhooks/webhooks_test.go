@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,6 +102,8 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	tenant string
 	seq    int64
+	// settingsReads counts the dispatcher's reads of a tenant's settings.
+	settingsReads atomic.Int64
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -170,6 +173,7 @@ func (f *fixture) run(t testing.TB, cfg webhooks.Config, settings map[string]map
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 32
 	d := webhooks.New(f.pool, cfg, func(_ context.Context, tenant string) (map[string]string, error) {
+		f.settingsReads.Add(1)
 		s, ok := settings[tenant]
 		if !ok {
 			return nil, errors.New("no such tenant")
@@ -233,6 +237,33 @@ func TestAttemptsUpToMaxRetry(t *testing.T) {
 				t.Fatalf("%d attempts (%d requests), status %d, delivered %v", r.attempts, e.count(), status, r.delivered)
 			}
 		})
+	}
+}
+
+// A recipient's settings are read once for the deliveries one lease takes,
+// not for each.
+func TestSettingsReadOncePerLease(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	const n = 20
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.event(t, f.tenant)
+	}
+	f.run(t, webhooks.Config{MaxRetry: 4, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		for _, id := range ids {
+			if r, ok := f.delivery(t, id, f.tenant); !ok || !r.delivered {
+				return false
+			}
+		}
+		return true
+	}, "deliveries not all made")
+	if reads := f.settingsReads.Load(); reads > 2 || e.count() != n {
+		t.Fatalf("%d deliveries made with %d reads of the settings, want %d in one or two leases", e.count(), reads, n)
 	}
 }
 

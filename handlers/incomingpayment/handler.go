@@ -105,6 +105,8 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
+	// A quote for it comes next, from its URL.
+	h.locator.Remember(AggregateType, id, tenantID)
 	return id, res, nil
 }
 
