@@ -181,11 +181,7 @@ func (h *Handler) paymentInputs(ctx context.Context, tenantID string, c commands
 	if err != nil || !wa.Exists {
 		return wa, a, q, err
 	}
-	quoteSubject, err := handlers.Subject(tenantID, quote.AggregateType, c.QuoteID)
-	if err != nil {
-		return walletaddress.State{}, asset.State{}, q, err
-	}
-	q, _, err = handlers.Load(ctx, h.store, quoteSubject, quote.Evolve)
+	q, err = h.quotes.LoadIn(ctx, tenantID, c.QuoteID)
 	if err != nil {
 		return walletaddress.State{}, asset.State{}, q, fmt.Errorf("load quote %s: %w", c.QuoteID, err)
 	}

@@ -5,11 +5,15 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 )
 
 // Quoter makes quotes (quote.Handler).
 type Quoter interface {
 	Create(ctx context.Context, c commands.CreateQuote) (string, handlers.Result, error)
+	// LoadIn reads a quote of a tenant; one that does not exist is the
+	// zero State.
+	LoadIn(ctx context.Context, tenantID, id string) (quote.State, error)
 }
 
 // quoteCommandID is the id of the quote command a payment from an incoming

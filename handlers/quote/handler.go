@@ -51,6 +51,7 @@ type Handler struct {
 	// The wallet address paying and its asset (its sending fee), read as
 	// incoming payment creation reads them.
 	walletAddresses *walletaddress.WithAsset
+	known           known
 }
 
 // NewHandler builds a handler; prober quotes receivers elsewhere with
@@ -111,6 +112,7 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateQuote) (string, h
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
+	h.remember(t.Subject, res)
 	return quoteID, res, nil
 }
 
@@ -198,6 +200,6 @@ func (h *Handler) Load(ctx context.Context, id string) (s State, found bool, err
 	if err != nil {
 		return State{}, false, err
 	}
-	s, _, err = handlers.Load(ctx, h.store, subject, Evolve)
+	s, err = h.load(ctx, subject)
 	return s, err == nil && s.Exists, err
 }
