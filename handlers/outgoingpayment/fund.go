@@ -73,9 +73,12 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		done = &res
 	}
 	// A retry enqueues the send again, in case the first run stopped
-	// before it did: the same command id makes it one.
+	// before it did, and so does a funder that raced another and found the
+	// payment funded: the payment's own id makes them one command, so that
+	// two senders never race for one payment (the loser's attempt would
+	// fail, and the payment wait for its retry).
 	send := commands.SendOutgoingPayment{TenantID: t.TenantID, OutgoingPaymentID: id}
-	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "send:"+id+":"+c.ID, time.Time{}, send); err != nil {
+	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "send:"+id, time.Time{}, send); err != nil {
 		return handlers.Result{}, fmt.Errorf("enqueue the send of outgoing payment %s: %w", id, err)
 	}
 	return *done, nil
