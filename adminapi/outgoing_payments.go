@@ -34,6 +34,16 @@ func (r *Resolver) outgoingPaymentAfter(ctx context.Context, id string, res hand
 	return outgoingPaymentOut(row)
 }
 
+// outgoingPaymentAndQuoteAfter is outgoingPaymentAfter for a payment made
+// with its quote: its quote is read with it, and may be asked for next, so
+// it waits for the quote too.
+func (r *Resolver) outgoingPaymentAndQuoteAfter(ctx context.Context, id string, quote, payment handlers.Result) (*OutgoingPayment, error) {
+	if err := r.seen(ctx, projections.Quotes{}.Name(), quote); err != nil {
+		return nil, err
+	}
+	return r.outgoingPaymentAfter(ctx, id, payment)
+}
+
 func outgoingPaymentOut(p *readmodel.OutgoingPayment) (*OutgoingPayment, error) {
 	metadata, err := metadataOut(p.Metadata)
 	if err != nil {

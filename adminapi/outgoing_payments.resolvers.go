@@ -56,11 +56,11 @@ func (r *mutationResolver) CreateOutgoingPaymentFromIncomingPayment(ctx context.
 		}
 		c.InitiatedBy = events.InitiatedByCard
 	}
-	id, res, err := r.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
+	id, quote, res, err := r.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.outgoingPaymentAfter(ctx, id, res)
+	p, err := r.outgoingPaymentAndQuoteAfter(ctx, id, quote, res)
 	if err != nil {
 		return nil, err
 	}

@@ -123,3 +123,81 @@ func TestCreateAnswersWhatAReadGives(t *testing.T) {
 	outgoing(t, "CreateOutgoingPaymentFromIncomingPaymentInput!", "createOutgoingPaymentFromIncomingPayment", map[string]any{
 		"walletAddressId": alice.ID, "incomingPayment": toBob, "debitAmount": amount("250", "USD")})
 }
+
+// A payment made from an incoming payment makes its quote too: the answer
+// holds the quote, and a read of the quote right after finds it, however
+// far the quotes' read model is behind the payments' (held back here by a
+// lock on its checkpoint while the payment is made).
+func TestPaymentFromIncomingPaymentAnswersItsQuote(t *testing.T) {
+	s := startSystem(t, false)
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.running.Deps.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT sequence FROM projection_checkpoints WHERE name = 'quotes' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		ID    string
+		Quote *struct{ ID string }
+	}
+	answered := make(chan answer, 1)
+	failed := make(chan error, 1)
+	go func() {
+		var out struct {
+			CreateOutgoingPaymentFromIncomingPayment struct{ Payment answer } `json:"createOutgoingPaymentFromIncomingPayment"`
+		}
+		if err := op.Do(ctx, `mutation($input: CreateOutgoingPaymentFromIncomingPaymentInput!) {
+				createOutgoingPaymentFromIncomingPayment(input: $input) { payment { id quote { id } } } }`,
+			map[string]any{"input": map[string]any{"walletAddressId": alice.ID, "incomingPayment": ip.URL,
+				"debitAmount": map[string]any{"value": "100", "assetCode": "USD", "assetScale": 2}}}, &out); err != nil {
+			failed <- err
+			return
+		}
+		answered <- out.CreateOutgoingPaymentFromIncomingPayment.Payment
+	}()
+	select {
+	case p := <-answered:
+		t.Fatalf("answered while the quote's read model is held back: %+v", p)
+	case err := <-failed:
+		t.Fatal(err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var p answer
+	select {
+	case p = <-answered:
+	case err := <-failed:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer once the quote's read model went on")
+	}
+	if p.Quote == nil || p.Quote.ID != p.ID {
+		t.Fatalf("payment answered without its quote: %+v", p)
+	}
+	var read struct{ Quote *struct{ ID string } }
+	if err := op.Do(ctx, `query($id: String!) { quote(id: $id) { id } }`, map[string]any{"id": p.ID}, &read); err != nil || read.Quote == nil {
+		t.Fatalf("quote read right after: %+v, %v", read.Quote, err)
+	}
+}

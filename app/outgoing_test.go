@@ -209,12 +209,12 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 		}
 		c := commands.CreateOutgoingPaymentFromIncomingPayment{Meta: o.meta(), WalletAddressID: alice, IncomingPayment: ip.URL,
 			DebitAmount: &commands.Amount{Value: 310, AssetCode: "USD", AssetScale: 2}, InitiatedBy: events.InitiatedByAdmin}
-		id, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
+		id, _, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A retry of the command is the payment it made.
-		again, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
+		again, _, _, err := s.running.Backend.OutgoingPayments.CreateFromIncomingPayment(ctx, c)
 		if err != nil || again != id {
 			t.Fatalf("a retry made %s (%v), the first %s", again, err, id)
 		}

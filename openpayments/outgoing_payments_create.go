@@ -71,7 +71,7 @@ func (s *OutgoingPayments) create(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "invalid debitAmount")
 			return
 		}
-		paymentID, _, err = s.payments.CreateFromIncomingPayment(r.Context(), commands.CreateOutgoingPaymentFromIncomingPayment{Meta: m,
+		paymentID, _, _, err = s.payments.CreateFromIncomingPayment(r.Context(), commands.CreateOutgoingPaymentFromIncomingPayment{Meta: m,
 			WalletAddressID: wa.ID, IncomingPayment: in.IncomingPayment, Metadata: in.Metadata, Client: granted.Client.WalletAddress,
 			Grant: limits, InitiatedBy: events.InitiatedByOpenPayments,
 			DebitAmount: &commands.Amount{Value: value, AssetCode: in.DebitAmount.AssetCode, AssetScale: in.DebitAmount.AssetScale}})

@@ -22,15 +22,17 @@ func quoteCommandID(commandID string) string { return commandID + ":quote" }
 
 // CreateFromIncomingPayment pays an incoming payment a fixed debit amount,
 // or what it still expects, as Rafiki does: a quote, then a payment of the
-// quote.
-func (h *Handler) CreateFromIncomingPayment(ctx context.Context, c commands.CreateOutgoingPaymentFromIncomingPayment) (string, handlers.Result, error) {
-	quoteID, _, err := h.quotes.Create(ctx, commands.CreateQuote{
+// quote. It answers both results, so that a reader may wait for the quote
+// too.
+func (h *Handler) CreateFromIncomingPayment(ctx context.Context, c commands.CreateOutgoingPaymentFromIncomingPayment) (id string, quote, payment handlers.Result, err error) {
+	quoteID, quote, err := h.quotes.Create(ctx, commands.CreateQuote{
 		Meta:            commands.Meta{ID: quoteCommandID(c.ID), CorrelationID: c.CorrelationID, Actor: c.Actor},
 		WalletAddressID: c.WalletAddressID, Receiver: c.IncomingPayment, DebitAmount: c.DebitAmount, Client: c.Client,
 	})
 	if err != nil {
-		return "", handlers.Result{}, err
+		return "", handlers.Result{}, handlers.Result{}, err
 	}
-	return h.Create(ctx, commands.CreateOutgoingPayment{Meta: c.Meta, WalletAddressID: c.WalletAddressID, QuoteID: quoteID,
+	id, payment, err = h.Create(ctx, commands.CreateOutgoingPayment{Meta: c.Meta, WalletAddressID: c.WalletAddressID, QuoteID: quoteID,
 		Metadata: c.Metadata, Client: c.Client, Grant: c.Grant, InitiatedBy: c.InitiatedBy, CardDetails: c.CardDetails})
+	return id, quote, payment, err
 }
