@@ -542,17 +542,31 @@ type resolved struct {
 }
 
 // targets reads the settings of each recipient of the jobs a lease took,
-// once for all of its jobs: the settings hold from the attempts leased after
-// they changed.
+// once for all of its jobs and the recipients' at the same time: the
+// settings hold from the attempts leased after they changed.
 func (d *Dispatcher) targets(ctx context.Context, jobs []*job) map[string]resolved {
 	ctx, cancel := context.WithTimeout(ctx, settingsTimeout)
 	defer cancel()
-	out := make(map[string]resolved, 1)
+	var recipients []string
+	seen := make(map[string]bool, 1)
 	for _, j := range jobs {
-		if _, ok := out[j.recipient]; !ok {
-			t, err := d.target(ctx, j.recipient)
-			out[j.recipient] = resolved{t, err}
+		if !seen[j.recipient] {
+			seen[j.recipient] = true
+			recipients = append(recipients, j.recipient)
 		}
+	}
+	got := make([]resolved, len(recipients))
+	var reads sync.WaitGroup
+	for i, r := range recipients {
+		reads.Go(func() {
+			t, err := d.target(ctx, r)
+			got[i] = resolved{t, err}
+		})
+	}
+	reads.Wait()
+	out := make(map[string]resolved, len(recipients))
+	for i, r := range recipients {
+		out[r] = got[i]
 	}
 	return out
 }
