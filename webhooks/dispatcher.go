@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -548,26 +549,23 @@ func (d *Dispatcher) targets(ctx context.Context, jobs []*job) map[string]resolv
 	ctx, cancel := context.WithTimeout(ctx, settingsTimeout)
 	defer cancel()
 	var recipients []string
-	seen := make(map[string]bool, 1)
 	for _, j := range jobs {
-		if !seen[j.recipient] {
-			seen[j.recipient] = true
+		if !slices.Contains(recipients, j.recipient) {
 			recipients = append(recipients, j.recipient)
 		}
 	}
-	got := make([]resolved, len(recipients))
+	out := make(map[string]resolved, len(recipients))
+	var mu sync.Mutex
 	var reads sync.WaitGroup
-	for i, r := range recipients {
+	for _, r := range recipients {
 		reads.Go(func() {
 			t, err := d.target(ctx, r)
-			got[i] = resolved{t, err}
+			mu.Lock()
+			defer mu.Unlock()
+			out[r] = resolved{t, err}
 		})
 	}
 	reads.Wait()
-	out := make(map[string]resolved, len(recipients))
-	for i, r := range recipients {
-		out[r] = got[i]
-	}
 	return out
 }
 
