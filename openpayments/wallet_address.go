@@ -18,6 +18,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/httpsig"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 // Config is what the wallet address server needs to know.
@@ -98,7 +99,7 @@ func (s *WalletAddresses) Follow(ctx context.Context, js jetstream.JetStream, st
 			return
 		}
 		s.cache.changed(id, meta.Sequence.Stream, time.Now())
-	})
+	}, streams.ConsumeOptions()...)
 	if err != nil {
 		return fmt.Errorf("follow wallet address events: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 const (
@@ -210,7 +212,7 @@ func (r *replayer) readAhead(ctx context.Context) <-chan readBatch {
 			fail(err)
 			return
 		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(replayBatchEvents))
+		it, err := cons.Messages(streams.MessagesOptions(replayBatchEvents)...)
 		if err != nil {
 			fail(err)
 			return

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 const (
@@ -303,7 +305,7 @@ func (r *Runner) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(batchEventsMax))
+	it, err := cons.Messages(streams.MessagesOptions(batchEventsMax)...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
 	}
@@ -324,6 +326,13 @@ func (r *Runner) follow(ctx context.Context) error {
 		defer close(feed)
 		for {
 			msg, err := it.Next(jetstream.NextContext(ctx))
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// The pull was lost with a node or its consumer's leader;
+				// the next call pulls again. Anything delivered and lost
+				// meanwhile shows as a gap (see inOrder).
+				r.log.Warn("no heartbeat from the consumer; pulling again", "consumer", name)
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					feedErr <- err

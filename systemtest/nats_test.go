@@ -16,6 +16,7 @@ import (
 	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/app"
+	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/streams"
 )
 
@@ -225,27 +226,56 @@ func connectedNode(t *testing.T, nodes []*NATSServer, name string) *NATSServer {
 // in its favour) and waits until it is.
 func leadStream(t *testing.T, js jetstream.JetStream, streamName, node string) {
 	t.Helper()
-	ctx := context.Background()
-	stream, err := js.Stream(ctx, streamName)
+	stream, err := js.Stream(context.Background(), streamName)
 	if err != nil {
 		t.Fatal(err)
 	}
+	lead(t, js, streamName, "$JS.API.STREAM.LEADER.STEPDOWN."+streamName, node, func(ctx context.Context) (*jetstream.ClusterInfo, error) {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return info.Cluster, nil
+	})
+}
+
+// leadConsumer makes node the leader of a durable consumer and waits until
+// it is.
+func leadConsumer(t *testing.T, js jetstream.JetStream, streamName, consumerName, node string) {
+	t.Helper()
+	cons, err := js.Consumer(context.Background(), streamName, consumerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead(t, js, consumerName, "$JS.API.CONSUMER.LEADER.STEPDOWN."+streamName+"."+consumerName, node, func(ctx context.Context) (*jetstream.ClusterInfo, error) {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return info.Cluster, nil
+	})
+}
+
+// lead asks the leader of what to step down in node's favour until node
+// leads it.
+func lead(t *testing.T, js jetstream.JetStream, what, stepDownSubject, node string, cluster func(context.Context) (*jetstream.ClusterInfo, error)) {
+	t.Helper()
+	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		info, err := stream.Info(ctx)
-		if err == nil && info.Cluster != nil && info.Cluster.Leader == node {
+		info, err := cluster(ctx)
+		if err == nil && info != nil && info.Leader == node {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s is not led by %s after 30s: %+v %v", streamName, node, info, err)
+			t.Fatalf("%s is not led by %s after 30s: %+v %v", what, node, info, err)
 		}
-		if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
-			msg, err := js.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN."+streamName,
-				[]byte(fmt.Sprintf(`{"placement":{"preferred":%q}}`, node)), 5*time.Second)
+		if err == nil && info != nil && info.Leader != "" {
+			msg, err := js.Conn().Request(stepDownSubject, []byte(fmt.Sprintf(`{"placement":{"preferred":%q}}`, node)), 5*time.Second)
 			if err != nil {
-				t.Logf("step-down of %s's leader: %v", streamName, err)
+				t.Logf("step-down of %s's leader: %v", what, err)
 			} else if !strings.Contains(string(msg.Data), `"success":true`) {
-				t.Logf("step-down of %s's leader: %s", streamName, msg.Data)
+				t.Logf("step-down of %s's leader: %s", what, msg.Data)
 			}
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -265,12 +295,24 @@ func firstLines(lines []string, n int) string {
 
 // TestNATSClusterNodeLoss runs `rafiki dev` on a three-node JetStream
 // cluster with every stream replicated three times, and kills (SIGKILL) a
-// node in the middle of a burst of signed createWalletAddress calls: the
-// one dev is connected to, made the leader of the event stream first, so
-// that both dev's connection and the stream's leader are lost at once. The
-// service goes on with two nodes within a few seconds, and every
-// acknowledged write is kept.
+// node in the middle of a burst of signed createWalletAddress calls. The
+// node is made the leader of the event stream and of the consumer of the
+// wallet addresses' read model first, so that the stream's leader and the
+// pull of the read model the calls wait for are lost at once; it is the
+// node dev is connected to, whose connection is lost too, or another, which
+// dev hears nothing from. The service goes on with two nodes within a few
+// seconds, and every acknowledged write is kept.
 func TestNATSClusterNodeLoss(t *testing.T) {
+	for _, devsNode := range []bool{true, false} {
+		name := "connected"
+		if !devsNode {
+			name = "other"
+		}
+		t.Run(name, func(t *testing.T) { natsClusterNodeLoss(t, devsNode) })
+	}
+}
+
+func natsClusterNodeLoss(t *testing.T, devsNode bool) {
 	h := newHarness(t)
 	nodes := h.NATSCluster()
 	var urls []string
@@ -291,7 +333,13 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	}
 	dev := startDev(t, r)
 	killed := connectedNode(t, nodes, "rafiki")
+	if !devsNode {
+		killed = nodes[(slices.Index(nodes, killed)+1)%len(nodes)]
+	}
 	leadStream(t, js, app.EventsStream, killed.Name)
+	// The read model the calls wait for loses its consumer's leader too,
+	// and with it the pull its runner waits on.
+	leadConsumer(t, js, app.EventsStream, projections.ConsumerName(projections.WalletAddresses{}), killed.Name)
 	op, assetID := operatorWithAsset(t, r, 30*time.Second)
 	const calls = 300
 	b := startBurst(op, assetID, "cluster", calls, 10)
@@ -299,7 +347,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	killed.Proc.Kill()
 	killedAt := time.Now()
 	b.wait(t, 2*time.Minute)
-	t.Logf("killed %s, dev's node and the leader of %s; burst: %s", killed.Name, app.EventsStream, b.summary())
+	t.Logf("killed %s (dev's node: %t), the leader of %s; burst: %s", killed.Name, devsNode, app.EventsStream, b.summary())
 	var problems []string
 	var firstSuccess time.Time
 	for _, c := range b.calls {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 // Config of a Subscriber.
@@ -105,7 +107,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if declared.MaxAckPending > 0 {
 		limit = min(limit, declared.MaxAckPending)
 	}
-	it, err := consumer.Messages(jetstream.PullMaxMessages(limit))
+	it, err := consumer.Messages(streams.MessagesOptions(limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("consume %s: %w", topic, err)
 	}
@@ -180,6 +182,13 @@ func (p *pull) pump(stop context.Context, out chan<- *message.Message) {
 			return
 		}
 		jm, err := p.it.Next(jetstream.NextContext(stop))
+		if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			// The pull was lost with a node or the consumer's leader; the
+			// next call pulls again.
+			<-p.slots
+			p.subscriber.config.Log.Warn("no heartbeat from the consumer; pulling again", "consumer", p.consumer)
+			continue
+		}
 		if err != nil {
 			<-p.slots
 			if stop.Err() == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 // openTimeout bounds reading a data key to open one event's secrets.
@@ -46,7 +47,7 @@ func (t *Table) Follow(ctx context.Context, js jetstream.JetStream, stream strin
 				t.passed(meta.Sequence.Stream)
 			}
 		}
-	})
+	}, streams.ConsumeOptions()...)
 	if err != nil {
 		return fmt.Errorf("peer table: follow peer events: %w", err)
 	}

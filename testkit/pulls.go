@@ -1,0 +1,144 @@
+package testkit
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// PullDropper stands between NATS clients and a server and passes on
+// everything but, while told to, the pull requests of JetStream consumers:
+// a pull lost on its way, as one is with a node of a cluster or its
+// consumer's leader.
+type PullDropper struct {
+	ln      net.Listener
+	server  string
+	drop    atomic.Bool
+	dropped atomic.Int64
+	mu      sync.Mutex
+	conns   []net.Conn
+}
+
+// pullPrefix starts the subject a consumer's pull request is published to.
+var pullPrefix = []byte("$JS.API.CONSUMER.MSG.NEXT.")
+
+// protocolLineBytesMax bounds a line of the client protocol the dropper
+// reads.
+const protocolLineBytesMax = 64 << 10
+
+// StartPullDropper listens on a port of its own and relays every client to
+// the server at serverURL, which may stop and start again on its port.
+func StartPullDropper(t testing.TB, serverURL string) *PullDropper {
+	t.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &PullDropper{ln: ln, server: u.Host}
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+// URL is where clients connect.
+func (p *PullDropper) URL() string { return "nats://" + p.ln.Addr().String() }
+
+// Drop starts or stops dropping pull requests.
+func (p *PullDropper) Drop(on bool) { p.drop.Store(on) }
+
+// Dropped counts the pull requests dropped so far.
+func (p *PullDropper) Dropped() int64 { return p.dropped.Load() }
+
+// Connect connects to the server through the dropper, reconnecting at once
+// and for ever.
+func (p *PullDropper) Connect(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(p.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func (p *PullDropper) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *PullDropper) accept() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.server)
+		if err != nil {
+			client.Close() // the server is down: the client tries again
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
+		go func() {
+			_, _ = io.Copy(client, server)
+			client.Close()
+			server.Close()
+		}()
+		go func() {
+			p.relay(server, client)
+			client.Close()
+			server.Close()
+		}()
+	}
+}
+
+// relay copies the client's protocol to the server message by message,
+// leaving out the pulls while dropping. A PUB or HPUB line ends with the
+// size of what follows it.
+func (p *PullDropper) relay(server io.Writer, client io.Reader) {
+	r := bufio.NewReaderSize(client, protocolLineBytesMax)
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		line = bytes.Clone(line)
+		fields := bytes.Fields(line)
+		var payload []byte
+		if len(fields) >= 3 && (bytes.EqualFold(fields[0], []byte("PUB")) || bytes.EqualFold(fields[0], []byte("HPUB"))) {
+			size, err := strconv.Atoi(string(fields[len(fields)-1]))
+			if err != nil || size < 0 {
+				return
+			}
+			payload = make([]byte, size+2) // and its CRLF
+			if _, err := io.ReadFull(r, payload); err != nil {
+				return
+			}
+			if p.drop.Load() && bytes.HasPrefix(fields[1], pullPrefix) {
+				p.dropped.Add(1)
+				continue
+			}
+		}
+		if _, err := server.Write(append(line, payload...)); err != nil {
+			return
+		}
+	}
+}
