@@ -44,9 +44,12 @@ const (
 	// 2-core VM, one committer gave about twice the events/s of four
 	// (BENCHMARKS.md).
 	committersDefault = 1
-	groupTimeout      = 10 * time.Second
-	loadBatchSize     = 1000
-	loadMessagesMax   = 1_000_000
+	// How long a group waits for its acknowledgements from a stream of one
+	// replica before its requests go one by one; a replicated stream's
+	// group waits leaderAttemptTimeout.
+	groupTimeout    = 10 * time.Second
+	loadBatchSize   = 1000
+	loadMessagesMax = 1_000_000
 	// Requests of a refused group committed one by one at the same time.
 	eachInFlightMax = 32
 	// A retry refused because its first attempt is still in process
@@ -55,7 +58,19 @@ const (
 	inProcessRetryWait  = 50 * time.Millisecond
 	// How long a read from the stream's leader may take when the caller
 	// set no deadline.
-	leaderGetTimeout       = 5 * time.Second
+	leaderGetTimeout = 5 * time.Second
+	// A request to the leader of a replicated stream (an append, a read of
+	// a subject's last message) gets no answer when the leader went down
+	// with it, or when it reached the servers while they had none: they
+	// ignore it, or answer that no one took it, until they have elected a
+	// leader, 4 to 9 s later. Such a request is sent again after
+	// leaderAttemptTimeout (noLeaderRetryWait after a refusal), as long as
+	// its caller waits and at most leaderAttemptsMax times, so that it is
+	// answered soon after the election rather than at its deadline. An
+	// attempt that was only slow is answered as a duplicate when sent again.
+	leaderAttemptTimeout   = 2 * time.Second
+	leaderAttemptsMax      = 30
+	noLeaderRetryWait      = 250 * time.Millisecond
 	codeDuplicateInProcess = 10158
 )
 
@@ -327,7 +342,7 @@ func (s *Store) commitPipelined(group []*request) {
 	}
 	bound, unbind := s.link.bind(context.Background())
 	defer unbind()
-	ctx, cancel := context.WithTimeout(bound, groupTimeout)
+	ctx, cancel := context.WithTimeout(bound, s.groupTimeout())
 	defer cancel()
 	for i, r := range group {
 		if f := futures[i]; f != nil {
@@ -354,7 +369,7 @@ func (s *Store) commitBatch(group []*request) error {
 		expect = append(expect, expectations(r.messages)...)
 	}
 	bound, unbind := s.link.bind(context.Background())
-	ctx, cancel := context.WithTimeout(bound, groupTimeout)
+	ctx, cancel := context.WithTimeout(bound, s.groupTimeout())
 	seqs, err := s.publish(ctx, all, expect)
 	cancel()
 	unbind()
@@ -376,7 +391,7 @@ func (s *Store) commitBatch(group []*request) error {
 func (s *Store) partition(group []*request) (fresh, rest []*request) {
 	bound, unbind := s.link.bind(context.Background())
 	defer unbind()
-	ctx, cancel := context.WithTimeout(bound, groupTimeout)
+	ctx, cancel := context.WithTimeout(bound, s.groupTimeout())
 	defer cancel()
 	last, err := s.lastSequences(ctx, group)
 	if err != nil {
@@ -457,7 +472,7 @@ func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, er
 	}
 	ctx, unbind := s.link.bind(ctx)
 	defer unbind()
-	seqs, err := s.publish(ctx, messages, expectations(messages))
+	seqs, err := s.publishToLeader(ctx, messages)
 	// On a clustered stream, a retry that arrives while the first attempt
 	// is still being replicated is refused as "in process"; once that
 	// attempt settles, the retry is answered as a duplicate or refused as
@@ -471,7 +486,7 @@ func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, er
 			return nil, fmt.Errorf("append %s: %w", messages[0].Subject, ctx.Err())
 		case <-time.After(inProcessRetryWait):
 		}
-		seqs, err = s.publish(ctx, messages, expectations(messages))
+		seqs, err = s.publishToLeader(ctx, messages)
 	}
 	if err == nil {
 		return seqs, nil
@@ -499,7 +514,11 @@ func (s *Store) storedEarlier(ctx context.Context, messages []Message) ([]uint64
 	if first.MsgID == "" {
 		return nil, nil
 	}
-	msg, err := s.stream.GetMsg(ctx, first.ExpectedSequence+1, jetstream.WithGetMsgSubject(first.Subject))
+	var msg *jetstream.RawStreamMsg
+	err := s.toLeader(ctx, func(ctx context.Context) (err error) {
+		msg, err = s.stream.GetMsg(ctx, first.ExpectedSequence+1, jetstream.WithGetMsgSubject(first.Subject))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
@@ -530,6 +549,53 @@ func expectations(messages []Message) []bool {
 		written[m.Subject] = true
 	}
 	return out
+}
+
+// publishToLeader publishes one request's messages, again each
+// leaderAttemptTimeout while unanswered (see toLeader).
+func (s *Store) publishToLeader(ctx context.Context, messages []Message) (seqs []uint64, err error) {
+	err = s.toLeader(ctx, func(ctx context.Context) (err error) {
+		seqs, err = s.publish(ctx, messages, expectations(messages))
+		return err
+	})
+	return seqs, err
+}
+
+// groupTimeout is how long a group's publish waits for its answer.
+func (s *Store) groupTimeout() time.Duration {
+	if s.replicated {
+		return leaderAttemptTimeout
+	}
+	return groupTimeout
+}
+
+// toLeader runs f, a request to the stream's leader, again each time an
+// attempt gets no answer within leaderAttemptTimeout or finds no leader to
+// take it, until ctx ends. A stream of one replica has no election to wait
+// for: its request is sent once.
+func (s *Store) toLeader(ctx context.Context, f func(ctx context.Context) error) error {
+	if !s.replicated {
+		return f(ctx)
+	}
+	var err error
+	for range leaderAttemptsMax {
+		attempt, cancel := context.WithTimeout(ctx, leaderAttemptTimeout)
+		err = f(attempt)
+		unanswered := attempt.Err() != nil
+		cancel()
+		noLeader := errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+		if err == nil || !(unanswered || noLeader) || ctx.Err() != nil {
+			return err
+		}
+		if noLeader {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(noLeaderRetryWait):
+			}
+		}
+	}
+	return err
 }
 
 func (s *Store) publish(ctx context.Context, messages []Message, expect []bool) ([]uint64, error) {
@@ -670,7 +736,11 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 	if !s.replicated {
 		return s.lastDirect(ctx, subject, req)
 	}
-	reply, err := s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, req)
+	var reply *nats.Msg
+	err = s.toLeader(ctx, func(ctx context.Context) (err error) {
+		reply, err = s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, req)
+		return err
+	})
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, lostOr(ctx, err))
 	}

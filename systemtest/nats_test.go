@@ -193,8 +193,8 @@ func outcome(c *call) string {
 
 // nodeLossBound is how soon writes must resume after a node of the
 // cluster is lost: the stream's followers wait 4 to 9 s (nats-server's
-// election timeouts) before they elect a new leader, then the client
-// reconnects and the request is sent again.
+// election timeouts) before they elect a new leader, and a request the
+// lost leader left unanswered is sent again every 2 s.
 const nodeLossBound = 12 * time.Second
 
 // outageCode reports whether a call's error code is one a dependency's
