@@ -46,7 +46,7 @@ const (
 	committersDefault = 1
 	// How long a group waits for its acknowledgements from a stream of one
 	// replica before its requests go one by one; a replicated stream's
-	// group waits leaderAttemptTimeout.
+	// group waits attemptTimeout.
 	groupTimeout    = 10 * time.Second
 	loadBatchSize   = 1000
 	loadMessagesMax = 1_000_000
@@ -63,13 +63,14 @@ const (
 	// a subject's last message) gets no answer when the leader went down
 	// with it, or when it reached the servers while they had none: they
 	// ignore it, or answer that no one took it, until they have elected a
-	// leader, 4 to 9 s later. Such a request is sent again after
-	// leaderAttemptTimeout (noLeaderRetryWait after a refusal), as long as
-	// its caller waits and at most leaderAttemptsMax times, so that it is
-	// answered soon after the election rather than at its deadline. An
-	// attempt that was only slow is answered as a duplicate when sent again.
-	leaderAttemptTimeout   = 2 * time.Second
-	leaderAttemptsMax      = 30
+	// leader, 4 to 9 s later; a direct get, which any replica answers, is
+	// lost with the node it reached. Such a request is sent again after
+	// attemptTimeout (noLeaderRetryWait after a refusal), as long as its
+	// caller waits and at most attemptsMax times, so that it is answered
+	// soon after the election rather than at its deadline. An append that
+	// was only slow is answered as a duplicate when sent again.
+	attemptTimeout         = 2 * time.Second
+	attemptsMax            = 30
 	noLeaderRetryWait      = 250 * time.Millisecond
 	codeDuplicateInProcess = 10158
 )
@@ -439,7 +440,7 @@ func (s *Store) lastSequences(ctx context.Context, group []*request) (map[string
 // direct get, which any replica may answer; subjects with no message are
 // absent.
 func (s *Store) directLastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
-	msgs, end, err := s.gets.request(ctx, struct {
+	msgs, end, err := s.directGet(ctx, struct {
 		MultiLastFor []string `json:"multi_last"`
 	}{subjects})
 	if err != nil {
@@ -515,7 +516,7 @@ func (s *Store) storedEarlier(ctx context.Context, messages []Message) ([]uint64
 		return nil, nil
 	}
 	var msg *jetstream.RawStreamMsg
-	err := s.toLeader(ctx, func(ctx context.Context) (err error) {
+	err := s.answered(ctx, func(ctx context.Context) (err error) {
 		msg, err = s.stream.GetMsg(ctx, first.ExpectedSequence+1, jetstream.WithGetMsgSubject(first.Subject))
 		return err
 	})
@@ -552,9 +553,9 @@ func expectations(messages []Message) []bool {
 }
 
 // publishToLeader publishes one request's messages, again each
-// leaderAttemptTimeout while unanswered (see toLeader).
+// attemptTimeout while unanswered (see answered).
 func (s *Store) publishToLeader(ctx context.Context, messages []Message) (seqs []uint64, err error) {
-	err = s.toLeader(ctx, func(ctx context.Context) (err error) {
+	err = s.answered(ctx, func(ctx context.Context) (err error) {
 		seqs, err = s.publish(ctx, messages, expectations(messages))
 		return err
 	})
@@ -564,22 +565,32 @@ func (s *Store) publishToLeader(ctx context.Context, messages []Message) (seqs [
 // groupTimeout is how long a group's publish waits for its answer.
 func (s *Store) groupTimeout() time.Duration {
 	if s.replicated {
-		return leaderAttemptTimeout
+		return attemptTimeout
 	}
 	return groupTimeout
 }
 
-// toLeader runs f, a request to the stream's leader, again each time an
-// attempt gets no answer within leaderAttemptTimeout or finds no leader to
-// take it, until ctx ends. A stream of one replica has no election to wait
-// for: its request is sent once.
-func (s *Store) toLeader(ctx context.Context, f func(ctx context.Context) error) error {
+// directGet sends a batched direct get, again while unanswered (see
+// answered).
+func (s *Store) directGet(ctx context.Context, req any) (msgs []*nats.Msg, end *nats.Msg, err error) {
+	err = s.answered(ctx, func(ctx context.Context) (err error) {
+		msgs, end, err = s.gets.request(ctx, req)
+		return err
+	})
+	return msgs, end, err
+}
+
+// answered runs f, a request to the stream's servers, again each time an
+// attempt gets no answer within attemptTimeout or finds no leader to take
+// it, until ctx ends. A stream of one replica has no election to wait for
+// and no other replica to answer: its request is sent once.
+func (s *Store) answered(ctx context.Context, f func(ctx context.Context) error) error {
 	if !s.replicated {
 		return f(ctx)
 	}
 	var err error
-	for range leaderAttemptsMax {
-		attempt, cancel := context.WithTimeout(ctx, leaderAttemptTimeout)
+	for range attemptsMax {
+		attempt, cancel := context.WithTimeout(ctx, attemptTimeout)
 		err = f(attempt)
 		unanswered := attempt.Err() != nil
 		cancel()
@@ -678,7 +689,7 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 	var out []events.Envelope
 	version := from
 	for len(out) < loadMessagesMax {
-		msgs, end, err := s.gets.request(ctx, struct {
+		msgs, end, err := s.directGet(ctx, struct {
 			Seq     uint64 `json:"seq"`
 			NextFor string `json:"next_by_subj"`
 			Batch   int    `json:"batch"`
@@ -737,7 +748,7 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 		return s.lastDirect(ctx, subject, req)
 	}
 	var reply *nats.Msg
-	err = s.toLeader(ctx, func(ctx context.Context) (err error) {
+	err = s.answered(ctx, func(ctx context.Context) (err error) {
 		reply, err = s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, req)
 		return err
 	})

@@ -12,7 +12,7 @@ import (
 // A request to a replicated stream's leader that goes unanswered, or finds
 // no leader, is sent again while its caller waits; one that is refused is
 // not, and a stream of one replica sends every request once.
-func TestRequestsToALeaderAreSentAgainUntilOneIsElected(t *testing.T) {
+func TestRequestsAreSentAgainUntilALeaderIsElected(t *testing.T) {
 	refused := errors.New("wrong last sequence")
 	unanswered := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 	noLeader := func(context.Context) error { return jetstream.ErrNoStreamResponse }
@@ -40,7 +40,7 @@ func TestRequestsToALeaderAreSentAgainUntilOneIsElected(t *testing.T) {
 			defer cancel()
 			sent := 0
 			began := time.Now()
-			err := s.toLeader(ctx, func(ctx context.Context) error {
+			err := s.answered(ctx, func(ctx context.Context) error {
 				f := tc.attempts[min(sent, len(tc.attempts)-1)]
 				sent++
 				return f(ctx)
