@@ -3,7 +3,6 @@ package commands_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -36,12 +35,7 @@ func TestWorkerPullsAgainWhenItsPullIsLost(t *testing.T) {
 
 	// The server restarts: the pull it held is gone with it, and the one
 	// the worker sends once it has reconnected is lost.
-	port := n.Server.Addr().(*net.TCPAddr).Port
-	testkit.StopNATS(n)
-	dropper.Drop(true)
-	testkit.StartNATSAgain(t, n, port, false)
-	testkit.Eventually(t, 10*time.Second, func() bool { return dropper.Dropped() > 0 }, "the pull sent after the reconnection dropped")
-	dropper.Drop(false)
+	dropper.RestartLosingPulls(t, n)
 	lost := time.Now()
 	testkit.Eventually(t, 10*time.Second, n.Conn.IsConnected, "the test's connection back")
 	enqueue(t, n.JS, "commands.test.pull", "after")

@@ -1,7 +1,6 @@
 package projections_test
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -31,12 +30,7 @@ func TestRunnerPullsAgainWhenItsPullIsLost(t *testing.T) {
 
 	// The server restarts: the pull it held is gone with it, and the one
 	// the runner sends once it has reconnected is lost.
-	port := e.nats.Server.Addr().(*net.TCPAddr).Port
-	testkit.StopNATS(e.nats)
-	dropper.Drop(true)
-	testkit.StartNATSAgain(t, e.nats, port, false)
-	testkit.Eventually(t, 10*time.Second, func() bool { return dropper.Dropped() > 0 }, "the pull sent after the reconnection dropped")
-	dropper.Drop(false)
+	dropper.RestartLosingPulls(t, e.nats)
 	lost := time.Now()
 	testkit.Eventually(t, 10*time.Second, e.nats.Conn.IsConnected, "the writer reconnected")
 	last := loadFrom(t, e, 5, 5, 0)

@@ -62,6 +62,19 @@ func (p *PullDropper) Drop(on bool) { p.drop.Store(on) }
 // Dropped counts the pull requests dropped so far.
 func (p *PullDropper) Dropped() int64 { return p.dropped.Load() }
 
+// RestartLosingPulls restarts n's server on its port, so that the pulls it
+// held are gone with it, and drops those its clients send once they have
+// reconnected, until it has dropped one.
+func (p *PullDropper) RestartLosingPulls(t testing.TB, n *NATS) {
+	t.Helper()
+	port := n.Server.Addr().(*net.TCPAddr).Port
+	StopNATS(n)
+	p.Drop(true)
+	n.Server = StartNATSAgain(t, n, port, false)
+	Eventually(t, 10*time.Second, func() bool { return p.Dropped() > 0 }, "a pull sent after the reconnection dropped")
+	p.Drop(false)
+}
+
 // Connect connects to the server through the dropper, reconnecting at once
 // and for ever.
 func (p *PullDropper) Connect(t testing.TB) *nats.Conn {
