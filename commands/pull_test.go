@@ -17,7 +17,7 @@ import (
 // again and goes on, where it used to wait 30 s and then stop.
 func TestWorkerPullsAgainWhenItsPullIsLost(t *testing.T) {
 	n := testkit.StartNATS(t, false)
-	dropper := testkit.StartPullDropper(t, n.URL)
+	dropper := testkit.StartDropper(t, n.URL)
 	js, err := jetstream.New(dropper.Connect(t))
 	if err != nil {
 		t.Fatal(err)
@@ -47,5 +47,38 @@ func TestWorkerPullsAgainWhenItsPullIsLost(t *testing.T) {
 	}
 	if !logs.has("no heartbeat from the consumer; pulling again") {
 		t.Error("the lost pull was not noticed from the missing heartbeats")
+	}
+}
+
+// An enqueue whose publish goes unanswered, as one does that a stream's
+// leader took down with its node, is sent again after two seconds rather
+// than failing at its deadline, and the command is stored once.
+func TestEnqueueUnansweredIsSentAgain(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	dropper := testkit.StartDropper(t, n.URL)
+	js, err := jetstream.New(dropper.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropper.Drop("commands.test.lost")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	began := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- commands.Enqueue(ctx, js, "commands.test.lost", "lost-once", map[string]string{"ID": "lost-once"})
+	}()
+	testkit.Eventually(t, 5*time.Second, func() bool { return dropper.Dropped() > 0 }, "the first publish dropped")
+	dropper.Drop("")
+	if err := <-done; err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	took := time.Since(began)
+	t.Logf("enqueued %s after its first publish was lost", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("enqueued only after %s, want within 5s", took.Round(time.Millisecond))
+	}
+	if got := streamMsgs(t, n.JS, commandsStream); got != 1 {
+		t.Fatalf("%d commands stored, want 1", got)
 	}
 }

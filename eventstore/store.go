@@ -21,6 +21,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 const (
@@ -46,7 +47,7 @@ const (
 	committersDefault = 1
 	// How long a group waits for its acknowledgements from a stream of one
 	// replica before its requests go one by one; a replicated stream's
-	// group waits attemptTimeout.
+	// group waits streams.AttemptTimeout.
 	groupTimeout    = 10 * time.Second
 	loadBatchSize   = 1000
 	loadMessagesMax = 1_000_000
@@ -58,20 +59,7 @@ const (
 	inProcessRetryWait  = 50 * time.Millisecond
 	// How long a read from the stream's leader may take when the caller
 	// set no deadline.
-	leaderGetTimeout = 5 * time.Second
-	// A request to the leader of a replicated stream (an append, a read of
-	// a subject's last message) gets no answer when the leader went down
-	// with it, or when it reached the servers while they had none: they
-	// ignore it, or answer that no one took it, until they have elected a
-	// leader, 4 to 9 s later; a direct get, which any replica answers, is
-	// lost with the node it reached. Such a request is sent again after
-	// attemptTimeout (noLeaderRetryWait after a refusal), as long as its
-	// caller waits and at most attemptsMax times, so that it is answered
-	// soon after the election rather than at its deadline. An append that
-	// was only slow is answered as a duplicate when sent again.
-	attemptTimeout         = 2 * time.Second
-	attemptsMax            = 30
-	noLeaderRetryWait      = 250 * time.Millisecond
+	leaderGetTimeout       = 5 * time.Second
 	codeDuplicateInProcess = 10158
 )
 
@@ -553,7 +541,7 @@ func expectations(messages []Message) []bool {
 }
 
 // publishToLeader publishes one request's messages, again each
-// attemptTimeout while unanswered (see answered).
+// streams.AttemptTimeout while unanswered (see answered).
 func (s *Store) publishToLeader(ctx context.Context, messages []Message) (seqs []uint64, err error) {
 	err = s.answered(ctx, func(ctx context.Context) (err error) {
 		seqs, err = s.publish(ctx, messages, expectations(messages))
@@ -565,7 +553,7 @@ func (s *Store) publishToLeader(ctx context.Context, messages []Message) (seqs [
 // groupTimeout is how long a group's publish waits for its answer.
 func (s *Store) groupTimeout() time.Duration {
 	if s.replicated {
-		return attemptTimeout
+		return streams.AttemptTimeout
 	}
 	return groupTimeout
 }
@@ -580,33 +568,15 @@ func (s *Store) directGet(ctx context.Context, req any) (msgs []*nats.Msg, end *
 	return msgs, end, err
 }
 
-// answered runs f, a request to the stream's servers, again each time an
-// attempt gets no answer within attemptTimeout or finds no leader to take
-// it, until ctx ends. A stream of one replica has no election to wait for
-// and no other replica to answer: its request is sent once.
+// answered runs f, a request to the stream's servers, again while
+// unanswered or without a leader (streams.UntilLed). A stream of one replica has no
+// election to wait for and no other replica to answer: its request is sent
+// once.
 func (s *Store) answered(ctx context.Context, f func(ctx context.Context) error) error {
 	if !s.replicated {
 		return f(ctx)
 	}
-	var err error
-	for range attemptsMax {
-		attempt, cancel := context.WithTimeout(ctx, attemptTimeout)
-		err = f(attempt)
-		unanswered := attempt.Err() != nil
-		cancel()
-		noLeader := errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
-		if err == nil || !(unanswered || noLeader) || ctx.Err() != nil {
-			return err
-		}
-		if noLeader {
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(noLeaderRetryWait):
-			}
-		}
-	}
-	return err
+	return streams.UntilLed(ctx, f)
 }
 
 func (s *Store) publish(ctx context.Context, messages []Message, expect []bool) ([]uint64, error) {

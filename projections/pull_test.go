@@ -17,7 +17,7 @@ import (
 // meanwhile.
 func TestRunnerPullsAgainWhenItsPullIsLost(t *testing.T) {
 	e := setup(t)
-	dropper := testkit.StartPullDropper(t, e.nats.URL)
+	dropper := testkit.StartDropper(t, e.nats.URL)
 	js, err := jetstream.New(dropper.Connect(t))
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rafiki-go/rafiki/streams"
 )
 
 // Metadata the subscriber sets on every message it hands to the router.
@@ -97,7 +99,9 @@ func nakDelay(msg *message.Message, fallback time.Duration) time.Duration {
 // Publisher publishes watermill messages to JetStream, one at a time, each
 // acknowledged by the stream before the next. The message's UUID is its
 // Nats-Msg-Id, so a retried publish within the stream's duplicate window is
-// stored once; metadata become headers.
+// stored once; metadata become headers. A publish that goes unanswered, as
+// one does that a stream's leader took down with its node, is sent again
+// while the message's context lasts (streams.UntilAnswered).
 type Publisher struct {
 	js jetstream.JetStream
 }
@@ -112,7 +116,11 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 		if m.UUID == "" {
 			return fmt.Errorf("publish %s: message without id", topic)
 		}
-		if _, err := p.js.PublishMsg(m.Context(), natsMessage(topic, m)); err != nil {
+		err := streams.UntilAnswered(m.Context(), func(ctx context.Context) error {
+			_, err := p.js.PublishMsg(ctx, natsMessage(topic, m))
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("publish %s: %w", topic, err)
 		}
 	}
@@ -152,7 +160,10 @@ func (p *Publisher) Schedule(topic, schedule string, at time.Time, m *message.Me
 	if whole := at.Truncate(time.Second); whole.Before(at) {
 		at = whole.Add(time.Second)
 	}
-	_, err := p.js.PublishMsg(m.Context(), msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(topic))
+	err := streams.UntilAnswered(m.Context(), func(ctx context.Context) error {
+		_, err := p.js.PublishMsg(ctx, msg, jetstream.WithScheduleAt(at), jetstream.WithScheduleTarget(topic))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("schedule %s at %s: %w", topic, at.Format(time.RFC3339), err)
 	}

@@ -15,29 +15,29 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// PullDropper stands between NATS clients and a server and passes on
-// everything but, while told to, the pull requests of JetStream consumers:
-// a pull lost on its way, as one is with a node of a cluster or its
-// consumer's leader.
-type PullDropper struct {
+// Dropper stands between NATS clients and a server and passes on
+// everything but, while told to, what clients publish on subjects with a
+// given prefix: a request lost on its way, as one is with a node of a
+// cluster or a stream's or consumer's leader.
+type Dropper struct {
 	ln      net.Listener
 	server  string
-	drop    atomic.Bool
+	drop    atomic.Pointer[[]byte] // the prefix dropped; nil drops nothing
 	dropped atomic.Int64
 	mu      sync.Mutex
 	conns   []net.Conn
 }
 
-// pullPrefix starts the subject a consumer's pull request is published to.
-var pullPrefix = []byte("$JS.API.CONSUMER.MSG.NEXT.")
+// PullPrefix starts the subject a consumer's pull request is published to.
+const PullPrefix = "$JS.API.CONSUMER.MSG.NEXT."
 
 // protocolLineBytesMax bounds a line of the client protocol the dropper
 // reads.
 const protocolLineBytesMax = 64 << 10
 
-// StartPullDropper listens on a port of its own and relays every client to
-// the server at serverURL, which may stop and start again on its port.
-func StartPullDropper(t testing.TB, serverURL string) *PullDropper {
+// StartDropper listens on a port of its own and relays every client to the
+// server at serverURL, which may stop and start again on its port.
+func StartDropper(t testing.TB, serverURL string) *Dropper {
 	t.Helper()
 	u, err := url.Parse(serverURL)
 	if err != nil {
@@ -47,37 +47,46 @@ func StartPullDropper(t testing.TB, serverURL string) *PullDropper {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &PullDropper{ln: ln, server: u.Host}
+	p := &Dropper{ln: ln, server: u.Host}
 	go p.accept()
 	t.Cleanup(p.close)
 	return p
 }
 
 // URL is where clients connect.
-func (p *PullDropper) URL() string { return "nats://" + p.ln.Addr().String() }
+func (p *Dropper) URL() string { return "nats://" + p.ln.Addr().String() }
 
-// Drop starts or stops dropping pull requests.
-func (p *PullDropper) Drop(on bool) { p.drop.Store(on) }
+// Drop starts dropping what clients publish on subjects starting with
+// prefix; "" stops it.
+func (p *Dropper) Drop(prefix string) {
+	if prefix == "" {
+		p.drop.Store(nil)
+		return
+	}
+	b := []byte(prefix)
+	p.drop.Store(&b)
+}
 
-// Dropped counts the pull requests dropped so far.
-func (p *PullDropper) Dropped() int64 { return p.dropped.Load() }
+// Dropped counts the messages dropped so far.
+func (p *Dropper) Dropped() int64 { return p.dropped.Load() }
 
 // RestartLosingPulls restarts n's server on its port, so that the pulls it
 // held are gone with it, and drops those its clients send once they have
 // reconnected, until it has dropped one.
-func (p *PullDropper) RestartLosingPulls(t testing.TB, n *NATS) {
+func (p *Dropper) RestartLosingPulls(t testing.TB, n *NATS) {
 	t.Helper()
 	port := n.Server.Addr().(*net.TCPAddr).Port
 	StopNATS(n)
-	p.Drop(true)
+	before := p.Dropped()
+	p.Drop(PullPrefix)
 	n.Server = StartNATSAgain(t, n, port, false)
-	Eventually(t, 10*time.Second, func() bool { return p.Dropped() > 0 }, "a pull sent after the reconnection dropped")
-	p.Drop(false)
+	Eventually(t, 10*time.Second, func() bool { return p.Dropped() > before }, "a pull sent after the reconnection dropped")
+	p.Drop("")
 }
 
 // Connect connects to the server through the dropper, reconnecting at once
 // and for ever.
-func (p *PullDropper) Connect(t testing.TB) *nats.Conn {
+func (p *Dropper) Connect(t testing.TB) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(p.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
@@ -87,7 +96,7 @@ func (p *PullDropper) Connect(t testing.TB) *nats.Conn {
 	return nc
 }
 
-func (p *PullDropper) close() {
+func (p *Dropper) close() {
 	p.ln.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -96,7 +105,7 @@ func (p *PullDropper) close() {
 	}
 }
 
-func (p *PullDropper) accept() {
+func (p *Dropper) accept() {
 	for {
 		client, err := p.ln.Accept()
 		if err != nil {
@@ -124,9 +133,9 @@ func (p *PullDropper) accept() {
 }
 
 // relay copies the client's protocol to the server message by message,
-// leaving out the pulls while dropping. A PUB or HPUB line ends with the
+// leaving out those it is told to drop. A PUB or HPUB line ends with the
 // size of what follows it.
-func (p *PullDropper) relay(server io.Writer, client io.Reader) {
+func (p *Dropper) relay(server io.Writer, client io.Reader) {
 	r := bufio.NewReaderSize(client, protocolLineBytesMax)
 	for {
 		line, err := r.ReadSlice('\n')
@@ -145,7 +154,7 @@ func (p *PullDropper) relay(server io.Writer, client io.Reader) {
 			if _, err := io.ReadFull(r, payload); err != nil {
 				return
 			}
-			if p.drop.Load() && bytes.HasPrefix(fields[1], pullPrefix) {
+			if prefix := p.drop.Load(); prefix != nil && bytes.HasPrefix(fields[1], *prefix) {
 				p.dropped.Add(1)
 				continue
 			}
