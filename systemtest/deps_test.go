@@ -97,6 +97,27 @@ func (h *H) NATSCluster() []*NATSServer {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// The meta leader places replicas only on servers whose state it has
+	// heard since, a moment later still ("no suitable peers for placement,
+	// peer offline"): the cluster is ready once a stream of three replicas
+	// can be made.
+	js := connectJetStream(h.t, fmt.Sprintf("nats://127.0.0.1:%d", nodes[0].Port))
+	ctx := context.Background()
+	probe := jetstream.StreamConfig{Name: "PLACEMENT_PROBE", Subjects: []string{"placement.probe"}, Replicas: len(nodes), Storage: jetstream.MemoryStorage}
+	for {
+		_, err := js.CreateStream(ctx, probe)
+		if err == nil {
+			if err := js.DeleteStream(ctx, probe.Name); err != nil {
+				h.t.Fatalf("delete the placement probe: %v", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("no stream of %d replicas placed within 30s: %v", len(nodes), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	js.Conn().Close()
 	return nodes
 }
 
