@@ -27,30 +27,7 @@ func TestCreateAnswersWhatAReadGives(t *testing.T) {
 	s := startSystem(t, false, func(c *config.Config) { c.ExchangeRatesURL = rates.URL })
 	ctx := context.Background()
 	op := s.operator
-	usd, err := createAsset(ctx, op, "USD", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eur, err := createAsset(ctx, op, "EUR", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.Do(ctx, `mutation($input: SetFeeInput!) { setFee(input: $input) { fee { id } } }`, map[string]any{"input": map[string]any{
-		"assetId": usd.ID, "type": "SENDING", "fee": map[string]any{"fixed": "10", "basisPoints": 100}}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	carol, err := createWalletAddress(ctx, op, map[string]any{"assetId": eur.ID, "address": "carol"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, alice, bob, carol := quoteParties(t, ctx, op)
 	amount := func(v, code string) map[string]any {
 		return map[string]any{"value": v, "assetCode": code, "assetScale": 2}
 	}

@@ -55,30 +55,7 @@ func TestQuotesForLocalIncomingPayments(t *testing.T) {
 	s := startSystem(t, false, func(c *config.Config) { c.ExchangeRatesURL = rates.URL; c.QuoteLifespan = time.Minute })
 	ctx := context.Background()
 	op := s.operator
-	usd, err := createAsset(ctx, op, "USD", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eur, err := createAsset(ctx, op, "EUR", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.Do(ctx, `mutation($input: SetFeeInput!) { setFee(input: $input) { fee { id } } }`, map[string]any{"input": map[string]any{
-		"assetId": usd.ID, "type": "SENDING", "fee": map[string]any{"fixed": "10", "basisPoints": 100}}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	carol, err := createWalletAddress(ctx, op, map[string]any{"assetId": eur.ID, "address": "carol"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eur, alice, bob, carol := quoteParties(t, ctx, op)
 	toBob, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID,
 		"incomingAmount": map[string]any{"value": "1000", "assetCode": "USD", "assetScale": 2}})
 	if err != nil {
@@ -271,4 +248,35 @@ func TestQuotesForRemoteIncomingPayments(t *testing.T) {
 	if got := liquidityOf(t, remote.system, `query($id: String!) { incomingPayment(id: $id) { liquidity } }`, payment.ID); got != nil {
 		t.Fatalf("the payment holds %s after the probes", *got)
 	}
+}
+
+// quoteParties makes the USD and EUR assets, a sending fee on USD of 10
+// plus 1 %, alice's and bob's wallet addresses in USD and carol's in EUR.
+func quoteParties(t *testing.T, ctx context.Context, op *adminclient.Client) (eur assetOut, alice, bob, carol walletAddressOut) {
+	t.Helper()
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eur, err = createAsset(ctx, op, "EUR", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Do(ctx, `mutation($input: SetFeeInput!) { setFee(input: $input) { fee { id } } }`, map[string]any{"input": map[string]any{
+		"assetId": usd.ID, "type": "SENDING", "fee": map[string]any{"fixed": "10", "basisPoints": 100}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	alice, err = createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err = createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err = createWalletAddress(ctx, op, map[string]any{"assetId": eur.ID, "address": "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eur, alice, bob, carol
 }
