@@ -48,9 +48,9 @@ const (
 	// How long a group waits for its acknowledgements from a stream of one
 	// replica before its requests go one by one; a replicated stream's
 	// group waits streams.AttemptTimeout.
-	groupTimeout    = 10 * time.Second
-	loadBatchSize   = 1000
-	loadMessagesMax = 1_000_000
+	groupTimeoutOneReplica = 10 * time.Second
+	loadBatchSize          = 1000
+	loadMessagesMax        = 1_000_000
 	// Requests of a refused group committed one by one at the same time.
 	eachInFlightMax = 32
 	// A retry refused because its first attempt is still in process
@@ -555,7 +555,7 @@ func (s *Store) groupTimeout() time.Duration {
 	if s.replicated {
 		return streams.AttemptTimeout
 	}
-	return groupTimeout
+	return groupTimeoutOneReplica
 }
 
 // directGet sends a batched direct get, again while unanswered (see
@@ -569,9 +569,9 @@ func (s *Store) directGet(ctx context.Context, req any) (msgs []*nats.Msg, end *
 }
 
 // answered runs f, a request to the stream's servers, again while
-// unanswered or without a leader (streams.UntilLed). A stream of one replica has no
-// election to wait for and no other replica to answer: its request is sent
-// once.
+// unanswered or without a leader (streams.UntilLed). A stream of one
+// replica has no election to wait for and no other replica to answer: its
+// request is sent once.
 func (s *Store) answered(ctx context.Context, f func(ctx context.Context) error) error {
 	if !s.replicated {
 		return f(ctx)
