@@ -32,6 +32,7 @@ import (
 	"github.com/rafiki-go/rafiki/ledger/tigerbeetle"
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/natsembed"
+	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/secrets"
 	"github.com/rafiki-go/rafiki/streams"
 )
@@ -60,6 +61,11 @@ type Deps struct {
 	// Pool is the backend database's request pool (DATABASE_URL), open in
 	// processes that run the backend or a worker.
 	Pool *pgxpool.Pool
+	// Checkpoints follows the checkpoints of the projections in Pool's
+	// database, for the process's mutations (read-your-writes) and its
+	// webhook dispatcher; one listening connection for the process, which
+	// Run starts.
+	Checkpoints *projections.Waiter
 	// AuthPool is the auth service's database (AUTH_DATABASE_URL), where
 	// its read models are, open in processes that run auth or a worker.
 	AuthPool *pgxpool.Pool
@@ -142,6 +148,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 		if d.Pool, err = OpenPool(ctx, cfg.DatabaseURL); err != nil {
 			return nil, err
 		}
+		d.Checkpoints = projections.NewWaiter(d.Pool, log)
 	}
 	if auth {
 		if sameDatabase(cfg.DatabaseURL, cfg.AuthDatabaseURL) {

@@ -123,6 +123,9 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	base = append(base, NATSCheck(deps.NC))
 	var runners []*projections.Runner
 	var webhooksCheck []Check
+	if deps.Checkpoints != nil {
+		r.background.Go(func() { deps.Checkpoints.Run(work) })
+	}
 	if set.Worker {
 		var wg *sync.WaitGroup
 		if runners, wg, err = deps.RunProjections(work); err != nil {
@@ -159,7 +162,6 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 	}
 	if set.Backend {
 		r.Backend = NewBackend(deps)
-		r.background.Go(func() { r.Backend.Waiter.Run(work) })
 		if err := r.Backend.SeedOperator(ctx, deps); err != nil {
 			return err
 		}

@@ -230,7 +230,7 @@ func killSelf() error {
 // NewBackend builds the backend's handlers on open connections.
 func NewBackend(d *Deps) *Backend {
 	read := readmodel.NewReader(d.Pool, d.Ledger)
-	waiter := projections.NewWaiter(d.Pool, d.Log)
+	waiter := d.Checkpoints
 	settings := settingsClient()
 	exchange := rates.New(d.Config.ExchangeRatesURL, tenantRatesURL(d), d.Config.ExchangeRatesLifetime, settings)
 	liquidityHandler := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)

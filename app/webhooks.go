@@ -12,6 +12,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/webhooks"
 )
 
@@ -40,6 +41,10 @@ func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.Wai
 		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
 		SignatureSecret: d.Config.SignatureSecret, SignatureVersion: d.Config.SignatureVersion,
 		RetryStep: d.Config.WebhookRetryBackoff, Idle: d.Config.WebhookWorkerIdle,
+		// New webhook events wake the dispatcher, wherever the webhooks
+		// projection runs, so that a quiet system delivers them at once
+		// rather than at its next look (WEBHOOK_WORKER_IDLE).
+		Wake:  d.Checkpoints.Advances(ctx, projections.Webhooks{}.Name()),
 		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerUnprovenRecipient: webhookPerUnprovenRecipient,
 		Reveal: revealWebhookData(d),
 	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)

@@ -188,6 +188,50 @@ func TestRunnerAppliesAndWaiterSeesCheckpoint(t *testing.T) {
 	equalToReplay(t, e)
 }
 
+// Advances tells of a projection's moves, and of no other's.
+func TestAdvancesTellsOfOneProjection(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waiter := projections.NewWaiter(e.pool, slog.New(slog.DiscardHandler))
+	go waiter.Run(ctx)
+	testkit.Eventually(t, 5*time.Second, waiter.Connected, "waiter not listening")
+	tenants := waiter.Advances(ctx, "tenants")
+	notify := func(name string, seq int) {
+		t.Helper()
+		if _, err := e.pool.Exec(ctx, `SELECT pg_notify('rafiki_projection_checkpoint', $1)`, fmt.Sprintf("%s:%d", name, seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	notify("assets", 5)
+	select {
+	case <-tenants:
+		t.Fatal("told of another projection's move")
+	case <-time.After(300 * time.Millisecond):
+	}
+	notify("tenants", 7)
+	notify("tenants", 8)
+	select {
+	case <-tenants:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not told of the projection's move")
+	}
+	select {
+	case <-tenants:
+		// The two moves may have come apart: then there is one word more,
+		// and no third.
+		select {
+		case <-tenants:
+			t.Fatal("a third word for two moves")
+		case <-time.After(300 * time.Millisecond):
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+	if got := waiter.Applied("tenants"); got != 8 {
+		t.Fatalf("applied %d, want 8", got)
+	}
+}
+
 func TestProjectionSurvivesSIGKILLMidLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")

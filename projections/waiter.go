@@ -137,6 +137,34 @@ func (w *Waiter) Applied(name string) uint64 {
 	return w.applied[name]
 }
 
+// Advances answers a channel that receives, until ctx ends, whenever the
+// projection's checkpoint moves on; one word stands for any number of
+// moves made before it is taken.
+func (w *Waiter) Advances(ctx context.Context, name string) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	seen := w.Applied(name)
+	go func() {
+		for {
+			w.mu.Lock()
+			applied, changed := w.applied[name], w.changed
+			w.mu.Unlock()
+			if applied > seen {
+				seen = applied
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
 // Wait blocks until the projection has applied sequence, or until timeout.
 func (w *Waiter) Wait(ctx context.Context, name string, sequence uint64, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)

@@ -37,6 +37,11 @@ type Config struct {
 	// dispatcher with nothing to do waits before it looks again.
 	RetryStep time.Duration
 	Idle      time.Duration
+	// Wake, when set, receives when new webhook events may be waiting (the
+	// webhooks projection applied more): the dispatcher then sweeps as soon
+	// as the quarter of Idle since its last sweep has passed, rather than
+	// at the end of Idle.
+	Wake <-chan struct{}
 	// Slots is how many deliveries a dispatcher has under way at most;
 	// PerRecipient how many of them may be one recipient's once its last
 	// attempt succeeded, and PerUnprovenRecipient how many before that (no
@@ -138,12 +143,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	var running sync.WaitGroup
 	defer running.Wait()
 	var swept time.Time
+	// woken: events came since the last sweep began.
+	woken := false
+	sweepGap := d.cfg.Idle / 4
 	for ctx.Err() == nil {
 		// New events wait a quarter of the idle time at most; a sweep at
 		// every freed slot would cost more than the deliveries.
 		var failed error
-		if time.Since(swept) >= d.cfg.Idle/4 {
-			swept = time.Now()
+		if time.Since(swept) >= sweepGap {
+			swept, woken = time.Now(), false
 			if err := d.sweep(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("webhook sweep failed", "error", err)
 				failed = err
@@ -178,11 +186,37 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 		}
 		d.looped(time.Now(), failed)
+		woken = d.wait(ctx, swept.Add(sweepGap), woken)
+	}
+}
+
+// wait waits for a slot to free, for the end of the idle time, or, once
+// told of new events (woken), for the next sweep allowed at sweepAt. A word
+// of new events that cannot be swept yet only brings the end of the wait
+// forward: going round the loop for it would lease again for nothing. It
+// answers whether new events are waiting.
+func (d *Dispatcher) wait(ctx context.Context, sweepAt time.Time, woken bool) bool {
+	deadline := time.Now().Add(d.cfg.Idle)
+	if woken && sweepAt.Before(deadline) {
+		deadline = sweepAt
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-		case <-time.After(d.cfg.Idle):
+			return woken
+		case <-timer.C:
+			return woken
 		case <-d.freed:
 			d.gather(ctx)
+			return woken
+		case <-d.cfg.Wake:
+			woken = true
+			if sweepAt.Before(deadline) {
+				deadline = sweepAt
+				timer.Reset(time.Until(deadline))
+			}
 		}
 	}
 }

@@ -168,7 +168,9 @@ func (f *fixture) run(t testing.TB, cfg webhooks.Config, settings map[string]map
 	if cfg.RetryStep == 0 {
 		cfg.RetryStep = 20 * time.Millisecond
 	}
-	cfg.Idle = 10 * time.Millisecond
+	if cfg.Idle == 0 {
+		cfg.Idle = 10 * time.Millisecond
+	}
 	// As the worker's: connections kept for every request under way.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 32
@@ -235,6 +237,50 @@ func TestAttemptsUpToMaxRetry(t *testing.T) {
 			}
 			if r.attempts != c.wantAttempts || status != c.wantStatus || r.delivered != c.wantDelivered || e.count() != c.wantAttempts {
 				t.Fatalf("%d attempts (%d requests), status %d, delivered %v", r.attempts, e.count(), status, r.delivered)
+			}
+		})
+	}
+}
+
+// A dispatcher with nothing to do sweeps when it is told that new events
+// came (Wake), rather than at the end of its idle time; without the word it
+// waits for that end.
+func TestWakeSweepsAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		wake     bool
+		within   time.Duration
+		notSince time.Duration // no delivery this long after the event
+	}{
+		{"woken", true, time.Second, 0},
+		{"not woken", false, 0, 2 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			e := &endpoint{statuses: []int{200}}
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			wake := make(chan struct{}, 1)
+			f.run(t, webhooks.Config{MaxRetry: 3, Idle: 4 * time.Second, Wake: wake},
+				map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+			// The first sweep found nothing, and the quarter of the idle
+			// time that must pass between two sweeps has passed.
+			time.Sleep(1100 * time.Millisecond)
+			id := f.event(t, f.tenant)
+			if c.wake {
+				wake <- struct{}{}
+			}
+			delivered := func() bool {
+				r, ok := f.delivery(t, id, f.tenant)
+				return ok && r.delivered
+			}
+			if c.within > 0 {
+				testkit.Eventually(t, c.within, delivered, "not delivered within %s of the word", c.within)
+				return
+			}
+			time.Sleep(c.notSince)
+			if delivered() {
+				t.Fatalf("delivered within %s, before the idle time ended", c.notSince)
 			}
 		})
 	}
