@@ -486,6 +486,13 @@ const (
 				LIMIT least(greatest(coalesce(allowed.n, $3), 0), $4) * $6) x)`
 )
 
+// sqlLookUpByIndex makes the statement after it, in the same batch (one
+// transaction), find deliveries by their indexes. It joins them with the
+// ids it is given; a plan made while the table was small, and kept (a
+// generic plan, until statistics come), would scan the whole table at
+// every lease and outcome, a cost that grows with every delivery made.
+const sqlLookUpByIndex = `SELECT set_config('enable_seqscan', 'off', true)`
+
 // claim leases up to n of the deliveries due first, counting the attempts,
 // no more of a recipient than it may add (allowed, PerUnprovenRecipient
 // for a recipient not in it), and each recipient's first before any
@@ -510,7 +517,9 @@ func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) (
 		due = dueByRecipient
 		args = []any{recipients, counts, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds(), claimLook, claimRecipientsMax}
 	}
-	rows, err := d.pool.Query(ctx, `WITH RECURSIVE allowed AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS a(recipient, n)),
+	b := &pgx.Batch{}
+	b.Queue(sqlLookUpByIndex)
+	b.Queue(`WITH RECURSIVE allowed AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS a(recipient, n)),
 		`+due+`,
 		picked AS (
 			SELECT d.event_id, d.recipient_tenant_id FROM webhook_deliveries d
@@ -523,6 +532,12 @@ func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) (
 		FROM picked WHERE d.event_id = picked.event_id AND d.recipient_tenant_id = picked.recipient_tenant_id
 		RETURNING d.event_id::text, d.recipient_tenant_id::text, d.event_type, d.attempts,
 			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = d.event_id)`, args...)
+	br := d.pool.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
@@ -767,7 +782,9 @@ func (d *Dispatcher) recordBatch(batch []*outcome) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaseMargin)
 	defer cancel()
-	_, err := d.pool.Exec(ctx, `UPDATE webhook_deliveries d SET status_code = o.status, error = o.error,
+	b := &pgx.Batch{}
+	b.Queue(sqlLookUpByIndex)
+	b.Queue(`UPDATE webhook_deliveries d SET status_code = o.status, error = o.error,
 			delivered_at = CASE WHEN o.error IS NULL THEN now() ELSE d.delivered_at END,
 			process_at = CASE WHEN o.error IS NULL OR d.attempts >= o.max_retry THEN NULL
 				ELSE now() + o.wait_ms * interval '1 millisecond' END,
@@ -776,7 +793,7 @@ func (d *Dispatcher) recordBatch(batch []*outcome) {
 			AS o(event_id, recipient, status, error, max_retry, wait_ms)
 		WHERE d.event_id = o.event_id AND d.recipient_tenant_id = o.recipient`,
 		events, recipients, statuses, errs, maxRetries, waits)
-	if err != nil {
+	if err := d.pool.SendBatch(ctx, b).Close(); err != nil {
 		// The leases end and the deliveries are attempted again.
 		d.log.Warn("webhook outcomes not recorded", "deliveries", n, "error", err)
 	}

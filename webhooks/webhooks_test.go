@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rafiki-go/rafiki/migrations"
@@ -142,6 +143,24 @@ func (f *fixture) event(t testing.TB, tenant string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// events puts n webhook events of tenant in the read model in one
+// transaction, so that one sweep takes them all, and answers their ids.
+func (f *fixture) events(t testing.TB, tenant string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	b := &pgx.Batch{}
+	for i := range ids {
+		ids[i] = uuid.NewString()
+		f.seq++
+		b.Queue(`INSERT INTO rm_webhooks.webhook_events (id, tenant_id, type, data, created_at, sequence)
+			VALUES ($1, $2, 'incoming_payment.created', '{"id":"p"}', now(), $3)`, ids[i], tenant, f.seq)
+	}
+	if err := f.pool.SendBatch(context.Background(), b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 type row struct {
@@ -310,6 +329,70 @@ func TestSettingsReadOncePerLease(t *testing.T) {
 	}, "deliveries not all made")
 	if reads := f.settingsReads.Load(); reads > 2 || e.count() != n {
 		t.Fatalf("%d deliveries made with %d reads of the settings, want %d in one or two leases", e.count(), reads, n)
+	}
+}
+
+// Leases and outcomes find deliveries by index, also with plans made while
+// the table was small and without statistics: a scan of the whole table at
+// every lease would cost more with every delivery ever made.
+func TestDeliveriesFoundByIndex(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	// Deliveries made before, and no statistics yet, as in a new
+	// installation's first minute.
+	ctx := context.Background()
+	if _, err := f.pool.Exec(ctx, `ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	made := func(n int) {
+		t.Helper()
+		if _, err := f.pool.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, attempts, status_code, delivered_at)
+			SELECT gen_random_uuid(), $1, 'incoming_payment.created', 1, 200, now() FROM generate_series(1, $2)`, f.tenant, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	made(300)
+	// Rounds of ten events at once: leases and outcomes of ten, which a
+	// plan would rather join by scanning a table this small.
+	deliverRound := func() {
+		t.Helper()
+		ids := f.events(t, f.tenant, 10)
+		testkit.Eventually(t, 5*time.Second, func() bool {
+			for _, id := range ids {
+				if r, ok := f.delivery(t, id, f.tenant); !ok || !r.delivered {
+					return false
+				}
+			}
+			return true
+		}, "a round not delivered")
+	}
+	// Table statistics reach the shared counters once a connection has
+	// been idle for a second.
+	seqScans := func() int64 {
+		t.Helper()
+		time.Sleep(2500 * time.Millisecond)
+		var n int64
+		if err := f.pool.QueryRow(ctx, `SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+	// Enough of them for Postgres to keep generic plans; then the table
+	// grows.
+	for range 8 {
+		deliverRound()
+	}
+	made(20000)
+	before := seqScans()
+	for range 4 {
+		deliverRound()
+	}
+	if after := seqScans(); after != before {
+		t.Fatalf("%d scans of the whole deliveries table for 4 rounds of 10 deliveries", after-before)
 	}
 }
 

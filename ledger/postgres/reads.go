@@ -338,6 +338,7 @@ func (l *Ledger) createAccounts(ctx context.Context, accounts []accountRow) erro
 // querier is a pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // insertAccounts inserts the accounts that do not exist and checks that
@@ -351,8 +352,12 @@ func insertAccounts(ctx context.Context, q querier, accounts []accountRow) error
 		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
 	}
 	// The accounts the statement inserts come back from the insert, the
-	// others (made before) from the table as its snapshot shows them.
-	rows, err := q.Query(ctx, `
+	// others (made before) from the table as its snapshot shows them, by
+	// its primary key: a plan made while the table was small would scan
+	// it whole at every account made (as Ledger.lock explains).
+	b := &pgx.Batch{}
+	b.Queue("SELECT set_config('enable_seqscan', 'off', true)")
+	b.Queue(`
 WITH wanted AS (
 	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::integer[], $5::uuid[]) AS w(id, ledger, code, flags, asset_id)),
 inserted AS (
@@ -363,10 +368,7 @@ SELECT id, ledger, code, flags, asset_id FROM inserted
 UNION ALL
 SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN wanted USING (id)`,
 		raws(ids), ledgers, codes, flags, raws(assets))
-	if err != nil {
-		return fmt.Errorf("ledger/postgres: create accounts: %w", err)
-	}
-	stored, err := pgx.CollectRows(rows, scanAccountRow)
+	stored, err := queryAccounts(q.SendBatch(ctx, b))
 	if err != nil {
 		return fmt.Errorf("ledger/postgres: create accounts: %w", err)
 	}
@@ -382,6 +384,24 @@ SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN w
 		}
 	}
 	return sameAccounts(accounts, stored)
+}
+
+// queryAccounts reads the accounts the last statement of a batch of two
+// answers.
+func queryAccounts(br pgx.BatchResults) (stored []accountRow, err error) {
+	defer func() {
+		if closeErr := br.Close(); err == nil {
+			err = closeErr
+		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanAccountRow)
 }
 
 func scanAccountRow(row pgx.CollectableRow) (accountRow, error) {

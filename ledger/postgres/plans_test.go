@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/ledger"
+)
+
+// An account is made, and an existing one found, by its primary key, also
+// with plans made while the table was small and without statistics: a scan
+// of the whole table for each account made would cost more with every
+// payment ever made.
+func TestAccountsFoundByIndex(t *testing.T) {
+	l := openLedger(t)
+	ctx := context.Background()
+	if _, err := l.pool.Exec(ctx, `ALTER TABLE ledger_accounts SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	asset := uuid.New()
+	if err := l.CreateAssetAccounts(ctx, asset, 1); err != nil {
+		t.Fatal(err)
+	}
+	made := func(n int) {
+		t.Helper()
+		if _, err := l.pool.Exec(ctx, `INSERT INTO ledger_accounts (id, ledger, code, flags, asset_id)
+			SELECT gen_random_uuid(), 1, 1, 0, $1 FROM generate_series(1, $2)`, asset, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(n int) {
+		t.Helper()
+		for range n {
+			a := ledger.Account{ID: uuid.New(), Type: ledger.Incoming, AssetID: asset, Ledger: 1}
+			if err := l.CreateLiquidityAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Table statistics reach the shared counters once a connection has
+	// been idle for a second.
+	seqScans := func() int64 {
+		t.Helper()
+		time.Sleep(2500 * time.Millisecond)
+		var n int64
+		if err := l.pool.QueryRow(ctx, `SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'ledger_accounts'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	made(300)
+	create(20) // enough for Postgres to keep a generic plan
+	made(20000)
+	before := seqScans()
+	create(10)
+	if after := seqScans(); after != before {
+		t.Fatalf("%d scans of the whole accounts table for 10 accounts made", after-before)
+	}
+}
