@@ -159,6 +159,20 @@ func Pool(t testing.TB, url string) *pgxpool.Pool {
 	return pool
 }
 
+// SeqScans answers how many times a table was read whole, counting the
+// scans of every connection: a connection's counts reach the shared
+// statistics once it has been idle for a second, so it waits for that
+// first.
+func SeqScans(t testing.TB, pool *pgxpool.Pool, table string) int64 {
+	t.Helper()
+	time.Sleep(2500 * time.Millisecond)
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1`, table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // RedisURL is the Redis tests use.
 func RedisURL() string {
 	if u := os.Getenv("TEST_REDIS_URL"); u != "" {

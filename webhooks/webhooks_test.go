@@ -368,17 +368,6 @@ func TestDeliveriesFoundByIndex(t *testing.T) {
 			return true
 		}, "a round not delivered")
 	}
-	// Table statistics reach the shared counters once a connection has
-	// been idle for a second.
-	seqScans := func() int64 {
-		t.Helper()
-		time.Sleep(2500 * time.Millisecond)
-		var n int64
-		if err := f.pool.QueryRow(ctx, `SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
 		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
 	// Enough of them for Postgres to keep generic plans; then the table
@@ -387,11 +376,11 @@ func TestDeliveriesFoundByIndex(t *testing.T) {
 		deliverRound()
 	}
 	made(20000)
-	before := seqScans()
+	before := testkit.SeqScans(t, f.pool, "webhook_deliveries")
 	for range 4 {
 		deliverRound()
 	}
-	if after := seqScans(); after != before {
+	if after := testkit.SeqScans(t, f.pool, "webhook_deliveries"); after != before {
 		t.Fatalf("%d scans of the whole deliveries table for 4 rounds of 10 deliveries", after-before)
 	}
 }

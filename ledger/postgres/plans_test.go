@@ -3,11 +3,11 @@ package postgres
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // An account is made, and an existing one found, by its primary key, also
@@ -40,23 +40,12 @@ func TestAccountsFoundByIndex(t *testing.T) {
 			}
 		}
 	}
-	// Table statistics reach the shared counters once a connection has
-	// been idle for a second.
-	seqScans := func() int64 {
-		t.Helper()
-		time.Sleep(2500 * time.Millisecond)
-		var n int64
-		if err := l.pool.QueryRow(ctx, `SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'ledger_accounts'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	made(300)
 	create(20) // enough for Postgres to keep a generic plan
 	made(20000)
-	before := seqScans()
+	before := testkit.SeqScans(t, l.pool, "ledger_accounts")
 	create(10)
-	if after := seqScans(); after != before {
+	if after := testkit.SeqScans(t, l.pool, "ledger_accounts"); after != before {
 		t.Fatalf("%d scans of the whole accounts table for 10 accounts made", after-before)
 	}
 }
