@@ -44,8 +44,11 @@ const context = await chromium.launchPersistentContext(profile, {
 const page = context.pages()[0] || await context.newPage()
 page.setDefaultTimeout(15000)
 
+// A screenshot is a record of the page, not a check of it: rendering a full
+// page took longer than the 15 s a step may take on a machine busy with
+// other test binaries, so it has a minute.
 async function shot (name) {
-  await page.screenshot({ path: path.join(env.ARTIFACTS, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: path.join(env.ARTIFACTS, `${name}.png`), fullPage: true, timeout: 60000 })
 }
 
 async function text (selector) {
