@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -18,10 +16,7 @@ import (
 func TestWorkerPullsAgainWhenItsPullIsLost(t *testing.T) {
 	n := testkit.StartNATS(t, false)
 	dropper := testkit.StartDropper(t, n.URL)
-	js, err := jetstream.New(dropper.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := dropper.JetStream(t)
 	p := newProbe()
 	w := worker(js, map[string]commands.Handler{"commands.test.pull": func(_ context.Context, data []byte) (time.Duration, error) {
 		p.record(data)
@@ -56,10 +51,7 @@ func TestWorkerPullsAgainWhenItsPullIsLost(t *testing.T) {
 func TestEnqueueUnansweredIsSentAgain(t *testing.T) {
 	n := testkit.StartNATS(t, false)
 	dropper := testkit.StartDropper(t, n.URL)
-	js, err := jetstream.New(dropper.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := dropper.JetStream(t)
 	dropper.Drop("commands.test.lost")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

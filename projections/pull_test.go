@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -18,10 +16,7 @@ import (
 func TestRunnerPullsAgainWhenItsPullIsLost(t *testing.T) {
 	e := setup(t)
 	dropper := testkit.StartDropper(t, e.nats.URL)
-	js, err := jetstream.New(dropper.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := dropper.JetStream(t)
 	log, logs := capture()
 	stop := runUntil(projections.NewRunner(e.pool, js, "EVENTS", e.tenants(), log))
 	defer stop()

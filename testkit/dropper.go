@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Dropper stands between NATS clients and a server and passes on
@@ -84,16 +85,20 @@ func (p *Dropper) RestartLosingPulls(t testing.TB, n *NATS) {
 	p.Drop("")
 }
 
-// Connect connects to the server through the dropper, reconnecting at once
-// and for ever.
-func (p *Dropper) Connect(t testing.TB) *nats.Conn {
+// JetStream connects to the server through the dropper, reconnecting at
+// once and for ever, and answers a JetStream client on that connection.
+func (p *Dropper) JetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(p.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	return nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
 }
 
 func (p *Dropper) close() {
