@@ -12,6 +12,7 @@ import (
 	rafiki "github.com/rafiki-go/rafiki"
 	"github.com/rafiki-go/rafiki/natsembed"
 	"github.com/rafiki-go/rafiki/streams"
+	"github.com/rafiki-go/rafiki/testkit"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,15 +26,7 @@ func startServer(t *testing.T) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := testkit.Dial(t, ns.ClientURL())
 	return js
 }
 

@@ -81,9 +81,11 @@ func StartNATSAgain(t testing.TB, n *NATS, port int, syncAlways bool) *server.Se
 	return ns
 }
 
-func connect(t testing.TB, ns *server.Server) *NATS {
+// Dial connects to a server, closed after the test, and answers a
+// JetStream client on the connection.
+func Dial(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL(), nats.SyncQueueLen(8192))
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +94,12 @@ func connect(t testing.TB, ns *server.Server) *NATS {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return nc, js
+}
+
+func connect(t testing.TB, ns *server.Server) *NATS {
+	t.Helper()
+	nc, js := Dial(t, ns.ClientURL(), nats.SyncQueueLen(8192))
 	decl, err := streams.Parse(rafiki.StreamsYAML)
 	if err != nil {
 		t.Fatal(err)
