@@ -182,6 +182,17 @@ func (f *fixture) delivery(t testing.TB, event, recipient string) (row, bool) {
 	return r, true
 }
 
+// delivered tells whether every event of ids was delivered to recipient.
+func (f *fixture) delivered(t testing.TB, ids []string, recipient string) bool {
+	t.Helper()
+	for _, id := range ids {
+		if r, ok := f.delivery(t, id, recipient); !ok || !r.delivered {
+			return false
+		}
+	}
+	return true
+}
+
 func (f *fixture) run(t testing.TB, cfg webhooks.Config, settings map[string]map[string]string) context.CancelFunc {
 	t.Helper()
 	if cfg.RetryStep == 0 {
@@ -319,14 +330,7 @@ func TestSettingsReadOncePerLease(t *testing.T) {
 	}
 	f.run(t, webhooks.Config{MaxRetry: 4, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
 		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
-	testkit.Eventually(t, 5*time.Second, func() bool {
-		for _, id := range ids {
-			if r, ok := f.delivery(t, id, f.tenant); !ok || !r.delivered {
-				return false
-			}
-		}
-		return true
-	}, "deliveries not all made")
+	testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, ids, f.tenant) }, "deliveries not all made")
 	if reads := f.settingsReads.Load(); reads > 2 || e.count() != n {
 		t.Fatalf("%d deliveries made with %d reads of the settings, want %d in one or two leases", e.count(), reads, n)
 	}
@@ -359,14 +363,7 @@ func TestDeliveriesFoundByIndex(t *testing.T) {
 	deliverRound := func() {
 		t.Helper()
 		ids := f.events(t, f.tenant, 10)
-		testkit.Eventually(t, 5*time.Second, func() bool {
-			for _, id := range ids {
-				if r, ok := f.delivery(t, id, f.tenant); !ok || !r.delivered {
-					return false
-				}
-			}
-			return true
-		}, "a round not delivered")
+		testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, ids, f.tenant) }, "a round not delivered")
 	}
 	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
 		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
