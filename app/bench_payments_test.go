@@ -104,12 +104,14 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 	var mu sync.Mutex
 	var completions []time.Duration
 	var cpuBefore testkit.CPU
-	var pgCPU time.Duration
+	var pgCPU, hostCPU time.Duration
 	mark := func(begin bool) {
 		if begin {
 			cpuBefore = testkit.SampleCPU(b, s.running.Deps.Pool)
 		} else {
-			_, pgCPU = testkit.SampleCPU(b, s.running.Deps.Pool).Used(cpuBefore)
+			after := testkit.SampleCPU(b, s.running.Deps.Pool)
+			_, pgCPU = after.Used(cpuBefore)
+			hostCPU = after.HostUsed(cpuBefore)
 		}
 	}
 	b.ResetTimer()
@@ -183,17 +185,19 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 		b.Errorf("%d failed iterations, first: %v", res.failed, res.firstErr)
 	}
 	b.Logf("%d webhooks received during the run", webhooksGot.Load())
-	pgPerOp := 0.0
+	pgPerOp, hostPerOp := 0.0, 0.0
 	if res.ok > 0 {
 		pgPerOp = float64(pgCPU) / float64(time.Millisecond) / float64(res.ok)
+		hostPerOp = float64(hostCPU) / float64(time.Millisecond) / float64(res.ok)
 	}
-	b.Logf("%d clients: %.0f iterations/s, p50 %.1f ms, p99 %.1f ms, CPU/iteration %.2f ms in this process + %.2f ms in Postgres, %.0f allocs/iteration",
-		clientsN, res.perSecond(), res.quantileMS(0.50), res.quantileMS(0.99), res.cpuPerOpMS(), pgPerOp, res.allocsPerOp())
+	b.Logf("%d clients: %.0f iterations/s, p50 %.1f ms, p99 %.1f ms, CPU/iteration %.2f ms in this process + %.2f ms in Postgres, %.2f ms on the whole machine, %.0f allocs/iteration",
+		clientsN, res.perSecond(), res.quantileMS(0.50), res.quantileMS(0.99), res.cpuPerOpMS(), pgPerOp, hostPerOp, res.allocsPerOp())
 	b.ReportMetric(res.perSecond(), "iterations/s")
 	b.ReportMetric(res.quantileMS(0.50), "p50-ms")
 	b.ReportMetric(res.quantileMS(0.99), "p99-ms")
 	b.ReportMetric(res.cpuPerOpMS(), "cpu-ms/iteration")
 	b.ReportMetric(pgPerOp, "pg-cpu-ms/iteration")
+	b.ReportMetric(hostPerOp, "host-cpu-ms/iteration")
 	if fund {
 		slices.Sort(completions)
 		if len(completions) > 0 {

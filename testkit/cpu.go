@@ -19,8 +19,12 @@ import (
 // backends serving one database, so that a benchmark run on a busy machine
 // still tells what its work costs. Backends are read from /proc: Postgres
 // runs on this machine in tests; on another host only Process is known.
+// Host is the time every CPU of the machine has been busy, whoever for: it
+// also counts what no process is charged with (the kernel's writeback and
+// journal, Postgres's WAL writer), and whatever else runs beside.
 type CPU struct {
 	Process  time.Duration
+	Host     time.Duration
 	backends map[int32]time.Duration
 }
 
@@ -28,7 +32,7 @@ type CPU struct {
 // connected to pool's database now.
 func SampleCPU(tb testing.TB, pool *pgxpool.Pool) CPU {
 	tb.Helper()
-	s := CPU{Process: ProcessCPU(), backends: map[int32]time.Duration{}}
+	s := CPU{Process: ProcessCPU(), Host: hostBusy(), backends: map[int32]time.Duration{}}
 	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
 	if err != nil {
 		tb.Fatal(err)
@@ -63,6 +67,31 @@ func (s CPU) Used(earlier CPU) (process, postgres time.Duration) {
 		postgres += t - earlier.backends[pid]
 	}
 	return s.Process - earlier.Process, postgres
+}
+
+// HostUsed is the time the machine's CPUs were busy between an earlier
+// sample and s.
+func (s CPU) HostUsed(earlier CPU) time.Duration { return s.Host - earlier.Host }
+
+// hostBusy reads the time all CPUs spent busy from /proc/stat: user, nice,
+// system, irq and softirq (not idle, iowait, or steal, which is another
+// guest's), 0 where there is no /proc.
+func hostBusy() time.Duration {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	fields := strings.Fields(string(line))
+	if len(fields) < 8 || fields[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		n, _ := strconv.ParseInt(fields[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // ProcessCPU is the user and system CPU time this process has used.
