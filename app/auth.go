@@ -127,7 +127,7 @@ func (t introspectionTokens) TokenByValueHash(ctx context.Context, hash string) 
 		}
 	}
 	return introspection.Token{
-		GrantID: tok.Grant.ID, GrantRevoked: tok.Grant.State == events.GrantStateFinalized &&
+		GrantID: tok.Grant.ID, TenantID: tok.Grant.TenantID, GrantRevoked: tok.Grant.State == events.GrantStateFinalized &&
 			tok.Grant.FinalizationReason != nil && *tok.Grant.FinalizationReason == events.FinalizationRevoked,
 		Client: tok.Grant.Client, Access: access, CreatedAt: tok.CreatedAt, ExpiresIn: tok.ExpiresIn,
 	}, true, nil

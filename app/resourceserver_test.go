@@ -549,3 +549,49 @@ func TestIncomingPaymentCreatedIsPayable(t *testing.T) {
 		}
 	}
 }
+
+// A tenant's authorization server grants nothing on another tenant's
+// wallet addresses: a token it issued naming the operator's wallet address
+// is refused on the operator's routes, while the operator's own grant of
+// the same access is taken.
+func TestGrantsOfAnotherTenantOpenNothing(t *testing.T) {
+	s := startResourceServer(t)
+	ctx := context.Background()
+	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "tenants-alice"}); err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		CreateTenant struct{ Tenant struct{ ID string } } `json:"createTenant"`
+	}
+	if err := s.operator.Do(ctx, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`,
+		map[string]any{"input": map[string]any{"apiSecret": "secret-of-b"}}, &created); err != nil || created.CreateTenant.Tenant.ID == "" {
+		t.Fatalf("create tenant: %+v %v", created, err)
+	}
+	other := created.CreateTenant.Tenant.ID
+	alice := "http://wallet.test/tenants-alice"
+	client := newOPClient(t)
+	access := map[string]any{"type": "incoming-payment", "actions": []string{"create", "read-all", "list-all"}, "identifier": alice}
+	byOther, byOperator := s.grant(t, client, other, access), s.grant(t, client, s.operator.TenantID, access)
+	base := "http://wallet.test/" + s.operator.TenantID
+	list := base + "/incoming-payments?wallet-address=" + url.QueryEscape(alice)
+	create := []byte(`{"walletAddress":"` + alice + `"}`)
+	for _, c := range []struct {
+		name, method, url, token string
+		body                     []byte
+		status                   int
+	}{
+		{"create with the other tenant's grant", http.MethodPost, base + "/incoming-payments", byOther, create, http.StatusForbidden},
+		{"list with the other tenant's grant", http.MethodGet, list, byOther, nil, http.StatusForbidden},
+		{"create with the operator's grant", http.MethodPost, base + "/incoming-payments", byOperator, create, http.StatusCreated},
+		{"list with the operator's grant", http.MethodGet, list, byOperator, nil, http.StatusOK},
+	} {
+		status, _, answer, _ := send(t, client, s.opURL, c.method, c.url, c.token, c.body)
+		if status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, status, answer, c.status)
+		}
+	}
+}

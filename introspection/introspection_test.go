@@ -56,7 +56,7 @@ var (
 
 func TestAnswer(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	live := Token{GrantID: "g1", Client: events.GrantClient{WalletAddress: "https://wallet.test/client"},
+	live := Token{GrantID: "g1", TenantID: "t1", Client: events.GrantClient{WalletAddress: "https://wallet.test/client"},
 		Access: []events.GrantAccess{readAll, payOut}, CreatedAt: now.Add(-time.Minute), ExpiresIn: 10 * time.Minute}
 	expired, revoked := live, live
 	expired.CreatedAt = now.Add(-11 * time.Minute)
@@ -102,7 +102,7 @@ func TestAnswer(t *testing.T) {
 			if !c.active {
 				return
 			}
-			if info.Grant != "g1" || info.Client == nil {
+			if info.Grant != "g1" || info.Client == nil || info.TenantID != "t1" {
 				t.Fatalf("answer = %+v", info)
 			}
 			if (info.Client.WalletAddress != "") == (len(info.Client.JWK) > 0) {
@@ -120,6 +120,10 @@ func TestInfoJSON(t *testing.T) {
 	active, _ := json.Marshal(Info{Active: true, Grant: "g", Client: &ClientIdentity{WalletAddress: "https://w.test/c"}})
 	if string(active) != `{"active":true,"grant":"g","access":[],"client":{"walletAddress":"https://w.test/c"}}` {
 		t.Fatalf("active = %s", active)
+	}
+	ofTenant, _ := json.Marshal(Info{Active: true, Grant: "g", Client: &ClientIdentity{WalletAddress: "https://w.test/c"}, TenantID: "t1"})
+	if string(ofTenant) != `{"active":true,"grant":"g","access":[],"client":{"walletAddress":"https://w.test/c"},"tenantId":"t1"}` {
+		t.Fatalf("active with its tenant = %s", ofTenant)
 	}
 }
 

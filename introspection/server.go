@@ -23,7 +23,9 @@ const accessItemsMax = 32
 // Token is an access token as the grants read model holds it, with what its
 // grant tells about it.
 type Token struct {
-	GrantID      string
+	GrantID string
+	// TenantID is the tenant whose authorization server issued the grant.
+	TenantID     string
 	GrantRevoked bool
 	Client       events.GrantClient
 	Access       []events.GrantAccess
@@ -97,7 +99,7 @@ func answer(tok Token, requested []events.GrantAccess, now time.Time) Info {
 			}
 		}
 	}
-	return Info{Active: true, Grant: tok.GrantID, Access: found, Client: clientOf(tok.Client)}
+	return Info{Active: true, Grant: tok.GrantID, Access: found, Client: clientOf(tok.Client), TenantID: tok.TenantID}
 }
 
 func clientOf(c events.GrantClient) *ClientIdentity {

@@ -21,12 +21,16 @@ type ClientIdentity struct {
 }
 
 // Info is the answer: inactive, or the grant, the granted access items that
-// cover the requested ones, and the client.
+// cover the requested ones, the client, and the tenant whose authorization
+// server issued the grant. Rafiki's answer has no tenant; this server's
+// tells it, so that a resource server lets a token into its own tenant's
+// routes only.
 type Info struct {
-	Active bool                 `json:"active"`
-	Grant  string               `json:"grant,omitempty"`
-	Access []events.GrantAccess `json:"access,omitempty"`
-	Client *ClientIdentity      `json:"client,omitempty"`
+	Active   bool                 `json:"active"`
+	Grant    string               `json:"grant,omitempty"`
+	Access   []events.GrantAccess `json:"access,omitempty"`
+	Client   *ClientIdentity      `json:"client,omitempty"`
+	TenantID string               `json:"tenantId,omitempty"`
 }
 
 // MarshalJSON writes an active answer with every field the specification
@@ -40,9 +44,10 @@ func (i Info) MarshalJSON() ([]byte, error) {
 		access = []events.GrantAccess{}
 	}
 	return json.Marshal(struct {
-		Active bool                 `json:"active"`
-		Grant  string               `json:"grant"`
-		Access []events.GrantAccess `json:"access"`
-		Client *ClientIdentity      `json:"client"`
-	}{true, i.Grant, access, i.Client})
+		Active   bool                 `json:"active"`
+		Grant    string               `json:"grant"`
+		Access   []events.GrantAccess `json:"access"`
+		Client   *ClientIdentity      `json:"client"`
+		TenantID string               `json:"tenantId,omitempty"`
+	}{true, i.Grant, access, i.Client, i.TenantID})
 }

@@ -21,8 +21,10 @@ import (
 )
 
 // Need is the access a route asks a token for: one action on one type of
-// resource, of one wallet address when Identifier is set.
+// resource, of one wallet address when Identifier is set, in the route's
+// tenant.
 type Need struct {
+	TenantID   string
 	Type       string
 	Action     string
 	Identifier string
@@ -94,7 +96,7 @@ func (g *Guard) Authorize(r *http.Request, body []byte, need Need) (Granted, err
 	switch {
 	case !info.Active:
 		return Granted{}, &RouteError{Status: http.StatusForbidden, Description: "Inactive Token", Challenge: true}
-	case len(info.Access) == 0:
+	case len(info.Access) == 0, !ofTenant(info, need.TenantID):
 		return Granted{}, &RouteError{Status: http.StatusForbidden, Description: "Insufficient Grant", Challenge: true}
 	case len(info.Access) != 1 || info.Client == nil:
 		return Granted{}, &RouteError{Status: http.StatusInternalServerError, Description: "Unexpected number of access items"}
@@ -111,6 +113,15 @@ func (g *Guard) Authorize(r *http.Request, body []byte, need Need) (Granted, err
 		return Granted{}, err
 	}
 	return out, nil
+}
+
+// ofTenant tells whether the grant is the tenant's: issued by its
+// authorization server, which also serves other tenants. A grant another
+// tenant issued names wallet addresses that tenant may not give access to.
+// An authorization server that does not tell (Rafiki's) is taken at its
+// word, as Rafiki's resource server takes it.
+func ofTenant(info introspection.Info, tenantID string) bool {
+	return info.TenantID == "" || info.TenantID == tenantID
 }
 
 // Verify checks that the request is signed by client: with the key of its

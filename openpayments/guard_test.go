@@ -101,10 +101,14 @@ func TestGuard(t *testing.T) {
 	base, _ := url.Parse(publicBase)
 	fetcher := httpsig.NewJWKSFetcher(httpsig.FetcherOptions{Client: outbound.NewClient(outbound.Options{UseHTTP: true})})
 	body := []byte(`{"walletAddress":"https://op.example/alice"}`)
-	need := Need{Type: "incoming-payment", Action: "read", Identifier: "https://op.example/alice"}
+	need := Need{TenantID: "t1", Type: "incoming-payment", Action: "read", Identifier: "https://op.example/alice"}
 	active := func(actions []string, client introspection.ClientIdentity) introspection.Info {
-		return introspection.Info{Active: true, Grant: "g1", Client: &client,
+		return introspection.Info{Active: true, Grant: "g1", Client: &client, TenantID: "t1",
 			Access: []events.GrantAccess{{Type: "incoming-payment", Actions: actions, Identifier: "https://op.example/alice"}}}
+	}
+	ofTenant := func(info introspection.Info, tenantID string) introspection.Info {
+		info.TenantID = tenantID
+		return info
 	}
 	byWallet := introspection.ClientIdentity{WalletAddress: clientWA}
 	for _, c := range []struct {
@@ -121,13 +125,15 @@ func TestGuard(t *testing.T) {
 		{"read", active([]string{"read"}, byWallet), nil, clientK, "GNAP the-token", need, 0, "", "read"},
 		{"read by read-all", active([]string{"read-all", "create"}, byWallet), nil, clientK, "GNAP the-token", need, 0, "", "read-all"},
 		{"list by list-all", active([]string{"list-all"}, byWallet), nil, clientK, "GNAP the-token",
-			Need{Type: "incoming-payment", Action: "list"}, 0, "", "list-all"},
+			Need{TenantID: "t1", Type: "incoming-payment", Action: "list"}, 0, "", "list-all"},
 		{"client known by its key", active([]string{"read"}, introspection.ClientIdentity{JWK: inline}), nil, otherK, "GNAP the-token", need, 0, "", "read"},
 		{"no authorization", active([]string{"read"}, byWallet), nil, clientK, "", need, 401, "Missing or invalid authorization header value", ""},
 		{"bearer", active([]string{"read"}, byWallet), nil, clientK, "Bearer the-token", need, 401, "Missing or invalid authorization header value", ""},
 		{"introspection failing", introspection.Info{}, errors.New("down"), clientK, "GNAP the-token", need, 401, "Invalid Token", ""},
 		{"inactive", introspection.Info{}, nil, clientK, "GNAP other-token", need, 403, "Inactive Token", ""},
 		{"nothing granted", introspection.Info{Active: true, Grant: "g1", Client: &byWallet}, nil, clientK, "GNAP the-token", need, 403, "Insufficient Grant", ""},
+		{"granted by another tenant's authorization server", ofTenant(active([]string{"read"}, byWallet), "t2"), nil, clientK, "GNAP the-token", need, 403, "Insufficient Grant", ""},
+		{"granted by a server that does not tell the tenant", ofTenant(active([]string{"read"}, byWallet), ""), nil, clientK, "GNAP the-token", need, 0, "", "read"},
 		{"signed by another key", active([]string{"read"}, byWallet), nil, otherK, "GNAP the-token", need, 401,
 			"Signature validation error: could not find key in list of client keys", ""},
 		{"not signed", active([]string{"read"}, byWallet), nil, clientKey{}, "GNAP the-token", need, 401,

@@ -129,7 +129,7 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 	if !signatureHeaders(w, r) {
 		return
 	}
-	granted, err := s.guard.Authorize(r, body, Need{Type: grant.TypeIncomingPayment, Action: grant.ActionCreate, Identifier: in.WalletAddress})
+	granted, err := s.guard.Authorize(r, body, Need{TenantID: tenantID, Type: grant.TypeIncomingPayment, Action: grant.ActionCreate, Identifier: in.WalletAddress})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return
@@ -182,7 +182,7 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 	if !signatureHeaders(w, r) {
 		return
 	}
-	granted, err := s.guard.Authorize(r, nil, Need{Type: grant.TypeIncomingPayment, Action: grant.ActionList, Identifier: address})
+	granted, err := s.guard.Authorize(r, nil, Need{TenantID: tenantID, Type: grant.TypeIncomingPayment, Action: grant.ActionList, Identifier: address})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return
@@ -322,7 +322,7 @@ func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body 
 		s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s of incoming payment %s", p.WalletAddressID, p.ID)))
 		return false
 	}
-	granted, err := s.guard.Authorize(r, body, Need{Type: grant.TypeIncomingPayment, Action: action, Identifier: wa.Address})
+	granted, err := s.guard.Authorize(r, body, Need{TenantID: p.TenantID, Type: grant.TypeIncomingPayment, Action: action, Identifier: wa.Address})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return false

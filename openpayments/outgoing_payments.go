@@ -125,7 +125,7 @@ func (s *OutgoingPayments) list(w http.ResponseWriter, r *http.Request) {
 	if !ok || !signatureHeaders(w, r) {
 		return
 	}
-	granted, err := s.guard.Authorize(r, nil, Need{Type: grant.TypeOutgoingPayment, Action: grant.ActionList, Identifier: address})
+	granted, err := s.guard.Authorize(r, nil, Need{TenantID: tenantID, Type: grant.TypeOutgoingPayment, Action: grant.ActionList, Identifier: address})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return
@@ -178,7 +178,7 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 		fail(s.log, w, r, errors.Join(err, fmt.Errorf("wallet address %s of outgoing payment %s", p.WalletAddressID, p.ID)))
 		return
 	}
-	granted, err := s.guard.Authorize(r, nil, Need{Type: grant.TypeOutgoingPayment, Action: grant.ActionRead, Identifier: wa.Address})
+	granted, err := s.guard.Authorize(r, nil, Need{TenantID: tenantID, Type: grant.TypeOutgoingPayment, Action: grant.ActionRead, Identifier: wa.Address})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return
@@ -219,7 +219,7 @@ type grantSpentJSON struct {
 // current interval when its limits repeat, to a token that may create
 // outgoing payments, as Rafiki's.
 func (s *OutgoingPayments) grantSpent(w http.ResponseWriter, r *http.Request) {
-	granted, err := s.guard.Authorize(r, nil, Need{Type: grant.TypeOutgoingPayment, Action: grant.ActionCreate})
+	granted, err := s.guard.Authorize(r, nil, Need{TenantID: chi.URLParam(r, "tenantID"), Type: grant.TypeOutgoingPayment, Action: grant.ActionCreate})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return

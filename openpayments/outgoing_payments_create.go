@@ -39,7 +39,7 @@ func (s *OutgoingPayments) create(w http.ResponseWriter, r *http.Request) {
 	if !ok || !signatureHeaders(w, r) {
 		return
 	}
-	granted, err := s.guard.Authorize(r, body, Need{Type: grant.TypeOutgoingPayment, Action: grant.ActionCreate, Identifier: in.WalletAddress})
+	granted, err := s.guard.Authorize(r, body, Need{TenantID: tenantID, Type: grant.TypeOutgoingPayment, Action: grant.ActionCreate, Identifier: in.WalletAddress})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return

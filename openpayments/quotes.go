@@ -67,7 +67,7 @@ func (s *Quotes) create(w http.ResponseWriter, r *http.Request) {
 	if !signatureHeaders(w, r) {
 		return
 	}
-	granted, err := s.guard.Authorize(r, body, Need{Type: grant.TypeQuote, Action: grant.ActionCreate, Identifier: in.WalletAddress})
+	granted, err := s.guard.Authorize(r, body, Need{TenantID: tenantID, Type: grant.TypeQuote, Action: grant.ActionCreate, Identifier: in.WalletAddress})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return
@@ -129,7 +129,7 @@ func (s *Quotes) get(w http.ResponseWriter, r *http.Request) {
 		fail(s.log, w, r, errors.Join(err, fmt.Errorf("wallet address %s of quote %s", q.WalletAddressID, q.ID)))
 		return
 	}
-	granted, err := s.guard.Authorize(r, nil, Need{Type: grant.TypeQuote, Action: grant.ActionRead, Identifier: wa.Address})
+	granted, err := s.guard.Authorize(r, nil, Need{TenantID: tenantID, Type: grant.TypeQuote, Action: grant.ActionRead, Identifier: wa.Address})
 	if err != nil {
 		s.guard.WriteError(w, err)
 		return
