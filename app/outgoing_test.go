@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -630,4 +632,75 @@ func webhookDataOf(t *testing.T, s *system, id string) map[string]map[string]any
 		}
 	}
 	return found
+}
+
+// Funding and cancelling one payment at once, many times over: whichever
+// wins, a cancelled payment keeps no money (a deposit that landed as it
+// was cancelled goes back to the asset's settlement account), and the
+// ledger stays balanced.
+func TestFundingRacingACancelLeavesNoMoney(t *testing.T) {
+	s := startSystem(t, false)
+	ctx := context.Background()
+	op := s.operator
+	usd, err := createAsset(ctx, op, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutgoing(s)
+	const payments = 12
+	cancelled, funded := 0, 0
+	for range payments {
+		q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
+			"debitAmount": map[string]any{"value": "50", "assetCode": "USD", "assetScale": 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := o.create(alice.ID, q.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fundErr, cancelErr := make(chan error, 1), make(chan error, 1)
+		go func() { fundErr <- o.fund(id) }()
+		go func() {
+			_, err := s.running.Backend.OutgoingPayments.Cancel(ctx, commands.CancelOutgoingPayment{Meta: o.meta(), OutgoingPaymentID: id})
+			cancelErr <- err
+		}()
+		errFund, errCancel := <-fundErr, <-cancelErr
+		if (errFund == nil) == (errCancel == nil) {
+			t.Fatalf("payment %s: funding answered %v and cancelling %v, want exactly one to succeed", id, errFund, errCancel)
+		}
+		if errCancel != nil {
+			funded++
+			continue
+		}
+		cancelled++
+		p, _, err := s.running.Backend.OutgoingPayments.Load(ctx, op.TenantID, id)
+		if err != nil || p.State != outgoingpayment.Cancelled {
+			t.Fatalf("payment %s cancelled, its events say %s (%v)", id, p.State, err)
+		}
+		balance, err := s.running.Deps.Ledger.Balance(ctx, uuid.MustParse(id))
+		if err != nil && !errors.Is(err, ledger.ErrUnknownAccount) {
+			t.Fatal(err)
+		}
+		if balance != 0 {
+			t.Fatalf("cancelled payment %s holds %d in its account", id, balance)
+		}
+	}
+	t.Logf("%d payments funded, %d cancelled", funded, cancelled)
+	imbalances, err := s.running.Deps.Ledger.Check(ctx)
+	if err != nil || len(imbalances) > 0 {
+		t.Fatalf("ledger check: %v %+v", err, imbalances)
+	}
 }

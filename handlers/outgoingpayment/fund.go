@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
@@ -60,7 +62,9 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		if err := h.deposit(ctx, s, c.ID); err != nil {
 			return handlers.Result{}, err
 		}
+		var found State
 		res, err := handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+			found = s
 			if s.State == Sending {
 				// The sender found the deposit first.
 				return nil, nil
@@ -68,6 +72,11 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 			return decideFund(s, c)
 		})
 		if err != nil {
+			if found.State == Cancelled {
+				// Cancelled between the check and the deposit: the
+				// money goes back, and the funder is told it lost.
+				return res, errors.Join(err, h.returnDeposit(ctx, found))
+			}
 			return res, err
 		}
 		done = &res
@@ -82,6 +91,35 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		return handlers.Result{}, fmt.Errorf("enqueue the send of outgoing payment %s: %w", id, err)
 	}
 	return *done, nil
+}
+
+// returnDeposit gives a cancelled payment's deposit back to the asset's
+// settlement account, once: a funder whose deposit landed as the payment
+// was cancelled leaves no money in an account nothing will send or
+// withdraw from. The funder does it when its append finds the payment
+// cancelled, and the funding check it scheduled before its deposit does it
+// when the funder stopped in between.
+func (h *Handler) returnDeposit(ctx context.Context, s State) error {
+	account, err := Account(s)
+	if err != nil {
+		return err
+	}
+	err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: depositReturnID(s), Account: account, Amount: s.DebitAmount})
+	switch {
+	case err == nil, errors.Is(err, ledger.ErrTransferExists):
+		return nil
+	case errors.Is(err, ledger.ErrUnknownSourceAccount), errors.Is(err, ledger.ErrInsufficientBalance),
+		errors.Is(err, ledger.ErrInsufficientDebitBalance):
+		// No deposit was made.
+		return nil
+	}
+	return fmt.Errorf("return the deposit of cancelled outgoing payment %s: %w", s.ID, err)
+}
+
+// depositReturnID names a payment's deposit's return, derived from the
+// deposit's id (the payment's first event's).
+func depositReturnID(s State) uuid.UUID {
+	return events.DeriveID("deposit-return:"+s.CreatedBy.String(), 0)
 }
 
 // deposit puts the payment's debit amount into its account, once.

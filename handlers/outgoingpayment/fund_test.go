@@ -2,12 +2,14 @@ package outgoingpayment_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
@@ -108,3 +110,145 @@ func natsStore(t *testing.T) *eventstore.Store {
 type noReceivers struct{ outgoingpayment.Receivers }
 type noQuotes struct{ outgoingpayment.Quoter }
 type noPayer struct{ outgoingpayment.Payer }
+
+// bookLedger keeps balances and transfer ids, as a ledger does, and runs
+// during before each deposit lands.
+type bookLedger struct {
+	outgoingpayment.Ledger
+	mu        sync.Mutex
+	balance   map[uuid.UUID]uint64
+	transfers map[uuid.UUID]bool
+	during    func()
+}
+
+func newBookLedger() *bookLedger {
+	return &bookLedger{balance: map[uuid.UUID]uint64{}, transfers: map[uuid.UUID]bool{}}
+}
+
+func (l *bookLedger) CreateLiquidityAccount(_ context.Context, a ledger.Account) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.balance[a.ID]; !ok {
+		l.balance[a.ID] = 0
+	}
+	return nil
+}
+
+func (l *bookLedger) Deposit(_ context.Context, d ledger.Deposit) error {
+	if l.during != nil {
+		l.during()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.transfers[d.ID] {
+		return ledger.ErrTransferExists
+	}
+	l.transfers[d.ID] = true
+	l.balance[d.Account.ID] += d.Amount
+	return nil
+}
+
+func (l *bookLedger) Withdraw(_ context.Context, w ledger.Withdrawal) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	balance, ok := l.balance[w.Account.ID]
+	switch {
+	case l.transfers[w.ID]:
+		return ledger.ErrTransferExists
+	case !ok:
+		return ledger.ErrUnknownSourceAccount
+	case balance < w.Amount:
+		return ledger.ErrInsufficientBalance
+	}
+	l.transfers[w.ID] = true
+	l.balance[w.Account.ID] -= w.Amount
+	return nil
+}
+
+// A payment cancelled while its funder deposits (the cancel appended after
+// the funder's check, before its append): the funder is told the payment
+// was in the wrong state and its deposit goes back, so no money is left in
+// an account nothing sends or withdraws from; the funding check the
+// funder scheduled returns nothing a second time. A cancelled payment
+// whose funder stopped after its deposit gets its money returned by that
+// check; one never funded returns nothing.
+func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
+	store := natsStore(t)
+	ctx := context.Background()
+	l := newBookLedger()
+	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{},
+		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+	tenantID := uuid.NewString()
+	operator := commands.Actor{Operator: true}
+	newPayment := func() string {
+		t.Helper()
+		id := uuid.NewString()
+		target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + id}), "create:"+id,
+			&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+				AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	cancel := func(id string) {
+		t.Helper()
+		if _, err := h.Cancel(ctx, commands.CancelOutgoingPayment{Meta: commands.Meta{ID: "cancel:" + id, Actor: operator}, OutgoingPaymentID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(id string) {
+		t.Helper()
+		data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: id})
+		if _, err := h.Send(ctx, data); err != nil {
+			t.Fatalf("funding check: %v", err)
+		}
+	}
+	balance := func(id string) uint64 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.balance[uuid.MustParse(id)]
+	}
+
+	raced := newPayment()
+	l.during = func() { cancel(raced) }
+	_, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund:" + raced, Actor: operator}, OutgoingPaymentID: raced})
+	l.during = nil
+	if apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("funding a payment cancelled meanwhile: %v, want wrong state", err)
+	}
+	if got := balance(raced); got != 0 {
+		t.Fatalf("the cancelled payment's account holds %d after the funder's return, want 0", got)
+	}
+	check(raced)
+	if got := balance(raced); got != 0 {
+		t.Fatalf("the cancelled payment's account holds %d after the funding check, want 0", got)
+	}
+	s, _, err := h.Load(ctx, tenantID, raced)
+	if err != nil || s.State != outgoingpayment.Cancelled {
+		t.Fatalf("payment %s (%v), want CANCELLED", s.State, err)
+	}
+
+	stopped := newPayment()
+	cancel(stopped)
+	if err := l.CreateLiquidityAccount(ctx, ledger.Account{ID: uuid.MustParse(stopped)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Deposit(ctx, ledger.Deposit{ID: uuid.New(), Account: ledger.Account{ID: uuid.MustParse(stopped)}, Amount: 500}); err != nil {
+		t.Fatal(err)
+	}
+	check(stopped)
+	if got := balance(stopped); got != 0 {
+		t.Fatalf("a deposit its funder left in a cancelled payment: %d left after the funding check, want 0", got)
+	}
+
+	unfunded := newPayment()
+	cancel(unfunded)
+	check(unfunded)
+	if got := balance(unfunded); got != 0 {
+		t.Fatalf("a cancelled payment never funded holds %d", got)
+	}
+}

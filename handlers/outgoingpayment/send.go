@@ -154,6 +154,9 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 			return 0, err
 		}
 	}
+	if s.State == Cancelled {
+		return 0, h.returnDeposit(ctx, s)
+	}
 	if s.State != Sending {
 		return 0, nil
 	}
