@@ -184,6 +184,9 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 		return Identity{}, nil, fail
 	}
 	canonical, err := canonicalJSON(body)
+	if errors.Is(err, ErrInexactInteger) {
+		return Identity{}, nil, unauthenticated("%v", err)
+	}
 	if err != nil {
 		return Identity{}, nil, unauthenticated("request body is not valid JSON")
 	}

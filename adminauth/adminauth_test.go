@@ -454,6 +454,11 @@ func TestSignatureDoesNotTravel(t *testing.T) {
 		}, http.StatusUnauthorized, "UNAUTHENTICATED", "does not match"},
 		{"another tenant", func(sig string) *http.Request { return request(other, sig, body) },
 			http.StatusUnauthorized, "UNAUTHENTICATED", "does not match"},
+		{"an integer JCS would sign as its float64 neighbour", func(string) *http.Request {
+			signed := []byte(`{"query":"{ __typename }","variables":{"amount":10000000000000000}}`)
+			sent := []byte(`{"query":"{ __typename }","variables":{"amount":10000000000000001}}`)
+			return request(tenant, sign(t, secret, 1, signed, time.Now()), sent)
+		}, http.StatusUnauthorized, "UNAUTHENTICATED", "beyond 2^53"},
 		{"GET with the query in the URL", func(sig string) *http.Request {
 			r := httptest.NewRequest(http.MethodGet, "/graphql?query="+url.QueryEscape("{ tenants { edges { node { id apiSecret } } } }"), bytes.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")

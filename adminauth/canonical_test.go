@@ -3,6 +3,7 @@ package adminauth
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/gowebpki/jcs"
@@ -93,14 +94,46 @@ func TestMarshalledBodyIsCanonical(t *testing.T) {
 	}
 }
 
-// canonicalJSON always agrees with JCS: the same text or the same error.
+// Integers a float64 does not hold are refused: JCS would sign another
+// number than the one the API runs. Those it holds, however long, and
+// digits in strings or fractions are taken.
+func TestInexactIntegersAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		json    string
+		refused bool
+	}{
+		{`{"amount":10000000000000001}`, true},
+		{`{"amount":9007199254740993}`, true}, // 2^53 + 1
+		{`{"a":[1,{"b":18446744073709551615}]}`, true},
+		{`{"amount":-9007199254740993}`, true},
+		{`{"amount":10000000000000000}`, false},
+		{`{"amount":9007199254740992}`, false},    // 2^53
+		{`{"amount":1152921504606846976}`, false}, // 2^60
+		{`{"amount":"10000000000000001"}`, false},
+		{`{"rate":0.10000000000000001}`, false},
+		{`{"rate":1e30}`, false},
+		{`{ "amount": 12 }`, false},
+	} {
+		_, err := canonicalJSON([]byte(tc.json))
+		if refused := errors.Is(err, ErrInexactInteger); refused != tc.refused || (!tc.refused && err != nil) {
+			t.Errorf("canonicalJSON(%s): %v, want refused %v", tc.json, err, tc.refused)
+		}
+	}
+}
+
+// canonicalJSON always agrees with JCS: the same text or the same error,
+// but for integers a float64 does not hold.
 func FuzzCanonicalJSON(f *testing.F) {
 	for _, tc := range canonicalCases {
 		f.Add([]byte(tc.json))
 	}
+	f.Add([]byte(`{"amount":10000000000000001}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, wantErr := jcs.Transform(bytes.Clone(in))
 		got, err := canonicalJSON(bytes.Clone(in))
+		if errors.Is(err, ErrInexactInteger) {
+			return
+		}
 		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
 			t.Fatalf("canonicalJSON(%q) = %q, %v; JCS gives %q, %v", in, got, err, want, wantErr)
 		}
