@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -47,6 +48,7 @@ func Serve(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	// validating each once is enough.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheEntriesMax))
 	srv.Use(extension.FixedComplexityLimit(complexityMax))
+	srv.Use(shapeLimit{})
 	srv.AroundFields(markResolverErrors)
 	srv.AroundFields(opts.Idempotency.Field)
 	if opts.Introspection {
@@ -90,6 +92,12 @@ func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 		// is about the caller's input, so it is shown.
 		if gqlErr.Extensions == nil || gqlErr.Extensions["code"] == nil {
 			out.Extensions = map[string]any{"code": apperr.Lookup(apperr.InvalidInput).GraphQL}
+		}
+		// Suggestions of names would spell out the schema to whoever asks
+		// wrong names, introspection off or not, as Rafiki's GraphQL Armor
+		// knows.
+		if before, _, found := strings.Cut(out.Message, " Did you mean "); found {
+			out.Message = before
 		}
 		return out
 	}

@@ -1,12 +1,18 @@
 package adminapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/rafiki-go/rafiki/adminauth"
 )
@@ -28,6 +34,80 @@ func TestIntrospectionFollowsTheOption(t *testing.T) {
 			if got := strings.Contains(rec.Body.String(), `"errors"`); got != wantErrors {
 				t.Errorf("introspection %v, %s: %s", on, query, rec.Body)
 			}
+		}
+	}
+}
+
+// A document may hold 15 aliases and 10 levels of fields, as Rafiki's
+// GraphQL Armor allows, counted where fragments are spread; the schema's
+// introspection is not held to the depth; a wrong name gets no
+// suggestion of the right one.
+func TestQueryShape(t *testing.T) {
+	h := Handler(&Resolver{}, Options{Introspection: true, Log: slog.New(slog.DiscardHandler)})
+	ctx := adminauth.WithIdentity(context.Background(), adminauth.Identity{TenantID: "00000000-0000-4000-8000-000000000001", IsOperator: true})
+	aliases := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "a%d: whoami { id } ", i)
+		}
+		return b.String()
+	}
+	deepType := "name" + strings.Repeat(" }", 10)
+	for _, c := range []struct {
+		name, query, refusal string
+	}{
+		{"15 aliases", "{ " + aliases(15) + "}", ""},
+		{"16 aliases", "{ " + aliases(16) + "}", "more than 15 aliases"},
+		{"aliases in fragments", "{ ...F x: whoami { ...G } } fragment F on Query { " + aliases(7) + "} fragment G on WhoamiResponse { i: id }",
+			""},
+		{"aliases of a fragment spread twice", "{ ...F ...H } fragment F on Query { " + aliases(8) + "} fragment H on Query { ...F }",
+			"more than 15 aliases"},
+		{"introspection deeper than 10", "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { " + deepType + " } }", ""},
+		{"a wrong name", "{ whoami { idd } }", `Cannot query field "idd" on type "WhoamiResponse".`},
+	} {
+		body, _ := json.Marshal(map[string]string{"query": c.query})
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var answer struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+			t.Fatalf("%s: %s", c.name, rec.Body)
+		}
+		switch {
+		case c.refusal == "" && len(answer.Errors) > 0:
+			t.Errorf("%s: refused: %s", c.name, rec.Body)
+		case c.refusal != "" && (len(answer.Errors) != 1 || !strings.Contains(answer.Errors[0].Message, c.refusal) ||
+			strings.Contains(answer.Errors[0].Message, "Did you mean") || answer.Errors[0].Extensions.Code != "GRAPHQL_VALIDATION_FAILED"):
+			t.Errorf("%s: %s, want one GRAPHQL_VALIDATION_FAILED error saying %q and no more", c.name, rec.Body, c.refusal)
+		}
+	}
+}
+
+// Depth counts fields, a fragment's at the depth it is spread.
+func TestShapeWalk(t *testing.T) {
+	for _, c := range []struct {
+		query          string
+		depth, aliases int
+	}{
+		{"{ a { b { c } } }", 3, 0},
+		{"{ a { ...F } } fragment F on A { b { x: c } }", 3, 1},
+		{"{ a { ... on A { b { c { d } } } } }", 4, 0},
+		{"{ a: a b: a }", 1, 1},
+	} {
+		doc, err := parser.ParseQuery(&ast.Source{Input: c.query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := shapeWalk{fragments: doc.Fragments}
+		w.selections(doc.Operations[0].SelectionSet, 1)
+		if w.depth != c.depth || w.aliases != c.aliases {
+			t.Errorf("%s: depth %d, aliases %d; want %d, %d", c.query, w.depth, w.aliases, c.depth, c.aliases)
 		}
 	}
 }
