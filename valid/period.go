@@ -1,6 +1,9 @@
 package valid
 
-import "time"
+import (
+	"math/big"
+	"time"
+)
 
 // periodStepsMax bounds the periods of calendar months walked to find the
 // one holding a time: a monthly interval over eight thousand years.
@@ -46,18 +49,19 @@ func (iv Interval) Period(t time.Time) (start, end time.Time, ok bool) {
 		return time.Time{}, time.Time{}, false
 	}
 	if length, ok := iv.length(); ok {
-		// Periods of one length: the one holding t is found by division.
-		k := int64(t.Sub(start) / length)
+		// Periods of one length: the one holding t is found by division,
+		// in exact arithmetic, as a time.Duration holds 292 years only.
+		k := periodsIn(start, t, length)
 		if backward {
-			k = int64(end.Sub(t)-1) / int64(length)
+			k = periodsIn(t, end.Add(-time.Nanosecond), length)
 		}
 		if iv.Repeats >= 0 && k > iv.Repeats {
 			return time.Time{}, time.Time{}, false
 		}
 		if backward {
-			return start.Add(-time.Duration(k) * length), end.Add(-time.Duration(k) * length), true
+			k = -k
 		}
-		return start.Add(time.Duration(k) * length), end.Add(time.Duration(k) * length), true
+		return shifted(start, k, length), shifted(end, k, length), true
 	}
 	for i := int64(1); (iv.Repeats < 0 || i <= iv.Repeats) && i <= periodStepsMax; i++ {
 		if backward {
@@ -70,6 +74,20 @@ func (iv Interval) Period(t time.Time) (start, end time.Time, ok bool) {
 		}
 	}
 	return time.Time{}, time.Time{}, false
+}
+
+// periodsIn is how many whole lengths fit from from to to (not before it).
+func periodsIn(from, to time.Time, length time.Duration) int64 {
+	d := new(big.Int).Mul(big.NewInt(to.Unix()-from.Unix()), big.NewInt(int64(time.Second)))
+	d.Add(d, big.NewInt(int64(to.Nanosecond()-from.Nanosecond())))
+	return d.Quo(d, big.NewInt(int64(length))).Int64()
+}
+
+// shifted is t moved by k lengths.
+func shifted(t time.Time, k int64, length time.Duration) time.Time {
+	d := new(big.Int).Mul(big.NewInt(k), big.NewInt(int64(length)))
+	seconds, nanos := new(big.Int).QuoRem(d, big.NewInt(int64(time.Second)), new(big.Int))
+	return time.Unix(t.Unix()+seconds.Int64(), int64(t.Nanosecond())+nanos.Int64()).UTC()
 }
 
 // length is the length of every period, when none has calendar months.

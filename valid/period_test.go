@@ -7,7 +7,7 @@ import (
 
 func TestIntervalPeriod(t *testing.T) {
 	at := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
+		v, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,6 +32,10 @@ func TestIntervalPeriod(t *testing.T) {
 		{"R/P1W/2026-01-10T00:00:00Z", "2025-12-27T00:00:00Z", "2025-12-27T00:00:00Z", "2026-01-03T00:00:00Z"},
 		{"R1/P1W/2026-01-10T00:00:00Z", "2025-12-26T00:00:00Z", "", ""},
 		{"R/2026-01-01T00:00:00Z/P1Y", "2031-06-01T00:00:00Z", "2031-01-01T00:00:00Z", "2032-01-01T00:00:00Z"},
+		// Further apart than a time.Duration holds (292 years).
+		{"R/1700-01-01T00:00:00Z/PT1H", "2026-12-05T10:30:00Z", "2026-12-05T10:00:00Z", "2026-12-05T11:00:00Z"},
+		{"R/P1D/2400-01-01T00:00:00Z", "2026-12-05T10:30:00Z", "2026-12-05T00:00:00Z", "2026-12-06T00:00:00Z"},
+		{"R/1000-01-01T00:00:00Z/1000-01-01T00:00:01.5Z", "2026-12-05T10:30:01Z", "2026-12-05T10:30:00Z", "2026-12-05T10:30:01.5Z"},
 	} {
 		iv, err := ParseInterval(tc.interval)
 		if err != nil {
