@@ -134,6 +134,7 @@ func TestQuotesForLocalIncomingPayments(t *testing.T) {
 		{"more than the payment expects", map[string]any{"receiver": toBob.URL, "receiveAmount": amount("1001", "USD")}, "BAD_USER_INPUT"},
 		{"a debit that is all fees", map[string]any{"receiver": toBob.URL, "debitAmount": amount("10", "USD")}, "BAD_USER_INPUT"},
 		{"nothing asked of a payment expecting no amount", map[string]any{"receiver": toCarol.URL}, "BAD_USER_INPUT"},
+		{"a delivery whose price does not fit 64 bits", map[string]any{"receiver": toCarol.URL, "receiveAmount": amount("18446744073709551615", "EUR")}, "BAD_USER_INPUT"},
 		{"an unknown wallet address", map[string]any{"walletAddressId": eur.ID, "receiver": toBob.URL, "debitAmount": amount("1", "USD")}, "NOT_FOUND"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

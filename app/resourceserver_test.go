@@ -199,9 +199,11 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 	onCarol := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"create"}, "identifier": carol})
 	nobody := s.grant(t, client, tenant, map[string]any{"type": "incoming-payment", "actions": []string{"list"}, "identifier": "http://wallet.test/spec-nobody"})
 
-	// Requests the spec admits that the payment or the pagination refuses.
+	// Requests the spec admits that the payment or the pagination refuses;
+	// the validator reads a body's first JSON value and no further.
 	refusedBeyondTheSpec := map[string]bool{"create with an amount in another asset": true, "create with a zero amount": true,
-		"create expired": true, "list last 1 without a cursor": true, "list from a cursor not an id": true, "list first and last": true}
+		"create expired": true, "list last 1 without a cursor": true, "list from a cursor not an id": true, "list first and last": true,
+		"create with text after the JSON": true}
 	answers := map[string]json.RawMessage{} // each call's body, by name
 	answer := specCaller(t, s, spec, tenant, refusedBeyondTheSpec, answers)
 	call := func(c opCall) map[string]any {
@@ -245,6 +247,7 @@ func TestIncomingPaymentRoutesMatchTheSpec(t *testing.T) {
 		{"create on a wallet address not granted", client, onBob, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}`, "/incoming-payments", http.StatusForbidden},
 		{"create without a wallet address", client, all, http.MethodPost, "/incoming-payments", `{}`, "/incoming-payments", http.StatusBadRequest},
 		{"create with an unknown field", client, all, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `","completed":true}`, "/incoming-payments", http.StatusBadRequest},
+		{"create with text after the JSON", client, all, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `"}{"junk`, "/incoming-payments", http.StatusBadRequest},
 		{"create with an amount in another asset", client, all, http.MethodPost, "/incoming-payments",
 			`{"walletAddress":"` + alice + `","incomingAmount":{"value":"1","assetCode":"EUR","assetScale":2}}`, "/incoming-payments", http.StatusBadRequest},
 		{"create with metadata not an object", client, all, http.MethodPost, "/incoming-payments", `{"walletAddress":"` + alice + `","metadata":["INV-1"]}`, "/incoming-payments", http.StatusBadRequest},

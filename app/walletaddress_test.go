@@ -142,6 +142,12 @@ func TestWalletAddressesEndToEnd(t *testing.T) {
 		t.Fatalf("unknown address: %d %s", status, body)
 	}
 	matchesSpec(t, spec, specAnswer{Method: http.MethodGet, Path: "/", Status: status, Header: header, Body: body})
+	// No wallet address has a control character in its URL.
+	for _, path := range []string{"/alice%00", "/alice%0a", "/%ff"} {
+		if status, _, body := s.getOPAnswer(t, path); status != 404 {
+			t.Fatalf("%s: %d %s", path, status, body)
+		}
+	}
 
 	// SPSP: STREAM credentials this receiver recognises, with receipts on request.
 	spsp := func(headers map[string]string) (int, string, map[string]any) {

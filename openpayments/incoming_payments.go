@@ -284,6 +284,11 @@ func readBody(w http.ResponseWriter, r *http.Request, v any, complete func() boo
 		writeError(w, http.StatusBadRequest, "invalid request body")
 		return nil, false
 	}
+	// One JSON value and nothing after it, whitespace aside.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "invalid request body")
+		return nil, false
+	}
 	return body, true
 }
 

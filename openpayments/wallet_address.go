@@ -19,6 +19,7 @@ import (
 	"github.com/rafiki-go/rafiki/httpsig"
 	"github.com/rafiki-go/rafiki/readmodel"
 	"github.com/rafiki-go/rafiki/streams"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Config is what the wallet address server needs to know.
@@ -252,6 +253,12 @@ func (s *WalletAddresses) keys(w http.ResponseWriter, r *http.Request, url strin
 // active finds the active wallet address at url, or answers 404 (or 500)
 // itself and reports false.
 func (s *WalletAddresses) active(w http.ResponseWriter, r *http.Request, url string) (*readmodel.WalletAddress, bool) {
+	if !valid.Text(url, valid.TextLengthMax) {
+		// No wallet address has such a URL (their URLs are checked when
+		// made), and Postgres would refuse the lookup (a NUL byte).
+		writeError(w, http.StatusNotFound, "Could not get wallet address")
+		return nil, false
+	}
 	wa, err := s.read.WalletAddressByURL(r.Context(), url, nil)
 	if wa == nil && err == nil && s.cfg.NotFoundPolling && s.cfg.NotFound != nil {
 		wa, err = s.poll(r.Context(), url)

@@ -137,8 +137,12 @@ func (h *Handler) decide(ctx context.Context, tenantID string, c commands.Create
 	return decideCreate(wa, a, r, c, q, converted, time.Now(), h.lifespan)
 }
 
-// errRates is Rafiki's CouldNotFetchRates.
+// errRates is Rafiki's CouldNotFetchRates; an amount whose conversion
+// does not fit 64 bits is the caller's invalid amount.
 func errRates(err error) error {
+	if errors.Is(err, rates.ErrAmountTooLarge) {
+		return fmt.Errorf("%w: %w", errInvalidAmount(), err)
+	}
 	return fmt.Errorf("%w: %w", apperr.E(apperr.Internal, "could not convert between assets"), err)
 }
 
