@@ -174,11 +174,11 @@ func (r *queryResolver) AssetByCodeAndScale(ctx context.Context, code string, sc
 
 // Assets is the resolver for the assets field.
 func (r *queryResolver) Assets(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*AssetsConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	rows, info, err := r.Read.Assets(ctx, tenantScope(a, tenantID), page(after, before, first, last, sortOrder))
+	rows, info, err := r.Read.Assets(ctx, scope, page(after, before, first, last, sortOrder))
 	if err != nil {
 		return nil, err
 	}

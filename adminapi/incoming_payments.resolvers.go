@@ -143,11 +143,11 @@ func (r *queryResolver) IncomingPayment(ctx context.Context, id string) (*Incomi
 
 // IncomingPayments is the resolver for the incomingPayments field.
 func (r *queryResolver) IncomingPayments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *IncomingPaymentFilter, tenantID *string) (*IncomingPaymentConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	return r.incomingPaymentConnection(ctx, readmodel.IncomingPaymentFilter{TenantScope: tenantScope(a, tenantID)}, filter,
+	return r.incomingPaymentConnection(ctx, readmodel.IncomingPaymentFilter{TenantScope: scope}, filter,
 		page(after, before, first, last, sortOrder))
 }
 

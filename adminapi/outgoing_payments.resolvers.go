@@ -158,11 +158,11 @@ func (r *queryResolver) OutgoingPayment(ctx context.Context, id string) (*Outgoi
 
 // OutgoingPayments is the resolver for the outgoingPayments field.
 func (r *queryResolver) OutgoingPayments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *OutgoingPaymentFilter, tenantID *string) (*OutgoingPaymentConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	return r.outgoingPaymentConnection(ctx, outgoingPaymentFilter(readmodel.OutgoingPaymentFilter{TenantScope: tenantScope(a, tenantID)}, filter),
+	return r.outgoingPaymentConnection(ctx, outgoingPaymentFilter(readmodel.OutgoingPaymentFilter{TenantScope: scope}, filter),
 		page(after, before, first, last, sortOrder))
 }
 

@@ -24,11 +24,11 @@ func (r *paymentResolver) Tenant(ctx context.Context, obj *Payment) (*Tenant, er
 
 // Payments is the resolver for the payments field.
 func (r *queryResolver) Payments(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *PaymentFilter, tenantID *string) (*PaymentConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	rows, info, err := r.Read.Payments(ctx, paymentFilter(readmodel.PaymentFilter{TenantScope: tenantScope(a, tenantID)}, filter),
+	rows, info, err := r.Read.Payments(ctx, paymentFilter(readmodel.PaymentFilter{TenantScope: scope}, filter),
 		page(after, before, first, last, sortOrder))
 	if err != nil {
 		return nil, err

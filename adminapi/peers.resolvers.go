@@ -121,11 +121,11 @@ func (r *queryResolver) PeerByAddressAndAsset(ctx context.Context, staticIlpAddr
 
 // Peers is the resolver for the peers field.
 func (r *queryResolver) Peers(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*PeersConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	rows, info, err := r.Read.Peers(ctx, tenantScope(a, tenantID), page(after, before, first, last, sortOrder))
+	rows, info, err := r.Read.Peers(ctx, scope, page(after, before, first, last, sortOrder))
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
 	"github.com/rafiki-go/rafiki/receiver"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Resolver holds what the resolvers use.
@@ -123,6 +124,19 @@ func created[E events.Event](res handlers.Result) (events.Envelope, E, bool) {
 
 // tenantScope is the tenant a query is limited to: the caller's own, or for
 // the operator the one asked for, or none.
+// listScope is the tenant a list is of: the caller's, or for the operator
+// the one it asks for (nil: every tenant's), which must be an id.
+func listScope(ctx context.Context, requested *string) (*string, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if requested != nil && a.Operator && !valid.IsID(*requested) {
+		return nil, apperr.E(apperr.InvalidInput, "tenantId must be a tenant's id (a UUID)")
+	}
+	return tenantScope(a, requested), nil
+}
+
 func tenantScope(a commands.Actor, requested *string) *string {
 	if a.Operator {
 		return requested

@@ -133,11 +133,11 @@ func (r *queryResolver) WalletAddressByURL(ctx context.Context, url string) (*Wa
 
 // WalletAddresses is the resolver for the walletAddresses field.
 func (r *queryResolver) WalletAddresses(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, tenantID *string) (*WalletAddressesConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	rows, info, err := r.Read.WalletAddresses(ctx, tenantScope(a, tenantID), page(after, before, first, last, sortOrder))
+	rows, info, err := r.Read.WalletAddresses(ctx, scope, page(after, before, first, last, sortOrder))
 	if err != nil {
 		return nil, err
 	}

@@ -77,11 +77,11 @@ func (r *mutationResolver) TriggerWalletAddressEvents(ctx context.Context, input
 
 // WebhookEvents is the resolver for the webhookEvents field.
 func (r *queryResolver) WebhookEvents(ctx context.Context, after *string, before *string, first *int, last *int, sortOrder *SortOrder, filter *WebhookEventFilter, tenantID *string) (*WebhookEventsConnection, error) {
-	a, err := actor(ctx)
+	scope, err := listScope(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
-	rows, info, err := r.Read.WebhookEvents(ctx, webhookEventFilter(readmodel.WebhookEventFilter{TenantScope: tenantScope(a, tenantID)}, filter),
+	rows, info, err := r.Read.WebhookEvents(ctx, webhookEventFilter(readmodel.WebhookEventFilter{TenantScope: scope}, filter),
 		page(after, before, first, last, sortOrder))
 	if err != nil {
 		return nil, err

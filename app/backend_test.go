@@ -444,3 +444,21 @@ func TestTenantIDIsCanonical(t *testing.T) {
 		t.Fatalf("read back: %+v %v", read, err)
 	}
 }
+
+// The operator's lists of one tenant take a tenant's id: anything else is
+// the caller's mistake, told as such, not an internal error.
+func TestListsRefuseATenantIDNotAnID(t *testing.T) {
+	s := startSystem(t, false)
+	ctx := context.Background()
+	for _, list := range []string{"assets", "peers", "walletAddresses", "incomingPayments", "outgoingPayments", "payments", "webhookEvents"} {
+		for _, tenantID := range []string{"garbage", "", s.operator.TenantID + "x"} {
+			err := s.operator.Do(ctx, fmt.Sprintf(`{ %s(tenantId: %q) { pageInfo { hasNextPage } } }`, list, tenantID), nil, nil)
+			if got := code(t, err); got != "BAD_USER_INPUT" {
+				t.Errorf("%s(tenantId: %q): %v, want BAD_USER_INPUT", list, tenantID, err)
+			}
+		}
+		if err := s.operator.Do(ctx, fmt.Sprintf(`{ %s(tenantId: %q) { pageInfo { hasNextPage } } }`, list, s.operator.TenantID), nil, nil); err != nil {
+			t.Errorf("%s of the operator's tenant: %v", list, err)
+		}
+	}
+}
