@@ -86,6 +86,11 @@ func TestTenantSpacesDoNotOverlap(t *testing.T) {
 	if err := setURL("http://wallet.test/bob/sub"); err != nil {
 		t.Fatalf("moving within its own space: %v", err)
 	}
+	// The space it moved from stays its own: its wallet addresses there
+	// still exist.
+	if _, err := createTenant("http://wallet.test/bob/other", ""); code(t, err) != "BAD_USER_INPUT" {
+		t.Fatalf("a space in one another tenant moved away from: %v", err)
+	}
 
 	// The operator, whose wallet addresses fall back to OPEN_PAYMENTS_URL,
 	// cannot make one in a tenant's space.
@@ -98,6 +103,33 @@ func TestTenantSpacesDoNotOverlap(t *testing.T) {
 	}
 	if _, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice-op"}); err != nil {
 		t.Fatalf("operator address beside a tenant's space: %v", err)
+	}
+
+	// A tenant whose space holds another's wallet address makes none below
+	// it, which would read as an account of that address's owner.
+	if _, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "shop/alice"}); err != nil {
+		t.Fatal(err)
+	}
+	daveID, err := createTenant("http://wallet.test/shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Do(ctx, `query($id: String!) { tenant(id: $id) { apiSecret } }`, map[string]any{"id": daveID}, &secret); err != nil {
+		t.Fatal(err)
+	}
+	dave := s.client(daveID, secret.Tenant.APISecret)
+	daveUSD, err := createAsset(ctx, dave, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := createWalletAddress(ctx, dave, map[string]any{"assetId": daveUSD.ID, "address": "http://wallet.test/shop/alice/tips"}); code(t, err) != "BAD_USER_INPUT" {
+		t.Fatalf("an address below another tenant's address: %v", err)
+	}
+	if _, err := createWalletAddress(ctx, dave, map[string]any{"assetId": daveUSD.ID, "address": "http://wallet.test/shop/bob/tips"}); err != nil {
+		t.Fatalf("an address in its own space: %v", err)
+	}
+	if _, err := createWalletAddress(ctx, dave, map[string]any{"assetId": daveUSD.ID, "address": "http://wallet.test/shop/bob/tips/more"}); err != nil {
+		t.Fatalf("an address below its own address: %v", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -68,9 +69,12 @@ func reservedForDefaults(requested, operatorILPAddress, tenantID string) error {
 
 // Spaces folds every tenant's events into the spaces they hold, as of a
 // stream sequence, and tells whether a tenant's new space would overlap
-// another's. A tenant keeps its space once deleted (as Rafiki keeps a
-// deleted tenant's settings in its duplicate check): its wallet addresses
-// still exist. The fold holds one entry per tenant.
+// another's. A tenant keeps every space it ever set, once deleted too (as
+// Rafiki keeps a deleted tenant's settings in its duplicate check) and once
+// it moved to another: its wallet addresses and incoming payments made
+// there still exist, and another tenant's space over them would let that
+// tenant publish addresses among them. The fold holds one entry per tenant
+// and space set.
 //
 // A requested space is appended with a message on SpacesClaimed expecting
 // the sequence its check saw there, so of two tenants claiming overlapping
@@ -83,13 +87,14 @@ type Spaces struct {
 	mu sync.Mutex
 	// folded is whether every tenant event up to version has been folded
 	// (once per process; afterwards only claims are followed).
-	folded   bool
-	version  uint64 // the last tenant event folded
-	claimed  uint64 // the last sequence of SpacesClaimed folded
-	byTenant map[string]Space
+	folded  bool
+	version uint64 // the last tenant event folded
+	claimed uint64 // the last sequence of SpacesClaimed folded
+	// byTenant is every space each tenant set, one part each.
+	byTenant map[string][]Space
 }
 
-func NewSpaces() *Spaces { return &Spaces{byTenant: map[string]Space{}} }
+func NewSpaces() *Spaces { return &Spaces{byTenant: map[string][]Space{}} }
 
 // Load brings the fold up to the last claim of a space and returns the
 // sequence of that claim on SpacesClaimed (0: none yet), which a new claim
@@ -131,22 +136,25 @@ func (sp *Spaces) LoadAt(ctx context.Context, store handlers.Store, claimed uint
 		var settings []events.Setting
 		switch e := ev.(type) {
 		case *events.TenantCreated:
-			sp.byTenant[env.AggregateID] = Space{}
 			settings = e.Settings
 		case *events.TenantSettingsSet:
 			settings = e.Settings
 		}
-		space := sp.byTenant[env.AggregateID]
 		for _, s := range settings {
-			switch s.Key {
-			case SettingWalletAddressURL:
+			var space Space
+			switch {
+			case s.Value == "":
+				continue
+			case s.Key == SettingWalletAddressURL:
 				space.WalletAddressURL = s.Value
-			case SettingILPAddress:
+			case s.Key == SettingILPAddress:
 				space.ILPAddress = s.Value
+			default:
+				continue
 			}
-		}
-		if settings != nil {
-			sp.byTenant[env.AggregateID] = space
+			if !slices.Contains(sp.byTenant[env.AggregateID], space) {
+				sp.byTenant[env.AggregateID] = append(sp.byTenant[env.AggregateID], space)
+			}
 		}
 	}
 	sp.folded, sp.version, sp.claimed = true, version, claimed
@@ -158,27 +166,32 @@ func (sp *Spaces) LoadAt(ctx context.Context, store handlers.Store, claimed uint
 func (sp *Spaces) Overlap(tenantID string, space Space) error {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	for other, held := range sp.byTenant {
+	for other, spaces := range sp.byTenant {
 		if other == tenantID {
 			continue
 		}
-		if space.WalletAddressURL != "" && held.WalletAddressURL != "" && valid.URLsOverlap(space.WalletAddressURL, held.WalletAddressURL) {
-			return apperr.E(apperr.InvalidInput, "Wallet Address Url overlaps the wallet address URL of another tenant")
-		}
-		if space.ILPAddress != "" && held.ILPAddress != "" && valid.ILPAddressesOverlap(space.ILPAddress, held.ILPAddress) {
-			return apperr.E(apperr.InvalidInput, "ILP address overlaps the ILP address of another tenant")
+		for _, held := range spaces {
+			if space.WalletAddressURL != "" && held.WalletAddressURL != "" && valid.URLsOverlap(space.WalletAddressURL, held.WalletAddressURL) {
+				return apperr.E(apperr.InvalidInput, "Wallet Address Url overlaps the wallet address URL of another tenant")
+			}
+			if space.ILPAddress != "" && held.ILPAddress != "" && valid.ILPAddressesOverlap(space.ILPAddress, held.ILPAddress) {
+				return apperr.E(apperr.InvalidInput, "ILP address overlaps the ILP address of another tenant")
+			}
 		}
 	}
 	return nil
 }
 
-// Holder is the tenant whose WALLET_ADDRESS_URL holds address, if any.
+// Holder is the tenant whose WALLET_ADDRESS_URL, now or before, holds
+// address, if any.
 func (sp *Spaces) Holder(address string) (string, bool) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	for tenantID, held := range sp.byTenant {
-		if held.WalletAddressURL != "" && valid.URLWithin(address, held.WalletAddressURL) {
-			return tenantID, true
+	for tenantID, spaces := range sp.byTenant {
+		for _, held := range spaces {
+			if held.WalletAddressURL != "" && valid.URLWithin(address, held.WalletAddressURL) {
+				return tenantID, true
+			}
 		}
 	}
 	return "", false

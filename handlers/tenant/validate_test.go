@@ -133,10 +133,12 @@ func TestSettingValues(t *testing.T) {
 }
 
 // No tenant's WALLET_ADDRESS_URL or ILP_ADDRESS may lie in another's, or
-// hold it, on whole segments; a tenant's own space is no obstacle.
+// hold it, on whole segments, nor in one the other set before; a tenant's
+// own space is no obstacle.
 func TestSpacesOverlap(t *testing.T) {
 	sp := NewSpaces()
-	sp.byTenant["other"] = Space{WalletAddressURL: "https://a.example/ali", ILPAddress: "test.bank"}
+	sp.byTenant["other"] = []Space{{WalletAddressURL: "https://a.example/ali"}, {ILPAddress: "test.bank"},
+		{WalletAddressURL: "https://old.example/c"}}
 	for _, tc := range []struct {
 		name  string
 		space Space
@@ -152,6 +154,7 @@ func TestSpacesOverlap(t *testing.T) {
 		{"ILP address inside", Space{ILPAddress: "test.bank.x"}, false},
 		{"ILP address holding it", Space{ILPAddress: "test"}, false},
 		{"no space", Space{}, true},
+		{"in a space its holder moved away from", Space{WalletAddressURL: "https://old.example/c/alice"}, false},
 	} {
 		err := sp.Overlap("self", tc.space)
 		if tc.ok != (err == nil) || (!tc.ok && apperr.KindOf(err) != apperr.InvalidInput) {
@@ -163,6 +166,9 @@ func TestSpacesOverlap(t *testing.T) {
 	}
 	if holder, ok := sp.Holder("https://a.example/ali/bob"); !ok || holder != "other" {
 		t.Errorf("holder of a URL inside: %q %v", holder, ok)
+	}
+	if holder, ok := sp.Holder("https://old.example/c/bob"); !ok || holder != "other" {
+		t.Errorf("holder of a URL in a space set before: %q %v", holder, ok)
 	}
 	if _, ok := sp.Holder("https://a.example/alice/bob"); ok {
 		t.Error("a URL outside has a holder")

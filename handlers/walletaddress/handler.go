@@ -2,7 +2,10 @@ package walletaddress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -91,6 +94,9 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateWalletAddress) (s
 			return "", handlers.Result{}, err
 		}
 	}
+	if err := h.notUnderOthers(ctx, c.TenantID, address); err != nil {
+		return "", handlers.Result{}, err
+	}
 	id := AddressID(address)
 	target, err := handlers.NewTarget(c.TenantID, AggregateType, id)
 	if err != nil {
@@ -123,6 +129,43 @@ func (h *Handler) outsideOtherSpaces(ctx context.Context, tenantID, address stri
 	}
 	if holder, held := h.spaces.Holder(address); held && holder != tenantID {
 		return errInvalidURL()
+	}
+	return nil
+}
+
+// notUnderOthers refuses an address below another tenant's wallet address
+// (https://w.example/alice/tips below https://w.example/alice): it would
+// read as an account of that address's owner. Each address above it on
+// its path is looked for under every tenant, in the event stream, so an
+// address made a moment ago counts.
+func (h *Handler) notUnderOthers(ctx context.Context, tenantID, address string) error {
+	scheme, rest, found := strings.Cut(address, "://")
+	if !found {
+		return errInvalidURL()
+	}
+	parts := strings.Split(rest, "/")
+	for n := 1; n < len(parts); n++ {
+		above := scheme + "://" + strings.Join(parts[:n], "/")
+		subject, err := handlers.AnyTenantSubject(AggregateType, AddressID(above))
+		if err != nil {
+			return err
+		}
+		data, _, found, err := h.store.Last(ctx, subject)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		var holder struct {
+			TenantID string `json:"tenantId"`
+		}
+		if err := json.Unmarshal(data, &holder); err != nil {
+			return fmt.Errorf("wallet address at %s: %w", above, err)
+		}
+		if holder.TenantID != tenantID {
+			return apperr.E(apperr.InvalidInput, "invalid url: it lies below a wallet address of another tenant")
+		}
 	}
 	return nil
 }
