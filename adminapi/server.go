@@ -1,9 +1,13 @@
 package adminapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -61,7 +65,39 @@ func Serve(schema graphql.ExecutableSchema, opts Options) http.Handler {
 		opts.Log.Error("graphql resolver panicked", "panic", v)
 		return errors.New("internal error")
 	})
-	return srv
+	return requestShape(srv)
+}
+
+// requestShape answers what the GraphQL transport would refuse in its own
+// words (Go type names, the body echoed, no error code) with an error coded
+// as any other bad input: a body that is not JSON, or not a JSON object, as
+// application/json.
+func requestShape(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mediaType != "application/json" {
+			badRequest(w, http.StatusUnsupportedMediaType, "the request must be application/json")
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			badRequest(w, http.StatusBadRequest, "could not read the request body")
+			return
+		}
+		if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(body) {
+			badRequest(w, http.StatusBadRequest, "the request body must be one JSON object: {query, variables, operationName}")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func badRequest(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message": message, "extensions": map[string]any{"code": apperr.Lookup(apperr.InvalidInput).GraphQL}}}})
 }
 
 // resolverError marks an error that a resolver returned, as opposed to one

@@ -111,3 +111,43 @@ func TestShapeWalk(t *testing.T) {
 		}
 	}
 }
+
+// A request the GraphQL transport cannot read is refused as bad input, in
+// the errors shape, without the transport's own words.
+func TestRequestShape(t *testing.T) {
+	h := Handler(&Resolver{}, Options{Log: slog.New(slog.DiscardHandler)})
+	ctx := adminauth.WithIdentity(context.Background(), adminauth.Identity{TenantID: "00000000-0000-4000-8000-000000000001", IsOperator: true})
+	for _, c := range []struct {
+		name, contentType, body string
+		status                  int
+	}{
+		{"an object", "application/json; charset=utf-8", `{"query":"{ whoami { id } }"}`, http.StatusOK},
+		{"an array", "application/json", `[{"query":"{ whoami { id } }"}]`, http.StatusBadRequest},
+		{"a string", "application/json", `"{ whoami { id } }"`, http.StatusBadRequest},
+		{"not JSON", "application/json", `{ whoami { id } }`, http.StatusBadRequest},
+		{"two objects", "application/json", `{"query":"{ whoami { id } }"}{}`, http.StatusBadRequest},
+		{"text", "text/plain", `{"query":"{ whoami { id } }"}`, http.StatusUnsupportedMediaType},
+		{"no content type", "", `{"query":"{ whoami { id } }"}`, http.StatusUnsupportedMediaType},
+	} {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(c.body))
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var answer struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		err := json.Unmarshal(rec.Body.Bytes(), &answer)
+		switch {
+		case rec.Code != c.status || err != nil:
+			t.Errorf("%s: %d %s, want %d", c.name, rec.Code, rec.Body, c.status)
+		case c.status != http.StatusOK && (len(answer.Errors) != 1 || answer.Errors[0].Extensions.Code != "BAD_USER_INPUT" ||
+			strings.Contains(answer.Errors[0].Message, "Go") || strings.Contains(answer.Errors[0].Message, "RawParams")):
+			t.Errorf("%s: %s", c.name, rec.Body)
+		}
+	}
+}
