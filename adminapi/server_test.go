@@ -70,12 +70,7 @@ func TestQueryShape(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		var answer struct {
-			Errors []struct {
-				Message    string
-				Extensions struct{ Code string }
-			}
-		}
+		var answer errorsAnswer
 		if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
 			t.Fatalf("%s: %s", c.name, rec.Body)
 		}
@@ -135,12 +130,7 @@ func TestRequestShape(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		var answer struct {
-			Errors []struct {
-				Message    string
-				Extensions struct{ Code string }
-			}
-		}
+		var answer errorsAnswer
 		err := json.Unmarshal(rec.Body.Bytes(), &answer)
 		switch {
 		case rec.Code != c.status || err != nil:
@@ -149,5 +139,13 @@ func TestRequestShape(t *testing.T) {
 			strings.Contains(answer.Errors[0].Message, "Go") || strings.Contains(answer.Errors[0].Message, "RawParams")):
 			t.Errorf("%s: %s", c.name, rec.Body)
 		}
+	}
+}
+
+// errorsAnswer is a GraphQL answer's errors.
+type errorsAnswer struct {
+	Errors []struct {
+		Message    string
+		Extensions struct{ Code string }
 	}
 }

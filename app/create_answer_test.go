@@ -109,22 +109,7 @@ func TestPaymentFromIncomingPaymentAnswersItsQuote(t *testing.T) {
 	s := startSystem(t, false)
 	ctx := context.Background()
 	op := s.operator
-	usd, err := createAsset(ctx, op, "USD", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, ip := aliceAndBob(t, s)
 	tx, err := s.running.Deps.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

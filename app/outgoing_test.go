@@ -538,22 +538,7 @@ func TestOutgoingPaymentsShareAGrantLimit(t *testing.T) {
 	s := startSystem(t, false)
 	ctx := context.Background()
 	op := s.operator
-	usd, err := createAsset(ctx, op, "USD", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, ip := aliceAndBob(t, s)
 	const payments, limit, each = 20, 1000, 100
 	quotes := make([]string, payments)
 	for i := range quotes {
@@ -609,6 +594,30 @@ func TestOutgoingPaymentsShareAGrantLimit(t *testing.T) {
 	}
 }
 
+// aliceAndBob makes a USD asset, its wallet addresses alice and bob, and an
+// incoming payment to bob, whose local payments a test makes from alice.
+func aliceAndBob(t *testing.T, s *system) (walletAddressOut, incomingPaymentOut) {
+	t.Helper()
+	ctx := context.Background()
+	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alice, ip
+}
+
 // webhookDataOf is the data of the webhook events of one object, by type.
 func webhookDataOf(t *testing.T, s *system, id string) map[string]map[string]any {
 	t.Helper()
@@ -642,22 +651,7 @@ func TestFundingRacingACancelLeavesNoMoney(t *testing.T) {
 	s := startSystem(t, false)
 	ctx := context.Background()
 	op := s.operator
-	usd, err := createAsset(ctx, op, "USD", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, ip := aliceAndBob(t, s)
 	o := newOutgoing(s)
 	const payments = 12
 	cancelled, funded := 0, 0
