@@ -50,7 +50,10 @@ func validAddress(address string) bool {
 	if err != nil || !valid.SpaceURL(address) {
 		return false
 	}
-	if u.Path == "" || u.Path == "/" {
+	// The root, a trailing slash (its URL is served without it) and a key
+	// set's name (served as the key set of the address above) could never
+	// be served as this address.
+	if u.Path == "" || strings.HasSuffix(u.Path, "/") || strings.HasSuffix(u.Path, "/jwks.json") {
 		return false
 	}
 	for _, p := range forbiddenPaths {

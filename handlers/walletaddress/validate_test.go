@@ -105,6 +105,11 @@ func TestResolveAddress(t *testing.T) {
 		{"%2e%2e/bob", "https://a.example/ali", ""},
 		{"bob?x=1", "https://a.example/ali", ""},
 		{"bob/incoming-payments", "https://a.example/ali", ""},
+		{"bob/", "https://a.example/ali", ""},
+		{"https://a.example/ali/bob/", "https://a.example/ali", ""},
+		{"bob/jwks.json", "https://a.example/ali", ""},
+		{"bob/jwks.json2", "https://a.example/ali", "https://a.example/ali/bob/jwks.json2"},
+		{".well-known/pay", "https://a.example/", "https://a.example/.well-known/pay"},
 	} {
 		got, err := resolveAddress(tc.requested, tc.base)
 		if got != tc.want || (tc.want == "") != (err != nil) {
