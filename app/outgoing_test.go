@@ -654,7 +654,7 @@ func TestFundingRacingACancelLeavesNoMoney(t *testing.T) {
 	alice, ip := aliceAndBob(t, s)
 	o := newOutgoing(s)
 	const payments = 12
-	cancelled, funded := 0, 0
+	cancelled, funded, returned := 0, 0, 0
 	for range payments {
 		q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
 			"debitAmount": map[string]any{"value": "50", "assetCode": "USD", "assetScale": 2}})
@@ -691,10 +691,18 @@ func TestFundingRacingACancelLeavesNoMoney(t *testing.T) {
 		if balance != 0 {
 			t.Fatalf("cancelled payment %s holds %d in its account", id, balance)
 		}
+		if moved, err := s.running.Deps.Ledger.AccountTransfers(ctx, uuid.MustParse(id), 10); err == nil && len(moved.Debits) > 0 {
+			returned++
+		}
 	}
-	t.Logf("%d payments funded, %d cancelled", funded, cancelled)
+	t.Logf("%d payments funded, %d cancelled, %d of them after their deposit, which went back", funded, cancelled, returned)
 	imbalances, err := s.running.Deps.Ledger.Check(ctx)
 	if err != nil || len(imbalances) > 0 {
 		t.Fatalf("ledger check: %v %+v", err, imbalances)
+	}
+	// A deposit returned is explained by its payment's cancellation.
+	discrepancies, err := app.CheckLiquidity(ctx, s.nats.JS, s.running.Deps.Ledger)
+	if err != nil || len(discrepancies) > 0 {
+		t.Fatalf("liquidity check: %v %+v", err, discrepancies)
 	}
 }

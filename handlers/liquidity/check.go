@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
@@ -36,6 +37,10 @@ const settlementTransfersMax = 1000
 // it: longer than the command that completes it waits.
 const CheckWindow = 5 * time.Minute
 
+// createdPaymentsMax bounds the outgoing payments whose first event the
+// check keeps to explain the return of a cancelled one's deposit.
+const createdPaymentsMax = 1_000_000
+
 // Check compares the deposits and withdrawals in the ledger with the
 // liquidity events of history (every event of assets, peers, wallet
 // addresses, incoming and outgoing payments, in order), and the funding of
@@ -48,6 +53,9 @@ const CheckWindow = 5 * time.Minute
 // completely.
 func Check(ctx context.Context, l ledger.Ledger, history iter.Seq2[events.Envelope, error], now time.Time) ([]Discrepancy, error) {
 	transfers := map[string]*transfer{}
+	// Each outgoing payment's deposit: its id (the payment's first
+	// event's) and amount.
+	deposits := map[string]ledger.Deposit{}
 	var ledgers []uint32
 	for env, err := range history {
 		if err != nil {
@@ -68,9 +76,26 @@ func Check(ctx context.Context, l ledger.Ledger, history iter.Seq2[events.Envelo
 			if err != nil {
 				return nil, err
 			}
+			amount := ev.(*events.OutgoingPaymentCreated).DebitAmount
 			funding := &transfer{}
-			funding.apply(env, &events.LiquidityDeposited{TransferID: env.ID.String(), Amount: ev.(*events.OutgoingPaymentCreated).DebitAmount})
+			funding.apply(env, &events.LiquidityDeposited{TransferID: env.ID.String(), Amount: amount})
 			transfers[env.ID.String()] = funding
+			if len(deposits) < createdPaymentsMax {
+				deposits[env.AggregateID] = ledger.Deposit{ID: env.ID, Amount: amount}
+			}
+			continue
+		}
+		if env.Type == (events.OutgoingPaymentCancelled{}).EventType() {
+			// A deposit that landed as the payment was cancelled goes back
+			// in full under an id derived from the deposit's: the
+			// cancellation explains that withdrawal, made or not.
+			deposit, ok := deposits[env.AggregateID]
+			if !ok {
+				continue
+			}
+			back := &transfer{}
+			back.apply(env, &events.LiquidityWithdrawalCreated{Amount: deposit.Amount})
+			transfers[outgoingpayment.DepositReturnID(deposit.ID).String()] = back
 			continue
 		}
 		if !strings.HasPrefix(env.Type, "liquidity.") {

@@ -22,6 +22,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/liquidity"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/ledger/postgres"
@@ -708,5 +709,50 @@ func TestOwnersOutOfReachAreNotUnknown(t *testing.T) {
 		if kind := apperr.KindOf(lookup()); kind != apperr.Unavailable {
 			t.Errorf("%s: %s, want %s", name, kind, apperr.Unavailable)
 		}
+	}
+}
+
+// A cancelled outgoing payment's deposit returned in full under the id
+// derived from the deposit's is explained by the cancellation; before the
+// payment is cancelled, nothing explains it.
+func TestCheckExplainsACancelledPaymentsDepositReturned(t *testing.T) {
+	f := setup(t)
+	usd := f.asset("USD")
+	paymentID := uuid.NewString()
+	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := handlers.AppendEvents(f.ctx, f.store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create"}), "create",
+		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: usd.Account.AssetID.String(), AssetCode: "USD", AssetScale: 2,
+			AssetLedger: usd.Account.Ledger, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, _, err := f.store.Load(f.ctx, target.Subject)
+	if err != nil || len(envs) != 1 {
+		t.Fatalf("the payment's events: %v %v", envs, err)
+	}
+	account := ledger.Account{ID: uuid.MustParse(paymentID), AssetID: usd.Account.AssetID, Ledger: usd.Account.Ledger, Type: ledger.Outgoing}
+	if err := f.ledger.CreateLiquidityAccount(f.ctx, account); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ledger.Deposit(f.ctx, ledger.Deposit{ID: envs[0].ID, Account: account, Amount: 500}); err != nil {
+		t.Fatal(err)
+	}
+	returned := outgoingpayment.DepositReturnID(envs[0].ID)
+	if err := f.ledger.Withdraw(f.ctx, ledger.Withdrawal{ID: returned, Account: account, Amount: 500}); err != nil {
+		t.Fatal(err)
+	}
+	payment := liquidity.Owner{Target: target, Account: account}
+	if got := f.check(time.Now(), usd, payment); len(got) != 1 || got[0].TransferID != returned {
+		t.Fatalf("check of a payment not cancelled found %v, want the return %s unexplained", got, returned)
+	}
+	if _, err := handlers.AppendEvents(f.ctx, f.store, target.Subject, seq.Sequence, handlers.Meta(target, handlers.CommandInfo{ID: "cancel"}), "cancel",
+		&events.OutgoingPaymentCancelled{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.check(time.Now(), usd, payment); len(got) != 0 {
+		t.Fatalf("check of the cancelled payment found %v", got)
 	}
 }

@@ -104,7 +104,7 @@ func (h *Handler) returnDeposit(ctx context.Context, s State) error {
 	if err != nil {
 		return err
 	}
-	err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: depositReturnID(s), Account: account, Amount: s.DebitAmount})
+	err = h.ledger.Withdraw(ctx, ledger.Withdrawal{ID: DepositReturnID(s.CreatedBy), Account: account, Amount: s.DebitAmount})
 	switch {
 	case err == nil, errors.Is(err, ledger.ErrTransferExists):
 		return nil
@@ -116,10 +116,10 @@ func (h *Handler) returnDeposit(ctx context.Context, s State) error {
 	return fmt.Errorf("return the deposit of cancelled outgoing payment %s: %w", s.ID, err)
 }
 
-// depositReturnID names a payment's deposit's return, derived from the
-// deposit's id (the payment's first event's).
-func depositReturnID(s State) uuid.UUID {
-	return events.DeriveID("deposit-return:"+s.CreatedBy.String(), 0)
+// DepositReturnID names the return of a cancelled payment's deposit,
+// derived from the deposit's id, the id of the payment's first event.
+func DepositReturnID(createdBy uuid.UUID) uuid.UUID {
+	return events.DeriveID("deposit-return:"+createdBy.String(), 0)
 }
 
 // deposit puts the payment's debit amount into its account, once.

@@ -143,8 +143,9 @@ func (h *Handler) notUnderOthers(ctx context.Context, tenantID, address string) 
 	if !found {
 		return errInvalidURL()
 	}
+	// parts[0] is the host, which no wallet address is (validAddress).
 	parts := strings.Split(rest, "/")
-	for n := 1; n < len(parts); n++ {
+	for n := 2; n < len(parts); n++ {
 		above := scheme + "://" + strings.Join(parts[:n], "/")
 		subject, err := handlers.AnyTenantSubject(AggregateType, AddressID(above))
 		if err != nil {
