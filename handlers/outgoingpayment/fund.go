@@ -136,8 +136,12 @@ func (h *Handler) deposit(ctx context.Context, s State, commandID string) error 
 		return fmt.Errorf("account of outgoing payment %s: %w", s.ID, err)
 	}
 	err = h.ledger.Deposit(ctx, ledger.Deposit{ID: s.CreatedBy, Account: account, Amount: s.DebitAmount})
-	if err != nil && !errors.Is(err, ledger.ErrTransferExists) {
-		return fmt.Errorf("fund outgoing payment %s: %w", s.ID, err)
+	switch {
+	case err == nil, errors.Is(err, ledger.ErrTransferExists):
+		return nil
+	case errors.Is(err, ledger.ErrInvalidAmount):
+		// Rafiki's amounts go to 2^64 - 1; the Postgres ledger holds 2^63 - 1.
+		return fmt.Errorf("%w: %w", apperr.E(apperr.InvalidInput, "the payment's debit amount %d is more than the ledger holds", s.DebitAmount), err)
 	}
-	return nil
+	return fmt.Errorf("fund outgoing payment %s: %w", s.ID, err)
 }

@@ -3,6 +3,7 @@ package outgoingpayment_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -138,6 +139,9 @@ func (l *bookLedger) Deposit(_ context.Context, d ledger.Deposit) error {
 	if l.during != nil {
 		l.during()
 	}
+	if d.Amount > math.MaxInt64 {
+		return ledger.ErrInvalidAmount // as the Postgres ledger
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.transfers[d.ID] {
@@ -171,7 +175,8 @@ func (l *bookLedger) Withdraw(_ context.Context, w ledger.Withdrawal) error {
 // an account nothing sends or withdraws from; the funding check the
 // funder scheduled returns nothing a second time. A cancelled payment
 // whose funder stopped after its deposit gets its money returned by that
-// check; one never funded returns nothing.
+// check; one never funded returns nothing. Funding more than the ledger
+// holds is the caller's invalid input, not an internal error.
 func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	store := natsStore(t)
 	ctx := context.Background()
@@ -180,7 +185,7 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
 	tenantID := uuid.NewString()
 	operator := commands.Actor{Operator: true}
-	newPayment := func() string {
+	newPaymentOf := func(debit uint64) string {
 		t.Helper()
 		id := uuid.NewString()
 		target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, id)
@@ -189,11 +194,12 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 		}
 		if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + id}), "create:"+id,
 			&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-				AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+				AssetLedger: 1, DebitAmount: debit, DebitAmountMinusFees: debit, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		return id
 	}
+	newPayment := func() string { return newPaymentOf(500) }
 	cancel := func(id string) {
 		t.Helper()
 		if _, err := h.Cancel(ctx, commands.CancelOutgoingPayment{Meta: commands.Meta{ID: "cancel:" + id, Actor: operator}, OutgoingPaymentID: id}); err != nil {
@@ -243,6 +249,12 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	check(stopped)
 	if got := balance(stopped); got != 0 {
 		t.Fatalf("a deposit its funder left in a cancelled payment: %d left after the funding check, want 0", got)
+	}
+
+	tooLarge := newPaymentOf(math.MaxInt64 + 1)
+	_, err = h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund:" + tooLarge, Actor: operator}, OutgoingPaymentID: tooLarge})
+	if apperr.KindOf(err) != apperr.InvalidInput {
+		t.Fatalf("funding more than the ledger holds: %v, want invalid input", err)
 	}
 
 	unfunded := newPayment()
