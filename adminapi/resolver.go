@@ -122,8 +122,6 @@ func created[E events.Event](res handlers.Result) (events.Envelope, E, bool) {
 	return events.Envelope{}, none, false
 }
 
-// tenantScope is the tenant a query is limited to: the caller's own, or for
-// the operator the one asked for, or none.
 // listScope is the tenant a list is of: the caller's, or for the operator
 // the one it asks for (nil: every tenant's), which must be an id.
 func listScope(ctx context.Context, requested *string) (*string, error) {
@@ -137,6 +135,8 @@ func listScope(ctx context.Context, requested *string) (*string, error) {
 	return tenantScope(a, requested), nil
 }
 
+// tenantScope is the tenant a query is limited to: the caller's own, or for
+// the operator the one asked for, or none.
 func tenantScope(a commands.Actor, requested *string) *string {
 	if a.Operator {
 		return requested

@@ -37,8 +37,8 @@ const settlementTransfersMax = 1000
 // it: longer than the command that completes it waits.
 const CheckWindow = 5 * time.Minute
 
-// createdPaymentsMax bounds the outgoing payments whose first event the
-// check keeps to explain the return of a cancelled one's deposit.
+// createdPaymentsMax bounds the outgoing payments whose deposit (its id
+// and amount) the check keeps to explain the return of a cancelled one's.
 const createdPaymentsMax = 1_000_000
 
 // Check compares the deposits and withdrawals in the ledger with the

@@ -2,9 +2,7 @@ package walletaddress
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -146,25 +144,11 @@ func (h *Handler) notUnderOthers(ctx context.Context, tenantID, address string) 
 	// parts[0] is the host, which no wallet address is (validAddress).
 	parts := strings.Split(rest, "/")
 	for n := 2; n < len(parts); n++ {
-		above := scheme + "://" + strings.Join(parts[:n], "/")
-		subject, err := handlers.AnyTenantSubject(AggregateType, AddressID(above))
+		holder, found, err := handlers.Locate(ctx, h.store, AggregateType, AddressID(scheme+"://"+strings.Join(parts[:n], "/")))
 		if err != nil {
 			return err
 		}
-		data, _, found, err := h.store.Last(ctx, subject)
-		if err != nil {
-			return err
-		}
-		if !found {
-			continue
-		}
-		var holder struct {
-			TenantID string `json:"tenantId"`
-		}
-		if err := json.Unmarshal(data, &holder); err != nil {
-			return fmt.Errorf("wallet address at %s: %w", above, err)
-		}
-		if holder.TenantID != tenantID {
+		if found && holder != tenantID {
 			return apperr.E(apperr.InvalidInput, "invalid url: it lies below a wallet address of another tenant")
 		}
 	}
