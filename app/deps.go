@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -53,7 +52,7 @@ const syncQueueLength = 1024
 type Deps struct {
 	Config   config.Config
 	Log      *slog.Logger
-	Embedded *server.Server // nil when NATS_URL points elsewhere
+	Embedded *natsembed.Server // nil when NATS_URL points elsewhere
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Streams  streams.Declaration
@@ -128,7 +127,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 	} else if err := CheckStreams(ctx, d.JS, d.Streams, cfg.NATSStreamReplicas); err != nil {
 		return nil, err
 	}
-	store, err := eventstore.Open(ctx, d.JS, EventsStream)
+	store, err := eventstore.Open(ctx, d.JS, EventsStream, d.storeOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +235,7 @@ func OpenTool(ctx context.Context, cfg config.Config, log *slog.Logger, needs To
 		if err := d.openKeys(masterKey); err != nil {
 			return nil, err
 		}
-		if d.Store, err = eventstore.Open(ctx, d.JS, EventsStream); err != nil {
+		if d.Store, err = eventstore.Open(ctx, d.JS, EventsStream, d.storeOptions()...); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +298,8 @@ func (d *Deps) connectNATS(embed bool) error {
 		if err != nil {
 			return err
 		}
-		ns, err := natsembed.Start(natsembed.Options{Port: d.Config.EmbeddedNATSPort, StoreDir: dir, SyncAlways: d.Config.NATSSyncAlways})
+		ns, err := natsembed.Start(natsembed.Options{Port: d.Config.EmbeddedNATSPort, StoreDir: dir, SyncAlways: d.Config.NATSSyncAlways,
+			Log: d.Log.With("component", "nats")})
 		if err != nil {
 			return err
 		}
@@ -324,6 +324,15 @@ func (d *Deps) connectNATS(embed bool) error {
 	}
 	d.Streams = decl
 	return nil
+}
+
+// storeOptions has the event store refuse appends at once while the
+// embedded server's disk cannot take them.
+func (d *Deps) storeOptions() []eventstore.Option {
+	if d.Embedded == nil {
+		return nil
+	}
+	return []eventstore.Option{eventstore.WithWriteCheck(d.Embedded.Writable)}
 }
 
 // Close releases everything, the embedded server last so that the client

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rafiki-go/rafiki/connector/outcomes"
+	"github.com/rafiki-go/rafiki/natsembed"
 	"github.com/rafiki-go/rafiki/projections"
 )
 
@@ -67,6 +68,12 @@ func NATSCheck(nc *nats.Conn) Check {
 		}
 		return nil
 	}}
+}
+
+// EventStoreDiskCheck reports whether the embedded server's store can take
+// writes: its disk has room, and no write failed since JetStream started.
+func EventStoreDiskCheck(ns *natsembed.Server) Check {
+	return Check{Name: "event_store_disk", Run: func(context.Context) error { return ns.Writable() }}
 }
 
 // RedisCheck pings Redis.

@@ -121,6 +121,10 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 		base, pools = append(base, AuthPostgresCheck(deps.AuthPool)), append(pools, deps.AuthPool)
 	}
 	base = append(base, NATSCheck(deps.NC))
+	if deps.Embedded != nil {
+		base = append(base, EventStoreDiskCheck(deps.Embedded))
+		r.background.Go(func() { deps.Embedded.KeepWritable(work) })
+	}
 	var runners []*projections.Runner
 	var webhooksCheck []Check
 	if deps.Checkpoints != nil {

@@ -66,6 +66,9 @@ func TestUnavailableServices(t *testing.T) {
 		{"no stream response", jetstream.ErrNoStreamResponse, Unavailable},
 		{"jetstream not ready", &jetstream.APIError{Code: 503, ErrorCode: 10008}, Unavailable},
 		{"jetstream bad request", &jetstream.APIError{Code: 400, ErrorCode: 10071}, Internal},
+		{"jetstream store full", &jetstream.APIError{Code: 500, ErrorCode: 10047}, Unavailable},
+		{"jetstream batch not staged", &jetstream.APIError{Code: 400, ErrorCode: 10176}, Unavailable},
+		{"jetstream store failed", &jetstream.APIError{Code: 503, ErrorCode: 10077}, Unavailable},
 		{"redis closed", redis.ErrClosed, Unavailable},
 		{"plain", errors.New("boom"), Internal},
 	} {

@@ -47,7 +47,23 @@ func unavailable(err error) bool {
 		}
 	}
 	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jetStreamStorageExceeded, jetStreamBatchIncomplete:
+		// The server's store is full, or could not stage an atomic batch
+		// (its disk full, say): nothing was stored.
+		return true
+	}
 	// 503: JetStream is not ready (no meta leader, a stream electing its
-	// leader).
-	return errors.As(err, &apiErr) && apiErr.Code == 503
+	// leader), or its store failed to write.
+	return apiErr.Code == 503
 }
+
+// JetStream's error codes (nats-server's errors.json) of a store that could
+// not take a write.
+const (
+	jetStreamStorageExceeded jetstream.ErrorCode = 10047
+	jetStreamBatchIncomplete jetstream.ErrorCode = 10176
+)

@@ -107,6 +107,9 @@ type Store struct {
 	done       chan struct{}
 	link       *link
 	gets       *directGets
+	// writable, when set, fails while the server could not store a write
+	// (see WithWriteCheck).
+	writable func() error
 }
 
 type request struct {
@@ -120,8 +123,18 @@ type result struct {
 	err       error
 }
 
+// Option changes how a store is opened.
+type Option func(*Store)
+
+// WithWriteCheck has every append ask check first, and fail with its error
+// at once instead of waiting for an acknowledgement the server would not
+// send: a server embedded in this process knows when its disk is full.
+func WithWriteCheck(check func() error) Option {
+	return func(s *Store) { s.writable = check }
+}
+
 // Open binds a store to an existing stream and starts its committers.
-func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Store, error) {
+func Open(ctx context.Context, js jetstream.JetStream, streamName string, opts ...Option) (*Store, error) {
 	stream, err := js.Stream(ctx, streamName)
 	if err != nil {
 		return nil, fmt.Errorf("open event stream %s: %w", streamName, err)
@@ -139,6 +152,9 @@ func Open(ctx context.Context, js jetstream.JetStream, streamName string) (*Stor
 		done:       make(chan struct{}),
 		link:       newLink(),
 		gets:       newDirectGets(js.Conn(), streamName),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.link.follow(js.Conn(), s.done)
 	for range committersDefault {
@@ -165,6 +181,11 @@ func (s *Store) Append(ctx context.Context, messages []Message) ([]uint64, error
 	}
 	if err := s.reachable(); err != nil {
 		return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+	}
+	if s.writable != nil {
+		if err := s.writable(); err != nil {
+			return nil, fmt.Errorf("append %s: %w", messages[0].Subject, err)
+		}
 	}
 	req := &request{ctx: ctx, messages: messages, result: make(chan result, 1)}
 	select {

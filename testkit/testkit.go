@@ -46,8 +46,8 @@ func StartNATS(t testing.TB, syncAlways bool) *NATS {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	n := connect(t, ns)
-	n.Server, n.StoreDir = ns, dir
+	n := connect(t, ns.Server)
+	n.Server, n.StoreDir = ns.Server, dir
 	return n
 }
 
@@ -78,7 +78,7 @@ func StartNATSAgain(t testing.TB, n *NATS, port int, syncAlways bool) *server.Se
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	return ns
+	return ns.Server
 }
 
 // Dial connects to a server, closed after the test, and answers a
