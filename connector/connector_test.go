@@ -42,6 +42,8 @@ var (
 	incomingPaymentID = uuid.MustParse("00000000-0000-4000-8000-0000000000b2")
 	closedPaymentID   = uuid.MustParse("00000000-0000-4000-8000-0000000000b3")
 	expiredPaymentID  = uuid.MustParse("00000000-0000-4000-8000-0000000000b4")
+	// othersWalletID is a wallet address of another tenant than the peers'.
+	othersWalletID = uuid.MustParse("00000000-0000-4000-8000-0000000000b5")
 )
 
 // localReceivers are the instance's STREAM receivers as the test sets them
@@ -272,15 +274,17 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 		closed    bool
 		payment   bool
 		expiresAt time.Time
+		tenantID  string
 	}{
-		{walletAddressID, ledger.WebMonetization, r.usd, false, false, time.Time{}},
-		{incomingPaymentID, ledger.Incoming, r.eur, false, true, time.Now().Add(time.Hour)},
-		{closedPaymentID, ledger.Incoming, r.usd, true, true, time.Now().Add(time.Hour)},
-		{expiredPaymentID, ledger.Incoming, r.usd, false, true, time.Now().Add(-time.Millisecond)},
+		{walletAddressID, ledger.WebMonetization, r.usd, false, false, time.Time{}, tenantID},
+		{incomingPaymentID, ledger.Incoming, r.eur, false, true, time.Now().Add(time.Hour), tenantID},
+		{closedPaymentID, ledger.Incoming, r.usd, true, true, time.Now().Add(time.Hour), tenantID},
+		{expiredPaymentID, ledger.Incoming, r.usd, false, true, time.Now().Add(-time.Millisecond), tenantID},
+		{othersWalletID, ledger.WebMonetization, r.usd, false, false, time.Time{}, "00000000-0000-4000-8000-0000000000ab"},
 	} {
 		local := connector.Local{Account: ledger.Account{ID: p.id, Type: p.kind, AssetID: uuid.MustParse(p.assetID), Ledger: ledgers[p.assetID]},
 			Asset:    peers.Asset{ID: p.assetID, Code: map[string]string{r.usd: "USD", r.eur: "EUR"}[p.assetID], Scale: 2, Ledger: ledgers[p.assetID]},
-			TenantID: tenantID, Closed: p.closed, ExpiresAt: p.expiresAt}
+			TenantID: p.tenantID, Closed: p.closed, ExpiresAt: p.expiresAt}
 		if p.payment {
 			local.IncomingPaymentID = p.id.String()
 		}
@@ -604,6 +608,11 @@ func TestReceiving(t *testing.T) {
 			return r.streamSender(t, stream.Tag{ID: expiredPaymentID}).prepare(t, 10, 10, false)
 		}, ilp.CodeUnreachable},
 		{"a receiver that does not exist", func() ilp.Prepare { return r.streamSender(t, stream.Tag{ID: uuid.New()}).prepare(t, 10, 10, false) }, ilp.CodeUnreachable},
+		// Another tenant's receiver would be paid from that tenant's
+		// liquidity, while the peer's tenant kept what the peer sent.
+		{"a receiver of another tenant than the peer's", func() ilp.Prepare {
+			return r.streamSender(t, stream.Tag{ID: othersWalletID}).prepare(t, 10, 10, false)
+		}, ilp.CodeUnreachable},
 		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, ilp.CodeWrongCondition},
 		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, ilp.CodeInsufficientDestinationAmount},
 		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, ilp.CodeAmountTooLarge},

@@ -76,8 +76,11 @@ type Totals interface {
 
 // local answers a Prepare addressed to one of this instance's STREAM
 // receivers, as Rafiki's connector does for incoming payments and wallet
-// addresses, under whichever tenant's address the credentials were made:
-// ok is false when the destination is not one of them.
+// addresses: ok is false when the destination is not one of them, or is
+// another tenant's than the sending peer's. Rafiki reads STREAM addresses
+// only under the ILP address of the incoming peer's tenant; a peer paying
+// another tenant's receiver would have that tenant's liquidity pay it,
+// while its own tenant kept what the peer sent.
 func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (reply ilp.Packet, ok bool, err error) {
 	if c.cfg.Stream == nil {
 		return nil, false, nil
@@ -90,6 +93,9 @@ func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (repl
 	to, found, err := c.cfg.Receivers.Receiver(ctx, tag.ID)
 	if err != nil {
 		return nil, true, fmt.Errorf("receiver %s: %w", tag.ID, err)
+	}
+	if found && from.Peer && to.TenantID != from.TenantID {
+		return nil, false, nil
 	}
 	if !found || (!to.open(c.now()) && p.Amount > 0) {
 		return nil, true, refuse(ilp.CodeUnreachable, "unknown destination account")
