@@ -53,7 +53,7 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 	}
 	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
 	cfg := connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
-		Stream: d.StreamCredentials, Receivers: locals, Outcomes: published, Totals: streamTotals{d.Redis}}
+		Stream: d.StreamCredentials, Receivers: locals, Outcomes: creditedOutcomes{published, locals}, Totals: streamTotals{d.Redis}}
 	if d.Config.PartialPaymentDecision {
 		cfg.Partial = newPartialDecisions(d)
 	}
@@ -95,6 +95,52 @@ type receivers struct {
 type cachedReceiver struct {
 	local connector.Local
 	until time.Time
+	// incomingAmount is an incoming payment's amount, 0 when it has none;
+	// received what the ledger held as received when it was read, and what
+	// packets brought since.
+	incomingAmount, received uint64
+}
+
+// creditedOutcomes tells the workers what a packet brought to an incoming
+// payment, and the receivers: a payment whose amount is reached refuses
+// the next packet at once, rather than once its record caught up (a
+// moment later, off the packet's path), when the money would stay in its
+// account with nobody told.
+type creditedOutcomes struct {
+	*outcomes.Publisher
+	locals *receivers
+}
+
+func (c creditedOutcomes) Received(tenantID, incomingPaymentID string, amount uint64) {
+	c.locals.credited(incomingPaymentID, amount)
+	c.Publisher.Received(tenantID, incomingPaymentID, amount)
+}
+
+// credited counts what a packet brought to a receiver kept, and closes an
+// incoming payment whose amount it reached.
+func (l *receivers) credited(incomingPaymentID string, amount uint64) {
+	id, err := uuid.Parse(incomingPaymentID)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cached[id]
+	if !ok {
+		return
+	}
+	c.received = satAdd(c.received, amount)
+	if c.incomingAmount > 0 && c.received >= c.incomingAmount {
+		c.local.Closed = true
+	}
+	l.cached[id] = c
+}
+
+func satAdd(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 func (l *receivers) Receiver(ctx context.Context, id uuid.UUID) (connector.Local, bool, error) {
@@ -105,35 +151,45 @@ func (l *receivers) Receiver(ctx context.Context, id uuid.UUID) (connector.Local
 	if ok && now.Before(c.until) {
 		return c.local, true, nil
 	}
-	local, found, err := l.find(ctx, id)
+	c, found, err := l.find(ctx, id)
 	if err != nil || !found {
-		return local, found, err
+		return c.local, found, err
 	}
+	c.until = now.Add(receiverHold)
 	l.mu.Lock()
 	if len(l.cached) >= receiversMax {
 		clear(l.cached)
 	}
-	l.cached[id] = cachedReceiver{local: local, until: now.Add(receiverHold)}
+	l.cached[id] = c
 	l.mu.Unlock()
-	return local, true, nil
+	return c.local, true, nil
 }
 
-func (l *receivers) find(ctx context.Context, id uuid.UUID) (connector.Local, bool, error) {
+// find reads a receiver. An incoming payment whose amount the ledger holds
+// already is closed, though its record may not say COMPLETED yet.
+func (l *receivers) find(ctx context.Context, id uuid.UUID) (cachedReceiver, bool, error) {
 	ip, err := l.read.IncomingPayment(ctx, id.String(), nil)
 	if err != nil {
-		return connector.Local{}, false, err
+		return cachedReceiver{}, false, err
 	}
 	if ip != nil {
-		local, found, err := l.local(id, ledger.Incoming, ip.TenantID, ip.AssetID, ip.ID,
-			ip.State == incomingpayment.StateCompleted || ip.State == incomingpayment.StateExpired)
+		c := cachedReceiver{received: ip.ReceivedAmount}
+		if ip.IncomingAmount != nil {
+			c.incomingAmount = *ip.IncomingAmount
+		}
+		closed := ip.State == incomingpayment.StateCompleted || ip.State == incomingpayment.StateExpired ||
+			(c.incomingAmount > 0 && c.received >= c.incomingAmount)
+		local, found, err := l.local(id, ledger.Incoming, ip.TenantID, ip.AssetID, ip.ID, closed)
 		local.ExpiresAt = ip.ExpiresAt
-		return local, found, err
+		c.local = local
+		return c, found, err
 	}
 	wa, err := l.read.WalletAddress(ctx, id.String(), nil)
 	if err != nil || wa == nil {
-		return connector.Local{}, false, err
+		return cachedReceiver{}, false, err
 	}
-	return l.local(id, ledger.WebMonetization, wa.TenantID, wa.AssetID, "", !wa.Active())
+	local, found, err := l.local(id, ledger.WebMonetization, wa.TenantID, wa.AssetID, "", !wa.Active())
+	return cachedReceiver{local: local}, found, err
 }
 
 func (l *receivers) local(id uuid.UUID, kind ledger.AccountType, tenantID, assetID, incomingPaymentID string, closed bool) (connector.Local, bool, error) {

@@ -96,6 +96,13 @@ func TestConnectorReceives(t *testing.T) {
 			return got == amount
 		}, "paying the incoming payment")
 	}
+	// The packet that reached the amount closed the payment: the next one
+	// is refused at once, before the payment's record says COMPLETED.
+	if _, reply := pay(address, ipSecret, 1); reply == nil {
+		t.Fatal("no answer for a paid payment")
+	} else if rj, ok := reply.(ilp.Reject); !ok || rj.Code != ilp.CodeUnreachable {
+		t.Fatalf("money for a payment whose amount was reached: %+v", reply)
+	}
 	testkit.Eventually(t, 5*time.Second, func() bool {
 		got, err := getIncomingPayment(ctx, op, ip.ID)
 		return err == nil && got.State == "COMPLETED" && got.ReceivedAmount.Value == "300" && got.Liquidity != nil && *got.Liquidity == "300"
