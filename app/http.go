@@ -33,6 +33,14 @@ type Servers struct {
 	wg             sync.WaitGroup
 }
 
+// requestReadTimeout bounds the reading of a whole request, its body too:
+// a client that sends a body a byte at a time, or never sends the body it
+// announced, would otherwise hold its connection, and the descriptor the
+// process shares with every listener and database connection, for good.
+// Bodies here are small (at most a megabyte), so a slow but honest client
+// has plenty. A variable for tests.
+var requestReadTimeout = 30 * time.Second
+
 // Bind takes every port before anything else starts, so that a second
 // instance on busy ports fails at once with a clear message. Every request
 // gets requestTimeout as its deadline.
@@ -49,7 +57,7 @@ func Bind(listeners []Listener, requestTimeout time.Duration, log *slog.Logger) 
 		}
 		s.bound = append(s.bound, ln)
 		s.names = append(s.names, l.Name)
-		s.servers = append(s.servers, &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second})
+		s.servers = append(s.servers, &http.Server{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: requestReadTimeout, IdleTimeout: 120 * time.Second})
 	}
 	return s, nil
 }

@@ -1,0 +1,65 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSlowBodiesDoNotHoldConnections sends bodies that never arrive: one a
+// handler reads, and one a handler refuses without reading (as an
+// unauthenticated request is). The server closes both connections once the
+// request's read time is up.
+func TestSlowBodiesDoNotHoldConnections(t *testing.T) {
+	was := requestReadTimeout
+	requestReadTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { requestReadTimeout = was })
+	s, err := Bind([]Listener{{Name: "test", EnvVar: "TEST_PORT", Port: 0}}, 10*time.Second, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/refuse" {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, "body not read", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s.Serve()
+	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	addr, _ := s.Addr("test")
+	for _, path := range []string{"/read", "/refuse"} {
+		t.Run(path, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", path)
+			start := time.Now()
+			if err := conn.SetReadDeadline(start.Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			answer, err := io.ReadAll(bufio.NewReader(conn))
+			if err != nil {
+				t.Fatalf("the connection is still open after %s (%v), having answered %q", time.Since(start), err, answer)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Fatalf("closed after %s", took)
+			}
+			if path == "/read" && !strings.Contains(string(answer), " 400 ") {
+				t.Fatalf("answer %q", answer)
+			}
+		})
+	}
+}
