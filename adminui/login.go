@@ -2,6 +2,7 @@ package adminui
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -55,8 +56,20 @@ func (u *UI) logout(rq *request) {
 
 // safeNext keeps a page to return to after signing in only when it is a
 // path of this site, never another site's URL.
+// Browsers drop tabs and new lines from a URL and read a backslash as a
+// slash, so "/\t/evil.example" would take the user to another site: a
+// path with any of them, or any other control character, is refused, and
+// what is left must parse as a path with no scheme and no host.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') {
+		return ""
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return ""
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return ""
 	}
 	return next

@@ -68,6 +68,12 @@ func TestSafeNext(t *testing.T) {
 		"/\\evil.example":       "",
 		"assets":                "",
 		"/a\r\nSet-Cookie: x=1": "",
+		"/\t/evil.example/x":    "",
+		"/\t\\evil.example":     "",
+		"/\n/evil.example":      "",
+		"/assets\\..\\x":        "",
+		"/\x00/evil.example":    "",
+		"/\x7f/evil.example":    "",
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
