@@ -142,7 +142,7 @@ func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
 	case apperr.Unavailable, apperr.Timeout:
 		// The error's chain names what the request waited for.
-		log.Warn("graphql request ran out of time", "path", graphql.GetPath(ctx).String(), "err", err)
+		log.Warn("graphql request unserved: a service it needs did not answer, or not in time", "path", graphql.GetPath(ctx).String(), "err", err)
 	}
 	out.Message = apperr.Message(err)
 	out.Extensions = map[string]any{"code": apperr.Lookup(kind).GraphQL}

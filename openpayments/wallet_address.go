@@ -310,7 +310,7 @@ func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error
 // otherwise.
 func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	if kind := apperr.KindOf(err); kind == apperr.Unavailable {
-		log.Warn("open payments request ran out of time", "path", r.URL.Path, "err", err)
+		log.Warn("open payments request unserved: a service it needs did not answer, or not in time", "path", r.URL.Path, "err", err)
 		writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
 		return
 	}
