@@ -580,6 +580,22 @@ func TestOutgoingPaymentsShareAGrantLimit(t *testing.T) {
 			made1 = append(made1, q)
 		}
 	}
+	// What the grant had spent, as each payment's answer tells it, is as
+	// of that payment: those counted before it and itself, not those the
+	// other requests made after.
+	asOf := map[uint64]int{}
+	for _, id := range made1 {
+		debit, _, took, err := s.running.Backend.OutgoingPayments.GrantSpent(ctx, op.TenantID, grant.ID, id)
+		if err != nil || !took {
+			t.Fatalf("spent as of payment %s: took %v, %v", id, took, err)
+		}
+		asOf[debit]++
+	}
+	for k := 1; k <= limit/each; k++ {
+		if asOf[uint64(k*each)] != 1 {
+			t.Fatalf("spent as of each payment %v, want each of 100, 200, … %d once", asOf, limit)
+		}
+	}
 	if _, err := s.running.Backend.OutgoingPayments.Cancel(ctx, commands.CancelOutgoingPayment{Meta: o.meta(), OutgoingPaymentID: made1[0]}); err != nil {
 		t.Fatal(err)
 	}

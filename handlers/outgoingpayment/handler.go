@@ -10,6 +10,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
@@ -142,13 +143,24 @@ func (h *Handler) Find(ctx context.Context, id string) (s State, found bool, err
 
 // GrantSpent is what a grant's payments took of its limits in the period
 // the payment paymentID was counted in (all of them when the limits do not
-// repeat); took is false when that payment took nothing.
+// repeat), as of that payment: with it, without payments counted after it,
+// which concurrent requests may have made before this read; took is false
+// when that payment took nothing.
 func (h *Handler) GrantSpent(ctx context.Context, tenantID, grantID, paymentID string) (debit, receive uint64, took bool, err error) {
 	subject, err := handlers.Subject(tenantID, GrantAggregateType, grantID)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	g, _, err := handlers.Load(ctx, h.store, subject, EvolveGrant)
+	counted := false
+	g, _, err := handlers.Load(ctx, h.store, subject, func(g GrantState, env events.Envelope, ev events.Event) GrantState {
+		if counted {
+			return g
+		}
+		if e, ok := ev.(*events.OutgoingPaymentGrantSpent); ok && e.OutgoingPaymentID == paymentID {
+			counted = true
+		}
+		return EvolveGrant(g, env, ev)
+	})
 	if err != nil {
 		return 0, 0, false, err
 	}
