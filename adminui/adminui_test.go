@@ -28,6 +28,31 @@ func TestAdminUI(t *testing.T) {
 	t.Run("history", func(t *testing.T) { testHistory(t, s) })
 	t.Run("outgoing payments", func(t *testing.T) { testOutgoingPayments(t, s) })
 	t.Run("outgoing payment pages", func(t *testing.T) { testOutgoingPages(t, s) })
+	// Last: it leaves the test's address unable to sign in for a while.
+	t.Run("failed sign-ins throttled", func(t *testing.T) { testSignInThrottle(t, s) })
+}
+
+// testSignInThrottle guesses secrets through the form: past the failures
+// an address is allowed, the form refuses even the right secret, so that
+// it tells a guesser nothing.
+func testSignInThrottle(t *testing.T, s *system) {
+	b := s.browser(t)
+	b.get("/login")
+	refusals := 0
+	for range 30 {
+		b.submit("/login", map[string]string{"tenantId": s.cfg.OperatorTenantID, "apiSecret": "guess"})
+		if b.status == http.StatusTooManyRequests {
+			break
+		}
+		b.sees(http.StatusUnauthorized, "The admin API refused the signature")
+		refusals++
+	}
+	if refusals > 10 {
+		t.Fatalf("%d wrong secrets refused before the form stopped taking guesses", refusals)
+	}
+	b.sees(http.StatusTooManyRequests, "Too many failed sign-ins from your address")
+	b.submit("/login", map[string]string{"tenantId": s.cfg.OperatorTenantID, "apiSecret": s.cfg.AdminAPISecret}).
+		sees(http.StatusTooManyRequests, "Too many failed sign-ins from your address")
 }
 
 func testLogin(t *testing.T, s *system) {

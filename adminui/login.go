@@ -1,10 +1,15 @@
 package adminui
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rafiki-go/rafiki/adminclient"
 )
 
 type loginData struct {
@@ -26,6 +31,13 @@ func (u *UI) login(rq *request) {
 		rq.render(http.StatusUnprocessableEntity, "login", "Sign in", data, "Enter the tenant id and its API secret.")
 		return
 	}
+	client := clientAddress(rq.r)
+	if wait := u.signIns.wait(client); wait > 0 {
+		rq.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		rq.render(http.StatusTooManyRequests, "login", "Sign in", data,
+			fmt.Sprintf("Too many failed sign-ins from your address: try again in %d seconds.", int(wait.Seconds())+1))
+		return
+	}
 	var out struct {
 		Whoami struct {
 			ID         string `json:"id"`
@@ -33,6 +45,9 @@ func (u *UI) login(rq *request) {
 		} `json:"whoami"`
 	}
 	if err := u.client(tenantID, secret).Do(rq.r.Context(), `query { whoami { id isOperator } }`, nil, &out); err != nil {
+		if refused(err) {
+			u.signIns.failed(client)
+		}
 		rq.render(http.StatusUnauthorized, "login", "Sign in", data, u.problem(err))
 		return
 	}
@@ -52,6 +67,13 @@ func (u *UI) login(rq *request) {
 func (u *UI) logout(rq *request) {
 	rq.signOut()
 	http.Redirect(rq.w, rq.r, "/login", http.StatusSeeOther)
+}
+
+// refused tells whether the API refused the tenant id and secret, rather
+// than failed to answer.
+func refused(err error) bool {
+	var status *adminclient.StatusError
+	return errors.As(err, &status) && status.Status == http.StatusUnauthorized
 }
 
 // safeNext keeps a page to return to after signing in only when it is a

@@ -57,6 +57,7 @@ type UI struct {
 	pages         map[string]*template.Template
 	mux           *http.ServeMux
 	audit         Audit
+	signIns       *signInThrottle
 }
 
 // New builds the UI's handler.
@@ -74,7 +75,7 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{graphqlURL: cfg.GraphQLURL, authURL: cfg.AuthGraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit}
+	u := &UI{graphqlURL: cfg.GraphQLURL, authURL: cfg.AuthGraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit, signIns: newSignInThrottle()}
 	if u.http == nil {
 		u.http = &http.Client{Timeout: 30 * time.Second}
 	}
