@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/rafiki-go/rafiki/apperr"
 )
 
 // walletAddressBytesMax bounds a wallet address document.
@@ -25,6 +27,11 @@ func (s *Server) clientName(ctx context.Context, walletAddress string) (string, 
 		return "", fmt.Errorf("fetch client %s: %w", walletAddress, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= http.StatusInternalServerError {
+		// Not the client's fault, nor the request's: it may be sent again.
+		return "", apperr.E(apperr.Unavailable, "The client's wallet address %s did not answer (HTTP %d): the grant request may be sent again later.",
+			walletAddress, resp.StatusCode)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("fetch client %s: status %d", walletAddress, resp.StatusCode)
 	}

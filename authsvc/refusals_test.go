@@ -3,6 +3,7 @@ package authsvc_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/handlers/grant"
+	"github.com/rafiki-go/rafiki/httpsig"
 )
 
 // pending is an interactive grant's handles.
@@ -50,6 +52,15 @@ func TestRefusals(t *testing.T) {
 	ctx := context.Background()
 	nameless := newKey(t, "nameless-key")
 	f.serveWallet("nameless", "", nameless.jwk)
+	// A client whose wallet address document does not come, its server
+	// failing: the request may be fine, and is to be retried.
+	failing := newKey(t, "failing-key")
+	f.walletsMux.HandleFunc("GET /failing", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	})
+	f.walletsMux.HandleFunc("GET /failing/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []httpsig.JWK{failing.jwk}})
+	})
 	mallory := newKey(t, f.key.kid)
 	gone := uuid.NewString()
 	if _, _, err := f.tenants.Create(ctx, commands.CreateTenant{Meta: f.meta(), TenantID: gone, APISecret: "s"}); err != nil {
@@ -109,6 +120,9 @@ func TestRefusals(t *testing.T) {
 		{"interactive grant of a client without a public name", func() *http.Request {
 			return signed(t, "POST", grantURL, outgoing(f.wallet("nameless"), true), "", nameless)
 		}, 400, "invalid_client"},
+		{"interactive grant of a client whose wallet address fails", func() *http.Request {
+			return signed(t, "POST", grantURL, outgoing(f.wallet("failing"), true), "", failing)
+		}, 503, "request_denied"},
 		{"interactive grant of a jwk client", func() *http.Request {
 			return signed(t, "POST", grantURL, outgoing(map[string]any{"jwk": nameless.jwk}, true), "", nameless)
 		}, 400, "invalid_client"},

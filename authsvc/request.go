@@ -3,6 +3,7 @@ package authsvc
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -103,6 +104,10 @@ func (s *Server) requestGrantErr(w http.ResponseWriter, r *http.Request) error {
 	var clientName string
 	if interactive && c.Interact != nil && tenant.HasIDP() && c.Client.WalletAddress != "" {
 		name, err := s.clientName(r.Context(), c.Client.WalletAddress)
+		var unavailable *apperr.Error
+		if errors.As(err, &unavailable) && unavailable.Kind == apperr.Unavailable {
+			return err
+		}
 		if err != nil {
 			s.deps.Log.Debug("client display name unavailable", "client", c.Client.WalletAddress, "err", err)
 		}
