@@ -60,11 +60,17 @@ func AuthPostgresCheck(pool *pgxpool.Pool) Check {
 	return c
 }
 
-// NATSCheck reports the connection to the NATS server.
+// NATSCheck reports the connection to the NATS server, and that the
+// server answers a ping within the check's time: a server that stopped
+// answering (frozen, overloaded) keeps the connection open for a while,
+// and every request waiting on it would run to its deadline.
 func NATSCheck(nc *nats.Conn) Check {
-	return Check{Name: "nats", Run: func(context.Context) error {
+	return Check{Name: "nats", Run: func(ctx context.Context) error {
 		if status := nc.Status(); status != nats.CONNECTED {
 			return fmt.Errorf("connection %s", status)
+		}
+		if err := nc.FlushWithContext(ctx); err != nil {
+			return fmt.Errorf("no answer to a ping: %w", err)
 		}
 		return nil
 	}}
