@@ -15,6 +15,7 @@ import (
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
@@ -24,7 +25,7 @@ import (
 // got.
 type paymentRoute struct {
 	conn      *connector.Connector
-	locals    connector.Receivers
+	locals    *receivers
 	published *outcomes.Publisher
 }
 
@@ -83,8 +84,26 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 	if _, err := p.ledger.Transfer(ctx, req); err != nil {
 		return outgoingpayment.Outcome{}, fmt.Errorf("local payment %s: %w", t.PaymentID, err)
 	}
-	route.published.Received(local.TenantID, local.IncomingPaymentID, t.DeliveryAmount)
+	route.locals.credited(local.IncomingPaymentID, t.DeliveryAmount)
 	return outgoingpayment.Outcome{Sent: t.SourceAmount, Delivered: t.DeliveryAmount}, nil
+}
+
+// Delivered stores the command that has a local incoming payment record
+// what the ledger holds for it.
+func (p *payer) Delivered(ctx context.Context, r quote.Receiver, amount uint64) error {
+	route := p.route.Load()
+	if route == nil {
+		return errors.New("the connector is not running")
+	}
+	id, err := uuid.Parse(r.LocalPaymentID)
+	if err != nil {
+		return nil
+	}
+	local, found, err := route.locals.Receiver(ctx, id)
+	if err != nil || !found || local.IncomingPaymentID == "" {
+		return err
+	}
+	return route.published.Tell(ctx, local.TenantID, local.IncomingPaymentID, amount)
 }
 
 // payILP pays a receiver elsewhere: a probe of the path, then packets for

@@ -169,6 +169,22 @@ func (p *Publisher) Run(ctx context.Context) {
 	}
 }
 
+// Tell has an incoming payment of the tenant record what the ledger holds
+// for it, now: the command is stored before Tell returns, so that a
+// process that stops right after loses nothing. For money that moved in
+// one step whose end must not be left to a tally in memory: a local
+// payment's transfer.
+func (p *Publisher) Tell(ctx context.Context, tenantID, incomingPaymentID string, amount uint64) error {
+	msg, err := message(incomingPaymentID, tally{tenantID: tenantID, packets: 1, amount: amount})
+	if err != nil {
+		return err
+	}
+	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("tell incoming payment %s: %w", incomingPaymentID, err)
+	}
+	return nil
+}
+
 // send publishes one batch of the tallies due at now (all of them when now
 // is zero) and waits for its acknowledgements; what was not acknowledged
 // is tallied again. It reports whether every message was.

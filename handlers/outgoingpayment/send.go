@@ -20,6 +20,12 @@ import (
 // Payer moves a payment's money to its receiver.
 type Payer interface {
 	Pay(ctx context.Context, p Transfer) (Outcome, error)
+	// Delivered has a receiver of this instance record, before the payment
+	// completes, what the ledger holds for it: a local payment's money
+	// arrives in one transfer, and a send cut short after it is completed
+	// by its next attempt without paying again, which must tell too, or
+	// the receiver would wait for its expiry.
+	Delivered(ctx context.Context, r quote.Receiver, amount uint64) error
 }
 
 // Transfer is one attempt at sending a payment: at most SourceAmount from
@@ -177,6 +183,9 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 	case next.fail != "":
 		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: next.fail, Sent: sent, Delivered: next.delivered})
 	case next.complete:
+		if err := h.delivered(ctx, r, next.delivered); err != nil {
+			return 0, err
+		}
 		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: next.delivered})
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
@@ -187,6 +196,9 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 	sent += out.Sent
 	delivered := next.delivered + out.Delivered
 	if payErr == nil {
+		if err := h.delivered(ctx, r, delivered); err != nil {
+			return 0, err
+		}
 		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: delivered})
 	}
 	attempts := s.StateAttempts + 1
@@ -199,6 +211,18 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 		return 0, err
 	}
 	return retryDelay(attempts), nil
+}
+
+// delivered tells a local receiver what it got; a failure to tell leaves
+// the payment as it is, and the command is tried again.
+func (h *Handler) delivered(ctx context.Context, r quote.Receiver, amount uint64) error {
+	if !r.Local() || amount == 0 {
+		return nil
+	}
+	if err := h.payer.Delivered(ctx, r, amount); err != nil {
+		return fmt.Errorf("tell receiver %s: %w", r.URL, err)
+	}
+	return nil
 }
 
 // decideFailure is what a failed attempt leaves: the payment's error, and

@@ -1,0 +1,111 @@
+package outgoingpayment_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/commands"
+	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/handlers/quote"
+)
+
+// sentLedger says the payment's account sent what it holds already: its
+// one transfer to a local receiver was made by an attempt that stopped
+// right after.
+type sentLedger struct {
+	outgoingpayment.Ledger
+	sent uint64
+}
+
+func (l sentLedger) TotalSent(context.Context, uuid.UUID) (uint64, error) { return l.sent, nil }
+
+type localReceiver struct {
+	noReceivers
+	r quote.Receiver
+}
+
+func (l localReceiver) Receiver(context.Context, string) (quote.Receiver, bool, error) {
+	return l.r, true, nil
+}
+
+// tellingPayer records what receivers it was told to look at; it must not
+// pay again.
+type tellingPayer struct {
+	told    []string
+	refused error
+	paid    int
+}
+
+func (p *tellingPayer) Pay(context.Context, outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	p.paid++
+	return outgoingpayment.Outcome{}, errors.New("paid twice")
+}
+
+func (p *tellingPayer) Delivered(_ context.Context, r quote.Receiver, amount uint64) error {
+	if p.refused != nil {
+		return p.refused
+	}
+	p.told = append(p.told, r.LocalPaymentID)
+	return nil
+}
+
+// A send cut short after a local payment's transfer (its worker killed) is
+// completed by the next attempt without paying again; the incoming payment
+// it paid is told first, durably, so that it records the money at once
+// instead of at its expiry. A failure to tell leaves the payment to the
+// next attempt.
+func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
+	store := natsStore(t)
+	ctx := context.Background()
+	incomingPaymentID := uuid.NewString()
+	receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
+		AssetCode: "USD", AssetScale: 2, Active: true}
+	for _, tc := range []struct {
+		name    string
+		refused error
+		want    string
+	}{
+		{"told", nil, outgoingpayment.Completed},
+		{"not told: NATS away", errors.New("nats: no responders"), outgoingpayment.Sending},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tenantID, paymentID := uuid.NewString(), uuid.NewString()
+			target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
+				&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+					AssetLedger: 1, Receiver: receiver.URL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
+					EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
+				&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
+				t.Fatal(err)
+			}
+			payer := &tellingPayer{refused: tc.refused}
+			h := outgoingpayment.NewHandler(store, sentLedger{sent: 500}, localReceiver{r: receiver}, noQuotes{}, payer,
+				func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+			data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
+			_, err = h.Send(ctx, data)
+			if (err != nil) != (tc.refused != nil) {
+				t.Fatalf("send: %v", err)
+			}
+			s, _, err := h.Load(ctx, tenantID, paymentID)
+			if err != nil || s.State != tc.want {
+				t.Fatalf("payment %s (%v), want %s", s.State, err, tc.want)
+			}
+			if payer.paid != 0 {
+				t.Fatal("the receiver was paid again")
+			}
+			if tc.refused == nil && (len(payer.told) != 1 || payer.told[0] != incomingPaymentID) {
+				t.Fatalf("told %v, want the incoming payment once", payer.told)
+			}
+		})
+	}
+}
