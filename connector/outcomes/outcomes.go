@@ -10,7 +10,9 @@
 // and one never sent (the tallies are full while NATS is out of reach, or
 // the process stopped before it could send them) loses no money: the
 // payment catches up with the ledger at its next message, when it is
-// completed, or when it expires.
+// completed, or when it expires. A local payment's transfer is told with
+// Tell instead, stored before the outgoing payment completes, so that no
+// stop leaves its incoming payment waiting for its expiry.
 package outcomes
 
 import (
