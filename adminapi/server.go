@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -20,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/ratelog"
 )
 
 // complexityMax bounds the work one query may ask for, as Rafiki's GraphQL
@@ -58,8 +60,9 @@ func Serve(schema graphql.ExecutableSchema, opts Options) http.Handler {
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	unserved := ratelog.New(time.Second)
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
-		return present(ctx, err, opts.Log)
+		return present(ctx, err, opts.Log, unserved)
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		opts.Log.Error("graphql resolver panicked", "panic", v)
@@ -118,7 +121,7 @@ func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error)
 
 // present maps an error to GraphQL: a domain error keeps its message and
 // gets its code from the error table; anything else is logged and hidden.
-func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
+func present(ctx context.Context, err error, log *slog.Logger, unserved *ratelog.Limiter) *gqlerror.Error {
 	out := graphql.DefaultErrorPresenter(ctx, err)
 	kind := apperr.KindOf(err)
 	var fromResolver resolverError
@@ -141,8 +144,12 @@ func present(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 	case apperr.Internal:
 		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
 	case apperr.Unavailable, apperr.Timeout:
-		// The error's chain names what the request waited for.
-		log.Warn("graphql request unserved: a service it needs did not answer, or not in time", "path", graphql.GetPath(ctx).String(), "err", err)
+		// The error's chain names what the request waited for. While a
+		// service is down every request fails so: one line a second.
+		if ok, held := unserved.Allow(); ok {
+			log.Warn("graphql request unserved: a service it needs did not answer, or not in time", "path", graphql.GetPath(ctx).String(),
+				"err", err, "like_it_since_the_last_line", held)
+		}
 	}
 	out.Message = apperr.Message(err)
 	out.Extensions = map[string]any{"code": apperr.Lookup(kind).GraphQL}

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/ratelog"
 )
 
 // maxBodyBytes caps what is buffered for canonicalization; GraphQL admin
@@ -75,12 +76,17 @@ func Middleware(cfg Config, secrets Secrets, rdb redis.UniversalClient, log *slo
 		log = slog.Default()
 	}
 	a := &authenticator{cfg: cfg.withDefaults(), secrets: secrets, rdb: rdb}
+	// While Redis or the tenants' secrets cannot be read every request
+	// fails so: one line a second.
+	failures := ratelog.New(time.Second)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, body, fail := a.authenticate(w, r)
 			if fail != nil {
 				if fail.err != nil {
-					log.ErrorContext(r.Context(), "admin api authentication failed", "err", fail.err)
+					if ok, held := failures.Allow(); ok {
+						log.ErrorContext(r.Context(), "admin api authentication failed", "err", fail.err, "like_it_since_the_last_line", held)
+					}
 				} else {
 					log.InfoContext(r.Context(), "admin api request rejected",
 						"reason", fail.message, "tenant_id", r.Header.Get("tenant-id"))

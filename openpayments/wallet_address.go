@@ -17,6 +17,7 @@ import (
 	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/httpsig"
+	"github.com/rafiki-go/rafiki/ratelog"
 	"github.com/rafiki-go/rafiki/readmodel"
 	"github.com/rafiki-go/rafiki/streams"
 	"github.com/rafiki-go/rafiki/valid"
@@ -305,12 +306,19 @@ func (s *WalletAddresses) fail(w http.ResponseWriter, r *http.Request, err error
 	fail(s.log, w, r, err)
 }
 
+// unserved spaces the lines of requests a service failed: while it is down
+// every request fails so.
+var unserved = ratelog.New(time.Second)
+
 // fail answers an error the client cannot act on: 503 when something the
 // request waited for did not answer in time (the error says what), 500
 // otherwise.
 func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	if kind := apperr.KindOf(err); kind == apperr.Unavailable {
-		log.Warn("open payments request unserved: a service it needs did not answer, or not in time", "path", r.URL.Path, "err", err)
+		if ok, held := unserved.Allow(); ok {
+			log.Warn("open payments request unserved: a service it needs did not answer, or not in time", "path", r.URL.Path,
+				"err", err, "like_it_since_the_last_line", held)
+		}
 		writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
 		return
 	}
