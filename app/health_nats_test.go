@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -41,14 +42,10 @@ func frozenNATS(t *testing.T) string {
 				break
 			}
 		}
-		_, _ = r.WriteTo(discard{})
+		_, _ = io.Copy(io.Discard, r)
 	}()
 	return "nats://" + ln.Addr().String()
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // A NATS server that stops answering while the connection stays open is
 // seen by readiness within the check's time, not only once the client
