@@ -269,6 +269,10 @@ func (c *Connector) transfer(ctx context.Context, t ledger.TransferRequest, dest
 	case errors.Is(err, ledger.ErrInsufficientBalance), errors.Is(err, ledger.ErrInsufficientLiquidity),
 		errors.Is(err, ledger.ErrInsufficientDebitBalance):
 		return ledger.PendingTransfer{}, refuse(ilp.CodeInsufficientLiquidity, "%v", err)
+	case errors.Is(err, ledger.ErrInvalidSourceAmount), errors.Is(err, ledger.ErrInvalidDestinationAmount):
+		// More than the ledger holds in one transfer (the Postgres ledger's
+		// amounts stop at 2^63 − 1): no retry mends it.
+		return ledger.PendingTransfer{}, refuse(ilp.CodeInvalidAmount, "%v", err)
 	case err != nil:
 		return ledger.PendingTransfer{}, err
 	}

@@ -595,6 +595,16 @@ func TestReceiving(t *testing.T) {
 		}
 	})
 
+	t.Run("more than the ledger holds in one transfer", func(t *testing.T) {
+		// Peer B has no maximum packet amount; the Postgres ledger's amounts
+		// stop at 2^63 − 1, and a retry would not mend it.
+		before := r.balance(t, r.peerB)
+		rejectCode(t, r.send(t, "token-b", wallet.prepare(t, 1<<63, 1, false)), ilp.CodeInvalidAmount)
+		if after := r.balance(t, r.peerB); after != before {
+			t.Fatalf("the sender's liquidity moved: %d → %d", before, after)
+		}
+	})
+
 	sender := func() uint64 { return r.balance(t, r.peerA) }
 	for _, c := range []struct {
 		name    string
