@@ -305,7 +305,7 @@ func (u *UI) problem(err error) string {
 		return strings.Join(msgs, "; ")
 	case errors.Is(err, errNotFound):
 		return "Not found."
-	case errors.As(err, &status) && status.Status == http.StatusUnauthorized:
+	case refused(err):
 		return "The admin API refused the signature: the tenant id or API secret is wrong, or the tenant was deleted."
 	case errors.As(err, &status):
 		return fmt.Sprintf("The admin API answered HTTP %d: %s", status.Status, strings.TrimSpace(status.Body))
