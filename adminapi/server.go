@@ -146,10 +146,8 @@ func present(ctx context.Context, err error, log *slog.Logger, unserved *ratelog
 	case apperr.Unavailable, apperr.Timeout:
 		// The error's chain names what the request waited for. While a
 		// service is down every request fails so: one line a second.
-		if ok, held := unserved.Allow(); ok {
-			log.Warn("graphql request unserved: a service it needs did not answer, or not in time", "path", graphql.GetPath(ctx).String(),
-				"err", err, "like_it_since_the_last_line", held)
-		}
+		unserved.Log(ctx, log, slog.LevelWarn, "graphql request unserved: a service it needs did not answer, or not in time",
+			"path", graphql.GetPath(ctx).String(), "err", err)
 	}
 	out.Message = apperr.Message(err)
 	out.Extensions = map[string]any{"code": apperr.Lookup(kind).GraphQL}

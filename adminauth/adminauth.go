@@ -84,9 +84,7 @@ func Middleware(cfg Config, secrets Secrets, rdb redis.UniversalClient, log *slo
 			id, body, fail := a.authenticate(w, r)
 			if fail != nil {
 				if fail.err != nil {
-					if ok, held := failures.Allow(); ok {
-						log.ErrorContext(r.Context(), "admin api authentication failed", "err", fail.err, "like_it_since_the_last_line", held)
-					}
+					failures.Log(r.Context(), log, slog.LevelError, "admin api authentication failed", "err", fail.err)
 				} else {
 					log.InfoContext(r.Context(), "admin api request rejected",
 						"reason", fail.message, "tenant_id", r.Header.Get("tenant-id"))

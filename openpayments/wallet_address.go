@@ -315,10 +315,8 @@ var unserved = ratelog.New(time.Second)
 // otherwise.
 func fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	if kind := apperr.KindOf(err); kind == apperr.Unavailable {
-		if ok, held := unserved.Allow(); ok {
-			log.Warn("open payments request unserved: a service it needs did not answer, or not in time", "path", r.URL.Path,
-				"err", err, "like_it_since_the_last_line", held)
-		}
+		unserved.Log(r.Context(), log, slog.LevelWarn, "open payments request unserved: a service it needs did not answer, or not in time",
+			"path", r.URL.Path, "err", err)
 		writeError(w, apperr.Lookup(kind).HTTP, apperr.Message(err))
 		return
 	}

@@ -5,6 +5,8 @@
 package ratelog
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -36,4 +38,12 @@ func (l *Limiter) Allow() (ok bool, held int) {
 	}
 	held, l.held, l.last = l.held, 0, now
 	return true, held
+}
+
+// Log writes the line when Allow lets it through, with how many like it
+// were held back since the last one (like_it_since_the_last_line).
+func (l *Limiter) Log(ctx context.Context, log *slog.Logger, level slog.Level, msg string, args ...any) {
+	if ok, held := l.Allow(); ok {
+		log.Log(ctx, level, msg, append(args, "like_it_since_the_last_line", held)...)
+	}
 }
