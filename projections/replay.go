@@ -136,8 +136,10 @@ var ErrReplayRunning = errors.New("another replay of this projection is running"
 // holdReplayLock takes the projection's replay lock on a connection of its
 // own, outside the pool: a replay holding a pooled connection while it
 // waits for another could starve with others doing the same. release
-// closes the connection, which gives the lock back; so does the death of
-// the process.
+// gives the lock back and closes the connection; the death of the process
+// gives it back too. The unlock is explicit because a closed connection's
+// server process lets its locks go only as it exits, a moment after the
+// close returns: a replay started right after one ended was refused.
 func holdReplayLock(ctx context.Context, pool *pgxpool.Pool, name string) (release func(), err error) {
 	var conn *pgx.Conn
 	err = withTimeout(ctx, func(ctx context.Context) error {
@@ -162,6 +164,7 @@ func holdReplayLock(ctx context.Context, pool *pgxpool.Pool, name string) (relea
 	return func() {
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		_, _ = conn.Exec(closeCtx, `SELECT pg_advisory_unlock($1)`, replayKey(name))
 		_ = conn.Close(closeCtx)
 	}, nil
 }
