@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -296,4 +297,33 @@ func DeclaredConfigs(t testing.TB, js jetstream.JetStream) map[string]string {
 		out["consumer "+c.Name] = cons.CachedInfo().Created.String() + " " + string(b)
 	}
 	return out
+}
+
+// PlanningPool opens a pool of one connection on url that counts every
+// statement Postgres plans for it: a statement whose plan Postgres keeps is
+// planned only for its first executions, one it plans afresh every time
+// (or whose kept plan it throws away) at each. Postgres tells of each
+// planning as a log message (log_planner_stats), which a superuser may
+// have sent to the client.
+func PlanningPool(t testing.TB, url string) (*pgxpool.Pool, *atomic.Int64) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.RuntimeParams["log_planner_stats"] = "on"
+	cfg.ConnConfig.RuntimeParams["client_min_messages"] = "log"
+	plans := &atomic.Int64{}
+	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		if strings.HasPrefix(n.Message, "PLANNER STATISTICS") {
+			plans.Add(1)
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, plans
 }
