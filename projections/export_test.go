@@ -139,3 +139,15 @@ func SetQuietInterval(d time.Duration) (restore func()) {
 	quietInterval = d
 	return func() { quietInterval = old }
 }
+
+// CreateLive makes p's live schema and tables and its checkpoint row.
+func CreateLive(ctx context.Context, pool *pgxpool.Pool, p Projection) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, Schema(p)) })
+}
+
+// CommitEvent applies one event to p's live tables as the runner applies a
+// small batch.
+func CommitEvent(ctx context.Context, pool *pgxpool.Pool, p Projection, env events.Envelope) (bool, error) {
+	r := &Runner{pool: pool, projection: p, status: Status{Projection: p.Name()}}
+	return r.commitSmall(ctx, []decoded{{env: env}})
+}

@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -203,11 +206,44 @@ func foldOrQueue(b *pgx.Batch, p Projection, fold Fold, patch Patch, d decoded) 
 	return nil
 }
 
+// checkpointStatements are the statements that read and record one
+// projection's checkpoint. Their texts carry the projection's name, so that
+// each projection has prepared statements of its own on a connection: they
+// run with the projection's search path set, and Postgres plans a prepared
+// statement again (and parses it again) whenever it runs under another
+// search path than its plan's, which projections taking turns on the pool's
+// connections made the case for about half of them.
+type checkpointStatements struct {
+	read, write, notify string
+}
+
+var checkpointSQL sync.Map // projection name → checkpointStatements
+
+func checkpointStatementsFor(name string) checkpointStatements {
+	if s, ok := checkpointSQL.Load(name); ok {
+		return s.(checkpointStatements)
+	}
+	tag := " /* " + strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, name) + " */"
+	s := checkpointStatements{
+		read:   `SELECT sequence FROM public.projection_checkpoints WHERE name = $1` + tag,
+		write:  `UPDATE public.projection_checkpoints SET sequence = $2, updated_at = now() WHERE name = $1` + tag,
+		notify: `SELECT pg_notify($1, $2)` + tag,
+	}
+	checkpointSQL.Store(name, s)
+	return s
+}
+
 // queueCheckpoint queues recording the checkpoint and telling waiting
 // readers.
 func queueCheckpoint(b *pgx.Batch, name string, sequence uint64) {
-	b.Queue(`UPDATE public.projection_checkpoints SET sequence = $2, updated_at = now() WHERE name = $1`, name, int64(sequence))
-	b.Queue(`SELECT pg_notify($1, $2)`, notifyChannel, fmt.Sprintf("%s:%d", name, sequence))
+	sql := checkpointStatementsFor(name)
+	b.Queue(sql.write, name, int64(sequence))
+	b.Queue(sql.notify, notifyChannel, name+":"+strconv.FormatUint(sequence, 10))
 }
 
 // lockCheckpoint takes the projection's write lock for the transaction and
@@ -217,7 +253,7 @@ func lockCheckpoint(ctx context.Context, tx pgx.Tx, name string) (uint64, error)
 		return 0, fmt.Errorf("projection %s: lock: %w", name, err)
 	}
 	var seq int64
-	err := tx.QueryRow(ctx, `SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).Scan(&seq)
+	err := tx.QueryRow(ctx, checkpointStatementsFor(name).read, name).Scan(&seq)
 	if err != nil {
 		return 0, fmt.Errorf("projection %s: read checkpoint: %w", name, err)
 	}

@@ -591,7 +591,7 @@ func (r *Runner) preamble(b *pgx.Batch, checkpoint *int64) {
 	// The search path is set before the batch that applies the events:
 	// pgx prepares a batch's statements before it runs any of them.
 	b.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
-	b.Queue(`SELECT sequence FROM public.projection_checkpoints WHERE name = $1`, name).
+	b.Queue(checkpointStatementsFor(name).read, name).
 		QueryRow(func(row pgx.Row) error { return row.Scan(checkpoint) })
 }
 
