@@ -68,24 +68,38 @@ func (i Idempotency) Field(ctx context.Context, next graphql.Resolver) (any, err
 	id, _ := adminauth.FromContext(ctx)
 	scoped := id.TenantID + ":" + key
 	lock := "lock:" + scoped
-	ok, err := i.Redis.SetNX(ctx, lock, "1", i.Lock).Result()
-	if err != nil {
+	cacheKey := "idempotency:" + scoped
+	// The lock and the look-up travel together, and so do the record and
+	// the unlock: two round trips to Redis instead of four. A look-up
+	// made beside a lock not taken is not used.
+	var locked *redis.BoolCmd
+	var cached *redis.StringCmd
+	_, err := i.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		locked = p.SetNX(ctx, lock, "1", i.Lock)
+		cached = p.Get(ctx, cacheKey)
+		return nil
+	})
+	if err := locked.Err(); err != nil {
 		return nil, fmt.Errorf("idempotency lock: %w", err)
 	}
-	if !ok {
+	if !locked.Val() {
 		return nil, apperr.E(apperr.Conflict, "Concurrent request for idempotencyKey: %s", key)
 	}
-	defer i.Redis.Del(context.WithoutCancel(ctx), lock)
-
+	unlocked := false
+	defer func() {
+		if !unlocked {
+			i.Redis.Del(context.WithoutCancel(ctx), lock)
+		}
+	}()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("idempotency cache: %w", err)
+	}
 	params, err := json.Marshal(fc.Args)
 	if err != nil {
 		return nil, err
 	}
-	cacheKey := "idempotency:" + scoped
-	if cached, err := i.Redis.Get(ctx, cacheKey).Bytes(); err == nil {
-		return replay(fc, cached, params, key)
-	} else if !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("idempotency cache: %w", err)
+	if record, err := cached.Bytes(); err == nil {
+		return replay(fc, record, params, key)
 	}
 	ctx = context.WithValue(ctx, commandIDKey{}, commandID(scoped, fc.Field.Name, params))
 	res, err := next(ctx)
@@ -97,7 +111,16 @@ func (i Idempotency) Field(ctx context.Context, next graphql.Resolver) (any, err
 		return nil, err
 	}
 	record, _ := json.Marshal(idempotentRecord{OperationName: fc.Field.Name, RequestParams: params, RequestResult: result})
-	if err := i.Redis.Set(ctx, cacheKey, record, i.TTL).Err(); err != nil {
+	// The command ran: its record is kept even if the caller went away.
+	bg := context.WithoutCancel(ctx)
+	var stored *redis.StatusCmd
+	_, _ = i.Redis.Pipelined(bg, func(p redis.Pipeliner) error {
+		stored = p.Set(bg, cacheKey, record, i.TTL)
+		p.Del(bg, lock)
+		return nil
+	})
+	unlocked = true
+	if err := stored.Err(); err != nil {
 		return nil, fmt.Errorf("idempotency cache: %w", err)
 	}
 	return res, nil
