@@ -490,8 +490,10 @@ const (
 // transaction), find deliveries by their indexes. It joins them with the
 // ids it is given; a plan made while the table was small, and kept (a
 // generic plan, until statistics come), would scan the whole table at
-// every lease and outcome, a cost that grows with every delivery made.
-const sqlLookUpByIndex = `SELECT set_config('enable_seqscan', 'off', true)`
+// every lease and outcome, a cost that grows with every delivery made. The
+// plan is kept: with arrays of ids Postgres would otherwise plan the
+// outcomes' update afresh for most batches, for more than it costs to run.
+const sqlLookUpByIndex = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
 
 // claim leases up to n of the deliveries due first, counting the attempts,
 // no more of a recipient than it may add (allowed, PerUnprovenRecipient
