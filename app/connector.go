@@ -16,6 +16,8 @@ import (
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
+	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
+	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/rates"
@@ -190,6 +192,19 @@ func (l *receivers) find(ctx context.Context, id uuid.UUID) (cachedReceiver, boo
 	}
 	local, found, err := l.local(id, ledger.WebMonetization, wa.TenantID, wa.AssetID, "", !wa.Active())
 	return cachedReceiver{local: local}, found, err
+}
+
+// payment is the receiver a local outgoing payment pays, as the send read
+// it from the incoming payment's events.
+// A receiver that names no payment is final; an asset not known yet is
+// not.
+func (l *receivers) payment(r quote.Receiver) (connector.Local, error) {
+	id, err := uuid.Parse(r.LocalPaymentID)
+	if err != nil {
+		return connector.Local{}, fmt.Errorf("%w: receiver %q names no incoming payment", outgoingpayment.ErrFinal, r.URL)
+	}
+	local, _, err := l.local(id, ledger.Incoming, r.LocalTenantID, r.LocalAssetID, r.LocalPaymentID, !r.Active)
+	return local, err
 }
 
 func (l *receivers) local(id uuid.UUID, kind ledger.AccountType, tenantID, assetID, incomingPaymentID string, closed bool) (connector.Local, bool, error) {

@@ -55,23 +55,17 @@ func localTransferID(paymentID string) uuid.UUID {
 }
 
 // payLocal moves the payment's money into the incoming payment's account,
-// converted as quoted, as one posted transfer, and tells the incoming
-// payment.
+// converted as quoted, as one posted transfer. The receiver comes from the
+// incoming payment's events, read by the send just before: its account is
+// made of what they say, without reading the read model again.
 func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
 	if !t.FirstAttempt {
 		// The one transfer was made, or refused: nothing was sent.
 		return outgoingpayment.Outcome{}, fmt.Errorf("%w: a local payment that sent nothing on its first attempt", outgoingpayment.ErrFinal)
 	}
-	id, err := uuid.Parse(t.Receiver.LocalPaymentID)
-	if err != nil {
-		return outgoingpayment.Outcome{}, fmt.Errorf("%w: receiver %q names no incoming payment", outgoingpayment.ErrFinal, t.Receiver.URL)
-	}
-	local, found, err := route.locals.Receiver(ctx, id)
+	local, err := route.locals.payment(t.Receiver)
 	if err != nil {
 		return outgoingpayment.Outcome{}, err
-	}
-	if !found || local.IncomingPaymentID == "" {
-		return outgoingpayment.Outcome{}, fmt.Errorf("%w: incoming payment %s not found", outgoingpayment.ErrFinal, id)
 	}
 	if err := p.ledger.CreateLiquidityAccount(ctx, local.Account); err != nil {
 		return outgoingpayment.Outcome{}, err
@@ -89,21 +83,17 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 }
 
 // Delivered stores the command that has a local incoming payment record
-// what the ledger holds for it.
+// what the ledger holds for it. The receiver was read from the payment's
+// events by the send that paid it.
 func (p *payer) Delivered(ctx context.Context, r quote.Receiver, amount uint64) error {
 	route := p.route.Load()
 	if route == nil {
 		return errors.New("the connector is not running")
 	}
-	id, err := uuid.Parse(r.LocalPaymentID)
-	if err != nil {
+	if !r.Local() {
 		return nil
 	}
-	local, found, err := route.locals.Receiver(ctx, id)
-	if err != nil || !found || local.IncomingPaymentID == "" {
-		return err
-	}
-	return route.published.Tell(ctx, local.TenantID, local.IncomingPaymentID, amount)
+	return route.published.Tell(ctx, r.LocalTenantID, r.LocalPaymentID, amount)
 }
 
 // payILP pays a receiver elsewhere: a probe of the path, then packets for

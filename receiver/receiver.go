@@ -55,8 +55,9 @@ type Receiver struct {
 	// completed or expired, and none in a completion's answer.
 	Methods []opclient.Method
 	// LocalPaymentID is the id of one of this instance's payments; empty
-	// for a payment elsewhere.
-	LocalPaymentID string
+	// for a payment elsewhere. LocalTenantID and LocalAssetID are its
+	// tenant and asset, which never change: a ledger transfer pays it.
+	LocalPaymentID, LocalTenantID, LocalAssetID string
 	// Payable is a payment that takes money: one of this instance's still
 	// open, or one elsewhere with a payment method.
 	Payable bool
@@ -365,7 +366,8 @@ func (s *Service) payable(ctx context.Context, p incomingpayment.State) (*Receiv
 	expiresAt := p.ExpiresAt
 	r := &Receiver{ID: s.localURL(p), Completed: p.State == incomingpayment.StateCompleted,
 		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
-		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, LocalPaymentID: p.ID, Payable: p.Open()}
+		ExpiresAt:      &expiresAt, Metadata: p.Metadata, CreatedAt: p.CreatedAt, LocalPaymentID: p.ID,
+		LocalTenantID: p.TenantID, LocalAssetID: p.AssetID, Payable: p.Open()}
 	if p.IncomingAmount != nil {
 		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 	}

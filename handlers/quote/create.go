@@ -15,8 +15,9 @@ import (
 type Receiver struct {
 	URL string
 	// LocalPaymentID is the id of a payment of this instance, paid by a
-	// ledger transfer; empty for a payment elsewhere.
-	LocalPaymentID string
+	// ledger transfer; empty for a payment elsewhere. LocalTenantID and
+	// LocalAssetID are its tenant and asset.
+	LocalPaymentID, LocalTenantID, LocalAssetID string
 	AssetCode      string
 	AssetScale     uint8
 	IncomingAmount *uint64
