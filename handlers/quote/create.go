@@ -18,11 +18,11 @@ type Receiver struct {
 	// ledger transfer; empty for a payment elsewhere. LocalTenantID and
 	// LocalAssetID are its tenant and asset.
 	LocalPaymentID, LocalTenantID, LocalAssetID string
-	AssetCode      string
-	AssetScale     uint8
-	IncomingAmount *uint64
-	ReceivedAmount uint64
-	ExpiresAt      *time.Time
+	AssetCode                                   string
+	AssetScale                                  uint8
+	IncomingAmount                              *uint64
+	ReceivedAmount                              uint64
+	ExpiresAt                                   *time.Time
 	// Active is a payment that can still receive: neither completed nor
 	// expired.
 	Active bool
