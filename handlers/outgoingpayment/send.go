@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
@@ -133,6 +135,22 @@ func receiverRemaining(r quote.Receiver) (uint64, bool) {
 	return *r.IncomingAmount - min(r.ReceivedAmount, *r.IncomingAmount), true
 }
 
+// madeMeanwhile answers a local payment's transfer refused as existing:
+// its id is the payment's, so another send of the payment made it while
+// this one ran. Two sends run at once when a worker was killed with a
+// payment's send under way: the send comes again after its ack_wait, 30 s
+// after funding, as does the funding check the deposit scheduled. What
+// the other sent is in the ledger now, and it delivered what this attempt
+// would have: the attempt did not fail. Were nothing sent, the refusal
+// stands.
+func (h *Handler) madeMeanwhile(ctx context.Context, account uuid.UUID, sentBefore, delivery uint64, refused error) (Outcome, error) {
+	sent, err := h.ledger.TotalSent(ctx, account)
+	if err != nil || sent <= sentBefore {
+		return Outcome{}, refused
+	}
+	return Outcome{Sent: sent - sentBefore, Delivered: delivery}, nil
+}
+
 // Send sends a funded payment (commands.SendOutgoingPayment), once: the
 // work queue hands the command to one worker, and the payment's ledger
 // account says what an earlier attempt, even one cut short by a crash,
@@ -193,6 +211,9 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 		AssetCode: s.AssetCode, AssetScale: s.AssetScale, Account: account, Receiver: r,
 		SourceAmount: next.source, DeliveryAmount: next.delivery, FirstAttempt: sent == 0, DataToTransmit: s.DataToTransmit})
 	cancel()
+	if payErr != nil && r.Local() && errors.Is(payErr, ledger.ErrTransferExists) {
+		out, payErr = h.madeMeanwhile(ctx, account.ID, sent, next.delivery, payErr)
+	}
 	sent += out.Sent
 	delivered := next.delivered + out.Delivered
 	if payErr == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/quote"
+	"github.com/rafiki-go/rafiki/ledger"
 )
 
 // sentLedger says the payment's account sent what it holds already: its
@@ -105,6 +107,83 @@ func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 			}
 			if tc.refused == nil && (len(payer.told) != 1 || payer.told[0] != incomingPaymentID) {
 				t.Fatalf("told %v, want the incoming payment once", payer.told)
+			}
+		})
+	}
+}
+
+// racedLedger has a local payment's transfer made by another send of the
+// payment between this send's look at what was sent and its own transfer.
+type racedLedger struct {
+	outgoingpayment.Ledger
+	looks *int
+}
+
+func (l racedLedger) TotalSent(context.Context, uuid.UUID) (uint64, error) {
+	*l.looks++
+	if *l.looks == 1 {
+		return 0, nil
+	}
+	return 500, nil
+}
+
+type existingPayer struct{ tellingPayer }
+
+func (p *existingPayer) Pay(_ context.Context, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	p.paid++
+	return outgoingpayment.Outcome{}, fmt.Errorf("local payment %s: %w", t.PaymentID, ledger.ErrTransferExists)
+}
+
+// Two sends of one local payment at once (after a worker was killed, its
+// send comes again as the funding check comes due): the one whose
+// transfer is refused as existing finds the money the other sent and
+// completes the payment, with no failed attempt and no wait for a retry.
+// A transfer refused as existing with nothing sent stays a failed attempt.
+func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
+	store := natsStore(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		sentLate bool
+		want     string
+		attempts int
+	}{
+		{"the other send made the transfer", true, outgoingpayment.Completed, 0},
+		{"nothing sent", false, outgoingpayment.Sending, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
+			receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
+				LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+			target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
+				&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+					AssetLedger: 1, Receiver: receiver.URL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
+					EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
+				&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
+				t.Fatal(err)
+			}
+			looks := 0
+			var l outgoingpayment.Ledger = racedLedger{looks: &looks}
+			if !tc.sentLate {
+				l = sentLedger{sent: 0}
+			}
+			payer := &existingPayer{}
+			h := outgoingpayment.NewHandler(store, l, localReceiver{r: receiver}, noQuotes{}, payer,
+				func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+			data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
+			if _, err := h.Send(ctx, data); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			s, _, err := h.Load(ctx, tenantID, paymentID)
+			if err != nil || s.State != tc.want || s.StateAttempts != tc.attempts {
+				t.Fatalf("payment %s after %d failed attempts (%v), want %s after %d", s.State, s.StateAttempts, err, tc.want, tc.attempts)
+			}
+			if tc.sentLate && (s.Sent != 500 || s.Delivered != 500 || len(payer.told) != 1 || payer.told[0] != incomingPaymentID) {
+				t.Fatalf("sent %d, delivered %d, told %v; want 500, 500 and the incoming payment once", s.Sent, s.Delivered, payer.told)
 			}
 		})
 	}
