@@ -195,9 +195,8 @@ func (l *receivers) find(ctx context.Context, id uuid.UUID) (cachedReceiver, boo
 }
 
 // payment is the receiver a local outgoing payment pays, as the send read
-// it from the incoming payment's events.
-// A receiver that names no payment is final; an asset not known yet is
-// not.
+// it from the incoming payment's events. A receiver that names no payment
+// is final; an asset not known yet is not.
 func (l *receivers) payment(r quote.Receiver) (connector.Local, error) {
 	id, err := uuid.Parse(r.LocalPaymentID)
 	if err != nil {

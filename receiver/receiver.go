@@ -57,7 +57,9 @@ type Receiver struct {
 	// LocalPaymentID is the id of one of this instance's payments; empty
 	// for a payment elsewhere. LocalTenantID and LocalAssetID are its
 	// tenant and asset, which never change: a ledger transfer pays it.
-	LocalPaymentID, LocalTenantID, LocalAssetID string
+	LocalPaymentID string
+	LocalTenantID  string
+	LocalAssetID   string
 	// Payable is a payment that takes money: one of this instance's still
 	// open, or one elsewhere with a payment method.
 	Payable bool

@@ -17,12 +17,14 @@ type Receiver struct {
 	// LocalPaymentID is the id of a payment of this instance, paid by a
 	// ledger transfer; empty for a payment elsewhere. LocalTenantID and
 	// LocalAssetID are its tenant and asset.
-	LocalPaymentID, LocalTenantID, LocalAssetID string
-	AssetCode                                   string
-	AssetScale                                  uint8
-	IncomingAmount                              *uint64
-	ReceivedAmount                              uint64
-	ExpiresAt                                   *time.Time
+	LocalPaymentID string
+	LocalTenantID  string
+	LocalAssetID   string
+	AssetCode      string
+	AssetScale     uint8
+	IncomingAmount *uint64
+	ReceivedAmount uint64
+	ExpiresAt      *time.Time
 	// Active is a payment that can still receive: neither completed nor
 	// expired.
 	Active bool
