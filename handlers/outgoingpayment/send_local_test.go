@@ -58,6 +58,22 @@ func (p *tellingPayer) Delivered(_ context.Context, r quote.Receiver, amount uin
 	return nil
 }
 
+// fundedPayment stores a payment of 500 to receiverURL, funded.
+func fundedPayment(t *testing.T, store handlers.Store, tenantID, paymentID, receiverURL string) {
+	t.Helper()
+	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
+		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+			AssetLedger: 1, Receiver: receiverURL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
+			EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
+		&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A send cut short after a local payment's transfer (its worker killed) is
 // completed by the next attempt without paying again; the incoming payment
 // it paid is told first, durably, so that it records the money at once
@@ -79,22 +95,12 @@ func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tenantID, paymentID := uuid.NewString(), uuid.NewString()
-			target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
-				&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-					AssetLedger: 1, Receiver: receiver.URL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
-					EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
-				&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
-				t.Fatal(err)
-			}
+			fundedPayment(t, store, tenantID, paymentID, receiver.URL)
 			payer := &tellingPayer{refused: tc.refused}
 			h := outgoingpayment.NewHandler(store, sentLedger{sent: 500}, localReceiver{r: receiver}, noQuotes{}, payer,
 				func(context.Context, string, string, time.Time, any) error { return nil }, 3)
 			data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
-			_, err = h.Send(ctx, data)
+			_, err := h.Send(ctx, data)
 			if (err != nil) != (tc.refused != nil) {
 				t.Fatalf("send: %v", err)
 			}
@@ -155,17 +161,7 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 			incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
 			receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
 				LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
-			target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
-				&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-					AssetLedger: 1, Receiver: receiver.URL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
-					EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
-				&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
-				t.Fatal(err)
-			}
+			fundedPayment(t, store, tenantID, paymentID, receiver.URL)
 			looks := 0
 			var l outgoingpayment.Ledger = racedLedger{looks: &looks}
 			if !tc.sentLate {
