@@ -57,14 +57,7 @@ func TestProjectionsTakingTurnsPlanOnce(t *testing.T) {
 			}
 		}
 	}
-	for range 10 {
-		round()
-	}
-	before := plans.Load()
-	for range 20 {
-		round()
-	}
-	if n := plans.Load() - before; n != 0 {
+	if n := testkit.PlannedAfterWarmUp(plans, 20, round); n != 0 {
 		t.Fatalf("%d statements planned for 60 batches of 3 projections taking turns, want none", n)
 	}
 	for _, p := range live {

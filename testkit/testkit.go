@@ -327,3 +327,17 @@ func PlanningPool(t testing.TB, url string) (*pgxpool.Pool, *atomic.Int64) {
 	t.Cleanup(pool.Close)
 	return pool, plans
 }
+
+// PlannedAfterWarmUp runs round ten times, for Postgres to settle on the
+// plans it keeps, then n times, and answers how many statements it planned
+// during those n, as plans (from PlanningPool) counts them.
+func PlannedAfterWarmUp(plans *atomic.Int64, n int, round func()) int64 {
+	for range 10 {
+		round()
+	}
+	before := plans.Load()
+	for range n {
+		round()
+	}
+	return plans.Load() - before
+}

@@ -89,14 +89,7 @@ func TestReadsAndAccountsPlannedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 10 {
-		round()
-	}
-	before := plans.Load()
-	for range 20 {
-		round()
-	}
-	if n := plans.Load() - before; n != 0 {
+	if n := testkit.PlannedAfterWarmUp(plans, 20, round); n != 0 {
 		t.Fatalf("%d statements planned for 20 accounts made and read, want none", n)
 	}
 }
