@@ -61,7 +61,7 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 	}
 	conn := connector.New(cfg, table, b.Rates, d.Ledger, b.settingsClient, d.Log)
 	b.probes.conn.Store(conn)
-	b.payer.route.Store(&paymentRoute{conn: conn, locals: locals, published: published})
+	b.payer.route.Store(&paymentRoute{conn: conn, locals: locals})
 	return conn, published, nil
 }
 

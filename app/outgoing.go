@@ -9,32 +9,32 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/connector"
 	"github.com/rafiki-go/rafiki/connector/ilp"
-	"github.com/rafiki-go/rafiki/connector/outcomes"
 	"github.com/rafiki-go/rafiki/connector/peers"
 	"github.com/rafiki-go/rafiki/connector/stream/sender"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/ledger"
 )
 
 // paymentRoute is what a payer sends through, set once this process's
-// connector runs: the connector for packets, its receivers for payments of
-// this instance, and the publisher that tells incoming payments what they
-// got.
+// connector runs: the connector for packets and its receivers for payments
+// of this instance.
 type paymentRoute struct {
-	conn      *connector.Connector
-	locals    *receivers
-	published *outcomes.Publisher
+	conn   *connector.Connector
+	locals *receivers
 }
 
 // payer sends outgoing payments: to a receiver of this instance with one
 // ledger transfer, elsewhere over Interledger with STREAM through this
 // process's connector.
 type payer struct {
-	ledger ledger.Ledger
-	route  atomic.Pointer[paymentRoute]
+	ledger   ledger.Ledger
+	incoming *incomingpayment.Handler
+	route    atomic.Pointer[paymentRoute]
 }
 
 func (p *payer) Pay(ctx context.Context, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
@@ -82,18 +82,21 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 	return outgoingpayment.Outcome{Sent: t.SourceAmount, Delivered: t.DeliveryAmount}, nil
 }
 
-// Delivered stores the command that has a local incoming payment record
-// what the ledger holds for it. The receiver was read from the payment's
-// events by the send that paid it.
-func (p *payer) Delivered(ctx context.Context, r quote.Receiver, amount uint64) error {
-	route := p.route.Load()
-	if route == nil {
-		return errors.New("the connector is not running")
-	}
+// Delivered has a local incoming payment record what the ledger holds for
+// it, before the outgoing payment completes, so that no stop leaves it to
+// its expiry: a send that stops in between pays nothing on its next
+// attempt and records it then. The receiver was read from the payment's
+// events by the send that paid it. A payment gone meanwhile (its tenant
+// deleted) has nothing to record, as a receive command for it would have.
+func (p *payer) Delivered(ctx context.Context, r quote.Receiver, _ uint64) error {
 	if !r.Local() {
 		return nil
 	}
-	return route.published.Tell(ctx, r.LocalTenantID, r.LocalPaymentID, amount)
+	_, err := p.incoming.RecordReceived(ctx, r.LocalTenantID, r.LocalPaymentID)
+	if kind := apperr.KindOf(err); kind == apperr.NotFound || kind == apperr.InvalidInput {
+		return nil
+	}
+	return err
 }
 
 // payILP pays a receiver elsewhere: a probe of the path, then packets for

@@ -20,6 +20,8 @@ import (
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/connector/stream/sender"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/testkit"
@@ -185,6 +187,20 @@ func TestOutgoingPaymentsLocal(t *testing.T) {
 			balance, err := s.running.Deps.Ledger.Balance(ctx, uuid.MustParse(id))
 			if err != nil || balance != tc.fee {
 				t.Fatalf("the payment's account holds %d (%v), want the fee %d", balance, err, tc.fee)
+			}
+			// The incoming payment recorded its money before the payment
+			// completed, so that no stop in between leaves it to its expiry.
+			_, completedAt, err := s.running.Backend.OutgoingPayments.Load(ctx, op.TenantID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target, err := handlers.NewTarget(op.TenantID, incomingpayment.AggregateType, ip.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			received, receivedAt, err := handlers.Load(ctx, s.running.Deps.Store, target.Subject, incomingpayment.Evolve)
+			if err != nil || strconv.FormatUint(received.Received, 10) != tc.receive || receivedAt > completedAt {
+				t.Fatalf("the incoming payment recorded %d at sequence %d (%v), the payment completed at %d", received.Received, receivedAt, err, completedAt)
 			}
 			testkit.Eventually(t, 10*time.Second, func() bool {
 				got, err := getIncomingPayment(ctx, op, ip.ID)

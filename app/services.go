@@ -241,7 +241,7 @@ func NewBackend(d *Deps) *Backend {
 	payments := incomingpayment.NewHandler(d.Store, d.Ledger, d.Config.IncomingPaymentExpiryMax)
 	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
 	probes := &prober{}
-	pays := &payer{ledger: d.Ledger}
+	pays := &payer{ledger: d.Ledger, incoming: payments}
 	receivers := receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
 		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log)
 	quotes := quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan)

@@ -10,9 +10,7 @@
 // and one never sent (the tallies are full while NATS is out of reach, or
 // the process stopped before it could send them) loses no money: the
 // payment catches up with the ledger at its next message, when it is
-// completed, or when it expires. A local payment's transfer is told with
-// Tell instead, stored before the outgoing payment completes, so that no
-// stop leaves its incoming payment waiting for its expiry.
+// completed, or when it expires.
 package outcomes
 
 import (
@@ -169,22 +167,6 @@ func (p *Publisher) Run(ctx context.Context) {
 			backoff = min(2*backoff, backoffMax)
 		}
 	}
-}
-
-// Tell has an incoming payment of the tenant record what the ledger holds
-// for it, now: the command is stored before Tell returns, so that a
-// process that stops right after loses nothing. For money that moved in
-// one step whose end must not be left to a tally in memory: a local
-// payment's transfer.
-func (p *Publisher) Tell(ctx context.Context, tenantID, incomingPaymentID string, amount uint64) error {
-	msg, err := message(incomingPaymentID, tally{tenantID: tenantID, packets: 1, amount: amount})
-	if err != nil {
-		return err
-	}
-	if _, err := p.js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("tell incoming payment %s: %w", incomingPaymentID, err)
-	}
-	return nil
 }
 
 // send publishes one batch of the tallies due at now (all of them when now
