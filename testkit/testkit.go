@@ -182,6 +182,19 @@ func SeqScans(t testing.TB, pool *pgxpool.Pool, table string) int64 {
 	return n
 }
 
+// IndexBlocks answers how many blocks of an index were read, from the
+// cache or not, counting every connection, as SeqScans does.
+func IndexBlocks(t testing.TB, pool *pgxpool.Pool, index string) int64 {
+	t.Helper()
+	time.Sleep(2500 * time.Millisecond)
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT idx_blks_hit + idx_blks_read FROM pg_statio_user_indexes WHERE indexrelname = $1`,
+		index).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // RedisURL is the Redis tests use.
 func RedisURL() string {
 	if u := os.Getenv("TEST_REDIS_URL"); u != "" {

@@ -507,6 +507,13 @@ const sqlLookUpByIndex = `SELECT set_config('plan_cache_mode', 'force_generic_pl
 // webhook_deliveries_recipient_due) and looks at the first due of each
 // that may add some (dueByRecipient), so that the backlog costs one index
 // probe.
+//
+// It locks each delivery it picked by its key. Its check that the delivery
+// is still due does not say that process_at is set (coalesce), which keeps
+// the partial index by recipient out of that lookup: through it, a lookup
+// reads the recipient's whole range of due times, with the entries of the
+// deliveries made before until a vacuum removes them, a cost that grows
+// with every delivery made.
 func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) ([]*job, error) {
 	recipients, counts := []string{}, []int32{}
 	due, full := dueFirst, false
@@ -526,7 +533,7 @@ func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) (
 		picked AS (
 			SELECT d.event_id, d.recipient_tenant_id FROM webhook_deliveries d
 			JOIN due ON due.event_id = d.event_id AND due.recipient_tenant_id = d.recipient_tenant_id
-			WHERE due.rank <= due.may AND d.process_at <= now()
+			WHERE due.rank <= due.may AND coalesce(d.process_at, 'infinity') <= now()
 			ORDER BY due.rank, due.process_at LIMIT $4
 			FOR UPDATE OF d SKIP LOCKED)
 		UPDATE webhook_deliveries d SET process_at = now() + $5::bigint * interval '1 millisecond', attempts = d.attempts + 1,

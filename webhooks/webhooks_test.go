@@ -382,6 +382,51 @@ func TestDeliveriesFoundByIndex(t *testing.T) {
 	}
 }
 
+// A lease's cost does not grow with the deliveries made before: their
+// entries stay in the indexes until a vacuum (none runs here, as none may
+// run for a while on a busy table), and a lease that reads them reads more
+// at every delivery.
+func TestLeaseReadsNoDeliveriesMadeBefore(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	ctx := context.Background()
+	if _, err := f.pool.Exec(ctx, `ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+	rounds := func(n int) {
+		t.Helper()
+		for range n {
+			ids := f.events(t, f.tenant, 10)
+			testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, ids, f.tenant) }, "a round not delivered")
+		}
+	}
+	// The statements are planned while the table is small, as in a new
+	// installation; then 20,000 deliveries of the recipient are made and
+	// delivered, whose entries in the indexes are dead, not removed.
+	rounds(8)
+	if _, err := f.pool.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at)
+		SELECT gen_random_uuid(), $1, 'incoming_payment.created', now() - interval '1 minute' FROM generate_series(1, 20000)`, f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE webhook_deliveries SET process_at = NULL, attempts = 1, status_code = 200, delivered_at = now()
+		WHERE process_at IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	const index = "webhook_deliveries_recipient_due"
+	before := testkit.IndexBlocks(t, f.pool, index)
+	rounds(4)
+	// Each delivery writes its entries (made, leased), a few blocks each.
+	read := testkit.IndexBlocks(t, f.pool, index) - before
+	t.Logf("%d blocks of %s read to deliver 40 webhooks", read, index)
+	if read > 400 {
+		t.Fatalf("%d blocks of %s read to deliver 40 webhooks", read, index)
+	}
+}
+
 // A dispatcher that stops (or dies) during a request leaves the delivery
 // leased; once the lease ends another dispatcher delivers it.
 func TestDeliveryOutlivesItsDispatcher(t *testing.T) {
