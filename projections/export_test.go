@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -145,9 +146,23 @@ func CreateLive(ctx context.Context, pool *pgxpool.Pool, p Projection) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return createSchema(ctx, tx, p, Schema(p)) })
 }
 
-// CommitEvent applies one event to p's live tables as the runner applies a
-// small batch.
-func CommitEvent(ctx context.Context, pool *pgxpool.Pool, p Projection, env events.Envelope) (bool, error) {
-	r := &Runner{pool: pool, projection: p, status: Status{Projection: p.Name()}}
-	return r.commitSmall(ctx, []decoded{{env: env}})
+// Committer applies events to a projection's live tables as its runner
+// applies small batches, knowing the checkpoint it last wrote.
+type Committer struct {
+	r       *Runner
+	written writtenCheckpoint
+}
+
+// NewCommitter is a committer that has not written or read the checkpoint.
+func NewCommitter(pool *pgxpool.Pool, p Projection) *Committer {
+	return &Committer{r: &Runner{pool: pool, projection: p, log: slog.New(slog.DiscardHandler), status: Status{Projection: p.Name()}}}
+}
+
+// Commit applies the events with these sequences.
+func (c *Committer) Commit(ctx context.Context, sequences ...uint64) (bool, error) {
+	evs := make([]decoded, 0, len(sequences))
+	for _, s := range sequences {
+		evs = append(evs, decoded{env: events.Envelope{Sequence: s, Type: "test.seen"}})
+	}
+	return c.r.commitSmall(ctx, evs, &c.written)
 }

@@ -39,19 +39,21 @@ func TestProjectionsTakingTurnsPlanOnce(t *testing.T) {
 	pool, plans := testkit.PlanningPool(t, url)
 	ctx := context.Background()
 	var live []projections.Projection
+	var committers []*projections.Committer
 	for _, name := range []string{"seen_a", "seen_b", "seen_c"} {
 		p := seen{name: name}
 		if err := projections.CreateLive(ctx, pool, p); err != nil {
 			t.Fatal(err)
 		}
 		live = append(live, p)
+		committers = append(committers, projections.NewCommitter(pool, p))
 	}
 	sequence := uint64(0)
 	round := func() {
 		t.Helper()
-		for _, p := range live {
+		for i, p := range live {
 			sequence++
-			done, err := projections.CommitEvent(ctx, pool, p, events.Envelope{Sequence: sequence, Type: "test.seen"})
+			done, err := committers[i].Commit(ctx, sequence)
 			if err != nil || !done {
 				t.Fatalf("%s: commit at %d: done %v, %v", p.Name(), sequence, done, err)
 			}

@@ -215,6 +215,11 @@ func foldOrQueue(b *pgx.Batch, p Projection, fold Fold, patch Patch, d decoded) 
 // connections made the case for about half of them.
 type checkpointStatements struct {
 	read, write, notify string
+	// advance moves the checkpoint from an expected sequence ($2) to the
+	// next ($3) and tells waiting readers ($4, $5), or fails the
+	// transaction when the checkpoint is elsewhere: Postgres's division
+	// by zero is the failure, as plain SQL cannot raise one of its own.
+	advance string
 }
 
 var checkpointSQL sync.Map // projection name → checkpointStatements
@@ -233,6 +238,9 @@ func checkpointStatementsFor(name string) checkpointStatements {
 		read:   `SELECT sequence FROM public.projection_checkpoints WHERE name = $1` + tag,
 		write:  `UPDATE public.projection_checkpoints SET sequence = $2, updated_at = now() WHERE name = $1` + tag,
 		notify: `SELECT pg_notify($1, $2)` + tag,
+		advance: `WITH moved AS (UPDATE public.projection_checkpoints SET sequence = $3, updated_at = now()
+				WHERE name = $1 AND sequence = $2 RETURNING name)
+			SELECT pg_notify($4, $5) FROM (SELECT 1 / count(*) AS one FROM moved) AS checked WHERE checked.one = 1` + tag,
 	}
 	checkpointSQL.Store(name, s)
 	return s
@@ -243,7 +251,18 @@ func checkpointStatementsFor(name string) checkpointStatements {
 func queueCheckpoint(b *pgx.Batch, name string, sequence uint64) {
 	sql := checkpointStatementsFor(name)
 	b.Queue(sql.write, name, int64(sequence))
-	b.Queue(sql.notify, notifyChannel, name+":"+strconv.FormatUint(sequence, 10))
+	b.Queue(sql.notify, notifyChannel, notification(name, sequence))
+}
+
+// queueAdvance queues moving the checkpoint from expected to sequence, which
+// fails the transaction when the checkpoint is not at expected, and telling
+// waiting readers.
+func queueAdvance(b *pgx.Batch, name string, expected, sequence uint64) {
+	b.Queue(checkpointStatementsFor(name).advance, name, int64(expected), int64(sequence), notifyChannel, notification(name, sequence))
+}
+
+func notification(name string, sequence uint64) string {
+	return name + ":" + strconv.FormatUint(sequence, 10)
 }
 
 // lockCheckpoint takes the projection's write lock for the transaction and

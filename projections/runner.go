@@ -357,9 +357,11 @@ func (r *Runner) follow(ctx context.Context) error {
 	nextDelivery := uint64(1)
 	var quiet quietStretch
 	defer r.flushQuiet(ctx, &quiet)
+	written := writtenCheckpoint{sequence: checkpoint, known: true}
 	for {
 		batch, ok := take(feed, quiet.wait())
 		if ok && batch == nil {
+			written.known = false
 			err := r.step(ctx, fmt.Sprintf("record checkpoint %d", quiet.last), func(ctx context.Context) error {
 				return r.recordCheckpoint(ctx, quiet.last)
 			})
@@ -381,7 +383,7 @@ func (r *Runner) follow(ctx context.Context) error {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
 		last := batch[len(batch)-1].env.Sequence
-		err := r.step(ctx, fmt.Sprintf("apply events up to %d", last), func(ctx context.Context) error { return r.commit(ctx, batch, &quiet) })
+		err := r.step(ctx, fmt.Sprintf("apply events up to %d", last), func(ctx context.Context) error { return r.commit(ctx, batch, &quiet, &written) })
 		if err != nil {
 			return err
 		}
@@ -488,7 +490,7 @@ func take(feed <-chan delivery, wait time.Duration) ([]delivery, bool) {
 // event at a time, and the events that fail are set aside with the
 // checkpoint; a failure of any other kind (the database went away, say)
 // fails the batch, which is tried again from the checkpoint.
-func (r *Runner) commit(ctx context.Context, batch []delivery, quiet *quietStretch) error {
+func (r *Runner) commit(ctx context.Context, batch []delivery, quiet *quietStretch, written *writtenCheckpoint) error {
 	// inOrder has refused a batch with unreadable metadata.
 	evs := make([]decoded, 0, len(batch))
 	for _, d := range batch {
@@ -501,12 +503,13 @@ func (r *Runner) commit(ctx context.Context, batch []delivery, quiet *quietStret
 		return nil
 	}
 	name := r.projection.Name()
-	done, err := r.commitSmall(ctx, evs)
+	done, err := r.commitSmall(ctx, evs, written)
 	if err != nil {
 		return err
 	}
 	var aside []setAside
 	if !done {
+		written.known = false
 		// Four round trips: BEGIN, the preamble, the events with the
 		// checkpoint, COMMIT; and one COPY per table when a large batch
 		// creates aggregates.
@@ -606,16 +609,24 @@ func (r *Runner) begin(ctx context.Context, tx pgx.Tx) (uint64, error) {
 // the projection's checkpoint.
 func (r *Runner) preamble(b *pgx.Batch, checkpoint *int64) {
 	name := r.projection.Name()
+	r.settings(b)
+	b.Queue(checkpointStatementsFor(name).read, name).
+		QueryRow(func(row pgx.Row) error { return row.Scan(checkpoint) })
+}
+
+// settings queues what every transaction of the runner starts with, but
+// the checkpoint.
+func (r *Runner) settings(b *pgx.Batch) {
 	// A crash can lose the last moments of commits; the checkpoint
 	// goes with them and the events are applied again from the stream.
 	b.Queue(`SET LOCAL synchronous_commit = off`)
 	// The projection's write lock, as lockCheckpoint takes it.
-	b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(name))
-	// The search path is set before the batch that applies the events:
-	// pgx prepares a batch's statements before it runs any of them.
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey(r.projection.Name()))
+	// The search path is set before the statements that apply the events
+	// are prepared: pgx prepares a batch's statements before it runs any
+	// of them, so on a connection that has not prepared them yet they go
+	// in a batch after this one.
 	b.Queue("SET LOCAL search_path TO " + pgx.Identifier{Schema(r.projection)}.Sanitize())
-	b.Queue(checkpointStatementsFor(name).read, name).
-		QueryRow(func(row pgx.Row) error { return row.Scan(checkpoint) })
 }
 
 // commitSmall applies a batch too small to fold in two round trips instead
@@ -625,7 +636,7 @@ func (r *Runner) preamble(b *pgx.Batch, checkpoint *int64) {
 // the statements of a few events. done is false, with nothing written, when
 // the batch must go the general way: a large batch, or a statement that
 // refused an event (the general way sets it aside).
-func (r *Runner) commitSmall(ctx context.Context, evs []decoded) (done bool, err error) {
+func (r *Runner) commitSmall(ctx context.Context, evs []decoded, written *writtenCheckpoint) (done bool, err error) {
 	if _, folds := r.projection.(Folder); folds && len(evs) >= foldEventsMin {
 		return false, nil
 	}
@@ -642,6 +653,13 @@ func (r *Runner) commitSmall(ctx context.Context, evs []decoded) (done bool, err
 		defer cancel()
 		_, _ = conn.Exec(ctx, "ROLLBACK")
 	}
+	if written.known {
+		if last, ok := r.commitOneTrip(ctx, conn, evs, written.sequence, rollback); ok {
+			written.sequence = last
+			return true, nil
+		}
+	}
+	written.known = false
 	var checkpoint int64
 	pre := &pgx.Batch{}
 	pre.Queue("BEGIN")
@@ -670,7 +688,58 @@ func (r *Runner) commitSmall(ctx context.Context, evs []decoded) (done bool, err
 		}
 		return false, fmt.Errorf("projection %s: apply batch up to %d: %w", name, last, err)
 	}
+	prepared := preparedOn(conn)
+	for _, q := range b.QueuedQueries {
+		prepared.add(q.SQL)
+	}
+	*written = writtenCheckpoint{sequence: max(last, uint64(checkpoint)), known: true}
 	return true, nil
+}
+
+// writtenCheckpoint is the checkpoint a runner last wrote or read, when it
+// knows it.
+type writtenCheckpoint struct {
+	sequence uint64
+	known    bool
+}
+
+// commitOneTrip applies a small batch in one round trip where commitSmall
+// takes two: it expects the checkpoint the runner last wrote instead of
+// reading it, and moves it, after the events and under the projection's
+// write lock taken first, with a statement that fails the transaction
+// when it is elsewhere (another runner or a replay moved it). It runs only
+// statements this connection has prepared before, under the projection's
+// search path, as pgx prepares those it has not before the batch runs,
+// under no search path. ok is false, with nothing written, when the batch
+// must go commitSmall's way; any failure sends it there, where it is
+// reported if it is not the checkpoint's.
+func (r *Runner) commitOneTrip(ctx context.Context, conn *pgxpool.Conn, evs []decoded, expected uint64, rollback func()) (last uint64, ok bool) {
+	last = evs[len(evs)-1].env.Sequence
+	if last <= expected {
+		return 0, false
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	r.settings(b)
+	first := b.Len()
+	if _, err := queueApply(b, r.projection, nil, nil, evs, expected); err != nil {
+		return 0, false
+	}
+	prepared := preparedOn(conn)
+	for _, q := range b.QueuedQueries[first:] {
+		if !prepared.has(q.SQL) {
+			return 0, false
+		}
+	}
+	queueAdvance(b, r.projection.Name(), expected, last)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rollback()
+		prepared.forget()
+		r.log.Debug("batch not applied in one round trip; applying it in two", "up_to", last, "err", err)
+		return 0, false
+	}
+	return last, true
 }
 
 // sameStream makes sure the checkpoint counts in the stream that is there
@@ -772,4 +841,47 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// preparedKey is where a connection keeps the statements of projections
+// that runners have run on it.
+const preparedKey = "rafiki.projections.prepared"
+
+// preparedMax bounds the statements a connection remembers; past it, it
+// forgets them all, and each goes commitSmall's way once more.
+const preparedMax = 4096
+
+// preparedStatements are the statements a connection has prepared, each
+// under the search path it runs with. Only the runner holding the
+// connection reads or changes them.
+type preparedStatements struct {
+	sql map[string]struct{}
+}
+
+func preparedOn(conn *pgxpool.Conn) *preparedStatements {
+	data := conn.Conn().PgConn().CustomData()
+	p, _ := data[preparedKey].(*preparedStatements)
+	if p == nil {
+		p = &preparedStatements{sql: map[string]struct{}{}}
+		data[preparedKey] = p
+	}
+	return p
+}
+
+func (p *preparedStatements) has(sql string) bool {
+	_, ok := p.sql[sql]
+	return ok
+}
+
+func (p *preparedStatements) add(sql string) {
+	if len(p.sql) >= preparedMax {
+		p.forget()
+	}
+	p.sql[sql] = struct{}{}
+}
+
+// forget is for a connection that may have prepared a statement again
+// (pgx dropped it from its cache), under no search path.
+func (p *preparedStatements) forget() {
+	clear(p.sql)
 }
