@@ -11,6 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
+	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/valid"
@@ -62,15 +63,7 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		if err := h.deposit(ctx, s, c.ID); err != nil {
 			return handlers.Result{}, err
 		}
-		var found State
-		res, err := handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
-			found = s
-			if s.State == Sending {
-				// The sender found the deposit first.
-				return nil, nil
-			}
-			return decideFund(s, c)
-		})
+		res, found, err := h.recordFunding(ctx, t, c, s, version)
 		if err != nil {
 			if found.State == Cancelled {
 				// Cancelled between the check and the deposit: the
@@ -91,6 +84,32 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 		return handlers.Result{}, fmt.Errorf("enqueue the send of outgoing payment %s: %w", id, err)
 	}
 	return *done, nil
+}
+
+// recordFunding appends the funding of a payment whose deposit was made. The
+// payment read before the deposit is almost always the payment still: the
+// funding expects it, and only one that moved meanwhile (a cancel, a
+// sender that found the deposit first) is read again and decided anew.
+// found is the payment the funding was decided on.
+func (h *Handler) recordFunding(ctx context.Context, t handlers.Target, c commands.FundOutgoingPayment, s State, version uint64) (handlers.Result, State, error) {
+	evs, err := decideFund(s, c)
+	if err != nil {
+		return handlers.Result{}, s, err
+	}
+	res, err := handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
+	if !errors.Is(err, eventstore.ErrConflict) {
+		return res, s, err
+	}
+	found := s
+	res, err = handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
+		found = s
+		if s.State == Sending {
+			// The sender found the deposit first.
+			return nil, nil
+		}
+		return decideFund(s, c)
+	})
+	return res, found, err
 }
 
 // returnDeposit gives a cancelled payment's deposit back to the asset's

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,5 +263,48 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	check(unfunded)
 	if got := balance(unfunded); got != 0 {
 		t.Fatalf("a cancelled payment never funded holds %d", got)
+	}
+}
+
+// loadCounter counts the reads of aggregates' events.
+type loadCounter struct {
+	handlers.Store
+	loads atomic.Int64
+}
+
+func (s *loadCounter) Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error) {
+	s.loads.Add(1)
+	return s.Store.Load(ctx, subject)
+}
+
+// A funding reads the payment once: what it read before its deposit is
+// what its record expects, unless the payment moved meanwhile.
+func TestFundingReadsThePaymentOnce(t *testing.T) {
+	store := &loadCounter{Store: natsStore(t)}
+	ctx := context.Background()
+	tenantID, paymentID := uuid.NewString(), uuid.NewString()
+	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create"}), "create",
+		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	l := &racingLedger{}
+	l.arrived.Add(1)
+	enqueue := func(context.Context, string, string, time.Time, any) error { return nil }
+	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{}, enqueue, 3)
+	before := store.loads.Load()
+	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund", Actor: commands.Actor{Operator: true}},
+		OutgoingPaymentID: paymentID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.loads.Load() - before; n != 1 {
+		t.Fatalf("the payment read %d times to fund it", n)
+	}
+	if s, _, err := h.Load(ctx, tenantID, paymentID); err != nil || s.State != outgoingpayment.Sending {
+		t.Fatalf("payment %s (%v), want SENDING", s.State, err)
 	}
 }
