@@ -59,6 +59,39 @@ func (c *StateCache[S]) Cached(subject string) (S, bool) {
 	return cached.state, ok
 }
 
+// CachedAt is the state of subject as the cache last folded it, with its
+// version, without reading the store. It may be behind the store: a
+// command that appends expecting that version learns so from a conflict.
+func (c *StateCache[S]) CachedAt(subject string) (S, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cached, ok := c.entries[subject]
+	return cached.state, cached.version, ok
+}
+
+// Appended folds what a command appended to subject, expecting it at from,
+// into the cached state when that is the state at from (a new aggregate's
+// when from is 0), so that the next command reads nothing.
+func (c *StateCache[S]) Appended(subject string, from uint64, res Result) {
+	if len(res.Appended) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cached, ok := c.entries[subject]
+	if (ok && cached.version != from) || (!ok && from != 0) {
+		return
+	}
+	state := cached.state
+	for _, a := range res.Appended {
+		state = c.evolve(state, a.Envelope, a.Event)
+	}
+	if len(c.entries) >= stateCacheEntriesMax {
+		clear(c.entries)
+	}
+	c.entries[subject] = cachedState[S]{state: state, version: res.Sequence}
+}
+
 // LoadAt is Load when the subject's last sequence is known already (0: the
 // subject is empty), read with others' in one request (LastSequences).
 func (c *StateCache[S]) LoadAt(ctx context.Context, store Store, subject string, last uint64) (S, uint64, error) {

@@ -100,7 +100,11 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateIncomingPayment) 
 			if err := checkTransitions(State{}, evs); err != nil {
 				return handlers.Result{}, err
 			}
-			return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
+			res, err := handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
+			if err == nil {
+				h.payments.Appended(t.Subject, version, res)
+			}
+			return res, err
 		})
 	if err != nil {
 		return "", handlers.Result{}, err
@@ -187,19 +191,35 @@ func (h *Handler) RecordReceived(ctx context.Context, tenantID, id string) (hand
 	}
 	command := handlers.CommandInfo{ID: fmt.Sprintf("receive_incoming_payment:%s:%d", id, total)}
 	command.CorrelationID = command.ID
+	// The first try decides on the state this process last knew, unread:
+	// when that records something, a payment that moved on since fails the
+	// append, and the tries after read it; when it records nothing, it is
+	// read and decided again.
+	s, version, known := h.payments.CachedAt(t.Subject)
 	return handlers.Retry(ctx, func() (handlers.Result, error) {
-		s, version, err := h.payments.Load(ctx, h.store, t.Subject)
-		if err != nil {
-			return handlers.Result{}, err
+		var evs []events.Event
+		var err error
+		if known {
+			evs, err = decideReceive(s, total)
 		}
-		evs, err := decideReceive(s, total)
+		if !known || err != nil || len(evs) == 0 {
+			if s, version, err = h.payments.Load(ctx, h.store, t.Subject); err != nil {
+				return handlers.Result{}, err
+			}
+			evs, err = decideReceive(s, total)
+		}
+		known = false
 		if err != nil || len(evs) == 0 {
 			return handlers.Result{Sequence: version}, err
 		}
 		if err := checkTransitions(s, evs); err != nil {
 			return handlers.Result{}, err
 		}
-		return handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, command), command.ID, evs...)
+		res, err := handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, command), command.ID, evs...)
+		if err == nil {
+			h.payments.Appended(t.Subject, version, res)
+		}
+		return res, err
 	})
 }
 
