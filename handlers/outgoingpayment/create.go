@@ -152,6 +152,8 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 	if err != nil {
 		return "", handlers.Result{}, err
 	}
+	// Its funding comes next, by its id alone.
+	h.locator.Remember(AggregateType, c.QuoteID, tenantID)
 	return c.QuoteID, res, nil
 }
 
