@@ -11,6 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // A create appends without reading its new subject first; only a failed
@@ -20,7 +21,7 @@ func TestCreateNew(t *testing.T) {
 	ctx := context.Background()
 	id := uuid.NewString()
 	store, subject, _ := tenantHistory(t, id)
-	counting := &countingStore{Store: store}
+	counting := &testkit.StoreReads{Store: store}
 	target := handlers.Target{Subject: subject, AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id}
 	taken := errors.New("taken")
 	refused := apperr.E(apperr.InvalidInput, "refused")
@@ -47,13 +48,13 @@ func TestCreateNew(t *testing.T) {
 		return len(envs)
 	}
 
-	if _, versions, err := create("other", true); !errors.Is(err, refused) || len(versions) != 1 || counting.lasts.Load() != 1 {
-		t.Fatalf("a refusal on an empty subject: %v after attempts at %v and %d reads, want it answered after one", err, versions, counting.lasts.Load())
+	if _, versions, err := create("other", true); !errors.Is(err, refused) || len(versions) != 1 || counting.Lasts.Load() != 1 {
+		t.Fatalf("a refusal on an empty subject: %v after attempts at %v and %d reads, want it answered after one", err, versions, counting.Lasts.Load())
 	}
-	counting.lasts.Store(0)
+	counting.Lasts.Store(0)
 	first, versions, err := create("c1", false)
-	if err != nil || first.Sequence == 0 || len(versions) != 1 || versions[0] != 0 || counting.lasts.Load() != 0 {
-		t.Fatalf("first create: %+v, %v after attempts at %v and %d reads; want one attempt at 0 and no read", first, err, versions, counting.lasts.Load())
+	if err != nil || first.Sequence == 0 || len(versions) != 1 || versions[0] != 0 || counting.Lasts.Load() != 0 {
+		t.Fatalf("first create: %+v, %v after attempts at %v and %d reads; want one attempt at 0 and no read", first, err, versions, counting.Lasts.Load())
 	}
 	if res, _, err := create("c1", false); err != nil || res.Sequence != first.Sequence || stored() != 1 {
 		t.Fatalf("the same command again: %+v, %v, %d events stored; want %+v and one event", res, err, stored(), first)

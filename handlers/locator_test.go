@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -10,23 +9,13 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
+	"github.com/rafiki-go/rafiki/testkit"
 )
-
-// countingStore counts the reads of the last message of a subject.
-type countingStore struct {
-	handlers.Store
-	lasts atomic.Int64
-}
-
-func (s *countingStore) Last(ctx context.Context, subject string) ([]byte, uint64, bool, error) {
-	s.lasts.Add(1)
-	return s.Store.Last(ctx, subject)
-}
 
 func TestLocatorRemembersWhatItFound(t *testing.T) {
 	id := uuid.NewString()
 	store, _, appendEvent := tenantHistory(t, id)
-	counting := &countingStore{Store: store}
+	counting := &testkit.StoreReads{Store: store}
 	locator := handlers.NewLocator(counting)
 	ctx := context.Background()
 
@@ -35,7 +24,7 @@ func TestLocatorRemembersWhatItFound(t *testing.T) {
 			t.Fatalf("before its first event: found %v, err %v", found, err)
 		}
 	}
-	if got := counting.lasts.Load(); got != 2 {
+	if got := counting.Lasts.Load(); got != 2 {
 		t.Fatalf("an aggregate not found is read again each time: %d reads, want 2", got)
 	}
 
@@ -46,7 +35,7 @@ func TestLocatorRemembersWhatItFound(t *testing.T) {
 			t.Fatalf("locate %d: tenant %q, found %v, err %v; want %s", i, tenantID, found, err, id)
 		}
 	}
-	if got := counting.lasts.Load(); got != 3 {
+	if got := counting.Lasts.Load(); got != 3 {
 		t.Fatalf("a tenant found is remembered: %d reads, want 3", got)
 	}
 	if _, _, err := locator.Locate(ctx, tenant.AggregateType, "not-an-id"); err == nil {
@@ -58,11 +47,11 @@ func TestLocatorRemembersWhatItFound(t *testing.T) {
 func TestLocatorRemembersWhatWasMade(t *testing.T) {
 	id := uuid.NewString()
 	store, _, _ := tenantHistory(t, id)
-	counting := &countingStore{Store: store}
+	counting := &testkit.StoreReads{Store: store}
 	locator := handlers.NewLocator(counting)
 	locator.Remember(tenant.AggregateType, id, "made-here")
 	tenantID, found, err := locator.Locate(context.Background(), tenant.AggregateType, id)
-	if err != nil || !found || tenantID != "made-here" || counting.lasts.Load() != 0 {
-		t.Fatalf("tenant %q, found %v, err %v after %d reads; want the one remembered and no read", tenantID, found, err, counting.lasts.Load())
+	if err != nil || !found || tenantID != "made-here" || counting.Lasts.Load() != 0 {
+		t.Fatalf("tenant %q, found %v, err %v after %d reads; want the one remembered and no read", tenantID, found, err, counting.Lasts.Load())
 	}
 }

@@ -341,15 +341,7 @@ func TestSettingsReadOncePerLease(t *testing.T) {
 // every lease would cost more with every delivery ever made.
 func TestDeliveriesFoundByIndex(t *testing.T) {
 	f := newFixture(t)
-	e := &endpoint{statuses: []int{200}}
-	srv := httptest.NewServer(e)
-	defer srv.Close()
-	// Deliveries made before, and no statistics yet, as in a new
-	// installation's first minute.
 	ctx := context.Background()
-	if _, err := f.pool.Exec(ctx, `ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false)`); err != nil {
-		t.Fatal(err)
-	}
 	made := func(n int) {
 		t.Helper()
 		if _, err := f.pool.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, attempts, status_code, delivered_at)
@@ -357,28 +349,41 @@ func TestDeliveriesFoundByIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	made(300)
-	// Rounds of ten events at once: leases and outcomes of ten, which a
-	// plan would rather join by scanning a table this small.
-	deliverRound := func() {
-		t.Helper()
-		ids := f.events(t, f.tenant, 10)
-		testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, ids, f.tenant) }, "a round not delivered")
-	}
-	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
-		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
-	// Enough of them for Postgres to keep generic plans; then the table
+	// Deliveries made before, and no statistics yet, as in a new
+	// installation's first minute.
+	rounds := f.deliverRounds(t, func() { made(300) })
+	// Enough rounds for Postgres to keep generic plans; then the table
 	// grows.
-	for range 8 {
-		deliverRound()
-	}
+	rounds(8)
 	made(20000)
 	before := testkit.SeqScans(t, f.pool, "webhook_deliveries")
-	for range 4 {
-		deliverRound()
-	}
+	rounds(4)
 	if after := testkit.SeqScans(t, f.pool, "webhook_deliveries"); after != before {
 		t.Fatalf("%d scans of the whole deliveries table for 4 rounds of 10 deliveries", after-before)
+	}
+}
+
+// deliverRounds runs a dispatcher delivering the fixture tenant's webhooks
+// to an endpoint that answers 200, on a deliveries table no vacuum visits,
+// once before has run; rounds delivers n rounds of ten events at once
+// (leases and outcomes of ten, which a plan would rather join by scanning
+// a small table).
+func (f *fixture) deliverRounds(t *testing.T, before func()) (rounds func(n int)) {
+	t.Helper()
+	srv := httptest.NewServer(&endpoint{statuses: []int{200}})
+	t.Cleanup(srv.Close)
+	if _, err := f.pool.Exec(context.Background(), `ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false)`); err != nil {
+		t.Fatal(err)
+	}
+	before()
+	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+	return func(n int) {
+		t.Helper()
+		for range n {
+			ids := f.events(t, f.tenant, 10)
+			testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, ids, f.tenant) }, "a round not delivered")
+		}
 	}
 }
 
@@ -388,22 +393,8 @@ func TestDeliveriesFoundByIndex(t *testing.T) {
 // at every delivery.
 func TestLeaseReadsNoDeliveriesMadeBefore(t *testing.T) {
 	f := newFixture(t)
-	e := &endpoint{statuses: []int{200}}
-	srv := httptest.NewServer(e)
-	defer srv.Close()
 	ctx := context.Background()
-	if _, err := f.pool.Exec(ctx, `ALTER TABLE webhook_deliveries SET (autovacuum_enabled = false)`); err != nil {
-		t.Fatal(err)
-	}
-	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 32, PerRecipient: 32, PerUnprovenRecipient: 32},
-		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
-	rounds := func(n int) {
-		t.Helper()
-		for range n {
-			ids := f.events(t, f.tenant, 10)
-			testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, ids, f.tenant) }, "a round not delivered")
-		}
-	}
+	rounds := f.deliverRounds(t, func() {})
 	// The statements are planned while the table is small, as in a new
 	// installation; then 20,000 deliveries of the recipient are made and
 	// delivered, whose entries in the indexes are dead, not removed.
@@ -421,10 +412,10 @@ func TestLeaseReadsNoDeliveriesMadeBefore(t *testing.T) {
 	rounds(4)
 	// Each delivery writes its entries (made, leased), a few blocks each.
 	read := testkit.IndexBlocks(t, f.pool, index) - before
-	t.Logf("%d blocks of %s read to deliver 40 webhooks", read, index)
 	if read > 400 {
 		t.Fatalf("%d blocks of %s read to deliver 40 webhooks", read, index)
 	}
+	t.Logf("%d blocks of %s read to deliver 40 webhooks", read, index)
 }
 
 // A dispatcher that stops (or dies) during a request leaves the delivery

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -364,32 +363,6 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-// readCounter counts the reads of the store.
-type readCounter struct {
-	*eventstore.Store
-	reads atomic.Int64
-}
-
-func (s *readCounter) Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error) {
-	s.reads.Add(1)
-	return s.Store.Load(ctx, subject)
-}
-
-func (s *readCounter) LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error) {
-	s.reads.Add(1)
-	return s.Store.LoadAfter(ctx, subject, from)
-}
-
-func (s *readCounter) Last(ctx context.Context, subject string) ([]byte, uint64, bool, error) {
-	s.reads.Add(1)
-	return s.Store.Last(ctx, subject)
-}
-
-func (s *readCounter) LastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
-	s.reads.Add(1)
-	return s.Store.LastSequences(ctx, subjects)
-}
-
 // Money that reaches a payment this handler made or last recorded is
 // recorded without a read of the store; a payment that moved on meanwhile
 // (here through another handler) is read again, and what it received
@@ -397,21 +370,21 @@ func (s *readCounter) LastSequences(ctx context.Context, subjects []string) (map
 func TestReceiptsRecordedWithoutReads(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	counting := &readCounter{Store: f.store}
+	counting := &testkit.StoreReads{Store: f.store}
 	h := incomingpayment.NewHandler(counting, f.ledger, expiryMax)
 	id, _, err := h.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(operator), WalletAddressID: f.wallet,
 		InitiatedBy: events.InitiatedByAdmin, IncomingAmount: &commands.Amount{Value: 50, AssetCode: "USD", AssetScale: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := counting.reads.Load()
+	before := counting.All()
 	for _, amount := range []uint64{10, 15} {
 		f.ledger.add(id, amount)
 		if _, err := h.RecordReceived(ctx, tenantID, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := counting.reads.Load() - before; n != 0 {
+	if n := counting.All() - before; n != 0 {
 		t.Fatalf("%d reads of the store to record two receipts", n)
 	}
 	if _, err := f.payments.Update(ctx, commands.UpdateIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id, Metadata: json.RawMessage(`{"k":"v"}`)}); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,16 +50,7 @@ func (l *racingLedger) Deposit(context.Context, ledger.Deposit) error {
 func TestFundersRacingEnqueueOneSend(t *testing.T) {
 	store := natsStore(t)
 	ctx := context.Background()
-	tenantID, paymentID := uuid.NewString(), uuid.NewString()
-	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create"}), "create",
-		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
+	tenantID, paymentID := createdPayment(t, store)
 	l := &racingLedger{}
 	l.arrived.Add(2)
 	var mu sync.Mutex
@@ -95,6 +85,22 @@ func TestFundersRacingEnqueueOneSend(t *testing.T) {
 	if len(sends) != 1 {
 		t.Fatalf("sends enqueued under %d ids (%v), want one command for the payment", len(sends), sends)
 	}
+}
+
+// createdPayment stores a payment of 500 waiting for its money.
+func createdPayment(t *testing.T, store handlers.Store) (tenantID, paymentID string) {
+	t.Helper()
+	tenantID, paymentID = uuid.NewString(), uuid.NewString()
+	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create"}), "create",
+		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	return tenantID, paymentID
 }
 
 func natsStore(t *testing.T) *eventstore.Store {
@@ -266,42 +272,22 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	}
 }
 
-// loadCounter counts the reads of aggregates' events.
-type loadCounter struct {
-	handlers.Store
-	loads atomic.Int64
-}
-
-func (s *loadCounter) Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error) {
-	s.loads.Add(1)
-	return s.Store.Load(ctx, subject)
-}
-
 // A funding reads the payment once: what it read before its deposit is
 // what its record expects, unless the payment moved meanwhile.
 func TestFundingReadsThePaymentOnce(t *testing.T) {
-	store := &loadCounter{Store: natsStore(t)}
+	store := &testkit.StoreReads{Store: natsStore(t)}
 	ctx := context.Background()
-	tenantID, paymentID := uuid.NewString(), uuid.NewString()
-	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create"}), "create",
-		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
+	tenantID, paymentID := createdPayment(t, store)
 	l := &racingLedger{}
 	l.arrived.Add(1)
 	enqueue := func(context.Context, string, string, time.Time, any) error { return nil }
 	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{}, enqueue, 3)
-	before := store.loads.Load()
+	before := store.Loads.Load()
 	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund", Actor: commands.Actor{Operator: true}},
 		OutgoingPaymentID: paymentID}); err != nil {
 		t.Fatal(err)
 	}
-	if n := store.loads.Load() - before; n != 1 {
+	if n := store.Loads.Load() - before; n != 1 {
 		t.Fatalf("the payment read %d times to fund it", n)
 	}
 	if s, _, err := h.Load(ctx, tenantID, paymentID); err != nil || s.State != outgoingpayment.Sending {

@@ -2,8 +2,6 @@ package outgoingpayment_test
 
 import (
 	"context"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,27 +9,13 @@ import (
 
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
-	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
+	"github.com/rafiki-go/rafiki/testkit"
 )
-
-// searchCounter counts the reads that look for an aggregate under any
-// tenant.
-type searchCounter struct {
-	handlers.Store
-	searches atomic.Int64
-}
-
-func (s *searchCounter) Last(ctx context.Context, subject string) ([]byte, uint64, bool, error) {
-	if strings.Contains(subject, ".*.") {
-		s.searches.Add(1)
-	}
-	return s.Store.Last(ctx, subject)
-}
 
 // oneQuote answers the one quote a test made.
 type oneQuote struct {
@@ -53,7 +37,7 @@ func (activeReceivers) Active(context.Context, string) (bool, error) { return tr
 // A payment made by a handler is funded by id alone without a search of
 // the stream for its tenant.
 func TestPaymentMadeIsFoundWithoutASearch(t *testing.T) {
-	store := &searchCounter{Store: natsStore(t)}
+	store := &testkit.StoreReads{Store: natsStore(t)}
 	ctx := context.Background()
 	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
 	meta := func(id string) commands.Meta { return commands.Meta{ID: id, Actor: operator} }
@@ -84,11 +68,11 @@ func TestPaymentMadeIsFoundWithoutASearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := store.searches.Load()
+	before := store.Searches.Load()
 	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: meta("fund"), OutgoingPaymentID: id}); err != nil {
 		t.Fatal(err)
 	}
-	if n := store.searches.Load() - before; n != 0 {
+	if n := store.Searches.Load() - before; n != 0 {
 		t.Fatalf("%d searches of the stream to fund the payment just made", n)
 	}
 }

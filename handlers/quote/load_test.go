@@ -2,7 +2,6 @@ package quote
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,17 +13,6 @@ import (
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
-// countingStore counts the reads of an aggregate's events.
-type countingStore struct {
-	handlers.Store
-	loads atomic.Int64
-}
-
-func (s *countingStore) Load(ctx context.Context, subject string) ([]events.Envelope, uint64, error) {
-	s.loads.Add(1)
-	return s.Store.Load(ctx, subject)
-}
-
 // A quote made or read once is read from memory after: it never changes.
 // One that does not exist is read again each time, since it may be made.
 func TestQuotesReadOnce(t *testing.T) {
@@ -34,7 +22,7 @@ func TestQuotesReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	counting := &countingStore{Store: store}
+	counting := &testkit.StoreReads{Store: store}
 	h := &Handler{store: counting}
 	ctx := context.Background()
 	tenantID := uuid.NewString()
@@ -58,8 +46,8 @@ func TestQuotesReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.remember(subject, appendQuote(made))
-	if q, err := h.LoadIn(ctx, tenantID, made); err != nil || !q.Exists || q.ID != made || q.DebitAmount != 500 || counting.loads.Load() != 0 {
-		t.Fatalf("a quote made here: %+v, %v after %d reads; want it without a read", q, err, counting.loads.Load())
+	if q, err := h.LoadIn(ctx, tenantID, made); err != nil || !q.Exists || q.ID != made || q.DebitAmount != 500 || counting.Loads.Load() != 0 {
+		t.Fatalf("a quote made here: %+v, %v after %d reads; want it without a read", q, err, counting.Loads.Load())
 	}
 
 	elsewhere := uuid.NewString()
@@ -69,7 +57,7 @@ func TestQuotesReadOnce(t *testing.T) {
 			t.Fatalf("a quote made elsewhere: %+v, %v", q, err)
 		}
 	}
-	if got := counting.loads.Load(); got != 1 {
+	if got := counting.Loads.Load(); got != 1 {
 		t.Fatalf("a quote made elsewhere read %d times, want once", got)
 	}
 
@@ -79,7 +67,7 @@ func TestQuotesReadOnce(t *testing.T) {
 			t.Fatalf("no quote: %+v, %v", q, err)
 		}
 	}
-	if got := counting.loads.Load(); got != 3 {
+	if got := counting.Loads.Load(); got != 3 {
 		t.Fatalf("a quote not found is read each time: %d reads in all, want 3", got)
 	}
 }

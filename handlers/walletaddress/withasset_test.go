@@ -2,7 +2,6 @@ package walletaddress_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,22 +13,6 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/testkit"
 )
-
-// countingStore counts the requests for subjects' last messages.
-type countingStore struct {
-	handlers.Store
-	requests atomic.Int64
-}
-
-func (s *countingStore) Last(ctx context.Context, subject string) ([]byte, uint64, bool, error) {
-	s.requests.Add(1)
-	return s.Store.Last(ctx, subject)
-}
-
-func (s *countingStore) LastSequences(ctx context.Context, subjects []string) (map[string]uint64, error) {
-	s.requests.Add(1)
-	return s.Store.LastSequences(ctx, subjects)
-}
 
 // Once a wallet address has been read, it and its asset are looked at in
 // one request, and what changed in either since is seen.
@@ -57,16 +40,16 @@ func TestWithAssetReadsBothInOneRequest(t *testing.T) {
 		}
 		versions[subject] = res.Sequence
 	}
-	counting := &countingStore{Store: store}
+	counting := &testkit.StoreReads{Store: store}
 	r := walletaddress.NewWithAsset(counting)
 	load := func() (walletaddress.State, asset.State, int64) {
 		t.Helper()
-		before := counting.requests.Load()
+		before := (counting.Lasts.Load() + counting.LastsOfMany.Load())
 		wa, a, err := r.Load(ctx, tenantID, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return wa, a, counting.requests.Load() - before
+		return wa, a, (counting.Lasts.Load() + counting.LastsOfMany.Load()) - before
 	}
 
 	if wa, _, _ := load(); wa.Exists {
