@@ -11,7 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
-	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 // A create appends without reading its new subject first; only a failed
@@ -21,7 +21,7 @@ func TestCreateNew(t *testing.T) {
 	ctx := context.Background()
 	id := uuid.NewString()
 	store, subject, _ := tenantHistory(t, id)
-	counting := &testkit.StoreReads{Store: store}
+	counting := &readcount.Store{Store: store}
 	target := handlers.Target{Subject: subject, AggregateType: tenant.AggregateType, AggregateID: id, TenantID: id}
 	taken := errors.New("taken")
 	refused := apperr.E(apperr.InvalidInput, "refused")

@@ -9,13 +9,13 @@ import (
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
-	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 func TestLocatorRemembersWhatItFound(t *testing.T) {
 	id := uuid.NewString()
 	store, _, appendEvent := tenantHistory(t, id)
-	counting := &testkit.StoreReads{Store: store}
+	counting := &readcount.Store{Store: store}
 	locator := handlers.NewLocator(counting)
 	ctx := context.Background()
 
@@ -47,7 +47,7 @@ func TestLocatorRemembersWhatItFound(t *testing.T) {
 func TestLocatorRemembersWhatWasMade(t *testing.T) {
 	id := uuid.NewString()
 	store, _, _ := tenantHistory(t, id)
-	counting := &testkit.StoreReads{Store: store}
+	counting := &readcount.Store{Store: store}
 	locator := handlers.NewLocator(counting)
 	locator.Remember(tenant.AggregateType, id, "made-here")
 	tenantID, found, err := locator.Locate(context.Background(), tenant.AggregateType, id)

@@ -21,6 +21,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 const tenantID = "00000000-0000-4000-8000-000000000002"
@@ -370,7 +371,7 @@ func TestExpiry(t *testing.T) {
 func TestReceiptsRecordedWithoutReads(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	counting := &testkit.StoreReads{Store: f.store}
+	counting := &readcount.Store{Store: f.store}
 	h := incomingpayment.NewHandler(counting, f.ledger, expiryMax)
 	id, _, err := h.Create(ctx, commands.CreateIncomingPayment{Meta: f.meta(operator), WalletAddressID: f.wallet,
 		InitiatedBy: events.InitiatedByAdmin, IncomingAmount: &commands.Amount{Value: 50, AssetCode: "USD", AssetScale: 2}})

@@ -18,6 +18,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/ledger"
 	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 // racingLedger holds each deposit until both funders made theirs, so that
@@ -275,7 +276,7 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 // A funding reads the payment once: what it read before its deposit is
 // what its record expects, unless the payment moved meanwhile.
 func TestFundingReadsThePaymentOnce(t *testing.T) {
-	store := &testkit.StoreReads{Store: natsStore(t)}
+	store := &readcount.Store{Store: natsStore(t)}
 	ctx := context.Background()
 	tenantID, paymentID := createdPayment(t, store)
 	l := &racingLedger{}

@@ -14,7 +14,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/handlers/tenant"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
-	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 // oneQuote answers the one quote a test made.
@@ -37,7 +37,7 @@ func (activeReceivers) Active(context.Context, string) (bool, error) { return tr
 // A payment made by a handler is funded by id alone without a search of
 // the stream for its tenant.
 func TestPaymentMadeIsFoundWithoutASearch(t *testing.T) {
-	store := &testkit.StoreReads{Store: natsStore(t)}
+	store := &readcount.Store{Store: natsStore(t)}
 	ctx := context.Background()
 	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
 	meta := func(id string) commands.Meta { return commands.Meta{ID: id, Actor: operator} }

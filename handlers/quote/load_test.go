@@ -11,6 +11,7 @@ import (
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 // A quote made or read once is read from memory after: it never changes.
@@ -22,7 +23,7 @@ func TestQuotesReadOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	counting := &testkit.StoreReads{Store: store}
+	counting := &readcount.Store{Store: store}
 	h := &Handler{store: counting}
 	ctx := context.Background()
 	tenantID := uuid.NewString()

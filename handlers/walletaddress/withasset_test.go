@@ -12,6 +12,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/asset"
 	"github.com/rafiki-go/rafiki/handlers/walletaddress"
 	"github.com/rafiki-go/rafiki/testkit"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 // Once a wallet address has been read, it and its asset are looked at in
@@ -40,7 +41,7 @@ func TestWithAssetReadsBothInOneRequest(t *testing.T) {
 		}
 		versions[subject] = res.Sequence
 	}
-	counting := &testkit.StoreReads{Store: store}
+	counting := &readcount.Store{Store: store}
 	r := walletaddress.NewWithAsset(counting)
 	load := func() (walletaddress.State, asset.State, int64) {
 		t.Helper()
