@@ -399,14 +399,25 @@ func TestLeaseReadsNoDeliveriesMadeBefore(t *testing.T) {
 	// installation; then 20,000 deliveries of the recipient are made and
 	// delivered, whose entries in the indexes are dead, not removed.
 	rounds(8)
-	if _, err := f.pool.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at)
+	conn, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at)
 		SELECT gen_random_uuid(), $1, 'incoming_payment.created', now() - interval '1 minute' FROM generate_series(1, 20000)`, f.tenant); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.pool.Exec(ctx, `UPDATE webhook_deliveries SET process_at = NULL, attempts = 1, status_code = 200, delivered_at = now()
+	if _, err := conn.Exec(ctx, `UPDATE webhook_deliveries SET process_at = NULL, attempts = 1, status_code = 200, delivered_at = now()
 		WHERE process_at IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
+	// The index blocks the insert read are counted before the rounds, not
+	// in them: a busy connection's counts may otherwise reach the shared
+	// statistics later than the wait for them.
+	if _, err := conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Release()
 	const index = "webhook_deliveries_recipient_due"
 	before := testkit.IndexBlocks(t, f.pool, index)
 	rounds(4)
