@@ -240,7 +240,12 @@ func (h *Handler) received(ctx context.Context, id string) (uint64, error) {
 	return total, nil
 }
 
-// Load reads an incoming payment; found is false when it has no events.
+// Load reads an incoming payment; found is false when it has no events. A
+// payment this handler folded or appended to before costs one request for
+// its last sequence, and the events stored since: receivers read payments
+// this process made moments before (a quote of one, a payment to it).
+// The state is shared with the cache: callers read it and change nothing
+// it points to.
 func (h *Handler) Load(ctx context.Context, id string) (s State, found bool, err error) {
 	if id, err = paymentID(id); err != nil {
 		return State{}, false, nil
@@ -249,7 +254,7 @@ func (h *Handler) Load(ctx context.Context, id string) (s State, found bool, err
 	if err != nil || !found {
 		return State{}, false, err
 	}
-	s, _, err = handlers.Load(ctx, h.store, t.Subject, Evolve)
+	s, _, err = h.payments.Load(ctx, h.store, t.Subject)
 	return s, err == nil, err
 }
 

@@ -367,7 +367,8 @@ func TestExpiry(t *testing.T) {
 // Money that reaches a payment this handler made or last recorded is
 // recorded without a read of the store; a payment that moved on meanwhile
 // (here through another handler) is read again, and what it received
-// recorded all the same.
+// recorded all the same. Read back, such a payment costs one request for
+// its last sequence, not a read of its events.
 func TestReceiptsRecordedWithoutReads(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
@@ -378,7 +379,7 @@ func TestReceiptsRecordedWithoutReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := counting.All()
+	before, eventsBefore := counting.All(), counting.Loads.Load()+counting.LoadsAfter.Load()
 	for _, amount := range []uint64{10, 15} {
 		f.ledger.add(id, amount)
 		if _, err := h.RecordReceived(ctx, tenantID, id); err != nil {
@@ -387,6 +388,14 @@ func TestReceiptsRecordedWithoutReads(t *testing.T) {
 	}
 	if n := counting.All() - before; n != 0 {
 		t.Fatalf("%d reads of the store to record two receipts", n)
+	}
+	// Read back, it costs one request for its last sequence, no read of
+	// its events.
+	if s, found, err := h.Load(ctx, id); err != nil || !found || s.Received != 25 {
+		t.Fatalf("read back: %+v %v %v", s, found, err)
+	}
+	if n, events := counting.All()-before, counting.Loads.Load()+counting.LoadsAfter.Load()-eventsBefore; n != 1 || events != 0 {
+		t.Fatalf("%d reads, %d of events, to read a payment known here", n, events)
 	}
 	if _, err := f.payments.Update(ctx, commands.UpdateIncomingPayment{Meta: f.meta(owner), IncomingPaymentID: id, Metadata: json.RawMessage(`{"k":"v"}`)}); err != nil {
 		t.Fatal(err)
