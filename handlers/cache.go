@@ -86,10 +86,16 @@ func (c *StateCache[S]) Appended(subject string, from uint64, res Result) {
 	for _, a := range res.Appended {
 		state = c.evolve(state, a.Envelope, a.Event)
 	}
+	c.keep(subject, cachedState[S]{state: state, version: res.Sequence})
+}
+
+// keep stores an entry, starting the cache over when it is full. The lock
+// is held.
+func (c *StateCache[S]) keep(subject string, s cachedState[S]) {
 	if len(c.entries) >= stateCacheEntriesMax {
 		clear(c.entries)
 	}
-	c.entries[subject] = cachedState[S]{state: state, version: res.Sequence}
+	c.entries[subject] = s
 }
 
 // LoadAt is Load when the subject's last sequence is known already (0: the
@@ -117,11 +123,8 @@ func (c *StateCache[S]) LoadAt(ctx context.Context, store Store, subject string,
 		return zero, 0, err
 	}
 	c.mu.Lock()
-	if len(c.entries) >= stateCacheEntriesMax {
-		clear(c.entries)
-	}
 	if newer, ok := c.entries[subject]; !ok || newer.version < version {
-		c.entries[subject] = cachedState[S]{state: state, version: version}
+		c.keep(subject, cachedState[S]{state: state, version: version})
 	}
 	c.mu.Unlock()
 	return state, version, nil
