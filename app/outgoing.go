@@ -67,11 +67,8 @@ func (p *payer) payLocal(ctx context.Context, route *paymentRoute, t outgoingpay
 	if err != nil {
 		return outgoingpayment.Outcome{}, err
 	}
-	if err := p.ledger.CreateLiquidityAccount(ctx, local.Account); err != nil {
-		return outgoingpayment.Outcome{}, err
-	}
 	req := ledger.TransferRequest{ID: localTransferID(t.PaymentID), Source: t.Account, Destination: local.Account,
-		SourceAmount: t.SourceAmount, DestinationAmount: t.DeliveryAmount}
+		SourceAmount: t.SourceAmount, DestinationAmount: t.DeliveryAmount, OpenDestination: true}
 	if t.Account.AssetID == local.Account.AssetID && t.SourceAmount == t.DeliveryAmount {
 		req.DestinationAmount = 0
 	}

@@ -64,6 +64,11 @@ type Deposit struct {
 	ID      uuid.UUID // caller-supplied; reusing one fails with ErrTransferExists
 	Account Account
 	Amount  uint64
+	// Open creates Account (a liquidity account) when it does not exist,
+	// as CreateLiquidityAccount does, with the deposit: an account made
+	// to receive its first money takes no write of its own. A deposit
+	// refused may still leave the account made.
+	Open bool
 }
 
 // Withdrawal moves money from a liquidity account to the asset's settlement
@@ -90,6 +95,10 @@ type TransferRequest struct {
 	DestinationAmount uint64 // 0: the same as SourceAmount (same asset only)
 	Timeout           time.Duration
 	Type              TransferType // TypeTransfer when zero
+	// OpenDestination creates Destination (a liquidity account) when it
+	// does not exist, as CreateLiquidityAccount does, with the transfer
+	// (which, refused, may still leave it made).
+	OpenDestination bool
 }
 
 // PendingTransfer is a created two-phase transfer: its legs are posted or

@@ -141,7 +141,8 @@ func DepositReturnID(createdBy uuid.UUID) uuid.UUID {
 	return events.DeriveID("deposit-return:"+createdBy.String(), 0)
 }
 
-// deposit puts the payment's debit amount into its account, once.
+// deposit puts the payment's debit amount into its account, made with it,
+// once.
 func (h *Handler) deposit(ctx context.Context, s State, commandID string) error {
 	account, err := Account(s)
 	if err != nil {
@@ -151,10 +152,7 @@ func (h *Handler) deposit(ctx context.Context, s State, commandID string) error 
 	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "fund-check:"+s.ID+":"+commandID, time.Now().Add(fundCheckDelay), check); err != nil {
 		return fmt.Errorf("schedule the funding check of outgoing payment %s: %w", s.ID, err)
 	}
-	if err := h.ledger.CreateLiquidityAccount(ctx, account); err != nil {
-		return fmt.Errorf("account of outgoing payment %s: %w", s.ID, err)
-	}
-	err = h.ledger.Deposit(ctx, ledger.Deposit{ID: s.CreatedBy, Account: account, Amount: s.DebitAmount})
+	err = h.ledger.Deposit(ctx, ledger.Deposit{ID: s.CreatedBy, Account: account, Amount: s.DebitAmount, Open: true})
 	switch {
 	case err == nil, errors.Is(err, ledger.ErrTransferExists):
 		return nil

@@ -30,8 +30,6 @@ type racingLedger struct {
 	made    bool
 }
 
-func (l *racingLedger) CreateLiquidityAccount(context.Context, ledger.Account) error { return nil }
-
 func (l *racingLedger) Deposit(context.Context, ledger.Deposit) error {
 	l.arrived.Done()
 	l.arrived.Wait()
@@ -154,6 +152,9 @@ func (l *bookLedger) Deposit(_ context.Context, d ledger.Deposit) error {
 	defer l.mu.Unlock()
 	if l.transfers[d.ID] {
 		return ledger.ErrTransferExists
+	}
+	if _, ok := l.balance[d.Account.ID]; !ok && !d.Open {
+		return ledger.ErrUnknownDestinationAccount
 	}
 	l.transfers[d.ID] = true
 	l.balance[d.Account.ID] += d.Amount

@@ -22,11 +22,10 @@ import (
 // before; id makes a second enqueue of the same work a duplicate.
 type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
 
-// Ledger is what payments need of the ledger: their accounts, the deposit
-// that funds them (and its return, when the payment was cancelled as it
-// came), and what they sent.
+// Ledger is what payments need of the ledger: the deposit that funds them
+// and makes their account (and its return, when the payment was cancelled
+// as it came), and what they sent.
 type Ledger interface {
-	CreateLiquidityAccount(ctx context.Context, a ledger.Account) error
 	Deposit(ctx context.Context, d ledger.Deposit) error
 	Withdraw(ctx context.Context, w ledger.Withdrawal) error
 	Balance(ctx context.Context, id uuid.UUID) (uint64, error)

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 	}{
 		{"Accounts", testAccounts},
 		{"Deposit", testDeposit},
+		{"Open", testOpen},
 		{"Withdraw", testWithdraw},
 		{"SettleWithdrawal", testSettleWithdrawal},
 		{"Transfer", testTransfer},

@@ -52,6 +52,9 @@ type operation struct {
 	// kindCreate: a leg debiting this account (the destination's asset
 	// liquidity account) fails with ErrInsufficientLiquidity.
 	liquidityID uuid.UUID
+	// kindCreate: liquidity accounts the batch creates before it locks,
+	// those that do not exist yet (Deposit.Open, OpenDestination).
+	opens []accountRow
 
 	ids   []uuid.UUID // kindPost, kindVoid, kindExpire
 	group uuid.UUID   // kindPost, kindVoid: the group every id must belong to
@@ -114,6 +117,10 @@ type snapshot struct {
 	transfers []transfer         // to settle or expire, read under the locks
 	known     map[uuid.UUID]bool // accounts that exist but are not locked
 	existing  map[uuid.UUID]bool // ids of new transfers that exist already
+	// opened: accounts the batch opens, which exist only if it commits;
+	// others: those of them that existed as other accounts.
+	opened map[uuid.UUID]bool
+	others map[uuid.UUID]bool
 	// unlocked: transfers read to settle whose accounts the batch did not
 	// both lock; operations on them are left for another batch.
 	unlocked map[uuid.UUID]bool
@@ -128,6 +135,7 @@ type batchState struct {
 	known     map[uuid.UUID]bool
 	transfers map[uuid.UUID]*transfer // read under the locks, or created by this batch
 	existing  map[uuid.UUID]bool
+	others    map[uuid.UUID]bool
 
 	// expiredKnown: every expired pending transfer is counted in its
 	// accounts' expired totals. Until it is, a balance check that fails on
@@ -147,6 +155,7 @@ func decideAll(snap *snapshot, expired []transfer, complete bool, ops []*operati
 		known:        snap.known,
 		transfers:    make(map[uuid.UUID]*transfer, len(snap.transfers)),
 		existing:     snap.existing,
+		others:       snap.others,
 		expiredKnown: complete,
 	}
 	for _, a := range snap.accounts {
@@ -266,6 +275,11 @@ func (s *batchState) create(op *operation) error {
 // createCheck is everything about a create that does not move money, in
 // Rafiki's order: unknown accounts, different assets, existing ids.
 func (s *batchState) createCheck(op *operation) error {
+	for _, a := range op.opens {
+		if s.others[a.id] {
+			return fmt.Errorf("ledger/postgres: account %s exists as another account than the %d of asset %s", a.id, a.code, a.assetID)
+		}
+	}
 	for _, id := range op.sourceIDs {
 		if !s.exists(id) {
 			return ledger.ErrUnknownSourceAccount

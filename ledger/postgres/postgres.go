@@ -184,17 +184,24 @@ func (l *Ledger) CreateAssetAccounts(ctx context.Context, assetID uuid.UUID, led
 // CreateLiquidityAccount creates a peer, incoming, outgoing or web
 // monetization account.
 func (l *Ledger) CreateLiquidityAccount(ctx context.Context, a ledger.Account) error {
+	row, err := liquidityAccountRow(a)
+	if err != nil {
+		return err
+	}
+	return l.createAccounts(ctx, []accountRow{row})
+}
+
+// liquidityAccountRow is the row of a liquidity account to create.
+func liquidityAccountRow(a ledger.Account) (accountRow, error) {
 	switch a.Type {
 	case ledger.WebMonetization, ledger.Peer, ledger.Incoming, ledger.Outgoing:
 	default:
-		return fmt.Errorf("ledger/postgres: account %s: type %d is not a liquidity account type", a.ID, a.Type)
+		return accountRow{}, fmt.Errorf("ledger/postgres: account %s: type %d is not a liquidity account type", a.ID, a.Type)
 	}
 	if a.ID == uuid.Nil || a.AssetID == uuid.Nil || a.Ledger == 0 {
-		return fmt.Errorf("ledger/postgres: account needs an id, an asset id and a ledger (got %s, %s, %d)", a.ID, a.AssetID, a.Ledger)
+		return accountRow{}, fmt.Errorf("ledger/postgres: account needs an id, an asset id and a ledger (got %s, %s, %d)", a.ID, a.AssetID, a.Ledger)
 	}
-	return l.createAccounts(ctx, []accountRow{
-		{id: a.ID, ledger: a.Ledger, code: uint16(a.Type), flags: flagDebitsMustNotExceedCredits, assetID: a.AssetID},
-	})
+	return accountRow{id: a.ID, ledger: a.Ledger, code: uint16(a.Type), flags: flagDebitsMustNotExceedCredits, assetID: a.AssetID}, nil
 }
 
 // Deposit posts money from the asset's settlement account to an account.
@@ -209,7 +216,7 @@ func (l *Ledger) Deposit(ctx context.Context, d ledger.Deposit) error {
 	if d.Account.ID == settlement {
 		return ledger.ErrSameAccounts
 	}
-	return l.submit(ctx, &operation{
+	op := &operation{
 		kind: kindCreate,
 		legs: []leg{{
 			id: d.ID, group: d.ID, debit: settlement, credit: d.Account.ID,
@@ -217,7 +224,15 @@ func (l *Ledger) Deposit(ctx context.Context, d ledger.Deposit) error {
 		}},
 		sourceIDs:      []uuid.UUID{settlement},
 		destinationIDs: []uuid.UUID{d.Account.ID},
-	})
+	}
+	if d.Open {
+		row, err := liquidityAccountRow(d.Account)
+		if err != nil {
+			return err
+		}
+		op.opens = []accountRow{row}
+	}
+	return l.submit(ctx, op)
 }
 
 // Withdraw moves money from an account to the asset's settlement account,
@@ -264,6 +279,13 @@ func (l *Ledger) Transfer(ctx context.Context, t ledger.TransferRequest) (ledger
 	op, err := transferOperation(t)
 	if err != nil {
 		return ledger.PendingTransfer{}, err
+	}
+	if t.OpenDestination {
+		row, err := liquidityAccountRow(t.Destination)
+		if err != nil {
+			return ledger.PendingTransfer{}, err
+		}
+		op.opens = []accountRow{row}
 	}
 	if err := l.submit(ctx, op); err != nil {
 		return ledger.PendingTransfer{}, err

@@ -362,13 +362,7 @@ type querier interface {
 // insertAccounts inserts the accounts that do not exist and checks that
 // those that do are the same.
 func insertAccounts(ctx context.Context, q querier, accounts []accountRow) error {
-	n := len(accounts)
-	ids, assets := make([]uuid.UUID, n), make([]uuid.UUID, n)
-	ledgers, codes, flags := make([]int64, n), make([]int32, n), make([]int32, n)
-	for i, a := range accounts {
-		ids[i], assets[i] = a.id, a.assetID
-		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
-	}
+	args := newAccountArgs(accounts)
 	// The accounts the statement inserts come back from the insert, the
 	// others (made before) from the table as its snapshot shows them, by
 	// its primary key: a plan made while the table was small would scan
@@ -386,8 +380,7 @@ inserted AS (
 	RETURNING id, ledger, code, flags, asset_id)
 SELECT id, ledger, code, flags, asset_id FROM inserted
 UNION ALL
-SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN wanted USING (id)`,
-		raws(ids), ledgers, codes, flags, raws(assets))
+SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN wanted USING (id)`, args...)
 	stored, err := queryAccounts(q.SendBatch(ctx, b))
 	if err != nil {
 		return fmt.Errorf("ledger/postgres: create accounts: %w", err)
@@ -395,7 +388,7 @@ SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN w
 	if len(stored) < len(accounts) {
 		// Another transaction made one of them while the statement ran:
 		// the insert waited for it and left it, and the snapshot missed it.
-		rows, err := q.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, raws(ids))
+		rows, err := q.Query(ctx, `SELECT id, ledger, code, flags, asset_id FROM ledger_accounts WHERE id = ANY($1::uuid[])`, args[0])
 		if err != nil {
 			return fmt.Errorf("ledger/postgres: create accounts: %w", err)
 		}
@@ -404,6 +397,19 @@ SELECT a.id, a.ledger, a.code, a.flags, a.asset_id FROM ledger_accounts a JOIN w
 		}
 	}
 	return sameAccounts(accounts, stored)
+}
+
+// newAccountArgs are the arrays of ids, ledgers, codes, flags and asset ids
+// that statements creating accounts take.
+func newAccountArgs(accounts []accountRow) []any {
+	n := len(accounts)
+	ids, assets := make([]uuid.UUID, n), make([]uuid.UUID, n)
+	ledgers, codes, flags := make([]int64, n), make([]int32, n), make([]int32, n)
+	for i, a := range accounts {
+		ids[i], assets[i] = a.id, a.assetID
+		ledgers[i], codes[i], flags[i] = int64(a.ledger), int32(a.code), int32(a.flags)
+	}
+	return []any{raws(ids), ledgers, codes, flags, raws(assets)}
 }
 
 // queryAccounts reads the accounts the last statement of a batch of two

@@ -282,7 +282,8 @@ func (k *knownAccounts) filter(ids []uuid.UUID, known map[uuid.UUID]bool) []uuid
 	return unknown
 }
 
-// add remembers the accounts a batch locked or found.
+// add remembers the accounts a batch locked or found, but for those it
+// opens, which a rolled-back batch leaves unmade.
 func (k *knownAccounts) add(snap *snapshot) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -290,7 +291,9 @@ func (k *knownAccounts) add(snap *snapshot) {
 		clear(k.ids)
 	}
 	for _, a := range snap.accounts {
-		k.ids[a.id] = struct{}{}
+		if !snap.opened[a.id] {
+			k.ids[a.id] = struct{}{}
+		}
 	}
 	for id := range snap.known {
 		k.ids[id] = struct{}{}

@@ -67,6 +67,21 @@ FROM unnest($1::uuid[]) AS s (id) JOIN ledger_transfers t ON t.id = s.id`
 	sqlKnownAccounts = `
 SELECT a.id FROM unnest($1::uuid[]) AS k (id) JOIN ledger_accounts a ON a.id = k.id`
 
+	// sqlOpenAccounts creates the liquidity accounts a batch's operations
+	// open (in id order, so that two batches opening the same accounts
+	// wait for each other in one order), and sqlOtherAccounts then finds
+	// those that existed as other accounts: the next statement's snapshot
+	// holds every account the insert found made.
+	sqlOpenAccounts = `
+INSERT INTO ledger_accounts (id, ledger, code, flags, asset_id)
+SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::integer[], $5::uuid[])
+ON CONFLICT (id) DO NOTHING`
+	sqlOtherAccounts = `
+SELECT a.id
+FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::integer[], $5::uuid[]) AS w (id, ledger, code, flags, asset_id)
+JOIN ledger_accounts a ON a.id = w.id
+WHERE (a.ledger, a.code, a.flags, a.asset_id) IS DISTINCT FROM (w.ledger, w.code, w.flags, w.asset_id)`
+
 	sqlExistingTransfers = `
 SELECT t.id FROM unnest($1::uuid[]) AS k (id) JOIN ledger_transfers t ON t.id = k.id`
 
@@ -137,6 +152,12 @@ func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a a
 	// a small table (or one without statistics) it prefers scanning it,
 	// which costs more than it thinks where updates leave dead versions.
 	b.Queue("SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)")
+	opens := batchOpens(ops)
+	if len(opens) > 0 {
+		args := newAccountArgs(opens)
+		b.Queue(sqlOpenAccounts, args...)
+		b.Queue(sqlOtherAccounts, args...)
+	}
 	if listed {
 		b.Queue(sqlLockListedAccounts, raws(legAccounts))
 	} else {
@@ -157,12 +178,15 @@ func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a a
 		b.Queue(sqlExistingTransfers, raws(newIDs))
 	}
 	br := conn.SendBatch(ctx, b)
-	snap, err := readLock(br, snapKnown, len(settleIDs) > 0, len(knownAccounts) > 0, len(newIDs) > 0)
+	snap, err := readLock(br, snapKnown, len(opens) > 0, len(settleIDs) > 0, len(knownAccounts) > 0, len(newIDs) > 0)
 	if closeErr := br.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("ledger/postgres: lock: %w", closeErr)
 	}
 	if err == nil {
 		snap.setAsideUnlocked()
+		for _, a := range opens {
+			snap.opened[a.id] = true
+		}
 	}
 	return snap, err
 }
@@ -189,13 +213,22 @@ func (snap *snapshot) setAsideUnlocked() {
 	snap.transfers = kept
 }
 
-func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, settles, lookUpKnown, creates bool) (*snapshot, error) {
+func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, opens, settles, lookUpKnown, creates bool) (*snapshot, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: begin: %w", err)
 	}
 	snap := &snapshot{known: known, existing: map[uuid.UUID]bool{}}
 	if err := br.QueryRow().Scan(nil, nil); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: plan settings: %w", err)
+	}
+	if opens {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("ledger/postgres: open accounts: %w", err)
+		}
+		snap.opened, snap.others = map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+		if err := scanIDs(br, snap.others); err != nil {
+			return nil, fmt.Errorf("ledger/postgres: opened accounts: %w", err)
+		}
 	}
 	var err error
 	if snap.accounts, err = scanAccounts(br.Query()); err != nil {
@@ -282,6 +315,23 @@ func readExpired(ctx context.Context, conn *pgx.Conn, now time.Time) (expired []
 		return expired[:expiredScanMax], false, nil
 	}
 	return expired, true, nil
+}
+
+// batchOpens lists the accounts a batch's operations open, once each, in
+// id order.
+func batchOpens(ops []*operation) []accountRow {
+	var opens []accountRow
+	seen := map[uuid.UUID]bool{}
+	for _, op := range ops {
+		for _, a := range op.opens {
+			if !seen[a.id] {
+				seen[a.id] = true
+				opens = append(opens, a)
+			}
+		}
+	}
+	slices.SortFunc(opens, func(a, b accountRow) int { return bytes.Compare(a.id[:], b.id[:]) })
+	return opens
 }
 
 // batchIDs lists the ids a batch reads and locks.

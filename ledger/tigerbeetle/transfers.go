@@ -148,6 +148,13 @@ func (l *Ledger) Deposit(ctx context.Context, d ledger.Deposit) error {
 	if err := checkMovement(d.ID, d.Amount); err != nil {
 		return fmt.Errorf("deposit %s: %w", d.ID, err)
 	}
+	if d.Open {
+		// TigerBeetle creates accounts and transfers in requests of
+		// their own; the account made first, the deposit finds it.
+		if err := l.CreateLiquidityAccount(ctx, d.Account); err != nil {
+			return fmt.Errorf("deposit %s: %w", d.ID, err)
+		}
+	}
 	err := l.createMovement(ctx, tb.Transfer{
 		ID:              id(d.ID),
 		DebitAccountID:  id(ledger.SettlementID(d.Account.Ledger)),
@@ -218,6 +225,11 @@ func (l *Ledger) Transfer(ctx context.Context, t ledger.TransferRequest) (ledger
 	transfers, ls, err := pendingLegs(t)
 	if err != nil {
 		return ledger.PendingTransfer{}, fmt.Errorf("transfer %s: %w", t.ID, err)
+	}
+	if t.OpenDestination {
+		if err := l.CreateLiquidityAccount(ctx, t.Destination); err != nil {
+			return ledger.PendingTransfer{}, fmt.Errorf("transfer %s: %w", t.ID, err)
+		}
 	}
 	index, status, err := l.createTransfers(ctx, transfers)
 	if err != nil {
