@@ -147,7 +147,9 @@ func (h *Handler) Create(ctx context.Context, c commands.CreateOutgoingPayment) 
 			if err != nil {
 				return handlers.Result{}, err
 			}
-			return handlers.Stored(appended, seqs[len(grantMsgs):]), nil
+			res := handlers.Stored(appended, seqs[len(grantMsgs):])
+			h.payments.Appended(t.Subject, version, res)
+			return res, nil
 		})
 	if err != nil {
 		return "", handlers.Result{}, err

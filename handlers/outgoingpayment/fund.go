@@ -52,9 +52,16 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 	if err != nil {
 		return handlers.Result{}, err
 	}
-	s, version, done, err := handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve)
-	if err != nil {
-		return handlers.Result{}, err
+	// A payment this process made or read waiting for its money is funded
+	// as it knew it, unread: one that moved since (cancelled, funded by
+	// another) fails the record's append, which reads it then. Any other
+	// is read, with whether this command ran before.
+	s, version, known := h.payments.CachedAt(t.Subject)
+	var done *handlers.Result
+	if !known || s.State != Funding {
+		if s, version, done, err = handlers.LoadFor(ctx, h.store, t.Subject, c.ID, Evolve); err != nil {
+			return handlers.Result{}, err
+		}
 	}
 	if done == nil {
 		if _, err := decideFund(s, c); err != nil {
@@ -97,6 +104,9 @@ func (h *Handler) recordFunding(ctx context.Context, t handlers.Target, c comman
 		return handlers.Result{}, s, err
 	}
 	res, err := handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, evs...)
+	if err == nil {
+		h.payments.Appended(t.Subject, version, res)
+	}
 	if !errors.Is(err, eventstore.ErrConflict) {
 		return res, s, err
 	}

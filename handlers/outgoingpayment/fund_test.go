@@ -94,7 +94,7 @@ func createdPayment(t *testing.T, store handlers.Store) (tenantID, paymentID str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create"}), "create",
+	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + paymentID}), "create:"+paymentID,
 		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
 			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
@@ -293,6 +293,26 @@ func TestFundingReadsThePaymentOnce(t *testing.T) {
 		t.Fatalf("the payment read %d times to fund it", n)
 	}
 	if s, _, err := h.Load(ctx, tenantID, paymentID); err != nil || s.State != outgoingpayment.Sending {
+		t.Fatalf("payment %s (%v), want SENDING", s.State, err)
+	}
+
+	// One read before, as a payment made by this process is, is funded
+	// without a read of it (its tenant, not remembered here as its
+	// creation would, is searched for).
+	knownTenantID, known := createdPayment(t, store)
+	if s, _, err := h.Load(ctx, knownTenantID, known); err != nil || s.State != outgoingpayment.Funding {
+		t.Fatalf("payment %s (%v), want FUNDING", s.State, err)
+	}
+	l.arrived.Add(1)
+	before, searches := store.All(), store.Searches.Load()
+	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund-known", Actor: commands.Actor{Operator: true}},
+		OutgoingPaymentID: known}); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.All() - before - (store.Searches.Load() - searches); n != 0 {
+		t.Fatalf("a payment this process read was read %d times to fund it", n)
+	}
+	if s, _, err := h.Load(ctx, knownTenantID, known); err != nil || s.State != outgoingpayment.Sending {
 		t.Fatalf("payment %s (%v), want SENDING", s.State, err)
 	}
 }

@@ -51,6 +51,10 @@ type Handler struct {
 	attemptsMax int
 	// The wallet address paying and its asset, read as quotes read them.
 	walletAddresses *walletaddress.WithAsset
+	// payments keeps the payments this process made, funded or read,
+	// folded: a payment's send, in the process that funded it, reads only
+	// its last sequence.
+	payments *handlers.StateCache[State]
 	// grantLocks serialise, in this process, the payments that spend one
 	// grant (by a hash of its id): they would otherwise all race for the
 	// grant's subject and lose to each other until their retries ran out.
@@ -75,7 +79,7 @@ func NewHandler(store handlers.Store, l Ledger, receivers Receivers, quotes Quot
 		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, quotes, a payer, a command queue and a retry limit")
 	}
 	return &Handler{store: store, locator: handlers.NewLocator(store), ledger: l, receivers: receivers, quotes: quotes, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
-		walletAddresses: walletaddress.NewWithAsset(store)}
+		walletAddresses: walletaddress.NewWithAsset(store), payments: handlers.NewStateCache(evolveKept)}
 }
 
 func info(m commands.Meta) handlers.CommandInfo {
@@ -104,12 +108,20 @@ func Account(s State) (ledger.Account, error) {
 	return ledger.Account{ID: id, Type: ledger.Outgoing, AssetID: assetID, Ledger: s.AssetLedger}, nil
 }
 
-// Load reads a payment of a known tenant.
+// Load reads a payment of a known tenant: as this process last folded it,
+// with what was stored since (one request for its last sequence when
+// nothing was), or, when its funding gave data to transmit, from its
+// events, which keep the data sealed.
 func (h *Handler) Load(ctx context.Context, tenantID, id string) (State, uint64, error) {
 	subject, err := Subject(tenantID, id)
 	if err != nil {
 		return State{}, 0, err
 	}
+	s, version, err := h.payments.Load(ctx, h.store, subject)
+	if err != nil || !s.HasData {
+		return s, version, err
+	}
+	// Its data is read with its events, unsealed or, shredded, gone.
 	return handlers.Load(ctx, h.store, subject, Evolve)
 }
 

@@ -199,12 +199,12 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 	next := decideStep(s, sent, r, found, time.Now())
 	switch {
 	case next.fail != "":
-		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: next.fail, Sent: sent, Delivered: next.delivered})
+		return 0, h.finish(ctx, s, version, &events.OutgoingPaymentFailed{Error: next.fail, Sent: sent, Delivered: next.delivered})
 	case next.complete:
 		if err := h.delivered(ctx, r, next.delivered); err != nil {
 			return 0, err
 		}
-		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: next.delivered})
+		return 0, h.finish(ctx, s, version, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: next.delivered})
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	out, payErr := h.payer.Pay(attemptCtx, Transfer{PaymentID: s.ID, TenantID: s.TenantID, WalletAddressID: s.WalletAddressID,
@@ -220,12 +220,12 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 		if err := h.delivered(ctx, r, delivered); err != nil {
 			return 0, err
 		}
-		return 0, h.finish(ctx, s, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: delivered})
+		return 0, h.finish(ctx, s, version, &events.OutgoingPaymentCompleted{Sent: sent, Delivered: delivered})
 	}
 	attempts := s.StateAttempts + 1
 	why, final := decideFailure(payErr, attempts, h.attemptsMax)
 	if final {
-		return 0, h.finish(ctx, s, &events.OutgoingPaymentFailed{Error: why, Sent: sent, Delivered: delivered})
+		return 0, h.finish(ctx, s, version, &events.OutgoingPaymentFailed{Error: why, Sent: sent, Delivered: delivered})
 	}
 	failed := &events.OutgoingPaymentAttemptFailed{Error: why, Attempts: attempts, Sent: sent, Delivered: delivered}
 	if err := h.record(ctx, s, version, failed); err != nil {
@@ -293,26 +293,37 @@ func (h *Handler) record(ctx context.Context, s State, version uint64, ev events
 	if err != nil {
 		return err
 	}
-	_, err = handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, handlers.CommandInfo{ID: sendCommandID(s, version)}),
+	res, err := handlers.AppendEvents(ctx, h.store, t.Subject, version, handlers.Meta(t, handlers.CommandInfo{ID: sendCommandID(s, version)}),
 		sendCommandID(s, version), ev)
+	if err == nil {
+		h.payments.Appended(t.Subject, version, res)
+	}
 	return err
 }
 
 // finish ends a payment, and gives back to its grant what the payment took
 // and did not use: on completion what it did not deliver, on failure what
-// it did not send either. Both go in one atomic append.
-func (h *Handler) finish(ctx context.Context, s State, ev events.Event) error {
+// it did not send either. Both go in one atomic append, which first
+// expects the payment as the send read it, at version: only a payment that
+// moved since is read again.
+func (h *Handler) finish(ctx context.Context, s State, version uint64, ev events.Event) error {
 	t, err := handlers.NewTarget(s.TenantID, AggregateType, s.ID)
 	if err != nil {
 		return err
 	}
+	current, read := s, true
 	_, err = handlers.Retry(ctx, func() (handlers.Result, error) {
-		current, version, err := handlers.Load(ctx, h.store, t.Subject, Evolve)
-		if err != nil || current.Finished() {
-			return handlers.Result{}, err
+		if !read {
+			if current, version, err = h.payments.Load(ctx, h.store, t.Subject); err != nil {
+				return handlers.Result{}, err
+			}
+		}
+		read = false
+		if current.Finished() {
+			return handlers.Result{}, nil
 		}
 		commandID := sendCommandID(current, version)
-		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, handlers.CommandInfo{ID: commandID}), commandID, 0, ev)
+		msgs, appended, err := handlers.Seal(t.Subject, version, handlers.Meta(t, handlers.CommandInfo{ID: commandID}), commandID, 0, ev)
 		if err != nil {
 			return handlers.Result{}, err
 		}
@@ -323,8 +334,13 @@ func (h *Handler) finish(ctx context.Context, s State, ev events.Event) error {
 			}
 			msgs = append(msgs, release...)
 		}
-		_, err = h.store.Append(ctx, msgs)
-		return handlers.Result{}, err
+		seqs, err := h.store.Append(ctx, msgs)
+		if err != nil {
+			return handlers.Result{}, err
+		}
+		res := handlers.Stored(appended, seqs[:len(appended)])
+		h.payments.Appended(t.Subject, version, res)
+		return res, nil
 	})
 	return err
 }

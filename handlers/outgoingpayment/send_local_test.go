@@ -16,6 +16,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/outgoingpayment"
 	"github.com/rafiki-go/rafiki/handlers/quote"
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
 // sentLedger says the payment's account sent what it holds already: its
@@ -182,5 +183,47 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 				t.Fatalf("sent %d, delivered %d, told %v; want 500, 500 and the incoming payment once", s.Sent, s.Delivered, payer.told)
 			}
 		})
+	}
+}
+
+// payingPayer pays whatever it is asked.
+type payingPayer struct{ tellingPayer }
+
+func (p *payingPayer) Pay(_ context.Context, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	p.paid++
+	return outgoingpayment.Outcome{Sent: t.SourceAmount, Delivered: t.DeliveryAmount}, nil
+}
+
+// A send of a payment this process knows reads only the payment's last
+// sequence, and its completion expects the payment as read then: no
+// read of the payment's events, before or after the money moved.
+func TestSendReadsOnlyTheLastSequence(t *testing.T) {
+	store := &readcount.Store{Store: natsStore(t)}
+	ctx := context.Background()
+	incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
+		LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+	fundedPayment(t, store, tenantID, paymentID, receiver.URL)
+	payer := &payingPayer{}
+	h := outgoingpayment.NewHandler(store, sentLedger{}, localReceiver{r: receiver}, noQuotes{}, payer,
+		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+	if s, _, err := h.Load(ctx, tenantID, paymentID); err != nil || s.State != outgoingpayment.Sending {
+		t.Fatalf("payment %s (%v), want SENDING", s.State, err)
+	}
+	eventReads := func() int64 { return store.Loads.Load() + store.LoadsAfter.Load() }
+	reads, readsOfEvents := store.All(), eventReads()
+	data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
+	if _, err := h.Send(ctx, data); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if n, m := store.All()-reads, eventReads()-readsOfEvents; n != 1 || m != 0 {
+		t.Fatalf("the send read the store %d times, %d of them the payment's events; want its last sequence once", n, m)
+	}
+	s, _, err := h.Load(ctx, tenantID, paymentID)
+	if err != nil || s.State != outgoingpayment.Completed || s.Sent != 500 || payer.paid != 1 {
+		t.Fatalf("payment %s, sent %d, paid %d times (%v); want COMPLETED, 500, once", s.State, s.Sent, payer.paid, err)
+	}
+	if m := eventReads() - readsOfEvents; m != 0 {
+		t.Fatalf("the payment completed was read back from %d reads of its events", m)
 	}
 }

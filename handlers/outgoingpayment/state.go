@@ -50,13 +50,25 @@ type State struct {
 	StateAttempts int
 	Sent          uint64
 	Delivered     uint64
-	// DataToTransmit is what its funding gave to send to the receiver.
+	// DataToTransmit is what its funding gave to send to the receiver;
+	// HasData tells that there was some, also in the states a handler
+	// keeps in memory, which leave the data out (see Handler.Load).
 	DataToTransmit string
+	HasData        bool
 }
 
 // Finished tells whether the payment moves no more money.
 func (s State) Finished() bool {
 	return s.State == Completed || s.State == Failed || s.State == Cancelled
+}
+
+// evolveKept is Evolve for the states a handler keeps in memory: without
+// the data to transmit, personal data kept sealed in the events, which a
+// shredded key must make unreadable everywhere.
+func evolveKept(s State, env events.Envelope, ev events.Event) State {
+	s = Evolve(s, env, ev)
+	s.DataToTransmit = ""
+	return s
 }
 
 // Evolve applies one event to the state.
@@ -66,7 +78,7 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 		s = State{Exists: true, ID: env.AggregateID, OutgoingPaymentCreated: *e, TenantID: env.TenantID,
 			CreatedAt: env.Time, CreatedBy: env.ID, State: Funding}
 	case *events.OutgoingPaymentFunded:
-		s.State, s.DataToTransmit = Sending, e.DataToTransmit
+		s.State, s.DataToTransmit, s.HasData = Sending, e.DataToTransmit, e.DataToTransmit != ""
 	case *events.OutgoingPaymentCancelled:
 		s.State = Cancelled
 	case *events.OutgoingPaymentAttemptFailed:
