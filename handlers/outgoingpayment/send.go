@@ -188,15 +188,29 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 	if err != nil {
 		return 0, err
 	}
-	sent, err := h.ledger.TotalSent(ctx, account.ID)
-	if err != nil {
-		return 0, fmt.Errorf("sent by outgoing payment %s: %w", s.ID, err)
-	}
 	r, found, err := h.receivers.Receiver(ctx, s.Receiver)
 	if err != nil {
 		return 0, fmt.Errorf("receiver of outgoing payment %s: %w", s.ID, err)
 	}
-	next := decideStep(s, sent, r, found, time.Now())
+	// A local payment's first attempt pays without reading what was sent:
+	// its one transfer, made by an attempt cut short, is refused as
+	// existing, and what it sent is read then (madeMeanwhile). Ending the
+	// payment instead records what was sent, which is read first.
+	var sent uint64
+	unread := r.Local() && s.StateAttempts == 0 && s.Sent == 0
+	if !unread {
+		if sent, err = h.sent(ctx, s, account.ID); err != nil {
+			return 0, err
+		}
+	}
+	now := time.Now()
+	next := decideStep(s, sent, r, found, now)
+	if unread && (next.fail != "" || next.complete) {
+		if sent, err = h.sent(ctx, s, account.ID); err != nil {
+			return 0, err
+		}
+		next = decideStep(s, sent, r, found, now)
+	}
 	switch {
 	case next.fail != "":
 		return 0, h.finish(ctx, s, version, &events.OutgoingPaymentFailed{Error: next.fail, Sent: sent, Delivered: next.delivered})
@@ -232,6 +246,15 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 		return 0, err
 	}
 	return retryDelay(attempts), nil
+}
+
+// sent is what the payment's account sent, as the ledger holds it.
+func (h *Handler) sent(ctx context.Context, s State, account uuid.UUID) (uint64, error) {
+	sent, err := h.ledger.TotalSent(ctx, account)
+	if err != nil {
+		return 0, fmt.Errorf("sent by outgoing payment %s: %w", s.ID, err)
+	}
+	return sent, nil
 }
 
 // delivered tells a local receiver what it got; a failure to tell leaves

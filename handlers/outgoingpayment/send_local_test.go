@@ -62,6 +62,12 @@ func (p *tellingPayer) Delivered(_ context.Context, r quote.Receiver, amount uin
 // fundedPayment stores a payment of 500 to receiverURL, funded.
 func fundedPayment(t *testing.T, store handlers.Store, tenantID, paymentID, receiverURL string) {
 	t.Helper()
+	fundedPaymentQuoted(t, store, tenantID, paymentID, receiverURL, time.Now().Add(time.Minute))
+}
+
+// fundedPaymentQuoted is fundedPayment with its quote's expiry.
+func fundedPaymentQuoted(t *testing.T, store handlers.Store, tenantID, paymentID, receiverURL string, quoteExpiresAt time.Time) {
+	t.Helper()
 	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
 	if err != nil {
 		t.Fatal(err)
@@ -69,17 +75,17 @@ func fundedPayment(t *testing.T, store handlers.Store, tenantID, paymentID, rece
 	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
 		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
 			AssetLedger: 1, Receiver: receiverURL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
-			EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
+			EstimatedExchangeRate: 1, QuoteExpiresAt: quoteExpiresAt},
 		&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // A send cut short after a local payment's transfer (its worker killed) is
-// completed by the next attempt without paying again; the incoming payment
-// it paid is told first, durably, so that it records the money at once
-// instead of at its expiry. A failure to tell leaves the payment to the
-// next attempt.
+// completed by the next attempt, whose transfer the ledger refuses as
+// made; the incoming payment it paid is told first, durably, so that it
+// records the money at once instead of at its expiry. A failure to tell
+// leaves the payment to the next attempt.
 func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 	store := natsStore(t)
 	ctx := context.Background()
@@ -97,7 +103,7 @@ func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tenantID, paymentID := uuid.NewString(), uuid.NewString()
 			fundedPayment(t, store, tenantID, paymentID, receiver.URL)
-			payer := &tellingPayer{refused: tc.refused}
+			payer := &existingPayer{tellingPayer{refused: tc.refused}}
 			h := outgoingpayment.NewHandler(store, sentLedger{sent: 500}, localReceiver{r: receiver}, noQuotes{}, payer,
 				func(context.Context, string, string, time.Time, any) error { return nil }, 3)
 			data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
@@ -109,29 +115,14 @@ func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 			if err != nil || s.State != tc.want {
 				t.Fatalf("payment %s (%v), want %s", s.State, err, tc.want)
 			}
-			if payer.paid != 0 {
-				t.Fatal("the receiver was paid again")
+			if tc.want == outgoingpayment.Completed && (s.Sent != 500 || s.Delivered != 500) {
+				t.Fatalf("sent %d, delivered %d; want what the first attempt moved, 500 and 500", s.Sent, s.Delivered)
 			}
 			if tc.refused == nil && (len(payer.told) != 1 || payer.told[0] != incomingPaymentID) {
 				t.Fatalf("told %v, want the incoming payment once", payer.told)
 			}
 		})
 	}
-}
-
-// racedLedger has a local payment's transfer made by another send of the
-// payment between this send's look at what was sent and its own transfer.
-type racedLedger struct {
-	outgoingpayment.Ledger
-	looks *int
-}
-
-func (l racedLedger) TotalSent(context.Context, uuid.UUID) (uint64, error) {
-	*l.looks++
-	if *l.looks == 1 {
-		return 0, nil
-	}
-	return 500, nil
 }
 
 type existingPayer struct{ tellingPayer }
@@ -146,6 +137,8 @@ func (p *existingPayer) Pay(_ context.Context, t outgoingpayment.Transfer) (outg
 // transfer is refused as existing finds the money the other sent and
 // completes the payment, with no failed attempt and no wait for a retry.
 // A transfer refused as existing with nothing sent stays a failed attempt.
+// A payment whose quote expired after its transfer was made fails with
+// what that transfer sent.
 func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 	store := natsStore(t)
 	ctx := context.Background()
@@ -163,10 +156,9 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 			receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
 				LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
 			fundedPayment(t, store, tenantID, paymentID, receiver.URL)
-			looks := 0
-			var l outgoingpayment.Ledger = racedLedger{looks: &looks}
-			if !tc.sentLate {
-				l = sentLedger{sent: 0}
+			var l outgoingpayment.Ledger = sentLedger{sent: 0}
+			if tc.sentLate {
+				l = sentLedger{sent: 500}
 			}
 			payer := &existingPayer{}
 			h := outgoingpayment.NewHandler(store, l, localReceiver{r: receiver}, noQuotes{}, payer,
@@ -186,6 +178,39 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 	}
 }
 
+// A local payment whose quote expired after an attempt cut short made its
+// transfer fails with what the ledger says that transfer sent.
+func TestSendOfAnExpiredLocalPaymentRecordsWhatWasSent(t *testing.T) {
+	store := natsStore(t)
+	ctx := context.Background()
+	incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
+		LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+	fundedPaymentQuoted(t, store, tenantID, paymentID, receiver.URL, time.Now().Add(-time.Second))
+	payer := &payingPayer{}
+	h := outgoingpayment.NewHandler(store, sentLedger{sent: 500}, localReceiver{r: receiver}, noQuotes{}, payer,
+		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+	data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
+	if _, err := h.Send(ctx, data); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	s, _, err := h.Load(ctx, tenantID, paymentID)
+	if err != nil || s.State != outgoingpayment.Failed || s.Error != "QuoteExpired" || s.Sent != 500 || payer.paid != 0 {
+		t.Fatalf("payment %s (%s), sent %d, paid %d times (%v); want FAILED, QuoteExpired, 500, never", s.State, s.Error, s.Sent, payer.paid, err)
+	}
+}
+
+// countingLedger counts the reads of what a payment sent.
+type countingLedger struct {
+	outgoingpayment.Ledger
+	looks int
+}
+
+func (l *countingLedger) TotalSent(context.Context, uuid.UUID) (uint64, error) {
+	l.looks++
+	return 0, nil
+}
+
 // payingPayer pays whatever it is asked.
 type payingPayer struct{ tellingPayer }
 
@@ -196,7 +221,9 @@ func (p *payingPayer) Pay(_ context.Context, t outgoingpayment.Transfer) (outgoi
 
 // A send of a payment this process knows reads only the payment's last
 // sequence, and its completion expects the payment as read then: no
-// read of the payment's events, before or after the money moved.
+// read of the payment's events, before or after the money moved. Paying a
+// receiver of this instance the first time, it does not ask the ledger
+// what was sent.
 func TestSendReadsOnlyTheLastSequence(t *testing.T) {
 	store := &readcount.Store{Store: natsStore(t)}
 	ctx := context.Background()
@@ -205,7 +232,8 @@ func TestSendReadsOnlyTheLastSequence(t *testing.T) {
 		LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
 	fundedPayment(t, store, tenantID, paymentID, receiver.URL)
 	payer := &payingPayer{}
-	h := outgoingpayment.NewHandler(store, sentLedger{}, localReceiver{r: receiver}, noQuotes{}, payer,
+	l := &countingLedger{}
+	h := outgoingpayment.NewHandler(store, l, localReceiver{r: receiver}, noQuotes{}, payer,
 		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
 	if s, _, err := h.Load(ctx, tenantID, paymentID); err != nil || s.State != outgoingpayment.Sending {
 		t.Fatalf("payment %s (%v), want SENDING", s.State, err)
@@ -225,5 +253,8 @@ func TestSendReadsOnlyTheLastSequence(t *testing.T) {
 	}
 	if m := eventReads() - readsOfEvents; m != 0 {
 		t.Fatalf("the payment completed was read back from %d reads of its events", m)
+	}
+	if l.looks != 0 {
+		t.Fatalf("the ledger was asked %d times what the payment sent", l.looks)
 	}
 }
