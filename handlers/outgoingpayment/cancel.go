@@ -51,7 +51,7 @@ func (h *Handler) Cancel(ctx context.Context, c commands.CancelOutgoingPayment) 
 		if err != nil {
 			return handlers.Result{Sequence: version}, err
 		}
-		msgs, err := handlers.Messages(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, evs...)
+		msgs, appended, err := handlers.Seal(t.Subject, version, handlers.Meta(t, info(c.Meta)), c.ID, 0, evs...)
 		if err != nil {
 			return handlers.Result{}, err
 		}
@@ -66,6 +66,9 @@ func (h *Handler) Cancel(ctx context.Context, c commands.CancelOutgoingPayment) 
 		if err != nil {
 			return handlers.Result{}, err
 		}
+		// A funding this process runs next knows the payment cancelled
+		// without reading it.
+		h.payments.Appended(t.Subject, version, handlers.Stored(appended, seqs[:len(appended)]))
 		return handlers.Result{Sequence: seqs[0]}, nil
 	})
 }

@@ -272,6 +272,26 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	if got := balance(unfunded); got != 0 {
 		t.Fatalf("a cancelled payment never funded holds %d", got)
 	}
+
+	// Read waiting for its money, then cancelled here: a funding knows it
+	// cancelled, and moves no money at all.
+	known := newPayment()
+	if s, _, err := h.Load(ctx, tenantID, known); err != nil || s.State != outgoingpayment.Funding {
+		t.Fatalf("payment %s (%v), want FUNDING", s.State, err)
+	}
+	cancel(known)
+	l.mu.Lock()
+	transfers := len(l.transfers)
+	l.mu.Unlock()
+	_, err = h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund:" + known, Actor: operator}, OutgoingPaymentID: known})
+	if apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("funding a payment cancelled: %v, want wrong state", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.transfers) - transfers; n != 0 {
+		t.Fatalf("funding a payment known cancelled made %d transfers", n)
+	}
 }
 
 // A funding reads the payment once: what it read before its deposit is
