@@ -51,7 +51,7 @@ type Handler struct {
 	attemptsMax int
 	// The wallet address paying and its asset, read as quotes read them.
 	walletAddresses *walletaddress.WithAsset
-	// payments keeps the payments this process made, funded or read,
+	// payments keeps the payments this process made, funded, cancelled or read,
 	// folded: a payment's send, in the process that funded it, reads only
 	// its last sequence.
 	payments *handlers.StateCache[State]
