@@ -2,7 +2,6 @@ package outgoingpayment_test
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"sync"
 	"testing"
@@ -217,8 +216,7 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	}
 	check := func(id string) {
 		t.Helper()
-		data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: id})
-		if _, err := h.Send(ctx, data); err != nil {
+		if err := send(ctx, h, tenantID, id); err != nil {
 			t.Fatalf("funding check: %v", err)
 		}
 	}

@@ -59,6 +59,24 @@ func (p *tellingPayer) Delivered(_ context.Context, r quote.Receiver, amount uin
 	return nil
 }
 
+// newLocalReceiver is an incoming payment of the tenant on this instance,
+// open, as a payment's receiver.
+func newLocalReceiver(tenantID string) quote.Receiver {
+	id := uuid.NewString()
+	return quote.Receiver{URL: "https://op.example/t/incoming-payments/" + id, LocalPaymentID: id,
+		LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+}
+
+// send runs the send command of a payment once.
+func send(ctx context.Context, h *outgoingpayment.Handler, tenantID, paymentID string) error {
+	data, err := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
+	if err != nil {
+		return err
+	}
+	_, err = h.Send(ctx, data)
+	return err
+}
+
 // fundedPayment stores a payment of 500 to receiverURL, funded.
 func fundedPayment(t *testing.T, store handlers.Store, tenantID, paymentID, receiverURL string) {
 	t.Helper()
@@ -89,9 +107,6 @@ func fundedPaymentQuoted(t *testing.T, store handlers.Store, tenantID, paymentID
 func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 	store := natsStore(t)
 	ctx := context.Background()
-	incomingPaymentID := uuid.NewString()
-	receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
-		AssetCode: "USD", AssetScale: 2, Active: true}
 	for _, tc := range []struct {
 		name    string
 		refused error
@@ -102,12 +117,12 @@ func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tenantID, paymentID := uuid.NewString(), uuid.NewString()
+			receiver := newLocalReceiver(tenantID)
 			fundedPayment(t, store, tenantID, paymentID, receiver.URL)
 			payer := &existingPayer{tellingPayer{refused: tc.refused}}
 			h := outgoingpayment.NewHandler(store, sentLedger{sent: 500}, localReceiver{r: receiver}, noQuotes{}, payer,
 				func(context.Context, string, string, time.Time, any) error { return nil }, 3)
-			data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
-			_, err := h.Send(ctx, data)
+			err := send(ctx, h, tenantID, paymentID)
 			if (err != nil) != (tc.refused != nil) {
 				t.Fatalf("send: %v", err)
 			}
@@ -118,7 +133,7 @@ func TestSendAfterALocalTransferTellsTheReceiver(t *testing.T) {
 			if tc.want == outgoingpayment.Completed && (s.Sent != 500 || s.Delivered != 500) {
 				t.Fatalf("sent %d, delivered %d; want what the first attempt moved, 500 and 500", s.Sent, s.Delivered)
 			}
-			if tc.refused == nil && (len(payer.told) != 1 || payer.told[0] != incomingPaymentID) {
+			if tc.refused == nil && (len(payer.told) != 1 || payer.told[0] != receiver.LocalPaymentID) {
 				t.Fatalf("told %v, want the incoming payment once", payer.told)
 			}
 		})
@@ -152,9 +167,8 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 		{"nothing sent", false, outgoingpayment.Sending, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
-			receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
-				LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+			tenantID, paymentID := uuid.NewString(), uuid.NewString()
+			receiver := newLocalReceiver(tenantID)
 			fundedPayment(t, store, tenantID, paymentID, receiver.URL)
 			var l outgoingpayment.Ledger = sentLedger{sent: 0}
 			if tc.sentLate {
@@ -163,15 +177,14 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 			payer := &existingPayer{}
 			h := outgoingpayment.NewHandler(store, l, localReceiver{r: receiver}, noQuotes{}, payer,
 				func(context.Context, string, string, time.Time, any) error { return nil }, 3)
-			data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
-			if _, err := h.Send(ctx, data); err != nil {
+			if err := send(ctx, h, tenantID, paymentID); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			s, _, err := h.Load(ctx, tenantID, paymentID)
 			if err != nil || s.State != tc.want || s.StateAttempts != tc.attempts {
 				t.Fatalf("payment %s after %d failed attempts (%v), want %s after %d", s.State, s.StateAttempts, err, tc.want, tc.attempts)
 			}
-			if tc.sentLate && (s.Sent != 500 || s.Delivered != 500 || len(payer.told) != 1 || payer.told[0] != incomingPaymentID) {
+			if tc.sentLate && (s.Sent != 500 || s.Delivered != 500 || len(payer.told) != 1 || payer.told[0] != receiver.LocalPaymentID) {
 				t.Fatalf("sent %d, delivered %d, told %v; want 500, 500 and the incoming payment once", s.Sent, s.Delivered, payer.told)
 			}
 		})
@@ -183,15 +196,13 @@ func TestSendRacingAnotherSendOfALocalPayment(t *testing.T) {
 func TestSendOfAnExpiredLocalPaymentRecordsWhatWasSent(t *testing.T) {
 	store := natsStore(t)
 	ctx := context.Background()
-	incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
-		LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+	tenantID, paymentID := uuid.NewString(), uuid.NewString()
+	receiver := newLocalReceiver(tenantID)
 	fundedPaymentQuoted(t, store, tenantID, paymentID, receiver.URL, time.Now().Add(-time.Second))
 	payer := &payingPayer{}
 	h := outgoingpayment.NewHandler(store, sentLedger{sent: 500}, localReceiver{r: receiver}, noQuotes{}, payer,
 		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
-	data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
-	if _, err := h.Send(ctx, data); err != nil {
+	if err := send(ctx, h, tenantID, paymentID); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	s, _, err := h.Load(ctx, tenantID, paymentID)
@@ -227,9 +238,8 @@ func (p *payingPayer) Pay(_ context.Context, t outgoingpayment.Transfer) (outgoi
 func TestSendReadsOnlyTheLastSequence(t *testing.T) {
 	store := &readcount.Store{Store: natsStore(t)}
 	ctx := context.Background()
-	incomingPaymentID, tenantID, paymentID := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	receiver := quote.Receiver{URL: "https://op.example/t/incoming-payments/" + incomingPaymentID, LocalPaymentID: incomingPaymentID,
-		LocalTenantID: tenantID, AssetCode: "USD", AssetScale: 2, Active: true}
+	tenantID, paymentID := uuid.NewString(), uuid.NewString()
+	receiver := newLocalReceiver(tenantID)
 	fundedPayment(t, store, tenantID, paymentID, receiver.URL)
 	payer := &payingPayer{}
 	l := &countingLedger{}
@@ -240,8 +250,7 @@ func TestSendReadsOnlyTheLastSequence(t *testing.T) {
 	}
 	eventReads := func() int64 { return store.Loads.Load() + store.LoadsAfter.Load() }
 	reads, readsOfEvents := store.All(), eventReads()
-	data, _ := json.Marshal(commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID})
-	if _, err := h.Send(ctx, data); err != nil {
+	if err := send(ctx, h, tenantID, paymentID); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	if n, m := store.All()-reads, eventReads()-readsOfEvents; n != 1 || m != 0 {
