@@ -178,15 +178,12 @@ func (l *Ledger) lock(ctx context.Context, conn *pgx.Conn, ops []*operation, a a
 		b.Queue(sqlExistingTransfers, raws(newIDs))
 	}
 	br := conn.SendBatch(ctx, b)
-	snap, err := readLock(br, snapKnown, len(opens) > 0, len(settleIDs) > 0, len(knownAccounts) > 0, len(newIDs) > 0)
+	snap, err := readLock(br, snapKnown, opens, len(settleIDs) > 0, len(knownAccounts) > 0, len(newIDs) > 0)
 	if closeErr := br.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("ledger/postgres: lock: %w", closeErr)
 	}
 	if err == nil {
 		snap.setAsideUnlocked()
-		for _, a := range opens {
-			snap.opened[a.id] = true
-		}
 	}
 	return snap, err
 }
@@ -213,7 +210,7 @@ func (snap *snapshot) setAsideUnlocked() {
 	snap.transfers = kept
 }
 
-func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, opens, settles, lookUpKnown, creates bool) (*snapshot, error) {
+func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, opens []accountRow, settles, lookUpKnown, creates bool) (*snapshot, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: begin: %w", err)
 	}
@@ -221,11 +218,14 @@ func readLock(br pgx.BatchResults, known map[uuid.UUID]bool, opens, settles, loo
 	if err := br.QueryRow().Scan(nil, nil); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: plan settings: %w", err)
 	}
-	if opens {
+	if len(opens) > 0 {
 		if _, err := br.Exec(); err != nil {
 			return nil, fmt.Errorf("ledger/postgres: open accounts: %w", err)
 		}
-		snap.opened, snap.others = map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+		snap.opened, snap.others = make(map[uuid.UUID]bool, len(opens)), map[uuid.UUID]bool{}
+		for _, a := range opens {
+			snap.opened[a.id] = true
+		}
 		if err := scanIDs(br, snap.others); err != nil {
 			return nil, fmt.Errorf("ledger/postgres: opened accounts: %w", err)
 		}
