@@ -337,7 +337,7 @@ func TestReceivers(t *testing.T) {
 		}
 		id := strings.TrimPrefix(mine.ID, localPayments)
 		if _, err := uuid.Parse(id); err != nil || mine.WalletAddressURL != local || mine.Completed || mine.IncomingAmount.Value != "7" ||
-			mine.ExpiresAt == nil || mine.Metadata != nil {
+			mine.ReceivedAmount.Value != "0" || mine.ReceivedAmount.AssetCode != "USD" || mine.ExpiresAt == nil || mine.Metadata != nil {
 			t.Fatalf("created %+v", mine)
 		}
 		var out struct {

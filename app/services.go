@@ -242,8 +242,8 @@ func NewBackend(d *Deps) *Backend {
 	client := opclient.New(outbound.NewClient(outbound.Options{UseHTTP: d.Config.UseHTTP}), d.ClientKey, d.Config.KeyID, d.Config.WalletAddressURL)
 	probes := &prober{}
 	pays := &payer{ledger: d.Ledger, incoming: payments}
-	receivers := receiver.New(payments, read, d.StreamCredentials, client, opclient.NewGrants(client),
-		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, ILPAddress: d.Config.ILPAddress}, d.Log)
+	receivers := receiver.New(payments, read, client, opclient.NewGrants(client),
+		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL}, d.Log)
 	quotes := quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan)
 	return &Backend{
 		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),

@@ -7,7 +7,6 @@ package receiver
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,13 +22,11 @@ import (
 
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
-	"github.com/rafiki-go/rafiki/connector/stream"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/handlers"
 	"github.com/rafiki-go/rafiki/handlers/grant"
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/opclient"
-	"github.com/rafiki-go/rafiki/openpayments"
 	"github.com/rafiki-go/rafiki/readmodel"
 )
 
@@ -51,8 +48,10 @@ type Receiver struct {
 	ExpiresAt        *time.Time
 	Metadata         json.RawMessage
 	CreatedAt        time.Time
-	// Methods are how to pay it (STREAM credentials); none once it
-	// completed or expired, and none in a completion's answer.
+	// Methods are how to pay a payment elsewhere (STREAM credentials);
+	// none once it completed or expired, and none in a completion's
+	// answer. A payment of this instance has none: a ledger transfer pays
+	// it.
 	Methods []opclient.Method
 	// LocalPaymentID is the id of one of this instance's payments; empty
 	// for a payment elsewhere. LocalTenantID and LocalAssetID are its
@@ -94,24 +93,22 @@ func errUnknownPayment() error { return apperr.E(apperr.NotFound, "unknown payme
 // Config is what the service needs to know of the instance.
 type Config struct {
 	OpenPaymentsURL string // OPEN_PAYMENTS_URL
-	ILPAddress      string // ILP_ADDRESS, for tenants without their own
 }
 
 // Service resolves, creates and completes receivers.
 type Service struct {
-	payments    *incomingpayment.Handler
-	read        *readmodel.Reader
-	credentials *stream.Credentials
-	client      *opclient.Client
-	grants      *opclient.Grants
-	cfg         Config
-	log         *slog.Logger
-	now         func() time.Time
+	payments *incomingpayment.Handler
+	read     *readmodel.Reader
+	client   *opclient.Client
+	grants   *opclient.Grants
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New builds the service.
-func New(payments *incomingpayment.Handler, read *readmodel.Reader, credentials *stream.Credentials, client *opclient.Client, grants *opclient.Grants, cfg Config, log *slog.Logger) *Service {
-	return &Service{payments: payments, read: read, credentials: credentials, client: client, grants: grants,
+func New(payments *incomingpayment.Handler, read *readmodel.Reader, client *opclient.Client, grants *opclient.Grants, cfg Config, log *slog.Logger) *Service {
+	return &Service{payments: payments, read: read, client: client, grants: grants,
 		cfg: cfg, log: log, now: time.Now}
 }
 
@@ -129,7 +126,7 @@ func (s *Service) Create(ctx context.Context, m commands.Meta, walletAddressURL 
 	var r *Receiver
 	switch {
 	case wa != nil:
-		r, err = s.createLocal(ctx, m, wa.ID, expiresAt, incomingAmount, metadata)
+		r, err = s.createLocal(ctx, m, wa, expiresAt, incomingAmount, metadata)
 	case s.ours(walletAddressURL):
 		err = errUnknownWalletAddress()
 	default:
@@ -144,8 +141,8 @@ func (s *Service) Create(ctx context.Context, m commands.Meta, walletAddressURL 
 	return r, nil
 }
 
-func (s *Service) createLocal(ctx context.Context, m commands.Meta, walletAddressID string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
-	id, res, err := s.payments.Create(ctx, commands.CreateIncomingPayment{Meta: m, WalletAddressID: walletAddressID,
+func (s *Service) createLocal(ctx context.Context, m commands.Meta, wa *readmodel.WalletAddress, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
+	id, res, err := s.payments.Create(ctx, commands.CreateIncomingPayment{Meta: m, WalletAddressID: wa.ID,
 		ExpiresAt: expiresAt, IncomingAmount: incomingAmount, Metadata: metadata, InitiatedBy: events.InitiatedByAdmin})
 	if err != nil {
 		return nil, err
@@ -157,11 +154,13 @@ func (s *Service) createLocal(ctx context.Context, m commands.Meta, walletAddres
 	if !found {
 		return nil, fmt.Errorf("incoming payment %s not found after it was stored", id)
 	}
-	r, err := s.local(ctx, p, true)
-	if err != nil {
-		return nil, err
-	}
-	r.Written = res
+	// The answer is the payment as its events have it, as a created
+	// incoming payment's is, with no read of the ledger: a payment just made
+	// received nothing (only this answer tells how to pay it), and one an
+	// earlier try of the same command made is answered with what its events
+	// recorded, which a read of the receiver brings up to the ledger's.
+	r := s.receiverOf(p, p.Received)
+	r.WalletAddressURL, r.Written = wa.Address, res
 	return r, nil
 }
 
@@ -201,7 +200,7 @@ func (s *Service) Get(ctx context.Context, url string) (*Receiver, error) {
 		return nil, err
 	}
 	if ok {
-		return s.local(ctx, p, true)
+		return s.local(ctx, p)
 	}
 	if s.ours(url) {
 		return nil, nil
@@ -277,7 +276,7 @@ func (s *Service) Complete(ctx context.Context, m commands.Meta, url string) (*R
 		if p, _, err = s.payments.Load(ctx, p.ID); err != nil {
 			return nil, err
 		}
-		r, err := s.local(ctx, p, false)
+		r, err := s.local(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -332,9 +331,9 @@ func (s *Service) localURL(p incomingpayment.State) string {
 }
 
 // local is a payment of this instance as a receiver, with its wallet
-// address's URL, and its STREAM credentials when withMethods and it can
-// still be paid.
-func (s *Service) local(ctx context.Context, p incomingpayment.State, withMethods bool) (*Receiver, error) {
+// address's URL. It comes without STREAM credentials: a payment from here
+// pays it by a ledger transfer, and the admin API does not show them.
+func (s *Service) local(ctx context.Context, p incomingpayment.State) (*Receiver, error) {
 	r, err := s.payable(ctx, p)
 	if err != nil {
 		return nil, err
@@ -347,13 +346,6 @@ func (s *Service) local(ctx context.Context, p incomingpayment.State, withMethod
 		return nil, fmt.Errorf("wallet address %s of incoming payment %s not found", p.WalletAddressID, p.ID)
 	}
 	r.WalletAddressURL = wa.Address
-	if withMethods && p.Open() {
-		address, secret, err := openpayments.STREAMCredentials(ctx, s.read, s.credentials, s.cfg.ILPAddress, p.TenantID, p.ID)
-		if err != nil {
-			return nil, err
-		}
-		r.Methods = []opclient.Method{{Type: "ilp", ILPAddress: address, SharedSecret: base64.RawURLEncoding.EncodeToString(secret)}}
-	}
 	return r, nil
 }
 
@@ -365,6 +357,12 @@ func (s *Service) payable(ctx context.Context, p incomingpayment.State) (*Receiv
 	if err != nil {
 		return nil, err
 	}
+	return s.receiverOf(p, received), nil
+}
+
+// receiverOf is payment p of this instance as a receiver that received what
+// received says.
+func (s *Service) receiverOf(p incomingpayment.State, received uint64) *Receiver {
 	expiresAt := p.ExpiresAt
 	r := &Receiver{ID: s.localURL(p), Completed: p.State == incomingpayment.StateCompleted,
 		ReceivedAmount: Amount{Value: received, AssetCode: p.AssetCode, AssetScale: p.AssetScale},
@@ -373,7 +371,7 @@ func (s *Service) payable(ctx context.Context, p incomingpayment.State) (*Receiv
 	if p.IncomingAmount != nil {
 		r.IncomingAmount = &Amount{Value: *p.IncomingAmount, AssetCode: p.AssetCode, AssetScale: p.AssetScale}
 	}
-	return r, nil
+	return r
 }
 
 // remote is a payment a resource server answered as a receiver; amounts
