@@ -30,14 +30,22 @@ import (
 // answers 200, as Rafiki's run of the workload has its mock wallet. With
 // funding (BenchmarkFundedPayments) each payment is funded and
 // waited for until its outgoing_payment.completed webhook arrives.
-func BenchmarkPaymentsWorkload(b *testing.B) { benchmarkPayments(b, mutationClients, false) }
+func BenchmarkPaymentsWorkload(b *testing.B) { benchmarkPayments(b, mutationClients, false, false) }
+
+// BenchmarkPaymentsWorkloadReceivers is the workload as Rafiki's k6 script
+// (create-local-outgoing-payments.js) sends it: the incoming payment made
+// with createReceiver on the receiving wallet address's URL, with the
+// script's metadata, and amounts given as numbers.
+func BenchmarkPaymentsWorkloadReceivers(b *testing.B) {
+	benchmarkPayments(b, mutationClients, false, true)
+}
 
 // BenchmarkFundedPayments is the workload with each payment funded and
 // waited for, at several concurrencies: completed payments/s and the time
 // from funding to completion.
 func BenchmarkFundedPayments(b *testing.B) {
 	for _, clients := range []int{1, 10, 25, 100} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchmarkPayments(b, clients, true) })
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchmarkPayments(b, clients, true, false) })
 	}
 }
 
@@ -49,7 +57,9 @@ type paymentEnd struct {
 
 const paymentsWorkload = `mutation($ip: CreateIncomingPaymentInput!) { createIncomingPayment(input: $ip) { payment { id url } } }`
 
-func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
+const receiversWorkload = `mutation CreateReceiver($input: CreateReceiverInput!) { createReceiver(input: $input) { receiver { id } } }`
+
+func benchmarkPayments(b *testing.B, clientsN int, fund, receivers bool) {
 	var webhooksGot atomic.Int64
 	// A funded payment's end is learnt from its webhook, as a wallet learns
 	// it: the client waiting for it registers here before funding.
@@ -101,6 +111,31 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 		clients[w] = &c
 	}
 	usdAmount := func(v string) map[string]any { return map[string]any{"value": v, "assetCode": "USD", "assetScale": 2} }
+	// createPayee makes the incoming payment an iteration pays, and
+	// answers its URL.
+	createPayee := func(ctx context.Context, c *adminclient.Client) (string, error) {
+		if receivers {
+			var out struct {
+				CreateReceiver struct{ Receiver struct{ ID string } } `json:"createReceiver"`
+			}
+			err := c.Do(ctx, receiversWorkload, map[string]any{"input": map[string]any{"expiresAt": nil,
+				"metadata":       map[string]any{"description": "Hello my friend", "externalRef": nil},
+				"incomingAmount": map[string]any{"assetCode": "USD", "assetScale": 2, "value": 1002}, "walletAddressUrl": payee.Address}}, &out)
+			if err != nil {
+				return "", fmt.Errorf("createReceiver: %w", err)
+			}
+			return out.CreateReceiver.Receiver.ID, nil
+		}
+		var out struct {
+			CreateIncomingPayment struct{ Payment struct{ ID, URL string } } `json:"createIncomingPayment"`
+		}
+		err := c.Do(ctx, paymentsWorkload, map[string]any{"ip": map[string]any{"walletAddressId": payee.ID,
+			"incomingAmount": usdAmount("1002")}}, &out)
+		if err != nil {
+			return "", fmt.Errorf("createIncomingPayment: %w", err)
+		}
+		return out.CreateIncomingPayment.Payment.URL, nil
+	}
 	var mu sync.Mutex
 	var completions []time.Duration
 	var cpuBefore testkit.CPU
@@ -125,16 +160,13 @@ func benchmarkPayments(b *testing.B, clientsN int, fund bool) {
 	res := drive(clientsN, mutationWarmup, mutationRun, func(w, i int) error {
 		c := clients[w]
 		began := time.Now()
-		var ip struct {
-			CreateIncomingPayment struct{ Payment struct{ ID, URL string } } `json:"createIncomingPayment"`
+		receiverURL, err := createPayee(ctx, c)
+		if err != nil {
+			return err
 		}
-		if err := c.Do(ctx, paymentsWorkload, map[string]any{"ip": map[string]any{"walletAddressId": payee.ID,
-			"incomingAmount": usdAmount("1002")}}, &ip); err != nil {
-			return fmt.Errorf("createIncomingPayment: %w", err)
-		}
-		step("createIncomingPayment", began)
+		step("incoming payment", began)
 		began = time.Now()
-		q, err := createQuote(ctx, c, map[string]any{"walletAddressId": sender.ID, "receiver": ip.CreateIncomingPayment.Payment.URL,
+		q, err := createQuote(ctx, c, map[string]any{"walletAddressId": sender.ID, "receiver": receiverURL,
 			"debitAmount": usdAmount("500")})
 		if err != nil {
 			return fmt.Errorf("createQuote: %w", err)
