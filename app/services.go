@@ -243,7 +243,7 @@ func NewBackend(d *Deps) *Backend {
 	probes := &prober{}
 	pays := &payer{ledger: d.Ledger, incoming: payments}
 	receivers := receiver.New(payments, read, client, opclient.NewGrants(client),
-		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL}, d.Log)
+		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, WalletAddressTTL: d.Config.LocalCacheDuration}, d.Log)
 	quotes := quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan)
 	return &Backend{
 		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),

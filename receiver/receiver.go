@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,6 +94,11 @@ func errUnknownPayment() error { return apperr.E(apperr.NotFound, "unknown payme
 // Config is what the service needs to know of the instance.
 type Config struct {
 	OpenPaymentsURL string // OPEN_PAYMENTS_URL
+	// WalletAddressTTL is how long a wallet address of this instance
+	// found by its URL is used again without a read
+	// (LOCAL_CACHE_DURATION_MS, as Rafiki caches wallet addresses); 0
+	// reads it every time.
+	WalletAddressTTL time.Duration
 }
 
 // Service resolves, creates and completes receivers.
@@ -104,12 +110,58 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+
+	// findWalletAddress reads a wallet address of this instance by URL:
+	// the read model's.
+	findWalletAddress func(ctx context.Context, url string) (*readmodel.WalletAddress, error)
+	mu                sync.Mutex
+	byURL             map[string]cachedWalletAddress
 }
+
+// cachedWalletAddress is a wallet address found by its URL, until expires.
+type cachedWalletAddress struct {
+	wa      *readmodel.WalletAddress
+	expires time.Time
+}
+
+// walletAddressesCachedMax bounds the wallet addresses kept by URL; past it
+// the cache starts again empty.
+const walletAddressesCachedMax = 10_000
 
 // New builds the service.
 func New(payments *incomingpayment.Handler, read *readmodel.Reader, client *opclient.Client, grants *opclient.Grants, cfg Config, log *slog.Logger) *Service {
-	return &Service{payments: payments, read: read, client: client, grants: grants,
-		cfg: cfg, log: log, now: time.Now}
+	s := &Service{payments: payments, read: read, client: client, grants: grants,
+		cfg: cfg, log: log, now: time.Now, byURL: map[string]cachedWalletAddress{}}
+	s.findWalletAddress = func(ctx context.Context, url string) (*readmodel.WalletAddress, error) {
+		return read.WalletAddressByURL(ctx, url, nil)
+	}
+	return s
+}
+
+// walletAddress is this instance's wallet address at url, nil when it has
+// none. One found is kept for WalletAddressTTL: its id, tenant and URL never
+// change, and whether it can take a payment is the payment's handler's to
+// decide, from its events. One not found is not kept, since it may be made
+// the next moment.
+func (s *Service) walletAddress(ctx context.Context, url string) (*readmodel.WalletAddress, error) {
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.byURL[url]
+	s.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.wa, nil
+	}
+	wa, err := s.findWalletAddress(ctx, url)
+	if err != nil || wa == nil || s.cfg.WalletAddressTTL <= 0 {
+		return wa, err
+	}
+	s.mu.Lock()
+	if len(s.byURL) >= walletAddressesCachedMax {
+		clear(s.byURL)
+	}
+	s.byURL[url] = cachedWalletAddress{wa: wa, expires: now.Add(s.cfg.WalletAddressTTL)}
+	s.mu.Unlock()
+	return wa, nil
 }
 
 // paymentURL matches an incoming payment URL: its resource server and id.
@@ -119,7 +171,7 @@ var paymentURL = regexp.MustCompile(`^(.+)/incoming-payments/(.{36})$`)
 // walletAddressURL: here when it is one of this instance's, initiated by
 // the admin API, or at its resource server otherwise.
 func (s *Service) Create(ctx context.Context, m commands.Meta, walletAddressURL string, expiresAt *time.Time, incomingAmount *commands.Amount, metadata json.RawMessage) (*Receiver, error) {
-	wa, err := s.read.WalletAddressByURL(ctx, walletAddressURL, nil)
+	wa, err := s.walletAddress(ctx, walletAddressURL)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,13 @@
 package receiver
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/rafiki-go/rafiki/opclient"
+	"github.com/rafiki-go/rafiki/readmodel"
 )
 
 func TestActive(t *testing.T) {
@@ -77,6 +80,65 @@ func TestPaymentURL(t *testing.T) {
 	} {
 		if got := paymentURL.MatchString(url); got != want {
 			t.Errorf("%s: %v, want %v", url, got, want)
+		}
+	}
+}
+
+// A wallet address found by its URL is used again until its time is up;
+// one not found, or any with no time set, is read again every time.
+func TestWalletAddressLookUpsKept(t *testing.T) {
+	const ttl = 15 * time.Second
+	for _, tc := range []struct {
+		name  string
+		ttl   time.Duration
+		found bool
+		after time.Duration // between the two look-ups
+		reads int
+	}{
+		{"found, within its time", ttl, true, ttl - time.Millisecond, 1},
+		{"found, its time up", ttl, true, ttl, 2},
+		{"not found", ttl, false, time.Millisecond, 2},
+		{"no time set", 0, true, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Now()
+			reads := 0
+			s := &Service{cfg: Config{WalletAddressTTL: tc.ttl}, now: func() time.Time { return now },
+				byURL: map[string]cachedWalletAddress{}}
+			s.findWalletAddress = func(_ context.Context, url string) (*readmodel.WalletAddress, error) {
+				reads++
+				if !tc.found {
+					return nil, nil
+				}
+				return &readmodel.WalletAddress{ID: "wa", Address: url}, nil
+			}
+			for i := range 2 {
+				if i == 1 {
+					now = now.Add(tc.after)
+				}
+				wa, err := s.walletAddress(context.Background(), "https://wallet.example/alice")
+				if err != nil || (wa != nil) != tc.found || (wa != nil && wa.Address != "https://wallet.example/alice") {
+					t.Fatalf("look-up %d: %+v %v", i, wa, err)
+				}
+			}
+			if reads != tc.reads {
+				t.Fatalf("%d reads, want %d", reads, tc.reads)
+			}
+		})
+	}
+}
+
+func TestWalletAddressLookUpsBounded(t *testing.T) {
+	s := &Service{cfg: Config{WalletAddressTTL: time.Minute}, now: time.Now, byURL: map[string]cachedWalletAddress{}}
+	s.findWalletAddress = func(_ context.Context, url string) (*readmodel.WalletAddress, error) {
+		return &readmodel.WalletAddress{Address: url}, nil
+	}
+	for i := range walletAddressesCachedMax + 1 {
+		if _, err := s.walletAddress(context.Background(), fmt.Sprintf("https://wallet.example/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.byURL) > walletAddressesCachedMax {
+			t.Fatalf("%d wallet addresses kept after %d look-ups", len(s.byURL), i+1)
 		}
 	}
 }
