@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"sync"
 	"time"
 
@@ -33,8 +32,19 @@ type Store interface {
 	LastSequences(ctx context.Context, subjects []string) (map[string]uint64, error)
 }
 
-// aggregateTypePattern is an aggregate type as code names it.
-var aggregateTypePattern = regexp.MustCompile(`^[a-z][a-z_]*$`)
+// isAggregateType tells whether t is an aggregate type as code names one:
+// a lower-case letter, then lower-case letters and underscores.
+func isAggregateType(t string) bool {
+	if t == "" || t[0] == '_' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if (t[i] < 'a' || t[i] > 'z') && t[i] != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // Subject is where one aggregate's events live. Its tokens must be canonical
 // UUIDs and an aggregate type: commands check their ids first, and this
@@ -47,7 +57,7 @@ func Subject(tenantID, aggregateType, id string) (string, error) {
 	if !valid.IsID(id) {
 		return "", apperr.E(apperr.InvalidInput, "invalid %s id %q", aggregateType, id)
 	}
-	if !aggregateTypePattern.MatchString(aggregateType) {
+	if !isAggregateType(aggregateType) {
 		return "", fmt.Errorf("subject of aggregate type %q", aggregateType)
 	}
 	return "events." + tenantID + "." + aggregateType + "." + id, nil
@@ -59,7 +69,7 @@ func AnyTenantSubject(aggregateType, id string) (string, error) {
 	if !valid.IsID(id) {
 		return "", apperr.E(apperr.InvalidInput, "invalid %s id %q", aggregateType, id)
 	}
-	if aggregateType != "*" && !aggregateTypePattern.MatchString(aggregateType) {
+	if aggregateType != "*" && !isAggregateType(aggregateType) {
 		return "", fmt.Errorf("subject of aggregate type %q", aggregateType)
 	}
 	return "events.*." + aggregateType + "." + id, nil

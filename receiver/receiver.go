@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
@@ -29,6 +27,7 @@ import (
 	"github.com/rafiki-go/rafiki/handlers/incomingpayment"
 	"github.com/rafiki-go/rafiki/opclient"
 	"github.com/rafiki-go/rafiki/readmodel"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Amount is an amount of a receiver's asset.
@@ -356,15 +355,16 @@ func (s *Service) Complete(ctx context.Context, m commands.Meta, url string) (*R
 // findLocal finds the payment at url among this instance's: a payment
 // whose own URL url is.
 func (s *Service) findLocal(ctx context.Context, url string) (incomingpayment.State, bool, error) {
-	match := paymentURL.FindStringSubmatch(url)
-	if match == nil {
+	// Only a URL ending in /incoming-payments/<canonical id> can be one;
+	// whether it is, the comparison with the payment's own URL says.
+	var path, id string
+	if n := len(url) - 36; n > 0 {
+		path, id = url[:n], url[n:]
+	}
+	if !strings.HasSuffix(path, "/incoming-payments/") || !valid.IsID(id) {
 		return incomingpayment.State{}, false, nil
 	}
-	id, err := uuid.Parse(match[2])
-	if err != nil || id.String() != match[2] {
-		return incomingpayment.State{}, false, nil
-	}
-	p, found, err := s.payments.Load(ctx, match[2])
+	p, found, err := s.payments.Load(ctx, id)
 	if err != nil || !found || !p.Live() {
 		return incomingpayment.State{}, false, err
 	}

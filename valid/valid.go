@@ -8,7 +8,6 @@ package valid
 import (
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -24,12 +23,29 @@ const TextLengthMax = 255
 // ILPAddressLengthMax is interledger RFC 0015's limit.
 const ILPAddressLengthMax = 1023
 
-// canonicalID is a UUID as subjects and read models spell it.
-var canonicalID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // IsID tells whether id is a UUID in its canonical form (lower case, 36
-// characters), the only form a subject token may take.
-func IsID(id string) bool { return canonicalID.MatchString(id) }
+// characters, dashes after the 8th, 12th, 16th and 20th digit), the only
+// form a subject token may take. Every command checks ids, so this is a loop
+// rather than a regular expression.
+func IsID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // ID reads a UUID written in its 36-character form, in any case, and returns
 // it in canonical form; ok is false for anything else.

@@ -1,6 +1,7 @@
 package valid
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -156,6 +157,21 @@ func FuzzURLWithin(f *testing.F) {
 		}
 		if ILPAddress(a) && !ILPWithin(a, a) {
 			t.Fatalf("%q is not within itself", a)
+		}
+	})
+}
+
+// IsID accepts exactly what the pattern of a canonical UUID matches.
+func FuzzIsID(f *testing.F) {
+	canonical := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	for _, seed := range []string{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "",
+		"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\n", "a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11",
+		"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g", "------------------------------------", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1é"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := IsID(id), canonical.MatchString(id); got != want {
+			t.Fatalf("IsID(%q) = %v, the pattern says %v", id, got, want)
 		}
 	})
 }
