@@ -245,6 +245,14 @@ func NewBackend(d *Deps) *Backend {
 	receivers := receiver.New(payments, read, client, opclient.NewGrants(client),
 		receiver.Config{OpenPaymentsURL: d.Config.OpenPaymentsURL, WalletAddressTTL: d.Config.LocalCacheDuration}, d.Log)
 	quotes := quote.NewHandler(d.Store, quoteReceivers{receivers}, exchange, probes, d.Config.Slippage, d.Config.QuoteLifespan)
+	outgoing := outgoingpayment.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Ledger, quoteReceivers{receivers}, quotes, pays, d.Enqueue,
+		d.Config.OutgoingPaymentRetryAttempts)
+	if waiter != nil {
+		changes := walletAddressChanges(waiter)
+		payments.TrustWalletAddresses(changes, d.Config.LocalCacheDuration)
+		quotes.TrustWalletAddresses(changes, d.Config.LocalCacheDuration)
+		outgoing.TrustWalletAddresses(changes, d.Config.LocalCacheDuration)
+	}
 	return &Backend{
 		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
 		Assets:           asset.NewHandler(d.Store, read.AssetInUse),
@@ -253,14 +261,13 @@ func NewBackend(d *Deps) *Backend {
 		Liquidity:        liquidityHandler,
 		IncomingPayments: payments,
 		Quotes:           quotes,
-		OutgoingPayments: outgoingpayment.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Ledger, quoteReceivers{receivers}, quotes, pays, d.Enqueue,
-			d.Config.OutgoingPaymentRetryAttempts),
-		probes:         probes,
-		payer:          pays,
-		Rates:          exchange,
-		settingsClient: settings,
-		Read:           read,
-		Waiter:         waiter,
+		OutgoingPayments: outgoing,
+		probes:           probes,
+		payer:            pays,
+		Rates:            exchange,
+		settingsClient:   settings,
+		Read:             read,
+		Waiter:           waiter,
 		WalletServer: openpayments.NewWalletAddresses(read, openpayments.Config{
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,
@@ -379,4 +386,17 @@ func ExampleWalletListeners(c config.Config) []Listener {
 // AdminUIListeners are the admin UI's ports.
 func AdminUIListeners(c config.Config) []Listener {
 	return []Listener{{Name: AdminUIListener, EnvVar: "ADMIN_UI_PORT", Port: c.AdminUIPort}}
+}
+
+// walletAddressChanges is how far this database's read models of wallet
+// addresses and assets applied their events, as the waiter hears it;
+// unknown while the waiter does not follow the checkpoints.
+func walletAddressChanges(w *projections.Waiter) func() (walletaddress.Progress, bool) {
+	return func() (walletaddress.Progress, bool) {
+		if !w.Connected() {
+			return walletaddress.Progress{}, false
+		}
+		return walletaddress.Progress{WalletAddresses: w.Applied(projections.WalletAddresses{}.Name()),
+			Assets: w.Applied(projections.Assets{}.Name())}, true
+	}
 }

@@ -291,6 +291,69 @@ func TestWalletAddressCacheFollowsUpdates(t *testing.T) {
 	wg.Wait()
 }
 
+// Payments' commands use a wallet address they read a moment before without
+// reading it again, until the read models apply a change of it: a
+// deactivation answered to its caller is refused by the next payment,
+// quote and outgoing payment at once.
+func TestWalletAddressDeactivationStopsPayments(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := map[string]any{"value": "500", "assetCode": "USD", "assetScale": 2}
+	var receivers []string
+	for range 2 {
+		ip, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		receivers = append(receivers, ip.URL)
+	}
+	q, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": receivers[0], "debitAmount": amount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both wallet addresses were read by these commands just now.
+	for _, wa := range []walletAddressOut{alice, bob} {
+		if err := s.operator.Do(ctx, `mutation($id: ID!) { updateWalletAddress(input: {id: $id, status: INACTIVE}) { walletAddress { id } } }`,
+			map[string]any{"id": wa.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"incoming payment", func() error {
+			_, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob.ID})
+			return err
+		}},
+		{"quote", func() error {
+			_, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": receivers[1], "debitAmount": amount})
+			return err
+		}},
+		{"outgoing payment", func() error {
+			return s.operator.Do(ctx, `mutation($input: CreateOutgoingPaymentInput!) { createOutgoingPayment(input: $input) { payment { id } } }`,
+				map[string]any{"input": map[string]any{"walletAddressId": alice.ID, "quoteId": q.ID}}, nil)
+		}},
+	} {
+		code, message := gqlRefusal(t, tc.call())
+		if code == "" || message != "inactive wallet address" {
+			t.Errorf("%s after the deactivation: %s %q, want the inactive wallet address refused", tc.name, code, message)
+		}
+	}
+}
+
 func TestWalletAddressTenantIsolation(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()

@@ -341,3 +341,10 @@ func (h *Handler) ExpireDue(ctx context.Context, id, correlationID string) (retr
 	}
 	return 0, err
 }
+
+// TrustWalletAddresses lets the handler use a wallet address and its asset
+// read less than ttl ago while changes shows no change of them
+// (walletaddress.WithAsset.Trust).
+func (h *Handler) TrustWalletAddresses(changes func() (walletaddress.Progress, bool), ttl time.Duration) {
+	h.walletAddresses.Trust(changes, ttl)
+}

@@ -182,3 +182,10 @@ func (h *Handler) GrantSpent(ctx context.Context, tenantID, grantID, paymentID s
 	debit, receive = g.spent(sp.period)
 	return debit, receive, true, nil
 }
+
+// TrustWalletAddresses lets the handler use a wallet address and its asset
+// read less than ttl ago while changes shows no change of them
+// (walletaddress.WithAsset.Trust).
+func (h *Handler) TrustWalletAddresses(changes func() (walletaddress.Progress, bool), ttl time.Duration) {
+	h.walletAddresses.Trust(changes, ttl)
+}

@@ -207,3 +207,10 @@ func (h *Handler) Load(ctx context.Context, id string) (s State, found bool, err
 	s, err = h.load(ctx, subject)
 	return s, err == nil && s.Exists, err
 }
+
+// TrustWalletAddresses lets the handler use a wallet address and its asset
+// read less than ttl ago while changes shows no change of them
+// (walletaddress.WithAsset.Trust).
+func (h *Handler) TrustWalletAddresses(changes func() (walletaddress.Progress, bool), ttl time.Duration) {
+	h.walletAddresses.Trust(changes, ttl)
+}
