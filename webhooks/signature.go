@@ -18,7 +18,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gowebpki/jcs"
+	"github.com/rafiki-go/rafiki/canonical"
 )
 
 // Body is what is posted for a webhook event: {id, type, data} in JSON's
@@ -34,7 +34,7 @@ func Body(id, typ string, data json.RawMessage) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: encode: %w", id, err)
 	}
-	body, err := jcs.Transform(raw)
+	body, err := canonical.Transform(raw)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: canonical form: %w", id, err)
 	}
