@@ -298,35 +298,21 @@ func TestWalletAddressCacheFollowsUpdates(t *testing.T) {
 func TestWalletAddressDeactivationStopsPayments(t *testing.T) {
 	s := start(t)
 	ctx := context.Background()
-	usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, first := aliceAndBob(t, s)
+	bob := first.WalletAddressID
 	amount := map[string]any{"value": "500", "assetCode": "USD", "assetScale": 2}
-	var receivers []string
-	for range 2 {
-		ip, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		receivers = append(receivers, ip.URL)
+	second, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob})
+	if err != nil {
+		t.Fatal(err)
 	}
-	q, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": receivers[0], "debitAmount": amount})
+	q, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": first.URL, "debitAmount": amount})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Both wallet addresses were read by these commands just now.
-	for _, wa := range []walletAddressOut{alice, bob} {
+	for _, id := range []string{alice.ID, bob} {
 		if err := s.operator.Do(ctx, `mutation($id: ID!) { updateWalletAddress(input: {id: $id, status: INACTIVE}) { walletAddress { id } } }`,
-			map[string]any{"id": wa.ID}, nil); err != nil {
+			map[string]any{"id": id}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -335,11 +321,11 @@ func TestWalletAddressDeactivationStopsPayments(t *testing.T) {
 		call func() error
 	}{
 		{"incoming payment", func() error {
-			_, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob.ID})
+			_, err := createIncomingPayment(ctx, s.operator, map[string]any{"walletAddressId": bob})
 			return err
 		}},
 		{"quote", func() error {
-			_, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": receivers[1], "debitAmount": amount})
+			_, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": second.URL, "debitAmount": amount})
 			return err
 		}},
 		{"outgoing payment", func() error {
