@@ -207,10 +207,7 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 		return Identity{}, nil, unauthenticated("signature does not match")
 	}
 
-	// Only verified signatures are recorded, so unauthenticated traffic
-	// cannot fill Redis. A timestamp up to TTL in the future stays
-	// acceptable for up to 2×TTL, and the key must outlive that.
-	fresh, err := a.rdb.SetNX(r.Context(), sig.replayKey(tenantID.String()), 1, 2*a.cfg.TTL).Result()
+	fresh, err := a.firstUse(r.Context(), tenantID.String(), sig, time.Now())
 	if err != nil {
 		return Identity{}, nil, unavailable("The replay guard (Redis) did not answer, so the signature cannot be checked. Retry later.",
 			fmt.Errorf("recording signature for replay protection: %w", err))

@@ -387,7 +387,7 @@ func TestMiddlewareRejectsReplay(t *testing.T) {
 	body := gqlBody(uuid.NewString())
 	sig := sign(t, secret, 1, body, time.Now())
 	ts, digest, _ := strings.Cut(sig, ", v1=")
-	key := "signature:" + tenant + ":v1:" + digest
+	key := "signature:{" + tenant + ":v1:" + digest + "}"
 	t.Cleanup(func() { rdb.Del(context.Background(), key) })
 
 	first := httptest.NewRecorder()
@@ -429,6 +429,50 @@ func TestMiddlewareRejectsReplay(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("same body signed at another millisecond: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// Rafiki's clients append a nonce (n=) to the header, which tells apart
+// identical bodies that concurrent clients sign in the same millisecond:
+// each nonce is one use, as in Rafiki. A signature is used under a second
+// nonce only within nonceReuseWindow of its timestamp, never once it was
+// used without a nonce, and never again without one once used with one.
+func TestNoncesTellApartTheSameSignature(t *testing.T) {
+	t.Parallel()
+	rdb := testkit.Redis(t)
+	tenant, secret := uuid.NewString(), "tenant-"+uuid.NewString()
+	h, _ := newHandler(t, adminauth.Config{}, secretMap{tenant: secret}, rdb, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	send := func(sig string, body []byte) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, request(tenant, sig, body))
+		return rec
+	}
+	ok := func(rec *httptest.ResponseRecorder, what string) {
+		t.Helper()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", what, rec.Code, rec.Body)
+		}
+	}
+
+	body := gqlBody(uuid.NewString())
+	sig := sign(t, secret, 1, body, time.Now())
+	ok(send(sig+", n="+uuid.NewString(), body), "first client")
+	ok(send(sig+", n="+uuid.NewString(), body), "second client, same body and millisecond")
+	nonce := uuid.NewString()
+	ok(send(sig+", n="+nonce, body), "third client")
+	checkError(t, send(sig+",n="+nonce, body), http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
+	checkError(t, send(sig, body), http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
+
+	// Used without a nonce first, a signature takes none after.
+	bare := gqlBody(uuid.NewString())
+	sig = sign(t, secret, 1, bare, time.Now())
+	ok(send(sig, bare), "without a nonce")
+	checkError(t, send(sig+", n="+uuid.NewString(), bare), http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
+
+	// Signed longer ago than the window, a second nonce is a replay.
+	old := gqlBody(uuid.NewString())
+	sig = sign(t, secret, 1, old, time.Now().Add(-6*time.Second))
+	ok(send(sig+", n="+uuid.NewString(), old), "an older signature's first use")
+	checkError(t, send(sig+", n="+uuid.NewString(), old), http.StatusUnauthorized, "UNAUTHENTICATED", "already been used")
 }
 
 // A signature holds only for what it signed: its body under its tenant's

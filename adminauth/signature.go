@@ -20,12 +20,18 @@ type signature struct {
 	timestamp    int64 // milliseconds since the Unix epoch
 	version      int
 	digest       []byte
+	// nonce is the header's n= part, as Rafiki's clients send it: not
+	// signed, it tells apart identical bodies signed in the same
+	// millisecond by concurrent clients (the replay guard, firstUse).
+	nonce string
 }
 
-// parseSignatureHeader parses the signature header. Parts other than t and
-// v<version> (such as Rafiki clients' n= nonce) are ignored: they are not
-// signed, so nothing may depend on them. Errors never quote the input: it is
-// attacker-controlled and ends up in responses and logs.
+// parseSignatureHeader parses the signature header. Parts other than t,
+// v<version> and Rafiki clients' n= nonce are ignored: they are not signed,
+// so nothing may depend on them; the nonce, not signed either, only tells
+// the replay guard apart requests that are otherwise the same. Errors never
+// quote the input: it is attacker-controlled and ends up in responses and
+// logs.
 func parseSignatureHeader(h string) (signature, error) {
 	var sig signature
 	var haveT, haveV bool
@@ -41,6 +47,16 @@ func parseSignatureHeader(h string) (signature, error) {
 				return signature{}, errors.New("timestamp is not a non-negative integer")
 			}
 			sig.rawTimestamp, sig.timestamp, haveT = val, int64(ts), true
+			continue
+		}
+		if key == "n" {
+			if sig.nonce != "" {
+				return signature{}, errors.New("more than one nonce")
+			}
+			if val == "" || len(val) > nonceLengthMax {
+				return signature{}, fmt.Errorf("nonce is empty or longer than %d characters", nonceLengthMax)
+			}
+			sig.nonce = val
 			continue
 		}
 		version, ok := versionOf(key)
@@ -97,13 +113,17 @@ func (sig signature) String() string {
 	return fmt.Sprintf("t=%s, v%d=%s", sig.rawTimestamp, sig.version, hex.EncodeToString(sig.digest))
 }
 
+// nonceLengthMax bounds the n= part, which names a Redis key.
+const nonceLengthMax = 128
+
 // replayKey names exactly what was signed: the digest is an HMAC over the
 // timestamp and the canonical body under the tenant's secret, and the
 // tenant and version say which secret and scheme. Any part of the header
 // that is not signed (spacing, case, extra parts) leaves it unchanged, so a
-// captured request cannot be sent again by dressing up its header.
+// captured request cannot be sent again by dressing up its header. The
+// braces keep it and its nonces' keys on one node of a Redis cluster.
 func (sig signature) replayKey(tenantID string) string {
-	return fmt.Sprintf("signature:%s:v%d:%x", tenantID, sig.version, sig.digest)
+	return fmt.Sprintf("signature:{%s:v%d:%x}", tenantID, sig.version, sig.digest)
 }
 
 // matches reports whether sig was made with secret over the canonical body.

@@ -18,11 +18,11 @@ func TestParseSignatureHeader(t *testing.T) {
 		header string
 		want   signature
 	}{
-		{"t=1700000000123, v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest}},
-		{"t=1700000000123,v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest}},
-		{"  v1=" + strings.ToUpper(hexDigest) + " ,  t=5 ", signature{"5", 5, 1, digest}},
-		{"t=007, n=nonce, v2=" + hexDigest + ", x", signature{"007", 7, 2, digest}},
-		{"t=1, vx=zz, v12=" + hexDigest, signature{"1", 1, 12, digest}},
+		{"t=1700000000123, v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest, ""}},
+		{"t=1700000000123,v1=" + hexDigest, signature{"1700000000123", 1700000000123, 1, digest, ""}},
+		{"  v1=" + strings.ToUpper(hexDigest) + " ,  t=5 ", signature{"5", 5, 1, digest, ""}},
+		{"t=007, n=nonce, v2=" + hexDigest + ", x", signature{"007", 7, 2, digest, "nonce"}},
+		{"t=1, vx=zz, v12=" + hexDigest + ", n=5f0c", signature{"1", 1, 12, digest, "5f0c"}},
 	}
 	for _, tc := range valid {
 		got, err := parseSignatureHeader(tc.header)
@@ -31,7 +31,7 @@ func TestParseSignatureHeader(t *testing.T) {
 			continue
 		}
 		if got.rawTimestamp != tc.want.rawTimestamp || got.timestamp != tc.want.timestamp ||
-			got.version != tc.want.version || !bytes.Equal(got.digest, tc.want.digest) {
+			got.version != tc.want.version || !bytes.Equal(got.digest, tc.want.digest) || got.nonce != tc.want.nonce {
 			t.Errorf("parse(%q) = %+v, want %+v", tc.header, got, tc.want)
 		}
 	}
@@ -41,15 +41,18 @@ func TestParseSignatureHeader(t *testing.T) {
 		"t=1":                       "missing signature",
 		"v1=" + hexDigest:           "missing timestamp",
 		"t=1, t=2, v1=" + hexDigest: "more than one timestamp",
-		"t=1, v1=" + hexDigest + ", v2=" + hexDigest: "more than one signature",
-		"t=, v1=" + hexDigest:                        "timestamp",
-		"t=1.5, v1=" + hexDigest:                     "timestamp",
-		"t=-1, v1=" + hexDigest:                      "timestamp",
-		"t=9223372036854775808, v1=" + hexDigest:     "timestamp",
-		"t=1, v1=" + hexDigest[:62]:                  "digest",
-		"t=1, v1=" + hexDigest + "00":                "digest",
-		"t=1, v1=g" + hexDigest[1:]:                  "digest",
-		"t=1, v99999999999=" + hexDigest:             "missing signature",
+		"t=1, v1=" + hexDigest + ", v2=" + hexDigest:                            "more than one signature",
+		"t=, v1=" + hexDigest:                                                   "timestamp",
+		"t=1.5, v1=" + hexDigest:                                                "timestamp",
+		"t=-1, v1=" + hexDigest:                                                 "timestamp",
+		"t=9223372036854775808, v1=" + hexDigest:                                "timestamp",
+		"t=1, v1=" + hexDigest[:62]:                                             "digest",
+		"t=1, v1=" + hexDigest + "00":                                           "digest",
+		"t=1, v1=g" + hexDigest[1:]:                                             "digest",
+		"t=1, v99999999999=" + hexDigest:                                        "missing signature",
+		"t=1, n=a, n=b, v1=" + hexDigest:                                        "more than one nonce",
+		"t=1, n=, v1=" + hexDigest:                                              "nonce",
+		"t=1, v1=" + hexDigest + ", n=" + strings.Repeat("x", nonceLengthMax+1): "nonce",
 	}
 	for header, want := range invalid {
 		_, err := parseSignatureHeader(header)
