@@ -32,10 +32,12 @@ import (
 // waited for until its outgoing_payment.completed webhook arrives.
 func BenchmarkPaymentsWorkload(b *testing.B) { benchmarkPayments(b, mutationClients, false, false) }
 
-// BenchmarkPaymentsWorkloadReceivers is the workload as Rafiki's k6 script
-// (create-local-outgoing-payments.js) sends it: the incoming payment made
-// with createReceiver on the receiving wallet address's URL, with the
-// script's metadata, and amounts given as numbers.
+// BenchmarkPaymentsWorkloadReceivers is the workload as the later versions
+// of Rafiki's k6 script (create-local-outgoing-payments.js) send it: the
+// incoming payment made with createReceiver on the receiving wallet
+// address's URL, with the script's metadata, and amounts given as numbers.
+// The earlier versions send createIncomingPayment, as
+// BenchmarkPaymentsWorkload does.
 func BenchmarkPaymentsWorkloadReceivers(b *testing.B) {
 	benchmarkPayments(b, mutationClients, false, true)
 }
