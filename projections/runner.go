@@ -359,7 +359,7 @@ func (r *Runner) follow(ctx context.Context) error {
 	defer r.flushQuiet(ctx, &quiet)
 	written := writtenCheckpoint{sequence: checkpoint, known: true}
 	for {
-		batch, ok := take(feed, quiet.wait())
+		batch, ok := take(feed, quiet.wait(), batchLingerMax)
 		if ok && batch == nil {
 			written.known = false
 			err := r.step(ctx, fmt.Sprintf("record checkpoint %d", quiet.last), func(ctx context.Context) error {
@@ -435,10 +435,10 @@ func inOrder(batch []delivery, want uint64) (next uint64, err error) {
 }
 
 // take blocks for one message, then takes whatever else comes within
-// batchLingerMax of the feed running dry. With a wait above 0 it blocks
-// that long at most for the first, and answers no batch but ok when
+// lingerMax (batchLingerMax) of the feed running dry. With a wait above 0 it
+// blocks that long at most for the first, and answers no batch but ok when
 // nothing came.
-func take(feed <-chan delivery, wait time.Duration) ([]delivery, bool) {
+func take(feed <-chan delivery, wait, lingerMax time.Duration) ([]delivery, bool) {
 	var first delivery
 	var ok bool
 	if wait > 0 {
@@ -468,7 +468,7 @@ func take(feed <-chan delivery, wait time.Duration) ([]delivery, bool) {
 		default:
 		}
 		if linger == nil {
-			timer := time.NewTimer(batchLingerMax)
+			timer := time.NewTimer(lingerMax)
 			defer timer.Stop()
 			linger = timer.C
 		}
