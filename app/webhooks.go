@@ -18,10 +18,13 @@ import (
 
 // Webhook deliveries under way at once in a worker, at most how many of
 // them one recipient's once its last attempt succeeded, and how many before
-// (none yet in this process, or the last one failed).
+// (none yet in this process, or the last one failed). One recipient may
+// take hundreds a second (the funded payments workload: three per payment)
+// while a saturated machine makes each delivery last tens of
+// milliseconds: at 16 under way its events waited 250 ms for a slot.
 const (
-	webhookSlots                = 32
-	webhookPerRecipient         = 16
+	webhookSlots                = 64
+	webhookPerRecipient         = 32
 	webhookPerUnprovenRecipient = 4
 )
 

@@ -127,7 +127,7 @@ type Worker struct {
 	PoisonSubject string
 	Handlers      map[string]Handler
 	Log           *slog.Logger
-	// Concurrency is how many commands one worker runs at once (default 8).
+	// Concurrency is how many commands one worker runs at once (default 64).
 	Concurrency int
 	// FailureBackoff spaces the retries of a failed command (default 5 s).
 	FailureBackoff time.Duration
@@ -142,7 +142,11 @@ type Worker struct {
 }
 
 const (
-	concurrencyDefault    = 8
+	// concurrencyDefault is high because a command mostly waits (the
+	// ledger's batch, the event store's group commit, a peer's answer):
+	// with 8 at once, 100 funded payments queued here for half a second
+	// while the batches that would have taken them together ran small.
+	concurrencyDefault    = 64
 	failureBackoffDefault = 5 * time.Second
 	drainTimeoutDefault   = 10 * time.Second
 	// maxDeliveriesDefault is how many deliveries a failing command gets:

@@ -233,7 +233,7 @@ func TestWebhooksSurviveAKill(t *testing.T) {
 		newIncomingPayment(t, op, walletID)
 	}
 	// Deliveries under way: the recipient proved itself with the first
-	// 60, so up to 16 are held.
+	// 60, so up to 32 are held.
 	deadline := time.Now().Add(30 * time.Second)
 	for heldCount() < 8 {
 		if time.Now().After(deadline) {
