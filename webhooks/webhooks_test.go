@@ -316,6 +316,42 @@ func TestWakeSweepsAtOnce(t *testing.T) {
 	}
 }
 
+// After a sweep that took few events (a quiet system), the next word of new
+// events sweeps at once; after one that took many, the next sweep waits a
+// quarter of the idle time, as before.
+func TestQuietSweepsAtEveryWord(t *testing.T) {
+	f := newFixture(t)
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	wake := make(chan struct{}, 1)
+	// Sweeps 2 s apart when busy.
+	f.run(t, webhooks.Config{MaxRetry: 3, Idle: 8 * time.Second, Wake: wake},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+	delivered := func(ids ...string) func() bool {
+		return func() bool { return f.delivered(t, ids, f.tenant) }
+	}
+	// The first sweep, at the start, found nothing.
+	for i := range 3 {
+		id := f.event(t, f.tenant)
+		wake <- struct{}{}
+		testkit.Eventually(t, time.Second, delivered(id), "quiet event %d not delivered within 1 s of the word", i)
+	}
+	busy := make([]string, 6)
+	for i := range busy {
+		busy[i] = f.event(t, f.tenant)
+	}
+	wake <- struct{}{}
+	testkit.Eventually(t, time.Second, delivered(busy...), "the busy events not delivered within 1 s of the word")
+	id := f.event(t, f.tenant)
+	wake <- struct{}{}
+	worded := time.Now()
+	testkit.Eventually(t, 5*time.Second, delivered(id), "the event after the busy sweep not delivered")
+	if waited := time.Since(worded); waited < 500*time.Millisecond {
+		t.Fatalf("the event after a sweep of %d was delivered %v after the word, before the next sweep was due", len(busy), waited)
+	}
+}
+
 // A recipient's settings are read once for the deliveries one lease takes,
 // not for each.
 func TestSettingsReadOncePerLease(t *testing.T) {
