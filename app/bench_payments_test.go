@@ -140,6 +140,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund, receivers bool) {
 	}
 	var mu sync.Mutex
 	var completions []time.Duration
+	completed := map[string]fundedAndTold{}
 	var cpuBefore testkit.CPU
 	var pgCPU, hostCPU time.Duration
 	mark := func(begin bool) {
@@ -197,6 +198,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund, receivers bool) {
 			map[string]any{"input": map[string]any{"outgoingPaymentId": q.ID, "idempotencyKey": uuid.NewString()}}, nil); err != nil {
 			return fmt.Errorf("depositOutgoingPaymentLiquidity: %w", err)
 		}
+		step("depositOutgoingPaymentLiquidity", funded)
 		select {
 		case end := <-ended:
 			if end.typ != "outgoing_payment.completed" {
@@ -204,6 +206,7 @@ func benchmarkPayments(b *testing.B, clientsN int, fund, receivers bool) {
 			}
 			mu.Lock()
 			completions = append(completions, end.at.Sub(funded))
+			completed[q.ID] = fundedAndTold{funded, end.at}
 			mu.Unlock()
 			return nil
 		case <-time.After(30 * time.Second):
@@ -245,8 +248,51 @@ func benchmarkPayments(b *testing.B, clientsN int, fund, receivers bool) {
 				}
 			}
 			b.Logf("funded→completed: %d payments, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d over 1 s", len(completions), at(0.5), at(0.99), at(1), over)
+			logSendingAndTelling(b, s, completed)
 			b.ReportMetric(at(0.99), "completion-p99-ms")
 			b.ReportMetric(float64(over), "completions-over-1s")
 		}
 	}
+}
+
+// fundedAndTold is when a payment was funded and when its completion
+// webhook came.
+type fundedAndTold struct{ funded, told time.Time }
+
+// logSendingAndTelling splits each completed payment's time from funding to
+// its webhook at its completion event, whose time the outgoing payments read
+// model keeps (updated_at): how long sending took, then telling.
+func logSendingAndTelling(b *testing.B, s *system, completed map[string]fundedAndTold) {
+	ids := make([]string, 0, len(completed))
+	for id := range completed {
+		ids = append(ids, id)
+	}
+	rows, err := s.running.Deps.Pool.Query(context.Background(),
+		`SELECT id::text, updated_at FROM rm_outgoing_payments.outgoing_payments WHERE id = ANY($1::uuid[]) AND state = 'COMPLETED'`, ids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sending, telling []time.Duration
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			b.Fatal(err)
+		}
+		c := completed[id]
+		sending, telling = append(sending, at.Sub(c.funded)), append(telling, c.told.Sub(at))
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if len(sending) == 0 {
+		return
+	}
+	slices.Sort(sending)
+	slices.Sort(telling)
+	q := func(ds []time.Duration, f float64) float64 {
+		return float64(ds[int(f*float64(len(ds)-1))]) / float64(time.Millisecond)
+	}
+	b.Logf("funded→completion event p50 %.1f ms, p99 %.1f ms; completion event→webhook p50 %.1f ms, p99 %.1f ms",
+		q(sending, 0.5), q(sending, 0.99), q(telling, 0.5), q(telling, 0.99))
 }
