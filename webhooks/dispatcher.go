@@ -157,13 +157,22 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// sweepGap after one that took sweepQuietMax events or more, none after
 	// one that took fewer. Unwoken, sweeps are sweepGap apart.
 	gap := sweepGap
+	// dueUnseen: deliveries may be due that no lease has looked at since
+	// one last found all there were (at allDueAt): at the start, after a
+	// sweep left some due, and once the idle time passed since (retries
+	// come due, another dispatcher's sweep leaves some), however busy the
+	// dispatcher is. A freed slot leases only then: the sweep leases the
+	// new deliveries itself, and a lease finding nothing costs a statement.
+	dueUnseen := true
+	var allDueAt time.Time
 	for ctx.Err() == nil {
+		dueUnseen = dueUnseen || time.Since(allDueAt) >= d.cfg.Idle
 		// New events wait a quarter of the idle time at most; a sweep at
 		// every freed slot would cost more than the deliveries.
 		var failed error
 		if time.Since(swept) >= sweepGap || woken && gap == 0 {
 			swept, woken = time.Now(), false
-			n, err := d.sweep(ctx)
+			n, left, jobs, err := d.sweep(ctx)
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("webhook sweep failed", "error", err)
 				failed = err
@@ -172,8 +181,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			if err == nil && n < sweepQuietMax {
 				gap = 0
 			}
+			dueUnseen = dueUnseen || left > 0 || err != nil
+			d.launch(ctx, &running, jobs)
 		}
-		for ctx.Err() == nil {
+		for ctx.Err() == nil && dueUnseen {
 			allowed, free := d.allowed()
 			if free == 0 {
 				break
@@ -189,20 +200,52 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				}
 				break
 			}
-			targets := d.targets(ctx, jobs)
-			for _, j := range jobs {
-				d.start(j.recipient)
-				running.Go(func() {
-					defer d.done(j.recipient)
-					d.deliver(ctx, j, targets[j.recipient])
-				})
-			}
+			d.launch(ctx, &running, jobs)
 			if len(jobs) < free {
+				if d.foundAllDue(allowed, jobs) {
+					dueUnseen, allDueAt = false, time.Now()
+				}
 				break
 			}
 		}
 		d.looped(time.Now(), failed)
 		woken = d.wait(ctx, swept.Add(gap), woken)
+	}
+}
+
+// foundAllDue tells whether a lease that took jobs, fewer than its free
+// slots, found every delivery due: none of its recipients was held back by
+// its bound (allowed, before the lease).
+func (d *Dispatcher) foundAllDue(allowed map[string]int, jobs []*job) bool {
+	for _, n := range allowed {
+		if n <= 0 {
+			return false
+		}
+	}
+	taken := map[string]int{}
+	for _, j := range jobs {
+		taken[j.recipient]++
+	}
+	for r, n := range taken {
+		if n >= d.mayAdd(allowed, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// launch makes the leased jobs' attempts, each in a goroutine of running.
+func (d *Dispatcher) launch(ctx context.Context, running *sync.WaitGroup, jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	targets := d.targets(ctx, jobs)
+	for _, j := range jobs {
+		d.start(j.recipient)
+		running.Go(func() {
+			defer d.done(j.recipient)
+			d.deliver(ctx, j, targets[j.recipient])
+		})
 	}
 }
 
@@ -386,22 +429,46 @@ func (d *Dispatcher) done(recipient string) {
 // operator when it asks for one. It records how far it went in the same
 // transaction, in the stream the projection's checkpoint counts in (a
 // read model rebuilt from another stream is swept from its start; the
-// events it had are delivered once, by their ids).
-func (d *Dispatcher) sweep(ctx context.Context) (int, error) {
-	taken := 0
+// events it had are delivered once, by their ids). It leases to this
+// dispatcher at once the new deliveries it has slots for (see sweepOnce),
+// and answers how many events it took, how many deliveries it left due, and
+// the leased jobs.
+func (d *Dispatcher) sweep(ctx context.Context) (taken, left int, leased []*job, err error) {
 	for {
-		n, err := d.sweepOnce(ctx)
-		taken += n
+		allowed, free := d.allowed()
+		for _, j := range leased {
+			allowed[j.recipient] = d.mayAdd(allowed, j.recipient) - 1
+			free--
+		}
+		n, due, jobs, err := d.sweepOnce(ctx, allowed, max(free, 0))
+		taken, left, leased = taken+n, left+due, append(leased, jobs...)
 		if err != nil || n < sweepMax {
-			return taken, err
+			return taken, left, leased, err
 		}
 	}
 }
 
-func (d *Dispatcher) sweepOnce(ctx context.Context) (int, error) {
+// mayAdd is how many more deliveries of recipient allowed lets start.
+func (d *Dispatcher) mayAdd(allowed map[string]int, recipient string) int {
+	if n, ok := allowed[recipient]; ok {
+		return n
+	}
+	return d.cfg.PerUnprovenRecipient
+}
+
+// sweepOnce takes up to sweepMax webhook events past the mark and inserts
+// their deliveries. Of the new deliveries, up to free are leased at once to
+// this dispatcher, no more of a recipient than it may add (allowed,
+// PerUnprovenRecipient for one not in it) and each recipient's first before
+// any recipient's second, as a lease takes them (claim): a delivery made
+// due only to be leased a moment later cost a statement and the update of
+// its row and of its indexes. Deliveries due before, a retry say, are not
+// passed over for long: within the idle time a freed slot leases the
+// deliveries due first (Run).
+func (d *Dispatcher) sweepOnce(ctx context.Context, allowed map[string]int, free int) (n, left int, jobs []*job, err error) {
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
+		return 0, 0, nil, fmt.Errorf("sweep: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	var mark int64
@@ -409,20 +476,20 @@ func (d *Dispatcher) sweepOnce(ctx context.Context) (int, error) {
 	// Another dispatcher sweeping now takes what this one would.
 	err = tx.QueryRow(ctx, `SELECT sequence, stream_created_unix_nanos FROM webhook_sweep FOR UPDATE SKIP LOCKED`).Scan(&mark, &markStream)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+		return 0, 0, nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sweep: read mark: %w", err)
+		return 0, 0, nil, fmt.Errorf("sweep: read mark: %w", err)
 	}
 	err = tx.QueryRow(ctx, `SELECT stream_created_unix_nanos FROM projection_checkpoints WHERE name = 'webhooks'`).Scan(&stream)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+		return 0, 0, nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sweep: read checkpoint: %w", err)
+		return 0, 0, nil, fmt.Errorf("sweep: read checkpoint: %w", err)
 	}
 	if stream == nil {
-		return 0, nil
+		return 0, 0, nil, nil
 	}
 	if markStream == nil || *markStream != *stream {
 		mark = 0
@@ -431,28 +498,69 @@ func (d *Dispatcher) sweepOnce(ctx context.Context) (int, error) {
 	if d.cfg.SendToOperator && d.cfg.OperatorTenantID != "" {
 		operator = &d.cfg.OperatorTenantID
 	}
-	var last int64
-	var n int
-	err = tx.QueryRow(ctx, `WITH taken AS (
+	recipients, counts := []string{}, []int32{}
+	for r, c := range allowed {
+		recipients, counts = append(recipients, r), append(counts, int32(c))
+	}
+	// The first row tells the events taken; the others are the deliveries
+	// leased here.
+	rows, err := tx.Query(ctx, `WITH taken AS (
 			SELECT id, tenant_id, type, sequence FROM rm_webhooks.webhook_events WHERE sequence > $1 ORDER BY sequence LIMIT $2),
 		recipients AS (
-			SELECT id, tenant_id AS recipient, type FROM taken
-			UNION ALL SELECT id, $3::uuid, type FROM taken WHERE $3::uuid IS NOT NULL AND tenant_id <> $3::uuid),
+			SELECT id, tenant_id AS recipient, type, sequence FROM taken
+			UNION ALL SELECT id, $3::uuid, type, sequence FROM taken WHERE $3::uuid IS NOT NULL AND tenant_id <> $3::uuid),
+		allowed AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS a(recipient, n)),
+		ranked AS (
+			SELECT r.id, r.recipient, r.sequence, coalesce(allowed.n, $6) AS may,
+				row_number() OVER (PARTITION BY r.recipient ORDER BY r.sequence) AS rank
+			FROM recipients r LEFT JOIN allowed ON allowed.recipient = r.recipient),
+		leased AS (
+			SELECT id, recipient FROM ranked WHERE rank <= may ORDER BY rank, sequence LIMIT $7),
 		added AS (
-			INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at)
-			SELECT id, recipient, type, now() FROM recipients ON CONFLICT DO NOTHING)
-		SELECT coalesce(max(sequence), $1), count(*) FROM taken`,
-		mark, sweepMax, operator).Scan(&last, &n)
+			INSERT INTO webhook_deliveries (event_id, recipient_tenant_id, event_type, process_at, attempts)
+			SELECT r.id, r.recipient, r.type,
+				CASE WHEN l.id IS NULL THEN now() ELSE now() + $8::bigint * interval '1 millisecond' END,
+				CASE WHEN l.id IS NULL THEN 0 ELSE 1 END
+			FROM recipients r LEFT JOIN leased l ON l.id = r.id AND l.recipient = r.recipient
+			ON CONFLICT DO NOTHING
+			RETURNING event_id, recipient_tenant_id, event_type, attempts)
+		SELECT NULL, NULL, NULL, NULL, NULL, coalesce(max(sequence), $1), count(*), (SELECT count(*) FROM added) FROM taken
+		UNION ALL
+		SELECT a.event_id::text, a.recipient_tenant_id::text, a.event_type, a.attempts,
+			(SELECT e.data::text FROM rm_webhooks.webhook_events e WHERE e.id = a.event_id), NULL, NULL, NULL
+		FROM added a WHERE a.attempts = 1`,
+		mark, sweepMax, operator, recipients, counts, d.cfg.PerUnprovenRecipient, free, leaseMin.Milliseconds())
 	if err != nil {
-		return 0, fmt.Errorf("sweep: %w", err)
+		return 0, 0, nil, fmt.Errorf("sweep: %w", err)
+	}
+	var last int64
+	var made int
+	for rows.Next() {
+		var eventID, recipient, eventType *string
+		var attempts *int32
+		var data []byte
+		var lastSeen, count, added *int64
+		if err := rows.Scan(&eventID, &recipient, &eventType, &attempts, &data, &lastSeen, &count, &added); err != nil {
+			rows.Close()
+			return 0, 0, nil, fmt.Errorf("sweep: %w", err)
+		}
+		if eventID == nil {
+			last, n, made = *lastSeen, int(*count), int(*added)
+			continue
+		}
+		jobs = append(jobs, &job{eventID: *eventID, recipient: *recipient, eventType: *eventType, attempts: int(*attempts), data: data})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, nil, fmt.Errorf("sweep: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE webhook_sweep SET sequence = $1, stream_created_unix_nanos = $2`, last, *stream); err != nil {
-		return 0, fmt.Errorf("sweep: record mark: %w", err)
+		return 0, 0, nil, fmt.Errorf("sweep: record mark: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("sweep: commit: %w", err)
+		return 0, 0, nil, fmt.Errorf("sweep: commit: %w", err)
 	}
-	return n, nil
+	return n, made - len(jobs), jobs, nil
 }
 
 // job is one attempt of a delivery.

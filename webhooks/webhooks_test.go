@@ -352,6 +352,92 @@ func TestQuietSweepsAtEveryWord(t *testing.T) {
 	}
 }
 
+// A sweep leases at once the new deliveries its dispatcher has slots for,
+// without a lease statement updating their rows; those beyond its slots
+// are left due and leased as slots free.
+func TestSweepLeasesWhatItHasSlotsFor(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Counts the leases of new deliveries: updates taking attempts from 0.
+	if _, err := f.pool.Exec(ctx, `CREATE TABLE leases_counted (event_id uuid);
+		CREATE FUNCTION count_lease() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN INSERT INTO leases_counted VALUES (NEW.event_id); RETURN NEW; END $$;
+		CREATE TRIGGER count_lease AFTER UPDATE ON webhook_deliveries
+			FOR EACH ROW WHEN (OLD.attempts = 0 AND NEW.attempts = 1) EXECUTE FUNCTION count_lease()`); err != nil {
+		t.Fatal(err)
+	}
+	leases := func() int {
+		var n int
+		if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM leases_counted`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	e := &endpoint{statuses: []int{200}}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	wake := make(chan struct{}, 1)
+	f.run(t, webhooks.Config{MaxRetry: 3, Slots: 8, PerRecipient: 8, PerUnprovenRecipient: 8, Wake: wake},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": srv.URL}})
+	few := f.events(t, f.tenant, 5)
+	wake <- struct{}{}
+	testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, few, f.tenant) }, "the 5 deliveries not all made")
+	if n := leases(); n != 0 {
+		t.Fatalf("%d of 5 new deliveries leased by a statement, want all leased by the sweep", n)
+	}
+	many := f.events(t, f.tenant, 20)
+	wake <- struct{}{}
+	testkit.Eventually(t, 5*time.Second, func() bool { return f.delivered(t, many, f.tenant) }, "the 20 deliveries not all made")
+	if n := leases(); n != 20-8 {
+		t.Fatalf("%d of 20 new deliveries leased by a statement, want the 12 beyond the sweep's 8 slots", n)
+	}
+	if e.count() != 25 {
+		t.Fatalf("%d requests made, want 25", e.count())
+	}
+}
+
+// A retry that comes due while another recipient's new events keep the
+// dispatcher busy (each swept and leased at once, every slot freed soon)
+// is leased within the idle time, not only once the others stop.
+func TestRetryDueWhileBusyIsLeased(t *testing.T) {
+	f := newFixture(t)
+	failing := &endpoint{statuses: []int{500, 200}}
+	busy := &endpoint{statuses: []int{200}}
+	failingSrv, busySrv := httptest.NewServer(failing), httptest.NewServer(busy)
+	defer failingSrv.Close()
+	defer busySrv.Close()
+	other := uuid.NewString()
+	wake := make(chan struct{}, 1)
+	f.run(t, webhooks.Config{MaxRetry: 3, Idle: 400 * time.Millisecond, RetryStep: 100 * time.Millisecond, Wake: wake},
+		map[string]map[string]string{f.tenant: {"WEBHOOK_URL": failingSrv.URL}, other: {"WEBHOOK_URL": busySrv.URL}})
+	retried := f.event(t, f.tenant)
+	wake <- struct{}{}
+	testkit.Eventually(t, 2*time.Second, func() bool { return failing.count() == 1 }, "the first attempt not made")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			f.event(t, other)
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	testkit.Eventually(t, 3*time.Second, func() bool { return f.delivered(t, []string{retried}, f.tenant) },
+		"the retry not delivered while the other recipient's events came")
+	if busy.count() == 0 {
+		t.Fatal("the other recipient's events were not delivered meanwhile")
+	}
+}
+
 // A recipient's settings are read once for the deliveries one lease takes,
 // not for each.
 func TestSettingsReadOncePerLease(t *testing.T) {
