@@ -217,10 +217,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // slots, found every delivery due: none of its recipients was held back by
 // its bound (allowed, before the lease).
 func (d *Dispatcher) foundAllDue(allowed map[string]int, jobs []*job) bool {
-	for _, n := range allowed {
-		if n <= 0 {
-			return false
-		}
+	if anyAtBound(allowed) {
+		return false
 	}
 	taken := map[string]int{}
 	for _, j := range jobs {
@@ -448,6 +446,25 @@ func (d *Dispatcher) sweep(ctx context.Context) (taken, left int, leased []*job,
 	}
 }
 
+// allowedArrays spells allowed as the two arrays a statement unnests.
+func allowedArrays(allowed map[string]int) (recipients []string, counts []int32) {
+	recipients, counts = []string{}, []int32{}
+	for r, c := range allowed {
+		recipients, counts = append(recipients, r), append(counts, int32(c))
+	}
+	return recipients, counts
+}
+
+// anyAtBound tells whether a recipient of allowed may start no more.
+func anyAtBound(allowed map[string]int) bool {
+	for _, n := range allowed {
+		if n <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // mayAdd is how many more deliveries of recipient allowed lets start.
 func (d *Dispatcher) mayAdd(allowed map[string]int, recipient string) int {
 	if n, ok := allowed[recipient]; ok {
@@ -498,10 +515,7 @@ func (d *Dispatcher) sweepOnce(ctx context.Context, allowed map[string]int, free
 	if d.cfg.SendToOperator && d.cfg.OperatorTenantID != "" {
 		operator = &d.cfg.OperatorTenantID
 	}
-	recipients, counts := []string{}, []int32{}
-	for r, c := range allowed {
-		recipients, counts = append(recipients, r), append(counts, int32(c))
-	}
+	recipients, counts := allowedArrays(allowed)
 	// The first row tells the events taken; the others are the deliveries
 	// leased here.
 	rows, err := tx.Query(ctx, `WITH taken AS (
@@ -641,14 +655,10 @@ const sqlLookUpByIndex = `SELECT set_config('plan_cache_mode', 'force_generic_pl
 // deliveries made before until a vacuum removes them, a cost that grows
 // with every delivery made.
 func (d *Dispatcher) claim(ctx context.Context, allowed map[string]int, n int) ([]*job, error) {
-	recipients, counts := []string{}, []int32{}
-	due, full := dueFirst, false
-	for r, c := range allowed {
-		recipients, counts = append(recipients, r), append(counts, int32(c))
-		full = full || c <= 0
-	}
+	recipients, counts := allowedArrays(allowed)
+	due := dueFirst
 	args := []any{recipients, counts, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds(), n * claimLook}
-	if full {
+	if anyAtBound(allowed) {
 		due = dueByRecipient
 		args = []any{recipients, counts, d.cfg.PerUnprovenRecipient, n, leaseMin.Milliseconds(), claimLook, claimRecipientsMax}
 	}
