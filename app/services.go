@@ -123,9 +123,11 @@ func (d *Deps) Enqueue(ctx context.Context, subject, id string, at time.Time, co
 	return commands.EnqueueAt(ctx, d.JS, subject, id, at, command)
 }
 
-// RunCommands runs the command worker until ctx ends, then lets the
-// commands under way finish. Any number of processes may: each command goes
-// to one of them. Outgoing payments are sent through b's connector.
+// RunCommands runs the command worker, and the senders of outgoing
+// payments that follow the payments' events, until ctx ends, then lets the
+// work under way finish. Any number of processes may: each command, and
+// each payment's event, goes to one of them. Outgoing payments are sent
+// through b's connector.
 func (d *Deps) RunCommands(ctx context.Context, b *Backend) *sync.WaitGroup {
 	l := liquidity.NewHandler(d.Store, d.Ledger, d.Enqueue)
 	g, _ := NewGrants(d)
@@ -140,18 +142,23 @@ func (d *Deps) RunCommands(ctx context.Context, b *Backend) *sync.WaitGroup {
 			commands.ReceiveIncomingPaymentSubject: payments.Receive,
 			commands.SendOutgoingPaymentSubject:    b.OutgoingPayments.Send,
 		}}
+	senders := &commands.Worker{JS: d.JS, Stream: EventsStream, Consumer: "worker_outgoing_payments",
+		PoisonSubject: commands.PoisonSubject, Log: d.Log,
+		Handlers: map[string]commands.Handler{"events.*." + outgoingpayment.AggregateType + ".*": b.OutgoingPayments.SendFunded}}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for ctx.Err() == nil {
-			if err := w.Run(ctx); err != nil {
-				d.Log.Error("command worker stopped; restarting", "err", err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
+	for _, w := range []*commands.Worker{w, senders} {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if err := w.Run(ctx); err != nil {
+					d.Log.Error("command worker stopped; restarting", "consumer", w.Consumer, "err", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
 				}
 			}
-		}
-	})
+		})
+	}
 	return &wg
 }
 

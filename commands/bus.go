@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -125,8 +126,11 @@ type Worker struct {
 	Stream        string
 	Consumer      string
 	PoisonSubject string
-	Handlers      map[string]Handler
-	Log           *slog.Logger
+	// Handlers are chosen by the message's subject: the handler under the
+	// subject itself, or else under a filter that matches it ("*" one
+	// token, ">" the tokens left); filters must not overlap.
+	Handlers map[string]Handler
+	Log      *slog.Logger
 	// Concurrency is how many commands one worker runs at once (default 64).
 	Concurrency int
 	// FailureBackoff spaces the retries of a failed command (default 5 s).
@@ -207,7 +211,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // dispatch runs a command's handler, chosen by its subject.
 func (w *Worker) dispatch(msg *message.Message) error {
 	subject := jsqueue.Subject(msg)
-	handle, ok := w.Handlers[subject]
+	handle, ok := w.handler(subject)
 	if !ok {
 		return fmt.Errorf("%w: no handler for %s (%s)", ErrUnprocessable, subject, msg.UUID)
 	}
@@ -236,6 +240,37 @@ func (w *Worker) dispatch(msg *message.Message) error {
 	jsqueue.NakAfter(msg, min(retryAfter, notDueDelayMax))
 	msg.Nack()
 	return nil
+}
+
+// handler is the handler of a subject (see Worker.Handlers).
+func (w *Worker) handler(subject string) (Handler, bool) {
+	if h, ok := w.Handlers[subject]; ok {
+		return h, true
+	}
+	for filter, h := range w.Handlers {
+		if matches(filter, subject) {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// matches tells whether a subject filter matches a subject.
+func matches(filter, subject string) bool {
+	for {
+		f, fRest, fMore := strings.Cut(filter, ".")
+		if f == ">" {
+			return subject != ""
+		}
+		s, sRest, sMore := strings.Cut(subject, ".")
+		if s == "" || (f != "*" && f != s) || fMore != sMore {
+			return false
+		}
+		if !fMore {
+			return true
+		}
+		filter, subject = fRest, sRest
+	}
 }
 
 // reschedule enqueues a command again, due after retryAfter, on the

@@ -1043,3 +1043,51 @@ func TestStopLetsCommandsUnderWayFinish(t *testing.T) {
 		})
 	}
 }
+
+// A handler is chosen by the command's subject, or by a filter that matches
+// it; a subject no handler matches is poisoned.
+func TestHandlerIsChosenBySubjectOrFilter(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	var mu sync.Mutex
+	ran := map[string]string{}
+	handler := func(name string) commands.Handler {
+		return func(ctx context.Context, data []byte) (time.Duration, error) {
+			var c struct{ ID string }
+			_ = json.Unmarshal(data, &c)
+			mu.Lock()
+			ran[c.ID] = name
+			mu.Unlock()
+			return 0, nil
+		}
+	}
+	start(t, worker(n.JS, map[string]commands.Handler{
+		"commands.test.exact": handler("exact"),
+		"commands.*.token":    handler("token"),
+		"commands.rest.>":     handler("rest"),
+	}))
+	want := map[string]string{"exact": "exact", "token": "token", "rest1": "rest", "rest2": "rest"}
+	enqueue(t, n.JS, "commands.test.exact", "exact")
+	enqueue(t, n.JS, "commands.any.token", "token")
+	enqueue(t, n.JS, "commands.rest.a", "rest1")
+	enqueue(t, n.JS, "commands.rest.a.b", "rest2")
+	for _, unmatched := range []string{"commands.any.token.more", "commands.rest", "commands.test.exactly"} {
+		enqueue(t, n.JS, unmatched, unmatched)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return streamMsgs(t, n.JS, poisonStream) == 3 },
+		"the commands no handler matches poisoned")
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ran) >= len(want)
+	}, "the matched commands handled")
+	mu.Lock()
+	defer mu.Unlock()
+	for id, name := range want {
+		if ran[id] != name {
+			t.Errorf("command %s handled by %q, want %q", id, ran[id], name)
+		}
+	}
+	if len(ran) != len(want) {
+		t.Errorf("handled %v, want only %v", ran, want)
+	}
+}

@@ -52,7 +52,8 @@ type CancelOutgoingPayment struct {
 }
 
 // SendOutgoingPaymentSubject carries a SendOutgoingPayment, enqueued when a
-// payment is funded and again for each retry.
+// payment's attempt failed, due after the backoff (and, in an earlier
+// version, as a check of each funding).
 const SendOutgoingPaymentSubject = "commands.outgoing_payment.send"
 
 // SendOutgoingPayment asks a worker to send a funded payment.

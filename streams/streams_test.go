@@ -197,10 +197,11 @@ func TestApplyMakesCommandDeliveriesUnlimited(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	declared := string(rafiki.StreamsYAML)
 	const unlimited = "    max_deliver: -1\n"
-	if strings.Count(declared, unlimited) != 1 {
-		t.Fatalf("streams.yaml does not declare one consumer with unlimited deliveries")
+	head, workers, ok := strings.Cut(declared, "name: worker_commands\n")
+	if !ok || !strings.Contains(workers, unlimited) {
+		t.Fatalf("streams.yaml does not declare worker_commands with unlimited deliveries")
 	}
-	before, err := streams.Parse([]byte(strings.Replace(declared, unlimited, "    max_deliver: 50\n", 1)))
+	before, err := streams.Parse([]byte(head + "name: worker_commands\n" + strings.Replace(workers, unlimited, "    max_deliver: 50\n", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

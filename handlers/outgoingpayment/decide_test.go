@@ -3,6 +3,7 @@ package outgoingpayment
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -231,22 +232,28 @@ func TestDecideFundAndCancel(t *testing.T) {
 	fund := func(actor commands.Actor, data string) commands.FundOutgoingPayment {
 		return commands.FundOutgoingPayment{Meta: commands.Meta{Actor: actor}, OutgoingPaymentID: paymentID, DataToTransmit: data}
 	}
-	if evs, err := decideFund(funding, fund(owner, "")); err != nil || !reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510}}) {
+	if evs, err := decideFund(funding, fund(owner, ""), math.MaxUint64); err != nil || !reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510}}) {
 		t.Fatalf("fund: %v %v", evs, err)
 	}
 	most := strings.Repeat("d", DataToTransmitBytesMax)
-	if evs, err := decideFund(funding, fund(owner, most)); err != nil ||
+	if evs, err := decideFund(funding, fund(owner, most), math.MaxUint64); err != nil ||
 		!reflect.DeepEqual(evs, []events.Event{&events.OutgoingPaymentFunded{Amount: 510, DataToTransmit: most}}) {
 		t.Fatalf("fund with data: %v", err)
 	}
-	if _, err := decideFund(funding, fund(owner, most+"d")); apperr.KindOf(err) != apperr.InvalidInput {
+	if _, err := decideFund(funding, fund(owner, most+"d"), math.MaxUint64); apperr.KindOf(err) != apperr.InvalidInput {
 		t.Fatalf("fund with more data than a packet holds: %v", err)
 	}
-	if _, err := decideFund(sending, fund(owner, "")); apperr.KindOf(err) != apperr.Conflict {
+	if _, err := decideFund(sending, fund(owner, ""), math.MaxUint64); apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("fund a payment sending: %v", err)
 	}
-	if _, err := decideFund(funding, fund(stranger, "")); apperr.KindOf(err) != apperr.NotFound {
+	if _, err := decideFund(funding, fund(stranger, ""), math.MaxUint64); apperr.KindOf(err) != apperr.NotFound {
 		t.Fatalf("fund another tenant's: %v", err)
+	}
+	if _, err := decideFund(funding, fund(owner, ""), 510); err != nil {
+		t.Fatalf("fund as much as the ledger moves: %v", err)
+	}
+	if _, err := decideFund(funding, fund(owner, ""), 509); apperr.KindOf(err) != apperr.InvalidInput {
+		t.Fatalf("fund more than the ledger moves: %v, want invalid input", err)
 	}
 	reason := "no funds"
 	c := commands.CancelOutgoingPayment{Meta: commands.Meta{Actor: owner}, Reason: &reason}

@@ -20,69 +20,106 @@ import (
 	"github.com/rafiki-go/rafiki/testkit/readcount"
 )
 
-// racingLedger holds each deposit until both funders made theirs, so that
-// both found the payment waiting for its money.
-type racingLedger struct {
-	outgoingpayment.Ledger
+// racingStore holds each append of the payment's funding until both
+// funders made theirs, so that both found the payment waiting for its
+// money; before runs first, once the funders' appends arrived.
+type racingStore struct {
+	handlers.Store
 	arrived sync.WaitGroup
-	mu      sync.Mutex
-	made    bool
+	before  func()
+	once    sync.Once
 }
 
-func (l *racingLedger) Deposit(context.Context, ledger.Deposit) error {
-	l.arrived.Done()
-	l.arrived.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.made {
-		return ledger.ErrTransferExists
+func (s *racingStore) Append(ctx context.Context, msgs []eventstore.Message) ([]uint64, error) {
+	s.arrived.Done()
+	s.arrived.Wait()
+	if s.before != nil {
+		s.once.Do(s.before)
 	}
-	l.made = true
+	return s.Store.Append(ctx, msgs)
+}
+
+// untouchedLedger fails a test that funding moves money: the sender does.
+type untouchedLedger struct {
+	outgoingpayment.Ledger
+	t *testing.T
+}
+
+func (l untouchedLedger) Deposit(context.Context, ledger.Deposit) error {
+	l.t.Error("the funder deposited")
 	return nil
 }
 
 // Two funders of one payment at once (each with its own idempotency key,
-// as a wallet funding on the created webhook and an operator funding by
-// hand): the payment is funded once and sent by one command, so that no
-// two senders race for it.
-func TestFundersRacingEnqueueOneSend(t *testing.T) {
-	store := natsStore(t)
+// as a wallet funding on the created webhook while an operator funds by
+// hand): the payment is funded once, the other funder told it is in the
+// wrong state, as Rafiki's second funder is. Neither moves money nor
+// enqueues a send: the payment's sender follows its funded event. The
+// winner's funding asked again answers as it did.
+func TestFundersRacingFundOnce(t *testing.T) {
+	nats := natsStore(t)
 	ctx := context.Background()
-	tenantID, paymentID := createdPayment(t, store)
-	l := &racingLedger{}
-	l.arrived.Add(2)
-	var mu sync.Mutex
-	sends := map[string]int{}
-	enqueue := func(_ context.Context, subject, id string, at time.Time, _ any) error {
-		if subject == commands.SendOutgoingPaymentSubject && at.IsZero() {
-			mu.Lock()
-			sends[id]++
-			mu.Unlock()
-		}
+	tenantID, paymentID := createdPayment(t, nats)
+	store := &racingStore{Store: nats}
+	store.arrived.Add(2)
+	enqueue := func(context.Context, string, string, time.Time, any) error {
+		t.Error("the funder enqueued a command")
 		return nil
 	}
-	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{}, enqueue, 3)
+	h := outgoingpayment.NewHandler(store, untouchedLedger{t: t}, noReceivers{}, noQuotes{}, noPayer{}, enqueue, 3)
 	var funders sync.WaitGroup
-	errs := make([]error, 2)
-	for i, key := range []string{"wallet", "operator"} {
+	keys := []string{"wallet", "operator"}
+	errs := make([]error, len(keys))
+	for i, key := range keys {
 		funders.Go(func() {
 			_, errs[i] = h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: key, Actor: commands.Actor{Operator: true}},
 				OutgoingPaymentID: paymentID})
 		})
 	}
 	funders.Wait()
+	won := -1
 	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("funder %d: %v", i, err)
+		switch {
+		case err == nil && won < 0:
+			won = i
+		case apperr.KindOf(err) != apperr.Conflict:
+			t.Fatalf("funder %d: %v; want one funded, the other told wrong state", i, err)
 		}
 	}
-	s, _, err := h.Load(ctx, tenantID, paymentID)
-	if err != nil || s.State != outgoingpayment.Sending {
-		t.Fatalf("payment %s (%v), want SENDING", s.State, err)
+	if won < 0 {
+		t.Fatalf("no funder won: %v", errs)
 	}
-	if len(sends) != 1 {
-		t.Fatalf("sends enqueued under %d ids (%v), want one command for the payment", len(sends), sends)
+	envs, _, err := nats.Load(ctx, mustSubject(t, tenantID, paymentID))
+	if err != nil {
+		t.Fatal(err)
 	}
+	if n := countType(envs, "outgoing_payment.funded"); n != 1 {
+		t.Fatalf("%d fundings recorded, want 1", n)
+	}
+	store.arrived.Add(1)
+	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: keys[won], Actor: commands.Actor{Operator: true}},
+		OutgoingPaymentID: paymentID}); err != nil {
+		t.Fatalf("the winner's funding asked again: %v", err)
+	}
+}
+
+func mustSubject(t *testing.T, tenantID, paymentID string) string {
+	t.Helper()
+	subject, err := outgoingpayment.Subject(tenantID, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subject
+}
+
+func countType(envs []events.Envelope, typ string) int {
+	n := 0
+	for _, env := range envs {
+		if env.Type == typ {
+			n++
+		}
+	}
+	return n
 }
 
 // createdPayment stores a payment of 500 waiting for its money.
@@ -117,19 +154,20 @@ type noReceivers struct{ outgoingpayment.Receivers }
 type noQuotes struct{ outgoingpayment.Quoter }
 type noPayer struct{ outgoingpayment.Payer }
 
-// bookLedger keeps balances and transfer ids, as a ledger does, and runs
-// during before each deposit lands.
+// bookLedger keeps balances and transfer ids, as a ledger does.
 type bookLedger struct {
 	outgoingpayment.Ledger
 	mu        sync.Mutex
 	balance   map[uuid.UUID]uint64
 	transfers map[uuid.UUID]bool
-	during    func()
 }
 
 func newBookLedger() *bookLedger {
 	return &bookLedger{balance: map[uuid.UUID]uint64{}, transfers: map[uuid.UUID]bool{}}
 }
+
+// AmountMax bounds a transfer as the Postgres ledger does.
+func (l *bookLedger) AmountMax() uint64 { return math.MaxInt64 }
 
 func (l *bookLedger) CreateLiquidityAccount(_ context.Context, a ledger.Account) error {
 	l.mu.Lock()
@@ -141,11 +179,8 @@ func (l *bookLedger) CreateLiquidityAccount(_ context.Context, a ledger.Account)
 }
 
 func (l *bookLedger) Deposit(_ context.Context, d ledger.Deposit) error {
-	if l.during != nil {
-		l.during()
-	}
-	if d.Amount > math.MaxInt64 {
-		return ledger.ErrInvalidAmount // as the Postgres ledger
+	if d.Amount > l.AmountMax() {
+		return ledger.ErrInvalidAmount
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -177,20 +212,35 @@ func (l *bookLedger) Withdraw(_ context.Context, w ledger.Withdrawal) error {
 	return nil
 }
 
-// A payment cancelled while its funder deposits (the cancel appended after
-// the funder's check, before its append): the funder is told the payment
-// was in the wrong state and its deposit goes back, so no money is left in
-// an account nothing sends or withdraws from; the funding check the
-// funder scheduled returns nothing a second time. A cancelled payment
-// whose funder stopped after its deposit gets its money returned by that
-// check; one never funded returns nothing. Funding more than the ledger
-// holds is the caller's invalid input, not an internal error.
-func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
-	store := natsStore(t)
+// hookedStore runs before ahead of its next append, once.
+type hookedStore struct {
+	handlers.Store
+	before func()
+}
+
+func (s *hookedStore) Append(ctx context.Context, msgs []eventstore.Message) ([]uint64, error) {
+	if f := s.before; f != nil {
+		s.before = nil
+		f()
+	}
+	return s.Store.Append(ctx, msgs)
+}
+
+// A payment cancelled as its funder decides (the cancel appended after the
+// funder read the payment, before its append): the funder is told the
+// payment is in the wrong state, and no money moves. A funding check that
+// an earlier version scheduled, finding the payment cancelled, returns the
+// deposit a funder of that version left before stopping, and nothing when
+// none was made. Funding more than the ledger moves in one transfer is the
+// caller's invalid input, not an internal error nor a payment that fails.
+func TestFundingACancelledPaymentMovesNoMoney(t *testing.T) {
+	nats := natsStore(t)
+	store := &hookedStore{Store: nats}
 	ctx := context.Background()
 	l := newBookLedger()
-	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{},
-		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+	noEnqueue := func(context.Context, string, string, time.Time, any) error { return nil }
+	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{}, noEnqueue, 3)
+	other := outgoingpayment.NewHandler(nats, l, noReceivers{}, noQuotes{}, noPayer{}, noEnqueue, 3)
 	tenantID := uuid.NewString()
 	operator := commands.Actor{Operator: true}
 	newPaymentOf := func(debit uint64) string {
@@ -200,7 +250,7 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + id}), "create:"+id,
+		if _, err := handlers.AppendEvents(ctx, nats, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + id}), "create:"+id,
 			&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
 				AssetLedger: 1, DebitAmount: debit, DebitAmountMinusFees: debit, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
 			t.Fatal(err)
@@ -210,13 +260,13 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	newPayment := func() string { return newPaymentOf(500) }
 	cancel := func(id string) {
 		t.Helper()
-		if _, err := h.Cancel(ctx, commands.CancelOutgoingPayment{Meta: commands.Meta{ID: "cancel:" + id, Actor: operator}, OutgoingPaymentID: id}); err != nil {
+		if _, err := other.Cancel(ctx, commands.CancelOutgoingPayment{Meta: commands.Meta{ID: "cancel:" + id, Actor: operator}, OutgoingPaymentID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	check := func(id string) {
 		t.Helper()
-		if err := send(ctx, h, tenantID, id); err != nil {
+		if err := send(ctx, other, tenantID, id); err != nil {
 			t.Fatalf("funding check: %v", err)
 		}
 	}
@@ -225,22 +275,23 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 		defer l.mu.Unlock()
 		return l.balance[uuid.MustParse(id)]
 	}
+	transfers := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.transfers)
+	}
 
 	raced := newPayment()
-	l.during = func() { cancel(raced) }
+	store.before = func() { cancel(raced) }
 	_, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund:" + raced, Actor: operator}, OutgoingPaymentID: raced})
-	l.during = nil
 	if apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("funding a payment cancelled meanwhile: %v, want wrong state", err)
 	}
-	if got := balance(raced); got != 0 {
-		t.Fatalf("the cancelled payment's account holds %d after the funder's return, want 0", got)
-	}
 	check(raced)
-	if got := balance(raced); got != 0 {
-		t.Fatalf("the cancelled payment's account holds %d after the funding check, want 0", got)
+	if n := transfers(); n != 0 {
+		t.Fatalf("funding a payment cancelled meanwhile, then its funding check, made %d transfers", n)
 	}
-	s, _, err := h.Load(ctx, tenantID, raced)
+	s, _, err := other.Load(ctx, tenantID, raced)
 	if err != nil || s.State != outgoingpayment.Cancelled {
 		t.Fatalf("payment %s (%v), want CANCELLED", s.State, err)
 	}
@@ -263,45 +314,39 @@ func TestDepositOfACancelledPaymentGoesBack(t *testing.T) {
 	if apperr.KindOf(err) != apperr.InvalidInput {
 		t.Fatalf("funding more than the ledger holds: %v, want invalid input", err)
 	}
+	if s, _, err := h.Load(ctx, tenantID, tooLarge); err != nil || s.State != outgoingpayment.Funding {
+		t.Fatalf("payment %s (%v) after a funding refused, want FUNDING", s.State, err)
+	}
 
 	unfunded := newPayment()
 	cancel(unfunded)
+	before := transfers()
 	check(unfunded)
-	if got := balance(unfunded); got != 0 {
-		t.Fatalf("a cancelled payment never funded holds %d", got)
+	if n := transfers() - before; n != 0 {
+		t.Fatalf("the funding check of a cancelled payment never funded made %d transfers", n)
 	}
 
-	// Read waiting for its money, then cancelled here: a funding knows it
-	// cancelled, and moves no money at all.
+	// Read waiting for its money, then cancelled: a funding finds it
+	// cancelled.
 	known := newPayment()
 	if s, _, err := h.Load(ctx, tenantID, known); err != nil || s.State != outgoingpayment.Funding {
 		t.Fatalf("payment %s (%v), want FUNDING", s.State, err)
 	}
 	cancel(known)
-	l.mu.Lock()
-	transfers := len(l.transfers)
-	l.mu.Unlock()
 	_, err = h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund:" + known, Actor: operator}, OutgoingPaymentID: known})
 	if apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("funding a payment cancelled: %v, want wrong state", err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := len(l.transfers) - transfers; n != 0 {
-		t.Fatalf("funding a payment known cancelled made %d transfers", n)
-	}
 }
 
-// A funding reads the payment once: what it read before its deposit is
-// what its record expects, unless the payment moved meanwhile.
+// A funding reads the payment once: what it read is what its append
+// expects, unless the payment moved meanwhile.
 func TestFundingReadsThePaymentOnce(t *testing.T) {
 	store := &readcount.Store{Store: natsStore(t)}
 	ctx := context.Background()
 	tenantID, paymentID := createdPayment(t, store)
-	l := &racingLedger{}
-	l.arrived.Add(1)
 	enqueue := func(context.Context, string, string, time.Time, any) error { return nil }
-	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, noPayer{}, enqueue, 3)
+	h := outgoingpayment.NewHandler(store, untouchedLedger{t: t}, noReceivers{}, noQuotes{}, noPayer{}, enqueue, 3)
 	before := store.Loads.Load()
 	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund", Actor: commands.Actor{Operator: true}},
 		OutgoingPaymentID: paymentID}); err != nil {
@@ -321,7 +366,6 @@ func TestFundingReadsThePaymentOnce(t *testing.T) {
 	if s, _, err := h.Load(ctx, knownTenantID, known); err != nil || s.State != outgoingpayment.Funding {
 		t.Fatalf("payment %s (%v), want FUNDING", s.State, err)
 	}
-	l.arrived.Add(1)
 	before, searches := store.All(), store.Searches.Load()
 	if _, err := h.Fund(ctx, commands.FundOutgoingPayment{Meta: commands.Meta{ID: "fund-known", Actor: commands.Actor{Operator: true}},
 		OutgoingPaymentID: known}); err != nil {

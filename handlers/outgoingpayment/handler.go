@@ -3,6 +3,7 @@ package outgoingpayment
 import (
 	"context"
 	"hash/fnv"
+	"math"
 	"sync"
 	"time"
 
@@ -23,8 +24,8 @@ import (
 type Enqueue func(ctx context.Context, subject, id string, at time.Time, command any) error
 
 // Ledger is what payments need of the ledger: the deposit that funds them
-// and makes their account (and its return, when the payment was cancelled
-// as it came), and what they sent.
+// and makes their account (and its return, when an earlier version left
+// one in a payment cancelled as it came), and what they sent.
 type Ledger interface {
 	Deposit(ctx context.Context, d ledger.Deposit) error
 	Withdraw(ctx context.Context, w ledger.Withdrawal) error
@@ -49,6 +50,8 @@ type Handler struct {
 	payer       Payer
 	enqueue     Enqueue
 	attemptsMax int
+	// amountMax is the most the ledger moves in one transfer.
+	amountMax uint64
 	// The wallet address paying and its asset, read as quotes read them.
 	walletAddresses *walletaddress.WithAsset
 	// payments keeps the payments this process made, funded, cancelled or read,
@@ -78,8 +81,19 @@ func NewHandler(store handlers.Store, l Ledger, receivers Receivers, quotes Quot
 	if store == nil || l == nil || receivers == nil || quotes == nil || payer == nil || enqueue == nil || attemptsMax <= 0 {
 		panic("outgoingpayment: NewHandler needs a store, the ledger, receivers, quotes, a payer, a command queue and a retry limit")
 	}
+	amountMax := uint64(math.MaxUint64)
+	if b, ok := l.(amountBound); ok {
+		amountMax = b.AmountMax()
+	}
 	return &Handler{store: store, locator: handlers.NewLocator(store), ledger: l, receivers: receivers, quotes: quotes, payer: payer, enqueue: enqueue, attemptsMax: attemptsMax,
-		walletAddresses: walletaddress.NewWithAsset(store), payments: handlers.NewStateCache(evolveKept)}
+		amountMax: amountMax, walletAddresses: walletaddress.NewWithAsset(store), payments: handlers.NewStateCache(evolveKept)}
+}
+
+// amountBound is a ledger that moves less than Rafiki's amounts reach
+// (2^64 - 1) in one transfer: the Postgres ledger, whose amounts are
+// bigints. A funding it could never deposit is refused.
+type amountBound interface {
+	AmountMax() uint64
 }
 
 func info(m commands.Meta) handlers.CommandInfo {

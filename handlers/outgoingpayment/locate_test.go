@@ -59,10 +59,8 @@ func TestPaymentMadeIsFoundWithoutASearch(t *testing.T) {
 	q := quote.State{Exists: true, ID: uuid.NewString(), TenantID: operator.TenantID, QuoteCreated: events.QuoteCreated{
 		WalletAddressID: walletID, AssetID: assetID, AssetCode: "USD", AssetScale: 2, Receiver: "https://op.example/x/incoming-payments/y",
 		DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, ExpiresAt: time.Now().Add(time.Minute)}}
-	l := &racingLedger{}
-	l.arrived.Add(1)
 	enqueue := func(context.Context, string, string, time.Time, any) error { return nil }
-	h := outgoingpayment.NewHandler(store, l, activeReceivers{}, oneQuote{q: q}, noPayer{}, enqueue, 3)
+	h := outgoingpayment.NewHandler(store, untouchedLedger{t: t}, activeReceivers{}, oneQuote{q: q}, noPayer{}, enqueue, 3)
 	id, _, err := h.Create(ctx, commands.CreateOutgoingPayment{Meta: meta("pay"), WalletAddressID: walletID, QuoteID: q.ID,
 		InitiatedBy: events.InitiatedByAdmin})
 	if err != nil {

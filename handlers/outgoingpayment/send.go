@@ -136,13 +136,11 @@ func receiverRemaining(r quote.Receiver) (uint64, bool) {
 }
 
 // madeMeanwhile answers a local payment's transfer refused as existing:
-// its id is the payment's, so another send of the payment made it while
-// this one ran. Two sends run at once when a worker was killed with a
-// payment's send under way: the send comes again after its ack_wait, 30 s
-// after funding, as does the funding check the deposit scheduled. What
-// the other sent is in the ledger now, and it delivered what this attempt
-// would have: the attempt did not fail. Were nothing sent, the refusal
-// stands.
+// its id is the payment's, so an attempt cut short made it, or another
+// send of the payment running at once (a worker still sending when its
+// event's ack_wait ran out and another took it). What was sent is in the
+// ledger now, and it delivered what this attempt would have: the attempt
+// did not fail. Were nothing sent, the refusal stands.
 func (h *Handler) madeMeanwhile(ctx context.Context, account uuid.UUID, sentBefore, delivery uint64, refused error) (Outcome, error) {
 	sent, err := h.ledger.TotalSent(ctx, account)
 	if err != nil || sent <= sentBefore {
@@ -151,30 +149,63 @@ func (h *Handler) madeMeanwhile(ctx context.Context, account uuid.UUID, sentBefo
 	return Outcome{Sent: sent - sentBefore, Delivered: delivery}, nil
 }
 
-// Send sends a funded payment (commands.SendOutgoingPayment), once: the
-// work queue hands the command to one worker, and the payment's ledger
-// account says what an earlier attempt, even one cut short by a crash,
-// already sent. A failed attempt is recorded and retried after Rafiki's
-// backoff, until MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS; then the payment
-// fails, giving back to its grant what it did not send.
+// SendFunded sends a payment when told of its funding: it handles the
+// payments' events from a consumer that any number of workers share
+// (worker_outgoing_payments), each event taken by one, and sends on
+// outgoing_payment.funded, ignoring the others. Its first attempt makes the
+// payment's deposit. A failed attempt is retried by a send command due
+// after Rafiki's backoff (Send), and the event is done with.
+func (h *Handler) SendFunded(ctx context.Context, data []byte) (time.Duration, error) {
+	env, err := events.Unmarshal(data, 0)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", commands.ErrUnprocessable, err)
+	}
+	if env.Type != (events.OutgoingPaymentFunded{}).EventType() {
+		return 0, nil
+	}
+	retryAfter, err := h.send(ctx, env.TenantID, env.AggregateID)
+	if err != nil || retryAfter <= 0 {
+		return 0, err
+	}
+	retry := commands.SendOutgoingPayment{TenantID: env.TenantID, OutgoingPaymentID: env.AggregateID}
+	if err := h.enqueue(ctx, commands.SendOutgoingPaymentSubject, "retry:"+env.ID.String(), time.Now().Add(retryAfter), retry); err != nil {
+		return 0, fmt.Errorf("enqueue the retry of outgoing payment %s: %w", env.AggregateID, err)
+	}
+	return 0, nil
+}
+
+// Send sends a funded payment again (commands.SendOutgoingPayment), after
+// an attempt failed: the work queue hands the command to one worker, and
+// comes back with it after Rafiki's backoff while attempts fail, until
+// MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS.
 func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) {
 	var c commands.SendOutgoingPayment
 	if err := json.Unmarshal(data, &c); err != nil {
 		return 0, fmt.Errorf("%w: %w", commands.ErrUnprocessable, err)
 	}
-	s, version, err := h.Load(ctx, c.TenantID, c.OutgoingPaymentID)
+	return h.send(ctx, c.TenantID, c.OutgoingPaymentID)
+}
+
+// send sends a funded payment, once: the payment's ledger account says
+// what an earlier attempt, even one cut short by a crash, already sent. A
+// failed attempt is recorded, and retryAfter says when to try again; after
+// MAX_OUTGOING_PAYMENT_RETRY_ATTEMPTS the payment fails, giving back to its
+// grant what it did not send. A payment still waiting for its money, or
+// cancelled, is one whose funding check an earlier version scheduled.
+func (h *Handler) send(ctx context.Context, tenantID, paymentID string) (retryAfter time.Duration, err error) {
+	s, version, err := h.Load(ctx, tenantID, paymentID)
 	if err != nil {
 		return 0, err
 	}
 	if !s.Exists {
-		return 0, fmt.Errorf("%w: no outgoing payment %s", commands.ErrUnprocessable, c.OutgoingPaymentID)
+		return 0, fmt.Errorf("%w: no outgoing payment %s", commands.ErrUnprocessable, paymentID)
 	}
 	if s.State == Funding {
 		funded, err := h.fundedByLedger(ctx, s, version)
 		if err != nil || !funded {
 			return 0, err
 		}
-		if s, version, err = h.Load(ctx, c.TenantID, c.OutgoingPaymentID); err != nil {
+		if s, version, err = h.Load(ctx, tenantID, paymentID); err != nil {
 			return 0, err
 		}
 	}
@@ -187,6 +218,14 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 	account, err := Account(s)
 	if err != nil {
 		return 0, err
+	}
+	if s.StateAttempts == 0 {
+		// Every later attempt follows one that deposited.
+		if err := h.deposit(ctx, s, account); errors.Is(err, ledger.ErrInvalidAmount) {
+			return 0, h.finish(ctx, s, version, &events.OutgoingPaymentFailed{Error: err.Error()})
+		} else if err != nil {
+			return 0, err
+		}
 	}
 	r, found, err := h.receivers.Receiver(ctx, s.Receiver)
 	if err != nil {
@@ -246,6 +285,18 @@ func (h *Handler) Send(ctx context.Context, data []byte) (time.Duration, error) 
 		return 0, err
 	}
 	return retryDelay(attempts), nil
+}
+
+// deposit puts the payment's debit amount into its account, made with it,
+// once: its id is the payment's first event's, so a deposit made before (by
+// an attempt cut short, or by the funder, in an earlier version) is refused
+// as existing, which is no error.
+func (h *Handler) deposit(ctx context.Context, s State, account ledger.Account) error {
+	err := h.ledger.Deposit(ctx, ledger.Deposit{ID: s.CreatedBy, Account: account, Amount: s.DebitAmount, Open: true})
+	if err == nil || errors.Is(err, ledger.ErrTransferExists) {
+		return nil
+	}
+	return fmt.Errorf("deposit into outgoing payment %s: %w", s.ID, err)
 }
 
 // sent is what the payment's account sent, as the ledger holds it.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +30,9 @@ type sentLedger struct {
 }
 
 func (l sentLedger) TotalSent(context.Context, uuid.UUID) (uint64, error) { return l.sent, nil }
+
+// Deposit finds the deposit made: the attempt that stopped made it.
+func (l sentLedger) Deposit(context.Context, ledger.Deposit) error { return ledger.ErrTransferExists }
 
 type localReceiver struct {
 	noReceivers
@@ -147,8 +152,8 @@ func (p *existingPayer) Pay(_ context.Context, t outgoingpayment.Transfer) (outg
 	return outgoingpayment.Outcome{}, fmt.Errorf("local payment %s: %w", t.PaymentID, ledger.ErrTransferExists)
 }
 
-// Two sends of one local payment at once (after a worker was killed, its
-// send comes again as the funding check comes due): the one whose
+// Two sends of one local payment at once (a worker still sending when its
+// event's ack_wait ran out and another worker took it): the one whose
 // transfer is refused as existing finds the money the other sent and
 // completes the payment, with no failed attempt and no wait for a retry.
 // A transfer refused as existing with nothing sent stays a failed attempt.
@@ -211,10 +216,17 @@ func TestSendOfAnExpiredLocalPaymentRecordsWhatWasSent(t *testing.T) {
 	}
 }
 
-// countingLedger counts the reads of what a payment sent.
+// countingLedger counts the reads of what a payment sent, and keeps the
+// deposits.
 type countingLedger struct {
 	outgoingpayment.Ledger
-	looks int
+	looks    int
+	deposits []ledger.Deposit
+}
+
+func (l *countingLedger) Deposit(_ context.Context, d ledger.Deposit) error {
+	l.deposits = append(l.deposits, d)
+	return nil
 }
 
 func (l *countingLedger) TotalSent(context.Context, uuid.UUID) (uint64, error) {
@@ -265,5 +277,119 @@ func TestSendReadsOnlyTheLastSequence(t *testing.T) {
 	}
 	if l.looks != 0 {
 		t.Fatalf("the ledger was asked %d times what the payment sent", l.looks)
+	}
+	if len(l.deposits) != 1 || l.deposits[0].Amount != 500 || !l.deposits[0].Open || l.deposits[0].Account.ID.String() != paymentID {
+		t.Fatalf("deposits %+v, want one of 500 into the payment's account, opening it", l.deposits)
+	}
+}
+
+// flakyPayer fails its first attempt, then pays whatever it is asked.
+type flakyPayer struct{ payingPayer }
+
+func (p *flakyPayer) Pay(ctx context.Context, t outgoingpayment.Transfer) (outgoingpayment.Outcome, error) {
+	if p.paid == 0 {
+		p.paid++
+		return outgoingpayment.Outcome{}, errors.New("F02 unreachable")
+	}
+	return p.payingPayer.Pay(ctx, t)
+}
+
+// A payment's events reach its sender: its creation is passed over, its
+// funding sends it, the first attempt depositing the debit amount. A
+// failed attempt is recorded and retried by a send command due after the
+// backoff, which deposits nothing more and completes the payment.
+func TestSendFundedSendsOnItsFunding(t *testing.T) {
+	store := natsStore(t)
+	ctx := context.Background()
+	tenantID, paymentID := uuid.NewString(), uuid.NewString()
+	receiver := newLocalReceiver(tenantID)
+	fundedPayment(t, store, tenantID, paymentID, receiver.URL)
+	type enqueued struct {
+		subject, id string
+		at          time.Time
+		command     any
+	}
+	var retries []enqueued
+	enqueue := func(_ context.Context, subject, id string, at time.Time, command any) error {
+		retries = append(retries, enqueued{subject, id, at, command})
+		return nil
+	}
+	l := &countingLedger{}
+	payer := &flakyPayer{}
+	h := outgoingpayment.NewHandler(store, l, localReceiver{r: receiver}, noQuotes{}, payer, enqueue, 3)
+	envs, _, err := store.Load(ctx, mustSubject(t, tenantID, paymentID))
+	if err != nil || len(envs) != 2 || envs[1].Type != "outgoing_payment.funded" {
+		t.Fatalf("events %v (%v), want the creation and the funding", envs, err)
+	}
+	for _, env := range envs {
+		data, err := events.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		if retryAfter, err := h.SendFunded(ctx, data); err != nil || retryAfter != 0 {
+			t.Fatalf("%s: retry after %s, %v; want done with", env.Type, retryAfter, err)
+		}
+		if env.Type != "outgoing_payment.funded" {
+			if payer.paid != 0 || len(l.deposits) != 0 {
+				t.Fatalf("%s: paid %d times, %d deposits; want nothing done", env.Type, payer.paid, len(l.deposits))
+			}
+			continue
+		}
+		want := commands.SendOutgoingPayment{TenantID: tenantID, OutgoingPaymentID: paymentID}
+		if len(retries) != 1 || retries[0].subject != commands.SendOutgoingPaymentSubject || retries[0].id != "retry:"+env.ID.String() ||
+			retries[0].command != want || retries[0].at.Before(began.Add(10*time.Second)) || retries[0].at.After(time.Now().Add(10*time.Second)) {
+			t.Fatalf("enqueued %+v, want one send of the payment 10 s later", retries)
+		}
+	}
+	s, _, err := h.Load(ctx, tenantID, paymentID)
+	if err != nil || s.State != outgoingpayment.Sending || s.StateAttempts != 1 {
+		t.Fatalf("payment %s after %d failed attempts (%v), want SENDING after 1", s.State, s.StateAttempts, err)
+	}
+	if err := send(ctx, h, tenantID, paymentID); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	s, _, err = h.Load(ctx, tenantID, paymentID)
+	if err != nil || s.State != outgoingpayment.Completed || s.Sent != 500 {
+		t.Fatalf("payment %s, sent %d (%v); want COMPLETED, 500", s.State, s.Sent, err)
+	}
+	if len(l.deposits) != 1 || l.deposits[0].Amount != 500 {
+		t.Fatalf("deposits %+v, want one of 500", l.deposits)
+	}
+}
+
+// A payment whose deposit the ledger can never make (an amount past what
+// it moves, funded by a build that did not refuse it) fails at its first
+// attempt with the ledger's reason, having moved nothing, rather than
+// coming back until its retries run out.
+func TestSendOfAPaymentTheLedgerCannotFundFails(t *testing.T) {
+	store := natsStore(t)
+	ctx := context.Background()
+	tenantID, paymentID := uuid.NewString(), uuid.NewString()
+	target, err := handlers.NewTarget(tenantID, outgoingpayment.AggregateType, paymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const debit = math.MaxInt64 + 1
+	if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
+		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
+			AssetLedger: 1, Receiver: "https://elsewhere.example/incoming-payments/x", DebitAmount: debit, DebitAmountMinusFees: debit,
+			ReceiveAmount: 500, EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
+		&events.OutgoingPaymentFunded{Amount: debit}); err != nil {
+		t.Fatal(err)
+	}
+	l := newBookLedger()
+	payer := &payingPayer{}
+	h := outgoingpayment.NewHandler(store, l, noReceivers{}, noQuotes{}, payer,
+		func(context.Context, string, string, time.Time, any) error { return nil }, 3)
+	if err := send(ctx, h, tenantID, paymentID); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	s, _, err := h.Load(ctx, tenantID, paymentID)
+	if err != nil || s.State != outgoingpayment.Failed || !strings.Contains(s.Error, ledger.ErrInvalidAmount.Error()) || s.Sent != 0 {
+		t.Fatalf("payment %s (%q), sent %d (%v); want FAILED with the ledger's reason, nothing sent", s.State, s.Error, s.Sent, err)
+	}
+	if payer.paid != 0 || len(l.transfers) != 0 {
+		t.Fatalf("paid %d times, %d transfers; want nothing moved", payer.paid, len(l.transfers))
 	}
 }

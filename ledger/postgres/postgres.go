@@ -204,6 +204,9 @@ func liquidityAccountRow(a ledger.Account) (accountRow, error) {
 	return accountRow{id: a.ID, ledger: a.Ledger, code: uint16(a.Type), flags: flagDebitsMustNotExceedCredits, assetID: a.AssetID}, nil
 }
 
+// AmountMax is the most one transfer moves: amounts are bigints.
+func (l *Ledger) AmountMax() uint64 { return amountMax }
+
 // Deposit posts money from the asset's settlement account to an account.
 func (l *Ledger) Deposit(ctx context.Context, d ledger.Deposit) error {
 	if d.ID == uuid.Nil {
