@@ -42,7 +42,9 @@ func decideFund(s State, c commands.FundOutgoingPayment, amountMax uint64) ([]ev
 // the debit amount into the payment's account, under the id of the
 // payment's first event so that it is made once, and sends. The funding is
 // thus one event, and no stop between a deposit and its record can leave
-// money in a payment nothing sends, nor a cancel land between them.
+// money in a payment nothing sends, nor a cancel land between them. A
+// payment found funded already is in the wrong state, as Rafiki answers,
+// unless it was funded by another funder while this one decided.
 func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (handlers.Result, error) {
 	id, ok := valid.ID(c.OutgoingPaymentID)
 	if !ok {
@@ -78,8 +80,15 @@ func (h *Handler) Fund(ctx context.Context, c commands.FundOutgoingPayment) (han
 	if !errors.Is(err, eventstore.ErrConflict) {
 		return res, err
 	}
-	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(s State) ([]events.Event, error) {
-		return decideFund(s, c, h.amountMax)
+	// The payment moved since it was read waiting for its money. Funded
+	// meanwhile by another funder (a wallet funding on the created webhook
+	// while an operator funds by hand), it is what this funder asked for:
+	// no error, and no second funding.
+	return handlers.Execute(ctx, h.store, t, info(c.Meta), Evolve, func(now State) ([]events.Event, error) {
+		if now.State != Funding && now.State != Cancelled {
+			return nil, nil
+		}
+		return decideFund(now, c, h.amountMax)
 	})
 }
 
