@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/adminclient"
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
@@ -736,5 +737,32 @@ func TestFundingRacingACancelLeavesNoMoney(t *testing.T) {
 	discrepancies, err := app.CheckLiquidity(ctx, s.nats.JS, s.running.Deps.Ledger)
 	if err != nil || len(discrepancies) > 0 {
 		t.Fatalf("liquidity check: %v %+v", err, discrepancies)
+	}
+}
+
+// A payment the Postgres ledger could never fund (a debit amount past its
+// bigints, which Rafiki's amounts reach) is refused at its funding as the
+// caller's invalid input, and stays waiting for its money.
+func TestFundingMoreThanTheLedgerHoldsIsRefused(t *testing.T) {
+	s := startSystem(t, false)
+	ctx := context.Background()
+	alice, ip := aliceAndBob(t, s)
+	o := newOutgoing(s)
+	q, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
+		"debitAmount": map[string]any{"value": "9223372036854775808", "assetCode": "USD", "assetScale": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := o.create(alice.ID, q.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = o.fund(id)
+	var gqlErrs adminclient.Errors
+	if !errors.As(err, &gqlErrs) || len(gqlErrs) != 1 || gqlErrs[0].Code() != "BAD_USER_INPUT" {
+		t.Fatalf("funding %s: %v, want BAD_USER_INPUT", id, err)
+	}
+	if p, err := o.get(id); err != nil || p.State != "FUNDING" {
+		t.Fatalf("payment %+v (%v) after its funding was refused, want FUNDING", p, err)
 	}
 }
