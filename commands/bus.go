@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rafiki-go/rafiki/commands/jsqueue"
@@ -248,29 +248,11 @@ func (w *Worker) handler(subject string) (Handler, bool) {
 		return h, true
 	}
 	for filter, h := range w.Handlers {
-		if matches(filter, subject) {
+		if server.SubjectMatchesFilter(subject, filter) {
 			return h, true
 		}
 	}
 	return nil, false
-}
-
-// matches tells whether a subject filter matches a subject.
-func matches(filter, subject string) bool {
-	for {
-		f, fRest, fMore := strings.Cut(filter, ".")
-		if f == ">" {
-			return subject != ""
-		}
-		s, sRest, sMore := strings.Cut(subject, ".")
-		if s == "" || (f != "*" && f != s) || fMore != sMore {
-			return false
-		}
-		if !fMore {
-			return true
-		}
-		filter, subject = fRest, sRest
-	}
 }
 
 // reschedule enqueues a command again, due after retryAfter, on the
