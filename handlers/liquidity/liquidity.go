@@ -358,7 +358,10 @@ func (h *Handler) request(ctx context.Context, m commands.Meta, target handlers.
 		if len(t.steps) >= stepsMax {
 			return handlers.Result{}, apperr.E(apperr.Conflict, "Too many requests on transfer %s", tid)
 		}
-		key := fmt.Sprintf("liquidity:%s/%d", tid, len(t.steps))
+		// The key names the command as well as the step: a request whose
+		// append lost to another's for the same step must not find that
+		// one's message under its own id and take it for its own.
+		key := fmt.Sprintf("liquidity:%s/%d:%s", tid, len(t.steps), m.ID)
 		meta := handlers.Meta(target, info(m))
 		id := events.DeriveID(key, 0)
 		if err := h.enqueueFollowUps(ctx, tid, id, ev, meta.Time); err != nil {

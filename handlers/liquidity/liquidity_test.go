@@ -582,6 +582,37 @@ func TestKilledAfterRequest(t *testing.T) {
 
 // While a request waits for its outcome, its retry answers that it is under
 // way rather than doing the ledger's step a second time at once.
+// Two requests for one transfer id, the second deciding before the first is
+// stored: the second's append conflicts, and it is answered as any other
+// request for a used id is, whatever it asked, never taken for the first.
+func TestRequestThatLosesTheRaceForATransferID(t *testing.T) {
+	for _, amount := range []uint64{7, 100} {
+		t.Run(fmt.Sprint(amount), func(t *testing.T) {
+			f := setup(t)
+			usd := f.asset("USD")
+			id := uuid.NewString()
+			var first error
+			var once sync.Once
+			// The loser's follow-ups are enqueued after it decided and
+			// before it appends: the winner's whole request runs then.
+			loser := f.handler(func(ctx context.Context, subject, cid string, at time.Time, command any) error {
+				once.Do(func() { _, first = f.h.Deposit(f.ctx, f.meta(), usd, id, 100) })
+				return f.queue.enqueue(ctx, subject, cid, at, command)
+			})
+			_, err := loser.Deposit(f.ctx, f.meta(), usd, id, amount)
+			if first != nil {
+				t.Fatalf("the winner: %v", first)
+			}
+			wantKind(t, "the request that lost", err, apperr.Duplicate)
+			if got := f.balance(usd); got != 100 {
+				t.Fatalf("balance %d, want 100", got)
+			}
+			wantEvents(t, f.liquidityEvents(usd), "deposit_requested", "deposited")
+			f.agree(usd)
+		})
+	}
+}
+
 func TestRetryWhileUnderWay(t *testing.T) {
 	f := setup(t)
 	usd := f.asset("USD")
