@@ -56,8 +56,12 @@ func (c *Client) Introspect(ctx context.Context, token string, access []events.G
 	if err != nil {
 		return Info{}, err
 	}
-	if info.Active && c.cache != nil {
-		c.cache.Put(key, info.Grant, info, time.Now().Add(Hold))
+	// An active answer is kept until the token expires (the cache keeps
+	// none longer than a Hold). One that does not tell the expiry, as
+	// Rafiki's authorization server's does not, is not kept: its token
+	// could expire within the Hold and still be let in.
+	if info.Active && info.ExpiresAt != 0 && c.cache != nil {
+		c.cache.Put(key, info.Grant, info, time.Unix(info.ExpiresAt, 0))
 	}
 	return info, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,8 +146,9 @@ func post(t *testing.T, url, method, body string) (int, string) {
 
 func TestServerHTTP(t *testing.T) {
 	tokens := &tokenTable{byHash: map[string]Token{}}
+	created := time.Now()
 	tokens.set("live-token", Token{GrantID: "g1", Client: events.GrantClient{WalletAddress: "https://wallet.test/client"},
-		Access: []events.GrantAccess{readAll}, CreatedAt: time.Now(), ExpiresIn: time.Minute})
+		Access: []events.GrantAccess{readAll}, CreatedAt: created, ExpiresIn: time.Minute})
 	srv := httptest.NewServer(NewServer(tokens, nil, slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	for _, c := range []struct {
@@ -154,7 +157,8 @@ func TestServerHTTP(t *testing.T) {
 		contains                 string
 	}{
 		{"active", "POST", "/", `{"access_token":"live-token","access":[{"type":"incoming-payment","actions":["read"]}]}`, 200,
-			`{"active":true,"grant":"g1","access":[{"type":"incoming-payment","actions":["create","read-all","list-all"]}],"client":{"walletAddress":"https://wallet.test/client"}}`},
+			fmt.Sprintf(`{"active":true,"grant":"g1","access":[{"type":"incoming-payment","actions":["create","read-all","list-all"]}],"client":{"walletAddress":"https://wallet.test/client"},"exp":%d}`,
+				created.Add(time.Minute).Unix())},
 		{"unknown token", "POST", "/", `{"access_token":"nope"}`, 200, `{"active":false}`},
 		{"no token", "POST", "/", `{"access":[]}`, 400, `"invalid_request"`},
 		{"empty token", "POST", "/", `{"access_token":""}`, 400, `access_token is required`},
@@ -326,6 +330,51 @@ func TestClientCachesUntilRevoked(t *testing.T) {
 
 	if info, err := client.Introspect(ctx, "unknown", nil); err != nil || info.Active {
 		t.Fatalf("unknown token = %+v, %v", info, err)
+	}
+}
+
+// TestClientKeepsNoAnswerPastTheTokensExpiry: the resource server's client
+// keeps an answer until its token expires at the latest, and keeps none
+// that does not tell the expiry, as Rafiki's authorization server's do not.
+func TestClientKeepsNoAnswerPastTheTokensExpiry(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cache := NewCache[Info]()
+	if err := cache.Follow(ctx, n.Conn); err != nil {
+		t.Fatal(err)
+	}
+	read := []events.GrantAccess{{Type: grant.TypeIncomingPayment, Actions: []string{"read"}}}
+
+	tokens := &tokenTable{byHash: map[string]Token{}}
+	created := time.Now()
+	tokens.set("t1", Token{GrantID: "g1", Client: events.GrantClient{WalletAddress: "https://wallet.test/client"},
+		Access: []events.GrantAccess{readAll}, CreatedAt: created, ExpiresIn: Hold / 2})
+	srv := httptest.NewServer(NewServer(tokens, nil, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	client := NewClient(srv.URL, srv.Client(), cache)
+	if info, err := client.Introspect(ctx, "t1", read); err != nil || !info.Active {
+		t.Fatalf("live token = %+v, %v", info, err)
+	}
+	time.Sleep(time.Until(created.Add(Hold/2 + 100*time.Millisecond)))
+	if info, err := client.Introspect(ctx, "t1", read); err != nil || info.Active {
+		t.Fatalf("token past its expiry, within a Hold of its answer = %+v, %v", info, err)
+	}
+
+	var asked atomic.Int32
+	rafikis := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		asked.Add(1)
+		_, _ = io.WriteString(w, `{"active":true,"grant":"g2","access":[],"client":{"walletAddress":"https://wallet.test/client"}}`)
+	}))
+	defer rafikis.Close()
+	other := NewClient(rafikis.URL, rafikis.Client(), cache)
+	for range 3 {
+		if info, err := other.Introspect(ctx, "t2", nil); err != nil || !info.Active {
+			t.Fatalf("answer without expiry = %+v, %v", info, err)
+		}
+	}
+	if got := asked.Load(); got != 3 {
+		t.Fatalf("three calls asked the server %d times; an answer without its expiry was kept", got)
 	}
 }
 

@@ -99,7 +99,9 @@ func answer(tok Token, requested []events.GrantAccess, now time.Time) Info {
 			}
 		}
 	}
-	return Info{Active: true, Grant: tok.GrantID, Access: found, Client: clientOf(tok.Client), TenantID: tok.TenantID}
+	// Rounded down, so that no one keeps the answer past the expiry.
+	return Info{Active: true, Grant: tok.GrantID, Access: found, Client: clientOf(tok.Client), TenantID: tok.TenantID,
+		ExpiresAt: tok.ExpiresAt().Unix()}
 }
 
 func clientOf(c events.GrantClient) *ClientIdentity {

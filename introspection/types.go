@@ -21,16 +21,19 @@ type ClientIdentity struct {
 }
 
 // Info is the answer: inactive, or the grant, the granted access items that
-// cover the requested ones, the client, and the tenant whose authorization
-// server issued the grant. Rafiki's answer has no tenant; this server's
-// tells it, so that a resource server lets a token into its own tenant's
-// routes only.
+// cover the requested ones, the client, the tenant whose authorization
+// server issued the grant, and when the token expires. Rafiki's answer has
+// neither tenant nor expiry; this server's tells the tenant, so that a
+// resource server lets a token into its own tenant's routes only, and the
+// expiry as RFC 7662's exp (Unix seconds), so that a resource server keeps
+// the answer no later than that.
 type Info struct {
-	Active   bool                 `json:"active"`
-	Grant    string               `json:"grant,omitempty"`
-	Access   []events.GrantAccess `json:"access,omitempty"`
-	Client   *ClientIdentity      `json:"client,omitempty"`
-	TenantID string               `json:"tenantId,omitempty"`
+	Active    bool                 `json:"active"`
+	Grant     string               `json:"grant,omitempty"`
+	Access    []events.GrantAccess `json:"access,omitempty"`
+	Client    *ClientIdentity      `json:"client,omitempty"`
+	TenantID  string               `json:"tenantId,omitempty"`
+	ExpiresAt int64                `json:"exp,omitempty"`
 }
 
 // MarshalJSON writes an active answer with every field the specification
@@ -44,10 +47,11 @@ func (i Info) MarshalJSON() ([]byte, error) {
 		access = []events.GrantAccess{}
 	}
 	return json.Marshal(struct {
-		Active   bool                 `json:"active"`
-		Grant    string               `json:"grant"`
-		Access   []events.GrantAccess `json:"access"`
-		Client   *ClientIdentity      `json:"client"`
-		TenantID string               `json:"tenantId,omitempty"`
-	}{true, i.Grant, access, i.Client, i.TenantID})
+		Active    bool                 `json:"active"`
+		Grant     string               `json:"grant"`
+		Access    []events.GrantAccess `json:"access"`
+		Client    *ClientIdentity      `json:"client"`
+		TenantID  string               `json:"tenantId,omitempty"`
+		ExpiresAt int64                `json:"exp,omitempty"`
+	}{true, i.Grant, access, i.Client, i.TenantID, i.ExpiresAt})
 }
