@@ -219,6 +219,9 @@ type grantSpentJSON struct {
 // current interval when its limits repeat, to a token that may create
 // outgoing payments, as Rafiki's.
 func (s *OutgoingPayments) grantSpent(w http.ResponseWriter, r *http.Request) {
+	if !signatureHeaders(w, r) {
+		return
+	}
 	granted, err := s.guard.Authorize(r, nil, Need{TenantID: chi.URLParam(r, "tenantID"), Type: grant.TypeOutgoingPayment, Action: grant.ActionCreate})
 	if err != nil {
 		s.guard.WriteError(w, err)

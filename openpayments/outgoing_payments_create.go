@@ -131,7 +131,9 @@ func grantLimits(g Granted) (*commands.OutgoingPaymentGrant, error) {
 	return out, nil
 }
 
-// lastSegment is the id at the end of a resource's URL.
+// lastSegment is the id at the end of a resource's URL, which may end in
+// one slash, as Rafiki reads it.
 func lastSegment(url string) string {
+	url = strings.TrimSuffix(url, "/")
 	return url[strings.LastIndex(url, "/")+1:]
 }

@@ -114,6 +114,9 @@ func (s *Quotes) create(w http.ResponseWriter, r *http.Request) {
 // get answers a quote to a token for its wallet address: any of them with
 // read-all, its own client's with read, as Rafiki's.
 func (s *Quotes) get(w http.ResponseWriter, r *http.Request) {
+	if !signatureHeaders(w, r) {
+		return
+	}
 	tenantID, id := chi.URLParam(r, "tenantID"), chi.URLParam(r, "id")
 	q, found, err := s.quotes.Load(r.Context(), id)
 	if err != nil {
