@@ -27,7 +27,8 @@ const (
 	expiryWindowMax = 30 * time.Second
 	expiryMarginMin = time.Second
 	// Transfers held pending for a packet expire after this
-	// (TIGERBEETLE_TWO_PHASE_TIMEOUT_SECONDS).
+	// (TIGERBEETLE_TWO_PHASE_TIMEOUT_SECONDS), or once the packet sent on
+	// has expired, if later (holdTimeout).
 	twoPhaseTimeout = 5 * time.Second
 )
 
@@ -183,12 +184,17 @@ func (c *Connector) handle(ctx context.Context, from Origin, p ilp.Prepare) (ilp
 	if !ok {
 		return nil, fmt.Errorf("asset %s of peer %s unknown", to.AssetID, to.ID)
 	}
-	out := p
-	pending, held, err := c.hold(ctx, from, to, destination, &out)
+	now := c.now()
+	expires, err := outgoingExpiry(now, p.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := c.forward(ctx, to, out)
+	out := p
+	pending, held, err := c.hold(ctx, from, to, destination, &out, holdTimeout(now, expires))
+	if err != nil {
+		return nil, err
+	}
+	reply, err := c.forward(ctx, to, out, expires)
 	if err == nil {
 		if f, fulfilled := reply.(ilp.Fulfill); fulfilled && sha256.Sum256(f.Fulfillment[:]) != p.ExecutionCondition {
 			err = refuse(ilp.CodeWrongCondition, "fulfillment did not match expected value.")
@@ -223,7 +229,15 @@ func (c *Connector) admit(from Origin, p ilp.Prepare) error {
 // the ledger, pending, from the sender's account to the next hop's; a
 // zero-amount packet, or one from an unfulfillable origin, moves nothing
 // (held is false).
-func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destination peers.Asset, out *ilp.Prepare) (pending ledger.PendingTransfer, held bool, err error) {
+// holdTimeout is how long a packet's money is held: past the expiry of
+// the packet sent on, whose Fulfill may come until then, so that no
+// Fulfill finds its hold expired (the next hop paid, this one not, and the
+// sender, told T00, paying again).
+func holdTimeout(now, expires time.Time) time.Duration {
+	return max(twoPhaseTimeout, expires.Sub(now)+expiryMarginMin)
+}
+
+func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destination peers.Asset, out *ilp.Prepare, timeout time.Duration) (pending ledger.PendingTransfer, held bool, err error) {
 	if out.Amount == 0 {
 		return pending, false, nil
 	}
@@ -242,7 +256,7 @@ func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destin
 	}
 	pending, err = c.transfer(ctx, ledger.TransferRequest{
 		ID: newID(), Source: from.Account, Destination: dst,
-		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: twoPhaseTimeout,
+		SourceAmount: out.Amount, DestinationAmount: converted.Amount, Timeout: timeout,
 	}, destination)
 	if err != nil {
 		return pending, false, fmt.Errorf("hold %d from %s for peer %s: %w", out.Amount, from.ID, to.ID, err)

@@ -626,6 +626,12 @@ func TestReceiving(t *testing.T) {
 		{"a rate probe", func() ilp.Prepare { return wallet.prepare(t, 10, 10, true) }, ilp.CodeWrongCondition},
 		{"less than asked", func() ilp.Prepare { return wallet.prepare(t, 10, 11, false) }, ilp.CodeInsufficientDestinationAmount},
 		{"too large for the sender", func() ilp.Prepare { return wallet.prepare(t, 5001, 1, false) }, ilp.CodeAmountTooLarge},
+		// Its sender's side no longer pays for it.
+		{"a prepare past its expiry", func() ilp.Prepare {
+			p := wallet.prepare(t, 10, 10, false)
+			p.ExpiresAt = time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+			return p
+		}, ilp.CodeTransferTimedOut},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := sender()

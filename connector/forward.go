@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
@@ -19,17 +20,23 @@ const ContentType = "application/octet-stream"
 // data an ILP packet may carry, and its envelope.
 const replyBytesMax = 1 << 16
 
-// forward sends the Prepare to the next hop with its expiry shortened, as
-// Rafiki does, and waits no longer than the packet lives.
-func (c *Connector) forward(ctx context.Context, to peers.Peer, p ilp.Prepare) (ilp.Packet, error) {
-	now := c.now()
-	expires := p.ExpiresAt.Add(-expiryMarginMin)
+// outgoingExpiry is the expiry a Prepare that arrived with expiresAt
+// leaves with, shortened as Rafiki shortens it, or R02 when too little of
+// its life is left.
+func outgoingExpiry(now, expiresAt time.Time) (time.Time, error) {
+	expires := expiresAt.Add(-expiryMarginMin)
 	if latest := now.Add(expiryWindowMax); latest.Before(expires) {
 		expires = latest
 	}
 	if expires.Before(now.Add(expiryMarginMin)) {
-		return nil, refuse(ilp.CodeInsufficientTimeout, "source transfer has already expired. sourceExpiry=%s", p.ExpiresAt.UTC().Format("2006-01-02T15:04:05.000Z"))
+		return time.Time{}, refuse(ilp.CodeInsufficientTimeout, "source transfer has already expired. sourceExpiry=%s", expiresAt.UTC().Format("2006-01-02T15:04:05.000Z"))
 	}
+	return expires, nil
+}
+
+// forward sends the Prepare to the next hop with its expiry shortened to
+// expires (outgoingExpiry), and waits no longer than the packet lives.
+func (c *Connector) forward(ctx context.Context, to peers.Peer, p ilp.Prepare, expires time.Time) (ilp.Packet, error) {
 	p.ExpiresAt = expires
 	body, err := ilp.EncodePrepare(p)
 	if err != nil {

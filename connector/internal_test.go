@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/rafiki-go/rafiki/connector/ilp"
 	"github.com/rafiki-go/rafiki/connector/peers"
@@ -106,6 +107,44 @@ func TestRejectLogsFaultsOnly(t *testing.T) {
 			}
 			if logged := strings.Contains(out.String(), "level=ERROR"); logged != c.logged {
 				t.Fatalf("logged %q, want an error logged: %v", out.String(), c.logged)
+			}
+		})
+	}
+}
+
+// TestHoldOutlivesThePacketSentOn: a packet's money stays held until the
+// packet sent on has expired, and a second more for its settlement, never
+// less than the two-phase timeout; a packet with too little life left is
+// refused before anything is held.
+func TestHoldOutlivesThePacketSentOn(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name    string
+		arrived time.Duration // the expiry it arrived with, from now
+		expires time.Duration // the expiry it leaves with
+		holdFor time.Duration
+		refused bool
+	}{
+		{"a long-lived packet", time.Minute, expiryWindowMax, expiryWindowMax + expiryMarginMin, false},
+		{"twenty seconds to live", 20 * time.Second, 19 * time.Second, 20 * time.Second, false},
+		{"a short-lived packet", 3 * time.Second, 2 * time.Second, twoPhaseTimeout, false},
+		{"too little left", 1500 * time.Millisecond, 0, 0, true},
+		{"expired", -time.Second, 0, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			expires, err := outgoingExpiry(now, now.Add(c.arrived))
+			if c.refused {
+				var ie *ilpError
+				if !errors.As(err, &ie) || ie.code != ilp.CodeInsufficientTimeout {
+					t.Fatalf("got %v, want R02", err)
+				}
+				return
+			}
+			if err != nil || !expires.Equal(now.Add(c.expires)) {
+				t.Fatalf("leaves expiring %s (%v), want %s", expires.Sub(now), err, c.expires)
+			}
+			if got := holdTimeout(now, expires); got != c.holdFor {
+				t.Fatalf("held %s, want %s", got, c.holdFor)
 			}
 		})
 	}

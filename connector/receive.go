@@ -123,6 +123,12 @@ func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (repl
 			return incoming.FinalDecline([]byte(reason)), true, nil
 		}
 	}
+	// A Prepare past its expiry is refused (R00), as its sender's side no
+	// longer pays for it: fulfilling it would move money here that no one
+	// upstream pays.
+	if !c.now().Before(p.ExpiresAt) {
+		return nil, true, refuse(ilp.CodeTransferTimedOut, "packet expired.")
+	}
 	// The receiver fulfils at once, so the money is posted with the
 	// transfer, in one step, rather than held and then posted.
 	if _, err := c.transfer(ctx, ledger.TransferRequest{

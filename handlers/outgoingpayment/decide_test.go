@@ -216,6 +216,14 @@ func TestDecideFailure(t *testing.T) {
 		{"the receiver declined with a reason", declined(" KYC check failed\n"), 1, "KYC check failed", true},
 		{"a reason not UTF-8", declined("bad \xff"), 1, "bad \uFFFD", true},
 		{"the receiver declined with blanks", declined(" \t"), 1, declined(" \t").Error(), true},
+		// What a peer or receiver says becomes the payment's error: NUL, which
+		// Postgres refuses in text and JSON (the payment would stay SENDING in
+		// the read models, with no webhook), and the other control characters
+		// do not pass, and its length is bounded.
+		{"a reason with NUL", declined("no\x00way"), 1, "no\uFFFDway", true},
+		{"a reason with control characters", declined("a\x1b[31mb\r\nc\td\x7f"), 1, "a\uFFFD[31mb  c d\uFFFD", true},
+		{"a reject code with NUL", errors.New("stream sender: F\x00\x00 reject"), 1, "stream sender: F\uFFFD\uFFFD reject", false},
+		{"a long reason", declined(strings.Repeat("é", 3000)), 1, strings.Repeat("é", errorBytesMax/2), true},
 	} {
 		why, final := decideFailure(tc.err, tc.attempts, 3)
 		if why != tc.why || final != tc.final {

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -328,12 +330,41 @@ func (h *Handler) delivered(ctx context.Context, r quote.Receiver, amount uint64
 func decideFailure(payErr error, attempts, attemptsMax int) (string, bool) {
 	var declined *Declined
 	if errors.As(payErr, &declined) {
-		if reason := strings.TrimSpace(strings.ToValidUTF8(string(declined.Reason), "\uFFFD")); reason != "" {
+		if reason := errorText(string(declined.Reason)); reason != "" {
 			return reason, true
 		}
-		return payErr.Error(), true
+		return errorText(payErr.Error()), true
 	}
-	return payErr.Error(), errors.Is(payErr, ErrFinal) || attempts >= attemptsMax
+	return errorText(payErr.Error()), errors.Is(payErr, ErrFinal) || attempts >= attemptsMax
+}
+
+// errorBytesMax bounds a payment's error.
+const errorBytesMax = 2048
+
+// errorText is what others said (a peer's reject, a receiver's reason for
+// declining) as a payment's error: valid UTF-8, blanks for line breaks and
+// tabs, U+FFFD for the other control characters (Postgres refuses NUL in
+// text and JSON, so an event holding one would stay out of the read models
+// and their webhooks), trimmed, and at most errorBytesMax bytes.
+func errorText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r):
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	s = strings.TrimSpace(s)
+	if len(s) <= errorBytesMax {
+		return s
+	}
+	cut := errorBytesMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // fundedByLedger moves a payment whose deposit was made but not recorded
