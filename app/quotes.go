@@ -26,7 +26,8 @@ func (q quoteReceivers) Receiver(ctx context.Context, url string) (quote.Receive
 	if err != nil || r == nil {
 		return quote.Receiver{}, false, err
 	}
-	out := quote.Receiver{URL: r.ID, LocalPaymentID: r.LocalPaymentID, LocalTenantID: r.LocalTenantID, LocalAssetID: r.LocalAssetID, AssetCode: r.ReceivedAmount.AssetCode, AssetScale: r.ReceivedAmount.AssetScale,
+	// The receiver is the URL asked for, whatever id the answer gave.
+	out := quote.Receiver{URL: url, LocalPaymentID: r.LocalPaymentID, LocalTenantID: r.LocalTenantID, LocalAssetID: r.LocalAssetID, AssetCode: r.ReceivedAmount.AssetCode, AssetScale: r.ReceivedAmount.AssetScale,
 		ReceivedAmount: r.ReceivedAmount.Value, ExpiresAt: r.ExpiresAt, Active: r.Active(time.Now())}
 	if r.IncomingAmount != nil {
 		incoming := r.IncomingAmount.Value

@@ -128,11 +128,19 @@ func (g *Grants) replace(old, next *Grant) {
 	}
 }
 
+// tokenLifetimeMax bounds a token's lifetime as told: a longer one (past
+// what a Duration holds, say) is kept that long.
+const tokenLifetimeMax = 365 * 24 * time.Hour
+
 func (g *Grants) expiry(t AccessToken) time.Time {
 	if t.ExpiresIn <= 0 {
 		return time.Time{}
 	}
-	return g.now().Add(time.Duration(t.ExpiresIn) * time.Second)
+	lifetime := tokenLifetimeMax
+	if t.ExpiresIn < int64(tokenLifetimeMax/time.Second) {
+		lifetime = time.Duration(t.ExpiresIn) * time.Second
+	}
+	return g.now().Add(lifetime)
 }
 
 func covers(held, wanted []string) bool {

@@ -240,7 +240,15 @@ func (s *Service) createRemote(ctx context.Context, walletAddressURL string, exp
 	if err != nil {
 		return nil, err
 	}
-	return remote(p)
+	if p.Completed || p.ReceivedAmount.Value != "0" {
+		return nil, errors.Join(errInvalidRequest(), fmt.Errorf("created incoming payment %s already received %q (completed %t)",
+			p.ID, p.ReceivedAmount.Value, p.Completed))
+	}
+	r, err := remote(p)
+	if err != nil {
+		return nil, errors.Join(errInvalidRequest(), err)
+	}
+	return r, nil
 }
 
 // Get resolves the receiver at url; nil when there is none, or the remote
@@ -309,8 +317,29 @@ func (s *Service) getRemote(ctx context.Context, url string) (*Receiver, string,
 	if err != nil {
 		return nil, "", err
 	}
+	if !sameURL(p.ID, url) {
+		return nil, "", errors.Join(errInvalidRequest(), fmt.Errorf("asked for %s, answered %s", url, p.ID))
+	}
 	r, err := remote(p)
-	return r, public.AuthServer, err
+	if err != nil {
+		return nil, "", errors.Join(errInvalidRequest(), err)
+	}
+	return r, public.AuthServer, nil
+}
+
+// sameURL tells whether two URLs name one resource: equal but for the case
+// of scheme and host and a trailing slash.
+func sameURL(a, b string) bool {
+	ua, err := url.Parse(strings.TrimSuffix(a, "/"))
+	if err != nil {
+		return false
+	}
+	ub, err := url.Parse(strings.TrimSuffix(b, "/"))
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
+		ua.EscapedPath() == ub.EscapedPath() && ua.RawQuery == ub.RawQuery && ua.User == nil && ub.User == nil
 }
 
 // Complete completes the payment at url, here or at its resource server.
@@ -348,8 +377,15 @@ func (s *Service) Complete(ctx context.Context, m commands.Meta, url string) (*R
 	if err != nil {
 		return nil, err
 	}
+	if !sameURL(done.ID, url) || !done.Completed {
+		return nil, errors.Join(errInvalidRequest(), fmt.Errorf("completion of %s answered %s, completed %t", url, done.ID, done.Completed))
+	}
 	done.Methods = nil
-	return remote(done)
+	r, err := remote(done)
+	if err != nil {
+		return nil, errors.Join(errInvalidRequest(), err)
+	}
+	return r, nil
 }
 
 // findLocal finds the payment at url among this instance's: a payment
@@ -428,10 +464,24 @@ func (s *Service) receiverOf(p incomingpayment.State, received uint64) *Receiver
 
 // remote is a payment a resource server answered as a receiver; amounts
 // are in the asset of its received amount, as Rafiki reads them.
+// A payment the Open Payments SDK would refuse is refused: amounts in two
+// assets, more received than expected, metadata that is no object, a
+// method's ILP address that is none.
 func remote(p opclient.IncomingPayment) (*Receiver, error) {
 	received, err := strconv.ParseUint(p.ReceivedAmount.Value, 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("incoming payment %s: receivedAmount %q: %w", p.ID, p.ReceivedAmount.Value, err)
+	}
+	if p.ReceivedAmount.AssetCode == "" {
+		return nil, fmt.Errorf("incoming payment %s: receivedAmount has no asset", p.ID)
+	}
+	if m := strings.TrimSpace(string(p.Metadata)); m != "" && m != "null" && !strings.HasPrefix(m, "{") {
+		return nil, fmt.Errorf("incoming payment %s: metadata is not an object", p.ID)
+	}
+	for _, m := range p.Methods {
+		if m.Type == "ilp" && !valid.ILPAddress(m.ILPAddress) {
+			return nil, fmt.Errorf("incoming payment %s: %q is no ILP address", p.ID, m.ILPAddress)
+		}
 	}
 	r := &Receiver{ID: p.ID, WalletAddressURL: p.WalletAddress, Completed: p.Completed,
 		ReceivedAmount: Amount{Value: received, AssetCode: p.ReceivedAmount.AssetCode, AssetScale: p.ReceivedAmount.AssetScale},
@@ -440,6 +490,12 @@ func remote(p opclient.IncomingPayment) (*Receiver, error) {
 		value, err := strconv.ParseUint(p.IncomingAmount.Value, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("incoming payment %s: incomingAmount %q: %w", p.ID, p.IncomingAmount.Value, err)
+		}
+		if p.IncomingAmount.AssetCode != p.ReceivedAmount.AssetCode || p.IncomingAmount.AssetScale != p.ReceivedAmount.AssetScale {
+			return nil, fmt.Errorf("incoming payment %s: incomingAmount and receivedAmount in different assets", p.ID)
+		}
+		if received > value {
+			return nil, fmt.Errorf("incoming payment %s: received %d of %d", p.ID, received, value)
 		}
 		r.IncomingAmount = &Amount{Value: value, AssetCode: r.ReceivedAmount.AssetCode, AssetScale: r.ReceivedAmount.AssetScale}
 	}

@@ -46,10 +46,27 @@ func TestRemote(t *testing.T) {
 		ok       bool
 		incoming *Amount
 	}{
-		{"amounts", payment("5", &opclient.Amount{Value: "10", AssetCode: "EUR", AssetScale: 3}), true,
-			// In the asset of the received amount, as Rafiki reads them.
+		{"amounts", payment("5", &opclient.Amount{Value: "10", AssetCode: "USD", AssetScale: 2}), true,
 			&Amount{Value: 10, AssetCode: "USD", AssetScale: 2}},
 		{"no incoming amount", payment("0", nil), true, nil},
+		// What the Open Payments SDK refuses.
+		{"amounts in two assets", payment("5", &opclient.Amount{Value: "10", AssetCode: "EUR", AssetScale: 3}), false, nil},
+		{"more received than expected", payment("11", &opclient.Amount{Value: "10", AssetCode: "USD", AssetScale: 2}), false, nil},
+		{"metadata not an object", func() opclient.IncomingPayment {
+			p := payment("0", nil)
+			p.Metadata = []byte(`"a string"`)
+			return p
+		}(), false, nil},
+		{"a method's ILP address no ILP address", func() opclient.IncomingPayment {
+			p := payment("0", nil)
+			p.Methods = []opclient.Method{{Type: "ilp", ILPAddress: "not an ILP address!", SharedSecret: "AAAA"}}
+			return p
+		}(), false, nil},
+		{"no asset", func() opclient.IncomingPayment {
+			p := payment("0", nil)
+			p.ReceivedAmount.AssetCode = ""
+			return p
+		}(), false, nil},
 		{"received not a number", payment("five", nil), false, nil},
 		{"received negative", payment("-1", nil), false, nil},
 		{"incoming beyond 64 bits", payment("0", &opclient.Amount{Value: "18446744073709551616"}), false, nil},

@@ -184,7 +184,11 @@ func TestDecideStep(t *testing.T) {
 		{"first attempt", sending, 0, open, true, step{source: 500, delivery: 450}},
 		{"after a recorded attempt", retried, 100, open, true, step{source: 400, delivery: 360, delivered: 90}},
 		{"after an unrecorded attempt", retried, 200, open, true, step{source: 300, delivery: 270, delivered: 180}},
-		{"the receiver expects less", sending, 0, expecting(1000, 800), true, step{source: 500, delivery: 200}},
+		// At the quoted rate (450 for 500), not all the debit for less.
+		{"the receiver expects less", sending, 0, expecting(1000, 800), true, step{source: 223, delivery: 200}},
+		{"the receiver expects one unit", retried, 100, expecting(1000, 999), true, step{source: 2, delivery: 1, delivered: 90}},
+		{"the receiver's asset changed", sending, 0, quote.Receiver{URL: receiver, Active: true, AssetCode: "EUR", AssetScale: 2}, true,
+			step{fail: "DestinationAssetConflict"}},
 		{"the receiver got it all", sending, 0, expecting(1000, 1000), true, step{complete: true}},
 		{"the receiver finished", sending, 0, quote.Receiver{}, true, step{complete: true}},
 		{"the receiver gone", retried, 100, quote.Receiver{}, false, step{complete: true, delivered: 90}},

@@ -135,7 +135,7 @@ func createdPayment(t *testing.T, store handlers.Store) (tenantID, paymentID str
 	}
 	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + paymentID}), "create:"+paymentID,
 		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+			AssetLedger: 1, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, ReceiveAssetCode: "USD", ReceiveAssetScale: 2, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	return tenantID, paymentID
@@ -255,7 +255,7 @@ func TestFundingACancelledPaymentMovesNoMoney(t *testing.T) {
 		}
 		if _, err := handlers.AppendEvents(ctx, nats, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create:" + id}), "create:"+id,
 			&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-				AssetLedger: 1, DebitAmount: debit, DebitAmountMinusFees: debit, ReceiveAmount: 500, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+				AssetLedger: 1, DebitAmount: debit, DebitAmountMinusFees: debit, ReceiveAmount: 500, ReceiveAssetCode: "USD", ReceiveAssetScale: 2, QuoteExpiresAt: time.Now().Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		return id

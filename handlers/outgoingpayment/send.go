@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strings"
 	"time"
 	"unicode"
@@ -120,14 +121,40 @@ func decideStep(s State, sent uint64, r quote.Receiver, found bool, now time.Tim
 	if !found || !r.Active {
 		return step{complete: true, delivered: delivered}
 	}
-	delivery := s.ReceiveAmount - min(delivered, s.ReceiveAmount)
-	if remaining, expects := receiverRemaining(r); expects {
-		delivery = min(delivery, remaining)
+	if r.AssetCode != s.ReceiveAssetCode || r.AssetScale != s.ReceiveAssetScale {
+		// The amounts were quoted in another asset than the receiver's now.
+		return step{fail: "DestinationAssetConflict"}
 	}
-	if delivery == 0 || sent >= s.DebitAmountMinusFees {
+	delivery := s.ReceiveAmount - min(delivered, s.ReceiveAmount)
+	source := s.DebitAmountMinusFees - min(sent, s.DebitAmountMinusFees)
+	if remaining, expects := receiverRemaining(r); expects && remaining < delivery {
+		// Less to deliver takes less at the quoted rate: the rate the
+		// attempt must get at least is never below the quote's, whatever
+		// the receiver says it still expects.
+		delivery = remaining
+		source = min(source, sourceFor(delivery, s.DebitAmountMinusFees, s.ReceiveAmount))
+	}
+	if delivery == 0 || source == 0 {
 		return step{complete: true, delivered: delivered}
 	}
-	return step{source: s.DebitAmountMinusFees - sent, delivery: delivery, delivered: delivered}
+	return step{source: source, delivery: delivery, delivered: delivered}
+}
+
+// sourceFor is what delivers delivery at the quoted rate (receive units
+// for debit units), rounded up.
+func sourceFor(delivery, debit, receive uint64) uint64 {
+	if receive == 0 {
+		return 0
+	}
+	n := new(big.Int).Mul(new(big.Int).SetUint64(delivery), new(big.Int).SetUint64(debit))
+	q, r := n.QuoRem(n, new(big.Int).SetUint64(receive), new(big.Int))
+	if r.Sign() != 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if !q.IsUint64() {
+		return math.MaxUint64
+	}
+	return q.Uint64()
 }
 
 func receiverRemaining(r quote.Receiver) (uint64, bool) {

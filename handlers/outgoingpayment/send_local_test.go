@@ -97,7 +97,7 @@ func fundedPaymentQuoted(t *testing.T, store handlers.Store, tenantID, paymentID
 	}
 	if _, err := handlers.AppendEvents(context.Background(), store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
 		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
-			AssetLedger: 1, Receiver: receiverURL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500,
+			AssetLedger: 1, Receiver: receiverURL, DebitAmount: 500, DebitAmountMinusFees: 500, ReceiveAmount: 500, ReceiveAssetCode: "USD", ReceiveAssetScale: 2,
 			EstimatedExchangeRate: 1, QuoteExpiresAt: quoteExpiresAt},
 		&events.OutgoingPaymentFunded{Amount: 500}); err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestSendOfAPaymentTheLedgerCannotFundFails(t *testing.T) {
 	if _, err := handlers.AppendEvents(ctx, store, target.Subject, 0, handlers.Meta(target, handlers.CommandInfo{ID: "create-" + paymentID}), "create-"+paymentID,
 		&events.OutgoingPaymentCreated{WalletAddressID: uuid.NewString(), AssetID: uuid.NewString(), AssetCode: "USD", AssetScale: 2,
 			AssetLedger: 1, Receiver: "https://elsewhere.example/incoming-payments/x", DebitAmount: debit, DebitAmountMinusFees: debit,
-			ReceiveAmount: 500, EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
+			ReceiveAmount: 500, ReceiveAssetCode: "USD", ReceiveAssetScale: 2, EstimatedExchangeRate: 1, QuoteExpiresAt: time.Now().Add(time.Minute)},
 		&events.OutgoingPaymentFunded{Amount: debit}); err != nil {
 		t.Fatal(err)
 	}
