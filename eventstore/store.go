@@ -5,7 +5,6 @@
 package eventstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -523,10 +522,7 @@ func (s *Store) commitOne(ctx context.Context, messages []Message) ([]uint64, er
 // a single server the sequence check runs before de-duplication, so a
 // retried success looks like a conflict. The first message after the
 // expected sequence on its subject is ours exactly when the append went
-// through, and an atomic batch is stored contiguously. Ours means our
-// message id and our bytes: two commands that derive one id for the same
-// step (the same decision taken twice at once) may still write different
-// events, and the one that lost must not take the other's for its own.
+// through, and an atomic batch is stored contiguously.
 func (s *Store) storedEarlier(ctx context.Context, messages []Message) ([]uint64, error) {
 	first := messages[0]
 	if first.MsgID == "" {
@@ -543,7 +539,7 @@ func (s *Store) storedEarlier(ctx context.Context, messages []Message) ([]uint64
 	if err != nil {
 		return nil, err
 	}
-	if msg.Header.Get(jetstream.MsgIDHeader) != first.MsgID || !bytes.Equal(msg.Data, first.Data) {
+	if msg.Header.Get(jetstream.MsgIDHeader) != first.MsgID {
 		return nil, nil
 	}
 	seqs := make([]uint64, len(messages))
