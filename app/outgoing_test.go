@@ -445,27 +445,31 @@ func startPeered(t *testing.T, configureAlpha, configureBeta func(*config.Config
 	if err != nil {
 		t.Fatal(err)
 	}
-	peer := func(in *instance, address, incoming, outgoing, endpoint, liquidity string) string {
-		t.Helper()
-		var out struct {
-			CreatePeer struct{ Peer struct{ ID string } } `json:"createPeer"`
-		}
-		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
-			"assetId": p.usd[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
-			"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
-				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, &out); err != nil {
-			t.Fatal(err)
-		}
-		return out.CreatePeer.Peer.ID
-	}
-	p.toBeta = peer(p.alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
-	peer(p.beta, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
+	p.toBeta = peerOver(t, p.alpha, p.usd[p.alpha], "test.beta", "beta-to-alpha", "alpha-to-beta", betaConnector, "0")
+	peerOver(t, p.beta, p.usd[p.beta], "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "100000")
 	return p
 }
 
 // quote quotes a debit of value USD cents from alpha's wallet address to a
 // receiver of beta's, once alpha reaches it: the peer's routes are followed
 // a moment after its creation.
+// peerOver makes a peer of instance in, in asset assetID, reached over
+// ILP-over-HTTP at endpoint with the outgoing token, and taking the
+// incoming one.
+func peerOver(t *testing.T, in *instance, assetID, address, incoming, outgoing, endpoint, liquidity string) string {
+	t.Helper()
+	var out struct {
+		CreatePeer struct{ Peer struct{ ID string } } `json:"createPeer"`
+	}
+	if err := in.operator.Do(context.Background(), `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
+		"assetId": assetID, "staticIlpAddress": address, "initialLiquidity": liquidity,
+		"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
+			"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.CreatePeer.Peer.ID
+}
+
 func (p peered) quote(t *testing.T, walletAddressID, receiverURL, value string) quoteOut {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -87,21 +87,8 @@ func startHostilePath(t *testing.T) *hostilePath {
 		_, _ = w.Write(reply)
 	}))
 	t.Cleanup(proxy.Close)
-	peer := func(in *instance, address, incoming, outgoing, endpoint, liquidity string) string {
-		t.Helper()
-		var out struct {
-			CreatePeer struct{ Peer struct{ ID string } } `json:"createPeer"`
-		}
-		if err := in.operator.Do(ctx, `mutation($input: CreatePeerInput!) { createPeer(input: $input) { peer { id } } }`, map[string]any{"input": map[string]any{
-			"assetId": h.usd[in], "staticIlpAddress": address, "initialLiquidity": liquidity,
-			"http": map[string]any{"incoming": map[string]any{"authTokens": []string{incoming}},
-				"outgoing": map[string]any{"authToken": outgoing, "endpoint": endpoint}}}}, &out); err != nil {
-			t.Fatal(err)
-		}
-		return out.CreatePeer.Peer.ID
-	}
-	peer(h.alpha, "test.beta", "beta-to-alpha", "alpha-to-beta", proxy.URL, "0")
-	peer(h.beta, "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "1000000")
+	peerOver(t, h.alpha, h.usd[h.alpha], "test.beta", "beta-to-alpha", "alpha-to-beta", proxy.URL, "0")
+	peerOver(t, h.beta, h.usd[h.beta], "test.alpha", "alpha-to-beta", "beta-to-alpha", "http://127.0.0.1:9/unused", "1000000")
 	return h
 }
 
