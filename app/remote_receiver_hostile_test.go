@@ -578,16 +578,21 @@ func TestRemoteReceiverHostileSwap(t *testing.T) {
 	if err != nil || real == nil || len(real.Methods) == 0 {
 		t.Fatalf("bob's payment as alpha reads it: %+v %v", real, err)
 	}
-	h := startHostileRemote(t)
-	h.set(func(h *hostileRemote) {
-		honest := h.payment
-		h.payment = func(url string) map[string]any {
-			p := honest(url)
-			p["id"] = carols.URL
-			p["methods"] = []any{map[string]any{"type": "ilp", "ilpAddress": real.Methods[0].ILPAddress, "sharedSecret": real.Methods[0].SharedSecret}}
-			return p
-		}
-	})
+	// claiming is a remote whose payments claim to be local, paid over
+	// bob's real STREAM credentials.
+	claiming := func(local incomingPaymentOut) *hostileRemote {
+		h := startHostileRemote(t)
+		h.set(func(h *hostileRemote) {
+			honest := h.payment
+			h.payment = func(url string) map[string]any {
+				p := honest(url)
+				p["id"] = local.URL
+				p["methods"] = []any{map[string]any{"type": "ilp", "ilpAddress": real.Methods[0].ILPAddress, "sharedSecret": real.Methods[0].SharedSecret}}
+				return p
+			}
+		})
+		return h
+	}
 	// refused: a quote of the remote's URL is refused as an invalid
 	// receiver, and the payment its answer names receives nothing.
 	refused := func(url string, local incomingPaymentOut) {
@@ -605,7 +610,7 @@ func TestRemoteReceiverHostileSwap(t *testing.T) {
 			t.Errorf("%s, named by a remote's answer, received %s", local.URL, got.ReceivedAmount.Value)
 		}
 	}
-	refused(h.paymentURL(), carols)
+	refused(claiming(carols).paymentURL(), carols)
 
 	// The same claim naming a payment of this instance in an asset of
 	// scale 0, which a quote priced in the USD cents the remote claims
@@ -622,15 +627,5 @@ func TestRemoteReceiverHostileSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2 := startHostileRemote(t)
-	h2.set(func(h *hostileRemote) {
-		honest := h.payment
-		h.payment = func(url string) map[string]any {
-			p := honest(url)
-			p["id"] = daves.URL
-			p["methods"] = []any{map[string]any{"type": "ilp", "ilpAddress": real.Methods[0].ILPAddress, "sharedSecret": real.Methods[0].SharedSecret}}
-			return p
-		}
-	})
-	refused(h2.paymentURL(), daves)
+	refused(claiming(daves).paymentURL(), daves)
 }

@@ -462,11 +462,10 @@ func (s *Service) receiverOf(p incomingpayment.State, received uint64) *Receiver
 	return r
 }
 
-// remote is a payment a resource server answered as a receiver; amounts
-// are in the asset of its received amount, as Rafiki reads them.
-// A payment the Open Payments SDK would refuse is refused: amounts in two
-// assets, more received than expected, metadata that is no object, a
-// method's ILP address that is none.
+// remote is a payment a resource server answered as a receiver. A payment
+// the Open Payments SDK would refuse is refused: amounts in two assets, more
+// received than expected, metadata that is no object, a method's ILP
+// address that is none.
 func remote(p opclient.IncomingPayment) (*Receiver, error) {
 	received, err := strconv.ParseUint(p.ReceivedAmount.Value, 10, 64)
 	if err != nil {
