@@ -26,6 +26,7 @@ type collectHarness struct {
 	t       *testing.T
 	l       *Ledger
 	batches chan *fakeBatch // every batch handed to a worker
+	taken   []*fakeBatch    // the batches the test took from batches
 	done    chan struct{}   // collect returned
 	auto    atomic.Bool     // workers release their batches at once
 	wg      sync.WaitGroup
@@ -81,16 +82,17 @@ func newCollectHarness(t *testing.T) *collectHarness {
 			close(h.l.closing)
 		}
 		h.auto.Store(true)
+		// A test that stopped early (a failed check) may hold batches it
+		// took and never released: their workers would wait for ever.
+		for _, fb := range h.taken {
+			release(fb)
+		}
 		workersDone := make(chan struct{})
 		go func() { h.wg.Wait(); close(workersDone) }()
 		for {
 			select {
 			case fb := <-h.batches:
-				select {
-				case <-fb.release:
-				default:
-					close(fb.release)
-				}
+				release(fb)
 			case <-workersDone:
 				<-h.done
 				return
@@ -98,6 +100,15 @@ func newCollectHarness(t *testing.T) *collectHarness {
 		}
 	})
 	return h
+}
+
+// release lets a batch's worker go on, once.
+func release(fb *fakeBatch) {
+	select {
+	case <-fb.release:
+	default:
+		close(fb.release)
+	}
 }
 
 func newReq(accounts ...uuid.UUID) *request {
@@ -114,6 +125,7 @@ func (h *collectHarness) nextBatch(within time.Duration) *fakeBatch {
 	h.t.Helper()
 	select {
 	case fb := <-h.batches:
+		h.taken = append(h.taken, fb)
 		return fb
 	case <-time.After(within):
 		h.t.Fatalf("no batch dispatched within %s: a request is stranded", within)
@@ -125,6 +137,7 @@ func (h *collectHarness) noBatch(during time.Duration) {
 	h.t.Helper()
 	select {
 	case fb := <-h.batches:
+		h.taken = append(h.taken, fb)
 		h.t.Fatalf("unexpected batch of %d", len(fb.reqs))
 	case <-time.After(during):
 	}
