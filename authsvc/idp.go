@@ -48,6 +48,9 @@ func (s *Server) grantDetailsErr(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !tenant.Active {
+		return refusal(grant.UnknownInteraction, apperr.NotFound, "unknown interaction")
+	}
 	if !tenant.HasIDP() {
 		return refusal(grant.InvalidRequest, apperr.Internal, "internal server error")
 	}

@@ -77,9 +77,24 @@ func (s *Server) startInteractionErr(w http.ResponseWriter, r *http.Request) err
 		}
 		return refusal(grant.InvalidInteraction, apperr.Forbidden, "invalid interaction")
 	}
+	now := time.Now()
+	if st.Interaction.ExpiredAt(now) {
+		// The resource owner would only be asked for a consent that the
+		// accept then refuses.
+		if st.Finishable() {
+			return toClient(w, r, st, string(grant.InvalidInteraction), "interaction expired")
+		}
+		return refusal(grant.InvalidInteraction, apperr.Unauthenticated, "interaction expired")
+	}
 	tenant, err := s.deps.Tenants.Get(r.Context(), ref.TenantID)
 	if err != nil {
 		return err
+	}
+	if !tenant.Active {
+		if st.Finishable() {
+			return toClient(w, r, st, string(grant.UnknownInteraction), "unknown interaction")
+		}
+		return refusal(grant.UnknownInteraction, apperr.NotFound, "unknown interaction")
 	}
 	if !tenant.HasIDP() {
 		if st.Finishable() {
@@ -87,7 +102,7 @@ func (s *Server) startInteractionErr(w http.ResponseWriter, r *http.Request) err
 		}
 		return refusal(grant.RequestDenied, apperr.Internal, "internal server error")
 	}
-	s.setSession(w, st.Interaction.Nonce, time.Now())
+	s.setSession(w, st.Interaction.Nonce, now)
 	q := r.URL.Query()
 	return redirect(w, r, tenant.IDPConsentURL, map[string]string{
 		"interactId": st.Interaction.ID, "nonce": st.Interaction.Nonce,

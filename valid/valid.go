@@ -6,14 +6,16 @@
 package valid
 
 import (
-	"github.com/rafiki-go/rafiki/connector/ilp"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/connector/ilp"
 )
 
 // TextLengthMax is the width of Rafiki's string columns (varchar(255)), which
@@ -82,16 +84,25 @@ func Token(v string) bool {
 }
 
 // HTTPURL is Rafiki's isValidHttpUrl with a length limit: an absolute http
-// or https URL whose host name has no empty labels.
+// or https URL whose host name has no empty labels. Space around it is
+// refused rather than trimmed: the value is stored and used as given, and
+// Go's URL parser, unlike JavaScript's, refuses it.
 func HTTPURL(v string, lengthMax int) bool {
-	if len(v) > lengthMax || !Text(v, lengthMax) {
+	if len(v) > lengthMax || !Text(v, lengthMax) || strings.TrimSpace(v) != v {
 		return false
 	}
-	u, err := url.Parse(strings.TrimSpace(v))
+	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
 	host := u.Hostname()
+	if port := u.Port(); port != "" {
+		// Go's parser takes any digits; a connection to port 99999 fails
+		// only when it is made.
+		if n, err := strconv.Atoi(port); err != nil || n > 65535 {
+			return false
+		}
+	}
 	return host != "" && !slices.Contains(strings.Split(host, "."), "")
 }
 
@@ -100,7 +111,7 @@ func HTTPURL(v string, lengthMax int) bool {
 // query or fragment whose path has no empty, "." or ".." segment and no
 // escapes, so that its segments read the same to every component.
 func SpaceURL(v string) bool {
-	if !HTTPURL(v, TextLengthMax) || strings.TrimSpace(v) != v {
+	if !HTTPURL(v, TextLengthMax) {
 		return false
 	}
 	u, err := url.Parse(v)
