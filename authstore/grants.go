@@ -23,10 +23,10 @@ type Filter struct {
 	TenantID *string
 }
 
-// where is the filter as a condition on rm_grants.grants and its arguments.
-func (f Filter) where() (string, []any) {
+// where is the filter as a condition on rm_grants.grants, the part of it
+// that says whose grants they are, and their arguments.
+func (f Filter) where() (where, owner string, args []any) {
 	conds := []string{"true"}
-	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
@@ -47,9 +47,10 @@ func (f Filter) where() (string, []any) {
 		conds = append(conds, `(finalization_reason IS NULL OR finalization_reason <> ALL(`+arg(f.FinalizationReasonNotIn)+`::text[]))`)
 	}
 	if f.TenantID != nil {
-		conds = append(conds, `tenant_id = `+arg(*f.TenantID)+`::uuid`)
+		owner = `tenant_id = ` + arg(*f.TenantID) + `::uuid`
+		conds = append(conds, owner)
 	}
-	return strings.Join(conds, " AND "), args
+	return strings.Join(conds, " AND "), owner, args
 }
 
 // Grants lists grants, Relay style (cursors are grant ids; first or last at
@@ -62,6 +63,6 @@ func (s *Store) Grants(ctx context.Context, f Filter, p readmodel.Page) ([]Grant
 		}
 		f.TenantID = &id
 	}
-	where, args := f.where()
-	return readmodel.PageOf(ctx, s.pool, readmodel.List{Table: "rm_grants.grants", Columns: grantColumns, Where: where, Args: args}, p, scanGrant)
+	where, owner, args := f.where()
+	return readmodel.PageOf(ctx, s.pool, readmodel.List{Table: "rm_grants.grants", Columns: grantColumns, Where: where, Owner: owner, Args: args}, p, scanGrant)
 }

@@ -89,7 +89,8 @@ func (r *Reader) AssetByCodeAndScale(ctx context.Context, tenantID, code string,
 // Assets lists live assets, of one tenant when tenantID is set.
 func (r *Reader) Assets(ctx context.Context, tenantID *string, p Page) ([]Asset, PageInfo, error) {
 	q := listQuery{table: "rm_assets.assets", columns: assetColumns,
-		where: "deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid)", args: []any{tenantID}}
+		where: "deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid)", owner: "$1::uuid IS NULL OR tenant_id = $1::uuid",
+		args: []any{tenantID}}
 	return pageOf(ctx, r.pool, q, p, scanAsset)
 }
 
@@ -128,6 +129,6 @@ func (r *Reader) LatestFee(ctx context.Context, assetID, feeType string) (*Fee, 
 
 // Fees lists every fee set on an asset.
 func (r *Reader) Fees(ctx context.Context, assetID string, p Page) ([]Fee, PageInfo, error) {
-	q := listQuery{table: "rm_assets.fees", columns: feeColumns, where: "asset_id = $1", args: []any{assetID}}
+	q := listQuery{table: "rm_assets.fees", columns: feeColumns, where: "asset_id = $1", owner: "asset_id = $1", args: []any{assetID}}
 	return pageOf(ctx, r.pool, q, p, scanFee)
 }

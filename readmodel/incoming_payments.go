@@ -176,6 +176,8 @@ func (r *Reader) IncomingPayments(ctx context.Context, f IncomingPaymentFilter, 
 		where: `deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid) AND ($2::uuid IS NULL OR wallet_address_id = $2::uuid)
 			AND (cardinality($3::text[]) = 0 OR initiated_by = ANY($3::text[])) AND NOT (initiated_by = ANY($4::text[]))
 			AND ($5::text IS NULL OR client = $5::text)`,
+		owner: `($1::uuid IS NULL OR tenant_id = $1::uuid) AND ($2::uuid IS NULL OR wallet_address_id = $2::uuid)
+			AND ($5::text IS NULL OR client = $5::text)`,
 		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.InitiatedByIn), nonNil(f.InitiatedByNotIn), f.Client}}
 	rows, info, err := pageOf(ctx, r.pool, q, p, scanIncomingPayment)
 	if err != nil {

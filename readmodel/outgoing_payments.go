@@ -103,6 +103,8 @@ func (r *Reader) OutgoingPayments(ctx context.Context, f OutgoingPaymentFilter, 
 			AND (cardinality($3::text[]) = 0 OR receiver = ANY($3::text[]))
 			AND (NOT $4::boolean OR wallet_address_id = ANY($5::text[]::uuid[]))
 			AND (cardinality($6::text[]) = 0 OR state = ANY($6::text[])) AND ($7::text IS NULL OR client = $7::text)`,
+		owner: `($1::uuid IS NULL OR tenant_id = $1::uuid) AND ($2::uuid IS NULL OR wallet_address_id = $2::uuid)
+			AND (NOT $4::boolean OR wallet_address_id = ANY($5::text[]::uuid[])) AND ($7::text IS NULL OR client = $7::text)`,
 		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.ReceiverIn), len(f.WalletAddressIDIn) > 0, nonNil(walletAddressIDs),
 			nonNil(f.StateIn), f.Client}}
 	return pageOf(ctx, r.pool, q, p, scanOutgoingPayment)

@@ -60,7 +60,24 @@ type listQuery struct {
 	table   string // schema-qualified
 	columns string
 	where   string // a condition on the table's columns, "true" for none
-	args    []any
+	// owner is the part of where that says whose rows the list holds (a
+	// tenant's, a wallet address's, a client's), "" for anyone's: a cursor
+	// naming a row of another owner is an unknown cursor, so that it tells
+	// nothing of that row. The rest of where may stop holding for a row
+	// between two pages (a payment's state moves on), so it does not bind
+	// cursors.
+	owner string
+	args  []any
+}
+
+// cursorRow is the subquery of the created_at and id of the row the
+// argument at index n names, when it is one of the list's owner's.
+func (q listQuery) cursorRow(n int) string {
+	owner := q.owner
+	if owner == "" {
+		owner = "true"
+	}
+	return fmt.Sprintf("(SELECT created_at, id FROM %s WHERE id = $%d AND (%s))", q.table, n, owner)
 }
 
 func size(n *int) (int, error) {
@@ -161,7 +178,7 @@ func (q listQuery) keyset(cursor *string, descending bool, limit int) (string, [
 			return "", nil, err
 		}
 		args = append(args, id)
-		where += fmt.Sprintf(" AND (created_at, id) %s (SELECT created_at, id FROM %s WHERE id = $%d)", op, q.table, len(args))
+		where += fmt.Sprintf(" AND (created_at, id) %s %s", op, q.cursorRow(len(args)))
 	}
 	args = append(args, limit)
 	sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY created_at %s, id %s LIMIT $%d",
@@ -174,8 +191,8 @@ func (q listQuery) keyset(cursor *string, descending bool, limit int) (string, [
 func (q listQuery) exists(ctx context.Context, db *pgxpool.Pool, id string, descending bool) (bool, error) {
 	op, _ := direction(descending)
 	args := append(append([]any{}, q.args...), id)
-	sql := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s AND (created_at, id) %s (SELECT created_at, id FROM %s WHERE id = $%d))",
-		q.table, q.where, op, q.table, len(args))
+	sql := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s AND (created_at, id) %s %s)",
+		q.table, q.where, op, q.cursorRow(len(args)))
 	var found bool
 	if err := db.QueryRow(ctx, sql, args...).Scan(&found); err != nil {
 		return false, fmt.Errorf("list %s: %w", q.table, err)

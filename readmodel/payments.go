@@ -69,6 +69,7 @@ func (r *Reader) Payments(ctx context.Context, f PaymentFilter, p Page) ([]Payme
 	q := listQuery{table: paymentsTable, columns: paymentColumns,
 		where: `($1::uuid IS NULL OR tenant_id = $1::uuid) AND (cardinality($2::text[]) = 0 OR type = ANY($2::text[]))
 			AND (NOT $3::boolean OR wallet_address_id = ANY($4::text[]::uuid[]))`,
-		args: []any{f.TenantScope, nonNil(f.TypeIn), len(f.WalletAddressIDIn) > 0, nonNil(walletAddressIDs)}}
+		owner: `($1::uuid IS NULL OR tenant_id = $1::uuid) AND (NOT $3::boolean OR wallet_address_id = ANY($4::text[]::uuid[]))`,
+		args:  []any{f.TenantScope, nonNil(f.TypeIn), len(f.WalletAddressIDIn) > 0, nonNil(walletAddressIDs)}}
 	return pageOf(ctx, r.pool, q, p, scanPayment)
 }

@@ -77,7 +77,8 @@ func (r *Reader) PeerByAddressAndAsset(ctx context.Context, address, assetID str
 // Peers lists live peers, of one tenant when tenantScope is set.
 func (r *Reader) Peers(ctx context.Context, tenantScope *string, p Page) ([]Peer, PageInfo, error) {
 	q := listQuery{table: "rm_peers.peers", columns: peerColumns,
-		where: "deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid)", args: []any{tenantScope}}
+		where: "deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid)", owner: "$1::uuid IS NULL OR tenant_id = $1::uuid",
+		args: []any{tenantScope}}
 	return pageOf(ctx, r.pool, q, p, scanPeer)
 }
 

@@ -60,6 +60,7 @@ func (r *Reader) Quotes(ctx context.Context, walletAddressID string, p Page) ([]
 	if _, err := uuid.Parse(walletAddressID); err != nil {
 		return nil, PageInfo{}, nil
 	}
-	q := listQuery{table: "rm_quotes.quotes", columns: quoteColumns, where: `wallet_address_id = $1::uuid`, args: []any{walletAddressID}}
+	q := listQuery{table: "rm_quotes.quotes", columns: quoteColumns, where: `wallet_address_id = $1::uuid`,
+		owner: `wallet_address_id = $1::uuid`, args: []any{walletAddressID}}
 	return pageOf(ctx, r.pool, q, p, scanQuote)
 }

@@ -91,7 +91,7 @@ func (r *Reader) WalletAddressByURL(ctx context.Context, url string, tenantID *s
 // WalletAddresses lists wallet addresses, of one tenant when tenantID is set.
 func (r *Reader) WalletAddresses(ctx context.Context, tenantID *string, p Page) ([]WalletAddress, PageInfo, error) {
 	q := listQuery{table: "rm_wallet_addresses.wallet_addresses", columns: "id::text",
-		where: "($1::uuid IS NULL OR tenant_id = $1::uuid)", args: []any{tenantID}}
+		where: "($1::uuid IS NULL OR tenant_id = $1::uuid)", owner: "$1::uuid IS NULL OR tenant_id = $1::uuid", args: []any{tenantID}}
 	ids, info, err := pageOf(ctx, r.pool, q, p, func(row pgx.Row) (string, string, error) {
 		var id string
 		err := row.Scan(&id)
@@ -162,7 +162,7 @@ func (r *Reader) ActiveKeys(ctx context.Context, walletAddressID string) ([]Key,
 // Keys lists a wallet address's keys, revoked ones included.
 func (r *Reader) Keys(ctx context.Context, walletAddressID string, p Page) ([]Key, PageInfo, error) {
 	q := listQuery{table: "rm_wallet_address_keys.wallet_address_keys", columns: keyColumns,
-		where: "wallet_address_id = $1", args: []any{walletAddressID}}
+		where: "wallet_address_id = $1", owner: "wallet_address_id = $1", args: []any{walletAddressID}}
 	return pageOf(ctx, r.pool, q, p, scanKey)
 }
 

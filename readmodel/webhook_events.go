@@ -41,7 +41,8 @@ func (r *Reader) WebhookEvents(ctx context.Context, f WebhookEventFilter, p Page
 	q := listQuery{table: "rm_webhooks.webhook_events", columns: webhookEventColumns,
 		where: `($1::uuid IS NULL OR tenant_id = $1::uuid) AND (cardinality($2::text[]) = 0 OR type = ANY($2::text[]))
 			AND NOT (type = ANY($3::text[]))`,
-		args: []any{f.TenantScope, nonNil(f.TypeIn), nonNil(f.TypeNotIn)}}
+		owner: `$1::uuid IS NULL OR tenant_id = $1::uuid`,
+		args:  []any{f.TenantScope, nonNil(f.TypeIn), nonNil(f.TypeNotIn)}}
 	return pageOf(ctx, r.pool, q, p, scanWebhookEvent)
 }
 
