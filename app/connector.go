@@ -72,6 +72,7 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 func settingsClient() *http.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = peerConnectionsIdleMax
+	transport.MaxResponseHeaderBytes = responseHeaderBytesMax
 	return &http.Client{Timeout: peerTimeout, Transport: transport}
 }
 

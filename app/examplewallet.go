@@ -65,7 +65,8 @@ func (r *Running) exampleWalletAdmin() *adminclient.Client {
 // serveExampleWallet serves the example wallet, signing its admin calls as
 // the operator.
 func (r *Running) serveExampleWallet() *examplewallet.Wallet {
-	w := examplewallet.New(examplewallet.Config{Admin: r.exampleWalletAdmin(), SignatureSecret: r.Config.SignatureSecret,
+	w := examplewallet.New(examplewallet.Config{Admin: r.exampleWalletAdmin(),
+		SignatureSecret: r.Config.SignatureSecret, SignatureVersion: r.Config.SignatureVersion,
 		Rates: examplewallet.Demo.Rates, Log: r.log.With("listener", ExampleWalletListener)})
 	r.Servers.Handle(ExampleWalletListener, w)
 	return w

@@ -26,6 +26,11 @@ const (
 	webhookSlots                = 64
 	webhookPerRecipient         = 32
 	webhookPerUnprovenRecipient = 4
+	// responseHeaderBytesMax bounds the headers of an answer from a
+	// configured endpoint (a recipient, a rates service, a peer), as the
+	// dispatcher bounds the body it reads: net/http's own bound is 10 MB,
+	// which each delivery under way could hold.
+	responseHeaderBytesMax = 64 << 10
 )
 
 // RunWebhooks delivers webhook events until ctx ends. Any number of
@@ -39,6 +44,14 @@ func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.Wai
 	// host: a connection kept for every delivery that may be under way, so
 	// that none is opened and closed for each.
 	transport.MaxIdleConnsPerHost = webhookSlots
+	transport.MaxResponseHeaderBytes = responseHeaderBytesMax
+	// A redirect is an answer other than 200, so an attempt that failed:
+	// followed, it would re-post the signed event to wherever the endpoint
+	// names (a 307), or turn it into a GET whose 200 delivers nothing (a
+	// 302).
+	client := &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 	dispatcher := webhooks.New(d.Pool, webhooks.Config{
 		OperatorTenantID: d.Config.OperatorTenantID, SendToOperator: d.Config.SendTenantWebhooksToOperator,
 		URL: d.Config.WebhookURL, Timeout: d.Config.WebhookTimeout, MaxRetry: d.Config.WebhookMaxRetry,
@@ -50,7 +63,7 @@ func (d *Deps) RunWebhooks(ctx context.Context) (*webhooks.Dispatcher, *sync.Wai
 		Wake:  d.Checkpoints.Advances(ctx, projections.Webhooks{}.Name()),
 		Slots: webhookSlots, PerRecipient: webhookPerRecipient, PerUnprovenRecipient: webhookPerUnprovenRecipient,
 		Reveal: revealWebhookData(d),
-	}, tenantWebhookSettings(d), &http.Client{Transport: transport}, d.Log)
+	}, tenantWebhookSettings(d), client, d.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(ctx) })
 	return dispatcher, &wg

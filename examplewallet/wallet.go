@@ -36,6 +36,9 @@ type Config struct {
 	// SignatureSecret is SIGNATURE_SECRET: a webhook whose Rafiki-Signature
 	// does not verify with it is refused. Empty: webhooks are not signed.
 	SignatureSecret string
+	// SignatureVersion is SIGNATURE_VERSION, the v<n>= the signatures carry;
+	// 0 is 1.
+	SignatureVersion int
 	// Rates are the exchange rates served at /rates: for each base asset
 	// code, what one unit is worth in others.
 	Rates map[string]map[string]float64
@@ -89,7 +92,7 @@ func (w *Wallet) webhook(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if w.cfg.SignatureSecret != "" {
-		if err := Verify(w.cfg.SignatureSecret, r.Header.Get("Rafiki-Signature"), body, w.now(), signatureAgeMax); err != nil {
+		if err := Verify(w.cfg.SignatureSecret, w.cfg.SignatureVersion, r.Header.Get("Rafiki-Signature"), body, w.now(), signatureAgeMax); err != nil {
 			w.log().Warn("webhook refused", "err", err)
 			http.Error(rw, "invalid signature", http.StatusUnauthorized)
 			return
@@ -109,22 +112,27 @@ func (w *Wallet) webhook(rw http.ResponseWriter, r *http.Request) {
 	rw.WriteHeader(http.StatusOK)
 }
 
-// Verify checks a Rafiki-Signature header, "t=<unix ms>, v1=<hex
-// HMAC-SHA256 of "<t>.<body>">", made at most ageMax before now.
-func Verify(secret, header string, body []byte, now time.Time, ageMax time.Duration) error {
+// Verify checks a Rafiki-Signature header, "t=<unix ms>, v<version>=<hex
+// HMAC-SHA256 of "<t>.<body>">" (version 0 is 1), made at most ageMax
+// before now.
+func Verify(secret string, version int, header string, body []byte, now time.Time, ageMax time.Duration) error {
+	if version == 0 {
+		version = 1
+	}
+	key := "v" + strconv.Itoa(version)
 	var t, mac string
 	for part := range strings.SplitSeq(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "t":
 			t = v
-		case "v1":
+		case key:
 			mac = v
 		}
 	}
 	ms, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || mac == "" {
-		return errors.New("no t= and v1= in the signature")
+		return fmt.Errorf("no t= and %s= in the signature", key)
 	}
 	if age := now.Sub(time.UnixMilli(ms)); age > ageMax || age < -ageMax {
 		return fmt.Errorf("signature made %s from now", age.Round(time.Second))

@@ -2,6 +2,9 @@ package examplewallet
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -9,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rafiki-go/rafiki/adminclient"
 )
@@ -65,5 +69,32 @@ func TestPartialPaymentsDecided(t *testing.T) {
 				t.Fatalf("called %v", got)
 			}
 		})
+	}
+}
+
+// The wallet verifies the signature version the instance signs with
+// (SIGNATURE_VERSION), and that one only.
+func TestVerifyTakesTheConfiguredVersion(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	body := []byte(`{"id":"e","type":"t","data":{}}`)
+	mac := hmac.New(sha256.New, []byte("secret"))
+	mac.Write([]byte("1700000000000." + string(body)))
+	sum := hex.EncodeToString(mac.Sum(nil))
+	for _, tc := range []struct {
+		version int
+		header  string
+		ok      bool
+	}{
+		{0, "t=1700000000000, v1=" + sum, true},
+		{1, "t=1700000000000, v1=" + sum, true},
+		{2, "t=1700000000000, v2=" + sum, true},
+		{2, "t=1700000000000, v1=" + sum, false},
+		{1, "t=1700000000000, v2=" + sum, false},
+		{2, "t=1700000000000, v2=" + strings.Repeat("0", len(sum)), false},
+	} {
+		err := Verify("secret", tc.version, tc.header, body, now, time.Minute)
+		if (err == nil) != tc.ok {
+			t.Errorf("version %d, %q: %v", tc.version, tc.header, err)
+		}
 	}
 }
