@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/rafiki-go/rafiki/outbound"
 )
@@ -50,8 +53,14 @@ type FetcherOptions struct {
 	// EntriesMax bounds the number of wallet addresses cached. Default 10000.
 	EntriesMax int
 	// FetchesMax bounds the fetches under way at once; a request that would
-	// start one more is refused. Default 64.
+	// start one more is refused. Default 256.
 	FetchesMax int
+	// FetchesPerSiteMax bounds the fetches under way at once from the
+	// wallet addresses of one site (registrable domain, or IP address): key
+	// servers that never answer, all of one attacker's site, then hold
+	// that many of FetchesMax, not all, and the other clients' keys are
+	// still fetched. Default 4.
+	FetchesPerSiteMax int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -64,6 +73,7 @@ type JWKSFetcher struct {
 	mu       sync.Mutex
 	cache    map[string]jwksCached
 	inflight map[string]*jwksCall
+	sites    map[string]int // fetches under way by site
 }
 
 type jwksCached struct {
@@ -95,12 +105,15 @@ func NewJWKSFetcher(opts FetcherOptions) *JWKSFetcher {
 		opts.EntriesMax = 10000
 	}
 	if opts.FetchesMax <= 0 {
-		opts.FetchesMax = 64
+		opts.FetchesMax = 256
+	}
+	if opts.FetchesPerSiteMax <= 0 {
+		opts.FetchesPerSiteMax = 4
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &JWKSFetcher{opts: opts, cache: map[string]jwksCached{}, inflight: map[string]*jwksCall{}}
+	return &JWKSFetcher{opts: opts, cache: map[string]jwksCached{}, inflight: map[string]*jwksCall{}, sites: map[string]int{}}
 }
 
 // For is the key source of one client, named by its wallet address.
@@ -159,14 +172,16 @@ func (f *JWKSFetcher) load(ctx context.Context, u string, maxAge time.Duration) 
 		}
 	}
 	call, running := f.inflight[u]
-	if !running && len(f.inflight) >= f.opts.FetchesMax {
+	site := siteOf(u)
+	if !running && (len(f.inflight) >= f.opts.FetchesMax || f.sites[site] >= f.opts.FetchesPerSiteMax) {
 		f.mu.Unlock()
 		return jwksCached{}, refuse(ReasonKeyUnavailable, "too many client key fetches under way; retry later")
 	}
 	if !running {
 		call = &jwksCall{done: make(chan struct{})}
 		f.inflight[u] = call
-		go f.fetch(u, call)
+		f.sites[site]++
+		go f.fetch(u, site, call)
 	}
 	f.mu.Unlock()
 	select {
@@ -179,7 +194,7 @@ func (f *JWKSFetcher) load(ctx context.Context, u string, maxAge time.Duration) 
 
 // fetch runs detached from the request that started it, as others may wait
 // for it; the client's timeout bounds it.
-func (f *JWKSFetcher) fetch(u string, call *jwksCall) {
+func (f *JWKSFetcher) fetch(u, site string, call *jwksCall) {
 	keys, err := f.get(u)
 	if err != nil {
 		err = &Error{Reason: ReasonKeyUnavailable, Message: fmt.Sprintf("the client's keys could not be fetched from %s", u), Cause: err}
@@ -191,6 +206,9 @@ func (f *JWKSFetcher) fetch(u string, call *jwksCall) {
 	}
 	f.cache[u] = result
 	delete(f.inflight, u)
+	if f.sites[site]--; f.sites[site] == 0 {
+		delete(f.sites, site)
+	}
 	f.mu.Unlock()
 	call.result = result
 	close(call.done)
@@ -234,4 +252,20 @@ func (f *JWKSFetcher) get(u string) (map[string]jwksEntry, error) {
 		return nil, fmt.Errorf("jwks.json longer than %d bytes", f.opts.BodyBytesMax)
 	}
 	return parseJWKS(data)
+}
+
+// siteOf is the site a key set's URL is on: its host's registrable domain
+// (example.com for a.b.example.com, by the public suffix list), or the
+// host itself when it has none (an IP address, localhost). An attacker
+// can name hosts without end under one domain, but not domains.
+func siteOf(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	host := strings.ToLower(parsed.Hostname())
+	if site, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return site
+	}
+	return host
 }

@@ -247,6 +247,65 @@ func TestJWKSFetcherBoundsFetchesUnderWay(t *testing.T) {
 	}
 }
 
+// TestJWKSFetcherBoundsFetchesPerSite: key servers of one site that do not
+// answer hold FetchesPerSiteMax fetches, and another site's keys are still
+// fetched beside them.
+func TestJWKSFetcherBoundsFetchesPerSite(t *testing.T) {
+	_, k1 := testKey(t, 1, "k1")
+	slow, fast := newWalletServer(t), newWalletServer(t)
+	slow.set(k1)
+	fast.set(k1)
+	release := make(chan struct{})
+	inner := slow.Config.Handler
+	slow.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		<-release
+		r.URL.Path = "/alice/jwks.json" // every wallet address of the site has alice's keys
+		inner.ServeHTTP(rw, r)
+	})
+	f := NewJWKSFetcher(FetcherOptions{Client: localClient, FetchesPerSiteMax: 2})
+	done := make(chan error, 2)
+	for _, name := range []string{"a", "b"} {
+		go func() {
+			_, err := f.For(slow.URL+"/"+name).Key(context.Background(), "k1")
+			done <- err
+		}()
+	}
+	testkit.Eventually(t, 2*time.Second, func() bool { return len(inflight(f)) == 2 }, "two fetches under way")
+	if _, err := f.For(slow.URL+"/c").Key(context.Background(), "k1"); ReasonOf(err) != ReasonKeyUnavailable {
+		t.Fatalf("a third fetch from the site: %v, want %s", err, ReasonKeyUnavailable)
+	}
+	// The same server named by another host is another site.
+	other := strings.Replace(fast.URL, "127.0.0.1", "localhost", 1)
+	if _, err := f.For(other+"/alice").Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("another site's keys beside them: %v", err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.For(slow.URL+"/c").Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("once the site's fetches ended: %v", err)
+	}
+}
+
+func TestSiteOf(t *testing.T) {
+	for _, tc := range []struct{ url, site string }{
+		{"https://a.b.example.com/alice/jwks.json", "example.com"},
+		{"https://WALLET.Example.COM/alice/jwks.json", "example.com"},
+		{"https://pay.shop.co.uk/alice/jwks.json", "shop.co.uk"},
+		{"https://alice.github.io/jwks.json", "alice.github.io"},
+		{"http://127.0.0.1:3000/alice/jwks.json", "127.0.0.1"},
+		{"http://[::1]:3000/alice/jwks.json", "::1"},
+		{"http://localhost:3000/alice/jwks.json", "localhost"},
+	} {
+		if got := siteOf(tc.url); got != tc.site {
+			t.Errorf("siteOf(%q) = %q, want %q", tc.url, got, tc.site)
+		}
+	}
+}
+
 func inflight(f *JWKSFetcher) map[string]*jwksCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()

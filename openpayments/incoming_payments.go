@@ -1,7 +1,6 @@
 package openpayments
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -65,22 +64,6 @@ type amountJSON struct {
 // close its properties, unlike the request bodies holding it).
 type amountIn amountJSON
 
-func (a *amountIn) UnmarshalJSON(b []byte) error {
-	var in struct {
-		Value      *string `json:"value"`
-		AssetCode  *string `json:"assetCode"`
-		AssetScale *uint8  `json:"assetScale"`
-	}
-	if err := json.Unmarshal(b, &in); err != nil {
-		return err
-	}
-	if in.Value == nil || in.AssetCode == nil || in.AssetScale == nil {
-		return errors.New("an amount has a value, an assetCode and an assetScale")
-	}
-	*a = amountIn{Value: *in.Value, AssetCode: *in.AssetCode, AssetScale: *in.AssetScale}
-	return nil
-}
-
 type ilpMethod struct {
 	Type         string `json:"type"`
 	ILPAddress   string `json:"ilpAddress"`
@@ -143,6 +126,9 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid wallet address")
 		return
 	}
+	if deactivated(w, wa) {
+		return
+	}
 	c := commands.CreateIncomingPayment{WalletAddressID: wa.ID, ExpiresAt: in.ExpiresAt, Metadata: in.Metadata,
 		Client: granted.Client.WalletAddress, InitiatedBy: events.InitiatedByOpenPayments}
 	if in.IncomingAmount != nil {
@@ -196,6 +182,9 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "wallet address does not exist")
 		return
 	}
+	if deactivated(w, wa) {
+		return
+	}
 	filter := readmodel.IncomingPaymentFilter{TenantScope: &tenantID, WalletAddressID: &wa.ID}
 	if granted.Action != grant.ActionListAll {
 		filter.Client = &granted.Client.WalletAddress
@@ -226,6 +215,14 @@ func (s *IncomingPayments) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Authorization") == "" {
+		wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
+		if err != nil || wa == nil {
+			s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s of incoming payment %s", p.WalletAddressID, p.ID)))
+			return
+		}
+		if deactivated(w, wa) {
+			return
+		}
 		total, err := s.read.Received(r.Context(), p.ID, p.Received)
 		if err != nil {
 			s.fail(w, r, err)
@@ -269,29 +266,6 @@ func (s *IncomingPayments) complete(w http.ResponseWriter, r *http.Request) {
 	s.answer(w, r, p.ID, false, http.StatusOK)
 }
 
-// readBody reads a request's JSON body into v, refusing fields v does not
-// have, and checks it with complete; it answers 400 and reports false when
-// the body cannot be read, decoded or is not complete.
-func readBody(w http.ResponseWriter, r *http.Request, v any, complete func() bool) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, requestBytesMax))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "could not read the request")
-		return nil, false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil || !complete() {
-		writeError(w, http.StatusBadRequest, "invalid request body")
-		return nil, false
-	}
-	// One JSON value and nothing after it, whitespace aside.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "invalid request body")
-		return nil, false
-	}
-	return body, true
-}
-
 // signatureHeaders refuses (400) a request to a route the spec has always
 // signed that lacks Signature or Signature-Input, as Rafiki's request
 // validation does before it looks at the token.
@@ -325,6 +299,9 @@ func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body 
 	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
 	if err != nil || wa == nil {
 		s.fail(w, r, errors.Join(err, fmt.Errorf("wallet address %s of incoming payment %s", p.WalletAddressID, p.ID)))
+		return false
+	}
+	if deactivated(w, wa) {
 		return false
 	}
 	granted, err := s.guard.Authorize(r, body, Need{TenantID: p.TenantID, Type: grant.TypeIncomingPayment, Action: action, Identifier: wa.Address})

@@ -139,6 +139,9 @@ func (s *OutgoingPayments) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "wallet address does not exist")
 		return
 	}
+	if deactivated(w, wa) {
+		return
+	}
 	rows, info, err := s.read.OutgoingPayments(r.Context(), readmodel.OutgoingPaymentFilter{TenantScope: &tenantID,
 		WalletAddressID: &wa.ID, Client: &granted.Client.WalletAddress}, page)
 	if err != nil {
@@ -176,6 +179,9 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
 	if err != nil || wa == nil {
 		fail(s.log, w, r, errors.Join(err, fmt.Errorf("wallet address %s of outgoing payment %s", p.WalletAddressID, p.ID)))
+		return
+	}
+	if deactivated(w, wa) {
 		return
 	}
 	granted, err := s.guard.Authorize(r, nil, Need{TenantID: tenantID, Type: grant.TypeOutgoingPayment, Action: grant.ActionRead, Identifier: wa.Address})

@@ -53,6 +53,9 @@ func (s *OutgoingPayments) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid wallet address")
 		return
 	}
+	if deactivated(w, wa) {
+		return
+	}
 	limits, err := grantLimits(granted)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "invalid grant limits")

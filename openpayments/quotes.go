@@ -81,6 +81,9 @@ func (s *Quotes) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown wallet address")
 		return
 	}
+	if deactivated(w, wa) {
+		return
+	}
 	c := commands.CreateQuote{WalletAddressID: wa.ID, Receiver: in.Receiver, Client: granted.Client.WalletAddress}
 	for _, a := range []struct {
 		in  *amountIn
@@ -130,6 +133,9 @@ func (s *Quotes) get(w http.ResponseWriter, r *http.Request) {
 	wa, err := s.read.WalletAddress(r.Context(), q.WalletAddressID, nil)
 	if err != nil || wa == nil {
 		fail(s.log, w, r, errors.Join(err, fmt.Errorf("wallet address %s of quote %s", q.WalletAddressID, q.ID)))
+		return
+	}
+	if deactivated(w, wa) {
 		return
 	}
 	granted, err := s.guard.Authorize(r, nil, Need{TenantID: tenantID, Type: grant.TypeQuote, Action: grant.ActionRead, Identifier: wa.Address})

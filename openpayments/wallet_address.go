@@ -336,6 +336,19 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// deactivated answers 400 for a wallet address that was deactivated, as
+// Rafiki answers every route of a wallet address's incoming payments,
+// quotes and outgoing payments: its payments take no more calls, so a
+// payment made before cannot be read for its STREAM credentials or
+// completed.
+func deactivated(w http.ResponseWriter, wa *readmodel.WalletAddress) bool {
+	if wa.Active() {
+		return false
+	}
+	writeError(w, http.StatusBadRequest, "Could not get wallet address")
+	return true
+}
+
 // writeError answers in the Open Payments error shape.
 func writeError(w http.ResponseWriter, status int, description string) {
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -85,6 +86,10 @@ func (r *Reader) WalletAddress(ctx context.Context, id string, tenantID *string)
 
 // WalletAddressByURL finds a wallet address by its URL, compared in lower case.
 func (r *Reader) WalletAddressByURL(ctx context.Context, url string, tenantID *string) (*WalletAddress, error) {
+	if !utf8.ValidString(url) || strings.IndexByte(url, 0) >= 0 {
+		// No row holds it, and Postgres refuses to be asked.
+		return nil, nil
+	}
 	return r.oneWalletAddress(ctx, `w.address = $1 AND ($2::uuid IS NULL OR w.tenant_id = $2::uuid)`, strings.ToLower(url), tenantID)
 }
 
