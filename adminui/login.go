@@ -31,8 +31,8 @@ func (u *UI) login(rq *request) {
 		rq.render(http.StatusUnprocessableEntity, "login", "Sign in", data, "Enter the tenant id and its API secret.")
 		return
 	}
-	client := clientAddress(rq.r)
-	if wait := u.signIns.wait(client); wait > 0 {
+	client := throttleKey(rq.r)
+	if wait := u.signIns.take(client); wait > 0 {
 		rq.w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		rq.render(http.StatusTooManyRequests, "login", "Sign in", data,
 			fmt.Sprintf("Too many failed sign-ins from your address: try again in %d seconds.", int(wait.Seconds())+1))
@@ -44,14 +44,17 @@ func (u *UI) login(rq *request) {
 			IsOperator bool   `json:"isOperator"`
 		} `json:"whoami"`
 	}
-	if err := u.client(tenantID, secret).Do(rq.r.Context(), `query { whoami { id isOperator } }`, nil, &out); err != nil {
-		if refused(err) {
-			u.signIns.failed(client)
-		}
-		rq.render(http.StatusUnauthorized, "login", "Sign in", data, u.problem(err))
+	err := u.client(tenantID, secret).Do(rq.r.Context(), `query { whoami { id isOperator } }`, nil, &out)
+	if !refused(err) {
+		// Only a refusal is a failed guess: a sign-in, or an API that did
+		// not answer, costs the client nothing.
+		u.signIns.refund(client)
+	}
+	if err != nil {
+		rq.render(http.StatusUnauthorized, "login", "Sign in", data, u.publicProblem(err))
 		return
 	}
-	sess := session{TenantID: out.Whoami.ID, Secret: secret, Operator: out.Whoami.IsOperator,
+	sess := session{ID: newToken(), TenantID: out.Whoami.ID, Secret: secret, Operator: out.Whoami.IsOperator,
 		CSRF: newToken(), Expires: time.Now().Add(sessionLifetime).Unix()}
 	if err := u.setSession(rq.w, rq.r, sess); err != nil {
 		u.fail(rq.w, err)
@@ -64,7 +67,15 @@ func (u *UI) login(rq *request) {
 	http.Redirect(rq.w, rq.r, next, http.StatusSeeOther)
 }
 
+// logout records the session as signed out, so that a copy of its cookie
+// is signed out too, then replaces the browser's cookie.
 func (u *UI) logout(rq *request) {
+	if rq.sess.signedIn() {
+		if err := u.signOuts.End(rq.r.Context(), rq.sess.ID, time.Unix(rq.sess.Expires, 0)); err != nil {
+			u.fail(rq.w, fmt.Errorf("sign out: %w", err))
+			return
+		}
+	}
 	rq.signOut()
 	http.Redirect(rq.w, rq.r, "/login", http.StatusSeeOther)
 }

@@ -14,8 +14,9 @@ import (
 
 // cookieName is the session cookie. Its value is sealed (AES-256-GCM under
 // the UI's session key), so the browser holds the tenant's API secret only
-// in a form neither it nor scripts (HttpOnly) can read, and the server
-// keeps no state: any instance holding the key serves any session.
+// in a form neither it nor scripts (HttpOnly) can read, and any instance
+// holding the key serves any session; the only state on the server is
+// which sessions were signed out (SignOuts).
 const cookieName = "rafiki_admin_session"
 
 // sessionLifetime is how long a sign-in lasts.
@@ -23,8 +24,10 @@ const sessionLifetime = 8 * time.Hour
 
 // session is what the cookie holds. A visitor who has not signed in has a
 // session too, with only the CSRF token, so that the login form is
-// protected as every other form is.
+// protected as every other form is. A signed-in session has a random id,
+// by which it is signed out.
 type session struct {
+	ID       string `json:"i,omitempty"`
 	TenantID string `json:"t,omitempty"`
 	Secret   string `json:"s,omitempty"`
 	Operator bool   `json:"o,omitempty"`
@@ -82,7 +85,7 @@ func (s *sealer) open(value string, now time.Time) (session, bool) {
 	return sess, true
 }
 
-// newToken is a random CSRF token.
+// newToken is a random CSRF token or session id.
 func newToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
@@ -90,11 +93,26 @@ func newToken() string {
 }
 
 // sessionOf reads the request's session, or starts an anonymous one (and
-// sets its cookie) when there is none or it expired.
+// sets its cookie) when there is none, it expired or it was signed out. A
+// signed-in session without an id was sealed before sessions had one, and
+// cannot be signed out: it is refused as signed out. When the sign-outs
+// cannot be read, the request fails rather than serve a session that may
+// have been signed out.
 func (u *UI) sessionOf(w http.ResponseWriter, r *http.Request) (session, error) {
 	if c, err := r.Cookie(cookieName); err == nil {
 		if sess, ok := u.sealer.open(c.Value, time.Now()); ok {
-			return sess, nil
+			if !sess.signedIn() {
+				return sess, nil
+			}
+			if sess.ID != "" {
+				ended, err := u.signOuts.Ended(r.Context(), sess.ID)
+				if err != nil {
+					return session{}, fmt.Errorf("check the session's sign-out: %w", err)
+				}
+				if !ended {
+					return sess, nil
+				}
+			}
 		}
 	}
 	sess := session{CSRF: newToken(), Expires: time.Now().Add(sessionLifetime).Unix()}

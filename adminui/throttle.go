@@ -3,29 +3,30 @@ package adminui
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
 
-// A client address may fail signInFailuresMax sign-ins in a row, and one
-// more every signInRefill after; past that its sign-ins are refused, with
-// the right secret too, until one is due again. The form would otherwise
-// let anyone try secrets as fast as the API answers (about 300 a second
-// seen on two cores). Addresses kept are bounded by throttledClientsMax.
+// A client may fail signInFailuresMax sign-ins in a row, and one more
+// every signInRefill after; past that its sign-ins are refused, with the
+// right secret too, until one is due again. The form would otherwise let
+// anyone try secrets as fast as the API answers (about 300 a second seen
+// on two cores). Clients kept are bounded by throttledClientsMax.
 const (
 	signInFailuresMax   = 10
 	signInRefill        = 6 * time.Second
 	throttledClientsMax = 10_000
 )
 
-// signInThrottle counts failed sign-ins by client address.
+// signInThrottle counts failed sign-ins by client (throttleKey).
 type signInThrottle struct {
 	mu      sync.Mutex
 	clients map[string]signInCredit
 	now     func() time.Time
 }
 
-// signInCredit is how many failures an address has left, as of at.
+// signInCredit is how many failures a client has left, as of at.
 type signInCredit struct {
 	left float64
 	at   time.Time
@@ -35,7 +36,7 @@ func newSignInThrottle() *signInThrottle {
 	return &signInThrottle{clients: map[string]signInCredit{}, now: time.Now}
 }
 
-// credit is the address's credit now; the lock is held.
+// credit is the client's credit now; the lock is held.
 func (t *signInThrottle) credit(client string) signInCredit {
 	now := t.now()
 	c, ok := t.clients[client]
@@ -47,35 +48,72 @@ func (t *signInThrottle) credit(client string) signInCredit {
 	return c
 }
 
-// wait is how long the address must wait before it may sign in; 0 when it
-// may now.
-func (t *signInThrottle) wait(client string) time.Duration {
+// take spends one failure of the client's credit before its sign-in is
+// tried, so that guesses sent at once are counted as they are let through,
+// not as their refusals come back. With no failure left it spends nothing
+// and answers how long the client must wait; else 0.
+func (t *signInThrottle) take(client string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := t.credit(client)
-	if c.left >= 1 {
-		return 0
+	if c.left < 1 {
+		return time.Duration((1 - c.left) * float64(signInRefill))
 	}
-	return time.Duration((1 - c.left) * float64(signInRefill))
+	c.left--
+	if _, known := t.clients[client]; !known && len(t.clients) >= throttledClientsMax {
+		t.makeRoom()
+	}
+	t.clients[client] = c
+	return 0
 }
 
-// failed counts a failed sign-in of the address.
-func (t *signInThrottle) failed(client string) {
+// refund gives back what take spent, for a sign-in that was no failed
+// guess.
+func (t *signInThrottle) refund(client string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := t.credit(client)
-	c.left = max(0, c.left-1)
-	if _, known := t.clients[client]; !known && len(t.clients) >= throttledClientsMax {
-		clear(t.clients)
+	if _, known := t.clients[client]; !known {
+		return // forgotten since with full credit, which it has again
 	}
+	c := t.credit(client)
+	c.left = min(signInFailuresMax, c.left+1)
 	t.clients[client] = c
 }
 
-// clientAddress is the address a request came from, without its port.
-func clientAddress(r *http.Request) string {
+// makeRoom forgets the clients whose credit has refilled, whom the
+// throttle no longer holds back, or else the one with most credit left, so
+// that no throttled client is forgotten while a less throttled one is
+// kept; the lock is held.
+func (t *signInThrottle) makeRoom() {
+	most, mostLeft := "", -1.0
+	for client := range t.clients {
+		c := t.credit(client)
+		if c.left >= signInFailuresMax {
+			delete(t.clients, client)
+		} else if c.left > mostLeft {
+			most, mostLeft = client, c.left
+		}
+	}
+	if len(t.clients) >= throttledClientsMax {
+		delete(t.clients, most)
+	}
+}
+
+// throttleKey is the client a request came from, as the throttle counts
+// it: an IPv4 address, or an IPv6 address's /64, all of which one host may
+// hold (SLAAC, privacy addresses).
+func throttleKey(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if addr = addr.Unmap(); addr.Is4() {
+		return addr.String()
+	}
+	network, _ := addr.Prefix(64) // an IPv6 address has 128 bits
+	return network.String()
 }

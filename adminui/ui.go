@@ -44,6 +44,9 @@ type Config struct {
 	// Audit reads objects' events for their history tabs; nil where
 	// the process has no access to the event log (the tabs say so).
 	Audit Audit
+	// SignOuts remembers the sessions signed out; nil keeps them in this
+	// process only.
+	SignOuts SignOuts
 }
 
 // UI serves the admin pages.
@@ -58,6 +61,7 @@ type UI struct {
 	mux           *http.ServeMux
 	audit         Audit
 	signIns       *signInThrottle
+	signOuts      SignOuts
 }
 
 // New builds the UI's handler.
@@ -75,7 +79,10 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{graphqlURL: cfg.GraphQLURL, authURL: cfg.AuthGraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit, signIns: newSignInThrottle()}
+	u := &UI{graphqlURL: cfg.GraphQLURL, authURL: cfg.AuthGraphQLURL, sealer: s, secureCookies: cfg.SecureCookies, http: cfg.HTTP, log: cfg.Log, pages: pages, audit: cfg.Audit, signIns: newSignInThrottle(), signOuts: cfg.SignOuts}
+	if u.signOuts == nil {
+		u.signOuts = newMemorySignOuts()
+	}
 	if u.http == nil {
 		u.http = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -288,11 +295,11 @@ func (rq *request) gql(query string, vars map[string]any, out any) error {
 	return rq.client().Do(rq.r.Context(), query, vars, out)
 }
 
-// problem says what went wrong with a call of the API, for the page: the
-// API's own messages, with their codes.
+// problem says what went wrong with a call of the API, for a signed-in
+// page: the API's own messages, with their codes, which the operator
+// needs; anything else as publicProblem says it.
 func (u *UI) problem(err error) string {
 	var gqlErrs adminclient.Errors
-	var status *adminclient.StatusError
 	switch {
 	case errors.As(err, &gqlErrs):
 		msgs := make([]string, len(gqlErrs))
@@ -305,15 +312,27 @@ func (u *UI) problem(err error) string {
 		return strings.Join(msgs, "; ")
 	case errors.Is(err, errNotFound):
 		return "Not found."
+	}
+	return u.publicProblem(err)
+}
+
+// publicProblem says what went wrong with a call of the API in words
+// anyone may read, a visitor who has not signed in too: the API's address
+// and what it answered besides a refusal (its hosts, database, paths) go
+// to the log only.
+func (u *UI) publicProblem(err error) string {
+	var unreached *url.Error
+	switch {
 	case refused(err):
 		return "The admin API refused the signature: the tenant id or API secret is wrong, or the tenant was deleted."
-	case errors.As(err, &status):
-		return fmt.Sprintf("The admin API answered HTTP %d: %s", status.Status, strings.TrimSpace(status.Body))
 	case errors.Is(err, context.DeadlineExceeded):
 		return "The admin API did not answer in time."
+	case errors.As(err, &unreached):
+		u.log.Warn("admin API call failed", "err", err)
+		return "The admin API could not be reached."
 	default:
 		u.log.Warn("admin API call failed", "err", err)
-		return fmt.Sprintf("The admin API at %s could not be reached.", u.graphqlURL)
+		return "The admin API failed to answer; the details are in the log."
 	}
 }
 
