@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -66,17 +67,6 @@ func TestCursorsNameTheOwnersRowsOnly(t *testing.T) {
 		}
 		return ids
 	}
-	same := func(got, want []string) bool {
-		if len(got) != len(want) {
-			return false
-		}
-		for i := range got {
-			if got[i] != want[i] {
-				return false
-			}
-		}
-		return true
-	}
 	client := "https://x.example/c"
 	for _, tc := range []struct {
 		name   string
@@ -92,7 +82,7 @@ func TestCursorsNameTheOwnersRowsOnly(t *testing.T) {
 		{"the owner's row deleted since", readmodel.IncomingPaymentFilter{TenantScope: &alice}, aDeleted, []string{a3}},
 		{"any row for the operator", readmodel.IncomingPaymentFilter{}, b1, []string{a2, a3}},
 	} {
-		if got := list(tc.filter, tc.after); !same(got, tc.want) {
+		if got := list(tc.filter, tc.after); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
 	}
