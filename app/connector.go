@@ -55,7 +55,8 @@ func NewConnector(ctx context.Context, d *Deps, b *Backend) (*connector.Connecto
 	}
 	locals := &receivers{read: b.Read, assets: table, cached: map[uuid.UUID]cachedReceiver{}}
 	cfg := connector.Config{ILPAddress: d.Config.ILPAddress, RatePerMinute: packetsPerMinute,
-		Stream: d.StreamCredentials, Receivers: locals, Outcomes: creditedOutcomes{published, locals}, Totals: streamTotals{d.Redis}}
+		Stream: d.StreamCredentials, Receivers: locals, Outcomes: creditedOutcomes{published, locals}, Totals: streamTotals{d.Redis},
+		Debits: newPeerDebits(ctx, b.Liquidity, d.Log)}
 	if d.Config.PartialPaymentDecision {
 		cfg.Partial = newPartialDecisions(d)
 	}
@@ -180,8 +181,9 @@ func (l *receivers) find(ctx context.Context, id uuid.UUID) (cachedReceiver, boo
 		if ip.IncomingAmount != nil {
 			c.incomingAmount = *ip.IncomingAmount
 		}
+		// A cancelled payment takes no more money: no one would withdraw it.
 		closed := ip.State == incomingpayment.StateCompleted || ip.State == incomingpayment.StateExpired ||
-			(c.incomingAmount > 0 && c.received >= c.incomingAmount)
+			ip.CancelledAt != nil || (c.incomingAmount > 0 && c.received >= c.incomingAmount)
 		local, found, err := l.local(id, ledger.Incoming, ip.TenantID, ip.AssetID, ip.ID, closed)
 		local.ExpiresAt = ip.ExpiresAt
 		c.local = local

@@ -260,8 +260,10 @@ func NewBackend(d *Deps) *Backend {
 		quotes.TrustWalletAddresses(changes, d.Config.LocalCacheDuration)
 		outgoing.TrustWalletAddresses(changes, d.Config.LocalCacheDuration)
 	}
+	tenants := tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress,
+		d.Config.OpenPaymentsURL)
 	return &Backend{
-		Tenants:          tenant.NewHandler(handlers.SealSecrets(d.Store, d.Keys), d.Config.OperatorTenantID, d.Config.ILPAddress),
+		Tenants:          tenants,
 		Assets:           asset.NewHandler(d.Store, read.AssetInUse),
 		WalletAddresses:  walletaddress.NewHandler(d.Store, d.Config.OpenPaymentsURL),
 		Peers:            peer.NewHandler(handlers.SealSecrets(d.Store, d.Keys)),

@@ -138,7 +138,7 @@ func setup(t *testing.T, tune func(*grant.Policy)) *fixture {
 	t.Cleanup(store.Close)
 	keys := testkit.Keyring(t, n.JS)
 	f := &fixture{t: t, js: n, store: store, keys: keys, tenantID: uuid.NewString(), key: newKey(t, "alice-key")}
-	f.tenants = tenant.NewHandler(handlers.SealSecrets(store, keys), uuid.NewString(), "test.rafiki")
+	f.tenants = tenant.NewHandler(handlers.SealSecrets(store, keys), uuid.NewString(), "test.rafiki", "")
 	if _, _, err := f.tenants.Create(ctx, commands.CreateTenant{
 		Meta: f.meta(), TenantID: f.tenantID, APISecret: "api-secret",
 		IDPConsentURL: "https://idp.example/consent?lang=en", IDPSecret: idpSecret,

@@ -51,6 +51,16 @@ type Config struct {
 	// packet that carries its sender's data into an incoming payment
 	// before the money moves.
 	Partial PartialPayments
+	// Debits, when set, is told of each peer whose packet's money was
+	// taken from its liquidity, as Rafiki's ledger calls a peer's onDebit,
+	// so that a peer brought to its liquidityThreshold is warned of. It
+	// must not block.
+	Debits Debits
+}
+
+// Debits hears of money taken from a peer's liquidity by its packets.
+type Debits interface {
+	Debited(from Origin)
 }
 
 // Connector runs Prepares through the pipeline.
@@ -202,11 +212,22 @@ func (c *Connector) handle(ctx context.Context, from Origin, p ilp.Prepare) (ilp
 	}
 	if held {
 		_, fulfilled := reply.(ilp.Fulfill)
-		if err := c.settle(ctx, pending, err == nil && fulfilled); err != nil {
+		posted := err == nil && fulfilled
+		if err := c.settle(ctx, pending, posted); err != nil {
 			return nil, err
+		}
+		if posted {
+			c.debited(from)
 		}
 	}
 	return reply, err
+}
+
+// debited tells Debits of money a peer's packet took from it.
+func (c *Connector) debited(from Origin) {
+	if from.Peer && c.cfg.Debits != nil {
+		c.cfg.Debits.Debited(from)
+	}
 }
 
 // admit applies a peer's limits: its maxPacketAmount (F08 with the
@@ -244,7 +265,7 @@ func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destin
 	converted, err := c.rates.ConvertSource(ctx, to.TenantID, out.Amount,
 		rates.Asset{Code: from.Asset.Code, Scale: from.Asset.Scale}, rates.Asset{Code: destination.Code, Scale: destination.Scale})
 	if err != nil {
-		return pending, false, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
+		return pending, false, c.rateError(err)
 	}
 	if from.Unfulfillable {
 		out.Amount = converted.Amount
@@ -263,6 +284,14 @@ func (c *Connector) hold(ctx context.Context, from Origin, to peers.Peer, destin
 	}
 	out.Amount = converted.Amount
 	return pending, true, nil
+}
+
+// rateError refuses a packet whose amount could not be converted. The
+// reason goes to the peer and everyone upstream, so it says only that:
+// the rates service's address, and any key in it, go to the log.
+func (c *Connector) rateError(err error) error {
+	c.log.Warn("packet refused: exchange rate error", "err", err)
+	return refuse(ilp.CodeCannotReceive, "exchange rate error")
 }
 
 // transfer holds money in the ledger, pending, opening the destination's

@@ -177,7 +177,7 @@ func newRig(t *testing.T, ratePerMinute int) *rig {
 	t.Cleanup(l.Close)
 	operator := commands.Actor{TenantID: tenantID, Operator: true}
 	meta := func() commands.Meta { return commands.Meta{ID: uuid.NewString(), Actor: operator} }
-	if _, _, err := tenant.NewHandler(sealed, tenantID, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta(), TenantID: tenantID, APISecret: "s"}); err != nil {
+	if _, _, err := tenant.NewHandler(sealed, tenantID, "test.rafiki", "").Create(ctx, commands.CreateTenant{Meta: meta(), TenantID: tenantID, APISecret: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	assets := asset.NewHandler(store, func(context.Context, string) (bool, error) { return false, nil })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,8 +17,9 @@ import (
 const prepareBytesMax = 1 << 16
 
 // ServeHTTP is ILP-over-HTTP, as Rafiki's connector listens: a POST from a
-// peer with `Authorization: Bearer <its incoming token>` (401 otherwise)
-// and `Content-Type: application/octet-stream` (400 otherwise), its body an
+// peer with `Authorization: Bearer <its incoming token>` (the scheme in any
+// case, as HTTP's schemes are; 401 otherwise) and `Content-Type:
+// application/octet-stream` (parameters aside; 400 otherwise), its body an
 // OER Prepare; the answer, 200, is the Fulfill or Reject. A packet that
 // does not decode is rejected F01.
 func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -26,13 +28,13 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	from, ok := c.peers.ByIncomingToken(token)
-	if !ok {
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	if r.Header.Get("Content-Type") != ContentType {
+	if ct := r.Header.Get("Content-Type"); ct != ContentType && !octetStream(ct) {
 		http.Error(w, "Expected Content-Type of "+ContentType, http.StatusBadRequest)
 		return
 	}
@@ -54,6 +56,14 @@ func (c *Connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.reply(w, c.Handle(r.Context(), from, prepare))
+}
+
+// octetStream tells whether a Content-Type with parameters is
+// application/octet-stream; the exact value, which peers send, is told
+// apart without parsing.
+func octetStream(contentType string) bool {
+	media, _, err := mime.ParseMediaType(contentType)
+	return err == nil && media == ContentType
 }
 
 func (c *Connector) reply(w http.ResponseWriter, p ilp.Packet) {

@@ -108,11 +108,16 @@ func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (repl
 		converted, err := c.rates.ConvertSource(ctx, to.TenantID, p.Amount,
 			rates.Asset{Code: from.Asset.Code, Scale: from.Asset.Scale}, rates.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
 		if err != nil {
-			return nil, true, refuse(ilp.CodeCannotReceive, "exchange rate error: %v", err)
+			return nil, true, c.rateError(err)
 		}
 		in.Amount = converted.Amount
 	}
 	incoming, now := conn.Receive(in, &stream.Asset{Code: to.Asset.Code, Scale: to.Asset.Scale})
+	if _, fulfilled := now.(ilp.Fulfill); fulfilled && p.Amount > 0 {
+		// The amount came to nothing at the rate: fulfilled, the peer would
+		// keep what its sender paid, and no transfer would take it.
+		return nil, true, refuse(ilp.CodeInsufficientDestinationAmount, "the amount delivers nothing at the exchange rate")
+	}
 	if now != nil {
 		return now, true, nil
 	}
@@ -142,6 +147,7 @@ func (c *Connector) local(ctx context.Context, from Origin, p ilp.Prepare) (repl
 		c.log.Error("receiving failed", "receiver", tag.ID, "err", err)
 		return incoming.TemporaryDecline(), true, nil
 	}
+	c.debited(from)
 	if to.IncomingPaymentID != "" {
 		c.cfg.Outcomes.Received(to.TenantID, to.IncomingPaymentID, incoming.Amount)
 	}

@@ -69,7 +69,7 @@ func TestIncomingPaymentsProjectionAppliesEveryEvent(t *testing.T) {
 	operator := commands.Actor{TenantID: "00000000-0000-4000-8000-000000000001", Operator: true}
 	tenantID := "00000000-0000-4000-8000-00000000000a"
 	owner := commands.Actor{TenantID: tenantID}
-	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta(operator),
+	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "").Create(ctx, commands.CreateTenant{Meta: meta(operator),
 		TenantID: tenantID, APISecret: "s", Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://w.example"}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func peersSetup(t *testing.T) *peersEnv {
 	go projections.NewRunner(pool, n.JS, "EVENTS", projections.Peers{Secrets: keys}, log).Run(ctx)
 	e := &peersEnv{t: t, nats: n, pool: pool, read: readmodel.NewReader(pool, nil), waiter: waiter,
 		assets: asset.NewHandler(store, notInUse), peers: peer.NewHandler(sealing), keys: keys}
-	tenants := tenant.NewHandler(sealing, peersOperator.TenantID, "test.rafiki")
+	tenants := tenant.NewHandler(sealing, peersOperator.TenantID, "test.rafiki", "")
 	for _, id := range []string{peersTenantA, peersTenantB} {
 		if _, _, err := tenants.Create(ctx, commands.CreateTenant{Meta: e.meta(peersOperator), TenantID: id, APISecret: "s"}); err != nil {
 			t.Fatal(err)

@@ -98,7 +98,7 @@ func load(t *testing.T, e *env, tenants, updates int) uint64 {
 // loadFrom is load for tenants numbered from first on.
 func loadFrom(t *testing.T, e *env, first, tenants, updates int) uint64 {
 	t.Helper()
-	h := tenant.NewHandler(handlers.SealSecrets(e.store, e.keys), operator.TenantID, "test.rafiki")
+	h := tenant.NewHandler(handlers.SealSecrets(e.store, e.keys), operator.TenantID, "test.rafiki", "")
 	ctx := context.Background()
 	var mu sync.Mutex
 	var last uint64

@@ -451,7 +451,7 @@ func writeStartEvents(b *testing.B, storeDir, operatorID string) error {
 	if err != nil {
 		return err
 	}
-	tenants := tenant.NewHandler(handlers.SealSecrets(store, keys), operatorID, "test.rafiki")
+	tenants := tenant.NewHandler(handlers.SealSecrets(store, keys), operatorID, "test.rafiki", "")
 	assets := asset.NewHandler(store, func(context.Context, string) (bool, error) { return false, nil })
 	wallets := walletaddress.NewHandler(store, "https://wallet.example")
 

@@ -571,7 +571,7 @@ func newKillLoad(b *testing.B, r *Rafiki, store *eventstore.Store, keys *secrets
 	operator := commands.Actor{TenantID: r.TenantID, Operator: true}
 	meta := func(id string) commands.Meta { return commands.Meta{ID: id, Actor: operator} }
 	run := uuid.NewString()
-	tenantID, _, err := tenant.NewHandler(handlers.SealSecrets(store, keys), r.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta("tenant-" + run),
+	tenantID, _, err := tenant.NewHandler(handlers.SealSecrets(store, keys), r.TenantID, "test.rafiki", "").Create(ctx, commands.CreateTenant{Meta: meta("tenant-" + run),
 		APISecret: "secret-" + run, PublicName: "Load",
 		Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://load.wallet.example"}}})
 	if err != nil {

@@ -109,13 +109,18 @@ func HTTPURL(v string, lengthMax int) bool {
 // SpaceURL tells whether v can be the root of a space of URLs (a tenant's
 // WALLET_ADDRESS_URL) or a wallet address: an http(s) URL without user,
 // query or fragment whose path has no empty, "." or ".." segment and no
-// escapes, so that its segments read the same to every component.
+// escapes, so that its segments read the same to every component, and
+// whose port, if written, is written as a number is (not ":" alone, not
+// ":080"), which URL parsers elsewhere read as no port or as 80.
 func SpaceURL(v string) bool {
 	if !HTTPURL(v, TextLengthMax) {
 		return false
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return false
+	}
+	if port := u.Port(); strings.HasSuffix(u.Host, ":") || strings.HasPrefix(port, "0") {
 		return false
 	}
 	if strings.ContainsAny(u.Path, "%\\") || u.RawPath != "" || strings.Contains(u.Path, "//") {

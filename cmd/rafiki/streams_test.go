@@ -56,7 +56,7 @@ func TestOnlyStreamsApplyChangesStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tenant.NewHandler(handlers.SealSecrets(store, keys), tenantID, "test.rafiki").EnsureOperator(ctx, "secret"); err != nil {
+	if _, err := tenant.NewHandler(handlers.SealSecrets(store, keys), tenantID, "test.rafiki", "").EnsureOperator(ctx, "secret"); err != nil {
 		t.Fatal(err)
 	}
 	events, err := n.JS.Stream(ctx, "EVENTS")

@@ -152,7 +152,7 @@ func TestFollow(t *testing.T) {
 	sealed := handlers.SealSecrets(store, keys)
 	operator := commands.Actor{TenantID: tenantA, Operator: true}
 	meta := func() commands.Meta { return commands.Meta{ID: uuid.NewString(), Actor: operator} }
-	if _, _, err := tenant.NewHandler(sealed, tenantA, "test.rafiki").Create(ctx, commands.CreateTenant{Meta: meta(), TenantID: tenantA, APISecret: "s"}); err != nil {
+	if _, _, err := tenant.NewHandler(sealed, tenantA, "test.rafiki", "").Create(ctx, commands.CreateTenant{Meta: meta(), TenantID: tenantA, APISecret: "s"}); err != nil {
 		t.Fatal(err)
 	}
 	assetID, _, err := asset.NewHandler(store, func(context.Context, string) (bool, error) { return false, nil }).

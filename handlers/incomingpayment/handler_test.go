@@ -79,7 +79,7 @@ func setup(t *testing.T) *fixture {
 	l := &received{totals: map[uuid.UUID]uint64{}}
 	f := &fixture{t: t, store: store, ledger: l, payments: incomingpayment.NewHandler(store, l, expiryMax),
 		wallets: walletaddress.NewHandler(store, "https://op.example")}
-	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{
+	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "").Create(ctx, commands.CreateTenant{
 		Meta: f.meta(operator), TenantID: tenantID, APISecret: "secret",
 		Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://wallet.example"}},
 	}); err != nil {

@@ -640,9 +640,22 @@ func (h *Handler) appendEvent(ctx context.Context, m commands.Meta, t handlers.T
 	})
 }
 
+// CheckLowAfterDebits records a low-liquidity event when the owner's
+// balance is at or below its threshold after movements out of it that no
+// command of this handler made (the connector's packets), at is when they
+// were seen: one event a second at most, whichever process checks.
+func (h *Handler) CheckLowAfterDebits(ctx context.Context, m commands.Meta, o Owner, at time.Time) error {
+	_, err := h.checkLowKeyed(ctx, m, o, handlers.Result{}, fmt.Sprintf("low/%s/debits/%d", o.Account.ID, at.Unix()))
+	return err
+}
+
 // checkLow records a low-liquidity event when the owner's balance is at or
 // below its threshold after a movement out of it.
 func (h *Handler) checkLow(ctx context.Context, m commands.Meta, o Owner, res handlers.Result) (handlers.Result, error) {
+	return h.checkLowKeyed(ctx, m, o, res, fmt.Sprintf("low/%s/%d", o.Account.ID, res.Sequence))
+}
+
+func (h *Handler) checkLowKeyed(ctx context.Context, m commands.Meta, o Owner, res handlers.Result, eventKey string) (handlers.Result, error) {
 	if o.Threshold == nil {
 		return res, nil
 	}
@@ -654,8 +667,7 @@ func (h *Handler) checkLow(ctx context.Context, m commands.Meta, o Owner, res ha
 		return res, nil
 	}
 	return h.appendEvent(ctx, m, o.Target, &events.LiquidityLow{Balance: balance, Threshold: *o.Threshold,
-		AssetID: o.Account.AssetID.String(), AssetCode: o.AssetCode, AssetScale: o.AssetScale},
-		fmt.Sprintf("low/%s/%d", o.Account.ID, res.Sequence))
+		AssetID: o.Account.AssetID.String(), AssetCode: o.AssetCode, AssetScale: o.AssetScale}, eventKey)
 }
 
 func info(m commands.Meta) handlers.CommandInfo {

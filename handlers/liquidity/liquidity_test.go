@@ -116,7 +116,7 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(l.Close)
 	f := &fixture{t: t, ctx: ctx, nats: n, store: store, ledger: l, queue: &queue{}, assets: asset.NewHandler(store, notInUse)}
 	f.h = f.handler(f.queue.enqueue)
-	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{
+	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "").Create(ctx, commands.CreateTenant{
 		Meta: f.meta(), TenantID: tenantID, APISecret: "secret",
 	}); err != nil {
 		t.Fatal(err)

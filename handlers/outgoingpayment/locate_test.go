@@ -41,7 +41,7 @@ func TestPaymentMadeIsFoundWithoutASearch(t *testing.T) {
 	ctx := context.Background()
 	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
 	meta := func(id string) commands.Meta { return commands.Meta{ID: id, Actor: operator} }
-	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki").Create(ctx, commands.CreateTenant{
+	if _, _, err := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "").Create(ctx, commands.CreateTenant{
 		Meta: meta("tenant"), TenantID: operator.TenantID, APISecret: "secret",
 		Settings: []events.Setting{{Key: tenant.SettingWalletAddressURL, Value: "https://wallet.example"}}}); err != nil {
 		t.Fatal(err)

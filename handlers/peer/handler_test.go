@@ -46,7 +46,7 @@ func setup(t *testing.T) *fixture {
 	}
 	t.Cleanup(store.Close)
 	f := &fixture{t: t, store: store, assets: asset.NewHandler(store, notInUse), peers: peer.NewHandler(store)}
-	tenants := tenant.NewHandler(store, operator.TenantID, "test.rafiki")
+	tenants := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "")
 	if _, _, err := tenants.Create(context.Background(), commands.CreateTenant{
 		Meta: f.meta(operator), TenantID: tenantID, APISecret: "secret",
 	}); err != nil {

@@ -6,10 +6,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
 	"github.com/rafiki-go/rafiki/handlers"
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Handler runs tenant commands against the event store.
@@ -17,6 +19,9 @@ type Handler struct {
 	store              handlers.Store
 	operatorTenantID   string
 	operatorILPAddress string
+	// operatorWalletAddressURL is OPEN_PAYMENTS_URL, under which the
+	// operator, having no WALLET_ADDRESS_URL, makes its wallet addresses.
+	operatorWalletAddressURL string
 	spaces             *Spaces
 	// claims lets one space claim of this process at a time append: every
 	// claim expects claims._.tenant_spaces at the sequence it checked, so
@@ -27,13 +32,15 @@ type Handler struct {
 }
 
 // NewHandler builds a handler. operatorILPAddress (ILP_ADDRESS) prefixes the
-// ILP address each new tenant gets.
-func NewHandler(store handlers.Store, operatorTenantID, operatorILPAddress string) *Handler {
+// ILP address each new tenant gets; operatorWalletAddressURL
+// (OPEN_PAYMENTS_URL) is where the operator's wallet addresses are when it
+// sets no WALLET_ADDRESS_URL, which no other tenant's space may hold.
+func NewHandler(store handlers.Store, operatorTenantID, operatorILPAddress, operatorWalletAddressURL string) *Handler {
 	if store == nil {
 		panic("tenant: NewHandler needs a store")
 	}
-	return &Handler{store: store, operatorTenantID: operatorTenantID, operatorILPAddress: operatorILPAddress, spaces: NewSpaces(),
-		claims: make(chan struct{}, 1)}
+	return &Handler{store: store, operatorTenantID: operatorTenantID, operatorILPAddress: operatorILPAddress,
+		operatorWalletAddressURL: operatorWalletAddressURL, spaces: NewSpaces(), claims: make(chan struct{}, 1)}
 }
 
 // Subject is where a tenant's events live.
@@ -133,6 +140,12 @@ func (h *Handler) claiming(ctx context.Context, t handlers.Target, cmd handlers.
 	decide func(State) ([]events.Event, error)) (handlers.Result, error) {
 	if err := reservedForDefaults(space.ILPAddress, h.operatorILPAddress, t.AggregateID); err != nil {
 		return handlers.Result{}, err
+	}
+	if t.AggregateID != h.operatorTenantID && h.operatorWalletAddressURL != "" && space.WalletAddressURL != "" &&
+		valid.URLWithin(h.operatorWalletAddressURL, space.WalletAddressURL) {
+		// The operator's addresses, made under OPEN_PAYMENTS_URL, would
+		// lie in the tenant's space, and its look-ups there go to it.
+		return handlers.Result{}, apperr.E(apperr.InvalidInput, "Wallet Address Url holds the operator's OPEN_PAYMENTS_URL")
 	}
 	select {
 	case h.claims <- struct{}{}:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/apperr"
 	"github.com/rafiki-go/rafiki/commands"
 	"github.com/rafiki-go/rafiki/events"
 	"github.com/rafiki-go/rafiki/eventstore"
@@ -40,7 +41,7 @@ func TestRetriedCommandAnswersItsFirstResult(t *testing.T) {
 	}
 	t.Cleanup(store.Close)
 	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
-	h := tenant.NewHandler(store, operator.TenantID, "test.rafiki")
+	h := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "")
 	meta := func(actor commands.Actor) commands.Meta { return commands.Meta{ID: uuid.NewString(), Actor: actor} }
 	newTenant := func() string {
 		id := uuid.NewString()
@@ -176,7 +177,7 @@ func TestConcurrentSpaceClaims(t *testing.T) {
 	}
 	t.Cleanup(store.Close)
 	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
-	h := tenant.NewHandler(store, operator.TenantID, "test.rafiki")
+	h := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "")
 	const tenantsN = 64
 	errs := make(chan error, tenantsN)
 	var wg sync.WaitGroup
@@ -193,5 +194,43 @@ func TestConcurrentSpaceClaims(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// The operator makes its wallet addresses under OPEN_PAYMENTS_URL when it
+// sets no WALLET_ADDRESS_URL: no other tenant's space may hold that base,
+// however it is spelled, while spaces below it are any tenant's to claim.
+func TestSpacesHoldingTheOperatorsBase(t *testing.T) {
+	ctx := context.Background()
+	n := testkit.StartNATS(t, true)
+	store, err := eventstore.Open(ctx, n.JS, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	operator := commands.Actor{TenantID: uuid.NewString(), Operator: true}
+	h := tenant.NewHandler(store, operator.TenantID, "test.rafiki", "https://wallet.test")
+	claim := func(tenantID, url string) error {
+		_, err := h.SetSettings(ctx, commands.SetTenantSettings{Meta: commands.Meta{ID: uuid.NewString(), Actor: operator},
+			TenantID: tenantID, Settings: []events.Setting{{Key: "WALLET_ADDRESS_URL", Value: url}}})
+		return err
+	}
+	id, _, err := h.Create(ctx, commands.CreateTenant{Meta: commands.Meta{ID: uuid.NewString(), Actor: operator}, APISecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range []string{"https://wallet.test", "https://WALLET.test:443/", "https://wallet.test/"} {
+		if err := claim(id, url); apperr.KindOf(err) != apperr.InvalidInput {
+			t.Errorf("a tenant claiming %s: %v, want InvalidInput", url, err)
+		}
+	}
+	if err := claim(id, "https://wallet.test/bank"); err != nil {
+		t.Errorf("a tenant claiming a space below the base: %v", err)
+	}
+	if _, err := h.EnsureOperator(ctx, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := claim(operator.TenantID, "https://wallet.test/op"); err != nil {
+		t.Errorf("the operator claiming a space of its base: %v", err)
 	}
 }
