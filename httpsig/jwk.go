@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // JWK is a client's public key as Open Payments publishes it.
@@ -46,8 +47,32 @@ func ParseJWK(data []byte) (JWK, error) {
 	if err := decodeStrict(data, &k); err != nil {
 		return JWK{}, refuse(ReasonBadKey, "JWK is not valid JSON: %v", err)
 	}
+	if err := publicOnly(data); err != nil {
+		return JWK{}, err
+	}
 	_, err := k.PublicKey()
 	return k, err
+}
+
+// privateMembers are the JWK members (RFC 7518) that hold a private or
+// secret key.
+var privateMembers = map[string]bool{"d": true, "p": true, "q": true, "dp": true, "dq": true, "qi": true, "oth": true, "k": true}
+
+// publicOnly refuses a JWK object with a private member under any
+// spelling of its name: encoding/json matches names without regard to
+// case, so {"d": <key>, "D": ""} would leave D empty while the key itself
+// is kept, with the request, wherever the JWK is stored and shown.
+func publicOnly(data []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return refuse(ReasonBadKey, "JWK is not a JSON object: %v", err)
+	}
+	for name := range members {
+		if privateMembers[strings.ToLower(name)] {
+			return refuse(ReasonBadKey, "JWK holds a private key (%q)", name)
+		}
+	}
+	return nil
 }
 
 const jwksKeysMax = 64
@@ -72,6 +97,11 @@ func parseJWKS(data []byte) (map[string]jwksEntry, error) {
 			continue
 		}
 		pub, err := k.PublicKey()
+		if err == nil {
+			if err = publicOnly(raw); err != nil {
+				pub = nil
+			}
+		}
 		if _, dup := out[k.KID]; dup {
 			pub, err = nil, refuse(ReasonBadKey, "kid %q appears twice in jwks.json", k.KID)
 		}

@@ -202,6 +202,9 @@ func TestParseJWK(t *testing.T) {
 		{"standard base64 x", `{"kid":"k","kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"` + strings.Repeat("+", 43) + `"}`, false},
 		{"short x", strings.Replace(string(good), k.X, k.X[:40], 1), false},
 		{"private key", strings.Replace(string(good), `}`, `,"d":"AAAA"}`, 1), false},
+		{"private key hidden by a later member of another case", strings.Replace(string(good), `}`, `,"d":"AAAA","D":""}`, 1), false},
+		{"private key under a name of another case", strings.Replace(string(good), `}`, `,"D":"AAAA"}`, 1), false},
+		{"a symmetric key", strings.Replace(string(good), `}`, `,"k":"AAAA"}`, 1), false},
 		{"no kid", strings.Replace(string(good), `"kid":"k1"`, `"kid":""`, 1), false},
 		{"trailing data", string(good) + "{}", false},
 	}
