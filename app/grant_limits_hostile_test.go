@@ -459,7 +459,9 @@ func TestGrantSpentOverOpenPaymentsAgainstAHostileClient(t *testing.T) {
 		return fmt.Sprintf(`{"walletAddress":%q,"incomingPayment":%q,"debitAmount":{"value":"%d","assetCode":"USD","assetScale":2}}`,
 			w.aliceURL, receiver, debit)
 	}
-	usd := func(v string) *events.GrantAmount { return &events.GrantAmount{Value: v, AssetCode: "USD", AssetScale: 2} }
+	usd := func(v string) *events.GrantAmount {
+		return &events.GrantAmount{Value: v, AssetCode: "USD", AssetScale: 2}
+	}
 
 	t.Run("debit limit per hour, read right after each payment", func(t *testing.T) {
 		tok := token(&events.GrantLimits{Receiver: w.into.URL, DebitAmount: usd("500"),
@@ -558,14 +560,14 @@ func TestGrantSpentOverOpenPaymentsAgainstAHostileClient(t *testing.T) {
 		// then read in the next one, which nothing spent.
 		start := time.Now().UTC().Truncate(2 * time.Second)
 		tok := token(&events.GrantLimits{DebitAmount: usd("100"), Interval: "R/" + start.Format(time.RFC3339) + "/PT2S"})
-		time.Sleep(time.Until(time.Now().Truncate(2*time.Second).Add(2*time.Second + 50*time.Millisecond)))
+		time.Sleep(time.Until(time.Now().Truncate(2 * time.Second).Add(2*time.Second + 50*time.Millisecond)))
 		if status, out := create(tok, ofIncoming(w.into.URL, 100)); status != http.StatusCreated {
 			t.Fatalf("payment of the limit: %d %v", status, out)
 		}
 		if status, out := create(tok, ofIncoming(w.into.URL, 1)); status != http.StatusForbidden {
 			t.Errorf("a payment past the limit in the same period: %d %v, want 403", status, out)
 		}
-		time.Sleep(time.Until(time.Now().Truncate(2*time.Second).Add(2*time.Second + 50*time.Millisecond)))
+		time.Sleep(time.Until(time.Now().Truncate(2 * time.Second).Add(2*time.Second + 50*time.Millisecond)))
 		// Rafiki answers zeros in the assets of the latest payment.
 		if got, body := spent(tok); got.SpentDebitAmount == nil || got.SpentDebitAmount.Value != "0" || got.SpentDebitAmount.AssetCode != "USD" {
 			t.Errorf("spent in a period after the one paid in: %s, want 0 USD", body)

@@ -22,7 +22,7 @@ type Handler struct {
 	// operatorWalletAddressURL is OPEN_PAYMENTS_URL, under which the
 	// operator, having no WALLET_ADDRESS_URL, makes its wallet addresses.
 	operatorWalletAddressURL string
-	spaces             *Spaces
+	spaces                   *Spaces
 	// claims lets one space claim of this process at a time append: every
 	// claim expects claims._.tenant_spaces at the sequence it checked, so
 	// claims racing each other would mostly lose and be decided again,
