@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rafiki-go/rafiki/migrations"
 	"github.com/rafiki-go/rafiki/projections"
@@ -18,14 +19,7 @@ import (
 // first first, and a look goes on after the one given.
 func TestIncomingPaymentsDue(t *testing.T) {
 	ctx := context.Background()
-	url := testkit.NewDatabase(t)
-	if err := migrations.Up(url); err != nil {
-		t.Fatal(err)
-	}
-	pool := testkit.Pool(t, url)
-	if err := projections.Prepare(ctx, pool, projections.IncomingPayments{}); err != nil {
-		t.Fatal(err)
-	}
+	pool := incomingPaymentsModel(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	add := func(state string, expiresIn time.Duration, deleted bool) string {
 		t.Helper()
@@ -73,4 +67,19 @@ func TestIncomingPaymentsDue(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("due %v, want %v", got, want)
 	}
+}
+
+// incomingPaymentsModel is a new database holding the incoming payments
+// read model's tables.
+func incomingPaymentsModel(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	url := testkit.NewDatabase(t)
+	if err := migrations.Up(url); err != nil {
+		t.Fatal(err)
+	}
+	pool := testkit.Pool(t, url)
+	if err := projections.Prepare(context.Background(), pool, projections.IncomingPayments{}); err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }

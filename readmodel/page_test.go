@@ -8,10 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rafiki-go/rafiki/migrations"
-	"github.com/rafiki-go/rafiki/projections"
 	"github.com/rafiki-go/rafiki/readmodel"
-	"github.com/rafiki-go/rafiki/testkit"
 )
 
 // A cursor naming a row of another tenant, wallet address or client pages
@@ -20,14 +17,7 @@ import (
 // no longer keeps (deleted since the page before) still places the page.
 func TestCursorsNameTheOwnersRowsOnly(t *testing.T) {
 	ctx := context.Background()
-	url := testkit.NewDatabase(t)
-	if err := migrations.Up(url); err != nil {
-		t.Fatal(err)
-	}
-	pool := testkit.Pool(t, url)
-	if err := projections.Prepare(ctx, pool, projections.IncomingPayments{}); err != nil {
-		t.Fatal(err)
-	}
+	pool := incomingPaymentsModel(t)
 	alice, bob, wallet := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	start := time.Now().UTC().Truncate(time.Microsecond)
 	n := 0
