@@ -111,7 +111,11 @@ func TestSendingSharedByWorkers(t *testing.T) {
 				}
 				break
 			}
-			if got.State != "SENDING" || time.Now().After(deadline) {
+			// The deposit answers without waiting for the read model, which
+			// lags while the standby takes over the killed worker's
+			// projections: a funded payment may read FUNDING a moment
+			// longer. Stuck there, it fails at the deadline.
+			if got.State != "SENDING" && got.State != "FUNDING" || time.Now().After(deadline) {
 				t.Fatalf("payment %s is %s (%s) %s after the kill", p.id, got.State, got.Error, time.Since(start))
 			}
 			time.Sleep(100 * time.Millisecond)
