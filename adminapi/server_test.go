@@ -123,6 +123,17 @@ func TestRequestShape(t *testing.T) {
 		{"two objects", "application/json", `{"query":"{ whoami { id } }"}{}`, http.StatusBadRequest},
 		{"text", "text/plain", `{"query":"{ whoami { id } }"}`, http.StatusUnsupportedMediaType},
 		{"no content type", "", `{"query":"{ whoami { id } }"}`, http.StatusUnsupportedMediaType},
+		{"variables not an object", "application/json", `{"query":"{ whoami { id } }","variables":[1,2]}`, http.StatusBadRequest},
+		{"query not a string", "application/json", `{"query":5}`, http.StatusBadRequest},
+		{"operationName not a string", "application/json", `{"query":"{ whoami { id } }","operationName":7}`, http.StatusBadRequest},
+		{"extensions not an object", "application/json", `{"query":"{ whoami { id } }","extensions":"x"}`, http.StatusBadRequest},
+		{"null variables", "application/json", `{"query":"{ whoami { id } }","variables":null}`, http.StatusOK},
+		{"a document of the most tokens", "application/json",
+			`{"query":"{ ` + strings.Repeat("__typename ", documentTokensMax-2) + `}"}`, http.StatusOK},
+		{"a document of more tokens", "application/json",
+			`{"query":"{ ` + strings.Repeat("__typename ", documentTokensMax-1) + `}"}`, http.StatusBadRequest},
+		{"directives past the tokens", "application/json",
+			`{"query":"{ __typename ` + strings.Repeat("@include(if: true) ", documentTokensMax/6+1) + `}"}`, http.StatusBadRequest},
 	} {
 		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", strings.NewReader(c.body))
 		if c.contentType != "" {

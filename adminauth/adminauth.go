@@ -188,7 +188,7 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 		return Identity{}, nil, fail
 	}
 	canonical, err := canonicalJSON(body)
-	if errors.Is(err, ErrInexactInteger) {
+	if errors.Is(err, ErrInexactNumber) {
 		return Identity{}, nil, unauthenticated("%v", err)
 	}
 	if err != nil {
