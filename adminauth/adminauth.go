@@ -188,7 +188,7 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 		return Identity{}, nil, fail
 	}
 	canonical, err := canonicalJSON(body)
-	if errors.Is(err, ErrInexactNumber) {
+	if errors.Is(err, ErrInexactInteger) {
 		return Identity{}, nil, unauthenticated("%v", err)
 	}
 	if err != nil {
@@ -218,7 +218,13 @@ func (a *authenticator) authenticate(w http.ResponseWriter, r *http.Request) (Id
 
 	isOperator := a.cfg.OperatorSecret != "" &&
 		subtle.ConstantTimeCompare([]byte(secret), []byte(a.cfg.OperatorSecret)) == 1
-	return Identity{TenantID: tenantID.String(), IsOperator: isOperator}, body, nil
+	// What runs is what was signed: the canonical form, not the body as
+	// sent. The API reads a number's digits as sent (a String argument
+	// given 1e2 is "1e2"), while the canonical form writes the float64
+	// nearest them (100), so a body signed with 100 could run with 1e2.
+	// Rafiki runs the numbers JavaScript parsed, as the canonical form
+	// writes them.
+	return Identity{TenantID: tenantID.String(), IsOperator: isOperator}, canonical, nil
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *failure) {

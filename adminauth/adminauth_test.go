@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gowebpki/jcs"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rafiki-go/rafiki/adminauth"
@@ -165,6 +166,18 @@ func TestMiddleware(t *testing.T) {
 				reordered := fmt.Appendf(nil, "{\n  \"variables\" : %s,\n  \"operationName\": %q,\n  \"query\": %q\n}\n",
 					mustJSON(t, v["variables"]), v["operationName"], v["query"])
 				return request(tenant, sig, reordered)
+			},
+			status: http.StatusOK,
+		},
+		{
+			// Signed with 100, sent with 1e2: one canonical form, which is
+			// what the handler gets, so the request runs with 100, as signed,
+			// not with the digits sent.
+			name: "numbers written otherwise run as signed",
+			req: func(b []byte) *http.Request {
+				signed := bytes.Replace(b, []byte(`"variables":{`), []byte(`"variables":{"n":100,`), 1)
+				sent := bytes.Replace(b, []byte(`"variables":{`), []byte(`"variables":{"n":1e2,`), 1)
+				return request(tenant, sign(t, secret, 1, signed, now), sent)
 			},
 			status: http.StatusOK,
 		},
@@ -363,8 +376,13 @@ func TestMiddleware(t *testing.T) {
 			if got.identity != want {
 				t.Errorf("identity = %+v, want %+v", got.identity, want)
 			}
-			if !bytes.Equal(got.body, sent) {
-				t.Errorf("handler body = %q, want %q", got.body, sent)
+			// The handler runs what was signed: the body's JCS form.
+			signed, err := jcs.Transform(bytes.Clone(sent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.body, signed) {
+				t.Errorf("handler body = %q, want %q", got.body, signed)
 			}
 		})
 	}
@@ -589,7 +607,7 @@ func TestIdentityContext(t *testing.T) {
 func TestSign(t *testing.T) {
 	at := time.UnixMilli(1700000000123)
 	// Fixed vector: HMAC-SHA256("secret", `1700000000123.{"a":1,"b":[true,null]}`).
-	got, err := adminauth.Sign("secret", 1, []byte(`{ "b": [true, null], "a": 1 }`), at)
+	got, err := adminauth.Sign("secret", 1, []byte(`{ "b": [true, null], "a": 1.0 }`), at)
 	if err != nil {
 		t.Fatal(err)
 	}
