@@ -675,12 +675,62 @@ func (s *Store) Load(ctx context.Context, subject string) ([]events.Envelope, ui
 }
 
 // LoadAfter reads the events of a subject stored after sequence from.
+//
+// Its events come in batched direct gets, which any replica may answer. On
+// a replicated stream a follower may not yet hold what the leader has
+// acknowledged: it applies a message a moment after the leader, and a
+// restarted one answers once 90 % caught up. So the leader is asked first
+// how far the subject reaches, and what the replica lacked is read from it.
 func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error) {
 	if err := s.reachable(); err != nil {
 		return nil, 0, fmt.Errorf("load %s: %w", subject, err)
 	}
 	ctx, unbind := s.link.bind(ctx)
 	defer unbind()
+	var reach uint64
+	if s.replicated {
+		_, last, found, err := s.leaderMessage(ctx, struct {
+			LastFor string `json:"last_by_subj"`
+		}{subject})
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		if !found || last <= from {
+			return nil, from, nil
+		}
+		reach = last
+	}
+	out, version, err := s.loadDirect(ctx, subject, from)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+	}
+	for version < reach {
+		if len(out) >= loadMessagesMax {
+			return nil, 0, fmt.Errorf("load %s: more than %d events", subject, loadMessagesMax)
+		}
+		data, seq, found, err := s.leaderMessage(ctx, struct {
+			Seq     uint64 `json:"seq"`
+			NextFor string `json:"next_by_subj"`
+		}{version + 1, subject})
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		if !found {
+			return nil, 0, fmt.Errorf("load %s: the leader has no message after %d, though its last is %d", subject, version, reach)
+		}
+		env, err := events.Unmarshal(data, seq)
+		if err != nil {
+			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+		}
+		out = append(out, env)
+		version = seq
+	}
+	return out, version, nil
+}
+
+// loadDirect reads the events of a subject after sequence from in batched
+// direct gets.
+func (s *Store) loadDirect(ctx context.Context, subject string, from uint64) ([]events.Envelope, uint64, error) {
 	var out []events.Envelope
 	version := from
 	for len(out) < loadMessagesMax {
@@ -690,23 +740,23 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 			Batch   int    `json:"batch"`
 		}{version + 1, subject, loadBatchSize})
 		if err != nil {
-			return nil, 0, fmt.Errorf("load %s: %w", subject, lostOr(ctx, err))
+			return nil, 0, lostOr(ctx, err)
 		}
 		pending, err := batchEnd(end)
 		if errors.Is(err, errNoMessages) {
 			return out, version, nil
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+			return nil, 0, err
 		}
 		for _, msg := range msgs {
 			_, seq, err := stored(msg)
 			if err != nil {
-				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+				return nil, 0, err
 			}
 			env, err := events.Unmarshal(msg.Data, seq)
 			if err != nil {
-				return nil, 0, fmt.Errorf("load %s: %w", subject, err)
+				return nil, 0, err
 			}
 			out = append(out, env)
 			version = seq
@@ -717,7 +767,7 @@ func (s *Store) LoadAfter(ctx context.Context, subject string, from uint64) ([]e
 			return out, version, nil
 		}
 	}
-	return nil, 0, fmt.Errorf("load %s: more than %d events", subject, loadMessagesMax)
+	return nil, 0, fmt.Errorf("more than %d events", loadMessagesMax)
 }
 
 // Last returns the data and sequence of the last message on a subject
@@ -733,22 +783,43 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
 	}
 	defer done()
-	req, err := json.Marshal(struct {
+	if !s.replicated {
+		req, err := json.Marshal(struct {
+			LastFor string `json:"last_by_subj"`
+		}{subject})
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+		}
+		return s.lastDirect(ctx, subject, req)
+	}
+	data, sequence, found, err = s.leaderMessage(ctx, struct {
 		LastFor string `json:"last_by_subj"`
 	}{subject})
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
 	}
-	if !s.replicated {
-		return s.lastDirect(ctx, subject, req)
+	return data, sequence, found, nil
+}
+
+// leaderMessage asks the stream's leader for one message (STREAM.MSG.GET,
+// which only the leader answers); found is false when there is none.
+func (s *Store) leaderMessage(ctx context.Context, req any) (data []byte, sequence uint64, found bool, err error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, leaderGetTimeout)
+		defer cancel()
 	}
 	var reply *nats.Msg
 	err = s.answered(ctx, func(ctx context.Context) (err error) {
-		reply, err = s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, req)
+		reply, err = s.js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.name, body)
 		return err
 	})
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, lostOr(ctx, err))
+		return nil, 0, false, lostOr(ctx, err)
 	}
 	var resp struct {
 		Message *struct {
@@ -758,15 +829,15 @@ func (s *Store) Last(ctx context.Context, subject string) (data []byte, sequence
 		Error *jetstream.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(reply.Data, &resp); err != nil {
-		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, err)
+		return nil, 0, false, err
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
 		return nil, 0, false, nil
 	case resp.Error != nil:
-		return nil, 0, false, fmt.Errorf("last message of %s: %w", subject, resp.Error)
+		return nil, 0, false, resp.Error
 	case resp.Message == nil:
-		return nil, 0, false, fmt.Errorf("last message of %s: empty answer", subject)
+		return nil, 0, false, errors.New("empty answer")
 	}
 	return resp.Message.Data, resp.Message.Sequence, true, nil
 }

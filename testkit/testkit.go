@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -353,4 +354,85 @@ func PlannedAfterWarmUp(plans *atomic.Int64, n int, round func()) int64 {
 		round()
 	}
 	return plans.Load() - before
+}
+
+// ClusterNode is one embedded server of a cluster, which can be stopped
+// and started again on its store and ports.
+type ClusterNode struct {
+	*server.Server
+	opts *server.Options
+}
+
+// Restart shuts the node down and starts it again on the same store.
+func (n *ClusterNode) Restart(t testing.TB) {
+	t.Helper()
+	n.Shutdown()
+	n.WaitForShutdown()
+	n.start(t)
+}
+
+func (n *ClusterNode) start(t testing.TB) {
+	t.Helper()
+	ns, err := server.NewServer(n.opts.Clone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("%s not ready after 10s", n.opts.ServerName)
+	}
+	n.Server = ns
+}
+
+// StartNATSCluster runs nodes embedded servers forming one JetStream
+// cluster, with the project's streams applied with a replica on every node;
+// it answers once a stream of that many replicas can be placed.
+func StartNATSCluster(t testing.TB, nodes int) []*ClusterNode {
+	t.Helper()
+	routePorts := make([]int, nodes)
+	for i := range routePorts {
+		routePorts[i] = freePort(t)
+	}
+	var routes []string
+	for _, p := range routePorts {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	var cluster []*ClusterNode
+	for i, p := range routePorts {
+		n := &ClusterNode{opts: &server.Options{
+			ServerName: fmt.Sprintf("node-%d", i+1),
+			Host:       "127.0.0.1", Port: freePort(t),
+			JetStream: true, StoreDir: t.TempDir(),
+			NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "rafiki-test", Host: "127.0.0.1", Port: p},
+			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
+		}}
+		n.start(t)
+		cluster = append(cluster, n)
+	}
+	_, js := Dial(t, cluster[0].ClientURL())
+	decl, err := streams.Parse(rafiki.StreamsYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The meta leader places replicas only on peers it has heard from, a
+	// moment after the cluster answers at all.
+	Eventually(t, 30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := streams.Apply(ctx, js, decl, nodes, slog.New(slog.DiscardHandler))
+		return err == nil
+	}, "the cluster of %d nodes never took the streams", nodes)
+	return cluster
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
