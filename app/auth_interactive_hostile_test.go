@@ -142,16 +142,7 @@ func newGNAPClient(t *testing.T, publicName string) *gnapClient {
 // second are not replays of each other.
 func (c *gnapClient) request(t *testing.T, method, publicURL, token string, body []byte) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(method, publicURL, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "GNAP "+token)
-	}
-	if len(body) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := opRequest(t, method, publicURL, token, body)
 	if c != nil {
 		if err := httpsig.SignNonce(req, body, c.key, c.kid, time.Now(), uuid.NewString()); err != nil {
 			t.Fatal(err)

@@ -2,10 +2,7 @@ package app_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,28 +119,9 @@ func newWebMonetizedWallet(t *testing.T, s *system, address string) webMonetized
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.opURL+"/"+address, nil)
-	req.Host = "wallet.test"
-	req.Header.Set("Accept", "application/spsp4+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spsp struct {
-		Destination string `json:"destination_account"`
-		Secret      string `json:"shared_secret"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&spsp)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, err := base64.RawURLEncoding.DecodeString(spsp.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	destination, secret := spspCredentials(t, s, "/"+address)
 	return webMonetizedWallet{id: wa.ID, pay: func(amount uint64) uint64 {
-		got, _ := payOverSTREAM(t, connectorURL, "from-wm-sender", spsp.Destination, secret, amount)
+		got, _ := payOverSTREAM(t, connectorURL, "from-wm-sender", destination, secret, amount)
 		return got
 	}}
 }

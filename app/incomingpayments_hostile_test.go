@@ -46,16 +46,7 @@ func ipxAccess(identifier string, actions ...string) map[string]any {
 // a refusal or a success, never a 5xx.
 func ipxRequest(t *testing.T, s *system, c *opClient, method, publicURL, token string, body []byte, prepare func(*http.Request)) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, publicURL, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "GNAP "+token)
-	}
-	if len(body) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := opRequest(t, method, publicURL, token, body)
 	if prepare != nil {
 		prepare(req)
 	}

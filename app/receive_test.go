@@ -52,27 +52,8 @@ func TestConnectorReceives(t *testing.T) {
 	}
 
 	// SPSP, as a Web Monetization sender asks for it.
-	req, _ := http.NewRequest(http.MethodGet, s.opURL+"/carol", nil)
-	req.Host = "wallet.test"
-	req.Header.Set("Accept", "application/spsp4+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spsp struct {
-		Destination string `json:"destination_account"`
-		Secret      string `json:"shared_secret"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&spsp)
-	resp.Body.Close()
-	if err != nil || spsp.Destination == "" {
-		t.Fatalf("SPSP: %v %+v", err, spsp)
-	}
-	secret, err := base64.RawURLEncoding.DecodeString(spsp.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, reply := pay(spsp.Destination, secret, 120); got != 120 {
+	destination, secret := spspCredentials(t, s, "/carol")
+	if got, reply := pay(destination, secret, 120); got != 120 {
 		t.Fatalf("paying the wallet address: %+v", reply)
 	}
 	if got := *liquidityOf(t, s, `query($id: String!) { walletAddress(id: $id) { liquidity } }`, wa.ID); got != "120" {
@@ -139,6 +120,34 @@ func peerIDByAddress(t *testing.T, s *system, address string) string {
 	t.Fatalf("no peer %s", address)
 	return ""
 }
+
+// spspCredentials asks the wallet address server for the STREAM credentials
+// of the wallet address at path ("/carol"), as a Web Monetization sender
+// does.
+func spspCredentials(t *testing.T, s *system, path string) (destination string, secret []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.opURL+path, nil)
+	req.Host = "wallet.test"
+	req.Header.Set("Accept", "application/spsp4+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var spsp struct {
+		Destination string `json:"destination_account"`
+		Secret      string `json:"shared_secret"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&spsp); err != nil || resp.StatusCode != http.StatusOK || spsp.Destination == "" {
+		t.Fatalf("SPSP %s: %d %v %+v", path, resp.StatusCode, err, spsp)
+	}
+	secret, err = base64.RawURLEncoding.DecodeString(spsp.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spsp.Destination, secret
+}
+
 
 // payOverSTREAM sends one STREAM money packet to the credentials through
 // the connector at connectorURL, as the peer whose incoming token is token,

@@ -96,10 +96,9 @@ func newOPClient(t *testing.T) *opClient {
 	return c
 }
 
-// send makes a request to publicURL, signed by c unless c is nil, at the
-// listener at listenerURL with publicURL's host, and returns the answer and
-// the request's headers.
-func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token string, body []byte) (int, http.Header, []byte, http.Header) {
+// opRequest is an unsigned Open Payments request: its GNAP token when there
+// is one, a JSON Content-Type when it has a body.
+func opRequest(t *testing.T, method, publicURL, token string, body []byte) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, publicURL, bytes.NewReader(body))
 	if err != nil {
@@ -111,6 +110,15 @@ func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token strin
 	if len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return req
+}
+
+// send makes a request to publicURL, signed by c unless c is nil, at the
+// listener at listenerURL with publicURL's host, and returns the answer and
+// the request's headers.
+func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token string, body []byte) (int, http.Header, []byte, http.Header) {
+	t.Helper()
+	req := opRequest(t, method, publicURL, token, body)
 	if c != nil {
 		if err := c.sign(req, body); err != nil {
 			t.Fatal(err)

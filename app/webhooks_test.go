@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -590,29 +589,10 @@ func TestWebMonetizationEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, s.opURL+"/dana", nil)
-	req.Host = "wallet.test"
-	req.Header.Set("Accept", "application/spsp4+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spsp struct {
-		Destination string `json:"destination_account"`
-		Secret      string `json:"shared_secret"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&spsp)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	streamSecret, err := base64.RawURLEncoding.DecodeString(spsp.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	destination, streamSecret := spspCredentials(t, s, "/dana")
 	pay := func(amount uint64) {
 		t.Helper()
-		if got, reply := payOverSTREAM(t, connectorURL, "from-sender", spsp.Destination, streamSecret, amount); got != amount {
+		if got, reply := payOverSTREAM(t, connectorURL, "from-sender", destination, streamSecret, amount); got != amount {
 			t.Fatalf("paying the wallet address %d: %+v", amount, reply)
 		}
 	}
