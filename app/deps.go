@@ -148,6 +148,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 			return nil, err
 		}
 		d.Checkpoints = projections.NewWaiter(d.Pool, log)
+		if err := checkEventStream(ctx, d); err != nil {
+			return nil, err
+		}
 	}
 	if auth {
 		if sameDatabase(cfg.DatabaseURL, cfg.AuthDatabaseURL) {
@@ -163,13 +166,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 			return nil, err
 		}
 	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	d.Redis = redis.NewClient(opts)
-	if err := d.Redis.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisURL, err)
+	redis.SetLogger(redisLog{log})
+	if d.Redis, err = OpenRedis(ctx, cfg.RedisURL); err != nil {
+		return nil, err
 	}
 	if backend {
 		if d.Ledger, err = openLedger(ctx, cfg, d.Pool, log, false); err != nil {
@@ -521,4 +520,65 @@ func Logger(cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// OpenRedis connects to Redis at rawURL (REDIS_URL) and checks that it
+// answers; errors name the URL without its password.
+//
+// The client sends no command twice. Every write here is a first-use mark
+// (a signature's), a lock (an idempotency key's) or a counter (a STREAM
+// connection's total): when a connection drops after Redis ran a command
+// but before its answer came back, a retry would find the signature used
+// by its own request, the lock held by its own caller, the amount added
+// twice. Without retries the caller is told the service did not answer,
+// and a pooled connection Redis closed is found before it is used.
+func OpenRedis(ctx context.Context, rawURL string) (*redis.Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse's error holds the URL, password and all.
+		return nil, errors.New("REDIS_URL is not a URL")
+	}
+	shown := u.Redacted()
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL %s: %w", shown, err)
+	}
+	opts.MaxRetries = -1
+	c := redis.NewClient(opts)
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis at %s: %w", shown, err)
+	}
+	return c, nil
+}
+
+// redisLog writes the Redis client's own lines (a pool that cannot dial,
+// say) into the service's log as warnings, instead of as plain text on
+// standard error between its JSON lines.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+// checkEventStream refuses to start on an event stream shorter than what
+// the read models in DATABASE_URL have read, naming where the stream was
+// looked for: most often DATA_DIR, relative to the working directory, or
+// NATS_URL names another store than the one they were built from.
+func checkEventStream(ctx context.Context, d *Deps) error {
+	err := projections.CheckStream(ctx, d.Pool, d.JS, EventsStream)
+	var behind *projections.StreamBehindError
+	if !errors.As(err, &behind) {
+		return err
+	}
+	where := "NATS_URL " + d.Config.NATSURL
+	if d.Config.NATSURL == "" {
+		dir, absErr := filepath.Abs(d.Config.DataDir)
+		if absErr != nil {
+			dir = d.Config.DataDir
+		}
+		where = "the embedded NATS server's store in DATA_DIR " + dir
+	}
+	return fmt.Errorf("%w. Start with the NATS store they were built from (the stream here is %s), "+
+		"or, to keep this stream, rebuild every read model from it with rafiki replay <projection>", err, where)
 }

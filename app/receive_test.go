@@ -148,7 +148,6 @@ func spspCredentials(t *testing.T, s *system, path string) (destination string, 
 	return spsp.Destination, secret
 }
 
-
 // payOverSTREAM sends one STREAM money packet to the credentials through
 // the connector at connectorURL, as the peer whose incoming token is token,
 // and answers the amount the receiver says it got (0 when it refused the

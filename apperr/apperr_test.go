@@ -61,6 +61,7 @@ func TestUnavailableServices(t *testing.T) {
 		{"postgres too many connections", &pgconn.PgError{Code: "53300"}, Unavailable},
 		{"postgres unique violation", &pgconn.PgError{Code: "23505"}, Internal},
 		{"connection dropped", io.ErrUnexpectedEOF, Unavailable},
+		{"connection closed under a request", io.EOF, Unavailable},
 		{"dial", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, Unavailable},
 		{"no responders", nats.ErrNoResponders, Unavailable},
 		{"no stream response", jetstream.ErrNoStreamResponse, Unavailable},

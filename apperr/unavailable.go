@@ -17,7 +17,9 @@ import (
 // NATS, Redis gone, restarting, or not answering in time) from other
 // errors: the caller may retry them, and they are no fault of its request.
 func unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) {
+	// A service's connection closed under a request ends it with EOF:
+	// Redis's client answers a dropped connection so.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var netErr net.Error

@@ -137,3 +137,47 @@ func grepLines(text, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// `rafiki dev` started on another store than the one its database's read
+// models were built from (DATA_DIR is relative to the working directory by
+// default) refuses to start, naming the store, instead of rebuilding every
+// read model from a new, empty stream; started on its own store again, it
+// finds everything.
+func TestStartOnAnotherStoreIsRefused(t *testing.T) {
+	h := newHarness(t)
+	r := h.NewRafiki(nil)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 15*time.Second)
+	ctx := context.Background()
+	if _, err := createWalletAddress(ctx, op, assetID, "/kept", ""); err != nil {
+		t.Fatalf("createWalletAddress: %v", err)
+	}
+	waitCaughtUp(t, r.Pool(t), connectJetStream(t, r.EmbeddedNATSURL()), 30*time.Second)
+	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+
+	other := h.dir("another-data-dir")
+	elsewhere := r.Start("dev-elsewhere", map[string]string{"DATA_DIR": other}, "dev")
+	deadline := time.Now().Add(60 * time.Second)
+	for !elsewhere.Exited() {
+		if time.Now().After(deadline) {
+			t.Fatalf("dev on another store still runs after 60s:\n%s", elsewhere.Output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := elsewhere.Output()
+	if !strings.Contains(out, "not the stream the read models were built from") || !strings.Contains(out, other) {
+		t.Fatalf("dev on another store did not say why it stopped:\n%s", out)
+	}
+	if strings.Contains(out, "msg=ready") || strings.Contains(out, "rebuilding it") {
+		t.Fatalf("dev on another store served or rebuilt a read model:\n%s", out)
+	}
+
+	again := startDev(t, r)
+	defer again.Stop(syscall.SIGTERM, 20*time.Second)
+	wa, err := walletAddressByURL(ctx, op, r.OpenPaymentsURL()+"/kept")
+	if err != nil || wa == nil {
+		t.Fatalf("the wallet address made before is gone: %v %v", wa, err)
+	}
+}
