@@ -281,32 +281,37 @@ func Claim(subject, owner, commandID string) eventstore.Message {
 }
 
 // retriesMax bounds how often a command is decided again after losing a
-// race with another writer of the same aggregate.
-const retriesMax = 8
+// race with another writer of the same aggregate. Each race has one winner,
+// so a command among n racing writers may lose n - 1 times: this lets a
+// few dozen at once through (16 withdrawals of one account, say), each
+// waiting a little longer than the last.
+const retriesMax = 32
+
+// retryBackoffMax bounds the wait between two tries.
+const retryBackoffMax = 16 * time.Millisecond
 
 // ErrContended marks a command that lost every race for its aggregate: it
 // was refused for no fault of its own, and may be sent again.
 var ErrContended = errors.New("aggregate contended")
 
 // Retry runs attempt again while it reports a conflict; past retriesMax it
-// answers Conflict, marked ErrContended.
+// answers Conflict, marked ErrContended. The conflict's own text (subjects,
+// the store's error) stays out of the answer.
 func Retry(ctx context.Context, attempt func() (Result, error)) (Result, error) {
-	var err error
 	for try := range retriesMax {
-		var res Result
-		res, err = attempt()
+		res, err := attempt()
 		if !errors.Is(err, eventstore.ErrConflict) {
 			return res, err
 		}
 		// Jitter keeps writers that lost together from colliding again.
-		backoff := time.Duration(try+1)*time.Millisecond + rand.N(2*time.Millisecond)
+		backoff := min(time.Duration(try+1)*time.Millisecond, retryBackoffMax) + rand.N(2*time.Millisecond)
 		select {
 		case <-ctx.Done():
 			return Result{}, ctx.Err()
 		case <-time.After(backoff):
 		}
 	}
-	return Result{}, fmt.Errorf("%w (%w)", apperr.E(apperr.Conflict, "too many concurrent changes, try again: %v", err), ErrContended)
+	return Result{}, fmt.Errorf("%w (%w)", apperr.E(apperr.Conflict, "too many concurrent changes, try again"), ErrContended)
 }
 
 // Target is the aggregate a command changes.

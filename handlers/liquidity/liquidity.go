@@ -404,6 +404,11 @@ func (h *Handler) request(ctx context.Context, m commands.Meta, target handlers.
 		return res, false, inProgress()
 	}
 	recorded, res, err := h.recordOutcome(ctx, info(m), target, tid, req.id, outcome)
+	if errors.Is(err, handlers.ErrContended) {
+		// The ledger did the step; the completing command records it, and
+		// the same request sent again answers it then.
+		return res, false, inProgress()
+	}
 	if err != nil {
 		return res, false, err
 	}

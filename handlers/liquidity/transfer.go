@@ -227,6 +227,11 @@ func decideSettle(t transfer, post bool, commandID string) (events.Event, error)
 	if t.pending() {
 		return nil, inProgress()
 	}
+	if _, timeout, _ := c.withdrawal(); timeout == 0 {
+		// A withdrawal without a timeout is a single-phase transfer,
+		// posted when it was made.
+		return nil, mapError(ledger.ErrAlreadyPosted)
+	}
 	var refused string
 	for _, s := range t.steps[1:] {
 		switch s.outcome.(type) {
