@@ -1,6 +1,7 @@
 package outgoingpayment
 
 import (
+	"math"
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
@@ -108,6 +109,12 @@ func decideGrantSpend(g GrantState, limits commands.OutgoingPaymentGrant, p even
 		return nil, nil
 	}
 	debit, receive := g.spent(period)
+	// What a grant's payments took is stated as a 64-bit amount (Open
+	// Payments' spent amounts, the grant's read model): a payment that
+	// would take the total past it is refused, not wrapped around.
+	if debit > math.MaxUint64-p.DebitAmount || receive > math.MaxUint64-p.ReceiveAmount {
+		return nil, errInsufficientGrant()
+	}
 	if d := limits.DebitAmount; d != nil && (p.DebitAmount > d.Value || debit > d.Value-p.DebitAmount) {
 		return nil, errInsufficientGrant()
 	}

@@ -1,6 +1,7 @@
 package quote
 
 import (
+	"math"
 	"time"
 
 	"github.com/rafiki-go/rafiki/apperr"
@@ -50,6 +51,11 @@ func (r Receiver) remaining() (uint64, bool) {
 }
 
 // Rafiki's quote errors.
+// amountMax is the most a quote debits or delivers: Rafiki keeps quote
+// amounts in bigint columns, and no ledger here moves more in a transfer,
+// so a payment quoted past it could be funded but never sent.
+const amountMax = math.MaxInt64
+
 func errUnknownWalletAddress() error { return apperr.E(apperr.NotFound, "unknown wallet address") }
 func errInvalidAmount() error        { return apperr.E(apperr.InvalidInput, "invalid amount") }
 func errInvalidReceiver() error      { return apperr.E(apperr.InvalidInput, "invalid receiver") }
@@ -150,6 +156,9 @@ func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.
 		if e.ReceiveAmount == 0 {
 			return nil, errNonPositiveReceive()
 		}
+		if e.ReceiveAmount > amountMax || c.DebitAmount.Value > amountMax {
+			return nil, errInvalidAmount()
+		}
 		if remaining, expects := r.remaining(); expects && e.ReceiveAmount > remaining {
 			return nil, errInvalidAmount()
 		}
@@ -164,5 +173,8 @@ func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.
 		return nil, errInvalidAmount()
 	}
 	e.DebitAmount = converted.amount + fee
+	if e.DebitAmount > amountMax || e.ReceiveAmount > amountMax {
+		return nil, errInvalidAmount()
+	}
 	return []events.Event{e}, nil
 }
