@@ -188,10 +188,14 @@ func present(ctx context.Context, err error, log *slog.Logger, unserved *ratelog
 		}
 		return out
 	}
-	switch kind {
-	case apperr.Internal:
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away: no one reads the answer, and nothing
+		// here failed.
+		log.Debug("graphql request abandoned by its client", "path", graphql.GetPath(ctx).String(), "err", err)
+	case kind == apperr.Internal:
 		log.Error("graphql request failed", "path", graphql.GetPath(ctx).String(), "err", err)
-	case apperr.Unavailable, apperr.Timeout:
+	case kind == apperr.Unavailable, kind == apperr.Timeout:
 		// The error's chain names what the request waited for. While a
 		// service is down every request fails so: one line a second.
 		unserved.Log(ctx, log, slog.LevelWarn, "graphql request unserved: a service it needs did not answer, or not in time",

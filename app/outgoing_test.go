@@ -744,29 +744,25 @@ func TestFundingRacingACancelLeavesNoMoney(t *testing.T) {
 	}
 }
 
-// A payment the Postgres ledger could never fund (a debit amount past its
-// bigints, which Rafiki's amounts reach) is refused at its funding as the
-// caller's invalid input, and stays waiting for its money.
-func TestFundingMoreThanTheLedgerHoldsIsRefused(t *testing.T) {
+// A payment the ledger could never fund (a debit amount past its bigints,
+// which Rafiki's amounts reach) is refused at its quote as the caller's
+// invalid input, as Rafiki's bigint columns refuse it: a quote of it could
+// be paid for, funded and never sent.
+func TestQuotesPastTheLedgersLargestAreRefused(t *testing.T) {
 	s := startSystem(t, false)
 	ctx := context.Background()
 	alice, ip := aliceAndBob(t, s)
-	o := newOutgoing(s)
+	for _, amount := range []string{"9223372036854775808", "18446744073709551615"} {
+		q, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
+			"debitAmount": map[string]any{"value": amount, "assetCode": "USD", "assetScale": 2}})
+		var gqlErrs adminclient.Errors
+		if !errors.As(err, &gqlErrs) || len(gqlErrs) != 1 || gqlErrs[0].Code() != "BAD_USER_INPUT" {
+			t.Fatalf("quote of a debit of %s: %+v (%v), want BAD_USER_INPUT", amount, q, err)
+		}
+	}
 	q, err := createQuote(ctx, s.operator, map[string]any{"walletAddressId": alice.ID, "receiver": ip.URL,
-		"debitAmount": map[string]any{"value": "9223372036854775808", "assetCode": "USD", "assetScale": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := o.create(alice.ID, q.ID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = o.fund(id)
-	var gqlErrs adminclient.Errors
-	if !errors.As(err, &gqlErrs) || len(gqlErrs) != 1 || gqlErrs[0].Code() != "BAD_USER_INPUT" {
-		t.Fatalf("funding %s: %v, want BAD_USER_INPUT", id, err)
-	}
-	if p, err := o.get(id); err != nil || p.State != "FUNDING" {
-		t.Fatalf("payment %+v (%v) after its funding was refused, want FUNDING", p, err)
+		"debitAmount": map[string]any{"value": "9223372036854775807", "assetCode": "USD", "assetScale": 2}})
+	if err != nil || q.DebitAmount.Value != "9223372036854775807" {
+		t.Fatalf("quote of the ledger's largest debit: %+v (%v)", q, err)
 	}
 }

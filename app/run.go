@@ -34,7 +34,9 @@ type Running struct {
 	Auth       *Auth
 	log        *slog.Logger
 	cancelWork context.CancelFunc
-	background sync.WaitGroup
+	// stopWebhooks stops the webhook deliveries and waits for them.
+	stopWebhooks func()
+	background   sync.WaitGroup
 }
 
 // Start binds the ports of the set's services, opens their connections and
@@ -136,7 +138,9 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 			return err
 		}
 		r.background.Go(wg.Wait)
-		dispatcher, hooks := deps.RunWebhooks(work)
+		deliveries, stopDeliveries := context.WithCancel(work)
+		dispatcher, hooks := deps.RunWebhooks(deliveries)
+		r.stopWebhooks = func() { stopDeliveries(); hooks.Wait() }
 		r.background.Go(hooks.Wait)
 		webhooksCheck = []Check{WebhooksCheck(dispatcher, deps.Pool)}
 		cleanup := deps.RunTokenCleanup(work, r.Config.AccessTokenDeletion, TokenCleanupInterval)
@@ -221,6 +225,13 @@ func (r *Running) open(ctx context.Context, set Set, dev bool) error {
 // Stop drains the process: listeners stop accepting and finish requests in
 // flight, background work finishes its batch, connections close.
 func (r *Running) Stop(ctx context.Context) {
+	// Webhooks first: their receivers (the example wallet, a wallet in
+	// front of this process) answer them by calling the admin API, which
+	// would be gone. A delivery cut short is made again after its lease
+	// and does not count as an attempt.
+	if r.stopWebhooks != nil {
+		r.stopWebhooks()
+	}
 	r.Servers.Shutdown(ctx)
 	if r.cancelWork != nil {
 		r.cancelWork()

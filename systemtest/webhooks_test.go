@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -517,4 +520,73 @@ func TestWebhookReceiversThatFail(t *testing.T) {
 		t.Fatalf("a healthy tenant's webhook came %v after its event, beside the failing endpoints", worst)
 	}
 	verifySignatures(t, secret, slices.Concat(good.all(), slow.all(), garbage.all(), never.all()))
+}
+
+// TestWebhooksStopBeforeTheAdminAPI stops `rafiki dev` (SIGTERM) while
+// webhooks are being delivered to a receiver that, as a wallet does,
+// answers each by calling the admin API: the deliveries stop before the
+// admin API does, so no receiver is left failing against a closed API and
+// no attempt is spent on it; those cut short are made again later.
+func TestWebhooksStopBeforeTheAdminAPI(t *testing.T) {
+	h := newHarness(t)
+	var op *adminclient.Client
+	var answered, failedAnswers atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.ReadAll(req.Body)
+		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+		defer cancel()
+		if err := listQuery(ctx, op); err != nil {
+			if req.Context().Err() == nil {
+				failedAnswers.Add(1)
+			}
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		answered.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	r := h.NewRafiki(map[string]string{"WEBHOOK_URL": srv.URL, "EXAMPLE_WALLET_PORT": "0"})
+	dev := startDev(t, r)
+	op = r.Operator(20 * time.Second)
+	_, walletID := webhookTenant(t, op, "answering", nil)
+	// Payments made until the stop, so that requests are in flight, and
+	// webhooks due, while the admin API drains.
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	for range 8 {
+		load.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = op.Do(context.Background(), `mutation($input: CreateIncomingPaymentInput!) { createIncomingPayment(input: $input) { payment { id } } }`,
+					map[string]any{"input": map[string]any{"walletAddressId": walletID}}, nil)
+			}
+		})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for answered.Load() < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d webhooks answered after 30s", answered.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := dev.Stop(syscall.SIGTERM, 20*time.Second)
+	close(stop)
+	load.Wait()
+	if err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+	if n := failedAnswers.Load(); n > 0 {
+		t.Errorf("%d webhooks were answered 500 to the dispatcher because the admin API had stopped before it", n)
+	}
+	_, stopping, _ := strings.Cut(dev.Output(), "msg=\"shutting down\"")
+	for line := range strings.Lines(stopping) {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "webhook request failed") {
+			t.Errorf("while stopping: %s", line)
+		}
+	}
 }
