@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -812,7 +813,7 @@ func TestWalletAddressDocumentsAgainstAHostileHost(t *testing.T) {
 		{"the host with a port", "wallet.test:8080", "/iph-alice", nil, false},
 		{"the host with a user", "x@wallet.test", "/iph-alice", nil, false},
 		{"a forwarded host", "wallet.test", "/iph-alice", map[string]string{"X-Forwarded-Host": "evil.test", "Forwarded": "host=evil.test"}, true},
-		{"a forwarded scheme not the wallet address's", "wallet.test", "/iph-alice", map[string]string{"X-Forwarded-Proto": "https"}, false},
+		{"a forwarded scheme, read only with TRUST_PROXY", "wallet.test", "/iph-alice", map[string]string{"X-Forwarded-Proto": "https"}, true},
 		{"a forwarded scheme of another protocol", "wallet.test", "/iph-alice", map[string]string{"X-Forwarded-Proto": "javascript"}, true},
 		{"dot segments", "wallet.test", "/x/../iph-alice", nil, false},
 		{"a double slash", "wallet.test", "//iph-alice", nil, false},
@@ -1039,5 +1040,43 @@ func TestIncomingPaymentsWhileOtherClientsKeyServersHang(t *testing.T) {
 	wg.Wait()
 	if status != http.StatusCreated {
 		t.Errorf("an honest client's create while %d other clients' key servers hang: %d %s, want 201", attackers, status, answer)
+	}
+}
+
+// Behind a proxy (TRUST_PROXY), the scheme it names in X-Forwarded-Proto
+// is the wallet address's; without it the header is anyone's to send and
+// OPEN_PAYMENTS_URL's scheme holds, as in Rafiki.
+func TestWalletAddressSchemeFromATrustedProxy(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("TRUST_PROXY=%t", trusted), func(t *testing.T) {
+			s := startSystem(t, false, func(c *config.Config) { c.TrustProxy = trusted })
+			ctx := context.Background()
+			usd, err := createAsset(ctx, s.operator, "USD", 2, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := createWalletAddress(ctx, s.operator, map[string]any{"assetId": usd.ID, "address": "proxied"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				proto string
+				found bool
+			}{{"", true}, {"http", true}, {"https", !trusted}, {"ftp", true}} {
+				req, _ := http.NewRequest(http.MethodGet, s.opURL+"/proxied", nil)
+				req.Host = "wallet.test"
+				req.Header.Set("Accept", "application/json")
+				if tc.proto != "" {
+					req.Header.Set("X-Forwarded-Proto", tc.proto)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if found := resp.StatusCode == http.StatusOK; found != tc.found {
+					t.Errorf("X-Forwarded-Proto %q: %d, want found %t", tc.proto, resp.StatusCode, tc.found)
+				}
+			}
+		})
 	}
 }

@@ -281,7 +281,7 @@ func NewBackend(d *Deps) *Backend {
 			OpenPaymentsURL: d.Config.OpenPaymentsURL, AuthServerGrantURL: d.Config.AuthServerGrantURL,
 			CacheTTL: d.Config.LocalCacheDuration,
 			Applied:  func() uint64 { return waiter.Applied(projections.WalletAddresses{}.Name()) },
-			SPSP:     d.Config.EnableSPSP, Stream: d.StreamCredentials, ILPAddress: d.Config.ILPAddress,
+			SPSP:     d.Config.EnableSPSP, Stream: d.StreamCredentials, ILPAddress: d.Config.ILPAddress, TrustProxy: d.Config.TrustProxy,
 			ClientWalletAddress: d.Config.WalletAddressURL, ClientKey: httpsig.PublicJWK(d.ClientKey, d.Config.KeyID),
 			NotFoundPolling: d.Config.WalletAddressNotFoundPolling, NotFound: walletAddressMisses(d),
 			LookupTimeout: d.Config.WalletAddressLookupTimeout, PollingFrequency: d.Config.WalletAddressPollingFrequency,

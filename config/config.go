@@ -63,7 +63,10 @@ type Config struct {
 	NATSSyncAlways     bool
 	LocalCacheDuration time.Duration
 	EnableSPSP         bool
-	StreamSecret       []byte
+	// TrustProxy (TRUST_PROXY) reads X-Forwarded-Proto, as a proxy in
+	// front sets it, for the scheme of the wallet addresses asked for.
+	TrustProxy   bool
+	StreamSecret []byte
 	// EventSecretsKey (EVENT_SECRETS_KEY) wraps the data keys that seal
 	// the secrets events carry; nil when unset, which only a process on
 	// the embedded NATS store accepts (it keeps a key in DATA_DIR).
@@ -226,6 +229,7 @@ func Load(service string) (Config, error) {
 		c.AuthAdminPort = r.integer("ADMIN_PORT", 3003)
 	}
 	c.EnableSPSP = r.boolean("ENABLE_SPSP_PAYMENT_POINTERS", true)
+	c.TrustProxy = r.boolean("TRUST_PROXY", false)
 	c.Failpoint = r.str("RAFIKI_FAILPOINT", "")
 	c.UseTigerBeetle = r.boolean("USE_TIGERBEETLE", false)
 	c.TigerBeetleClusterID = uint64(r.integer("TIGERBEETLE_CLUSTER_ID", 0))

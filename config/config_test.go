@@ -2,6 +2,8 @@ package config
 
 import (
 	"encoding/base64"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +141,33 @@ func TestLoadClientSettings(t *testing.T) {
 			}
 			if c.KeyID != tc.keyID || c.PrivateKeyFile != tc.privateKeyFile || c.WalletAddressURL != tc.walletAddressURL {
 				t.Fatalf("KeyID %q PrivateKeyFile %q WalletAddressURL %q", c.KeyID, c.PrivateKeyFile, c.WalletAddressURL)
+			}
+		})
+	}
+}
+
+// Rafiki's settings this implementation does not read are told, each
+// with why, only when set.
+func TestUnreadSettings(t *testing.T) {
+	t.Setenv("ENABLE_TELEMETRY", "true")
+	t.Setenv("DB_ENCRYPTION_SECRET", "")
+	got := map[string]string{}
+	for _, s := range Unread() {
+		got[s.Name] = s.Why
+	}
+	if len(got) != 2 || got["ENABLE_TELEMETRY"] == "" || got["DB_ENCRYPTION_SECRET"] == "" {
+		t.Fatalf("unread settings told: %v", got)
+	}
+	// None of them is read: a setting both read and told as unread would
+	// tell the operator something untrue.
+	for _, s := range unread {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Setenv(s.Name, "set-by-test")
+			before, _ := Load("dev")
+			os.Unsetenv(s.Name)
+			after, _ := Load("dev")
+			if !reflect.DeepEqual(before, after) {
+				t.Errorf("%s is told as unread, yet it changes the configuration", s.Name)
 			}
 		})
 	}

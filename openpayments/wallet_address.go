@@ -36,7 +36,11 @@ type Config struct {
 	// address for tenants without an ILP_ADDRESS setting.
 	SPSP       bool
 	Stream     *stream.Credentials
+	// TrustProxy (TRUST_PROXY) takes the scheme a proxy in front names in
+	// X-Forwarded-Proto; otherwise the header is anyone's to send, and
+	// OPEN_PAYMENTS_URL's scheme holds.
 	ILPAddress string
+	TrustProxy bool
 	// ClientWalletAddress (WALLET_ADDRESS_URL) names the backend when it is
 	// a client of other wallets; its jwks.json is ClientKey, and it has no
 	// document, as in Rafiki.
@@ -143,10 +147,11 @@ func (s *WalletAddresses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // addressURL is the wallet address a request names: the scheme of
-// OPEN_PAYMENTS_URL (or of the proxy in front), the host asked for, the path.
+// OPEN_PAYMENTS_URL (or of the proxy in front, when trusted), the host
+// asked for, the path.
 func (s *WalletAddresses) addressURL(r *http.Request, path string) string {
 	scheme := s.scheme
-	if proto := r.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
+	if proto := r.Header.Get("X-Forwarded-Proto"); s.cfg.TrustProxy && (proto == "http" || proto == "https") {
 		scheme = proto
 	}
 	return strings.ToLower(scheme + "://" + r.Host + strings.TrimSuffix(path, "/"))

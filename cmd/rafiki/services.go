@@ -35,6 +35,9 @@ func runServices(name string, dev bool, set app.Set) error {
 		return err
 	}
 	log := app.Logger(cfg).With("service", name)
+	for _, u := range config.Unread() {
+		log.Warn("a setting of Rafiki's is set but not read here", "name", u.Name, "why", u.Why)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	running, err := app.Start(ctx, cfg, log, set, dev)
