@@ -115,18 +115,7 @@ func TestAmountsHostileBigIntInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "amounts-alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "amounts-bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, bob, open := amountsPayerAndPayee(t, op, usd.ID, usd.ID, "amounts")
 
 	type value struct {
 		name string
@@ -573,18 +562,7 @@ func TestAmountsDeliveryPastTheLedgerIsRefusedBeforeFunding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": whole.ID, "address": "past-alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": nano.ID, "address": "past-bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	into, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, _, into := amountsPayerAndPayee(t, op, whole.ID, nano.ID, "past")
 	// 10^10 whole dollars are 10^19 nano-dollars: within 2^64 - 1, past
 	// 2^63 - 1.
 	q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice.ID, "receiver": into.URL,
@@ -642,18 +620,7 @@ func TestAmountsLargestPaymentTheLedgerTakes(t *testing.T) {
 		"assetId": usd.ID, "type": "SENDING", "fee": map[string]any{"fixed": "9223372036854774807", "basisPoints": 0}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "top-alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "top-bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	into, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, _, into := amountsPayerAndPayee(t, op, usd.ID, usd.ID, "top")
 	q, err := createQuote(ctx, op, map[string]any{"walletAddressId": alice.ID, "receiver": into.URL,
 		"receiveAmount": map[string]any{"value": "1000", "assetCode": "USD", "assetScale": 2}})
 	if err != nil {
@@ -843,18 +810,7 @@ func TestAmountsGrantSpentDebitNeverWraps(t *testing.T) {
 		"assetId": usd.ID, "type": "SENDING", "fee": map[string]any{"fixed": "9223372036854775707", "basisPoints": 0}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "wrap-alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := createWalletAddress(ctx, op, map[string]any{"assetId": usd.ID, "address": "wrap-bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	into, err := createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, _, into := amountsPayerAndPayee(t, op, usd.ID, usd.ID, "wrap")
 	client := newOPClient(t)
 	usdLimit := func(v string) *events.GrantAmount {
 		return &events.GrantAmount{Value: v, AssetCode: "USD", AssetScale: 2}
@@ -935,4 +891,23 @@ func TestAmountsGrantSpentDebitNeverWraps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// amountsPayerAndPayee makes alice, paying in asset from, and bob, in asset
+// to, with an open incoming payment into bob; their addresses start with
+// prefix.
+func amountsPayerAndPayee(t *testing.T, op *adminclient.Client, from, to, prefix string) (alice, bob walletAddressOut, into incomingPaymentOut) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	if alice, err = createWalletAddress(ctx, op, map[string]any{"assetId": from, "address": prefix + "-alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if bob, err = createWalletAddress(ctx, op, map[string]any{"assetId": to, "address": prefix + "-bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if into, err = createIncomingPayment(ctx, op, map[string]any{"walletAddressId": bob.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return alice, bob, into
 }
