@@ -36,6 +36,7 @@ const DiskReserveDefault = 64 << 20
 type Server struct {
 	*server.Server
 	storeDir string
+	unlock   func() // releases the store's lock
 	reserve  uint64
 	log      *slog.Logger
 	// spaceUnknown is set once the free space could not be read (and that
@@ -56,6 +57,10 @@ func Start(opts Options) (*Server, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
+	lock, err := lockStore(opts.StoreDir)
+	if err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "rafiki-embedded",
 		Host:       host,
@@ -67,9 +72,17 @@ func Start(opts Options) (*Server, error) {
 		NoSigs:     true,
 	})
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
 	s := &Server{Server: ns, storeDir: opts.StoreDir, reserve: opts.DiskReserveBytes, log: opts.Log}
+	s.unlock = sync.OnceFunc(func() { lock.Close() })
+	// Shut down through the embedded server too (as tests do), the store
+	// is released a moment after.
+	go func() {
+		ns.WaitForShutdown()
+		s.unlock()
+	}()
 	if s.reserve == 0 {
 		s.reserve = DiskReserveDefault
 	}
@@ -82,4 +95,10 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("nats server on %s:%d: not ready after 10s (is the port in use?)", host, opts.Port)
 	}
 	return s, nil
+}
+
+// Shutdown stops the server and releases its store.
+func (s *Server) Shutdown() {
+	s.Server.Shutdown()
+	s.unlock()
 }
