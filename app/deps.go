@@ -305,11 +305,17 @@ func (d *Deps) connectNATS(embed bool) error {
 		d.Embedded = ns
 		natsURL = ns.ClientURL()
 	}
+	for _, part := range strings.Split(natsURL, ",") {
+		if _, err := url.Parse(strings.TrimSpace(part)); err != nil {
+			// url.Parse's error holds the URL, password and all.
+			return fmt.Errorf("NATS_URL %s: not a list of URLs", redactedURLs(natsURL))
+		}
+	}
 	// Aggregate loads read through short-lived synchronous subscriptions;
 	// the default queue of 65,536 messages costs half a megabyte per load.
 	nc, err := nats.Connect(natsURL, nats.Name("rafiki"), nats.MaxReconnects(-1), nats.SyncQueueLen(syncQueueLength))
 	if err != nil {
-		return fmt.Errorf("nats at %s: %w", natsURL, err)
+		return fmt.Errorf("nats at %s: %w", redactedURLs(natsURL), err)
 	}
 	d.NC = nc
 	js, err := jetstream.New(nc)
@@ -533,12 +539,11 @@ func Logger(cfg config.Config) *slog.Logger {
 // twice. Without retries the caller is told the service did not answer,
 // and a pooled connection Redis closed is found before it is used.
 func OpenRedis(ctx context.Context, rawURL string) (*redis.Client, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
+	if _, err := url.Parse(rawURL); err != nil {
 		// url.Parse's error holds the URL, password and all.
 		return nil, errors.New("REDIS_URL is not a URL")
 	}
-	shown := u.Redacted()
+	shown := redactedURLs(rawURL)
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL %s: %w", shown, err)
@@ -581,4 +586,19 @@ func checkEventStream(ctx context.Context, d *Deps) error {
 	}
 	return fmt.Errorf("%w. Start with the NATS store they were built from (the stream here is %s), "+
 		"or, to keep this stream, rebuild every read model from it with rafiki replay <projection>", err, where)
+}
+
+// redactedURLs is a URL, or a comma-separated list of them (NATS_URL), with
+// passwords hidden, for messages.
+func redactedURLs(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(a URL that does not parse)"
+			continue
+		}
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
 }

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/apperr"
+	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/testkit"
 )
 
@@ -136,6 +138,22 @@ func TestRedisURLPasswordStaysHidden(t *testing.T) {
 	for _, raw := range []string{"redis://:S3cretPW@127.0.0.1:1/0", "redis://user:S3cretPW@127.0.0.1:bad/0", "rediss://:S3cretPW@[::1"} {
 		_, err := app.OpenRedis(ctx, raw)
 		if err == nil || strings.Contains(err.Error(), "S3cretPW") {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+}
+
+// Errors that name NATS's URLs do not show their passwords.
+func TestNATSURLPasswordStaysHidden(t *testing.T) {
+	cfg, err := config.Load("worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.EventSecretsKey = make([]byte, 32)
+	for _, raw := range []string{"nats://user:S3cretPW@127.0.0.1:1", "nats://127.0.0.1:1,nats://user:S3cretPW@127.0.0.1:2", "nats://user:S3cretPW@[::1"} {
+		cfg.NATSURL = raw
+		_, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Set{Worker: true}, false)
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "nats") || strings.Contains(err.Error(), "S3cretPW") {
 			t.Errorf("%s: %v", raw, err)
 		}
 	}
