@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rafiki-go/rafiki/valid"
 )
 
 // Config holds every setting the services read.
@@ -309,6 +311,24 @@ func Load(service string) (Config, error) {
 		return c, fmt.Errorf("config: QUOTE_LIFESPAN (%d) must be above 0 and at most %d (100 years)", lifespanMs, incomingPaymentExpiryMaxMs)
 	}
 	c.QuoteLifespan = time.Duration(lifespanMs) * time.Millisecond
+	if !valid.ILPAddress(c.ILPAddress) {
+		return c, fmt.Errorf("config: ILP_ADDRESS (%q) must be an ILP address, as test.rafiki or g.bank (interledger RFC 15)", c.ILPAddress)
+	}
+	for _, u := range []struct {
+		name, value string
+		optional    bool
+	}{
+		{"OPEN_PAYMENTS_URL", c.OpenPaymentsURL, false}, {"WALLET_ADDRESS_URL", c.WalletAddressURL, false},
+		{"AUTH_SERVER_URL", c.AuthServerURL, false}, {"AUTH_SERVER_GRANT_URL", c.AuthServerGrantURL, false},
+		{"AUTH_SERVER_INTROSPECTION_URL", c.AuthServerIntrospectionURL, false},
+		{"IDENTITY_SERVER_URL", c.IdentityServerURL, true}, {"EXCHANGE_RATES_URL", c.ExchangeRatesURL, true},
+		{"WEBHOOK_URL", c.WebhookURL, true}, {"GRAPHQL_URL", c.GraphQLURL, true}, {"AUTH_GRAPHQL_URL", c.AuthGraphQLURL, true},
+	} {
+		// The value is not repeated: a URL may carry a password.
+		if (u.value != "" || !u.optional) && !valid.HTTPURL(u.value, valid.TextLengthMax) {
+			return c, fmt.Errorf("config: %s must be an http:// or https:// URL with a host", u.name)
+		}
+	}
 	if c.NATSStreamReplicas < 0 || c.NATSStreamReplicas > 5 {
 		return c, fmt.Errorf("config: NATS_STREAM_REPLICAS (%d) must be 1 to 5, or unset", c.NATSStreamReplicas)
 	}

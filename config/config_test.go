@@ -172,3 +172,32 @@ func TestUnreadSettings(t *testing.T) {
 		})
 	}
 }
+
+// Settings that would start a service that cannot work are refused at
+// start, naming the setting.
+func TestMalformedAddressesAreRefused(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"OPEN_PAYMENTS_URL", "localhost:21050"},
+		{"OPEN_PAYMENTS_URL", "ftp://wallet.example"},
+		{"OPEN_PAYMENTS_URL", " https://wallet.example"},
+		{"AUTH_SERVER_URL", "auth.example"},
+		{"WEBHOOK_URL", "https://hooks.example:99999/x"},
+		{"EXCHANGE_RATES_URL", "rates"},
+		{"ILP_ADDRESS", "test..x"},
+		{"ILP_ADDRESS", "test.ra fiki"},
+		{"ILP_ADDRESS", "nowhere.rafiki"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			_, err := Load("dev")
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("%s=%q: %v, want a refusal naming it", tc.name, tc.value, err)
+			}
+		})
+	}
+	t.Setenv("OPEN_PAYMENTS_URL", "https://wallet.example/base/")
+	t.Setenv("ILP_ADDRESS", "g.bank-1")
+	if _, err := Load("dev"); err != nil {
+		t.Fatalf("well-formed settings: %v", err)
+	}
+}
