@@ -1,8 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -17,7 +19,8 @@ import (
 
 // Services started together (a backend and its workers) each create the
 // database when it is missing: every one of them must start, whichever
-// creates it.
+// creates it, and the one that did says so (a mistyped URL makes a
+// database too).
 func TestEnsureDatabaseConcurrently(t *testing.T) {
 	name := fmt.Sprintf("rafiki_ensure_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
 	t.Cleanup(func() {
@@ -33,6 +36,13 @@ func TestEnsureDatabaseConcurrently(t *testing.T) {
 	if query != "" {
 		url += "?" + query
 	}
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logged.Write(p)
+	}), nil))
 	const processes = 8
 	var wg sync.WaitGroup
 	errs := make(chan error, processes)
@@ -40,7 +50,7 @@ func TestEnsureDatabaseConcurrently(t *testing.T) {
 	for range processes {
 		wg.Go(func() {
 			<-start
-			errs <- app.EnsureDatabase(context.Background(), url)
+			errs <- app.EnsureDatabase(context.Background(), url, log)
 		})
 	}
 	close(start)
@@ -56,4 +66,11 @@ func TestEnsureDatabaseConcurrently(t *testing.T) {
 		t.Fatalf("the database is not there: %v", err)
 	}
 	conn.Close(context.Background())
+	if n := strings.Count(logged.String(), "created the database"); n != 1 || !strings.Contains(logged.String(), name) {
+		t.Errorf("%d creations told, want 1 naming %s:\n%s", n, name, logged.String())
+	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

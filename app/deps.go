@@ -138,7 +138,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 		}
 	}
 	if backend {
-		if err := EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		if err := EnsureDatabase(ctx, cfg.DatabaseURL, log); err != nil {
 			return nil, err
 		}
 		if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
@@ -156,7 +156,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 		if sameDatabase(cfg.DatabaseURL, cfg.AuthDatabaseURL) {
 			return nil, fmt.Errorf("AUTH_DATABASE_URL names the database of DATABASE_URL: the auth service needs a database of its own")
 		}
-		if err := EnsureDatabase(ctx, cfg.AuthDatabaseURL); err != nil {
+		if err := EnsureDatabase(ctx, cfg.AuthDatabaseURL, log); err != nil {
 			return nil, fmt.Errorf("AUTH_DATABASE_URL: %w", err)
 		}
 		if err := migrations.UpAuth(config.ConnectionURL(cfg.AuthDatabaseURL)); err != nil {
@@ -433,7 +433,7 @@ func sameDatabase(a, b string) bool {
 
 // EnsureDatabase creates the database named in url when it is missing, so
 // that a fresh machine needs no manual step.
-func EnsureDatabase(ctx context.Context, databaseURL string) error {
+func EnsureDatabase(ctx context.Context, databaseURL string, log *slog.Logger) error {
 	databaseURL = config.ConnectionURL(databaseURL)
 	u, err := url.Parse(databaseURL)
 	if err != nil {
@@ -470,7 +470,13 @@ func EnsureDatabase(ctx context.Context, databaseURL string) error {
 		}
 		_, cerr := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 		switch {
-		case cerr == nil || createdMeanwhile(cerr):
+		case cerr == nil:
+			// A mistyped URL makes a database too, and a service on it
+			// serves an empty installation: say so.
+			log.Warn("created the database, which did not exist; if another was meant, its URL setting names the wrong one",
+				"database", name, "at", u.Redacted())
+			return nil
+		case createdMeanwhile(cerr):
 			return nil
 		case templateBusy(cerr) && attempt < createAttemptsMax:
 			// Another process is creating a database from the template

@@ -29,13 +29,14 @@ func migrate() error {
 		return err
 	}
 	ctx := context.Background()
-	if err := app.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+	log := app.Logger(cfg)
+	if err := app.EnsureDatabase(ctx, cfg.DatabaseURL, log); err != nil {
 		return err
 	}
 	if err := migrations.Up(config.ConnectionURL(cfg.DatabaseURL)); err != nil {
 		return err
 	}
-	if err := app.EnsureDatabase(ctx, cfg.AuthDatabaseURL); err != nil {
+	if err := app.EnsureDatabase(ctx, cfg.AuthDatabaseURL, log); err != nil {
 		return fmt.Errorf("AUTH_DATABASE_URL: %w", err)
 	}
 	if err := migrations.UpAuth(config.ConnectionURL(cfg.AuthDatabaseURL)); err != nil {
