@@ -47,6 +47,9 @@ func Check(ctx context.Context, url string) error { return check(ctx, backend, u
 func CheckAuth(ctx context.Context, url string) error { return check(ctx, auth, url) }
 
 func up(set, url string) error {
+	if err := guard(context.Background(), set, url); err != nil {
+		return err
+	}
 	src, err := iofs.New(files, set)
 	if err != nil {
 		return fmt.Errorf("migrations %s: %w", set, err)
@@ -85,6 +88,42 @@ func check(ctx context.Context, set, url string) error {
 		return fmt.Errorf("migrations %s: migration %d stopped half-way (dirty): repair it, then run `rafiki migrate`", set, version)
 	case version < int64(latest):
 		return fmt.Errorf("migrations %s: the database is at migration %d, this build needs %d: run `rafiki migrate`", set, version, latest)
+	}
+	return nil
+}
+
+// guard refuses to migrate a database that is not this set's: one whose
+// version table another application's golang-migrate keeps (migrating it
+// would take that application's versions for ours and leave its table
+// dirty), or one a newer build has migrated further.
+func guard(ctx context.Context, set, url string) error {
+	latest, err := latestVersion(set)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("migrations %s: connect: %w", set, err)
+	}
+	defer conn.Close(ctx)
+	var version int64
+	err = conn.QueryRow(ctx, `SELECT version FROM schema_migrations LIMIT 1`).Scan(&version)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("migrations %s: read the version: %w", set, err)
+	case version > int64(latest):
+		return fmt.Errorf("migrations %s: the database is at migration %d, newer than this build's %d: run the build that migrated it, or a newer one", set, version, latest)
+	}
+	// Every set's first migration makes projection_checkpoints.
+	var ours bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('projection_checkpoints') IS NOT NULL`).Scan(&ours); err != nil {
+		return fmt.Errorf("migrations %s: %w", set, err)
+	}
+	if !ours {
+		return fmt.Errorf("migrations %s: the database holds another application's migrations (schema_migrations at %d, and none of this one's tables): its URL setting should name a database of its own", set, version)
 	}
 	return nil
 }

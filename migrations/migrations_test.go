@@ -94,3 +94,38 @@ func TestAuthProjectionTablesMatchTheBackend(t *testing.T) {
 		t.Fatalf("backend:\n%s\nauth:\n%s", backend, auth)
 	}
 }
+
+// Up leaves alone a database whose version table another application's
+// golang-migrate keeps, and one a newer build migrated further, saying
+// which it is.
+func TestUpRefusesDatabasesNotItsOwn(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, setup, want string
+		version          int64
+	}{
+		{"another application's", `CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+			INSERT INTO schema_migrations VALUES (3, false); CREATE TABLE ledger_accounts (id int)`, "another application's migrations", 3},
+		{"a newer build's", `CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+			INSERT INTO schema_migrations VALUES (99, false); CREATE TABLE projection_checkpoints (name text)`, "newer than this build's", 99},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testkit.NewDatabase(t)
+			pool := testkit.Pool(t, url)
+			if _, err := pool.Exec(ctx, tc.setup); err != nil {
+				t.Fatal(err)
+			}
+			if err := migrations.Up(url); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Up: %v, want %q", err, tc.want)
+			}
+			var version int64
+			var dirty bool
+			if err := pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations`).Scan(&version, &dirty); err != nil {
+				t.Fatal(err)
+			}
+			if version != tc.version || dirty {
+				t.Fatalf("the version table is at %d (dirty %t) after Up, was %d", version, dirty, tc.version)
+			}
+		})
+	}
+}
