@@ -102,7 +102,7 @@ func TestUpRefusesDatabasesNotItsOwn(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, setup, want string
-		version          int64
+		version           int64
 	}{
 		{"another application's", `CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
 			INSERT INTO schema_migrations VALUES (3, false); CREATE TABLE ledger_accounts (id int)`, "another application's migrations", 3},
