@@ -227,3 +227,23 @@ func TestDevLifecycle(t *testing.T) {
 		t.Fatalf("ledger check of a corrupted ledger: err %v\n%s", err, out)
 	}
 }
+
+// A tool run where no store is (a shell without DATA_DIR, say) says where
+// it looked and makes nothing there: no store, no key.
+func TestToolsMakeNoStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildRafiki(t)
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin, "events", "7a4a7bd5-5bb7-4c61-a1a9-3f5c1d0d1e55")
+	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "NATS_URL=", "EVENT_SECRETS_KEY=",
+		fmt.Sprintf("EMBEDDED_NATS_PORT=%d", testkit.FreePort(t)))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no store at "+filepath.Join(dataDir, "nats")) {
+		t.Fatalf("events without a store: %v\n%s", err, out)
+	}
+	if entries, err := os.ReadDir(dataDir); err != nil || len(entries) != 0 {
+		t.Fatalf("the tool left %d entries in DATA_DIR (%v)", len(entries), err)
+	}
+}

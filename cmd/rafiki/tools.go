@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 	"time"
@@ -56,18 +57,25 @@ func openForTool(ctx context.Context, needs app.ToolNeeds) (*app.Deps, error) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if (needs.NATS || needs.Events) && cfg.NATSURL == "" {
-		if needs.Events {
-			// The tools share dev's store, and so its key.
-			if cfg.EventSecretsKey, err = app.EventSecretsKey(cfg); err != nil {
-				return nil, err
-			}
-		}
 		local := fmt.Sprintf("nats://127.0.0.1:%d", cfg.EmbeddedNATSPort)
 		if nc, err := nats.Connect(local, nats.Timeout(time.Second)); err == nil {
 			nc.Close()
 			cfg.NATSURL = local
 		} else {
+			// A tool reads a store; it makes none where there is none.
+			store := filepath.Join(cfg.DataDir, "nats")
+			if _, err := os.Stat(store); err != nil {
+				abs, _ := filepath.Abs(store)
+				return nil, fmt.Errorf("no NATS_URL, no rafiki dev answering on EMBEDDED_NATS_PORT %d, and no store at %s: "+
+					"set NATS_URL, or DATA_DIR to where rafiki dev keeps its store", cfg.EmbeddedNATSPort, abs)
+			}
 			cfg.EmbeddedNATSPort = -1
+		}
+		if needs.Events {
+			// The tools share dev's store, and so its key.
+			if cfg.EventSecretsKey, err = app.EventSecretsKey(cfg); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return app.OpenTool(ctx, cfg, log, needs, true)
