@@ -525,9 +525,7 @@ func createdMeanwhile(err error) bool {
 
 // Logger builds the process logger: JSON in production, text otherwise.
 func Logger(cfg config.Config) *slog.Logger {
-	level := slog.LevelInfo
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.Production {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}

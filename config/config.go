@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -19,8 +20,9 @@ import (
 type Config struct {
 	// Production (NODE_ENV=production) logs JSON and hides GraphQL
 	// introspection unless GRAPHQL_INTROSPECTION is set.
-	Production           bool
-	LogLevel             string
+	Production bool
+	// LogLevel (LOG_LEVEL) takes Rafiki's (pino's) level names.
+	LogLevel             slog.Level
 	GraphQLIntrospection bool
 	// UseHTTP (USE_HTTP; default on under NODE_ENV=development, as Rafiki's
 	// auth and backend) sends requests to other wallets' https URLs over
@@ -195,7 +197,6 @@ func Load(service string) (Config, error) {
 	nodeEnv := r.str("NODE_ENV", "development")
 	c := Config{
 		Production:             nodeEnv == "production",
-		LogLevel:               r.str("LOG_LEVEL", "info"),
 		OperatorTenantID:       r.str("OPERATOR_TENANT_ID", "438fa74a-fa7d-4317-9ced-dde32ece1787"),
 		AdminAPISecret:         r.str("ADMIN_API_SECRET", ""),
 		AdminSignatureVersion:  r.integer("ADMIN_API_SIGNATURE_VERSION", 1),
@@ -311,6 +312,11 @@ func Load(service string) (Config, error) {
 		return c, fmt.Errorf("config: QUOTE_LIFESPAN (%d) must be above 0 and at most %d (100 years)", lifespanMs, incomingPaymentExpiryMaxMs)
 	}
 	c.QuoteLifespan = time.Duration(lifespanMs) * time.Millisecond
+	level, err := logLevel(r.str("LOG_LEVEL", "info"))
+	if err != nil {
+		return c, err
+	}
+	c.LogLevel = level
 	if !valid.ILPAddress(c.ILPAddress) {
 		return c, fmt.Errorf("config: ILP_ADDRESS (%q) must be an ILP address, as test.rafiki or g.bank (interledger RFC 15)", c.ILPAddress)
 	}
@@ -500,3 +506,21 @@ func WithConnectTimeout(databaseURL string) string {
 // keyIDDefault names the backend's client key when KEY_ID is unset; a key
 // id is public, so one default serves everywhere.
 const keyIDDefault = "rafiki-backend"
+
+// logLevel reads LOG_LEVEL as Rafiki's logger names its levels (trace,
+// debug, info, warn, error, fatal, silent), or as slog does.
+func logLevel(name string) (slog.Level, error) {
+	switch strings.ToLower(name) {
+	case "trace":
+		return slog.LevelDebug - 4, nil
+	case "fatal":
+		return slog.LevelError + 4, nil
+	case "silent":
+		return slog.LevelError + 100, nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(name)); err != nil {
+		return 0, fmt.Errorf("config: LOG_LEVEL (%q) must be trace, debug, info, warn, error, fatal or silent", name)
+	}
+	return l, nil
+}

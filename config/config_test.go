@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
@@ -199,5 +200,22 @@ func TestMalformedAddressesAreRefused(t *testing.T) {
 	t.Setenv("ILP_ADDRESS", "g.bank-1")
 	if _, err := Load("dev"); err != nil {
 		t.Fatalf("well-formed settings: %v", err)
+	}
+}
+
+// LOG_LEVEL takes Rafiki's level names, and refuses others instead of
+// logging at info.
+func TestLogLevels(t *testing.T) {
+	for name, want := range map[string]slog.Level{"trace": slog.LevelDebug - 4, "debug": slog.LevelDebug, "info": slog.LevelInfo,
+		"warn": slog.LevelWarn, "error": slog.LevelError, "fatal": slog.LevelError + 4, "silent": slog.LevelError + 100, "WARN": slog.LevelWarn} {
+		t.Setenv("LOG_LEVEL", name)
+		c, err := Load("dev")
+		if err != nil || c.LogLevel != want {
+			t.Errorf("LOG_LEVEL=%s: %v (%v), want %v", name, c.LogLevel, err, want)
+		}
+	}
+	t.Setenv("LOG_LEVEL", "verbose")
+	if _, err := Load("dev"); err == nil || !strings.Contains(err.Error(), "LOG_LEVEL") {
+		t.Fatalf("LOG_LEVEL=verbose: %v, want a refusal naming it", err)
 	}
 }
