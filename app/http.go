@@ -46,6 +46,16 @@ var requestReadTimeout = 30 * time.Second
 // gets requestTimeout as its deadline.
 func Bind(listeners []Listener, requestTimeout time.Duration, log *slog.Logger) (*Servers, error) {
 	s := &Servers{log: log, requestTimeout: requestTimeout, handlers: map[string]http.Handler{}, health: map[string]*Health{}}
+	byPort := map[int]Listener{}
+	for _, l := range listeners {
+		if l.Port < 0 || l.Port > 65535 {
+			return nil, fmt.Errorf("%s (%d) must be a port, 0 to 65535", l.EnvVar, l.Port)
+		}
+		if other, taken := byPort[l.Port]; taken && l.Port != 0 {
+			return nil, fmt.Errorf("%s and %s are both %d: the %s and the %s need a port each", other.EnvVar, l.EnvVar, l.Port, other.Name, l.Name)
+		}
+		byPort[l.Port] = l
+	}
 	for _, l := range listeners {
 		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", l.Port))
 		if err != nil {

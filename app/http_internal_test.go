@@ -63,3 +63,31 @@ func TestSlowBodiesDoNotHoldConnections(t *testing.T) {
 		})
 	}
 }
+
+// Port settings that cannot work are refused naming the settings, before a
+// port is taken: two listeners of one process on one port, a port out of
+// range.
+func TestBindRefusesPortSettingsThatCannotWork(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		listeners []Listener
+		want      []string
+	}{
+		{"one port twice", []Listener{{Name: "admin API", EnvVar: "ADMIN_PORT", Port: 21400}, {Name: "Open Payments API", EnvVar: "OPEN_PAYMENTS_PORT", Port: 21400}},
+			[]string{"ADMIN_PORT and OPEN_PAYMENTS_PORT are both 21400"}},
+		{"out of range", []Listener{{Name: "Open Payments API", EnvVar: "OPEN_PAYMENTS_PORT", Port: 70000}}, []string{"OPEN_PAYMENTS_PORT (70000)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Bind(tc.listeners, time.Second, slog.New(slog.DiscardHandler))
+			if err == nil {
+				s.Close()
+				t.Fatal("bound")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v, want %q", err, w)
+				}
+			}
+		})
+	}
+}
