@@ -122,6 +122,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 	}
 	if dev {
 		if _, err := streams.Apply(ctx, d.JS, d.Streams, cfg.NATSStreamReplicas, log); err != nil {
+			if cfg.NATSStreamReplicas > 1 {
+				return nil, fmt.Errorf("streams with NATS_STREAM_REPLICAS=%d: %w", cfg.NATSStreamReplicas, err)
+			}
 			return nil, err
 		}
 	} else if err := CheckStreams(ctx, d.JS, d.Streams, cfg.NATSStreamReplicas); err != nil {
