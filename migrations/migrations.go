@@ -66,28 +66,18 @@ func up(set, url string) error {
 }
 
 func check(ctx context.Context, set, url string) error {
-	latest, err := latestVersion(set)
+	db, err := read(ctx, set, url)
 	if err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("migrations %s: connect: %w", set, err)
-	}
-	defer conn.Close(ctx)
-	var version int64
-	var dirty bool
-	err = conn.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
-	var pgErr *pgconn.PgError
+	defer db.conn.Close(ctx)
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("migrations %s: the database has none of the %d migrations this build needs: run `rafiki migrate`", set, latest)
-	case err != nil:
-		return fmt.Errorf("migrations %s: read the version: %w", set, err)
-	case dirty:
-		return fmt.Errorf("migrations %s: migration %d stopped half-way (dirty): repair it, then run `rafiki migrate`", set, version)
-	case version < int64(latest):
-		return fmt.Errorf("migrations %s: the database is at migration %d, this build needs %d: run `rafiki migrate`", set, version, latest)
+	case !db.found:
+		return fmt.Errorf("migrations %s: the database has none of the %d migrations this build needs: run `rafiki migrate`", set, db.latest)
+	case db.dirty:
+		return fmt.Errorf("migrations %s: migration %d stopped half-way (dirty): repair it, then run `rafiki migrate`", set, db.version)
+	case db.version < int64(db.latest):
+		return fmt.Errorf("migrations %s: the database is at migration %d, this build needs %d: run `rafiki migrate`", set, db.version, db.latest)
 	}
 	return nil
 }
@@ -97,35 +87,59 @@ func check(ctx context.Context, set, url string) error {
 // would take that application's versions for ours and leave its table
 // dirty), or one a newer build has migrated further.
 func guard(ctx context.Context, set, url string) error {
-	latest, err := latestVersion(set)
+	db, err := read(ctx, set, url)
 	if err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("migrations %s: connect: %w", set, err)
-	}
-	defer conn.Close(ctx)
-	var version int64
-	err = conn.QueryRow(ctx, `SELECT version FROM schema_migrations LIMIT 1`).Scan(&version)
-	var pgErr *pgconn.PgError
+	defer db.conn.Close(ctx)
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
+	case !db.found:
 		return nil
-	case err != nil:
-		return fmt.Errorf("migrations %s: read the version: %w", set, err)
-	case version > int64(latest):
-		return fmt.Errorf("migrations %s: the database is at migration %d, newer than this build's %d: run the build that migrated it, or a newer one", set, version, latest)
+	case db.version > int64(db.latest):
+		return fmt.Errorf("migrations %s: the database is at migration %d, newer than this build's %d: run the build that migrated it, or a newer one", set, db.version, db.latest)
 	}
 	// Every set's first migration makes projection_checkpoints.
 	var ours bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('projection_checkpoints') IS NOT NULL`).Scan(&ours); err != nil {
+	if err := db.conn.QueryRow(ctx, `SELECT to_regclass('projection_checkpoints') IS NOT NULL`).Scan(&ours); err != nil {
 		return fmt.Errorf("migrations %s: %w", set, err)
 	}
 	if !ours {
-		return fmt.Errorf("migrations %s: the database holds another application's migrations (schema_migrations at %d, and none of this one's tables): its URL setting should name a database of its own", set, version)
+		return fmt.Errorf("migrations %s: the database holds another application's migrations (schema_migrations at %d, and none of this one's tables): its URL setting should name a database of its own", set, db.version)
 	}
 	return nil
+}
+
+// database is what a database says of its migrations, on a connection the
+// caller closes.
+type database struct {
+	conn    *pgx.Conn
+	latest  uint // this build's last migration of the set
+	found   bool // the database has a version
+	version int64
+	dirty   bool
+}
+
+// read connects to the database at url and reads its migration version.
+func read(ctx context.Context, set, url string) (database, error) {
+	latest, err := latestVersion(set)
+	if err != nil {
+		return database{}, err
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return database{}, fmt.Errorf("migrations %s: connect: %w", set, err)
+	}
+	db := database{conn: conn, latest: latest, found: true}
+	err = conn.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&db.version, &db.dirty)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01", errors.Is(err, pgx.ErrNoRows):
+		db.found = false
+	case err != nil:
+		conn.Close(ctx)
+		return database{}, fmt.Errorf("migrations %s: read the version: %w", set, err)
+	}
+	return db, nil
 }
 
 // latestVersion is the version of the last migration of a set this build
