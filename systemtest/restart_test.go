@@ -181,3 +181,33 @@ func TestStartOnAnotherStoreIsRefused(t *testing.T) {
 		t.Fatalf("the wallet address made before is gone: %v %v", wa, err)
 	}
 }
+
+// A second `rafiki dev` on the DATA_DIR of one running (other ports, the
+// same databases) is refused, naming the store, and the first serves on:
+// two servers on one store write the same files and each drops the other's
+// acknowledged events.
+func TestSecondDevOnOneStoreIsRefused(t *testing.T) {
+	h := newHarness(t)
+	r := h.NewRafiki(nil)
+	dev := startDev(t, r)
+	op, assetID := operatorWithAsset(t, r, 15*time.Second)
+	second := h.NewRafiki(map[string]string{"DATA_DIR": r.Env["DATA_DIR"], "DATABASE_URL": r.Env["DATABASE_URL"],
+		"AUTH_DATABASE_URL": r.Env["AUTH_DATABASE_URL"], "OPERATOR_TENANT_ID": r.TenantID, "ADMIN_API_SECRET": r.Secret})
+	other := second.Start("dev-second", nil, "dev")
+	deadline := time.Now().Add(60 * time.Second)
+	for !other.Exited() {
+		if time.Now().After(deadline) {
+			t.Fatalf("a second dev on the store still runs after 60s:\n%s", other.Output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := other.Output(); !strings.Contains(out, "in use by another process") || !strings.Contains(out, r.Env["DATA_DIR"]) {
+		t.Fatalf("the second dev did not say why it stopped:\n%s", out)
+	}
+	if _, err := createWalletAddress(context.Background(), op, assetID, "/after-the-second", ""); err != nil {
+		t.Fatalf("the first dev after the second was refused: %v", err)
+	}
+	if err := dev.Stop(syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("dev after SIGTERM: %v", err)
+	}
+}
