@@ -1,6 +1,7 @@
 package natsembed
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 const lockWaitMax = 2 * time.Second
 
 // ErrStoreInUse is a store another server holds.
-var ErrStoreInUse = fmt.Errorf("the NATS store is in use by another process")
+var ErrStoreInUse = errors.New("the NATS store is in use by another process")
 
 // lockStore takes the store directory for this server, so that no second
 // server writes the same files: two would each take the other's writes for

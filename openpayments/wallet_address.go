@@ -34,12 +34,12 @@ type Config struct {
 	// SPSP answers Accept: application/spsp4+json with STREAM credentials
 	// (ENABLE_SPSP_PAYMENT_POINTERS); Stream makes them; ILPAddress is the
 	// address for tenants without an ILP_ADDRESS setting.
-	SPSP   bool
-	Stream *stream.Credentials
+	SPSP       bool
+	Stream     *stream.Credentials
+	ILPAddress string
 	// TrustProxy (TRUST_PROXY) takes the scheme a proxy in front names in
 	// X-Forwarded-Proto; otherwise the header is anyone's to send, and
 	// OPEN_PAYMENTS_URL's scheme holds.
-	ILPAddress string
 	TrustProxy bool
 	// ClientWalletAddress (WALLET_ADDRESS_URL) names the backend when it is
 	// a client of other wallets; its jwks.json is ClientKey, and it has no

@@ -195,6 +195,17 @@ func (p *Process) Exited() bool {
 	}
 }
 
+// WaitExit waits for the process to end by itself, failing the test when it
+// still runs after timeout.
+func (p *Process) WaitExit(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s still runs %s on:\n%s", p.Name, timeout, p.Output())
+	}
+}
+
 // Kill sends SIGKILL and waits for the process to end.
 func (p *Process) Kill() {
 	if p.Exited() {

@@ -35,13 +35,8 @@ func TestKilledBetweenRequestAndLedger(t *testing.T) {
 	if err := deposit(); err == nil {
 		t.Fatal("the deposit succeeded through the failpoint")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !dev.Exited() {
-		if time.Now().After(deadline) {
-			t.Fatal("dev did not die at the failpoint")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// dev dies at the failpoint.
+	dev.WaitExit(t, 10*time.Second)
 
 	dev2 := r.Start("dev", nil, "dev")
 	r.WaitReady(t, dev2, 90*time.Second)
@@ -53,7 +48,7 @@ func TestKilledBetweenRequestAndLedger(t *testing.T) {
 	}
 	// The worker completes it once the request's own handler is past its
 	// window (a minute after the request).
-	deadline = time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for assetLiquidity(t, op, assetID) != "100" {
 		if time.Now().After(deadline) {
 			t.Fatalf("the deposit was not completed; liquidity %s", assetLiquidity(t, op, assetID))

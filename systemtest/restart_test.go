@@ -159,13 +159,7 @@ func TestStartOnAnotherStoreIsRefused(t *testing.T) {
 
 	other := h.dir("another-data-dir")
 	elsewhere := r.Start("dev-elsewhere", map[string]string{"DATA_DIR": other}, "dev")
-	deadline := time.Now().Add(60 * time.Second)
-	for !elsewhere.Exited() {
-		if time.Now().After(deadline) {
-			t.Fatalf("dev on another store still runs after 60s:\n%s", elsewhere.Output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	elsewhere.WaitExit(t, 60*time.Second)
 	out := elsewhere.Output()
 	if !strings.Contains(out, "not the stream the read models were built from") || !strings.Contains(out, other) {
 		t.Fatalf("dev on another store did not say why it stopped:\n%s", out)
@@ -194,13 +188,7 @@ func TestSecondDevOnOneStoreIsRefused(t *testing.T) {
 	second := h.NewRafiki(map[string]string{"DATA_DIR": r.Env["DATA_DIR"], "DATABASE_URL": r.Env["DATABASE_URL"],
 		"AUTH_DATABASE_URL": r.Env["AUTH_DATABASE_URL"], "OPERATOR_TENANT_ID": r.TenantID, "ADMIN_API_SECRET": r.Secret})
 	other := second.Start("dev-second", nil, "dev")
-	deadline := time.Now().Add(60 * time.Second)
-	for !other.Exited() {
-		if time.Now().After(deadline) {
-			t.Fatalf("a second dev on the store still runs after 60s:\n%s", other.Output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	other.WaitExit(t, 60*time.Second)
 	if out := other.Output(); !strings.Contains(out, "in use by another process") || !strings.Contains(out, r.Env["DATA_DIR"]) {
 		t.Fatalf("the second dev did not say why it stopped:\n%s", out)
 	}

@@ -63,13 +63,7 @@ func TestStreamReplicasChangeOnlyByApply(t *testing.T) {
 	}
 
 	refused := r.Start("backend-r1", map[string]string{"NATS_STREAM_REPLICAS": "1"}, "backend")
-	deadline := time.Now().Add(30 * time.Second)
-	for !refused.Exited() {
-		if time.Now().After(deadline) {
-			t.Fatal("a backend with NATS_STREAM_REPLICAS=1 on R3 streams did not exit within 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	refused.WaitExit(t, 30*time.Second)
 	if !strings.Contains(refused.Output(), "stream EVENTS: replicas declared 1, found 3") {
 		t.Fatalf("a backend with NATS_STREAM_REPLICAS=1 on R3 streams:\n%s", refused.Output())
 	}

@@ -50,12 +50,12 @@ func (r Receiver) remaining() (uint64, bool) {
 	return *r.IncomingAmount - r.ReceivedAmount, true
 }
 
-// Rafiki's quote errors.
 // amountMax is the most a quote debits or delivers: Rafiki keeps quote
 // amounts in bigint columns, and no ledger here moves more in a transfer,
 // so a payment quoted past it could be funded but never sent.
 const amountMax = math.MaxInt64
 
+// Rafiki's quote errors.
 func errUnknownWalletAddress() error { return apperr.E(apperr.NotFound, "unknown wallet address") }
 func errInvalidAmount() error        { return apperr.E(apperr.InvalidInput, "invalid amount") }
 func errInvalidReceiver() error      { return apperr.E(apperr.InvalidInput, "invalid receiver") }
