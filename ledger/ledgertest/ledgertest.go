@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 		{"Open", testOpen},
 		{"Withdraw", testWithdraw},
 		{"SettleWithdrawal", testSettleWithdrawal},
+		{"LifetimeTotals", testLifetimeTotals},
 		{"Transfer", testTransfer},
 		{"TransferErrors", testTransferErrors},
 		{"TransferRetry", testTransferRetry},

@@ -1,6 +1,8 @@
 package ledgertest
 
 import (
+	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -255,4 +257,44 @@ func testSettleWithdrawal(t *testing.T, open func(t *testing.T) ledger.Ledger) {
 		wantErr(t, "PostWithdrawal", e.l.PostWithdrawal(e.ctx, uuid.Nil), ledger.ErrInvalidID)
 		wantErr(t, "VoidWithdrawal", e.l.VoidWithdrawal(e.ctx, uuid.Nil), ledger.ErrInvalidID)
 	})
+}
+
+// testLifetimeTotals moves the largest amount a transfer carries (2^63-1,
+// Rafiki's bigint) through one account until its lifetime totals, and its
+// asset's settlement account's, pass what 64 bits hold. Every amount fits,
+// so no total may stop the ledger: an asset of scale 18 moves 9.2 units in
+// one such transfer.
+func testLifetimeTotals(t *testing.T, open func(t *testing.T) ledger.Ledger) {
+	e := setup(t, open)
+	const amount = math.MaxInt64
+	a := e.newAsset()
+	acc, other := e.newAccount(a), e.newAccount(a)
+	for round := range 3 {
+		e.deposit(acc, amount)
+		w := ledger.Withdrawal{ID: uuid.New(), Account: acc, Amount: amount}
+		if round == 1 {
+			w.Timeout = timeoutLong
+		}
+		wantErr(t, fmt.Sprintf("round %d: Withdraw", round), e.l.Withdraw(e.ctx, w), nil)
+		if w.Timeout > 0 {
+			wantErr(t, fmt.Sprintf("round %d: PostWithdrawal", round), e.l.PostWithdrawal(e.ctx, w.ID), nil)
+		}
+		e.wantBalance(acc.ID, 0)
+		e.wantSettlement(a.ledger, 0)
+	}
+	// 3·(2^63-1) each way: past a uint64, so the totals cannot be told.
+	if sent, err := e.l.TotalSent(e.ctx, acc.ID); err == nil {
+		t.Errorf("TotalSent = %d past 2^64-1, want an error", sent)
+	}
+	if received, err := e.l.TotalReceived(e.ctx, acc.ID); err == nil {
+		t.Errorf("TotalReceived = %d past 2^64-1, want an error", received)
+	}
+	e.deposit(acc, amount)
+	p, err := e.l.Transfer(e.ctx, ledger.TransferRequest{ID: uuid.New(), Source: acc, Destination: other, SourceAmount: 1, Timeout: timeoutLong})
+	wantErr(t, "Transfer", err, nil)
+	wantErr(t, "Post", e.l.Post(e.ctx, p), nil)
+	e.wantBalance(acc.ID, amount-1)
+	e.wantBalance(other.ID, 1)
+	e.wantSettlement(a.ledger, amount)
+	e.wantTotals(other.ID, 0, 1)
 }

@@ -3,12 +3,12 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/internal/u128"
 )
 
 // Account flags, TigerBeetle's bits.
@@ -78,16 +78,45 @@ type account struct {
 	ledger uint32
 	flags  uint16
 
-	debitsPending  uint64
-	debitsPosted   uint64
-	creditsPending uint64
-	creditsPosted  uint64
+	// Lifetime totals: 128 bits, as TigerBeetle's (migration 0009).
+	debitsPending  u128.U128
+	debitsPosted   u128.U128
+	creditsPending u128.U128
+	creditsPosted  u128.U128
 	// The parts of debitsPending and creditsPending that belong to expired
 	// transfers the sweep has not voided yet: decisions treat them as void.
-	expiredDebits  uint64
-	expiredCredits uint64
+	expiredDebits  u128.U128
+	expiredCredits u128.U128
 
 	dirty bool
+}
+
+// debitsHeld is what the account's debits take from it: posted, and pending
+// but not expired. ok is false past 128 bits.
+func (a *account) debitsHeld() (u128.U128, bool) {
+	pending, ok := a.debitsPending.Sub(a.expiredDebits)
+	if !ok {
+		return u128.U128{}, false
+	}
+	return a.debitsPosted.Add(pending)
+}
+
+// creditsHeld is debitsHeld's counterpart.
+func (a *account) creditsHeld() (u128.U128, bool) {
+	pending, ok := a.creditsPending.Sub(a.expiredCredits)
+	if !ok {
+		return u128.U128{}, false
+	}
+	return a.creditsPosted.Add(pending)
+}
+
+// within tells whether held plus amount stays within limit.
+func within(held u128.U128, ok bool, amount, limit u128.U128) bool {
+	if !ok {
+		return false
+	}
+	total, ok := held.Add(amount)
+	return ok && !limit.Less(total)
 }
 
 // transfer is a transfer row read under its accounts' locks, or one this
@@ -204,15 +233,16 @@ func (s *batchState) countExpired(t transfer) error {
 	if t.state != statePending || t.expiresAt.IsZero() || s.now.Before(t.expiresAt) {
 		return fmt.Errorf("%w: transfer %s counted as expired", errInvariant, t.id)
 	}
+	amount := u128.From(t.amount)
 	if d := s.accounts[t.debit]; d != nil {
-		d.expiredDebits += t.amount
-		if d.expiredDebits > d.debitsPending {
+		var ok bool
+		if d.expiredDebits, ok = d.expiredDebits.Add(amount); !ok || d.debitsPending.Less(d.expiredDebits) {
 			return fmt.Errorf("%w: account %s expired debits exceed pending", errInvariant, d.id)
 		}
 	}
 	if c := s.accounts[t.credit]; c != nil {
-		c.expiredCredits += t.amount
-		if c.expiredCredits > c.creditsPending {
+		var ok bool
+		if c.expiredCredits, ok = c.expiredCredits.Add(amount); !ok || c.creditsPending.Less(c.expiredCredits) {
 			return fmt.Errorf("%w: account %s expired credits exceed pending", errInvariant, c.id)
 		}
 	}
@@ -318,33 +348,35 @@ func (s *batchState) exists(id uuid.UUID) bool {
 // flags allow it and no total overflows.
 func (s *batchState) applyLeg(l leg) error {
 	debit, credit := s.accounts[l.debit], s.accounts[l.credit]
+	amount := u128.From(l.amount)
 	if debit.flags&flagDebitsMustNotExceedCredits != 0 {
-		used, over := sum(debit.debitsPosted, debit.debitsPending-debit.expiredDebits, l.amount)
-		if over || used > debit.creditsPosted {
-			s.short = s.short || (!s.expiredKnown && debit.debitsPending > 0)
+		held, ok := debit.debitsHeld()
+		if !within(held, ok, amount, debit.creditsPosted) {
+			s.short = s.short || (!s.expiredKnown && !debit.debitsPending.IsZero())
 			return ledger.ErrInsufficientBalance
 		}
 	}
 	if credit.flags&flagCreditsMustNotExceedDebits != 0 {
-		used, over := sum(credit.creditsPosted, credit.creditsPending-credit.expiredCredits, l.amount)
-		if over || used > credit.debitsPosted {
-			s.short = s.short || (!s.expiredKnown && credit.creditsPending > 0)
+		held, ok := credit.creditsHeld()
+		if !within(held, ok, amount, credit.debitsPosted) {
+			s.short = s.short || (!s.expiredKnown && !credit.creditsPending.IsZero())
 			return ledger.ErrInsufficientDebitBalance
 		}
 	}
-	// Posting moves pending to posted later, so pending plus posted must fit.
-	if total, over := sum(debit.debitsPosted, debit.debitsPending, l.amount); over || total > amountMax {
+	// Posting moves pending to posted later, so pending plus posted must
+	// fit: then every total below does.
+	if total, ok := debit.debitsPosted.Add(debit.debitsPending); !within(total, ok, amount, u128.Max) {
 		return fmt.Errorf("%w: account %s debits would overflow", ledger.ErrInvalidAmount, debit.id)
 	}
-	if total, over := sum(credit.creditsPosted, credit.creditsPending, l.amount); over || total > amountMax {
+	if total, ok := credit.creditsPosted.Add(credit.creditsPending); !within(total, ok, amount, u128.Max) {
 		return fmt.Errorf("%w: account %s credits would overflow", ledger.ErrInvalidAmount, credit.id)
 	}
 	if l.timeout > 0 {
-		debit.debitsPending += l.amount
-		credit.creditsPending += l.amount
+		debit.debitsPending, _ = debit.debitsPending.Add(amount)
+		credit.creditsPending, _ = credit.creditsPending.Add(amount)
 	} else {
-		debit.debitsPosted += l.amount
-		credit.creditsPosted += l.amount
+		debit.debitsPosted, _ = debit.debitsPosted.Add(amount)
+		credit.creditsPosted, _ = credit.creditsPosted.Add(amount)
 	}
 	debit.dirty, credit.dirty = true, true
 	return nil
@@ -396,8 +428,12 @@ func (s *batchState) expire(op *operation) error {
 		}
 		if t.expired {
 			debit, credit := s.accounts[t.debit], s.accounts[t.credit]
-			debit.expiredDebits -= t.amount
-			credit.expiredCredits -= t.amount
+			var debitOK, creditOK bool
+			debit.expiredDebits, debitOK = debit.expiredDebits.Sub(u128.From(t.amount))
+			credit.expiredCredits, creditOK = credit.expiredCredits.Sub(u128.From(t.amount))
+			if !debitOK || !creditOK {
+				return fmt.Errorf("%w: expired transfer %s exceeds its accounts' expired totals", errInvariant, t.id)
+			}
 		}
 		t.state, t.expired = stateExpired, false
 	}
@@ -411,26 +447,22 @@ func (s *batchState) release(t *transfer, post bool) error {
 	if debit == nil || credit == nil {
 		return fmt.Errorf("%w: transfer %s accounts not locked", errInvariant, t.id)
 	}
-	if debit.debitsPending < t.amount || credit.creditsPending < t.amount {
+	amount := u128.From(t.amount)
+	debitsPending, debitOK := debit.debitsPending.Sub(amount)
+	creditsPending, creditOK := credit.creditsPending.Sub(amount)
+	if !debitOK || !creditOK {
 		return fmt.Errorf("%w: transfer %s exceeds its accounts' pending totals", errInvariant, t.id)
 	}
-	debit.debitsPending -= t.amount
-	credit.creditsPending -= t.amount
+	debit.debitsPending, credit.creditsPending = debitsPending, creditsPending
 	t.state = stateVoided
 	if post {
-		debit.debitsPosted += t.amount
-		credit.creditsPosted += t.amount
+		// Pending and posted together fit (applyLeg), so this does.
+		debit.debitsPosted, _ = debit.debitsPosted.Add(amount)
+		credit.creditsPosted, _ = credit.creditsPosted.Add(amount)
 		t.state = statePosted
 	}
 	debit.dirty, credit.dirty, t.dirty = true, true, true
 	return nil
-}
-
-// sum adds three totals; over reports a uint64 overflow.
-func sum(a, b, c uint64) (total uint64, over bool) {
-	ab, carry1 := bits.Add64(a, b, 0)
-	total, carry2 := bits.Add64(ab, c, 0)
-	return total, carry1+carry2 != 0
 }
 
 // assertRows checks every row the batch is about to write: what the
@@ -441,9 +473,8 @@ func (s *batchState) assertRows() error {
 		if !a.dirty {
 			continue
 		}
-		if a.debitsPending > amountMax || a.debitsPosted > amountMax ||
-			a.creditsPending > amountMax || a.creditsPosted > amountMax {
-			return fmt.Errorf("%w: account %s totals out of range", errInvariant, a.id)
+		if err := s.assertLimits(a); err != nil {
+			return err
 		}
 		if a.ledger == 0 {
 			return fmt.Errorf("%w: account %s has no ledger", errInvariant, a.id)
@@ -455,6 +486,30 @@ func (s *batchState) assertRows() error {
 		}
 		if err := t.valid(t.created); err != nil {
 			return fmt.Errorf("%w: transfer %s: %v", errInvariant, t.id, err)
+		}
+	}
+	return nil
+}
+
+// assertLimits checks an account against its flags. Posted amounts never
+// pass them. Pending ones count too when every expired transfer is known:
+// otherwise the pending total may hold expired transfers whose money a
+// batch that knew them gave to others.
+func (s *batchState) assertLimits(a *account) error {
+	held := func(posted u128.U128, heldAll func() (u128.U128, bool)) (u128.U128, bool) {
+		if s.expiredKnown {
+			return heldAll()
+		}
+		return posted, true
+	}
+	if a.flags&flagDebitsMustNotExceedCredits != 0 {
+		if debits, ok := held(a.debitsPosted, a.debitsHeld); !within(debits, ok, u128.U128{}, a.creditsPosted) {
+			return fmt.Errorf("%w: account %s debits exceed its credits", errInvariant, a.id)
+		}
+	}
+	if a.flags&flagCreditsMustNotExceedDebits != 0 {
+		if credits, ok := held(a.creditsPosted, a.creditsHeld); !within(credits, ok, u128.U128{}, a.debitsPosted) {
+			return fmt.Errorf("%w: account %s credits exceed its debits", errInvariant, a.id)
 		}
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rafiki-go/rafiki/ledger/internal/u128"
 )
 
 // TestAssertRows: the rules the tables' CHECKs held, now run on every row a
@@ -22,7 +24,9 @@ func TestAssertRows(t *testing.T) {
 		name    string
 		account func(*account)
 		change  func(*transfer)
-		ok      bool
+		// expiredKnown: the batch counted every expired transfer.
+		expiredKnown bool
+		ok           bool
 	}{
 		{name: "pending transfer", ok: true},
 		{name: "posted at once", change: func(t *transfer) { t.state, t.timeout, t.expiresAt = statePosted, 0, time.Time{} }, ok: true},
@@ -39,14 +43,26 @@ func TestAssertRows(t *testing.T) {
 		{name: "created voided without a timeout", change: func(t *transfer) { t.state, t.timeout, t.expiresAt = stateVoided, 0, time.Time{} }},
 		{name: "created expired", change: func(t *transfer) { t.state = stateExpired }},
 		{name: "unknown state", change: func(t *transfer) { t.created, t.dirty, t.state = false, true, "LOST" }},
-		{name: "account total over int64", account: func(a *account) { a.creditsPosted = amountMax + 1 }},
+		{name: "account totals past 64 bits", account: func(a *account) { a.creditsPosted, a.debitsPosted = u128.U128{Hi: 3}, u128.U128{Hi: 2} }, ok: true},
+		{name: "pending debits over credits", account: func(a *account) { a.flags, a.creditsPosted = flagDebitsMustNotExceedCredits, u128.From(4) }, expiredKnown: true},
+		{name: "pending debits over credits, expired ones unknown", account: func(a *account) { a.flags, a.creditsPosted = flagDebitsMustNotExceedCredits, u128.From(4) }, ok: true},
+		{name: "posted debits over credits", account: func(a *account) {
+			a.flags, a.creditsPosted, a.debitsPosted = flagDebitsMustNotExceedCredits, u128.From(4), u128.From(5)
+		}},
+		{name: "debits at credits", account: func(a *account) { a.flags, a.creditsPosted = flagDebitsMustNotExceedCredits, u128.From(5) }, expiredKnown: true, ok: true},
+		{name: "expired debits not held", account: func(a *account) {
+			a.flags, a.creditsPosted, a.expiredDebits = flagDebitsMustNotExceedCredits, u128.From(3), u128.From(2)
+		}, expiredKnown: true, ok: true},
+		{name: "credits over debits", account: func(a *account) {
+			a.flags, a.creditsPosted, a.debitsPosted = flagCreditsMustNotExceedDebits, u128.U128{Hi: 1, Lo: 1}, u128.U128{Hi: 1}
+		}},
 		{name: "account without ledger", account: func(a *account) { a.ledger = 0 }},
-		{name: "clean account not checked", account: func(a *account) { a.dirty, a.debitsPosted = false, amountMax+1 }, ok: true},
+		{name: "clean account not checked", account: func(a *account) { a.dirty, a.flags = false, flagDebitsMustNotExceedCredits }, ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := good()
-			a := &account{id: tr.debit, ledger: 1, debitsPending: 5, dirty: true}
+			a := &account{id: tr.debit, ledger: 1, debitsPending: u128.From(5), dirty: true}
 			if tt.change != nil {
 				tt.change(tr)
 			}
@@ -54,8 +70,9 @@ func TestAssertRows(t *testing.T) {
 				tt.account(a)
 			}
 			s := &batchState{
-				accounts:  map[uuid.UUID]*account{a.id: a},
-				transfers: map[uuid.UUID]*transfer{tr.id: tr},
+				accounts:     map[uuid.UUID]*account{a.id: a},
+				transfers:    map[uuid.UUID]*transfer{tr.id: tr},
+				expiredKnown: tt.expiredKnown,
 			}
 			err := s.assertRows()
 			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, errInvariant)) {

@@ -67,7 +67,7 @@ const (
 	// TigerBeetle's batch limit.
 	accountsLookupMax = 8_189
 
-	// Amounts and account totals are Postgres bigints.
+	// Amounts are Postgres bigints; account totals numeric(39,0).
 	amountMax = math.MaxInt64
 	// A batch that needs the expired transfers (see readExpired) reads at
 	// most this many; the sweep keeps them far fewer.

@@ -441,6 +441,8 @@ UPDATE ledger_accounts SET debits_posted = debits_posted + CASE WHEN id = $1 THE
 WHERE id IN ($1, $2)`},
 		{name: "account without a type", named: 1, sql: `
 UPDATE ledger_accounts SET code = 0 WHERE id = $1 AND $2::uuid IS NOT NULL`},
+		{name: "total moved past 64 bits", named: 1, sql: `
+UPDATE ledger_accounts SET credits_posted = credits_posted + 18446744073709551616 WHERE id = $2 AND $1::uuid IS NOT NULL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

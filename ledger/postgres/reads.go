@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/internal/u128"
 )
 
 // Reads take no locks: one statement sees one snapshot, in which account
@@ -23,15 +24,16 @@ import (
 // balancesSelect reads account totals, and the pending debits of expired
 // transfers not yet swept, which no longer count: read from the partial
 // index of pending transfers (the order keeps it an index scan), and only
-// for an account with pending debits.
+// for an account with pending debits. Totals and that sum come as text
+// (see totalsText).
 const balancesSelect = `
-SELECT a.id, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
-       CASE WHEN a.debits_pending = 0 THEN 0 ELSE COALESCE((
+SELECT a.id, a.flags, ` + totalsText + `,
+       (CASE WHEN a.debits_pending = 0 THEN 0 ELSE COALESCE((
            SELECT sum(e.amount) FROM (
                SELECT debit_account_id, amount FROM ledger_transfers
                WHERE state = 'PENDING' AND expires_at <= (SELECT clock_timestamp())
                ORDER BY expires_at LIMIT $2) e
-           WHERE e.debit_account_id = a.id), 0) END`
+           WHERE e.debit_account_id = a.id), 0) END)::text`
 
 // sqlBalances reads the totals of the accounts $1 (an array), sqlBalance
 // of the account $1. One account is the common read, and it has a
@@ -47,28 +49,56 @@ FROM ledger_accounts a WHERE a.id = $1`
 )
 
 type totals struct {
+	id             uuid.UUID
 	flags          uint16
-	debitsPending  uint64 // expired ones left out
-	debitsPosted   uint64
-	creditsPending uint64
-	creditsPosted  uint64
+	debitsPending  u128.U128 // expired ones left out
+	debitsPosted   u128.U128
+	creditsPending u128.U128
+	creditsPosted  u128.U128
 }
 
 // balance is TigerBeetle's, as Rafiki computes it: a settlement account's
 // is what was deposited minus what was withdrawn, a liquidity account's
-// what it may still send.
+// what it may still send. Totals take 128 bits; a balance the ledger
+// interface cannot carry is an error, as in the TigerBeetle adapter.
 func (t totals) balance() (uint64, error) {
+	var b u128.U128
 	if t.flags&flagCreditsMustNotExceedDebits != 0 {
-		if t.creditsPosted > t.debitsPosted {
-			return 0, fmt.Errorf("%w: settlement credits exceed debits", errInvariant)
+		net, ok := t.debitsPosted.Sub(t.creditsPosted)
+		if !ok {
+			return 0, fmt.Errorf("%w: settlement account %s credits exceed debits", errInvariant, t.id)
 		}
-		return t.debitsPosted - t.creditsPosted + t.debitsPending, nil
+		if b, ok = net.Add(t.debitsPending); !ok {
+			return 0, fmt.Errorf("%w: settlement account %s debits overflow", errInvariant, t.id)
+		}
+	} else {
+		used, ok := t.debitsPosted.Add(t.debitsPending)
+		if ok {
+			b, ok = t.creditsPosted.Sub(used)
+		}
+		if !ok {
+			return 0, fmt.Errorf("%w: account %s debits exceed credits", errInvariant, t.id)
+		}
 	}
-	used, over := sum(t.debitsPosted, t.debitsPending, 0)
-	if over || used > t.creditsPosted {
-		return 0, fmt.Errorf("%w: liquidity debits exceed credits", errInvariant)
+	v, ok := b.Uint64()
+	if !ok {
+		return 0, fmt.Errorf("ledger/postgres: account %s: balance %s exceeds 64 bits", t.id, b)
 	}
-	return t.creditsPosted - used, nil
+	return v, nil
+}
+
+// sent is the account's posted debits, an error past 64 bits.
+func (t totals) sent() (uint64, error) { return t.uint64("debits", t.debitsPosted) }
+
+// received is the account's posted credits, an error past 64 bits.
+func (t totals) received() (uint64, error) { return t.uint64("credits", t.creditsPosted) }
+
+func (t totals) uint64(name string, v u128.U128) (uint64, error) {
+	n, ok := v.Uint64()
+	if !ok {
+		return 0, fmt.Errorf("ledger/postgres: account %s: posted %s %s exceed 64 bits", t.id, name, v)
+	}
+	return n, nil
 }
 
 func (l *Ledger) totals(ctx context.Context, ids []uuid.UUID) ([]totals, error) {
@@ -88,21 +118,20 @@ func (l *Ledger) totals(ctx context.Context, ids []uuid.UUID) ([]totals, error) 
 	byID := make(map[uuid.UUID]totals, len(ids))
 	for rows.Next() {
 		var (
-			id      uuid.UUID
 			t       totals
-			expired uint64
+			expired u128.U128
+			ok      bool
 		)
-		if err := rows.Scan(raw(&id), &t.flags, &t.debitsPending, &t.debitsPosted,
+		if err := rows.Scan(raw(&t.id), &t.flags, &t.debitsPending, &t.debitsPosted,
 			&t.creditsPending, &t.creditsPosted, &expired); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("ledger/postgres: balances: %w", err)
 		}
-		if expired > t.debitsPending {
+		if t.debitsPending, ok = t.debitsPending.Sub(expired); !ok {
 			rows.Close()
-			return nil, fmt.Errorf("%w: account %s expired debits exceed pending", errInvariant, id)
+			return nil, fmt.Errorf("%w: account %s expired debits exceed pending", errInvariant, t.id)
 		}
-		t.debitsPending -= expired
-		byID[id] = t
+		byID[t.id] = t
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("ledger/postgres: balances: %w", err)
@@ -146,27 +175,33 @@ func (l *Ledger) SettlementBalance(ctx context.Context, ledgerNumber uint32) (ui
 // TotalSent is an account's posted debits.
 func (l *Ledger) TotalSent(ctx context.Context, id uuid.UUID) (uint64, error) {
 	t, err := l.one(ctx, id)
-	return t.debitsPosted, err
+	if err != nil {
+		return 0, err
+	}
+	return t.sent()
 }
 
 // TotalReceived is an account's posted credits.
 func (l *Ledger) TotalReceived(ctx context.Context, id uuid.UUID) (uint64, error) {
 	t, err := l.one(ctx, id)
-	return t.creditsPosted, err
+	if err != nil {
+		return 0, err
+	}
+	return t.received()
 }
 
 // TotalsSent is TotalSent for many accounts, in order; an unknown one fails
 // them all with ErrUnknownAccount.
 func (l *Ledger) TotalsSent(ctx context.Context, ids []uuid.UUID) ([]uint64, error) {
-	return l.pick(ctx, ids, func(t totals) uint64 { return t.debitsPosted })
+	return l.pick(ctx, ids, totals.sent)
 }
 
 // TotalsReceived is TotalReceived for many accounts, in order.
 func (l *Ledger) TotalsReceived(ctx context.Context, ids []uuid.UUID) ([]uint64, error) {
-	return l.pick(ctx, ids, func(t totals) uint64 { return t.creditsPosted })
+	return l.pick(ctx, ids, totals.received)
 }
 
-func (l *Ledger) pick(ctx context.Context, ids []uuid.UUID, field func(totals) uint64) ([]uint64, error) {
+func (l *Ledger) pick(ctx context.Context, ids []uuid.UUID, field func(totals) (uint64, error)) ([]uint64, error) {
 	if len(ids) == 0 {
 		return []uint64{}, nil
 	}
@@ -176,7 +211,9 @@ func (l *Ledger) pick(ctx context.Context, ids []uuid.UUID, field func(totals) u
 	}
 	out := make([]uint64, len(ts))
 	for i, t := range ts {
-		out[i] = field(t)
+		if out[i], err = field(t); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -33,12 +33,17 @@ import (
 
 // Ids go in as arrays and are joined with unnest: "id = ANY($1)" scans a
 // small table and compares each row with the whole array.
+// totalsText selects an account's four totals. They are numeric(39,0) (128
+// bits, migration 0009) and travel as text, which u128.U128 reads and
+// writes without the big integers pgx makes of numerics.
+const totalsText = `a.debits_pending::text, a.debits_posted::text, a.credits_pending::text, a.credits_posted::text`
+
 const (
 	// sqlLockAccounts locks the accounts of the batch's new legs ($1) and
 	// of the transfers it settles ($2). A transfer's accounts never
 	// change, so reading them needs no lock.
 	sqlLockAccounts = `
-SELECT a.id, a.ledger, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
+SELECT a.id, a.ledger, a.flags, ` + totalsText + `
 FROM ledger_accounts a
 JOIN (SELECT unnest($1::uuid[]) AS id
       UNION
@@ -52,7 +57,7 @@ FOR NO KEY UPDATE OF a`
 	// sqlLockListedAccounts locks the accounts listed, when the batch
 	// knows those of the transfers it settles.
 	sqlLockListedAccounts = `
-SELECT a.id, a.ledger, a.flags, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
+SELECT a.id, a.ledger, a.flags, ` + totalsText + `
 FROM unnest($1::uuid[]) AS k (id) JOIN ledger_accounts a ON a.id = k.id
 ORDER BY a.id
 FOR NO KEY UPDATE OF a`
@@ -116,9 +121,9 @@ settled AS (
     RETURNING 1),
 changed AS (
     UPDATE ledger_accounts a
-    SET debits_pending = u.debits_pending, debits_posted = u.debits_posted,
-        credits_pending = u.credits_pending, credits_posted = u.credits_posted
-    FROM unnest($14::uuid[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
+    SET debits_pending = u.debits_pending::numeric, debits_posted = u.debits_posted::numeric,
+        credits_pending = u.credits_pending::numeric, credits_posted = u.credits_posted::numeric
+    FROM unnest($14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[])
          AS u (id, debits_pending, debits_posted, credits_pending, credits_posted)
     WHERE a.id = u.id
     RETURNING 1)
@@ -507,16 +512,16 @@ func settledArgs(settled []*transfer) []any {
 	return []any{ids, states}
 }
 
-// accountArgs are sqlWrite's $14–$18.
+// accountArgs are sqlWrite's $14–$18: totals in decimal (see totalsText).
 func accountArgs(accounts []*account) []any {
 	n := len(accounts)
 	ids := make([][16]byte, n)
-	debitsPending, debitsPosted := make([]int64, n), make([]int64, n)
-	creditsPending, creditsPosted := make([]int64, n), make([]int64, n)
+	debitsPending, debitsPosted := make([]string, n), make([]string, n)
+	creditsPending, creditsPosted := make([]string, n), make([]string, n)
 	for i, a := range accounts {
 		ids[i] = a.id
-		debitsPending[i], debitsPosted[i] = int64(a.debitsPending), int64(a.debitsPosted)
-		creditsPending[i], creditsPosted[i] = int64(a.creditsPending), int64(a.creditsPosted)
+		debitsPending[i], debitsPosted[i] = a.debitsPending.String(), a.debitsPosted.String()
+		creditsPending[i], creditsPosted[i] = a.creditsPending.String(), a.creditsPosted.String()
 	}
 	return []any{ids, debitsPending, debitsPosted, creditsPending, creditsPosted}
 }

@@ -10,6 +10,7 @@ import (
 	tb "github.com/tigerbeetle/tigerbeetle-go"
 
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/internal/u128"
 )
 
 // checkPagesMax bounds Check's scan: this many pages of batchSizeMax accounts
@@ -216,15 +217,15 @@ func (l *Ledger) totals(ctx context.Context, ids []uuid.UUID, name string, field
 
 // sums are a ledger's four totals over its accounts.
 type sums struct {
-	debitsPosted, creditsPosted, debitsPending, creditsPending u128
+	debitsPosted, creditsPosted, debitsPending, creditsPending u128.U128
 }
 
 func (s *sums) add(a tb.Account) error {
 	var ok [4]bool
-	s.debitsPosted, ok[0] = s.debitsPosted.add(u128Of(a.DebitsPosted))
-	s.creditsPosted, ok[1] = s.creditsPosted.add(u128Of(a.CreditsPosted))
-	s.debitsPending, ok[2] = s.debitsPending.add(u128Of(a.DebitsPending))
-	s.creditsPending, ok[3] = s.creditsPending.add(u128Of(a.CreditsPending))
+	s.debitsPosted, ok[0] = s.debitsPosted.Add(u128Of(a.DebitsPosted))
+	s.creditsPosted, ok[1] = s.creditsPosted.Add(u128Of(a.CreditsPosted))
+	s.debitsPending, ok[2] = s.debitsPending.Add(u128Of(a.DebitsPending))
+	s.creditsPending, ok[3] = s.creditsPending.Add(u128Of(a.CreditsPending))
 	if ok != [4]bool{true, true, true, true} {
 		return fmt.Errorf("ledger %d: sums overflow 128 bits", a.Ledger)
 	}
@@ -239,7 +240,7 @@ func (s sums) balanced() bool {
 // posted sums (Imbalance has no pending fields; ledger/postgres does the
 // same).
 func (s sums) imbalance(ledgerNumber uint32) ledger.Imbalance {
-	return ledger.Imbalance{Ledger: ledgerNumber, Debits: s.debitsPosted.clamp(), Credits: s.creditsPosted.clamp()}
+	return ledger.Imbalance{Ledger: ledgerNumber, Debits: s.debitsPosted.Clamp(), Credits: s.creditsPosted.Clamp()}
 }
 
 // addAll adds accounts to their ledgers' sums.

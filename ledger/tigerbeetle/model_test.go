@@ -11,6 +11,7 @@ import (
 	tb "github.com/tigerbeetle/tigerbeetle-go"
 
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/internal/u128"
 	"github.com/rafiki-go/rafiki/ledger/ledgertest"
 )
 
@@ -91,10 +92,10 @@ var (
 	u128Max  = tb.AmountMax
 )
 
-func (a u128) tb() tb.Uint128 {
+func tbOf(a u128.U128) tb.Uint128 {
 	var b [16]byte
 	for i := range 8 {
-		b[i], b[8+i] = byte(a.lo>>(8*i)), byte(a.hi>>(8*i))
+		b[i], b[8+i] = byte(a.Lo>>(8*i)), byte(a.Hi>>(8*i))
 	}
 	return tb.BytesToUint128(b)
 }
@@ -103,14 +104,12 @@ func (a u128) tb() tb.Uint128 {
 // keep every total within 128 bits.
 func plus(v tb.Uint128, sign int, amount tb.Uint128) tb.Uint128 {
 	if sign > 0 {
-		r, _ := u128Of(v).add(u128Of(amount))
-		return r.tb()
+		r, _ := u128Of(v).Add(u128Of(amount))
+		return tbOf(r)
 	}
-	r, _ := u128Of(v).sub(u128Of(amount))
-	return r.tb()
+	r, _ := u128Of(v).Sub(u128Of(amount))
+	return tbOf(r)
 }
-
-func greater(a, b u128) bool { return a.hi > b.hi || (a.hi == b.hi && a.lo > b.lo) }
 
 // move changes the accounts of transfer t: pending by pendingSign, posted
 // by postedSign.
@@ -287,14 +286,14 @@ func (m *model) createTransfer(t tb.Transfer) tb.CreateTransferStatus {
 	case t.Ledger != dr.Ledger:
 		return tb.TransferTransferMustHaveTheSameLedgerAsAccounts
 	}
-	drUsed, _ := u128Of(dr.DebitsPending).add(u128Of(dr.DebitsPosted))
-	drUsed, _ = drUsed.add(u128Of(t.Amount))
-	if dr.AccountFlags().DebitsMustNotExceedCredits && greater(drUsed, u128Of(dr.CreditsPosted)) {
+	drUsed, _ := u128Of(dr.DebitsPending).Add(u128Of(dr.DebitsPosted))
+	drUsed, _ = drUsed.Add(u128Of(t.Amount))
+	if dr.AccountFlags().DebitsMustNotExceedCredits && u128Of(dr.CreditsPosted).Less(drUsed) {
 		return tb.TransferExceedsCredits
 	}
-	crUsed, _ := u128Of(cr.CreditsPending).add(u128Of(cr.CreditsPosted))
-	crUsed, _ = crUsed.add(u128Of(t.Amount))
-	if cr.AccountFlags().CreditsMustNotExceedDebits && greater(crUsed, u128Of(cr.DebitsPosted)) {
+	crUsed, _ := u128Of(cr.CreditsPending).Add(u128Of(cr.CreditsPosted))
+	crUsed, _ = crUsed.Add(u128Of(t.Amount))
+	if cr.AccountFlags().CreditsMustNotExceedDebits && u128Of(cr.DebitsPosted).Less(crUsed) {
 		return tb.TransferExceedsDebits
 	}
 	t.Timestamp = m.tick()
@@ -409,7 +408,7 @@ func (m *model) postOrVoid(t tb.Transfer) tb.CreateTransferStatus {
 		amount = p.Amount
 	}
 	switch {
-	case greater(u128Of(amount), u128Of(p.Amount)):
+	case u128Of(p.Amount).Less(u128Of(amount)):
 		return tb.TransferExceedsPendingTransferAmount
 	case flags.VoidPendingTransfer && amount != p.Amount:
 		return tb.TransferPendingTransferHasDifferentAmount

@@ -436,7 +436,7 @@ func transfersOf(records []tb.Transfer, resolved map[uuid.UUID]bool, now time.Ti
 // with the local clock.
 func transferOf(r tb.Transfer, resolved map[uuid.UUID]bool, now time.Time) (ledger.Transfer, error) {
 	transferID := uuidOf(r.ID)
-	amount, ok := u128Of(r.Amount).uint64()
+	amount, ok := u128Of(r.Amount).Uint64()
 	if !ok {
 		return ledger.Transfer{}, fmt.Errorf("transfer %s: amount exceeds 64 bits", transferID)
 	}

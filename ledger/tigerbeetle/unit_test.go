@@ -15,6 +15,7 @@ import (
 	tb "github.com/tigerbeetle/tigerbeetle-go"
 
 	"github.com/rafiki-go/rafiki/ledger"
+	"github.com/rafiki-go/rafiki/ledger/internal/u128"
 )
 
 func TestIDRoundTrip(t *testing.T) {
@@ -501,23 +502,23 @@ func TestImbalance(t *testing.T) {
 	}
 
 	posted := s
-	posted.creditsPosted = u128{lo: 9}
+	posted.creditsPosted = u128.U128{Lo: 9}
 	if posted.balanced() || !reflect.DeepEqual(posted.imbalance(3), ledger.Imbalance{Ledger: 3, Debits: 10, Credits: 9}) {
 		t.Errorf("posted imbalance: %+v", posted.imbalance(3))
 	}
 	// Imbalance carries posted sums only, as ledger/postgres reports it.
 	pending := s
-	pending.debitsPending = u128{lo: 5}
+	pending.debitsPending = u128.U128{Lo: 5}
 	if pending.balanced() || !reflect.DeepEqual(pending.imbalance(3), ledger.Imbalance{Ledger: 3, Debits: 10, Credits: 10}) {
 		t.Errorf("pending imbalance: %+v", pending.imbalance(3))
 	}
 	wide := s
-	wide.debitsPosted = u128{hi: 1}
+	wide.debitsPosted = u128.U128{Hi: 1}
 	if wide.balanced() || wide.imbalance(3).Debits != math.MaxUint64 {
 		t.Errorf("wide imbalance: %+v", wide.imbalance(3))
 	}
 
-	overflow := sums{debitsPosted: u128{hi: math.MaxUint64, lo: math.MaxUint64}}
+	overflow := sums{debitsPosted: u128.U128{Hi: math.MaxUint64, Lo: math.MaxUint64}}
 	if err := overflow.add(tb.Account{DebitsPosted: tb.ToUint128(1)}); err == nil {
 		t.Error("128-bit overflow passed")
 	}
