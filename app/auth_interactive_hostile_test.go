@@ -1456,3 +1456,38 @@ func TestInteractionWithAHostileClientName(t *testing.T) {
 		}
 	}
 }
+
+// The interaction's redirect URL goes through the client, which may change
+// its query before the browser follows it: the consent page is told the
+// grant's client, by the name its wallet address publishes, not what the
+// URL says. Rafiki passes the URL's clientName and clientUri on, so a
+// client could present itself to the resource owner as another.
+func TestConsentPageShowsTheGrantsClient(t *testing.T) {
+	as := startInteractiveAS(t)
+	tn := as.newTenant(t)
+	c := newGNAPClient(t, "Evil Corp")
+	p := as.interactive(t, c, tn.id, "https://client.test/done")
+	u, err := url.Parse(p.redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if q.Get("clientName") != "Evil Corp" || q.Get("clientUri") != c.walletAddress {
+		t.Fatalf("redirect %s names another client", p.redirect)
+	}
+	for _, query := range []url.Values{
+		{"clientName": {"Your Bank"}, "clientUri": {"https://bank.example/alice"}},
+		{"clientName": {"Your Bank", "Evil Corp"}},
+		{},
+	} {
+		u.RawQuery = query.Encode()
+		forged := p
+		forged.redirect = u.String()
+		r, _ := as.start(t, forged)
+		shown := r.location().Query()
+		if r.status != http.StatusFound || shown.Get("clientName") != "Evil Corp" || shown.Get("clientUri") != c.walletAddress {
+			t.Errorf("redirect with query %q: the consent page is told %q (%s), not the grant's client: %s",
+				query.Encode(), shown.Get("clientName"), shown.Get("clientUri"), r)
+		}
+	}
+}

@@ -102,11 +102,22 @@ func (s *Server) startInteractionErr(w http.ResponseWriter, r *http.Request) err
 		}
 		return refusal(grant.RequestDenied, apperr.Internal, "internal server error")
 	}
+	// The consent page names the grant's client, as its wallet address
+	// names itself now: the redirect URL's clientName and clientUri passed
+	// through the client, which could have put another's there.
+	name, err := s.clientName(r.Context(), st.Client.WalletAddress)
+	var unavailable *apperr.Error
+	if errors.As(err, &unavailable) && unavailable.Kind == apperr.Unavailable {
+		return err
+	}
+	if err != nil {
+		s.deps.Log.Debug("client display name unavailable", "client", st.Client.WalletAddress, "err", err)
+		return refusal(grant.InvalidClient, apperr.InvalidInput, "the client's wallet address could not be read")
+	}
 	s.setSession(w, st.Interaction.Nonce, now)
-	q := r.URL.Query()
 	return redirect(w, r, tenant.IDPConsentURL, map[string]string{
 		"interactId": st.Interaction.ID, "nonce": st.Interaction.Nonce,
-		"clientName": q.Get("clientName"), "clientUri": q.Get("clientUri"),
+		"clientName": name, "clientUri": st.Client.WalletAddress,
 	})
 }
 
