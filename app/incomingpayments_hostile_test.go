@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -1078,5 +1079,94 @@ func TestWalletAddressSchemeFromATrustedProxy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// keyedClient is an Open Payments client known by its key alone (directed
+// identity, `client: {jwk}`), with a token for access, granted without
+// interaction.
+func keyedClient(t *testing.T, s *system, tenantID string, access ...map[string]any) (*opClient, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &opClient{key: priv, keyID: "keyed-" + uuid.NewString(), signed: map[string]int64{}}
+	jwk := map[string]any{"kid": c.keyID, "alg": "EdDSA", "kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub)}
+	body, _ := json.Marshal(map[string]any{"access_token": map[string]any{"access": access}, "client": map[string]any{"jwk": jwk}})
+	listener, err := s.running.URL(app.AuthListener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, answer, _ := send(t, c, listener, http.MethodPost, "http://auth.test/"+tenantID, "", body)
+	var out struct {
+		AccessToken struct{ Value string } `json:"access_token"`
+	}
+	if status != http.StatusOK || json.Unmarshal(answer, &out) != nil || out.AccessToken.Value == "" {
+		t.Fatalf("keyed client's grant of %v: %d %s", access, status, answer)
+	}
+	return c, out.AccessToken.Value
+}
+
+// A client known by its key alone reads and lists the incoming payments its
+// key made, as a wallet address client reads and lists its own. Rafiki
+// narrows nothing for it: its read and list, granted without interaction,
+// read every client's payments of any wallet address with their metadata,
+// as list-all, which LIST_ALL_ACCESS_INTERACTION keeps for grants a
+// resource owner agreed to.
+func TestKeyedClientReadsAndListsItsOwnIncomingPayments(t *testing.T) {
+	s := startResourceServer(t)
+	tenant := s.operator.TenantID
+	urls, _ := ipxWalletAddresses(t, s, "ipk-bob")
+	bob := urls["ipk-bob"]
+	payments := "http://wallet.test/" + tenant + "/incoming-payments"
+	listBob := payments + "?wallet-address=" + url.QueryEscape(bob)
+	create := func(c *opClient, token, invoice string) (string, string) {
+		t.Helper()
+		return ipxCreate(t, s, c, payments, token, []byte(`{"walletAddress":"`+bob+`","metadata":{"invoice":"`+invoice+`"}}`))
+	}
+
+	wallet := newOPClient(t)
+	walletsID, walletsURL := create(wallet, s.grant(t, wallet, tenant, ipxAccess(bob, "create")), "of-the-wallet")
+	keyed, keyedToken := keyedClient(t, s, tenant, ipxAccess("", "create", "read", "list"))
+	keyedID, keyedURL := create(keyed, keyedToken, "of-the-key")
+	other, otherToken := keyedClient(t, s, tenant, ipxAccess("", "create", "read", "list"))
+	otherID, otherURL := create(other, otherToken, "of-another-key")
+
+	listed := func(c *opClient, token string) []string {
+		t.Helper()
+		status, answer := ipxRequest(t, s, c, http.MethodGet, listBob, token, nil, nil)
+		var page struct{ Result []struct{ ID string } }
+		if status != http.StatusOK || json.Unmarshal(answer, &page) != nil {
+			t.Fatalf("list: %d %s", status, answer)
+		}
+		var ids []string
+		for _, p := range page.Result {
+			ids = append(ids, p.ID)
+		}
+		return ids
+	}
+	if got := listed(keyed, keyedToken); len(got) != 1 || got[0] != keyedURL {
+		t.Errorf("the keyed client lists %v, want only its own %s (%s); the wallet's is %s, another key's %s", got, keyedURL, keyedID, walletsID, otherID)
+	}
+	if got := listed(other, otherToken); len(got) != 1 || got[0] != otherURL {
+		t.Errorf("another keyed client lists %v, want only its own %s", got, otherURL)
+	}
+	for _, read := range []struct {
+		name   string
+		c      *opClient
+		token  string
+		target string
+		want   int
+	}{
+		{"its own", keyed, keyedToken, keyedURL, http.StatusOK},
+		{"the wallet's", keyed, keyedToken, walletsURL, http.StatusNotFound},
+		{"another key's", keyed, keyedToken, otherURL, http.StatusNotFound},
+		{"by the other key, the first's", other, otherToken, keyedURL, http.StatusNotFound},
+	} {
+		status, answer := ipxRequest(t, s, read.c, http.MethodGet, read.target, read.token, nil, nil)
+		if status != read.want || (status == http.StatusOK) != strings.Contains(string(answer), `"sharedSecret"`) {
+			t.Errorf("keyed client reading %s: %d %s, want %d", read.name, status, answer, read.want)
+		}
 	}
 }

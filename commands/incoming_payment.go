@@ -26,6 +26,7 @@ type CreateIncomingPayment struct {
 	ExpiresAt           *time.Time
 	Metadata            json.RawMessage
 	Client              string
+	ClientKey           string
 	InitiatedBy         string
 	SenderWalletAddress *string
 }

@@ -10,6 +10,8 @@ type CreateQuote struct {
 	Receiver        string
 	DebitAmount     *Amount
 	ReceiveAmount   *Amount
-	// Client is the GNAP client that asked through Open Payments.
-	Client string
+	// Client is the GNAP client that asked through Open Payments; ClientKey
+	// the thumbprint of the key of one known by its key alone.
+	Client    string
+	ClientKey string
 }

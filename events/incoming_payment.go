@@ -27,8 +27,11 @@ type IncomingPaymentCreated struct {
 	ExpiresAt      time.Time `json:"expiresAt"`
 	// Metadata is a JSON object, or empty for none.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
-	// Client is the GNAP client that made it through Open Payments.
+	// Client is the GNAP client that made it through Open Payments: its
+	// wallet address, or, for a client known by its key alone, the key's
+	// RFC 7638 thumbprint in ClientKey.
 	Client              string  `json:"client,omitempty"`
+	ClientKey           string  `json:"clientKey,omitempty"`
 	InitiatedBy         string  `json:"initiatedBy"`
 	SenderWalletAddress *string `json:"senderWalletAddress,omitempty"`
 }

@@ -34,8 +34,11 @@ type QuoteCreated struct {
 	FeeID     *string   `json:"feeId,omitempty"`
 	Method    string    `json:"method"`
 	ExpiresAt time.Time `json:"expiresAt"`
-	// Client is the GNAP client that asked through Open Payments.
-	Client string `json:"client,omitempty"`
+	// Client is the GNAP client that asked through Open Payments: its
+	// wallet address, or, for a client known by its key alone, the key's
+	// RFC 7638 thumbprint in ClientKey.
+	Client    string `json:"client,omitempty"`
+	ClientKey string `json:"clientKey,omitempty"`
 }
 
 func (QuoteCreated) EventType() string  { return "quote.created" }

@@ -3,6 +3,7 @@ package httpsig
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -125,4 +126,18 @@ func decodeStrict(data []byte, v any) error {
 		return fmt.Errorf("data after the JSON value")
 	}
 	return nil
+}
+
+// Thumbprint is the key's RFC 7638 thumbprint: SHA-256 of its required
+// members (crv, kty, x for an OKP key) in that order, base64url. It names a
+// client known by its key alone (directed identity), which has no wallet
+// address to be recorded by.
+func (k JWK) Thumbprint() string {
+	members, _ := json.Marshal(struct {
+		Crv string `json:"crv"`
+		Kty string `json:"kty"`
+		X   string `json:"x"`
+	}{k.Crv, k.Kty, k.X})
+	sum := sha256.Sum256(members)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -37,6 +37,10 @@ type Granted struct {
 	Action  string
 	GrantID string
 	Client  introspection.ClientIdentity
+	// ClientKey is the thumbprint of the key of a client known by its key
+	// alone (directed identity): what the objects it makes record, since
+	// it has no wallet address.
+	ClientKey string
 	// Limits are the granted item's, for an outgoing payment's creation.
 	Limits *events.GrantLimits
 }
@@ -108,19 +112,32 @@ func (g *Guard) Authorize(r *http.Request, body []byte, need Need) (Granted, err
 		out.Action = grant.ActionReadAll
 	case need.Action == grant.ActionList && contains(item.Actions, grant.ActionListAll):
 		out.Action = grant.ActionListAll
-	case out.Client.WalletAddress == "" && need.Action == grant.ActionRead:
-		// A client known by its key alone (directed identity) has no
-		// wallet address that objects are recorded under, so reads and
-		// lists are not narrowed to its own, as Rafiki's; GET and list
-		// then agree.
-		out.Action = grant.ActionReadAll
-	case out.Client.WalletAddress == "" && need.Action == grant.ActionList:
-		out.Action = grant.ActionListAll
 	}
 	if err := g.Verify(r, body, out.Client); err != nil {
 		return Granted{}, err
 	}
+	if out.Client.WalletAddress == "" {
+		// Rafiki narrows nothing for such a client: its read and list
+		// (granted without interaction) read everyone's, as read-all and
+		// list-all, which LIST_ALL_ACCESS_INTERACTION keeps for grants the
+		// resource owner agreed to. Here they read the objects its key made.
+		jwk, err := httpsig.ParseJWK(out.Client.JWK)
+		if err != nil {
+			return Granted{}, &RouteError{Status: http.StatusUnauthorized, Description: "Signature validation error: invalid client key", Cause: err}
+		}
+		out.ClientKey = jwk.Thumbprint()
+	}
 	return out, nil
+}
+
+// Owns tells whether an object recorded as made by client (a wallet
+// address) or clientKey (a key's thumbprint) was made by the requesting
+// client.
+func (g Granted) Owns(client, clientKey string) bool {
+	if g.Client.WalletAddress != "" {
+		return client == g.Client.WalletAddress
+	}
+	return g.ClientKey != "" && clientKey == g.ClientKey
 }
 
 // ofTenant tells whether the grant is the tenant's: issued by its

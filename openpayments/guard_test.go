@@ -126,9 +126,9 @@ func TestGuard(t *testing.T) {
 		{"read by read-all", active([]string{"read-all", "create"}, byWallet), nil, clientK, "GNAP the-token", need, 0, "", "read-all"},
 		{"list by list-all", active([]string{"list-all"}, byWallet), nil, clientK, "GNAP the-token",
 			Need{TenantID: "t1", Type: "incoming-payment", Action: "list"}, 0, "", "list-all"},
-		{"client known by its key: reads not narrowed to its own, as Rafiki's", active([]string{"read"}, introspection.ClientIdentity{JWK: inline}), nil, otherK, "GNAP the-token", need, 0, "", "read-all"},
-		{"client known by its key: lists not narrowed to its own", active([]string{"list"}, introspection.ClientIdentity{JWK: inline}), nil, otherK, "GNAP the-token",
-			Need{TenantID: "t1", Type: "incoming-payment", Action: "list", Identifier: "https://op.example/alice"}, 0, "", "list-all"},
+		{"client known by its key: reads its own, by its key", active([]string{"read"}, introspection.ClientIdentity{JWK: inline}), nil, otherK, "GNAP the-token", need, 0, "", "read"},
+		{"client known by its key: lists its own, by its key", active([]string{"list"}, introspection.ClientIdentity{JWK: inline}), nil, otherK, "GNAP the-token",
+			Need{TenantID: "t1", Type: "incoming-payment", Action: "list", Identifier: "https://op.example/alice"}, 0, "", "list"},
 		{"no authorization", active([]string{"read"}, byWallet), nil, clientK, "", need, 401, "Missing or invalid authorization header value", ""},
 		{"bearer", active([]string{"read"}, byWallet), nil, clientK, "Bearer the-token", need, 401, "Missing or invalid authorization header value", ""},
 		{"introspection failing", introspection.Info{}, errors.New("down"), clientK, "GNAP the-token", need, 401, "Invalid Token", ""},
@@ -154,6 +154,17 @@ func TestGuard(t *testing.T) {
 				}
 				if granted.Action != c.granted || granted.GrantID != "g1" {
 					t.Fatalf("granted %+v, want action %s", granted, c.granted)
+				}
+				var key string
+				if c.info.Client.WalletAddress == "" {
+					jwk, err := httpsig.ParseJWK(c.info.Client.JWK)
+					if err != nil {
+						t.Fatal(err)
+					}
+					key = jwk.Thumbprint()
+				}
+				if granted.ClientKey != key {
+					t.Fatalf("client key %q, want %q", granted.ClientKey, key)
 				}
 				want := []events.GrantAccess{{Type: c.need.Type, Actions: []string{c.need.Action}, Identifier: c.need.Identifier}}
 				got, _ := json.Marshal(a.asked)

@@ -130,7 +130,7 @@ func (s *IncomingPayments) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := commands.CreateIncomingPayment{WalletAddressID: wa.ID, ExpiresAt: in.ExpiresAt, Metadata: in.Metadata,
-		Client: granted.Client.WalletAddress, InitiatedBy: events.InitiatedByOpenPayments}
+		Client: granted.Client.WalletAddress, ClientKey: granted.ClientKey, InitiatedBy: events.InitiatedByOpenPayments}
 	if in.IncomingAmount != nil {
 		value, err := strconv.ParseUint(in.IncomingAmount.Value, 10, 64)
 		if err != nil {
@@ -186,8 +186,12 @@ func (s *IncomingPayments) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	filter := readmodel.IncomingPaymentFilter{TenantScope: &tenantID, WalletAddressID: &wa.ID}
-	if granted.Action != grant.ActionListAll {
+	switch {
+	case granted.Action == grant.ActionListAll:
+	case granted.Client.WalletAddress != "":
 		filter.Client = &granted.Client.WalletAddress
+	default:
+		filter.ClientKey = &granted.ClientKey
 	}
 	rows, info, err := s.read.IncomingPayments(r.Context(), filter, page)
 	if err != nil {
@@ -309,7 +313,7 @@ func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body 
 		s.guard.WriteError(w, err)
 		return false
 	}
-	if granted.Action != grant.ActionReadAll && action == grant.ActionRead && p.Client != granted.Client.WalletAddress {
+	if granted.Action != grant.ActionReadAll && action == grant.ActionRead && !granted.Owns(p.Client, p.ClientKey) {
 		writeError(w, http.StatusNotFound, "incoming payment does not exist")
 		return false
 	}

@@ -189,7 +189,7 @@ func (s *OutgoingPayments) get(w http.ResponseWriter, r *http.Request) {
 		s.guard.WriteError(w, err)
 		return
 	}
-	if granted.Action != grant.ActionReadAll && p.Client != granted.Client.WalletAddress {
+	if granted.Action != grant.ActionReadAll && !granted.Owns(p.Client, "") {
 		writeError(w, http.StatusNotFound, "Outgoing payment does not exist")
 		return
 	}

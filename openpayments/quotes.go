@@ -84,7 +84,7 @@ func (s *Quotes) create(w http.ResponseWriter, r *http.Request) {
 	if deactivated(w, wa) {
 		return
 	}
-	c := commands.CreateQuote{WalletAddressID: wa.ID, Receiver: in.Receiver, Client: granted.Client.WalletAddress}
+	c := commands.CreateQuote{WalletAddressID: wa.ID, Receiver: in.Receiver, Client: granted.Client.WalletAddress, ClientKey: granted.ClientKey}
 	for _, a := range []struct {
 		in  *amountIn
 		out **commands.Amount
@@ -143,7 +143,7 @@ func (s *Quotes) get(w http.ResponseWriter, r *http.Request) {
 		s.guard.WriteError(w, err)
 		return
 	}
-	if granted.Action != grant.ActionReadAll && q.Client != granted.Client.WalletAddress {
+	if granted.Action != grant.ActionReadAll && !granted.Owns(q.Client, q.ClientKey) {
 		writeError(w, http.StatusNotFound, "Quote does not exist")
 		return
 	}

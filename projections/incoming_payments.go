@@ -31,6 +31,7 @@ func (IncomingPayments) Tables() []string {
 			expires_at            timestamptz NOT NULL,
 			metadata              jsonb,
 			client                text,
+			client_key            text,
 			initiated_by          text NOT NULL,
 			sender_wallet_address text,
 			approved_at           timestamptz,
@@ -41,6 +42,9 @@ func (IncomingPayments) Tables() []string {
 			updated_at            timestamptz NOT NULL,
 			version               bigint NOT NULL
 		)`,
+		// Read models made before payments recorded a keyed client's
+		// thumbprint: their earlier payments have none until a replay.
+		`ALTER TABLE incoming_payments ADD COLUMN IF NOT EXISTS client_key text`,
 		`CREATE INDEX IF NOT EXISTS incoming_payments_page ON incoming_payments (created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS incoming_payments_wallet_address ON incoming_payments (wallet_address_id, created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS incoming_payments_tenant ON incoming_payments (tenant_id, created_at, id)`,
@@ -71,11 +75,12 @@ func (IncomingPayments) Apply(b *pgx.Batch, env events.Envelope, ev events.Event
 	switch e := ev.(type) {
 	case *events.IncomingPaymentCreated:
 		b.Queue(`INSERT INTO incoming_payments (id, tenant_id, wallet_address_id, asset_id, asset_code, asset_scale, state,
-				incoming_amount, received_amount, expires_at, metadata, client, initiated_by, sender_wallet_address,
+				incoming_amount, received_amount, expires_at, metadata, client, client_key, initiated_by, sender_wallet_address,
 				created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10::jsonb, $11, $12, $13, $14, $14, $15) ON CONFLICT (id) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10::jsonb, $11, $12, $13, $14, $15, $15, $16) ON CONFLICT (id) DO NOTHING`,
 			id, env.TenantID, e.WalletAddressID, e.AssetID, e.AssetCode, int16(e.AssetScale), paymentPending,
-			e.IncomingAmount, e.ExpiresAt, jsonText(e.Metadata), nullable(e.Client), e.InitiatedBy, e.SenderWalletAddress, at, seq)
+			e.IncomingAmount, e.ExpiresAt, jsonText(e.Metadata), nullable(e.Client), nullable(e.ClientKey), e.InitiatedBy,
+			e.SenderWalletAddress, at, seq)
 	case *events.IncomingPaymentUpdated:
 		b.Queue(`UPDATE incoming_payments SET metadata = $2::jsonb, updated_at = $3, version = $4 WHERE id = $1`,
 			id, jsonText(e.Metadata), at, seq)
@@ -110,7 +115,7 @@ type incomingPaymentRow struct {
 	incomingAmount                         *uint64
 	receivedAmount                         uint64
 	expiresAt                              time.Time
-	metadata, client                       *string
+	metadata, client, clientKey            *string
 	initiatedBy                            string
 	senderWalletAddress                    *string
 	approvedAt, cancelledAt, deletedAt     *time.Time
@@ -129,7 +134,7 @@ func (f *incomingPaymentsFold) Add(env events.Envelope, ev events.Event) (bool, 
 	at, seq := env.Time, int64(env.Sequence)
 	if e, ok := ev.(*events.IncomingPaymentCreated); ok {
 		p := &incomingPaymentRow{assetCode: e.AssetCode, assetScale: int16(e.AssetScale), state: paymentPending,
-			incomingAmount: e.IncomingAmount, expiresAt: e.ExpiresAt, metadata: jsonText(e.Metadata), client: nullable(e.Client),
+			incomingAmount: e.IncomingAmount, expiresAt: e.ExpiresAt, metadata: jsonText(e.Metadata), client: nullable(e.Client), clientKey: nullable(e.ClientKey),
 			initiatedBy: e.InitiatedBy, senderWalletAddress: e.SenderWalletAddress, createdAt: at, updatedAt: at, version: seq}
 		var err error
 		if p.id, err = pgUUID(env.AggregateID); err != nil {
@@ -196,13 +201,13 @@ func (f *incomingPaymentsFold) Flush() []CopyRows {
 	ps := f.payments.take()
 	return []CopyRows{
 		copyRows("incoming_payments", []string{"id", "tenant_id", "wallet_address_id", "asset_id", "asset_code", "asset_scale",
-			"state", "incoming_amount", "received_amount", "expires_at", "metadata", "client", "initiated_by",
+			"state", "incoming_amount", "received_amount", "expires_at", "metadata", "client", "client_key", "initiated_by",
 			"sender_wallet_address", "approved_at", "cancelled_at", "cancellation_reason", "deleted_at",
 			"created_at", "updated_at", "version"}, ps, func(p *incomingPaymentRow, v []any) {
 			v[0], v[1], v[2], v[3], v[4], v[5] = &p.id, &p.tenantID, &p.walletAddressID, &p.assetID, &p.assetCode, &p.assetScale
-			v[6], v[7], v[8], v[9], v[10], v[11], v[12] = &p.state, p.incomingAmount, &p.receivedAmount, &p.expiresAt, p.metadata, p.client, &p.initiatedBy
-			v[13], v[14], v[15], v[16], v[17] = p.senderWalletAddress, p.approvedAt, p.cancelledAt, p.cancellationReason, p.deletedAt
-			v[18], v[19], v[20] = &p.createdAt, &p.updatedAt, &p.version
+			v[6], v[7], v[8], v[9], v[10], v[11], v[12] = &p.state, p.incomingAmount, &p.receivedAmount, &p.expiresAt, p.metadata, p.client, p.clientKey
+			v[13], v[14], v[15], v[16], v[17], v[18] = &p.initiatedBy, p.senderWalletAddress, p.approvedAt, p.cancelledAt, p.cancellationReason, p.deletedAt
+			v[19], v[20], v[21] = &p.createdAt, &p.updatedAt, &p.version
 		}),
 	}
 }

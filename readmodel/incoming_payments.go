@@ -42,8 +42,10 @@ type IncomingPaymentFilter struct {
 	WalletAddressID *string
 	// InitiatedByIn and InitiatedByNotIn select by who made the payment.
 	InitiatedByIn, InitiatedByNotIn []string
-	// Client, when set, keeps the payments that Open Payments client made.
-	Client *string
+	// Client, when set, keeps the payments that Open Payments client made;
+	// ClientKey those a client known by its key alone made (its thumbprint).
+	Client    *string
+	ClientKey *string
 }
 
 const incomingPaymentColumns = `id::text, tenant_id::text, wallet_address_id::text, asset_id::text, asset_code, asset_scale,
@@ -175,10 +177,10 @@ func (r *Reader) IncomingPayments(ctx context.Context, f IncomingPaymentFilter, 
 	q := listQuery{table: "rm_incoming_payments.incoming_payments", columns: incomingPaymentColumns,
 		where: `deleted_at IS NULL AND ($1::uuid IS NULL OR tenant_id = $1::uuid) AND ($2::uuid IS NULL OR wallet_address_id = $2::uuid)
 			AND (cardinality($3::text[]) = 0 OR initiated_by = ANY($3::text[])) AND NOT (initiated_by = ANY($4::text[]))
-			AND ($5::text IS NULL OR client = $5::text)`,
+			AND ($5::text IS NULL OR client = $5::text) AND ($6::text IS NULL OR client_key = $6::text)`,
 		owner: `($1::uuid IS NULL OR tenant_id = $1::uuid) AND ($2::uuid IS NULL OR wallet_address_id = $2::uuid)
-			AND ($5::text IS NULL OR client = $5::text)`,
-		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.InitiatedByIn), nonNil(f.InitiatedByNotIn), f.Client}}
+			AND ($5::text IS NULL OR client = $5::text) AND ($6::text IS NULL OR client_key = $6::text)`,
+		args: []any{f.TenantScope, f.WalletAddressID, nonNil(f.InitiatedByIn), nonNil(f.InitiatedByNotIn), f.Client, f.ClientKey}}
 	rows, info, err := pageOf(ctx, r.pool, q, p, scanIncomingPayment)
 	if err != nil {
 		return nil, PageInfo{}, err

@@ -39,7 +39,7 @@ func decideCreate(wa walletaddress.State, a asset.State, c commands.CreateIncomi
 		WalletAddressID: wa.ID, AssetID: a.ID, AssetCode: a.Code, AssetScale: a.Scale,
 		// Rafiki keeps times to the millisecond.
 		ExpiresAt: expiresAt.UTC().Truncate(time.Millisecond),
-		Metadata:  c.Metadata, Client: c.Client, InitiatedBy: c.InitiatedBy, SenderWalletAddress: c.SenderWalletAddress,
+		Metadata:  c.Metadata, Client: c.Client, ClientKey: c.ClientKey, InitiatedBy: c.InitiatedBy, SenderWalletAddress: c.SenderWalletAddress,
 	}
 	if in := c.IncomingAmount; in != nil {
 		if in.AssetCode != a.Code || in.AssetScale != a.Scale {

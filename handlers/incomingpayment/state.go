@@ -35,6 +35,7 @@ type State struct {
 	ExpiresAt           time.Time
 	Metadata            json.RawMessage
 	Client              string
+	ClientKey           string
 	InitiatedBy         string
 	SenderWalletAddress *string
 	State               string
@@ -66,7 +67,7 @@ func Evolve(s State, env events.Envelope, ev events.Event) State {
 		s = State{
 			Exists: true, ID: env.AggregateID, TenantID: env.TenantID, WalletAddressID: e.WalletAddressID,
 			AssetID: e.AssetID, AssetCode: e.AssetCode, AssetScale: e.AssetScale, IncomingAmount: e.IncomingAmount,
-			ExpiresAt: e.ExpiresAt, Metadata: e.Metadata, Client: e.Client, InitiatedBy: e.InitiatedBy,
+			ExpiresAt: e.ExpiresAt, Metadata: e.Metadata, Client: e.Client, ClientKey: e.ClientKey, InitiatedBy: e.InitiatedBy,
 			SenderWalletAddress: e.SenderWalletAddress, State: StatePending, CreatedAt: at,
 		}
 	case *events.IncomingPaymentUpdated:

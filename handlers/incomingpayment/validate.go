@@ -41,7 +41,7 @@ func checkCreate(c commands.CreateIncomingPayment) (commands.CreateIncomingPayme
 	if !validInitiator(c.InitiatedBy) {
 		return c, apperr.E(apperr.InvalidInput, "initiatedBy must be ADMIN, OPEN_PAYMENTS or CARD")
 	}
-	if !valid.Text(c.Client, valid.TextLengthMax) {
+	if !valid.Text(c.Client, valid.TextLengthMax) || !valid.Text(c.ClientKey, valid.TextLengthMax) {
 		return c, apperr.E(apperr.InvalidInput, "client must be at most %d characters, without control characters", valid.TextLengthMax)
 	}
 	if c.SenderWalletAddress != nil && !valid.Text(*c.SenderWalletAddress, valid.TextLengthMax) {

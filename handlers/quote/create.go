@@ -141,7 +141,7 @@ func decideCreate(wa walletaddress.State, a asset.State, r Receiver, c commands.
 	now time.Time, lifespan time.Duration) ([]events.Event, error) {
 	e := &events.QuoteCreated{WalletAddressID: wa.ID, AssetID: a.ID, AssetCode: a.Code, AssetScale: a.Scale, Receiver: r.URL,
 		ReceiveAssetCode: r.AssetCode, ReceiveAssetScale: r.AssetScale, EstimatedExchangeRate: converted.rate,
-		Method: events.QuoteILP, ExpiresAt: now.Add(lifespan), Client: c.Client}
+		Method: events.QuoteILP, ExpiresAt: now.Add(lifespan), Client: c.Client, ClientKey: c.ClientKey}
 	if r.Local() {
 		e.Method = events.QuoteLocal
 	}
