@@ -361,3 +361,44 @@ func TestQuotesAndOutgoingPaymentsAgainstAHostileClient(t *testing.T) {
 	}
 	check("a token of a revoked grant", client, http.MethodPost, base+"/quotes", rot.AccessToken.Value, quoteBody(alice, into.URL, "8"), http.StatusForbidden)
 }
+
+// A client known by its key alone reads the quotes its key made, not
+// another client's (Rafiki reads them all for it, as read-all).
+func TestKeyedClientReadsItsOwnQuotes(t *testing.T) {
+	s := startResourceServer(t)
+	tenant := s.operator.TenantID
+	alice, _, into := alicePaysBob(t, s)
+	base := "http://wallet.test/" + tenant
+	access := map[string]any{"type": "quote", "actions": []string{"create", "read"}}
+	wallet := newOPClient(t)
+	walletToken := s.grant(t, wallet, tenant, access)
+	keyed, keyedToken := keyedClient(t, s, tenant, access)
+	other, otherToken := keyedClient(t, s, tenant, access)
+	quote := func(c *opClient, token string) string {
+		t.Helper()
+		status, _, body, _ := send(t, c, s.opURL, http.MethodPost, base+"/quotes", token, quoteBody(alice, into.URL, "10"))
+		var out struct{ ID string }
+		if status != http.StatusCreated || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("quote: %d %s", status, body)
+		}
+		return out.ID
+	}
+	walletsQuote, keyedQuote, othersQuote := quote(wallet, walletToken), quote(keyed, keyedToken), quote(other, otherToken)
+	for _, read := range []struct {
+		name   string
+		c      *opClient
+		token  string
+		target string
+		want   int
+	}{
+		{"its own", keyed, keyedToken, keyedQuote, http.StatusOK},
+		{"the wallet's", keyed, keyedToken, walletsQuote, http.StatusNotFound},
+		{"another key's", keyed, keyedToken, othersQuote, http.StatusNotFound},
+		{"by the other key, its own", other, otherToken, othersQuote, http.StatusOK},
+		{"by the wallet, a keyed client's", wallet, walletToken, keyedQuote, http.StatusNotFound},
+	} {
+		if status, _, answer, _ := send(t, read.c, s.opURL, http.MethodGet, read.target, read.token, nil); status != read.want {
+			t.Errorf("reading %s: %d %s, want %d", read.name, status, answer, read.want)
+		}
+	}
+}
