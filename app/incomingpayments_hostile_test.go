@@ -1170,3 +1170,40 @@ func TestKeyedClientReadsAndListsItsOwnIncomingPayments(t *testing.T) {
 		}
 	}
 }
+
+// Only the client that made an incoming payment completes it. A complete
+// grant is given without interaction, for any wallet address of the
+// tenant: in Rafiki any client may complete anyone's payment, cutting a
+// stranger's invoice short.
+func TestOnlyItsClientCompletesAnIncomingPayment(t *testing.T) {
+	s := startResourceServer(t)
+	tenant := s.operator.TenantID
+	urls, _ := ipxWalletAddresses(t, s, "ipc-bob")
+	bob := urls["ipc-bob"]
+	payments := "http://wallet.test/" + tenant + "/incoming-payments"
+	merchant := newOPClient(t)
+	merchantToken := s.grant(t, merchant, tenant, ipxAccess(bob, "create", "complete", "read"))
+	_, invoice := ipxCreate(t, s, merchant, payments, merchantToken, []byte(`{"walletAddress":"`+bob+`","incomingAmount":{"value":"500","assetCode":"USD","assetScale":2}}`))
+
+	stranger := newOPClient(t)
+	keyed, keyedToken := keyedClient(t, s, tenant, ipxAccess("", "complete"))
+	for _, c := range []struct {
+		name  string
+		c     *opClient
+		token string
+	}{
+		{"a client's grant on bob", stranger, s.grant(t, stranger, tenant, ipxAccess(bob, "complete"))},
+		{"a client's grant on every wallet address", stranger, s.grant(t, stranger, tenant, ipxAccess("", "complete", "read-all"))},
+		{"a keyed client's grant", keyed, keyedToken},
+	} {
+		if status, answer := ipxRequest(t, s, c.c, http.MethodPost, invoice+"/complete", c.token, nil, nil); status != http.StatusNotFound {
+			t.Errorf("%s completes the merchant's payment: %d %s, want 404", c.name, status, answer)
+		}
+	}
+	if status, answer := ipxRequest(t, s, merchant, http.MethodGet, invoice, merchantToken, nil, nil); status != http.StatusOK || !strings.Contains(string(answer), `"completed":false`) {
+		t.Fatalf("the merchant's payment after the strangers: %d %s, want it open", status, answer)
+	}
+	if status, answer := ipxRequest(t, s, merchant, http.MethodPost, invoice+"/complete", merchantToken, nil, nil); status != http.StatusOK || !strings.Contains(string(answer), `"completed":true`) {
+		t.Errorf("the merchant completes its payment: %d %s", status, answer)
+	}
+}

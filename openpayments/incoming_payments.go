@@ -297,8 +297,10 @@ func (s *IncomingPayments) load(w http.ResponseWriter, r *http.Request, tenantID
 }
 
 // allowed checks the token for action on the payment's wallet address; a
-// token granting the action but not its -all form reaches only the
-// payments its own client made, as Rafiki's.
+// token granting read but not read-all reads only the payments its own
+// client made, as Rafiki's, and only that client completes a payment.
+// Rafiki lets any client complete any: a complete grant is given without
+// interaction, so anyone could cut another's invoice short.
 func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body []byte, p incomingpayment.State, action string) bool {
 	wa, err := s.read.WalletAddress(r.Context(), p.WalletAddressID, nil)
 	if err != nil || wa == nil {
@@ -313,7 +315,8 @@ func (s *IncomingPayments) allowed(w http.ResponseWriter, r *http.Request, body 
 		s.guard.WriteError(w, err)
 		return false
 	}
-	if granted.Action != grant.ActionReadAll && action == grant.ActionRead && !granted.Owns(p.Client, p.ClientKey) {
+	owned := granted.Owns(p.Client, p.ClientKey)
+	if action == grant.ActionRead && granted.Action != grant.ActionReadAll && !owned || action == grant.ActionComplete && !owned {
 		writeError(w, http.StatusNotFound, "incoming payment does not exist")
 		return false
 	}
