@@ -151,7 +151,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 			return nil, err
 		}
 		d.Checkpoints = projections.NewWaiter(d.Pool, log)
-		if err := checkEventStream(ctx, d); err != nil {
+		if err := checkEventStream(ctx, d, d.Pool); err != nil {
 			return nil, err
 		}
 	}
@@ -167,6 +167,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, set Set, dev
 		}
 		if d.AuthPool, err = OpenAuthPool(ctx, cfg.AuthDatabaseURL); err != nil {
 			return nil, err
+		}
+		if err := checkEventStream(ctx, d, d.AuthPool); err != nil {
+			return nil, fmt.Errorf("AUTH_DATABASE_URL: %w", err)
 		}
 	}
 	redis.SetLogger(redisLog{log})
@@ -574,11 +577,12 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // checkEventStream refuses to start on an event stream shorter than what
-// the read models in DATABASE_URL have read, naming where the stream was
+// the read models in pool (DATABASE_URL's, or AUTH_DATABASE_URL's grants)
+// have read, naming where the stream was
 // looked for: most often DATA_DIR, relative to the working directory, or
 // NATS_URL names another store than the one they were built from.
-func checkEventStream(ctx context.Context, d *Deps) error {
-	err := projections.CheckStream(ctx, d.Pool, d.JS, EventsStream)
+func checkEventStream(ctx context.Context, d *Deps, pool *pgxpool.Pool) error {
+	err := projections.CheckStream(ctx, pool, d.JS, EventsStream)
 	var behind *projections.StreamBehindError
 	if !errors.As(err, &behind) {
 		return err

@@ -168,3 +168,49 @@ func TestToolsOpenOnlyWhatTheyNeed(t *testing.T) {
 	}
 	d.Close()
 }
+
+// A service refuses an event stream shorter than what its read models have
+// read, in either database: the backend's, and the auth service's grants,
+// which its runner would otherwise rebuild, emptied, from a new stream met
+// by mistake (every token then inactive).
+func TestServicesRefuseAStreamShorterThanTheirReadModels(t *testing.T) {
+	n := testkit.StartNATS(t, false)
+	ctx := context.Background()
+	cfg := serviceConfig(t, n.URL, 0)
+	d, err := app.Open(ctx, cfg, testLogger(), app.Set{Backend: true, Auth: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	for _, c := range []struct {
+		name, databaseURL, projection string
+		set                           app.Set
+		want                          string
+	}{
+		{"auth", cfg.AuthDatabaseURL, "grants", app.Set{Auth: true}, "AUTH_DATABASE_URL: the read model grants has read up to event 1000"},
+		{"backend", cfg.DatabaseURL, "peers", app.Set{Backend: true}, "the read model peers has read up to event 1000"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := app.Open(ctx, cfg, testLogger(), c.set, false)
+			if err != nil {
+				t.Fatalf("before its read model read past the stream: %v", err)
+			}
+			d.Close()
+			pool := testkit.Pool(t, c.databaseURL)
+			if _, err := pool.Exec(ctx, `INSERT INTO projection_checkpoints (name, sequence) VALUES ($1, 1000)
+				ON CONFLICT (name) DO UPDATE SET sequence = 1000`, c.projection); err != nil {
+				t.Fatal(err)
+			}
+			refused, err := app.Open(ctx, cfg, testLogger(), c.set, false)
+			if err == nil {
+				refused.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "not the stream the read models were built from") {
+				t.Fatalf("open on a stream shorter than %s's checkpoint: %v", c.projection, err)
+			}
+			if _, err := pool.Exec(ctx, `UPDATE projection_checkpoints SET sequence = 0 WHERE name = $1`, c.projection); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
