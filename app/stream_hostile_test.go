@@ -393,6 +393,43 @@ func TestHostileStreamPath(t *testing.T) {
 			t.Errorf("alpha's payment %s sent %d and delivered %d; beta's incoming payment received %s", s.State, s.Sent, s.Delivered, received)
 		}
 	})
+
+	// A path that probes honestly (a rate of 0.995, within the quote's 1 %
+	// slippage), then takes the money packets down to one unit with F08s
+	// and passes each on as nothing: a packet of one unit asking for the
+	// floor of 0.99 asked for nothing, and the path kept the whole payment.
+	// Each packet asks for its amount at the minimum rate rounded up, as
+	// Rafiki's sender does (one unit of rounding allowed on the last), and a
+	// packet the path's rate cannot deliver that for ends the payment.
+	t.Run("path keeping one-unit packets", func(t *testing.T) {
+		s, ipID := h.pay(t, func(p ilp.Prepare, forward func(ilp.Prepare) ilp.Packet) ilp.Packet {
+			k := h.keys(t, p)
+			if p.Amount == 0 || k == nil || stream.Condition(k.Fulfillment(p.Data)) != p.ExecutionCondition {
+				p.Amount = p.Amount * 995 / 1000
+				return forward(p)
+			}
+			if p.Amount > 1 {
+				return ilp.Reject{Code: ilp.CodeAmountTooLarge, TriggeredBy: "test.beta",
+					Data: ilp.EncodeAmountTooLarge(ilp.AmountTooLarge{ReceivedAmount: p.Amount, MaximumAmount: 1})}
+			}
+			p.Amount = 0
+			return forward(p)
+		})
+		h.accountedFor(t, s)
+		var received uint64
+		hostileWithin(5*time.Second, func() bool {
+			got, err := getIncomingPayment(context.Background(), h.beta.operator, ipID)
+			if err != nil {
+				return false
+			}
+			received, _ = strconv.ParseUint(got.ReceivedAmount.Value, 10, 64)
+			return received >= s.Delivered
+		})
+		if lost := s.Sent - min(s.Sent, received); lost > s.Sent/100+1 {
+			t.Errorf("payment %s sent %d and beta's receiver got %d (the payment says it delivered %d): the path kept %d, "+
+				"the quote's minimum rate allows %d", s.State, s.Sent, received, s.Delivered, lost, s.Sent/100+1)
+		}
+	})
 }
 
 // A peer sending to this instance: a STREAM packet that expired before it

@@ -32,6 +32,9 @@ type payment struct {
 	receiveMax     uint64
 	failures       int
 	resumeAt       time.Time
+	// rounding says a packet in flight or fulfilled took the one source
+	// unit a payment may lose to rounding (see nextPacket).
+	rounding bool
 	// dataPending says the quote's data has not arrived yet: no packet
 	// that carried it was fulfilled.
 	dataPending bool
@@ -121,10 +124,16 @@ func (p *payment) done() bool {
 
 // nextPacket is the next packet to send, if any: as much as is left to
 // send, or as much as delivers what is left to deliver at the lower rate,
-// within the max packet amount.
+// within the max packet amount. A packet asks the receiver for its amount
+// at the minimum rate rounded up, so that the path keeps no more than the
+// rate allows of any packet, however small a max packet amount it
+// answers with; the packet that ends the payment may lose one source unit
+// to rounding, once, as in Rafiki's sender. A packet the path's rate would
+// not deliver that for ends the payment.
 func (p *payment) nextPacket() (request, bool, error) {
 	available := sub(sub(p.q.SourceAmount, p.out.Sent), p.inFlightSource)
 	amount := min(available, p.max.limit())
+	last := amount == available
 	if p.q.FixedDelivery {
 		left := sub(sub(p.q.DeliveryAmount, p.out.Delivered), p.inFlightDest)
 		if left == 0 {
@@ -140,17 +149,24 @@ func (p *payment) nextPacket() (request, bool, error) {
 		if p.rates.low.Sign() == 0 {
 			return request{}, false, fmt.Errorf("%w: the rate fell to zero", ErrInsufficientRate)
 		}
-		amount = min(amount, divCeil(left, p.rates.low))
+		delivering := divCeil(left, p.rates.low)
+		amount = min(amount, delivering)
+		last = amount == delivering
 	}
 	if amount == 0 {
 		return request{}, false, nil
 	}
-	minDestination := mulFloor(amount, p.q.MinExchangeRate)
-	if mulFloor(amount, p.rates.low) < minDestination {
-		return request{}, false, fmt.Errorf("%w: the rate fell to %s, the minimum is %s",
-			ErrInsufficientRate, p.rates.low.FloatString(9), p.q.MinExchangeRate.FloatString(9))
+	rounding := last && !p.rounding
+	minDestination := mulCeil(amount, p.q.MinExchangeRate)
+	if rounding {
+		minDestination = mulCeil(amount-1, p.q.MinExchangeRate)
 	}
-	req := request{amount: amount, minDestination: minDestination, fulfillable: true,
+	if mulFloor(amount, p.rates.low) < minDestination {
+		return request{}, false, fmt.Errorf("%w: the path's rate of %s delivers less than %d for a packet of %d, at the minimum rate of %s",
+			ErrInsufficientRate, p.rates.low.FloatString(9), minDestination, amount, p.q.MinExchangeRate.FloatString(9))
+	}
+	p.rounding = p.rounding || rounding
+	req := request{amount: amount, minDestination: minDestination, fulfillable: true, rounding: rounding,
 		frames:   []stream.Frame{stream.StreamMoney{StreamID: streamID, Shares: 1}},
 		estimate: p.rates.highEstimate(amount)}
 	if p.dataPending {
@@ -201,6 +217,9 @@ func (p *payment) account(res result, s Sender) error {
 	}
 	if r.fulfilled {
 		return nil
+	}
+	if req.rounding {
+		p.rounding = false
 	}
 	switch {
 	case r.reject.Code == ilp.CodeAmountTooLarge:

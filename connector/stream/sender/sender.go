@@ -161,6 +161,9 @@ type request struct {
 	// estimate is the most a payment's packet may deliver, held against
 	// what is left to deliver while it is in flight.
 	estimate uint64
+	// rounding says the packet took the payment's one unit of rounding
+	// (see nextPacket).
+	rounding bool
 }
 
 // reply is what came back for a request. A Prepare without an answer is a

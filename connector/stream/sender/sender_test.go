@@ -299,6 +299,13 @@ func TestPay(t *testing.T) {
 		{name: "the receiver declines F99", setup: func(n *network) { n.maxPacket = 100 },
 			afterQuote: func(n *network) { n.declineAfter = 3 },
 			amount:     1000, err: ErrClosed},
+		// Packets of one unit at 0.995 deliver nothing: asking for the floor
+		// of 0.99 of each, a payment let the path keep it all.
+		{name: "a max packet too small to deliver at the minimum rate", setup: func(n *network) { n.rate = big.NewRat(199, 200) },
+			afterQuote: func(n *network) { n.maxPacket = 1 },
+			amount:     500, err: ErrInsufficientRate},
+		{name: "one unit lost to rounding, on the last packet", setup: func(n *network) { n.rate, n.maxPacket = big.NewRat(199, 200), 200 },
+			amount: 402, sent: 402, delivered: 399, packets: 3},
 		{name: "a rate that fell below the minimum", setup: func(n *network) { n.rate = big.NewRat(1, 2) },
 			afterQuote: func(n *network) { n.rate = big.NewRat(2, 5) },
 			amount:     1000, code: ilp.CodeInsufficientDestinationAmount},
