@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -96,6 +97,10 @@ func (p *payer) Delivered(ctx context.Context, r quote.Receiver, _ uint64) error
 	return err
 }
 
+// closeTimeout bounds the closing of a payment's STREAM connection after
+// its attempt: with the attempt's 20 s, within the 30 s ack_wait.
+const closeTimeout = 5 * time.Second
+
 // payILP pays a receiver elsewhere: a probe of the path, then packets for
 // what the receiver should still get, no more than the payment still
 // holds, each at the quote's rate at least, carrying the payment's data
@@ -121,8 +126,16 @@ func payILP(ctx context.Context, conn *connector.Connector, t outgoingpayment.Tr
 		return outgoingpayment.Outcome{}, fmt.Errorf("connect to %s: %w", t.Receiver.ILPAddress, err)
 	}
 	// The receiver learns the connection is over; a failure to say so
-	// changes nothing sent.
-	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
+	// changes nothing sent. Saying so has time of its own, past the
+	// attempt's end, but little: a path that holds the close packet (and
+	// answers T00 to each sent again) would otherwise keep the attempt
+	// past the ack_wait its deadline keeps within, and the payment's event
+	// would be handed to another attempt meanwhile.
+	defer func() {
+		closing, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
+		_ = c.Close(closing)
+	}()
 	q := sender.Quote{Probe: probe, MinExchangeRate: new(big.Rat).SetFrac(new(big.Int).SetUint64(t.DeliveryAmount), new(big.Int).SetUint64(t.SourceAmount)),
 		FixedDelivery: true, SourceAmount: t.SourceAmount, DeliveryAmount: t.DeliveryAmount, Data: []byte(t.DataToTransmit)}
 	out, err := c.Pay(ctx, q)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -430,6 +431,68 @@ func TestHostileStreamPath(t *testing.T) {
 				"the quote's minimum rate allows %d", s.State, s.Sent, received, s.Delivered, lost, s.Sent/100+1)
 		}
 	})
+}
+
+// A path refuses the payment's money (T04) and holds each packet closing
+// its connection until just before it expires, then answers T00. The
+// close had no deadline of its own and was sent again on T errors, so one
+// attempt ran for minutes, past the ack_wait its 20 s keep within: the
+// payment's event was handed to another attempt meanwhile, and a payment
+// allowed one attempt made several, each holding a worker's slot.
+func TestHostilePathHoldingTheClose(t *testing.T) {
+	h := startHostilePath(t)
+	release := make(chan struct{})
+	defer close(release)
+	var (
+		mu          sync.Mutex
+		connections int
+		paying      bool
+	)
+	s, _ := h.pay(t, func(p ilp.Prepare, forward func(ilp.Prepare) ilp.Packet) ilp.Packet {
+		k := h.keys(t, p)
+		if k == nil {
+			return forward(p)
+		}
+		if p.Amount > 0 && stream.Condition(k.Fulfillment(p.Data)) == p.ExecutionCondition {
+			mu.Lock()
+			paying = true
+			mu.Unlock()
+			return ilp.Reject{Code: ilp.CodeInsufficientLiquidity, TriggeredBy: "test.beta"}
+		}
+		sp, err := k.Open(p.Data, stream.TypePrepare)
+		if err != nil {
+			return forward(p)
+		}
+		for _, f := range sp.Frames {
+			switch f.(type) {
+			case stream.ConnectionNewAddress:
+				mu.Lock()
+				connections++
+				paying = false
+				mu.Unlock()
+			case stream.ConnectionClose:
+				mu.Lock()
+				held := paying
+				mu.Unlock()
+				if !held {
+					return forward(p) // the probe's connection
+				}
+				select {
+				case <-release:
+				case <-time.After(time.Until(p.ExpiresAt) - 1500*time.Millisecond):
+				}
+				return ilp.Reject{Code: ilp.CodeInternalError, TriggeredBy: "test.beta"}
+			}
+		}
+		return forward(p)
+	})
+	h.accountedFor(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	if s.State != outgoingpayment.Failed || s.Sent != 0 || connections > 2 {
+		t.Errorf("payment %s sent %d after %d attempts, over %d STREAM connections: one attempt, a probe's connection and a payment's",
+			s.State, s.Sent, s.StateAttempts, connections)
+	}
 }
 
 // A peer sending to this instance: a STREAM packet that expired before it
