@@ -23,7 +23,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rafiki-go/rafiki/app"
 	"github.com/rafiki-go/rafiki/config"
 	"github.com/rafiki-go/rafiki/testkit"
 )
@@ -1093,19 +1092,7 @@ func keyedClient(t *testing.T, s *system, tenantID string, access ...map[string]
 	}
 	c := &opClient{key: priv, keyID: "keyed-" + uuid.NewString(), signed: map[string]int64{}}
 	jwk := map[string]any{"kid": c.keyID, "alg": "EdDSA", "kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub)}
-	body, _ := json.Marshal(map[string]any{"access_token": map[string]any{"access": access}, "client": map[string]any{"jwk": jwk}})
-	listener, err := s.running.URL(app.AuthListener)
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, _, answer, _ := send(t, c, listener, http.MethodPost, "http://auth.test/"+tenantID, "", body)
-	var out struct {
-		AccessToken struct{ Value string } `json:"access_token"`
-	}
-	if status != http.StatusOK || json.Unmarshal(answer, &out) != nil || out.AccessToken.Value == "" {
-		t.Fatalf("keyed client's grant of %v: %d %s", access, status, answer)
-	}
-	return c, out.AccessToken.Value
+	return c, s.grantAs(t, c, map[string]any{"jwk": jwk}, tenantID, access...)
 }
 
 // A client known by its key alone reads and lists the incoming payments its

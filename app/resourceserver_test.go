@@ -146,7 +146,15 @@ func send(t *testing.T, c *opClient, listenerURL, method, publicURL, token strin
 // and returns its access token.
 func (s *system) grant(t *testing.T, c *opClient, tenantID string, access ...map[string]any) string {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"access_token": map[string]any{"access": access}, "client": c.walletAddress})
+	return s.grantAs(t, c, c.walletAddress, tenantID, access...)
+}
+
+// grantAs asks tenantID's authorization server for access without
+// interaction as client (a wallet address, or {"jwk": …} for a client known
+// by its key alone), signed by c, and answers the token.
+func (s *system) grantAs(t *testing.T, c *opClient, client any, tenantID string, access ...map[string]any) string {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"access_token": map[string]any{"access": access}, "client": client})
 	if err != nil {
 		t.Fatal(err)
 	}
